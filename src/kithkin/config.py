@@ -1,0 +1,55 @@
+"""Typed settings, read once from the environment (prefix ``KITHKIN_``) and ``.env``.
+
+Everything reads settings through :func:`get_settings`, so tests override them by
+setting environment variables and calling ``get_settings.cache_clear()``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AnalyticsEngine = Literal["duckdb", "postgres", "pyspark"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KITHKIN_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path(".kithkin"), description="Workspace folder.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the workspace."
+    )
+    analytics_engine: AnalyticsEngine = "duckdb"
+    analytics_url: str | None = Field(
+        default=None, description="Engine connection (PostgreSQL URL or Spark master)."
+    )
+    import_batch_size: int = Field(default=50_000, ge=100)
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-insecure-change-me"), description="Signs session cookies."
+    )
+    require_services: bool = Field(
+        default=False, description="Tests fail instead of skipping when a service is missing."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'kithkin.db').resolve()}"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.home / "rejects"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,81 @@
+"""Engines and sessions for the operational store.
+
+SQLite is the embedded default, tuned for a single writer with concurrent readers (WAL);
+PostgreSQL is the production store. Both run through the same SQLAlchemy code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from kithkin.config import get_settings
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "WAL",
+    "synchronous": "NORMAL",  # durable at checkpoints; WAL keeps the file consistent on crash
+    "foreign_keys": "ON",
+    "busy_timeout": "10000",
+    "cache_size": "-65536",  # 64 MiB page cache
+    "temp_store": "MEMORY",
+    "mmap_size": "268435456",
+}
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for name, value in SQLITE_PRAGMAS.items():
+        cursor.execute(f"PRAGMA {name}={value}")
+    cursor.close()
+
+
+def build_engine(url: str, **kwargs: Any) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@cache
+def _engine_for(url: str) -> Engine:
+    return build_engine(url)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    return _engine_for(url or get_settings().resolved_database_url)
+
+
+def dispose_engines() -> None:
+    """Forget cached engines (tests switch databases between cases)."""
+    _engine_for.cache_clear()
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on any error."""
+    session = session_factory(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,59 @@
+"""One root exception and a small hierarchy.
+
+Domain code raises these; only the API layer maps them to HTTP status codes, and the CLI
+to exit codes, so the same failure reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+
+class KithkinError(Exception):
+    """Root of every error kithkin raises on purpose."""
+
+
+class ConfigurationError(KithkinError):
+    """Settings or a workspace are missing or inconsistent."""
+
+
+class ValidationError(KithkinError):
+    """Input is malformed; the message names where and why."""
+
+
+class IngestError(ValidationError):
+    """A record of an imported file is bad: names the file, row, field and reason."""
+
+    def __init__(self, reason: str, *, file: str | None = None, row: int | None = None,
+                 field: str | None = None) -> None:
+        self.file, self.row, self.field, self.reason = file, row, field, reason
+        where = ", ".join(
+            part for part in (
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"field {field!r}" if field else "",
+            ) if part
+        )
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class NotFoundError(KithkinError):
+    """The requested record does not exist."""
+
+
+class ConflictError(KithkinError):
+    """The request clashes with what is stored (duplicate key, stale version)."""
+
+
+class AuthenticationError(KithkinError):
+    """Credentials are missing or wrong."""
+
+
+class PermissionDeniedError(KithkinError):
+    """The authenticated principal's role does not allow this."""
+
+
+class ConvergenceError(KithkinError):
+    """A statistical model's fit did not converge; the message says why."""
+
+
+class ServiceUnavailableError(KithkinError):
+    """An external service (database server, JVM) is not reachable."""

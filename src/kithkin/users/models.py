@@ -1,0 +1,44 @@
+"""Staff users and API keys. Secrets are stored only as hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kithkin.database.base import Base, IdType, TimestampMixin
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    AGENT = "agent"  # own tasks and customers
+    ANALYST = "analyst"  # read-only analytics
+
+
+class StaffUser(TimestampMixin, Base):
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiKey(TimestampMixin, Base):
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff_user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    # The first characters of the key, shown in listings; the whole key is shown once.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
