@@ -34,6 +34,22 @@ class Settings(BaseSettings):
     require_services: bool = Field(
         default=False, description="Tests fail instead of skipping when a service is missing."
     )
+    # Identity resolution (kithkin.identity; docs/identity.md).
+    identity_threshold_merge: float = Field(default=0.99, ge=0, le=1)
+    identity_threshold_review: float = Field(default=0.8, ge=0, le=1)
+    identity_auto_merge: bool = Field(
+        default=True, description="Merge pairs above the merge threshold without review."
+    )
+    identity_source_priority: list[str] = Field(
+        default_factory=list, description="Sources whose values win survivorship, best first."
+    )
+    identity_email_provider_rules: dict[str, tuple[bool, bool]] | None = Field(
+        default=None, description="Email domain -> (strip dots, strip plus-tag); None: defaults."
+    )
+    identity_phone_region: str = Field(default="US", description="Region of national numbers.")
+    identity_survivorship: dict[str, str] = Field(
+        default_factory=dict, description="Field group -> rule (recent, complete, source)."
+    )
 
     @property
     def resolved_database_url(self) -> str:

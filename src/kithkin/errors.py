@@ -51,6 +51,14 @@ class PermissionDeniedError(KithkinError):
     """The authenticated principal's role does not allow this."""
 
 
+class RateLimitedError(KithkinError):
+    """Too many attempts in a time window (login guessing); retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class ConvergenceError(KithkinError):
     """A statistical model's fit did not converge; the message says why."""
 

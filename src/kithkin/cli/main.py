@@ -35,5 +35,26 @@ def init() -> None:
                   f"{get_engine().url.render_as_string(hide_password=True)}")
 
 
+from kithkin.analytics.cli import register as register_refresh  # noqa: E402
+from kithkin.api.cli import register as register_serve  # noqa: E402
+from kithkin.cli.demo import register as register_demo  # noqa: E402
+from kithkin.customers.cli import app as customers_app  # noqa: E402
+from kithkin.identity.cli import register as register_identity  # noqa: E402
+from kithkin.ingest.cli import register as register_import  # noqa: E402
+from kithkin.relationships.cli import register as register_relationships  # noqa: E402
+from kithkin.simulate.cli import register as register_simulate  # noqa: E402
+from kithkin.users.cli import app as users_app  # noqa: E402
+
+register_refresh(app)
+register_serve(app)
+register_demo(app)
+app.add_typer(customers_app, name="customers")
+register_identity(app)
+register_import(app)
+register_relationships(app)
+register_simulate(app)
+app.add_typer(users_app, name="users")
+
+
 if __name__ == "__main__":
     app()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:45:26.376106
+Create Date: 2026-11-22 21:12:50.299373
 """
 
 from __future__ import annotations
@@ -51,6 +51,36 @@ def upgrade() -> None:
         batch_op.create_index('ix_customer_name', ['last_name', 'first_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_phone_e164'), ['phone_e164'], unique=False)
 
+    op.create_table('customer_merge',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('survivor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('merged_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('candidate_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('actor', sa.String(length=320), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('merged_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('undone_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('undone_by', sa.String(length=320), nullable=True),
+    sa.Column('changes', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_merge'))
+    )
+    with op.batch_alter_table('customer_merge', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_merge_merged_id'), ['merged_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_customer_merge_survivor_id'), ['survivor_id'], unique=False)
+
+    op.create_table('identity_run',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('started_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('engine', sa.String(length=16), nullable=False),
+    sa.Column('threshold_merge', sa.Float(), nullable=False),
+    sa.Column('threshold_review', sa.Float(), nullable=False),
+    sa.Column('records', sa.BigInteger(), nullable=False),
+    sa.Column('candidates', sa.BigInteger(), nullable=False),
+    sa.Column('auto_merged', sa.BigInteger(), nullable=False),
+    sa.Column('report', sa.JSON(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_run'))
+    )
     op.create_table('import_job',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -71,6 +101,19 @@ def upgrade() -> None:
     with op.batch_alter_table('import_job', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_import_job_file_sha256'), ['file_sha256'], unique=False)
 
+    op.create_table('metrics_run',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('engine', sa.String(length=16), nullable=False),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('model_params', sa.JSON(), nullable=True),
+    sa.Column('model_error', sa.Text(), nullable=True),
+    sa.Column('timings', sa.JSON(), nullable=True),
+    sa.Column('started_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metrics_run')),
+    sa.UniqueConstraint('as_of', name=op.f('uq_metrics_run_as_of'))
+    )
     op.create_table('product',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('sku', sa.String(length=100), nullable=False),
@@ -87,6 +130,39 @@ def upgrade() -> None:
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_category'), ['category'], unique=False)
 
+    op.create_table('relationship_run',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('changes', sa.Integer(), nullable=False),
+    sa.Column('moved_down', sa.Integer(), nullable=False),
+    sa.Column('models', sa.JSON(), nullable=True),
+    sa.Column('timings', sa.JSON(), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_relationship_run'))
+    )
+    with op.batch_alter_table('relationship_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_relationship_run_as_of'), ['as_of'], unique=False)
+
+    op.create_table('segment_level',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=100), nullable=False),
+    sa.Column('segment', sa.String(length=200), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('revenue', sa.Float(), nullable=False),
+    sa.Column('margin', sa.Float(), nullable=False),
+    sa.Column('margin_rate', sa.Float(), nullable=False),
+    sa.Column('size_class', sa.String(length=8), nullable=False),
+    sa.Column('margin_class', sa.String(length=8), nullable=False),
+    sa.Column('recommended_level', sa.String(length=16), nullable=False),
+    sa.Column('override_level', sa.String(length=16), nullable=True),
+    sa.Column('override_by', sa.String(length=200), nullable=True),
+    sa.Column('override_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('override_reason', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segment_level')),
+    sa.UniqueConstraint('kind', 'segment', name=op.f('uq_segment_level_kind_segment'))
+    )
     op.create_table('staff_user',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
@@ -99,6 +175,16 @@ def upgrade() -> None:
     sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_user')),
     sa.UniqueConstraint('email', name=op.f('uq_staff_user_email'))
+    )
+    op.create_table('stage_count',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('model', sa.String(length=64), nullable=False),
+    sa.Column('stage', sa.String(length=64), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=False),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stage_count')),
+    sa.UniqueConstraint('as_of', 'model', 'stage', name=op.f('uq_stage_count_as_of_model_stage'))
     )
     op.create_table('api_key',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -138,6 +224,101 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_identifier', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_identifier_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('customer_metric',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('orders', sa.Integer(), nullable=False),
+    sa.Column('frequency', sa.Float(), nullable=True),
+    sa.Column('recency', sa.Float(), nullable=True),
+    sa.Column('T', sa.Float(), nullable=True),
+    sa.Column('monetary_value', sa.Float(), nullable=True),
+    sa.Column('revenue', sa.Float(), nullable=True),
+    sa.Column('margin', sa.Float(), nullable=True),
+    sa.Column('avg_order_value', sa.Float(), nullable=True),
+    sa.Column('first_purchase_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_purchase_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('days_since_last_purchase', sa.Float(), nullable=True),
+    sa.Column('tenure_days', sa.Float(), nullable=True),
+    sa.Column('categories_bought', sa.Integer(), nullable=True),
+    sa.Column('products_bought', sa.Integer(), nullable=True),
+    sa.Column('discount_share', sa.Float(), nullable=True),
+    sa.Column('rfm_r', sa.Integer(), nullable=True),
+    sa.Column('rfm_f', sa.Integer(), nullable=True),
+    sa.Column('rfm_m', sa.Integer(), nullable=True),
+    sa.Column('rfm_score', sa.String(length=8), nullable=True),
+    sa.Column('rfm_segment', sa.String(length=32), nullable=True),
+    sa.Column('p_alive', sa.Float(), nullable=True),
+    sa.Column('expected_purchases_90d', sa.Float(), nullable=True),
+    sa.Column('expected_spend', sa.Float(), nullable=True),
+    sa.Column('clv', sa.Float(), nullable=True),
+    sa.Column('interactions_90d', sa.Integer(), nullable=True),
+    sa.Column('inbound_90d', sa.Integer(), nullable=True),
+    sa.Column('outbound_90d', sa.Integer(), nullable=True),
+    sa.Column('two_way_ratio', sa.Float(), nullable=True),
+    sa.Column('complaints', sa.Integer(), nullable=True),
+    sa.Column('complaints_open', sa.Integer(), nullable=True),
+    sa.Column('complaints_resolved', sa.Integer(), nullable=True),
+    sa.Column('mean_resolution_hours', sa.Float(), nullable=True),
+    sa.Column('last_nps', sa.Float(), nullable=True),
+    sa.Column('last_csat', sa.Float(), nullable=True),
+    sa.Column('satisfaction_trend', sa.Float(), nullable=True),
+    sa.Column('referrals', sa.Integer(), nullable=True),
+    sa.Column('reviews', sa.Integer(), nullable=True),
+    sa.Column('ideas', sa.Integer(), nullable=True),
+    sa.Column('service_requests', sa.Integer(), nullable=True),
+    sa.Column('active_memberships', sa.Integer(), nullable=True),
+    sa.Column('has_loyalty', sa.Boolean(), nullable=True),
+    sa.Column('has_subscription', sa.Boolean(), nullable=True),
+    sa.Column('has_contract', sa.Boolean(), nullable=True),
+    sa.Column('membership_tier', sa.String(length=100), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_metric_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_metric')),
+    sa.UniqueConstraint('as_of', 'customer_id', name=op.f('uq_customer_metric_as_of_customer_id'))
+    )
+    with op.batch_alter_table('customer_metric', schema=None) as batch_op:
+        batch_op.create_index('ix_customer_metric_customer_as_of', ['customer_id', 'as_of'], unique=False)
+
+    op.create_table('customer_stage',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('model', sa.String(length=64), nullable=False),
+    sa.Column('stage', sa.String(length=64), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=False),
+    sa.Column('since', sa.Date(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('evidence', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_stage_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_stage')),
+    sa.UniqueConstraint('model', 'customer_id', name=op.f('uq_customer_stage_model_customer_id'))
+    )
+    with op.batch_alter_table('customer_stage', schema=None) as batch_op:
+        batch_op.create_index('ix_customer_stage_customer_id', ['customer_id'], unique=False)
+
+    op.create_table('duplicate_candidate',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('customer_id_l', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id_r', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('match_probability', sa.Float(), nullable=False),
+    sa.Column('match_weight', sa.Float(), nullable=False),
+    sa.Column('weights', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.String(length=320), nullable=True),
+    sa.CheckConstraint('customer_id_l < customer_id_r', name=op.f('ck_duplicate_candidate_ordered_pair')),
+    sa.ForeignKeyConstraint(['customer_id_l'], ['customer.id'], name=op.f('fk_duplicate_candidate_customer_id_l_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id_r'], ['customer.id'], name=op.f('fk_duplicate_candidate_customer_id_r_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['identity_run.id'], name=op.f('fk_duplicate_candidate_run_id_identity_run'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_candidate')),
+    sa.UniqueConstraint('customer_id_l', 'customer_id_r', name=op.f('uq_duplicate_candidate_customer_id_l_customer_id_r'))
+    )
+    with op.batch_alter_table('duplicate_candidate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_duplicate_candidate_customer_id_r'), ['customer_id_r'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duplicate_candidate_run_id'), ['run_id'], unique=False)
+        batch_op.create_index('ix_duplicate_candidate_status_id', ['status', 'id'], unique=False)
 
     op.create_table('membership',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -183,6 +364,53 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('prospect', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_prospect_email_normalized'), ['email_normalized'], unique=False)
+
+    op.create_table('relationship_profile',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('health_mutual', sa.Float(), nullable=False),
+    sa.Column('health_interactive', sa.Float(), nullable=False),
+    sa.Column('health_iterative', sa.Float(), nullable=False),
+    sa.Column('health_ongoing_benefit', sa.Float(), nullable=False),
+    sa.Column('health_behaviour_change', sa.Float(), nullable=False),
+    sa.Column('health_unique', sa.Float(), nullable=False),
+    sa.Column('health_trust', sa.Float(), nullable=False),
+    sa.Column('health_overall', sa.Float(), nullable=False),
+    sa.Column('bond_financial', sa.Float(), nullable=False),
+    sa.Column('bond_social', sa.Float(), nullable=False),
+    sa.Column('bond_customization', sa.Float(), nullable=False),
+    sa.Column('bond_structural', sa.Float(), nullable=False),
+    sa.Column('switching_barrier', sa.Float(), nullable=False),
+    sa.Column('evidence', sa.Text(), nullable=False),
+    sa.Column('value_tier', sa.String(length=32), nullable=False),
+    sa.Column('net_margin', sa.Float(), nullable=False),
+    sa.Column('potential', sa.Float(), nullable=False),
+    sa.Column('needs_segment', sa.String(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_relationship_profile_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_relationship_profile')),
+    sa.UniqueConstraint('customer_id', name=op.f('uq_relationship_profile_customer_id'))
+    )
+    with op.batch_alter_table('relationship_profile', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_relationship_profile_value_tier'), ['value_tier'], unique=False)
+
+    op.create_table('stage_change',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('model', sa.String(length=64), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('from_stage', sa.String(length=64), nullable=True),
+    sa.Column('to_stage', sa.String(length=64), nullable=False),
+    sa.Column('from_rank', sa.Integer(), nullable=True),
+    sa.Column('to_rank', sa.Integer(), nullable=False),
+    sa.Column('direction', sa.String(length=8), nullable=False),
+    sa.Column('evidence', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_stage_change_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stage_change'))
+    )
+    with op.batch_alter_table('stage_change', schema=None) as batch_op:
+        batch_op.create_index('ix_stage_change_customer_model', ['customer_id', 'model'], unique=False)
+        batch_op.create_index('ix_stage_change_model_as_of', ['model', 'as_of'], unique=False)
 
     op.create_table('transaction',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -272,6 +500,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_transaction_customer_time')
 
     op.drop_table('transaction')
+    with op.batch_alter_table('stage_change', schema=None) as batch_op:
+        batch_op.drop_index('ix_stage_change_model_as_of')
+        batch_op.drop_index('ix_stage_change_customer_model')
+
+    op.drop_table('stage_change')
+    with op.batch_alter_table('relationship_profile', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_relationship_profile_value_tier'))
+
+    op.drop_table('relationship_profile')
     with op.batch_alter_table('prospect', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_prospect_email_normalized'))
 
@@ -280,21 +517,48 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_membership_customer_id'))
 
     op.drop_table('membership')
+    with op.batch_alter_table('duplicate_candidate', schema=None) as batch_op:
+        batch_op.drop_index('ix_duplicate_candidate_status_id')
+        batch_op.drop_index(batch_op.f('ix_duplicate_candidate_run_id'))
+        batch_op.drop_index(batch_op.f('ix_duplicate_candidate_customer_id_r'))
+
+    op.drop_table('duplicate_candidate')
+    with op.batch_alter_table('customer_stage', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_stage_customer_id')
+
+    op.drop_table('customer_stage')
+    with op.batch_alter_table('customer_metric', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_metric_customer_as_of')
+
+    op.drop_table('customer_metric')
     with op.batch_alter_table('customer_identifier', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_identifier_customer_id'))
 
     op.drop_table('customer_identifier')
     op.drop_table('consent')
     op.drop_table('api_key')
+    op.drop_table('stage_count')
     op.drop_table('staff_user')
+    op.drop_table('segment_level')
+    with op.batch_alter_table('relationship_run', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_relationship_run_as_of'))
+
+    op.drop_table('relationship_run')
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_category'))
 
     op.drop_table('product')
+    op.drop_table('metrics_run')
     with op.batch_alter_table('import_job', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_import_job_file_sha256'))
 
     op.drop_table('import_job')
+    op.drop_table('identity_run')
+    with op.batch_alter_table('customer_merge', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customer_merge_survivor_id'))
+        batch_op.drop_index(batch_op.f('ix_customer_merge_merged_id'))
+
+    op.drop_table('customer_merge')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_phone_e164'))
         batch_op.drop_index('ix_customer_name')

@@ -1,0 +1,265 @@
+"""`kithkin refresh` on the embedded default (SQLite store + DuckDB analytics).
+
+Store content: ``--customers`` customers and ``--transactions`` orders, bulk-loaded with
+sqlite3 ``executemany`` into a migrated store and cached in benchmarks/data/. Customers are
+acquired over three years before the as-of date, buy at gamma-heterogeneous rates while
+alive and drop out after an exponential lifetime (so BG/NBD has dropout to identify);
+lognormal amounts, cost 55-70 % of the amount, 10 % discounted, 1 % refunds.
+
+Timed, side by side in one run:
+
+1. the SQLite -> Arrow read of the transactions (sqlite3 ``fetchmany``, and ADBC if the
+   ``adbc-driver-sqlite`` package is installed), the snapshot's reader choice;
+2. a cold refresh (Parquet snapshot rebuilt), step by step;
+3. a warm refresh of the same as-of (snapshot unchanged; replaces the as-of block);
+4. one hand-written DuckDB GROUP BY computing the same daily summary over the same rows
+   held in memory, to compare with the refresh's summary step (target: within 3x).
+
+Usage: .venv/bin/python benchmarks/refresh.py [--quick] [--customers N] [--transactions N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / "data"
+RESULTS = ROOT / "results"
+AS_OF = date(2024, 6, 30)
+HISTORY_DAYS = 3 * 365
+CHUNK = 500_000
+
+
+def _timestamps(micros: np.ndarray) -> list[str]:
+    """SQLAlchemy's SQLite text format for UTC datetimes, formatted by Arrow."""
+    text: list[str] = pa.array(micros, pa.int64()).cast(pa.timestamp("us")).cast(
+        pa.string()).to_pylist()
+    return text
+
+
+def generate(path: Path, *, customers: int, transactions: int, seed: int) -> float:
+    """Create and fill the store; returns seconds. Secondary indexes are built after."""
+    from kithkin.database.core import build_engine
+    from kithkin.database.manage import upgrade
+
+    started = time.perf_counter()
+    path.unlink(missing_ok=True)
+    engine = build_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    rng = np.random.default_rng(seed)
+    end = int(datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC).timestamp()) * 10**6
+    start = end - HISTORY_DAYS * 86400 * 10**6
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("DROP INDEX IF EXISTS ix_transaction_customer_time")
+    now = _timestamps(np.array([end]))[0]
+    # Buy-till-you-die: each customer is born (acquired), buys at a gamma-distributed
+    # rate while alive and drops out after an exponential lifetime (mean 500 days).
+    born = rng.integers(start, end - 30 * 86400 * 10**6, customers)
+    alive_until = np.minimum(born + (rng.exponential(500, customers) * 86400 * 10**6)
+                             .astype(np.int64), end)
+    acquired = _timestamps(born)
+    conn.executemany(
+        "INSERT INTO customer (id, acquired_at, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        ((i + 1, acquired[i], now, now) for i in range(customers)))
+    weight = rng.gamma(0.8, 1.0, customers) * (alive_until - born + 86400 * 10**6)
+    owners = rng.choice(customers, size=transactions, p=weight / weight.sum())
+    times = born[owners] + (rng.random(transactions) * (alive_until - born)[owners]).astype(
+        np.int64)
+    order = np.argsort(times, kind="stable")
+    owners, times = owners[order] + 1, times[order]
+    amounts = np.round(rng.lognormal(3.5, 0.7, transactions), 2)
+    amounts[rng.random(transactions) < 0.01] *= -1  # refunds
+    costs = np.round(amounts * rng.uniform(0.55, 0.7, transactions), 2)
+    discounts = np.where(rng.random(transactions) < 0.1, np.round(amounts * 0.1, 2), 0.0)
+    sql = ("INSERT INTO \"transaction\" (id, source, order_id, customer_id, ordered_at, "
+           "amount, cost, discount, created_at) VALUES (?, 'bench', ?, ?, ?, ?, ?, ?, ?)")
+    for lo in range(0, transactions, CHUNK):
+        hi = min(lo + CHUNK, transactions)
+        ids = range(lo + 1, hi + 1)
+        conn.executemany(sql, zip(ids, (f"o{i:09d}" for i in ids), owners[lo:hi].tolist(),
+                                  _timestamps(times[lo:hi]), amounts[lo:hi].tolist(),
+                                  costs[lo:hi].tolist(), discounts[lo:hi].tolist(),
+                                  (now for _ in ids), strict=False))
+        conn.commit()
+        print(f"  {hi:,} transactions", file=sys.stderr)
+    conn.execute("CREATE INDEX ix_transaction_customer_time ON \"transaction\" "
+                  "(customer_id, ordered_at)")
+    conn.commit()
+    conn.close()
+    return time.perf_counter() - started
+
+
+def read_sqlite3(path: Path, out: Path) -> tuple[float, int]:
+    """Transactions -> Parquet through the stdlib sqlite3 module (fetchmany)."""
+    from kithkin.analytics import snapshot
+
+    spec = next(s for s in snapshot.SPECS if s.name == "transactions")
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    rows, _ = snapshot._write_part(snapshot._dbapi_batches(conn, spec, 0), spec, out, 0)
+    conn.close()
+    return time.perf_counter() - started, rows
+
+
+def read_adbc(path: Path, out: Path) -> tuple[float, int] | None:
+    """The same through ADBC in a child process (what the snapshot uses for big copies)."""
+    try:
+        import adbc_driver_sqlite  # noqa: F401
+    except ImportError:
+        return None
+    from kithkin.analytics import snapshot
+
+    spec = next(s for s in snapshot.SPECS if s.name == "transactions")
+    started = time.perf_counter()
+    rows, _ = snapshot._adbc_copy_in_child(str(path), spec, 0, out)
+    return time.perf_counter() - started, rows
+
+
+def refresh_once(home: Path, path: Path) -> tuple[float, dict[str, float], Any]:
+    from kithkin.analytics import refresh
+    from kithkin.config import Settings
+    from kithkin.database.core import build_engine
+
+    settings = Settings(home=home, database_url=f"sqlite:///{path}")
+    engine = build_engine(settings.resolved_database_url)
+    started = time.perf_counter()
+    result = refresh.run(settings=settings, as_of=AS_OF, store_engine=engine)
+    engine.dispose()
+    return time.perf_counter() - started, result.timings, result
+
+
+HAND_WRITTEN_SUMMARY = """
+WITH days AS (
+    SELECT customer_id, CAST(floor(epoch(ordered_at) / 86400) AS BIGINT) AS day,
+           sum(amount) AS value
+    FROM t WHERE amount > 0 AND epoch(ordered_at) < {end_epoch}
+    GROUP BY 1, 2
+)
+SELECT customer_id,
+       count(*) - 1 AS frequency,
+       max(day) - min(day) AS recency,
+       {end_day} - min(day) AS T,
+       CASE WHEN count(*) > 1
+            THEN (sum(value) - arg_min(value, day)) / (count(*) - 1) ELSE 0 END
+           AS monetary_value
+FROM days GROUP BY 1
+"""
+
+
+def hand_written(home: Path) -> tuple[float, int]:
+    from kithkin.analytics.periods import day_of
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet("
+                f"'{home / 'snapshots' / 'transactions' / '*.parquet'}')")
+    end_day = day_of(AS_OF)
+    sql = HAND_WRITTEN_SUMMARY.format(end_epoch=(end_day + 1) * 86400, end_day=end_day)
+    started = time.perf_counter()
+    rows = int(con.execute(sql).to_arrow_table().num_rows)  # type: ignore[union-attr]
+    return time.perf_counter() - started, rows
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{platform.platform()}, Python {platform.python_version()}, "
+            f"nproc {os.cpu_count()}, load average {load}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--quick", action="store_true", help="20k customers, 200k orders")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--regenerate", action="store_true", help="ignore the cached store")
+    args = parser.parse_args()
+    if args.quick:
+        args.customers, args.transactions = 20_000, 200_000
+    DATA.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    path, home = DATA / f"{name}.db", DATA / f"{name}-home"
+    load_before = machine()
+
+    generated = None
+    if args.regenerate or not path.exists():
+        print(f"generating {path.name} ...", file=sys.stderr)
+        generated = generate(path, customers=args.customers, transactions=args.transactions,
+                             seed=args.seed)
+    shutil.rmtree(home, ignore_errors=True)
+
+    home.mkdir(parents=True)
+    sqlite3_seconds, rows = read_sqlite3(path, home / "sqlite3.parquet")
+    adbc = read_adbc(path, home / "adbc.parquet")
+    print(f"read: sqlite3 {sqlite3_seconds:.1f}s, adbc {adbc}", file=sys.stderr)
+    cold_total, cold, cold_result = refresh_once(home, path)
+    print(f"cold refresh {cold_total:.1f}s {cold}", file=sys.stderr)
+    warm_total, warm, _ = refresh_once(home, path)
+    print(f"warm refresh {warm_total:.1f}s {warm}", file=sys.stderr)
+    hand_seconds, hand_rows = hand_written(home)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def rate(seconds: float) -> str:
+        return f"{rows / seconds:,.0f}" if seconds > 0 else "-"
+
+    lines = [
+        "# Benchmark: `kithkin refresh` (SQLite store + DuckDB)",
+        "",
+        f"Command: `.venv/bin/python benchmarks/refresh.py"
+        f"{' --quick' if args.quick else ''}`",
+        "",
+        f"- machine: {machine()} (before the run: {load_before.rsplit('load', 1)[1]})",
+        f"- sizes: {args.customers:,} customers, {rows:,} transactions, as of {AS_OF}",
+        f"- metrics stored: {cold_result.customers:,} customers; model error: "
+        f"{cold_result.model_error or 'none'}",
+        f"- store generation: {f'{generated:.1f} s' if generated else 'cached'}",
+        f"- peak RSS: {peak_mb:,.0f} MiB",
+        "",
+        "| measurement | seconds | transactions/s |",
+        "|---|---:|---:|",
+        f"| snapshot read: transactions SQLite -> Parquet, sqlite3 fetchmany | "
+        f"{sqlite3_seconds:.2f} | {rate(sqlite3_seconds)} |",
+    ]
+    if adbc is not None:
+        lines.append("| snapshot read: transactions SQLite -> Parquet, ADBC (child process) | "
+                     f"{adbc[0]:.2f} | {rate(adbc[0])} |")
+    for label, timings, total in (("cold", cold, cold_total), ("warm", warm, warm_total)):
+        for step, seconds in timings.items():
+            lines.append(f"| {label} refresh: {step} | {seconds:.2f} | {rate(seconds)} |")
+        lines.append(f"| **{label} refresh: total** | **{total:.2f}** | {rate(total)} |")
+    summary_step = warm["summary"]
+    lines += [
+        f"| hand-written DuckDB GROUP BY summary (in memory, {hand_rows:,} rows) | "
+        f"{hand_seconds:.2f} | {rate(hand_seconds)} |",
+        "",
+        f"Summary step / hand-written GROUP BY: **{summary_step / hand_seconds:.1f}x** "
+        f"(target <= 3x). Cold refresh {cold_total:.1f} s, warm refresh {warm_total:.1f} s "
+        "(target < 60 s).",
+        "",
+    ]
+    out = RESULTS / "refresh.md"
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

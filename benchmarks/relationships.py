@@ -1,0 +1,272 @@
+"""The relationship engine on synthetic per-customer metrics: what it adds to a refresh.
+
+Steps, timed on the same 1M synthetic metric rows (vectorised NumPy generation, cached as
+Parquet in benchmarks/data/):
+
+1. engine without evidence: stages in the three built-in models, health scorecard,
+   bonds, value tiers and segment levels (``kithkin.relationships.engine.compute``).
+2. engine with evidence: the same plus the JSON evidence per customer and model.
+3. needs segments: category shares (5 categories) -> k-means with k by silhouette.
+4. store: ``service.refresh`` into a fresh SQLite store (``--store-rows`` customers),
+   twice (the second refresh records moves), to show the write cost separately.
+
+Side by side, the vectorised rule evaluation is compared with a row-by-row interpreter
+of the same rules (the way a per-customer loop would assign stages) on ``--rowwise-rows``
+customers, reported as rows/s.
+
+Usage: .venv/bin/python benchmarks/relationships.py [--quick] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / "data"
+RESULTS = ROOT / "results"
+CATEGORIES = ("books", "music", "garden", "toys", "food")
+
+
+def synthetic_metrics(rows: int, seed: int = 11) -> pd.DataFrame:
+    """Plausible metrics: most customers buy once or twice, a few are deeply engaged."""
+    rng = np.random.default_rng(seed)
+    orders = rng.negative_binomial(1, 0.35, rows)
+    bought = orders > 0
+    tenure = np.where(bought, rng.integers(1, 1500, rows), 0).astype(float)
+    days_since = np.where(bought, np.minimum(tenure, rng.exponential(200, rows)), np.nan)
+    revenue = orders * rng.gamma(2.0, 40.0, rows)
+    margin = revenue * rng.normal(0.25, 0.12, rows)
+    interactions = rng.poisson(0.8, rows)
+    inbound = rng.binomial(interactions, 0.5)
+    complaints = rng.poisson(0.15, rows)
+    resolved = rng.binomial(complaints, 0.8)
+    nps = np.where(rng.random(rows) < 0.3, rng.integers(0, 11, rows), np.nan)
+    frame = pd.DataFrame({
+        "customer_id": np.arange(1, rows + 1),
+        "orders": orders, "frequency": np.maximum(orders - 1, 0), "revenue": revenue,
+        "margin": margin, "tenure_days": tenure, "days_since_last_purchase": days_since,
+        "categories_bought": np.minimum(orders, rng.integers(1, 6, rows)),
+        "products_bought": orders * 2, "p_alive": np.where(bought, rng.beta(2, 2, rows),
+                                                           np.nan),
+        "clv": np.maximum(margin, 0) * rng.uniform(0.5, 3, rows),
+        "interactions_90d": interactions, "inbound_90d": inbound,
+        "outbound_90d": interactions - inbound,
+        "two_way_ratio": np.where(interactions > 0, rng.random(rows), np.nan),
+        "complaints": complaints, "complaints_open": complaints - resolved,
+        "complaints_resolved": resolved, "last_nps": nps,
+        "last_csat": np.where(rng.random(rows) < 0.2, rng.integers(1, 6, rows), np.nan),
+        "satisfaction_trend": rng.normal(0, 0.3, rows),
+        "referrals": rng.poisson(0.1, rows), "reviews": rng.poisson(0.2, rows),
+        "ideas": rng.poisson(0.03, rows), "service_requests": rng.poisson(0.3, rows),
+        "active_memberships": rng.binomial(1, 0.2, rows),
+        "has_loyalty": rng.random(rows) < 0.25, "has_subscription": rng.random(rows) < 0.05,
+        "has_contract": rng.random(rows) < 0.03,
+        "membership_tier": np.where(rng.random(rows) < 0.1, "gold", None),
+        "rfm_segment": rng.choice(["champions", "loyal", "at_risk", "hibernating", "new"],
+                                  rows),
+        "has_preferences": rng.random(rows) < 0.15,
+        "has_account_manager": rng.random(rows) < 0.01,
+        "community_interactions": rng.poisson(0.05, rows),
+        "bundles_bought": rng.poisson(0.2, rows),
+        "customized_orders": rng.poisson(0.05, rows),
+        "integrations": rng.poisson(0.01, rows), "shared_processes": rng.poisson(0.01, rows),
+    })
+    return frame
+
+
+def synthetic_spend(metrics: pd.DataFrame, seed: int = 12) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    buyers = metrics.loc[metrics["orders"] > 0, "customer_id"].to_numpy()
+    taste = rng.integers(0, len(CATEGORIES), len(buyers))
+    rows = []
+    for offset, category in enumerate(CATEGORIES):
+        weight = np.where(taste == offset, 5.0, 0.5) * rng.uniform(0.2, 1.5, len(buyers))
+        rows.append(pd.DataFrame({"customer_id": buyers, "category": category,
+                                  "amount": weight}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def cached_metrics(rows: int) -> pd.DataFrame:
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"relationship_metrics_{rows}.parquet"
+    if not path.exists():
+        synthetic_metrics(rows).to_parquet(path)
+    return pd.read_parquet(path)
+
+
+def rowwise_ranks(model: Any, frame: pd.DataFrame) -> list[int]:
+    """A per-customer loop over the same syntax trees (the baseline)."""
+    from kithkin.relationships import rules
+
+    def value(node: Any, row: dict[str, Any]) -> Any:
+        if isinstance(node, rules.Literal):
+            return node.value
+        if isinstance(node, rules.Metric):
+            found = row.get(node.name)
+            return None if found is None or found != found else found
+        return truth(node, row)
+
+    def truth(node: Any, row: dict[str, Any]) -> bool:
+        if isinstance(node, rules.BoolOp):
+            parts = (truth(item, row) for item in node.items)
+            return all(parts) if node.op == "and" else any(parts)
+        if isinstance(node, rules.Not):
+            return not truth(node.item, row)
+        if isinstance(node, rules.NullCheck):
+            return (value(node.operand, row) is None) != node.negate
+        if isinstance(node, rules.InList):
+            found = value(node.operand, row)
+            hit = found is not None and found in [v.value for v in node.values]
+            return found is not None and hit != node.negate
+        if isinstance(node, rules.Compare):
+            a, b = value(node.left, row), value(node.right, row)
+            if a is None or b is None:
+                return False
+            ops: dict[str, Callable[[Any, Any], bool]] = {
+                "=": lambda x, y: x == y, "!=": lambda x, y: x != y,
+                "<": lambda x, y: x < y, "<=": lambda x, y: x <= y,
+                ">": lambda x, y: x > y, ">=": lambda x, y: x >= y}
+            return ops[node.op](a, b)
+        found = value(node, row)
+        return bool(found) if found is not None else False
+
+    ranks = []
+    for row in frame.to_dict("records"):
+        rank = 0
+        for stage in model.stages[1:]:
+            if truth(stage.rule.tree, row):
+                rank = stage.rank
+        ranks.append(rank)
+    return ranks
+
+
+def timed(step: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = step()
+    return time.perf_counter() - start, result
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def store_refreshes(metrics: pd.DataFrame) -> tuple[float, float]:
+    """Two refreshes into a fresh SQLite store; returns their times (seconds)."""
+    from sqlalchemy import insert
+    from sqlalchemy.orm import Session
+
+    from kithkin.config import get_settings
+    from kithkin.customers.models import Customer
+    from kithkin.database.core import build_engine
+    from kithkin.database.manage import upgrade
+    from kithkin.relationships import service
+
+    with tempfile.TemporaryDirectory(dir=DATA) as folder:
+        os.environ["KITHKIN_HOME"] = folder
+        get_settings.cache_clear()
+        engine = build_engine(f"sqlite:///{folder}/bench.db")
+        upgrade(engine)
+        with Session(engine) as session:
+            ids = metrics["customer_id"].tolist()
+            for start in range(0, len(ids), 50_000):
+                session.execute(insert(Customer), [{"id": i} for i in ids[start:start + 50_000]])
+            session.commit()
+            first, _ = timed(lambda: service.refresh(
+                session=session, as_of=date(2026, 1, 1), metrics=metrics,
+                derive_inputs=False))
+            session.commit()
+            drifted = metrics.assign(days_since_last_purchase=metrics[
+                "days_since_last_purchase"] + 120)
+            second, _ = timed(lambda: service.refresh(
+                session=session, as_of=date(2026, 4, 1), metrics=drifted,
+                derive_inputs=False))
+            session.commit()
+        engine.dispose()
+    return first, second
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--store-rows", type=int, default=100_000)
+    parser.add_argument("--rowwise-rows", type=int, default=50_000)
+    parser.add_argument("--quick", action="store_true", help="10k rows, 5k stored/rowwise")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.store_rows, args.rowwise_rows = 10_000, 5_000, 5_000
+
+    from kithkin.relationships.assignment import assign_ranks
+    from kithkin.relationships.definitions import builtin_models
+    from kithkin.relationships.engine import compute
+    from kithkin.relationships.rules import Evaluator
+    from kithkin.relationships.tiers import category_shares, needs_segments
+    from kithkin.relationships.workspace import RelationshipConfig
+
+    load_before = os.getloadavg()
+    generate_s, metrics = timed(lambda: cached_metrics(args.rows))
+    models = list(builtin_models().values())
+    config = RelationshipConfig()
+    results: list[tuple[str, int, float]] = []
+
+    seconds, _ = timed(lambda: compute(metrics, models=models, config=config,
+                                       with_evidence=False))
+    results.append(("engine, no evidence (3 models, health, bonds, tiers, levels)",
+                     len(metrics), seconds))
+    seconds, engine = timed(lambda: compute(metrics, models=models, config=config))
+    results.append(("engine with JSON evidence", len(metrics), seconds))
+    spend = synthetic_spend(metrics)
+    seconds, segments = timed(lambda: needs_segments(category_shares(spend),
+                                                     config.needs))
+    results.append((f"needs segments (k-means, k={segments.nunique()} by silhouette)",
+                    int(segments.size), seconds))
+
+    sample = metrics.head(args.rowwise_rows)
+    seconds, vectorised = timed(lambda: [assign_ranks(m, Evaluator(sample)) for m in models])
+    results.append(("stages, vectorised rules (3 models)", len(sample), seconds))
+    seconds, rowwise = timed(lambda: [rowwise_ranks(m, sample) for m in models])
+    results.append(("stages, row-by-row interpreter (3 models)", len(sample), seconds))
+    if any(list(v) != r for v, r in zip(vectorised, rowwise, strict=True)):
+        raise SystemExit("vectorised and row-by-row stage assignment disagree")
+
+    stored = metrics.head(args.store_rows)
+    first, second = store_refreshes(stored)
+    results.append(("service.refresh into SQLite, first (all new)", len(stored), first))
+    results.append(("service.refresh into SQLite, second (moves)", len(stored), second))
+
+    journey = engine.stages["journey"]["stage"].value_counts().to_dict()
+    lines = [
+        "# Relationship engine benchmark", "",
+        "Command: `" + " ".join([".venv/bin/python benchmarks/relationships.py",
+                                 *(argv if argv is not None else sys.argv[1:])]) + "`", "",
+        f"Machine: {platform.platform()}, Python {platform.python_version()}, "
+        f"nproc {os.cpu_count()}, load average before {tuple(round(x, 2) for x in load_before)}"
+        f", after {tuple(round(x, 2) for x in os.getloadavg())} (shared machine).", "",
+        f"Synthetic metric rows: {len(metrics):,} (generated/loaded in {generate_s:.1f} s); "
+        f"stored refreshes on {len(stored):,}; row-by-row comparison on {len(sample):,}.", "",
+        "| step | rows | seconds | rows/s |", "|---|---:|---:|---:|",
+    ]
+    for name, rows, seconds in results:
+        lines.append(f"| {name} | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} |")
+    lines += ["", f"Engine step timings (with evidence): {engine.timings}", "",
+              f"Journey distribution on the synthetic rows: {journey}", "",
+              f"Peak RSS: {peak_rss_mb():,.0f} MB", ""]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "relationships.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""`kithkin refresh`: snapshot -> summaries -> features -> models -> store -> relationships.
+
+Each step is a function so it can be timed and reported on its own; :func:`run` chains
+them and calls ``on_step(name)`` before each one (the CLI drives a Rich progress display
+with it). The metrics block of the as-of date is replaced atomically, with the fitted
+model parameters and the step timings stored in ``metrics_run``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from kithkin.analytics import engine as analytics_engine
+from kithkin.analytics import metrics as metrics_block
+from kithkin.analytics import models
+from kithkin.analytics.summary import customer_summary
+from kithkin.config import Settings
+from kithkin.database.core import get_engine, session_scope
+from kithkin.metrics import service as metrics_service
+from kithkin.relationships import reports as relationship_reports
+from kithkin.relationships import service as relationship_service
+from kithkin.relationships.schemas import RelationshipRefreshReport
+
+STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "store", "relationships")
+
+
+@dataclass
+class RefreshResult:
+    as_of: date
+    engine: str
+    customers: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    model_params: dict[str, Any] = field(default_factory=dict)
+    model_error: str | None = None
+    snapshot: tuple[Any, ...] = ()
+    relationships: RelationshipRefreshReport | None = None
+    relationships_skipped: str | None = None
+
+
+def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
+    """The daily BTYD summary of every customer with a purchase by the as-of date."""
+    frame: pd.DataFrame = source.backend.to_pandas(
+        customer_summary(source.transactions, as_of=as_of))
+    return frame
+
+
+def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
+    """The metrics block without the model columns; value features computed once."""
+    features = metrics_block.value_features(source, as_of=as_of).cache()
+    try:
+        frame: pd.DataFrame = source.backend.to_pandas(
+            metrics_block.feature_block(source, as_of=as_of, features=features))
+    finally:
+        _release(source, features)
+    return frame
+
+
+def _release(source: analytics_engine.AnalyticsSource, cached: Any) -> None:
+    """Drop a cached table. ibis 12 with sqlglot 30 renders ``DROP TABLE IF EXISTS``
+    without the table name on SQL backends, so fall back to dropping it by hand."""
+    name = cached.op().name
+    try:
+        cached.release()
+    except Exception:
+        source.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def combine(features: pd.DataFrame, summary: pd.DataFrame,
+            predictions: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer of the block: features + summary + model predictions."""
+    block = features.merge(summary, on="customer_id", how="left")
+    return block.merge(predictions, on="customer_id", how="left")
+
+
+def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame) -> int:
+    with session_scope(engine) as session:
+        return metrics_service.replace_as_of(
+            session=session, as_of=result.as_of, metrics=block,
+            run={"engine": result.engine, "model_params": result.model_params,
+                 "model_error": result.model_error},
+        )
+
+
+def refresh_relationships(*, engine: Engine, result: RefreshResult,
+                          block: pd.DataFrame) -> None:
+    """Stages, health, bonds and levels from the new block.
+
+    Stage history only moves forward, so a backfill (an as-of before the latest
+    relationship refresh) stores its metrics but leaves the relationships as they are.
+    """
+    with session_scope(engine) as session:
+        latest = relationship_reports.latest_run_as_of(session=session)
+        if latest is not None and result.as_of < latest:
+            result.relationships_skipped = (
+                f"as-of {result.as_of} is before the latest relationship refresh ({latest}): "
+                "metrics stored, stages unchanged")
+            return
+        result.relationships = relationship_service.refresh(
+            session=session, as_of=result.as_of, metrics=block)
+
+
+def record_timings(*, engine: Engine, result: RefreshResult) -> None:
+    with session_scope(engine) as session:
+        metrics_service.finish_run(session=session, as_of=result.as_of,
+                                   timings=result.timings)
+
+
+def run(
+    *,
+    settings: Settings,
+    as_of: date,
+    options: models.ModelOptions | None = None,
+    store_engine: Engine | None = None,
+    source: analytics_engine.AnalyticsSource | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> RefreshResult:
+    """Compute and store every customer's metrics as of ``as_of`` (see module docstring).
+
+    A model that does not converge does not fail the refresh: the non-model metrics are
+    stored, the model columns stay empty and ``model_error`` says why.
+    """
+    options = options or models.ModelOptions()
+    engine = store_engine or get_engine()
+    result = RefreshResult(as_of=as_of, engine=settings.analytics_engine)
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        if on_step is not None:
+            on_step(name)
+        started = time.perf_counter()
+        yield
+        result.timings[name] = round(time.perf_counter() - started, 3)
+
+    with step("snapshot"):
+        source = source or analytics_engine.connect(settings, store=engine)
+        result.snapshot = source.snapshot
+        result.engine = source.engine
+    with step("summary"):
+        summary = summary_frame(source, as_of=as_of)
+    with step("features"):
+        features = feature_frame(source, as_of=as_of)
+    with step("models"):
+        margin = (options.margin if options.margin is not None
+                  else models.margin_ratio(features))
+        fitted = models.fit_and_predict(summary, margin=margin, options=options)
+        result.model_params, result.model_error = fitted.params, fitted.error
+    with step("store"):
+        block = combine(features, summary, fitted.predictions)
+        result.customers = store(engine=engine, result=result, block=block)
+    with step("relationships"):
+        refresh_relationships(engine=engine, result=result, block=block)
+    record_timings(engine=engine, result=result)
+    return result

@@ -1,0 +1,1 @@
+"""The HTTP service: app factory, dependencies, problem+json errors, pagination."""

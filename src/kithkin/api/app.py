@@ -1,0 +1,116 @@
+"""The application factory: one place that assembles middleware, error handlers, routers.
+
+Domain routers live in each domain's ``router.py`` and are listed in
+:data:`API_ROUTERS`; to add one, import it here and append it (it is mounted under
+``/api/v1``). The dashboard, when installed, is mounted at ``/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from kithkin import __version__
+from kithkin.api import events, health
+from kithkin.api.problems import install_problem_handlers
+from kithkin.api.timing import ServerTimingMiddleware
+from kithkin.auth.ratelimit import LoginRateLimiter
+from kithkin.config import Settings, get_settings
+from kithkin.customers import router as customers_router
+from kithkin.database.core import get_engine, session_factory
+from kithkin.identity import router as identity_router
+from kithkin.imports import router as imports_router
+from kithkin.interactions import router as interactions_router
+from kithkin.memberships import router as memberships_router
+from kithkin.products import router as products_router
+from kithkin.prospects import router as prospects_router
+from kithkin.transactions import router as transactions_router
+from kithkin.users import router as users_router
+
+API_PREFIX = "/api/v1"
+SESSION_COOKIE = "kithkin_session"
+SESSION_MAX_AGE_SECONDS = 12 * 3600
+
+# Every API router, mounted under /api/v1. Add yours here.
+API_ROUTERS: list[APIRouter] = [
+    users_router.auth_router,
+    users_router.router,
+    customers_router.router,
+    prospects_router.router,
+    products_router.router,
+    transactions_router.router,
+    interactions_router.router,
+    memberships_router.router,
+    identity_router.router,
+    imports_router.router,
+    events.router,
+]
+
+# Called with the app when the server starts (e.g. the refresh scheduler), in order.
+StartupHook = Callable[[FastAPI], Awaitable[None] | None]
+STARTUP_HOOKS: list[StartupHook] = []
+
+DASHBOARD_MODULE = "kithkin.dashboard.router"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    for hook in STARTUP_HOOKS:
+        result = hook(app)
+        if result is not None:
+            await result
+    yield
+
+
+def _include_dashboard(app: FastAPI) -> None:
+    """Mount the dashboard when its module exists, so the API runs without it."""
+    if importlib.util.find_spec(DASHBOARD_MODULE) is None:
+        return
+    module = importlib.import_module(DASHBOARD_MODULE)
+    app.include_router(module.router)
+    # Browsers hitting a page without a session are redirected here instead of a 401.
+    app.state.login_url = getattr(module, "LOGIN_URL", "/login")
+
+
+def create_app(settings: Settings | None = None, *, https_only: bool = False,
+               login_attempts_per_minute: int = 5, include_dashboard: bool = True) -> FastAPI:
+    """Build the kithkin web application.
+
+    ``https_only`` marks the session cookie Secure (set it behind TLS);
+    ``include_dashboard=False`` serves the API alone.
+    """
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="kithkin",
+        version=__version__,
+        description="Relationship-marketing CRM API. Errors are RFC 9457 problem details.",
+        lifespan=_lifespan,
+    )
+    engine = get_engine(settings.resolved_database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+    app.state.login_limiter = LoginRateLimiter(limit=login_attempts_per_minute,
+                                               window_seconds=60)
+    app.state.login_url = None
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_SECONDS,
+        same_site="lax",
+        https_only=https_only,
+    )
+    app.add_middleware(ServerTimingMiddleware)
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    if include_dashboard:
+        _include_dashboard(app)
+    return app

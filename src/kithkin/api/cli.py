@@ -1,0 +1,47 @@
+"""`kithkin serve`: run the API and dashboard with uvicorn."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from kithkin.config import get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+console = Console()
+INSECURE_DEFAULT_SECRET = "dev-insecure-change-me"
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        help="Worker processes (uvicorn >1 workers add ~40 ms per response here; prefer "
+             "single-worker instances behind a proxy).")] = 1,
+    https_only: Annotated[bool, typer.Option(
+        help="Mark the session cookie Secure (behind TLS).")] = False,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the REST API (/api/v1, docs at /docs) and the dashboard."""
+    if get_settings().secret_key.get_secret_value() == INSECURE_DEFAULT_SECRET:
+        console.print("[yellow]warning:[/] KITHKIN_SECRET_KEY is the development default; "
+                      "set a long random value before exposing the server.")
+    factory = "kithkin.api.cli:secure_app_factory" if https_only else "kithkin.api.app:create_app"
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, reload=reload,
+                log_level="info")
+
+
+def secure_app_factory() -> FastAPI:
+    """The app with a Secure session cookie (imported lazily: the CLI starts faster)."""
+    from kithkin.api.app import create_app
+
+    return create_app(https_only=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

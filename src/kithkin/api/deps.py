@@ -1,0 +1,142 @@
+"""FastAPI dependencies shared by every router: the database session and the caller.
+
+A caller is identified by, in order: an API key (``Authorization: Bearer <key>`` or
+``X-API-Key: <key>``), else the signed session cookie's ``user_id``. Every non-public
+route depends on :func:`require_permission` or :func:`require_roles`, so authorisation
+is enforced server-side whatever the client shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from kithkin.api.writelock import bulk_write_lock
+from kithkin.auth.csrf import verify_csrf
+from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
+from kithkin.auth.sessions import session_user_id
+from kithkin.database.core import session_factory
+from kithkin.errors import AuthenticationError, PermissionDeniedError
+from kithkin.users import service as user_service
+from kithkin.users.models import ApiKey, Role, StaffUser
+
+API_KEY_HEADER = "X-API-Key"
+
+
+def _factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] | None = getattr(request.app.state, "session_factory", None)
+    if factory is None:  # an app built without create_app (tests of single routers)
+        factory = session_factory()
+        request.app.state.session_factory = factory
+    return factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the route returns, rolled back on error.
+
+    Routes that must report committed state (ids, conflicts) call ``session.commit()``
+    themselves before returning.
+    """
+    session = _factory(request)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def presented_api_key(request: Request) -> str | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.headers.get(API_KEY_HEADER) or None
+
+
+def current_user(request: Request, session: SessionDep) -> StaffUser:
+    """The authenticated staff user; raises AuthenticationError (401) when there is none.
+
+    Also sets ``request.state.user`` and ``request.state.api_key`` (None for cookies).
+    """
+    cached: StaffUser | None = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached
+    key = presented_api_key(request)
+    api_key: ApiKey | None = None
+    if key is not None:
+        user, api_key = user_service.authenticate_api_key(session=session, key=key)
+        if session.dirty:
+            # Write the last_used_at stamp now, so this request holds no write lock; on
+            # SQLite skip it while a bulk write runs (it would make that write fail).
+            with bulk_write_lock(session.get_bind().engine, wait=False) as free:
+                if free:
+                    session.commit()
+                else:
+                    session.rollback()
+    else:
+        user_id = session_user_id(request)
+        found = None if user_id is None else user_service.get_active_user(
+            session=session, user_id=user_id
+        )
+        if found is None:
+            raise AuthenticationError("sign in or send an API key")
+        user = found
+    request.state.user, request.state.api_key = user, api_key
+    return user
+
+
+CurrentUser = Annotated[StaffUser, Depends(current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[..., StaffUser]:
+    """Dependency: the caller must hold one of ``roles`` (PermissionDeniedError, 403)."""
+    allowed = {Role(r).value for r in roles}
+
+    def dependency(user: CurrentUser) -> StaffUser:
+        if user.role not in allowed:
+            raise PermissionDeniedError(
+                f"role {user.role!r} may not do this; needs one of {sorted(allowed)}"
+            )
+        return user
+
+    return dependency
+
+
+def check_permission(request: Request, user: StaffUser, area: Area, access: Access) -> None:
+    """Raise PermissionDeniedError unless the role, and the API key's scopes if the
+    request came with one, allow ``access`` to ``area`` (for checks that depend on the
+    request body; otherwise use :func:`require_permission`)."""
+    if not role_allows(user.role, area, access):
+        raise PermissionDeniedError(f"role {user.role!r} may not {access.value} {area.value}")
+    api_key: ApiKey | None = getattr(request.state, "api_key", None)
+    if api_key is not None and not scopes_allow(api_key.scopes, area, access):
+        raise PermissionDeniedError(
+            f"API key {api_key.prefix} lacks scope {scope_name(area, access)!r}"
+        )
+
+
+def require_permission(area: Area, access: Access) -> Callable[..., StaffUser]:
+    """Dependency: the caller's role, and its API key's scopes if any, allow the action."""
+
+    def dependency(request: Request, user: CurrentUser) -> StaffUser:
+        check_permission(request, user, area, access)
+        return user
+
+    return dependency
+
+
+async def csrf_for_cookie_sessions(request: Request, user: CurrentUser) -> None:
+    """Form posts authenticated by the session cookie must carry the CSRF token; API-key
+    callers are exempt (a browser never sends an API key on its own). Depends on the
+    user so an anonymous caller gets 401 before any CSRF check."""
+    if getattr(request.state, "api_key", None) is None:
+        await verify_csrf(request)

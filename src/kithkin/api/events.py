@@ -1,0 +1,80 @@
+"""/events: push interactions, orders and memberships as they happen.
+
+Each record carries its client event id (``external_id``, or ``order_id`` for orders)
+with its ``source``; ingestion upserts on that key, so retrying a request after a timeout
+stores each event once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from kithkin.api.deps import CurrentUser, check_permission
+from kithkin.api.writelock import with_lock_retries
+from kithkin.auth.roles import Access, Area
+from kithkin.errors import ValidationError
+from kithkin.imports.schemas import ImportReport, RejectedRow
+from kithkin.ingest import pipeline as ingest_pipeline
+
+router = APIRouter(prefix="/events", tags=["events"])
+MAX_BATCH = 10_000
+
+EventKind = Literal["interactions", "transactions", "lines", "memberships"]
+AREA_BY_KIND: dict[str, Area] = {
+    "interactions": Area.INTERACTIONS, "transactions": Area.TRANSACTIONS,
+    "lines": Area.TRANSACTIONS, "memberships": Area.MEMBERSHIPS,
+}
+Record = dict[str, Any]
+
+
+class Event(BaseModel):
+    kind: EventKind
+    record: Record = Field(description="Columns as in the import file format of `kind`.")
+
+
+class EventBatch(BaseModel):
+    kind: EventKind
+    records: Annotated[list[Record], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class EventResult(BaseModel):
+    received: int
+    accepted: int = Field(description="Stored or already stored (inserted+updated+unchanged).")
+    inserted: int
+    updated: int
+    unchanged: int
+    duplicates: int = Field(description="Superseded by a later record with the same id.")
+    rejected: int
+    rejects: list[RejectedRow] = Field(description="row = 1-based position in the batch.")
+
+
+def _ingest(request: Request, user: CurrentUser, kind: str,
+            records: list[Record]) -> EventResult:
+    check_permission(request, user, AREA_BY_KIND[kind], Access.WRITE)
+    engine = request.app.state.engine
+    report: ImportReport = with_lock_retries(engine, lambda: ingest_pipeline.ingest_records(
+        kind=kind, records=records, engine=engine))
+    return EventResult(
+        received=len(records), accepted=report.rows_written, inserted=report.inserted,
+        updated=report.updated, unchanged=report.unchanged, duplicates=report.duplicates,
+        rejected=report.rows_rejected, rejects=report.rejects,
+    )
+
+
+@router.post("", response_model=EventResult)
+def ingest_event(event: Event, request: Request, user: CurrentUser) -> EventResult:
+    """One event; a rejected event is a 422 naming the field and the reason."""
+    result = _ingest(request, user, event.kind, [event.record])
+    if result.rejects:
+        reject = result.rejects[0]
+        raise ValidationError(f"{reject.field}: {reject.reason}")
+    return result
+
+
+@router.post("/batch", response_model=EventResult)
+def ingest_batch(batch: EventBatch, request: Request, user: CurrentUser) -> EventResult:
+    """Up to 10,000 events of one kind; good ones are stored, bad ones listed."""
+    return _ingest(request, user, batch.kind, batch.records)

@@ -1,0 +1,141 @@
+"""RFC 9457 problem details for every error the API returns.
+
+Domain code raises :mod:`kithkin.errors` classes; this module is the one place that maps
+them to HTTP status codes, so a NotFoundError reads as 404 whichever route raised it.
+Validation failures carry ``errors: [{field, message}]`` so clients can mark fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kithkin import errors
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:kithkin:problem:"
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class an exception is an instance of wins.
+STATUS_BY_ERROR: list[tuple[type[errors.KithkinError], int, str]] = [
+    (errors.RateLimitedError, 429, "rate-limited"),
+    (errors.ValidationError, 422, "validation-error"),
+    (errors.NotFoundError, 404, "not-found"),
+    (errors.ConflictError, 409, "conflict"),
+    (errors.AuthenticationError, 401, "unauthenticated"),
+    (errors.PermissionDeniedError, 403, "forbidden"),
+    (errors.ConvergenceError, 422, "model-did-not-converge"),
+    (errors.ServiceUnavailableError, 503, "service-unavailable"),
+    (errors.KithkinError, 500, "internal-error"),
+]
+
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.S)
+
+
+def problem_response(
+    *, status: int, detail: str | None, instance: str, slug: str | None = None,
+    field_errors: list[dict[str, str | None]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if field_errors is not None:
+        body["errors"] = field_errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE,
+                        headers=headers)
+
+
+def _field_errors(exc: errors.ValidationError) -> list[dict[str, str | None]]:
+    if isinstance(exc, errors.IngestError):
+        return [{"field": exc.field, "message": exc.reason}]
+    match = _FIELD_PREFIX.match(str(exc))
+    if match:
+        return [{"field": match.group(1), "message": match.group(2)}]
+    return [{"field": None, "message": str(exc)}]
+
+
+def _wants_login_redirect(request: Request) -> bool:
+    """Browsers asking for a dashboard page get sent to the login form instead of JSON."""
+    login_url = getattr(request.app.state, "login_url", None)
+    return (
+        login_url is not None
+        and not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+        and request.url.path != login_url
+    )
+
+
+async def kithkin_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.KithkinError)
+    status, slug = next((s, n) for cls, s, n in STATUS_BY_ERROR if isinstance(exc, cls))
+    if status == 401 and _wants_login_redirect(request):
+        login_url = request.app.state.login_url
+        return RedirectResponse(f"{login_url}?next={quote(request.url.path)}", status_code=303)
+    if status >= 500:
+        log.exception("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+    headers = None
+    if isinstance(exc, errors.RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="kithkin"'}
+    return problem_response(
+        status=status,
+        detail=str(exc) if status < 500 else "internal error; see the server log",
+        instance=request.url.path,
+        slug=slug,
+        field_errors=_field_errors(exc) if isinstance(exc, errors.ValidationError) else None,
+        headers=headers,
+    )
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def request_validation_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    field_errors: list[dict[str, str | None]] = [
+        {"field": _location(err.get("loc", ())), "message": str(err.get("msg", ""))}
+        for err in exc.errors()
+    ]
+    return problem_response(
+        status=422, detail=f"{len(field_errors)} invalid field(s)", instance=request.url.path,
+        slug="validation-error", field_errors=field_errors,
+    )
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(
+        status=exc.status_code, detail=str(exc.detail), instance=request.url.path,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    return problem_response(
+        status=500, detail="internal error; see the server log", instance=request.url.path,
+        slug="internal-error",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.KithkinError, kithkin_error_handler)
+    app.add_exception_handler(RequestValidationError, request_validation_handler)
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)
+    app.add_exception_handler(Exception, unhandled_error_handler)

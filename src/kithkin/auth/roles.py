@@ -1,0 +1,94 @@
+"""What each role may do, as (area, access) permissions checked on every route.
+
+- admin: everything, including staff users and API keys;
+- manager: everything except users and API keys (imports, erasure, analytics admin);
+- agent: reads the customer-facing data and writes customers and interactions; no
+  imports, no analytics administration, no erasure (restricting agents to their own
+  customers needs task assignment, which does not exist yet);
+- analyst: read-only everywhere, analytics included.
+
+API keys carry *scopes* that narrow their owner's role further: a request made with a
+key needs the permission in the role **and** in the key's scopes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from kithkin.users.models import Role
+
+
+class Area(StrEnum):
+    USERS = "users"  # staff users and API keys
+    CUSTOMERS = "customers"
+    PROSPECTS = "prospects"
+    PRODUCTS = "products"
+    TRANSACTIONS = "transactions"
+    INTERACTIONS = "interactions"
+    MEMBERSHIPS = "memberships"
+    IMPORTS = "imports"
+    ANALYTICS = "analytics"
+
+
+class Access(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"  # destructive or privileged: erasure, PII export, model refresh
+
+
+Permission = tuple[Area, Access]
+
+_BUSINESS_AREAS = [a for a in Area if a is not Area.USERS]
+
+
+def _all(areas: Iterable[Area], *accesses: Access) -> frozenset[Permission]:
+    return frozenset((area, access) for area in areas for access in accesses)
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: _all(Area, *Access),
+    Role.MANAGER: _all(_BUSINESS_AREAS, *Access),
+    Role.AGENT: (
+        _all(
+            [Area.CUSTOMERS, Area.PROSPECTS, Area.PRODUCTS, Area.TRANSACTIONS,
+             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS],
+            Access.READ,
+        )
+        | _all([Area.CUSTOMERS, Area.INTERACTIONS], Access.WRITE)
+    ),
+    Role.ANALYST: _all(_BUSINESS_AREAS, Access.READ),
+}
+
+
+def role_allows(role: Role | str, area: Area, access: Access) -> bool:
+    try:
+        return (area, access) in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:  # an unknown role stored in the database grants nothing
+        return False
+
+
+def scope_name(area: Area, access: Access) -> str:
+    return f"{area.value}:{access.value}"
+
+
+def scopes_allow(scopes: Iterable[str], area: Area, access: Access) -> bool:
+    """Scopes are ``area:access`` with ``*`` as a wildcard on either side (``*`` alone
+    means everything the owner's role allows)."""
+    wanted = {
+        "*", "*:*", f"{area.value}:*", f"*:{access.value}", scope_name(area, access)
+    }
+    return any(scope in wanted for scope in scopes)
+
+
+def validate_scopes(scopes: Iterable[str]) -> list[str]:
+    """Return the scopes unchanged, or raise ValueError naming the first unknown one."""
+    known_areas = {a.value for a in Area} | {"*"}
+    known_access = {a.value for a in Access} | {"*"}
+    result = []
+    for scope in scopes:
+        area, _, access = scope.partition(":")
+        if scope != "*" and (area not in known_areas or access not in known_access):
+            raise ValueError(f"unknown scope {scope!r}: use area:access, e.g. customers:read")
+        result.append(scope)
+    return result

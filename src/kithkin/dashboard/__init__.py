@@ -1,0 +1,1 @@
+"""Server-rendered dashboard (Jinja2 + Plotly); see docs/dashboard.md to add a page."""

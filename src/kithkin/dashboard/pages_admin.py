@@ -1,0 +1,76 @@
+"""Staff users and API keys (admin only). A new key is shown once, right after creation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from kithkin.api.deps import SessionDep
+from kithkin.dashboard import navigation
+from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
+from kithkin.errors import ConflictError, ValidationError
+from kithkin.users import service as users_service
+from kithkin.users.models import Role, StaffUser
+
+router = APIRouter(prefix="/admin", route_class=PageRoute, include_in_schema=False)
+
+AdminUser = Annotated[StaffUser, Depends(require_page(navigation.USERS.key))]
+CSRF = [Depends(check_csrf)]
+
+
+def _users_page(request: Request, session: SessionDep, user: StaffUser, *,
+                status_code: int = 200, error: str | None = None,
+                new_key: str | None = None) -> Response:
+    users = users_service.list_users(session=session)
+    return render(request, "users.html", user=user, active="users", status_code=status_code,
+                  users=users, names={u.id: u.name for u in users},
+                  keys=users_service.list_api_keys(session=session), roles=list(Role),
+                  error=error, new_key=new_key)
+
+
+@router.get("/users")
+def users(request: Request, session: SessionDep, user: AdminUser) -> Response:
+    return _users_page(request, session, user)
+
+
+@router.post("/users", dependencies=CSRF)
+def create_user(request: Request, session: SessionDep, user: AdminUser,
+                email: Annotated[str, Form()], name: Annotated[str, Form()],
+                password: Annotated[str, Form()], role: Annotated[str, Form()]) -> Response:
+    try:
+        created = users_service.create_user(session=session, email=email, name=name,
+                                            password=password, role=role)
+    except (ValidationError, ConflictError) as exc:
+        session.rollback()
+        return _users_page(request, session, user, status_code=400, error=str(exc))
+    session.commit()
+    flash(request, f"User {created.email} created with role {created.role}.")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/keys", dependencies=CSRF)
+def create_key(request: Request, session: SessionDep, user: AdminUser,
+               name: Annotated[str, Form()], owner_id: Annotated[int, Form()],
+               scopes: Annotated[str, Form()] = "*") -> Response:
+    try:
+        _, key = users_service.create_api_key(
+            session=session, user_id=owner_id, name=name,
+            scopes=[s for s in scopes.replace(",", " ").split() if s] or ["*"],
+        )
+    except ValidationError as exc:
+        session.rollback()
+        return _users_page(request, session, user, status_code=400, error=str(exc))
+    session.commit()
+    # Rendered directly, never redirected: the key must not travel through the session.
+    return _users_page(request, session, user, status_code=201, new_key=key)
+
+
+@router.post("/keys/{api_key_id}/revoke", dependencies=CSRF)
+def revoke_key(request: Request, session: SessionDep, user: AdminUser,
+               api_key_id: int) -> Response:
+    row = users_service.revoke_api_key(session=session, api_key_id=api_key_id)
+    session.commit()
+    flash(request, f"API key {row.prefix} revoked.")
+    return RedirectResponse("/admin/users", status_code=303)

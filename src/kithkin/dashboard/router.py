@@ -1,0 +1,24 @@
+"""The dashboard: server-rendered pages mounted at ``/`` by :func:`kithkin.api.app.create_app`.
+
+Each page group lives in its own ``pages_*`` module; this module only assembles them.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kithkin.dashboard import (
+    pages_admin,
+    pages_analytics,
+    pages_auth,
+    pages_customers,
+    pages_imports,
+    pages_static,
+)
+
+LOGIN_URL = "/login"
+
+router = APIRouter(include_in_schema=False)
+for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
+               pages_admin):
+    router.include_router(module.router)

@@ -1,0 +1,85 @@
+"""/duplicates: the review queue of identity resolution, merges and their undo."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kithkin.api.deps import SessionDep
+from kithkin.api.pagination import DEFAULT_LIMIT, Page
+from kithkin.api.params import AfterQuery, LimitQuery
+from kithkin.api.permissions import CustomersAdmin, CustomersRead
+from kithkin.identity import service as identity_service
+from kithkin.identity.models import CandidateStatus
+from kithkin.identity.schemas import (
+    CandidateDetail,
+    CandidateRead,
+    FieldComparison,
+    MergeRead,
+    MergeRequest,
+)
+
+router = APIRouter(prefix="/duplicates", tags=["duplicates"])
+
+
+@router.get("", response_model=Page[CandidateRead])
+def list_duplicates(session: SessionDep, _: CustomersRead, limit: LimitQuery = DEFAULT_LIMIT,
+                    after: AfterQuery = None,
+                    status: CandidateStatus | None = CandidateStatus.PENDING,
+                    ) -> Page[CandidateRead]:
+    rows, cursor = identity_service.list_page(session=session, limit=limit, after=after,
+                                              status=status)
+    return Page[CandidateRead](items=[CandidateRead.model_validate(r) for r in rows],
+                               next_cursor=cursor, limit=limit)
+
+
+@router.post("/merges", response_model=MergeRead)
+def merge_customers(payload: MergeRequest, session: SessionDep,
+                    user: CustomersAdmin) -> MergeRead:
+    """Merge any two customers (the survivor keeps its id and receives the history)."""
+    entry = identity_service.merge(session=session, survivor_id=payload.survivor_id,
+                                   merged_id=payload.merged_id, actor=user.email,
+                                   reason=payload.reason)
+    session.commit()
+    return MergeRead.of(entry)
+
+
+@router.get("/merges/{merge_id}", response_model=MergeRead)
+def get_merge(merge_id: int, session: SessionDep, _: CustomersRead) -> MergeRead:
+    return MergeRead.of(identity_service.get_merge(session=session, merge_id=merge_id))
+
+
+@router.post("/merges/{merge_id}/undo", response_model=MergeRead)
+def undo_merge(merge_id: int, session: SessionDep, user: CustomersAdmin) -> MergeRead:
+    """Restore both customers exactly as before the merge (409 if a later change blocks)."""
+    entry = identity_service.undo_merge(session=session, merge_id=merge_id, actor=user.email)
+    session.commit()
+    return MergeRead.of(entry)
+
+
+@router.get("/{candidate_id}", response_model=CandidateDetail)
+def get_duplicate(candidate_id: int, session: SessionDep, _: CustomersRead) -> CandidateDetail:
+    """The pair side by side, with each field's agreement level and match weight."""
+    candidate = identity_service.get_candidate(session=session, candidate_id=candidate_id)
+    fields = identity_service.compare_fields(session=session, candidate=candidate)
+    return CandidateDetail.model_validate({
+        **CandidateRead.model_validate(candidate).model_dump(),
+        "fields": [FieldComparison.model_validate(f) for f in fields],
+        "weights": candidate.weights,
+    })
+
+
+@router.post("/{candidate_id}/merge", response_model=MergeRead)
+def merge_duplicate(candidate_id: int, session: SessionDep, user: CustomersAdmin) -> MergeRead:
+    entry = identity_service.merge_candidate(session=session, candidate_id=candidate_id,
+                                             actor=user.email)
+    session.commit()
+    return MergeRead.of(entry)
+
+
+@router.post("/{candidate_id}/reject", response_model=CandidateRead)
+def reject_duplicate(candidate_id: int, session: SessionDep,
+                     user: CustomersAdmin) -> CandidateRead:
+    candidate = identity_service.reject(session=session, candidate_id=candidate_id,
+                                        actor=user.email)
+    session.commit()
+    return CandidateRead.model_validate(candidate)

@@ -1,0 +1,81 @@
+"""/imports: upload a file to import in the background, poll it, fetch its rejects."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+
+from kithkin.api import background
+from kithkin.api.deps import SessionDep, csrf_for_cookie_sessions
+from kithkin.api.permissions import ImportsRead, ImportsWrite
+from kithkin.config import get_settings
+from kithkin.errors import ValidationError
+from kithkin.imports import service as import_service
+from kithkin.imports.schemas import ImportJobRead
+from kithkin.ingest.kinds import Kind
+from kithkin.ingest.options import IngestOptions
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+ALLOWED_SUFFIXES = {".csv", ".parquet", ".jsonl", ".ndjson", ".json", ".gz"}
+_CHUNK = 1 << 20
+
+
+def _save_upload(upload: UploadFile) -> Path:
+    """Stream the upload into the workspace under a unique, safe name."""
+    original = Path(upload.filename or "upload.csv").name
+    if not any(original.lower().endswith(s) for s in ALLOWED_SUFFIXES):
+        raise ValidationError(f"file: {original!r} is not CSV, Parquet or JSON Lines")
+    folder = get_settings().home / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}-{original}"
+    with path.open("wb") as handle:
+        shutil.copyfileobj(upload.file, handle, _CHUNK)
+    return path
+
+
+@router.post("", status_code=202, dependencies=[Depends(csrf_for_cookie_sessions)])
+def upload_import(
+    request: Request, _: ImportsWrite,
+    file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines.")],
+    kind: Annotated[Kind, Form()],
+    strict: Annotated[bool, Form()] = False,
+    mappings: Annotated[list[str] | None, Form(
+        alias="map", description="source_col=field, repeatable.")] = None,
+) -> dict[str, Any]:
+    """Start importing the uploaded file; poll ``GET /imports/{job_id}`` for progress."""
+    options = IngestOptions().with_mapping(mappings or [])
+    path = _save_upload(file)
+    job_id = background.start_import(engine=request.app.state.engine, kind=kind.value,
+                                     path=path, options=options, strict=strict)
+    return {"job_id": job_id, "status_url": f"{request.url.path}/{job_id}"}
+
+
+@router.get("", response_model=list[ImportJobRead])
+def list_imports(session: SessionDep, _: ImportsRead) -> list[ImportJobRead]:
+    return import_service.list_recent(session=session)
+
+
+@router.get("/{job_id}", response_model=ImportJobRead)
+def get_import(job_id: int, session: SessionDep, _: ImportsRead) -> ImportJobRead:
+    return import_service.get(session=session, job_id=job_id)
+
+
+@router.get("/{job_id}/rejects", response_model=None)
+def get_rejects(job_id: int, session: SessionDep, _: ImportsRead,
+                fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "json",
+                ) -> Response | list[dict[str, str]]:
+    """The job's reject report (row, field, value, reason and the original columns)."""
+    job = import_service.get(session=session, job_id=job_id)
+    path = Path(job.reject_path) if job.reject_path else None
+    if path is None or not path.exists():
+        return Response("", media_type="text/csv") if fmt == "csv" else []
+    if fmt == "csv":
+        return FileResponse(path, media_type="text/csv", filename=path.name)
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -1,0 +1,67 @@
+"""What an import reports, to the CLI summary, the Python API and the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+
+class RejectedRow(BaseModel):
+    row: int = Field(description="1-based data row (header excluded) or record position.")
+    field: str
+    value: str | None
+    reason: str
+
+
+class ImportReport(BaseModel):
+    """Outcome of one import: every row read is written, superseded or rejected."""
+
+    job_id: int | None = Field(description="import_job row; None for a dry run.")
+    kind: str
+    file: str
+    status: str
+    dry_run: bool = False
+    rows_read: int = 0
+    rows_written: int = Field(default=0, description="Accepted rows (inserted+updated+unchanged).")
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = Field(
+        default=0, description="Rows superseded by a later row with the same natural key."
+    )
+    rows_rejected: int = 0
+    reject_path: Path | None = None
+    matched: dict[str, int] = Field(
+        default_factory=dict, description="Customers joined by a matching rule (email, phone)."
+    )
+    ignored_columns: list[str] = Field(default_factory=list)
+    rejects: list[RejectedRow] = Field(
+        default_factory=list, description="In-memory imports only: the rejected records."
+    )
+    elapsed_seconds: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+
+class ImportJobRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    filename: str
+    file_sha256: str | None
+    status: str
+    dry_run: bool
+    strict: bool
+    rows_read: int
+    rows_written: int
+    rows_rejected: int
+    reject_path: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None

@@ -1,0 +1,256 @@
+"""Vectorised type coercion: one Arrow array in, typed values and per-row errors out.
+
+Every function returns ``(values, errors)``: ``values`` holds NULL where the input was
+empty or bad, ``errors`` is a string array holding the reason for bad cells and NULL
+elsewhere, so a bad cell is never silently turned into an empty one. The common case (a
+clean, consistently formatted column) runs entirely in Arrow compute kernels; the slower
+per-format and per-element paths only see what the fast path could not parse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kithkin.identity.normalize import normalize_email, normalize_phone
+from kithkin.ingest.options import IngestOptions
+
+Coerced = tuple[pa.Array, pa.Array]
+
+UTC_US = pa.timestamp("us", tz="UTC")
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# ISO currency code before or after the amount: upper case, or separated by a space.
+_CURRENCY_CODE = r"^\s*([A-Z]{3}|[A-Za-z]{3}\s)|(\s[A-Za-z]{3}|[A-Z]{3})\s*$"
+_SYMBOLS = r"[\s\$€£¥\x{a0}\x{202f}']"
+_HAS_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s?(Z|[+-]\d\d(:?\d\d)?)$"
+_FIELD_PATTERNS = {"%Y": r"(?P<Y>\d{4})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})"}
+_OFFSET_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
+_ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+              "%Y-%m-%d", "%Y%m%d")
+_CONSENT_SYNONYMS = {
+    "granted": "granted", "yes": "granted", "y": "granted", "true": "granted", "1": "granted",
+    "opt_in": "granted", "opted_in": "granted", "subscribed": "granted",
+    "denied": "denied", "no": "denied", "n": "denied", "false": "denied", "0": "denied",
+    "opted_out": "opted_out", "opt_out": "opted_out", "unsubscribed": "opted_out",
+}
+
+
+def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Trimmed strings with empty cells as NULL: an empty cell means 'no value'."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        if pa.types.is_list(array.type) or pa.types.is_struct(array.type):
+            array = pa.array([None if v is None else json.dumps(v, default=str)
+                              for v in array.to_pylist()], pa.string())
+        else:
+            array = pc.cast(array, pa.string())
+    trimmed = pc.utf8_trim_whitespace(pc.cast(array, pa.string()))
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _errors_where(bad: pa.Array, reason: str) -> pa.Array:
+    return pc.if_else(pc.fill_null(bad, False), pa.scalar(reason), pa.scalar(None, pa.string()))
+
+
+def _unparsed(text: pa.Array, values: pa.Array) -> pa.Array:
+    return pc.and_(pc.is_valid(text), pc.is_null(values))
+
+
+def to_text(values: pa.Array, *, upper: bool = False) -> Coerced:
+    text = as_text(values)
+    if upper:
+        text = pc.utf8_upper(text)
+    return text, pa.nulls(len(text), pa.string())
+
+
+def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False,
+              cents: bool = False) -> Coerced:
+    """Decimals with currency symbols or codes, thousands separators, optional comma."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+        numbers = pc.cast(array, pa.float64())
+        text: pa.Array = pc.cast(array, pa.string())
+    else:
+        text = as_text(array)
+        cleaned = pc.replace_substring_regex(
+            pc.replace_substring_regex(text, _CURRENCY_CODE, ""), _SYMBOLS, "")
+        if options.decimal_comma:
+            cleaned = pc.replace_substring(pc.replace_substring(cleaned, ".", ""), ",", ".")
+        else:
+            cleaned = pc.replace_substring(cleaned, ",", "")
+        valid = pc.match_substring_regex(cleaned, _NUMBER)
+        numbers = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())), pa.float64())
+    errors = _errors_where(_unparsed(text, numbers), "not a number")
+    if integer:
+        whole = pc.equal(pc.floor(numbers), numbers)
+        errors = pc.coalesce(errors, _errors_where(pc.invert(whole), "not a whole number"))
+        numbers = pc.cast(pc.if_else(whole, numbers, pa.scalar(None, pa.float64())), pa.int64())
+    elif cents:
+        numbers = pc.round(numbers, 2)
+    return numbers, errors
+
+
+def _naive_formats(options: IngestOptions) -> list[str]:
+    dmy = ("%d", "%m") if options.day_first else ("%m", "%d")
+    local = [f"{dmy[0]}{sep}{dmy[1]}{sep}%Y{time}"
+             for sep in ("/", ".", "-") for time in ("", " %H:%M", " %H:%M:%S")]
+    return ([options.date_format] if options.date_format else []) + list(_ISO_NAIVE) + local
+
+
+def _localise(naive: pa.Array, options: IngestOptions) -> pa.Array:
+    if options.timezone == "UTC":
+        return pc.cast(pc.cast(naive, pa.timestamp("us")), UTC_US)
+    return pc.cast(pc.assume_timezone(pc.cast(naive, pa.timestamp("us")),
+                                      timezone=options.timezone,
+                                      ambiguous="earliest", nonexistent="latest"), UTC_US)
+
+
+def _parse_python(text: str, options: IngestOptions) -> datetime | None:
+    """Last resort for what Arrow's strict formats miss (fractions with an offset...)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(options.timezone))
+    return parsed.astimezone(UTC)
+
+
+def _field_pattern(match: re.Match[str]) -> str:
+    return _FIELD_PATTERNS.get(match.group(0), ".*?")
+
+
+def _strptime(text: pa.Array, fmt: str) -> pa.Array:
+    """``strptime`` that refuses what C strptime rolls over (30 February -> 1 March).
+
+    The day as written must be the day parsed; both are compared without leaving Arrow.
+    """
+    parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+    fields = re.findall(r"%[A-Za-z]", fmt)
+    if "%d" not in fields:
+        return parsed
+    pattern = "^" + re.sub(r"%[A-Za-z]", _field_pattern, re.escape(fmt))
+    groups = [f for f in fields if f in _FIELD_PATTERNS]
+    written = pc.struct_field(pc.extract_regex(text, pattern), groups.index("%d"))
+    same_day = pc.equal(pc.cast(written, pa.int64()), pc.day(parsed))
+    return pc.if_else(pc.fill_null(same_day, False), parsed, pa.scalar(None, parsed.type))
+
+
+def to_datetime(values: pa.Array, options: IngestOptions) -> Coerced:
+    """ISO 8601 with or without offset, local day-first/month-first dates, epoch seconds.
+
+    Naive values are read in ``options.timezone`` and everything comes out as UTC.
+    """
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_timestamp(array.type):
+        stamped = pc.cast(array, UTC_US) if array.type.tz else _localise(array, options)
+        return stamped, pa.nulls(len(array), pa.string())
+    if pa.types.is_date(array.type):
+        return _localise(pc.cast(array, pa.timestamp("us")), options), pa.nulls(len(array),
+                                                                                  pa.string())
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+        micros = pc.cast(pc.multiply(pc.cast(array, pa.float64()), 1_000_000), pa.int64())
+        return pc.cast(micros, UTC_US), pa.nulls(len(array), pa.string())
+    text = as_text(array)
+    try:
+        return pc.cast(text, UTC_US), pa.nulls(len(text), pa.string())
+    except pa.ArrowInvalid:
+        pass  # not all with an offset
+    # Arrow's naive cast would silently apply an offset; only take it when there is none.
+    if not pc.any(pc.match_substring_regex(text, _HAS_OFFSET)).as_py():
+        try:
+            return _localise(text, options), pa.nulls(len(text), pa.string())
+        except pa.ArrowInvalid:
+            pass  # not all plain ISO 8601: try format by format
+    result = pa.nulls(len(text), UTC_US)
+    for fmt in _OFFSET_FORMATS:
+        parsed = _strptime(text, fmt)
+        result = pc.coalesce(result, pc.cast(parsed, UTC_US))
+    for fmt in _naive_formats(options):
+        if not pc.any(_unparsed(text, result)).as_py():
+            break
+        result = pc.coalesce(result, _localise(_strptime(text, fmt), options))
+    epoch = pc.match_substring_regex(text, r"^\d{9,11}(\.\d+)?$")
+    seconds = pc.cast(pc.if_else(epoch, text, pa.scalar(None, pa.string())), pa.float64())
+    result = pc.coalesce(result, pc.cast(pc.cast(pc.multiply(seconds, 1_000_000), pa.int64()),
+                                         UTC_US))
+    missing = _unparsed(text, result)
+    if pc.any(missing).as_py():
+        strings = text.to_pylist()
+        fallback = [(_parse_python(s, options) if bad and s is not None else None)
+                    for s, bad in zip(strings, missing.to_pylist(), strict=True)]
+        result = pc.coalesce(result, pa.array(fallback, UTC_US))
+    reason = ("not a date-time: use ISO 8601 (2024-03-01T10:00:00+01:00), "
+              f"{'DD/MM/YYYY' if options.day_first else 'MM/DD/YYYY'} or epoch seconds")
+    return result, _errors_where(_unparsed(text, result), reason)
+
+
+def to_date(values: pa.Array, options: IngestOptions) -> Coerced:
+    stamps, errors = to_datetime(values, options.model_copy(update={"timezone": "UTC"}))
+    return pc.cast(pc.cast(stamps, pa.timestamp("us")), pa.date32(), safe=False), errors
+
+
+def to_enum(values: pa.Array, choices: tuple[str, ...], *,
+            synonyms: dict[str, str] | None = None) -> Coerced:
+    """Case-insensitive; spaces and hyphens read as underscores (``In person``)."""
+    text = pc.replace_substring_regex(pc.utf8_lower(as_text(values)), r"[\s\-]+", "_")
+    if synonyms:
+        keys = pa.array(list(synonyms))
+        mapped = pc.take(pa.array(list(synonyms.values())), pc.index_in(text, value_set=keys))
+        text = pc.coalesce(mapped, text)
+    valid = pc.is_in(text, value_set=pa.array(choices))
+    reason = f"not one of {', '.join(choices)}"
+    return (pc.if_else(valid, text, pa.scalar(None, pa.string())),
+            _errors_where(pc.and_(pc.is_valid(text), pc.invert(valid)), reason))
+
+
+def to_consent(values: pa.Array, choices: tuple[str, ...]) -> Coerced:
+    return to_enum(values, choices, synonyms=_CONSENT_SYNONYMS)
+
+
+def _per_element(text: pa.Array, convert: Any, reason: str) -> tuple[pa.Array, pa.Array]:
+    strings = text.to_pylist()
+    converted = [None if s is None else convert(s) for s in strings]
+    bad = [s is not None and c is None for s, c in zip(strings, converted, strict=True)]
+    return pa.array(converted, pa.string()), _errors_where(pa.array(bad), reason)
+
+
+def to_email(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The email as written (trimmed), its matching key, and errors."""
+    text = as_text(values)
+    normalized, errors = _per_element(text, normalize_email, "not an email address")
+    return text, normalized, errors
+
+
+def to_phone(values: pa.Array, options: IngestOptions) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The phone as written (trimmed), its E.164 form, and errors."""
+    text = as_text(values)
+    e164, errors = _per_element(
+        text, lambda s: normalize_phone(s, default_region=options.phone_region),
+        "not a valid phone number",
+    )
+    return text, e164, errors
+
+
+def _tags_json(text: str) -> str:
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+            if isinstance(items, list):
+                return json.dumps([str(i).strip() for i in items if str(i).strip()])
+        except json.JSONDecodeError:
+            pass
+    return json.dumps([part.strip() for part in text.split(";") if part.strip()])
+
+
+def to_tags(values: pa.Array) -> Coerced:
+    """``a;b`` (or a JSON list) -> the JSON list stored in the tags column."""
+    text = as_text(values)
+    return pa.array([None if s is None else _tags_json(s) for s in text.to_pylist()],
+                    pa.string()), pa.nulls(len(text), pa.string())

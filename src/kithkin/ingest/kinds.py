@@ -1,0 +1,314 @@
+"""What each import kind looks like: fields, their types, natural keys and references.
+
+The canonical columns are the contract in docs/architecture.md. One declarative table per
+kind drives the whole pipeline (header check, coercion, staging, set-based upsert), so a
+new column is one line here rather than a change in five places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kithkin.customers.models import ConsentStatus
+from kithkin.interactions.models import (
+    Direction,
+    InteractionChannel,
+    InteractionKind,
+    ScoreScale,
+    TicketStatus,
+)
+from kithkin.memberships.models import MembershipKind
+from kithkin.prospects.models import ProspectOrigin, ProspectStatus
+
+
+class Kind(StrEnum):
+    CUSTOMERS = "customers"
+    PROSPECTS = "prospects"
+    PRODUCTS = "products"
+    TRANSACTIONS = "transactions"
+    LINES = "lines"
+    INTERACTIONS = "interactions"
+    MEMBERSHIPS = "memberships"
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    CODE = "code"  # upper-cased short code: currency, country
+    INT = "int"
+    MONEY = "money"  # decimal rounded to cents, as stored in Numeric(18, 2)
+    FLOAT = "float"
+    DATETIME = "datetime"
+    DATE = "date"
+    ENUM = "enum"
+    EMAIL = "email"
+    PHONE = "phone"
+    CONSENT = "consent"
+    TAGS = "tags"  # ';'-separated -> JSON list
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input column.
+
+    ``column`` is the target table column it is stored in (None: used only to resolve a
+    reference or a key); ``default`` fills empty cells of columns the model requires.
+    """
+
+    name: str
+    type: FieldType = FieldType.TEXT
+    required: bool = False
+    column: str | None = ""
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.name if self.column == "" else self.column
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A foreign key resolved set-based by joining the staged rows on another table.
+
+    ``on`` pairs (referenced table column, staged column). A staged row whose ``trigger``
+    is set but finds no match is rejected with ``reason`` when ``required``; otherwise the
+    target column is left NULL.
+    """
+
+    table: str
+    on: tuple[tuple[str, str], ...]
+    value: str
+    target: str
+    trigger: str
+    reason: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: Kind
+    table: str
+    key: tuple[str, ...]  # natural key, in input field names
+    conflict: tuple[str, ...]  # unique constraint of the target table
+    fields: tuple[FieldSpec, ...]
+    references: tuple[Reference, ...] = ()
+    timestamps: tuple[str, ...] = ("created_at",)  # set to now on insert
+    touches_updated_at: bool = False
+    extra_to_attributes: bool = False
+    field_by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "field_by_name", {f.name: f for f in self.fields})
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+
+def _choices(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+_CONSENT_CHOICES = _choices(ConsentStatus)
+
+_CUSTOMER_REF = Reference(
+    table="customer_identifier",
+    on=(("source", "customer_source"), ("external_id", "customer_external_id")),
+    value="customer_id",
+    target="customer_id",
+    trigger="customer_external_id",
+    reason="unknown customer",
+)
+_CUSTOMER_LINK = (
+    FieldSpec("customer_external_id", required=True, column=None),
+    FieldSpec("customer_source", column=None),
+)
+
+SPECS: dict[Kind, KindSpec] = {
+    Kind.CUSTOMERS: KindSpec(
+        kind=Kind.CUSTOMERS,
+        table="customer",
+        key=("source", "external_id"),
+        conflict=("source", "external_id"),
+        fields=(
+            FieldSpec("source", required=True),
+            FieldSpec("external_id", required=True),
+            FieldSpec("first_name"),
+            FieldSpec("last_name"),
+            FieldSpec("company"),
+            FieldSpec("email", FieldType.EMAIL),
+            FieldSpec("phone", FieldType.PHONE),
+            FieldSpec("date_of_birth", FieldType.DATE),
+            FieldSpec("address_line"),
+            FieldSpec("city"),
+            FieldSpec("postcode"),
+            FieldSpec("country", FieldType.CODE),
+            FieldSpec("acquisition_source"),
+            FieldSpec("acquired_at", FieldType.DATETIME),
+            *(
+                FieldSpec(f"consent_{channel}", FieldType.CONSENT, choices=_CONSENT_CHOICES)
+                for channel in ("email", "sms", "phone", "post")
+            ),
+        ),
+        extra_to_attributes=True,
+    ),
+    Kind.PROSPECTS: KindSpec(
+        kind=Kind.PROSPECTS,
+        table="prospect",
+        key=("source", "external_id"),
+        conflict=("source", "external_id"),
+        fields=(
+            FieldSpec("source", required=True),
+            FieldSpec("external_id", required=True),
+            FieldSpec("first_name"),
+            FieldSpec("last_name"),
+            FieldSpec("company"),
+            FieldSpec("email", FieldType.EMAIL),
+            FieldSpec("phone", FieldType.PHONE, column=None),  # stored as phone_e164
+            FieldSpec("origin", FieldType.ENUM, choices=_choices(ProspectOrigin), default="lead"),
+            FieldSpec("competitor"),
+            FieldSpec("status", FieldType.ENUM, choices=_choices(ProspectStatus), default="new"),
+            FieldSpec("captured_at", FieldType.DATETIME),
+        ),
+        timestamps=("created_at", "updated_at"),
+        touches_updated_at=True,
+    ),
+    Kind.PRODUCTS: KindSpec(
+        kind=Kind.PRODUCTS,
+        table="product",
+        key=("sku",),
+        conflict=("sku",),
+        fields=(
+            FieldSpec("sku", required=True),
+            FieldSpec("name", required=True),
+            FieldSpec("category"),
+            FieldSpec("list_price", FieldType.MONEY),
+            FieldSpec("unit_cost", FieldType.MONEY),
+        ),
+        timestamps=("created_at", "updated_at"),
+        touches_updated_at=True,
+    ),
+    Kind.TRANSACTIONS: KindSpec(
+        kind=Kind.TRANSACTIONS,
+        table="transaction",
+        key=("source", "order_id"),
+        conflict=("source", "order_id"),
+        fields=(
+            FieldSpec("source", required=True),
+            FieldSpec("order_id", required=True),
+            *_CUSTOMER_LINK,
+            FieldSpec("ordered_at", FieldType.DATETIME, required=True),
+            FieldSpec("amount", FieldType.MONEY, required=True),
+            FieldSpec("cost", FieldType.MONEY),
+            FieldSpec("discount", FieldType.MONEY),
+            FieldSpec("currency", FieldType.CODE),
+            FieldSpec("channel"),
+        ),
+        references=(_CUSTOMER_REF,),
+    ),
+    Kind.LINES: KindSpec(
+        kind=Kind.LINES,
+        table="transaction_line",
+        key=("source", "order_id", "line_no"),
+        conflict=("transaction_id", "line_no"),
+        fields=(
+            FieldSpec("source", required=True, column=None),
+            FieldSpec("order_id", required=True, column=None),
+            FieldSpec("line_no", FieldType.INT, required=True),
+            FieldSpec("sku"),
+            FieldSpec("quantity", FieldType.FLOAT, required=True),
+            FieldSpec("unit_price", FieldType.MONEY, required=True),
+            FieldSpec("discount", FieldType.MONEY),
+            FieldSpec("unit_cost", FieldType.MONEY),
+            FieldSpec("bundle"),
+        ),
+        references=(
+            Reference(
+                table="transaction",
+                on=(("source", "source"), ("order_id", "order_id")),
+                value="id",
+                target="transaction_id",
+                trigger="order_id",
+                reason="unknown order",
+            ),
+            # A SKU missing from the catalogue keeps its text; the product link stays empty.
+            Reference(
+                table="product",
+                on=(("sku", "sku"),),
+                value="id",
+                target="product_id",
+                trigger="sku",
+                reason="unknown product",
+                required=False,
+            ),
+        ),
+        timestamps=(),
+    ),
+    Kind.INTERACTIONS: KindSpec(
+        kind=Kind.INTERACTIONS,
+        table="interaction",
+        key=("source", "external_id"),
+        conflict=("source", "external_id"),
+        fields=(
+            FieldSpec("source", required=True),
+            FieldSpec("external_id", required=True),
+            FieldSpec("customer_external_id", column=None),
+            FieldSpec("customer_source", column=None),
+            FieldSpec("prospect_external_id", column=None),
+            FieldSpec("occurred_at", FieldType.DATETIME, required=True),
+            FieldSpec("channel", FieldType.ENUM, choices=_choices(InteractionChannel)),
+            FieldSpec("direction", FieldType.ENUM, required=True, choices=_choices(Direction)),
+            FieldSpec("kind", FieldType.ENUM, required=True, choices=_choices(InteractionKind)),
+            FieldSpec("subject"),
+            FieldSpec("text"),
+            FieldSpec("score", FieldType.FLOAT),
+            FieldSpec("score_scale", FieldType.ENUM, choices=_choices(ScoreScale)),
+            FieldSpec("status", FieldType.ENUM, choices=_choices(TicketStatus)),
+            FieldSpec("resolved_at", FieldType.DATETIME),
+            FieldSpec("tags", FieldType.TAGS),
+        ),
+        references=(
+            Reference(
+                table="customer_identifier",
+                on=(("source", "customer_source"), ("external_id", "customer_external_id")),
+                value="customer_id",
+                target="customer_id",
+                trigger="customer_external_id",
+                reason="unknown customer",
+            ),
+            Reference(
+                table="prospect",
+                on=(("source", "customer_source"), ("external_id", "prospect_external_id")),
+                value="id",
+                target="prospect_id",
+                trigger="prospect_external_id",
+                reason="unknown prospect",
+            ),
+        ),
+    ),
+    Kind.MEMBERSHIPS: KindSpec(
+        kind=Kind.MEMBERSHIPS,
+        table="membership",
+        key=("source", "external_id"),
+        conflict=("source", "external_id"),
+        fields=(
+            FieldSpec("source", required=True),
+            FieldSpec("external_id", required=True),
+            *_CUSTOMER_LINK,
+            FieldSpec("kind", FieldType.ENUM, required=True, choices=_choices(MembershipKind)),
+            FieldSpec("programme", required=True),
+            FieldSpec("tier"),
+            FieldSpec("started_at", FieldType.DATETIME, required=True),
+            FieldSpec("ended_at", FieldType.DATETIME),
+        ),
+        references=(_CUSTOMER_REF,),
+        timestamps=("created_at", "updated_at"),
+        touches_updated_at=True,
+    ),
+}
+
+# Columns that need at least one of them present (an interaction belongs to someone).
+ONE_OF: dict[Kind, tuple[str, ...]] = {
+    Kind.INTERACTIONS: ("customer_external_id", "prospect_external_id"),
+}

@@ -1,0 +1,290 @@
+"""The import run: read -> prepare -> stage and upsert, one transaction per batch.
+
+Each batch commits on its own with the job's progress counters, so a crash or Ctrl-C
+leaves whole batches or none of them, and because every write is an upsert on a natural
+key, running the same import again finishes the job without duplicating anything.
+``strict`` runs the whole file in one transaction so the first bad row leaves nothing
+behind; ``dry_run`` does all the work, reference checks included, then rolls back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from kithkin.config import get_settings
+from kithkin.database.core import get_engine
+from kithkin.database.manage import is_initialised
+from kithkin.errors import ConfigurationError, IngestError
+from kithkin.imports import service as import_service
+from kithkin.imports.models import ImportStatus
+from kithkin.imports.schemas import ImportReport, RejectedRow
+from kithkin.ingest.customers import CustomerWriter
+from kithkin.ingest.kinds import SPECS, Kind
+from kithkin.ingest.options import IngestOptions, load_mapping_file
+from kithkin.ingest.prefetch import prefetch
+from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject, plan_columns, prepare
+from kithkin.ingest.readers import FileSource, RawBatch, detect_format, records_batch
+from kithkin.ingest.rejects import RejectWriter
+from kithkin.ingest.store import BatchCounts, SetBasedWriter
+
+Progress = Callable[[int, int | None], None]
+"""Called after each batch with (rows read so far, estimated total rows or None)."""
+
+
+class _Writer(Protocol):
+    def encode(self, prepared: Prepared) -> Prepared: ...
+
+    def write(self, prepared: Prepared, original: Callable[[int], dict[str, Any]]
+              ) -> tuple[BatchCounts, list[Reject]]: ...
+
+
+def _spec_for(kind: str | Kind) -> Kind:
+    try:
+        return Kind(kind)
+    except ValueError:
+        raise IngestError(f"unknown kind {kind!r} ({', '.join(k.value for k in Kind)})"
+                          ) from None
+
+
+def _options(mapping: IngestOptions | Path | str | None) -> IngestOptions:
+    if mapping is None:
+        return IngestOptions()
+    if isinstance(mapping, IngestOptions):
+        return mapping
+    return load_mapping_file(Path(mapping))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _ready_engine(engine: Engine | None) -> Engine:
+    engine = engine or get_engine()
+    if not is_initialised(engine):
+        raise ConfigurationError(
+            f"the store {engine.url.render_as_string(hide_password=True)} has no schema: "
+            "run `kithkin init` first"
+        )
+    return engine
+
+
+def _original(batch: RawBatch) -> Callable[[int], dict[str, Any]]:
+    def lookup(row: int) -> dict[str, Any]:
+        index = int(np.searchsorted(batch.rows, row))
+        values: dict[str, Any] = batch.table.slice(index, 1).to_pylist()[0]
+        return values
+
+    return lookup
+
+
+def ingest_file(
+    *,
+    kind: str | Kind,
+    path: Path | str,
+    mapping: IngestOptions | Path | str | None = None,
+    file_format: str | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+    batch_size: int | None = None,
+) -> ImportReport:
+    """Import a CSV, Parquet or JSON Lines file of ``kind`` into the store.
+
+    ``mapping`` is an :class:`IngestOptions` or the path of a TOML mapping file. Raises
+    :class:`~kithkin.errors.IngestError` for a file that cannot be imported at all
+    (unreadable, unknown format, missing required column) before anything is written,
+    and in ``strict`` mode for the first bad row.
+    """
+    path = Path(path)
+    spec = SPECS[_spec_for(kind)]
+    options = _options(mapping)
+    settings = get_settings()
+    source = FileSource(path, fmt=detect_format(path, file_format),
+                        batch_size=batch_size or settings.import_batch_size)
+    plan = plan_columns(spec, source.columns, options, file=str(path))
+    engine = _ready_engine(engine)
+    size = path.stat().st_size
+    estimate = _estimate_rows(source, size)
+    run = _Run(engine=engine, plan=plan, label=str(path), strict=strict, dry_run=dry_run,
+               progress=progress, estimate=estimate)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return run.execute(
+        source.batches(),
+        sha256=None if dry_run else _sha256(path),
+        reject_path=lambda job: settings.rejects_dir
+        / f"{path.stem}-{spec.kind.value}-{job or 'dry-run'}-{stamp}.csv",
+        columns=source.columns,
+    )
+
+
+def _estimate_rows(source: FileSource, size: int) -> int | None:
+    if source.fmt == "parquet":
+        return int(pq.ParquetFile(source.path).metadata.num_rows)
+    with source.path.open("rb") as handle:
+        sample = handle.read(1 << 16)
+    lines = sample.count(b"\n")
+    return int(size / (len(sample) / lines)) - 1 if lines else None
+
+
+def ingest_records(
+    *,
+    kind: str | Kind,
+    records: list[dict[str, Any]],
+    options: IngestOptions | None = None,
+    strict: bool = False,
+    engine: Engine | None = None,
+) -> ImportReport:
+    """Import in-memory records (single events or batches from the REST API).
+
+    Idempotent on the natural key / client event id like a file import. No job row and no
+    reject file: the rejected records come back in ``report.rejects`` (row = position,
+    1-based).
+    """
+    spec = SPECS[_spec_for(kind)]
+    batch = records_batch(records)
+    plan = plan_columns(spec, batch.table.column_names, options or IngestOptions(),
+                        file="records")
+    run = _Run(engine=_ready_engine(engine), plan=plan, label="records", strict=strict,
+               dry_run=False, progress=None, estimate=len(records), track_job=False)
+    return run.execute([batch], sha256=None, reject_path=None, columns=batch.table.column_names)
+
+
+class _Run:
+    def __init__(self, *, engine: Engine, plan: ColumnPlan, label: str, strict: bool,
+                 dry_run: bool, progress: Progress | None, estimate: int | None,
+                 track_job: bool = True) -> None:
+        self.engine, self.plan, self.label = engine, plan, label
+        self.strict, self.dry_run = strict, dry_run
+        self.progress, self.estimate = progress, estimate
+        self.track_job = track_job and not dry_run
+        self.report = ImportReport(job_id=None, kind=plan.spec.kind.value, file=label,
+                                   status=ImportStatus.RUNNING, dry_run=dry_run,
+                                   ignored_columns=plan.ignored)
+        self.matched: Counter[str] = Counter()
+        self.in_memory: list[RejectedRow] = []
+
+    def _writer(self, connection: Connection) -> _Writer:
+        if self.plan.spec.kind is Kind.CUSTOMERS:
+            return CustomerWriter(connection, self.plan)
+        return SetBasedWriter(connection, self.plan)
+
+    def execute(self, batches: Iterable[RawBatch], *, sha256: str | None,
+                reject_path: Callable[[int | None], Path] | None,
+                columns: list[str]) -> ImportReport:
+        started = time.perf_counter()
+        with self.engine.connect() as connection:
+            session = Session(bind=connection)
+            if self.track_job:
+                with connection.begin():
+                    self.report.job_id = import_service.create(
+                        session=session, kind=self.plan.spec.kind.value, filename=self.label,
+                        file_sha256=sha256, strict=self.strict,
+                    ).id
+                session.expunge_all()
+            rejects = (RejectWriter(reject_path(self.report.job_id), columns)
+                       if reject_path else None)
+            writer = self._writer(connection)
+            try:
+                with self._transaction(connection, self.strict):
+                    prepared = ((batch, writer.encode(prepare(self.plan, batch)))
+                                for batch in batches)
+                    for batch, ready in prefetch(prepared):
+                        self._batch(connection, session, writer, batch, ready, rejects)
+                status = ImportStatus.SUCCEEDED
+            except KeyboardInterrupt:
+                self._finish(connection, session, ImportStatus.INTERRUPTED, "interrupted")
+                raise
+            except Exception as exc:
+                self._finish(connection, session, ImportStatus.FAILED, str(exc))
+                raise
+            finally:
+                if rejects:
+                    rejects.close()
+            self._finish(connection, session, status, None)
+        self.report.elapsed_seconds = time.perf_counter() - started
+        self.report.status = status
+        self.report.matched = dict(self.matched)
+        self.report.rejects = self.in_memory
+        if rejects is not None:
+            self.report.reject_path = rejects.written_path
+        return self.report
+
+    @contextmanager
+    def _transaction(self, connection: Connection, active: bool) -> Iterator[None]:
+        """Commit on success (roll back in a dry run); roll back on any error."""
+        if not active:
+            yield
+            return
+        transaction = connection.begin()
+        try:
+            yield
+        except BaseException:
+            transaction.rollback()
+            raise
+        if self.dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+
+    def _batch(self, connection: Connection, session: Session, writer: _Writer,
+               batch: RawBatch, prepared: Prepared, rejects: RejectWriter | None) -> None:
+        report = self.report
+        report.rows_read += batch.table.num_rows + len(batch.malformed)
+        self._fail_fast(prepared.rejects)
+        with self._transaction(connection, not self.strict):
+            counts, missed = writer.write(prepared, _original(batch))
+            self._fail_fast(missed)
+            bad = prepared.rejects + missed
+            report.rows_rejected += len(bad)
+            report.duplicates += prepared.duplicates
+            report.inserted += counts.inserted
+            report.updated += counts.updated
+            report.unchanged += counts.unchanged
+            report.rows_written += prepared.table.num_rows - len(missed)
+            if self.track_job and report.job_id is not None:
+                import_service.record_progress(
+                    session=session, job_id=report.job_id, rows_read=report.rows_read,
+                    rows_written=report.rows_written, rows_rejected=report.rows_rejected,
+                    reject_path=str(rejects.path) if rejects and report.rows_rejected else None,
+                )
+        self.matched.update(counts.matched or {})
+        if rejects is not None:
+            rejects.write(bad)
+        else:
+            self.in_memory.extend(RejectedRow(row=r.row, field=r.field, value=r.value,
+                                              reason=r.reason) for r in bad)
+        if self.progress:
+            self.progress(report.rows_read, self.estimate)
+
+    def _fail_fast(self, bad: list[Reject]) -> None:
+        if self.strict and bad:
+            first = min(bad, key=lambda r: r.row)
+            value = f" (value {first.value!r})" if first.value is not None else ""
+            raise IngestError(f"{first.reason}{value}; strict mode: nothing was written",
+                              file=self.label, row=first.row, field=first.field or None)
+
+    def _finish(self, connection: Connection, session: Session, status: ImportStatus,
+                error: str | None) -> None:
+        if connection.in_transaction():
+            connection.rollback()
+        if self.track_job and self.report.job_id is not None:
+            with connection.begin():
+                import_service.finish(session=session, job_id=self.report.job_id,
+                                      status=status, error=error)

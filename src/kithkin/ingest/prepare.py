@@ -1,0 +1,261 @@
+"""Turn one raw batch into staged rows and rejects: mapping, coercion, row rules, dedupe.
+
+The column plan is fixed once from the header, so a missing required column fails
+before anything is written; each batch then only runs the per-row work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import String
+
+from kithkin.database.base import Base
+from kithkin.errors import IngestError
+from kithkin.ingest import coerce
+from kithkin.ingest.kinds import ONE_OF, FieldSpec, FieldType, Kind, KindSpec
+from kithkin.ingest.options import IngestOptions
+from kithkin.ingest.readers import RawBatch
+from kithkin.interactions.models import SCORE_RANGES
+
+ROW = "row_no"
+
+
+@dataclass(frozen=True)
+class Reject:
+    row: int
+    field: str
+    value: str | None
+    reason: str
+    original: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """Which input column feeds which field, and what is left over."""
+
+    spec: KindSpec
+    options: IngestOptions
+    sources: dict[str, str]  # field -> input column
+    constants: dict[str, str]  # field -> default for a column the file does not have
+    extras: list[str]  # input columns stored in attributes (customers)
+    ignored: list[str]
+    lengths: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def present(self) -> list[FieldSpec]:
+        return [f for f in self.spec.fields if f.name in self.sources or f.name in self.constants]
+
+
+def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
+                 *, file: str) -> ColumnPlan:
+    """Map input columns to fields; raise naming file and column if a required one is absent."""
+    known = spec.field_by_name
+    for target in options.columns.values():
+        if target not in known and not (spec.extra_to_attributes and target.startswith("attr:")):
+            raise IngestError(f"--map target {target!r} is not a {spec.kind} field "
+                              f"({', '.join(known)})", file=file, field=target)
+    for name in options.defaults:
+        if name not in known:
+            raise IngestError(f"default for unknown field {name!r}", file=file, field=name)
+    sources: dict[str, str] = {}
+    extras: list[str] = []
+    ignored: list[str] = []
+    for column in columns:
+        target = options.columns.get(column, column)
+        if target in known and target not in sources:
+            sources[target] = column
+        elif spec.extra_to_attributes:
+            extras.append(column)
+        else:
+            ignored.append(column)
+    constants = {k: v for k, v in options.defaults.items() if k not in sources}
+    if "customer_source" in known and "customer_source" not in sources:
+        constants.pop("customer_source", None)  # falls back to each row's own source
+    missing = [n for n in spec.required if n not in sources and n not in constants]
+    if missing:
+        raise IngestError(
+            f"missing required column {missing[0]!r} for {spec.kind} (columns found: "
+            f"{', '.join(columns) or 'none'}; map one with --map COLUMN={missing[0]})",
+            file=file, field=missing[0],
+        )
+    one_of = ONE_OF.get(spec.kind, ())
+    if one_of and not any(n in sources or n in constants for n in one_of):
+        raise IngestError(f"needs one of the columns {', '.join(one_of)}", file=file,
+                          field=one_of[0])
+    table = Base.metadata.tables[spec.table]
+    lengths = {c.name: c.type.length for c in table.columns
+               if isinstance(c.type, String) and c.type.length}
+    return ColumnPlan(spec, options, sources, constants, extras, ignored, lengths)
+
+
+@dataclass
+class Prepared:
+    table: pa.Table  # staged columns + row_no, valid rows only, one row per natural key
+    rejects: list[Reject]
+    duplicates: int
+    extras: pa.Table | None = None  # customers: attributes columns aligned with table
+    payload: Any = None  # the table encoded for the driver's bulk load (store.encode)
+
+
+def _is_set(values: np.ndarray[Any, np.dtype[np.object_]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    return np.array([v is not None for v in values], dtype=bool)
+
+
+class _Errors:
+    """First error per row, kept as NumPy object arrays only once an error appears."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.field: np.ndarray[Any, np.dtype[np.object_]] | None = None
+        self.reason: np.ndarray[Any, np.dtype[np.object_]] | None = None
+        self.value: np.ndarray[Any, np.dtype[np.object_]] | None = None
+
+    def add(self, name: str, errors: pa.Array, values: pa.Array | None) -> None:
+        if errors.null_count == len(errors):
+            return
+        if self.field is None:
+            self.field = np.full(self.n, None, dtype=object)
+            self.reason = np.full(self.n, None, dtype=object)
+            self.value = np.full(self.n, None, dtype=object)
+        assert self.reason is not None and self.value is not None
+        reasons = errors.to_numpy(zero_copy_only=False)
+        new = np.flatnonzero(_is_set(reasons) & ~_is_set(self.field))
+        if len(new) == 0:
+            return
+        self.field[new] = name
+        self.reason[new] = reasons[new]
+        if values is not None:
+            shown = coerce.as_text(values).take(pa.array(new)).to_pylist()
+            self.value[new] = np.array([*shown, None], dtype=object)[:-1]
+
+    def bad_indices(self) -> np.ndarray[Any, np.dtype[np.intp]]:
+        if self.field is None:
+            return np.empty(0, dtype=np.intp)
+        return np.flatnonzero(_is_set(self.field))
+
+
+def _coerce(spec_field: FieldSpec, raw: pa.Array, options: IngestOptions,
+            out: dict[str, pa.Array]) -> pa.Array:
+    """Store the coerced column(s) for one field in ``out``; return its errors."""
+    name, kind = spec_field.name, spec_field.type
+    if kind is FieldType.EMAIL:
+        text, normalized, errors = coerce.to_email(raw)
+        out[name], out["email_normalized"] = text, normalized
+        return errors
+    if kind is FieldType.PHONE:
+        text, e164, errors = coerce.to_phone(raw, options)
+        out[name], out["phone_e164"] = text, e164
+        return errors
+    if kind is FieldType.DATETIME:
+        values, errors = coerce.to_datetime(raw, options)
+    elif kind is FieldType.DATE:
+        values, errors = coerce.to_date(raw, options)
+    elif kind in (FieldType.MONEY, FieldType.FLOAT, FieldType.INT):
+        values, errors = coerce.to_number(raw, options, integer=kind is FieldType.INT,
+                                          cents=kind is FieldType.MONEY)
+    elif kind is FieldType.ENUM:
+        values, errors = coerce.to_enum(raw, spec_field.choices)
+    elif kind is FieldType.CONSENT:
+        values, errors = coerce.to_consent(raw, spec_field.choices)
+    elif kind is FieldType.TAGS:
+        values, errors = coerce.to_tags(raw)
+    else:
+        values, errors = coerce.to_text(raw, upper=kind is FieldType.CODE)
+    out[name] = values
+    return errors
+
+
+def _input(plan: ColumnPlan, batch: RawBatch, name: str) -> pa.Array:
+    n = batch.table.num_rows
+    spec_field = plan.spec.field_by_name[name]
+    if name in plan.sources:
+        if plan.sources[name] not in batch.table.column_names:  # JSON Lines: key absent
+            return pa.nulls(n, pa.string())
+        column = batch.table.column(plan.sources[name]).combine_chunks()
+        default = plan.options.defaults.get(name, spec_field.default)
+        if default is not None:
+            column = pc.coalesce(coerce.as_text(column), pa.scalar(default))
+        return column
+    return pa.array([plan.constants[name]] * n, pa.string())
+
+
+def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
+    """Coerce and validate a batch; bad rows become rejects with their first error."""
+    spec, options = plan.spec, plan.options
+    n = batch.table.num_rows
+    out: dict[str, pa.Array] = {}
+    errors = _Errors(n)
+    inputs: dict[str, pa.Array] = {}
+    for spec_field in plan.present:
+        raw = inputs[spec_field.name] = _input(plan, batch, spec_field.name)
+        errors.add(spec_field.name, _coerce(spec_field, raw, options, out), raw)
+    if "customer_source" in out:  # absent: references join on the row's own source
+        out["customer_source"] = pc.coalesce(out["customer_source"], out["source"])
+    for name in spec.required:
+        errors.add(name, coerce._errors_where(pc.is_null(out[name]), "required value missing"),
+                   None)
+    _row_rules(spec.kind, out, errors, n)
+    for name, values in out.items():
+        target = spec.field_by_name[name].target if name in spec.field_by_name else name
+        limit = plan.lengths.get(target or name)
+        if limit and pa.types.is_string(values.type):
+            too_long = pc.greater(pc.utf8_length(values), limit)
+            errors.add(name, coerce._errors_where(too_long, f"longer than {limit} characters"),
+                       inputs.get(name, values))
+    table = pa.table({**out, ROW: pa.array(batch.rows)}) if out else pa.table(
+        {ROW: pa.array(batch.rows)})
+    extras = batch.table.select(plan.extras) if plan.extras else None
+    bad = errors.bad_indices()
+    rejects = [Reject(int(batch.rows[i]), str(errors.field[i]),  # type: ignore[index]
+                      errors.value[i], str(errors.reason[i]),  # type: ignore[index]
+                      original)
+               for i, original in zip(bad, batch.table.take(pa.array(bad)).to_pylist(),
+                                      strict=True)]
+    rejects.extend(Reject(m.row, "", m.text, m.reason, {}) for m in batch.malformed)
+    if len(bad):
+        keep = np.ones(n, dtype=bool)
+        keep[bad] = False
+        mask = pa.array(keep)
+        table = table.filter(mask)
+        extras = extras.filter(mask) if extras is not None else None
+    table, extras, duplicates = _last_wins(table, extras, list(spec.key))
+    return Prepared(table, rejects, duplicates, extras)
+
+
+def _row_rules(kind: Kind, out: dict[str, pa.Array], errors: _Errors, n: int) -> None:
+    one_of = ONE_OF.get(kind, ())
+    if one_of:
+        present = [out[name] for name in one_of if name in out]
+        none = pc.and_kleene(*[pc.is_null(v) for v in present]) if len(present) > 1 else (
+            pc.is_null(present[0]))
+        errors.add(one_of[0], coerce._errors_where(
+            none, f"needs one of {', '.join(one_of)}"), None)
+    if "score" in out:
+        score = out["score"]
+        scale = out.get("score_scale", pa.nulls(n, pa.string()))
+        errors.add("score_scale", coerce._errors_where(
+            pc.and_(pc.is_valid(score), pc.is_null(scale)),
+            "a score needs its score_scale (nps or csat)"), None)
+        for name, (low, high) in SCORE_RANGES.items():
+            outside = pc.and_(pc.equal(scale, name),
+                              pc.or_(pc.less(score, low), pc.greater(score, high)))
+            errors.add("score", coerce._errors_where(
+                outside, f"{name} score must be between {low:g} and {high:g}"), score)
+
+
+def _last_wins(table: pa.Table, extras: pa.Table | None, key: list[str]
+               ) -> tuple[pa.Table, pa.Table | None, int]:
+    """Keep the last row of each natural key in the batch (later rows are newer)."""
+    if table.num_rows < 2:
+        return table, extras, 0
+    last = table.group_by(key, use_threads=False).aggregate([(ROW, "max")])
+    if last.num_rows == table.num_rows:
+        return table, extras, 0
+    mask = pc.is_in(table[ROW], value_set=last[f"{ROW}_max"])
+    extras = extras.filter(mask) if extras is not None else None
+    return table.filter(mask), extras, table.num_rows - last.num_rows

@@ -1,0 +1,71 @@
+"""Reading and logging interactions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kithkin.api.pagination import SortKey, keyset_page
+from kithkin.customers.models import Customer
+from kithkin.errors import ConflictError, NotFoundError, ValidationError
+from kithkin.interactions.models import SCORE_RANGES, Interaction
+from kithkin.interactions.schemas import InteractionCreate
+
+STAFF_SOURCE = "staff"
+
+
+def get(*, session: Session, interaction_id: int) -> Interaction:
+    interaction = session.get(Interaction, interaction_id)
+    if interaction is None:
+        raise NotFoundError(f"interaction {interaction_id} does not exist")
+    return interaction
+
+
+def list_page(*, session: Session, limit: int, after: str | None = None,
+              customer_id: int | None = None, kind: str | None = None,
+              ) -> tuple[list[Interaction], str | None]:
+    query = select(Interaction)
+    if customer_id is not None:
+        query = query.where(Interaction.customer_id == customer_id)
+    if kind:
+        query = query.where(Interaction.kind == kind)
+    return keyset_page(session=session, query=query, id_column=Interaction.id,
+                       key=SortKey("id", Interaction.id), limit=limit, after=after)
+
+
+def recent_for_customer(*, session: Session, customer_id: int,
+                        limit: int = 10) -> Sequence[Interaction]:
+    """The customer's latest interactions, newest first (the (customer, time) index)."""
+    return session.scalars(
+        select(Interaction).where(Interaction.customer_id == customer_id)
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(limit)
+    ).all()
+
+
+def log(*, session: Session, data: InteractionCreate, staff_user_id: int) -> Interaction:
+    """Record a touch by a staff user; the same ``external_id`` twice is a conflict."""
+    if session.get(Customer, data.customer_id) is None:
+        raise NotFoundError(f"customer {data.customer_id} does not exist")
+    if (data.score is None) != (data.score_scale is None):
+        raise ValidationError("score: score and score_scale go together")
+    if data.score is not None and data.score_scale is not None:
+        low, high = SCORE_RANGES[data.score_scale]
+        if not low <= data.score <= high:
+            raise ValidationError(f"score: {data.score} is outside {data.score_scale} "
+                                  f"range {low:g}-{high:g}")
+    external_id = data.external_id or uuid.uuid4().hex
+    exists = session.scalar(select(Interaction.id).where(
+        Interaction.source == STAFF_SOURCE, Interaction.external_id == external_id))
+    if exists is not None:
+        raise ConflictError(f"interaction {external_id!r} was already logged (id {exists})")
+    values = data.model_dump(exclude={"external_id"}, mode="python")
+    values["occurred_at"] = data.occurred_at.astimezone(UTC)  # as it reads back from the store
+    interaction = Interaction(source=STAFF_SOURCE, external_id=external_id,
+                              staff_user_id=staff_user_id, **values)
+    session.add(interaction)
+    session.flush()
+    return interaction

@@ -1,0 +1,279 @@
+"""`kithkin stages ...`, `kithkin levels ...` and `kithkin explain ID`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kithkin.database.core import session_scope
+from kithkin.errors import KithkinError
+from kithkin.relationships import reports, service
+from kithkin.relationships.definitions import load_model_file
+from kithkin.relationships.schemas import CustomerExplanation
+from kithkin.relationships.workspace import (
+    available_models,
+    get_model,
+    install_model,
+    load_config,
+)
+
+stages_app = typer.Typer(help="Relationship stage models, assignment and history reports.",
+                         no_args_is_help=True)
+report_app = typer.Typer(help="Reports over the stage history.", no_args_is_help=True)
+levels_app = typer.Typer(help="Recommended relationship level per segment (Kotler).",
+                         no_args_is_help=True)
+stages_app.add_typer(report_app, name="report")
+console = Console()
+
+ModelArg = Annotated[str, typer.Argument(help="Stage model name, e.g. journey.")]
+
+
+def _fail(exc: KithkinError) -> typer.Exit:
+    console.print(f"[red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+def _print_frame(frame: pd.DataFrame, title: str, index: bool = False) -> None:
+    table = Table(title=title)
+    data = frame.reset_index() if index else frame
+    for column in data.columns:
+        table.add_column(str(column))
+    for row in data.itertuples(index=False):
+        table.add_row(*("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+                        for v in row))
+    console.print(table)
+
+
+@stages_app.command("list")
+def list_models() -> None:
+    """List the available stage models and which are active."""
+    try:
+        active = set(load_config().active_models)
+        models = available_models()
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+    table = Table(title="Stage models")
+    for column in ("name", "active", "stages", "source", "file"):
+        table.add_column(column)
+    for model in models.values():
+        table.add_row(model.name, "yes" if model.name in active else "",
+                      " < ".join(model.stage_names), model.source, model.path)
+    console.print(table)
+
+
+@stages_app.command("show")
+def show_model(model: ModelArg) -> None:
+    """Show a model's stages: goal, the metric it is judged by, and the entry rule."""
+    try:
+        found = get_model(model)
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+    console.print(f"[bold]{found.title}[/] ({found.name}) - {found.source}\n"
+                  f"{found.description}\nassignment: the highest stage whose rule matches")
+    table = Table()
+    for column in ("rank", "stage", "goal", "goal metric", "rule"):
+        table.add_column(column)
+    for stage in found.stages:
+        table.add_row(str(stage.rank), stage.name, stage.goal, stage.goal_metric,
+                      " ".join(stage.rule.text.split()))
+    console.print(table)
+
+
+@stages_app.command("validate")
+def validate(file: Annotated[Path, typer.Argument(help="A stage model TOML file.")]) -> None:
+    """Check a stage model file; errors name the line and the problem."""
+    try:
+        model = load_model_file(file)
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]ok[/] {model.name}: {' < '.join(model.stage_names)}")
+
+
+@stages_app.command("install")
+def install(file: Annotated[Path, typer.Argument(help="A stage model TOML file.")]) -> None:
+    """Validate a model file and copy it into the workspace (replaces a same-named model).
+    Activate it by listing its name in active_models of relationships.toml."""
+    try:
+        model = install_model(file)
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]installed[/] {model.name}")
+
+
+@stages_app.command("refresh")
+def refresh(as_of: Annotated[str | None, typer.Option(
+        help="As-of date (YYYY-MM-DD); default: the latest stored metrics.")] = None) -> None:
+    """Assess every customer from the stored metrics (normally run by `kithkin refresh`)."""
+    from kithkin.relationships import inputs
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console) as progress:
+        progress.add_task("assessing relationships", total=None)
+        try:
+            with session_scope() as session:
+                when = (date.fromisoformat(as_of) if as_of
+                        else inputs.latest_metrics_as_of(session=session))
+                report = service.refresh(session=session, as_of=when)
+        except KithkinError as exc:
+            raise _fail(exc) from exc
+    for summary in report.models:
+        console.print(f"[bold]{summary.model}[/]: {summary.distribution}  new "
+                      f"{summary.new}, up {summary.moved_up}, down {summary.moved_down}")
+    console.print(f"value tiers {report.value_tiers}; {report.segments} segments; "
+                  f"timings {report.timings}")
+
+
+@report_app.command("distribution")
+def report_distribution(model: ModelArg) -> None:
+    """Customers per stage at every refresh."""
+    with session_scope() as session:
+        frame = reports.distribution(session=session, model=model)
+    _print_frame(frame, f"{model}: customers per stage", index=True)
+
+
+@report_app.command("transitions")
+def report_transitions(
+    model: ModelArg,
+    start: Annotated[str, typer.Option(help="Period start (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Period end (YYYY-MM-DD).")],
+) -> None:
+    """Transition matrix (counts and row rates) between two dates."""
+    with session_scope() as session:
+        counts, rates = reports.transitions(session=session, model=model,
+                                            start=date.fromisoformat(start),
+                                            end=date.fromisoformat(end))
+    _print_frame(counts, f"{model}: transitions {start} -> {end} (customers)", index=True)
+    _print_frame(rates, "row rates", index=True)
+
+
+@report_app.command("time")
+def report_time(model: ModelArg) -> None:
+    """Time spent in each stage (completed and ongoing spells)."""
+    with session_scope() as session:
+        frame = reports.stage_durations(session=session, model=model)
+    _print_frame(frame, f"{model}: time in stage (days)")
+
+
+@report_app.command("funnel")
+def report_funnel(model: ModelArg, end: Annotated[str | None, typer.Option(
+        help="Up to this date (YYYY-MM-DD).")] = None) -> None:
+    """How many customers ever reached each stage, and conversion to the next one."""
+    with session_scope() as session:
+        frame = reports.conversion_funnel(
+            session=session, model=model, end=date.fromisoformat(end) if end else None)
+    _print_frame(frame, f"{model}: funnel")
+
+
+@report_app.command("down")
+def report_down(model: Annotated[str | None, typer.Argument(help="Model (default all).")]
+                = None) -> None:
+    """Customers who moved down at the latest refresh, with the evidence."""
+    with session_scope() as session:
+        frame = reports.moved_down(session=session, model=model)
+    _print_frame(frame, "moved down since the last refresh")
+
+
+@levels_app.command("list")
+def list_levels(kind: Annotated[str | None, typer.Option(
+        help="Segment kind: stage:journey, rfm_segment, value_tier, needs_segment, "
+             "rule:NAME.")] = None) -> None:
+    """Segments with size, margin, recommended level and any override."""
+    with session_scope() as session:
+        rows = service.list_segment_levels(session=session, kind=kind)
+        table = Table(title="Relationship level per segment")
+        for column in ("kind", "segment", "customers", "margin rate", "class",
+                       "recommended", "override", "level"):
+            table.add_column(column)
+        for row in rows:
+            override = (f"{row.override_level} ({row.override_by})"
+                        if row.override_level else "")
+            table.add_row(row.kind, row.segment, str(row.customers),
+                          f"{row.margin_rate:.1%}", f"{row.size_class}/{row.margin_class}",
+                          row.recommended_level, override, row.level)
+    console.print(table)
+
+
+@levels_app.command("override")
+def override_level(
+    kind: Annotated[str, typer.Argument(help="Segment kind, e.g. value_tier.")],
+    segment: Annotated[str, typer.Argument(help="Segment name, e.g. most_valuable.")],
+    level: Annotated[str, typer.Argument(
+        help="basic, reactive, accountable, proactive or partnership.")],
+    by: Annotated[str, typer.Option(help="Who decides (kept with the override).")],
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Set the level of a segment by hand; it wins and is kept across refreshes."""
+    try:
+        with session_scope() as session:
+            row = service.set_level_override(session=session, kind=kind, segment=segment,
+                                             level=level, by=by, reason=reason)
+            console.print(f"{row.kind} {row.segment}: level {row.level} "
+                          f"(recommended {row.recommended_level})")
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+
+
+@levels_app.command("clear")
+def clear_override(kind: Annotated[str, typer.Argument()],
+                   segment: Annotated[str, typer.Argument()]) -> None:
+    """Remove an override: the recommendation applies again."""
+    try:
+        with session_scope() as session:
+            row = service.clear_level_override(session=session, kind=kind, segment=segment)
+            console.print(f"{row.kind} {row.segment}: level {row.level}")
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+
+
+def explain(customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+            as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+            ) -> None:
+    """Why a customer is in each stage: rule, metric values, moves, health and bonds."""
+    try:
+        with session_scope() as session:
+            found = service.explain(session=session, customer_id=customer_id)
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        console.print_json(found.model_dump_json())
+        return
+    print_explanation(found)
+
+
+def print_explanation(found: CustomerExplanation) -> None:
+    console.print(f"[bold]customer {found.customer_id}[/] as of {found.as_of}")
+    for stage in found.stages:
+        evidence = stage.evidence
+        console.print(f"  [bold]{stage.model}[/]: {stage.stage} since {stage.since} "
+                      f"(goal: {stage.goal}, judged by {stage.goal_metric})\n"
+                      f"    rule: {evidence.get('rule')}\n"
+                      f"    values: {json.dumps(evidence.get('values'))}")
+    for change in found.history:
+        console.print(f"  {change.as_of} {change.model}: {change.from_stage or '-'} -> "
+                      f"{change.to_stage} ({change.direction})")
+    if found.health:
+        health = found.health.model_dump(exclude={"evidence"})
+        console.print("  health: " + ", ".join(f"{k} {v:.0f}" for k, v in health.items()))
+    if found.bonds:
+        bonds = found.bonds.model_dump(exclude={"evidence"})
+        console.print("  bonds: " + ", ".join(f"{k} {v:.0f}" for k, v in bonds.items()))
+    console.print(f"  value tier: {found.value_tier} (net margin {found.net_margin}, "
+                  f"potential {found.potential}); needs segment: {found.needs_segment}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the relationship commands to the main `kithkin` app: `explain` goes under the
+    `customers` group when one is registered already, else it is `kithkin explain`."""
+    app.add_typer(stages_app, name="stages")
+    app.add_typer(levels_app, name="levels")
+    customers = next((group.typer_instance for group in app.registered_groups
+                      if group.name == "customers" and group.typer_instance), None)
+    (customers or app).command("explain")(explain)

@@ -1,0 +1,110 @@
+"""Evidence as JSON text, built column-wise by DuckDB's JSON writer.
+
+Building a JSON object per customer in Python, or with ``DataFrame.to_json``, costs tens
+of seconds per million rows; DuckDB's vectorised ``to_json`` over the same columns takes
+a few. Columns are first normalised to their catalogue type so every engine sees the
+same values: numbers (doubles rounded to 4 decimals), booleans, strings, ISO dates.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from kithkin.relationships.catalog import METRIC_TYPES
+
+
+def _normalised(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    out: dict[str, pd.Series] = {}
+    for name in columns:
+        if name not in frame.columns:
+            out[name] = pd.Series(np.full(len(frame), np.nan), index=frame.index)
+            continue
+        series = frame[name]
+        kind = METRIC_TYPES.get(name, "number")
+        if kind == "bool":
+            out[name] = series.astype("boolean")
+        elif kind == "string":
+            out[name] = series.astype("string")
+        elif kind == "date":
+            out[name] = pd.to_datetime(series, utc=True).dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_integer_dtype(series.dtype) or pd.api.types.is_float_dtype(
+                series.dtype):
+            out[name] = series
+        else:
+            out[name] = pd.to_numeric(series, errors="coerce")
+    return pd.DataFrame(out)
+
+
+_LOCK = threading.Lock()
+
+
+@cache
+def _connection() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
+def _object_sql(data: pd.DataFrame, columns: Sequence[str]) -> str:
+    if not columns:
+        return "'{}'"
+    fields = ", ".join(
+        f'"{name}" := ' + (f'round("{name}", 4)'
+                           if pd.api.types.is_float_dtype(data[name].dtype) else f'"{name}"')
+        for name in columns)
+    return f"to_json(struct_pack({fields}))::VARCHAR"
+
+
+def grouped_records_json(frame: pd.DataFrame, groups: npt.NDArray[np.integer[Any]],
+                         specs: Sequence[tuple[dict[str, object], Sequence[str]]],
+                         key: str = "values") -> npt.NDArray[np.object_]:
+    """Per row ``{**prefix, key: {columns...}}`` where ``(prefix, columns) =
+    specs[groups[row]]``: one query for every group (e.g. one per stage of a model)."""
+    if len(frame) == 0:
+        return np.array([], dtype=object)
+    wanted = list(dict.fromkeys(name for _, names in specs for name in names))
+    data = _normalised(frame, wanted)
+    data["__group"] = groups
+    cases, parameters = [], []
+    for number, (prefix, names) in enumerate(specs):
+        head = json.dumps(prefix)[:-1] + (", " if prefix else "") + f'"{key}": '
+        cases.append(f"WHEN {number} THEN ? || {_object_sql(data, names)} || '}}'")
+        parameters.append(head)
+    query = f'SELECT CASE "__group" {" ".join(cases)} END AS j FROM evidence_rows'
+    return _run(data, query, parameters)
+
+
+def values_json(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.object_]:
+    """One JSON array per row of the given columns' values, in ``columns`` order.
+
+    Five times smaller than objects with keys, for evidence whose keys are fixed by the
+    code (the relationship profile's inputs); readers zip it back with the column names.
+    """
+    if len(frame) == 0:
+        return np.array([], dtype=object)
+    data = _normalised(frame, columns)
+    parts = ", ".join(
+        "coalesce(to_json(" + (f'round("{name}", 4)'
+                               if pd.api.types.is_float_dtype(data[name].dtype)
+                               else f'"{name}"') + ")::VARCHAR, 'null')"
+        for name in columns)
+    return _run(data, f"SELECT '[' || concat_ws(',', {parts}) || ']' AS j "
+                      "FROM evidence_rows", [])
+
+
+def _run(data: pd.DataFrame, query: str, parameters: list[str]) -> npt.NDArray[np.object_]:
+    with _LOCK:
+        connection = _connection()
+        connection.register("evidence_rows", data)
+        try:
+            result = connection.execute(query, parameters).fetchnumpy()["j"]
+        finally:
+            connection.unregister("evidence_rows")
+    return np.asarray(result, dtype=object)

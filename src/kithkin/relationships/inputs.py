@@ -1,0 +1,138 @@
+"""Reading the engine's inputs from the store: the latest per-customer metrics and the
+relationship inputs the metrics contract does not carry (see
+:data:`kithkin.relationships.catalog.RELATIONSHIP_INPUTS`).
+
+Customer attribute keys read (imported as extra customer columns): ``preferences``,
+``account_manager``, ``price_lock``, ``integrations``, ``shared_processes`` (lists or
+``;``-separated text), ``customized_orders`` (a count). Interactions tagged ``community``
+or ``event`` count as community interactions; order lines with a ``bundle`` as bundles.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kithkin.customers.models import Customer
+from kithkin.errors import NotFoundError
+from kithkin.interactions.models import Interaction
+from kithkin.metrics.models import CustomerMetric
+from kithkin.products.models import Product
+from kithkin.relationships.catalog import CONTRACT_METRICS
+from kithkin.transactions.models import Transaction, TransactionLine
+
+COMMUNITY_TAGS = frozenset({"community", "event"})
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def latest_metrics_as_of(*, session: Session, as_of: date | None = None) -> date:
+    query = select(func.max(CustomerMetric.as_of))
+    if as_of is not None:
+        query = query.where(CustomerMetric.as_of <= as_of)
+    found = session.execute(query).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError("no per-customer metrics stored; run `kithkin refresh` first")
+    return found
+
+
+def load_metrics(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
+    """The metrics block of the latest refresh on or before ``as_of``, one row per customer."""
+    block = latest_metrics_as_of(session=session, as_of=as_of)
+    columns = [getattr(CustomerMetric, name) for name in ("customer_id", *CONTRACT_METRICS)]
+    rows = session.execute(select(*columns).where(CustomerMetric.as_of == block)).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", *CONTRACT_METRICS])
+
+
+def _count(value: Any) -> int:
+    if value is None or value == "" or value is False:
+        return 0
+    if isinstance(value, list | tuple | dict):
+        return len(value)
+    if isinstance(value, str):
+        return len([part for part in value.split(";") if part.strip()])
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return int(value)
+    return 1
+
+
+def attribute_inputs(*, session: Session) -> pd.DataFrame:
+    rows = session.execute(select(Customer.id, Customer.attributes)
+                           .where(Customer.attributes.is_not(None))).all()
+    records = []
+    for customer_id, attributes in rows:
+        attrs: dict[str, Any] = attributes if isinstance(attributes, dict) else {}
+        records.append({
+            "customer_id": customer_id,
+            "has_preferences": _count(attrs.get("preferences")) > 0,
+            "has_account_manager": _count(attrs.get("account_manager")) > 0,
+            "has_price_lock": _count(attrs.get("price_lock")) > 0,
+            "integrations": _count(attrs.get("integrations")),
+            "shared_processes": _count(attrs.get("shared_processes")),
+            "customized_orders": _count(attrs.get("customized_orders")),
+        })
+    return pd.DataFrame.from_records(records, columns=[
+        "customer_id", "has_preferences", "has_account_manager", "has_price_lock",
+        "integrations", "shared_processes", "customized_orders"])
+
+
+def community_inputs(*, session: Session, as_of: date) -> pd.DataFrame:
+    rows = session.execute(
+        select(Interaction.customer_id, Interaction.tags).where(
+            Interaction.customer_id.is_not(None), Interaction.tags.is_not(None),
+            Interaction.occurred_at < _end_of(as_of))).all()
+    counts: dict[int, int] = {}
+    for customer_id, tags in rows:
+        tagged = {str(tag).lower() for tag in tags or ()}
+        if customer_id is not None and COMMUNITY_TAGS & tagged:
+            counts[customer_id] = counts.get(customer_id, 0) + 1
+    return pd.DataFrame({"customer_id": list(counts),
+                         "community_interactions": list(counts.values())})
+
+
+def bundle_inputs(*, session: Session, as_of: date) -> pd.DataFrame:
+    rows = session.execute(
+        select(Transaction.customer_id, func.count(TransactionLine.id))
+        .join(TransactionLine, TransactionLine.transaction_id == Transaction.id)
+        .where(TransactionLine.bundle.is_not(None), Transaction.ordered_at < _end_of(as_of))
+        .group_by(Transaction.customer_id)).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", "bundles_bought"])
+
+
+def category_spend(*, session: Session, as_of: date) -> pd.DataFrame:
+    """(customer_id, category, amount) net line spend per category up to ``as_of``."""
+    amount = func.sum(TransactionLine.quantity * TransactionLine.unit_price)
+    rows = session.execute(
+        select(Transaction.customer_id, Product.category, amount)
+        .join(TransactionLine, TransactionLine.transaction_id == Transaction.id)
+        .join(Product, Product.id == TransactionLine.product_id)
+        .where(Product.category.is_not(None), Transaction.ordered_at < _end_of(as_of))
+        .group_by(Transaction.customer_id, Product.category)).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", "category", "amount"])
+
+
+def relationship_inputs(*, session: Session, as_of: date) -> pd.DataFrame:
+    """All derived inputs, one row per customer that has any (others default to none)."""
+    parts = [attribute_inputs(session=session), community_inputs(session=session, as_of=as_of),
+             bundle_inputs(session=session, as_of=as_of)]
+    frame = parts[0].astype({"customer_id": "int64"})
+    for part in parts[1:]:
+        frame = frame.merge(part.astype({"customer_id": "int64"}), on="customer_id",
+                            how="outer")
+    return frame
+
+
+def enrich(metrics: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """Left-join derived inputs onto metrics (columns already in ``metrics`` win)."""
+    wanted = [c for c in extra.columns if c == "customer_id" or c not in metrics.columns]
+    if len(wanted) <= 1 or extra.empty:
+        return metrics
+    return metrics.merge(extra[wanted], on="customer_id", how="left")

@@ -1,0 +1,147 @@
+"""Reports over the stage history: distribution over time, transitions, time in stage,
+the funnel between adjacent stages, and customers who moved down.
+
+Each report is a pure function over a frame of stage changes (so tests craft history
+directly) plus a session wrapper that reads the store.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kithkin.relationships.models import RelationshipRun, StageChange, StageCount
+from kithkin.relationships.workspace import get_model
+
+NO_STAGE = "(none)"
+CHANGE_COLUMNS = ["customer_id", "as_of", "from_stage", "to_stage", "from_rank", "to_rank",
+                  "direction"]
+
+
+def load_changes(*, session: Session, model: str, end: date | None = None) -> pd.DataFrame:
+    query = select(StageChange.customer_id, StageChange.as_of, StageChange.from_stage,
+                   StageChange.to_stage, StageChange.from_rank, StageChange.to_rank,
+                   StageChange.direction).where(StageChange.model == model)
+    if end is not None:
+        query = query.where(StageChange.as_of <= end)
+    rows = session.execute(query.order_by(StageChange.as_of, StageChange.id)).all()
+    return pd.DataFrame([tuple(row) for row in rows], columns=CHANGE_COLUMNS)
+
+
+def stages_at(changes: pd.DataFrame, when: date) -> pd.Series:
+    """Each customer's stage on ``when``: the target of their last change up to then."""
+    upto = changes[changes["as_of"] <= when]
+    last = upto.drop_duplicates("customer_id", keep="last")
+    return pd.Series(last["to_stage"].to_numpy(), index=last["customer_id"].to_numpy())
+
+
+def transition_matrix(changes: pd.DataFrame, stages: list[str], start: date,
+                      end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts, row rates): stage on ``start`` (rows) by stage on ``end`` (columns).
+
+    Customers without a stage on ``start`` (first assessed later) are the ``(none)`` row.
+    """
+    before, after = stages_at(changes, start), stages_at(changes, end)
+    joined = pd.DataFrame({"to": after}).join(pd.DataFrame({"from": before}), how="left")
+    joined["from"] = joined["from"].fillna(NO_STAGE)
+    rows = [NO_STAGE, *stages]
+    counts = pd.crosstab(joined["from"], joined["to"]).reindex(
+        index=rows, columns=stages, fill_value=0)
+    counts = counts.loc[(counts.sum(axis=1) > 0) | (counts.index != NO_STAGE)]
+    totals = counts.sum(axis=1).replace(0, np.nan)
+    rates = counts.div(totals, axis=0).fillna(0.0).round(4)
+    counts.index.name, counts.columns.name = "from", "to"
+    rates.index.name, rates.columns.name = "from", "to"
+    return counts, rates
+
+
+def funnel(changes: pd.DataFrame, stages: list[str], end: date | None = None) -> pd.DataFrame:
+    """Cumulative funnel: how many customers ever reached each stage (or higher) up to
+    ``end``, and the conversion rate from each stage to the next one up."""
+    upto = changes if end is None else changes[changes["as_of"] <= end]
+    best = upto.groupby("customer_id")["to_rank"].max()
+    reached = [int((best >= rank).sum()) for rank in range(len(stages))]
+    rates: list[float | None] = [
+        round(reached[i + 1] / reached[i], 4) if reached[i] else None
+        for i in range(len(stages) - 1)
+    ]
+    return pd.DataFrame({"stage": stages, "reached": reached,
+                         "conversion_to_next": [*rates, None]})
+
+
+def time_in_stage(changes: pd.DataFrame, stages: list[str], as_of: date) -> pd.DataFrame:
+    """Spells per stage: completed (left the stage) and open (still in it on ``as_of``),
+    with their mean length in days. Open spells are right-censored at ``as_of``."""
+    spells = changes[changes["as_of"] <= as_of].sort_values(["customer_id", "as_of"],
+                                                           kind="stable")
+    started = pd.to_datetime(spells["as_of"])
+    ended = started.groupby(spells["customer_id"].to_numpy()).shift(-1)
+    open_spell = ended.isna().to_numpy()
+    days = (ended.fillna(pd.Timestamp(as_of)) - started).dt.days.to_numpy()
+    frame = pd.DataFrame({"stage": spells["to_stage"].to_numpy(), "open": open_spell,
+                          "days": days})
+    rows = []
+    for stage in stages:
+        mine = frame[frame["stage"] == stage]
+        done, still = mine[~mine["open"]], mine[mine["open"]]
+        rows.append({
+            "stage": stage, "completed_spells": len(done),
+            "mean_days_completed": round(float(done["days"].mean()), 1) if len(done) else None,
+            "current_customers": len(still),
+            "mean_days_so_far": round(float(still["days"].mean()), 1) if len(still) else None,
+        })
+    return pd.DataFrame(rows)
+
+
+# --- session wrappers --------------------------------------------------------------
+
+
+def distribution(*, session: Session, model: str) -> pd.DataFrame:
+    """Customers per stage (columns, in stage order) at every refresh (rows)."""
+    rows = session.execute(
+        select(StageCount.as_of, StageCount.stage, StageCount.customers)
+        .where(StageCount.model == model)).all()
+    stages = get_model(model).stage_names
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["as_of", "stage", "customers"])
+    table = frame.pivot_table(index="as_of", columns="stage", values="customers",
+                              aggfunc="sum", fill_value=0)
+    extra = [c for c in table.columns if c not in stages]  # stages of an older model
+    return table.reindex(columns=stages + extra, fill_value=0).astype(int)
+
+
+def transitions(*, session: Session, model: str, start: date,
+                end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    changes = load_changes(session=session, model=model, end=end)
+    return transition_matrix(changes, get_model(model).stage_names, start, end)
+
+
+def conversion_funnel(*, session: Session, model: str, end: date | None = None) -> pd.DataFrame:
+    changes = load_changes(session=session, model=model, end=end)
+    return funnel(changes, get_model(model).stage_names, end)
+
+
+def stage_durations(*, session: Session, model: str, as_of: date | None = None) -> pd.DataFrame:
+    when = as_of or latest_run_as_of(session=session) or date.today()
+    changes = load_changes(session=session, model=model, end=when)
+    return time_in_stage(changes, get_model(model).stage_names, when)
+
+
+def latest_run_as_of(*, session: Session) -> date | None:
+    return session.execute(select(func.max(RelationshipRun.as_of))).scalar_one_or_none()
+
+
+def moved_down(*, session: Session, model: str | None = None) -> pd.DataFrame:
+    """Customers who moved down at the latest refresh (per model)."""
+    latest = latest_run_as_of(session=session)
+    query = select(StageChange.customer_id, StageChange.model, StageChange.from_stage,
+                   StageChange.to_stage, StageChange.evidence).where(
+        StageChange.as_of == latest, StageChange.direction == "down")
+    if model is not None:
+        query = query.where(StageChange.model == model)
+    rows = session.execute(query.order_by(StageChange.model, StageChange.customer_id)).all()
+    return pd.DataFrame([tuple(r) for r in rows],
+                        columns=["customer_id", "model", "from_stage", "to_stage", "evidence"])

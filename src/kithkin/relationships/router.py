@@ -1,0 +1,94 @@
+"""/relationships: stage models, a customer's assessment, history reports, levels."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from kithkin.api.deps import SessionDep
+from kithkin.api.permissions import AnalyticsAdmin, AnalyticsRead, CustomersRead
+from kithkin.relationships import reports, service
+from kithkin.relationships.schemas import (
+    CustomerExplanation,
+    LevelOverride,
+    SegmentLevelRead,
+    StageModelRead,
+    StageRead,
+    TransitionReport,
+)
+from kithkin.relationships.workspace import available_models, get_model, load_config
+
+router = APIRouter(prefix="/relationships", tags=["relationships"])
+
+
+@router.get("/models", response_model=list[StageModelRead])
+def list_models(_: AnalyticsRead) -> list[StageModelRead]:
+    active = set(load_config().active_models)
+    return [StageModelRead(
+        name=m.name, title=m.title, source=m.source, description=m.description,
+        path=m.path, active=m.name in active,
+        stages=[StageRead(name=s.name, rank=s.rank, goal=s.goal, goal_metric=s.goal_metric,
+                          description=s.description, rule=s.rule.text) for s in m.stages])
+        for m in available_models().values()]
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerExplanation)
+def explain_customer(customer_id: int, session: SessionDep,
+                     _: CustomersRead) -> CustomerExplanation:
+    return service.explain(session=session, customer_id=customer_id)
+
+
+@router.get("/reports/{model}/distribution")
+def distribution(model: str, session: SessionDep, _: AnalyticsRead) -> list[dict[str, Any]]:
+    get_model(model)
+    table = reports.distribution(session=session, model=model)
+    return [{"as_of": as_of, **{k: int(v) for k, v in row.items()}}
+            for as_of, row in table.iterrows()]
+
+
+@router.get("/reports/{model}/transitions", response_model=TransitionReport)
+def transitions(model: str, start: date, end: date, session: SessionDep,
+                _: AnalyticsRead) -> TransitionReport:
+    counts, rates = reports.transitions(session=session, model=model, start=start, end=end)
+    return TransitionReport(start=start, end=end, stages=get_model(model).stage_names,
+                            counts=counts.to_dict(orient="index"),
+                            rates=rates.to_dict(orient="index"))
+
+
+@router.get("/reports/{model}/funnel")
+def funnel(model: str, session: SessionDep, _: AnalyticsRead,
+           end: Annotated[date | None, Query()] = None) -> list[dict[str, Any]]:
+    table = reports.conversion_funnel(session=session, model=model, end=end)
+    return [dict(row) for row in table.astype(object).where(table.notna(), None)
+            .to_dict(orient="records")]
+
+
+@router.get("/reports/moved-down")
+def moved_down(session: SessionDep, _: AnalyticsRead,
+               model: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
+    return [dict(row) for row in
+            reports.moved_down(session=session, model=model).to_dict(orient="records")]
+
+
+@router.get("/levels", response_model=list[SegmentLevelRead])
+def list_levels(session: SessionDep, _: AnalyticsRead,
+                kind: Annotated[str | None, Query()] = None) -> list[SegmentLevelRead]:
+    return [SegmentLevelRead.model_validate(row)
+            for row in service.list_segment_levels(session=session, kind=kind)]
+
+
+@router.put("/levels/{kind}/{segment}/override", response_model=SegmentLevelRead)
+def override_level(kind: str, segment: str, body: LevelOverride, session: SessionDep,
+                   user: AnalyticsAdmin) -> SegmentLevelRead:
+    row = service.set_level_override(session=session, kind=kind, segment=segment,
+                                     level=body.level, by=user.email, reason=body.reason)
+    return SegmentLevelRead.model_validate(row)
+
+
+@router.delete("/levels/{kind}/{segment}/override", response_model=SegmentLevelRead)
+def clear_override(kind: str, segment: str, session: SessionDep,
+                   _: AnalyticsAdmin) -> SegmentLevelRead:
+    return SegmentLevelRead.model_validate(
+        service.clear_level_override(session=session, kind=kind, segment=segment))

@@ -1,0 +1,323 @@
+"""Relationship engine services: refresh (assign, record history, score, store),
+explain one customer, and segment levels with user overrides."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from kithkin.errors import NotFoundError, ValidationError
+from kithkin.relationships import inputs, reports
+from kithkin.relationships.assignment import left_stage_evidence
+from kithkin.relationships.bonds import BOND_INPUTS
+from kithkin.relationships.definitions import StageModel
+from kithkin.relationships.engine import PROFILE_INPUTS, MetricsInput, as_frame, compute
+from kithkin.relationships.health import CHARACTERISTICS, HEALTH_INPUTS
+from kithkin.relationships.levels import Level
+from kithkin.relationships.models import (
+    CustomerStage,
+    RelationshipProfile,
+    RelationshipRun,
+    SegmentLevel,
+    StageChange,
+    StageCount,
+)
+from kithkin.relationships.schemas import (
+    BondInventoryRead,
+    CustomerExplanation,
+    CustomerStageRead,
+    HealthScorecard,
+    ModelRefreshSummary,
+    RelationshipRefreshReport,
+    StageChangeRead,
+)
+from kithkin.relationships.workspace import active_models, available_models, load_config
+
+WRITE_CHUNK = 20_000
+
+
+def _write(session: Session, model: Any, rows: pd.DataFrame) -> None:
+    """Bulk insert with the driver's executemany.
+
+    The rows are plain numbers, strings and dates, so SQLAlchemy's per-value bind
+    processing (two thirds of the time through the ORM or Core) is skipped: SQLite gets
+    ISO date strings (what SQLAlchemy's Date stores), other drivers native dates.
+    """
+    if rows.empty:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    boxed = rows.astype(object).where(rows.notna(), None)  # native Python values
+    names = list(boxed.columns)
+    columns = [boxed[name].tolist() for name in names]
+    if dialect.name == "sqlite":
+        columns = [[v.isoformat() if isinstance(v, date) else v for v in column]
+                   for column in columns]
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(model.__tablename__)} "
+           f"({', '.join(quote(n) for n in names)}) "
+           f"VALUES ({', '.join([marker] * len(names))})")
+    records = list(zip(*columns, strict=True))
+    for start in range(0, len(records), WRITE_CHUNK):
+        connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
+
+
+def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = None,
+            category_spend: pd.DataFrame | None = None,
+            derive_inputs: bool = True) -> RelationshipRefreshReport:
+    """Assign stages in every active model, record the changes, compute health, bonds,
+    tiers and segment levels, and store them as of ``as_of``.
+
+    ``metrics`` defaults to the latest stored metrics block on or before ``as_of``.
+    With ``derive_inputs`` the relationship inputs the metrics contract lacks (customer
+    attributes, community interactions, bundles, category spend) are read from the store;
+    columns already present in ``metrics`` win.
+    """
+    latest = reports.latest_run_as_of(session=session)
+    if latest is not None and as_of < latest:
+        raise ValidationError(f"as-of {as_of} is before the latest relationship refresh "
+                              f"({latest}); history only moves forward")
+    started = time.perf_counter()
+    frame = as_frame(inputs.load_metrics(session=session, as_of=as_of)
+                     if metrics is None else metrics)
+    if derive_inputs:
+        frame = inputs.enrich(frame, inputs.relationship_inputs(session=session, as_of=as_of))
+        if category_spend is None:
+            category_spend = inputs.category_spend(session=session, as_of=as_of)
+    load_seconds = time.perf_counter() - started
+    config = load_config()
+    models = active_models(config)
+    result = compute(frame, models=models, config=config, category_spend=category_spend)
+
+    clock = time.perf_counter()
+    summaries = [_store_stages(session, model, result.stages[model.name], frame, as_of)
+                 for model in models]
+    _store_profile(session, result.profile, as_of)
+    _store_levels(session, result.segment_levels, as_of)
+    moved_down = sum(s.moved_down for s in summaries)
+    timings = {"load": round(load_seconds, 4), **result.timings,
+               "store": round(time.perf_counter() - clock, 4)}
+    session.add(RelationshipRun(
+        as_of=as_of, customers=len(frame),
+        changes=sum(s.new + s.moved_up + s.moved_down for s in summaries),
+        moved_down=moved_down, models={s.model: s.distribution for s in summaries},
+        timings=timings))
+    session.flush()
+    return RelationshipRefreshReport(
+        as_of=as_of, customers=len(frame), models=summaries,
+        value_tiers=_counts(result.profile["value_tier"]),
+        needs_segments=_counts(result.profile["needs_segment"].dropna()),
+        segments=len(result.segment_levels), timings=timings)
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
+
+
+def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
+                  frame: pd.DataFrame, as_of: date) -> ModelRefreshSummary:
+    """Record moves (with evidence) and replace the model's current stages.
+
+    ``assigned`` and ``frame`` are row-aligned (one row per customer, same order)."""
+    previous_rows = session.execute(
+        select(CustomerStage.customer_id, CustomerStage.stage, CustomerStage.rank,
+               CustomerStage.since).where(CustomerStage.model == model.name)).all()
+    previous = pd.DataFrame([tuple(r) for r in previous_rows],
+                            columns=["customer_id", "prev_stage", "prev_rank", "prev_since"])
+    merged = assigned.merge(previous, on="customer_id", how="left")
+    is_new = merged["prev_stage"].isna().to_numpy()
+    changed = is_new | (merged["prev_stage"].to_numpy() != merged["stage"].to_numpy())
+    prev_rank = merged["prev_rank"].to_numpy(dtype=float, na_value=np.nan)
+    direction = np.where(is_new, "new", np.where(merged["rank"].to_numpy() > prev_rank,
+                                                 "up", "down"))
+    moves = merged[changed]
+    evidence = moves["evidence"].to_numpy(dtype=object)
+    # A move also says why the customer no longer meets the stage it left (when that
+    # stage still exists in the model: a user may have edited the model in between).
+    left_rank = merged["prev_stage"].map({s.name: s.rank for s in model.stages}).to_numpy(
+        dtype=float, na_value=np.nan)
+    left = changed & ~np.isnan(left_rank)
+    if left.any():
+        left_rows = np.flatnonzero(left)
+        left_json = left_stage_evidence(model, frame, left_rows,
+                                        left_rank[left_rows].astype(int))
+        position = np.flatnonzero(left[changed])
+        evidence[position] = [f"{body[:-1]}, \"left\": {extra}}}"
+                              for body, extra in zip(evidence[position], left_json,
+                                                     strict=True)]
+    changes = pd.DataFrame({
+        "customer_id": moves["customer_id"], "model": model.name, "as_of": as_of,
+        "from_stage": moves["prev_stage"].astype(object).where(moves["prev_stage"].notna(),
+                                                               None),
+        "to_stage": moves["stage"],
+        "from_rank": [None if np.isnan(r) else int(r) for r in prev_rank[changed]],
+        "to_rank": moves["rank"].astype(int), "direction": direction[changed],
+        "evidence": evidence})
+    _write(session, StageChange, changes)
+
+    since = [as_of if moved else before
+             for moved, before in zip(changed, merged["prev_since"], strict=True)]
+    current = pd.DataFrame({
+        "customer_id": merged["customer_id"], "model": model.name, "stage": merged["stage"],
+        "rank": merged["rank"].astype(int), "since": since, "as_of": as_of,
+        "evidence": merged["evidence"]})
+    session.execute(delete(CustomerStage).where(CustomerStage.model == model.name))
+    _write(session, CustomerStage, current)
+
+    distribution = {name: int(n) for name, n in
+                    assigned["stage"].value_counts().reindex(model.stage_names,
+                                                             fill_value=0).items()}
+    session.execute(delete(StageCount).where(StageCount.as_of == as_of,
+                                             StageCount.model == model.name))
+    _write(session, StageCount, pd.DataFrame([
+        {"as_of": as_of, "model": model.name, "stage": stage.name, "rank": stage.rank,
+         "customers": distribution[stage.name]} for stage in model.stages]))
+    moved = pd.Series(direction[changed]).value_counts()
+    return ModelRefreshSummary(model=model.name, distribution=distribution,
+                               new=int(moved.get("new", 0)), moved_up=int(moved.get("up", 0)),
+                               moved_down=int(moved.get("down", 0)))
+
+
+def _store_profile(session: Session, profile: pd.DataFrame, as_of: date) -> None:
+    session.execute(delete(RelationshipProfile))
+    _write(session, RelationshipProfile, profile.assign(as_of=as_of))
+
+
+def _store_levels(session: Session, recommended: pd.DataFrame, as_of: date) -> None:
+    """Update recommendations; a stored override is never touched by a refresh."""
+    existing = {(row.kind, row.segment): row
+                for row in session.execute(select(SegmentLevel)).scalars()}
+    for record in recommended.to_dict("records"):
+        row = existing.get((record["kind"], record["segment"]))
+        if row is None:
+            session.add(SegmentLevel(as_of=as_of, **record))
+            continue
+        for key, value in record.items():
+            setattr(row, key, value)
+        row.as_of = as_of
+    session.flush()
+
+
+# --- segment levels ----------------------------------------------------------------
+
+
+def list_segment_levels(*, session: Session, kind: str | None = None) -> list[SegmentLevel]:
+    query = select(SegmentLevel).order_by(SegmentLevel.kind, SegmentLevel.segment)
+    if kind is not None:
+        query = query.where(SegmentLevel.kind == kind)
+    return list(session.execute(query).scalars())
+
+
+def get_segment_level(*, session: Session, kind: str, segment: str) -> SegmentLevel:
+    row = session.execute(select(SegmentLevel).where(
+        SegmentLevel.kind == kind, SegmentLevel.segment == segment)).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"no segment {segment!r} of kind {kind!r}; run a refresh first")
+    return row
+
+
+def set_level_override(*, session: Session, kind: str, segment: str, level: Level | str,
+                       by: str, reason: str | None = None) -> SegmentLevel:
+    """Record a user's chosen level for a segment; it wins over the recommendation and
+    survives refreshes until cleared."""
+    try:
+        chosen = Level(level)
+    except ValueError as exc:
+        raise ValidationError(
+            f"unknown level {level!r}; one of {[m.value for m in Level]}") from exc
+    row = get_segment_level(session=session, kind=kind, segment=segment)
+    row.override_level, row.override_by = chosen.value, by
+    row.override_at, row.override_reason = datetime.now(UTC), reason
+    session.flush()
+    return row
+
+
+def clear_level_override(*, session: Session, kind: str, segment: str) -> SegmentLevel:
+    row = get_segment_level(session=session, kind=kind, segment=segment)
+    row.override_level = row.override_by = row.override_reason = None
+    row.override_at = None
+    session.flush()
+    return row
+
+
+# --- one customer ------------------------------------------------------------------
+
+
+def _goal(models: dict[str, StageModel], model: str, stage: str) -> tuple[str | None,
+                                                                          str | None]:
+    try:
+        found = models[model].stage(stage)
+    except KeyError:
+        return None, None
+    return found.goal, found.goal_metric
+
+
+def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> CustomerExplanation:
+    """Why a customer is where they are: stages with evidence, recent moves, health
+    scorecard, bonds and tiers."""
+    stage_rows = list(session.execute(select(CustomerStage).where(
+        CustomerStage.customer_id == customer_id).order_by(CustomerStage.model)).scalars())
+    profile = session.execute(select(RelationshipProfile).where(
+        RelationshipProfile.customer_id == customer_id)).scalar_one_or_none()
+    if not stage_rows and profile is None:
+        raise NotFoundError(f"customer {customer_id} has no relationship assessment; "
+                            "run `kithkin refresh` first (or the customer does not exist)")
+    models = available_models()
+    stages = []
+    for row in stage_rows:
+        goal, goal_metric = _goal(models, row.model, row.stage)
+        stages.append(CustomerStageRead(
+            model=row.model, stage=row.stage, rank=row.rank, since=row.since, as_of=row.as_of,
+            goal=goal, goal_metric=goal_metric, evidence=json.loads(row.evidence)))
+    changes = session.execute(select(StageChange).where(
+        StageChange.customer_id == customer_id).order_by(
+        StageChange.as_of.desc(), StageChange.id.desc()).limit(history_limit)).scalars()
+    history = [StageChangeRead(model=c.model, as_of=c.as_of, from_stage=c.from_stage,
+                               to_stage=c.to_stage, direction=c.direction,
+                               evidence=json.loads(c.evidence)) for c in changes]
+    inputs_used = (dict(zip(PROFILE_INPUTS, json.loads(profile.evidence), strict=False))
+                   if profile else {})
+    return CustomerExplanation(
+        customer_id=customer_id, as_of=profile.as_of if profile else None, stages=stages,
+        history=history, health=_health(profile, inputs_used) if profile else None,
+        bonds=_bonds(profile, inputs_used) if profile else None,
+        value_tier=profile.value_tier if profile else None,
+        net_margin=profile.net_margin if profile else None,
+        potential=profile.potential if profile else None,
+        needs_segment=profile.needs_segment if profile else None)
+
+
+def _health(profile: RelationshipProfile, evidence: dict[str, Any]) -> HealthScorecard:
+    scores = {name: getattr(profile, f"health_{name}") for name in CHARACTERISTICS}
+    return HealthScorecard(**scores, overall=profile.health_overall,
+                           evidence={k: evidence.get(k) for k in HEALTH_INPUTS})
+
+
+def _bonds(profile: RelationshipProfile, evidence: dict[str, Any]) -> BondInventoryRead:
+    return BondInventoryRead(
+        financial=profile.bond_financial, social=profile.bond_social,
+        customization=profile.bond_customization, structural=profile.bond_structural,
+        switching_barrier=profile.switching_barrier,
+        evidence={k: evidence.get(k) for k in BOND_INPUTS})
+
+
+def current_stages(*, session: Session, model: str,
+                   customer_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """customer_id, stage, rank, since for one model (optionally some customers only)."""
+    query = select(CustomerStage.customer_id, CustomerStage.stage, CustomerStage.rank,
+                   CustomerStage.since).where(CustomerStage.model == model)
+    if customer_ids is not None:
+        query = query.where(CustomerStage.customer_id.in_(list(customer_ids)))
+    rows = session.execute(query.order_by(CustomerStage.customer_id)).all()
+    return pd.DataFrame([tuple(r) for r in rows],
+                        columns=["customer_id", "stage", "rank", "since"])
+

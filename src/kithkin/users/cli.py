@@ -1,0 +1,100 @@
+"""`kithkin users ...`: create staff users (the first admin) and API keys from the shell."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kithkin.database.core import session_scope
+from kithkin.errors import KithkinError
+from kithkin.users import service as user_service
+from kithkin.users.models import Role
+
+app = typer.Typer(help="Staff users and API keys.", no_args_is_help=True)
+api_key_app = typer.Typer(help="API keys (the whole key is printed once).", no_args_is_help=True)
+app.add_typer(api_key_app, name="api-key")
+console = Console()
+
+
+def _fail(exc: KithkinError) -> typer.Exit:
+    console.print(f"[red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+@app.command("create")
+def create(
+    email: Annotated[str, typer.Option(help="Sign-in email (unique).")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[Role, typer.Option(help="admin, manager, agent or analyst.")],
+    password: Annotated[str, typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True,
+        help="At least 8 characters; prompted when omitted.",
+    )],
+) -> None:
+    """Create a staff user (run once with --role admin to bootstrap)."""
+    try:
+        with session_scope() as session:
+            user = user_service.create_user(session=session, email=email, name=name,
+                                            password=password, role=role)
+            console.print(f"user [bold]{user.id}[/] {user.email} ({user.role}) created")
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command("list")
+def list_users() -> None:
+    """List staff users."""
+    table = Table("id", "email", "name", "role", "active", "last login")
+    with session_scope() as session:
+        for user in user_service.list_users(session=session):
+            table.add_row(str(user.id), user.email, user.name, user.role,
+                          "yes" if user.is_active else "no", str(user.last_login_at or ""))
+    console.print(table)
+
+
+@api_key_app.command("create")
+def create_api_key(
+    email: Annotated[str, typer.Option(help="Owner's email.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    scope: Annotated[list[str] | None, typer.Option(
+        help="area:access, repeatable (e.g. customers:read); default: everything the "
+             "owner's role allows.",
+    )] = None,
+) -> None:
+    """Create an API key and print it once."""
+    try:
+        with session_scope() as session:
+            user = user_service.get_user_by_email(session=session, email=email)
+            row, key = user_service.create_api_key(session=session, user_id=user.id,
+                                                   name=name, scopes=scope or ["*"])
+            console.print(f"API key {row.id} ({row.prefix}) for {user.email}, scopes "
+                          f"{', '.join(row.scopes)}. Store it now; it is not shown again:")
+            typer.echo(key)
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+
+
+@api_key_app.command("list")
+def list_api_keys() -> None:
+    """List API keys (prefixes only)."""
+    table = Table("id", "user", "name", "prefix", "scopes", "revoked", "last used")
+    with session_scope() as session:
+        for row in user_service.list_api_keys(session=session):
+            table.add_row(str(row.id), str(row.user_id), row.name, row.prefix,
+                          " ".join(row.scopes), str(row.revoked_at or ""),
+                          str(row.last_used_at or ""))
+    console.print(table)
+
+
+@api_key_app.command("revoke")
+def revoke_api_key(api_key_id: int) -> None:
+    """Revoke an API key for good."""
+    try:
+        with session_scope() as session:
+            row = user_service.revoke_api_key(session=session, api_key_id=api_key_id)
+            console.print(f"API key {row.id} ({row.prefix}) revoked at {row.revoked_at}")
+    except KithkinError as exc:
+        raise _fail(exc) from exc

@@ -1,0 +1,169 @@
+"""`kithkin refresh` end to end on the crafted store (SQLite and PostgreSQL stores)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import Engine, func, insert, select, update
+from typer.testing import CliRunner
+
+from tests.analytics import crafted
+from kithkin.analytics import refresh, snapshot
+from kithkin.cli.main import app
+from kithkin.config import get_settings
+from kithkin.customers.models import Customer
+from kithkin.database.core import session_scope
+from kithkin.metrics import service as metrics_service
+from kithkin.metrics.models import CustomerMetric, MetricsRun
+from kithkin.transactions.models import Transaction
+
+
+def _block(engine: Engine, as_of: date) -> dict[int, CustomerMetric]:
+    with session_scope(engine) as session:
+        rows = session.scalars(select(CustomerMetric).where(CustomerMetric.as_of == as_of))
+        return {row.customer_id: row for row in rows}
+
+
+def test_refresh_stores_every_metric_and_replaces_the_as_of(store_engine: Engine) -> None:
+    crafted.load(store_engine)
+    result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
+                         store_engine=store_engine)
+    assert result.customers == 5 and set(result.timings) == set(refresh.STEPS)
+    block = _block(store_engine, crafted.AS_OF)
+    assert sorted(block) == [1, 2, 4, 5, 6]  # Carol is acquired after as-of
+    alice = block[1]
+    assert (alice.orders, alice.frequency, alice.T, alice.rfm_score) == (4, 2.0, 172.0, "344")
+    assert alice.margin == pytest.approx(138.0)
+    assert alice.first_purchase_at is not None and alice.first_purchase_at.hour == 9
+    assert alice.has_loyalty is True and alice.membership_tier == "gold"
+    frank = block[6]  # no purchase: counts, no value
+    assert frank.orders == 0 and frank.frequency is None and frank.p_alive is None
+    assert frank.ideas == 1 and frank.has_contract is False
+
+    again = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
+                        store_engine=store_engine)
+    assert again.snapshot == () or all(p.mode == "unchanged" for p in again.snapshot)
+    refresh.run(settings=get_settings(), as_of=date(2024, 3, 31), store_engine=store_engine)
+    with session_scope(store_engine) as session:
+        per_as_of = dict(session.execute(
+            select(CustomerMetric.as_of, func.count()).group_by(CustomerMetric.as_of)).all())
+        assert per_as_of == {crafted.AS_OF: 5, date(2024, 3, 31): 5}  # history kept
+        run = metrics_service.get_run(session=session, as_of=crafted.AS_OF)
+        assert run.model_params is not None
+        # The data's margin ratio: Alice and Bob have costs, Dan and Eve do not.
+        assert run.model_params["margin"] == pytest.approx((138.0 + 15.0) / (330.0 + 40.0))
+        assert run.timings and run.finished_at is not None
+        latest = metrics_service.for_customer(session=session, customer_id=1)
+        assert latest is not None and latest.as_of == crafted.AS_OF
+        assert len(metrics_service.history(session=session, customer_id=1)) == 2
+        frame = metrics_service.load_block(session=session)
+        assert sorted(frame.customer_id) == [1, 2, 4, 5, 6]
+
+
+def test_all_zero_frequency_stores_metrics_and_reports_the_model_error(
+    sqlite_engine: Engine,
+) -> None:
+    with sqlite_engine.begin() as conn:
+        conn.execute(insert(Customer), [{"id": i} for i in (1, 2, 3)])
+        conn.execute(insert(Transaction), [
+            {"source": "s", "order_id": f"o{i}", "customer_id": i,
+             "ordered_at": crafted.at(f"2024-0{i}-10"), "amount": 10.0 * i}
+            for i in (1, 2, 3)])
+    result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
+                         store_engine=sqlite_engine)
+    assert result.model_error is not None and "BG/NBD" in result.model_error
+    block = _block(sqlite_engine, crafted.AS_OF)
+    assert [block[i].frequency for i in (1, 2, 3)] == [0.0, 0.0, 0.0]
+    assert block[3].revenue == 30.0 and block[3].p_alive is None
+    with session_scope(sqlite_engine) as session:
+        run = session.scalars(select(MetricsRun)).one()
+        assert run.model_error == result.model_error
+
+
+def _refresh_snapshot(engine: Engine) -> dict[str, Any]:
+    parts = snapshot.refresh(engine=engine, directory=get_settings().snapshot_dir)
+    return {part.name: (part.mode, part.rows_copied, part.total_rows) for part in parts}
+
+
+def test_snapshot_appends_new_rows_and_rebuilds_after_updates(sqlite_engine: Engine) -> None:
+    crafted.load(sqlite_engine)
+    first = _refresh_snapshot(sqlite_engine)
+    assert first["transactions"] == ("rebuilt", 14, 14)
+    assert _refresh_snapshot(sqlite_engine)["transactions"] == ("unchanged", 0, 14)
+    with sqlite_engine.begin() as conn:
+        conn.execute(insert(Transaction), [
+            {"source": "shop", "order_id": "new", "customer_id": 2,
+             "ordered_at": crafted.at("2024-06-20"), "amount": 15.0}])
+    assert _refresh_snapshot(sqlite_engine)["transactions"] == ("appended", 1, 15)
+    with sqlite_engine.begin() as conn:
+        conn.execute(update(Transaction).where(Transaction.id == 1).values(amount=99.0))
+    assert _refresh_snapshot(sqlite_engine)["transactions"] == ("rebuilt", 15, 15)
+    with sqlite_engine.begin() as conn:
+        conn.execute(Transaction.__table__.delete().where(Transaction.id == 3))
+    assert _refresh_snapshot(sqlite_engine)["transactions"] == ("rebuilt", 14, 14)
+
+
+def test_cli_refresh_and_customers_show(sqlite_engine: Engine) -> None:
+    crafted.load(sqlite_engine)
+    runner = CliRunner()
+    refreshed = runner.invoke(app, ["refresh", "--as-of", "2024-06-30", "--margin", "0.4"])
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "stored metrics of 5 customers" in refreshed.output
+    shown = runner.invoke(app, ["customers", "show", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert "Alice" in shown.output and "loyal customers" in shown.output
+    assert "2024-06-30" in shown.output
+    missing = runner.invoke(app, ["customers", "show", "999"])
+    assert missing.exit_code == 1
+    bad = runner.invoke(app, ["refresh", "--as-of", "June"])
+    assert bad.exit_code != 0
+    with session_scope(sqlite_engine) as session:
+        run = metrics_service.get_run(session=session, as_of=crafted.AS_OF)
+        assert run.model_params is not None and math.isclose(run.model_params["margin"], 0.4)
+
+
+def test_adbc_child_copy_equals_the_dbapi_copy(sqlite_engine: Engine,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast SQLite reader (ADBC, in a child process) writes the same snapshot."""
+    pytest.importorskip("adbc_driver_sqlite")
+    crafted.load(sqlite_engine)
+    directory = get_settings().snapshot_dir
+    # Orders and interactions: integers, floats, text, timestamps, NULL-leading columns.
+    specs = [spec for spec in snapshot.SPECS if spec.name in {"transactions", "interactions"}]
+    for spec in specs:
+        snapshot.refresh_table(engine=sqlite_engine, spec=spec, directory=directory / "dbapi")
+    monkeypatch.setattr(snapshot, "ADBC_MIN_ROWS", 0)
+    for spec in specs:
+        snapshot.refresh_table(engine=sqlite_engine, spec=spec, directory=directory / "adbc")
+        tables = [pq.read_table(directory / kind / spec.name) for kind in ("dbapi", "adbc")]
+        assert tables[0].num_rows > 0 and tables[0].equals(tables[1]), spec.name
+    with sqlite_engine.begin() as conn:  # rows written by this process are seen
+        conn.execute(insert(Transaction), [
+            {"source": "shop", "order_id": "late", "customer_id": 2,
+             "ordered_at": crafted.at("2024-06-21"), "amount": 5.0}])
+    part = snapshot.refresh_table(engine=sqlite_engine, spec=specs[0],
+                                  directory=directory / "adbc")
+    assert (part.name, part.mode, part.rows_copied) == ("transactions", "appended", 1)
+
+
+@pytest.mark.postgres
+def test_refresh_on_the_postgres_engine_matches_duckdb(pg_engine: Engine,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """analytics_engine=postgres reads the store in place and stores the same block."""
+    crafted.load(pg_engine)
+    refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=pg_engine)
+    via_duckdb = metrics_service_block(pg_engine)
+    monkeypatch.setenv("KITHKIN_ANALYTICS_ENGINE", "postgres")
+    get_settings.cache_clear()
+    result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=pg_engine)
+    assert result.engine == "postgres" and result.snapshot == ()
+    assert metrics_service_block(pg_engine).equals(via_duckdb)
+
+
+def metrics_service_block(engine: Engine) -> Any:
+    with session_scope(engine) as session:
+        return metrics_service.load_block(session=session).sort_values("customer_id")

@@ -1,0 +1,89 @@
+"""What staff do in the dashboard, in a real browser: sign in, find a customer, read the
+360 page and its chart, import a file with bad rows, and be refused what their role may
+not see."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.browser.browsing import seeding, shot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_wrong_password_shows_an_error_and_right_one_returns_to_the_asked_page(
+        page: Any) -> None:
+    page.goto("/customers?q=Turing")
+    assert "/login" in page.url  # the page needs a session: sent to sign in first
+    page.get_by_label("Email").fill(seeding.email_of("agent"))
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text().startswith("Wrong email or password")
+    shot(page, "login-error")
+    page.get_by_label("Password").fill(seeding.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/customers\?q=Turing$"))
+    assert page.get_by_role("link", name="Alan Turing").is_visible()
+
+
+def test_search_open_360_and_see_the_chart(page: Any) -> None:
+    sign_in(page, "agent")
+    page.get_by_label("Search by last name, email or external id").fill("love")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Ada Lovelace").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("heading", name=re.compile("Ada Lovelace")).is_visible()
+    assert page.get_by_role("heading", name="Relationship stages").is_visible()
+    svg = page.locator("#order-history svg.main-svg").first
+    svg.wait_for()
+    assert page.locator("#order-history .trace.bars .point path").count() > 0  # bars are drawn
+    shot(page, "customer-360-agent")
+    assert page.errors == []
+
+
+def test_overview_draws_every_chart(page: Any) -> None:
+    sign_in(page, "analyst")
+    assert page.url.endswith("/")  # analysts land on the overview
+    page.locator("#clv-histogram svg.main-svg").first.wait_for()
+    for chart in page.locator(".chart").all():
+        assert chart.locator("svg.main-svg").count() > 0
+    assert page.errors == []
+
+
+def test_agent_is_refused_admin_pages_and_sees_no_link_to_them(page: Any) -> None:
+    sign_in(page, "agent")
+    nav = page.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link", name="Customers").is_visible()
+    for hidden in ("Overview", "Imports", "Users & keys", "Cohorts"):
+        assert nav.get_by_role("link", name=hidden).count() == 0
+    response = page.goto("/admin/users")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    shot(page, "forbidden")
+
+
+def test_upload_a_csv_with_bad_rows_and_read_the_reject_report(
+        page: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "new-customers.csv"
+    upload.write_text(
+        "source,external_id,first_name,last_name,email,acquired_at\n"
+        "web,W-1,Marie,Curie,marie@example.com,2025-03-01\n"
+        "web,W-2,Pierre,Curie,not-an-email,2025-03-02\n"
+        "web,W-3,Irene,Joliot,irene@example.com,not a date\n",
+        encoding="utf-8",
+    )
+    sign_in(page, "manager")
+    page.goto("/imports")
+    page.get_by_label("What the file holds").select_option("customers")
+    page.get_by_label("File (CSV, Parquet or JSON Lines)").set_input_files(str(upload))
+    page.get_by_role("button", name="Start import").click()
+    page.wait_for_url(re.compile(r"/imports/\d+$"))
+    page.get_by_role("heading", name="Rejected rows").wait_for(timeout=20_000)
+    report = page.locator("table.rejects")
+    assert report.locator("tbody tr").count() == 2
+    assert "not-an-email" in report.inner_text()
+    assert page.locator("[data-field='rows_written']").inner_text() == "1"
+    shot(page, "import-rejects")

@@ -1,0 +1,32 @@
+"""Every page as an admin, drawn by chromium: no script errors, charts drawn, screenshots
+in test-artifacts/browser/ (one sign-in for all pages keeps this fast)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.browser.browsing import shot, sign_in
+
+pytestmark = pytest.mark.browser
+
+# (screenshot name, path, number of charts the page draws with the seeded store)
+PAGES = [("overview", "/", 5), ("customers", "/customers", 0),
+         ("customers-search", "/customers?q=smi", 0), ("cohorts", "/cohorts", 1),
+         ("imports", "/imports", 0), ("import-job", "/imports/1", 0),
+         ("users", "/admin/users", 0), ("customer-360", "/customers/1", 1)]
+
+
+def test_every_page_renders_and_draws_its_charts_without_script_errors(page: Any) -> None:
+    sign_in(page, "admin")
+    for name, path, charts in PAGES:
+        response = page.goto(path)
+        assert response.status == 200, name
+        page.wait_for_load_state("networkidle")
+        if charts:
+            page.locator(".chart svg.main-svg").first.wait_for()
+        assert page.locator(".chart").count() == charts, name
+        for chart in page.locator(".chart").all():
+            assert chart.locator("svg.main-svg").count() > 0, name
+        shot(page, name)
+    assert page.errors == []

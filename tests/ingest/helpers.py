@@ -1,0 +1,54 @@
+"""Small builders shared by the ingestion tests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from kithkin.ingest import ingest_file
+
+VOLATILE = {"id", "created_at", "updated_at"}
+
+CUSTOMERS = [
+    ["source", "external_id", "first_name", "last_name", "email", "phone", "consent_email"],
+    ["shop", "c1", "Ann", "Lee", "ann@example.com", "+44 20 7946 0018", "granted"],
+    ["shop", "c2", "Bob", "Ray", "bob@example.com", "", "no"],
+    ["shop", "c3", "Cy", "Orr", "", "+1 202 555 0143", ""],
+]
+
+TRANSACTIONS_HEADER = ["source", "order_id", "customer_external_id", "ordered_at", "amount",
+                       "currency"]
+
+
+def write_csv(path: Path, rows: list[list[Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def seed_customers(engine: Engine, folder: Path) -> None:
+    report = ingest_file(kind="customers", path=write_csv(folder / "seed.csv", CUSTOMERS),
+                         engine=engine)
+    assert report.rows_rejected == 0, report
+
+
+def rows_of(engine: Engine, table: str, exclude: set[str] = VOLATILE) -> list[tuple[Any, ...]]:
+    """Table content without surrogate ids and timestamps, sorted: comparable across runs."""
+    with engine.connect() as conn:
+        result = conn.execute(text(f'SELECT * FROM "{table}"'))
+        keep = [i for i, name in enumerate(result.keys()) if name not in exclude]
+        rows = [tuple(str(row[i]) for i in keep) for row in result]
+    return sorted(rows)
+
+
+def count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
+
+
+def read_rejects(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))

@@ -1,0 +1,107 @@
+"""Kill an import mid-file, then run it again: whole batches or none, and no duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pytest
+from sqlalchemy import Engine
+
+from kithkin.database.core import build_engine
+from kithkin.database.manage import upgrade
+from kithkin.ingest import ingest_file
+
+from .helpers import rows_of, seed_customers
+
+ROWS = 30_000
+
+
+def _orders(path: Path) -> Path:
+    numbers = np.arange(ROWS)
+    pa_csv.write_csv(pa.table({
+        "source": pa.array(["shop"] * ROWS),
+        "order_id": pa.array(np.char.add("o", numbers.astype(str))),
+        "customer_external_id": pa.array(np.array(["c1", "c2", "c3"])[numbers % 3]),
+        "ordered_at": pa.array(["2024-01-01T10:00:00Z"] * ROWS),
+        "amount": pa.array((numbers % 97 + 0.5).astype(str)),
+    }), path)
+    return path
+
+
+def _start_import(path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kithkin.ingest.cli", "transactions", str(path),
+         "--batch-size", "500"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy(),
+    )
+
+
+def _job(db: Path) -> tuple[str, int] | None:
+    with sqlite3.connect(db, timeout=10) as conn:
+        row = conn.execute("SELECT status, rows_written FROM import_job "
+                           "WHERE kind = 'transactions' ORDER BY id DESC LIMIT 1").fetchone()
+    return None if row is None else (row[0], int(row[1]))
+
+
+def _stop_midway(process: subprocess.Popen[bytes], db: Path, sig: signal.Signals) -> int:
+    """Send ``sig`` once some batches are committed; return the committed row count."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = _job(db)
+        if job and job[1] > 0:
+            process.send_signal(sig)
+            break
+        if process.poll() is not None:
+            assert process.stderr is not None
+            pytest.fail(f"import ended before it could be stopped: {process.stderr.read()!r}")
+        time.sleep(0.01)
+    process.wait(timeout=60)
+    job = _job(db)
+    assert job is not None
+    return job[1]
+
+
+def _clean_import(tmp_path: Path, orders: Path) -> Engine:
+    engine: Engine = build_engine(f"sqlite:///{tmp_path / 'clean.db'}")
+    upgrade(engine)
+    (tmp_path / "clean").mkdir()
+    seed_customers(engine, tmp_path / "clean")
+    ingest_file(kind="transactions", path=orders, engine=engine)
+    return engine
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_import_is_consistent_and_rerun_completes(
+    sqlite_engine: Engine, workspace: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    seed_customers(sqlite_engine, tmp_path)
+    orders = _orders(tmp_path / "orders.csv")
+    db = workspace / "kithkin.db"
+    process = _start_import(orders)
+    committed = _stop_midway(process, db, sig)
+    stored = len(rows_of(sqlite_engine, "transaction"))
+    assert 0 < committed < ROWS, "the import was not stopped midway"
+    assert stored == committed  # progress and data commit together: whole batches only
+    status = _job(db)
+    assert status is not None
+    if sig is signal.SIGINT:
+        assert process.returncode == 130 and status[0] == "interrupted"
+    else:
+        assert process.returncode == -signal.SIGKILL and status[0] == "running"
+
+    report = ingest_file(kind="transactions", path=orders, engine=sqlite_engine)
+    assert report.status == "succeeded" and report.rows_rejected == 0
+    assert report.unchanged == committed and report.inserted == ROWS - committed
+    clean = _clean_import(tmp_path, orders)
+    assert rows_of(sqlite_engine, "transaction") == rows_of(clean, "transaction")
+    clean.dispose()

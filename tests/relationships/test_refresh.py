@@ -1,0 +1,161 @@
+"""Refreshes against the store: history of moves, explain, levels and overrides."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from kithkin.errors import NotFoundError, ValidationError
+from kithkin.relationships import reports, service
+from kithkin.relationships.definitions import BUILTIN_DIR
+from kithkin.relationships.models import CustomerStage, StageChange
+from kithkin.relationships.workspace import install_model
+
+from .crafted import CUSTOMERS, DRIFT, add_customers, metrics
+
+FIRST, SECOND = date(2026, 1, 1), date(2026, 4, 1)
+
+
+def _two_refreshes(engine: Engine) -> None:
+    add_customers(engine, list(CUSTOMERS))
+    with Session(engine) as session:
+        first = service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        session.commit()
+        second = service.refresh(session=session, as_of=SECOND, metrics=metrics({5: DRIFT}))
+        session.commit()
+    journey = {s.model: s for s in first.models}["journey"]
+    assert journey.distribution == {"stranger": 1, "acquaintance": 1, "friend": 2,
+                                    "partner": 1}
+    assert journey.new == 5 and journey.moved_down == 0
+    moved = {s.model: (s.new, s.moved_up, s.moved_down) for s in second.models}
+    assert moved == {"journey": (0, 0, 1), "ladder": (0, 0, 1), "pyramid": (0, 0, 0)}
+    assert second.moved_down == 2
+
+
+def test_two_refreshes_record_a_downward_move(store_engine: Engine) -> None:
+    _two_refreshes(store_engine)
+    with Session(store_engine) as session:
+        history = session.execute(
+            select(StageChange.as_of, StageChange.from_stage, StageChange.to_stage,
+                   StageChange.direction)
+            .where(StageChange.customer_id == 5, StageChange.model == "journey")
+            .order_by(StageChange.as_of)).all()
+        assert [tuple(h) for h in history] == [
+            (FIRST, None, "friend", "new"), (SECOND, "friend", "acquaintance", "down")]
+        since = dict(session.execute(select(CustomerStage.customer_id, CustomerStage.since)
+                                     .where(CustomerStage.model == "journey")).all())
+        assert since == {1: FIRST, 2: FIRST, 3: FIRST, 4: FIRST, 5: SECOND}
+        down = reports.moved_down(session=session)
+        assert down[["customer_id", "model", "from_stage", "to_stage"]].values.tolist() == [
+            [5, "journey", "friend", "acquaintance"], [5, "ladder", "client", "customer"]]
+        table = reports.distribution(session=session, model="journey")
+        assert table.loc[SECOND].tolist() == [1, 2, 1, 1]
+        current = service.current_stages(session=session, model="journey",
+                                         customer_ids=[4, 5])
+        assert current[["customer_id", "stage", "since"]].values.tolist() == [
+            [4, "partner", FIRST], [5, "acquaintance", SECOND]]
+        durations = reports.stage_durations(session=session, model="journey").set_index(
+            "stage")
+        assert durations.loc["friend", "completed_spells"] == 1  # customer 5, 90 days
+        assert durations.loc["friend", "mean_days_completed"] == 90.0
+
+
+def test_explain_says_why(sqlite_engine: Engine) -> None:
+    _two_refreshes(sqlite_engine)
+    with Session(sqlite_engine) as session:
+        found = service.explain(session=session, customer_id=5)
+        with pytest.raises(NotFoundError):
+            service.explain(session=session, customer_id=99)
+    journey = next(s for s in found.stages if s.model == "journey")
+    assert (journey.stage, journey.goal, journey.goal_metric) == ("acquaintance", "satisfy",
+                                                                  "last_csat")
+    assert journey.evidence == {"stage": "acquaintance", "rule": "orders >= 1",
+                                "values": {"orders": 4}}
+    down = next(c for c in found.history if c.model == "journey")
+    assert (down.from_stage, down.to_stage, down.direction) == ("friend", "acquaintance",
+                                                                 "down")
+    assert down.evidence["values"] == {"orders": 4}
+    assert down.evidence["left"]["stage"] == "friend"
+    assert down.evidence["left"]["values"]["days_since_last_purchase"] == 400
+    assert down.evidence["left"]["values"]["complaints_open"] == 1
+    assert found.health is not None and found.health.trust == 0.0
+    assert found.health.evidence["days_since_last_purchase"] == 400
+    assert found.health.evidence["p_alive"] == 0.2
+    assert found.bonds is not None and found.bonds.switching_barrier == 0.0
+    # net margin 30 - 5 x 1 complaint; potential (Q75 150 - clv 80) x p_alive 0.2
+    assert (found.value_tier, found.net_margin, found.potential) == ("ordinary", 25.0, 14.0)
+
+
+def test_override_wins_and_survives_refresh(sqlite_engine: Engine) -> None:
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        row = service.get_segment_level(session=session, kind="stage:journey",
+                                        segment="friend")
+        # 2 customers (few), margin 90 / 500 = 18 % (medium): proactive
+        assert (row.customers, row.size_class, row.margin_class, row.recommended_level) == (
+            2, "few", "medium", "proactive")
+        service.set_level_override(session=session, kind="stage:journey", segment="friend",
+                                   level="partnership", by="ana", reason="key accounts")
+        session.commit()
+        service.refresh(session=session, as_of=SECOND, metrics=metrics({5: DRIFT}))
+        session.commit()
+        row = service.get_segment_level(session=session, kind="stage:journey",
+                                        segment="friend")
+        assert (row.customers, row.recommended_level) == (1, "proactive")
+        assert (row.level, row.override_by, row.override_reason) == (
+            "partnership", "ana", "key accounts")
+        assert row.as_of == SECOND and row.override_at is not None
+        service.clear_level_override(session=session, kind="stage:journey", segment="friend")
+        assert row.level == "proactive"
+        with pytest.raises(ValidationError, match="unknown level"):
+            service.set_level_override(session=session, kind="stage:journey",
+                                       segment="friend", level="bestie", by="ana")
+        kinds = {r.kind for r in service.list_segment_levels(session=session)}
+        assert kinds == {"stage:journey", "stage:ladder", "stage:pyramid", "rfm_segment",
+                         "value_tier"}
+
+
+def test_history_only_moves_forward(sqlite_engine: Engine) -> None:
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, as_of=SECOND, metrics=metrics())
+        with pytest.raises(ValidationError, match="only moves forward"):
+            service.refresh(session=session, as_of=FIRST, metrics=metrics())
+
+
+def test_user_segments_from_settings(sqlite_engine: Engine, workspace: object) -> None:
+    from kithkin.config import get_settings
+
+    home = get_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "relationships.toml").write_text(
+        'active_models = ["journey"]\n[segments]\nbig = "revenue >= 300"\n')
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    with Session(sqlite_engine) as session:
+        report = service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        big = service.get_segment_level(session=session, kind="rule:big", segment="big")
+    assert [m.model for m in report.models] == ["journey"]
+    assert (big.customers, big.margin_rate) == (2, 0.1615)  # (60 + 150) / 1300
+
+
+def test_a_stage_removed_between_refreshes(sqlite_engine: Engine, tmp_path: Path) -> None:
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    builtin = (BUILTIN_DIR / "journey.toml").read_text()
+    edited = tmp_path / "journey.toml"
+    edited.write_text(builtin[:builtin.rindex("[[stages]]")])  # drop the partner stage
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        install_model(edited)
+        report = service.refresh(session=session, as_of=SECOND, metrics=metrics())
+        change = session.execute(select(StageChange).where(
+            StageChange.customer_id == 4, StageChange.as_of == SECOND)).scalars().one()
+    assert {m.model: m.moved_down for m in report.models}["journey"] == 1
+    assert (change.from_stage, change.to_stage, change.direction) == ("partner", "friend",
+                                                                      "down")
+    assert "left" not in json.loads(change.evidence)

@@ -1,0 +1,91 @@
+"""Stages, evidence, health and bonds of the crafted customers, computed by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from kithkin.relationships import bonds, health
+from kithkin.relationships.assignment import assign
+from kithkin.relationships.engine import PROFILE_INPUTS, compute
+from kithkin.relationships.workspace import RelationshipConfig, get_model
+
+from .crafted import DRIFT, metrics
+
+
+@pytest.mark.parametrize(("model", "expected", "after_drift"), [
+    ("journey", ["stranger", "acquaintance", "friend", "partner", "friend"], "acquaintance"),
+    ("ladder", ["prospect", "customer", "supporter", "partner", "client"], "customer"),
+    ("pyramid", ["transactional", "transactional", "responsive", "transformational",
+                 "transactional"], "transactional"),
+])
+def test_stages_of_crafted_customers(model: str, expected: list[str],
+                                     after_drift: str) -> None:
+    assigned = assign(get_model(model), metrics())
+    assert assigned["stage"].tolist() == expected
+    drifted = assign(get_model(model), metrics({5: DRIFT}))
+    assert drifted["stage"].tolist() == [*expected[:4], after_drift]
+
+
+def test_evidence_names_the_rule_and_the_values_it_read() -> None:
+    assigned = assign(get_model("journey"), metrics()).set_index("customer_id")
+    friend = json.loads(assigned.loc[5, "evidence"])
+    assert friend["stage"] == "friend"
+    assert friend["rule"].startswith("orders >= 2 and days_since_last_purchase <= 365")
+    assert friend["values"] == {"orders": 4, "days_since_last_purchase": 60,
+                                "complaints_open": 0, "has_preferences": None,
+                                "interactions_90d": 0, "categories_bought": 2}
+    stranger = json.loads(assigned.loc[1, "evidence"])
+    assert stranger == {"stage": "stranger", "rule": "true", "values": {}}
+
+
+def test_health_scorecard_by_hand() -> None:
+    card = health.scorecard(metrics()).set_index("customer_id")
+    columns = [f"health_{c}" for c in health.CHARACTERISTICS] + ["health_overall"]
+    # customer 4 (partner): see docs/relationships.md for each formula
+    assert card.loc[4, columns].tolist() == [100.0, 62.5, 100.0, 63.6, 83.3, 26.7, 62.0,
+                                             71.2]
+    # customer 3 (friend): no firm-held knowledge, no commitment
+    assert card.loc[3, columns].tolist() == [57.7, 75.0, 44.1, 77.5, 16.7, 0.0, 23.3, 42.0]
+    # customer 1 (stranger): nothing yet
+    assert card.loc[1, columns].tolist() == [0.0] * 8
+    profile = compute(metrics(), models=[], config=RelationshipConfig()).profile
+    values = json.loads(profile.set_index("customer_id").loc[4, "evidence"])
+    evidence = dict(zip(PROFILE_INPUTS, values, strict=True))
+    assert evidence["last_nps"] == 10 and evidence["complaints_resolved"] == 1
+    assert evidence["has_preferences"] is True and evidence["integrations"] is None
+
+
+def test_distinct_purchase_profile_raises_uniqueness() -> None:
+    frame = metrics().assign(profile_distinctiveness=[0, 0, 0, 0.5, 0])
+    card = health.scorecard(frame).set_index("customer_id")
+    assert card.loc[4, "health_unique"] == pytest.approx(26.7 + 30.0, abs=0.05)
+
+
+def test_bond_inventory_and_switching_barrier() -> None:
+    frame = pd.DataFrame([
+        {"customer_id": 1},
+        {"customer_id": 2, "has_loyalty": True, "bundles_bought": 2, "has_price_lock": True,
+         "has_account_manager": True, "interactions_90d": 2, "two_way_ratio": 0.5,
+         "community_interactions": 1, "has_preferences": True, "customized_orders": 1,
+         "ideas": 3, "integrations": 1, "has_contract": True, "shared_processes": 2},
+        {"customer_id": 3, "membership_tier": "gold", "has_subscription": True,
+         "interactions_90d": 5, "two_way_ratio": 0.0, "has_contract": True},
+    ])
+    result = bonds.inventory(frame).set_index("customer_id")
+    columns = ["bond_financial", "bond_social", "bond_customization", "bond_structural",
+               "switching_barrier"]
+    assert result.loc[1, columns].tolist() == [0.0] * 5
+    assert result.loc[2, columns].tolist() == [100.0] * 5
+    # tier (rewards) + subscription (stable price) = 2/3 financial; one-way contact is no
+    # social bond; the contract is 1/3 structural. 0.15*66.7 + 0.40*33.3 = 23.3
+    assert result.loc[3, columns].tolist() == [66.7, 0.0, 0.0, 33.3, 23.3]
+
+
+def test_crafted_partner_bonds() -> None:
+    result = bonds.inventory(metrics()).set_index("customer_id")
+    assert result.loc[4, ["bond_financial", "bond_social", "bond_customization",
+                          "bond_structural", "switching_barrier"]].tolist() == [
+        0.0, 33.3, 66.7, 33.3, 36.7]
