@@ -16,7 +16,7 @@ Steps, each timed for both libraries on the same transaction file:
 lifetimes runs in a child process with a time limit (``--lifetimes-timeout``); steps it
 did not finish are reported as cut.  Both fits' log-likelihoods are evaluated with the
 same function on the same summary.  Also writes the CDNOW calibration/holdout table and
-plot (benchmarks/results/clv_holdout.html).
+plot (benchmarks/results/clv_holdout.svg).
 
 Usage: .venv/bin/python benchmarks/clv_vs_lifetimes.py [--quick] [--sizes 100000 1000000]
 """
@@ -71,6 +71,53 @@ class Run:
 
 
 # --------------------------------------------------------------------------- data
+SVG_COLOURS = ("#222222", "#1f77b4", "#d62728", "#2ca02c")
+
+
+def svg_line_chart(series: dict[str, list[float]], x_labels: list[str], *, title: str,
+                   x_title: str, y_title: str, width: int = 720, height: int = 420) -> str:
+    """A self-contained SVG line chart: no JavaScript, no CDN, readable in any viewer."""
+    left, right, top, bottom = 60, 150, 40, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    y_max = max(max(values) for values in series.values()) * 1.1 or 1.0
+    n = len(x_labels)
+
+    def point(i: int, value: float) -> tuple[float, float]:
+        return (left + plot_w * i / max(n - 1, 1), top + plot_h * (1 - value / y_max))
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" '
+             f'fill="white"/><text x="{width / 2}" y="22" text-anchor="middle" '
+             f'font-size="14">{title}</text>']
+    for k in range(6):
+        value = y_max * k / 5
+        y = top + plot_h * (1 - k / 5)
+        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" '
+                     f'text-anchor="end">{value:.1f}</text>')
+    for i, label in enumerate(x_labels):
+        x, _ = point(i, 0)
+        parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 18}" '
+                     f'text-anchor="middle">{label}</text>')
+    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 10}" '
+                 f'text-anchor="middle">{x_title}</text>')
+    parts.append(f'<text transform="translate(16 {top + plot_h / 2}) rotate(-90)" '
+                 f'text-anchor="middle">{y_title}</text>')
+    for j, (name, values) in enumerate(series.items()):
+        colour = SVG_COLOURS[j % len(SVG_COLOURS)]
+        dash = ' stroke-dasharray="6 4"' if j == 0 else ""
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in
+                        (point(i, v) for i, v in enumerate(values)))
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" '
+                     f'stroke-width="2"{dash}/>')
+        ly = top + 16 * j + 10
+        parts.append(f'<line x1="{left + plot_w + 12}" x2="{left + plot_w + 36}" y1="{ly}" '
+                     f'y2="{ly}" stroke="{colour}" stroke-width="2"{dash}/><text '
+                     f'x="{left + plot_w + 42}" y="{ly + 4}">{name}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def simulate(customers: int, seed: int) -> Path:
     """Write (customer_id, ordered_at, amount) for a Pareto/NBD + Gamma-Gamma population."""
     path = DATA / f"clv_sim_{customers}_{seed}_{TRUE_ALPHA:g}.parquet"
@@ -251,7 +298,6 @@ def log_likelihoods(summary: pd.DataFrame, run: Run) -> tuple[float, float]:
 def holdout_report() -> str:
     """CDNOW weeks 1-39 vs 40-78 for the three transaction models; writes the plot."""
     import lifetimes.datasets
-    import plotly.graph_objects as go
 
     from kithkin.clv import BetaGeo, ModifiedBetaGeo, ParetoNBD
     from kithkin.clv.diagnostics import calibration_holdout_summary, holdout_by_frequency
@@ -264,7 +310,6 @@ def holdout_report() -> str:
                                        calibration_end="1997-09-30", holdout_end="1998-06-30",
                                        time_unit_days=7)
     columns: dict[str, pd.Series] = {}
-    figure = go.Figure()
     for cls in (BetaGeo, ParetoNBD, ModifiedBetaGeo):
         model = cls().fit(frequency=data["frequency"], recency=data["recency"], T=data["T"])
         table = holdout_by_frequency(model, frequency=data["frequency"], recency=data["recency"],
@@ -273,15 +318,13 @@ def holdout_report() -> str:
         columns.setdefault("customers", table["customers"])
         columns.setdefault("actual", table["actual_mean"])
         columns[cls.__name__] = table["predicted_mean"]
-        figure.add_scatter(x=table.index[:-1], y=table["predicted_mean"].iloc[:-1],
-                           name=cls.__name__, mode="lines+markers")
-    figure.add_scatter(x=columns["actual"].index[:-1], y=columns["actual"].iloc[:-1],
-                       name="actual", mode="lines+markers", line={"dash": "dash"})
-    figure.update_layout(title="CDNOW: mean purchases in weeks 40-78 by weeks 1-39 frequency",
-                         xaxis_title="repeat purchases in calibration",
-                         yaxis_title="mean holdout purchases")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    figure.write_html(RESULTS / "clv_holdout.html", include_plotlyjs="cdn")
+    series = {name: columns[name].iloc[:-1].tolist()
+              for name in ("actual", "BetaGeo", "ParetoNBD", "ModifiedBetaGeo")}
+    (RESULTS / "clv_holdout.svg").write_text(svg_line_chart(
+        series, [str(x) for x in columns["actual"].index[:-1]],
+        title="CDNOW: mean purchases in weeks 40-78 by weeks 1-39 frequency",
+        x_title="repeat purchases in calibration", y_title="mean holdout purchases"))
     table = pd.DataFrame(columns)
     lines = ["| calibration frequency | customers | actual | " +
              " | ".join(c for c in table.columns[2:]) + " |",
@@ -352,7 +395,7 @@ def report(rows: list[tuple[str, Run, Run, tuple[float, float], tuple[float, flo
             f"acquisition over {ACQUISITION_DAYS} days, observed to day {OBSERVATION_DAYS}.",
             "", "## CDNOW calibration (weeks 1-39) vs holdout (weeks 40-78)", "",
             "Mean holdout purchases per customer by calibration repeat purchases; plot: "
-            "benchmarks/results/clv_holdout.html.", "", holdout, ""]
+            "benchmarks/results/clv_holdout.svg.", "", holdout, ""]
     return "\n".join(out)
 
 

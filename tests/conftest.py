@@ -63,7 +63,7 @@ def pg_server() -> str:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+    except Exception as exc:
         missing_service(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
     return PG_ADMIN_URL
 

@@ -19,8 +19,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.analytics import crafted
-from tests.conftest import missing_service
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics.cohorts import cohort_retention, repeat_purchase_rate
 from kithkin.analytics.features import (
@@ -33,6 +31,8 @@ from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import build_engine
 from kithkin.database.manage import upgrade
+from tests.analytics import crafted
+from tests.conftest import missing_service
 
 ENGINES = [
     "duckdb",

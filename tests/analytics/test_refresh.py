@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 from typer.testing import CliRunner
 
-from tests.analytics import crafted
 from kithkin.analytics import refresh, snapshot
 from kithkin.cli.main import app
 from kithkin.config import get_settings
@@ -20,6 +19,7 @@ from kithkin.database.core import session_scope
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric, MetricsRun
 from kithkin.transactions.models import Transaction
+from tests.analytics import crafted
 
 
 def _block(engine: Engine, as_of: date) -> dict[int, CustomerMetric]:

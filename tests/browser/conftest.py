@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.browser.browsing import seeding
 
 from kithkin.database.core import build_engine
 from kithkin.database.manage import upgrade
+from tests.browser.browsing import seeding
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

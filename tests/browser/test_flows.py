@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.browser.browsing import seeding, shot, sign_in
 
 pytestmark = pytest.mark.browser

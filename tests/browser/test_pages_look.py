@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tests.browser.browsing import shot, sign_in
 
 pytestmark = pytest.mark.browser

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.dashboard.seeding import PASSWORD, email_of, form_token, seed
 
 from kithkin.api.app import create_app
 from kithkin.database.core import build_engine
 from kithkin.database.manage import upgrade
+from tests.dashboard.seeding import PASSWORD, email_of, form_token, seed
 
 
 @pytest.fixture(scope="session")

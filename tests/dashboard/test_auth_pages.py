@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+
 from tests.dashboard.seeding import PASSWORD, email_of, form_token
 
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.dashboard.seeding import SMITHS
 from sqlalchemy.orm import Session
 
 from kithkin.dashboard import sections
 from kithkin.dashboard import service as dashboard_service
 from kithkin.database.core import session_scope
 from kithkin.errors import ValidationError
+from tests.dashboard.seeding import SMITHS
 
 
 def names(page: dashboard_service.CustomerPage) -> list[str]:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+
 from tests.dashboard.seeding import form_token
 
 BAD_ROWS = (

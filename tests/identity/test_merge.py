@@ -121,7 +121,7 @@ def test_merge_moves_history_and_builds_the_golden_record(store_engine: Engine) 
         assert survivor.acquisition_source == "shop" and survivor.acquired_at == T0
         assert survivor.attributes == {"vip": True, "colour": "blue"}
         for model in (Transaction, Interaction, Membership):
-            owners = set(session.scalars(select(model.customer_id)))  # type: ignore[attr-defined]
+            owners = set(session.scalars(select(model.customer_id)))
             assert owners == {old}
         sources = set(session.scalars(
             select(CustomerIdentifier.source).where(CustomerIdentifier.customer_id == old)))

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from tests.conftest import missing_service, services_required
 from kithkin.database.core import session_scope
 from kithkin.identity import synthetic
 from kithkin.identity.models import DuplicateCandidate, IdentityRun
+from tests.conftest import missing_service, services_required
 
 
 @pytest.mark.spark

@@ -29,6 +29,7 @@ from kithkin.interactions import router as interactions_router
 from kithkin.memberships import router as memberships_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
+from kithkin.relationships import router as relationships_router
 from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
 
@@ -47,6 +48,7 @@ API_ROUTERS: list[APIRouter] = [
     interactions_router.router,
     memberships_router.router,
     identity_router.router,
+    relationships_router.router,
     imports_router.router,
     events.router,
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.status import Status
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -64,16 +65,17 @@ def demo(
     end = simulation.params.end - timedelta(days=1)
     for as_of in (end - timedelta(days=91), end):
         with console.status(f"refresh as of {as_of}") as status:
-            result = demo_service.refresh_step(
-                as_of=as_of, engine=engine,
-                on_step=lambda name, s=status, d=as_of: s.update(f"refresh as of {d}: {name}"))
+            def on_step(name: str, status: Status = status, day: date = as_of) -> None:
+                status.update(f"refresh as of {day}: {name}")
+
+            result = demo_service.refresh_step(as_of=as_of, engine=engine, on_step=on_step)
         console.print(f"as of {as_of}: metrics of {result.customers:,} customers in "
                       f"{sum(result.timings.values()):.1f} s"
                       + (f" [yellow](models: {result.model_error})[/]"
                          if result.model_error else ""))
 
     console.rule("[bold]4. what kithkin knows")
-    _print_store_counts(engine)
+    _print_store_counts()
     _print_stages()
     _print_examples()
     password = demo_service.ensure_demo_admin(engine=engine)
@@ -96,7 +98,7 @@ def _bar() -> Progress:
                     TimeElapsedColumn(), console=console)
 
 
-def _print_store_counts(engine: object) -> None:
+def _print_store_counts() -> None:
     table = Table("table", "rows", title="stored")
     with session_scope() as session:
         for name in SHOWN_TABLES:

@@ -239,7 +239,7 @@ def cohort_matrix(*, as_of: date, cohorts: int = COHORTS_SHOWN) -> CohortMatrix 
     """
     with _ANALYTICS_LOCK:  # one snapshot refresh at a time within this process
         source = analytics_engine.connect(get_settings())
-        table = source.to_pyarrow(cohort_retention(source.transactions, source.customers,
+        table = source.backend.to_pyarrow(cohort_retention(source.transactions, source.customers,
                                                    as_of=as_of)).to_pylist()
     if not table:
         return None

@@ -54,7 +54,7 @@ def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
-def _errors_where(bad: pa.Array, reason: str) -> pa.Array:
+def errors_where(bad: pa.Array, reason: str) -> pa.Array:
     return pc.if_else(pc.fill_null(bad, False), pa.scalar(reason), pa.scalar(None, pa.string()))
 
 
@@ -86,10 +86,10 @@ def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False
             cleaned = pc.replace_substring(cleaned, ",", "")
         valid = pc.match_substring_regex(cleaned, _NUMBER)
         numbers = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())), pa.float64())
-    errors = _errors_where(_unparsed(text, numbers), "not a number")
+    errors = errors_where(_unparsed(text, numbers), "not a number")
     if integer:
         whole = pc.equal(pc.floor(numbers), numbers)
-        errors = pc.coalesce(errors, _errors_where(pc.invert(whole), "not a whole number"))
+        errors = pc.coalesce(errors, errors_where(pc.invert(whole), "not a whole number"))
         numbers = pc.cast(pc.if_else(whole, numbers, pa.scalar(None, pa.float64())), pa.int64())
     elif cents:
         numbers = pc.round(numbers, 2)
@@ -188,7 +188,7 @@ def to_datetime(values: pa.Array, options: IngestOptions) -> Coerced:
         result = pc.coalesce(result, pa.array(fallback, UTC_US))
     reason = ("not a date-time: use ISO 8601 (2024-03-01T10:00:00+01:00), "
               f"{'DD/MM/YYYY' if options.day_first else 'MM/DD/YYYY'} or epoch seconds")
-    return result, _errors_where(_unparsed(text, result), reason)
+    return result, errors_where(_unparsed(text, result), reason)
 
 
 def to_date(values: pa.Array, options: IngestOptions) -> Coerced:
@@ -207,7 +207,7 @@ def to_enum(values: pa.Array, choices: tuple[str, ...], *,
     valid = pc.is_in(text, value_set=pa.array(choices))
     reason = f"not one of {', '.join(choices)}"
     return (pc.if_else(valid, text, pa.scalar(None, pa.string())),
-            _errors_where(pc.and_(pc.is_valid(text), pc.invert(valid)), reason))
+            errors_where(pc.and_(pc.is_valid(text), pc.invert(valid)), reason))
 
 
 def to_consent(values: pa.Array, choices: tuple[str, ...]) -> Coerced:
@@ -218,7 +218,7 @@ def _per_element(text: pa.Array, convert: Any, reason: str) -> tuple[pa.Array, p
     strings = text.to_pylist()
     converted = [None if s is None else convert(s) for s in strings]
     bad = [s is not None and c is None for s, c in zip(strings, converted, strict=True)]
-    return pa.array(converted, pa.string()), _errors_where(pa.array(bad), reason)
+    return pa.array(converted, pa.string()), errors_where(pa.array(bad), reason)
 
 
 def to_email(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:

@@ -197,7 +197,7 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     if "customer_source" in out:  # absent: references join on the row's own source
         out["customer_source"] = pc.coalesce(out["customer_source"], out["source"])
     for name in spec.required:
-        errors.add(name, coerce._errors_where(pc.is_null(out[name]), "required value missing"),
+        errors.add(name, coerce.errors_where(pc.is_null(out[name]), "required value missing"),
                    None)
     _row_rules(spec.kind, out, errors, n)
     for name, values in out.items():
@@ -205,11 +205,12 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
         limit = plan.lengths.get(target or name)
         if limit and pa.types.is_string(values.type):
             too_long = pc.greater(pc.utf8_length(values), limit)
-            errors.add(name, coerce._errors_where(too_long, f"longer than {limit} characters"),
+            errors.add(name, coerce.errors_where(too_long, f"longer than {limit} characters"),
                        inputs.get(name, values))
     table = pa.table({**out, ROW: pa.array(batch.rows)}) if out else pa.table(
         {ROW: pa.array(batch.rows)})
-    extras = batch.table.select(plan.extras) if plan.extras else None
+    present_extras = [c for c in plan.extras if c in batch.table.column_names]
+    extras = batch.table.select(present_extras) if present_extras else None
     bad = errors.bad_indices()
     rejects = [Reject(int(batch.rows[i]), str(errors.field[i]),  # type: ignore[index]
                       errors.value[i], str(errors.reason[i]),  # type: ignore[index]
@@ -233,18 +234,18 @@ def _row_rules(kind: Kind, out: dict[str, pa.Array], errors: _Errors, n: int) ->
         present = [out[name] for name in one_of if name in out]
         none = pc.and_kleene(*[pc.is_null(v) for v in present]) if len(present) > 1 else (
             pc.is_null(present[0]))
-        errors.add(one_of[0], coerce._errors_where(
+        errors.add(one_of[0], coerce.errors_where(
             none, f"needs one of {', '.join(one_of)}"), None)
     if "score" in out:
         score = out["score"]
         scale = out.get("score_scale", pa.nulls(n, pa.string()))
-        errors.add("score_scale", coerce._errors_where(
+        errors.add("score_scale", coerce.errors_where(
             pc.and_(pc.is_valid(score), pc.is_null(scale)),
             "a score needs its score_scale (nps or csat)"), None)
         for name, (low, high) in SCORE_RANGES.items():
             outside = pc.and_(pc.equal(scale, name),
                               pc.or_(pc.less(score, low), pc.greater(score, high)))
-            errors.add("score", coerce._errors_where(
+            errors.add("score", coerce.errors_where(
                 outside, f"{name} score must be between {low:g} and {high:g}"), score)
 
 
