@@ -21,6 +21,7 @@ import pytest
 from kithkin.database.core import build_engine
 from kithkin.database.manage import upgrade
 from tests.browser.browsing import seeding
+from tests.browser.seeding_relationships import seed_pages
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -57,7 +58,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
     url = f"sqlite:///{home / 'kithkin.db'}"
     engine = build_engine(url)
     upgrade(engine)
-    ids = seeding.seed(engine, reject_dir=home / "rejects")
+    ids = seeding.seed(engine, reject_dir=home / "rejects") | seed_pages(engine)
     engine.dispose()
     port = _free_port()
     env = {**os.environ, "KITHKIN_HOME": str(home), "KITHKIN_DATABASE_URL": url}

@@ -88,3 +88,33 @@ def test_upload_a_csv_with_bad_rows_and_read_the_reject_report(
     assert "not-an-email" in report.inner_text()
     assert page.locator("[data-field='rows_written']").inner_text() == "1"
     shot(page, "import-rejects")
+
+
+def test_manager_overrides_a_segment_level_and_sees_the_new_effective_level(
+        page: Any) -> None:
+    sign_in(page, "manager")
+    page.goto("/levels")
+    row = page.locator("tbody tr").first
+    segment = row.locator("th").inner_text()
+    current = row.locator("td.level").inner_text()
+    chosen = "partnership" if current != "partnership" else "basic"
+    row.get_by_label(re.compile(f"^Level for {re.escape(segment)}")).select_option(chosen)
+    row.get_by_label(re.compile(f"^Reason for {re.escape(segment)}")).fill("key account")
+    row.get_by_role("button", name=re.compile("^Override level")).click()
+    page.wait_for_url(re.compile(r"/levels$"))
+    assert f"is now at level {chosen}" in page.get_by_role("status").inner_text()
+    row = page.locator("tbody tr").first
+    assert row.locator("td.level").inner_text() == chosen
+    assert "key account" in row.inner_text()
+    shot(page, "levels-override")
+
+
+def test_stage_flows_draws_a_sankey_of_the_moves(page: Any) -> None:
+    sign_in(page, "analyst")
+    page.goto("/stages")
+    sankey = page.locator("#stage-sankey svg.main-svg").first
+    sankey.wait_for()
+    assert page.locator("#stage-sankey .sankey-link").count() > 0
+    assert page.locator("#stage-sankey .sankey-node").count() > 0
+    shot(page, "stage-flows")
+    assert page.errors == []

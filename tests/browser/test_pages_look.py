@@ -12,10 +12,13 @@ from tests.browser.browsing import shot, sign_in
 pytestmark = pytest.mark.browser
 
 # (screenshot name, path, number of charts the page draws with the seeded store)
-PAGES = [("overview", "/", 5), ("customers", "/customers", 0),
+# The overview draws one stage chart per model refreshed by seeding_relationships (3).
+PAGES = [("overview", "/", 7), ("customers", "/customers", 0),
          ("customers-search", "/customers?q=smi", 0), ("cohorts", "/cohorts", 1),
          ("imports", "/imports", 0), ("import-job", "/imports/1", 0),
-         ("users", "/admin/users", 0), ("customer-360", "/customers/1", 1)]
+         ("users", "/admin/users", 0), ("customer-360", "/customers/1", 1),
+         ("stage-flows-admin", "/stages", 2), ("levels", "/levels", 0),
+         ("duplicates", "/duplicates", 0), ("duplicate-pair", "/duplicates/1", 0)]
 
 
 def test_every_page_renders_and_draws_its_charts_without_script_errors(page: Any) -> None:

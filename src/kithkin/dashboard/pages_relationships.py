@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import SessionDep
-from kithkin.dashboard import stage_flows
+from kithkin.dashboard import navigation, stage_flows
 from kithkin.dashboard.navigation import ANALYTICS, OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
 from kithkin.errors import ValidationError
@@ -50,7 +50,7 @@ def levels(request: Request, session: SessionDep, user: LevelsUser) -> Response:
     return render(request, "levels.html", user=user, active=LEVELS.key,
                   rows=relationship_service.list_segment_levels(session=session),
                   levels=[level.value for level in Level],
-                  can_override=LEVEL_OVERRIDE.roles.__contains__(user.role))
+                  can_override=navigation.allowed(LEVEL_OVERRIDE.key, user.role))
 
 
 @router.post("/levels/override", dependencies=CSRF)

@@ -12,7 +12,9 @@ from kithkin.dashboard import (
     pages_analytics,
     pages_auth,
     pages_customers,
+    pages_identity,
     pages_imports,
+    pages_relationships,
     pages_static,
 )
 
@@ -20,5 +22,5 @@ LOGIN_URL = "/login"
 
 router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
-               pages_admin):
+               pages_admin, pages_relationships, pages_identity):
     router.include_router(module.router)

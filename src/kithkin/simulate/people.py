@@ -29,13 +29,15 @@ _UPPER = "ABCDEFGHJKLMNPRSTUVWXYZ"
 class EmailBook:
     """Hands out mailbox names that are unique across the whole run.
 
-    The k-th person with the same name, format and domain gets suffix k, as real
-    mailboxes do (``john.smith``, ``john.smith1``); counts carry over between chunks.
+    The k-th person with the same name order and domain gets suffix k, as real
+    mailboxes do (``john.smith``, ``john_smith1``); counts carry over between chunks.
+    Counting across separators keeps addresses distinct after provider rules that
+    ignore dots (``john.smith@gmail.com`` is ``johnsmith@gmail.com``).
     """
 
     def __init__(self) -> None:
         self.counts = np.zeros(
-            len(_EMAIL_FORMATS) * len(vocab.FIRST_NAMES) * len(vocab.LAST_NAMES)
+            2 * len(vocab.FIRST_NAMES) * len(vocab.LAST_NAMES)
             * len(vocab.EMAIL_DOMAINS),
             dtype=np.int64,
         )
@@ -44,7 +46,7 @@ class EmailBook:
         n = len(first)
         fmt = rng.integers(0, len(_EMAIL_FORMATS), n)
         domain = choice_index(rng, n, np.linspace(3, 1, len(vocab.EMAIL_DOMAINS)))
-        key = ((fmt * len(vocab.FIRST_NAMES) + first) * len(vocab.LAST_NAMES) + last)
+        key = (((fmt == 2) * len(vocab.FIRST_NAMES) + first) * len(vocab.LAST_NAMES) + last)
         key = key * len(vocab.EMAIL_DOMAINS) + domain
         order = np.argsort(key, kind="stable")
         sorted_keys = key[order]
