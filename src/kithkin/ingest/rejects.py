@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from kithkin.ingest.prepare import Reject
@@ -45,10 +44,3 @@ class RejectWriter:
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
-
-    def __enter__(self) -> RejectWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
