@@ -36,11 +36,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "data" / "identify"
 RESULTS = ROOT / "results"
+# Part of the cache key: bump whenever the generators change, so old data is not reused
+# (2: the simulator draws from ~26k surnames and ~1.3k first names, Zipf-like).
+DATA_VERSION = 2
 
 
 def _workspace(args: argparse.Namespace, size: int) -> Path:
     hard = "hard" if args.hard else "normal"
-    return DATA / f"{args.data}-{hard}-{args.duplicates_rate}-{size}"
+    return DATA / f"{args.data}-{hard}-{args.duplicates_rate}-{size}-v{DATA_VERSION}"
 
 
 def _env(home: Path) -> dict[str, str]:

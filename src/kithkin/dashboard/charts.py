@@ -48,8 +48,11 @@ def layout(*, x_title: str = "", y_title: str = "", height: int = 300) -> dict[s
         "plot_bgcolor": "rgba(0,0,0,0)",
         "colorway": list(PALETTE),
         "legend": {"orientation": "h", "y": -0.2},
-        "xaxis": {"title": {"text": x_title}, "gridcolor": GRID},
-        "yaxis": {"title": {"text": y_title}, "gridcolor": GRID, "zerolinecolor": "#cbd2d9"},
+        # automargin: long tick labels (months, cohort names) push the titles out
+        # instead of being cut or overlapping them.
+        "xaxis": {"title": {"text": x_title}, "gridcolor": GRID, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "gridcolor": GRID, "zerolinecolor": "#cbd2d9",
+                  "automargin": True},
     }
 
 

@@ -18,6 +18,9 @@ from kithkin.errors import ValidationError
 from kithkin.relationships import reports
 
 
+# The page lists the first moves; `kithkin stages report down` and the API list all.
+MOVED_DOWN_SHOWN = 25
+
 @dataclass(frozen=True)
 class MatrixRow:
     stage: str
@@ -53,6 +56,7 @@ class StageFlows:
     sankey: charts.Chart | None
     funnel: list[FunnelStep]
     moved_down: list[DownMove]
+    moved_down_total: int
     latest: date | None
 
 
@@ -142,7 +146,8 @@ def load(*, session: Session, model: str, start: date | None = None,
                          or r["conversion_to_next"] != r["conversion_to_next"]
                          else float(r["conversion_to_next"]))
               for r in steps.to_dict("records")]
-    down = reports.moved_down(session=session, model=model)
+    down_all = reports.moved_down(session=session, model=model)
+    down = down_all.head(MOVED_DOWN_SHOWN)
     ids = [int(i) for i in down["customer_id"]]
     names = _names(session, ids)
     moves = [DownMove(customer_id=int(r["customer_id"]),
@@ -155,4 +160,4 @@ def load(*, session: Session, model: str, start: date | None = None,
         stages=[str(c) for c in counts.columns], distribution=distribution, matrix=matrix,
         sankey=sankey_chart(matrix, [str(c) for c in counts.columns], start, end)
         if start != end else None,
-        funnel=funnel, moved_down=moves, latest=reports.latest_run_as_of(session=session))
+        funnel=funnel, moved_down=moves, moved_down_total=len(down_all), latest=reports.latest_run_as_of(session=session))

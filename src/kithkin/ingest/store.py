@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -143,6 +144,60 @@ def _python_values(column: pa.ChunkedArray) -> list[Any]:
     return values
 
 
+PRELOADABLE = frozenset({"customer_identifier"})
+"""Referenced tables small enough to hold in memory for a SQLite import.
+
+Customers are bounded by the business; orders and interactions grow with every import,
+so references to them stay set-based joins.
+"""
+PRELOAD_MIN_ROWS = 5_000
+"""Batches smaller than this (REST events, small files) keep the join: loading every
+identifier would cost more than it saves."""
+
+
+class _Lookup:
+    """(source, external id) -> id of a :class:`Reference`, loaded once per import.
+
+    Resolving in Arrow on the reader thread takes the join off the database's single
+    writer: SQLite then only appends rows and maintains its indexes.
+    """
+
+    def __init__(self, connection: Connection, ref: Reference, quote: Callable[[str], str]
+                 ) -> None:
+        self.ref = ref
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        columns = ", ".join(quote(c) for c, _ in ref.on)
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"SELECT {columns}, {quote(ref.value)} FROM {quote(ref.table)}")
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        width = len(ref.on)
+        self.keys = _joined([pa.array([r[i] for r in rows], pa.string()) for i in range(width)])
+        self.ids = pa.array([r[width] for r in rows], pa.int64())
+
+    def resolve(self, table: pa.Table) -> pa.Array:
+        staged = table.column_names
+        key = _joined([table[src if src in staged else "source"].combine_chunks().cast(pa.string())
+                       for _, src in self.ref.on])
+        return pc.take(self.ids, pc.index_in(key, value_set=self.keys))
+
+
+def _joined(parts: list[pa.Array]) -> pa.Array:
+    """One key column; null when any part is null, as an SQL equality join would miss."""
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A batch with its references resolved in memory: rows to bind and the misses."""
+
+    rows: list[tuple[Any, ...]]
+    misses: list[tuple[int, Reference]]
+
+
 @dataclass(frozen=True)
 class BatchCounts:
     inserted: int = 0
@@ -159,6 +214,9 @@ class SetBasedWriter:
         self.dialect = StoreDialect(connection)
         self.stage_name = f"kithkin_stage_{plan.spec.kind.value}"
         self._sql: dict[str, str] | None = None
+        self._lookups: list[_Lookup] | None = None
+        self._preloadable = self.dialect.name == "sqlite" and bool(self.spec.references) and all(
+            ref.table in PRELOADABLE for ref in self.spec.references)
 
     def _references(self, staged: list[str]) -> list[tuple[int, Reference]]:
         return [(i, ref) for i, ref in enumerate(self.spec.references) if ref.trigger in staged]
@@ -206,10 +264,18 @@ class SetBasedWriter:
             (i, ref, f"(s.{q(ref.trigger)} IS NOT NULL AND r{i}.{q(ref.value)} IS NULL)")
             for i, ref in refs if ref.required
         ]
+        on_conflict = f"ON CONFLICT ({conflict}) {action}"
+        # The in-memory path binds the staged values and resolved ids row by row.
+        direct = {**{c: "?" for c in values}, **inserted_only,
+                  **{c: "{now}" for c in stamps}}
+        self._direct_columns = [name for name in staged if name != ROW
+                                and (spec.field_by_name[name].target
+                                     if name in spec.field_by_name else name)]
         sql = {
             "upsert": f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) "
-                      f"SELECT {', '.join(columns.values())} {source} "
-                      f"ON CONFLICT ({conflict}) {action}",
+                      f"SELECT {', '.join(columns.values())} {source} {on_conflict}",
+            "direct": f"INSERT INTO {table} ({', '.join(q(c) for c in direct)}) "
+                      f"VALUES ({', '.join(direct.values())}) {on_conflict}",
             # New rows get ids above the previous maximum (SQLite rowids, PostgreSQL
             # sequences), so counting them is a primary-key range scan, not a join.
             "last_id": f"SELECT max({q('id')}) FROM {table}",
@@ -228,8 +294,31 @@ class SetBasedWriter:
         return sql
 
     def encode(self, prepared: Prepared) -> Prepared:
-        prepared.payload = self.dialect.encode(prepared.table)
+        lookups = self._lookups  # set once by the writing thread, then only read
+        prepared.payload = (self._resolve(prepared.table, lookups) if lookups is not None
+                            else self.dialect.encode(prepared.table))
         return prepared
+
+    def _resolve(self, table: pa.Table, lookups: list[_Lookup]) -> _Resolved:
+        missed = pa.array(np.zeros(table.num_rows, dtype=bool))
+        misses: list[tuple[int, Reference]] = []
+        ids = []
+        for lookup in lookups:
+            found = lookup.resolve(table)
+            ids.append(found)
+            if lookup.ref.required:
+                miss = pc.and_(pc.invert(missed),
+                               pc.and_(pc.is_valid(table[lookup.ref.trigger].combine_chunks()),
+                                       pc.is_null(found)))
+                rows = pc.filter(table[ROW].combine_chunks(), miss).to_pylist()
+                misses.extend((int(row), lookup.ref) for row in rows)
+                missed = pc.or_(missed, miss)
+        keep = pc.invert(missed)
+        columns = [_python_values(pc.filter(table[name].combine_chunks(), keep))
+                   for name in self._direct_columns]
+        columns += [pc.filter(found, keep).to_pylist() for found in ids]
+        misses.sort(key=lambda miss: miss[0])
+        return _Resolved(list(zip(*columns, strict=True)), misses)
 
     def write(self, prepared: Prepared, original: Callable[[int], dict[str, Any]]
               ) -> tuple[BatchCounts, list[Reject]]:
@@ -243,6 +332,13 @@ class SetBasedWriter:
         self.dialect.begin_batch(self.connection)
         if self._sql is None:
             self._sql = self._build(staged)
+        if (self._preloadable and self._lookups is None
+                and table.num_rows >= PRELOAD_MIN_ROWS):
+            refs = self._references(staged)
+            self._lookups = [_Lookup(self.connection, ref, self.dialect.quote) for _, ref in refs]
+            prepared.payload = self._resolve(table, self._lookups)
+        if isinstance(prepared.payload, _Resolved):
+            return self._write_resolved(prepared.payload, original)
         json_columns = frozenset(f.name for f in self.spec.fields if f.type is FieldType.TAGS)
         payload = prepared.payload if prepared.payload is not None else self.encode(
             prepared).payload
@@ -251,10 +347,7 @@ class SetBasedWriter:
         if "misses" in self._sql:
             for row in self.connection.exec_driver_sql(self._sql["misses"]):
                 ref = self._misses[[int(flag) for flag in row[1:]].index(1)]
-                columns = original(int(row[0]))
-                source_column = self.plan.sources.get(ref.trigger, ref.trigger)
-                rejects.append(Reject(int(row[0]), ref.trigger, columns.get(source_column),
-                                      ref.reason, columns))
+                rejects.append(self._reject(int(row[0]), ref, original))
         staged_rows = table.num_rows - len(rejects)
         last_id = self.connection.exec_driver_sql(self._sql["last_id"]).scalar() or 0
         now = (self.dialect.now(),) * self._stamp_count
@@ -264,3 +357,31 @@ class SetBasedWriter:
         updated = max(written - inserted, 0)
         return BatchCounts(inserted, updated, staged_rows - inserted - updated), rejects
 
+
+    def _write_resolved(self, resolved: _Resolved, original: Callable[[int], dict[str, Any]]
+                        ) -> tuple[BatchCounts, list[Reject]]:
+        """Upsert pre-resolved rows straight into the table (SQLite): no staging, no join."""
+        assert self._sql is not None
+        rejects = [self._reject(row, ref, original) for row, ref in resolved.misses]
+        last_id = self.connection.exec_driver_sql(self._sql["last_id"]).scalar() or 0
+        written = 0
+        if resolved.rows:
+            sql = self._sql["direct"].replace("{now}", f"'{self.dialect.now()}'")
+            raw = self.connection.connection.dbapi_connection
+            assert raw is not None
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(sql, resolved.rows)
+                written = max(cursor.rowcount, 0)
+            finally:
+                cursor.close()
+        inserted = int(self.connection.exec_driver_sql(self._sql["inserted"],
+                                                       (last_id,)).scalar_one())
+        updated = max(written - inserted, 0)
+        return BatchCounts(inserted, updated, len(resolved.rows) - inserted - updated), rejects
+
+    def _reject(self, row: int, ref: Reference, original: Callable[[int], dict[str, Any]]
+                ) -> Reject:
+        columns = original(row)
+        source_column = self.plan.sources.get(ref.trigger, ref.trigger)
+        return Reject(row, ref.trigger, columns.get(source_column), ref.reason, columns)

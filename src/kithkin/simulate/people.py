@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kithkin.simulate import vocab
+from kithkin.simulate import names, vocab
 from kithkin.simulate.arrow_ops import choice_index, concat, digits, null_where, take
 
 COUNTRY_CODES = tuple(vocab.COUNTRIES)
@@ -23,62 +23,65 @@ _PHONE_PLANS: dict[str, tuple[tuple[str, ...], int]] = {
     "NL": (("+31 61", "+31 62", "+31 63", "+31 64", "+31 65", "+31 66", "+31 68"), 7),
 }
 _EMAIL_FORMATS = (".", "_", "-")  # first.last, first_last, last-first
+_KEY_SEPARATORS = ("", "_", "-")  # the same as providers that ignore dots read them
 _UPPER = "ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
 class EmailBook:
-    """Hands out mailbox names that are unique across the whole run.
+    """Hands out mailboxes that stay unique across the whole run after normalisation.
 
-    The k-th person with the same name order and domain gets suffix k, as real
-    mailboxes do (``john.smith``, ``john_smith1``); counts carry over between chunks.
-    Counting across separators keeps addresses distinct after provider rules that
-    ignore dots (``john.smith@gmail.com`` is ``johnsmith@gmail.com``).
+    The k-th person whose mailbox would read the same gets suffix k, as real mailboxes
+    do (``john.smith``, ``john.smith1``); counts carry over between chunks. Mailboxes are
+    counted as providers that ignore dots see them (``ann.abel`` and ``anna.bel`` are
+    both ``annabel@gmail.com``), so addresses stay distinct after
+    :func:`kithkin.identity.normalize.normalize_email`.
     """
 
     def __init__(self) -> None:
-        self.counts = np.zeros(
-            2 * len(vocab.FIRST_NAMES) * len(vocab.LAST_NAMES)
-            * len(vocab.EMAIL_DOMAINS),
-            dtype=np.int64,
-        )
+        self._keys = pa.array([], pa.string())
+        self._counts = np.zeros(0, dtype=np.int64)
 
     def issue(self, rng: np.random.Generator, first: np.ndarray, last: np.ndarray) -> pa.Array:
         n = len(first)
         fmt = rng.integers(0, len(_EMAIL_FORMATS), n)
-        domain = choice_index(rng, n, np.linspace(3, 1, len(vocab.EMAIL_DOMAINS)))
-        key = (((fmt == 2) * len(vocab.FIRST_NAMES) + first) * len(vocab.LAST_NAMES) + last)
-        key = key * len(vocab.EMAIL_DOMAINS) + domain
-        order = np.argsort(key, kind="stable")
-        sorted_keys = key[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(sorted_keys)) + 1]
-        group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n) - group_start
-        suffix_number = self.counts[key] + rank
-        np.add.at(self.counts, key, 1)
-        first_part = _mailbox_name(vocab.FIRST_NAMES, first)
-        last_part = _mailbox_name(vocab.LAST_NAMES, last)
-        reversed_order = fmt == 2
-        head = pc.if_else(pa.array(reversed_order), last_part, first_part)
-        tail = pc.if_else(pa.array(reversed_order), first_part, last_part)
-        suffix = pc.if_else(
-            pa.array(suffix_number == 0), "", digits(suffix_number)
-        )
-        return concat(head, take(_EMAIL_FORMATS, fmt), tail, suffix, "@",
-                      take(vocab.EMAIL_DOMAINS, domain))
+        domain = take(vocab.EMAIL_DOMAINS, choice_index(
+            rng, n, np.linspace(3, 1, len(vocab.EMAIL_DOMAINS))))
+        first_part = names.first_names().mailbox.take(pa.array(first))
+        last_part = names.surnames().mailbox.take(pa.array(last))
+        reversed_order = pa.array(fmt == 2)
+        head = pc.if_else(reversed_order, last_part, first_part)
+        tail = pc.if_else(reversed_order, first_part, last_part)
+        suffix_number = self._number(concat(head, take(_KEY_SEPARATORS, fmt), tail, "@", domain))
+        suffix = pc.if_else(pa.array(suffix_number == 0), "", digits(suffix_number))
+        return concat(head, take(_EMAIL_FORMATS, fmt), tail, suffix, "@", domain)
 
-
-def _mailbox_name(names: tuple[str, ...], index: np.ndarray) -> pa.Array:
-    clean = tuple(name.lower().replace(" ", "") for name in names)
-    return take(clean, index)
+    def _number(self, keys: pa.Array) -> np.ndarray:
+        """How many mailboxes with each key were issued before (earlier rows and chunks)."""
+        encoded = keys.dictionary_encode()
+        group = encoded.indices.to_numpy()
+        unique = encoded.dictionary
+        order = np.argsort(group, kind="stable")
+        sizes = np.bincount(group, minlength=len(unique))
+        starts = np.cumsum(sizes) - sizes
+        rank = np.empty(len(group), dtype=np.int64)
+        rank[order] = np.arange(len(group)) - np.repeat(starts, sizes)
+        seen = pc.fill_null(pc.index_in(unique, value_set=self._keys), -1).to_numpy()
+        known = seen >= 0
+        before = np.zeros(len(unique), dtype=np.int64)
+        before[known] = self._counts[seen[known]]
+        self._counts[seen[known]] += sizes[known]
+        self._keys = pa.concat_arrays([self._keys, unique.filter(pa.array(~known))])
+        self._counts = np.concatenate([self._counts, sizes[~known]])
+        number: np.ndarray = before[group] + rank
+        return number
 
 
 def draw_people(
     rng: np.random.Generator, n: int, emails: EmailBook, *, company_share: float = 0.05
 ) -> dict[str, pa.Array]:
     """Person records with canonical customer column names (no source or ids)."""
-    first = rng.integers(0, len(vocab.FIRST_NAMES), n)
-    last = rng.integers(0, len(vocab.LAST_NAMES), n)
+    first = names.first_names().draw(rng, n)
+    last = names.surnames().draw(rng, n)
     country = choice_index(rng, n, [spec[2] for spec in vocab.COUNTRIES.values()])
     has_company = rng.random(n) < company_share
     company = concat(
@@ -88,8 +91,8 @@ def draw_people(
     birth_days = rng.integers(-30 * 365, 35 * 365, n).astype(np.int32)  # 1940 to 2005
     date_of_birth = pa.array(birth_days, pa.int32()).cast(pa.date32())
     return {
-        "first_name": take(vocab.FIRST_NAMES, first),
-        "last_name": take(vocab.LAST_NAMES, last),
+        "first_name": names.first_names().names.take(pa.array(first)),
+        "last_name": names.surnames().names.take(pa.array(last)),
         "company": null_where(company, ~has_company),
         "email": null_where(emails.issue(rng, first, last), rng.random(n) < 0.04),
         "phone": null_where(_phones(rng, country), rng.random(n) < 0.2),
