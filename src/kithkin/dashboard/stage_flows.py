@@ -160,4 +160,5 @@ def load(*, session: Session, model: str, start: date | None = None,
         stages=[str(c) for c in counts.columns], distribution=distribution, matrix=matrix,
         sankey=sankey_chart(matrix, [str(c) for c in counts.columns], start, end)
         if start != end else None,
-        funnel=funnel, moved_down=moves, moved_down_total=len(down_all), latest=reports.latest_run_as_of(session=session))
+        funnel=funnel, moved_down=moves, moved_down_total=len(down_all),
+        latest=reports.latest_run_as_of(session=session))
