@@ -17,9 +17,9 @@ from kithkin.dashboard import charts
 from kithkin.errors import ValidationError
 from kithkin.relationships import reports
 
-
 # The page lists the first moves; `kithkin stages report down` and the API list all.
 MOVED_DOWN_SHOWN = 25
+
 
 @dataclass(frozen=True)
 class MatrixRow:
