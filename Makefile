@@ -24,6 +24,7 @@ demo: $(VENV)/.installed
 	$(BIN)/kithkin demo
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

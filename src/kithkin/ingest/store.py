@@ -314,7 +314,7 @@ class SetBasedWriter:
                 misses.extend((int(row), lookup.ref) for row in rows)
                 missed = pc.or_(missed, miss)
         keep = pc.invert(missed)
-        columns = [_python_values(pc.filter(table[name].combine_chunks(), keep))
+        columns = [_python_values(pc.filter(table[name], keep))
                    for name in self._direct_columns]
         columns += [pc.filter(found, keep).to_pylist() for found in ids]
         misses.sort(key=lambda miss: miss[0])
@@ -336,6 +336,7 @@ class SetBasedWriter:
                 and table.num_rows >= PRELOAD_MIN_ROWS):
             refs = self._references(staged)
             self._lookups = [_Lookup(self.connection, ref, self.dialect.quote) for _, ref in refs]
+        if self._lookups is not None and not isinstance(prepared.payload, _Resolved):
             prepared.payload = self._resolve(table, self._lookups)
         if isinstance(prepared.payload, _Resolved):
             return self._write_resolved(prepared.payload, original)

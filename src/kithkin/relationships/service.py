@@ -44,29 +44,45 @@ from kithkin.relationships.workspace import active_models, available_models, loa
 WRITE_CHUNK = 20_000
 
 
-def _write(session: Session, model: Any, rows: pd.DataFrame) -> None:
-    """Bulk insert with the driver's executemany.
+def _driver_date(session: Session, day: date) -> date | str:
+    """``day`` as the driver stores it: an ISO string for SQLite (what SQLAlchemy's Date
+    writes there), a native date elsewhere."""
+    return day.isoformat() if session.connection().dialect.name == "sqlite" else day
 
-    The rows are plain numbers, strings and dates, so SQLAlchemy's per-value bind
-    processing (two thirds of the time through the ORM or Core) is skipped: SQLite gets
-    ISO date strings (what SQLAlchemy's Date stores), other drivers native dates.
+
+def _column_values(series: pd.Series) -> list[Any]:
+    """Plain Python values (None for missing) without boxing the whole frame."""
+    if series.hasnans:
+        return list(series.astype(object).where(series.notna(), None).tolist())
+    return list(series.tolist())
+
+
+def _write(session: Session, model: Any, rows: pd.DataFrame) -> None:
+    """Bulk insert through the raw driver: ``COPY`` for PostgreSQL, ``executemany`` with
+    pre-built tuples elsewhere.
+
+    SQLAlchemy's per-value bind processing (two thirds of the time through the ORM or
+    Core) is skipped, so date columns must already be in the driver's format (see
+    :func:`_driver_date`); the other values are plain numbers and strings.
     """
     if rows.empty:
         return
     connection = session.connection()
     dialect = connection.dialect
-    boxed = rows.astype(object).where(rows.notna(), None)  # native Python values
-    names = list(boxed.columns)
-    columns = [boxed[name].tolist() for name in names]
-    if dialect.name == "sqlite":
-        columns = [[v.isoformat() if isinstance(v, date) else v for v in column]
-                   for column in columns]
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(model.__tablename__)} "
-           f"({', '.join(quote(n) for n in names)}) "
-           f"VALUES ({', '.join([marker] * len(names))})")
-    records = list(zip(*columns, strict=True))
+    names = list(rows.columns)
+    records = list(zip(*(_column_values(rows[name]) for name in names), strict=True))
+    table = quote(model.__tablename__)
+    columns = ", ".join(quote(n) for n in names)
+    if dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row(record)
+        return
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([marker] * len(names))})"
     for start in range(0, len(records), WRITE_CHUNK):
         connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
 
@@ -123,17 +139,28 @@ def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
+def _previous_stages(session: Session, model: str) -> pd.DataFrame:
+    """The model's stored rows, read through the raw driver (dates stay in its format)."""
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    rows = connection.exec_driver_sql(
+        "SELECT id, customer_id, stage, rank, since, evidence FROM customer_stage "
+        f"WHERE model = {marker}", (model,)).fetchall()
+    return pd.DataFrame([tuple(r) for r in rows], columns=[
+        "prev_id", "customer_id", "prev_stage", "prev_rank", "prev_since", "prev_evidence"])
+
+
 def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
                   frame: pd.DataFrame, as_of: date) -> ModelRefreshSummary:
-    """Record moves (with evidence) and replace the model's current stages.
+    """Record moves (with evidence) and bring the model's current stages up to date.
 
+    Only rows whose stage or evidence changed are written (updated in place by id); a
+    customer no longer in the metrics loses their row. An untouched row's ``as_of`` is
+    the refresh that last changed it: every later refresh confirmed it unchanged.
     ``assigned`` and ``frame`` are row-aligned (one row per customer, same order)."""
-    previous_rows = session.execute(
-        select(CustomerStage.customer_id, CustomerStage.stage, CustomerStage.rank,
-               CustomerStage.since).where(CustomerStage.model == model.name)).all()
-    previous = pd.DataFrame([tuple(r) for r in previous_rows],
-                            columns=["customer_id", "prev_stage", "prev_rank", "prev_since"])
+    previous = _previous_stages(session, model.name)
     merged = assigned.merge(previous, on="customer_id", how="left")
+    stored_as_of = _driver_date(session, as_of)
     is_new = merged["prev_stage"].isna().to_numpy()
     changed = is_new | (merged["prev_stage"].to_numpy() != merged["stage"].to_numpy())
     prev_rank = merged["prev_rank"].to_numpy(dtype=float, na_value=np.nan)
@@ -155,7 +182,7 @@ def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
                               for body, extra in zip(evidence[position], left_json,
                                                      strict=True)]
     changes = pd.DataFrame({
-        "customer_id": moves["customer_id"], "model": model.name, "as_of": as_of,
+        "customer_id": moves["customer_id"], "model": model.name, "as_of": stored_as_of,
         "from_stage": moves["prev_stage"].astype(object).where(moves["prev_stage"].notna(),
                                                                None),
         "to_stage": moves["stage"],
@@ -164,14 +191,19 @@ def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
         "evidence": evidence})
     _write(session, StageChange, changes)
 
-    since = [as_of if moved else before
-             for moved, before in zip(changed, merged["prev_since"], strict=True)]
+    rewrite = changed | (merged["prev_evidence"].to_numpy() != merged["evidence"].to_numpy())
     current = pd.DataFrame({
         "customer_id": merged["customer_id"], "model": model.name, "stage": merged["stage"],
-        "rank": merged["rank"].astype(int), "since": since, "as_of": as_of,
+        "rank": merged["rank"].astype(int),
+        "since": merged["prev_since"].where(~changed, stored_as_of), "as_of": stored_as_of,
         "evidence": merged["evidence"]})
-    session.execute(delete(CustomerStage).where(CustomerStage.model == model.name))
-    _write(session, CustomerStage, current)
+    _write(session, CustomerStage, current[is_new])
+    updated = rewrite & ~is_new
+    _update_by_id(session, current.loc[updated, ["stage", "rank", "since", "as_of",
+                                                 "evidence"]],
+                  merged.loc[updated, "prev_id"])
+    gone = ~previous["customer_id"].isin(assigned["customer_id"])
+    _delete_by_id(session, previous.loc[gone, "prev_id"])
 
     distribution = {name: int(n) for name, n in
                     assigned["stage"].value_counts().reindex(model.stage_names,
@@ -179,17 +211,43 @@ def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
     session.execute(delete(StageCount).where(StageCount.as_of == as_of,
                                              StageCount.model == model.name))
     _write(session, StageCount, pd.DataFrame([
-        {"as_of": as_of, "model": model.name, "stage": stage.name, "rank": stage.rank,
-         "customers": distribution[stage.name]} for stage in model.stages]))
+        {"as_of": stored_as_of, "model": model.name, "stage": stage.name,
+         "rank": stage.rank, "customers": distribution[stage.name]}
+        for stage in model.stages]))
     moved = pd.Series(direction[changed]).value_counts()
     return ModelRefreshSummary(model=model.name, distribution=distribution,
                                new=int(moved.get("new", 0)), moved_up=int(moved.get("up", 0)),
                                moved_down=int(moved.get("down", 0)))
 
 
+def _by_id(session: Session, sql: str, records: list[tuple[Any, ...]]) -> None:
+    if not records:
+        return
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    for start in range(0, len(records), WRITE_CHUNK):
+        connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
+
+
+def _update_by_id(session: Session, values: pd.DataFrame, ids: pd.Series) -> None:
+    """``UPDATE customer_stage`` of the given columns, one row per id (primary-key
+    lookups: no index but the primary key is touched when the stage stays)."""
+    names = list(values.columns)
+    assignments = ", ".join(f"{name} = ?" for name in names)
+    records = list(zip(*(_column_values(values[n]) for n in names),
+                       ids.astype("int64").tolist(), strict=True))
+    _by_id(session, f"UPDATE customer_stage SET {assignments} WHERE id = ?", records)
+
+
+def _delete_by_id(session: Session, ids: pd.Series) -> None:
+    _by_id(session, "DELETE FROM customer_stage WHERE id = ?",
+           [(i,) for i in ids.astype("int64").tolist()])
+
+
 def _store_profile(session: Session, profile: pd.DataFrame, as_of: date) -> None:
     session.execute(delete(RelationshipProfile))
-    _write(session, RelationshipProfile, profile.assign(as_of=as_of))
+    _write(session, RelationshipProfile, profile.assign(as_of=_driver_date(session, as_of)))
 
 
 def _store_levels(session: Session, recommended: pd.DataFrame, as_of: date) -> None:
@@ -272,11 +330,14 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
         raise NotFoundError(f"customer {customer_id} has no relationship assessment; "
                             "run `kithkin refresh` first (or the customer does not exist)")
     models = available_models()
+    # a refresh rewrites only changed rows: the others were confirmed by the latest run
+    assessed = reports.latest_run_as_of(session=session)
     stages = []
     for row in stage_rows:
         goal, goal_metric = _goal(models, row.model, row.stage)
         stages.append(CustomerStageRead(
-            model=row.model, stage=row.stage, rank=row.rank, since=row.since, as_of=row.as_of,
+            model=row.model, stage=row.stage, rank=row.rank, since=row.since,
+            as_of=max(row.as_of, assessed) if assessed else row.as_of,
             goal=goal, goal_metric=goal_metric, evidence=json.loads(row.evidence)))
     changes = session.execute(select(StageChange).where(
         StageChange.customer_id == customer_id).order_by(

@@ -111,13 +111,11 @@ class NamePool:
     mailbox: pa.Array
     cumulative: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.names)
-
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` name indices, common names more often (Zipf-Mandelbrot by rank)."""
-        index: np.ndarray = np.searchsorted(self.cumulative, rng.random(n), side="right")
-        return np.minimum(index, len(self.names) - 1)
+        index = np.searchsorted(self.cumulative, rng.random(n), side="right")
+        clipped: np.ndarray = np.minimum(index, len(self.names) - 1)
+        return clipped
 
 
 def _compose(embedded: tuple[str, ...], parts: _Parts) -> list[str]:
