@@ -45,6 +45,8 @@ def test_builtin_models_load_with_their_stages() -> None:
     assert {path.stem for path in BUILTIN_DIR.glob("*.toml")} == {"journey", "ladder",
                                                                 "pyramid"}
     assert [m.name for m in active_models()] == ["journey", "ladder", "pyramid"]
+    assert [get_model(n).includes_prospects for n in ("journey", "ladder", "pyramid")] == [
+        True, True, False]
 
 
 @pytest.mark.parametrize(("old", "new", "kind", "line", "stage", "words"), [
@@ -62,6 +64,10 @@ def test_builtin_models_load_with_their_stages() -> None:
      "unknown metric 'palive'"),
     ('goal = "retain"\n', "", "missing", 17, "friend", "missing 'goal'"),
     ('title = "Mine"', 'title = "Mine', "toml", 3, None, "TOML syntax error"),
+    ('rule = "orders >= 1"', 'rule = "orders >= 1"\nincludes_prospects = true',
+     "prospects", 16, "acquaintance", "only allowed on the first (lowest) stage"),
+    ('rule = "true"', 'rule = "true"\nincludes_prospects = "yes"', "type", 10, "stranger",
+     "includes_prospects must be true or false"),
 ])
 def test_every_validation_error_names_line_and_problem(
         old: str, new: str, kind: str, line: int, stage: str | None, words: str) -> None:

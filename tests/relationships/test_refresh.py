@@ -11,9 +11,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from kithkin.errors import NotFoundError, ValidationError
+from kithkin.prospects.models import Prospect
 from kithkin.relationships import reports, service
 from kithkin.relationships.definitions import BUILTIN_DIR
-from kithkin.relationships.models import CustomerStage, StageChange
+from kithkin.relationships.models import (
+    CustomerStage,
+    RelationshipProfile,
+    StageChange,
+    StageCount,
+)
 from kithkin.relationships.workspace import install_model
 
 from .crafted import CUSTOMERS, DRIFT, add_customers, metrics
@@ -159,3 +165,55 @@ def test_a_stage_removed_between_refreshes(sqlite_engine: Engine, tmp_path: Path
     assert (change.from_stage, change.to_stage, change.direction) == ("partner", "friend",
                                                                       "down")
     assert "left" not in json.loads(change.evidence)
+
+
+def test_a_refresh_rewrites_only_changed_rows(store_engine: Engine) -> None:
+    """Unchanged rows keep their stored as-of (explain reports the latest run), changed
+    rows are updated in place, and a customer absent from the metrics loses their rows."""
+    add_customers(store_engine, list(CUSTOMERS))
+    with Session(store_engine) as session:
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        session.commit()
+        ids_before = dict(session.execute(select(CustomerStage.customer_id, CustomerStage.id)
+                                          .where(CustomerStage.model == "journey")).all())
+        without_one = metrics({5: DRIFT}).query("customer_id != 1")
+        service.refresh(session=session, as_of=SECOND, metrics=without_one)
+        session.commit()
+        rows = {r.customer_id: r for r in session.execute(select(CustomerStage).where(
+            CustomerStage.model == "journey")).scalars()}
+        assert sorted(rows) == [2, 3, 4, 5]
+        assert {c: r.as_of for c, r in rows.items()} == {2: FIRST, 3: FIRST, 4: FIRST,
+                                                         5: SECOND}
+        assert rows[5].id == ids_before[5] and rows[5].stage == "acquaintance"
+        assert json.loads(rows[5].evidence)["stage"] == "acquaintance"
+        explained = service.explain(session=session, customer_id=2)
+        assert {s.as_of for s in explained.stages} == {SECOND}
+        assert explained.as_of == SECOND
+        profiles = dict(session.execute(select(RelationshipProfile.customer_id,
+                                               RelationshipProfile.as_of)).all())
+        assert sorted(profiles) == [2, 3, 4, 5] and profiles[5] == SECOND
+        assert profiles[4] == FIRST  # same scores as before: not rewritten
+
+
+def test_open_prospects_count_in_the_lowest_stage(sqlite_engine: Engine) -> None:
+    """Strangers without a customer row: unconverted prospects join the stage counts of
+    models whose lowest stage includes prospects (journey, ladder), not the pyramid."""
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    with Session(sqlite_engine) as session:
+        session.add_all([Prospect(source="crm", external_id="a"),
+                         Prospect(source="crm", external_id="b"),
+                         Prospect(source="crm", external_id="c", converted_customer_id=1)])
+        session.flush()
+        report = service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        session.commit()
+        counted = {s.model: s.distribution for s in report.models}
+        assert counted["journey"]["stranger"] == 1 + 2
+        assert counted["ladder"]["prospect"] == 1 + 2
+        assert counted["pyramid"]["transactional"] == sum(
+            1 for _ in CUSTOMERS) - sum(v for k, v in counted["pyramid"].items()
+                                        if k != "transactional")
+        stored = session.execute(select(StageCount.customers).where(
+            StageCount.model == "journey", StageCount.stage == "stranger")).scalar_one()
+        assert stored == 3
+        assert reports.distribution(session=session, model="journey").loc[FIRST].tolist()[
+            0] == 3

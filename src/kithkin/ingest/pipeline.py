@@ -37,7 +37,7 @@ from kithkin.ingest.prefetch import prefetch
 from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject, plan_columns, prepare
 from kithkin.ingest.readers import FileSource, RawBatch, detect_format, records_batch
 from kithkin.ingest.rejects import RejectWriter
-from kithkin.ingest.store import BatchCounts, SetBasedWriter
+from kithkin.ingest.store import BatchCounts, SetBasedWriter, StoreDialect
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with (rows read so far, estimated total rows or None)."""
@@ -202,7 +202,8 @@ class _Run:
                        if reject_path else None)
             writer = self._writer(connection)
             try:
-                with self._transaction(connection, self.strict):
+                with StoreDialect(connection).bulk_settings(connection), \
+                        self._transaction(connection, self.strict):
                     prepared = ((batch, writer.encode(prepare(self.plan, batch)))
                                 for batch in batches)
                     for batch, ready in prefetch(prepared):

@@ -4,12 +4,20 @@ Row-at-a-time ORM inserts top out around ten thousand rows a second; loading the
 with the driver's fastest path (``executemany`` for sqlite3, ``COPY`` for PostgreSQL)
 and resolving references with one JOIN keeps the database doing what it is good at.
 Only :class:`StoreDialect` knows which backend it talks to; the SQL is shared.
+
+Large SQLite imports go one step further: customer references are resolved in Arrow
+from identifiers loaded once per import, and rows are bound straight into the target
+table (a plain INSERT while every key is new), so SQLite's single writer does nothing
+but append rows and maintain indexes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +30,9 @@ from sqlalchemy import Connection
 
 from kithkin.ingest.kinds import FieldType, Reference
 from kithkin.ingest.prepare import ROW, ColumnPlan, Prepared, Reject
+
+IMPORT_CACHE_KIB = 1 << 20
+"""SQLite page cache of an import's connection (1 GiB): the indexes of 10M orders."""
 
 
 class StoreDialect:
@@ -98,6 +109,30 @@ class StoreDialect:
             cursor.executemany(f"INSERT INTO {name} ({names}) VALUES ({marks})", payload)
         finally:
             cursor.close()
+
+    @contextmanager
+    def bulk_settings(self, connection: Connection) -> Iterator[None]:
+        """A larger SQLite page cache for this connection while an import runs.
+
+        New rows land at random places in the ``(customer_id, ordered_at)`` index; once
+        the indexes outgrow the default cache every insert reads a page back from disk.
+        The cache only grows as pages are used, to at most :data:`IMPORT_CACHE_KIB`, and
+        the pooled connection gets its own size back afterwards.
+        """
+        if self.name != "sqlite":
+            yield
+            return
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        previous = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+        raw.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            # Ctrl-C inside a driver call makes SQLAlchemy close the connection: there is
+            # nothing left to restore then, and the interrupt must not become this error.
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute(f"PRAGMA cache_size = {previous}")
 
     def begin_batch(self, connection: Connection) -> None:
         """Per-transaction settings for bulk work.
@@ -190,6 +225,37 @@ def _joined(parts: list[pa.Array]) -> pa.Array:
     return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
 
 
+def _append_or_upsert(connection: Connection, append: str, upsert: str,
+                      rows: list[tuple[Any, ...]]) -> int:
+    """Bind ``rows`` with a plain INSERT, or with the upsert if any natural key exists.
+
+    A first import only adds rows, and a plain INSERT skips the conflict clause's
+    per-row work. If a key is already stored the INSERT fails on the unique index (at
+    the first such row), is rolled back to a savepoint and the batch is upserted.
+    Returns the rows changed.
+    """
+    raw = connection.connection.dbapi_connection
+    assert isinstance(raw, sqlite3.Connection)
+    cursor = raw.cursor()
+    try:
+        if not raw.in_transaction:
+            # A SAVEPOINT opened outside a transaction would commit on RELEASE.
+            cursor.execute("BEGIN")
+        cursor.execute("SAVEPOINT kithkin_append")
+        try:
+            cursor.executemany(append, rows)
+        except sqlite3.IntegrityError:
+            cursor.execute("ROLLBACK TO kithkin_append")
+            cursor.execute("RELEASE kithkin_append")
+            changed = cursor.executemany(upsert, rows).rowcount
+        else:
+            changed = cursor.rowcount
+            cursor.execute("RELEASE kithkin_append")
+        return max(changed, 0)
+    finally:
+        cursor.close()
+
+
 @dataclass(frozen=True)
 class _Resolved:
     """A batch with its references resolved in memory: rows to bind and the misses."""
@@ -274,10 +340,11 @@ class SetBasedWriter:
         sql = {
             "upsert": f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) "
                       f"SELECT {', '.join(columns.values())} {source} {on_conflict}",
-            "direct": f"INSERT INTO {table} ({', '.join(q(c) for c in direct)}) "
-                      f"VALUES ({', '.join(direct.values())}) {on_conflict}",
+            "append": f"INSERT INTO {table} ({', '.join(q(c) for c in direct)}) "
+                      f"VALUES ({', '.join(direct.values())})",
             # New rows get ids above the previous maximum (SQLite rowids, PostgreSQL
             # sequences), so counting them is a primary-key range scan, not a join.
+            "on_conflict": on_conflict,
             "last_id": f"SELECT max({q('id')}) FROM {table}",
             "inserted": f"SELECT count(*) FROM {table} "
                         f"WHERE {q('id')} > {self.dialect.placeholder}",
@@ -322,7 +389,8 @@ class SetBasedWriter:
 
     def write(self, prepared: Prepared, original: Callable[[int], dict[str, Any]]
               ) -> tuple[BatchCounts, list[Reject]]:
-        """Stage and upsert a batch; return counts and the rows whose references miss.
+        """Stage and upsert a batch (or bind it directly, see :class:`_Lookup`); return
+        counts and the rows whose references miss.
 
         ``original`` gives the input columns of a row number, so a reference miss is
         reported like any other bad row.
@@ -367,15 +435,9 @@ class SetBasedWriter:
         last_id = self.connection.exec_driver_sql(self._sql["last_id"]).scalar() or 0
         written = 0
         if resolved.rows:
-            sql = self._sql["direct"].replace("{now}", f"'{self.dialect.now()}'")
-            raw = self.connection.connection.dbapi_connection
-            assert raw is not None
-            cursor = raw.cursor()
-            try:
-                cursor.executemany(sql, resolved.rows)
-                written = max(cursor.rowcount, 0)
-            finally:
-                cursor.close()
+            append = self._sql["append"].replace("{now}", f"'{self.dialect.now()}'")
+            written = _append_or_upsert(self.connection, append,
+                                        f"{append} {self._sql['on_conflict']}", resolved.rows)
         inserted = int(self.connection.exec_driver_sql(self._sql["inserted"],
                                                        (last_id,)).scalar_one())
         updated = max(written - inserted, 0)

@@ -10,6 +10,10 @@ customer gets a stage. Highest-match lets each rule state only what makes its st
 distinctive, and a customer who stops meeting a rule drops to the next stage that still
 holds: stages move down as well as up.
 
+The lowest stage may say ``includes_prospects = true`` (strangers, prospects): its stage
+counts then also include the prospects not yet converted into customers (people with no
+transaction, who have no customer row and so no per-customer stage).
+
 Every validation problem raises :class:`StageModelError` naming the file, the model,
 the stage, the line and the problem; nothing is installed or activated until a file
 validates completely.
@@ -56,6 +60,7 @@ class Stage:
     goal_metric: str
     description: str
     rule: Rule
+    includes_prospects: bool = False  # lowest stage only: open prospects count here
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,11 @@ class StageModel:
     description: str
     stages: tuple[Stage, ...]
     path: str
+
+    @property
+    def includes_prospects(self) -> bool:
+        """Whether the lowest stage also counts the prospects not yet converted."""
+        return self.stages[0].includes_prospects
 
     @property
     def stage_names(self) -> list[str]:
@@ -191,8 +201,17 @@ def _parse_stage(raw: Any, rank: int, where: _StageLines, text: str, *, file: st
         line, column = _rule_location(text, rule_line, rule_text, exc.position)
         raise fail(f"rule: {exc.problem} (column {column} of the rule's text on that line)",
                    exc.kind, stage=stage_name, line=line) from exc
+    includes_prospects = raw.get("includes_prospects", False)
+    if not isinstance(includes_prospects, bool):
+        raise fail("includes_prospects must be true or false", "type",
+                   "includes_prospects", stage_name)
+    if includes_prospects and rank != 0:
+        raise fail("includes_prospects is only allowed on the first (lowest) stage: "
+                   "prospects have no transaction yet", "prospects", "includes_prospects",
+                   stage_name)
     return Stage(name=stage_name, rank=rank, goal=raw["goal"], goal_metric=goal_metric,
-                 description=str(raw.get("description", "")), rule=rule)
+                 description=str(raw.get("description", "")), rule=rule,
+                 includes_prospects=includes_prospects)
 
 
 def load_model_file(path: Path) -> StageModel:

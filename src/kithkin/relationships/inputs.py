@@ -22,6 +22,7 @@ from kithkin.errors import NotFoundError
 from kithkin.interactions.models import Interaction
 from kithkin.metrics.models import CustomerMetric
 from kithkin.products.models import Product
+from kithkin.prospects.models import Prospect
 from kithkin.relationships.catalog import CONTRACT_METRICS
 from kithkin.transactions.models import Transaction, TransactionLine
 
@@ -136,3 +137,10 @@ def enrich(metrics: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     if len(wanted) <= 1 or extra.empty:
         return metrics
     return metrics.merge(extra[wanted], on="customer_id", how="left")
+
+
+def open_prospects(*, session: Session) -> int:
+    """Prospects not converted into a customer: the strangers a stage model may count in
+    its lowest stage (current state; a prospect records no as-of history)."""
+    return int(session.execute(select(func.count()).select_from(Prospect).where(
+        Prospect.converted_customer_id.is_(None))).scalar_one())

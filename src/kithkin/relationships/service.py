@@ -115,7 +115,9 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
     result = compute(frame, models=models, config=config, category_spend=category_spend)
 
     clock = time.perf_counter()
-    summaries = [_store_stages(session, model, result.stages[model.name], frame, as_of)
+    prospects = inputs.open_prospects(session=session)
+    summaries = [_store_stages(session, model, result.stages[model.name], frame, as_of,
+                               prospects=prospects if model.includes_prospects else 0)
                  for model in models]
     _store_profile(session, result.profile, as_of)
     _store_levels(session, result.segment_levels, as_of)
@@ -151,13 +153,14 @@ def _previous_stages(session: Session, model: str) -> pd.DataFrame:
 
 
 def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
-                  frame: pd.DataFrame, as_of: date) -> ModelRefreshSummary:
+                  frame: pd.DataFrame, as_of: date, *, prospects: int) -> ModelRefreshSummary:
     """Record moves (with evidence) and bring the model's current stages up to date.
 
     Only rows whose stage or evidence changed are written (updated in place by id); a
     customer no longer in the metrics loses their row. An untouched row's ``as_of`` is
     the refresh that last changed it: every later refresh confirmed it unchanged.
-    ``assigned`` and ``frame`` are row-aligned (one row per customer, same order)."""
+    ``assigned`` and ``frame`` are row-aligned (one row per customer, same order);
+    ``prospects`` (open prospects) are added to the lowest stage's count."""
     previous = _previous_stages(session, model.name)
     merged = assigned.merge(previous, on="customer_id", how="left")
     stored_as_of = _driver_date(session, as_of)
@@ -199,15 +202,15 @@ def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
         "evidence": merged["evidence"]})
     _write(session, CustomerStage, current[is_new])
     updated = rewrite & ~is_new
-    _update_by_id(session, current.loc[updated, ["stage", "rank", "since", "as_of",
-                                                 "evidence"]],
-                  merged.loc[updated, "prev_id"])
+    rewritten = current.loc[updated, ["stage", "rank", "since", "as_of", "evidence"]]
+    _update_by_id(session, "customer_stage", rewritten, merged.loc[updated, "prev_id"])
     gone = ~previous["customer_id"].isin(assigned["customer_id"])
-    _delete_by_id(session, previous.loc[gone, "prev_id"])
+    _delete_by_id(session, "customer_stage", previous.loc[gone, "prev_id"])
 
     distribution = {name: int(n) for name, n in
                     assigned["stage"].value_counts().reindex(model.stage_names,
                                                              fill_value=0).items()}
+    distribution[model.stages[0].name] += prospects
     session.execute(delete(StageCount).where(StageCount.as_of == as_of,
                                              StageCount.model == model.name))
     _write(session, StageCount, pd.DataFrame([
@@ -230,24 +233,46 @@ def _by_id(session: Session, sql: str, records: list[tuple[Any, ...]]) -> None:
         connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
 
 
-def _update_by_id(session: Session, values: pd.DataFrame, ids: pd.Series) -> None:
-    """``UPDATE customer_stage`` of the given columns, one row per id (primary-key
-    lookups: no index but the primary key is touched when the stage stays)."""
+def _update_by_id(session: Session, table: str, values: pd.DataFrame,
+                  ids: pd.Series) -> None:
+    """``UPDATE table`` of the given columns, one row per id (primary-key lookups: no
+    other index is touched unless an indexed column is among ``values``)."""
     names = list(values.columns)
     assignments = ", ".join(f"{name} = ?" for name in names)
     records = list(zip(*(_column_values(values[n]) for n in names),
                        ids.astype("int64").tolist(), strict=True))
-    _by_id(session, f"UPDATE customer_stage SET {assignments} WHERE id = ?", records)
+    _by_id(session, f"UPDATE {table} SET {assignments} WHERE id = ?", records)
 
 
-def _delete_by_id(session: Session, ids: pd.Series) -> None:
-    _by_id(session, "DELETE FROM customer_stage WHERE id = ?",
+def _delete_by_id(session: Session, table: str, ids: pd.Series) -> None:
+    _by_id(session, f"DELETE FROM {table} WHERE id = ?",
            [(i,) for i in ids.astype("int64").tolist()])
 
 
 def _store_profile(session: Session, profile: pd.DataFrame, as_of: date) -> None:
-    session.execute(delete(RelationshipProfile))
-    _write(session, RelationshipProfile, profile.assign(as_of=_driver_date(session, as_of)))
+    """Insert new customers' profiles, update the changed ones in place, delete those of
+    customers no longer in the metrics; an unchanged row keeps the as-of that wrote it."""
+    names = [c for c in profile.columns if c != "customer_id"]
+    connection = session.connection()
+    rows = connection.exec_driver_sql(
+        f"SELECT id, customer_id, {', '.join(names)} FROM relationship_profile").fetchall()
+    previous = pd.DataFrame([tuple(r) for r in rows],
+                            columns=["id", "customer_id", *(f"{n}__prev" for n in names)])
+    merged = profile.merge(previous, on="customer_id", how="left")
+    is_new = merged["id"].isna().to_numpy()
+    differs = np.zeros(len(merged), dtype=bool)
+    for name in names:
+        now, before = merged[name], merged[f"{name}__prev"]
+        same = (now.to_numpy(dtype=object) == before.to_numpy(dtype=object)) | (
+            now.isna().to_numpy() & before.isna().to_numpy())
+        differs |= ~same
+    current = profile.assign(as_of=_driver_date(session, as_of))
+    _write(session, RelationshipProfile, current[is_new])
+    updated = differs & ~is_new
+    _update_by_id(session, "relationship_profile", current.loc[updated, [*names, "as_of"]],
+                  merged.loc[updated, "id"])
+    gone = ~previous["customer_id"].isin(profile["customer_id"])
+    _delete_by_id(session, "relationship_profile", previous.loc[gone, "id"])
 
 
 def _store_levels(session: Session, recommended: pd.DataFrame, as_of: date) -> None:
@@ -348,7 +373,9 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
     inputs_used = (dict(zip(PROFILE_INPUTS, json.loads(profile.evidence), strict=False))
                    if profile else {})
     return CustomerExplanation(
-        customer_id=customer_id, as_of=profile.as_of if profile else None, stages=stages,
+        customer_id=customer_id,
+        as_of=(max(profile.as_of, assessed) if assessed else profile.as_of) if profile
+        else None, stages=stages,
         history=history, health=_health(profile, inputs_used) if profile else None,
         bonds=_bonds(profile, inputs_used) if profile else None,
         value_tier=profile.value_tier if profile else None,
