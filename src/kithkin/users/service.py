@@ -148,7 +148,7 @@ def authenticate_api_key(*, session: Session, key: str) -> tuple[StaffUser, ApiK
     ).one_or_none()
     if found is None:
         raise AuthenticationError("invalid or revoked API key")
-    row, user = found.tuple()
+    row, user = found
     if row.revoked_at is not None or not api_keys.key_matches(
             key, row.key_hash, server_secret=_server_secret()):
         raise AuthenticationError("invalid or revoked API key")
