@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr("dev-insecure-change-me"), description="Signs session cookies."
     )
+    refresh_interval_hours: float | None = Field(
+        default=None, gt=0, description="`kithkin serve` refreshes metrics and stages this "
+        "often (None: only when `kithkin refresh` is run).")
     require_services: bool = Field(
         default=False, description="Tests fail instead of skipping when a service is missing."
     )

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.sessions import SessionMiddleware
@@ -18,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from kithkin import __version__
 from kithkin.api import events, health
 from kithkin.api.problems import install_problem_handlers
+from kithkin.api.scheduler import RefreshScheduler
 from kithkin.api.timing import ServerTimingMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.config import Settings, get_settings
@@ -66,7 +68,32 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         result = hook(app)
         if result is not None:
             await result
-    yield
+    scheduler = _refresh_scheduler(app)
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            await scheduler.stop()
+
+
+def _refresh_scheduler(app: FastAPI) -> RefreshScheduler | None:
+    """The periodic refresh, when settings.refresh_interval_hours is set."""
+    settings: Settings = app.state.settings
+    if settings.refresh_interval_hours is None:
+        return None
+
+    def run() -> None:
+        from kithkin.analytics import refresh as refresh_service
+
+        refresh_service.run(settings=settings, as_of=datetime.now(UTC).date(),
+                            store_engine=app.state.engine)
+
+    scheduler = RefreshScheduler(interval_seconds=settings.refresh_interval_hours * 3600,
+                                 run=run)
+    app.state.refresh_scheduler = scheduler
+    return scheduler
 
 
 def _include_dashboard(app: FastAPI) -> None:

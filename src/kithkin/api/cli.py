@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,8 +27,15 @@ def serve(
     https_only: Annotated[bool, typer.Option(
         help="Mark the session cookie Secure (behind TLS).")] = False,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    refresh_every: Annotated[float | None, typer.Option(
+        min=0.01, help="Refresh metrics, stages and health every N hours while serving "
+        "(default: settings.refresh_interval_hours; none: only `kithkin refresh`).")] = None,
 ) -> None:
     """Serve the REST API (/api/v1, docs at /docs) and the dashboard."""
+    if refresh_every is not None:
+        # The app factory reads settings in the server process: pass it by environment.
+        os.environ["KITHKIN_REFRESH_INTERVAL_HOURS"] = str(refresh_every)
+        get_settings.cache_clear()
     if get_settings().secret_key.get_secret_value() == INSECURE_DEFAULT_SECRET:
         console.print("[yellow]warning:[/] KITHKIN_SECRET_KEY is the development default; "
                       "set a long random value before exposing the server.")
