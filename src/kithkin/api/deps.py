@@ -18,7 +18,7 @@ from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import verify_csrf
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
 from kithkin.auth.sessions import session_user_id
-from kithkin.database.core import session_factory
+from kithkin.database.core import session_factory, unit_of_work
 from kithkin.errors import AuthenticationError, PermissionDeniedError
 from kithkin.users import service as user_service
 from kithkin.users.models import ApiKey, Role, StaffUser
@@ -40,15 +40,8 @@ def get_session(request: Request) -> Iterator[Session]:
     Routes that must report committed state (ids, conflicts) call ``session.commit()``
     themselves before returning.
     """
-    session = _factory(request)()
-    try:
+    with unit_of_work(_factory(request)()) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

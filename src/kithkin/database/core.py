@@ -7,7 +7,7 @@ PostgreSQL is the production store. Both run through the same SQLAlchemy code.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -68,9 +68,8 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A unit of work: commits on success, rolls back on any error."""
-    session = session_factory(engine)()
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Commit ``session`` on success, roll it back on any error, close it either way."""
     try:
         yield session
         session.commit()
@@ -79,3 +78,8 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def session_scope(engine: Engine | None = None) -> AbstractContextManager[Session]:
+    """A unit of work on a new session of ``engine`` (default: the configured store)."""
+    return unit_of_work(session_factory(engine)())
