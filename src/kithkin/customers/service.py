@@ -18,6 +18,7 @@ from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.schemas import CustomerCreate, CustomerFields
 from kithkin.database import registry  # noqa: F401  (every table, for export)
 from kithkin.database.base import Base, utcnow
+from kithkin.database.core import get_or_raise
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity.normalize import normalize_email, normalize_phone
 from kithkin.interactions.models import Interaction
@@ -33,9 +34,7 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 def get(*, session: Session, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFoundError(f"customer {customer_id} does not exist")
+    customer = get_or_raise(session, Customer, customer_id, "customer")
     return customer
 
 

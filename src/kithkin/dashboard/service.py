@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
-from kithkin.errors import NotFoundError, ValidationError
+from kithkin.database.core import get_or_raise
+from kithkin.errors import ValidationError
 from kithkin.identity.normalize import normalize_email
 from kithkin.interactions.models import Interaction
 from kithkin.memberships.models import Membership
@@ -231,9 +232,7 @@ class CustomerView:
 
 
 def customer_view(*, session: Session, customer_id: int) -> CustomerView:
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFoundError(f"customer {customer_id} does not exist")
+    customer = get_or_raise(session, Customer, customer_id, "customer")
     identifiers = session.scalars(
         select(CustomerIdentifier).where(CustomerIdentifier.customer_id == customer_id)
         .order_by(CustomerIdentifier.source, CustomerIdentifier.external_id)

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.config import get_settings
+from kithkin.errors import NotFoundError
 
 SQLITE_PRAGMAS = {
     "journal_mode": "WAL",
@@ -83,3 +84,14 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 def session_scope(engine: Engine | None = None) -> AbstractContextManager[Session]:
     """A unit of work on a new session of ``engine`` (default: the configured store)."""
     return unit_of_work(session_factory(engine)())
+
+
+T = TypeVar("T")
+
+
+def get_or_raise(session: Session, model: type[T], key: object, label: str) -> T:
+    """The row of ``model`` with primary key ``key``; NotFoundError naming it otherwise."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFoundError(f"{label} {key} does not exist")
+    return row

@@ -21,6 +21,7 @@ from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.base import Base, utcnow
+from kithkin.database.core import get_or_raise
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity import features, ownership, resolution, snapshot, survivorship
 from kithkin.identity.models import (
@@ -198,9 +199,7 @@ def undo_merge(*, session: Session, merge_id: int, actor: str = "system") -> Cus
     still in force involves either record (undo that one first), or when a row the merge
     changed was deleted, or a row it deleted was re-created, since.
     """
-    entry = session.get(CustomerMerge, merge_id)
-    if entry is None:
-        raise NotFoundError(f"merge {merge_id} does not exist")
+    entry = get_or_raise(session, CustomerMerge, merge_id, "merge")
     if entry.undone_at is not None:
         raise ConflictError(
             f"merge {merge_id} was already undone at {entry.undone_at:%Y-%m-%d %H:%M}"
@@ -300,9 +299,7 @@ def merge_candidate(*, session: Session, candidate_id: int, actor: str) -> Custo
 
 
 def get_candidate(*, session: Session, candidate_id: int) -> DuplicateCandidate:
-    candidate = session.get(DuplicateCandidate, candidate_id)
-    if candidate is None:
-        raise NotFoundError(f"duplicate pair {candidate_id} does not exist")
+    candidate = get_or_raise(session, DuplicateCandidate, candidate_id, "duplicate pair")
     return candidate
 
 
@@ -346,9 +343,7 @@ def compare_fields(*, session: Session, candidate: DuplicateCandidate) -> list[d
 
 
 def get_merge(*, session: Session, merge_id: int) -> CustomerMerge:
-    entry = session.get(CustomerMerge, merge_id)
-    if entry is None:
-        raise NotFoundError(f"merge {merge_id} does not exist")
+    entry = get_or_raise(session, CustomerMerge, merge_id, "merge")
     return entry
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kithkin.database.base import utcnow
-from kithkin.errors import NotFoundError
+from kithkin.database.core import get_or_raise
 from kithkin.imports.models import ImportJob, ImportStatus
 from kithkin.imports.schemas import ImportJobRead
 
@@ -45,9 +45,7 @@ def finish(*, session: Session, job_id: int, status: ImportStatus,
 
 
 def get(*, session: Session, job_id: int) -> ImportJobRead:
-    job = session.get(ImportJob, job_id)
-    if job is None:
-        raise NotFoundError(f"import job {job_id} does not exist")
+    job = get_or_raise(session, ImportJob, job_id, "import job")
     return ImportJobRead.model_validate(job)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.customers.models import Customer
+from kithkin.database.core import get_or_raise
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.interactions.models import SCORE_RANGES, Interaction
 from kithkin.interactions.schemas import InteractionCreate
@@ -19,9 +20,7 @@ STAFF_SOURCE = "staff"
 
 
 def get(*, session: Session, interaction_id: int) -> Interaction:
-    interaction = session.get(Interaction, interaction_id)
-    if interaction is None:
-        raise NotFoundError(f"interaction {interaction_id} does not exist")
+    interaction = get_or_raise(session, Interaction, interaction_id, "interaction")
     return interaction
 
 

@@ -8,14 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kithkin.api.pagination import SortKey, keyset_page
-from kithkin.errors import NotFoundError
+from kithkin.database.core import get_or_raise
 from kithkin.memberships.models import Membership
 
 
 def get(*, session: Session, membership_id: int) -> Membership:
-    membership = session.get(Membership, membership_id)
-    if membership is None:
-        raise NotFoundError(f"membership {membership_id} does not exist")
+    membership = get_or_raise(session, Membership, membership_id, "membership")
     return membership
 
 

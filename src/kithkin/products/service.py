@@ -6,14 +6,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kithkin.api.pagination import SortKey, keyset_page
-from kithkin.errors import NotFoundError
+from kithkin.database.core import get_or_raise
 from kithkin.products.models import Product
 
 
 def get(*, session: Session, product_id: int) -> Product:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFoundError(f"product {product_id} does not exist")
+    product = get_or_raise(session, Product, product_id, "product")
     return product
 
 

@@ -6,14 +6,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kithkin.api.pagination import SortKey, keyset_page
-from kithkin.errors import NotFoundError
+from kithkin.database.core import get_or_raise
 from kithkin.prospects.models import Prospect
 
 
 def get(*, session: Session, prospect_id: int) -> Prospect:
-    prospect = session.get(Prospect, prospect_id)
-    if prospect is None:
-        raise NotFoundError(f"prospect {prospect_id} does not exist")
+    prospect = get_or_raise(session, Prospect, prospect_id, "prospect")
     return prospect
 
 

@@ -16,6 +16,7 @@ from kithkin.auth import api_keys, passwords
 from kithkin.auth.roles import validate_scopes
 from kithkin.config import get_settings
 from kithkin.database.base import utcnow
+from kithkin.database.core import get_or_raise
 from kithkin.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from kithkin.users.models import ApiKey, Role, StaffUser
 
@@ -50,9 +51,7 @@ def create_user(*, session: Session, email: str, name: str, password: str,
 
 
 def get_user(*, session: Session, user_id: int) -> StaffUser:
-    user = session.get(StaffUser, user_id)
-    if user is None:
-        raise NotFoundError(f"user {user_id} does not exist")
+    user = get_or_raise(session, StaffUser, user_id, "user")
     return user
 
 
@@ -113,9 +112,7 @@ def create_api_key(*, session: Session, user_id: int, name: str,
 
 
 def get_api_key(*, session: Session, api_key_id: int) -> ApiKey:
-    row = session.get(ApiKey, api_key_id)
-    if row is None:
-        raise NotFoundError(f"API key {api_key_id} does not exist")
+    row = get_or_raise(session, ApiKey, api_key_id, "API key")
     return row
 
 
