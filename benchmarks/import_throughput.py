@@ -92,6 +92,7 @@ def run_import(url: str, kind: str, path: Path) -> dict[str, float]:
         "elapsed = time.perf_counter() - started\n"
         "cpu = sum(os.times()[:2]) - cpu0\n"
         "print(json.dumps({'rows': report.rows_read, 'written': report.rows_written,\n"
+        "  'bulk': report.bulk,\n"
         "  'rejected': report.rows_rejected, 'seconds': elapsed, 'cpu_seconds': cpu,\n"
         "  'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
@@ -176,7 +177,8 @@ class PostgresStore:
 def _row(store: str, label: str, rows: int, result: dict[str, float]) -> str:
     rate = result["rows"] / result["seconds"]
     cpu_rate = result["rows"] / result["cpu_seconds"]
-    return (f"| {store} | {label} | {rows:,} | {result['seconds']:.1f} | {rate:,.0f} "
+    mode = "bulk" if result.get("bulk") else "per batch"
+    return (f"| {store} | {label} | {mode} | {rows:,} | {result['seconds']:.1f} | {rate:,.0f} "
             f"| {result['cpu_seconds']:.1f} | {cpu_rate:,.0f} | {result['peak_rss_mb']:.0f} "
             f"| {int(result['rejected'])} |")
 
@@ -188,6 +190,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--quick", action="store_true", help="20k / 200k rows, 5k customers")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.rows, args.small_rows, args.customers = 200_000, 20_000, 5_000
@@ -197,7 +200,8 @@ def main() -> None:
     lines: list[str] = []
     customer_lines: list[str] = []
     with tempfile.TemporaryDirectory(dir=DATA) as tmp:
-        stores: list[SQLiteStore | PostgresStore] = [SQLiteStore(Path(tmp), customers)]
+        stores: list[SQLiteStore | PostgresStore] = (
+            [] if args.no_sqlite else [SQLiteStore(Path(tmp), customers)])
         if not args.no_postgres:
             stores.append(PostgresStore(customers))
         try:
@@ -212,7 +216,7 @@ def main() -> None:
             for store in stores:
                 store.close()
     load_after = os.getloadavg()
-    header = ("| store | file | rows | wall s | rows/s (wall) | CPU s | rows per CPU-s "
+    header = ("| store | file | mode | rows | wall s | rows/s (wall) | CPU s | rows per CPU-s "
               "| peak RSS (MB) | rejected |")
     report = "\n".join([
         "# Import throughput (transactions CSV)",
@@ -233,18 +237,21 @@ def main() -> None:
         "threads; PostgreSQL's server work is not in it)",
         "",
         header,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         *lines,
         "",
         "Customers (Python matching path, same stores):",
         "",
         header,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         *customer_lines,
         "",
     ])
     RESULTS.mkdir(parents=True, exist_ok=True)
     target = RESULTS / ("import_throughput_quick.md" if args.quick else "import_throughput.md")
+    if args.no_sqlite or args.no_postgres:  # one store: keep the other store's last figures
+        target = target.with_name(target.stem + ("_sqlite" if args.no_postgres else
+                                                 "_postgresql") + ".md")
     target.write_text(report)
     print(report)
 

@@ -14,10 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from kithkin.database.core import build_engine
 from kithkin.database.manage import upgrade
+from kithkin.imports.lease import STALE_ERROR, reap_stale
 from kithkin.ingest import ingest_file
 
 from .helpers import rows_of, seed_customers
@@ -50,6 +51,12 @@ def _job(db: Path) -> tuple[str, int] | None:
         row = conn.execute("SELECT status, rows_written FROM import_job "
                            "WHERE kind = 'transactions' ORDER BY id DESC LIMIT 1").fetchone()
     return None if row is None else (row[0], int(row[1]))
+
+
+def _statuses(db: Path) -> list[str]:
+    with sqlite3.connect(db, timeout=10) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT status FROM import_job WHERE kind = 'transactions' ORDER BY id")]
 
 
 def _stop_midway(process: subprocess.Popen[bytes], db: Path, sig: signal.Signals) -> int:
@@ -102,6 +109,35 @@ def test_killed_import_is_consistent_and_rerun_completes(
     report = ingest_file(kind="transactions", path=orders, engine=sqlite_engine)
     assert report.status == "succeeded" and report.rows_rejected == 0
     assert report.unchanged == committed and report.inserted == ROWS - committed
+    # The killed job no longer claims to be running: the next import marked it.
+    assert _statuses(db) == ["interrupted", "succeeded"]
     clean = _clean_import(tmp_path, orders)
     assert rows_of(sqlite_engine, "transaction") == rows_of(clean, "transaction")
     clean.dispose()
+
+
+@pytest.mark.slow
+def test_a_running_import_is_not_reaped_but_a_killed_one_is(
+    sqlite_engine: Engine, workspace: Path, tmp_path: Path
+) -> None:
+    seed_customers(sqlite_engine, tmp_path)
+    process = _start_import(_orders(tmp_path / "orders.csv"))
+    deadline = time.monotonic() + 120
+    while (job := _job(workspace / "kithkin.db")) is None or job[1] == 0:
+        assert time.monotonic() < deadline and process.poll() is None, "import did not start"
+        time.sleep(0.01)
+    with sqlite_engine.connect() as conn:
+        assert reap_stale(conn) == []  # its process holds the job's lease
+    process.send_signal(signal.SIGSTOP)  # a stopped process still holds it
+    try:
+        with sqlite_engine.connect() as conn:
+            assert reap_stale(conn) == []
+    finally:
+        process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    with sqlite_engine.connect() as conn:
+        reaped = reap_stale(conn)
+        row = conn.execute(text("SELECT status, error, finished_at FROM import_job "
+                                "WHERE kind = 'transactions'")).one()
+    assert len(reaped) == 1
+    assert row[0] == "interrupted" and row[1] == STALE_ERROR and row[2] is not None

@@ -67,3 +67,40 @@ def test_in_memory_and_join_paths_agree(sqlite_engine: Engine, tmp_path: Path,
     (tmp_path / "join").mkdir()
     joined = _import_twice(sqlite_engine, tmp_path / "join", monkeypatch, threshold=10**9)
     assert joined == resolved
+
+
+@pytest.mark.postgres
+def test_postgres_copy_and_join_paths_agree(pg_engine: Engine, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threshold 0 COPYs resolved rows straight into the table, falling back to the
+    upsert on the re-import; a huge threshold stages and joins every batch."""
+    resolved = _import_twice(pg_engine, tmp_path, monkeypatch, threshold=0)
+    assert resolved[1] == [(3, 0, 0, 2), (0, 1, 2, 2)]
+    with pg_engine.begin() as conn:
+        conn.execute(text('DELETE FROM "transaction"'))
+    (tmp_path / "join").mkdir()
+    assert _import_twice(pg_engine, tmp_path / "join", monkeypatch, threshold=10**9) == resolved
+
+
+@pytest.mark.postgres
+def test_postgres_copy_retries_customers_missing_from_the_snapshot(
+        pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A customer added by another writer after the identifiers were loaded is found by
+    the join, not rejected: PostgreSQL has concurrent writers."""
+    monkeypatch.setattr(store, "PRELOAD_MIN_ROWS", 0)
+    seed_customers(pg_engine, tmp_path)
+    lookup = store._Lookup.__init__
+
+    def snapshot_then_new_customer(self: store._Lookup, *args: Any) -> None:
+        lookup(self, *args)
+        ingest_file(kind="customers", path=write_csv(tmp_path / "late.csv", [
+            ["source", "external_id", "first_name"], ["shop", "late", "Lee"]]), engine=pg_engine)
+
+    monkeypatch.setattr(store._Lookup, "__init__", snapshot_then_new_customer)
+    rows = [TRANSACTIONS_HEADER, ["shop", "o1", "c1", "2024-03-01", "10", "EUR"],
+            ["shop", "o2", "late", "2024-03-02", "11", "EUR"],
+            ["shop", "o3", "ghost", "2024-03-03", "12", "EUR"]]
+    report, rejects = _import(pg_engine, tmp_path, rows, "orders.csv")
+    assert (report.inserted, report.rows_rejected) == (2, 1)
+    assert [(r["row"], r["reason"]) for r in rejects] == [("3", "unknown customer")]
+    assert count(pg_engine, "transaction") == 2

@@ -23,6 +23,8 @@ class ImportReport(BaseModel):
     file: str
     status: str
     dry_run: bool = False
+    bulk: bool = Field(default=False, description=(
+        "SQLite bulk-load mode: one transaction, secondary indexes rebuilt at the end."))
     rows_read: int = 0
     rows_written: int = Field(default=0, description="Accepted rows (inserted+updated+unchanged).")
     inserted: int = 0

@@ -52,6 +52,7 @@ def _summary(report: ImportReport) -> Table:
     rows: list[tuple[str, str]] = [
         ("status", report.status + (" (dry run: nothing written)" if report.dry_run else "")),
         ("job", str(report.job_id) if report.job_id is not None else "-"),
+        ("mode", "bulk (one transaction, indexes rebuilt)" if report.bulk else "per batch"),
         ("read", f"{report.rows_read:,}"),
         ("written", f"{report.rows_written:,}"),
         ("  inserted / updated / unchanged",
@@ -86,6 +87,10 @@ def import_command(
         help="Validate and report without writing to the store.")] = False,
     batch_size: Annotated[int | None, typer.Option(
         min=100, help="Rows per transaction (default: settings.import_batch_size).")] = None,
+    bulk: Annotated[bool | None, typer.Option(
+        "--bulk/--no-bulk", show_default="auto",
+        help="SQLite bulk-load mode: one transaction, secondary indexes rebuilt at the end "
+             "(default: on when the file is large next to the table).")] = None,
 ) -> None:
     """Import customers, prospects, products, transactions, lines, interactions or
     memberships. Re-running the same file changes nothing; an interrupted import finishes
@@ -107,7 +112,7 @@ def import_command(
 
             report = ingest_file(kind=kind, path=file, mapping=options, file_format=file_format,
                                  strict=strict, dry_run=dry_run, progress=advance,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, bulk=bulk)
     except (IngestError, ValueError) as exc:  # ValueError: a bad --timezone
         _error(exc)
         raise typer.Exit(2) from exc

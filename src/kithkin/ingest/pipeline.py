@@ -4,7 +4,9 @@ Each batch commits on its own with the job's progress counters, so a crash or Ct
 leaves whole batches or none of them, and because every write is an upsert on a natural
 key, running the same import again finishes the job without duplicating anything.
 ``strict`` runs the whole file in one transaction so the first bad row leaves nothing
-behind; ``dry_run`` does all the work, reference checks included, then rolls back.
+behind; ``dry_run`` does all the work, reference checks included, then rolls back. Large
+SQLite imports run in bulk mode (:mod:`kithkin.ingest.bulk`): one transaction too, with the
+secondary indexes rebuilt at the end.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from kithkin.config import get_settings
 from kithkin.database.core import get_engine
 from kithkin.database.manage import is_initialised
 from kithkin.errors import ConfigurationError, IngestError
+from kithkin.imports import lease
 from kithkin.imports import service as import_service
 from kithkin.imports.models import ImportStatus
 from kithkin.imports.schemas import ImportReport, RejectedRow
+from kithkin.ingest import bulk as bulk_mode
 from kithkin.ingest.customers import CustomerWriter
 from kithkin.ingest.kinds import SPECS, Kind
 from kithkin.ingest.options import IngestOptions, load_mapping_file
@@ -104,10 +108,13 @@ def ingest_file(
     engine: Engine | None = None,
     progress: Progress | None = None,
     batch_size: int | None = None,
+    bulk: bool | None = None,
 ) -> ImportReport:
     """Import a CSV, Parquet or JSON Lines file of ``kind`` into the store.
 
-    ``mapping`` is an :class:`IngestOptions` or the path of a TOML mapping file. Raises
+    ``mapping`` is an :class:`IngestOptions` or the path of a TOML mapping file. ``bulk``
+    forces SQLite's bulk-load mode on or off (None: on for files large next to the
+    table, see :mod:`kithkin.ingest.bulk`). Raises
     :class:`~kithkin.errors.IngestError` for a file that cannot be imported at all
     (unreadable, unknown format, missing required column) before anything is written,
     and in ``strict`` mode for the first bad row.
@@ -123,7 +130,7 @@ def ingest_file(
     size = path.stat().st_size
     estimate = _estimate_rows(source, size)
     run = _Run(engine=engine, plan=plan, label=str(path), strict=strict, dry_run=dry_run,
-               progress=progress, estimate=estimate)
+               progress=progress, estimate=estimate, bulk=bulk)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return run.execute(
         source.batches(),
@@ -169,9 +176,11 @@ def ingest_records(
 class _Run:
     def __init__(self, *, engine: Engine, plan: ColumnPlan, label: str, strict: bool,
                  dry_run: bool, progress: Progress | None, estimate: int | None,
-                 track_job: bool = True) -> None:
+                 track_job: bool = True, bulk: bool | None = False) -> None:
         self.engine, self.plan, self.label = engine, plan, label
         self.strict, self.dry_run = strict, dry_run
+        self.bulk_requested = bulk
+        self.single = strict  # the whole file in one transaction (strict or bulk mode)
         self.progress, self.estimate = progress, estimate
         self.track_job = track_job and not dry_run
         self.report = ImportReport(job_id=None, kind=plan.spec.kind.value, file=label,
@@ -192,33 +201,54 @@ class _Run:
         with self.engine.connect() as connection:
             session = Session(bind=connection)
             if self.track_job:
+                lease.reap_stale(connection)
                 with connection.begin():
                     self.report.job_id = import_service.create(
                         session=session, kind=self.plan.spec.kind.value, filename=self.label,
                         file_sha256=sha256, strict=self.strict,
                     ).id
+                    lease.acquire(connection, self.report.job_id)
                 session.expunge_all()
-            rejects = (RejectWriter(reject_path(self.report.job_id), columns)
-                       if reject_path else None)
-            writer = self._writer(connection)
             try:
-                with StoreDialect(connection).bulk_settings(connection), \
-                        self._transaction(connection, self.strict):
-                    prepared = ((batch, writer.encode(prepare(self.plan, batch)))
-                                for batch in batches)
-                    for batch, ready in prefetch(prepared):
-                        self._batch(connection, session, writer, batch, ready, rejects)
-                status = ImportStatus.SUCCEEDED
-            except KeyboardInterrupt:
-                self._finish(connection, session, ImportStatus.INTERRUPTED, "interrupted")
-                raise
-            except Exception as exc:
-                self._finish(connection, session, ImportStatus.FAILED, str(exc))
-                raise
+                return self._execute(connection, session, batches, reject_path, columns,
+                                     started)
             finally:
-                if rejects:
-                    rejects.close()
-            self._finish(connection, session, status, None)
+                if self.report.job_id is not None:
+                    lease.release(connection, self.report.job_id)
+
+    def _execute(self, connection: Connection, session: Session, batches: Iterable[RawBatch],
+                 reject_path: Callable[[int | None], Path] | None, columns: list[str],
+                 started: float) -> ImportReport:
+        rejects = (RejectWriter(reject_path(self.report.job_id), columns)
+                   if reject_path else None)
+        writer = self._writer(connection)
+        try:
+            with connection.begin():
+                bulk = bulk_mode.applies(connection, kind=self.plan.spec.kind,
+                                         table=self.plan.spec.table,
+                                         incoming=self.estimate,
+                                         requested=self.bulk_requested)
+            self.report.bulk = bulk
+            self.single = self.strict or bulk
+            with StoreDialect(connection).bulk_settings(connection), \
+                    bulk_mode.unchecked_foreign_keys(connection, bulk), \
+                    self._transaction(connection, self.single), \
+                    self._deferred_indexes(connection, bulk):
+                prepared = ((batch, writer.encode(prepare(self.plan, batch)))
+                            for batch in batches)
+                for batch, ready in prefetch(prepared):
+                    self._batch(connection, session, writer, batch, ready, rejects)
+            status = ImportStatus.SUCCEEDED
+        except KeyboardInterrupt:
+            self._finish(connection, session, ImportStatus.INTERRUPTED, "interrupted")
+            raise
+        except Exception as exc:
+            self._finish(connection, session, ImportStatus.FAILED, str(exc))
+            raise
+        finally:
+            if rejects:
+                rejects.close()
+        self._finish(connection, session, status, None)
         self.report.elapsed_seconds = time.perf_counter() - started
         self.report.status = status
         self.report.matched = dict(self.matched)
@@ -226,6 +256,15 @@ class _Run:
         if rejects is not None:
             self.report.reject_path = rejects.written_path
         return self.report
+
+    @contextmanager
+    def _deferred_indexes(self, connection: Connection, active: bool) -> Iterator[None]:
+        if not active:
+            yield
+            return
+        with bulk_mode.deferred_indexes(connection, self.plan.spec.table,
+                                        rebuild=not self.dry_run):
+            yield
 
     @contextmanager
     def _transaction(self, connection: Connection, active: bool) -> Iterator[None]:
@@ -249,7 +288,7 @@ class _Run:
         report = self.report
         report.rows_read += batch.table.num_rows + len(batch.malformed)
         self._fail_fast(prepared.rejects)
-        with self._transaction(connection, not self.strict):
+        with self._transaction(connection, not self.single):
             counts, missed = writer.write(prepared, _original(batch))
             self._fail_fast(missed)
             bad = prepared.rejects + missed

@@ -169,10 +169,11 @@ class StoreDialect:
 def _python_values(column: pa.ChunkedArray) -> list[Any]:
     array = column.combine_chunks()
     if pa.types.is_timestamp(array.type):
-        # "2024-03-01 09:00:00.000000Z" -> SQLAlchemy's SQLite text form, without the Z;
-        # a cast is several times faster than strftime.
-        as_text = pc.cast(pc.cast(array, pa.timestamp("us", tz="UTC")), pa.string())
-        array = pc.utf8_slice_codeunits(as_text, 0, 26)
+        # SQLAlchemy's SQLite text form, "2024-03-01 09:00:00.000000" (UTC). Viewing the
+        # UTC microseconds as a naive timestamp and casting that to text is ~30x faster
+        # than casting the zoned one (or strftime), which looks up the zone per value.
+        micros = pc.cast(array, pa.timestamp("us", tz=array.type.tz))
+        array = pc.cast(micros.view(pa.timestamp("us")), pa.string())
     elif pa.types.is_date(array.type):
         array = pc.strftime(array, format="%Y-%m-%d")
     values: list[Any] = array.to_pylist()
@@ -226,13 +227,13 @@ def _joined(parts: list[pa.Array]) -> pa.Array:
 
 
 def _append_or_upsert(connection: Connection, append: str, upsert: str,
-                      rows: list[tuple[Any, ...]]) -> int:
+                      rows: list[tuple[Any, ...]]) -> tuple[int, bool]:
     """Bind ``rows`` with a plain INSERT, or with the upsert if any natural key exists.
 
     A first import only adds rows, and a plain INSERT skips the conflict clause's
     per-row work. If a key is already stored the INSERT fails on the unique index (at
     the first such row), is rolled back to a savepoint and the batch is upserted.
-    Returns the rows changed.
+    Returns the rows changed and whether the plain INSERT went through (all inserted).
     """
     raw = connection.connection.dbapi_connection
     assert isinstance(raw, sqlite3.Connection)
@@ -247,21 +248,27 @@ def _append_or_upsert(connection: Connection, append: str, upsert: str,
         except sqlite3.IntegrityError:
             cursor.execute("ROLLBACK TO kithkin_append")
             cursor.execute("RELEASE kithkin_append")
-            changed = cursor.executemany(upsert, rows).rowcount
-        else:
-            changed = cursor.rowcount
-            cursor.execute("RELEASE kithkin_append")
-        return max(changed, 0)
+            return max(cursor.executemany(upsert, rows).rowcount, 0), False
+        cursor.execute("RELEASE kithkin_append")
+        return len(rows), True
     finally:
         cursor.close()
 
 
 @dataclass(frozen=True)
 class _Resolved:
-    """A batch with its references resolved in memory: rows to bind and the misses."""
+    """A batch with its references resolved in memory: rows to bind and the misses.
+
+    PostgreSQL gets ``copy`` instead of ``rows``: the resolved rows as CSV for a COPY
+    straight into the table. Its misses are not rejected from the snapshot (other
+    writers may have added the customer since): ``retry`` goes through the join.
+    """
 
     rows: list[tuple[Any, ...]]
     misses: list[tuple[int, Reference]]
+    copy: bytes | None = None
+    copied: int = 0
+    retry: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -281,7 +288,7 @@ class SetBasedWriter:
         self.stage_name = f"kithkin_stage_{plan.spec.kind.value}"
         self._sql: dict[str, str] | None = None
         self._lookups: list[_Lookup] | None = None
-        self._preloadable = self.dialect.name == "sqlite" and bool(self.spec.references) and all(
+        self._preloadable = bool(self.spec.references) and all(
             ref.table in PRELOADABLE for ref in self.spec.references)
 
     def _references(self, staged: list[str]) -> list[tuple[int, Reference]]:
@@ -334,6 +341,10 @@ class SetBasedWriter:
         # The in-memory path binds the staged values and resolved ids row by row.
         direct = {**{c: "?" for c in values}, **inserted_only,
                   **{c: "{now}" for c in stamps}}
+        self._copy_columns = ", ".join(q(c) for c in direct)
+        self._copy_constants = {**{f.target: f.default for f in spec.fields
+                                   if f.target in inserted_only},
+                                **dict.fromkeys(stamps)}
         self._direct_columns = [name for name in staged if name != ROW
                                 and (spec.field_by_name[name].target
                                      if name in spec.field_by_name else name)]
@@ -342,8 +353,8 @@ class SetBasedWriter:
                       f"SELECT {', '.join(columns.values())} {source} {on_conflict}",
             "append": f"INSERT INTO {table} ({', '.join(q(c) for c in direct)}) "
                       f"VALUES ({', '.join(direct.values())})",
-            # New rows get ids above the previous maximum (SQLite rowids, PostgreSQL
-            # sequences), so counting them is a primary-key range scan, not a join.
+            # New rows get ids above the previous maximum (SQLite rowids; SQLite has a
+            # single writer), so counting them is a primary-key range scan, not a join.
             "on_conflict": on_conflict,
             "last_id": f"SELECT max({q('id')}) FROM {table}",
             "inserted": f"SELECT count(*) FROM {table} "
@@ -381,11 +392,66 @@ class SetBasedWriter:
                 misses.extend((int(row), lookup.ref) for row in rows)
                 missed = pc.or_(missed, miss)
         keep = pc.invert(missed)
+        if self.dialect.name == "postgresql":
+            return self._copy_payload(table, keep, ids, missed)
         columns = [_python_values(pc.filter(table[name], keep))
                    for name in self._direct_columns]
         columns += [pc.filter(found, keep).to_pylist() for found in ids]
         misses.sort(key=lambda miss: miss[0])
         return _Resolved(list(zip(*columns, strict=True)), misses)
+
+    def _copy_payload(self, table: pa.Table, keep: pa.Array, ids: list[pa.Array],
+                      missed: pa.Array) -> _Resolved:
+        """The resolved rows as CSV in the column order of ``_copy_columns``."""
+        kept = table.filter(keep)
+        columns = [kept[name] for name in self._direct_columns]
+        columns += [pc.filter(found, keep) for found in ids]
+        now = self.dialect.now()
+        for value in self._copy_constants.values():
+            scalar = (pa.scalar(now, pa.timestamp("us", tz="UTC")) if value is None
+                      else pa.scalar(value))
+            columns.append(pa.repeat(scalar, kept.num_rows))
+        buffer = io.BytesIO()
+        pa_csv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]),
+                         buffer, write_options=pa_csv.WriteOptions(include_header=False))
+        retry = table.filter(missed)
+        return _Resolved([], [], buffer.getvalue(), kept.num_rows,
+                         retry if retry.num_rows else None)
+
+    def _write_copy(self, prepared: Prepared, resolved: _Resolved,
+                    original: Callable[[int], dict[str, Any]]) -> tuple[BatchCounts, list[Reject]]:
+        """COPY new rows straight into the table (PostgreSQL); upsert if any key exists.
+
+        Like SQLite's plain INSERT: while every natural key is new, COPY skips staging,
+        the join and the conflict clause. The first existing key (or a customer erased
+        since the snapshot) fails the COPY inside a savepoint, and the batch is then
+        staged and upserted as usual.
+        """
+        import psycopg  # the PostgreSQL driver, only needed here
+
+        assert self._sql is not None and resolved.copy is not None
+        raw = self.connection.connection.dbapi_connection
+        assert isinstance(raw, psycopg.Connection)
+        inserted = 0
+        if resolved.copied:
+            with raw.cursor() as cursor:
+                cursor.execute("SAVEPOINT kithkin_copy")
+                try:
+                    with cursor.copy(
+                        f"COPY {self.dialect.quote(self.spec.table)} ({self._copy_columns}) "
+                        "FROM STDIN (FORMAT csv)"
+                    ) as copy:
+                        copy.write(resolved.copy)
+                except (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation):
+                    cursor.execute("ROLLBACK TO SAVEPOINT kithkin_copy")
+                    cursor.execute("RELEASE SAVEPOINT kithkin_copy")
+                    return self._write_staged(prepared.table, original)
+                inserted = max(cursor.rowcount, 0)
+                cursor.execute("RELEASE SAVEPOINT kithkin_copy")
+        if resolved.retry is None:
+            return BatchCounts(inserted=inserted), []
+        counts, rejects = self._write_staged(resolved.retry, original)
+        return BatchCounts(inserted + counts.inserted, counts.updated, counts.unchanged), rejects
 
     def write(self, prepared: Prepared, original: Callable[[int], dict[str, Any]]
               ) -> tuple[BatchCounts, list[Reject]]:
@@ -407,10 +473,18 @@ class SetBasedWriter:
         if self._lookups is not None and not isinstance(prepared.payload, _Resolved):
             prepared.payload = self._resolve(table, self._lookups)
         if isinstance(prepared.payload, _Resolved):
+            if prepared.payload.copy is not None:
+                return self._write_copy(prepared, prepared.payload, original)
             return self._write_resolved(prepared.payload, original)
+        return self._write_staged(table, original, prepared.payload)
+
+    def _write_staged(self, table: pa.Table, original: Callable[[int], dict[str, Any]],
+                      payload: Any = None) -> tuple[BatchCounts, list[Reject]]:
+        """Stage the batch, find reference misses and upsert with one join."""
+        assert self._sql is not None
         json_columns = frozenset(f.name for f in self.spec.fields if f.type is FieldType.TAGS)
-        payload = prepared.payload if prepared.payload is not None else self.encode(
-            prepared).payload
+        if payload is None:
+            payload = self.dialect.encode(table)
         self.dialect.stage(self.connection, self.stage_name, table.schema, payload, json_columns)
         rejects: list[Reject] = []
         if "misses" in self._sql:
@@ -418,8 +492,20 @@ class SetBasedWriter:
                 ref = self._misses[[int(flag) for flag in row[1:]].index(1)]
                 rejects.append(self._reject(int(row[0]), ref, original))
         staged_rows = table.num_rows - len(rejects)
-        last_id = self.connection.exec_driver_sql(self._sql["last_id"]).scalar() or 0
         now = (self.dialect.now(),) * self._stamp_count
+        if self.dialect.name == "postgresql":
+            # Concurrent writers draw ids from the same sequence and commit in between,
+            # so "ids above the previous maximum" would count their rows as ours. Each
+            # upserted row says instead whether this statement created it: a tuple the
+            # upsert updated carries the updating transaction in xmax, a new one has 0.
+            upserted = self.connection.exec_driver_sql(
+                f"{self._sql['upsert']} RETURNING ({self.dialect.quote(self.spec.table)}"
+                ".xmax = 0)", now)
+            created = [bool(row[0]) for row in upserted]
+            inserted = sum(created)
+            updated = len(created) - inserted
+            return BatchCounts(inserted, updated, staged_rows - inserted - updated), rejects
+        last_id = self.connection.exec_driver_sql(self._sql["last_id"]).scalar() or 0
         written = max(self.connection.exec_driver_sql(self._sql["upsert"], now).rowcount, 0)
         inserted = int(self.connection.exec_driver_sql(self._sql["inserted"],
                                                        (last_id,)).scalar_one())
@@ -432,14 +518,16 @@ class SetBasedWriter:
         """Upsert pre-resolved rows straight into the table (SQLite): no staging, no join."""
         assert self._sql is not None
         rejects = [self._reject(row, ref, original) for row, ref in resolved.misses]
+        if not resolved.rows:
+            return BatchCounts(), rejects
         last_id = self.connection.exec_driver_sql(self._sql["last_id"]).scalar() or 0
-        written = 0
-        if resolved.rows:
-            append = self._sql["append"].replace("{now}", f"'{self.dialect.now()}'")
-            written = _append_or_upsert(self.connection, append,
-                                        f"{append} {self._sql['on_conflict']}", resolved.rows)
-        inserted = int(self.connection.exec_driver_sql(self._sql["inserted"],
-                                                       (last_id,)).scalar_one())
+        append = self._sql["append"].replace("{now}", f"'{self.dialect.now()}'")
+        written, appended = _append_or_upsert(self.connection, append,
+                                              f"{append} {self._sql['on_conflict']}",
+                                              resolved.rows)
+        # A plain INSERT that went through inserted every row; no need to count them.
+        inserted = written if appended else int(self.connection.exec_driver_sql(
+            self._sql["inserted"], (last_id,)).scalar_one())
         updated = max(written - inserted, 0)
         return BatchCounts(inserted, updated, len(resolved.rows) - inserted - updated), rejects
 
