@@ -148,6 +148,10 @@ def test_adbc_child_copy_equals_the_dbapi_copy(sqlite_engine: Engine,
     part = snapshot.refresh_table(engine=sqlite_engine, spec=specs[0],
                                   directory=directory / "adbc")
     assert (part.name, part.mode, part.rows_copied) == ("transactions", "appended", 1)
+    # the fingerprint scanned while the child copied is the store's: nothing to redo
+    again = snapshot.refresh_table(engine=sqlite_engine, spec=specs[0],
+                                   directory=directory / "adbc")
+    assert (again.mode, again.total_rows) == ("unchanged", 15)
 
 
 @pytest.mark.postgres

@@ -47,19 +47,28 @@ class RefreshResult:
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
     """The daily BTYD summary of every customer with a purchase by the as-of date."""
-    frame: pd.DataFrame = source.backend.to_pandas(
-        customer_summary(source.transactions, as_of=as_of))
-    return frame
+    return _to_pandas(source, customer_summary(source.transactions, as_of=as_of))
 
 
 def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
     """The metrics block without the model columns; value features computed once."""
     features = metrics_block.value_features(source, as_of=as_of).cache()
     try:
-        frame: pd.DataFrame = source.backend.to_pandas(
-            metrics_block.feature_block(source, as_of=as_of, features=features))
+        return _to_pandas(
+            source, metrics_block.feature_block(source, as_of=as_of, features=features))
     finally:
         _release(source, features)
+
+
+def _to_pandas(source: analytics_engine.AnalyticsSource, expr: Any) -> pd.DataFrame:
+    """Through Arrow: ibis' ``to_pandas`` on DuckDB turns every column holding a null
+    into Python objects (``to_pylist``) before converting it, 5x slower on a metrics
+    block; Arrow's own conversion gives the same dtypes and values (Spark, which hands
+    over pandas itself, keeps ibis' path)."""
+    if source.engine == "pyspark":
+        spark_frame: pd.DataFrame = source.backend.to_pandas(expr)
+        return spark_frame
+    frame: pd.DataFrame = source.backend.to_pyarrow(expr).to_pandas()
     return frame
 
 

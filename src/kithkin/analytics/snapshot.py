@@ -25,7 +25,8 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,11 +131,17 @@ def _to_array(array: pa.Array, dtype: pa.DataType) -> pa.Array:
     return array.cast(dtype)
 
 
-def _dbapi_batches(connection: Any, spec: TableSpec, after_id: int) -> Iterator[pa.RecordBatch]:
+def _range(after_id: int, upto: int | None) -> str:
+    bound = "" if upto is None else f" AND id <= {int(upto)}"
+    return f"WHERE id > {int(after_id)}{bound} ORDER BY id"
+
+
+def _dbapi_batches(connection: Any, spec: TableSpec, after_id: int,
+                   upto: int | None = None) -> Iterator[pa.RecordBatch]:
     """Any DB-API driver: ``fetchmany`` rows, transposed into Arrow arrays."""
     cursor = connection.cursor()
     try:
-        cursor.execute(f"{_select(spec)} WHERE id > {int(after_id)} ORDER BY id")
+        cursor.execute(f"{_select(spec)} {_range(after_id, upto)}")
         while rows := cursor.fetchmany(FETCH_ROWS):
             columns = list(zip(*rows, strict=True))
             arrays = [_to_array(pa.array(col, None if dtype == UTC_TIMESTAMP else dtype), dtype)
@@ -144,7 +151,8 @@ def _dbapi_batches(connection: Any, spec: TableSpec, after_id: int) -> Iterator[
         cursor.close()
 
 
-def _adbc_batches(database: str, spec: TableSpec, after_id: int) -> Iterator[pa.RecordBatch]:
+def _adbc_batches(database: str, spec: TableSpec, after_id: int,
+                  upto: int | None = None) -> Iterator[pa.RecordBatch]:
     """SQLite through ADBC: rows arrive as Arrow batches, decoded in C (about 7x faster).
 
     The driver infers each column's type from the first batch, so a typed sentinel row
@@ -155,7 +163,7 @@ def _adbc_batches(database: str, spec: TableSpec, after_id: int) -> Iterator[pa.
     sentinel = {I64: "0", F64: "0.0", STR: "''", UTC_TIMESTAMP: "''"}
     first = ", ".join(f'{sentinel[dtype]} AS "{column}"' for column, dtype in spec.columns)
     sql = (f"SELECT {first} UNION ALL SELECT * FROM ("
-           f"{_select(spec)} WHERE id > {int(after_id)} ORDER BY id)")
+           f"{_select(spec)} {_range(after_id, upto)})")
     with adbc.connect(database) as conn, conn.cursor() as cursor:
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(FETCH_ROWS)})
         cursor.execute(sql)
@@ -179,8 +187,10 @@ def _adbc_database(engine: Engine) -> str | None:
 
 
 def _adbc_copy_in_child(database: str, spec: TableSpec, after_id: int,
-                        path: Path) -> tuple[int, int]:
-    """Run the ADBC copy in a child process.
+                        path: Path, upto: int | None = None,
+                        meanwhile: Callable[[], Any] | None = None) -> tuple[int, int]:
+    """Run the ADBC copy in a child process (``meanwhile`` runs in this one, e.g. the
+    fingerprint scan, which then costs no wall time on a machine with two cores).
 
     ADBC links its own SQLite library. Two SQLite libraries in one process do not see
     each other's POSIX locks, which gives stale reads (and risks corruption) while the
@@ -188,11 +198,17 @@ def _adbc_copy_in_child(database: str, spec: TableSpec, after_id: int,
     process keeps the locking sound.
     """
     command = [sys.executable, "-m", "kithkin.analytics.snapshot", database, spec.name,
-               str(after_id), str(path)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise KithkinError(f"snapshot of {spec.table} failed: {done.stderr.strip()[-2000:]}")
-    rows, max_id = json.loads(done.stdout)
+               str(after_id), str(path), "" if upto is None else str(upto)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as child:
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            out, err = child.communicate()
+    if child.returncode != 0:
+        raise KithkinError(f"snapshot of {spec.table} failed: {err.strip()[-2000:]}")
+    rows, max_id = json.loads(out)
     return int(rows), int(max_id)
 
 
@@ -230,21 +246,29 @@ def _max_id(connection: Any, spec: TableSpec) -> int:
 
 
 def _copy(engine: Engine, connection: Any, spec: TableSpec, folder: Path, part: int,
-          after_id: int) -> tuple[int, int]:
-    """Copy rows with id > after_id into one new part; returns (rows, max id)."""
+          after_id: int) -> tuple[int, int, list[Any] | None]:
+    """Copy rows with id > after_id into one new part; returns (rows, max id, and the
+    fingerprint up to that id when it was computed during the copy)."""
     path = folder / f"part-{part:05d}.parquet"
-    pending = _max_id(connection, spec) - after_id
-    if pending <= 0 and part > 0:
-        return 0, after_id
+    upto = _max_id(connection, spec)
+    if upto - after_id <= 0 and part > 0:
+        return 0, after_id, None
     database = _adbc_database(engine)
-    if database is not None and pending >= ADBC_MIN_ROWS:
-        rows, max_id = _adbc_copy_in_child(database, spec, after_id, path)
+    fingerprint: list[Any] | None = None
+    if database is not None and upto - after_id >= ADBC_MIN_ROWS:
+        def scan() -> None:
+            nonlocal fingerprint
+            fingerprint = _fingerprint(connection, spec, upto)
+
+        rows, max_id = _adbc_copy_in_child(database, spec, after_id, path, upto, scan)
+        if rows:
+            max_id = upto  # no row between the last one copied and upto
     else:
-        rows, max_id = _write_part(_dbapi_batches(connection, spec, after_id), spec, path,
-                                   after_id)
+        rows, max_id = _write_part(_dbapi_batches(connection, spec, after_id, upto), spec,
+                                   path, after_id)
     if rows == 0 and part > 0:
         path.unlink()
-    return rows, max_id
+    return rows, max_id, fingerprint if max_id == upto else None
 
 
 def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableRefresh:
@@ -261,22 +285,22 @@ def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableR
             and manifest.get("columns") == [c for c, _ in spec.columns]
             and _fingerprint(raw, spec, manifest["max_id"]) == manifest["fingerprint"]
         ):
-            rows, max_id = _copy(engine, raw, spec, folder, manifest["parts"],
-                                 manifest["max_id"])
+            rows, max_id, scanned = _copy(engine, raw, spec, folder, manifest["parts"],
+                                          manifest["max_id"])
             mode = "appended" if rows else "unchanged"
             manifest.update(
                 parts=manifest["parts"] + (1 if rows else 0), max_id=max_id,
                 rows=manifest["rows"] + rows,
-                fingerprint=_fingerprint(raw, spec, max_id) if rows else
+                fingerprint=(scanned or _fingerprint(raw, spec, max_id)) if rows else
                 manifest["fingerprint"],
             )
             manifest_path.write_text(json.dumps(manifest))
             return TableRefresh(spec.name, mode, rows, manifest["rows"])
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        rows, max_id = _copy(engine, raw, spec, folder, 0, 0)
+        rows, max_id, scanned = _copy(engine, raw, spec, folder, 0, 0)
         manifest = {"columns": [c for c, _ in spec.columns], "parts": 1, "max_id": max_id,
-                    "rows": rows, "fingerprint": _fingerprint(raw, spec, max_id)}
+                    "rows": rows, "fingerprint": scanned or _fingerprint(raw, spec, max_id)}
         manifest_path.write_text(json.dumps(manifest))
         return TableRefresh(spec.name, "rebuilt", rows, rows)
     finally:
@@ -284,9 +308,17 @@ def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableR
 
 
 def refresh(*, engine: Engine, directory: Path) -> list[TableRefresh]:
-    """Refresh every analytics table's snapshot; returns what happened per table."""
+    """Refresh every analytics table's snapshot; returns what happened per table.
+
+    Two tables at a time: a large copy runs in a child process (ADBC) or in the driver,
+    which release the GIL, so the other tables are copied meanwhile."""
     directory.mkdir(parents=True, exist_ok=True)
-    return [refresh_table(engine=engine, spec=spec, directory=directory) for spec in SPECS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # the largest table first, so the others fit in beside it
+        started = {spec.name: pool.submit(refresh_table, engine=engine, spec=spec,
+                                          directory=directory)
+                   for spec in sorted(SPECS, key=lambda spec: spec.name != "transactions")}
+        return [started[spec.name].result() for spec in SPECS]
 
 
 def parquet_glob(directory: Path, name: str) -> str:
@@ -294,10 +326,11 @@ def parquet_glob(directory: Path, name: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """Child-process entry: DATABASE TABLE AFTER_ID PATH -> prints [rows, max_id]."""
-    database, name, after_id, path = argv
+    """Child-process entry: DATABASE TABLE AFTER_ID PATH [UPTO] -> prints [rows, max_id]."""
+    database, name, after_id, path, *rest = argv
+    upto = int(rest[0]) if rest and rest[0] else None
     spec = next(spec for spec in SPECS if spec.name == name)
-    batches = _adbc_batches(database, spec, int(after_id))
+    batches = _adbc_batches(database, spec, int(after_id), upto)
     print(json.dumps(_write_part(batches, spec, Path(path), int(after_id))))
 
 

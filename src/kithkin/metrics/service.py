@@ -1,9 +1,10 @@
 """Writing and reading the per-customer metrics history.
 
-A refresh writes a whole as-of block at once: :func:`replace_as_of` deletes the block and
-inserts the new rows in one transaction, so readers see either the old or the new block,
-never a mix. Bulk paths are driver-native (sqlite3 ``executemany``, PostgreSQL ``COPY``)
-because a block is one row per customer, millions on a large store.
+A refresh writes a whole as-of block at once: :func:`replace_as_of` replaces the block in
+one transaction, so readers see either the old or the new block, never a mix. Bulk paths
+are native because a block is one row per customer, millions on a large store: a large
+block on a SQLite file is staged through ADBC (:mod:`kithkin.metrics.staging`) and
+upserted in C; otherwise sqlite3 ``executemany`` or PostgreSQL ``COPY`` after a delete.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.types import TypeEngine
 
 from kithkin.database.base import UTCDateTime, utcnow
 from kithkin.errors import NotFoundError
+from kithkin.metrics import staging
 from kithkin.metrics.models import CustomerMetric, MetricsRun
 
 METRIC_COLUMNS: tuple[str, ...] = tuple(
@@ -70,6 +72,22 @@ def _insert_postgres(session: Session, block: pa.Table) -> None:
                 copy.write_row(values)
 
 
+def _upsert_staged(session: Session, staged: str, as_of: date) -> None:
+    """Replace the as-of block from a staged copy, in C: rows of customers already in the
+    block are updated in place (no index entry moves, unlike a delete and re-insert),
+    new ones inserted, and those no longer in the block deleted."""
+    names = ", ".join(f'"{name}"' for name in METRIC_COLUMNS)
+    updates = ", ".join(f'"{name}" = excluded."{name}"' for name in METRIC_COLUMNS
+                        if name not in ("as_of", "customer_id"))
+    connection = session.connection()
+    connection.exec_driver_sql(
+        f"DELETE FROM customer_metric WHERE as_of = ? AND customer_id NOT IN "
+        f"(SELECT customer_id FROM {staged})", (as_of.isoformat(),))
+    connection.exec_driver_sql(
+        f"INSERT INTO customer_metric ({names}) SELECT {names} FROM {staged} WHERE true "
+        f"ON CONFLICT (as_of, customer_id) DO UPDATE SET {updates}")
+
+
 def _arrow_type(sql_type: TypeEngine[Any]) -> pa.DataType:
     if isinstance(sql_type, UTCDateTime):
         return pa.timestamp("us", tz="UTC")
@@ -109,15 +127,21 @@ def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.T
     commits (``session_scope`` does), which makes the replacement atomic.
     """
     block = _conform(metrics, as_of)
-    session.execute(delete(CustomerMetric).where(CustomerMetric.as_of == as_of))
     session.execute(delete(MetricsRun).where(MetricsRun.as_of == as_of))
     dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        _insert_sqlite(session, block)
-    elif dialect == "postgresql":
-        _insert_postgres(session, block)
-    else:  # pragma: no cover - only the two supported stores are tested
-        session.execute(insert(CustomerMetric), block.to_pylist())
+    schema = staging.attach(session, {"block": staging.sqlite_values(block)}) \
+        if dialect == "sqlite" else None
+    if schema is not None:
+        with staging.page_cache(session):
+            _upsert_staged(session, f"{schema}.block", as_of)
+    else:
+        session.execute(delete(CustomerMetric).where(CustomerMetric.as_of == as_of))
+        if dialect == "sqlite":
+            _insert_sqlite(session, block)
+        elif dialect == "postgresql":
+            _insert_postgres(session, block)
+        else:  # pragma: no cover - only the two supported stores are tested
+            session.execute(insert(CustomerMetric), block.to_pylist())
     session.add(MetricsRun(as_of=as_of, customers=block.num_rows, **run))
     session.flush()
     return int(block.num_rows)

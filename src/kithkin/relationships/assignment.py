@@ -27,10 +27,10 @@ def assign_ranks(model: StageModel, evaluator: Evaluator) -> npt.NDArray[np.int1
 def stage_evidence(model: StageModel, frame: pd.DataFrame,
                    ranks: npt.NDArray[np.int16]) -> npt.NDArray[np.object_]:
     """Per customer: the rule that matched and the values of the metrics it read (JSON)."""
-    return grouped_records_json(frame, ranks, _specs(model))
+    return grouped_records_json(frame, ranks, evidence_specs(model))
 
 
-def _specs(model: StageModel) -> list[tuple[dict[str, object], tuple[str, ...]]]:
+def evidence_specs(model: StageModel) -> list[tuple[dict[str, object], tuple[str, ...]]]:
     return [({"stage": stage.name, "rule": " ".join(stage.rule.text.split())},
              stage.rule.metrics) for stage in model.stages]
 
@@ -40,7 +40,7 @@ def left_stage_evidence(model: StageModel, frame: pd.DataFrame,
                         previous_ranks: npt.NDArray[np.int_]) -> npt.NDArray[np.object_]:
     """For customers who left a stage: its rule and the values it now reads (why the
     customer no longer qualifies), one JSON object per row of ``rows``."""
-    return grouped_records_json(frame.iloc[rows], previous_ranks, _specs(model))
+    return grouped_records_json(frame.iloc[rows], previous_ranks, evidence_specs(model))
 
 
 def assign(model: StageModel, frame: pd.DataFrame, evaluator: Evaluator | None = None,

@@ -30,6 +30,12 @@ class EngineResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def rule_inputs(models: list[StageModel]) -> tuple[str, ...]:
+    """Metrics the models' rules read that are not profile inputs, in first-use order."""
+    return tuple(dict.fromkeys(name for model in models for stage in model.stages
+                               for name in stage.rule.metrics if name not in PROFILE_INPUTS))
+
+
 def as_frame(metrics: MetricsInput) -> pd.DataFrame:
     """A pandas frame with a unique ``customer_id`` column (pyarrow tables are converted)."""
     frame = metrics.to_pandas() if isinstance(metrics, pa.Table) else metrics
@@ -42,9 +48,17 @@ def as_frame(metrics: MetricsInput) -> pd.DataFrame:
 
 def compute(metrics: MetricsInput, *, models: list[StageModel], config: RelationshipConfig,
             category_spend: pd.DataFrame | None = None,
-            with_evidence: bool = True) -> EngineResult:
+            with_evidence: bool = True, stage_evidence: bool | None = None) -> EngineResult:
     """Run every step of the engine over ``metrics``; ``category_spend`` has columns
-    (customer_id, category, amount) and enables needs segments and distinctiveness."""
+    (customer_id, category, amount) and enables needs segments and distinctiveness.
+
+    ``stage_evidence`` (default: ``with_evidence``) adds each customer's stage evidence;
+    the stored refresh leaves it out and builds it only for the customers who move. The
+    profile evidence then also holds the values of every metric the stage rules read, so
+    an explanation shows the current values without a stage row per customer to rewrite.
+    """
+    if stage_evidence is None:
+        stage_evidence = with_evidence
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -67,7 +81,7 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
     lap("needs_segments")
 
     evaluator = Evaluator(frame)
-    stages = {model.name: assign(model, frame, evaluator, with_evidence=with_evidence)
+    stages = {model.name: assign(model, frame, evaluator, with_evidence=stage_evidence)
               for model in models}
     lap("stages")
     scores = health.scorecard(frame)
@@ -80,8 +94,9 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
 
     profile = scores.merge(bond_scores, on="customer_id").merge(value, on="customer_id")
     if with_evidence:
-        # the values of every health and bond input, in PROFILE_INPUTS order
-        profile["evidence"] = values_json(frame, PROFILE_INPUTS)
+        # the values of every health and bond input, in PROFILE_INPUTS order, then those
+        # of the other metrics the stage rules read (an object, they depend on the models)
+        profile["evidence"] = values_json(frame, PROFILE_INPUTS, rule_inputs(models))
         lap("profile_evidence")
     segmented = pd.DataFrame({"customer_id": frame["customer_id"],
                               "revenue": frame.get("revenue"), "margin": frame.get("margin")})

@@ -81,22 +81,36 @@ def grouped_records_json(frame: pd.DataFrame, groups: npt.NDArray[np.integer[Any
     return _run(data, query, parameters)
 
 
-def values_json(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.object_]:
+def values_json(frame: pd.DataFrame, columns: Sequence[str],
+                extra: Sequence[str] = ()) -> npt.NDArray[np.object_]:
     """One JSON array per row of the given columns' values, in ``columns`` order.
 
     Five times smaller than objects with keys, for evidence whose keys are fixed by the
     code (the relationship profile's inputs); readers zip it back with the column names.
+    ``extra`` columns (those the active stage rules read on top: they depend on the
+    models) follow as one trailing object with keys.
     """
     if len(frame) == 0:
         return np.array([], dtype=object)
-    data = _normalised(frame, columns)
+    data = _normalised(frame, list(dict.fromkeys((*columns, *extra))))
     parts = ", ".join(
         "coalesce(to_json(" + (f'round("{name}", 4)'
                                if pd.api.types.is_float_dtype(data[name].dtype)
                                else f'"{name}"') + ")::VARCHAR, 'null')"
         for name in columns)
+    if extra:
+        parts += f", {_object_sql(data, extra)}"
     return _run(data, f"SELECT '[' || concat_ws(',', {parts}) || ']' AS j "
                       "FROM evidence_rows", [])
+
+
+def read_values(text: str, columns: Sequence[str]) -> dict[str, Any]:
+    """The ``{column: value}`` of a :func:`values_json` array (extras included)."""
+    values = json.loads(text)
+    found = dict(zip(columns, values, strict=False))
+    if len(values) > len(columns) and isinstance(values[len(columns)], dict):
+        found.update(values[len(columns)])
+    return found
 
 
 def _run(data: pd.DataFrame, query: str, parameters: list[str]) -> npt.NDArray[np.object_]:

@@ -102,7 +102,8 @@ class RelationshipProfile(Base):
     bond_customization: Mapped[float] = mapped_column(Float)
     bond_structural: Mapped[float] = mapped_column(Float)
     switching_barrier: Mapped[float] = mapped_column(Float)
-    # JSON array: the value of every health and bond input, in engine.PROFILE_INPUTS order
+    # JSON array: the value of every health and bond input, in engine.PROFILE_INPUTS order,
+    # then one object with the other metrics the stage rules read (engine.rule_inputs)
     evidence: Mapped[str] = mapped_column(Text)
     value_tier: Mapped[str] = mapped_column(String(32), index=True)
     net_margin: Mapped[float] = mapped_column(Float)

@@ -10,16 +10,19 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kithkin.errors import NotFoundError, ValidationError
 from kithkin.relationships import inputs, reports
-from kithkin.relationships.assignment import left_stage_evidence
+from kithkin.relationships.assignment import evidence_specs, left_stage_evidence
 from kithkin.relationships.bonds import BOND_INPUTS
 from kithkin.relationships.definitions import StageModel
 from kithkin.relationships.engine import PROFILE_INPUTS, MetricsInput, as_frame, compute
+from kithkin.relationships.evidence import grouped_records_json, read_values
 from kithkin.relationships.health import CHARACTERISTICS, HEALTH_INPUTS
 from kithkin.relationships.levels import Level
 from kithkin.relationships.models import (
@@ -30,6 +33,7 @@ from kithkin.relationships.models import (
     StageChange,
     StageCount,
 )
+from kithkin.relationships.rules import RuleError, compile_rule
 from kithkin.relationships.schemas import (
     BondInventoryRead,
     CustomerExplanation,
@@ -40,51 +44,16 @@ from kithkin.relationships.schemas import (
     StageChangeRead,
 )
 from kithkin.relationships.workspace import active_models, available_models, load_config
+from kithkin.relationships.writes import Read, Writes, delete_by_id, fetch, insert, read_frames
 
-WRITE_CHUNK = 20_000
+PREVIOUS_STAGE_COLUMNS = (("prev_id", "int"), ("customer_id", "int"), ("prev_stage", "str"),
+                          ("prev_rank", "int"))
 
 
 def _driver_date(session: Session, day: date) -> date | str:
     """``day`` as the driver stores it: an ISO string for SQLite (what SQLAlchemy's Date
     writes there), a native date elsewhere."""
     return day.isoformat() if session.connection().dialect.name == "sqlite" else day
-
-
-def _column_values(series: pd.Series) -> list[Any]:
-    """Plain Python values (None for missing) without boxing the whole frame."""
-    if series.hasnans:
-        return list(series.astype(object).where(series.notna(), None).tolist())
-    return list(series.tolist())
-
-
-def _write(session: Session, model: Any, rows: pd.DataFrame) -> None:
-    """Bulk insert through the raw driver: ``COPY`` for PostgreSQL, ``executemany`` with
-    pre-built tuples elsewhere.
-
-    SQLAlchemy's per-value bind processing (two thirds of the time through the ORM or
-    Core) is skipped, so date columns must already be in the driver's format (see
-    :func:`_driver_date`); the other values are plain numbers and strings.
-    """
-    if rows.empty:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    names = list(rows.columns)
-    records = list(zip(*(_column_values(rows[name]) for name in names), strict=True))
-    table = quote(model.__tablename__)
-    columns = ", ".join(quote(n) for n in names)
-    if dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-                f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for record in records:
-                copy.write_row(record)
-        return
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([marker] * len(names))})"
-    for start in range(0, len(records), WRITE_CHUNK):
-        connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
 
 
 def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = None,
@@ -112,14 +81,21 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
     load_seconds = time.perf_counter() - started
     config = load_config()
     models = active_models(config)
-    result = compute(frame, models=models, config=config, category_spend=category_spend)
+    result = compute(frame, models=models, config=config, category_spend=category_spend,
+                     stage_evidence=False)
 
     clock = time.perf_counter()
     prospects = inputs.open_prospects(session=session)
-    summaries = [_store_stages(session, model, result.stages[model.name], frame, as_of,
+    # what the previous refresh stored, read before this one writes anything
+    previous, previous_profile = _previous(
+        session, models, [c for c in result.profile.columns if c != "customer_id"])
+    writes = Writes(session)
+    summaries = [_store_stages(session, writes, model, result.stages[model.name],
+                               previous[model.name], frame, as_of,
                                prospects=prospects if model.includes_prospects else 0)
                  for model in models]
-    _store_profile(session, result.profile, as_of)
+    _store_profile(session, writes, result.profile, previous_profile, as_of)
+    writes.flush()
     _store_levels(session, result.segment_levels, as_of)
     moved_down = sum(s.moved_down for s in summaries)
     timings = {"load": round(load_seconds, 4), **result.timings,
@@ -141,36 +117,77 @@ def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
-def _previous_stages(session: Session, model: str) -> pd.DataFrame:
-    """The model's stored rows, read through the raw driver (dates stay in its format)."""
-    connection = session.connection()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    rows = connection.exec_driver_sql(
-        "SELECT id, customer_id, stage, rank, since, evidence FROM customer_stage "
-        f"WHERE model = {marker}", (model,)).fetchall()
-    return pd.DataFrame([tuple(r) for r in rows], columns=[
-        "prev_id", "customer_id", "prev_stage", "prev_rank", "prev_since", "prev_evidence"])
+def _previous(session: Session, models: list[StageModel],
+              profile_columns: list[str]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """What the previous refresh stored: each model's stage rows (id, customer, stage,
+    rank; not the evidence) and the profiles, read before this refresh writes."""
+    counts = dict(fetch(session, "SELECT model, count(*) FROM customer_stage GROUP BY model"))
+    reads = {model.name: Read(
+        "SELECT id, customer_id, stage, rank FROM customer_stage WHERE model = ?",
+        PREVIOUS_STAGE_COLUMNS, (model.name,), int(counts.get(model.name, 0)))
+        for model in models}
+    kinds = {int: "int", float: "float", str: "str"}
+    reads["__profile__"] = Read(
+        f"SELECT id, customer_id, {', '.join(profile_columns)} FROM relationship_profile",
+        [("id", "int"), ("customer_id", "int"),
+         *((f"{name}__prev", kinds[RelationshipProfile.__table__.c[name].type.python_type])
+           for name in profile_columns)],
+        expected_rows=int(fetch(session, "SELECT count(*) FROM relationship_profile")[0][0]))
+    frames = read_frames(session, reads)
+    profile = frames.pop("__profile__").astype({"id": "int64", "customer_id": "int64"})
+    stages = {name: frame.astype({"prev_id": "int64", "customer_id": "int64",
+                                  "prev_rank": float, "prev_stage": object})
+              for name, frame in frames.items()}
+    return stages, profile
 
 
-def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
-                  frame: pd.DataFrame, as_of: date, *, prospects: int) -> ModelRefreshSummary:
+def _stale_rules(session: Session, model: StageModel, previous: pd.DataFrame) -> set[str]:
+    """Stages whose stored rule text is not the model's any more (the model was edited).
+
+    Every row of a stage holds the same rule text (a refresh rewrites all of them when it
+    changes), so one row per stage is read."""
+    if previous.empty:
+        return set()
+    current = {spec["stage"]: spec["rule"] for spec, _ in evidence_specs(model)}
+    ids = previous.groupby("prev_stage", sort=False)["prev_id"].first()
+    stale = set()
+    for stage, evidence in fetch(
+            session, "SELECT stage, evidence FROM customer_stage WHERE id IN "
+            f"({', '.join(str(int(i)) for i in ids)})"):
+        if stage in current and json.loads(evidence).get("rule") != current[stage]:
+            stale.add(stage)
+    return stale
+
+
+def _store_stages(session: Session, writes: Writes, model: StageModel,
+                  assigned: pd.DataFrame, previous: pd.DataFrame, frame: pd.DataFrame,
+                  as_of: date, *, prospects: int) -> ModelRefreshSummary:
     """Record moves (with evidence) and bring the model's current stages up to date.
 
-    Only rows whose stage or evidence changed are written (updated in place by id); a
-    customer no longer in the metrics loses their row. An untouched row's ``as_of`` is
-    the refresh that last changed it: every later refresh confirmed it unchanged.
-    ``assigned`` and ``frame`` are row-aligned (one row per customer, same order);
-    ``prospects`` (open prospects) are added to the lowest stage's count."""
-    previous = _previous_stages(session, model.name)
-    merged = assigned.merge(previous, on="customer_id", how="left")
+    Only the rows of customers who changed stage are written (updated in place by id),
+    with the evidence of the move; a customer no longer in the metrics loses their row.
+    An untouched row's ``as_of`` is the refresh that last changed it, and its evidence
+    names the rule that matched: the values shown with it are the current ones, from the
+    relationship profile (see :func:`explain`). ``assigned`` and ``frame`` are row-aligned
+    (one row per customer, same order); ``prospects`` (open prospects) are added to the
+    lowest stage's count."""
+    merged = assigned[["customer_id", "stage", "rank"]].merge(
+        previous, on="customer_id", how="left")
     stored_as_of = _driver_date(session, as_of)
     is_new = merged["prev_stage"].isna().to_numpy()
     changed = is_new | (merged["prev_stage"].to_numpy() != merged["stage"].to_numpy())
     prev_rank = merged["prev_rank"].to_numpy(dtype=float, na_value=np.nan)
-    direction = np.where(is_new, "new", np.where(merged["rank"].to_numpy() > prev_rank,
-                                                 "up", "down"))
+    ranks = merged["rank"].to_numpy()
+    direction = np.where(is_new, "new", np.where(ranks > prev_rank, "up", "down"))
+    stale = _stale_rules(session, model, previous)
+    restated = ~changed & merged["stage"].isin(stale).to_numpy()
+    moved_rows = np.flatnonzero(changed)
+    move_evidence = grouped_records_json(frame.iloc[moved_rows], ranks[moved_rows],
+                                         evidence_specs(model))
+    # a stage row names the stage and its rule; explain adds the current values
+    headers = np.array([json.dumps(spec) for spec, _ in evidence_specs(model)], dtype=object)
+    evidence = headers[ranks]
     moves = merged[changed]
-    evidence = moves["evidence"].to_numpy(dtype=object)
     # A move also says why the customer no longer meets the stage it left (when that
     # stage still exists in the model: a user may have edited the model in between).
     left_rank = merged["prev_stage"].map({s.name: s.rank for s in model.stages}).to_numpy(
@@ -181,31 +198,38 @@ def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
         left_json = left_stage_evidence(model, frame, left_rows,
                                         left_rank[left_rows].astype(int))
         position = np.flatnonzero(left[changed])
-        evidence[position] = [f"{body[:-1]}, \"left\": {extra}}}"
-                              for body, extra in zip(evidence[position], left_json,
-                                                     strict=True)]
+        move_evidence[position] = [f"{body[:-1]}, \"left\": {extra}}}"
+                                   for body, extra in zip(move_evidence[position], left_json,
+                                                          strict=True)]
     changes = pd.DataFrame({
         "customer_id": moves["customer_id"], "model": model.name, "as_of": stored_as_of,
         "from_stage": moves["prev_stage"].astype(object).where(moves["prev_stage"].notna(),
                                                                None),
         "to_stage": moves["stage"],
-        "from_rank": [None if np.isnan(r) else int(r) for r in prev_rank[changed]],
+        "from_rank": pd.array(prev_rank[changed]).astype("Int64"),
         "to_rank": moves["rank"].astype(int), "direction": direction[changed],
-        "evidence": evidence})
-    _write(session, StageChange, changes)
+        "evidence": move_evidence})
+    moves_step = writes.insert(StageChange.__tablename__, changes)
 
-    rewrite = changed | (merged["prev_evidence"].to_numpy() != merged["evidence"].to_numpy())
     current = pd.DataFrame({
         "customer_id": merged["customer_id"], "model": model.name, "stage": merged["stage"],
-        "rank": merged["rank"].astype(int),
-        "since": merged["prev_since"].where(~changed, stored_as_of), "as_of": stored_as_of,
-        "evidence": merged["evidence"]})
-    _write(session, CustomerStage, current[is_new])
-    updated = rewrite & ~is_new
-    rewritten = current.loc[updated, ["stage", "rank", "since", "as_of", "evidence"]]
-    _update_by_id(session, "customer_stage", rewritten, merged.loc[updated, "prev_id"])
+        "rank": merged["rank"].astype(int), "since": stored_as_of, "as_of": stored_as_of,
+        "evidence": evidence})
+    # a first assignment's stage row comes from its move's row: copied in SQL when staged
+    header = " ".join(f"WHEN {rank} THEN '{text.replace(chr(39), chr(39) * 2)}'"
+                      for rank, text in enumerate(headers))
+    writes.insert_derived(
+        CustomerStage.__tablename__, current[is_new], source=moves_step,
+        select=f"customer_id, model, to_stage, to_rank, as_of, as_of, CASE to_rank {header} END",
+        where="direction = 'new'")
+    moved = changed & ~is_new
+    writes.update("customer_stage",
+                  current.loc[moved, ["stage", "rank", "since", "as_of", "evidence"]],
+                  merged.loc[moved, "prev_id"])
+    writes.update("customer_stage", current.loc[restated, ["as_of", "evidence"]],
+                  merged.loc[restated, "prev_id"])
     gone = ~previous["customer_id"].isin(assigned["customer_id"])
-    _delete_by_id(session, "customer_stage", previous.loc[gone, "prev_id"])
+    delete_by_id(session, "customer_stage", previous.loc[gone, "prev_id"])
 
     distribution = {name: int(n) for name, n in
                     assigned["stage"].value_counts().reindex(model.stage_names,
@@ -213,66 +237,43 @@ def _store_stages(session: Session, model: StageModel, assigned: pd.DataFrame,
     distribution[model.stages[0].name] += prospects
     session.execute(delete(StageCount).where(StageCount.as_of == as_of,
                                              StageCount.model == model.name))
-    _write(session, StageCount, pd.DataFrame([
+    insert(session, StageCount.__tablename__, pd.DataFrame([
         {"as_of": stored_as_of, "model": model.name, "stage": stage.name,
          "rank": stage.rank, "customers": distribution[stage.name]}
         for stage in model.stages]))
-    moved = pd.Series(direction[changed]).value_counts()
+    counts = pd.Series(direction[changed]).value_counts()
     return ModelRefreshSummary(model=model.name, distribution=distribution,
-                               new=int(moved.get("new", 0)), moved_up=int(moved.get("up", 0)),
-                               moved_down=int(moved.get("down", 0)))
+                               new=int(counts.get("new", 0)), moved_up=int(counts.get("up", 0)),
+                               moved_down=int(counts.get("down", 0)))
 
 
-def _by_id(session: Session, sql: str, records: list[tuple[Any, ...]]) -> None:
-    if not records:
-        return
-    connection = session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    for start in range(0, len(records), WRITE_CHUNK):
-        connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
+def _same(now: pd.Series, before: pd.Series) -> npt.NDArray[np.bool_]:
+    """Equal values, missing equal to missing (numbers compared as floats)."""
+    if is_numeric_dtype(now.dtype) and is_numeric_dtype(before.dtype):
+        a = now.to_numpy(dtype=float, na_value=np.nan)
+        b = before.to_numpy(dtype=float, na_value=np.nan)
+        return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))
+    return np.asarray((now.to_numpy(dtype=object) == before.to_numpy(dtype=object)) | (
+        now.isna().to_numpy() & before.isna().to_numpy()))
 
 
-def _update_by_id(session: Session, table: str, values: pd.DataFrame,
-                  ids: pd.Series) -> None:
-    """``UPDATE table`` of the given columns, one row per id (primary-key lookups: no
-    other index is touched unless an indexed column is among ``values``)."""
-    names = list(values.columns)
-    assignments = ", ".join(f"{name} = ?" for name in names)
-    records = list(zip(*(_column_values(values[n]) for n in names),
-                       ids.astype("int64").tolist(), strict=True))
-    _by_id(session, f"UPDATE {table} SET {assignments} WHERE id = ?", records)
-
-
-def _delete_by_id(session: Session, table: str, ids: pd.Series) -> None:
-    _by_id(session, f"DELETE FROM {table} WHERE id = ?",
-           [(i,) for i in ids.astype("int64").tolist()])
-
-
-def _store_profile(session: Session, profile: pd.DataFrame, as_of: date) -> None:
+def _store_profile(session: Session, writes: Writes, profile: pd.DataFrame,
+                   previous: pd.DataFrame, as_of: date) -> None:
     """Insert new customers' profiles, update the changed ones in place, delete those of
     customers no longer in the metrics; an unchanged row keeps the as-of that wrote it."""
     names = [c for c in profile.columns if c != "customer_id"]
-    connection = session.connection()
-    rows = connection.exec_driver_sql(
-        f"SELECT id, customer_id, {', '.join(names)} FROM relationship_profile").fetchall()
-    previous = pd.DataFrame([tuple(r) for r in rows],
-                            columns=["id", "customer_id", *(f"{n}__prev" for n in names)])
     merged = profile.merge(previous, on="customer_id", how="left")
     is_new = merged["id"].isna().to_numpy()
     differs = np.zeros(len(merged), dtype=bool)
     for name in names:
-        now, before = merged[name], merged[f"{name}__prev"]
-        same = (now.to_numpy(dtype=object) == before.to_numpy(dtype=object)) | (
-            now.isna().to_numpy() & before.isna().to_numpy())
-        differs |= ~same
+        differs |= ~_same(merged[name], merged[f"{name}__prev"])
     current = profile.assign(as_of=_driver_date(session, as_of))
-    _write(session, RelationshipProfile, current[is_new])
+    writes.insert(RelationshipProfile.__tablename__, current[is_new])
     updated = differs & ~is_new
-    _update_by_id(session, "relationship_profile", current.loc[updated, [*names, "as_of"]],
+    writes.update("relationship_profile", current.loc[updated, [*names, "as_of"]],
                   merged.loc[updated, "id"])
     gone = ~previous["customer_id"].isin(profile["customer_id"])
-    _delete_by_id(session, "relationship_profile", previous.loc[gone, "id"])
+    delete_by_id(session, "relationship_profile", previous.loc[gone, "id"])
 
 
 def _store_levels(session: Session, recommended: pd.DataFrame, as_of: date) -> None:
@@ -357,21 +358,21 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
     models = available_models()
     # a refresh rewrites only changed rows: the others were confirmed by the latest run
     assessed = reports.latest_run_as_of(session=session)
+    inputs_used = read_values(profile.evidence, PROFILE_INPUTS) if profile else {}
     stages = []
     for row in stage_rows:
         goal, goal_metric = _goal(models, row.model, row.stage)
         stages.append(CustomerStageRead(
             model=row.model, stage=row.stage, rank=row.rank, since=row.since,
             as_of=max(row.as_of, assessed) if assessed else row.as_of,
-            goal=goal, goal_metric=goal_metric, evidence=json.loads(row.evidence)))
+            goal=goal, goal_metric=goal_metric,
+            evidence=_current_evidence(json.loads(row.evidence), inputs_used)))
     changes = session.execute(select(StageChange).where(
         StageChange.customer_id == customer_id).order_by(
         StageChange.as_of.desc(), StageChange.id.desc()).limit(history_limit)).scalars()
     history = [StageChangeRead(model=c.model, as_of=c.as_of, from_stage=c.from_stage,
                                to_stage=c.to_stage, direction=c.direction,
                                evidence=json.loads(c.evidence)) for c in changes]
-    inputs_used = (dict(zip(PROFILE_INPUTS, json.loads(profile.evidence), strict=False))
-                   if profile else {})
     return CustomerExplanation(
         customer_id=customer_id,
         as_of=(max(profile.as_of, assessed) if assessed else profile.as_of) if profile
@@ -382,6 +383,22 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
         net_margin=profile.net_margin if profile else None,
         potential=profile.potential if profile else None,
         needs_segment=profile.needs_segment if profile else None)
+
+
+def _current_evidence(stored: dict[str, Any], inputs_used: dict[str, Any]) -> dict[str, Any]:
+    """The stage evidence with the values the rule reads now: a stage row names the stage
+    and its rule (written when the customer enters the stage), the profile (rewritten
+    when a value changes) holds the latest value of every metric the rules read."""
+    values = stored.get("values")
+    if isinstance(values, dict):  # rows written before the profile held rule inputs
+        stored["values"] = {name: inputs_used.get(name, value)
+                            for name, value in values.items()}
+        return stored
+    try:
+        metrics = compile_rule(str(stored.get("rule", ""))).metrics
+    except RuleError:
+        metrics = ()
+    return {**stored, "values": {name: inputs_used.get(name) for name in metrics}}
 
 
 def _health(profile: RelationshipProfile, evidence: dict[str, Any]) -> HealthScorecard:

@@ -1,0 +1,199 @@
+"""Bulk reads and writes of the relationship tables, through the raw driver.
+
+A refresh writes up to a row per customer and model (first assignment) and reads back
+what the previous one stored. SQLAlchemy's per-value processing is skipped, so values
+must already be in the driver's format (dates as ISO text on SQLite). On a SQLite file,
+large reads and writes go through :mod:`kithkin.metrics.staging` (ADBC in C, in a child
+process): every large insert and update of a refresh is staged in one file, attached to
+the session's connection, then applied with ``INSERT ... SELECT`` / ``UPDATE ... FROM``
+in the session's transaction. Elsewhere: ``executemany`` of plain tuples, or ``COPY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from kithkin.metrics import staging
+
+WRITE_CHUNK = 20_000
+
+
+def column_values(series: pd.Series) -> list[Any]:
+    """Plain Python values (None for missing) without boxing the whole frame."""
+    if series.hasnans:
+        return list(series.astype(object).where(series.notna(), None).tolist())
+    return list(series.tolist())
+
+
+def fetch(session: Session, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+    """Rows through the raw DBAPI cursor: SQLAlchemy's row wrapping costs as much as the
+    read itself on millions of rows."""
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, parameters)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class Read:
+    """A query for :func:`read_frames`: ``columns`` are (name, ``int``/``float``/``str``),
+    ``expected_rows`` decides whether the child process is worth its start-up."""
+
+    sql: str
+    columns: Sequence[tuple[str, str]]
+    parameters: tuple[Any, ...] = ()
+    expected_rows: int = 0
+
+
+def read_frames(session: Session, reads: dict[str, Read]) -> dict[str, pd.DataFrame]:
+    """Each query's rows as a frame. Large reads of a SQLite file that this transaction
+    has not written to yet are decoded in C, in one child process (which sees committed
+    data only)."""
+    raw = session.connection().connection.driver_connection
+    big = {name: read for name, read in reads.items()
+           if read.expected_rows >= staging.MIN_ROWS}
+    tables: dict[str, pa.Table] = {}
+    if big and not getattr(raw, "in_transaction", True):
+        tables = staging.read(session, {
+            name: staging.Query(read.sql, [kind for _, kind in read.columns],
+                                read.parameters)
+            for name, read in big.items()}) or {}
+    frames = {}
+    for name, read in reads.items():
+        names = [column for column, _ in read.columns]
+        if name in tables:
+            frames[name] = tables[name].rename_columns(names).to_pandas()
+        else:
+            frames[name] = pd.DataFrame(fetch(session, read.sql, read.parameters),
+                                        columns=names)
+    return frames
+
+
+@dataclass
+class Writes:
+    """Inserts and updates collected during a refresh, applied by :meth:`flush`."""
+
+    session: Session
+    steps: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
+    derived: dict[int, tuple[int, str, str]] = field(default_factory=dict)
+
+    def insert(self, table: str, rows: pd.DataFrame) -> int:
+        """Queue an insert; returns its step number (for :meth:`insert_derived`)."""
+        if not rows.empty:
+            self.steps.append(("insert", table, rows.reset_index(drop=True)))
+        return len(self.steps) - 1
+
+    def insert_derived(self, table: str, rows: pd.DataFrame, *, source: int,
+                       select: str, where: str) -> None:
+        """Insert ``rows``, which ``SELECT {select} FROM <source step's rows> WHERE {where}``
+        also gives: when that step is staged the copy is made in SQL and ``rows`` is not
+        staged."""
+        if not rows.empty:
+            self.derived[len(self.steps)] = (source, select, where)
+            self.steps.append(("insert", table, rows.reset_index(drop=True)))
+
+    def update(self, table: str, values: pd.DataFrame, ids: pd.Series) -> None:
+        """``UPDATE table`` of ``values``' columns, one row per id."""
+        if not values.empty:
+            self.steps.append(("update", table, values.reset_index(drop=True).assign(
+                id=ids.astype("int64").to_numpy())))
+
+    def flush(self) -> None:
+        staged: dict[str, pa.Table] = {}
+        if self.session.connection().dialect.name == "sqlite":
+            staged = {f"w{n}": _arrow(rows) for n, (_, _, rows) in enumerate(self.steps)
+                      if len(rows) >= staging.MIN_ROWS and n not in self.derived}
+        schema = staging.attach(self.session, staged, min_rows=0) if staged else None
+        with staging.page_cache(self.session) if schema is not None else nullcontext():
+            self._apply(schema, staged)
+        self.steps.clear()
+        self.derived.clear()
+
+    def _apply(self, schema: str | None, staged: dict[str, pa.Table]) -> None:
+        for n, (kind, table, rows) in enumerate(self.steps):
+            source = f"{schema}.w{n}" if schema is not None and f"w{n}" in staged else None
+            if n in self.derived and schema is not None and f"w{self.derived[n][0]}" in staged:
+                origin, select, where = self.derived[n]
+                columns = ", ".join(f'"{name}"' for name in rows.columns)
+                self.session.connection().exec_driver_sql(
+                    f'INSERT INTO "{table}" ({columns}) SELECT {select} '
+                    f"FROM {schema}.w{origin} WHERE {where}")
+            elif kind == "insert":
+                insert(self.session, table, rows, staged=source)
+            else:
+                _update(self.session, table, rows, staged=source)
+
+
+def _arrow(rows: pd.DataFrame) -> pa.Table:
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    arrays = [column.cast(pa.string()) if pa.types.is_null(column.type) else column
+              for column in table.columns]
+    return pa.Table.from_arrays(arrays, names=table.column_names)
+
+
+def insert(session: Session, table: str, rows: pd.DataFrame, *,
+           staged: str | None = None) -> None:
+    """Bulk insert: from a staged copy, ``COPY`` for PostgreSQL, else ``executemany``."""
+    if rows.empty:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    names = list(rows.columns)
+    columns = ", ".join(quote(n) for n in names)
+    if staged is not None:
+        connection.exec_driver_sql(
+            f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM {staged}")
+        return
+    records = list(zip(*(column_values(rows[name]) for name in names), strict=True))
+    if dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                f"COPY {quote(table)} ({columns}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row(record)
+        return
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {quote(table)} ({columns}) VALUES ({', '.join([marker] * len(names))})"
+    for start in range(0, len(records), WRITE_CHUNK):
+        connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
+
+
+def _update(session: Session, table: str, rows: pd.DataFrame, *, staged: str | None) -> None:
+    """Primary-key updates (no other index is touched unless an indexed column is set)."""
+    names = [name for name in rows.columns if name != "id"]
+    if staged is not None:
+        assignments = ", ".join(f'"{name}" = s."{name}"' for name in names)
+        session.connection().exec_driver_sql(
+            f"UPDATE {table} SET {assignments} FROM {staged} AS s WHERE {table}.id = s.id")
+        return
+    assignments = ", ".join(f"{name} = ?" for name in names)
+    records = list(zip(*(column_values(rows[n]) for n in [*names, "id"]), strict=True))
+    by_id(session, f"UPDATE {table} SET {assignments} WHERE id = ?", records)
+
+
+def by_id(session: Session, sql: str, records: list[tuple[Any, ...]]) -> None:
+    if not records:
+        return
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    for start in range(0, len(records), WRITE_CHUNK):
+        connection.exec_driver_sql(sql, records[start:start + WRITE_CHUNK])
+
+
+def delete_by_id(session: Session, table: str, ids: pd.Series) -> None:
+    by_id(session, f"DELETE FROM {table} WHERE id = ?",
+          [(i,) for i in ids.astype("int64").tolist()])

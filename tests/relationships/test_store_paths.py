@@ -1,0 +1,105 @@
+"""How a refresh stores its results: a stage row is written when a customer enters a
+stage, explain shows the current values from the profile, and the staged SQLite path
+(ADBC in a child process, applied in C) stores exactly what the driver path stores."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from kithkin.metrics import staging
+from kithkin.relationships import service
+from kithkin.relationships.definitions import BUILTIN_DIR
+from kithkin.relationships.models import CustomerStage
+from kithkin.relationships.workspace import install_model
+
+from .crafted import CUSTOMERS, DRIFT, add_customers, metrics
+
+FIRST, SECOND, THIRD = date(2026, 1, 1), date(2026, 4, 1), date(2026, 7, 1)
+TABLES = ("customer_stage", "stage_change", "stage_count", "relationship_profile",
+          "segment_level")
+
+
+def test_explain_shows_current_values_of_an_unchanged_stage(store_engine: Engine) -> None:
+    add_customers(store_engine, list(CUSTOMERS))
+    with Session(store_engine) as session:
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        session.commit()
+        # customer 3 stays a friend, with other values than when it became one
+        service.refresh(session=session, as_of=SECOND, metrics=metrics(
+            {3: {"days_since_last_purchase": 45, "interactions_90d": 5}}))
+        session.commit()
+        row = session.execute(select(CustomerStage).where(
+            CustomerStage.customer_id == 3, CustomerStage.model == "journey")).scalar_one()
+        assert row.as_of == FIRST  # not rewritten
+        found = service.explain(session=session, customer_id=3)
+    journey = next(s for s in found.stages if s.model == "journey")
+    assert journey.stage == "friend" and journey.as_of == SECOND
+    assert journey.evidence["values"]["days_since_last_purchase"] == 45
+    assert journey.evidence["values"]["interactions_90d"] == 5
+    assert journey.evidence["values"]["orders"] == 3
+
+
+def _scenario(engine: Engine, edited: Path) -> dict[str, Any]:
+    with Session(engine) as session:
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        session.commit()
+        service.refresh(session=session, as_of=SECOND, metrics=metrics({5: DRIFT}))
+        session.commit()
+        install_model(edited)  # a threshold edit: stored rule text is restated
+        service.refresh(session=session, as_of=THIRD,
+                        metrics=metrics({5: DRIFT}).query("customer_id != 2"))
+        session.commit()
+        dump: dict[str, Any] = {}
+        for table in TABLES:
+            rows = session.execute(text(f"SELECT * FROM {table}")).mappings().all()
+            dump[table] = sorted(
+                (tuple((k, v) for k, v in row.items() if k not in {"id", "override_at"})
+                 for row in rows), key=repr)
+        dump["explain"] = [service.explain(session=session, customer_id=c).model_dump()
+                           for c in (1, 3, 4, 5)]
+        for table in TABLES:
+            session.execute(text(f"DELETE FROM {table}"))
+        session.execute(text("DELETE FROM relationship_run"))
+        session.commit()
+    return dump
+
+
+def test_staged_path_stores_what_the_driver_path_stores(
+        sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("adbc_driver_sqlite")
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    builtin = (BUILTIN_DIR / "journey.toml").read_text()
+    edited = tmp_path / "journey.toml"
+    edited.write_text(builtin.replace("orders >= 2 and days_since_last_purchase <= 365 and "
+                                      "complaints_open = 0\nand (has_preferences",
+                                      "orders >= 2 and days_since_last_purchase <= 300 and "
+                                      "complaints_open = 0\nand (has_preferences"))
+    assert edited.read_text() != builtin
+    by_driver = _scenario(sqlite_engine, edited)
+    install_model(BUILTIN_DIR / "journey.toml")
+    calls: list[str] = []
+    attach, read = staging.attach, staging.read
+
+    def counted_attach(*args: Any, **kwargs: Any) -> Any:
+        calls.append("attach")
+        return attach(*args, **kwargs)
+
+    def counted_read(*args: Any, **kwargs: Any) -> Any:
+        calls.append("read")
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(staging, "MIN_ROWS", 0)
+    monkeypatch.setattr(staging, "attach", counted_attach)
+    monkeypatch.setattr(staging, "read", counted_read)
+    staged = _scenario(sqlite_engine, edited)
+    assert calls.count("attach") == 3 and calls.count("read") == 3  # one each per refresh
+    assert staged == by_driver
+    journey = next(s for s in staged["explain"][1]["stages"] if s["model"] == "journey")
+    assert journey["evidence"]["rule"].startswith("orders >= 2 and "
+                                                  "days_since_last_purchase <= 300")
