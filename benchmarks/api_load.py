@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import platform
 import random
@@ -126,6 +127,26 @@ def _target(table: str) -> str:
     return '"transaction"' + spec[len("transaction"):] if table == "transaction" else spec
 
 
+def schema_tag() -> str:
+    """A digest of the migration scripts: the cached store is rebuilt when they change
+    (a column added to a migration in place would otherwise be missing from it)."""
+    import kithkin.database.migrations as migrations
+
+    digest = hashlib.sha256()
+    for script in sorted(Path(migrations.__path__[0]).rglob("*.py")):
+        digest.update(script.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def sqlite_store(customers: int) -> Path:
+    """The cached store's path; older caches of the same size (other schemas) are removed."""
+    path = DATA / f"api_load_{customers}_{schema_tag()}.db"
+    for stale in DATA.glob(f"api_load_{customers}[._]*"):
+        if not stale.name.startswith(path.name):
+            stale.unlink()
+    return path
+
+
 def load_sqlite(path: Path, customers: int) -> None:
     """Build the cached SQLite store once (schema by migration, rows by executemany)."""
     if path.exists():
@@ -204,12 +225,15 @@ def issue_key(url: str, home: Path) -> str:
 
 
 class Server:
+    """The app as ``kithkin serve`` runs it (kithkin.api.serving), without access logs."""
+
     def __init__(self, url: str, home: Path, workers: int) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "kithkin.api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-             "--log-level", "warning", "--no-access-log"],
+            [sys.executable, "-c",
+             "from kithkin.api.serving import run; "
+             f"run('kithkin.api.app:create_app', host='127.0.0.1', port={self.port}, "
+             f"workers={workers}, log_level='warning', access_log=False)"],
             env=environment(url, home),
         )
         self.base = f"http://127.0.0.1:{self.port}"
@@ -343,7 +367,7 @@ def run_store(store: str, args: argparse.Namespace) -> StoreResult:
     database = None
     began = time.perf_counter()
     if store == "sqlite":
-        path = DATA / f"api_load_{args.customers}.db"
+        path = sqlite_store(args.customers)
         load_sqlite(path, args.customers)
         url = f"sqlite:///{path}"
     else:
@@ -457,8 +481,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--ingest-concurrency", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="uvicorn worker processes (see docs/api.md on --workers > 1)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--quick", action="store_true", help="20k customers, short runs")
     parser.add_argument("--output", type=Path, default=RESULTS / "api_load.md")
     args = parser.parse_args()

@@ -30,6 +30,9 @@ IMPORT_ORDER = (
     "products", "customers", "prospects", "transactions", "lines", "interactions", "memberships",
 )
 DEMO_ADMIN_EMAIL = "admin@demo.kithkin"
+DEMO_AGENT_EMAIL = "agent@demo.kithkin"
+# The demo agent looks after this many of the journey model's partners (their book).
+DEMO_AGENT_BOOK = 25
 
 
 @dataclass
@@ -38,7 +41,6 @@ class DemoResult:
     simulation: SimulationSummary
     imports: list[ImportReport] = field(default_factory=list)
     refresh: refresh_service.RefreshResult | None = None
-    admin_password: str | None = None
 
 
 def simulate_step(*, customers: int, years: float, seed: int, data_dir: Path,
@@ -66,20 +68,33 @@ def refresh_step(*, as_of: date, engine: Engine,
                                on_step=on_step)
 
 
-def ensure_demo_admin(*, engine: Engine) -> str | None:
-    """Create the demo admin once; returns its new password, or None if it existed."""
+def ensure_demo_users(*, engine: Engine) -> dict[str, str | None]:
+    """Create the demo admin and agent once, and give the agent a book of partners.
+
+    Returns each login's new password, or None for a login that already existed.
+    """
+    from kithkin.customers import service as customer_service
     from kithkin.users import service as user_service
     from kithkin.users.models import Role, StaffUser
 
+    passwords: dict[str, str | None] = {}
     with session_scope(engine) as session:
-        exists = session.scalar(
-            select(func.count()).select_from(StaffUser).where(StaffUser.email == DEMO_ADMIN_EMAIL))
-        if exists:
-            return None
-        password = secrets.token_urlsafe(12)
-        user_service.create_user(session=session, email=DEMO_ADMIN_EMAIL, name="Demo admin",
-                                 password=password, role=Role.ADMIN)
-        return password
+        for email, name, role in ((DEMO_ADMIN_EMAIL, "Demo admin", Role.ADMIN),
+                                  (DEMO_AGENT_EMAIL, "Demo agent", Role.AGENT)):
+            exists = session.scalar(select(func.count()).select_from(StaffUser)
+                                    .where(StaffUser.email == email))
+            passwords[email] = None
+            if not exists:
+                password = passwords[email] = secrets.token_urlsafe(12)
+                user_service.create_user(session=session, email=email, name=name,
+                                         password=password, role=role)
+        agent = user_service.get_user_by_email(session=session, email=DEMO_AGENT_EMAIL)
+        partners = customer_service.in_stage(session=session, model="journey",
+                                             stage="partner", limit=DEMO_AGENT_BOOK)
+        if partners:
+            customer_service.assign_account_manager(session=session, customer_ids=partners,
+                                                    account_manager_id=agent.id)
+    return passwords
 
 
 def prepare_store() -> Engine:

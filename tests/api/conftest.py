@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from kithkin.api.app import create_app
@@ -126,3 +126,20 @@ def _add_customers(engine: Engine, count: int, *, start: int, country: str) -> l
         session.add_all(rows)
         session.flush()
         return [row.id for row in rows]
+
+
+AssignCustomers = Callable[..., None]
+
+
+@pytest.fixture
+def assign_customers(sqlite_engine: Engine) -> AssignCustomers:
+    """``assign_customers(email, ids)``: the staff user ``email`` becomes account manager
+    of ``ids`` (agents see only those)."""
+
+    def assign(email: str, ids: list[int]) -> None:
+        with session_scope(sqlite_engine) as session:
+            user = user_service.get_user_by_email(session=session, email=email)
+            for customer in session.scalars(select(Customer).where(Customer.id.in_(ids))):
+                customer.account_manager_id = user.id
+
+    return assign

@@ -46,8 +46,10 @@ def test_products_and_prospects(client: TestClient, agent: dict[str, str],
 
 def test_memberships_and_logged_interactions(client: TestClient, agent: dict[str, str],
                                              sqlite_engine: Engine,
-                                             add_customers: Callable[..., list[int]]) -> None:
+                                             add_customers: Callable[..., list[int]],
+                                             assign_customers: Callable[..., None]) -> None:
     first, second = add_customers(2)
+    assign_customers("agent@example.com", [first, second])
     with session_scope(sqlite_engine) as session:
         session.add(Membership(source="shop", external_id="m1", customer_id=second,
                                kind="subscription", programme="Box", started_at=T0))

@@ -1,13 +1,22 @@
-"""`kithkin users ...` bootstraps the first admin and API keys from the shell."""
+"""`kithkin users ...` bootstraps the first admin and API keys from the shell;
+`kithkin customers assign` gives customers an account manager."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
+
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from kithkin.api.app import create_app
 from kithkin.cli.main import app
+from kithkin.customers.models import Customer
+from kithkin.database.core import session_scope
+from kithkin.relationships.models import CustomerStage
+from kithkin.users import service as user_service
+from kithkin.users.models import Role
 
 runner = CliRunner()
 
@@ -37,3 +46,28 @@ def test_create_admin_and_api_key_then_use_it(sqlite_engine: Engine) -> None:
     assert "customers:read" in listing.output and key not in listing.output
     revoked = runner.invoke(app, ["users", "api-key", "revoke", "1"])
     assert revoked.exit_code == 0 and "revoked" in revoked.output
+
+
+def test_assign_account_manager_by_ids_and_stage(sqlite_engine: Engine,
+                                                 add_customers: Callable[..., list[int]]) -> None:
+    ids = add_customers(5)
+    with session_scope(sqlite_engine) as session:
+        user_service.create_user(session=session, email="ann@example.com", name="Ann",
+                                 password="long enough", role=Role.AGENT)
+        for cid, stage in zip(ids, ["partner", "friend", "partner", "partner", "friend"],
+                              strict=True):
+            session.add(CustomerStage(customer_id=cid, model="journey", stage=stage, rank=3,
+                                      since=date(2024, 1, 1), as_of=date(2024, 1, 1),
+                                      evidence="{}"))
+    done = runner.invoke(app, ["customers", "assign", "ann@example.com", str(ids[1]),
+                               "--stage", "journey:partner", "--limit", "2"])
+    assert done.exit_code == 0, done.output
+    assert "3 of 3 customers" in done.output
+    with session_scope(sqlite_engine) as session:
+        managed = session.scalars(select(Customer.id).where(
+            Customer.account_manager_id.is_not(None)).order_by(Customer.id)).all()
+    assert managed == [ids[0], ids[1], ids[2]]
+    unknown = runner.invoke(app, ["customers", "assign", "nobody@example.com", str(ids[0])])
+    assert unknown.exit_code == 1 and "nobody@example.com" in unknown.output
+    cleared = runner.invoke(app, ["customers", "assign", "nobody", *map(str, ids)])
+    assert cleared.exit_code == 0 and "3 of 5 customers" in cleared.output

@@ -30,6 +30,11 @@ CASES: list[tuple[str, str, dict[str, object] | None, set[Role]]] = [
     ("GET", "/api/v1/prospects", None, set(Role)),
     ("GET", "/api/v1/transactions", None, set(Role)),
     ("GET", "/api/v1/memberships", None, set(Role)),
+    ("POST", "/api/v1/customers/assign", {"customer_ids": [1], "account_manager_id": None},
+     {Role.ADMIN, Role.MANAGER}),
+    ("GET", "/api/v1/duplicates", None, {Role.ADMIN, Role.MANAGER, Role.ANALYST}),
+    ("GET", "/api/v1/analytics/runs", None, set(Role)),
+    ("GET", "/api/v1/analytics/customers/1/metrics", None, set(Role)),
     ("GET", "/api/v1/users", None, {Role.ADMIN}),
     ("GET", "/api/v1/api-keys", None, {Role.ADMIN}),
     ("POST", "/api/v1/api-keys/999/revoke", None, {Role.ADMIN}),
@@ -39,9 +44,10 @@ CASES: list[tuple[str, str, dict[str, object] | None, set[Role]]] = [
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), CASES,
                          ids=[f"{m} {p}" for m, p, _, _ in CASES])
 def test_role_matrix(client: TestClient, keys: dict[Role, str], bearer: Bearer,
-                     add_customers: Callable[..., list[int]], method: str, path: str,
+                     add_customers: Callable[..., list[int]],
+                     assign_customers: Callable[..., None], method: str, path: str,
                      body: dict[str, object] | None, allowed: set[Role]) -> None:
-    add_customers(1)
+    assign_customers("agent@example.com", add_customers(1))  # the agent's own customer
     for role in Role:
         response = client.request(method, path, json=body, headers=bearer(keys[role]))
         if role in allowed:

@@ -10,10 +10,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from kithkin.api.app import create_app
+from kithkin.users.models import Role
 
 PUBLIC_ROUTES = {
     ("GET", "/healthz"),
@@ -77,3 +79,98 @@ def test_pages_outside_the_schema_require_a_session(sqlite_engine: Engine) -> No
             refused = response.status_code == 401 or (method != "GET"
                                                        and response.status_code == 403)
             assert refused or redirected, (method, path, response.status_code)
+
+
+def _api_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    for route in routes:
+        if hasattr(route, "original_router"):  # an included router (FastAPI >= 0.16x)
+            yield from _api_routes(route.original_router.routes,
+                                   prefix + route.include_context.prefix)
+        elif isinstance(route, APIRoute) and route.include_in_schema:
+            yield prefix + route.path, route
+
+
+EVERYONE = frozenset(Role)
+WRITERS = frozenset({Role.ADMIN, Role.MANAGER, Role.AGENT})
+OPERATIONS = frozenset({Role.ADMIN, Role.MANAGER})
+NOT_AGENTS = frozenset({Role.ADMIN, Role.MANAGER, Role.ANALYST})  # views over every customer
+ADMIN = frozenset({Role.ADMIN})
+# Who may call each route (docs/api.md, "Roles"): a route added without a line here fails.
+ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/api/v1/auth/me"): EVERYONE,
+    ("GET", "/api/v1/auth/csrf"): EVERYONE,
+    ("GET", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/api-keys"): ADMIN,
+    ("POST", "/api/v1/api-keys"): ADMIN,
+    ("POST", "/api/v1/api-keys/{api_key_id}/revoke"): ADMIN,
+    ("GET", "/api/v1/customers"): EVERYONE,
+    ("GET", "/api/v1/customers/{customer_id}"): EVERYONE,
+    ("POST", "/api/v1/customers"): WRITERS,
+    ("PATCH", "/api/v1/customers/{customer_id}"): WRITERS,
+    ("POST", "/api/v1/customers/assign"): OPERATIONS,
+    ("GET", "/api/v1/customers/{customer_id}/export"): OPERATIONS,
+    ("POST", "/api/v1/customers/{customer_id}/erase"): OPERATIONS,
+    ("GET", "/api/v1/prospects"): EVERYONE,
+    ("GET", "/api/v1/prospects/{prospect_id}"): EVERYONE,
+    ("GET", "/api/v1/products"): EVERYONE,
+    ("GET", "/api/v1/products/{product_id}"): EVERYONE,
+    ("GET", "/api/v1/transactions"): EVERYONE,
+    ("GET", "/api/v1/transactions/{transaction_id}"): EVERYONE,
+    ("GET", "/api/v1/interactions"): EVERYONE,
+    ("GET", "/api/v1/interactions/{interaction_id}"): EVERYONE,
+    ("POST", "/api/v1/interactions"): WRITERS,
+    ("GET", "/api/v1/memberships"): EVERYONE,
+    ("GET", "/api/v1/memberships/{membership_id}"): EVERYONE,
+    ("GET", "/api/v1/duplicates"): NOT_AGENTS,
+    ("POST", "/api/v1/duplicates/merges"): OPERATIONS,
+    ("GET", "/api/v1/duplicates/merges/{merge_id}"): NOT_AGENTS,
+    ("POST", "/api/v1/duplicates/merges/{merge_id}/undo"): OPERATIONS,
+    ("GET", "/api/v1/duplicates/{candidate_id}"): NOT_AGENTS,
+    ("POST", "/api/v1/duplicates/{candidate_id}/merge"): OPERATIONS,
+    ("POST", "/api/v1/duplicates/{candidate_id}/reject"): OPERATIONS,
+    ("GET", "/api/v1/relationships/models"): EVERYONE,
+    ("GET", "/api/v1/relationships/customers/{customer_id}"): EVERYONE,
+    ("GET", "/api/v1/relationships/reports/{model}/distribution"): EVERYONE,
+    ("GET", "/api/v1/relationships/reports/{model}/transitions"): EVERYONE,
+    ("GET", "/api/v1/relationships/reports/{model}/funnel"): EVERYONE,
+    ("GET", "/api/v1/relationships/reports/moved-down"): EVERYONE,
+    ("GET", "/api/v1/relationships/levels"): EVERYONE,
+    ("PUT", "/api/v1/relationships/levels/{kind}/{segment}/override"): OPERATIONS,
+    ("DELETE", "/api/v1/relationships/levels/{kind}/{segment}/override"): OPERATIONS,
+    ("GET", "/api/v1/analytics/runs"): EVERYONE,
+    ("GET", "/api/v1/analytics/runs/{as_of}"): EVERYONE,
+    ("GET", "/api/v1/analytics/metrics"): EVERYONE,
+    ("GET", "/api/v1/analytics/customers/{customer_id}/metrics"): EVERYONE,
+    ("GET", "/api/v1/analytics/rfm"): EVERYONE,
+    ("GET", "/api/v1/analytics/clv"): EVERYONE,
+    ("GET", "/api/v1/analytics/cohorts"): EVERYONE,
+    ("POST", "/api/v1/imports"): OPERATIONS,
+    ("GET", "/api/v1/imports"): NOT_AGENTS,
+    ("GET", "/api/v1/imports/{job_id}"): NOT_AGENTS,
+    ("GET", "/api/v1/imports/{job_id}/rejects"): NOT_AGENTS,
+}
+# Checked against the request body (the kind of event), tested in test_events_imports.
+BODY_CHECKED = {("POST", "/api/v1/events"), ("POST", "/api/v1/events/batch")}
+
+
+def test_every_route_enforces_its_roles(client: TestClient, keys: dict[Role, str],
+                                        add_customers: Any, assign_customers: Any) -> None:
+    """For each route and role: 403 exactly when ROUTE_ROLES leaves the role out (the
+    agent's own customer 1 exists, so agents are not refused for scope on it)."""
+    assign_customers("agent@example.com", add_customers(1))
+    walked = set()
+    for path, route in _api_routes(client.app.routes):  # type: ignore[attr-defined]
+        for method in sorted(route.methods - {"HEAD"}):
+            key = (method, path)
+            if key in PUBLIC_ROUTES or key in BODY_CHECKED:
+                continue
+            assert key in ROUTE_ROLES, f"{key}: say which roles may call it in ROUTE_ROLES"
+            walked.add(key)
+            for role in Role:
+                response = client.request(method, re.sub(r"\{[^}]+\}", "1", path),
+                                          json={}, headers={"X-API-Key": keys[role]})
+                refused = response.status_code == 403
+                assert refused == (role not in ROUTE_ROLES[key]), (key, role,
+                                                                   response.status_code)
+    assert walked == set(ROUTE_ROLES), "a route in ROUTE_ROLES no longer exists"

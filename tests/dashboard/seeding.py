@@ -31,6 +31,8 @@ PASSWORD = "correct-horse-battery"
 ROLES = ("admin", "manager", "agent", "analyst")
 NAMED = [("Ada", "Lovelace", "ada@example.com"), ("Alan", "Turing", "alan@example.com"),
          ("Grace", "Hopper", "grace@example.com"), ("Katherine", "Johnson", "kj@example.com")]
+# The agent is account manager of these two; agents see only their own customers.
+AGENT_BOOK = ("Lovelace", "Turing")
 # Enough "Smith"s to need several pages at a small page size.
 SMITHS = 7
 START = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
@@ -83,10 +85,9 @@ def seed(engine: Engine, *, reject_dir: Path, metrics: bool = True) -> dict[str,
     """Fill the store; returns ids tests refer to (``ada``, ``job``)."""
     ids: dict[str, int] = {}
     with session_scope(engine) as session:
-        for role in ROLES:
-            users_service.create_user(session=session, email=email_of(role),
-                                      name=f"{role.capitalize()} User", password=PASSWORD,
-                                      role=role)
+        staff = {role: users_service.create_user(
+            session=session, email=email_of(role), name=f"{role.capitalize()} User",
+            password=PASSWORD, role=role) for role in ROLES}
         people = NAMED + [(f"Sam{i}", "Smith", f"sam{i}@example.com") for i in range(SMITHS)]
         for n, (first, last, email) in enumerate(people):
             customer = Customer(first_name=first, last_name=last, email=email,
@@ -99,6 +100,8 @@ def seed(engine: Engine, *, reject_dir: Path, metrics: bool = True) -> dict[str,
             session.add(customer)
             session.flush()
             ids.setdefault(last.lower() if last != "Smith" else "smith", customer.id)
+            if last in AGENT_BOOK:
+                customer.account_manager_id = staff["agent"].id
             for k in range(n % 4 + 1):  # 1-4 orders, a month apart
                 session.add(Transaction(source="shop", order_id=f"O-{n}-{k}",
                                         customer_id=customer.id,

@@ -65,7 +65,7 @@ def test_a_forged_cursor_is_a_validation_error(seeded: dict[str, int]) -> None:
 def test_customer_list_page_links_the_next_page(login: Callable[[str], TestClient],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dashboard_service, "PAGE_SIZE", 5)
-    client = login("agent")
+    client = login("analyst")
     first = client.get("/customers", params={"q": "smith"})
     assert first.status_code == 200
     assert first.text.count('href="/customers/') == 5

@@ -58,7 +58,7 @@ def _row(customer_id: int, updated: int, **values: Any) -> dict[str, Any]:
     base = dict.fromkeys(
         ("first_name", "last_name", "company", "email", "email_normalized", "phone",
          "phone_e164", "date_of_birth", "address_line", "city", "postcode", "country",
-         "acquired_at", "acquisition_source", "attributes"))
+         "acquired_at", "acquisition_source", "attributes", "account_manager_id"))
     return {**base, "id": customer_id, "updated_at": datetime(2024, 1, updated, tzinfo=UTC),
             **values}
 
@@ -78,5 +78,14 @@ def test_survivorship_rules() -> None:
     override = survivorship.resolve_rules({"address": "complete"}, source_priority=[])
     golden = survivorship.golden_values(old, new, rules=override, source_rank={1: 0, 2: 0})
     assert "city" not in golden and "address_line" not in golden  # a tie keeps the survivor
+    # The account manager follows the latest assignment; one unassigned side keeps the other.
+    golden = survivorship.golden_values(_row(1, 1, account_manager_id=7),
+                                        _row(2, 5, account_manager_id=None),
+                                        rules=rules, source_rank={1: 0, 2: 0})
+    assert "account_manager_id" not in golden
+    golden = survivorship.golden_values(_row(1, 1, account_manager_id=None),
+                                        _row(2, 5, account_manager_id=9),
+                                        rules=rules, source_rank={1: 0, 2: 0})
+    assert golden["account_manager_id"] == 9
     with pytest.raises(ConfigurationError):
         survivorship.resolve_rules({"shoe_size": "recent"}, source_priority=[])

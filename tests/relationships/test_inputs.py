@@ -15,6 +15,7 @@ from kithkin.metrics.models import CustomerMetric
 from kithkin.products.models import Product
 from kithkin.relationships import inputs, service
 from kithkin.transactions.models import Transaction, TransactionLine
+from kithkin.users.models import StaffUser
 
 AS_OF = date(2026, 3, 31)
 WHEN = datetime(2026, 3, 1, tzinfo=UTC)
@@ -109,3 +110,16 @@ def test_stages_refresh_command_uses_the_latest_metrics(sqlite_engine: Engine) -
     assert result.exit_code == 0, result.output
     with Session(sqlite_engine) as session:
         assert service.explain(session=session, customer_id=1).as_of == AS_OF
+
+
+def test_an_assigned_account_manager_is_a_social_bond(sqlite_engine: Engine) -> None:
+    with Session(sqlite_engine) as session:
+        manager = StaffUser(email="ana@example.com", name="Ana", role="agent",
+                            password_hash="x")
+        session.add(manager)
+        session.flush()
+        session.add_all([Customer(id=1, account_manager_id=manager.id),
+                         Customer(id=2, attributes={"preferences": ["tea"]})])
+        session.flush()
+        found = inputs.attribute_inputs(session=session).set_index("customer_id")
+    assert found["has_account_manager"].to_dict() == {1: True, 2: False}

@@ -29,6 +29,7 @@ from kithkin.identity import router as identity_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.memberships import router as memberships_router
+from kithkin.metrics import router as metrics_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
@@ -51,6 +52,7 @@ API_ROUTERS: list[APIRouter] = [
     memberships_router.router,
     identity_router.router,
     relationships_router.router,
+    metrics_router.router,
     imports_router.router,
     events.router,
 ]

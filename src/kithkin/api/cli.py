@@ -6,9 +6,9 @@ import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
+from kithkin.api import serving
 from kithkin.config import get_settings
 
 if TYPE_CHECKING:
@@ -22,8 +22,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(
-        help="Worker processes (uvicorn >1 workers add ~40 ms per response here; prefer "
-             "single-worker instances behind a proxy).")] = 1,
+        help="Worker processes (each has its own database pool; with SQLite, writes "
+             "still go one at a time).")] = 1,
     https_only: Annotated[bool, typer.Option(
         help="Mark the session cookie Secure (behind TLS).")] = False,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
@@ -40,7 +40,7 @@ def serve(
         console.print("[yellow]warning:[/] KITHKIN_SECRET_KEY is the development default; "
                       "set a long random value before exposing the server.")
     factory = "kithkin.api.cli:secure_app_factory" if https_only else "kithkin.api.app:create_app"
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, reload=reload,
+    serving.run(factory, host=host, port=port, workers=workers, reload=reload,
                 log_level="info")
 
 

@@ -4,20 +4,26 @@ A caller is identified by, in order: an API key (``Authorization: Bearer <key>``
 ``X-API-Key: <key>``), else the signed session cookie's ``user_id``. Every non-public
 route depends on :func:`require_permission` or :func:`require_roles`, so authorisation
 is enforced server-side whatever the client shows.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
+in its thread pool, and each such hop costs a request more than the check itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import verify_csrf
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
 from kithkin.auth.sessions import session_user_id
+from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_factory, unit_of_work
 from kithkin.errors import AuthenticationError, PermissionDeniedError
 from kithkin.users import service as user_service
@@ -34,14 +40,22 @@ def _factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request: committed when the route returns, rolled back on error.
 
     Routes that must report committed state (ids, conflicts) call ``session.commit()``
-    themselves before returning.
+    themselves before returning. Opening a session does no I/O, so only the commit or
+    rollback and the close go to the thread pool.
     """
-    with unit_of_work(_factory(request)()) as session:
+    work = unit_of_work(_factory(request)())
+    session = work.__enter__()
+    try:
         yield session
+    except BaseException as error:
+        with anyio.CancelScope(shield=True):  # a cancelled request still rolls back
+            await run_in_threadpool(work.__exit__, type(error), error, error.__traceback__)
+        raise
+    await run_in_threadpool(work.__exit__, None, None, None)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -90,11 +104,19 @@ def current_user(request: Request, session: SessionDep) -> StaffUser:
 CurrentUser = Annotated[StaffUser, Depends(current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[..., StaffUser]:
+async def customer_scope(user: CurrentUser) -> CustomerScope:
+    """The customers the caller may see (an agent: those they are account manager of)."""
+    return CustomerScope.for_user(user)
+
+
+CustomerScopeDep = Annotated[CustomerScope, Depends(customer_scope)]
+
+
+def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
     """Dependency: the caller must hold one of ``roles`` (PermissionDeniedError, 403)."""
     allowed = {Role(r).value for r in roles}
 
-    def dependency(user: CurrentUser) -> StaffUser:
+    async def dependency(user: CurrentUser) -> StaffUser:
         if user.role not in allowed:
             raise PermissionDeniedError(
                 f"role {user.role!r} may not do this; needs one of {sorted(allowed)}"
@@ -117,10 +139,11 @@ def check_permission(request: Request, user: StaffUser, area: Area, access: Acce
         )
 
 
-def require_permission(area: Area, access: Access) -> Callable[..., StaffUser]:
+def require_permission(area: Area, access: Access
+                       ) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
     """Dependency: the caller's role, and its API key's scopes if any, allow the action."""
 
-    def dependency(request: Request, user: CurrentUser) -> StaffUser:
+    async def dependency(request: Request, user: CurrentUser) -> StaffUser:
         check_permission(request, user, area, access)
         return user
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from kithkin.api.deps import CurrentUser, check_permission
 from kithkin.api.writelock import with_lock_retries
 from kithkin.auth.roles import Access, Area
+from kithkin.customers.scope import CustomerScope
 from kithkin.errors import ValidationError
 from kithkin.imports.schemas import ImportReport, RejectedRow
 from kithkin.ingest import pipeline as ingest_pipeline
@@ -54,6 +55,7 @@ class EventResult(BaseModel):
 def _ingest(request: Request, user: CurrentUser, kind: str,
             records: list[Record]) -> EventResult:
     check_permission(request, user, AREA_BY_KIND[kind], Access.WRITE)
+    CustomerScope.for_user(user).require_all("event ingestion")
     engine = request.app.state.engine
     report: ImportReport = with_lock_retries(engine, lambda: ingest_pipeline.ingest_records(
         kind=kind, records=records, engine=engine))

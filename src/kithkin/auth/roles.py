@@ -2,9 +2,9 @@
 
 - admin: everything, including staff users and API keys;
 - manager: everything except users and API keys (imports, erasure, analytics admin);
-- agent: reads the customer-facing data and writes customers and interactions; no
-  imports, no analytics administration, no erasure (restricting agents to their own
-  customers needs task assignment, which does not exist yet);
+- agent: reads the customer-facing data and writes customers and interactions, of their
+  own customers only (:mod:`kithkin.customers.scope`); no imports, no analytics
+  administration, no erasure;
 - analyst: read-only everywhere, analytics included.
 
 API keys carry *scopes* that narrow their owner's role further: a request made with a

@@ -78,15 +78,16 @@ def demo(
     _print_store_counts()
     _print_stages()
     _print_examples()
-    password = demo_service.ensure_demo_admin(engine=engine)
+    passwords = demo_service.ensure_demo_users(engine=engine)
     console.rule("[bold]5. dashboard")
     console.print(f"run [bold]kithkin serve[/] (from this folder) and open "
-                  f"http://127.0.0.1:{port}/  login: {demo_service.DEMO_ADMIN_EMAIL}")
-    if password:
-        console.print(f"password (shown once): [bold]{password}[/]")
-    else:
-        console.print("password: the one printed by the first demo run "
-                      "(or `kithkin users create` a new admin)")
+                  f"http://127.0.0.1:{port}/  and sign in as")
+    for email, password in passwords.items():
+        role = ("admin: everything" if email == demo_service.DEMO_ADMIN_EMAIL else
+                f"agent: sees only the {demo_service.DEMO_AGENT_BOOK} partners they look after")
+        shown = (f"password (shown once) [bold]{password}[/]" if password else
+                 "password printed by the first demo run")
+        console.print(f"  {email}  {shown}  ({role})")
     if serve:
         import uvicorn
 

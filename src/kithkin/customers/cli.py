@@ -1,4 +1,5 @@
-"""``kithkin customers show ID``: a customer's profile and latest metrics."""
+"""``kithkin customers show ID`` (profile and latest metrics) and ``kithkin customers
+assign`` (account managers)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from rich.table import Table
 
 from kithkin.customers import service as customer_service
 from kithkin.database.core import session_scope
-from kithkin.errors import NotFoundError
+from kithkin.errors import KithkinError, NotFoundError
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.schemas import CustomerMetricRead
+from kithkin.users import service as user_service
 
-app = typer.Typer(help="Look up customers.", no_args_is_help=True)
+app = typer.Typer(help="Look up customers and assign their account managers.",
+                  no_args_is_help=True)
 console = Console()
 
 PROFILE_FIELDS = ("first_name", "last_name", "company", "email", "phone", "city", "country",
@@ -54,3 +57,33 @@ def show(customer_id: Annotated[int, typer.Argument(help="Customer id.")]) -> No
     for name, value in metrics.model_dump(exclude={"as_of", "customer_id"}).items():
         table.add_row(name, _text(value))
     console.print(table)
+
+
+@app.command()
+def assign(
+    manager: Annotated[str, typer.Argument(help="Email of the staff user (an agent or a "
+                                                "manager); 'nobody' unassigns.")],
+    customer_ids: Annotated[list[int] | None, typer.Argument(help="Customer ids.")] = None,
+    stage: Annotated[str | None, typer.Option(
+        help="Also every customer currently in MODEL:STAGE, e.g. journey:partner.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many from --stage.")] = None,
+) -> None:
+    """Make a staff member the account manager of customers (agents then see only theirs)."""
+    with session_scope() as session:
+        try:
+            manager_id = None if manager == "nobody" else user_service.get_user_by_email(
+                session=session, email=manager).id
+            ids = list(customer_ids or [])
+            if stage:
+                model, _, name = stage.partition(":")
+                ids += customer_service.in_stage(session=session, model=model, stage=name,
+                                                 limit=limit)
+            if not ids:
+                raise typer.BadParameter("give customer ids or --stage")
+            changed = customer_service.assign_account_manager(
+                session=session, customer_ids=ids, account_manager_id=manager_id)
+        except KithkinError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
+    console.print(f"{changed:,} of {len(set(ids)):,} customers now have account manager "
+                  f"{manager}")

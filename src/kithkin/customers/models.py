@@ -50,6 +50,11 @@ class Customer(TimestampMixin, Base):
         IdType, ForeignKey("customer.id", ondelete="SET NULL"), index=True
     )
     erased_at: Mapped[datetime | None]
+    # The staff member who looks after this customer (their account manager); agents
+    # see only the customers assigned to them.
+    account_manager_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
 
     identifiers: Mapped[list[CustomerIdentifier]] = relationship(
         back_populates="customer", cascade="all, delete-orphan"

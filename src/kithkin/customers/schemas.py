@@ -98,6 +98,18 @@ class CustomerUpdate(CustomerFields):
     pass
 
 
+class AccountManagerAssignment(BaseModel):
+    """Give customers an account manager (null removes it)."""
+
+    customer_ids: list[int] = Field(min_length=1, max_length=10_000)
+    account_manager_id: int | None = Field(
+        description="An active staff user; null leaves the customers unassigned.")
+
+
+class AssignmentResult(BaseModel):
+    assigned: int = Field(description="Customers whose account manager changed.")
+
+
 class CustomerSummary(BaseModel):
     """A row of the customer list."""
 
@@ -116,6 +128,7 @@ class CustomerSummary(BaseModel):
     acquired_at: datetime | None
     merged_into_id: int | None
     erased_at: datetime | None
+    account_manager_id: int | None
     created_at: datetime
     updated_at: datetime
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, exists, func, or_, select
+from sqlalchemy import Row, Select, Table, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from kithkin.api.pagination import SortKey, keyset_page, parse_sort
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
-from kithkin.customers.schemas import CustomerCreate, CustomerFields
+from kithkin.customers.schemas import ConsentRead, CustomerCreate, CustomerFields, IdentifierRead
+from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database import registry  # noqa: F401  (every table, for export)
 from kithkin.database.base import Base, utcnow
 from kithkin.database.core import get_or_raise
@@ -23,6 +25,7 @@ from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity.normalize import normalize_email, normalize_phone
 from kithkin.interactions.models import Interaction
 from kithkin.prospects.models import Prospect
+from kithkin.users.models import StaffUser
 
 _CHUNK = 400
 T = TypeVar("T")
@@ -119,8 +122,9 @@ PII_FIELDS = ("first_name", "last_name", "company", "email", "email_normalized",
 def list_page(*, session: Session, limit: int, after: str | None = None,
               q: str | None = None, country: str | None = None, stage: str | None = None,
               stage_model: str | None = None, sort: str = "id",
-              include_merged: bool = False) -> tuple[list[Customer], str | None]:
-    """A keyset page of customers.
+              include_merged: bool = False, account_manager_id: int | None = None,
+              scope: CustomerScope = EVERYONE) -> tuple[list[Customer], str | None]:
+    """A keyset page of the customers in ``scope``.
 
     ``q`` is a case-insensitive prefix of first name, last name, company or the
     normalised email; ``stage`` keeps customers currently in that relationship stage
@@ -128,7 +132,9 @@ def list_page(*, session: Session, limit: int, after: str | None = None,
     descending.
     """
     key, descending = parse_sort(sort, SORT_KEYS)
-    query = select(Customer)
+    query = select(Customer).where(*scope.customers())
+    if account_manager_id is not None:
+        query = query.where(Customer.account_manager_id == account_manager_id)
     if not include_merged:
         query = query.where(Customer.merged_into_id.is_(None))
     if q:
@@ -180,7 +186,8 @@ def _apply_fields(*, session: Session, customer: Customer, fields: CustomerField
     session.flush()
 
 
-def create(*, session: Session, data: CustomerCreate) -> Customer:
+def create(*, session: Session, data: CustomerCreate,
+           account_manager_id: int | None = None) -> Customer:
     """A new customer known as (source, external_id); ConflictError if that is taken."""
     taken = session.scalar(select(CustomerIdentifier.customer_id).where(
         CustomerIdentifier.source == data.source,
@@ -190,7 +197,7 @@ def create(*, session: Session, data: CustomerCreate) -> Customer:
             f"{data.source}/{data.external_id} already identifies customer {taken}")
     customer = Customer(identifiers=[CustomerIdentifier(source=data.source,
                                                         external_id=data.external_id)],
-                        consents=[])
+                        consents=[], account_manager_id=account_manager_id)
     session.add(customer)
     _apply_fields(session=session, customer=customer, fields=data, only_set=False)
     return customer
@@ -204,6 +211,48 @@ def update(*, session: Session, customer_id: int, changes: CustomerFields) -> Cu
     _apply_fields(session=session, customer=customer, fields=changes, only_set=True)
     customer.updated_at = utcnow()
     return customer
+
+
+def assign_account_manager(*, session: Session, customer_ids: Sequence[int],
+                           account_manager_id: int | None) -> int:
+    """Make one active staff member the account manager of ``customer_ids`` (None
+    unassigns them); returns how many changed. All or nothing: an unknown or merged-away
+    customer, or an inactive manager, raises before anything is written."""
+    if account_manager_id is not None:
+        manager = session.get(StaffUser, account_manager_id)
+        if manager is None or not manager.is_active:
+            raise ValidationError(
+                f"account_manager_id: {account_manager_id} is not an active staff user")
+    wanted = sorted(set(customer_ids))
+    found: dict[int, Customer] = {}
+    for chunk in _chunks(wanted):
+        found.update((c.id, c) for c in session.scalars(
+            select(Customer).where(Customer.id.in_(chunk))))
+    missing = [cid for cid in wanted if cid not in found]
+    if missing:
+        raise NotFoundError(f"no customer with id {', '.join(map(str, missing[:10]))}")
+    merged = [c for c in found.values() if c.merged_into_id is not None]
+    if merged:
+        raise ValidationError(f"customer_ids: customer {merged[0].id} was merged into "
+                              f"{merged[0].merged_into_id}; assign the survivor")
+    changed = [c for c in found.values() if c.account_manager_id != account_manager_id]
+    now = utcnow()
+    for customer in changed:
+        customer.account_manager_id, customer.updated_at = account_manager_id, now
+    session.flush()
+    return len(changed)
+
+
+def in_stage(*, session: Session, model: str, stage: str, limit: int | None = None) -> list[int]:
+    """Live customers currently in ``stage`` of ``model``, by id."""
+    stages = Base.metadata.tables.get("customer_stage")
+    if stages is None or not model or not stage:
+        raise ValidationError("stage: give MODEL:STAGE, e.g. journey:partner")
+    query = (select(stages.c.customer_id).join(Customer, Customer.id == stages.c.customer_id)
+             .where(stages.c.model == model, stages.c.stage == stage,
+                    Customer.merged_into_id.is_(None))
+             .order_by(stages.c.customer_id).limit(limit))
+    return list(session.scalars(query))
 
 
 def _customer_owned_tables() -> list[Table]:
@@ -284,18 +333,43 @@ def erase(*, session: Session, customer_id: int) -> Customer:
     return customer
 
 
+@cache
+def _latest_metrics_query(table: Table) -> Select[Any]:
+    return (select(table).where(table.c.customer_id == bindparam("customer_id"))
+            .order_by(table.c.as_of.desc()).limit(1))
+
+
 def latest_metrics(*, session: Session, customer_id: int) -> dict[str, Any] | None:
     """The customer's metrics at the latest as-of, or None before the first refresh."""
     table = Base.metadata.tables.get("customer_metric")
     if table is None:
         return None
-    row = session.execute(
-        select(table).where(table.c.customer_id == customer_id)
-        .order_by(table.c.as_of.desc()).limit(1)
-    ).first()
+    row = session.connection().execute(_latest_metrics_query(table),
+                                       {"customer_id": customer_id}).first()
     if row is None:
         return None
     return {k: _jsonable(v) for k, v in row._mapping.items() if k not in {"id", "customer_id"}}
+
+
+def _of_customer(table: Any, read: type[IdentifierRead | ConsentRead]) -> Select[Any]:
+    return (select(*(table.c[name] for name in read.model_fields))
+            .where(table.c.customer_id == bindparam("customer_id")).order_by(table.c.id))
+
+
+# Built once: the customer 360 runs them on every request.
+_IDENTIFIERS = _of_customer(CustomerIdentifier.__table__, IdentifierRead)
+_CONSENTS = _of_customer(Consent.__table__, ConsentRead)
+
+
+def profile_lists(*, session: Session, customer_id: int
+                  ) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+    """The customer's identifiers and consents, oldest first, as rows with the columns
+    of IdentifierRead and ConsentRead: the 360 serialises them at once, and two ORM lazy
+    loads cost more than the queries."""
+    connection = session.connection()
+    params = {"customer_id": customer_id}
+    return (connection.execute(_IDENTIFIERS, params).all(),
+            connection.execute(_CONSENTS, params).all())
 
 
 def identifiers_of(*, session: Session, customer_id: int) -> Sequence[CustomerIdentifier]:

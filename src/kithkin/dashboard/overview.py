@@ -6,7 +6,6 @@ cost megabytes for a picture of forty bars.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
+from kithkin.metrics.reports import ANALYTICS_LOCK
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import workspace as relationships_workspace
 from kithkin.relationships.definitions import StageModel
@@ -216,7 +216,6 @@ def _top_at_risk(*, session: Session, as_of: date, top: int) -> list[AtRiskCusto
 
 
 COHORTS_SHOWN = 12
-_ANALYTICS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -237,7 +236,7 @@ def cohort_matrix(*, as_of: date, cohorts: int = COHORTS_SHOWN) -> CohortMatrix 
 
     Returns None when there are no purchases; cells not yet observable are None.
     """
-    with _ANALYTICS_LOCK:  # one snapshot refresh at a time within this process
+    with ANALYTICS_LOCK:
         source = analytics_engine.connect(get_settings())
         table = source.backend.to_pyarrow(cohort_retention(source.transactions, source.customers,
                                                    as_of=as_of)).to_pylist()

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
 
-from kithkin.api.deps import SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.customers import service as customer_service
 from kithkin.customers.models import Channel
 from kithkin.dashboard import charts, navigation, sections
 from kithkin.dashboard import service as dashboard_service
-from kithkin.dashboard.web import PageRoute, render, require_page
+from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
+from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
 from kithkin.errors import NotFoundError
 from kithkin.relationships import service as relationships_service
 from kithkin.relationships.schemas import CustomerExplanation
-from kithkin.users.models import StaffUser
+from kithkin.users import service as user_service
+from kithkin.users.models import Role, StaffUser
+
+# Who looks after a customer is a manager's decision; agents see only their own book.
+ASSIGN = register_page(Page("customers-assign", "Assign account managers", "/customers",
+                            OPERATIONS, in_nav=False))
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 CustomersUser = Annotated[StaffUser, Depends(require_page(navigation.CUSTOMERS.key))]
+AssignUser = Annotated[StaffUser, Depends(require_page(ASSIGN.key))]
 
 
 def _relationship(session: SessionDep,
@@ -31,17 +40,19 @@ def _relationship(session: SessionDep,
 
 
 @router.get("/customers")
-def customers(request: Request, session: SessionDep, user: CustomersUser, q: str = "",
-              cursor: str | None = None) -> Response:
+def customers(request: Request, session: SessionDep, user: CustomersUser,
+              scope: CustomerScopeDep, q: str = "", cursor: str | None = None) -> Response:
     page = dashboard_service.search_customers(session=session, query=q, cursor=cursor,
-                                              limit=dashboard_service.PAGE_SIZE)
+                                              limit=dashboard_service.PAGE_SIZE, scope=scope)
     return render(request, "customers.html", user=user, active="customers", q=q, page=page,
-                  min_prefix=dashboard_service.MIN_NAME_PREFIX, first_page=cursor is None)
+                  min_prefix=dashboard_service.MIN_NAME_PREFIX, first_page=cursor is None,
+                  own_book=not scope.everyone)
 
 
 @router.get("/customers/{customer_id}")
-def customer(request: Request, session: SessionDep, user: CustomersUser, customer_id: int,
-             cursor: str | None = None) -> Response:
+def customer(request: Request, session: SessionDep, user: CustomersUser,
+             scope: CustomerScopeDep, customer_id: int, cursor: str | None = None) -> Response:
+    scope.check(session=session, customer_id=customer_id)
     view = dashboard_service.customer_view(session=session, customer_id=customer_id)
     timeline = dashboard_service.timeline(session=session, customer_id=customer_id,
                                           cursor=cursor)
@@ -57,4 +68,23 @@ def customer(request: Request, session: SessionDep, user: CustomersUser, custome
                   timeline=timeline, orders_chart=chart,
                   relationship=_relationship(session, customer_id), channels=list(Channel),
                   extra_sections=sections.load_sections(session=session,
-                                                        customer_id=customer_id))
+                                                        customer_id=customer_id),
+                  managers=(_managers(session) if navigation.allowed(ASSIGN.key, user.role)
+                            else None))
+
+
+def _managers(session: SessionDep) -> list[StaffUser]:
+    """Who may be made account manager: active agents and managers."""
+    return [u for u in user_service.list_users(session=session)
+            if u.is_active and u.role in {Role.AGENT, Role.MANAGER}]
+
+
+@router.post("/customers/{customer_id}/account-manager", dependencies=[Depends(check_csrf)])
+def assign(request: Request, session: SessionDep, user: AssignUser, customer_id: int,
+           account_manager_id: Annotated[str, Form()] = "") -> Response:
+    manager_id = int(account_manager_id) if account_manager_id.strip() else None
+    customer_service.assign_account_manager(session=session, customer_ids=[customer_id],
+                                            account_manager_id=manager_id)
+    session.commit()
+    flash(request, "Account manager updated." if manager_id else "Account manager removed.")
+    return RedirectResponse(f"/customers/{customer_id}", status_code=303)

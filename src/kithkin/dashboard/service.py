@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
+from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.core import get_or_raise
 from kithkin.errors import ValidationError
 from kithkin.identity.normalize import normalize_email
@@ -26,6 +27,7 @@ from kithkin.memberships.models import Membership
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
 from kithkin.transactions.models import Transaction
+from kithkin.users.models import StaffUser
 
 PAGE_SIZE = 50
 MIN_NAME_PREFIX = 2
@@ -66,8 +68,8 @@ def _case_variants(term: str) -> list[str]:
 
 
 def search_customers(*, session: Session, query: str = "", cursor: str | None = None,
-                     limit: int = PAGE_SIZE) -> CustomerPage:
-    """Customers matching ``query``, one keyset page at a time.
+                     limit: int = PAGE_SIZE, scope: CustomerScope = EVERYONE) -> CustomerPage:
+    """Customers in ``scope`` matching ``query``, one keyset page at a time.
 
     - empty query: every live customer by id;
     - a query with ``@``: prefix of the normalised email (index on ``email_normalized``);
@@ -76,7 +78,7 @@ def search_customers(*, session: Session, query: str = "", cursor: str | None = 
       external id or customer number listed above the page.
     """
     query = query.strip()
-    live = Customer.merged_into_id.is_(None)
+    live = and_(Customer.merged_into_id.is_(None), *scope.customers())
     after = _decode(cursor) if cursor else None
     if not query:
         stmt = select(Customer).where(live)
@@ -96,10 +98,11 @@ def search_customers(*, session: Session, query: str = "", cursor: str | None = 
         return _page(session.scalars(stmt).all(), limit,
                      lambda c: [c.email_normalized, c.id])
     words = query.split()
-    exact = [] if after else _exact_matches(session=session, term=query)
+    exact = [] if after else _exact_matches(session=session, term=query, scope=scope)
     if len(words[-1]) < MIN_NAME_PREFIX:
         return CustomerPage(customers=[], next_cursor=None, exact=exact)
-    rows = _name_matches(session=session, words=words, after=after, limit=limit)
+    rows = _name_matches(session=session, words=words, after=after, limit=limit,
+                         scope=scope)
     page = _page(rows, limit, lambda c: [c.last_name, c.first_name, c.id])
     return CustomerPage(customers=page.customers, next_cursor=page.next_cursor, exact=exact)
 
@@ -128,7 +131,7 @@ def _after_name(after: list[Any], *, nulls_first: bool) -> list[ColumnElement[bo
 
 
 def _name_matches(*, session: Session, words: list[str], after: list[Any] | None,
-                  limit: int) -> list[Customer]:
+                  limit: int, scope: CustomerScope) -> list[Customer]:
     """Last-name prefix matches in (last_name, first_name, id) order.
 
     Names are stored as written, so each capitalisation of the prefix ("smi", "Smi",
@@ -137,7 +140,8 @@ def _name_matches(*, session: Session, words: list[str], after: list[Any] | None
     matches, however common the name.
     """
     nulls_first = _nulls_first(session)
-    filters: list[ColumnElement[bool]] = [Customer.merged_into_id.is_(None)]
+    filters: list[ColumnElement[bool]] = [Customer.merged_into_id.is_(None),
+                                          *scope.customers()]
     if len(words) > 1:
         filters.append(or_(*(_prefix(Customer.first_name, v)
                              for v in _case_variants(words[0]))))
@@ -176,7 +180,7 @@ def _identifier_sources(session: Session, *, cap: int = 100) -> list[str]:
     return sources
 
 
-def _exact_matches(*, session: Session, term: str) -> list[Customer]:
+def _exact_matches(*, session: Session, term: str, scope: CustomerScope) -> list[Customer]:
     """Customers whose external id (any source) or customer number is exactly ``term``.
 
     The unique index is on (source, external_id); naming every source turns the lookup
@@ -192,7 +196,8 @@ def _exact_matches(*, session: Session, term: str) -> list[Customer]:
         ids.add(int(term))
     if not ids:
         return []
-    return list(session.scalars(select(Customer).where(Customer.id.in_(ids))
+    return list(session.scalars(select(Customer).where(Customer.id.in_(ids),
+                                                       *scope.customers())
                                 .order_by(Customer.id)))
 
 
@@ -229,6 +234,7 @@ class CustomerView:
     memberships: Sequence[Membership]
     metrics: CustomerMetric | None
     merged_into: Customer | None
+    account_manager: StaffUser | None
 
 
 def customer_view(*, session: Session, customer_id: int) -> CustomerView:
@@ -249,6 +255,8 @@ def customer_view(*, session: Session, customer_id: int) -> CustomerView:
         metrics=metrics_service.for_customer(session=session, customer_id=customer_id),
         merged_into=(session.get(Customer, customer.merged_into_id)
                      if customer.merged_into_id else None),
+        account_manager=(session.get(StaffUser, customer.account_manager_id)
+                         if customer.account_manager_id else None),
     )
 
 

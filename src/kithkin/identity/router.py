@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kithkin.api.deps import SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
 from kithkin.api.params import AfterQuery, LimitQuery
 from kithkin.api.permissions import CustomersAdmin, CustomersRead
@@ -22,10 +22,11 @@ router = APIRouter(prefix="/duplicates", tags=["duplicates"])
 
 
 @router.get("", response_model=Page[CandidateRead])
-def list_duplicates(session: SessionDep, _: CustomersRead, limit: LimitQuery = DEFAULT_LIMIT,
-                    after: AfterQuery = None,
+def list_duplicates(session: SessionDep, _: CustomersRead, scope: CustomerScopeDep,
+                    limit: LimitQuery = DEFAULT_LIMIT, after: AfterQuery = None,
                     status: CandidateStatus | None = CandidateStatus.PENDING,
                     ) -> Page[CandidateRead]:
+    scope.require_all("the duplicate review queue")
     rows, cursor = identity_service.list_page(session=session, limit=limit, after=after,
                                               status=status)
     return Page[CandidateRead](items=[CandidateRead.model_validate(r) for r in rows],
@@ -44,7 +45,9 @@ def merge_customers(payload: MergeRequest, session: SessionDep,
 
 
 @router.get("/merges/{merge_id}", response_model=MergeRead)
-def get_merge(merge_id: int, session: SessionDep, _: CustomersRead) -> MergeRead:
+def get_merge(merge_id: int, session: SessionDep, _: CustomersRead,
+              scope: CustomerScopeDep) -> MergeRead:
+    scope.require_all("the merge log")
     return MergeRead.of(identity_service.get_merge(session=session, merge_id=merge_id))
 
 
@@ -57,8 +60,10 @@ def undo_merge(merge_id: int, session: SessionDep, user: CustomersAdmin) -> Merg
 
 
 @router.get("/{candidate_id}", response_model=CandidateDetail)
-def get_duplicate(candidate_id: int, session: SessionDep, _: CustomersRead) -> CandidateDetail:
+def get_duplicate(candidate_id: int, session: SessionDep, _: CustomersRead,
+                  scope: CustomerScopeDep) -> CandidateDetail:
     """The pair side by side, with each field's agreement level and match weight."""
+    scope.require_all("the duplicate review queue")
     candidate = identity_service.get_candidate(session=session, candidate_id=candidate_id)
     fields = identity_service.compare_fields(session=session, candidate=candidate)
     return CandidateDetail.model_validate({

@@ -31,6 +31,7 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "phone_e164"),
     "date_of_birth": ("date_of_birth",),
     "address": ("address_line", "city", "postcode", "country"),
+    "account_manager": ("account_manager_id",),
 }
 DEFAULT_RULES: dict[str, Rule] = {
     "first_name": "complete",
@@ -40,6 +41,7 @@ DEFAULT_RULES: dict[str, Rule] = {
     "phone": "recent",
     "date_of_birth": "complete",
     "address": "recent",
+    "account_manager": "recent",  # assigning one stamps updated_at: the latest wins
 }
 _RULES = frozenset({"recent", "complete", "source"})
 

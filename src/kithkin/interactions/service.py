@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.customers.models import Customer
+from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.core import get_or_raise
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.interactions.models import SCORE_RANGES, Interaction
-from kithkin.interactions.schemas import InteractionCreate
+from kithkin.interactions.schemas import InteractionCreate, InteractionRead
 
 STAFF_SOURCE = "staff"
 
@@ -26,8 +28,9 @@ def get(*, session: Session, interaction_id: int) -> Interaction:
 
 def list_page(*, session: Session, limit: int, after: str | None = None,
               customer_id: int | None = None, kind: str | None = None,
+              scope: CustomerScope = EVERYONE,
               ) -> tuple[list[Interaction], str | None]:
-    query = select(Interaction)
+    query = select(Interaction).where(*scope.rows(Interaction.customer_id))
     if customer_id is not None:
         query = query.where(Interaction.customer_id == customer_id)
     if kind:
@@ -36,13 +39,21 @@ def list_page(*, session: Session, limit: int, after: str | None = None,
                        key=SortKey("id", Interaction.id), limit=limit, after=after)
 
 
+_touches = Interaction.__table__.c
+# Built once: the customer 360 runs it on every request.
+_RECENT = (
+    select(*(_touches[name] for name in InteractionRead.model_fields))
+    .where(_touches.customer_id == bindparam("customer_id"))
+    .order_by(_touches.occurred_at.desc(), _touches.id.desc()).limit(bindparam("limit"))
+)
+
+
 def recent_for_customer(*, session: Session, customer_id: int,
-                        limit: int = 10) -> Sequence[Interaction]:
-    """The customer's latest interactions, newest first (the (customer, time) index)."""
-    return session.scalars(
-        select(Interaction).where(Interaction.customer_id == customer_id)
-        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(limit)
-    ).all()
+                        limit: int = 10) -> Sequence[Row[Any]]:
+    """The customer's latest interactions, newest first (the (customer, time) index), as
+    rows with InteractionRead's columns (no ORM objects: the 360 serialises them at once)."""
+    return session.connection().execute(
+        _RECENT, {"customer_id": customer_id, "limit": limit}).all()
 
 
 def log(*, session: Session, data: InteractionCreate, staff_user_id: int) -> Interaction:

@@ -41,7 +41,7 @@ CONTRACT_METRICS: dict[str, MetricType] = {
 # Derived by kithkin.relationships.inputs from customer attributes, interactions and lines.
 RELATIONSHIP_INPUTS: dict[str, MetricType] = {
     "has_preferences": "bool",  # attributes["preferences"] is non-empty
-    "has_account_manager": "bool",  # attributes["account_manager"] is set
+    "has_account_manager": "bool",  # account_manager_id or attributes["account_manager"]
     "has_price_lock": "bool",  # attributes["price_lock"] is truthy
     "integrations": "number",  # len(attributes["integrations"])
     "shared_processes": "number",  # len(attributes["shared_processes"])

@@ -2,10 +2,12 @@
 relationship inputs the metrics contract does not carry (see
 :data:`kithkin.relationships.catalog.RELATIONSHIP_INPUTS`).
 
-Customer attribute keys read (imported as extra customer columns): ``preferences``,
-``account_manager``, ``price_lock``, ``integrations``, ``shared_processes`` (lists or
-``;``-separated text), ``customized_orders`` (a count). Interactions tagged ``community``
-or ``event`` count as community interactions; order lines with a ``bundle`` as bundles.
+A customer has an account manager when one is assigned (``customer.account_manager_id``)
+or named in the attributes. Customer attribute keys read (imported as extra customer
+columns): ``preferences``, ``account_manager``, ``price_lock``, ``integrations``,
+``shared_processes`` (lists or ``;``-separated text), ``customized_orders`` (a count).
+Interactions tagged ``community`` or ``event`` count as community interactions; order
+lines with a ``bundle`` as bundles.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Customer
@@ -66,15 +68,18 @@ def _count(value: Any) -> int:
 
 
 def attribute_inputs(*, session: Session) -> pd.DataFrame:
-    rows = session.execute(select(Customer.id, Customer.attributes)
-                           .where(Customer.attributes.is_not(None))).all()
+    rows = session.execute(
+        select(Customer.id, Customer.attributes, Customer.account_manager_id)
+        .where(or_(Customer.attributes.is_not(None), Customer.account_manager_id.is_not(None)))
+    ).all()
     records = []
-    for customer_id, attributes in rows:
+    for customer_id, attributes, manager_id in rows:
         attrs: dict[str, Any] = attributes if isinstance(attributes, dict) else {}
         records.append({
             "customer_id": customer_id,
             "has_preferences": _count(attrs.get("preferences")) > 0,
-            "has_account_manager": _count(attrs.get("account_manager")) > 0,
+            "has_account_manager": (manager_id is not None
+                                    or _count(attrs.get("account_manager")) > 0),
             "has_price_lock": _count(attrs.get("price_lock")) > 0,
             "integrations": _count(attrs.get("integrations")),
             "shared_processes": _count(attrs.get("shared_processes")),

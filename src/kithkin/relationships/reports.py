@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.relationships.models import RelationshipRun, StageChange, StageCount
 from kithkin.relationships.workspace import get_model
 
@@ -134,12 +135,14 @@ def latest_run_as_of(*, session: Session) -> date | None:
     return session.execute(select(func.max(RelationshipRun.as_of))).scalar_one_or_none()
 
 
-def moved_down(*, session: Session, model: str | None = None) -> pd.DataFrame:
-    """Customers who moved down at the latest refresh (per model)."""
+def moved_down(*, session: Session, model: str | None = None,
+               scope: CustomerScope = EVERYONE) -> pd.DataFrame:
+    """Customers in ``scope`` who moved down at the latest refresh (per model)."""
     latest = latest_run_as_of(session=session)
     query = select(StageChange.customer_id, StageChange.model, StageChange.from_stage,
                    StageChange.to_stage, StageChange.evidence).where(
-        StageChange.as_of == latest, StageChange.direction == "down")
+        StageChange.as_of == latest, StageChange.direction == "down",
+        *scope.rows(StageChange.customer_id))
     if model is not None:
         query = query.where(StageChange.model == model)
     rows = session.execute(query.order_by(StageChange.model, StageChange.customer_id)).all()

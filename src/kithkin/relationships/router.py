@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from kithkin.api.deps import SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.permissions import AnalyticsAdmin, AnalyticsRead, CustomersRead
 from kithkin.relationships import reports, service
 from kithkin.relationships.schemas import (
@@ -35,8 +35,9 @@ def list_models(_: AnalyticsRead) -> list[StageModelRead]:
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerExplanation)
-def explain_customer(customer_id: int, session: SessionDep,
-                     _: CustomersRead) -> CustomerExplanation:
+def explain_customer(customer_id: int, session: SessionDep, _: CustomersRead,
+                     scope: CustomerScopeDep) -> CustomerExplanation:
+    scope.check(session=session, customer_id=customer_id)
     return service.explain(session=session, customer_id=customer_id)
 
 
@@ -66,10 +67,11 @@ def funnel(model: str, session: SessionDep, _: AnalyticsRead,
 
 
 @router.get("/reports/moved-down")
-def moved_down(session: SessionDep, _: AnalyticsRead,
+def moved_down(session: SessionDep, _: AnalyticsRead, scope: CustomerScopeDep,
                model: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
-    return [dict(row) for row in
-            reports.moved_down(session=session, model=model).to_dict(orient="records")]
+    """Customers who moved down at the latest refresh (an agent: their own)."""
+    return [dict(row) for row in reports.moved_down(
+        session=session, model=model, scope=scope).to_dict(orient="records")]
 
 
 @router.get("/levels", response_model=list[SegmentLevelRead])

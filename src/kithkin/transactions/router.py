@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kithkin.api.deps import SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
 from kithkin.api.params import AfterQuery, LimitQuery
 from kithkin.api.permissions import TransactionsRead
@@ -15,17 +15,18 @@ router = APIRouter(prefix="/transactions", tags=["transactions"])
 
 
 @router.get("", response_model=Page[TransactionRead])
-def list_transactions(session: SessionDep, _: TransactionsRead,
+def list_transactions(session: SessionDep, _: TransactionsRead, scope: CustomerScopeDep,
                       limit: LimitQuery = DEFAULT_LIMIT, after: AfterQuery = None,
                       customer_id: int | None = None) -> Page[TransactionRead]:
     rows, cursor = transaction_service.list_page(session=session, limit=limit, after=after,
-                                                 customer_id=customer_id)
+                                                 customer_id=customer_id, scope=scope)
     return Page[TransactionRead](items=[TransactionRead.model_validate(r) for r in rows],
                                  next_cursor=cursor, limit=limit)
 
 
 @router.get("/{transaction_id}", response_model=TransactionWithLines)
-def get_transaction(transaction_id: int, session: SessionDep,
-                    _: TransactionsRead) -> TransactionWithLines:
-    return TransactionWithLines.model_validate(
-        transaction_service.get(session=session, transaction_id=transaction_id))
+def get_transaction(transaction_id: int, session: SessionDep, _: TransactionsRead,
+                    scope: CustomerScopeDep) -> TransactionWithLines:
+    transaction = transaction_service.get(session=session, transaction_id=transaction_id)
+    scope.check(session=session, customer_id=transaction.customer_id)
+    return TransactionWithLines.model_validate(transaction)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kithkin.auth import api_keys, passwords
@@ -132,6 +132,11 @@ def list_api_keys(*, session: Session, user_id: int | None = None) -> Sequence[A
     return session.scalars(query).all()
 
 
+# Built once: every API request runs it.
+_KEY_AND_OWNER = (select(ApiKey, StaffUser).join(StaffUser, StaffUser.id == ApiKey.user_id)
+                  .where(ApiKey.prefix == bindparam("prefix")))
+
+
 def authenticate_api_key(*, session: Session, key: str) -> tuple[StaffUser, ApiKey]:
     """The active owner and the live key for a presented key; AuthenticationError else.
 
@@ -140,9 +145,7 @@ def authenticate_api_key(*, session: Session, key: str) -> tuple[StaffUser, ApiK
     """
     prefix = api_keys.split_prefix(key)
     found = None if prefix is None else session.execute(
-        select(ApiKey, StaffUser).join(StaffUser, StaffUser.id == ApiKey.user_id)
-        .where(ApiKey.prefix == prefix)
-    ).one_or_none()
+        _KEY_AND_OWNER, {"prefix": prefix}).one_or_none()
     if found is None:
         raise AuthenticationError("invalid or revoked API key")
     row, user = found
