@@ -103,31 +103,6 @@ def test_weighted_fit_equals_fit_on_repeated_rows(cdnow: pd.DataFrame) -> None:
     assert a.n_customers_ == b.n_customers_ == counts.sum()
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_analytic_gradients_match_finite_differences(seed: int) -> None:
-    from scipy.optimize import approx_fprime
-
-    from kithkin.clv.compression import Column
-    from kithkin.clv.gamma_gamma import _log_likelihood, _log_likelihood_with_gradient, _Spend
-
-    rng = np.random.default_rng(seed)
-    x = rng.poisson(2, 40).astype(float)
-    age = rng.uniform(1, 50, 40)
-    tx = np.where(x > 0, rng.random(40) * age, 0.0)
-    columns = [Column.of(c) for c in (x, tx, age)]
-    params = rng.uniform(0.3, 4.0, 4)
-    analytic = np.array(BetaGeo._log_likelihood_with_gradient(params, *columns)[1])
-    numeric = approx_fprime(params, lambda p: BetaGeo._log_likelihood(p, *columns), 1e-7).T
-    np.testing.assert_allclose(analytic, numeric, atol=1e-5, rtol=1e-5)
-    data = _Spend.of(np.maximum(x, 1.0), rng.uniform(5, 50, 40))
-    params = rng.uniform(1.0, 10.0, 3)
-    values, derivatives = _log_likelihood_with_gradient(params, data)
-    np.testing.assert_allclose(values, _log_likelihood(params, data), rtol=1e-12)
-    numeric = approx_fprime(params, lambda p: _log_likelihood(p, data), 1e-7).T
-    analytic = np.array(derivatives)
-    np.testing.assert_allclose(analytic, numeric, atol=1e-5, rtol=1e-5)
-
-
 def test_grouping_by_distinct_pairs_changes_nothing(bg: BetaGeo, cdnow: pd.DataFrame) -> None:
     many = pd.concat([cdnow] * 5)  # above the size where expected_purchases groups rows
     x, tx, age = (many[c].to_numpy() for c in ("frequency", "recency", "T"))

@@ -22,13 +22,31 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import Final
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from ibis import _
 
-from kithkin.analytics.periods import TimeUnit, day_number, day_of, period_number, period_of_day
+from kithkin.analytics.periods import (
+    FIRST_MONDAY,
+    TimeUnit,
+    day_number,
+    day_of,
+    period_number,
+    period_of_day,
+)
+from kithkin.errors import ValidationError
+
+_SUMMARY_COLUMNS: Final = ("frequency", "recency", "T", "monetary_value")
+_UNITS_PER_DAY: Final = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000,
+                         "ns": 86_400_000_000_000}
 
 
 def purchases(transactions: ir.Table, *, as_of: date) -> ir.Table:
@@ -104,3 +122,188 @@ def customer_summary(
         monetary_value_holdout=holdout.monetary_value_holdout.fill_null(0.0),
         duration_holdout=ibis.literal(float(duration)),
     )
+
+
+def customer_summary_from_arrow(transactions: pa.Table, *, as_of: date,
+                                time_unit: TimeUnit = "D") -> pd.DataFrame:
+    """:func:`customer_summary` (without the holdout split) of an in-memory Arrow table.
+
+    Same rule, same columns, same values (to float rounding: sums are taken in another
+    order), one row per customer in customer_id order, from ``customer_id`` (integer),
+    ``ordered_at`` (timestamp, its stored UTC instant counts; or date) and ``amount``.
+
+    Why a second implementation: the SQL form groups the rows by (customer, period), a
+    hash table with one entry per purchase day (ten million for 10M orders), about two
+    CPU seconds in DuckDB.  Here each purchase becomes one int64, customer << shift |
+    period, packed chunk by chunk while the chunk is in cache, and the keys are sorted
+    in place (SIMD sort, ~0.1 s for 10M).  Distinct periods, first and last period per
+    customer fall out of the sorted keys; totals and first-period values are bincounts
+    over the chunks.  No hash table, no join.
+    """
+    end_day = day_of(as_of)
+    end_period = period_of_day(end_day, time_unit)
+    if transactions.num_rows < 4096 * transactions.column("amount").num_chunks:
+        transactions = transactions.combine_chunks()  # tiny chunks: per-chunk overhead
+    customer, moment = transactions.column("customer_id"), transactions.column("ordered_at")
+    per_day = _per_day(moment.type)
+    low, high = pc.min(customer).as_py(), pc.max(customer).as_py()
+    earliest = pc.min(pc.cast(moment, pa.int64())).as_py()
+    if low is None or earliest is None:
+        return _empty_summary()
+    customers: np.ndarray | None = None
+    if high - low > 4 * transactions.num_rows + (1 << 16):  # not store ids: rank them
+        customers = np.sort(pc.drop_null(pc.unique(customer)).to_numpy())
+    base = period_of_day(earliest // per_day, time_unit)  # packing origin: any lower bound
+    size = high - low + 1 if customers is None else customers.size
+    shift = max(1, (end_period - base).bit_length())
+    if size >> (62 - shift):
+        raise ValidationError("customer ids and purchase periods span too wide a range "
+                              "to pack into 64 bits; use customer_summary")
+    batches = transactions.to_batches()
+
+    def pack() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for batch in batches:
+            yield _purchases(batch, end_day=end_day, time_unit=time_unit, per_day=per_day,
+                             low=low, customers=customers, base=base, shift=shift)
+
+    # One array of the log's size (fresh memory is slow to touch): the keys, filled chunk
+    # by chunk, sorted in place and then read a million at a time.
+    keys = np.empty(transactions.num_rows, dtype=np.int64)
+    filled = 0
+    for key, _spend in pack():
+        keys[filled:filled + key.size] = key
+        filled += key.size
+    if not filled:
+        return _empty_summary()
+    keys = keys[:filled]
+    keys.sort()
+    periods, first_of, last_of = _runs(keys, size=size, shift=shift)
+    present = np.flatnonzero(periods)
+    counts, first, last = periods[present], first_of[present], last_of[present]
+    total, first_value = _values(pack(), first_of=first_of, shift=shift)
+    repeats = (counts - 1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(counts > 1, (total[present] - first_value[present]) / repeats, 0.0)
+    return pd.DataFrame({
+        "customer_id": present + low if customers is None else customers[present],
+        "frequency": repeats,
+        "recency": (last - first).astype(np.float64),
+        "T": (end_period - base - first).astype(np.float64),
+        "monetary_value": monetary,
+    })
+
+
+def _runs(keys: np.ndarray, *, size: int,
+          shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer code: distinct periods, first and last period, from sorted keys.
+
+    Read in blocks of a million keys so the temporaries stay small and reused.  Keys
+    are sorted, so within the whole array a customer's last key comes last and its first
+    key first: assigning blocks in order (last) and in reverse order, each reversed
+    (first), leaves the right value when an index repeats (the last write wins).
+    """
+    mask, block = (1 << shift) - 1, 1 << 20
+    periods = np.zeros(size, dtype=np.int64)
+    first_of, last_of = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+    starts = range(0, keys.size, block)
+    for start in starts:
+        chunk = keys[start:start + block]
+        new = np.empty(chunk.size, dtype=np.bool_)
+        new[0] = start == 0 or chunk[0] != keys[start - 1]
+        np.not_equal(chunk[1:], chunk[:-1], out=new[1:])
+        periods += np.bincount(chunk[new] >> shift, minlength=size)
+        last_of[chunk >> shift] = chunk & mask
+    for start in reversed(starts):
+        chunk = keys[start:start + block][::-1]
+        first_of[chunk >> shift] = chunk & mask
+    return periods, first_of, last_of
+
+
+def _empty_summary() -> pd.DataFrame:
+    return pd.DataFrame({c: np.array([], dtype=np.int64 if c == "customer_id" else np.float64)
+                         for c in ("customer_id", *_SUMMARY_COLUMNS)})
+
+
+def _values(packed: Iterable[tuple[np.ndarray, np.ndarray]], *, first_of: np.ndarray,
+            shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Total and first-period spend per customer code, summed over the packed chunks.
+
+    Chunks are consumed as they come.  One whose customers lie in a narrow code range
+    (logs written in customer order are) is counted into just that slice; the others
+    are gathered a million rows at a time, so bincount's one-slot-per-customer output
+    pays off.
+    """
+    size = first_of.size
+    total, first_value = np.zeros(size), np.zeros(size)
+    mask = (1 << shift) - 1
+    wide: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def count(key: np.ndarray, spend: np.ndarray, start: int, stop: int) -> None:
+        code = key >> shift
+        local = code - start if start else code
+        on_first = (key & mask) == first_of[code]
+        total[start:stop] += np.bincount(local, spend, minlength=stop - start)
+        first_value[start:stop] += np.bincount(local[on_first], spend[on_first],
+                                               minlength=stop - start)
+
+    for key, spend in packed:
+        if not key.size:
+            continue
+        start, stop = int(key.min() >> shift), int(key.max() >> shift) + 1
+        if stop - start <= 4 * key.size + 1024:
+            count(key, spend, start, stop)
+        else:
+            wide.append((key, spend))
+    for group in _groups([key.size for key, _spend in wide], at_least=max(size, 1 << 20)):
+        count(np.concatenate([wide[i][0] for i in group]),
+              np.concatenate([wide[i][1] for i in group]), 0, size)
+    return total, first_value
+
+
+def _groups(sizes: list[int], *, at_least: int) -> list[list[int]]:
+    """Consecutive chunk indices in groups of at least ``at_least`` rows (the last: any)."""
+    groups: list[list[int]] = [[]]
+    rows = 0
+    for index, size in enumerate(sizes):
+        if rows >= at_least:
+            groups.append([])
+            rows = 0
+        groups[-1].append(index)
+        rows += size
+    return groups if groups[0] else []
+
+
+def _per_day(kind: pa.DataType) -> int:
+    if pa.types.is_timestamp(kind):
+        return _UNITS_PER_DAY[kind.unit]
+    if pa.types.is_date32(kind):
+        return 1
+    raise ValidationError(f"ordered_at must be a timestamp or date, not {kind}")
+
+
+def _purchases(batch: pa.RecordBatch, *, end_day: int, time_unit: TimeUnit, per_day: int,
+               low: int, customers: np.ndarray | None, base: int,
+               shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk's purchases as (packed customer code | period offset, amount)."""
+    customer, moment = batch.column("customer_id"), batch.column("ordered_at")
+    amount = pc.cast(batch.column("amount"), pa.float64())
+    # nulls are filled only to get plain NumPy arrays; ``keep`` drops those rows
+    day = _numpy(pc.cast(moment, pa.int64()), 0) // per_day
+    spend = _numpy(amount, 0.0)
+    ids = _numpy(customer, 0).astype(np.int64, copy=False)
+    keep = (spend > 0) & (day <= end_day)
+    if customer.null_count or moment.null_count:
+        keep &= pc.and_(pc.is_valid(customer), pc.is_valid(moment)).to_numpy(
+            zero_copy_only=False)
+    if not keep.all():
+        ids, spend, day = ids[keep], spend[keep], day[keep]
+    period = day if time_unit == "D" else (day - FIRST_MONDAY) // 7
+    code = ids - low if customers is None else np.searchsorted(customers, ids)
+    return (code << shift) | (period - base), spend
+
+
+def _numpy(array: pa.Array, fill: float) -> np.ndarray:
+    """The array as NumPy, nulls (rows dropped later) replaced by ``fill``."""
+    values: np.ndarray = (pc.fill_null(array, fill) if array.null_count else array).to_numpy(
+        zero_copy_only=False)
+    return values

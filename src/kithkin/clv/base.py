@@ -21,13 +21,17 @@ from scipy.stats import norm
 
 from kithkin.clv import inputs
 from kithkin.clv.compression import Column, compress
-from kithkin.clv.estimation import Estimate, maximise
+from kithkin.clv.estimation import Estimate, Likelihood, Totals, maximise
 from kithkin.errors import ConvergenceError, ValidationError
 
 FloatArray = NDArray[np.float64]
 _Z_95 = float(norm.ppf(0.975))
 _DISTINCT_PAIRS_FROM = 10_000
 """Customers from which grouping by distinct (x, T) pays for its hashing."""
+SAMPLE_FROM = 100_000
+"""Rows from which a fit with analytic gradients starts from a sample (estimation._newton)."""
+SAMPLE_SIZE = 20_000
+"""About how many rows that sample has (every k-th row)."""
 
 
 class CLVModel(ABC):
@@ -169,8 +173,6 @@ class TransactionModel(CLVModel):
 
     _start: ClassVar[tuple[float, ...]]
     """Starting values (natural scale) for the optimiser."""
-    _has_gradient: ClassVar[bool] = False
-    """Whether :meth:`_log_likelihood_with_gradient` exists (else finite differences)."""
 
     def fit(
         self,
@@ -200,20 +202,31 @@ class TransactionModel(CLVModel):
         history = inputs.history(frequency, recency, T)
         w = inputs.weights_for(weights, history.frequency.size)
         self._check_identifiable(history.frequency, w)
-        rows = compress(history.frequency, history.recency, history.T, weights=w)
-        x, tx, age = (Column.of(column) for column in rows.columns)
+        x, tx, age = history.frequency, history.recency, history.T
+        likelihood = self._likelihood(x, tx, age, w)
+        sample = None
+        if likelihood.totals is not None and w.size >= SAMPLE_FROM:
+            every = max(1, w.size // SAMPLE_SIZE)
+            if np.any((x[::every] > 0) & (w[::every] > 0)):
+                sample = self._likelihood(x[::every], tx[::every], age[::every], w[::every])
         estimate = maximise(
             model=type(self).__name__,
             names=self.param_names,
-            log_likelihood=lambda params: self._log_likelihood(params, x, tx, age),
-            weights=rows.weights,
+            likelihood=likelihood,
             penalizer=self.penalizer,
             start=np.log(np.asarray(self._start, dtype=np.float64)),
-            gradient=(lambda params: self._log_likelihood_with_gradient(params, x, tx, age))
-            if self._has_gradient else None,
+            sample=sample,
         )
         self._store(estimate, n_customers=round(float(w.sum())))
         return self
+
+    def _likelihood(self, x: FloatArray, tx: FloatArray, T: FloatArray,
+                    weights: FloatArray) -> Likelihood:
+        """The log-likelihood over the distinct (x, t_x, T) rows, weighted by their counts."""
+        rows = compress(x, tx, T, weights=weights)
+        x_, tx_, age_ = (Column.of(column) for column in rows.columns)
+        return Likelihood(rows=lambda params: self._log_likelihood(params, x_, tx_, age_),
+                          weights=rows.weights, totals=self._totals(x_, tx_, age_, rows.weights))
 
     def log_likelihood(self, *, frequency: ArrayLike, recency: ArrayLike,
                        T: ArrayLike) -> FloatArray:
@@ -237,10 +250,12 @@ class TransactionModel(CLVModel):
         """Per-row log-likelihood for natural-scale ``params``."""
 
     @staticmethod
-    def _log_likelihood_with_gradient(params: FloatArray, x: Column, tx: Column,
-                                      T: Column) -> tuple[FloatArray, list[FloatArray]]:
-        """Per-row log-likelihood and its derivatives, one array per parameter."""
-        raise NotImplementedError
+    def _totals(x: Column, tx: Column, T: Column, weights: FloatArray) -> Totals | None:
+        """Weighted total log-likelihood with its analytic gradient, if the model has one.
+
+        None (the default) means finite differences of :meth:`_log_likelihood`.
+        """
+        return None
 
     def probability_alive(self, frequency: ArrayLike, recency: ArrayLike,
                           T: ArrayLike) -> FloatArray:

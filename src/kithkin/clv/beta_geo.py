@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike
-from scipy.special import betaln, digamma, expit, gammaln
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import betaln, digamma, gammaln
 
 from kithkin.clv import nbd
 from kithkin.clv.base import FloatArray, TransactionModel, horizon, purchase_count
-from kithkin.clv.compression import Column
+from kithkin.clv.compression import Column, combine
+from kithkin.clv.estimation import Totals
 from kithkin.clv.special import log_hyp2f1
 
 
@@ -36,7 +37,6 @@ class BetaGeo(TransactionModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     _start: ClassVar[tuple[float, ...]] = (1.0, 1.0, 1.0, 1.0)
-    _has_gradient: ClassVar[bool] = True
 
     @staticmethod
     def _log_likelihood(params: FloatArray, x: Column, tx: Column, T: Column) -> FloatArray:
@@ -46,41 +46,21 @@ class BetaGeo(TransactionModel):
         + log[ B(a, b+x)/B(a, b) (alpha+T)^-(r+x)
                + [x>0] B(a+1, b+x-1)/B(a, b) (alpha+t_x)^-(r+x) ]``
         """
-        return _likelihood_parts(params, x, tx, T).log_likelihood
+        r, alpha, a, b = params
+        base = betaln(a, b)
+        exponent = r + x.full
+        survived = (x.map(lambda v: betaln(a, b + v) - base)
+                    - exponent * T.map(lambda v: np.log(alpha + v)))
+        dropped = (x.map(lambda v: np.where(
+                       v > 0, betaln(a + 1.0, b + np.maximum(v, 1.0) - 1.0) - base, -np.inf))
+                   - exponent * tx.map(lambda v: np.log(alpha + v)))
+        return np.asarray(x.map(lambda v: gammaln(r + v) - gammaln(r)) + r * np.log(alpha)
+                          + np.logaddexp(survived, dropped), dtype=np.float64)
 
     @staticmethod
-    def _log_likelihood_with_gradient(params: FloatArray, x: Column, tx: Column,
-                                      T: Column) -> tuple[FloatArray, list[FloatArray]]:
-        """Per-row log-likelihood and d/d(r, alpha, a, b), sharing the common terms.
-
-        With w the share of the "still alive" term A in ``logaddexp(A, B)``, every
-        derivative is ``d(common) + dB + w (dA - dB)``; the digamma terms depend on x only
-        and are evaluated on its distinct values.
-        """
-        r, alpha, a, b = params
-        parts = _likelihood_parts(params, x, tx, T)
-        w = parts.alive_share
-        ab = digamma(a + b)
-
-        def on_repeat(values: FloatArray, v: FloatArray) -> FloatArray:
-            return np.where(v > 0, values, 0.0)
-
-        def da_dropped(v: FloatArray) -> FloatArray:
-            return on_repeat(digamma(a + 1.0) - digamma(a) + ab - digamma(a + b + v), v)
-
-        def db_dropped(v: FloatArray) -> FloatArray:
-            return on_repeat(
-                digamma(b + np.maximum(v, 1.0) - 1.0) - digamma(a + b + v) - digamma(b) + ab, v)
-
-        inverse_age = T.map(lambda v: 1.0 / (alpha + v))
-        inverse_last = tx.map(lambda v: 1.0 / (alpha + v))
-        d_r = (x.map(lambda v: digamma(r + v) - digamma(r)) + np.log(alpha)
-               - parts.log_last - w * (parts.log_age - parts.log_last))
-        d_alpha = r / alpha - parts.exponent * (inverse_last + w * (inverse_age - inverse_last))
-        d_a = x.map(da_dropped) + w * x.map(lambda v: ab - digamma(a + b + v) - da_dropped(v))
-        d_b = x.map(db_dropped) + w * x.map(
-            lambda v: digamma(b + v) - digamma(a + b + v) - digamma(b) + ab - db_dropped(v))
-        return parts.log_likelihood, [d_r, d_alpha, d_a, d_b]
+    def _totals(x: Column, tx: Column, T: Column, weights: FloatArray) -> Totals | None:
+        """The weighted log-likelihood with its analytic gradient (see :class:`_Rows`)."""
+        return _Rows.of(x, tx, T, weights).totals
 
     def _probability_alive(self, params: tuple[float, ...], x: FloatArray, tx: FloatArray,
                            T: FloatArray) -> FloatArray:
@@ -89,10 +69,13 @@ class BetaGeo(TransactionModel):
         Fader, Hardie & Lee (2008), "Computing P(alive) using the BG/NBD model", eq. 2.
         """
         r, alpha, a, b = params
-        x_safe = np.where(x > 0, x, 1.0)
-        log_odds_dead = (np.log(a) - np.log(b + x_safe - 1.0)
-                         + (r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
-        return np.asarray(np.where(x > 0, expit(-log_odds_dead), 1.0), dtype=np.float64)
+        repeat = x > 0
+        # two logs and one exp per customer (this runs for every customer at every score)
+        log_odds_dead = (np.log(a / (b + np.where(repeat, x, 1.0) - 1.0))
+                         + (r + x) * np.log((alpha + T) / (alpha + tx)))
+        with np.errstate(over="ignore"):
+            alive = 1.0 / (1.0 + np.exp(log_odds_dead))
+        return np.asarray(np.where(repeat, alive, 1.0), dtype=np.float64)
 
     def _expected_if_alive(self, params: tuple[float, ...], t: FloatArray | np.float64,
                            x: FloatArray, T: FloatArray) -> FloatArray:
@@ -135,27 +118,88 @@ class BetaGeo(TransactionModel):
 
 
 @dataclass(frozen=True)
-class _Parts:
-    log_likelihood: FloatArray
-    alive_share: FloatArray
-    log_age: FloatArray
-    log_last: FloatArray
-    exponent: FloatArray
+class _Rows:
+    """Customer rows regrouped for the weighted log-likelihood and its gradient.
 
+    Of FHL eq. 6, the "still alive" term depends on a row only through (x, T) and the
+    "dropped out" term only through (x, t_x); daily data has a few ten thousand such
+    pairs against hundreds of thousands of rows, and a few hundred distinct x.  Every
+    function of the parameters is evaluated per distinct x or per pair; per row remain
+    two gathers, one log-sum-exp, the share w of the alive term, and two weighted
+    bincounts that carry w back to the pairs, since every derivative of ``log(A + B)``
+    is ``w dA + (1 - w) dB``.
+    """
 
-def _likelihood_parts(params: FloatArray, x: Column, tx: Column, T: Column) -> _Parts:
-    """The terms of FHL eq. 6 that the likelihood and its gradient share."""
-    r, alpha, a, b = params
-    base = betaln(a, b)
-    exponent = r + x.full
-    log_age = T.map(lambda v: np.log(alpha + v))
-    log_last = tx.map(lambda v: np.log(alpha + v))
-    survived = x.map(lambda v: betaln(a, b + v) - base) - exponent * log_age
-    dropped = (x.map(lambda v: np.where(
-                   v > 0, betaln(a + 1.0, b + np.maximum(v, 1.0) - 1.0) - base, -np.inf))
-               - exponent * log_last)
-    total = np.logaddexp(survived, dropped)
-    log_likelihood = x.map(lambda v: gammaln(r + v) - gammaln(r)) + r * np.log(alpha) + total
-    return _Parts(log_likelihood=np.asarray(log_likelihood, dtype=np.float64),
-                  alive_share=np.exp(survived - total), log_age=log_age, log_last=log_last,
-                  exponent=exponent)
+    weights: FloatArray
+    total_weight: float
+    age_pair: NDArray[np.intp]
+    last_pair: NDArray[np.intp]
+    age_x: NDArray[np.intp]  # code of x per (x, T) pair
+    age_T: FloatArray
+    last_x: NDArray[np.intp]  # code of x per (x, t_x) pair
+    last_x_value: FloatArray
+    last_tx: FloatArray
+    last_weight: FloatArray
+    x_values: FloatArray
+    x_weight: FloatArray
+
+    @classmethod
+    def of(cls, x: Column, tx: Column, T: Column, weights: FloatArray) -> _Rows:
+        age_pair = combine((x.codes, x.unique.size), (T.codes, T.unique.size))
+        last_pair = combine((x.codes, x.unique.size), (tx.codes, tx.unique.size))
+        ages, lasts = int(age_pair.max()) + 1, int(last_pair.max()) + 1
+        age_x, last_x = np.empty(ages, dtype=np.intp), np.empty(lasts, dtype=np.intp)
+        age_T, last_tx = np.empty(ages), np.empty(lasts)
+        age_x[age_pair], age_T[age_pair] = x.codes, T.full
+        last_x[last_pair], last_tx[last_pair] = x.codes, tx.full
+        return cls(weights=weights, total_weight=float(weights.sum()), age_pair=age_pair,
+                   last_pair=last_pair, age_x=age_x, age_T=age_T, last_x=last_x,
+                   last_x_value=x.unique[last_x], last_tx=last_tx,
+                   last_weight=np.bincount(last_pair, weights,
+                                           minlength=lasts).astype(np.float64),
+                   x_values=x.unique,
+                   x_weight=np.bincount(x.codes, weights,
+                                        minlength=x.unique.size).astype(np.float64))
+
+    def totals(self, params: FloatArray) -> tuple[float, FloatArray]:
+        """Weighted total log-likelihood and its gradient in (r, alpha, a, b)."""
+        r, alpha, a, b = params
+        xv, xw, weight = self.x_values, self.x_weight, self.total_weight
+        repeat = xv > 0
+        x_repeat = np.where(repeat, xv, 1.0)
+        base, ab = betaln(a, b), digamma(a + b)
+        # per distinct x: the beta functions and their derivatives in a and b
+        survived_x = betaln(a, b + xv) - base
+        dropped_x = np.where(repeat, betaln(a + 1.0, b + x_repeat - 1.0) - base, -np.inf)
+        abx = digamma(a + b + xv)
+        d_survived_x = (ab - abx, digamma(b + xv) - abx - digamma(b) + ab)
+        d_dropped_x = (np.where(repeat, digamma(a + 1.0) - digamma(a) + ab - abx, 0.0),
+                       np.where(repeat, digamma(b + x_repeat - 1.0) - abx - digamma(b) + ab,
+                                0.0))
+        # per pair: the (alpha + age)^-(r+x) factors
+        age_exponent, last_exponent = r + xv[self.age_x], r + self.last_x_value
+        log_age, log_last = np.log(alpha + self.age_T), np.log(alpha + self.last_tx)
+        survived = survived_x[self.age_x] - age_exponent * log_age
+        dropped = dropped_x[self.last_x] - last_exponent * log_last
+        # per row: log(e^S + e^D) as max + log1p(exp(-|S - D|)), 3x faster than logaddexp
+        row_survived, row_dropped = survived[self.age_pair], dropped[self.last_pair]
+        total = np.maximum(row_survived, row_dropped) + np.log1p(
+            np.exp(-np.abs(row_survived - row_dropped)))
+        alive = self.weights * np.exp(row_survived - total)
+        on_survived = np.bincount(self.age_pair, alive, minlength=survived.size)
+        on_dropped = np.where(dropped > -np.inf, self.last_weight - np.bincount(
+            self.last_pair, alive, minlength=dropped.size), 0.0)
+
+        value = (float(xw @ (gammaln(r + xv) - gammaln(r))) + weight * r * np.log(alpha)
+                 + float(self.weights @ total))
+        survived_by_x = np.bincount(self.age_x, on_survived, minlength=xv.size)
+        dropped_by_x = np.bincount(self.last_x, on_dropped, minlength=xv.size)
+        gradient = np.array([
+            float(xw @ (digamma(r + xv) - digamma(r))) + weight * np.log(alpha)
+            - float(on_survived @ log_age) - float(on_dropped @ log_last),
+            weight * r / alpha - float(on_survived @ (age_exponent / (alpha + self.age_T)))
+            - float(on_dropped @ (last_exponent / (alpha + self.last_tx))),
+            float(survived_by_x @ d_survived_x[0]) + float(dropped_by_x @ d_dropped_x[0]),
+            float(survived_by_x @ d_survived_x[1]) + float(dropped_by_x @ d_dropped_x[1]),
+        ])
+        return float(value), gradient

@@ -2,7 +2,9 @@
 
 All model parameters are positive, so the optimiser works on their logarithms (an
 unconstrained, better-conditioned problem).  L-BFGS-B runs first; when it stops without
-convergence Nelder-Mead continues from where it stopped.  Standard errors come from the
+convergence Nelder-Mead continues from where it stopped.  Large data with analytic
+gradients goes through Newton steps that borrow a sample's curvature instead (L-BFGS-B
+stays the fallback).  Standard errors come from the
 inverse Hessian of the negative log-likelihood at the optimum, mapped back to the natural
 scale with the delta method.
 """
@@ -23,13 +25,42 @@ from kithkin.errors import ConvergenceError
 FloatArray = NDArray[np.float64]
 LogLikelihood = Callable[[FloatArray], FloatArray]
 """Maps natural-scale parameters to the per-row log-likelihood."""
-WithGradient = Callable[[FloatArray], tuple[FloatArray, Sequence[FloatArray]]]
-"""Maps natural-scale parameters to the per-row log-likelihood and derivatives."""
+Totals = Callable[[FloatArray], tuple[float, FloatArray]]
+"""Maps natural-scale parameters to the weighted total log-likelihood and its gradient."""
 
 _LOG_BOUND: Final = 25.0
 """|log parameter| limit; reaching it means the data cannot pin the parameter down."""
 _PENALTY_FOR_NON_FINITE: Final = 1e12
 _HESSIAN_STEP: Final = 1e-3
+_GRADIENT_HESSIAN_STEP: Final = 1e-5
+"""Forward-difference step of the analytic gradient (log space): error ~1e-5 relative."""
+_NEWTON_TOLERANCE: Final = 1e-14
+"""Newton decrement (predicted gain, relative to the objective) counted as converged;
+tighter than L-BFGS-B's ftol of 1e-13, so the optimum is never worse."""
+_NEWTON_ITERATIONS: Final = 30
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    """One data set's log-likelihood as the optimiser sees it.
+
+    ``rows`` (with ``weights``) is the per-row form; ``totals``, when the model has
+    analytic derivatives, the weighted total and its gradient in one pass, which is what
+    the optimiser calls.
+    """
+
+    rows: LogLikelihood
+    weights: FloatArray
+    totals: Totals | None = None
+
+    @property
+    def total_weight(self) -> float:
+        return float(self.weights.sum())
+
+    def total(self, params: FloatArray) -> float:
+        if self.totals is not None:
+            return self.totals(params)[0]
+        return float(np.sum(self.weights * self.rows(params)))
 
 
 @dataclass(frozen=True)
@@ -41,23 +72,55 @@ class Estimate:
     standard_errors: FloatArray
 
 
+@dataclass(frozen=True)
+class _Objective:
+    """Mean negative log-likelihood plus penalty, on log parameters."""
+
+    likelihood: Likelihood
+    penalizer: float
+
+    def value(self, log_params: FloatArray) -> float:
+        params = np.exp(log_params)
+        with np.errstate(all="ignore"):
+            mean_ll = self.likelihood.total(params) / self.likelihood.total_weight
+        if not np.isfinite(mean_ll):
+            return _PENALTY_FOR_NON_FINITE
+        return -mean_ll + self.penalizer * float(np.sum(params**2))
+
+    def value_and_gradient(self, log_params: FloatArray) -> tuple[float, FloatArray]:
+        assert self.likelihood.totals is not None
+        params = np.exp(log_params)
+        with np.errstate(all="ignore"):
+            total, gradient = self.likelihood.totals(params)
+        weight = self.likelihood.total_weight
+        mean_ll = total / weight
+        if not np.isfinite(mean_ll):
+            return _PENALTY_FOR_NON_FINITE, np.zeros_like(params)
+        value = -mean_ll + self.penalizer * float(np.sum(params**2))
+        slope = params * (-gradient / weight + 2.0 * self.penalizer * params)
+        if not np.all(np.isfinite(slope)):
+            slope = np.zeros_like(params)  # a failed step; L-BFGS-B backtracks on the value
+        return value, slope
+
+
 def maximise(
     *,
     model: str,
     names: Sequence[str],
-    log_likelihood: LogLikelihood,
-    weights: FloatArray,
+    likelihood: Likelihood,
     penalizer: float,
     start: FloatArray,
-    gradient: WithGradient | None = None,
+    sample: Likelihood | None = None,
 ) -> Estimate:
-    """Maximise ``sum(weights * log_likelihood(params))`` over positive params.
+    """Maximise the weighted log-likelihood over positive params.
 
     The objective is the weighted mean negative log-likelihood plus
     ``penalizer * sum(params ** 2)``, the same L2 penalty as lifetimes so a penalizer
-    means the same thing in both libraries.  With ``gradient`` (the log-likelihood and its
-    analytic derivatives in one pass) L-BFGS-B needs about a fifth of the likelihood
-    evaluations of finite differences.
+    means the same thing in both libraries.  With analytic derivatives
+    (``likelihood.totals``) L-BFGS-B needs about a fifth of the evaluations of finite
+    differences; with a ``sample`` of the data as well, the sample is fitted first and its
+    Hessian drives Newton steps on the full data (see :func:`_newton`), which reach a
+    tighter optimum than L-BFGS-B in a third of the full-data evaluations.
 
     Raises
     ------
@@ -65,93 +128,137 @@ def maximise(
         With the optimiser's reason when no method converges, the likelihood is not
         finite at the optimum, or a parameter runs off to zero or infinity.
     """
-    total_weight = float(weights.sum())
-
-    def objective(log_params: FloatArray) -> float:
-        params = np.exp(log_params)
-        with np.errstate(all="ignore"):
-            mean_ll = float(np.sum(weights * log_likelihood(params))) / total_weight
-        if not np.isfinite(mean_ll):
-            return _PENALTY_FOR_NON_FINITE
-        return -mean_ll + penalizer * float(np.sum(params**2))
-
-    def objective_and_gradient(log_params: FloatArray) -> tuple[float, FloatArray]:
-        assert gradient is not None
-        params = np.exp(log_params)
-        with np.errstate(all="ignore"):
-            rows, derivatives = gradient(params)
-            mean_ll = float(np.sum(weights * rows)) / total_weight
-            mean_gradient = np.array([np.sum(weights * row) for row in derivatives])
-            mean_gradient /= total_weight
-        if not np.isfinite(mean_ll):
-            return _PENALTY_FOR_NON_FINITE, np.zeros_like(params)
-        value = -mean_ll + penalizer * float(np.sum(params**2))
-        slope = params * (-mean_gradient + 2.0 * penalizer * params)
-        if not np.all(np.isfinite(slope)):
-            slope = np.zeros_like(params)  # a failed step; L-BFGS-B backtracks on the value
-        return value, slope
-
+    objective = _Objective(likelihood, penalizer)
     # L-BFGS-B calls BLAS on 4-element vectors; threaded OpenBLAS spinning up for those
     # cost 15x the whole fit on a busy machine, so BLAS runs single-threaded here.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _maximise(model=model, names=names, objective=objective,
-                         objective_and_gradient=objective_and_gradient if gradient else None,
-                         start=start, log_likelihood=log_likelihood, weights=weights,
-                         total_weight=total_weight)
+        found = None
+        if sample is not None and likelihood.totals is not None:
+            found = _newton(objective, _Objective(sample, penalizer), start)
+        if found is None:
+            found = _lbfgsb(model=model, names=names, objective=objective, start=start)
+        return _checked(model=model, names=names, objective=objective, optimum=found)
 
 
-def _maximise(
-    *,
-    model: str,
-    names: Sequence[str],
-    objective: Callable[[FloatArray], float],
-    objective_and_gradient: Callable[[FloatArray], tuple[float, FloatArray]] | None,
-    start: FloatArray,
-    log_likelihood: LogLikelihood,
-    weights: FloatArray,
-    total_weight: float,
-) -> Estimate:
-    """L-BFGS-B, Nelder-Mead fallback, then the checks that turn failures into errors."""
+@dataclass(frozen=True)
+class _Optimum:
+    """Where an optimiser stopped, with the gradient and Hessian there when it has them."""
+
+    log_params: FloatArray
+    gradient: FloatArray | None = None
+    hessian: FloatArray | None = None
+
+
+def _lbfgsb(*, model: str, names: Sequence[str], objective: _Objective,
+            start: FloatArray) -> _Optimum:
+    """L-BFGS-B, then Nelder-Mead from where it stopped if it did not converge."""
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(names)
     options = {"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9}
-    if objective_and_gradient is None:
-        first = minimize(objective, start, method="L-BFGS-B", bounds=bounds, options=options)
+    if objective.likelihood.totals is None:
+        first = minimize(objective.value, start, method="L-BFGS-B", bounds=bounds,
+                         options=options)
     else:
-        first = minimize(objective_and_gradient, start, method="L-BFGS-B", jac=True,
+        first = minimize(objective.value_and_gradient, start, method="L-BFGS-B", jac=True,
                          bounds=bounds, options=options)
-    result = first
-    if not _usable(first):
-        restart = first.x if np.all(np.isfinite(first.x)) else start
-        result = minimize(objective, restart, method="Nelder-Mead", bounds=bounds,
-                          options={"maxiter": 400 * len(names), "xatol": 1e-9, "fatol": 1e-13})
-        if not _usable(result):
-            raise ConvergenceError(
-                f"{model} fit did not converge: L-BFGS-B: {first.message}; "
-                f"Nelder-Mead: {result.message}"
-            )
-    if not result.fun < _PENALTY_FOR_NON_FINITE:
+    if _usable(first):
+        return _Optimum(first.x)
+    restart = first.x if np.all(np.isfinite(first.x)) else start
+    result = minimize(objective.value, restart, method="Nelder-Mead", bounds=bounds,
+                      options={"maxiter": 400 * len(names), "xatol": 1e-9, "fatol": 1e-13})
+    if not _usable(result):
+        raise ConvergenceError(
+            f"{model} fit did not converge: L-BFGS-B: {first.message}; "
+            f"Nelder-Mead: {result.message}"
+        )
+    return _Optimum(result.x)
+
+
+def _newton(objective: _Objective, sample: _Objective,
+            start: FloatArray) -> _Optimum | None:
+    """Newton steps on the full data with the curvature of a sample's optimum.
+
+    The sample (a few ten thousand customers) is fitted with L-BFGS-B and its Hessian
+    (forward differences of the analytic gradient) taken at its optimum; the likelihood's
+    curvature barely depends on which customers are in it, so steps -H^-1 g on the full
+    data converge linearly with a small ratio, one gradient evaluation each.  The
+    Hessian is then refreshed from the full data and iterations continue until the Newton
+    decrement g H^-1 g (twice the predicted remaining gain) is below
+    ``_NEWTON_TOLERANCE`` of the objective (so the standard errors get the full-data
+    Hessian at the optimum for free).  Returns None when anything looks wrong (the
+    caller falls back to L-BFGS-B on the full data).
+    """
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * start.size
+    fitted = minimize(sample.value_and_gradient, start, method="L-BFGS-B", jac=True,
+                      bounds=bounds, options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-7})
+    if not _usable(fitted):
+        return None
+    x = np.asarray(fitted.x, dtype=np.float64)
+    hessian = _hessian_from_gradient(sample.value_and_gradient, x, np.asarray(fitted.jac))
+    value, gradient = objective.value_and_gradient(x)
+    refreshed, hessian_at = False, None
+    for _ in range(_NEWTON_ITERATIONS):
+        if value >= _PENALTY_FOR_NON_FINITE or not np.all(np.isfinite(hessian)):
+            return None
+        try:
+            step = -np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:
+            return None
+        decrement = float(-gradient @ step)
+        if not decrement >= 0:  # not a descent direction: the Hessian is not positive
+            return None
+        if decrement <= _NEWTON_TOLERANCE * max(1.0, abs(value)):
+            if refreshed:
+                return _Optimum(x, gradient, hessian if hessian_at is x else None)
+            hessian = _hessian_from_gradient(objective.value_and_gradient, x, gradient)
+            refreshed, hessian_at = True, x
+            continue
+        for _halving in range(20):
+            trial = x + step
+            if np.any(np.abs(trial) >= _LOG_BOUND):
+                return None
+            trial_value, trial_gradient = objective.value_and_gradient(trial)
+            if trial_value <= value - 1e-4 * decrement:
+                break
+            if trial_value <= value and decrement <= 1e-10 * max(1.0, abs(value)):
+                break  # rounding noise at the optimum: accept the (no worse) point
+            step = step / 2.0
+        else:
+            return None
+        x, value, gradient = trial, trial_value, trial_gradient
+    return None
+
+
+def _checked(*, model: str, names: Sequence[str], objective: _Objective,
+             optimum: _Optimum) -> Estimate:
+    """The checks that turn a bad optimum into a ConvergenceError; standard errors."""
+    log_params = optimum.log_params
+    if not objective.value(log_params) < _PENALTY_FOR_NON_FINITE:
         raise ConvergenceError(f"{model} fit failed: the log-likelihood is not finite")
-    at_bound = np.abs(result.x) >= _LOG_BOUND - 1e-3
+    at_bound = np.abs(log_params) >= _LOG_BOUND - 1e-3
     if np.any(at_bound):
         stuck = ", ".join(
             f"{name}={np.exp(value):.3g}" for name, value, hit in zip(
-                names, result.x, at_bound, strict=True) if hit
+                names, log_params, at_bound, strict=True) if hit
         )
         raise ConvergenceError(
             f"{model} fit did not converge: {stuck} ran off to the parameter bound; "
             "the data cannot identify it"
         )
-    params = np.exp(result.x)
+    params = np.exp(log_params)
+    likelihood = objective.likelihood
     with np.errstate(all="ignore"):
-        ll = float(np.sum(weights * log_likelihood(params)))
+        ll = likelihood.total(params)
     if not np.isfinite(ll):
         raise ConvergenceError(f"{model} fit failed: the log-likelihood is not finite")
-    hessian = (
-        _hessian_from_values(lambda x: total_weight * objective(x), result.x)
-        if objective_and_gradient is None else
-        _hessian_from_gradient(lambda x: total_weight * objective_and_gradient(x)[1], result.x)
-    )
-    errors = _standard_errors(hessian, result.x)
+    hessian = optimum.hessian
+    if hessian is None and likelihood.totals is None:
+        hessian = _hessian_from_values(objective.value, log_params)
+    elif hessian is None:
+        gradient = optimum.gradient
+        if gradient is None:
+            gradient = objective.value_and_gradient(log_params)[1]
+        hessian = _hessian_from_gradient(objective.value_and_gradient, log_params, gradient)
+    errors = _standard_errors(hessian * likelihood.total_weight, log_params)
     if errors is None:
         shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
         raise ConvergenceError(
@@ -166,32 +273,36 @@ def _usable(result: OptimizeResult) -> bool:
     return bool(result.success) and bool(np.all(np.isfinite(result.x)))
 
 
-def _hessian_from_values(total_objective: Callable[[FloatArray], float],
+def _hessian_from_values(objective: Callable[[FloatArray], float],
                          log_params: FloatArray) -> FloatArray:
     """Central second differences of the objective (1 + 2k^2 evaluations)."""
     k, h = log_params.size, _HESSIAN_STEP
     hessian = np.empty((k, k))
-    centre = total_objective(log_params)
+    centre = objective(log_params)
     steps = np.eye(k) * h
     for i in range(k):
-        plus, minus = total_objective(log_params + steps[i]), total_objective(log_params - steps[i])
+        plus, minus = objective(log_params + steps[i]), objective(log_params - steps[i])
         hessian[i, i] = (plus - 2.0 * centre + minus) / h**2
         for j in range(i):
             hessian[i, j] = hessian[j, i] = (
-                total_objective(log_params + steps[i] + steps[j])
-                - total_objective(log_params + steps[i] - steps[j])
-                - total_objective(log_params - steps[i] + steps[j])
-                + total_objective(log_params - steps[i] - steps[j])
+                objective(log_params + steps[i] + steps[j])
+                - objective(log_params + steps[i] - steps[j])
+                - objective(log_params - steps[i] + steps[j])
+                + objective(log_params - steps[i] - steps[j])
             ) / (4.0 * h**2)
     return hessian
 
 
-def _hessian_from_gradient(total_gradient: Callable[[FloatArray], FloatArray],
-                           log_params: FloatArray) -> FloatArray:
-    """Central differences of the analytic gradient (2k evaluations), symmetrised."""
-    steps = np.eye(log_params.size) * _HESSIAN_STEP
-    columns = [(total_gradient(log_params + step) - total_gradient(log_params - step))
-               / (2.0 * _HESSIAN_STEP) for step in steps]
+def _hessian_from_gradient(value_and_gradient: Callable[[FloatArray], tuple[float, FloatArray]],
+                           log_params: FloatArray, gradient: FloatArray) -> FloatArray:
+    """Forward differences of the analytic gradient (k evaluations), symmetrised.
+
+    With the gradient exact to rounding, a step of 1e-5 leaves a truncation error of
+    about 1e-5 relative, far below what standard errors need.
+    """
+    steps = np.eye(log_params.size) * _GRADIENT_HESSIAN_STEP
+    columns = [(value_and_gradient(log_params + step)[1] - gradient) / _GRADIENT_HESSIAN_STEP
+               for step in steps]
     hessian = np.column_stack(columns)
     return np.asarray(0.5 * (hessian + hessian.T), dtype=np.float64)
 

@@ -15,10 +15,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
-from kithkin.clv import inputs
+from kithkin.clv import base, inputs
 from kithkin.clv.base import CLVModel, FloatArray, TransactionModel
 from kithkin.clv.compression import Column
-from kithkin.clv.estimation import maximise
+from kithkin.clv.estimation import Likelihood, maximise
 from kithkin.errors import ConvergenceError, ValidationError
 
 DAYS_PER_YEAR: Final = 365.25
@@ -87,15 +87,16 @@ class GammaGamma(CLVModel):
             )
         # No row compression: averages are continuous, so (x, m) rows rarely repeat and
         # hashing them would cost more than it saves.
-        data = _Spend.of(x[repeat], spend[repeat])
+        x, spend, w_repeat = x[repeat], spend[repeat], w[repeat]
+        every = max(1, x.size // base.SAMPLE_SIZE)
         estimate = maximise(
             model="GammaGamma",
             names=self.param_names,
-            log_likelihood=lambda params: _log_likelihood(params, data),
-            weights=w[repeat],
+            likelihood=_Spend.of(x, spend, w_repeat).likelihood(),
             penalizer=self.penalizer,
             start=np.zeros(3),
-            gradient=lambda params: _log_likelihood_with_gradient(params, data),
+            sample=_Spend.of(x[::every], spend[::every], w_repeat[::every]).likelihood()
+            if x.size >= base.SAMPLE_FROM else None,
         )
         self._store(estimate, n_customers=round(float(w[repeat].sum())))
         self.n_excluded_ = round(float(w[~repeat].sum()))
@@ -106,7 +107,7 @@ class GammaGamma(CLVModel):
         x, spend = _spend_inputs(frequency, monetary_value)
         if np.any(x == 0):
             raise ValidationError("the Gamma-Gamma likelihood is defined for frequency > 0 only")
-        return _log_likelihood(np.asarray(self._params()), _Spend.of(x, spend))
+        return _log_likelihood(np.asarray(self._params()), _Spend.of(x, spend, np.ones(x.size)))
 
     def expected_spend(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
         """E[spend per transaction | x, m] = p (gamma + x m) / (p x + q - 1).
@@ -192,18 +193,56 @@ class GammaGamma(CLVModel):
 
 @dataclass(frozen=True)
 class _Spend:
-    """Repeat customers' (x, m) with the parameter-free terms of the likelihood precomputed."""
+    """Repeat customers' (x, m, weight) with the parameter-free terms precomputed.
+
+    Of the log-likelihood only ``(px+q) log(gamma + x m)`` needs a pass over the rows per
+    evaluation; every other term is a function of x (evaluated on its distinct values
+    and weighted by their counts) or a constant sum.
+    """
 
     x: Column
+    weights: FloatArray
+    weighted_x: FloatArray
     pooled: FloatArray  # x m, the customer's total spend
     log_spend: FloatArray
     x_log_spend: FloatArray
+    x_weight: FloatArray
 
     @classmethod
-    def of(cls, x: FloatArray, spend: FloatArray) -> _Spend:
+    def of(cls, x: FloatArray, spend: FloatArray, weights: FloatArray) -> _Spend:
         log_spend = np.log(spend)
-        return cls(x=Column.of(x), pooled=x * spend, log_spend=log_spend,
-                   x_log_spend=x * log_spend)
+        column = Column.of(x)
+        return cls(x=column, weights=weights, weighted_x=weights * x, pooled=x * spend,
+                   log_spend=log_spend, x_log_spend=x * log_spend,
+                   x_weight=np.bincount(column.codes, weights,
+                                            minlength=column.unique.size).astype(np.float64))
+
+    def likelihood(self) -> Likelihood:
+        return Likelihood(rows=lambda params: _log_likelihood(params, self),
+                          weights=self.weights, totals=self.totals)
+
+    def totals(self, params: FloatArray) -> tuple[float, FloatArray]:
+        """Weighted total of :func:`_log_likelihood` and its gradient in (p, q, gamma)."""
+        p, q, gamma = params
+        shifted = gamma + self.pooled
+        log_shifted = np.log(shifted)
+        inverse = 1.0 / shifted
+        w, wx = self.weights, self.weighted_x
+        on_log, x_on_log = float(w @ log_shifted), float(wx @ log_shifted)
+        on_inverse, x_on_inverse = float(w @ inverse), float(wx @ inverse)
+        spend_terms = float(w @ self.x_log_spend)
+        xv, xw = self.x.unique, self.x_weight
+        weight = float(xw.sum())
+        value = (float(xw @ (gammaln(p * xv + q) - gammaln(p * xv) + p * xv * np.log(xv)))
+                 + weight * (q * np.log(gamma) - gammaln(q)) + p * spend_terms
+                 - float(w @ self.log_spend) - p * x_on_log - q * on_log)
+        gradient = np.array([
+            float(xw @ (xv * (digamma(p * xv + q) - digamma(p * xv) + np.log(xv))))
+            + spend_terms - x_on_log,
+            float(xw @ digamma(p * xv + q)) + weight * (np.log(gamma) - digamma(q)) - on_log,
+            weight * q / gamma - p * x_on_inverse - q * on_inverse,
+        ])
+        return value, gradient
 
 
 def _log_likelihood(params: FloatArray, data: _Spend) -> FloatArray:
@@ -220,25 +259,6 @@ def _log_likelihood(params: FloatArray, data: _Spend) -> FloatArray:
         - (p * x.full + q) * np.log(gamma + data.pooled),
         dtype=np.float64,
     )
-
-
-def _log_likelihood_with_gradient(params: FloatArray,
-                                  data: _Spend) -> tuple[FloatArray, list[FloatArray]]:
-    """:func:`_log_likelihood` and its derivatives d/d(p, q, gamma) per row."""
-    p, q, gamma = params
-    x = data.x
-    log_pooled = np.log(gamma + data.pooled)
-    digamma_pq = x.map(lambda v: digamma(p * v + q))
-    log_likelihood = (
-        x.map(lambda v: gammaln(p * v + q) - gammaln(p * v) + p * v * np.log(v))
-        - gammaln(q) + q * np.log(gamma) + p * data.x_log_spend - data.log_spend
-        - (p * x.full + q) * log_pooled
-    )
-    d_p = (x.map(lambda v: v * (digamma(p * v + q) - digamma(p * v) + np.log(v)))
-           + data.x_log_spend - x.full * log_pooled)
-    d_q = digamma_pq - digamma(q) + np.log(gamma) - log_pooled
-    d_gamma = q / gamma - (p * x.full + q) / (gamma + data.pooled)
-    return np.asarray(log_likelihood, dtype=np.float64), [d_p, d_q, d_gamma]
 
 
 def _spend_inputs(frequency: ArrayLike, monetary_value: ArrayLike, *,
