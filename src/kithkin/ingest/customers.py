@@ -57,6 +57,7 @@ class CustomerWriter:
             phones=[r["phone_e164"] for r in fresh if r.get("phone_e164")],
         )
         rules: Counter[str] = Counter()
+        row_customers: list[tuple[int, MatchRule]] = []
         links: list[tuple[str, str, int]] = []
         profiles: dict[int, dict[str, Any]] = {}
         consents: dict[int, dict[str, tuple[str, str]]] = {}
@@ -81,6 +82,7 @@ class CustomerWriter:
             if phone:
                 by_phone.setdefault(phone, cid)
             rules[rule] += 1
+            row_customers.append((cid, rule))
             profile = profiles.setdefault(cid, {})
             profile.update({c: row[c] for c in PROFILE if row.get(c) is not None})
             attributes = {k: v for k, v in extra.items() if v not in (None, "")}
@@ -93,7 +95,7 @@ class CustomerWriter:
         created = self._create(session, self.dialect,
                                {cid: p for cid, p in profiles.items() if cid < 0})
         ids = {**created, **{cid: cid for cid in profiles if cid > 0}}
-        updated, unchanged = self._update(session, {c: p for c, p in profiles.items() if c > 0})
+        changed = self._update(session, {c: p for c, p in profiles.items() if c > 0})
         if links:
             session.execute(insert(IDENTIFIERS), [
                 {"source": s, "external_id": e, "customer_id": ids[c], "created_at": utcnow()}
@@ -102,7 +104,12 @@ class CustomerWriter:
         self._consents(session, {ids[c]: v for c, v in consents.items()})
         matched = {rule.value: rules[rule] for rule in (MatchRule.EMAIL, MatchRule.PHONE)
                    if rules[rule]}
-        return BatchCounts(len(created), updated, unchanged, matched), []
+        # Counted per row, so read = inserted + updated + unchanged (+ superseded, rejected):
+        # a row that adds its identifier to a customer (matched) updates that customer.
+        inserted = rules[MatchRule.NEW]
+        updated = sum(1 for cid, rule in row_customers
+                      if rule in (MatchRule.EMAIL, MatchRule.PHONE) or cid in changed)
+        return BatchCounts(inserted, updated, len(rows) - inserted - updated, matched), []
 
     @staticmethod
     def _create(session: Session, dialect: StoreDialect, profiles: dict[int, dict[str, Any]]
@@ -121,7 +128,8 @@ class CustomerWriter:
         return dict(zip(placeholders, new_ids, strict=True))
 
     @staticmethod
-    def _update(session: Session, profiles: dict[int, dict[str, Any]]) -> tuple[int, int]:
+    def _update(session: Session, profiles: dict[int, dict[str, Any]]) -> set[int]:
+        """Write the profile fields that differ; returns the ids of the changed customers."""
         changes: list[dict[str, Any]] = []
         ids: Sequence[int] = list(profiles)
         for start in range(0, len(ids), 400):
@@ -137,7 +145,7 @@ class CustomerWriter:
         session.expunge_all()
         if changes:
             session.execute(update(Customer), changes)
-        return len(changes), len(profiles) - len(changes)
+        return {change["id"] for change in changes}
 
     @staticmethod
     def _consents(session: Session, wanted: dict[int, dict[str, tuple[str, str]]]) -> None:

@@ -7,7 +7,6 @@ two refreshes; aggregates run in SQL so they stay cheap on a million customers.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -23,6 +22,7 @@ from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.errors import NotFoundError
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
+from kithkin.metrics.schemas import ClvDistributionRead
 
 SORT_KEYS: tuple[SortKey, ...] = (
     SortKey("customer_id", CustomerMetric.customer_id),
@@ -86,20 +86,8 @@ def rfm_segments(*, session: Session, as_of: date | None = None) -> dict[str, An
     return {"as_of": block, "segments": segments}
 
 
-@dataclass(frozen=True)
-class ClvDistribution:
-    as_of: date
-    customers: int
-    total: float
-    percentiles: dict[str, float]
-    bin_edges: list[float]
-    counts: list[int]
-    model_params: dict[str, Any] | None
-    model_error: str | None
-
-
 def clv_distribution(*, session: Session, as_of: date | None = None,
-                     bins: int = 40) -> ClvDistribution:
+                     bins: int = 40) -> ClvDistributionRead:
     """The spread of CLV over customers (histogram and percentiles) with the fitted
     model parameters of that refresh."""
     block = resolve_as_of(session=session, as_of=as_of)
@@ -110,7 +98,7 @@ def clv_distribution(*, session: Session, as_of: date | None = None,
                      else (np.zeros(0, dtype=int), np.zeros(0)))
     percentiles = ({f"p{q}": float(np.percentile(values, q)) for q in (10, 25, 50, 75, 90, 99)}
                    if values.size else {})
-    return ClvDistribution(
+    return ClvDistributionRead(
         as_of=block, customers=int(values.size), total=float(values.sum()),
         percentiles=percentiles, bin_edges=[float(e) for e in edges],
         counts=[int(c) for c in counts], model_params=run.model_params,

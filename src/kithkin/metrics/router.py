@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import select
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
@@ -16,21 +15,10 @@ from kithkin.api.permissions import AnalyticsRead, CustomersRead
 from kithkin.metrics import reports
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import MetricsRun
-from kithkin.metrics.schemas import CustomerMetricRead, MetricsRunRead
+from kithkin.metrics.schemas import ClvDistributionRead, CustomerMetricRead, MetricsRunRead
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 AsOfQuery = Annotated[date | None, Query(description="A stored refresh; default the latest.")]
-
-
-class ClvDistributionRead(BaseModel):
-    as_of: date
-    customers: int
-    total: float
-    percentiles: dict[str, float]
-    bin_edges: list[float]
-    counts: list[int]
-    model_params: dict[str, Any] | None
-    model_error: str | None
 
 
 @router.get("/runs", response_model=list[MetricsRunRead])
@@ -84,8 +72,7 @@ def rfm_segments(session: SessionDep, _: AnalyticsRead,
 def clv_distribution(session: SessionDep, _: AnalyticsRead, as_of: AsOfQuery = None,
                      bins: Annotated[int, Query(ge=1, le=200)] = 40) -> ClvDistributionRead:
     """CLV histogram and percentiles, with the fitted model parameters of that refresh."""
-    found = reports.clv_distribution(session=session, as_of=as_of, bins=bins)
-    return ClvDistributionRead(**vars(found))
+    return reports.clv_distribution(session=session, as_of=as_of, bins=bins)
 
 
 @router.get("/cohorts")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CustomerMetricRead(BaseModel):
@@ -74,3 +74,16 @@ class MetricsRunRead(BaseModel):
     timings: dict[str, Any] | None
     started_at: datetime
     finished_at: datetime | None
+
+
+class ClvDistributionRead(BaseModel):
+    """The spread of CLV over one refresh's customers, with that refresh's models."""
+
+    as_of: date
+    customers: int = Field(description="Customers with a CLV.")
+    total: float
+    percentiles: dict[str, float] = Field(description="p10, p25, p50, p75, p90, p99.")
+    bin_edges: list[float]
+    counts: list[int]
+    model_params: dict[str, Any] | None
+    model_error: str | None
