@@ -7,9 +7,10 @@ vectorised with NumPy and cached as Parquet in benchmarks/data/.
 Steps, each timed for both libraries on the same transaction file:
 
 1. summary: transaction log -> per-customer (frequency, recency, T, monetary_value).
-   kithkin: Parquet read with pyarrow + ``customer_summary_from_arrow`` (NumPy, counted
-   in the total); ``customer_summary`` (Ibis on DuckDB, what ``kithkin refresh`` runs) is
-   timed too, reported on its own, and checked to give the same summary;
+   kithkin: ``customer_summary_from_parquet`` (pyarrow reads the file in batches, NumPy
+   keeps running per-customer state; counted in the total); ``customer_summary`` (Ibis
+   on DuckDB, what ``kithkin refresh`` runs) is timed too, reported on its own, and
+   checked to give the same summary;
    lifetimes: pandas read + ``summary_data_from_transaction_data``.
 2. fit: BG/NBD and Gamma-Gamma.
 3. score: P(alive), expected purchases in 90 days, 12-month CLV (30-day steps, 1%
@@ -177,13 +178,12 @@ def cdnow() -> tuple[Path, date]:
 def run_kithkin(path: Path, as_of: date) -> tuple[Run, pd.DataFrame]:
     import ibis
 
-    from kithkin.analytics.summary import customer_summary, customer_summary_from_arrow
+    from kithkin.analytics.summary import customer_summary, customer_summary_from_parquet
     from kithkin.clv import BetaGeo, GammaGamma
 
     run = Run()
     start = time.perf_counter()
-    summary = customer_summary_from_arrow(
-        pq.read_table(path, columns=["customer_id", "ordered_at", "amount"]), as_of=as_of)
+    summary = customer_summary_from_parquet(path, as_of=as_of)
     run.steps["summary"] = time.perf_counter() - start
     start = time.perf_counter()
     con = ibis.duckdb.connect()
@@ -372,8 +372,9 @@ def report(rows: list[tuple[str, Run, Run, tuple[float, float], tuple[float, flo
         f"{children:.0f} MiB. lifetimes time limit per dataset: {args.lifetimes_timeout:.0f} s.",
         "",
         "Steps: summary = read Parquet + per-customer frequency/recency/T/monetary value "
-        "(kithkin: pyarrow read + `kithkin.analytics.summary.customer_summary_from_arrow`, "
-        "NumPy; lifetimes: pandas read + `summary_data_from_transaction_data`); "
+        "(kithkin: `kithkin.analytics.summary.customer_summary_from_parquet`, pyarrow "
+        "batches into NumPy running state; lifetimes: pandas read + "
+        "`summary_data_from_transaction_data`); "
         f"'{IBIS_SUMMARY}' = `customer_summary` (what `kithkin refresh` runs), timed after "
         "the other and checked equal to it (rtol 1e-9), not part of the kithkin total; "
         "fit BG/NBD, fit Gamma-Gamma; score = P(alive), "
