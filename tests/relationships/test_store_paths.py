@@ -84,22 +84,55 @@ def test_staged_path_stores_what_the_driver_path_stores(
     by_driver = _scenario(sqlite_engine, edited)
     install_model(BUILTIN_DIR / "journey.toml")
     calls: list[str] = []
-    attach, read = staging.attach, staging.read
+    start, read = staging.start, staging.read
 
-    def counted_attach(*args: Any, **kwargs: Any) -> Any:
-        calls.append("attach")
-        return attach(*args, **kwargs)
+    def counted_start(*args: Any, **kwargs: Any) -> Any:
+        calls.append("start")
+        return start(*args, **kwargs)
 
     def counted_read(*args: Any, **kwargs: Any) -> Any:
         calls.append("read")
         return read(*args, **kwargs)
 
     monkeypatch.setattr(staging, "MIN_ROWS", 0)
-    monkeypatch.setattr(staging, "attach", counted_attach)
+    monkeypatch.setattr(staging, "start", counted_start)
     monkeypatch.setattr(staging, "read", counted_read)
     staged = _scenario(sqlite_engine, edited)
-    assert calls.count("attach") == 3 and calls.count("read") == 3  # one each per refresh
+    # one read per refresh; writes: the profiles, then the stage rows
+    assert calls.count("read") == 3 and calls.count("start") == 6, calls
     assert staged == by_driver
     journey = next(s for s in staged["explain"][1]["stages"] if s["model"] == "journey")
     assert journey["evidence"]["rule"].startswith("orders >= 2 and "
                                                   "days_since_last_purchase <= 300")
+
+
+def test_failed_refresh_stops_its_staging_and_leaves_no_files(
+        sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("adbc_driver_sqlite")
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    folder = Path(str(sqlite_engine.url.database)).parent
+    started: list[staging.Pending] = []
+    start = staging.start
+
+    def recorded_start(*args: Any, **kwargs: Any) -> Any:
+        pending = start(*args, **kwargs)
+        assert pending is not None
+        started.append(pending)
+        return pending
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("stage rows failed")
+
+    monkeypatch.setattr(staging, "MIN_ROWS", 0)
+    monkeypatch.setattr(staging, "start", recorded_start)
+    monkeypatch.setattr(service, "_store_stages", broken)
+    with Session(sqlite_engine) as session, pytest.raises(RuntimeError):
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+    assert len(started) == 1  # the profiles were being staged when the refresh failed
+    assert started[0].process.returncode is not None
+    assert not list(folder.glob("kithkin-stage-*"))
+    monkeypatch.undo()
+    with Session(sqlite_engine) as session:  # and the next refresh works
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        session.commit()
+        assert session.execute(text("SELECT count(*) FROM customer_stage")).scalar_one() > 0

@@ -29,13 +29,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Engine
 
 from kithkin.errors import KithkinError
+
+if TYPE_CHECKING:  # the child process does without SQLAlchemy (0.3 s of its start-up)
+    from sqlalchemy import Engine
 
 FETCH_ROWS = 250_000
 # Below this many new rows a child process costs more than the faster ADBC read saves.

@@ -9,7 +9,8 @@ and two SQLite libraries in one process do not see each other's POSIX locks (see
 - :func:`attach` writes Arrow tables into a fresh SQLite file there, and ATTACHes that
   file to the session's own connection: the caller's ``INSERT ... SELECT`` and
   ``UPDATE ... FROM`` then run in C inside the session's transaction (atomic as before).
-  The file is detached and deleted when that transaction ends.
+  The file is detached and deleted when that transaction ends. :func:`start` is its
+  first half, returning while the child writes (the caller overlaps its own work).
 - :func:`read` runs queries on the committed store there and returns Arrow.
 
 Both return ``None`` when the path does not apply (not a SQLite file, no ADBC driver, or
@@ -28,13 +29,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from kithkin.errors import KithkinError
+
+if TYPE_CHECKING:  # the child process does without SQLAlchemy (0.3 s of its start-up)
+    from sqlalchemy.orm import Session
 
 MIN_ROWS = 20_000
 _names = itertools.count()
@@ -76,43 +78,97 @@ def attach(session: Session, tables: Mapping[str, pa.Table], *,
            min_rows: int | None = None) -> str | None:
     """Attach ``tables`` to the session's connection; returns the schema name to read
     them from (``<schema>.<name>``), or ``None`` (see the module docstring)."""
+    pending = start(session, tables, min_rows=min_rows)
+    return None if pending is None else pending.attach()
+
+
+@dataclass
+class Pending:
+    """An ingest running in a child process (see :func:`start`): the caller keeps
+    working meanwhile, then :meth:`attach` waits for it, or :meth:`cancel` drops it."""
+
+    session: Session
+    folder: Path
+    process: subprocess.Popen[str]
+
+    def _wait(self) -> None:
+        _, err = self.process.communicate()
+        for path in self.folder.glob("*.arrow"):
+            path.unlink()
+        if self.process.returncode != 0:
+            self._remove()
+            raise KithkinError(f"bulk SQLite step failed: {err.strip()[-2000:]}")
+
+    def _remove(self) -> None:
+        for path in self.folder.iterdir():
+            path.unlink()
+        self.folder.rmdir()
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+        self._remove()
+
+    def attach(self) -> str:
+        """Wait for the ingest and attach its file until the transaction ends; returns
+        the schema name."""
+        from sqlalchemy import event
+
+        self._wait()
+        target = self.folder / "stage.db"
+        schema = f"kithkin_stage_{os.getpid()}_{next(_names)}"
+        raw = self.session.connection().connection.driver_connection
+        assert raw is not None
+        try:
+            raw.execute(f"ATTACH DATABASE ? AS {schema}", (str(target),))
+        except BaseException:
+            self._remove()
+            raise
+        done = False
+
+        def release(_session: Session) -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            try:
+                raw.execute(f"DETACH DATABASE {schema}")
+            finally:
+                self._remove()
+
+        event.listen(self.session, "after_commit", release, once=True)
+        event.listen(self.session, "after_rollback", release, once=True)
+        return schema
+
+
+def start(session: Session, tables: Mapping[str, pa.Table], *,
+          min_rows: int | None = None) -> Pending | None:
+    """Start writing ``tables`` into a fresh SQLite file in a child process and return
+    at once, so the caller's own work overlaps the ingest; ``None`` as for
+    :func:`attach`."""
     database = database_of(session)
     largest = max((t.num_rows for t in tables.values()), default=0)
     if database is None or largest < (MIN_ROWS if min_rows is None else min_rows):
         return None
     folder = Path(tempfile.mkdtemp(prefix="kithkin-stage-", dir=Path(database).parent))
-    target = folder / "stage.db"
-    arguments = ["ingest", str(target)]
-    for name, table in tables.items():
-        path = folder / f"{name}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
-            out.write_table(table)
-        arguments += [name, str(path)]
+    arguments = ["ingest", str(folder / "stage.db")]
     try:
-        _child(arguments)
-    finally:
-        for path in folder.glob("*.arrow"):
+        for name, table in tables.items():
+            path = folder / f"{name}.arrow"
+            with pa.OSFile(str(path), "wb") as sink, \
+                    pa.ipc.new_file(sink, table.schema) as out:
+                out.write_table(table)
+            arguments += [name, str(path)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kithkin.metrics.staging", *arguments],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except BaseException:
+        for path in folder.iterdir():
             path.unlink()
-    schema = f"kithkin_stage_{os.getpid()}_{next(_names)}"
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    raw.execute(f"ATTACH DATABASE ? AS {schema}", (str(target),))
-    done = False
-
-    def release(_session: Session) -> None:
-        nonlocal done
-        if done:
-            return
-        done = True
-        try:
-            raw.execute(f"DETACH DATABASE {schema}")
-        finally:
-            target.unlink(missing_ok=True)
-            folder.rmdir()
-
-    event.listen(session, "after_commit", release, once=True)
-    event.listen(session, "after_rollback", release, once=True)
-    return schema
+        folder.rmdir()
+        raise
+    return Pending(session, folder, process)
 
 
 @contextmanager

@@ -90,12 +90,18 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
     previous, previous_profile = _previous(
         session, models, [c for c in result.profile.columns if c != "customer_id"])
     writes = Writes(session)
-    summaries = [_store_stages(session, writes, model, result.stages[model.name],
-                               previous[model.name], frame, as_of,
-                               prospects=prospects if model.includes_prospects else 0)
-                 for model in models]
-    _store_profile(session, writes, result.profile, previous_profile, as_of)
-    writes.flush()
+    try:
+        # the profiles are staged (in a child process) while the stage rows are built
+        _store_profile(session, writes, result.profile, previous_profile, as_of)
+        writes.stage()
+        summaries = [_store_stages(session, writes, model, result.stages[model.name],
+                                   previous[model.name], frame, as_of,
+                                   prospects=prospects if model.includes_prospects else 0)
+                     for model in models]
+        writes.flush()
+    except BaseException:
+        writes.discard()
+        raise
     _store_levels(session, result.segment_levels, as_of)
     moved_down = sum(s.moved_down for s in summaries)
     timings = {"load": round(load_seconds, 4), **result.timings,

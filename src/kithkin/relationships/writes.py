@@ -4,9 +4,10 @@ A refresh writes up to a row per customer and model (first assignment) and reads
 what the previous one stored. SQLAlchemy's per-value processing is skipped, so values
 must already be in the driver's format (dates as ISO text on SQLite). On a SQLite file,
 large reads and writes go through :mod:`kithkin.metrics.staging` (ADBC in C, in a child
-process): every large insert and update of a refresh is staged in one file, attached to
-the session's connection, then applied with ``INSERT ... SELECT`` / ``UPDATE ... FROM``
-in the session's transaction. Elsewhere: ``executemany`` of plain tuples, or ``COPY``.
+process): the large inserts and updates of a refresh are staged in a few files (written
+while the refresh computes its next steps), attached to the session's connection, then
+applied with ``INSERT ... SELECT`` / ``UPDATE ... FROM`` in the session's transaction.
+Elsewhere: ``executemany`` of plain tuples, or ``COPY``.
 """
 
 from __future__ import annotations
@@ -83,11 +84,17 @@ def read_frames(session: Session, reads: dict[str, Read]) -> dict[str, pd.DataFr
 
 @dataclass
 class Writes:
-    """Inserts and updates collected during a refresh, applied by :meth:`flush`."""
+    """Inserts and updates collected during a refresh, applied by :meth:`flush`.
+
+    :meth:`stage` starts staging the large steps queued so far in a child process, so
+    the caller's next steps are computed while it writes (one file per call: keep the
+    calls few, SQLite attaches at most ten)."""
 
     session: Session
     steps: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
     derived: dict[int, tuple[int, str, str]] = field(default_factory=dict)
+    pending: list[tuple[staging.Pending, list[int]]] = field(default_factory=list)
+    unstaged: int = 0  # steps before this one went through stage()
 
     def insert(self, table: str, rows: pd.DataFrame) -> int:
         """Queue an insert; returns its step number (for :meth:`insert_derived`)."""
@@ -110,30 +117,55 @@ class Writes:
             self.steps.append(("update", table, values.reset_index(drop=True).assign(
                 id=ids.astype("int64").to_numpy())))
 
+    def stage(self) -> None:
+        """Start staging the large steps queued since the last call (SQLite file only)."""
+        numbers = [n for n in range(self.unstaged, len(self.steps))
+                   if len(self.steps[n][2]) >= staging.MIN_ROWS and n not in self.derived]
+        self.unstaged = len(self.steps)
+        if not numbers or self.session.connection().dialect.name != "sqlite":
+            return
+        pending = staging.start(self.session, {f"w{n}": _arrow(self.steps[n][2])
+                                               for n in numbers}, min_rows=0)
+        if pending is not None:
+            self.pending.append((pending, numbers))
+
+    def discard(self) -> None:
+        """Stop the staging children of a refresh that failed before :meth:`flush`."""
+        for pending, _ in self.pending:
+            pending.cancel()
+        self.pending.clear()
+
     def flush(self) -> None:
-        staged: dict[str, pa.Table] = {}
-        if self.session.connection().dialect.name == "sqlite":
-            staged = {f"w{n}": _arrow(rows) for n, (_, _, rows) in enumerate(self.steps)
-                      if len(rows) >= staging.MIN_ROWS and n not in self.derived}
-        schema = staging.attach(self.session, staged, min_rows=0) if staged else None
-        with staging.page_cache(self.session) if schema is not None else nullcontext():
-            self._apply(schema, staged)
+        self.stage()
+        located: dict[int, str] = {}
+        try:
+            while self.pending:
+                pending, numbers = self.pending[0]
+                schema = pending.attach()
+                self.pending.pop(0)
+                located.update((n, f"{schema}.w{n}") for n in numbers)
+        except BaseException:
+            self.pending.pop(0)
+            self.discard()
+            raise
+        with staging.page_cache(self.session) if located else nullcontext():
+            self._apply(located)
         self.steps.clear()
         self.derived.clear()
+        self.unstaged = 0
 
-    def _apply(self, schema: str | None, staged: dict[str, pa.Table]) -> None:
+    def _apply(self, located: dict[int, str]) -> None:
         for n, (kind, table, rows) in enumerate(self.steps):
-            source = f"{schema}.w{n}" if schema is not None and f"w{n}" in staged else None
-            if n in self.derived and schema is not None and f"w{self.derived[n][0]}" in staged:
+            if n in self.derived and self.derived[n][0] in located:
                 origin, select, where = self.derived[n]
                 columns = ", ".join(f'"{name}"' for name in rows.columns)
                 self.session.connection().exec_driver_sql(
                     f'INSERT INTO "{table}" ({columns}) SELECT {select} '
-                    f"FROM {schema}.w{origin} WHERE {where}")
+                    f"FROM {located[origin]} WHERE {where}")
             elif kind == "insert":
-                insert(self.session, table, rows, staged=source)
+                insert(self.session, table, rows, staged=located.get(n))
             else:
-                _update(self.session, table, rows, staged=source)
+                _update(self.session, table, rows, staged=located.get(n))
 
 
 def _arrow(rows: pd.DataFrame) -> pa.Table:
