@@ -178,7 +178,8 @@ def cdnow() -> tuple[Path, date]:
 def run_kithkin(path: Path, as_of: date) -> tuple[Run, pd.DataFrame]:
     import ibis
 
-    from kithkin.analytics.summary import customer_summary, customer_summary_from_parquet
+    from kithkin.analytics.summary import customer_summary
+    from kithkin.analytics.summary_arrow import customer_summary_from_parquet
     from kithkin.clv import BetaGeo, GammaGamma
 
     run = Run()
@@ -372,7 +373,7 @@ def report(rows: list[tuple[str, Run, Run, tuple[float, float], tuple[float, flo
         f"{children:.0f} MiB. lifetimes time limit per dataset: {args.lifetimes_timeout:.0f} s.",
         "",
         "Steps: summary = read Parquet + per-customer frequency/recency/T/monetary value "
-        "(kithkin: `kithkin.analytics.summary.customer_summary_from_parquet`, pyarrow "
+        "(kithkin: `kithkin.analytics.summary_arrow.customer_summary_from_parquet`, pyarrow "
         "batches into NumPy running state; lifetimes: pandas read + "
         "`summary_data_from_transaction_data`); "
         f"'{IBIS_SUMMARY}' = `customer_summary` (what `kithkin refresh` runs), timed after "

@@ -15,10 +15,10 @@ import pytest
 from lifetimes.datasets import load_dataset
 from lifetimes.utils import summary_data_from_transaction_data
 
-from kithkin.analytics import summary as summary_module
+from kithkin.analytics import summary_arrow as summary_module
 from kithkin.analytics.periods import TimeUnit
-from kithkin.analytics.summary import (
-    customer_summary,
+from kithkin.analytics.summary import customer_summary
+from kithkin.analytics.summary_arrow import (
     customer_summary_from_arrow,
     customer_summary_from_parquet,
 )
