@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.config import get_settings
@@ -37,6 +37,21 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _keep_sqlite_connection(context: ExceptionContext) -> None:
+    """Keep a SQLite connection through a Ctrl-C instead of closing it mid-statement.
+
+    SQLAlchemy treats KeyboardInterrupt during a statement like a lost connection: it
+    closes the DBAPI connection but not the statement's cursor, and sqlite3 then keeps
+    the closed connection alive, write transaction and lock included, until that cursor
+    is garbage-collected. Every other connection, the importer's own status write
+    included, waited ``busy_timeout`` and failed with "database is locked". sqlite3 only
+    raises between C calls, never inside one, so the connection is intact: SQLAlchemy now
+    closes the cursor, and the caller's rollback ends the transaction as for any error.
+    """
+    if not isinstance(context.original_exception, Exception):
+        context.is_disconnect = False
+
+
 def build_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -44,6 +59,8 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        if engine.dialect.driver == "pysqlite":
+            event.listen(engine, "handle_error", _keep_sqlite_connection)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

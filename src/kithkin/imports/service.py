@@ -37,8 +37,13 @@ def record_progress(*, session: Session, job_id: int, rows_read: int, rows_writt
 
 def finish(*, session: Session, job_id: int, status: ImportStatus,
            error: str | None = None) -> None:
+    """Set the final status of a running job; a finished one keeps its status.
+
+    A Ctrl-C can arrive just after the success status committed, and the job did succeed.
+    """
     session.execute(
-        update(ImportJob).where(ImportJob.id == job_id).values(
+        update(ImportJob).where(ImportJob.id == job_id,
+                                ImportJob.status == ImportStatus.RUNNING).values(
             status=status, error=error, finished_at=utcnow()
         )
     )

@@ -91,7 +91,7 @@ def unchecked_foreign_keys(connection: Connection, active: bool) -> Iterator[Non
     try:
         yield
     finally:
-        # After Ctrl-C inside the driver SQLAlchemy may have closed the connection.
+        # An engine not made by build_engine closes the connection on Ctrl-C in the driver.
         with contextlib.suppress(sqlite3.Error):
             raw.execute(f"PRAGMA foreign_keys = {previous}")
 

@@ -119,9 +119,11 @@ def import_command(
     except KithkinError as exc:
         _error(exc)
         raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         console.print("[yellow]interrupted[/]: committed batches are kept; run the same "
                       "command again to finish (already imported rows are not duplicated)")
+        for note in getattr(exc, "__notes__", []):
+            console.print(escape(note), soft_wrap=True)
         raise typer.Exit(130) from None
     out = Console()
     out.print(_summary(report))

@@ -41,7 +41,7 @@ from kithkin.ingest.prefetch import prefetch
 from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject, plan_columns, prepare
 from kithkin.ingest.readers import FileSource, RawBatch, detect_format, records_batch
 from kithkin.ingest.rejects import RejectWriter
-from kithkin.ingest.store import BatchCounts, SetBasedWriter, StoreDialect
+from kithkin.ingest.store import BatchCounts, SetBasedWriter, StoreDialect, end_transaction
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with (rows read so far, estimated total rows or None)."""
@@ -200,18 +200,31 @@ class _Run:
         started = time.perf_counter()
         with self.engine.connect() as connection:
             session = Session(bind=connection)
-            if self.track_job:
-                lease.reap_stale(connection)
-                with connection.begin():
-                    self.report.job_id = import_service.create(
-                        session=session, kind=self.plan.spec.kind.value, filename=self.label,
-                        file_sha256=sha256, strict=self.strict,
-                    ).id
-                    lease.acquire(connection, self.report.job_id)
-                session.expunge_all()
+            # One handler for the whole run: a Ctrl-C from the job's creating commit to
+            # its final status marks it, so it never stays `running` after its process.
             try:
+                if self.track_job:
+                    lease.reap_stale(connection)
+                    with connection.begin():
+                        self.report.job_id = import_service.create(
+                            session=session, kind=self.plan.spec.kind.value,
+                            filename=self.label, file_sha256=sha256, strict=self.strict,
+                        ).id
+                        lease.acquire(connection, self.report.job_id)
+                    session.expunge_all()
                 return self._execute(connection, session, batches, reject_path, columns,
                                      started)
+            except KeyboardInterrupt as interrupt:
+                try:
+                    self._finish(connection, ImportStatus.INTERRUPTED, "interrupted")
+                except Exception as exc:
+                    # Ctrl-C must still end the import as an interrupt (exit code 130);
+                    # the job's lease dies with this process, so the next import marks it.
+                    interrupt.add_note(f"the import job's status was not written: {exc}")
+                raise
+            except Exception as exc:
+                self._finish(connection, ImportStatus.FAILED, str(exc))
+                raise
             finally:
                 if self.report.job_id is not None:
                     lease.release(connection, self.report.job_id)
@@ -238,17 +251,11 @@ class _Run:
                             for batch in batches)
                 for batch, ready in prefetch(prepared):
                     self._batch(connection, session, writer, batch, ready, rejects)
-            status = ImportStatus.SUCCEEDED
-        except KeyboardInterrupt:
-            self._finish(connection, session, ImportStatus.INTERRUPTED, "interrupted")
-            raise
-        except Exception as exc:
-            self._finish(connection, session, ImportStatus.FAILED, str(exc))
-            raise
         finally:
             if rejects:
                 rejects.close()
-        self._finish(connection, session, status, None)
+        status = ImportStatus.SUCCEEDED
+        self._finish(connection, status, None)
         self.report.elapsed_seconds = time.perf_counter() - started
         self.report.status = status
         self.report.matched = dict(self.matched)
@@ -275,13 +282,14 @@ class _Run:
         transaction = connection.begin()
         try:
             yield
+            if self.dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
         except BaseException:
-            transaction.rollback()
+            # Also when the commit itself was interrupted: see end_transaction.
+            end_transaction(connection)
             raise
-        if self.dry_run:
-            transaction.rollback()
-        else:
-            transaction.commit()
 
     def _batch(self, connection: Connection, session: Session, writer: _Writer,
                batch: RawBatch, prepared: Prepared, rejects: RejectWriter | None) -> None:
@@ -320,11 +328,12 @@ class _Run:
             raise IngestError(f"{first.reason}{value}; strict mode: nothing was written",
                               file=self.label, row=first.row, field=first.field or None)
 
-    def _finish(self, connection: Connection, session: Session, status: ImportStatus,
-                error: str | None) -> None:
-        if connection.in_transaction():
-            connection.rollback()
+    def _finish(self, connection: Connection, status: ImportStatus, error: str | None
+                ) -> None:
+        """Commit the job's final status from whatever state an error or Ctrl-C left the
+        connection in (a fresh session: the batches' one may have been interrupted)."""
+        end_transaction(connection)
         if self.track_job and self.report.job_id is not None:
             with connection.begin():
-                import_service.finish(session=session, job_id=self.report.job_id,
-                                      status=status, error=error)
+                import_service.finish(session=Session(bind=connection),
+                                      job_id=self.report.job_id, status=status, error=error)

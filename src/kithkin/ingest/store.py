@@ -129,8 +129,8 @@ class StoreDialect:
         try:
             yield
         finally:
-            # Ctrl-C inside a driver call makes SQLAlchemy close the connection: there is
-            # nothing left to restore then, and the interrupt must not become this error.
+            # An engine not made by build_engine closes the connection on a Ctrl-C inside
+            # a driver call: nothing is left to restore, and the interrupt must stay one.
             with contextlib.suppress(sqlite3.Error):
                 raw.execute(f"PRAGMA cache_size = {previous}")
 
@@ -164,6 +164,22 @@ class StoreDialect:
         if json and self.name == "postgresql":
             return f"{left}::text IS DISTINCT FROM {right}::text"
         return f"{left} IS DISTINCT FROM {right}"
+
+
+def end_transaction(connection: Connection) -> None:
+    """Roll back whatever transaction an error or a Ctrl-C left open on ``connection``.
+
+    A Ctrl-C can land in SQLAlchemy's commit after it marked its transaction inactive
+    but before the driver committed: SQLAlchemy's rollback then does nothing, the
+    driver's transaction stays open, and the next statement (the job's final status)
+    would join it, while ``PRAGMA foreign_keys`` cannot be restored inside it. Rolling
+    the driver back too is a no-op when nothing is open, and after an invalidated
+    connection it reaches the fresh one.
+    """
+    connection.rollback()
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.rollback()
 
 
 def _python_values(column: pa.ChunkedArray) -> list[Any]:
