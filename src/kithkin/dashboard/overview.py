@@ -14,13 +14,10 @@ import numpy as np
 from sqlalchemy import ColumnElement, extract, func, select
 from sqlalchemy.orm import Session
 
-from kithkin.analytics import engine as analytics_engine
-from kithkin.analytics.cohorts import cohort_retention
-from kithkin.config import get_settings
 from kithkin.customers.models import Customer
+from kithkin.metrics import reports as metrics_reports
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
-from kithkin.metrics.reports import ANALYTICS_LOCK
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import workspace as relationships_workspace
 from kithkin.relationships.definitions import StageModel
@@ -229,17 +226,14 @@ class CohortMatrix:
 
 
 def cohort_matrix(*, as_of: date, cohorts: int = COHORTS_SHOWN) -> CohortMatrix | None:
-    """Acquisition-cohort retention from :func:`kithkin.analytics.cohorts.cohort_retention`
-    (Fader & Hardie's "C3" chart, 2009, "Probability Models for Customer-Base Analysis",
-    J. Interactive Marketing 23(1)), on the configured analytics engine: of the customers
-    whose first order fell in month *c*, the share who ordered in month *c + k*.
+    """Acquisition-cohort retention as a heatmap matrix, from the rows the API serves
+    (:func:`kithkin.metrics.reports.cohorts`; Fader & Hardie's "C3" chart, 2009,
+    "Probability Models for Customer-Base Analysis", J. Interactive Marketing 23(1)): of
+    the customers whose first order fell in month *c*, the share who ordered in *c + k*.
 
     Returns None when there are no purchases; cells not yet observable are None.
     """
-    with ANALYTICS_LOCK:
-        source = analytics_engine.connect(get_settings())
-        table = source.backend.to_pyarrow(cohort_retention(source.transactions, source.customers,
-                                                   as_of=as_of)).to_pylist()
+    table = metrics_reports.cohorts(as_of=as_of)
     if not table:
         return None
     starts = sorted({row["cohort"] for row in table})[-cohorts:]

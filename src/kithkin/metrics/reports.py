@@ -31,7 +31,7 @@ SORT_KEYS: tuple[SortKey, ...] = (
     SortKey("revenue", CustomerMetric.revenue, float),
 )
 # One snapshot refresh at a time within a process (the DuckDB engine rewrites Parquet).
-ANALYTICS_LOCK = threading.Lock()
+_ANALYTICS_LOCK = threading.Lock()
 
 
 def resolve_as_of(*, session: Session, as_of: date | None) -> date:
@@ -109,7 +109,7 @@ def clv_distribution(*, session: Session, as_of: date | None = None,
 def cohorts(*, as_of: date) -> list[dict[str, Any]]:
     """Acquisition-cohort retention rows from the configured analytics engine
     (:func:`kithkin.analytics.cohorts.cohort_retention`)."""
-    with ANALYTICS_LOCK:
+    with _ANALYTICS_LOCK:
         source = analytics_engine.connect(get_settings())
         rows = source.backend.to_pyarrow(cohort_retention(
             source.transactions, source.customers, as_of=as_of)).to_pylist()
