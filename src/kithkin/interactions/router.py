@@ -29,9 +29,8 @@ def list_interactions(session: SessionDep, _: InteractionsRead, scope: CustomerS
 @router.get("/{interaction_id}", response_model=InteractionRead)
 def get_interaction(interaction_id: int, session: SessionDep, _: InteractionsRead,
                     scope: CustomerScopeDep) -> InteractionRead:
-    interaction = interaction_service.get(session=session, interaction_id=interaction_id)
-    scope.check(session=session, customer_id=interaction.customer_id)
-    return InteractionRead.model_validate(interaction)
+    return InteractionRead.model_validate(
+        interaction_service.get(session=session, interaction_id=interaction_id, scope=scope))
 
 
 @router.post("", response_model=InteractionRead, status_code=201)

@@ -21,8 +21,10 @@ from kithkin.interactions.schemas import InteractionCreate, InteractionRead
 STAFF_SOURCE = "staff"
 
 
-def get(*, session: Session, interaction_id: int) -> Interaction:
+def get(*, session: Session, interaction_id: int,
+        scope: CustomerScope = EVERYONE) -> Interaction:
     interaction = get_or_raise(session, Interaction, interaction_id, "interaction")
+    scope.check(session=session, customer_id=interaction.customer_id)
     return interaction
 
 

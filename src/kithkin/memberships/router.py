@@ -29,6 +29,5 @@ def list_memberships(session: SessionDep, _: MembershipsRead, scope: CustomerSco
 @router.get("/{membership_id}", response_model=MembershipRead)
 def get_membership(membership_id: int, session: SessionDep, _: MembershipsRead,
                    scope: CustomerScopeDep) -> MembershipRead:
-    membership = membership_service.get(session=session, membership_id=membership_id)
-    scope.check(session=session, customer_id=membership.customer_id)
-    return MembershipRead.model_validate(membership)
+    return MembershipRead.model_validate(
+        membership_service.get(session=session, membership_id=membership_id, scope=scope))

@@ -15,8 +15,10 @@ from kithkin.memberships.models import Membership
 from kithkin.memberships.schemas import MembershipRead
 
 
-def get(*, session: Session, membership_id: int) -> Membership:
+def get(*, session: Session, membership_id: int,
+        scope: CustomerScope = EVERYONE) -> Membership:
     membership = get_or_raise(session, Membership, membership_id, "membership")
+    scope.check(session=session, customer_id=membership.customer_id)
     return membership
 
 

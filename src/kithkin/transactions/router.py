@@ -27,6 +27,5 @@ def list_transactions(session: SessionDep, _: TransactionsRead, scope: CustomerS
 @router.get("/{transaction_id}", response_model=TransactionWithLines)
 def get_transaction(transaction_id: int, session: SessionDep, _: TransactionsRead,
                     scope: CustomerScopeDep) -> TransactionWithLines:
-    transaction = transaction_service.get(session=session, transaction_id=transaction_id)
-    scope.check(session=session, customer_id=transaction.customer_id)
-    return TransactionWithLines.model_validate(transaction)
+    return TransactionWithLines.model_validate(
+        transaction_service.get(session=session, transaction_id=transaction_id, scope=scope))

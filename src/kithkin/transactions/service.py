@@ -15,7 +15,8 @@ from kithkin.transactions.models import Transaction
 from kithkin.transactions.schemas import TransactionRead
 
 
-def get(*, session: Session, transaction_id: int) -> Transaction:
+def get(*, session: Session, transaction_id: int,
+        scope: CustomerScope = EVERYONE) -> Transaction:
     """One order with its lines."""
     transaction = session.scalar(
         select(Transaction).options(selectinload(Transaction.lines))
@@ -23,6 +24,7 @@ def get(*, session: Session, transaction_id: int) -> Transaction:
     )
     if transaction is None:
         raise NotFoundError(f"transaction {transaction_id} does not exist")
+    scope.check(session=session, customer_id=transaction.customer_id)
     return transaction
 
 
