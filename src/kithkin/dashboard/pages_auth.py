@@ -14,15 +14,20 @@ from kithkin.dashboard import navigation
 from kithkin.dashboard.web import PageRoute, check_csrf, render, safe_next
 from kithkin.errors import AuthenticationError, RateLimitedError
 from kithkin.users import service as users_service
+from kithkin.users import sessions as staff_sessions
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _signed_in_role(request: Request, session: SessionDep) -> str | None:
-    user_id = sessions.session_user_id(request)
-    user = None if user_id is None else users_service.get_active_user(session=session,
-                                                                     user_id=user_id)
-    return user.role if user else None
+    token = sessions.session_token(request)
+    if token is None:
+        return None
+    try:
+        user, _ = staff_sessions.authenticate_session(session=session, token=token)
+    except AuthenticationError:
+        return None
+    return user.role
 
 
 @router.get("/login")
@@ -44,12 +49,13 @@ def login(request: Request, session: SessionDep, email: Annotated[str, Form()],
         status = 429 if isinstance(exc, RateLimitedError) else 401
         return render(request, "login.html", user=None, status_code=status,
                       error=str(exc).capitalize(), next=safe_next(next, ""), email=email)
+    sessions.log_in(request, session, user)
     session.commit()
-    sessions.log_in(request, user)
     return RedirectResponse(safe_next(next, navigation.home_for(user.role)), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request) -> Response:
-    sessions.log_out(request)
+def logout(request: Request, session: SessionDep) -> Response:
+    sessions.log_out(request, session)
+    session.commit()
     return RedirectResponse("/login", status_code=303)
