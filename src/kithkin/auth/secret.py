@@ -40,7 +40,7 @@ def signing_secret(settings: Settings) -> str:
 
     Cached per (workspace, explicit value, dev mode): every API-key request needs it.
     """
-    explicit = settings.secret_key.get_secret_value() if settings.secret_key else None
+    explicit = None if settings.secret_key is None else settings.secret_key.get_secret_value()
     cache_key = (str(settings.home.resolve()), explicit, settings.dev_mode)
     with _lock:
         cached = _cache.get(cache_key)
@@ -65,6 +65,8 @@ def weakness(value: str) -> str | None:
     """Why ``value`` cannot sign sessions, or None when it can."""
     if value.strip() == PUBLIC_DEVELOPMENT_SECRET:
         return "is the public development value"
+    if not value.strip():
+        return "is empty"
     if len(value.strip()) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
     return None

@@ -39,7 +39,7 @@ def init() -> None:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=1) from exc
     upgrade(get_engine())
-    source = ("KITHKIN_SECRET_KEY" if settings.secret_key
+    source = ("KITHKIN_SECRET_KEY" if settings.secret_key is not None
               else f"{secret_path(settings).resolve()} (owner-only)")
     console.print(f"workspace [bold]{settings.home.resolve()}[/] ready; store: "
                   f"{get_engine().url.render_as_string(hide_password=True)}; "
