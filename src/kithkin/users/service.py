@@ -74,12 +74,6 @@ def get_user_by_email(*, session: Session, email: str) -> StaffUser:
     return user
 
 
-def get_active_user(*, session: Session, user_id: int) -> StaffUser | None:
-    """The user when it exists and is active, else None (a stale session cookie)."""
-    user = session.get(StaffUser, user_id)
-    return user if user is not None and user.is_active else None
-
-
 def list_users(*, session: Session) -> Sequence[StaffUser]:
     return session.scalars(select(StaffUser).order_by(StaffUser.id)).all()
 
