@@ -122,19 +122,30 @@ def version() -> None:
 
 @app.command()
 def init() -> None:
-    """Create the workspace and bring the store's schema up to date (safe to re-run)."""
+    """Create the workspace (with its secret) and bring the store's schema up to date
+    (safe to re-run: the secret is kept)."""
     from rich.console import Console
 
+    from kithkin.auth.secret import secret_path, signing_secret
     from kithkin.config import get_settings
     from kithkin.database.core import get_engine
     from kithkin.database.manage import upgrade
+    from kithkin.errors import ConfigurationError
 
+    console = Console()
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        signing_secret(settings)
+    except ConfigurationError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
     upgrade(get_engine())
-    Console().print(f"workspace [bold]{settings.home.resolve()}[/] ready; store: "
-                    f"{get_engine().url.render_as_string(hide_password=True)}")
-
+    source = ("KITHKIN_SECRET_KEY" if settings.secret_key is not None
+              else f"{secret_path(settings).resolve()} (owner-only)")
+    console.print(f"workspace [bold]{settings.home.resolve()}[/] ready; store: "
+                  f"{get_engine().url.render_as_string(hide_password=True)}; "
+                  f"secret: {source}")
 
 if __name__ == "__main__":
     app()
