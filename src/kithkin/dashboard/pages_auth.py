@@ -37,9 +37,11 @@ def login_form(request: Request, session: SessionDep, next: str = "") -> Respons
 def login(request: Request, session: SessionDep, email: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
     limiter: LoginRateLimiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
     try:
-        limiter.check(ip=request.client.host if request.client else "unknown", email=email)
-        user = users_service.authenticate(session=session, email=email, password=password)
+        with limiter.attempt(address=address, account=email):
+            user = users_service.authenticate(session=session, email=email,
+                                              password=password)
     except (AuthenticationError, RateLimitedError) as exc:
         status = 429 if isinstance(exc, RateLimitedError) else 401
         return render(request, "login.html", user=None, status_code=status,

@@ -39,10 +39,11 @@ def login_limiter(request: Request) -> LoginRateLimiter:
 
 @auth_router.post("/login", response_model=UserRead)
 def login(payload: LoginRequest, request: Request, session: SessionDep) -> StaffUser:
-    """Check email and password and set the signed session cookie (5 tries a minute)."""
-    login_limiter(request).check(ip=client_ip(request), email=payload.email)
-    user = user_service.authenticate(session=session, email=payload.email,
-                                     password=payload.password)
+    """Check email and password and set the signed session cookie (failures back off:
+    docs/security.md)."""
+    with login_limiter(request).attempt(address=client_ip(request), account=payload.email):
+        user = user_service.authenticate(session=session, email=payload.email,
+                                         password=payload.password)
     session.commit()
     sessions.log_in(request, user)
     return user
