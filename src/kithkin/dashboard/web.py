@@ -22,6 +22,7 @@ from jinja2 import FileSystemLoader
 from kithkin.api.deps import CurrentUser
 from kithkin.auth import csrf
 from kithkin.dashboard import navigation
+from kithkin.dashboard.pages_static import plotly_bundled_style_ids
 from kithkin.errors import (
     AuthenticationError,
     NotFoundError,
@@ -54,6 +55,7 @@ def _evidence(value: Any) -> str:
 
 
 templates.env.filters["evidence"] = _evidence
+templates.env.globals["plotly_bundled_style_ids"] = plotly_bundled_style_ids
 # Uploads are saved as "<32 hex>-<original name>"; people want the original name.
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{32}-")
 templates.env.filters["filename"] = lambda v: _UPLOAD_PREFIX.sub("", Path(v).name)
