@@ -17,6 +17,7 @@ from kithkin.api.permissions import ImportsRead, ImportsWrite
 from kithkin.config import get_settings
 from kithkin.errors import ValidationError
 from kithkin.imports import service as import_service
+from kithkin.imports.filenames import safe_upload_name
 from kithkin.imports.schemas import ImportJobRead
 from kithkin.ingest.kinds import Kind
 from kithkin.ingest.options import IngestOptions
@@ -28,7 +29,7 @@ _CHUNK = 1 << 20
 
 def _save_upload(upload: UploadFile) -> Path:
     """Stream the upload into the workspace under a unique, safe name."""
-    original = Path(upload.filename or "upload.csv").name
+    original = safe_upload_name(upload.filename or "upload.csv")
     if not any(original.lower().endswith(s) for s in ALLOWED_SUFFIXES):
         raise ValidationError(f"file: {original!r} is not CSV, Parquet or JSON Lines")
     folder = get_settings().home / "uploads"
