@@ -67,6 +67,8 @@ class BackoffCounter:
             state.blocked_until = now + min(self.max_delay, delay)
         if len(self._keys) > _MAX_KEYS:
             self._forget_idle(now)
+            while len(self._keys) > _MAX_KEYS:  # still full: drop the oldest keys
+                del self._keys[next(iter(self._keys))]
 
     def clear(self, key: str) -> None:
         self._keys.pop(key, None)
