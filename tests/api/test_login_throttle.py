@@ -224,3 +224,15 @@ def test_kithkin_serve_is_not_fooled_by_a_rotating_forwarded_for(
         log.close()
     # Ten free failures, then 1 s, 2 s... blocks: a slow machine may fit one more in.
     assert statuses[:10] == [401] * 10 and statuses.count(429) >= 17, statuses
+
+
+def test_memory_stays_bounded_under_a_spray_of_addresses(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kithkin.auth import ratelimit
+
+    monkeypatch.setattr(ratelimit, "_MAX_KEYS", 10)
+    limiter = LoginRateLimiter(clock=Clock())
+    for i in range(50):
+        _fail(limiter, f"203.0.113.{i}", account=f"u{i}@example.com")
+    for counter in (limiter.by_account_address, limiter.by_address, limiter.by_account):
+        assert len(counter._keys) <= 10
