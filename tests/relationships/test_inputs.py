@@ -70,15 +70,16 @@ def test_loaders_read_the_latest_block_and_the_derived_inputs(
         assert sorted(loaded["customer_id"]) == [1, 2, 3] and set(loaded["orders"]) == {3}
         assert inputs.load_metrics(session=session, as_of=date(2026, 2, 1))[
             "orders"].tolist() == [1]
-        derived = inputs.relationship_inputs(session=session, as_of=AS_OF).set_index(
-            "customer_id").sort_index()
+        events = inputs.event_inputs(session=session, as_of=AS_OF)
+        derived = inputs.relationship_inputs(
+            session=session, events=events.per_customer).set_index("customer_id").sort_index()
         assert derived.loc[1, ["has_preferences", "has_account_manager", "integrations",
                                "customized_orders", "community_interactions",
                                "bundles_bought"]].tolist() == [True, True, 2, 2, 1, 1]
         assert derived.loc[2, ["has_preferences", "has_price_lock"]].tolist() == [False,
                                                                                  True]
         assert 3 not in derived.index  # its bundle and tag came after the as-of
-        spend = inputs.category_spend(session=session, as_of=AS_OF)
+        spend = events.category_spend
         assert sorted(map(tuple, spend.values.tolist())) == [
             (1, "books", 10.0), (1, "garden", 10.0), (2, "garden", 10.0)]
 

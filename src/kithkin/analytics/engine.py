@@ -15,11 +15,13 @@ All three expose the same columns with the same types (see
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -30,6 +32,9 @@ from kithkin.database.core import get_engine
 from kithkin.errors import ConfigurationError, ServiceUnavailableError
 
 SPARK_SHUFFLE_PARTITIONS = 4
+# One snapshot refresh at a time within a process (the DuckDB engine rewrites Parquet):
+# held by the readers that connect on demand (API reports, dashboard pages).
+CONNECT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -139,3 +144,15 @@ def connect(settings: Settings, *, store: Engine | None = None) -> AnalyticsSour
     if settings.analytics_engine == "pyspark":
         return connect_pyspark(settings, store)
     return connect_duckdb(settings, store)
+
+
+def to_pandas(source: AnalyticsSource, expr: ir.Table) -> pd.DataFrame:
+    """Through Arrow: ibis' ``to_pandas`` on DuckDB turns every column holding a null
+    into Python objects (``to_pylist``) before converting it, 5x slower on a metrics
+    block; Arrow's own conversion gives the same dtypes and values (Spark, which hands
+    over pandas itself, keeps ibis' path)."""
+    if source.engine == "pyspark":
+        spark_frame: pd.DataFrame = source.backend.to_pandas(expr)
+        return spark_frame
+    frame: pd.DataFrame = source.backend.to_pyarrow(expr).to_pandas()
+    return frame

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics import metrics as metrics_block
-from kithkin.analytics import models
+from kithkin.analytics import models, relationship_features
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
@@ -47,29 +47,17 @@ class RefreshResult:
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
     """The daily BTYD summary of every customer with a purchase by the as-of date."""
-    return _to_pandas(source, customer_summary(source.transactions, as_of=as_of))
+    return analytics_engine.to_pandas(source, customer_summary(source.transactions, as_of=as_of))
 
 
 def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
     """The metrics block without the model columns; value features computed once."""
     features = metrics_block.value_features(source, as_of=as_of).cache()
     try:
-        return _to_pandas(
+        return analytics_engine.to_pandas(
             source, metrics_block.feature_block(source, as_of=as_of, features=features))
     finally:
         _release(source, features)
-
-
-def _to_pandas(source: analytics_engine.AnalyticsSource, expr: Any) -> pd.DataFrame:
-    """Through Arrow: ibis' ``to_pandas`` on DuckDB turns every column holding a null
-    into Python objects (``to_pylist``) before converting it, 5x slower on a metrics
-    block; Arrow's own conversion gives the same dtypes and values (Spark, which hands
-    over pandas itself, keeps ibis' path)."""
-    if source.engine == "pyspark":
-        spark_frame: pd.DataFrame = source.backend.to_pandas(expr)
-        return spark_frame
-    frame: pd.DataFrame = source.backend.to_pyarrow(expr).to_pandas()
-    return frame
 
 
 def _release(source: analytics_engine.AnalyticsSource, cached: Any) -> None:
@@ -98,9 +86,10 @@ def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame) -> int:
         )
 
 
-def refresh_relationships(*, engine: Engine, result: RefreshResult,
-                          block: pd.DataFrame) -> None:
-    """Stages, health, bonds and levels from the new block.
+def refresh_relationships(*, engine: Engine, source: analytics_engine.AnalyticsSource,
+                          result: RefreshResult, block: pd.DataFrame) -> None:
+    """Stages, health, bonds and levels from the new block and the event aggregates the
+    relationship engine reads besides it, computed on ``source`` like the block.
 
     Stage history only moves forward, so a backfill (an as-of before the latest
     relationship refresh) stores its metrics but leaves the relationships as they are.
@@ -112,8 +101,9 @@ def refresh_relationships(*, engine: Engine, result: RefreshResult,
                 f"as-of {result.as_of} is before the latest relationship refresh ({latest}): "
                 "metrics stored, stages unchanged")
             return
+        events = relationship_features.compute(source, as_of=result.as_of)
         result.relationships = relationship_service.refresh(
-            session=session, as_of=result.as_of, metrics=block)
+            session=session, as_of=result.as_of, metrics=block, events=events)
 
 
 def record_timings(*, engine: Engine, result: RefreshResult) -> None:
@@ -165,6 +155,6 @@ def run(
         block = combine(features, summary, fitted.predictions)
         result.customers = store(engine=engine, result=result, block=block)
     with step("relationships"):
-        refresh_relationships(engine=engine, result=result, block=block)
+        refresh_relationships(engine=engine, source=source, result=result, block=block)
     record_timings(engine=engine, result=result)
     return result

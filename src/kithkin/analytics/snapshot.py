@@ -55,6 +55,8 @@ class TableSpec:
     table: str
     columns: tuple[tuple[str, pa.DataType], ...]
     fingerprint: str
+    # JSON columns, copied as their JSON text (PostgreSQL drivers would decode them)
+    json_columns: tuple[str, ...] = ()
 
     @property
     def schema(self) -> pa.Schema:
@@ -79,9 +81,10 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "lines", "transaction_line",
         (("id", I64), ("transaction_id", I64), ("product_id", I64), ("sku", STR),
-         ("quantity", F64), ("unit_price", F64), ("discount", F64), ("unit_cost", F64)),
+         ("quantity", F64), ("unit_price", F64), ("discount", F64), ("unit_cost", F64),
+         ("bundle", STR)),
         "count(*), sum(transaction_id), sum(product_id), sum(quantity), sum(unit_price), "
-        "sum(discount), sum(unit_cost)",
+        "sum(discount), sum(unit_cost), count(bundle)",
     ),
     TableSpec(
         "products", "product",
@@ -92,9 +95,10 @@ SPECS: tuple[TableSpec, ...] = (
         "interactions", "interaction",
         (("id", I64), ("customer_id", I64), ("occurred_at", UTC_TIMESTAMP), ("direction", STR),
          ("kind", STR), ("score", F64), ("score_scale", STR), ("status", STR),
-         ("resolved_at", UTC_TIMESTAMP)),
+         ("resolved_at", UTC_TIMESTAMP), ("tags", STR)),
         "count(*), sum(customer_id), count(resolved_at), max(resolved_at), sum(score), "
-        "max(status), min(status)",
+        "max(status), min(status), count(tags)",
+        json_columns=("tags",),
     ),
     TableSpec(
         "memberships", "membership",
@@ -116,11 +120,16 @@ class TableRefresh:
 
 
 def _select(spec: TableSpec) -> str:
-    """Columns cast so every driver hands back plain Python floats (never Decimal)."""
+    """Columns cast so every driver hands back plain Python floats (never Decimal) and
+    JSON as text."""
     parts = []
     for column, dtype in spec.columns:
         quoted = f'"{column}"'
-        parts.append(f"CAST({quoted} AS DOUBLE PRECISION)" if dtype == F64 else quoted)
+        if dtype == F64:
+            quoted = f"CAST({quoted} AS DOUBLE PRECISION)"
+        elif column in spec.json_columns:
+            quoted = f"CAST({quoted} AS TEXT)"
+        parts.append(quoted)
     return f'SELECT {", ".join(parts)} FROM "{spec.table}"'
 
 

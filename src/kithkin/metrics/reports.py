@@ -6,7 +6,6 @@ two refreshes; aggregates run in SQL so they stay cheap on a million customers.
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from typing import Any
 
@@ -30,8 +29,7 @@ SORT_KEYS: tuple[SortKey, ...] = (
     SortKey("p_alive", CustomerMetric.p_alive, float),
     SortKey("revenue", CustomerMetric.revenue, float),
 )
-# One snapshot refresh at a time within a process (the DuckDB engine rewrites Parquet).
-_ANALYTICS_LOCK = threading.Lock()
+_ANALYTICS_LOCK = analytics_engine.CONNECT_LOCK
 
 
 def resolve_as_of(*, session: Session, as_of: date | None) -> date:

@@ -12,28 +12,22 @@ lines with a ``bundle`` as bundles.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics import engine as analytics_engine
+from kithkin.analytics import relationship_features
+from kithkin.analytics.relationship_features import RelationshipEvents
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.errors import NotFoundError
-from kithkin.interactions.models import Interaction
 from kithkin.metrics.models import CustomerMetric
-from kithkin.products.models import Product
 from kithkin.prospects.models import Prospect
 from kithkin.relationships.catalog import CONTRACT_METRICS
-from kithkin.transactions.models import Transaction, TransactionLine
-
-COMMUNITY_TAGS = frozenset({"community", "event"})
-
-
-def _end_of(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
-
 
 def latest_metrics_as_of(*, session: Session, as_of: date | None = None) -> date:
     query = select(func.max(CustomerMetric.as_of))
@@ -90,50 +84,24 @@ def attribute_inputs(*, session: Session) -> pd.DataFrame:
         "integrations", "shared_processes", "customized_orders"])
 
 
-def community_inputs(*, session: Session, as_of: date) -> pd.DataFrame:
-    rows = session.execute(
-        select(Interaction.customer_id, Interaction.tags).where(
-            Interaction.customer_id.is_not(None), Interaction.tags.is_not(None),
-            Interaction.occurred_at < _end_of(as_of))).all()
-    counts: dict[int, int] = {}
-    for customer_id, tags in rows:
-        tagged = {str(tag).lower() for tag in tags or ()}
-        if customer_id is not None and COMMUNITY_TAGS & tagged:
-            counts[customer_id] = counts.get(customer_id, 0) + 1
-    return pd.DataFrame({"customer_id": list(counts),
-                         "community_interactions": list(counts.values())})
+def event_inputs(*, session: Session, as_of: date) -> RelationshipEvents:
+    """The event aggregates (community interactions, bundles, category spend) computed
+    on the configured analytics engine over a fresh snapshot of this session's store.
+    ``kithkin refresh`` hands over its own (same engine, same snapshot); this is for a
+    relationship refresh on its own (``kithkin stages refresh``)."""
+    bind = session.get_bind()
+    store = bind if isinstance(bind, Engine) else bind.engine
+    with analytics_engine.CONNECT_LOCK:
+        source = analytics_engine.connect(get_settings(), store=store)
+        return relationship_features.compute(source, as_of=as_of)
 
 
-def bundle_inputs(*, session: Session, as_of: date) -> pd.DataFrame:
-    rows = session.execute(
-        select(Transaction.customer_id, func.count(TransactionLine.id))
-        .join(TransactionLine, TransactionLine.transaction_id == Transaction.id)
-        .where(TransactionLine.bundle.is_not(None), Transaction.ordered_at < _end_of(as_of))
-        .group_by(Transaction.customer_id)).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", "bundles_bought"])
-
-
-def category_spend(*, session: Session, as_of: date) -> pd.DataFrame:
-    """(customer_id, category, amount) net line spend per category up to ``as_of``."""
-    amount = func.sum(TransactionLine.quantity * TransactionLine.unit_price)
-    rows = session.execute(
-        select(Transaction.customer_id, Product.category, amount)
-        .join(TransactionLine, TransactionLine.transaction_id == Transaction.id)
-        .join(Product, Product.id == TransactionLine.product_id)
-        .where(Product.category.is_not(None), Transaction.ordered_at < _end_of(as_of))
-        .group_by(Transaction.customer_id, Product.category)).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", "category", "amount"])
-
-
-def relationship_inputs(*, session: Session, as_of: date) -> pd.DataFrame:
-    """All derived inputs, one row per customer that has any (others default to none)."""
-    parts = [attribute_inputs(session=session), community_inputs(session=session, as_of=as_of),
-             bundle_inputs(session=session, as_of=as_of)]
-    frame = parts[0].astype({"customer_id": "int64"})
-    for part in parts[1:]:
-        frame = frame.merge(part.astype({"customer_id": "int64"}), on="customer_id",
-                            how="outer")
-    return frame
+def relationship_inputs(*, session: Session, events: pd.DataFrame) -> pd.DataFrame:
+    """All derived inputs (attributes and the per-customer event aggregates), one row per
+    customer that has any (others default to none)."""
+    frame = attribute_inputs(session=session).astype({"customer_id": "int64"})
+    return frame.merge(events.astype({"customer_id": "int64"}), on="customer_id",
+                       how="outer")
 
 
 def enrich(metrics: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:

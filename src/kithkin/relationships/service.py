@@ -16,6 +16,7 @@ from pandas.api.types import is_numeric_dtype
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.relationship_features import RelationshipEvents
 from kithkin.errors import NotFoundError, ValidationError
 from kithkin.relationships import inputs, reports
 from kithkin.relationships.assignment import evidence_specs, left_stage_evidence
@@ -58,14 +59,17 @@ def _driver_date(session: Session, day: date) -> date | str:
 
 def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = None,
             category_spend: pd.DataFrame | None = None,
-            derive_inputs: bool = True) -> RelationshipRefreshReport:
+            derive_inputs: bool = True,
+            events: RelationshipEvents | None = None) -> RelationshipRefreshReport:
     """Assign stages in every active model, record the changes, compute health, bonds,
     tiers and segment levels, and store them as of ``as_of``.
 
     ``metrics`` defaults to the latest stored metrics block on or before ``as_of``.
-    With ``derive_inputs`` the relationship inputs the metrics contract lacks (customer
-    attributes, community interactions, bundles, category spend) are read from the store;
-    columns already present in ``metrics`` win.
+    With ``derive_inputs`` the relationship inputs the metrics contract lacks are added:
+    customer attributes from the store, and the event aggregates (community interactions,
+    bundles, category spend) from ``events`` (``kithkin refresh`` computes them on its
+    analytics engine) or, without it, computed on the analytics engine now; columns
+    already present in ``metrics`` win.
     """
     latest = reports.latest_run_as_of(session=session)
     if latest is not None and as_of < latest:
@@ -75,9 +79,12 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
     frame = as_frame(inputs.load_metrics(session=session, as_of=as_of)
                      if metrics is None else metrics)
     if derive_inputs:
-        frame = inputs.enrich(frame, inputs.relationship_inputs(session=session, as_of=as_of))
+        if events is None:
+            events = inputs.event_inputs(session=session, as_of=as_of)
+        frame = inputs.enrich(frame, inputs.relationship_inputs(
+            session=session, events=events.per_customer))
         if category_spend is None:
-            category_spend = inputs.category_spend(session=session, as_of=as_of)
+            category_spend = events.category_spend
     load_seconds = time.perf_counter() - started
     config = load_config()
     models = active_models(config)
