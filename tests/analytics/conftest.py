@@ -26,6 +26,7 @@ from kithkin.analytics.features import (
     interaction_features,
     membership_features,
 )
+from kithkin.analytics.relationship_features import category_spend, event_inputs
 from kithkin.analytics.rfm import rfm_scores
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
@@ -77,6 +78,10 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
         "cohorts": (cohort_retention(source.transactions, source.customers, as_of=as_of),
                     ["cohort", "period_number"]),
         "repeat": (repeat_purchase_rate(source.transactions, as_of=as_of), ["customers"]),
+        "relationship_events": (event_inputs(source.interactions, source.transactions,
+                                             source.lines, as_of=as_of), ["customer_id"]),
+        "category_spend": (category_spend(source.transactions, source.lines, source.products,
+                                          as_of=as_of), ["customer_id", "category"]),
     }
     return {
         name: source.backend.to_pandas(expr).sort_values(keys).reset_index(drop=True)

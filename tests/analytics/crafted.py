@@ -1,8 +1,8 @@
 """A handful of customers whose metrics are computed by hand (as of 2024-06-30).
 
 1 Alice  same-day purchases, a refund, a discount, lines with product costs, a purchase
-         after as-of, tickets, NPS/CSAT, memberships.
-2 Bob    a single purchase.
+         after as-of, tickets, NPS/CSAT, memberships, bundle lines, tagged interactions.
+2 Bob    a single purchase (a bundle line of a product without a category).
 3 Carol  acquired and buying only after as-of.
 4 Dan    buys before his recorded acquisition date (counted anyway), same-day purchases.
 5 Eve    a zero-value order and a refund that cancels her only purchase's revenue.
@@ -41,6 +41,7 @@ CUSTOMERS: list[dict[str, Any]] = [
 PRODUCTS: list[dict[str, Any]] = [
     {"id": 1, "sku": "A", "name": "Atlas", "category": "books", "unit_cost": 10.0},
     {"id": 2, "sku": "B", "name": "Bebop", "category": "music", "unit_cost": 5.0},
+    {"id": 3, "sku": "C", "name": "Crate", "category": None, "unit_cost": None},
 ]
 
 
@@ -69,11 +70,20 @@ TRANSACTIONS: list[dict[str, Any]] = [
 
 LINES: list[dict[str, Any]] = [
     {"id": 1, "transaction_id": 2, "line_no": 1, "product_id": 1, "sku": "A", "quantity": 2.0,
-     "unit_price": 20.0, "unit_cost": None},
+     "unit_price": 20.0, "unit_cost": None, "bundle": "starter"},
     {"id": 2, "transaction_id": 2, "line_no": 2, "product_id": 2, "sku": "B", "quantity": 1.0,
-     "unit_price": 10.0, "unit_cost": 4.0},
+     "unit_price": 10.0, "unit_cost": 4.0, "bundle": "starter"},
     {"id": 3, "transaction_id": 4, "line_no": 1, "product_id": 1, "sku": "A", "quantity": 1.0,
-     "unit_price": 120.0, "unit_cost": None},
+     "unit_price": 120.0, "unit_cost": None, "bundle": None},
+    # the refund's line takes spend back from its category (the order has its own cost)
+    {"id": 4, "transaction_id": 5, "line_no": 1, "product_id": 2, "sku": "B",
+     "quantity": -1.0, "unit_price": 20.0, "unit_cost": None, "bundle": None},
+    # after as-of (the order has its own cost): no spend, no bundle yet
+    {"id": 5, "transaction_id": 6, "line_no": 1, "product_id": 1, "sku": "A", "quantity": 1.0,
+     "unit_price": 500.0, "unit_cost": None, "bundle": "gift"},
+    # Bob's line: a product without a category counts no category spend
+    {"id": 6, "transaction_id": 7, "line_no": 1, "product_id": 3, "sku": "C", "quantity": 2.0,
+     "unit_price": 20.0, "unit_cost": None, "bundle": "duo"},
 ]
 
 
@@ -81,7 +91,7 @@ def _event(id_: int, customer: int, when: datetime, kind: str, direction: str = 
            **extra: Any) -> dict[str, Any]:
     row = {"id": id_, "source": "crm", "external_id": f"i{id_}", "customer_id": customer,
            "occurred_at": when, "kind": kind, "direction": direction, "score": None,
-           "score_scale": None, "status": None, "resolved_at": None}
+           "score_scale": None, "status": None, "resolved_at": None, "tags": None}
     row.update(extra)
     return row
 
@@ -90,17 +100,18 @@ INTERACTIONS: list[dict[str, Any]] = [
     _event(1, 1, at("2024-05-01"), "complaint", status="resolved",
            resolved_at=at("2024-05-02", 12)),
     _event(2, 1, at("2024-06-10"), "complaint", status="open"),
-    _event(3, 1, at("2024-06-20"), "email", "outbound"),
+    _event(3, 1, at("2024-06-20"), "email", "outbound", tags=["Event", "spring"]),
     _event(4, 1, at("2024-01-15"), "survey_response", score=8.0, score_scale="nps"),
     _event(5, 1, at("2024-06-15"), "survey_response", score=9.0, score_scale="nps"),
     _event(6, 1, at("2024-06-25"), "survey_response", score=4.0, score_scale="csat"),
-    _event(7, 1, at("2024-07-05"), "complaint", status="open"),  # after as-of
-    _event(8, 1, at("2024-03-01"), "referral"),
+    _event(7, 1, at("2024-07-05"), "complaint", status="open",
+           tags=["community"]),  # after as-of
+    _event(8, 1, at("2024-03-01"), "referral", tags=["community", "event"]),  # counts once
     _event(9, 1, at("2024-06-28"), "complaint", status="resolved",
            resolved_at=at("2024-07-02")),  # resolved only after as-of
-    _event(10, 6, at("2024-06-01"), "call", "outbound"),
-    _event(11, 6, at("2024-06-02"), "idea"),
-    _event(12, 6, at("2024-05-01"), "review"),
+    _event(10, 6, at("2024-06-01"), "call", "outbound", tags=["COMMUNITY"]),
+    _event(11, 6, at("2024-06-02"), "idea", tags=["events", "my community day"]),  # no tag
+    _event(12, 6, at("2024-05-01"), "review", tags=[]),
     _event(13, 6, at("2024-06-03", 9), "service_request", status="resolved",
            resolved_at=at("2024-06-03", 11)),
 ]

@@ -143,6 +143,23 @@ def test_cohort_retention_and_repeat_rate(engine_results: Results) -> None:
     assert (repeat.customers, repeat.repeat_customers, repeat.rate) == (4, 2, 0.5)
 
 
+def test_relationship_event_inputs(engine_results: Results) -> None:
+    _, results = engine_results
+    events = results["relationship_events"].set_index("customer_id")
+    # Alice: "Event" and ["community", "event"] (once) by as-of, ["community"] after it;
+    # Frank: "COMMUNITY"; "events" and "my community day" are other tags.
+    counts = events.community_interactions.fillna(0).astype(int).to_dict()
+    assert counts == {1: 2, 2: 0, 6: 1}
+    # Alice's two bundle lines by as-of (her July one comes later); Bob's one.
+    assert events.bundles_bought.fillna(0).astype(int).to_dict() == {1: 2, 2: 1, 6: 0}
+    assert events.community_interactions.isna().tolist() == [False, True, False]
+    spend = results["category_spend"]
+    # Alice: books 2 x 20 + 120; music 10 less the refund's line (-1 x 20). Bob's
+    # product has no category; the July line is after as-of.
+    assert [tuple(r) for r in spend.itertuples(index=False)] == [
+        (1, "books", 160.0), (1, "music", -10.0)]
+
+
 def test_engines_agree_with_duckdb(engine_results: Results,
                                    duckdb_results: dict[str, pd.DataFrame]) -> None:
     """Identical results on every engine (floats to 1e-9)."""
