@@ -20,7 +20,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from kithkin.analytics import engine as analytics_engine
-from kithkin.analytics.cohorts import cohort_retention, repeat_purchase_rate
+from kithkin.analytics.cohorts import (
+    cohort_retention,
+    monthly_activity,
+    repeat_purchase_rate,
+)
 from kithkin.analytics.features import (
     customer_features,
     interaction_features,
@@ -78,6 +82,8 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
         "cohorts": (cohort_retention(source.transactions, source.customers, as_of=as_of),
                     ["cohort", "period_number"]),
         "repeat": (repeat_purchase_rate(source.transactions, as_of=as_of), ["customers"]),
+        "monthly": (monthly_activity(source.transactions, months=24), ["month"]),
+        "monthly_window": (monthly_activity(source.transactions, months=2), ["month"]),
         "relationship_events": (event_inputs(source.interactions, source.transactions,
                                              source.lines, as_of=as_of), ["customer_id"]),
         "category_spend": (category_spend(source.transactions, source.lines, source.products,

@@ -143,6 +143,24 @@ def test_cohort_retention_and_repeat_rate(engine_results: Results) -> None:
     assert (repeat.customers, repeat.repeat_customers, repeat.rate) == (4, 2, 0.5)
 
 
+def test_monthly_activity(engine_results: Results) -> None:
+    _, results = engine_results
+    monthly = results["monthly"]
+    jan_2024 = 2024 * 12
+    # every transaction counts, refunds included; August is the latest month (Carol)
+    assert monthly.month.tolist() == list(range(jan_2024, jan_2024 + 9))
+    assert monthly.revenue.tolist()[:8] == [150.0, 50.0, 80.0, 60.0, 100.0, 40.0, 500.0,
+                                            70.0]
+    assert monthly.orders.tolist()[:8] == [2, 3, 1, 3, 2, 1, 1, 1]
+    # buyers of the month before (Dan and Eve in February); nobody buys two months running
+    assert monthly.buyers_before.tolist()[1:] == [1, 2, 1, 2, 1, 1, 1, 1]
+    assert monthly.retained.tolist()[1:] == [0] * 8
+    assert monthly.orders.isna().tolist() == [False] * 8 + [True]  # September: after data
+    window = results["monthly_window"]  # July and August, with June for July's retention
+    assert window.month.tolist() == list(range(jan_2024 + 5, jan_2024 + 9))
+    assert window.orders.tolist()[:3] == [1, 1, 1]
+
+
 def test_relationship_event_inputs(engine_results: Results) -> None:
     _, results = engine_results
     events = results["relationship_events"].set_index("customer_id")

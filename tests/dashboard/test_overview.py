@@ -6,11 +6,13 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, extract, func, select
+from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Customer
 from kithkin.dashboard import overview
@@ -83,6 +85,66 @@ def test_monthly_retention_is_the_share_of_last_months_buyers_who_bought_again(
     assert series.orders == [4, 2, 1]
     assert series.revenue == [40.0, 20.0, 10.0]
     assert series.retention == [None, 0.5, 0.5]
+
+
+def _former_monthly_series(session: Session, months: int) -> overview.MonthlySeries:
+    """The series as the overview computed it in SQLAlchemy before the analytics engine
+    did (kept here only, to prove the page's numbers unchanged)."""
+    def month_of(column: Any) -> Any:
+        return (extract("year", column) * 12 + extract("month", column) - 1).label("month")
+
+    last = session.scalar(select(func.max(Transaction.ordered_at)))
+    assert last is not None
+    end = last.year * 12 + last.month - 1
+    start = end - months + 1
+    month = month_of(Transaction.ordered_at)
+    since = Transaction.ordered_at >= datetime((start - 1) // 12, (start - 1) % 12 + 1, 1,
+                                               tzinfo=UTC)
+    rows: list[Any] = list(session.execute(
+        select(month, func.sum(Transaction.amount), func.count()).where(since).group_by(month)
+    ))
+    totals = {int(m): (float(revenue or 0.0), int(count)) for m, revenue, count in rows}
+    active = (select(Transaction.customer_id.label("customer_id"), month)
+              .where(since).distinct().subquery())
+    following = active.alias("following")
+    rows = list(session.execute(
+        select(active.c.month, func.count(), func.count(following.c.customer_id))
+        .outerjoin(following, (following.c.customer_id == active.c.customer_id)
+                   & (following.c.month == active.c.month + 1))
+        .group_by(active.c.month)
+    ))
+    retained = {int(m) + 1: (int(n), int(kept)) for m, n, kept in rows}
+    indexes = list(range(max(start, min(totals, default=end)), end + 1))
+    return overview.MonthlySeries(
+        months=[f"{i // 12:04d}-{i % 12 + 1:02d}" for i in indexes],
+        revenue=[totals.get(i, (0.0, 0))[0] for i in indexes],
+        orders=[totals.get(i, (0.0, 0))[1] for i in indexes],
+        retention=[(retained[i][1] / retained[i][0]) if retained.get(i, (0, 0))[0] else None
+                   for i in indexes])
+
+
+@pytest.mark.parametrize("months", [24, 3])
+def test_monthly_series_from_the_engine_equals_the_former_sql(
+        seeded: dict[str, int], months: int) -> None:
+    with session_scope() as session:
+        ids = list(session.scalars(Customer.__table__.select().with_only_columns(
+            Customer.id).limit(3)))
+        # a refund, a month nobody buys in, and a late order after the gap
+        extra = [(ids[0], datetime(2025, 6, 2, tzinfo=UTC), -15.0),
+                 (ids[1], datetime(2025, 9, 30, 23, 30, tzinfo=UTC), 70.0),
+                 (ids[2], datetime(2025, 10, 1, tzinfo=UTC), 20.0)]
+        for n, (customer_id, when, amount) in enumerate(extra):
+            session.add(Transaction(source="t", order_id=f"x{n}", customer_id=customer_id,
+                                    ordered_at=when, amount=amount))
+    with session_scope() as session:
+        expected = _former_monthly_series(session, months)
+        series = overview.monthly_series(session=session, months=months)
+    assert series == expected
+    if months == 3:  # the window starts in a month nobody bought in: from September
+        assert series.months == ["2025-09", "2025-10"]
+        return
+    assert any(r not in (None, 0.0) for r in series.retention)
+    assert series.orders[-3:] == [0, 1, 1]  # the gap
 
 
 def test_cohorts_page_draws_the_heatmap_from_analytics(

@@ -25,7 +25,7 @@ def _with_period(bought: ir.Table, period: Period) -> ir.Table:
     # Calendar fields of the UTC wall-clock time (every engine runs its session in UTC).
     utc = bought.ordered_at.cast("timestamp")
     if period == "month":
-        return bought.mutate(period=(utc.year() * 12 + utc.month() - 1).cast("int64"),
+        return bought.mutate(period=month_number(bought.ordered_at),
                              start=utc.truncate("M").date())
     return bought.mutate(period=((bought.day - FIRST_MONDAY) // 7).cast("int64"),
                          start=utc.truncate("W").date())
@@ -73,3 +73,40 @@ def repeat_purchase_rate(transactions: ir.Table, *, as_of: date) -> ir.Table:
         customers=_.count().cast("int64"),
         repeat_customers=(_.days >= 2).sum().cast("int64"),
     ).mutate(rate=(_.repeat_customers / _.customers).cast("float64"))
+
+
+def month_number(ordered_at: ir.TimestampValue) -> ir.IntegerValue:
+    """Months since year 0 of the UTC wall-clock time (every engine's session is UTC)."""
+    utc = ordered_at.cast("timestamp")
+    return (utc.year() * 12 + utc.month() - 1).cast("int64")
+
+
+def monthly_activity(transactions: ir.Table, *, months: int) -> ir.Table:
+    """Revenue, orders and month-on-month retention of the last ``months`` calendar months
+    up to the month of the latest transaction (the dashboard's trend).
+
+    Every transaction counts (refunds reduce revenue, each is an order). One row per month
+    that has transactions or follows one: ``month`` (months since year 0), ``revenue``,
+    ``orders``, and ``buyers_before`` / ``retained``: the customers who bought in the
+    month before and those of them who bought again in this one. The month before the
+    window is read too, so the first month has its retention.
+    """
+    dated = transactions.mutate(month=month_number(_.ordered_at))
+    recent = dated.filter(_.month >= dated.month.max() - months)
+    totals = recent.group_by("month").aggregate(
+        revenue=_.amount.sum().cast("float64"), orders=_.count().cast("int64"))
+    active = recent.select("customer_id", "month").distinct()
+    following = active.view()
+    kept = active.left_join(
+        following, (active.customer_id == following.customer_id)
+        & (following.month == active.month + 1)).select(
+        month=active.month + 1, customer_id=active.customer_id,
+        again=following.customer_id)
+    retention = kept.group_by("month").aggregate(
+        buyers_before=_.customer_id.count().cast("int64"),
+        retained=_.again.count().cast("int64"))
+    joined = totals.outer_join(retention, totals.month == retention.month)
+    return joined.select(
+        month=totals.month.coalesce(retention.month).cast("int64"),
+        revenue=totals.revenue, orders=totals.orders,
+        buyers_before=retention.buyers_before, retained=retention.retained)

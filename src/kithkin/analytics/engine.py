@@ -16,8 +16,9 @@ All three expose the same columns with the same types (see
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -35,6 +36,7 @@ SPARK_SHUFFLE_PARTITIONS = 4
 # One snapshot refresh at a time within a process (the DuckDB engine rewrites Parquet):
 # held by the readers that connect on demand (API reports, dashboard pages).
 CONNECT_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -156,3 +158,11 @@ def to_pandas(source: AnalyticsSource, expr: ir.Table) -> pd.DataFrame:
         return spark_frame
     frame: pd.DataFrame = source.backend.to_pyarrow(expr).to_pandas()
     return frame
+
+
+def on_demand(settings: Settings, store: Engine, use: Callable[[AnalyticsSource], T]) -> T:
+    """Connect to ``store``'s analytics tables and ``use`` them, for the readers outside a
+    refresh (dashboard pages, a relationship refresh on its own): one at a time within a
+    process, as the DuckDB engine's snapshot refresh rewrites Parquet."""
+    with CONNECT_LOCK:
+        return use(connect(settings, store=store))

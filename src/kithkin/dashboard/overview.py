@@ -1,4 +1,5 @@
-"""Figures of the overview and cohort pages, read from the store and the metrics table.
+"""Figures of the overview and cohort pages: counts from the store, the metrics table,
+and series computed by the analytics engine (the one that computes the metrics).
 
 Histograms are binned here, not in the browser: shipping a million CLVs to a page would
 cost megabytes for a picture of forty bars.
@@ -7,13 +8,16 @@ cost megabytes for a picture of forty bars.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 
 import numpy as np
-from sqlalchemy import ColumnElement, extract, func, select
+import pandas as pd
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics import engine as analytics_engine
+from kithkin.analytics.cohorts import monthly_activity
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.metrics import reports as metrics_reports
 from kithkin.metrics import service as metrics_service
@@ -93,45 +97,32 @@ def store_counts(*, session: Session) -> StoreCounts:
                        revenue=float(revenue))
 
 
-def _month_index(column: Any) -> ColumnElement[Any]:
-    """Months since year 0: the same integer on SQLite and PostgreSQL, no date parsing."""
-    return (extract("year", column) * 12 + extract("month", column) - 1).label("month")
-
-
 def _label(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def monthly_series(*, session: Session, months: int = MONTHS_SHOWN) -> MonthlySeries:
-    """Revenue, orders and month-on-month customer retention over the last ``months``.
+    """Revenue, orders and month-on-month customer retention over the last ``months``,
+    computed by the analytics engine over the session's store
+    (:func:`kithkin.analytics.cohorts.monthly_activity`).
 
     Retention of month *m* is the share of customers who bought in *m−1* and bought again
     in *m*: the simplest retention rate a marketer reads (Gupta & Lehmann 2003, "Customers
     as Assets", J. Interactive Marketing 17(1)).
     """
-    last = session.scalar(select(func.max(Transaction.ordered_at)))
-    if last is None:
+    bind = session.get_bind()
+    store = bind if isinstance(bind, Engine) else bind.engine
+    frame = analytics_engine.on_demand(
+        get_settings(), store, lambda source: analytics_engine.to_pandas(
+            source, monthly_activity(source.transactions, months=months)))
+    totals = {int(r.month): (float(r.revenue), int(r.orders))
+              for r in frame.itertuples() if pd.notna(r.orders)}
+    if not totals:
         return MonthlySeries(months=[], revenue=[], orders=[], retention=[])
-    end = last.year * 12 + last.month - 1
-    start = end - months + 1
-    month = _month_index(Transaction.ordered_at)
-    since = Transaction.ordered_at >= _month_start(start - 1)
-    rows: list[Any] = list(session.execute(
-        select(month, func.sum(Transaction.amount), func.count()).where(since).group_by(month)
-    ))
-    totals = {int(m): (float(revenue or 0.0), int(count)) for m, revenue, count in rows}
-    active = (select(Transaction.customer_id.label("customer_id"), month)
-              .where(since).distinct().subquery())
-    following = active.alias("following")
-    rows = list(session.execute(
-        select(active.c.month, func.count(), func.count(following.c.customer_id))
-        .outerjoin(following, (following.c.customer_id == active.c.customer_id)
-                   & (following.c.month == active.c.month + 1))
-        .group_by(active.c.month)
-    ))
-    retained = {int(m) + 1: (int(n), int(kept)) for m, n, kept in rows}
-    first = min(totals, default=end)
-    indexes = list(range(max(start, first), end + 1))  # no empty months before the data
+    retained = {int(r.month): (int(r.buyers_before), int(r.retained))
+                for r in frame.itertuples() if pd.notna(r.buyers_before)}
+    end = max(totals)
+    indexes = list(range(max(end - months + 1, min(totals)), end + 1))  # none before data
     return MonthlySeries(
         months=[_label(i) for i in indexes],
         revenue=[totals.get(i, (0.0, 0))[0] for i in indexes],
@@ -139,10 +130,6 @@ def monthly_series(*, session: Session, months: int = MONTHS_SHOWN) -> MonthlySe
         retention=[(retained[i][1] / retained[i][0]) if retained.get(i, (0, 0))[0] else None
                    for i in indexes],
     )
-
-
-def _month_start(index: int) -> datetime:
-    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
 def value_summary(*, session: Session, bins: int = 40, top: int = 10) -> ValueSummary | None:

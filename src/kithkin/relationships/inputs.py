@@ -29,6 +29,7 @@ from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
 from kithkin.relationships.catalog import CONTRACT_METRICS
 
+
 def latest_metrics_as_of(*, session: Session, as_of: date | None = None) -> date:
     query = select(func.max(CustomerMetric.as_of))
     if as_of is not None:
@@ -91,9 +92,8 @@ def event_inputs(*, session: Session, as_of: date) -> RelationshipEvents:
     relationship refresh on its own (``kithkin stages refresh``)."""
     bind = session.get_bind()
     store = bind if isinstance(bind, Engine) else bind.engine
-    with analytics_engine.CONNECT_LOCK:
-        source = analytics_engine.connect(get_settings(), store=store)
-        return relationship_features.compute(source, as_of=as_of)
+    return analytics_engine.on_demand(
+        get_settings(), store, lambda source: relationship_features.compute(source, as_of=as_of))
 
 
 def relationship_inputs(*, session: Session, events: pd.DataFrame) -> pd.DataFrame:
