@@ -28,7 +28,7 @@ def _same_as(column: str) -> Callable[[DefaultExecutionContext], Any]:
     """Default of a first-assignment column: a row inserted without it was written when
     the customer was first assigned (its current stage is its first one)."""
     def default(context: DefaultExecutionContext) -> Any:
-        return context.get_current_parameters()[column]
+        return context.get_current_parameters()[column]  # type: ignore[no-untyped-call]
     return default
 
 
