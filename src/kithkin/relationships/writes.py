@@ -3,11 +3,12 @@
 A refresh writes up to a row per customer and model (the current stage rows of its first
 assessment) and reads back what the previous one stored. SQLAlchemy's per-value
 processing is skipped, so values must already be in the driver's format (dates as ISO
-text on SQLite). On a SQLite file, large reads and writes go through :mod:`kithkin.metrics.staging` (ADBC in C, in a child
-process): the large inserts and updates of a refresh are staged in a few files (written
-while the refresh computes its next steps), attached to the session's connection, then
-applied with ``INSERT ... SELECT`` / ``UPDATE ... FROM`` in the session's transaction.
-Elsewhere: ``executemany`` of plain tuples, or ``COPY``.
+text on SQLite). On a SQLite file, large reads and writes go through
+:mod:`kithkin.metrics.staging` (ADBC in C, in a child process): the large inserts and
+updates of a refresh are staged in a few files (written while the refresh computes its
+next steps), attached to the session's connection, then applied with
+``INSERT ... SELECT`` / ``UPDATE ... FROM`` in the session's transaction. Elsewhere:
+``executemany`` of plain tuples, or ``COPY``.
 """
 
 from __future__ import annotations
