@@ -6,6 +6,7 @@ setting environment variables and calling ``get_settings.cache_clear()``.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,19 @@ class Settings(BaseSettings):
         default=None, description="Engine connection (PostgreSQL URL or Spark master)."
     )
     import_batch_size: int = Field(default=50_000, ge=100)
+    # Import validation (kithkin.ingest; docs/ingestion.md "Validation").
+    ingest_earliest_date: date = Field(
+        default=date(1900, 1, 1), description="No imported date or date-time before this.")
+    ingest_latest_date: date = Field(
+        default=date(2100, 12, 31), description="No scheduled date (a membership's start or "
+        "end) after this.")
+    ingest_future_days: int | None = Field(
+        default=1, ge=0, description="Event times (ordered_at, occurred_at...) later than now "
+        "plus this many days are rejected; None accepts them up to ingest_latest_date.")
+    ingest_earliest_birth_date: date = Field(
+        default=date(1900, 1, 1), description="Oldest accepted date_of_birth (latest: today).")
+    ingest_max_field_chars: int = Field(
+        default=65_536, ge=256, description="Longest accepted cell of an imported row.")
     secret_key: SecretStr = Field(
         default=SecretStr("dev-insecure-change-me"), description="Signs session cookies."
     )
