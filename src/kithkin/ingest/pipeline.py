@@ -40,7 +40,13 @@ from kithkin.ingest.kinds import SPECS, Kind
 from kithkin.ingest.options import IngestOptions, load_mapping_file
 from kithkin.ingest.prefetch import prefetch
 from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject, plan_columns, prepare
-from kithkin.ingest.readers import FileSource, RawBatch, detect_format, records_batch
+from kithkin.ingest.readers import (
+    FileSource,
+    RawBatch,
+    detect_format,
+    python_safe,
+    records_batch,
+)
 from kithkin.ingest.rejects import RejectWriter
 from kithkin.ingest.store import BatchCounts, SetBasedWriter, StoreDialect, end_transaction
 
@@ -92,7 +98,7 @@ def _ready_engine(engine: Engine | None) -> Engine:
 def _original(batch: RawBatch) -> Callable[[int], dict[str, Any]]:
     def lookup(row: int) -> dict[str, Any]:
         index = int(np.searchsorted(batch.rows, row))
-        values: dict[str, Any] = batch.table.slice(index, 1).to_pylist()[0]
+        values: dict[str, Any] = python_safe(batch.table.slice(index, 1)).to_pylist()[0]
         return values
 
     return lookup

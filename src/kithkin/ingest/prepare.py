@@ -19,7 +19,7 @@ from kithkin.errors import IngestError
 from kithkin.ingest import coerce
 from kithkin.ingest.kinds import ONE_OF, FieldSpec, FieldType, Kind, KindSpec
 from kithkin.ingest.options import IngestOptions
-from kithkin.ingest.readers import RawBatch
+from kithkin.ingest.readers import RawBatch, python_safe
 from kithkin.ingest.validate import (
     Limits,
     column_bound,
@@ -247,13 +247,13 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     table = pa.table({**out, ROW: pa.array(batch.rows)}) if out else pa.table(
         {ROW: pa.array(batch.rows)})
     present_extras = [c for c in plan.extras if c in batch.table.column_names]
-    extras = batch.table.select(present_extras) if present_extras else None
+    extras = python_safe(batch.table.select(present_extras)) if present_extras else None
     bad = errors.bad_indices()
+    originals = python_safe(batch.table.take(pa.array(bad))).to_pylist()
     rejects = [Reject(int(batch.rows[i]), str(errors.field[i]),  # type: ignore[index]
                       errors.value[i], str(errors.reason[i]),  # type: ignore[index]
                       original)
-               for i, original in zip(bad, batch.table.take(pa.array(bad)).to_pylist(),
-                                      strict=True)]
+               for i, original in zip(bad, originals, strict=True)]
     rejects.extend(Reject(m.row, "", m.text, m.reason, {}) for m in batch.malformed)
     if len(bad):
         keep = np.ones(n, dtype=bool)

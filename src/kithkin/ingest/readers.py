@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -342,6 +343,27 @@ def _json_batch(lines: list[bytes], numbers: list[int]) -> RawBatch:
     names = list(dict.fromkeys(k for record in records for k in record))
     table = pa.table({n: pa.array([r.get(n) for r in records], pa.string()) for n in names})
     return RawBatch(table, np.asarray(good, dtype=np.int64), malformed)
+
+
+def python_safe(table: pa.Table) -> pa.Table:
+    """``table`` with dates, times, decimals and bytes as text.
+
+    A Parquet timestamp far outside years 1-9999 has no Python value (``to_pylist``
+    raises), and none of these fits a JSON column; the reject file and the customer's
+    attributes get their text instead.
+    """
+    for index, column in enumerate(table.columns):
+        kind = column.type
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            text = pa.array([None if v is None else v.decode("utf-8", "replace")
+                             for v in column.to_pylist()], pa.string())
+        elif (pa.types.is_temporal(kind) or pa.types.is_decimal(kind)
+              or pa.types.is_float16(kind)):
+            text = pc.cast(column, pa.string())
+        else:
+            continue
+        table = table.set_column(index, table.field(index).name, text)
+    return table
 
 
 def records_batch(records: list[dict[str, Any]]) -> RawBatch:

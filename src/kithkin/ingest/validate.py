@@ -95,7 +95,7 @@ def text_errors(values: pa.Array, *, key: bool, max_chars: int) -> pa.Array:
     if pa.types.is_nested(array.type):
         text = as_text(array)  # its JSON text: only its length matters
     elif pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        text = array
+        text = pc.utf8_trim_whitespace(array)  # what is stored (a trailing line break is not)
     elif pa.types.is_dictionary(array.type) or pa.types.is_binary(array.type) \
             or pa.types.is_large_binary(array.type):
         text = as_text(array)
