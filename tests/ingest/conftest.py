@@ -31,6 +31,7 @@ def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture
 def service(sqlite_engine: Engine, tmp_path: Path) -> Iterator[Service]:
+    """The API over a seeded store; afterwards every customer's page must answer 200."""
     seed_customers(sqlite_engine, tmp_path)
     with session_scope(sqlite_engine) as session:
         user = user_service.create_user(session=session, email="admin@example.com",
@@ -39,4 +40,6 @@ def service(sqlite_engine: Engine, tmp_path: Path) -> Iterator[Service]:
         _, key = user_service.create_api_key(session=session, user_id=user.id, name="fuzz",
                                              scopes=["*"])
     with TestClient(create_app(include_dashboard=False)) as client:
-        yield Service(sqlite_engine, client, {"Authorization": f"Bearer {key}"})
+        service = Service(sqlite_engine, client, {"Authorization": f"Bearer {key}"})
+        yield service
+        service.customer_pages_answer(everyone=True)

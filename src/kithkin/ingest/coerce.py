@@ -83,7 +83,7 @@ def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False
     """
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-        numbers = pc.cast(array, pa.float64())
+        numbers = pc.cast(array, pa.float64(), safe=False)  # beyond 2**53: nearest float
         text: pa.Array = pc.cast(array, pa.string())
     else:
         text = as_text(array)
@@ -208,7 +208,7 @@ def to_datetime(values: pa.Array, options: IngestOptions) -> Coerced:
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
         # A number is a date-time only as epoch seconds with 9 to 11 digits, like text:
         # 20240301 (a date written as a number) must not become 1970-08-23.
-        seconds = pc.cast(array, pa.float64())
+        seconds = pc.cast(array, pa.float64(), safe=False)
         epoch = pc.and_(pc.greater_equal(seconds, 1e8), pc.less(seconds, 1e11))
         kept = pc.if_else(epoch, seconds, pa.scalar(None, pa.float64()))
         micros = pc.cast(pc.floor(pc.multiply(kept, 1_000_000)), pa.int64())
@@ -276,7 +276,7 @@ def _per_element(text: pa.Array, convert: Any, reason: str) -> tuple[pa.Array, p
     strings = text.to_pylist()
     converted = [None if s is None else convert(s) for s in strings]
     bad = [s is not None and c is None for s, c in zip(strings, converted, strict=True)]
-    return pa.array(converted, pa.string()), errors_where(pa.array(bad), reason)
+    return pa.array(converted, pa.string()), errors_where(pa.array(bad, pa.bool_()), reason)
 
 
 def to_email(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
