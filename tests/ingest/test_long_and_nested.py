@@ -81,7 +81,7 @@ def test_json_lines_nested_first_line_is_a_clear_error(sqlite_engine: Engine,
                                                        tmp_path: Path) -> None:
     path = tmp_path / "customers.jsonl"
     path.write_text('{"source": ' + _deep(100_000) + "}\n")
-    with pytest.raises(IngestError, match="customers.jsonl: first line: JSON nested too deeply"):
+    with pytest.raises(IngestError, match=r"customers\.jsonl: first line: JSON nested too deeply"):
         ingest_file(kind="customers", path=path, engine=sqlite_engine)
 
 

@@ -38,7 +38,7 @@ def storage_error(exc: Exception, file: str) -> KithkinError | None:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             reason = "no space left on the device"
         return StorageError(f"cannot write{where}: {reason} (importing {file})")
-    original: BaseException = exc.orig if isinstance(exc, DBAPIError) else exc
+    original: BaseException = (exc.orig or exc) if isinstance(exc, DBAPIError) else exc
     text = _first_line(original)
     code = str(getattr(original, "sqlstate", "") or "")  # psycopg's SQLSTATE
     storage = (any(marker in text.lower() for marker in _SQLITE_STORAGE)

@@ -29,13 +29,13 @@ from kithkin.config import get_settings
 from kithkin.database.core import get_engine
 from kithkin.database.manage import is_initialised
 from kithkin.errors import ConfigurationError, IngestError
-from kithkin.ingest.failures import storage_error
 from kithkin.imports import lease
 from kithkin.imports import service as import_service
 from kithkin.imports.models import ImportStatus
 from kithkin.imports.schemas import ImportReport, RejectedRow
 from kithkin.ingest import bulk as bulk_mode
 from kithkin.ingest.customers import CustomerWriter
+from kithkin.ingest.failures import storage_error
 from kithkin.ingest.kinds import SPECS, Kind
 from kithkin.ingest.options import IngestOptions, load_mapping_file
 from kithkin.ingest.prefetch import prefetch

@@ -215,7 +215,7 @@ def _input(plan: ColumnPlan, batch: RawBatch, name: str) -> pa.Array:
 
 def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     """Coerce and validate a batch; bad rows become rejects with their first error."""
-    spec, options = plan.spec, plan.options
+    spec = plan.spec
     n = batch.table.num_rows
     out: dict[str, pa.Array] = {}
     errors = _Errors(n)

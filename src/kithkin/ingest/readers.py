@@ -89,7 +89,8 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     if explicit:
         fmt = {"json": "jsonl", "ndjson": "jsonl"}.get(explicit.lower(), explicit.lower())
         if fmt not in {"csv", "parquet", "jsonl"}:
-            raise IngestError(f"unknown format {explicit!r} (csv, parquet, jsonl)", file=display_name(path))
+            raise IngestError(f"unknown format {explicit!r} (csv, parquet, jsonl)",
+                              file=display_name(path))
         return fmt
     found = FORMATS.get(path.suffix.lower())
     if found is None:
