@@ -35,9 +35,10 @@ class Settings(BaseSettings):
     ingest_latest_date: date = Field(
         default=date(2100, 12, 31), description="No scheduled date (a membership's start or "
         "end) after this.")
-    ingest_future_days: int | None = Field(
-        default=1, ge=0, description="Event times (ordered_at, occurred_at...) later than now "
-        "plus this many days are rejected; None accepts them up to ingest_latest_date.")
+    ingest_future_days: int = Field(
+        default=1, ge=0, le=1_000_000, description="Event times (ordered_at, occurred_at...) "
+        "later than now plus this many days are rejected (a large value: up to "
+        "ingest_latest_date).")
     ingest_earliest_birth_date: date = Field(
         default=date(1900, 1, 1), description="Oldest accepted date_of_birth (latest: today).")
     ingest_max_field_chars: int = Field(

@@ -40,7 +40,7 @@ class Limits:
 
     earliest: date
     latest: date
-    future: datetime | None
+    future: datetime
     birth_earliest: date
     today: date
     max_chars: int
@@ -49,9 +49,8 @@ class Limits:
     def current(cls) -> Limits:
         settings = get_settings()
         now = datetime.now(UTC)
-        days = settings.ingest_future_days
         return cls(earliest=settings.ingest_earliest_date, latest=settings.ingest_latest_date,
-                   future=None if days is None else now + timedelta(days=days),
+                   future=now + timedelta(days=settings.ingest_future_days),
                    birth_earliest=settings.ingest_earliest_birth_date, today=now.date(),
                    max_chars=settings.ingest_max_field_chars)
 
@@ -66,7 +65,7 @@ class Limits:
         early = f"before {self.earliest} (setting ingest_earliest_date)"
         after_latest = f"after {self.latest} (setting ingest_latest_date)"
         end = midnight(self.latest + timedelta(1))
-        if when is When.EVENT and self.future is not None and self.future < end:
+        if when is When.EVENT and self.future < end:
             return Window(midnight(self.earliest), self.future, early,
                           f"in the future: after {self.future:%Y-%m-%d %H:%M} UTC "
                           "(setting ingest_future_days)")
