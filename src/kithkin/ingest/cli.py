@@ -82,7 +82,7 @@ def import_command(
     file_format: Annotated[str | None, typer.Option(
         "--format", help="csv, parquet or jsonl (default: from the extension).")] = None,
     encoding: Annotated[str, typer.Option(
-        help="Text encoding of a CSV or JSON Lines file (latin-1, cp1252, utf-16...).")
+        help="Text encoding of a CSV or JSON Lines file (latin-1, cp1252...).")
     ] = "utf-8",
     timezone: Annotated[str | None, typer.Option(
         help="Zone of naive date-times (default UTC or the mapping file's).")] = None,
