@@ -92,6 +92,7 @@ def test_fuzz_csv(service: Service, tmp_path: Path, case: tuple[Kind, bytes]) ->
 
 JSON_VALUE = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
+              st.sampled_from([2**63, -(2**63) - 1, 2**70, 10**400, 1e308, -0.0]),
               st.floats(), st.text(max_size=30), st.sampled_from(NASTY)),
     lambda children: st.one_of(st.lists(children, max_size=4),
                                st.dictionaries(st.text(max_size=8), children, max_size=4)),
@@ -103,8 +104,7 @@ JSON_VALUE = st.recursive(
 def jsonl_files(draw: st.DrawFn) -> tuple[Kind, bytes]:
     kind = draw(st.sampled_from(KINDS))
     line = st.one_of(
-        st.dictionaries(st.sampled_from([*_columns(kind), "extra"]), JSON_VALUE,
-                        max_size=8).map(lambda d: json.dumps(d).encode()),
+        _record(kind).map(lambda d: json.dumps(d).encode()),
         st.sampled_from([b"[" * 100_000 + b"]" * 100_000, b'{"source": ' + b"[" * 5_000,
                          b"not json", b"[1, 2]", b'{"source": "\\u0000"}']),
         st.binary(max_size=200),
@@ -175,9 +175,17 @@ def test_fuzz_parquet(service: Service, tmp_path: Path, case: tuple[Kind, bytes]
 EVENT_KINDS = ("interactions", "transactions", "lines", "memberships")
 
 
+def _record(kind: Kind) -> st.SearchStrategy[dict[str, Any]]:
+    """A record with every required field (so it gets past the header check) and some
+    of the others, all of them any JSON value."""
+    required = SPECS[kind].required
+    optional = [name for name in [*_columns(kind), "extra"] if name not in required]
+    return st.fixed_dictionaries({name: JSON_VALUE for name in required},
+                                 optional={name: JSON_VALUE for name in optional})
+
+
 def _event_record(kind: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.dictionaries(st.sampled_from([*_columns(Kind(kind)), "extra"]), JSON_VALUE,
-                           max_size=10)
+    return _record(Kind(kind))
 
 
 @st.composite
