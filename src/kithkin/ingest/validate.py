@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import BigInteger, Column, Float, Integer, Numeric, SmallInteger
@@ -94,21 +95,39 @@ def text_errors(values: pa.Array, *, key: bool, max_chars: int) -> pa.Array:
     if pa.types.is_nested(array.type):
         text = as_text(array)  # its JSON text: only its length matters
     elif pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        text = pc.utf8_trim_whitespace(array)  # what is stored (a trailing line break is not)
+        text = array
     elif pa.types.is_dictionary(array.type) or pa.types.is_binary(array.type) \
             or pa.types.is_large_binary(array.type):
         text = as_text(array)
     else:
         return pa.nulls(len(array), pa.string())  # numbers, dates, booleans
-    errors = errors_where(pc.greater(pc.utf8_length(text), max_chars),
-                          f"longer than {max_chars:,} characters "
-                          "(setting ingest_max_field_chars)")
-    if not pa.types.is_nested(array.type):
+    errors = pa.nulls(len(text), pa.string())
+    # Bytes bound characters from above: count characters only when some cell may be long.
+    if (pc.max(pc.binary_length(text)).as_py() or 0) > max_chars:
+        errors = errors_where(pc.greater(pc.utf8_length(text), max_chars),
+                              f"longer than {max_chars:,} characters "
+                              "(setting ingest_max_field_chars)")
+    if not pa.types.is_nested(array.type) and _may_hold_control(text, key=key):
         reason = ("contains a control character (NUL, tab, line break...), not allowed in "
                   "an id or source" if key else "contains a control character (NUL, ESC...)")
-        controls = pc.match_substring_regex(text, KEY_CONTROL if key else CONTROL)
+        # Trimmed: the surrounding white space (a trailing line break) is not stored.
+        controls = pc.match_substring_regex(pc.utf8_trim_whitespace(text),
+                                            KEY_CONTROL if key else CONTROL)
         errors = pc.coalesce(errors, errors_where(controls, reason))
     return errors
+
+
+def _may_hold_control(text: pa.Array, *, key: bool) -> bool:
+    """Whether any byte of the column's data is a control character: one pass over the
+    buffer, so the per-cell regular expression only runs on columns that need it."""
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    codes = np.frombuffer(data, np.uint8)
+    found = (codes < 0x20) | (codes == 0x7F)
+    if not key:
+        found &= (codes != 0x09) & (codes != 0x0A) & (codes != 0x0D)
+    return bool(found.any())
 
 
 def date_errors(values: pa.Array, when: When, limits: Limits) -> pa.Array:
