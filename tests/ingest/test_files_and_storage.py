@@ -14,7 +14,7 @@ from kithkin.database.core import build_engine
 from kithkin.errors import IngestError, StorageError
 from kithkin.ingest import ingest_file
 
-from .helpers import TRANSACTIONS_HEADER, seed_customers, write_csv
+from .helpers import TRANSACTIONS_HEADER, Service, seed_customers, write_csv
 
 LATIN_1 = "source,external_id,first_name\nshop,c1,André\nshop,c2,Zoë\n".encode("latin-1")
 
@@ -116,3 +116,13 @@ def test_unwritable_reject_folder(sqlite_engine: Engine, tmp_path: Path) -> None
     with pytest.raises(StorageError, match=r"^cannot write rejects: .*\(importing orders.csv\)"):
         ingest_file(kind="transactions", path=path, engine=sqlite_engine)
     assert _job_statuses(sqlite_engine)[-1] == "failed"
+
+
+def test_upload_errors_do_not_reveal_server_paths(service: Service, workspace: Path) -> None:
+    response = service.client.post(
+        "/api/v1/imports", headers=service.headers, data={"kind": "transactions"},
+        files={"file": ("orders.csv", b"source,order_id\nshop,o1\n", "text/csv")})
+    assert response.status_code == 422, response.text
+    assert "orders.csv" in response.text
+    assert str(workspace.resolve()) not in response.text
+    assert "/uploads/" not in response.text
