@@ -18,7 +18,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from kithkin import __version__
 from kithkin.api import events, health
-from kithkin.api.problems import install_problem_handlers
+from kithkin.api.deps import SESSION_COOKIE
+from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.api.scheduler import RefreshScheduler
 from kithkin.api.timing import ServerTimingMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
@@ -37,7 +38,6 @@ from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
 
 API_PREFIX = "/api/v1"
-SESSION_COOKIE = "kithkin_session"
 SESSION_MAX_AGE_SECONDS = 12 * 3600
 
 # Every API router, mounted under /api/v1. Add yours here.
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     )
     app.add_middleware(ServerTimingMiddleware)
     install_problem_handlers(app)
+    install_problem_docs(app)
     app.include_router(health.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

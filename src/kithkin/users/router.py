@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from kithkin.api.deps import CurrentUser, SessionDep, require_permission
+from kithkin.api.params import IdPath, IdQuery
 from kithkin.auth import sessions
 from kithkin.auth.csrf import csrf_token
 from kithkin.auth.ratelimit import LoginRateLimiter
@@ -80,7 +81,7 @@ def create_user(payload: UserCreate, session: SessionDep, _: UserAdmin) -> Staff
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])
 def list_api_keys(session: SessionDep, _: UserAdmin,
-                  user_id: int | None = None) -> list[ApiKeyRead]:
+                  user_id: IdQuery = None) -> list[ApiKeyRead]:
     rows = user_service.list_api_keys(session=session, user_id=user_id)
     return [ApiKeyRead.model_validate(row) for row in rows]
 
@@ -98,8 +99,8 @@ def create_api_key(payload: ApiKeyCreate, session: SessionDep,
                                          "key": key})
 
 
-@router.post("/api-keys/{api_key_id}/revoke", response_model=ApiKeyRead)
-def revoke_api_key(api_key_id: int, session: SessionDep, _: UserAdmin) -> ApiKeyRead:
+@router.post("/api-keys/{api_key_id:int}/revoke", response_model=ApiKeyRead)
+def revoke_api_key(api_key_id: IdPath, session: SessionDep, _: UserAdmin) -> ApiKeyRead:
     row = user_service.revoke_api_key(session=session, api_key_id=api_key_id)
     session.commit()
     return ApiKeyRead.model_validate(row)

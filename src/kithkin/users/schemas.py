@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kithkin.api.fields import RowId
 from kithkin.users.models import Role
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -38,7 +39,7 @@ class LoginRequest(BaseModel):
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(default_factory=lambda: ["*"])
-    user_id: int | None = Field(default=None, description="Owner; default: the caller.")
+    user_id: RowId | None = Field(default=None, description="Owner; default: the caller.")
 
 
 class ApiKeyRead(BaseModel):
