@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import SessionDep
+from kithkin.api.params import IdPath
 from kithkin.dashboard import navigation
 from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
 from kithkin.errors import ConflictError, ValidationError
@@ -67,9 +68,9 @@ def create_key(request: Request, session: SessionDep, user: AdminUser,
     return _users_page(request, session, user, status_code=201, new_key=key)
 
 
-@router.post("/keys/{api_key_id}/revoke", dependencies=CSRF)
+@router.post("/keys/{api_key_id:int}/revoke", dependencies=CSRF)
 def revoke_key(request: Request, session: SessionDep, user: AdminUser,
-               api_key_id: int) -> Response:
+               api_key_id: IdPath) -> Response:
     row = users_service.revoke_api_key(session=session, api_key_id=api_key_id)
     session.commit()
     flash(request, f"API key {row.prefix} revoked.")
