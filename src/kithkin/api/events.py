@@ -33,18 +33,21 @@ Record = dict[str, Any]
 
 
 def _int64_values(record: Record) -> Record:
-    """Integers beyond 64 bits cannot be stored in any column; name the field at once
+    """Integers beyond 64 bits cannot be stored in any column; name the fields at once
     instead of letting the columnar reader overflow on them."""
-    stack: list[tuple[str, Any]] = [(name, value) for name, value in record.items()]
-    while stack:
-        name, value = stack.pop()
+    out_of_range: list[str] = []
+    pending: list[tuple[str, Any]] = list(record.items())
+    while pending:
+        name, value = pending.pop(0)
         if isinstance(value, int) and not isinstance(value, bool) and \
                 not MIN_INT64 <= value <= MAX_INT64:
-            raise ValueError(f"{name}: integer outside the signed 64-bit range")
-        if isinstance(value, dict):
-            stack.extend((f"{name}.{key}", item) for key, item in value.items())
+            out_of_range.append(name)
+        elif isinstance(value, dict):
+            pending.extend((f"{name}.{key}", item) for key, item in value.items())
         elif isinstance(value, list):
-            stack.extend((f"{name}[{index}]", item) for index, item in enumerate(value))
+            pending.extend((f"{name}[{index}]", item) for index, item in enumerate(value))
+    if out_of_range:
+        raise ValueError(f"{', '.join(out_of_range)}: integer outside the signed 64-bit range")
     return record
 
 
