@@ -27,19 +27,19 @@ from fastapi import FastAPI
 from schemathesis.engine import events, from_schema
 
 from kithkin.api.app import create_app
+from kithkin.users.models import Role
 from tests.api.conftest import MakeUser
 
-from kithkin.users.models import Role
-
-# Per operation and fuzzing phase (the coverage phase adds its own deterministic cases):
-# about 2,500 requests and 30-40 s of CPU per run. Raise it locally to
-# search deeper: KITHKIN_FUZZ_EXAMPLES=200 pytest tests/api/test_schemathesis.py
+# Per operation, for the fuzzing phase (the coverage phase adds its own deterministic
+# cases): about 2,500 requests and 30-40 s of CPU per run. Search deeper locally with
+# KITHKIN_FUZZ_EXAMPLES=200, or elsewhere with another KITHKIN_FUZZ_SEED.
+MAX_EXAMPLES = int(os.environ.get("KITHKIN_FUZZ_EXAMPLES", "5"))
+SEED = int(os.environ.get("KITHKIN_FUZZ_SEED", "20261207"))
+# Where request validation locates a field; domain validation names the field alone.
 REQUEST_LOCATIONS = ("body", "query", "path", "header", "cookie")
 # The operations an anonymous caller may use; every other one answers 401 to them.
 PUBLIC_OPERATIONS = {"GET /healthz", "GET /readyz", "POST /api/v1/auth/login",
                      "POST /api/v1/auth/logout"}
-MAX_EXAMPLES = int(os.environ.get("KITHKIN_FUZZ_EXAMPLES", "5"))
-SEED = int(os.environ.get("KITHKIN_FUZZ_SEED", "20261207"))
 
 
 @dataclass(frozen=True)
