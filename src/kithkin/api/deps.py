@@ -1,9 +1,9 @@
 """FastAPI dependencies shared by every router: the database session and the caller.
 
 A caller is identified by, in order: an API key (``Authorization: Bearer <key>`` or
-``X-API-Key: <key>``), else the signed session cookie's ``user_id``. Every non-public
-route depends on :func:`require_permission` or :func:`require_roles`, so authorisation
-is enforced server-side whatever the client shows.
+``X-API-Key: <key>``), else the session cookie's token, looked up in ``staff_session``.
+Every non-public route depends on :func:`require_permission` or :func:`require_roles`,
+so authorisation is enforced server-side whatever the client shows.
 
 Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
 in its thread pool, and each such hop costs a request more than the check itself.
@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import verify_csrf
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
-from kithkin.auth.sessions import session_user_id
+from kithkin.auth.sessions import session_token
 from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_factory, unit_of_work
 from kithkin.errors import AuthenticationError, PermissionDeniedError
 from kithkin.users import service as user_service
+from kithkin.users import sessions as staff_sessions
 from kithkin.users.models import ApiKey, Role, StaffUser
 
 API_KEY_HEADER = "X-API-Key"
@@ -94,7 +95,8 @@ def current_user(request: Request, session: SessionDep,
                  _: Annotated[None, Depends(credential_schemes)]) -> StaffUser:
     """The authenticated staff user; raises AuthenticationError (401) when there is none.
 
-    Also sets ``request.state.user`` and ``request.state.api_key`` (None for cookies).
+    Also sets ``request.state.user``, ``request.state.api_key`` (None for cookies) and,
+    for cookies, ``request.state.staff_session``.
     """
     cached: StaffUser | None = getattr(request.state, "user", None)
     if cached is not None:
@@ -103,22 +105,20 @@ def current_user(request: Request, session: SessionDep,
     api_key: ApiKey | None = None
     if key is not None:
         user, api_key = user_service.authenticate_api_key(session=session, key=key)
-        if session.dirty:
-            # Write the last_used_at stamp now, so this request holds no write lock; on
-            # SQLite skip it while a bulk write runs (it would make that write fail).
-            with bulk_write_lock(session.get_bind().engine, wait=False) as free:
-                if free:
-                    session.commit()
-                else:
-                    session.rollback()
     else:
-        user_id = session_user_id(request)
-        found = None if user_id is None else user_service.get_active_user(
-            session=session, user_id=user_id
-        )
-        if found is None:
+        token = session_token(request)
+        if token is None:
             raise AuthenticationError("sign in or send an API key")
-        user = found
+        user, request.state.staff_session = staff_sessions.authenticate_session(
+            session=session, token=token)
+    if session.dirty:
+        # Write the last-used stamp now, so this request holds no write lock; on SQLite
+        # skip it while a bulk write runs (it would make that write fail).
+        with bulk_write_lock(session.get_bind().engine, wait=False) as free:
+            if free:
+                session.commit()
+            else:
+                session.rollback()
     request.state.user, request.state.api_key = user, api_key
     return user
 

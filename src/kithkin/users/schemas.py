@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from kithkin.api.fields import RowId
 from kithkin.users.models import Role
@@ -17,6 +17,30 @@ class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=8, max_length=1024)
     role: Role
+
+
+class UserUpdate(BaseModel):
+    """Fields left out stay as they are. A new role or ``is_active: false`` signs the
+    user out everywhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+    is_active: StrictBool | None = None
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(min_length=8, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=8, max_length=1024)
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="How many live sign-ins were ended.")
 
 
 class UserRead(BaseModel):
