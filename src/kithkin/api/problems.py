@@ -58,7 +58,7 @@ PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
 _SCHEMA_REF = "#/components/schemas/"
 
 
-class FieldError(BaseModel):
+class ProblemFieldError(BaseModel):
     field: str | None = Field(description="Dotted location, e.g. body.customer_ids.0.")
     message: str
 
@@ -71,7 +71,7 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str | None
     instance: str = Field(description="The request path.")
-    errors: list[FieldError] | None = Field(default=None, description="Invalid fields (422).")
+    errors: list[ProblemFieldError] | None = Field(default=None, description="Invalid fields (422).")
 
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.S)
@@ -162,8 +162,6 @@ def allowed_methods(request: Request) -> list[str]:
         regex = getattr(route, "path_regex", None)
         if route.methods and regex is not None and regex.match(path):
             methods |= set(route.methods)
-    if "GET" in methods:
-        methods.add("HEAD")
     return sorted(methods)
 
 
