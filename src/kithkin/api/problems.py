@@ -71,7 +71,8 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str | None
     instance: str = Field(description="The request path.")
-    errors: list[ProblemFieldError] | None = Field(default=None, description="Invalid fields (422).")
+    errors: list[ProblemFieldError] | None = Field(default=None,
+                                                   description="Invalid fields (422).")
 
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.S)
