@@ -23,10 +23,15 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from schemathesis.engine import events, from_schema
 
 from kithkin.api.app import create_app
+from kithkin.api.deps import credential_schemes
+from kithkin.api.params import IdPath
+from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.users.models import Role
 from tests.api.conftest import MakeUser
 
@@ -37,9 +42,6 @@ MAX_EXAMPLES = int(os.environ.get("KITHKIN_FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("KITHKIN_FUZZ_SEED", "20261207"))
 # Where request validation locates a field; domain validation names the field alone.
 REQUEST_LOCATIONS = ("body", "query", "path", "header", "cookie")
-# The operations an anonymous caller may use; every other one answers 401 to them.
-PUBLIC_OPERATIONS = {"GET /healthz", "GET /readyz", "POST /api/v1/auth/login",
-                     "POST /api/v1/auth/logout"}
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,14 @@ def schema_valid_data_passes_request_validation(ctx: schemathesis.CheckContext,
 def anonymous_callers_are_refused(ctx: schemathesis.CheckContext,
                                   response: schemathesis.Response,
                                   case: schemathesis.Case) -> bool | None:
-    """Without credentials a protected operation answers 401 before it looks at the
-    input (404/405 only where the path itself routes nowhere; 413 for an oversized body)."""
+    """Without credentials an operation documented with security answers 401 before it
+    looks at the input (404/405 only where the path itself routes nowhere; 413 for an
+    oversized body). Which operations are public is pinned by test_api_contract."""
     if any(name.lower() in {"authorization", "x-api-key", "cookie"}
            for name in response.request.headers):
         return None
-    if case.operation.label in PUBLIC_OPERATIONS:
-        return None
+    if not case.operation.definition.raw.get("security"):
+        return None  # documented as public
     allowed = {401, 413} | ({404, 405} if response.status_code != 401 and
                             _unrouted(case, response) else set())
     assert response.status_code in allowed, (
@@ -167,3 +170,46 @@ def test_fuzz_anonymous_finds_nothing(full_app: FastAPI) -> None:
     requests, findings = fuzz(full_app)
     assert not findings, _report(findings)
     assert requests > 500
+
+
+class Thing(BaseModel):
+    n: int
+
+
+def _faulty_app() -> FastAPI:
+    """A small app with the real problem handlers, contract documentation and credential
+    schemes, and one planted fault per kind of check this suite relies on."""
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_problem_docs(app)
+
+    @app.get("/items/{item_id:int}")
+    def crash_on_big_ids(item_id: IdPath) -> dict[str, int]:
+        if item_id > 1000:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return {"id": item_id}
+
+    @app.post("/things")
+    def stricter_than_documented(thing: Thing) -> dict[str, int]:
+        if thing.n > 5:
+            raise RequestValidationError([{"loc": ("body", "n"), "msg": "too big",
+                                           "type": "value_error"}])
+        return {"n": thing.n}
+
+    @app.get("/private", dependencies=[Depends(credential_schemes)])
+    def documented_as_protected_but_open() -> dict[str, str]:
+        return {"secret": "yes"}
+
+    return app
+
+
+def test_the_suite_finds_planted_faults() -> None:
+    """Guards the harness: each fault above must surface as a finding of its check."""
+    _, findings = fuzz(_faulty_app())
+    found = {(finding.operation, finding.check) for finding in findings}
+    # The test client re-raises the exception behind a 500: reported as an error.
+    assert found & {("GET /items/{item_id}", "not_a_server_error"),
+                    ("GET /items/{item_id}", "error")}, _report(findings)
+    assert ("POST /things", "schema_valid_data_passes_request_validation") in found, \
+        _report(findings)
+    assert ("GET /private", "anonymous_callers_are_refused") in found, _report(findings)
