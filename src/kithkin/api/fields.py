@@ -43,7 +43,7 @@ def _iso_datetime_text(value: Any) -> Any:
     return value
 
 
-# A row id: a positive signed 64-bit integer, never a boolean or a numeric string.
+# A row id: an integer from 1 to MAX_ID, never a boolean or a numeric string.
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 # A JSON number (an integer is a number; a boolean or a numeric string is not).
 Number = StrictFloat
