@@ -50,6 +50,10 @@ class SortKey:
     kind: type = int
 
 
+def _is_int64(value: int) -> bool:
+    return -(2**63) <= value < 2**63
+
+
 def encode_cursor(value: Any, row_id: int) -> str:
     if isinstance(value, datetime | date):
         value = value.isoformat()
@@ -65,9 +69,12 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
             value = datetime.fromisoformat(value)
         elif key.kind is date:
             value = date.fromisoformat(value)
-        elif not isinstance(value, key.kind):
+        elif not isinstance(value, key.kind) or isinstance(value, bool):
             raise TypeError(value)
-        if not isinstance(row_id, int):
+        # Forged cursors must not reach the driver with values it cannot bind.
+        if not all(_is_int64(v) for v in (row_id, value) if isinstance(v, int)):
+            raise ValueError(row_id)
+        if not isinstance(row_id, int) or isinstance(row_id, bool):
             raise TypeError(row_id)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise ValidationError("after: not a cursor this listing returned") from exc
@@ -89,11 +96,14 @@ def keyset_page(
     *, session: Session, query: Select[Any], id_column: SortExpression, key: SortKey,
     descending: bool = False, limit: int = DEFAULT_LIMIT, after: str | None = None,
 ) -> tuple[list[Any], str | None]:
-    """One page of ``query``'s entities and the cursor of the next page (None at the end)."""
+    """One page of ``query``'s entities and the cursor of the next page (None at the end).
+
+    An empty ``after`` is the first page, like an absent one (``?after=`` from a form).
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit: must be between 1 and {MAX_LIMIT}")
     same_column = key.expression is id_column
-    if after is not None:
+    if after:
         value, last_id = decode_cursor(after, key)
         if same_column:
             query = query.where(id_column < last_id if descending else id_column > last_id)
