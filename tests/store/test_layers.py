@@ -35,7 +35,8 @@ def upward_imports(tree: ast.AST) -> list[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            names = ([f"kithkin.{alias.name}" for alias in node.names]
+                     if node.module == "kithkin" else [node.module])
         else:
             continue
         found += [name for name in names
@@ -54,16 +55,15 @@ def _is_text(node: ast.expr) -> bool:
 
 def tables_by_name(tree: ast.AST) -> list[int]:
     """Lines of ``metadata.tables["name"]`` and ``metadata.tables.get("name")``."""
-    lines = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and _is_metadata_tables(node.value) \
-                and _is_text(node.slice):
-            lines.append(node.lineno)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "get" and _is_metadata_tables(node.func.value)
-              and node.args and _is_text(node.args[0])):
-            lines.append(node.lineno)
-    return lines
+    def looks_up(node: ast.AST) -> bool:
+        if isinstance(node, ast.Subscript):
+            return _is_metadata_tables(node.value) and _is_text(node.slice)
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get" and _is_metadata_tables(node.func.value)
+                and bool(node.args) and _is_text(node.args[0]))
+
+    return [node.lineno for node in ast.walk(tree)
+            if looks_up(node) and isinstance(node, ast.expr)]
 
 
 def test_the_checks_see_what_they_look_for() -> None:
