@@ -94,3 +94,23 @@ def test_no_module_looks_a_table_up_by_its_name() -> None:
                  for path in _modules(domain_only=False)
                  if (lines := tables_by_name(ast.parse(path.read_text())))}
     assert offenders == {}
+
+
+SPLINK_INTERNALS = {"_settings_obj", "_u_is_trained", "_match_weight"}
+
+
+def splink_internals(tree: ast.AST) -> list[int]:
+    """Lines that import ``splink.internals`` or read one of Splink's private attributes."""
+    return [node.lineno for node in ast.walk(tree)
+            if (isinstance(node, ast.Attribute) and node.attr in SPLINK_INTERNALS)
+            or (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "splink.internals"))]
+
+
+def test_only_the_splink_adapter_touches_splink_internals() -> None:
+    adapter = PACKAGE / "identity" / "splink_adapter.py"
+    assert splink_internals(ast.parse(adapter.read_text()))
+    offenders = {str(path.relative_to(PACKAGE)): lines
+                 for path in _modules(domain_only=False) if path != adapter
+                 if (lines := splink_internals(ast.parse(path.read_text())))}
+    assert offenders == {}
