@@ -8,11 +8,11 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from kithkin.api import background
-from kithkin.api.deps import SessionDep
+from kithkin.api.deps import SessionDep, csrf_for_cookie_sessions
 from kithkin.api.permissions import ImportsRead, ImportsWrite
 from kithkin.config import get_settings
 from kithkin.errors import ValidationError
@@ -39,7 +39,7 @@ def _save_upload(upload: UploadFile) -> Path:
     return path
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, dependencies=[Depends(csrf_for_cookie_sessions)])
 def upload_import(
     request: Request, _: ImportsWrite,
     file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines.")],
