@@ -62,7 +62,7 @@ def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
 
 def _to_pandas(source: analytics_engine.AnalyticsSource, expr: Any) -> pd.DataFrame:
     """Through Arrow: ibis' ``to_pandas`` on DuckDB turns every column holding a null
-    into Python objects (``to_pylist``) before converting it, 5x slower on a metrics
+    into Python objects (``to_pylist``) before converting it, much slower on a metrics
     block; Arrow's own conversion gives the same dtypes and values (Spark, which hands
     over pandas itself, keeps ibis' path)."""
     if source.engine == "pyspark":

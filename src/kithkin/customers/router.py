@@ -22,6 +22,7 @@ from kithkin.customers.schemas import (
 )
 from kithkin.interactions import service as interaction_service
 from kithkin.memberships import service as membership_service
+from kithkin.metrics import service as metrics_service
 from kithkin.transactions import service as transaction_service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -76,7 +77,7 @@ def get_customer(customer_id: IdPath, session: SessionDep, _: CustomersRead,
             session=session, customer_id=customer_id, limit=RECENT),
         "memberships": membership_service.for_customer(session=session,
                                                        customer_id=customer_id),
-        "metrics": customer_service.latest_metrics(session=session, customer_id=customer_id),
+        "metrics": metrics_service.latest_values(session=session, customer_id=customer_id),
     })
     # One validation, straight to JSON bytes: returned as a model, the document would be
     # dumped, validated against response_model and encoded again by FastAPI.

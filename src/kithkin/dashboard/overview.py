@@ -20,7 +20,6 @@ from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import workspace as relationships_workspace
-from kithkin.relationships.definitions import StageModel
 from kithkin.relationships.models import CustomerStage, StageChange, StageCount
 from kithkin.transactions.models import Transaction
 
@@ -296,16 +295,6 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
             moves=moves.get(model, {}), goals=[]))
         entry.stages.append(stage)
         entry.customers.append(int(n))
-        entry.goals.append(_goal(known, stage))
+        entry.goals.append(known.goal_of(stage) if known else None)
     return as_of, list(models.values())
 
-
-def _goal(model: StageModel | None, stage: str) -> tuple[str, str] | None:
-    """The stage's goal and the metric it is judged by (BRIEF: one goal per stage)."""
-    if model is None:
-        return None
-    try:
-        found = model.stage(stage)
-    except KeyError:  # a stage renamed since that refresh
-        return None
-    return found.goal, found.goal_metric

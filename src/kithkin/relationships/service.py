@@ -359,15 +359,6 @@ def clear_level_override(*, session: Session, kind: str, segment: str) -> Segmen
 # --- one customer ------------------------------------------------------------------
 
 
-def _goal(models: dict[str, StageModel], model: str, stage: str) -> tuple[str | None,
-                                                                          str | None]:
-    try:
-        found = models[model].stage(stage)
-    except KeyError:
-        return None, None
-    return found.goal, found.goal_metric
-
-
 def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> CustomerExplanation:
     """Why a customer is where they are: stages with evidence, recent moves, health
     scorecard, bonds and tiers."""
@@ -384,7 +375,8 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
     inputs_used = read_values(profile.evidence, PROFILE_INPUTS) if profile else {}
     stages = []
     for row in stage_rows:
-        goal, goal_metric = _goal(models, row.model, row.stage)
+        known = models.get(row.model)
+        goal, goal_metric = (known.goal_of(row.stage) if known else None) or (None, None)
         stages.append(CustomerStageRead(
             model=row.model, stage=row.stage, rank=row.rank, since=row.since,
             assigned_at=row.assigned_at, as_of=max(row.as_of, assessed) if assessed else row.as_of,
