@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kithkin.api.app import create_app
-from kithkin.api.fields import MAX_ID
 from kithkin.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_STATUSES
+from kithkin.fields import MAX_ID
 from kithkin.users.models import Role
 from tests.api.conftest import AddCustomers
 

@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from kithkin.api.fields import MAX_ID, IsoDate
 from kithkin.api.pagination import MAX_LIMIT
+from kithkin.fields import MAX_ID, IsoDate
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kithkin.api.fields import IsoDate, IsoDatetime, RowId
 from kithkin.customers.models import Channel, ConsentStatus
+from kithkin.fields import IsoDate, IsoDatetime, RowId
 from kithkin.interactions.schemas import InteractionRead
 from kithkin.memberships.schemas import MembershipRead
 from kithkin.transactions.schemas import TransactionRead

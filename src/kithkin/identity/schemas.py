@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kithkin.api.fields import RowId
+from kithkin.fields import RowId
 
 
 class CandidateRead(BaseModel):

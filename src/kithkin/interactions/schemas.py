@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kithkin.api.fields import IsoDatetime, Number, RowId
+from kithkin.fields import IsoDatetime, Number, RowId
 from kithkin.interactions.models import (
     Direction,
     InteractionChannel,

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
-from kithkin.api.fields import IsoDate
 from kithkin.api.params import DateQuery, IdPath
 from kithkin.api.permissions import AnalyticsAdmin, AnalyticsRead, CustomersRead
+from kithkin.fields import IsoDate
 from kithkin.relationships import reports, service
 from kithkin.relationships.schemas import (
     CustomerExplanation,
