@@ -154,6 +154,7 @@ def main() -> None:
     from kithkin.api.app import create_app
     from kithkin.dashboard import service as dashboard_service
     from kithkin.database.core import session_scope
+    from kithkin.database.pagination import encode_cursor
     from kithkin.users import service as users_service
     from kithkin.users.models import StaffUser
 
@@ -163,7 +164,7 @@ def main() -> None:
                                   password="benchmark-password", role="admin")
         known = dashboard_service.search_customers(session=session, query="C-777").exact
         email = known[0].email_normalized or ""
-    deep_cursor = dashboard_service._encode([customers // 2])
+    deep_cursor = encode_cursor(customers // 2, customers // 2)
 
     cases: list[tuple[str, str, str | None]] = [
         ("browse, first page", "", None),

@@ -7,6 +7,7 @@ setting environment variables and calling ``get_settings.cache_clear()``.
 from __future__ import annotations
 
 import ipaddress
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -38,6 +39,20 @@ class Settings(BaseSettings):
         default=12, gt=0, description="A sign-in ends this long after it started.")
     session_idle_minutes: float = Field(
         default=120, gt=0, description="A sign-in ends after this long without a request.")
+    # Import validation (kithkin.ingest; docs/ingestion.md "Validation").
+    ingest_earliest_date: date = Field(
+        default=date(1900, 1, 1), description="No imported date or date-time before this.")
+    ingest_latest_date: date = Field(
+        default=date(2100, 12, 31), description="No scheduled date (a membership's start or "
+        "end) after this.")
+    ingest_future_days: int = Field(
+        default=1, ge=0, le=1_000_000, description="Event times (ordered_at, occurred_at...) "
+        "later than now plus this many days are rejected (a large value: up to "
+        "ingest_latest_date).")
+    ingest_earliest_birth_date: date = Field(
+        default=date(1900, 1, 1), description="Oldest accepted date_of_birth (latest: today).")
+    ingest_max_field_chars: int = Field(
+        default=65_536, ge=256, description="Longest accepted cell of an imported row.")
     refresh_interval_hours: float | None = Field(
         default=None, gt=0, description="`kithkin serve` refreshes metrics and stages this "
         "often (None: only when `kithkin refresh` is run).")

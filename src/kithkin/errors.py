@@ -70,3 +70,7 @@ class ConvergenceError(KithkinError):
 
 class ServiceUnavailableError(KithkinError):
     """An external service (database server, JVM) is not reachable."""
+
+
+class StorageError(ServiceUnavailableError):
+    """The store or the workspace cannot be written (read-only, disk full, no permission)."""

@@ -87,7 +87,7 @@ def _api_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIR
             yield from _api_routes(route.original_router.routes,
                                    prefix + route.include_context.prefix)
         elif isinstance(route, APIRoute) and route.include_in_schema:
-            yield prefix + route.path, route
+            yield prefix + route.path_format, route  # {id:int} -> {id}
 
 
 EVERYONE = frozenset(Role)

@@ -9,15 +9,19 @@ from splink import Linker
 from sqlalchemy import Engine
 
 from kithkin.database.core import session_scope
-from kithkin.identity import features, resolution, synthetic
+from kithkin.identity import features, resolution, splink_adapter, synthetic
 
 
 def _u_values(linker: Linker) -> dict[str, float | None]:
-    return {
-        f"{comparison.output_column_name}: {level.label_for_charts}": level.u_probability
-        for comparison in linker._settings_obj.comparisons
-        for level in comparison.comparison_levels if not level.is_null_level
-    }
+    return {f"{name}: {level.label}": level.u_probability
+            for name, levels in splink_adapter.comparisons(linker).items()
+            for level in levels if not level.is_null}
+
+
+def _unobserved(linker: Linker) -> list[str]:
+    return [f"{name}: {level.label}"
+            for name, levels in splink_adapter.comparisons(linker).items()
+            for level in levels if not level.u_trained and not level.is_null]
 
 
 def test_unobserved_u_is_filled_and_saved(sqlite_engine: Engine, tmp_path: Path) -> None:
@@ -29,12 +33,12 @@ def test_unobserved_u_is_filled_and_saved(sqlite_engine: Engine, tmp_path: Path)
     linker = Linker(api.register(frame, table_name="unobserved_u"),
                     resolution.splink_settings("duckdb"), log_level=logging.WARNING)
     linker.training.estimate_u_using_random_sampling(max_pairs=500, seed=1)
-    unobserved = [level for comparison in linker._settings_obj.comparisons
-                  for level in comparison.comparison_levels if not level._u_is_trained]
+    unobserved = _unobserved(linker)
     assert unobserved  # 500 random pairs never share an email or a phone
 
     resolution._fill_unobserved_u(linker, sampled_pairs=500)
-    assert all(level.u_probability == 0.5 / 500 for level in unobserved)
+    filled = _u_values(linker)
+    assert all(filled[label] == 0.5 / 500 for label in unobserved)
     path = tmp_path / "model.json"
     linker.misc.save_model_to_json(str(path), overwrite=True)
     reloaded = Linker(api.register(frame, table_name="unobserved_u_reloaded"), str(path),

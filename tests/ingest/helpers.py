@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from kithkin.ingest import ingest_file
@@ -50,5 +52,28 @@ def count(engine: Engine, table: str) -> int:
 
 
 def read_rejects(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(1 << 30)  # rejected rows keep their (over-long) original cells
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+@dataclass
+class Service:
+    """A store with the helper customers, the API on it and an admin's key."""
+
+    engine: Engine
+    client: TestClient
+    headers: dict[str, str]
+    checked: int = 0  # customer ids up to this one were new when last checked
+
+    def customer_pages_answer(self, *, everyone: bool = False) -> None:
+        """GET every customer's page, or the seeded ones and those added since last time
+        (imports add transactions to the seeded customers only)."""
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(text("SELECT id FROM customer ORDER BY id")).scalars())
+        assert ids
+        seeded = ids[:len(CUSTOMERS) - 1]
+        for customer_id in ids if everyone else [*seeded, *(i for i in ids if i > self.checked)]:
+            response = self.client.get(f"/api/v1/customers/{customer_id}", headers=self.headers)
+            assert response.status_code == 200, (customer_id, response.text[:500])
+        self.checked = ids[-1]

@@ -34,7 +34,9 @@ def test_missing_required_column_names_file_and_column(sqlite_engine: Engine,
     with pytest.raises(IngestError) as caught:
         ingest_file(kind="transactions", path=path, engine=sqlite_engine)
     assert caught.value.field == "customer_external_id"
-    assert str(path) in str(caught.value)
+    # Named as given (a server's absolute paths stay out of messages).
+    assert "file orders.csv" in str(caught.value)
+    assert str(tmp_path) not in str(caught.value)
     assert "missing required column 'customer_external_id'" in str(caught.value)
     assert count(sqlite_engine, "import_job") == 0  # refused before anything is written
 

@@ -108,3 +108,11 @@ def test_settings_choose_the_active_models(workspace: Path) -> None:
     (workspace / "relationships.toml").write_text('active_models = ["nope"]\n')
     with pytest.raises(ConfigurationError, match="nope"):
         active_models()
+
+
+def test_a_stage_goal_is_looked_up_in_one_place() -> None:
+    """The customer explanation and the dashboard overview both ask the model."""
+    journey = get_model("journey")
+    friend = journey.stage("friend")
+    assert journey.goal_of("friend") == (friend.goal, friend.goal_metric)
+    assert journey.goal_of("renamed since") is None

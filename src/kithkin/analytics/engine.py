@@ -150,7 +150,7 @@ def connect(settings: Settings, *, store: Engine | None = None) -> AnalyticsSour
 
 def to_pandas(source: AnalyticsSource, expr: ir.Table) -> pd.DataFrame:
     """Through Arrow: ibis' ``to_pandas`` on DuckDB turns every column holding a null
-    into Python objects (``to_pylist``) before converting it, 5x slower on a metrics
+    into Python objects (``to_pylist``) before converting it, much slower on a metrics
     block; Arrow's own conversion gives the same dtypes and values (Spark, which hands
     over pandas itself, keeps ibis' path)."""
     if source.engine == "pyspark":

@@ -15,7 +15,7 @@ fingerprint is a single aggregate query, far cheaper than re-reading the rows.
 Rows are read with the DB-API cursor's ``fetchmany`` straight into Arrow arrays (SQLite:
 the stdlib ``sqlite3`` module, ISO datetime strings cast by Arrow in C; PostgreSQL:
 psycopg). Large SQLite copies (``ADBC_MIN_ROWS``) use ADBC, which decodes rows to Arrow in
-C (4-5x faster on 10M orders, see benchmarks/results/refresh.md), in a child process
+C (faster on large tables; figures in benchmarks/results/code_figures.md), in a child process
 (see :func:`_adbc_copy_in_child` for why).
 """
 
@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from kithkin.errors import KithkinError
 
-if TYPE_CHECKING:  # the child process does without SQLAlchemy (0.3 s of its start-up)
+if TYPE_CHECKING:  # the child process starts faster without SQLAlchemy
     from sqlalchemy import Engine
 
 FETCH_ROWS = 250_000
@@ -164,7 +164,7 @@ def _dbapi_batches(connection: Any, spec: TableSpec, after_id: int,
 
 def _adbc_batches(database: str, spec: TableSpec, after_id: int,
                   upto: int | None = None) -> Iterator[pa.RecordBatch]:
-    """SQLite through ADBC: rows arrive as Arrow batches, decoded in C (about 7x faster).
+    """SQLite through ADBC: rows arrive as Arrow batches, decoded in C.
 
     The driver infers each column's type from the first batch, so a typed sentinel row
     (dropped again) goes first: a column that starts with NULLs still gets its type.

@@ -45,12 +45,12 @@ def customer_summary_from_arrow(transactions: pa.Table, *, as_of: date,
     order), one row per customer in customer_id order, from ``customer_id`` (integer),
     ``ordered_at`` (timestamp, its stored UTC instant counts; or date) and ``amount``.
 
-    Why a second implementation: the SQL form groups the rows by (customer, period), a
-    hash table with one entry per purchase day (ten million for 10M orders), about two
-    CPU seconds in DuckDB.  Here the table is summarised chunk by chunk into running
-    per-customer state (:class:`_Running`); logs whose chunks split a customer's
-    periods in a way that state cannot merge (rows in random order) fall back to
-    one global sort of packed (customer, period) keys (:func:`_sorted_summary`).
+    Why a second implementation: the SQL form groups the rows by (customer, period), a hash
+    table with one entry per purchase day, the costly part of the query in DuckDB.  Here the
+    table is summarised chunk by chunk into running per-customer state (:class:`_Running`);
+    logs whose chunks split a customer's periods in a way that state cannot merge (rows in
+    random order) fall back to one global sort of packed (customer, period) keys
+    (:func:`_sorted_summary`).
     """
     if transactions.num_rows < 4096 * transactions.column("amount").num_chunks:
         transactions = transactions.combine_chunks()  # tiny chunks: per-chunk overhead
@@ -69,7 +69,7 @@ def customer_summary_from_parquet(path: str | Path, *, as_of: date, time_unit: T
                                   batch_rows: int = 1 << 16) -> pd.DataFrame:
     """:func:`customer_summary_from_arrow` of a Parquet file, read a batch at a time.
 
-    Why: materialising a 10M-order table (240 MB) and then its keys costs more than the
+    Why: materialising a large order table and then its keys costs more than the
     summary itself on a machine where first touching memory is slow; batches of
     ``batch_rows`` rows reuse the same few megabytes.  The customer id range comes from
     the row-group statistics; without them (or with sparse ids, or rows in an order the
@@ -138,10 +138,10 @@ def _sorted_summary(transactions: pa.Table, *, as_of: date,
                     time_unit: TimeUnit) -> pd.DataFrame:
     """The summary from one global sort of packed keys: right for rows in any order.
 
-    Each purchase becomes one int64, customer << shift | period, packed chunk by chunk
-    while the chunk is in cache, and the keys are sorted in place (SIMD sort, ~0.1 s
-    for 10M).  Distinct periods, first and last period per customer fall out of the
-    sorted keys; totals and first-period values are bincounts over the chunks.
+    Each purchase becomes one int64, customer << shift | period, packed chunk by chunk while
+    the chunk is in cache, and the keys are sorted in place (SIMD sort).  Distinct periods,
+    first and last period per customer fall out of the sorted keys; totals and first-period
+    values are bincounts over the chunks.
     """
     end_day = day_of(as_of)
     end_period = period_of_day(end_day, time_unit)

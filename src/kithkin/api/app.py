@@ -18,8 +18,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from kithkin import __version__
 from kithkin.api import events, health
+from kithkin.api.deps import SESSION_COOKIE
 from kithkin.api.headers import SecurityHeadersMiddleware
-from kithkin.api.problems import install_problem_handlers
+from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.api.proxies import install_trusted_proxies
 from kithkin.api.scheduler import RefreshScheduler
 from kithkin.api.timing import ServerTimingMiddleware
@@ -40,7 +41,6 @@ from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
 
 API_PREFIX = "/api/v1"
-SESSION_COOKIE = "kithkin_session"
 
 # Every API router, mounted under /api/v1. Add yours here.
 API_ROUTERS: list[APIRouter] = [
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     app.add_middleware(SecurityHeadersMiddleware, https_only=https_only)
     install_trusted_proxies(app, settings)  # last added = outermost: all see the client
     install_problem_handlers(app)
+    install_problem_docs(app)
     app.include_router(health.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -32,8 +32,9 @@ def start_import(*, engine: Engine, kind: str, path: Path, options: IngestOption
     def run() -> None:
         try:
             with bulk_write_lock(engine):
+                # Messages name the upload, not where the server keeps it.
                 ingest_pipeline.ingest_file(kind=kind, path=path, mapping=options,
-                                            strict=strict, engine=engine)
+                                            strict=strict, engine=engine, label=path.name)
         except BaseException as exc:
             failure.append(exc)
 

@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.api.writelock import bulk_write_lock
@@ -33,6 +34,26 @@ from kithkin.users import sessions as staff_sessions
 from kithkin.users.models import ApiKey, Role, StaffUser
 
 API_KEY_HEADER = "X-API-Key"
+SESSION_COOKIE = "kithkin_session"
+
+# The three ways to authenticate, declared so the OpenAPI document lists them on every
+# route that needs a caller (alternatives: any one will do). current_user reads the
+# same headers itself; these never refuse a request.
+_BEARER = HTTPBearer(auto_error=False, scheme_name="apiKeyBearer",
+                     description="An API key as `Authorization: Bearer <key>`.")
+_API_KEY = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="apiKeyHeader",
+                        description="An API key.")
+_SESSION = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="sessionCookie",
+                        description="The signed session cookie set by POST /auth/login; "
+                                    "state-changing requests also need X-CSRF-Token.")
+
+
+async def credential_schemes(
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    _api_key: Annotated[str | None, Security(_API_KEY)],
+    _session: Annotated[str | None, Security(_SESSION)],
+) -> None:
+    """Documentation only: see the schemes above."""
 
 
 def _factory(request: Request) -> sessionmaker[Session]:
@@ -72,7 +93,8 @@ def presented_api_key(request: Request) -> str | None:
     return request.headers.get(API_KEY_HEADER) or None
 
 
-def authenticated_user(request: Request, session: SessionDep) -> StaffUser:
+def authenticated_user(request: Request, session: SessionDep,
+                       _: Annotated[None, Depends(credential_schemes)]) -> StaffUser:
     """The authenticated staff user; raises AuthenticationError (401) when there is none.
 
     Also sets ``request.state.user``, ``request.state.api_key`` (None for cookies) and,

@@ -7,16 +7,18 @@ stores each event once.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from kithkin.api.deps import CurrentUser, check_permission
 from kithkin.api.writelock import with_lock_retries
 from kithkin.auth.roles import Access, Area
 from kithkin.customers.scope import CustomerScope
 from kithkin.errors import ValidationError
+from kithkin.fields import MAX_INT64, MIN_INT64
 from kithkin.imports.schemas import ImportReport, RejectedRow
 from kithkin.ingest import pipeline as ingest_pipeline
 
@@ -31,14 +33,37 @@ AREA_BY_KIND: dict[str, Area] = {
 Record = dict[str, Any]
 
 
+def _int64_values(record: Record) -> Record:
+    """Integers beyond 64 bits cannot be stored in any column; name the fields at once
+    instead of letting the columnar reader overflow on them."""
+    out_of_range: list[str] = []
+    pending: deque[tuple[str, Any]] = deque(record.items())  # document order, O(1) pops
+    while pending:
+        name, value = pending.popleft()
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                not MIN_INT64 <= value <= MAX_INT64:
+            out_of_range.append(name)
+        elif isinstance(value, dict):
+            pending.extend((f"{name}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{name}[{index}]", item) for index, item in enumerate(value))
+    if out_of_range:
+        raise ValueError(f"{', '.join(out_of_range)}: integer outside the signed 64-bit range")
+    return record
+
+
+# Validated as the request is parsed, so a bad value is a 422 naming its field.
+CheckedRecord = Annotated[Record, AfterValidator(_int64_values)]
+
+
 class Event(BaseModel):
     kind: EventKind
-    record: Record = Field(description="Columns as in the import file format of `kind`.")
+    record: CheckedRecord = Field(description="Columns as in the import file format of `kind`.")
 
 
 class EventBatch(BaseModel):
     kind: EventKind
-    records: Annotated[list[Record], Field(min_length=1, max_length=MAX_BATCH)]
+    records: Annotated[list[CheckedRecord], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class EventResult(BaseModel):

@@ -16,7 +16,12 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses={503: {
+    "description": "The store does not answer.",
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["status", "detail"],
+        "properties": {"status": {"const": "unavailable"}, "detail": {"type": "string"}}}}},
+}})
 def readyz(request: Request) -> JSONResponse | dict[str, str]:
     """The store answers a trivial query; 503 while it does not."""
     try:

@@ -181,7 +181,7 @@ class _Rows:
         log_age, log_last = np.log(alpha + self.age_T), np.log(alpha + self.last_tx)
         survived = survived_x[self.age_x] - age_exponent * log_age
         dropped = dropped_x[self.last_x] - last_exponent * log_last
-        # per row: log(e^S + e^D) as max + log1p(exp(-|S - D|)), 3x faster than logaddexp
+        # per row: log(e^S + e^D) as max + log1p(exp(-|S - D|)), faster than logaddexp
         row_survived, row_dropped = survived[self.age_pair], dropped[self.last_pair]
         total = np.maximum(row_survived, row_dropped) + np.log1p(
             np.exp(-np.abs(row_survived - row_dropped)))

@@ -30,7 +30,7 @@ def codes_of(values: FloatArray) -> tuple[IntArray, FloatArray]:
 
     Purchase counts and ages in whole days are small whole numbers: for them the code is
     the rank of ``value - min`` among the values present (an offset, a bincount and a
-    cumulative sum, ~10x cheaper than hashing a million floats).  Anything else goes
+    cumulative sum, far cheaper than hashing the floats).  Anything else goes
     through ``pandas.factorize``.  The order of ``distinct`` is unspecified.
     """
     if values.size >= _DIRECT_FROM:

@@ -130,7 +130,7 @@ def maximise(
     """
     objective = _Objective(likelihood, penalizer)
     # L-BFGS-B calls BLAS on 4-element vectors; threaded OpenBLAS spinning up for those
-    # cost 15x the whole fit on a busy machine, so BLAS runs single-threaded here.
+    # cost more than the whole fit on a busy machine, so BLAS runs single-threaded here.
     with threadpool_limits(limits=1, user_api="blas"):
         found = None
         if sample is not None and likelihood.totals is not None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
-from kithkin.api.params import AfterQuery, LimitQuery
+from kithkin.api.params import AfterQuery, IdPath, IdQuery, LimitQuery
 from kithkin.api.permissions import CustomersAdmin, CustomersRead, CustomersWrite
 from kithkin.customers import service as customer_service
 from kithkin.customers.schemas import (
@@ -22,6 +22,7 @@ from kithkin.customers.schemas import (
 )
 from kithkin.interactions import service as interaction_service
 from kithkin.memberships import service as membership_service
+from kithkin.metrics import service as metrics_service
 from kithkin.transactions import service as transaction_service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -42,7 +43,7 @@ def list_customers(
     sort: Annotated[str, Query(description="id, created_at, last_name or country; "
                                            "prefix - for descending.")] = "id",
     include_merged: bool = False,
-    account_manager_id: Annotated[int | None, Query(
+    account_manager_id: Annotated[IdQuery, Query(
         description="Only the customers this staff user looks after.")] = None,
 ) -> Page[CustomerSummary]:
     """Customers, a keyset page at a time; an agent sees only their own customers."""
@@ -57,8 +58,8 @@ def list_customers(
     )
 
 
-@router.get("/{customer_id}", response_model=CustomerDetail)
-def get_customer(customer_id: int, session: SessionDep, _: CustomersRead,
+@router.get("/{customer_id:int}", response_model=CustomerDetail)
+def get_customer(customer_id: IdPath, session: SessionDep, _: CustomersRead,
                  scope: CustomerScopeDep) -> Response:
     """The customer 360: profile, identifiers, consents, latest orders and interactions,
     memberships and the latest metrics."""
@@ -76,7 +77,7 @@ def get_customer(customer_id: int, session: SessionDep, _: CustomersRead,
             session=session, customer_id=customer_id, limit=RECENT),
         "memberships": membership_service.for_customer(session=session,
                                                        customer_id=customer_id),
-        "metrics": customer_service.latest_metrics(session=session, customer_id=customer_id),
+        "metrics": metrics_service.latest_values(session=session, customer_id=customer_id),
     })
     # One validation, straight to JSON bytes: returned as a model, the document would be
     # dumped, validated against response_model and encoded again by FastAPI.
@@ -93,8 +94,8 @@ def create_customer(payload: CustomerCreate, session: SessionDep,
     return CustomerProfile.model_validate(customer)
 
 
-@router.patch("/{customer_id}", response_model=CustomerProfile)
-def update_customer(customer_id: int, payload: CustomerUpdate, session: SessionDep,
+@router.patch("/{customer_id:int}", response_model=CustomerProfile)
+def update_customer(customer_id: IdPath, payload: CustomerUpdate, session: SessionDep,
                     _: CustomersWrite, scope: CustomerScopeDep) -> CustomerProfile:
     scope.check(session=session, customer_id=customer_id)
     customer = customer_service.update(session=session, customer_id=customer_id,
@@ -114,15 +115,15 @@ def assign_account_manager(payload: AccountManagerAssignment, session: SessionDe
     return AssignmentResult(assigned=assigned)
 
 
-@router.get("/{customer_id}/export")
-def export_customer(customer_id: int, session: SessionDep,
+@router.get("/{customer_id:int}/export")
+def export_customer(customer_id: IdPath, session: SessionDep,
                     _: CustomersAdmin) -> dict[str, Any]:
     """Everything stored about the customer, as JSON (data-subject access request)."""
     return customer_service.export(session=session, customer_id=customer_id)
 
 
-@router.post("/{customer_id}/erase", response_model=CustomerProfile)
-def erase_customer(customer_id: int, session: SessionDep, _: CustomersAdmin) -> CustomerProfile:
+@router.post("/{customer_id:int}/erase", response_model=CustomerProfile)
+def erase_customer(customer_id: IdPath, session: SessionDep, _: CustomersAdmin) -> CustomerProfile:
     """Erase personal data (right to erasure); ids and order history are kept."""
     customer = customer_service.erase(session=session, customer_id=customer_id)
     session.commit()

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kithkin.customers.models import Channel, ConsentStatus
+from kithkin.fields import IsoDate, IsoDatetime, RowId
 from kithkin.interactions.schemas import InteractionRead
 from kithkin.memberships.schemas import MembershipRead
 from kithkin.transactions.schemas import TransactionRead
@@ -75,13 +76,13 @@ class CustomerFields(BaseModel):
     company: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     address_line: str | None = Field(default=None, max_length=400)
     city: str | None = Field(default=None, max_length=200)
     postcode: str | None = Field(default=None, max_length=32)
     country: str | None = Field(default=None, min_length=2, max_length=2)
     acquisition_source: str | None = Field(default=None, max_length=100)
-    acquired_at: datetime | None = None
+    acquired_at: IsoDatetime | None = None
     attributes: dict[str, Any] | None = None
     consents: dict[Channel, ConsentStatus] | None = Field(
         default=None, description="Channel -> status; channels left out are unchanged."
@@ -101,8 +102,8 @@ class CustomerUpdate(CustomerFields):
 class AccountManagerAssignment(BaseModel):
     """Give customers an account manager (null removes it)."""
 
-    customer_ids: list[int] = Field(min_length=1, max_length=10_000)
-    account_manager_id: int | None = Field(
+    customer_ids: list[RowId] = Field(min_length=1, max_length=10_000)
+    account_manager_id: RowId | None = Field(
         description="An active staff user; null leaves the customers unassigned.")
 
 

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, Table, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from kithkin.api.pagination import SortKey, keyset_page, parse_sort
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.schemas import ConsentRead, CustomerCreate, CustomerFields, IdentifierRead
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database import registry  # noqa: F401  (every table, for export)
-from kithkin.database.base import Base, utcnow
+from kithkin.database.base import utcnow
 from kithkin.database.core import get_or_raise
+from kithkin.database.pagination import SortKey, keyset_page, parse_sort
+from kithkin.database.references import referencing_columns
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity.normalize import normalize_email, normalize_phone
 from kithkin.interactions.models import Interaction
 from kithkin.prospects.models import Prospect
+from kithkin.relationships import models as relationship_models
+from kithkin.transactions.models import TransactionLine
 from kithkin.users.models import StaffUser
 
 _CHUNK = 400
@@ -148,12 +150,10 @@ def list_page(*, session: Session, limit: int, after: str | None = None,
     if country:
         query = query.where(Customer.country == country.upper())
     if stage:
-        stages = Base.metadata.tables.get("customer_stage")
-        if stages is None:
-            raise ValidationError("stage: relationship stages are not available")
-        condition = (stages.c.customer_id == Customer.id) & (stages.c.stage == stage)
+        stages = relationship_models.CustomerStage
+        condition = (stages.customer_id == Customer.id) & (stages.stage == stage)
         if stage_model:
-            condition &= stages.c.model == stage_model
+            condition &= stages.model == stage_model
         query = query.where(exists().where(condition))
     return keyset_page(session=session, query=query, id_column=Customer.id, key=key,
                        descending=descending, limit=limit, after=after)
@@ -245,26 +245,23 @@ def assign_account_manager(*, session: Session, customer_ids: Sequence[int],
 
 def in_stage(*, session: Session, model: str, stage: str, limit: int | None = None) -> list[int]:
     """Live customers currently in ``stage`` of ``model``, by id."""
-    stages = Base.metadata.tables.get("customer_stage")
-    if stages is None or not model or not stage:
+    if not model or not stage:
         raise ValidationError("stage: give MODEL:STAGE, e.g. journey:partner")
-    query = (select(stages.c.customer_id).join(Customer, Customer.id == stages.c.customer_id)
-             .where(stages.c.model == model, stages.c.stage == stage,
+    stages = relationship_models.CustomerStage
+    query = (select(stages.customer_id).join(Customer, Customer.id == stages.customer_id)
+             .where(stages.model == model, stages.stage == stage,
                     Customer.merged_into_id.is_(None))
-             .order_by(stages.c.customer_id).limit(limit))
+             .order_by(stages.customer_id).limit(limit))
     return list(session.scalars(query))
 
 
 def _customer_owned_tables() -> list[Table]:
-    """Every table with a ``customer_id`` foreign key to customer, found from the
-    metadata so tables added by later features (stage history, tasks) are included."""
-    tables = []
-    for table in Base.metadata.sorted_tables:
-        column = table.columns.get("customer_id")
-        if column is not None and any(fk.column.table.name == "customer"
-                                      for fk in column.foreign_keys):
-            tables.append(table)
-    return tables
+    """Every table whose ``customer_id`` refers to the customer, so tables added by later
+    features (stage history, tasks) are exported too. Other references (a prospect's
+    ``converted_customer_id``, a merged record's ``merged_into_id``) are not the
+    customer's own rows; :func:`export` adds the prospects itself."""
+    return [column.table for column in referencing_columns(Customer.id)
+            if column.name == "customer_id" and isinstance(column.table, Table)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -299,7 +296,7 @@ def export(*, session: Session, customer_id: int) -> dict[str, Any]:
 
 
 def _add_lines(*, session: Session, document: dict[str, Any]) -> None:
-    lines_table = Base.metadata.tables["transaction_line"]
+    lines_table = TransactionLine.__table__
     ids = [row["id"] for row in document["transaction"]]
     document["transaction_line"] = [] if not ids else [
         {k: _jsonable(v) for k, v in row._mapping.items()}
@@ -331,24 +328,6 @@ def erase(*, session: Session, customer_id: int) -> Customer:
     customer.updated_at = now
     session.flush()
     return customer
-
-
-@cache
-def _latest_metrics_query(table: Table) -> Select[Any]:
-    return (select(table).where(table.c.customer_id == bindparam("customer_id"))
-            .order_by(table.c.as_of.desc()).limit(1))
-
-
-def latest_metrics(*, session: Session, customer_id: int) -> dict[str, Any] | None:
-    """The customer's metrics at the latest as-of, or None before the first refresh."""
-    table = Base.metadata.tables.get("customer_metric")
-    if table is None:
-        return None
-    row = session.connection().execute(_latest_metrics_query(table),
-                                       {"customer_id": customer_id}).first()
-    if row is None:
-        return None
-    return {k: _jsonable(v) for k, v in row._mapping.items() if k not in {"id", "customer_id"}}
 
 
 def _of_customer(table: Any, read: type[IdentifierRead | ConsentRead]) -> Select[Any]:

@@ -24,8 +24,7 @@ from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import workspace as relationships_workspace
-from kithkin.relationships.definitions import StageModel
-from kithkin.relationships.models import StageChange, StageCount
+from kithkin.relationships.models import CustomerStage, StageChange, StageCount
 from kithkin.transactions.models import Transaction
 
 MONTHS_SHOWN = 24
@@ -252,8 +251,9 @@ class ModelStages:
 
 def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
     """Customers by stage per model and moves up/down at the latest refresh, from the
-    relationship engine's ``stage_count`` and ``stage_change`` tables; None before the
-    first refresh."""
+    relationship engine's ``stage_count`` and ``stage_change`` tables, and the customers
+    it assessed for the first time (``customer_stage.assigned_at``; a first assignment
+    is not a move); None before the first refresh."""
     as_of = session.scalar(select(func.max(StageCount.as_of)))
     if as_of is None:
         return None
@@ -267,6 +267,12 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
         .where(StageChange.as_of == as_of).group_by(StageChange.model, StageChange.direction)
     ):
         moves.setdefault(model, {})[direction] = int(n)
+    for model, n in session.execute(
+        select(CustomerStage.model, func.count()).where(CustomerStage.assigned_at == as_of)
+        .group_by(CustomerStage.model)
+    ):
+        entered = moves.setdefault(model, {})
+        entered["new"] = entered.get("new", 0) + int(n)
     definitions = relationships_workspace.available_models()
     models: dict[str, ModelStages] = {}
     for model, stage, n in counts:
@@ -276,16 +282,6 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
             moves=moves.get(model, {}), goals=[]))
         entry.stages.append(stage)
         entry.customers.append(int(n))
-        entry.goals.append(_goal(known, stage))
+        entry.goals.append(known.goal_of(stage) if known else None)
     return as_of, list(models.values())
 
-
-def _goal(model: StageModel | None, stage: str) -> tuple[str, str] | None:
-    """The stage's goal and the metric it is judged by (BRIEF: one goal per stage)."""
-    if model is None:
-        return None
-    try:
-        found = model.stage(stage)
-    except KeyError:  # a stage renamed since that refresh
-        return None
-    return found.goal, found.goal_metric

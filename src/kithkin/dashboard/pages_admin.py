@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import SessionDep
+from kithkin.api.params import IdPath
 from kithkin.dashboard import navigation
 from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
 from kithkin.errors import ConflictError, ValidationError
@@ -68,40 +69,40 @@ def _change_user(request: Request, session: SessionDep, admin: StaffUser,
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@router.post("/users/{user_id}/role", dependencies=CSRF)
-def change_role(request: Request, session: SessionDep, user: AdminUser, user_id: int,
+@router.post("/users/{user_id:int}/role", dependencies=CSRF)
+def change_role(request: Request, session: SessionDep, user: AdminUser, user_id: IdPath,
                 role: Annotated[str, Form()]) -> Response:
     return _change_user(request, session, user, lambda: users_service.update_user(
         session=session, user_id=user_id, role=role),
         "{email} is now {role}; their sessions ended.")
 
 
-@router.post("/users/{user_id}/deactivate", dependencies=CSRF)
+@router.post("/users/{user_id:int}/deactivate", dependencies=CSRF)
 def deactivate(request: Request, session: SessionDep, user: AdminUser,
-               user_id: int) -> Response:
+               user_id: IdPath) -> Response:
     return _change_user(request, session, user, lambda: users_service.update_user(
         session=session, user_id=user_id, is_active=False),
         "{email} deactivated: signed out, API keys stopped.")
 
 
-@router.post("/users/{user_id}/reactivate", dependencies=CSRF)
+@router.post("/users/{user_id:int}/reactivate", dependencies=CSRF)
 def reactivate(request: Request, session: SessionDep, user: AdminUser,
-               user_id: int) -> Response:
+               user_id: IdPath) -> Response:
     return _change_user(request, session, user, lambda: users_service.update_user(
         session=session, user_id=user_id, is_active=True), "{email} reactivated.")
 
 
-@router.post("/users/{user_id}/password", dependencies=CSRF)
-def reset_password(request: Request, session: SessionDep, user: AdminUser, user_id: int,
+@router.post("/users/{user_id:int}/password", dependencies=CSRF)
+def reset_password(request: Request, session: SessionDep, user: AdminUser, user_id: IdPath,
                    password: Annotated[str, Form()]) -> Response:
     return _change_user(request, session, user, lambda: users_service.set_password(
         session=session, user_id=user_id, password=password),
         "Password of {email} set; their sessions ended.")
 
 
-@router.post("/users/{user_id}/sign-out", dependencies=CSRF)
+@router.post("/users/{user_id:int}/sign-out", dependencies=CSRF)
 def sign_out(request: Request, session: SessionDep, user: AdminUser,
-             user_id: int) -> Response:
+             user_id: IdPath) -> Response:
     target = users_service.get_user(session=session, user_id=user_id)
     ended = staff_sessions.end_user_sessions(session=session, user_id=user_id)
     session.commit()
@@ -126,9 +127,9 @@ def create_key(request: Request, session: SessionDep, user: AdminUser,
     return _users_page(request, session, user, status_code=201, new_key=key)
 
 
-@router.post("/keys/{api_key_id}/revoke", dependencies=CSRF)
+@router.post("/keys/{api_key_id:int}/revoke", dependencies=CSRF)
 def revoke_key(request: Request, session: SessionDep, user: AdminUser,
-               api_key_id: int) -> Response:
+               api_key_id: IdPath) -> Response:
     row = users_service.revoke_api_key(session=session, api_key_id=api_key_id)
     session.commit()
     flash(request, f"API key {row.prefix} revoked.")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.api.params import IdPath
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Channel
 from kithkin.dashboard import charts, navigation, sections
@@ -31,7 +32,7 @@ AssignUser = Annotated[StaffUser, Depends(require_page(ASSIGN.key))]
 
 
 def _relationship(session: SessionDep,
-                  customer_id: int) -> CustomerExplanation | None:
+                  customer_id: IdPath) -> CustomerExplanation | None:
     """Stages, health and bonds when the relationship engine has assessed the customer."""
     try:
         return relationships_service.explain(session=session, customer_id=customer_id)
@@ -49,9 +50,9 @@ def customers(request: Request, session: SessionDep, user: CustomersUser,
                   own_book=not scope.everyone)
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id:int}")
 def customer(request: Request, session: SessionDep, user: CustomersUser,
-             scope: CustomerScopeDep, customer_id: int, cursor: str | None = None) -> Response:
+             scope: CustomerScopeDep, customer_id: IdPath, cursor: str | None = None) -> Response:
     scope.check(session=session, customer_id=customer_id)
     view = dashboard_service.customer_view(session=session, customer_id=customer_id)
     timeline = dashboard_service.timeline(session=session, customer_id=customer_id,
@@ -79,8 +80,8 @@ def _managers(session: SessionDep) -> list[StaffUser]:
             if u.is_active and u.role in {Role.AGENT, Role.MANAGER}]
 
 
-@router.post("/customers/{customer_id}/account-manager", dependencies=[Depends(check_csrf)])
-def assign(request: Request, session: SessionDep, user: AssignUser, customer_id: int,
+@router.post("/customers/{customer_id:int}/account-manager", dependencies=[Depends(check_csrf)])
+def assign(request: Request, session: SessionDep, user: AssignUser, customer_id: IdPath,
            account_manager_id: Annotated[str, Form()] = "") -> Response:
     manager_id = int(account_manager_id) if account_manager_id.strip() else None
     customer_service.assign_account_manager(session=session, customer_ids=[customer_id],

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from kithkin.api.deps import SessionDep
+from kithkin.api.params import IdPath
 from kithkin.customers.models import Customer
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
@@ -49,9 +50,9 @@ def duplicates(request: Request, session: SessionDep, user: ReviewUser,
                   names=_names(session, ids))
 
 
-@router.get("/{candidate_id}")
+@router.get("/{candidate_id:int}")
 def pair(request: Request, session: SessionDep, user: ReviewUser,
-         candidate_id: int) -> Response:
+         candidate_id: IdPath) -> Response:
     candidate = identity_service.get_candidate(session=session, candidate_id=candidate_id)
     fields = identity_service.compare_fields(session=session, candidate=candidate)
     return render(request, "duplicate_pair.html", user=user, active=DUPLICATES.key,
@@ -59,8 +60,8 @@ def pair(request: Request, session: SessionDep, user: ReviewUser,
                   names=_names(session, {candidate.customer_id_l, candidate.customer_id_r}))
 
 
-@router.post("/{candidate_id}/merge", dependencies=CSRF)
-def merge(request: Request, session: SessionDep, user: ReviewUser, candidate_id: int,
+@router.post("/{candidate_id:int}/merge", dependencies=CSRF)
+def merge(request: Request, session: SessionDep, user: ReviewUser, candidate_id: IdPath,
           survivor_id: Annotated[int, Form()]) -> Response:
     candidate = identity_service.get_candidate(session=session, candidate_id=candidate_id)
     pair_ids = (candidate.customer_id_l, candidate.customer_id_r)
@@ -81,9 +82,9 @@ def merge(request: Request, session: SessionDep, user: ReviewUser, candidate_id:
     return RedirectResponse("/duplicates", status_code=303)
 
 
-@router.post("/{candidate_id}/reject", dependencies=CSRF)
+@router.post("/{candidate_id:int}/reject", dependencies=CSRF)
 def reject(request: Request, session: SessionDep, user: ReviewUser,
-           candidate_id: int) -> Response:
+           candidate_id: IdPath) -> Response:
     try:
         identity_service.reject(session=session, candidate_id=candidate_id, actor=user.email)
     except ConflictError as exc:
@@ -95,8 +96,8 @@ def reject(request: Request, session: SessionDep, user: ReviewUser,
     return RedirectResponse("/duplicates", status_code=303)
 
 
-@router.post("/merges/{merge_id}/undo", dependencies=CSRF)
-def undo(request: Request, session: SessionDep, user: ReviewUser, merge_id: int) -> Response:
+@router.post("/merges/{merge_id:int}/undo", dependencies=CSRF)
+def undo(request: Request, session: SessionDep, user: ReviewUser, merge_id: IdPath) -> Response:
     try:
         entry = identity_service.undo_merge(session=session, merge_id=merge_id,
                                             actor=user.email)

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from kithkin.api import background
 from kithkin.api.deps import SessionDep
+from kithkin.api.params import IdPath
 from kithkin.dashboard import imports_view, navigation
 from kithkin.dashboard.web import PageRoute, check_csrf, render, require_page
 from kithkin.errors import KithkinError
@@ -57,16 +58,16 @@ def upload(request: Request, session: SessionDep, user: ImportsUser,
     return RedirectResponse(f"/imports/{job_id}", status_code=303)
 
 
-@router.get("/{job_id}")
-def job(request: Request, session: SessionDep, user: ImportsUser, job_id: int) -> Response:
+@router.get("/{job_id:int}")
+def job(request: Request, session: SessionDep, user: ImportsUser, job_id: IdPath) -> Response:
     found = import_service.get(session=session, job_id=job_id)
     return render(request, "import_job.html", user=user, active="imports", job=found,
                   finished=imports_view.is_finished(found),
                   rejects=imports_view.reject_report(found))
 
 
-@router.get("/{job_id}/status")
-def job_status(session: SessionDep, _: ImportsUser, job_id: int) -> dict[str, Any]:
+@router.get("/{job_id:int}/status")
+def job_status(session: SessionDep, _: ImportsUser, job_id: IdPath) -> dict[str, Any]:
     """Polled by the progress view every second until the job has finished."""
     found = import_service.get(session=session, job_id=job_id)
     return {"status": found.status, "rows_read": found.rows_read,

@@ -7,8 +7,6 @@ after a cursor (Winand, *SQL Performance Explained*, "paging through results").
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.core import get_or_raise
+from kithkin.database.pagination import SortKey, decode_values, encode_values, keyset_page
 from kithkin.errors import ValidationError
 from kithkin.identity.normalize import normalize_email
 from kithkin.interactions.models import Interaction
@@ -44,19 +43,16 @@ class CustomerPage:
     exact: Sequence[Customer] = field(default_factory=list)
 
 
-def _encode(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except ValueError as exc:
-        raise ValidationError(f"cursor: not a valid page cursor ({exc})") from exc
-    if not isinstance(values, list):
-        raise ValidationError("cursor: not a valid page cursor")
+def _decode(cursor: str, size: int) -> list[Any]:
+    values = decode_values(cursor, field="cursor")
+    if len(values) != size:
+        raise ValidationError("cursor: not a cursor this listing returned")
     return values
+
+
+_BY_ID = SortKey("id", Customer.id)
+# Only customers with an email match an email prefix, so the sort key is never null.
+_BY_EMAIL = SortKey("email_normalized", Customer.email_normalized, str)
 
 
 def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:
@@ -79,24 +75,16 @@ def search_customers(*, session: Session, query: str = "", cursor: str | None = 
     """
     query = query.strip()
     live = and_(Customer.merged_into_id.is_(None), *scope.customers())
-    after = _decode(cursor) if cursor else None
-    if not query:
-        stmt = select(Customer).where(live)
-        if after:
-            stmt = stmt.where(Customer.id > int(after[0]))
-        rows = session.scalars(stmt.order_by(Customer.id).limit(limit + 1)).all()
-        return _page(rows, limit, lambda c: [c.id])
-    if "@" in query:
-        email = normalize_email(query) or query.lower()
-        stmt = select(Customer).where(live, _prefix(Customer.email_normalized, email))
-        if after:
-            stmt = stmt.where(or_(
-                Customer.email_normalized > after[0],
-                and_(Customer.email_normalized == after[0], Customer.id > int(after[1])),
-            ))
-        stmt = stmt.order_by(Customer.email_normalized, Customer.id).limit(limit + 1)
-        return _page(session.scalars(stmt).all(), limit,
-                     lambda c: [c.email_normalized, c.id])
+    if not query or "@" in query:
+        stmt, key = select(Customer).where(live), _BY_ID
+        if query:
+            email = normalize_email(query) or query.lower()
+            stmt, key = stmt.where(_prefix(Customer.email_normalized, email)), _BY_EMAIL
+        rows, next_cursor = keyset_page(session=session, query=stmt, id_column=Customer.id,
+                                        key=key, limit=limit, after=cursor,
+                                        cursor_field="cursor")
+        return CustomerPage(customers=rows, next_cursor=next_cursor)
+    after = _decode(cursor, 3) if cursor else None
     words = query.split()
     exact = [] if after else _exact_matches(session=session, term=query, scope=scope)
     if len(words[-1]) < MIN_NAME_PREFIX:
@@ -165,7 +153,7 @@ def _page(rows: Sequence[Customer], limit: int, key: Any) -> CustomerPage:
     more = len(rows) > limit
     shown = list(rows[:limit])
     return CustomerPage(customers=shown,
-                        next_cursor=_encode(key(shown[-1])) if more and shown else None)
+                        next_cursor=encode_values(key(shown[-1])) if more and shown else None)
 
 
 def _identifier_sources(session: Session, *, cap: int = 100) -> list[str]:
@@ -276,7 +264,7 @@ def _before(column_at: Any, column_id: Any, kind: str,
 def timeline(*, session: Session, customer_id: int, cursor: str | None = None,
              limit: int = TIMELINE_PAGE) -> Timeline:
     """Transactions and interactions, newest first, one keyset page at a time."""
-    after = _decode(cursor) if cursor else None
+    after = _decode(cursor, 3) if cursor else None
     orders = session.scalars(
         select(Transaction).where(Transaction.customer_id == customer_id,
                                   *_before(Transaction.ordered_at, Transaction.id,
@@ -295,7 +283,7 @@ def timeline(*, session: Session, customer_id: int, cursor: str | None = None,
     next_cursor = None
     if len(entries) > limit:
         last = shown[-1]
-        next_cursor = _encode([last.at.isoformat(), _RANK[last.kind], last.id])
+        next_cursor = encode_values([last.at, _RANK[last.kind], last.id])
     return Timeline(entries=shown, next_cursor=next_cursor)
 
 

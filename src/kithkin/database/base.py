@@ -43,6 +43,24 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """On SQLite, a stored text Python cannot read (year 0, written by another tool or
+        an older import) reads as the nearest representable instant instead of failing
+        every page that shows it; imports refuse such values (kithkin.ingest.validate)."""
+        process = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or process is None:
+            return process
+
+        def tolerant(value: Any) -> datetime | None:
+            try:
+                result: datetime | None = process(value)
+            except ValueError:
+                early = str(value).lstrip().startswith(("-", "0000"))
+                return (datetime.min if early else datetime.max).replace(tzinfo=UTC)
+            return result
+
+        return tolerant
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

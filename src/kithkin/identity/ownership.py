@@ -13,8 +13,9 @@ from enum import StrEnum
 
 from sqlalchemy import Column, Table, UniqueConstraint
 
+from kithkin.customers.models import Customer
 from kithkin.database import registry  # noqa: F401 - fills Base.metadata
-from kithkin.database.base import Base
+from kithkin.database.references import referencing_columns
 
 
 class OwnedTablePolicy(StrEnum):
@@ -51,22 +52,19 @@ class OwnedColumn:
 def owned_columns() -> list[OwnedColumn]:
     """Every customer-owned column a merge moves, in dependency order."""
     found: list[OwnedColumn] = []
-    for table in Base.metadata.sorted_tables:
+    for column in referencing_columns(Customer.id):
+        table = column.table
         if table.name in _IDENTITY_TABLES:
             continue
         if _POLICIES.get(table.name, OwnedTablePolicy.MOVE) is OwnedTablePolicy.KEEP:
             continue
-        for fk in table.foreign_keys:
-            if fk.column.table.name != "customer" or fk.column.name != "id":
-                continue
-            column = fk.parent
-            partners = tuple(
-                tuple(c.name for c in constraint.columns if c.name != column.name)
-                for constraint in table.constraints
-                if isinstance(constraint, UniqueConstraint) and column.name in constraint.columns
-            )
-            recency = next(
-                (name for name in ("updated_at", "created_at") if name in table.columns), None
-            )
-            found.append(OwnedColumn(table, column, partners, recency))
+        partners = tuple(
+            tuple(c.name for c in constraint.columns if c.name != column.name)
+            for constraint in table.constraints
+            if isinstance(constraint, UniqueConstraint) and column.name in constraint.columns
+        )
+        recency = next(
+            (name for name in ("updated_at", "created_at") if name in table.columns), None
+        )
+        found.append(OwnedColumn(table, column, partners, recency))
     return found

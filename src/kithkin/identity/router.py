@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
-from kithkin.api.params import AfterQuery, LimitQuery
+from kithkin.api.params import AfterQuery, IdPath, LimitQuery
 from kithkin.api.permissions import CustomersAdmin, CustomersRead
 from kithkin.identity import service as identity_service
 from kithkin.identity.models import CandidateStatus
@@ -44,23 +44,23 @@ def merge_customers(payload: MergeRequest, session: SessionDep,
     return MergeRead.of(entry)
 
 
-@router.get("/merges/{merge_id}", response_model=MergeRead)
-def get_merge(merge_id: int, session: SessionDep, _: CustomersRead,
+@router.get("/merges/{merge_id:int}", response_model=MergeRead)
+def get_merge(merge_id: IdPath, session: SessionDep, _: CustomersRead,
               scope: CustomerScopeDep) -> MergeRead:
     scope.require_all("the merge log")
     return MergeRead.of(identity_service.get_merge(session=session, merge_id=merge_id))
 
 
-@router.post("/merges/{merge_id}/undo", response_model=MergeRead)
-def undo_merge(merge_id: int, session: SessionDep, user: CustomersAdmin) -> MergeRead:
+@router.post("/merges/{merge_id:int}/undo", response_model=MergeRead)
+def undo_merge(merge_id: IdPath, session: SessionDep, user: CustomersAdmin) -> MergeRead:
     """Restore both customers exactly as before the merge (409 if a later change blocks)."""
     entry = identity_service.undo_merge(session=session, merge_id=merge_id, actor=user.email)
     session.commit()
     return MergeRead.of(entry)
 
 
-@router.get("/{candidate_id}", response_model=CandidateDetail)
-def get_duplicate(candidate_id: int, session: SessionDep, _: CustomersRead,
+@router.get("/{candidate_id:int}", response_model=CandidateDetail)
+def get_duplicate(candidate_id: IdPath, session: SessionDep, _: CustomersRead,
                   scope: CustomerScopeDep) -> CandidateDetail:
     """The pair side by side, with each field's agreement level and match weight."""
     scope.require_all("the duplicate review queue")
@@ -73,16 +73,16 @@ def get_duplicate(candidate_id: int, session: SessionDep, _: CustomersRead,
     })
 
 
-@router.post("/{candidate_id}/merge", response_model=MergeRead)
-def merge_duplicate(candidate_id: int, session: SessionDep, user: CustomersAdmin) -> MergeRead:
+@router.post("/{candidate_id:int}/merge", response_model=MergeRead)
+def merge_duplicate(candidate_id: IdPath, session: SessionDep, user: CustomersAdmin) -> MergeRead:
     entry = identity_service.merge_candidate(session=session, candidate_id=candidate_id,
                                              actor=user.email)
     session.commit()
     return MergeRead.of(entry)
 
 
-@router.post("/{candidate_id}/reject", response_model=CandidateRead)
-def reject_duplicate(candidate_id: int, session: SessionDep,
+@router.post("/{candidate_id:int}/reject", response_model=CandidateRead)
+def reject_duplicate(candidate_id: IdPath, session: SessionDep,
                      user: CustomersAdmin) -> CandidateRead:
     candidate = identity_service.reject(session=session, candidate_id=candidate_id,
                                         actor=user.email)

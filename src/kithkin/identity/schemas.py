@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kithkin.fields import RowId
+
 
 class CandidateRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -38,8 +40,8 @@ class CandidateDetail(CandidateRead):
 
 
 class MergeRequest(BaseModel):
-    survivor_id: int
-    merged_id: int
+    survivor_id: RowId
+    merged_id: RowId
     reason: str | None = Field(default=None, max_length=2000)
 
 

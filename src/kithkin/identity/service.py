@@ -17,11 +17,11 @@ import pandas as pd
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.base import Base, utcnow
 from kithkin.database.core import get_or_raise
+from kithkin.database.pagination import SortKey, keyset_page
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity import features, ownership, resolution, snapshot, survivorship
 from kithkin.identity.models import (

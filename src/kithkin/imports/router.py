@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, Response
 
 from kithkin.api import background
 from kithkin.api.deps import SessionDep
+from kithkin.api.params import IdPath
 from kithkin.api.permissions import ImportsRead, ImportsWrite
 from kithkin.config import get_settings
 from kithkin.errors import ValidationError
@@ -62,13 +63,13 @@ def list_imports(session: SessionDep, _: ImportsRead) -> list[ImportJobRead]:
     return import_service.list_recent(session=session)
 
 
-@router.get("/{job_id}", response_model=ImportJobRead)
-def get_import(job_id: int, session: SessionDep, _: ImportsRead) -> ImportJobRead:
+@router.get("/{job_id:int}", response_model=ImportJobRead)
+def get_import(job_id: IdPath, session: SessionDep, _: ImportsRead) -> ImportJobRead:
     return import_service.get(session=session, job_id=job_id)
 
 
-@router.get("/{job_id}/rejects", response_model=None)
-def get_rejects(job_id: int, session: SessionDep, _: ImportsRead,
+@router.get("/{job_id:int}/rejects", response_model=None)
+def get_rejects(job_id: IdPath, session: SessionDep, _: ImportsRead,
                 fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "json",
                 ) -> Response | list[dict[str, str]]:
     """The job's reject report (row, field, value, reason and the original columns)."""

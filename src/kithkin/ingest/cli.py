@@ -39,6 +39,8 @@ class RowsPerSecond(ProgressColumn):
 
 def _error(exc: Exception) -> None:
     console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    for note in getattr(exc, "__notes__", []):
+        console.print(escape(note), soft_wrap=True)
 
 
 def _terminate_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -79,6 +81,9 @@ def import_command(
         help="TOML mapping file: [columns], [defaults], [options].")] = None,
     file_format: Annotated[str | None, typer.Option(
         "--format", help="csv, parquet or jsonl (default: from the extension).")] = None,
+    encoding: Annotated[str, typer.Option(
+        help="Text encoding of a CSV or JSON Lines file (latin-1, cp1252...).")
+    ] = "utf-8",
     timezone: Annotated[str | None, typer.Option(
         help="Zone of naive date-times (default UTC or the mapping file's).")] = None,
     strict: Annotated[bool, typer.Option(
@@ -112,7 +117,7 @@ def import_command(
 
             report = ingest_file(kind=kind, path=file, mapping=options, file_format=file_format,
                                  strict=strict, dry_run=dry_run, progress=advance,
-                                 batch_size=batch_size, bulk=bulk)
+                                 batch_size=batch_size, bulk=bulk, encoding=encoding)
     except (IngestError, ValueError) as exc:  # ValueError: a bad --timezone
         _error(exc)
         raise typer.Exit(2) from exc

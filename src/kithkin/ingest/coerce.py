@@ -45,8 +45,12 @@ def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Trimmed strings with empty cells as NULL: an empty cell means 'no value'."""
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        if pa.types.is_list(array.type) or pa.types.is_struct(array.type):
+        if pa.types.is_nested(array.type):
             array = pa.array([None if v is None else json.dumps(v, default=str)
+                              for v in array.to_pylist()], pa.string())
+        elif pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+            # Parquet bytes: text when they are UTF-8; shown with U+FFFD marks otherwise.
+            array = pa.array([None if v is None else v.decode("utf-8", "replace")
                               for v in array.to_pylist()], pa.string())
         else:
             array = pc.cast(array, pa.string())
@@ -70,11 +74,16 @@ def to_text(values: pa.Array, *, upper: bool = False) -> Coerced:
 
 
 def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False,
-              cents: bool = False) -> Coerced:
-    """Decimals with currency symbols or codes, thousands separators, optional comma."""
+              cents: bool = False, bound: float | None = None) -> Coerced:
+    """Decimals with currency symbols or codes, thousands separators, optional comma.
+
+    Only finite values of magnitude below ``bound`` (the column's range: 1e16 for a
+    Numeric(18, 2)) are accepted: ``1e309`` would be stored as infinity, ``1e20`` would
+    overflow PostgreSQL's column and fail the whole batch there.
+    """
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-        numbers = pc.cast(array, pa.float64())
+        numbers = pc.cast(array, pa.float64(), safe=False)  # beyond 2**53: nearest float
         text: pa.Array = pc.cast(array, pa.string())
     else:
         text = as_text(array)
@@ -87,12 +96,23 @@ def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False
         valid = pc.match_substring_regex(cleaned, _NUMBER)
         numbers = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())), pa.float64())
     errors = errors_where(_unparsed(text, numbers), "not a number")
+    no_number = pa.scalar(None, pa.float64())
+    infinite = pc.invert(pc.is_finite(numbers))
+    errors = pc.coalesce(errors, errors_where(infinite, "not a finite number"))
+    if cents:
+        numbers = pc.round(numbers, 2)
+    numbers = pc.if_else(pc.fill_null(infinite, False), no_number, numbers)
+    if integer and bound is None:
+        bound = 2.0**63  # int64
+    if bound is not None:
+        outside = pc.fill_null(pc.greater_equal(pc.abs(numbers), bound), False)
+        errors = pc.coalesce(errors, errors_where(
+            outside, f"out of range: the column holds numbers below {bound:,.0f} in magnitude"))
+        numbers = pc.if_else(outside, no_number, numbers)
     if integer:
         whole = pc.equal(pc.floor(numbers), numbers)
         errors = pc.coalesce(errors, errors_where(pc.invert(whole), "not a whole number"))
-        numbers = pc.cast(pc.if_else(whole, numbers, pa.scalar(None, pa.float64())), pa.int64())
-    elif cents:
-        numbers = pc.round(numbers, 2)
+        numbers = pc.cast(pc.if_else(whole, numbers, no_number), pa.int64())
     return numbers, errors
 
 
@@ -119,7 +139,39 @@ def _parse_python(text: str, options: IngestOptions) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(options.timezone))
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted out of datetime's range
+        return None
+
+
+_MICROS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+_FIRST_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+_END_US = 253_402_300_800_000_000  # 10000-01-01T00:00:00Z
+
+
+def _typed_micros(array: pa.Array) -> Coerced:
+    """Microseconds since the epoch of a timestamp or date array, within years 1-9999.
+
+    Checked in the array's own unit before scaling: a Parquet timestamp in seconds far
+    out of range would overflow the conversion (and Python's datetime when read back).
+    """
+    if pa.types.is_timestamp(array.type):
+        raw, unit = array.view(pa.int64()), str(array.type.unit)
+    elif pa.types.is_date32(array.type):
+        raw, unit = pc.cast(array.view(pa.int32()), pa.int64()), "d"
+    else:
+        raw, unit = array.view(pa.int64()), "ms"
+    if unit == "ns":
+        micros = pc.divide(raw, 1_000)
+        inside = pc.and_(pc.greater_equal(micros, _FIRST_US), pc.less(micros, _END_US))
+    else:
+        factor = 86_400_000_000 if unit == "d" else _MICROS[unit]
+        inside = pc.and_(pc.greater_equal(raw, -(-_FIRST_US // factor)),
+                         pc.less(raw, _END_US // factor))
+        micros = pc.multiply(pc.if_else(inside, raw, pa.scalar(None, pa.int64())), factor)
+    kept = pc.if_else(inside, micros, pa.scalar(None, pa.int64()))
+    return kept, errors_where(pc.invert(inside), "date-time out of range (years 1 to 9999)")
 
 
 def _field_pattern(match: re.Match[str]) -> str:
@@ -148,15 +200,21 @@ def to_datetime(values: pa.Array, options: IngestOptions) -> Coerced:
     Naive values are read in ``options.timezone`` and everything comes out as UTC.
     """
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if pa.types.is_timestamp(array.type):
-        stamped = pc.cast(array, UTC_US) if array.type.tz else _localise(array, options)
-        return stamped, pa.nulls(len(array), pa.string())
-    if pa.types.is_date(array.type):
-        return _localise(pc.cast(array, pa.timestamp("us")), options), pa.nulls(len(array),
-                                                                                  pa.string())
+    if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
+        micros, errors = _typed_micros(array)
+        if pa.types.is_timestamp(array.type) and array.type.tz:
+            return pc.cast(micros, UTC_US), errors
+        return _localise(pc.cast(micros, pa.timestamp("us")), options), errors
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-        micros = pc.cast(pc.multiply(pc.cast(array, pa.float64()), 1_000_000), pa.int64())
-        return pc.cast(micros, UTC_US), pa.nulls(len(array), pa.string())
+        # A number is a date-time only as epoch seconds with 9 to 11 digits, like text:
+        # 20240301 (a date written as a number) must not become 1970-08-23.
+        seconds = pc.cast(array, pa.float64(), safe=False)
+        epoch = pc.and_(pc.greater_equal(seconds, 1e8), pc.less(seconds, 1e11))
+        kept = pc.if_else(epoch, seconds, pa.scalar(None, pa.float64()))
+        micros = pc.cast(pc.floor(pc.multiply(kept, 1_000_000)), pa.int64())
+        return pc.cast(micros, UTC_US), errors_where(
+            pc.invert(epoch), "a number is read as a date-time only as epoch seconds "
+            "(9 to 11 digits); store dates as timestamps or ISO 8601 text")
     text = as_text(array)
     try:
         return pc.cast(text, UTC_US), pa.nulls(len(text), pa.string())
@@ -218,7 +276,7 @@ def _per_element(text: pa.Array, convert: Any, reason: str) -> tuple[pa.Array, p
     strings = text.to_pylist()
     converted = [None if s is None else convert(s) for s in strings]
     bad = [s is not None and c is None for s, c in zip(strings, converted, strict=True)]
-    return pa.array(converted, pa.string()), errors_where(pa.array(bad), reason)
+    return pa.array(converted, pa.string()), errors_where(pa.array(bad, pa.bool_()), reason)
 
 
 def to_email(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:

@@ -47,6 +47,14 @@ class FieldType(StrEnum):
     TAGS = "tags"  # ';'-separated -> JSON list
 
 
+class When(StrEnum):
+    """Which plausible window a date field is checked against (see ingest.validate)."""
+
+    EVENT = "event"  # happened: not after now + ingest_future_days
+    SCHEDULED = "scheduled"  # may lie ahead: not after ingest_latest_date
+    BIRTH = "birth"  # from ingest_earliest_birth_date to today
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One input column.
@@ -61,6 +69,7 @@ class FieldSpec:
     column: str | None = ""
     choices: tuple[str, ...] = ()
     default: str | None = None
+    when: When = When.EVENT
 
     @property
     def target(self) -> str | None:
@@ -139,7 +148,7 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("company"),
             FieldSpec("email", FieldType.EMAIL),
             FieldSpec("phone", FieldType.PHONE),
-            FieldSpec("date_of_birth", FieldType.DATE),
+            FieldSpec("date_of_birth", FieldType.DATE, when=When.BIRTH),
             FieldSpec("address_line"),
             FieldSpec("city"),
             FieldSpec("postcode"),
@@ -299,8 +308,8 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("kind", FieldType.ENUM, required=True, choices=_choices(MembershipKind)),
             FieldSpec("programme", required=True),
             FieldSpec("tier"),
-            FieldSpec("started_at", FieldType.DATETIME, required=True),
-            FieldSpec("ended_at", FieldType.DATETIME),
+            FieldSpec("started_at", FieldType.DATETIME, required=True, when=When.SCHEDULED),
+            FieldSpec("ended_at", FieldType.DATETIME, when=When.SCHEDULED),
         ),
         references=(_CUSTOMER_REF,),
         timestamps=("created_at", "updated_at"),

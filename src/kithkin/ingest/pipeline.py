@@ -35,11 +35,18 @@ from kithkin.imports.models import ImportStatus
 from kithkin.imports.schemas import ImportReport, RejectedRow
 from kithkin.ingest import bulk as bulk_mode
 from kithkin.ingest.customers import CustomerWriter
+from kithkin.ingest.failures import storage_error
 from kithkin.ingest.kinds import SPECS, Kind
 from kithkin.ingest.options import IngestOptions, load_mapping_file
 from kithkin.ingest.prefetch import prefetch
 from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject, plan_columns, prepare
-from kithkin.ingest.readers import FileSource, RawBatch, detect_format, records_batch
+from kithkin.ingest.readers import (
+    FileSource,
+    RawBatch,
+    detect_format,
+    python_safe,
+    records_batch,
+)
 from kithkin.ingest.rejects import RejectWriter
 from kithkin.ingest.store import BatchCounts, SetBasedWriter, StoreDialect, end_transaction
 
@@ -91,7 +98,7 @@ def _ready_engine(engine: Engine | None) -> Engine:
 def _original(batch: RawBatch) -> Callable[[int], dict[str, Any]]:
     def lookup(row: int) -> dict[str, Any]:
         index = int(np.searchsorted(batch.rows, row))
-        values: dict[str, Any] = batch.table.slice(index, 1).to_pylist()[0]
+        values: dict[str, Any] = python_safe(batch.table.slice(index, 1)).to_pylist()[0]
         return values
 
     return lookup
@@ -109,28 +116,34 @@ def ingest_file(
     progress: Progress | None = None,
     batch_size: int | None = None,
     bulk: bool | None = None,
+    encoding: str = "utf-8",
+    label: str | None = None,
 ) -> ImportReport:
     """Import a CSV, Parquet or JSON Lines file of ``kind`` into the store.
 
     ``mapping`` is an :class:`IngestOptions` or the path of a TOML mapping file. ``bulk``
     forces SQLite's bulk-load mode on or off (None: on for files large next to the
-    table, see :mod:`kithkin.ingest.bulk`). Raises
+    table, see :mod:`kithkin.ingest.bulk`). ``encoding`` is the text encoding of a CSV
+    or JSON Lines file; ``label`` names the file in messages (default: the path as given,
+    relative to the working directory when inside it). Raises
     :class:`~kithkin.errors.IngestError` for a file that cannot be imported at all
     (unreadable, unknown format, missing required column) before anything is written,
-    and in ``strict`` mode for the first bad row.
+    and in ``strict`` mode for the first bad row; :class:`~kithkin.errors.StorageError`
+    when the store or the workspace cannot be written (read-only, disk full).
     """
     path = Path(path)
     spec = SPECS[_spec_for(kind)]
     options = _options(mapping)
     settings = get_settings()
     source = FileSource(path, fmt=detect_format(path, file_format),
-                        batch_size=batch_size or settings.import_batch_size)
-    plan = plan_columns(spec, source.columns, options, file=str(path))
+                        batch_size=batch_size or settings.import_batch_size,
+                        encoding=encoding, label=label)
+    plan = plan_columns(spec, source.columns, options, file=source.label)
     engine = _ready_engine(engine)
     size = path.stat().st_size
     estimate = _estimate_rows(source, size)
     run = _Run(engine=engine, plan=plan, label=str(path), strict=strict, dry_run=dry_run,
-               progress=progress, estimate=estimate, bulk=bulk)
+               progress=progress, estimate=estimate, bulk=bulk, display=source.label)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return run.execute(
         source.batches(),
@@ -176,8 +189,10 @@ def ingest_records(
 class _Run:
     def __init__(self, *, engine: Engine, plan: ColumnPlan, label: str, strict: bool,
                  dry_run: bool, progress: Progress | None, estimate: int | None,
-                 track_job: bool = True, bulk: bool | None = False) -> None:
+                 track_job: bool = True, bulk: bool | None = False,
+                 display: str | None = None) -> None:
         self.engine, self.plan, self.label = engine, plan, label
+        self.display = display or label  # the file's name in messages
         self.strict, self.dry_run = strict, dry_run
         self.bulk_requested = bulk
         self.single = strict  # the whole file in one transaction (strict or bulk mode)
@@ -223,8 +238,11 @@ class _Run:
                     interrupt.add_note(f"the import job's status was not written: {exc}")
                 raise
             except Exception as exc:
-                self._finish(connection, ImportStatus.FAILED, str(exc))
-                raise
+                error = storage_error(exc, self.display)
+                self._finish_or_note(connection, error or exc)
+                if error is None:
+                    raise
+                raise error from exc
             finally:
                 if self.report.job_id is not None:
                     lease.release(connection, self.report.job_id)
@@ -326,7 +344,16 @@ class _Run:
             first = min(bad, key=lambda r: r.row)
             value = f" (value {first.value!r})" if first.value is not None else ""
             raise IngestError(f"{first.reason}{value}; strict mode: nothing was written",
-                              file=self.label, row=first.row, field=first.field or None)
+                              file=self.display, row=first.row, field=first.field or None)
+
+    def _finish_or_note(self, connection: Connection, error: Exception) -> None:
+        """Mark the job failed; when the store takes no write at all (read-only, full),
+        say so on the error instead of burying it under a second traceback."""
+        try:
+            self._finish(connection, ImportStatus.FAILED, str(error))
+        except Exception as exc:
+            error.add_note(f"the import job's status was not written ({type(exc).__name__}); "
+                           "the next import marks it interrupted")
 
     def _finish(self, connection: Connection, status: ImportStatus, error: str | None
                 ) -> None:

@@ -19,10 +19,19 @@ from kithkin.errors import IngestError
 from kithkin.ingest import coerce
 from kithkin.ingest.kinds import ONE_OF, FieldSpec, FieldType, Kind, KindSpec
 from kithkin.ingest.options import IngestOptions
-from kithkin.ingest.readers import RawBatch
+from kithkin.ingest.readers import RawBatch, python_safe
+from kithkin.ingest.validate import (
+    Limits,
+    column_bound,
+    control_in_name,
+    date_errors,
+    text_errors,
+)
 from kithkin.interactions.models import SCORE_RANGES
 
 ROW = "row_no"
+SHOWN_CHARS = 200
+"""A rejected value longer than this is shown cut (the reject file keeps the whole row)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class ColumnPlan:
     extras: list[str]  # input columns stored in attributes (customers)
     ignored: list[str]
     lengths: dict[str, int] = field(default_factory=dict)
+    bounds: dict[str, float] = field(default_factory=dict)  # target column -> magnitude
+    keys: frozenset[str] = frozenset()  # id-like fields: no tab or line break either
+    limits: Limits = field(default_factory=Limits.current)
 
     @property
     def present(self) -> list[FieldSpec]:
@@ -87,10 +99,18 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     if one_of and not any(n in sources or n in constants for n in one_of):
         raise IngestError(f"needs one of the columns {', '.join(one_of)}", file=file,
                           field=one_of[0])
+    for column in [*sources.values(), *extras]:
+        if control_in_name(column):
+            raise IngestError(f"column name {column!r} contains a control character",
+                              file=file)
     table = Base.metadata.tables[spec.table]
     lengths = {c.name: c.type.length for c in table.columns
                if isinstance(c.type, String) and c.type.length}
-    return ColumnPlan(spec, options, sources, constants, extras, ignored, lengths)
+    bounds = {c.name: bound for c in table.columns if (bound := column_bound(c)) is not None}
+    keys = frozenset([*spec.key, *(src for ref in spec.references for _, src in ref.on),
+                      *(ref.trigger for ref in spec.references)])
+    return ColumnPlan(spec, options, sources, constants, extras, ignored, lengths, bounds,
+                      keys)
 
 
 @dataclass
@@ -130,7 +150,7 @@ class _Errors:
         self.field[new] = name
         self.reason[new] = reasons[new]
         if values is not None:
-            shown = coerce.as_text(values).take(pa.array(new)).to_pylist()
+            shown = [_shown(v) for v in coerce.as_text(values).take(pa.array(new)).to_pylist()]
             self.value[new] = np.array([*shown, None], dtype=object)[:-1]
 
     def bad_indices(self) -> np.ndarray[Any, np.dtype[np.intp]]:
@@ -139,10 +159,16 @@ class _Errors:
         return np.flatnonzero(_is_set(self.field))
 
 
-def _coerce(spec_field: FieldSpec, raw: pa.Array, options: IngestOptions,
+def _shown(value: str | None) -> str | None:
+    if value is None or len(value) <= SHOWN_CHARS:
+        return value
+    return f"{value[:SHOWN_CHARS]}... ({len(value):,} characters)"
+
+
+def _coerce(spec_field: FieldSpec, raw: pa.Array, plan: ColumnPlan,
             out: dict[str, pa.Array]) -> pa.Array:
     """Store the coerced column(s) for one field in ``out``; return its errors."""
-    name, kind = spec_field.name, spec_field.type
+    name, kind, options = spec_field.name, spec_field.type, plan.options
     if kind is FieldType.EMAIL:
         text, normalized, errors = coerce.to_email(raw)
         out[name], out["email_normalized"] = text, normalized
@@ -157,7 +183,8 @@ def _coerce(spec_field: FieldSpec, raw: pa.Array, options: IngestOptions,
         values, errors = coerce.to_date(raw, options)
     elif kind in (FieldType.MONEY, FieldType.FLOAT, FieldType.INT):
         values, errors = coerce.to_number(raw, options, integer=kind is FieldType.INT,
-                                          cents=kind is FieldType.MONEY)
+                                          cents=kind is FieldType.MONEY,
+                                          bound=plan.bounds.get(spec_field.target or ""))
     elif kind is FieldType.ENUM:
         values, errors = coerce.to_enum(raw, spec_field.choices)
     elif kind is FieldType.CONSENT:
@@ -167,6 +194,8 @@ def _coerce(spec_field: FieldSpec, raw: pa.Array, options: IngestOptions,
     else:
         values, errors = coerce.to_text(raw, upper=kind is FieldType.CODE)
     out[name] = values
+    if kind in (FieldType.DATETIME, FieldType.DATE):
+        errors = pc.coalesce(errors, date_errors(values, spec_field.when, plan.limits))
     return errors
 
 
@@ -186,14 +215,22 @@ def _input(plan: ColumnPlan, batch: RawBatch, name: str) -> pa.Array:
 
 def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     """Coerce and validate a batch; bad rows become rejects with their first error."""
-    spec, options = plan.spec, plan.options
+    spec = plan.spec
     n = batch.table.num_rows
     out: dict[str, pa.Array] = {}
     errors = _Errors(n)
     inputs: dict[str, pa.Array] = {}
+    max_chars = plan.limits.max_chars
     for spec_field in plan.present:
         raw = inputs[spec_field.name] = _input(plan, batch, spec_field.name)
-        errors.add(spec_field.name, _coerce(spec_field, raw, options, out), raw)
+        # First, so a 10 MB cell is reported as too long rather than as a bad number.
+        errors.add(spec_field.name, text_errors(raw, key=spec_field.name in plan.keys,
+                                                max_chars=max_chars), raw)
+        errors.add(spec_field.name, _coerce(spec_field, raw, plan, out), raw)
+    for column in plan.extras:
+        if column in batch.table.column_names:
+            extra = batch.table.column(column).combine_chunks()
+            errors.add(column, text_errors(extra, key=False, max_chars=max_chars), extra)
     if "customer_source" in out:  # absent: references join on the row's own source
         out["customer_source"] = pc.coalesce(out["customer_source"], out["source"])
     for name in spec.required:
@@ -210,13 +247,13 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     table = pa.table({**out, ROW: pa.array(batch.rows)}) if out else pa.table(
         {ROW: pa.array(batch.rows)})
     present_extras = [c for c in plan.extras if c in batch.table.column_names]
-    extras = batch.table.select(present_extras) if present_extras else None
+    extras = python_safe(batch.table.select(present_extras)) if present_extras else None
     bad = errors.bad_indices()
+    originals = python_safe(batch.table.take(pa.array(bad))).to_pylist()
     rejects = [Reject(int(batch.rows[i]), str(errors.field[i]),  # type: ignore[index]
                       errors.value[i], str(errors.reason[i]),  # type: ignore[index]
                       original)
-               for i, original in zip(bad, batch.table.take(pa.array(bad)).to_pylist(),
-                                      strict=True)]
+               for i, original in zip(bad, originals, strict=True)]
     rejects.extend(Reject(m.row, "", m.text, m.reason, {}) for m in batch.malformed)
     if len(bad):
         keep = np.ones(n, dtype=bool)

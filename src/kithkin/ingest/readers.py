@@ -4,10 +4,17 @@ Every batch carries the 1-based data-row number of each row (header excluded), s
 reject always points at the row a person sees in a spreadsheet. Rows the parser cannot
 split (wrong number of CSV fields, a line that is not JSON) are not dropped: they come out
 as :class:`MalformedRow` and end in the reject file like any other bad row.
+
+Nothing in a file can crash a reader: a line far longer than the CSV block gets a block
+that holds it (the row is then rejected as too long), JSON that may nest deeper
+than :data:`JSON_FAST_DEPTH` is parsed line by line by Python (which refuses absurd depths as
+a bad row) instead of by Arrow's recursive parser, and a file that is not in the expected
+encoding is refused with a hint to pass ``--encoding``.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -18,11 +25,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from kithkin.errors import IngestError
+
+JSON_FAST_DEPTH = 256
+"""A batch with a line holding more brackets than this skips Arrow's recursive parser."""
+MAX_BLOCK = (1 << 31) - 1  # Arrow's CSV block size is an int32
+DEFAULT_MAX_BLOCK = 1 << 26
+"""Largest CSV block sized from the average row; only a longer line gets a larger one."""
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -42,61 +56,105 @@ class RawBatch:
     malformed: list[MalformedRow]
 
 
+def encoding_hint(label: str, detail: str) -> IngestError:
+    return IngestError(
+        f"not valid UTF-8 ({detail}); pass the file's encoding, e.g. --encoding latin-1 "
+        "(or cp1252)", file=label)
+
+
+def check_encoding(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise IngestError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)"
+                          ) from None
+
+
+def display_name(path: Path) -> str:
+    """The file as the user named it, relative to the working directory when inside it:
+    messages must not reveal where a server keeps its files."""
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return path.name
+    return str(path)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__  # str(exc) would repeat the absolute path
+
+
 def detect_format(path: Path, explicit: str | None = None) -> str:
     if explicit:
         fmt = {"json": "jsonl", "ndjson": "jsonl"}.get(explicit.lower(), explicit.lower())
         if fmt not in {"csv", "parquet", "jsonl"}:
-            raise IngestError(f"unknown format {explicit!r} (csv, parquet, jsonl)", file=str(path))
+            raise IngestError(f"unknown format {explicit!r} (csv, parquet, jsonl)",
+                              file=display_name(path))
         return fmt
     found = FORMATS.get(path.suffix.lower())
     if found is None:
         raise IngestError(
             f"cannot tell the format from the extension {path.suffix!r}; use --format "
-            "csv, parquet or jsonl", file=str(path),
+            "csv, parquet or jsonl", file=display_name(path),
         )
     return found
 
 
 class FileSource:
-    """An opened input file: its column names, then its batches in file order."""
+    """An opened input file: its column names, then its batches in file order.
 
-    def __init__(self, path: Path, *, fmt: str, batch_size: int) -> None:
+    ``label`` names the file in messages (default: :func:`display_name`).
+    """
+
+    def __init__(self, path: Path, *, fmt: str, batch_size: int, encoding: str = "utf-8",
+                 label: str | None = None) -> None:
         self.path, self.fmt, self.batch_size = path, fmt, batch_size
+        self.label = label or display_name(path)
+        self.encoding = check_encoding(encoding)
+        self.utf8 = self.encoding == "utf-8"
         if not path.is_file():
-            raise IngestError("file not found or not a regular file", file=str(path))
+            raise IngestError("file not found or not a regular file", file=self.label)
         try:
             if path.stat().st_size == 0:
-                raise IngestError("file is empty (not even a header)", file=str(path))
+                raise IngestError("file is empty (not even a header)", file=self.label)
             self.columns = self._read_columns()
         except OSError as exc:
-            raise IngestError(f"cannot read file: {exc}", file=str(path)) from exc
+            raise IngestError(f"cannot read file: {_reason(exc)}", file=self.label) from exc
+        except UnicodeDecodeError as exc:
+            raise encoding_hint(self.label, f"byte 0x{exc.object[exc.start]:02x} in the "
+                                "first line") from exc
 
     def _read_columns(self) -> list[str]:
         if self.fmt == "csv":
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
-                header = next(csv.reader(handle), None)
+            encoding = "utf-8-sig" if self.utf8 else self.encoding
+            with self.path.open(encoding=encoding, newline="") as handle:
+                try:
+                    header = next(csv.reader(handle), None)
+                except csv.Error as exc:
+                    raise IngestError(f"the header is not valid CSV: {exc}",
+                                      file=self.label) from exc
             if not header:
-                raise IngestError("file is empty (not even a header)", file=str(self.path))
+                raise IngestError("file is empty (not even a header)", file=self.label)
             return [name.strip() for name in header]
         if self.fmt == "parquet":
             try:
                 return list(pq.ParquetFile(self.path).schema_arrow.names)
             except pa.ArrowException as exc:
                 raise IngestError(f"not a readable Parquet file: {exc}",
-                                  file=str(self.path)) from exc
+                                  file=self.label) from exc
         with self.path.open("rb") as handle:
             for line in handle:
                 if line.strip():
-                    try:
-                        first = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise IngestError(
-                            f"first line is not JSON: {exc}", file=str(self.path)
-                        ) from exc
-                    if not isinstance(first, dict):
-                        raise IngestError("JSON Lines rows must be objects", file=str(self.path))
+                    first, reason = _json_object(self._utf8(line))
+                    if reason:
+                        raise IngestError(f"first line: {reason}", file=self.label)
+                    assert first is not None
                     return list(first)
-        raise IngestError("file is empty (no JSON line)", file=str(self.path))
+        raise IngestError("file is empty (no JSON line)", file=self.label)
+
+    def _utf8(self, line: bytes) -> bytes:
+        return line if self.utf8 else line.decode(self.encoding).encode("utf-8")
 
     def batches(self) -> Iterator[RawBatch]:
         try:
@@ -106,8 +164,38 @@ class FileSource:
                 yield from self._parquet_batches()
             else:
                 yield from self._jsonl_batches()
-        except (OSError, pa.ArrowException) as exc:
-            raise IngestError(f"cannot read file: {exc}", file=str(self.path)) from exc
+        except OSError as exc:
+            raise IngestError(f"cannot read file: {_reason(exc)}", file=self.label) from exc
+        except UnicodeDecodeError as exc:
+            raise encoding_hint(self.label, str(exc.reason)) from exc
+        except pa.ArrowException as exc:
+            if "invalid UTF8" in str(exc):
+                raise encoding_hint(self.label, "invalid byte sequence") from exc
+            raise IngestError(f"cannot read file: {exc}", file=self.label) from exc
+
+    def _block_size(self) -> int:
+        """Bytes per CSV block: about ``batch_size`` rows, and more than the longest line.
+
+        Arrow fails on a line longer than its block ("straddling object"), so a sample
+        that sees one triggers a scan of the whole file for the longest line.
+        """
+        with self.path.open("rb") as handle:
+            sample = handle.read(1 << 16)
+        if self.utf8:
+            try:
+                codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+            except UnicodeDecodeError as exc:
+                raise encoding_hint(self.label, f"byte 0x{sample[exc.start]:02x} at "
+                                    f"offset {exc.start}") from exc
+        row_bytes = max(16, len(sample) // max(1, sample.count(b"\n")))
+        block = min(DEFAULT_MAX_BLOCK, max(1 << 16, self.batch_size * row_bytes))
+        longest = _longest_line(self.path, block // 2)
+        if longest >= block // 2:
+            if 2 * longest > MAX_BLOCK:
+                raise IngestError(f"a line of {longest:,} bytes: longer than the "
+                                  f"{MAX_BLOCK:,} bytes a CSV row may have", file=self.label)
+            block = max(block, 2 * longest)
+        return block
 
     def _csv_batches(self) -> Iterator[RawBatch]:
         malformed: list[MalformedRow] = []
@@ -123,13 +211,11 @@ class FileSource:
             ))
             return "skip"
 
-        with self.path.open("rb") as handle:
-            sample = handle.read(1 << 16)
-        row_bytes = max(16, len(sample) // max(1, sample.count(b"\n")))
         reader = pa_csv.open_csv(
             self.path,
             read_options=pa_csv.ReadOptions(
-                use_threads=False, block_size=max(1 << 16, self.batch_size * row_bytes)
+                use_threads=False, block_size=self._block_size(),
+                encoding="utf8" if self.utf8 else self.encoding,
             ),
             parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pa_csv.ConvertOptions(
@@ -167,7 +253,7 @@ class FileSource:
         with self.path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
-                    lines.append(line)
+                    lines.append(self._utf8(line))
                     numbers.append(number)
                 if len(lines) >= self.batch_size:
                     yield _json_batch(lines, numbers)
@@ -176,43 +262,137 @@ class FileSource:
             yield _json_batch(lines, numbers)
 
 
-def _json_batch(lines: list[bytes], numbers: list[int]) -> RawBatch:
+def _longest_line(path: Path, probe: int) -> int:
+    """The longest line in bytes if some line may reach ``probe`` bytes, else 0.
+
+    Every ``probe``-byte piece holding a newline (one ``memchr`` each) proves that no
+    line reaches ``2 * probe`` bytes; only a file failing that is scanned line by line.
+    """
+    with path.open("rb") as handle:
+        while piece := handle.read(probe):
+            if b"\n" not in piece and len(piece) == probe:
+                break
+        else:
+            return 0
+        handle.seek(0)
+        longest = carry = 0
+        while chunk := handle.read(1 << 22):
+            ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
+            if len(ends) == 0:
+                carry += len(chunk)
+                continue
+            inner = int(np.diff(ends).max()) if len(ends) > 1 else 0
+            longest = max(longest, carry + int(ends[0]) + 1, inner)
+            carry = len(chunk) - int(ends[-1]) - 1
+        return max(longest, carry)
+
+
+def _depth(lines: list[bytes]) -> int:
+    """An upper bound of the JSON nesting depth: the most opening brackets on a line."""
+    return max((line.count(b"[") + line.count(b"{") for line in lines), default=0)
+
+
+def _json_object(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """One JSON Lines row, or the reason it is not one."""
     try:
-        table = pa_json.read_json(io.BytesIO(b"".join(lines)))
-        return RawBatch(table, np.asarray(numbers, dtype=np.int64), [])
-    except pa.ArrowException:
-        pass  # mixed types or a bad line: parse line by line, keeping every value as text
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"not a JSON object: {exc.msg}"
+    except UnicodeDecodeError:
+        return None, "not valid UTF-8 (pass the file's encoding with --encoding)"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    if not isinstance(value, dict):
+        return None, "not a JSON object"
+    return value, None
+
+
+def _as_json_text(value: Any) -> str | None:
+    """A nested or non-text JSON value as its JSON text; None if too deep to write."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)
+    except (RecursionError, ValueError):
+        return None
+
+
+def _json_batch(lines: list[bytes], numbers: list[int]) -> RawBatch:
+    if _depth(lines) <= JSON_FAST_DEPTH:  # Arrow's parser recurses: deep input crashes it
+        try:
+            table = pa_json.read_json(io.BytesIO(b"".join(lines)))
+            return RawBatch(table, np.asarray(numbers, dtype=np.int64), [])
+        except pa.ArrowException:
+            pass  # mixed types or a bad line: parse line by line, keeping values as text
     records: list[dict[str, str | None]] = []
     good: list[int] = []
     malformed: list[MalformedRow] = []
     for number, line in zip(numbers, lines, strict=True):
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
+        value, reason = _json_object(line)
+        if value is None:
             malformed.append(MalformedRow(number, line.decode("utf-8", "replace").rstrip(),
-                                          f"not a JSON object: {exc.msg}"))
+                                          reason or "not a JSON object"))
             continue
-        if not isinstance(value, dict):
+        record = {k: _as_json_text(v) for k, v in value.items()}
+        deep = next((k for k, v in value.items() if v is not None and record[k] is None), None)
+        if deep is not None:
             malformed.append(MalformedRow(number, line.decode("utf-8", "replace").rstrip(),
-                                          "not a JSON object"))
+                                          f"{deep}: JSON nested too deeply"))
             continue
-        records.append({k: v if v is None or isinstance(v, str) else json.dumps(v)
-                        for k, v in value.items()})
+        records.append(record)
         good.append(number)
     names = list(dict.fromkeys(k for record in records for k in record))
     table = pa.table({n: pa.array([r.get(n) for r in records], pa.string()) for n in names})
     return RawBatch(table, np.asarray(good, dtype=np.int64), malformed)
 
 
+def python_safe(table: pa.Table) -> pa.Table:
+    """``table`` with dates, times, decimals and bytes as text.
+
+    A Parquet timestamp far outside years 1-9999 has no Python value (``to_pylist``
+    raises), and none of these fits a JSON column; the reject file and the customer's
+    attributes get their text instead.
+    """
+    for index, column in enumerate(table.columns):
+        kind = column.type
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            text = pa.array([None if v is None else v.decode("utf-8", "replace")
+                             for v in column.to_pylist()], pa.string())
+        elif (pa.types.is_temporal(kind) or pa.types.is_decimal(kind)
+              or pa.types.is_float16(kind)):
+            text = pc.cast(column, pa.string())
+        else:
+            continue
+        table = table.set_column(index, table.field(index).name, text)
+    return table
+
+
 def records_batch(records: list[dict[str, Any]]) -> RawBatch:
-    """In-memory records (the REST API) as one batch; row numbers are list positions."""
-    names = list(dict.fromkeys(k for record in records for k in record))
+    """In-memory records (the REST API) as one batch; row numbers are list positions.
+
+    Nested values become their JSON text (Arrow would build nested types from them,
+    recursively); a record holding a value too deep even for that is a malformed row.
+    """
+    good: list[dict[str, Any]] = []
+    rows: list[int] = []
+    malformed: list[MalformedRow] = []
+    for number, record in enumerate(records, start=1):
+        flat = {k: _as_json_text(v) if isinstance(v, dict | list) else v
+                for k, v in record.items()}
+        deep = next((k for k, v in record.items() if v is not None and flat[k] is None), None)
+        if deep is None:
+            good.append(flat)
+            rows.append(number)
+        else:
+            malformed.append(MalformedRow(number, "", f"{deep}: JSON nested too deeply"))
+    names = list(dict.fromkeys(k for record in good for k in record))
     columns: dict[str, pa.Array] = {}
     for name in names:
-        values = [record.get(name) for record in records]
+        values = [record.get(name) for record in good]
         try:
             columns[name] = pa.array(values)
-        except (pa.ArrowException, TypeError, ValueError):
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            # Mixed types, or an integer beyond 64 bits: keep the text, coercion decides.
             columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
     table = pa.table(columns) if columns else pa.table({})
-    return RawBatch(table, np.arange(1, len(records) + 1, dtype=np.int64), [])
+    return RawBatch(table, np.asarray(rows, dtype=np.int64), malformed)

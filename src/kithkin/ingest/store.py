@@ -186,7 +186,7 @@ def _python_values(column: pa.ChunkedArray) -> list[Any]:
     array = column.combine_chunks()
     if pa.types.is_timestamp(array.type):
         # SQLAlchemy's SQLite text form, "2024-03-01 09:00:00.000000" (UTC). Viewing the
-        # UTC microseconds as a naive timestamp and casting that to text is ~30x faster
+        # UTC microseconds as a naive timestamp and casting that to text is much faster
         # than casting the zoned one (or strftime), which looks up the zone per value.
         micros = pc.cast(array, pa.timestamp("us", tz=array.type.tz))
         array = pc.cast(micros.view(pa.timestamp("us")), pa.string())

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
-from kithkin.api.params import AfterQuery, LimitQuery
+from kithkin.api.params import AfterQuery, IdPath, IdQuery, LimitQuery
 from kithkin.api.permissions import InteractionsRead, InteractionsWrite
 from kithkin.interactions import service as interaction_service
 from kithkin.interactions.schemas import InteractionCreate, InteractionRead
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/interactions", tags=["interactions"])
 @router.get("", response_model=Page[InteractionRead])
 def list_interactions(session: SessionDep, _: InteractionsRead, scope: CustomerScopeDep,
                       limit: LimitQuery = DEFAULT_LIMIT, after: AfterQuery = None,
-                      customer_id: int | None = None,
+                      customer_id: IdQuery = None,
                       kind: str | None = None) -> Page[InteractionRead]:
     rows, cursor = interaction_service.list_page(session=session, limit=limit, after=after,
                                                  customer_id=customer_id, kind=kind,
@@ -26,8 +26,8 @@ def list_interactions(session: SessionDep, _: InteractionsRead, scope: CustomerS
                                  next_cursor=cursor, limit=limit)
 
 
-@router.get("/{interaction_id}", response_model=InteractionRead)
-def get_interaction(interaction_id: int, session: SessionDep, _: InteractionsRead,
+@router.get("/{interaction_id:int}", response_model=InteractionRead)
+def get_interaction(interaction_id: IdPath, session: SessionDep, _: InteractionsRead,
                     scope: CustomerScopeDep) -> InteractionRead:
     return InteractionRead.model_validate(
         interaction_service.get(session=session, interaction_id=interaction_id, scope=scope))

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kithkin.fields import IsoDatetime, Number, RowId
 from kithkin.interactions.models import (
     Direction,
     InteractionChannel,
@@ -42,14 +43,14 @@ class InteractionRead(BaseModel):
 class InteractionCreate(BaseModel):
     """A touch logged by staff against a customer the API already knows by id."""
 
-    customer_id: int
-    occurred_at: datetime
+    customer_id: RowId
+    occurred_at: IsoDatetime
     kind: InteractionKind
     direction: Direction
     channel: InteractionChannel | None = None
     subject: str | None = Field(default=None, max_length=300)
     text: str | None = None
-    score: float | None = None
+    score: Number | None = None
     score_scale: ScoreScale | None = None
     status: TicketStatus | None = None
     tags: list[str] | None = None

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.customers.models import Customer
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.core import get_or_raise
+from kithkin.database.pagination import SortKey, keyset_page
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.interactions.models import SCORE_RANGES, Interaction
 from kithkin.interactions.schemas import InteractionCreate, InteractionRead

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.core import get_or_raise
+from kithkin.database.pagination import SortKey, keyset_page
 from kithkin.memberships.models import Membership
 from kithkin.memberships.schemas import MembershipRead
 

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics.cohorts import cohort_retention
-from kithkin.api.pagination import SortKey, keyset_page, parse_sort
 from kithkin.config import get_settings
 from kithkin.customers.scope import EVERYONE, CustomerScope
+from kithkin.database.pagination import SortKey, keyset_page, parse_sort
 from kithkin.errors import NotFoundError
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
-from kithkin.api.params import AfterQuery, LimitQuery
+from kithkin.api.params import AfterQuery, DatePath, DateQuery, IdPath, LimitQuery
 from kithkin.api.permissions import AnalyticsRead, CustomersRead
 from kithkin.metrics import reports
 from kithkin.metrics import service as metrics_service
@@ -18,7 +18,7 @@ from kithkin.metrics.models import MetricsRun
 from kithkin.metrics.schemas import ClvDistributionRead, CustomerMetricRead, MetricsRunRead
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
-AsOfQuery = Annotated[date | None, Query(description="A stored refresh; default the latest.")]
+AsOfQuery = Annotated[DateQuery, Query(description="A stored refresh; default the latest.")]
 
 
 @router.get("/runs", response_model=list[MetricsRunRead])
@@ -29,7 +29,7 @@ def list_runs(session: SessionDep, _: AnalyticsRead) -> list[MetricsRunRead]:
 
 
 @router.get("/runs/{as_of}", response_model=MetricsRunRead)
-def get_run(as_of: date, session: SessionDep, _: AnalyticsRead) -> MetricsRunRead:
+def get_run(as_of: DatePath, session: SessionDep, _: AnalyticsRead) -> MetricsRunRead:
     return MetricsRunRead.model_validate(metrics_service.get_run(session=session, as_of=as_of))
 
 
@@ -52,8 +52,8 @@ def list_metrics(
                                     next_cursor=cursor, limit=limit)
 
 
-@router.get("/customers/{customer_id}/metrics", response_model=list[CustomerMetricRead])
-def customer_metrics(customer_id: int, session: SessionDep, _: CustomersRead,
+@router.get("/customers/{customer_id:int}/metrics", response_model=list[CustomerMetricRead])
+def customer_metrics(customer_id: IdPath, session: SessionDep, _: CustomersRead,
                      scope: CustomerScopeDep) -> list[CustomerMetricRead]:
     """One customer's metrics at every stored refresh, oldest first."""
     scope.check(session=session, customer_id=customer_id)
@@ -77,7 +77,7 @@ def clv_distribution(session: SessionDep, _: AnalyticsRead, as_of: AsOfQuery = N
 
 @router.get("/cohorts")
 def cohorts(_: AnalyticsRead,
-            as_of: Annotated[date | None, Query(description="Default: today.")] = None,
+            as_of: Annotated[DateQuery, Query(description="Default: today.")] = None,
             ) -> list[dict[str, Any]]:
     """Acquisition-month cohorts: customers, active and retention rate per later month."""
     return reports.cohorts(as_of=as_of or datetime.now(UTC).date())

@@ -163,6 +163,17 @@ def for_customer(*, session: Session, customer_id: int,
     return session.scalars(query.order_by(CustomerMetric.as_of.desc()).limit(1)).first()
 
 
+def latest_values(*, session: Session, customer_id: int) -> dict[str, Any] | None:
+    """The customer's latest metrics as JSON-ready values (dates as ISO text), without
+    the row and customer ids; None before the first refresh. The customer 360 shows it."""
+    metric = for_customer(session=session, customer_id=customer_id)
+    if metric is None:
+        return None
+    values = {name: getattr(metric, name) for name in METRIC_COLUMNS if name != "customer_id"}
+    return {name: value.isoformat() if isinstance(value, date | datetime) else value
+            for name, value in values.items()}
+
+
 def history(*, session: Session, customer_id: int) -> Sequence[CustomerMetric]:
     """Every stored as-of of one customer, oldest first."""
     return session.scalars(

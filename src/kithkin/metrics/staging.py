@@ -1,10 +1,11 @@
 """Bulk reads and writes of a SQLite store through ADBC, in a child process.
 
 Python's ``sqlite3`` spends most of a bulk insert or read on per-value work (binding,
-boxing): 1M metric rows of 48 columns take 10-15 s to insert where SQLite itself needs
-2-3 s. ADBC moves Arrow data in and out of SQLite in C. It links its own SQLite library,
-and two SQLite libraries in one process do not see each other's POSIX locks (see
-:func:`kithkin.analytics.snapshot._adbc_copy_in_child`), so it runs in a child process:
+boxing), several times what SQLite itself needs (figures in
+benchmarks/results/code_figures.md). ADBC moves Arrow data in and out of SQLite in C. It
+links its own SQLite library, and two SQLite libraries in one process do not see each
+other's POSIX locks (see :func:`kithkin.analytics.snapshot._adbc_copy_in_child`), so it runs
+in a child process:
 
 - :func:`attach` writes Arrow tables into a fresh SQLite file there, and ATTACHes that
   file to the session's own connection: the caller's ``INSERT ... SELECT`` and
@@ -35,7 +36,7 @@ import pyarrow as pa
 
 from kithkin.errors import KithkinError
 
-if TYPE_CHECKING:  # the child process does without SQLAlchemy (0.3 s of its start-up)
+if TYPE_CHECKING:  # the child process starts faster without SQLAlchemy
     from sqlalchemy.orm import Session
 
 MIN_ROWS = 20_000
@@ -173,8 +174,8 @@ def start(session: Session, tables: Mapping[str, pa.Table], *,
 
 @contextmanager
 def page_cache(session: Session, kib: int = 1 << 20) -> Iterator[None]:
-    """A larger SQLite page cache while bulk statements run (1 GiB: 20 % faster inserts
-    of millions of rows into indexed tables), then the connection's own setting again."""
+    """A larger SQLite page cache while bulk statements run (faster inserts of millions
+    of rows into indexed tables), then the connection's own setting again."""
     raw = session.connection().connection.driver_connection
     assert raw is not None
     before = raw.execute("PRAGMA cache_size").fetchone()[0]

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from kithkin.api.deps import SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
-from kithkin.api.params import AfterQuery, LimitQuery
+from kithkin.api.params import AfterQuery, IdPath, LimitQuery
 from kithkin.api.permissions import ProductsRead
 from kithkin.products import service as product_service
 from kithkin.products.schemas import ProductRead
@@ -24,7 +24,7 @@ def list_products(session: SessionDep, _: ProductsRead, limit: LimitQuery = DEFA
                              next_cursor=cursor, limit=limit)
 
 
-@router.get("/{product_id}", response_model=ProductRead)
-def get_product(product_id: int, session: SessionDep, _: ProductsRead) -> ProductRead:
+@router.get("/{product_id:int}", response_model=ProductRead)
+def get_product(product_id: IdPath, session: SessionDep, _: ProductsRead) -> ProductRead:
     return ProductRead.model_validate(product_service.get(session=session,
                                                           product_id=product_id))

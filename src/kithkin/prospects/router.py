@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from kithkin.api.deps import SessionDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
-from kithkin.api.params import AfterQuery, LimitQuery
+from kithkin.api.params import AfterQuery, IdPath, LimitQuery
 from kithkin.api.permissions import ProspectsRead
 from kithkin.prospects import service as prospect_service
 from kithkin.prospects.schemas import ProspectRead
@@ -24,7 +24,7 @@ def list_prospects(session: SessionDep, _: ProspectsRead, limit: LimitQuery = DE
                               next_cursor=cursor, limit=limit)
 
 
-@router.get("/{prospect_id}", response_model=ProspectRead)
-def get_prospect(prospect_id: int, session: SessionDep, _: ProspectsRead) -> ProspectRead:
+@router.get("/{prospect_id:int}", response_model=ProspectRead)
+def get_prospect(prospect_id: IdPath, session: SessionDep, _: ProspectsRead) -> ProspectRead:
     return ProspectRead.model_validate(prospect_service.get(session=session,
                                                             prospect_id=prospect_id))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.database.core import get_or_raise
+from kithkin.database.pagination import SortKey, keyset_page
 from kithkin.prospects.models import Prospect
 
 

@@ -87,6 +87,12 @@ class StageModel:
                 return stage
         raise KeyError(name)
 
+    def goal_of(self, name: str) -> tuple[str, str] | None:
+        """The stage's goal and the metric it is judged by; None for a stage the model
+        no longer has (renamed since the refresh that stored it)."""
+        found = next((stage for stage in self.stages if stage.name == name), None)
+        return None if found is None else (found.goal, found.goal_metric)
+
 
 @dataclass(frozen=True)
 class _StageLines:

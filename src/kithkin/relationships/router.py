@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.api.params import DateQuery, IdPath
 from kithkin.api.permissions import AnalyticsAdmin, AnalyticsRead, CustomersRead
+from kithkin.fields import IsoDate
 from kithkin.relationships import reports, service
 from kithkin.relationships.schemas import (
     CustomerExplanation,
@@ -34,8 +35,8 @@ def list_models(_: AnalyticsRead) -> list[StageModelRead]:
         for m in available_models().values()]
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerExplanation)
-def explain_customer(customer_id: int, session: SessionDep, _: CustomersRead,
+@router.get("/customers/{customer_id:int}", response_model=CustomerExplanation)
+def explain_customer(customer_id: IdPath, session: SessionDep, _: CustomersRead,
                      scope: CustomerScopeDep) -> CustomerExplanation:
     scope.check(session=session, customer_id=customer_id)
     return service.explain(session=session, customer_id=customer_id)
@@ -50,7 +51,8 @@ def distribution(model: str, session: SessionDep, _: AnalyticsRead) -> list[dict
 
 
 @router.get("/reports/{model}/transitions", response_model=TransitionReport)
-def transitions(model: str, start: date, end: date, session: SessionDep,
+def transitions(model: str, start: Annotated[IsoDate, Query()], end: Annotated[IsoDate, Query()],
+                session: SessionDep,
                 _: AnalyticsRead) -> TransitionReport:
     counts, rates = reports.transitions(session=session, model=model, start=start, end=end)
     return TransitionReport(start=start, end=end, stages=get_model(model).stage_names,
@@ -60,7 +62,7 @@ def transitions(model: str, start: date, end: date, session: SessionDep,
 
 @router.get("/reports/{model}/funnel")
 def funnel(model: str, session: SessionDep, _: AnalyticsRead,
-           end: Annotated[date | None, Query()] = None) -> list[dict[str, Any]]:
+           end: DateQuery = None) -> list[dict[str, Any]]:
     table = reports.conversion_funnel(session=session, model=model, end=end)
     return [dict(row) for row in table.astype(object).where(table.notna(), None)
             .to_dict(orient="records")]

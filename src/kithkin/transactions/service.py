@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
-from kithkin.api.pagination import SortKey, keyset_page
 from kithkin.customers.scope import EVERYONE, CustomerScope
+from kithkin.database.pagination import SortKey, keyset_page
 from kithkin.errors import NotFoundError
 from kithkin.transactions.models import Transaction
 from kithkin.transactions.schemas import TransactionRead

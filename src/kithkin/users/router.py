@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from kithkin.api.deps import CurrentUser, SessionDep, require_permission
+from kithkin.api.params import IdPath, IdQuery
 from kithkin.auth import sessions
 from kithkin.auth.csrf import csrf_token
 from kithkin.auth.ratelimit import LoginRateLimiter
@@ -103,13 +104,13 @@ def create_user(payload: UserCreate, session: SessionDep, _: UserAdmin) -> Staff
     return user
 
 
-@router.get("/users/{user_id}", response_model=UserRead)
-def get_user(user_id: int, session: SessionDep, _: UserAdmin) -> StaffUser:
+@router.get("/users/{user_id:int}", response_model=UserRead)
+def get_user(user_id: IdPath, session: SessionDep, _: UserAdmin) -> StaffUser:
     return user_service.get_user(session=session, user_id=user_id)
 
 
-@router.patch("/users/{user_id}", response_model=UserRead)
-def update_user(user_id: int, payload: UserUpdate, session: SessionDep,
+@router.patch("/users/{user_id:int}", response_model=UserRead)
+def update_user(user_id: IdPath, payload: UserUpdate, session: SessionDep,
                 _: UserAdmin) -> StaffUser:
     """Rename, change the role, deactivate or reactivate; a role change or deactivation
     ends the user's sign-ins (their API keys follow the new role, or stop)."""
@@ -119,8 +120,8 @@ def update_user(user_id: int, payload: UserUpdate, session: SessionDep,
     return user
 
 
-@router.post("/users/{user_id}/password", response_model=UserRead)
-def reset_password(user_id: int, payload: PasswordReset, session: SessionDep,
+@router.post("/users/{user_id:int}/password", response_model=UserRead)
+def reset_password(user_id: IdPath, payload: PasswordReset, session: SessionDep,
                    _: UserAdmin) -> StaffUser:
     """Set a user's password and end all their sign-ins."""
     user = user_service.set_password(session=session, user_id=user_id,
@@ -129,8 +130,8 @@ def reset_password(user_id: int, payload: PasswordReset, session: SessionDep,
     return user
 
 
-@router.post("/users/{user_id}/sessions/end", response_model=SessionsEnded)
-def end_sessions(user_id: int, session: SessionDep, _: UserAdmin) -> SessionsEnded:
+@router.post("/users/{user_id:int}/sessions/end", response_model=SessionsEnded)
+def end_sessions(user_id: IdPath, session: SessionDep, _: UserAdmin) -> SessionsEnded:
     """Sign a user out everywhere (their API keys are not touched)."""
     user_service.get_user(session=session, user_id=user_id)
     ended = staff_sessions.end_user_sessions(session=session, user_id=user_id)
@@ -140,7 +141,7 @@ def end_sessions(user_id: int, session: SessionDep, _: UserAdmin) -> SessionsEnd
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])
 def list_api_keys(session: SessionDep, _: UserAdmin,
-                  user_id: int | None = None) -> list[ApiKeyRead]:
+                  user_id: IdQuery = None) -> list[ApiKeyRead]:
     rows = user_service.list_api_keys(session=session, user_id=user_id)
     return [ApiKeyRead.model_validate(row) for row in rows]
 
@@ -158,8 +159,8 @@ def create_api_key(payload: ApiKeyCreate, session: SessionDep,
                                          "key": key})
 
 
-@router.post("/api-keys/{api_key_id}/revoke", response_model=ApiKeyRead)
-def revoke_api_key(api_key_id: int, session: SessionDep, _: UserAdmin) -> ApiKeyRead:
+@router.post("/api-keys/{api_key_id:int}/revoke", response_model=ApiKeyRead)
+def revoke_api_key(api_key_id: IdPath, session: SessionDep, _: UserAdmin) -> ApiKeyRead:
     row = user_service.revoke_api_key(session=session, api_key_id=api_key_id)
     session.commit()
     return ApiKeyRead.model_validate(row)

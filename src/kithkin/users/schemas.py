@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from kithkin.fields import RowId
 from kithkin.users.models import Role
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -26,7 +27,7 @@ class UserUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class PasswordReset(BaseModel):
@@ -62,7 +63,7 @@ class LoginRequest(BaseModel):
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(default_factory=lambda: ["*"])
-    user_id: int | None = Field(default=None, description="Owner; default: the caller.")
+    user_id: RowId | None = Field(default=None, description="Owner; default: the caller.")
 
 
 class ApiKeyRead(BaseModel):

@@ -1,0 +1,135 @@
+"""Keyset ("seek") pagination: stable pages under concurrent inserts, O(limit) per page.
+
+OFFSET pagination re-reads and skips rows, gets slower page by page, and shifts when rows
+are inserted ahead of the offset (duplicates or gaps). A keyset page instead continues
+strictly after the last row seen, ordered by ``(sort key, id)``; the id breaks ties so
+the order is total. The cursor is that last ``(sort key, id)``, base64url-encoded JSON.
+Sort keys must be non-null (wrap nullable columns in ``coalesce``).
+
+Listings that merge several ordered queries (the dashboard's name search and timeline)
+build their own seek conditions but encode their cursors with :func:`encode_values` and
+:func:`decode_values`, so there is one cursor format. The HTTP envelope (``Page``) lives
+in :mod:`kithkin.api.pagination`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, tuple_
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from kithkin.errors import ValidationError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+SortExpression = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A whitelisted sort: the public name, the SQL expression, and its value type."""
+
+    name: str
+    expression: SortExpression
+    kind: type = int
+
+
+def encode_values(values: Sequence[Any]) -> str:
+    """An opaque cursor holding ``values`` (dates and datetimes as ISO text)."""
+    plain = [v.isoformat() if isinstance(v, datetime | date) else v for v in values]
+    raw = json.dumps(plain, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _is_int64(value: int) -> bool:
+    return -(2**63) <= value < 2**63
+
+
+def decode_values(cursor: str, *, field: str = "after") -> list[Any]:
+    """The values :func:`encode_values` packed; ValidationError naming ``field`` if
+    ``cursor`` is not one of ours."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationError(f"{field}: not a cursor this listing returned") from exc
+    # Forged cursors must not reach the driver with integers it cannot bind.
+    if not isinstance(values, list) or not all(
+            _is_int64(v) for v in values if isinstance(v, int)):
+        raise ValidationError(f"{field}: not a cursor this listing returned")
+    return values
+
+
+def encode_cursor(value: Any, row_id: int) -> str:
+    return encode_values([value, row_id])
+
+
+def decode_cursor(cursor: str, key: SortKey, *, field: str = "after") -> tuple[Any, int]:
+    values = decode_values(cursor, field=field)
+    try:
+        value, row_id = values
+        if key.kind is datetime:
+            value = datetime.fromisoformat(value)
+        elif key.kind is date:
+            value = date.fromisoformat(value)
+        elif not isinstance(value, key.kind) or isinstance(value, bool):
+            raise TypeError(value)
+        # Forged cursors must not reach the driver with values it cannot bind.
+        if not all(_is_int64(v) for v in (row_id, value) if isinstance(v, int)):
+            raise ValueError(row_id)
+        if not isinstance(row_id, int) or isinstance(row_id, bool):
+            raise TypeError(row_id)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"{field}: not a cursor this listing returned") from exc
+    return value, row_id
+
+
+def parse_sort(sort: str, allowed: Sequence[SortKey]) -> tuple[SortKey, bool]:
+    """``"name"`` ascending or ``"-name"`` descending, from the whitelist only."""
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    for key in allowed:
+        if key.name == name:
+            return key, descending
+    names = ", ".join(k.name for k in allowed)
+    raise ValidationError(f"sort: {name!r} is not sortable; use one of {names} (- for desc)")
+
+
+def keyset_page(
+    *, session: Session, query: Select[Any], id_column: SortExpression, key: SortKey,
+    descending: bool = False, limit: int = DEFAULT_LIMIT, after: str | None = None,
+    cursor_field: str = "after",
+) -> tuple[list[Any], str | None]:
+    """One page of ``query``'s entities and the cursor of the next page (None at the end);
+    ``cursor_field`` names the parameter that carried ``after`` in errors."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"limit: must be between 1 and {MAX_LIMIT}")
+    same_column = key.expression is id_column
+    if after:
+        value, last_id = decode_cursor(after, key, field=cursor_field)
+        if same_column:
+            query = query.where(id_column < last_id if descending else id_column > last_id)
+        elif descending:
+            query = query.where(or_(key.expression < value,
+                                    and_(key.expression == value, id_column < last_id)))
+        else:
+            query = query.where(tuple_(key.expression, id_column) > tuple_(value, last_id))
+    order = [key.expression.desc(), id_column.desc()] if descending else [
+        key.expression.asc(), id_column.asc()]
+    rows = list(session.scalars(query.order_by(*(order[1:] if same_column else order))
+                                .limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    sort_value = getattr(last, key.name) if not same_column else last.id
+    return rows, encode_cursor(sort_value if sort_value is not None else "", last.id)
+

@@ -1,0 +1,77 @@
+"""The Splink internals kithkin relies on, and nothing else, in one place.
+
+Splink's public API cannot yet (a) put back the model after a failed EM session, (b) tell
+which levels the u sample never reached, or (c) give a level's model weight; both need
+private attributes (``Linker._settings_obj``, ``ComparisonLevel._u_is_trained``,
+``._match_weight``). They may change in any minor release, so pyproject pins Splink to
+the minor version the tests cover, and only this module touches them: a Splink upgrade
+is checked here and in ``tests/identity``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from splink import Linker
+from splink.internals.database_api import DatabaseAPI
+
+__all__ = ["DatabaseAPI", "Level", "comparisons", "fill_untrained_u", "model_restored_on_error"]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One agreement level of a comparison, as the model holds it."""
+
+    label: str
+    is_null: bool
+    # log2(m/u) of the level; 0 for the null level, which carries no evidence.
+    match_weight: float
+    u_probability: float | None  # None for the null level
+    u_trained: bool  # True for the null level (nothing to estimate)
+
+
+def _comparisons(linker: Linker) -> list[Any]:
+    return list(linker._settings_obj.comparisons)
+
+
+def comparisons(linker: Linker) -> dict[str, list[Level]]:
+    """Each comparison's output column name and its levels, in Splink's order (position
+    0 is the null level)."""
+    return {
+        comparison.output_column_name: [
+            Level(label=level.label_for_charts, is_null=level.is_null_level,
+                  match_weight=0.0 if level.is_null_level else float(level._match_weight),
+                  u_probability=None if level.is_null_level else level.u_probability,
+                  u_trained=bool(level._u_is_trained))
+            for level in comparison.comparison_levels
+        ]
+        for comparison in _comparisons(linker)
+    }
+
+
+def fill_untrained_u(linker: Linker, u_probability: float) -> int:
+    """Set ``u`` explicitly on every level the u estimate did not reach (so it is
+    saved with the model); returns how many levels that was."""
+    filled = 0
+    for comparison in _comparisons(linker):
+        for level in comparison.comparison_levels:
+            if not level._u_is_trained:
+                level.u_probability = u_probability
+                filled += 1
+    return filled
+
+
+@contextmanager
+def model_restored_on_error(linker: Linker) -> Iterator[None]:
+    """Put the model back as it was if the block raises: a failed EM session leaves
+    Splink's model without the comparison it blocked on."""
+    before = copy.deepcopy(linker._settings_obj.core_model_settings)
+    try:
+        yield
+    except BaseException:
+        linker._settings_obj.core_model_settings = before
+        raise

@@ -1,0 +1,116 @@
+"""Layers lean one way: domain code never reaches up into the HTTP API or the dashboard,
+and names its tables through model imports, never ``metadata.tables["..."]``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import kithkin
+
+PACKAGE = Path(kithkin.__file__).parent
+# The presentation layers, which may import the API's dependencies.
+PRESENTATION_PACKAGES = {"api", "dashboard", "cli"}
+PRESENTATION_MODULES = {"router.py", "cli.py"}
+UPWARD = ("kithkin.api", "kithkin.dashboard")
+
+
+def _modules(*, domain_only: bool) -> list[Path]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).parts
+        if "migrations" in parts:
+            continue
+        if domain_only and (parts[0] in PRESENTATION_PACKAGES
+                            or path.name in PRESENTATION_MODULES):
+            continue
+        found.append(path)
+    return found
+
+
+def upward_imports(tree: ast.AST) -> list[str]:
+    """Modules of the API or dashboard that ``tree`` imports."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = ([f"kithkin.{alias.name}" for alias in node.names]
+                     if node.module == "kithkin" else [node.module])
+        else:
+            continue
+        found += [name for name in names
+                  if any(name == up or name.startswith(up + ".") for up in UPWARD)]
+    return found
+
+
+def _is_metadata_tables(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "tables"
+            and isinstance(node.value, ast.Attribute) and node.value.attr == "metadata")
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def tables_by_name(tree: ast.AST) -> list[int]:
+    """Lines of ``metadata.tables["name"]`` and ``metadata.tables.get("name")``."""
+    def looks_up(node: ast.AST) -> bool:
+        if isinstance(node, ast.Subscript):
+            return _is_metadata_tables(node.value) and _is_text(node.slice)
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get" and _is_metadata_tables(node.func.value)
+                and bool(node.args) and _is_text(node.args[0]))
+
+    return [node.lineno for node in ast.walk(tree)
+            if looks_up(node) and isinstance(node, ast.expr)]
+
+
+def test_the_checks_see_what_they_look_for() -> None:
+    tree = ast.parse(
+        "from kithkin.api.pagination import keyset_page\n"
+        "from kithkin import dashboard\n"
+        "import kithkin.api.deps\n"
+        "from kithkin.apis import fine\n"
+        "a = Base.metadata.tables.get('customer_stage')\n"
+        "b = Base.metadata.tables['customer_metric']\n"
+        "c = Base.metadata.tables[name]\n"
+    )
+    assert upward_imports(tree) == ["kithkin.api.pagination", "kithkin.dashboard",
+                                    "kithkin.api.deps"]
+    assert sorted(tables_by_name(tree)) == [5, 6]
+
+
+def test_domain_code_imports_neither_the_api_nor_the_dashboard() -> None:
+    modules = _modules(domain_only=True)
+    assert PACKAGE / "customers" / "service.py" in modules
+    offenders = {str(path.relative_to(PACKAGE)): names for path in modules
+                 if (names := upward_imports(ast.parse(path.read_text())))}
+    assert offenders == {}
+
+
+def test_no_module_looks_a_table_up_by_its_name() -> None:
+    offenders = {str(path.relative_to(PACKAGE)): lines
+                 for path in _modules(domain_only=False)
+                 if (lines := tables_by_name(ast.parse(path.read_text())))}
+    assert offenders == {}
+
+
+SPLINK_INTERNALS = {"_settings_obj", "_u_is_trained", "_match_weight"}
+
+
+def splink_internals(tree: ast.AST) -> list[int]:
+    """Lines that import ``splink.internals`` or read one of Splink's private attributes."""
+    return [node.lineno for node in ast.walk(tree)
+            if (isinstance(node, ast.Attribute) and node.attr in SPLINK_INTERNALS)
+            or (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "splink.internals"))]
+
+
+def test_only_the_splink_adapter_touches_splink_internals() -> None:
+    adapter = PACKAGE / "identity" / "splink_adapter.py"
+    assert splink_internals(ast.parse(adapter.read_text()))
+    offenders = {str(path.relative_to(PACKAGE)): lines
+                 for path in _modules(domain_only=False) if path != adapter
+                 if (lines := splink_internals(ast.parse(path.read_text())))}
+    assert offenders == {}
