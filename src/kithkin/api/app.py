@@ -18,6 +18,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from kithkin import __version__
 from kithkin.api import events, health
+from kithkin.api.housekeeping import start_upload_cleanup
+from kithkin.api.limits import RequestLimitsMiddleware
 from kithkin.api.problems import install_problem_handlers
 from kithkin.api.scheduler import RefreshScheduler
 from kithkin.api.timing import ServerTimingMiddleware
@@ -73,9 +75,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     scheduler = _refresh_scheduler(app)
     if scheduler is not None:
         scheduler.start()
+    upload_cleanup = await start_upload_cleanup(app)
     try:
         yield
     finally:
+        await upload_cleanup.stop()
         if scheduler is not None:
             await scheduler.stop()
 
@@ -129,6 +133,8 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     app.state.login_limiter = LoginRateLimiter(limit=login_attempts_per_minute,
                                                window_seconds=60)
     app.state.login_url = None
+    # Inside the session middleware (added later = outer), which decodes the cookie first.
+    app.add_middleware(RequestLimitsMiddleware, settings=settings)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),

@@ -21,15 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import verify_csrf
+from kithkin.auth.principal import API_KEY_HEADER, presented_api_key, resolve_principal
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
-from kithkin.auth.sessions import session_user_id
 from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_factory, unit_of_work
-from kithkin.errors import AuthenticationError, PermissionDeniedError
-from kithkin.users import service as user_service
+from kithkin.errors import PermissionDeniedError
 from kithkin.users.models import ApiKey, Role, StaffUser
 
-API_KEY_HEADER = "X-API-Key"
+__all__ = ["API_KEY_HEADER", "presented_api_key"]  # re-exported for existing importers
 
 
 def _factory(request: Request) -> sessionmaker[Session]:
@@ -61,14 +60,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def presented_api_key(request: Request) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.headers.get(API_KEY_HEADER) or None
-
-
 def current_user(request: Request, session: SessionDep) -> StaffUser:
     """The authenticated staff user; raises AuthenticationError (401) when there is none.
 
@@ -77,26 +68,15 @@ def current_user(request: Request, session: SessionDep) -> StaffUser:
     cached: StaffUser | None = getattr(request.state, "user", None)
     if cached is not None:
         return cached
-    key = presented_api_key(request)
-    api_key: ApiKey | None = None
-    if key is not None:
-        user, api_key = user_service.authenticate_api_key(session=session, key=key)
-        if session.dirty:
-            # Write the last_used_at stamp now, so this request holds no write lock; on
-            # SQLite skip it while a bulk write runs (it would make that write fail).
-            with bulk_write_lock(session.get_bind().engine, wait=False) as free:
-                if free:
-                    session.commit()
-                else:
-                    session.rollback()
-    else:
-        user_id = session_user_id(request)
-        found = None if user_id is None else user_service.get_active_user(
-            session=session, user_id=user_id
-        )
-        if found is None:
-            raise AuthenticationError("sign in or send an API key")
-        user = found
+    user, api_key = resolve_principal(request=request, session=session)
+    if api_key is not None and session.dirty:
+        # Write the last_used_at stamp now, so this request holds no write lock; on
+        # SQLite skip it while a bulk write runs (it would make that write fail).
+        with bulk_write_lock(session.get_bind().engine, wait=False) as free:
+            if free:
+                session.commit()
+            else:
+                session.rollback()
     request.state.user, request.state.api_key = user, api_key
     return user
 
