@@ -264,3 +264,12 @@ def test_serve_start_removes_old_uploads(settings: Settings) -> None:
     with TestClient(app):
         assert not old.exists() and recent.exists()
         assert app.state.upload_cleanup.runs == 1
+
+
+def test_anonymous_dashboard_upload_is_sent_to_login_unread(settings: Settings) -> None:
+    app = create_app(settings)  # with the dashboard
+    headers = {"content-type": "multipart/form-data; boundary=x", "accept": "text/html",
+               "content-length": str(1 << 30)}
+    call = asgi_post(app, "/imports", headers, chunk_bytes=1 << 20, chunks=1024)
+    assert (call.status, call.receives) == (303, 0)
+    assert call.headers["location"] == "/login?next=/imports"
