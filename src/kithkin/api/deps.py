@@ -76,7 +76,11 @@ def current_user(request: Request, session: SessionDep) -> StaffUser:
             if free:
                 session.commit()
             else:
-                session.rollback()
+                # Drop the stamp without a rollback: a rollback expires the user, and the
+                # async permission checks would then reload it on the event loop, where
+                # waiting for a pooled connection stalls every request (up to the pool
+                # timeout when all connections are taken).
+                session.expunge(api_key)
     request.state.user, request.state.api_key = user, api_key
     return user
 
