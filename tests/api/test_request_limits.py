@@ -273,3 +273,10 @@ def test_anonymous_dashboard_upload_is_sent_to_login_unread(settings: Settings) 
     call = asgi_post(app, "/imports", headers, chunk_bytes=1 << 20, chunks=1024)
     assert (call.status, call.receives) == (303, 0)
     assert call.headers["location"] == "/login?next=/imports"
+
+
+def test_a_small_refused_body_is_drained_and_the_connection_kept(app: FastAPI) -> None:
+    headers = {"content-type": "application/json", "content-length": str(4 * KIB)}
+    call = asgi_post(app, "/api/v1/customers", headers, chunk_bytes=KIB, chunks=4)
+    assert (call.status, call.receives) == (401, 4)
+    assert "connection" not in call.headers

@@ -13,7 +13,11 @@ the body) and, for a request that carries a body:
    replaces the response with 413 as soon as the count passes the limit.
 
 Requests without a body (no ``Content-Length`` above 0, no ``Transfer-Encoding``) pass
-straight through, so page reads pay nothing for it.
+straight through, so page reads pay nothing for it. A refused body of at most
+:data:`DRAIN_BYTES` declared bytes is read and discarded so the client gets its answer on
+a live connection; a larger or chunked one is never read, and the connection is closed
+after the answer (a client sending ``Expect: 100-continue`` reads the answer before it
+sends anything).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from kithkin.errors import AuthenticationError, ContentTooLargeError, KithkinErr
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/api/v1/auth/logout", "/login", "/logout"})
 EVENT_BATCH_PATHS = frozenset({"/api/v1/events/batch"})
 UPLOAD_PATHS = frozenset({"/api/v1/imports", "/imports"})
+DRAIN_BYTES = 64 << 10  # the most uvicorn buffers from the socket anyway
 
 
 @dataclass(frozen=True)
@@ -93,14 +98,15 @@ class RequestLimitsMiddleware:
             await self.app(scope, receive, send)
             return
         rule = body_rule(scope["path"], self.settings)
+        length = declared_length(headers)
         if not rule.public:
             refusal = await self._authentication_refusal(scope)
             if refusal is not None:
-                await self._refuse(refusal, scope, send)
+                await self._refuse(refusal, scope, receive, send, unread=length)
                 return
-        length = declared_length(headers)
         if length is not None and length > rule.limit:
-            await self._refuse(await self._too_large(scope, rule.limit), scope, send)
+            await self._refuse(await self._too_large(scope, rule.limit), scope, receive, send,
+                               unread=length)
             return
         await self._bounded(scope, receive, send, rule.limit)
 
@@ -134,7 +140,8 @@ class RequestLimitsMiddleware:
             if not exceeded or started:
                 raise
         if exceeded and not started:
-            await self._refuse(await self._too_large(scope, limit), scope, send)
+            await self._refuse(await self._too_large(scope, limit), scope, receive, send,
+                               unread=None)
 
     async def _authentication_refusal(self, scope: Scope) -> Response | None:
         """The 401 (or login redirect) for a caller without valid credentials, else None."""
@@ -159,8 +166,22 @@ class RequestLimitsMiddleware:
             f"the request body exceeds the {limit:,}-byte limit of this route", limit=limit)
         return await kithkin_error_handler(Request(scope, _no_body), error)
 
-    async def _refuse(self, response: Response, scope: Scope, send: Send) -> None:
-        """Send ``response`` and close the connection: the unread rest of the body is
-        never read, so the connection cannot carry another request."""
-        response.headers["connection"] = "close"
+    async def _refuse(self, response: Response, scope: Scope, receive: Receive, send: Send,
+                      *, unread: int | None) -> None:
+        """Send ``response`` to a request whose body was not read (``unread`` declared
+        bytes, None when unknown): a small body is drained so the connection stays
+        usable, otherwise the connection is closed after the response."""
+        if unread is None or unread > DRAIN_BYTES or not await _drained(receive):
+            response.headers["connection"] = "close"
         await response(scope, _no_body, send)
+
+
+async def _drained(receive: Receive) -> bool:
+    """Read and discard the rest of a body of at most DRAIN_BYTES (checked by the caller);
+    False when the client disconnected instead."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False
+        if not message.get("more_body", False):
+            return True
