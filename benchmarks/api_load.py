@@ -63,7 +63,7 @@ DATA = ROOT / "data"
 RESULTS = ROOT / "results"
 PG_ADMIN = os.environ.get("KITHKIN_TEST_PG_URL",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-SECRET = "api-load-benchmark-secret"
+SECRET = "api-load-benchmark-secret-not-for-production"
 START = datetime(2022, 1, 1, tzinfo=UTC)
 ORDERS_PER_CUSTOMER = 3
 CHUNK = 100_000

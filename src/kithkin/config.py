@@ -28,9 +28,15 @@ class Settings(BaseSettings):
         default=None, description="Engine connection (PostgreSQL URL or Spark master)."
     )
     import_batch_size: int = Field(default=50_000, ge=100)
-    secret_key: SecretStr = Field(
-        default=SecretStr("dev-insecure-change-me"), description="Signs session cookies."
-    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs session cookies and keys API-key digests (at "
+        "least 32 characters); default: the workspace's generated secret_key file.")
+    dev_mode: bool = Field(
+        default=False, description="Development only: accept a short or public secret_key.")
+    session_lifetime_hours: float = Field(
+        default=12, gt=0, description="A sign-in ends this long after it started.")
+    session_idle_minutes: float = Field(
+        default=120, gt=0, description="A sign-in ends after this long without a request.")
     refresh_interval_hours: float | None = Field(
         default=None, gt=0, description="`kithkin serve` refreshes metrics and stages this "
         "often (None: only when `kithkin refresh` is run).")

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from kithkin.analytics import refresh as refresh_service
+from kithkin.auth.secret import signing_secret
 from kithkin.config import get_settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.database.manage import upgrade
@@ -100,6 +101,7 @@ def ensure_demo_users(*, engine: Engine) -> dict[str, str | None]:
 def prepare_store() -> Engine:
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
+    signing_secret(settings)  # a new workspace gets its secret now, not on first request
     engine = get_engine()
     upgrade(engine)
     return engine

@@ -71,3 +71,50 @@ def test_assign_account_manager_by_ids_and_stage(sqlite_engine: Engine,
     assert unknown.exit_code == 1 and "nobody@example.com" in unknown.output
     cleared = runner.invoke(app, ["customers", "assign", "nobody", *map(str, ids)])
     assert cleared.exit_code == 0 and "3 of 5 customers" in cleared.output
+
+
+def test_users_role_password_and_deactivation_from_the_shell_end_sessions(
+        sqlite_engine: Engine) -> None:
+    for email, role in (("boss@example.com", "admin"), ("ann@example.com", "agent")):
+        made = runner.invoke(app, ["users", "create", "--email", email, "--name", "X",
+                                   "--role", role, "--password", "first-password"])
+        assert made.exit_code == 0, made.output
+    key = runner.invoke(app, ["users", "api-key", "create", "--email", "ann@example.com",
+                              "--name", "ci"]).output.strip().splitlines()[-1]
+    api = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(include_dashboard=False,
+                               login_attempts_per_minute=100)) as browser:
+
+        def sign_in(password: str = "first-password") -> int:
+            status: int = browser.post("/api/v1/auth/login", json={
+                "email": "ann@example.com", "password": password}).status_code
+            return status
+
+        def me() -> int:
+            status: int = browser.get("/api/v1/auth/me").status_code
+            return status
+
+        assert sign_in() == 200 and me() == 200
+        role = runner.invoke(app, ["users", "set-role", "ann@example.com", "manager"])
+        assert role.exit_code == 0 and "manager" in role.output
+        assert me() == 401 and sign_in() == 200
+        reset = runner.invoke(app, ["users", "set-password", "ann@example.com",
+                                    "--password", "second-password"])
+        assert reset.exit_code == 0, reset.output
+        assert me() == 401 and sign_in() == 401 and sign_in("second-password") == 200
+        out = runner.invoke(app, ["users", "sign-out", "ann@example.com"])
+        assert out.exit_code == 0 and "1 session(s)" in out.output and me() == 401
+        assert sign_in("second-password") == 200
+        off = runner.invoke(app, ["users", "deactivate", "ann@example.com"])
+        assert off.exit_code == 0 and "deactivated" in off.output
+        assert me() == 401 and browser.get("/api/v1/auth/me", headers=api).status_code == 401
+        assert sign_in("second-password") == 401
+        on = runner.invoke(app, ["users", "reactivate", "ann@example.com"])
+        assert on.exit_code == 0 and "active" in on.output
+        assert browser.get("/api/v1/auth/me", headers=api).json()["role"] == "manager"
+    last = runner.invoke(app, ["users", "deactivate", "boss@example.com"])
+    assert last.exit_code == 1 and "last active admin" in last.output
+    unknown = runner.invoke(app, ["users", "set-role", "nobody@example.com", "agent"])
+    assert unknown.exit_code == 1 and "nobody@example.com" in unknown.output
+    listing = runner.invoke(app, ["users", "list"])
+    assert "ann@example.com" in listing.output

@@ -99,8 +99,13 @@ ADMIN = frozenset({Role.ADMIN})
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/auth/me"): EVERYONE,
     ("GET", "/api/v1/auth/csrf"): EVERYONE,
+    ("POST", "/api/v1/auth/password"): EVERYONE,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}"): ADMIN,
+    ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/password"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/sessions/end"): ADMIN,
     ("GET", "/api/v1/api-keys"): ADMIN,
     ("POST", "/api/v1/api-keys"): ADMIN,
     ("POST", "/api/v1/api-keys/{api_key_id}/revoke"): ADMIN,

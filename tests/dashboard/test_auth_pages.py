@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from kithkin.api.app import SESSION_COOKIE
+from kithkin.database.base import utcnow
+from kithkin.database.core import build_engine
+from kithkin.users.models import StaffSession
+from tests.dashboard.conftest import sign_in
 from tests.dashboard.seeding import PASSWORD, email_of, form_token
 
 
@@ -77,3 +84,50 @@ def test_logout_needs_the_csrf_token_and_ends_the_session(
     response = client.post("/logout", data={"csrf_token": form_token(page.text)})
     assert response.headers["location"] == "/login"
     assert client.get("/customers").status_code == 303
+
+
+def test_a_cookie_copied_before_sign_out_opens_no_page(
+        login: Callable[[str], TestClient]) -> None:
+    client = login("manager")
+    copy = TestClient(client.app, follow_redirects=False)
+    copy.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
+    assert copy.get("/customers").status_code == 200
+    page = client.get("/customers")
+    client.post("/logout", data={"csrf_token": form_token(page.text)})
+    response = copy.get("/customers")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_an_expired_session_sends_the_browser_back_to_sign_in(
+        login: Callable[[str], TestClient], workspace: Path) -> None:
+    client = login("analyst")
+    assert client.get("/customers").status_code == 200
+    engine = build_engine(f"sqlite:///{workspace / 'kithkin.db'}")
+    with engine.begin() as connection:
+        connection.execute(update(StaffSession).values(expires_at=utcnow()))
+    engine.dispose()
+    response = client.get("/customers")
+    assert response.headers["location"] == "/login?next=/customers"
+    assert client.get("/login").status_code == 200  # the form, not a redirect loop
+
+
+def test_own_password_change_keeps_this_browser_and_ends_the_others(
+        login: Callable[[str], TestClient]) -> None:
+    client = login("agent")
+    other = TestClient(client.app, follow_redirects=False)
+    sign_in(other, "agent")
+    form = client.get("/account/password")
+    assert form.status_code == 200 and 'for="current-password"' in form.text
+    token = form_token(form.text)
+    wrong = client.post("/account/password", data={
+        "current_password": "nope", "new_password": "new-long-password", "csrf_token": token})
+    assert wrong.status_code == 400 and "does not match" in wrong.text
+    done = client.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "new-long-password",
+        "csrf_token": token})
+    assert done.status_code == 303
+    assert "Password changed" in client.get("/customers").text
+    assert other.get("/customers").status_code == 303
+    token = form_token(other.get("/login").text)
+    assert other.post("/login", data={"email": email_of("agent"), "password": PASSWORD,
+                                      "csrf_token": token}).status_code == 401

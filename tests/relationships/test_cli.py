@@ -15,9 +15,7 @@ from .crafted import CUSTOMERS, add_customers, metrics
 from .test_refresh import FIRST
 
 runner = CliRunner()
-# `kithkin customers explain ID` when the customers group exists, else `kithkin explain`
-EXPLAIN = (["customers", "explain"] if any(g.name == "customers" for g in app.registered_groups)
-           else ["explain"])
+EXPLAIN = ["customers", "explain"]
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ from kithkin.api.problems import install_problem_handlers
 from kithkin.api.scheduler import RefreshScheduler
 from kithkin.api.timing import ServerTimingMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
+from kithkin.auth.secret import signing_secret
 from kithkin.config import Settings, get_settings
 from kithkin.customers import router as customers_router
 from kithkin.database.core import get_engine, session_factory
@@ -40,7 +41,6 @@ from kithkin.users import router as users_router
 
 API_PREFIX = "/api/v1"
 SESSION_COOKIE = "kithkin_session"
-SESSION_MAX_AGE_SECONDS = 12 * 3600
 
 # Every API router, mounted under /api/v1. Add yours here.
 API_ROUTERS: list[APIRouter] = [
@@ -117,9 +117,12 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     """Build the kithkin web application.
 
     ``https_only`` marks the session cookie Secure (set it behind TLS);
-    ``include_dashboard=False`` serves the API alone.
+    ``include_dashboard=False`` serves the API alone. Raises ConfigurationError when the
+    secret is weak (see :mod:`kithkin.auth.secret`): no app is built that signs cookies
+    with a value others could know.
     """
     settings = settings or get_settings()
+    secret = signing_secret(settings)
     app = FastAPI(
         title="kithkin",
         version=__version__,
@@ -137,9 +140,11 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     app.add_middleware(RequestLimitsMiddleware, settings=settings)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key.get_secret_value(),
+        secret_key=secret,
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE_SECONDS,
+        # The staff_session row decides how long a sign-in lasts; the cookie just
+        # does not outlive it.
+        max_age=round(settings.session_lifetime_hours * 3600),
         same_site="lax",
         https_only=https_only,
     )

@@ -9,13 +9,14 @@ import typer
 from rich.console import Console
 
 from kithkin.api import serving
+from kithkin.auth.secret import signing_secret, weakness
 from kithkin.config import get_settings
+from kithkin.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 console = Console()
-INSECURE_DEFAULT_SECRET = "dev-insecure-change-me"
 
 
 def serve(
@@ -36,9 +37,15 @@ def serve(
         # The app factory reads settings in the server process: pass it by environment.
         os.environ["KITHKIN_REFRESH_INTERVAL_HOURS"] = str(refresh_every)
         get_settings.cache_clear()
-    if get_settings().secret_key.get_secret_value() == INSECURE_DEFAULT_SECRET:
-        console.print("[yellow]warning:[/] KITHKIN_SECRET_KEY is the development default; "
-                      "set a long random value before exposing the server.")
+    settings = get_settings()
+    try:
+        secret = signing_secret(settings)
+    except ConfigurationError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    if settings.dev_mode and weakness(secret):
+        console.print("[yellow]warning:[/] KITHKIN_DEV_MODE is on and the secret "
+                      f"{weakness(secret)}: anyone who knows it can sign in as anyone.")
     factory = "kithkin.api.cli:secure_app_factory" if https_only else "kithkin.api.app:create_app"
     serving.run(factory, host=host, port=port, workers=workers, reload=reload,
                 log_level="info")

@@ -1,9 +1,9 @@
 """FastAPI dependencies shared by every router: the database session and the caller.
 
 A caller is identified by, in order: an API key (``Authorization: Bearer <key>`` or
-``X-API-Key: <key>``), else the signed session cookie's ``user_id``. Every non-public
-route depends on :func:`require_permission` or :func:`require_roles`, so authorisation
-is enforced server-side whatever the client shows.
+``X-API-Key: <key>``), else the session cookie's token, looked up in ``staff_session``.
+Every non-public route depends on :func:`require_permission` or :func:`require_roles`,
+so authorisation is enforced server-side whatever the client shows.
 
 Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
 in its thread pool, and each such hop costs a request more than the check itself.
@@ -63,24 +63,31 @@ SessionDep = Annotated[Session, Depends(get_session)]
 def current_user(request: Request, session: SessionDep) -> StaffUser:
     """The authenticated staff user; raises AuthenticationError (401) when there is none.
 
-    Also sets ``request.state.user`` and ``request.state.api_key`` (None for cookies).
+    Also sets ``request.state.user``, ``request.state.api_key`` (None for cookies) and,
+    for cookies, ``request.state.staff_session``.
     """
     cached: StaffUser | None = getattr(request.state, "user", None)
     if cached is not None:
         return cached
-    user, api_key = resolve_principal(request=request, session=session)
-    if api_key is not None and session.dirty:
-        # Write the last_used_at stamp now, so this request holds no write lock; on
-        # SQLite skip it while a bulk write runs (it would make that write fail).
+    principal = resolve_principal(request=request, session=session)
+    user, api_key = principal.user, principal.api_key
+    if principal.staff_session is not None:
+        request.state.staff_session = principal.staff_session
+    if session.dirty:
+        # Write the last-used stamp now, so this request holds no write lock; on SQLite
+        # skip it while a bulk write runs (it would make that write fail).
         with bulk_write_lock(session.get_bind().engine, wait=False) as free:
             if free:
                 session.commit()
             else:
-                # Drop the stamp without a rollback: a rollback expires the user, and the
-                # async permission checks would then reload it on the event loop, where
-                # waiting for a pooled connection stalls every request (up to the pool
-                # timeout when all connections are taken).
-                session.expunge(api_key)
+                session.rollback()
+                # The rollback expired the caller's rows: reload them here, in the worker
+                # thread. The async permission checks read them on the event loop, where
+                # a lazy load waits for a pooled connection and stalls every request (for
+                # the whole pool timeout once all connections are taken).
+                for loaded in (user, api_key, principal.staff_session):
+                    if loaded is not None:
+                        session.refresh(loaded)
     request.state.user, request.state.api_key = user, api_key
     return user
 

@@ -7,13 +7,16 @@ so a change to how sessions or keys are checked applies to both at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from kithkin.auth.sessions import session_user_id
+from kithkin.auth.sessions import session_token
 from kithkin.errors import AuthenticationError
 from kithkin.users import service as user_service
-from kithkin.users.models import ApiKey, StaffUser
+from kithkin.users import sessions as staff_sessions
+from kithkin.users.models import ApiKey, StaffSession, StaffUser
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -26,19 +29,26 @@ def presented_api_key(request: Request) -> str | None:
     return request.headers.get(API_KEY_HEADER) or None
 
 
-def resolve_principal(*, request: Request, session: Session) -> tuple[StaffUser, ApiKey | None]:
-    """The caller and the API key it used (None for a browser session).
+@dataclass(frozen=True)
+class Principal:
+    user: StaffUser
+    api_key: ApiKey | None = None  # the key the request came with
+    staff_session: StaffSession | None = None  # the browser sign-in, for cookies
 
-    An API key, when one is presented, wins over the session cookie. Raises
-    AuthenticationError when there is no valid credential. An API key's ``last_used_at``
-    stamp is left unflushed in ``session``: the caller commits or rolls it back.
+
+def resolve_principal(*, request: Request, session: Session) -> Principal:
+    """The caller: an API key, when one is presented, wins over the session cookie.
+
+    Raises AuthenticationError when there is no valid credential. The key's
+    ``last_used_at`` or the session's ``last_seen_at`` stamp is left unflushed in
+    ``session``: the caller commits or rolls it back.
     """
     key = presented_api_key(request)
     if key is not None:
-        return user_service.authenticate_api_key(session=session, key=key)
-    user_id = session_user_id(request)
-    user = None if user_id is None else user_service.get_active_user(
-        session=session, user_id=user_id)
-    if user is None:
+        user, api_key = user_service.authenticate_api_key(session=session, key=key)
+        return Principal(user, api_key=api_key)
+    token = session_token(request)
+    if token is None:
         raise AuthenticationError("sign in or send an API key")
-    return user, None
+    user, row = staff_sessions.authenticate_session(session=session, token=token)
+    return Principal(user, staff_session=row)

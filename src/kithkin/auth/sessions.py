@@ -1,29 +1,48 @@
-"""Browser sessions: the signed cookie (Starlette SessionMiddleware) holds the user id.
+"""Browser sign-in glue between the cookie and the ``staff_session`` table.
 
-The cookie is signed with ``settings.secret_key`` (itsdangerous), so it cannot be forged;
-it is cleared on logout and the CSRF token is rotated on every login and logout.
+The cookie (Starlette SessionMiddleware, signed with the server secret) carries only a
+random session token, the CSRF token and a one-off flash message. Who is signed in, and
+whether that sign-in still holds, is decided by the server-side row
+(:mod:`kithkin.users.sessions`), so ending the row ends the sign-in everywhere.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from kithkin.auth.csrf import rotate_csrf_token
-from kithkin.users.models import StaffUser
+from kithkin.users import sessions as staff_sessions
+from kithkin.users.models import StaffSession, StaffUser
 
-USER_ID_KEY = "user_id"
+TOKEN_KEY = "sid"
 
 
-def log_in(request: Request, user: StaffUser) -> None:
+def session_token(request: Request) -> str | None:
+    value = request.session.get(TOKEN_KEY) if "session" in request.scope else None
+    return value if isinstance(value, str) and value else None
+
+
+def log_in(request: Request, session: Session, user: StaffUser) -> StaffSession:
+    """Start a new server-side session (ending the one the cookie held, if any) and put
+    its token in a fresh cookie; the caller commits."""
+    previous = session_token(request)
+    if previous is not None:
+        staff_sessions.end_session(session=session, token=previous)
+    row, token = staff_sessions.start_session(
+        session=session, user=user,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"))
     request.session.clear()
-    request.session[USER_ID_KEY] = user.id
+    request.session[TOKEN_KEY] = token
     rotate_csrf_token(request)
+    return row
 
 
-def log_out(request: Request) -> None:
-    request.session.clear()
-
-
-def session_user_id(request: Request) -> int | None:
-    value = request.session.get(USER_ID_KEY) if "session" in request.scope else None
-    return value if isinstance(value, int) else None
+def log_out(request: Request, session: Session) -> None:
+    """End the cookie's server-side session and clear the cookie; the caller commits."""
+    token = session_token(request)
+    if token is not None:
+        staff_sessions.end_session(session=session, token=token)
+    if "session" in request.scope:
+        request.session.clear()

@@ -1,7 +1,9 @@
-"""Staff users and API keys (admin only). A new key is shown once, right after creation."""
+"""Staff users and API keys (admin only). A new key is shown once, right after creation.
+A role change, a deactivation or a password reset ends the user's sign-ins at once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -12,6 +14,7 @@ from kithkin.dashboard import navigation
 from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
 from kithkin.errors import ConflictError, ValidationError
 from kithkin.users import service as users_service
+from kithkin.users import sessions as staff_sessions
 from kithkin.users.models import Role, StaffUser
 
 router = APIRouter(prefix="/admin", route_class=PageRoute, include_in_schema=False)
@@ -47,6 +50,62 @@ def create_user(request: Request, session: SessionDep, user: AdminUser,
         return _users_page(request, session, user, status_code=400, error=str(exc))
     session.commit()
     flash(request, f"User {created.email} created with role {created.role}.")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+def _change_user(request: Request, session: SessionDep, admin: StaffUser,
+                 change: Callable[[], StaffUser], done: str) -> Response:
+    """Apply ``change``; show a refusal on the page, else flash ``done`` and redirect."""
+    try:
+        changed = change()
+    except (ValidationError, ConflictError) as exc:
+        session.rollback()
+        status = 409 if isinstance(exc, ConflictError) else 400
+        return _users_page(request, session, admin, status_code=status, error=str(exc))
+    session.commit()
+    flash(request, done.format(email=changed.email, role=changed.role))
+    # An admin who ended their own session lands on the sign-in form from here.
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/users/{user_id}/role", dependencies=CSRF)
+def change_role(request: Request, session: SessionDep, user: AdminUser, user_id: int,
+                role: Annotated[str, Form()]) -> Response:
+    return _change_user(request, session, user, lambda: users_service.update_user(
+        session=session, user_id=user_id, role=role),
+        "{email} is now {role}; their sessions ended.")
+
+
+@router.post("/users/{user_id}/deactivate", dependencies=CSRF)
+def deactivate(request: Request, session: SessionDep, user: AdminUser,
+               user_id: int) -> Response:
+    return _change_user(request, session, user, lambda: users_service.update_user(
+        session=session, user_id=user_id, is_active=False),
+        "{email} deactivated: signed out, API keys stopped.")
+
+
+@router.post("/users/{user_id}/reactivate", dependencies=CSRF)
+def reactivate(request: Request, session: SessionDep, user: AdminUser,
+               user_id: int) -> Response:
+    return _change_user(request, session, user, lambda: users_service.update_user(
+        session=session, user_id=user_id, is_active=True), "{email} reactivated.")
+
+
+@router.post("/users/{user_id}/password", dependencies=CSRF)
+def reset_password(request: Request, session: SessionDep, user: AdminUser, user_id: int,
+                   password: Annotated[str, Form()]) -> Response:
+    return _change_user(request, session, user, lambda: users_service.set_password(
+        session=session, user_id=user_id, password=password),
+        "Password of {email} set; their sessions ended.")
+
+
+@router.post("/users/{user_id}/sign-out", dependencies=CSRF)
+def sign_out(request: Request, session: SessionDep, user: AdminUser,
+             user_id: int) -> Response:
+    target = users_service.get_user(session=session, user_id=user_id)
+    ended = staff_sessions.end_user_sessions(session=session, user_id=user_id)
+    session.commit()
+    flash(request, f"{ended} session(s) of {target.email} ended.")
     return RedirectResponse("/admin/users", status_code=303)
 
 

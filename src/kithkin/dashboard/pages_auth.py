@@ -1,4 +1,5 @@
-"""Sign in and sign out of the dashboard (HTML forms over the API's auth building blocks)."""
+"""Sign in, sign out and change your own password (HTML forms over the API's auth
+building blocks)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,27 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from kithkin.api.deps import SessionDep
+from kithkin.api.deps import CurrentUser, SessionDep
 from kithkin.auth import sessions
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.dashboard import navigation
-from kithkin.dashboard.web import PageRoute, check_csrf, render, safe_next
-from kithkin.errors import AuthenticationError, RateLimitedError
+from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, safe_next
+from kithkin.errors import AuthenticationError, RateLimitedError, ValidationError
 from kithkin.users import service as users_service
+from kithkin.users import sessions as staff_sessions
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _signed_in_role(request: Request, session: SessionDep) -> str | None:
-    user_id = sessions.session_user_id(request)
-    user = None if user_id is None else users_service.get_active_user(session=session,
-                                                                     user_id=user_id)
-    return user.role if user else None
+    token = sessions.session_token(request)
+    if token is None:
+        return None
+    try:
+        user, _ = staff_sessions.authenticate_session(session=session, token=token)
+    except AuthenticationError:
+        return None
+    return user.role
 
 
 @router.get("/login")
@@ -44,12 +50,43 @@ def login(request: Request, session: SessionDep, email: Annotated[str, Form()],
         status = 429 if isinstance(exc, RateLimitedError) else 401
         return render(request, "login.html", user=None, status_code=status,
                       error=str(exc).capitalize(), next=safe_next(next, ""), email=email)
+    sessions.log_in(request, session, user)
     session.commit()
-    sessions.log_in(request, user)
     return RedirectResponse(safe_next(next, navigation.home_for(user.role)), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request) -> Response:
-    sessions.log_out(request)
+def logout(request: Request, session: SessionDep) -> Response:
+    sessions.log_out(request, session)
+    session.commit()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/account/password")
+def password_form(request: Request, user: CurrentUser) -> Response:
+    request.state.dashboard_user = user
+    return render(request, "account_password.html", user=user)
+
+
+@router.post("/account/password", dependencies=[Depends(check_csrf)])
+def change_password(request: Request, session: SessionDep, user: CurrentUser,
+                    current_password: Annotated[str, Form()],
+                    new_password: Annotated[str, Form()]) -> Response:
+    """Every other sign-in of the user ends; this browser continues on a fresh session."""
+    request.state.dashboard_user = user
+    limiter: LoginRateLimiter = request.app.state.login_limiter
+    try:
+        limiter.check(ip=request.client.host if request.client else "unknown",
+                      email=user.email)
+        users_service.change_own_password(session=session, user=user,
+                                          current_password=current_password,
+                                          new_password=new_password)
+    except (ValidationError, RateLimitedError) as exc:
+        session.rollback()
+        status = 429 if isinstance(exc, RateLimitedError) else 400
+        return render(request, "account_password.html", user=user, status_code=status,
+                      error=str(exc))
+    sessions.log_in(request, session, user)
+    session.commit()
+    flash(request, "Password changed; your other sessions were signed out.")
+    return RedirectResponse(navigation.home_for(user.role), status_code=303)

@@ -1,4 +1,5 @@
-"""`kithkin users ...`: create staff users (the first admin) and API keys from the shell."""
+"""`kithkin users ...`: create staff users (the first admin), change their role, password
+or active flag, sign them out, and manage API keys from the shell."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.users import service as user_service
+from kithkin.users import sessions as staff_sessions
 from kithkin.users.models import Role
 
 app = typer.Typer(help="Staff users and API keys.", no_args_is_help=True)
@@ -53,6 +55,70 @@ def list_users() -> None:
             table.add_row(str(user.id), user.email, user.name, user.role,
                           "yes" if user.is_active else "no", str(user.last_login_at or ""))
     console.print(table)
+
+
+Email = Annotated[str, typer.Argument(help="The user's sign-in email.")]
+
+
+def _update(email: str, *, role: Role | None = None, is_active: bool | None = None) -> None:
+    try:
+        with session_scope() as session:
+            found = user_service.get_user_by_email(session=session, email=email)
+            user = user_service.update_user(session=session, user_id=found.id, role=role,
+                                            is_active=is_active)
+            state = "active" if user.is_active else "deactivated"
+            console.print(f"user [bold]{user.id}[/] {user.email}: {user.role}, {state}")
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command("set-role")
+def set_role(email: Email, role: Annotated[Role, typer.Argument(
+        help="admin, manager, agent or analyst.")]) -> None:
+    """Change a user's role (signs them out everywhere)."""
+    _update(email, role=role)
+
+
+@app.command("deactivate")
+def deactivate(email: Email) -> None:
+    """Stop a user: no sign-in, their sessions end and their API keys stop working."""
+    _update(email, is_active=False)
+
+
+@app.command("reactivate")
+def reactivate(email: Email) -> None:
+    """Let a deactivated user sign in again (their unrevoked API keys work again)."""
+    _update(email, is_active=True)
+
+
+@app.command("set-password")
+def set_password(
+    email: Email,
+    password: Annotated[str, typer.Option(
+        prompt="New password", hide_input=True, confirmation_prompt=True,
+        help="At least 8 characters; prompted when omitted.",
+    )],
+) -> None:
+    """Set a user's password (signs them out everywhere)."""
+    try:
+        with session_scope() as session:
+            found = user_service.get_user_by_email(session=session, email=email)
+            user_service.set_password(session=session, user_id=found.id, password=password)
+            console.print(f"password of {found.email} changed; their sessions ended")
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command("sign-out")
+def sign_out(email: Email) -> None:
+    """End every browser session of a user (API keys are not touched)."""
+    try:
+        with session_scope() as session:
+            user = user_service.get_user_by_email(session=session, email=email)
+            ended = staff_sessions.end_user_sessions(session=session, user_id=user.id)
+            console.print(f"{ended} session(s) of {user.email} ended")
+    except KithkinError as exc:
+        raise _fail(exc) from exc
 
 
 @api_key_app.command("create")

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kithkin.database.base import Base, IdType, TimestampMixin
+from kithkin.database.base import Base, IdType, TimestampMixin, utcnow
 
 
 class Role(StrEnum):
@@ -42,3 +42,21 @@ class ApiKey(TimestampMixin, Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class StaffSession(Base):
+    """A browser sign-in. The cookie holds a random token; only its SHA-256 is stored, so
+    a read of the table cannot be replayed as a cookie."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))

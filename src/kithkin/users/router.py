@@ -12,14 +12,19 @@ from kithkin.auth.csrf import csrf_token
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.auth.roles import Access, Area
 from kithkin.users import service as user_service
+from kithkin.users import sessions as staff_sessions
 from kithkin.users.models import StaffUser
 from kithkin.users.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
     LoginRequest,
+    PasswordChange,
+    PasswordReset,
+    SessionsEnded,
     UserCreate,
     UserRead,
+    UserUpdate,
 )
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -39,18 +44,21 @@ def login_limiter(request: Request) -> LoginRateLimiter:
 
 @auth_router.post("/login", response_model=UserRead)
 def login(payload: LoginRequest, request: Request, session: SessionDep) -> StaffUser:
-    """Check email and password and set the signed session cookie (5 tries a minute)."""
+    """Check email and password, start a server-side session and set its cookie
+    (5 tries a minute)."""
     login_limiter(request).check(ip=client_ip(request), email=payload.email)
     user = user_service.authenticate(session=session, email=payload.email,
                                      password=payload.password)
+    sessions.log_in(request, session, user)
     session.commit()
-    sessions.log_in(request, user)
     return user
 
 
 @auth_router.post("/logout", status_code=204)
-def logout(request: Request) -> Response:
-    sessions.log_out(request)
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the cookie's session on the server (a copy of the cookie no longer works)."""
+    sessions.log_out(request, session)
+    session.commit()
     return Response(status_code=204)
 
 
@@ -65,6 +73,21 @@ def csrf(request: Request, user: CurrentUser) -> dict[str, str]:
     return {"csrf_token": csrf_token(request)}
 
 
+@auth_router.post("/password", status_code=204)
+def change_password(payload: PasswordChange, request: Request, session: SessionDep,
+                    user: CurrentUser) -> Response:
+    """Change your own password (the current one is required). Every sign-in of yours
+    ends; a browser that asked gets a fresh session."""
+    login_limiter(request).check(ip=client_ip(request), email=user.email)
+    user_service.change_own_password(session=session, user=user,
+                                     current_password=payload.current_password,
+                                     new_password=payload.new_password)
+    if getattr(request.state, "staff_session", None) is not None:
+        sessions.log_in(request, session, user)
+    session.commit()
+    return Response(status_code=204)
+
+
 @router.get("/users", response_model=list[UserRead])
 def list_users(session: SessionDep, _: UserAdmin) -> list[StaffUser]:
     return list(user_service.list_users(session=session))
@@ -76,6 +99,41 @@ def create_user(payload: UserCreate, session: SessionDep, _: UserAdmin) -> Staff
                                     password=payload.password, role=payload.role)
     session.commit()
     return user
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+def get_user(user_id: int, session: SessionDep, _: UserAdmin) -> StaffUser:
+    return user_service.get_user(session=session, user_id=user_id)
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(user_id: int, payload: UserUpdate, session: SessionDep,
+                _: UserAdmin) -> StaffUser:
+    """Rename, change the role, deactivate or reactivate; a role change or deactivation
+    ends the user's sign-ins (their API keys follow the new role, or stop)."""
+    user = user_service.update_user(session=session, user_id=user_id, name=payload.name,
+                                    role=payload.role, is_active=payload.is_active)
+    session.commit()
+    return user
+
+
+@router.post("/users/{user_id}/password", response_model=UserRead)
+def reset_password(user_id: int, payload: PasswordReset, session: SessionDep,
+                   _: UserAdmin) -> StaffUser:
+    """Set a user's password and end all their sign-ins."""
+    user = user_service.set_password(session=session, user_id=user_id,
+                                     password=payload.password)
+    session.commit()
+    return user
+
+
+@router.post("/users/{user_id}/sessions/end", response_model=SessionsEnded)
+def end_sessions(user_id: int, session: SessionDep, _: UserAdmin) -> SessionsEnded:
+    """Sign a user out everywhere (their API keys are not touched)."""
+    user_service.get_user(session=session, user_id=user_id)
+    ended = staff_sessions.end_user_sessions(session=session, user_id=user_id)
+    session.commit()
+    return SessionsEnded(ended=ended)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])

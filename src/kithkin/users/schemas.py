@@ -18,6 +18,30 @@ class UserCreate(BaseModel):
     role: Role
 
 
+class UserUpdate(BaseModel):
+    """Fields left out stay as they are. A new role or ``is_active: false`` signs the
+    user out everywhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(min_length=8, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=8, max_length=1024)
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="How many live sign-ins were ended.")
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

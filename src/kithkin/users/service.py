@@ -1,4 +1,5 @@
-"""Staff users and their API keys: creation, authentication, revocation.
+"""Staff users and their API keys: creation, authentication, revocation, and the changes
+(role, password, deactivation) that end a user's sign-ins.
 
 Passwords are stored as Argon2id hashes and API keys as HMAC-SHA256 digests keyed with
 the server secret (see :mod:`kithkin.auth.api_keys` for why each).
@@ -9,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.auth import api_keys, passwords
 from kithkin.auth.roles import validate_scopes
+from kithkin.auth.secret import signing_secret
 from kithkin.config import get_settings
 from kithkin.database.base import utcnow
 from kithkin.database.core import get_or_raise
 from kithkin.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from kithkin.users.models import ApiKey, Role, StaffUser
+from kithkin.users.sessions import end_user_sessions
 
 # Writing last_used_at on every request would turn each read into a write; once a
 # minute is precise enough to spot unused keys.
@@ -29,18 +32,27 @@ def _normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _checked_password(password: str, field: str = "password") -> str:
+    if len(password) < passwords.MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"{field}: must be at least {passwords.MIN_PASSWORD_LENGTH} characters"
+        )
+    return password
+
+
+def _checked_role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as exc:
+        raise ValidationError(f"role: {role!r} is not one of {[r.value for r in Role]}") from exc
+
+
 def create_user(*, session: Session, email: str, name: str, password: str,
                 role: Role | str) -> StaffUser:
     """Add a staff user; raises ConflictError when the email is taken."""
     email = _normalise_email(email)
-    if len(password) < passwords.MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"password: must be at least {passwords.MIN_PASSWORD_LENGTH} characters"
-        )
-    try:
-        role = Role(role)
-    except ValueError as exc:
-        raise ValidationError(f"role: {role!r} is not one of {[r.value for r in Role]}") from exc
+    _checked_password(password)
+    role = _checked_role(role)
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         raise ConflictError(f"a user with email {email} already exists")
     user = StaffUser(email=email, name=name, role=role.value,
@@ -62,14 +74,64 @@ def get_user_by_email(*, session: Session, email: str) -> StaffUser:
     return user
 
 
-def get_active_user(*, session: Session, user_id: int) -> StaffUser | None:
-    """The user when it exists and is active, else None (a stale session cookie)."""
-    user = session.get(StaffUser, user_id)
-    return user if user is not None and user.is_active else None
-
-
 def list_users(*, session: Session) -> Sequence[StaffUser]:
     return session.scalars(select(StaffUser).order_by(StaffUser.id)).all()
+
+
+def _keep_an_active_admin(session: Session, user: StaffUser) -> None:
+    """Refuse a change that would leave nobody able to administer users."""
+    others = session.scalar(
+        select(func.count()).select_from(StaffUser).where(
+            StaffUser.role == Role.ADMIN.value, StaffUser.is_active.is_(True),
+            StaffUser.id != user.id))
+    if user.role == Role.ADMIN.value and user.is_active and not others:
+        raise ConflictError(f"{user.email} is the last active admin; make another admin first")
+
+
+def update_user(*, session: Session, user_id: int, name: str | None = None,
+                role: Role | str | None = None, is_active: bool | None = None) -> StaffUser:
+    """Rename, change the role of, deactivate or reactivate a user (None: unchanged).
+
+    A new role or a deactivation ends all the user's sign-ins, so nobody keeps rights
+    they lost; API keys follow the user's current role and active flag on every request.
+    """
+    user = get_user(session=session, user_id=user_id)
+    new_role = None if role is None else _checked_role(role).value
+    role_changed = new_role is not None and new_role != user.role
+    deactivated = is_active is False and user.is_active
+    if (role_changed and user.role == Role.ADMIN.value) or deactivated:
+        _keep_an_active_admin(session, user)
+    if name is not None:
+        if not name.strip():
+            raise ValidationError("name: must not be empty")
+        user.name = name.strip()
+    if new_role is not None:
+        user.role = new_role
+    if is_active is not None:
+        user.is_active = is_active
+    if role_changed or deactivated:
+        end_user_sessions(session=session, user_id=user.id)
+    session.flush()
+    return user
+
+
+def set_password(*, session: Session, user_id: int, password: str) -> StaffUser:
+    """Set a new password (an admin's reset) and end all the user's sign-ins."""
+    user = get_user(session=session, user_id=user_id)
+    user.password_hash = passwords.hash_password(_checked_password(password))
+    end_user_sessions(session=session, user_id=user.id)
+    session.flush()
+    return user
+
+
+def change_own_password(*, session: Session, user: StaffUser, current_password: str,
+                        new_password: str) -> StaffUser:
+    """A user's own change: proves the current password first, then ends every sign-in
+    of the user (the caller starts a fresh one for the browser it came from)."""
+    if not passwords.verify_password(user.password_hash, current_password):
+        raise ValidationError("current_password: does not match the password on file")
+    _checked_password(new_password, "new_password")
+    return set_password(session=session, user_id=user.id, password=new_password)
 
 
 def authenticate(*, session: Session, email: str, password: str) -> StaffUser:
@@ -92,7 +154,7 @@ def authenticate(*, session: Session, email: str, password: str) -> StaffUser:
 
 
 def _server_secret() -> str:
-    return get_settings().secret_key.get_secret_value()
+    return signing_secret(get_settings())
 
 
 def create_api_key(*, session: Session, user_id: int, name: str,

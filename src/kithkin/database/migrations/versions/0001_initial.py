@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:27:14.424522
+Create Date: 2026-12-07 05:10:10.247806
 """
 
 from __future__ import annotations
@@ -203,6 +203,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customer_merged_into_id'), ['merged_into_id'], unique=False)
         batch_op.create_index('ix_customer_name', ['last_name', 'first_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_phone_e164'), ['phone_e164'], unique=False)
+
+    op.create_table('staff_session',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ip', sa.String(length=64), nullable=True),
+    sa.Column('user_agent', sa.String(length=300), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], name=op.f('fk_staff_session_user_id_staff_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_session')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_staff_session_token_hash'))
+    )
+    with op.batch_alter_table('staff_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staff_session_user_id'), ['user_id'], unique=False)
 
     op.create_table('consent',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -539,6 +556,10 @@ def downgrade() -> None:
 
     op.drop_table('customer_identifier')
     op.drop_table('consent')
+    with op.batch_alter_table('staff_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_staff_session_user_id'))
+
+    op.drop_table('staff_session')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_phone_e164'))
         batch_op.drop_index('ix_customer_name')
