@@ -268,7 +268,8 @@ class Server:
 class Latencies:
     seconds: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)  # from the Server-Timing header
-    errors: int = 0
+    errors: int = 0  # non-200 answers and client timeouts (30 s)
+    timeouts: int = 0
     wall: float = 0.0
 
     def quantile(self, q: float) -> float:
@@ -293,7 +294,13 @@ async def detail_load(base: str, key: str, customers: int, *, concurrency: int,
             rng = random.Random(seed)
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
-                response = await client.get(f"/api/v1/customers/{rng.randint(1, customers)}")
+                try:
+                    response = await client.get(
+                        f"/api/v1/customers/{rng.randint(1, customers)}")
+                except httpx.TimeoutException:  # counted, so a stall shows in the table
+                    result.errors += 1
+                    result.timeouts += 1
+                    continue
                 elapsed = time.perf_counter() - started
                 if response.status_code == 200 and response.json()["recent_transactions"]:
                     result.seconds.append(elapsed)
@@ -661,7 +668,8 @@ def report(results: list[StoreResult], args: argparse.Namespace, load_before: st
             lines.append(
                 f"| {r.store} | {clients} | {len(d.seconds):,} | {rps:,.0f} | "
                 f"{d.quantile(0.5):.1f} | {d.quantile(0.95):.1f} | {d.quantile(0.99):.1f} | "
-                f"{d.server_quantile(0.5):.1f} | {d.server_quantile(0.95):.1f} | {d.errors} |")
+                f"{d.server_quantile(0.5):.1f} | {d.server_quantile(0.95):.1f} | {d.errors}"
+                + (f" ({d.timeouts} timeouts)" if d.timeouts else "") + " |")
     lines += [
         "", "## Batch event ingestion (`POST /api/v1/events/batch`)", "",
         "| store | data load s | events | seconds | events/s | inserted | rejected "
