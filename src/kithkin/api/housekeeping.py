@@ -25,7 +25,8 @@ async def start_upload_cleanup(app: FastAPI) -> RefreshScheduler:
             remove_stale_uploads(session=session, folder=settings.uploads_dir,
                                  older_than=timedelta(hours=settings.upload_retention_hours))
 
-    cleaner = RefreshScheduler(interval_seconds=UPLOAD_CLEANUP_INTERVAL_SECONDS, run=clean)
+    cleaner = RefreshScheduler(interval_seconds=UPLOAD_CLEANUP_INTERVAL_SECONDS, run=clean,
+                               name="upload clean-up")
     await asyncio.to_thread(cleaner.run_once)
     cleaner.start()
     app.state.upload_cleanup = cleaner
