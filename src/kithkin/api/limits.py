@@ -155,7 +155,7 @@ class RequestLimitsMiddleware:
                 except AuthenticationError as error:
                     return error
                 finally:
-                    session.rollback()  # an API key's last_used_at is the route's to write
+                    session.rollback()  # the last-used stamp is the route's to write
             return None
 
         error = await run_in_threadpool(check)
