@@ -268,7 +268,7 @@ class Server:
 class Latencies:
     seconds: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)  # from the Server-Timing header
-    errors: int = 0  # non-200 answers and client timeouts (30 s)
+    errors: int = 0  # non-200 answers, dropped connections and client timeouts (30 s)
     timeouts: int = 0
     wall: float = 0.0
 
@@ -297,9 +297,9 @@ async def detail_load(base: str, key: str, customers: int, *, concurrency: int,
                 try:
                     response = await client.get(
                         f"/api/v1/customers/{rng.randint(1, customers)}")
-                except httpx.TimeoutException:  # counted, so a stall shows in the table
+                except httpx.TransportError as error:  # counted: a stall shows in the table
                     result.errors += 1
-                    result.timeouts += 1
+                    result.timeouts += isinstance(error, httpx.TimeoutException)
                     continue
                 elapsed = time.perf_counter() - started
                 if response.status_code == 200 and response.json()["recent_transactions"]:
