@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
 from kithkin.api.writelock import bulk_write_lock
+from kithkin.config import get_settings
+from kithkin.database.core import build_engine, session_factory
 from kithkin.users.models import Role
 
 from .conftest import AddCustomers
@@ -62,3 +66,33 @@ def test_reads_run_no_query_on_the_event_loop(
                               headers=bearer(keys[Role.MANAGER]))
     assert response.status_code == 200, response.text
     assert loop_queries == []
+
+
+def test_concurrent_requests_do_not_stall_when_the_pool_is_small(
+        app: FastAPI, keys: dict[Role, str], add_customers: AddCustomers,
+        sqlite_engine: Engine) -> None:
+    """The stall itself: more requests than pooled connections while every last-used
+    stamp is skipped. A query on the event loop would wait for a connection held by a
+    request that waits for the event loop, until the pool timeout (then a 500)."""
+    customer_id = add_customers(1)[0]
+    engine = build_engine(get_settings().resolved_database_url, pool_size=1, max_overflow=0,
+                          pool_timeout=3)
+    app.state.engine, app.state.session_factory = engine, session_factory(engine)
+    headers = {"Authorization": f"Bearer {keys[Role.MANAGER]}"}
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            responses = await asyncio.gather(*(
+                client.get(f"/api/v1/customers/{customer_id}", headers=headers)
+                for _ in range(6)))
+        return [response.status_code for response in responses]
+
+    with bulk_write_lock(sqlite_engine, wait=False) as held:
+        assert held
+        started = time.perf_counter()
+        statuses = asyncio.run(burst())
+        elapsed = time.perf_counter() - started
+    engine.dispose()
+    assert statuses == [200] * 6
+    assert elapsed < 3
