@@ -183,7 +183,7 @@ def main() -> None:
         median, worst = timed(run, args.repeat)
         results.append(("service", label, shown, median, worst))
 
-    client = TestClient(create_app(login_attempts_per_minute=1000))
+    client = TestClient(create_app())
     login = client.get("/login").text
     token = login.split('name="csrf_token" value="')[1].split('"')[0]
     client.post("/login", data={"email": "bench@kithkin.test",

@@ -11,12 +11,19 @@ Parquet in benchmarks/data/):
    100k and 1M by default), twice: the first writes every row, the second follows a
    drift of every tenth customer (+120 days since the last purchase, so ~10 % of the
    rows change evidence and some move stage); only changed rows are rewritten.
+   Each refresh reports its seconds, the seconds of its commit (the WAL checkpoint of
+   what it wrote) and the rows it wrote (SQLite's change counter: inserts, updates and
+   deletes of the transaction, staged copies included).
 
 Side by side, the vectorised rule evaluation is compared with a row-by-row interpreter
 of the same rules (the way a per-customer loop would assign stages) on ``--rowwise-rows``
 customers, reported as rows/s.
 
+Each run appends a dated section to benchmarks/results/relationships.md (``--output -``:
+print only). ``--store-only`` skips the engine and row-by-row steps.
+
 Usage: .venv/bin/python benchmarks/relationships.py [--quick] [--rows 1000000]
+       [--store-rows 100000 1000000] [--store-only] [--output FILE|-]
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,10 +173,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def store_refreshes(metrics: pd.DataFrame) -> tuple[float, float, str]:
-    """Two refreshes into a fresh SQLite store; returns their times (seconds) and the
+@dataclass(frozen=True)
+class StoredRefresh:
+    seconds: float
+    commit_seconds: float
+    rows_written: int
+    table_rows: dict[str, int]  # rows in each relationship table after the commit
+
+
+STORED_TABLES = ("customer_stage", "stage_change", "relationship_profile")
+
+
+def store_refreshes(metrics: pd.DataFrame) -> tuple[StoredRefresh, StoredRefresh, str]:
+    """Two refreshes into a fresh SQLite store; returns what each took and wrote, and the
     second refresh's moves and step timings."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
     from sqlalchemy.orm import Session
 
     from kithkin.config import get_settings
@@ -176,6 +195,19 @@ def store_refreshes(metrics: pd.DataFrame) -> tuple[float, float, str]:
     from kithkin.database.core import build_engine
     from kithkin.database.manage import upgrade
     from kithkin.relationships import service
+
+    def refresh(session: Session, as_of: date, frame: pd.DataFrame) -> tuple[
+            StoredRefresh, Any]:
+        raw = session.connection().connection.driver_connection
+        before = raw.total_changes  # type: ignore[union-attr]
+        seconds, report = timed(lambda: service.refresh(
+            session=session, as_of=as_of, metrics=frame, derive_inputs=False))
+        written = raw.total_changes - before  # type: ignore[union-attr]
+        commit_seconds, _ = timed(session.commit)
+        counts = {name: int(session.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+                  for name in STORED_TABLES}
+        session.commit()
+        return StoredRefresh(seconds, commit_seconds, written, counts), report
 
     with tempfile.TemporaryDirectory(dir=DATA) as folder:
         os.environ["KITHKIN_HOME"] = folder
@@ -187,32 +219,19 @@ def store_refreshes(metrics: pd.DataFrame) -> tuple[float, float, str]:
             for start in range(0, len(ids), 50_000):
                 session.execute(insert(Customer), [{"id": i} for i in ids[start:start + 50_000]])
             session.commit()
-            first, _ = timed(lambda: service.refresh(
-                session=session, as_of=date(2026, 1, 1), metrics=metrics,
-                derive_inputs=False))
-            session.commit()
+            first, _ = refresh(session, date(2026, 1, 1), metrics)
             every_tenth = np.arange(len(metrics)) % 10 == 0
             drifted = metrics.assign(days_since_last_purchase=metrics[
                 "days_since_last_purchase"] + np.where(every_tenth, 120, 0))
-            second, report = timed(lambda: service.refresh(
-                session=session, as_of=date(2026, 4, 1), metrics=drifted,
-                derive_inputs=False))
-            session.commit()
+            second, report = refresh(session, date(2026, 4, 1), drifted)
         engine.dispose()
     moves = {m.model: m.moved_up + m.moved_down for m in report.models}
     return first, second, f"moves {moves}, timings {report.timings}"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--store-rows", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--rowwise-rows", type=int, default=50_000)
-    parser.add_argument("--quick", action="store_true", help="10k rows, 5k stored/rowwise")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.rows, args.store_rows, args.rowwise_rows = 10_000, [5_000], 5_000
-
+def engine_steps(metrics: pd.DataFrame, rowwise_rows: int) -> tuple[
+        list[tuple[str, int, float]], list[str]]:
+    """The engine on ``metrics`` and the vectorised / row-by-row comparison."""
     from kithkin.relationships.assignment import assign_ranks
     from kithkin.relationships.definitions import builtin_models
     from kithkin.relationships.engine import compute
@@ -220,12 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     from kithkin.relationships.tiers import category_shares, needs_segments
     from kithkin.relationships.workspace import RelationshipConfig
 
-    load_before = os.getloadavg()
-    generate_s, metrics = timed(lambda: cached_metrics(args.rows))
     models = list(builtin_models().values())
     config = RelationshipConfig()
     results: list[tuple[str, int, float]] = []
-
     seconds, _ = timed(lambda: compute(metrics, models=models, config=config,
                                        with_evidence=False))
     results.append(("engine, no evidence (3 models, health, bonds, tiers, levels)",
@@ -238,46 +254,76 @@ def main(argv: list[str] | None = None) -> None:
     results.append((f"needs segments (k-means, k={segments.nunique()} by silhouette)",
                     int(segments.size), seconds))
 
-    sample = metrics.head(args.rowwise_rows)
+    sample = metrics.head(rowwise_rows)
     seconds, vectorised = timed(lambda: [assign_ranks(m, Evaluator(sample)) for m in models])
     results.append(("stages, vectorised rules (3 models)", len(sample), seconds))
     seconds, rowwise = timed(lambda: [rowwise_ranks(m, sample) for m in models])
     results.append(("stages, row-by-row interpreter (3 models)", len(sample), seconds))
     if any(list(v) != r for v, r in zip(vectorised, rowwise, strict=True)):
         raise SystemExit("vectorised and row-by-row stage assignment disagree")
+    journey = engine.stages["journey"]["stage"].value_counts().to_dict()
+    return results, [f"Engine step timings (with evidence): {engine.timings}", "",
+                     f"Journey distribution on the synthetic rows: {journey}", "",
+                     f"Row-by-row comparison on {len(sample):,} rows.", ""]
 
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--store-rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--rowwise-rows", type=int, default=50_000)
+    parser.add_argument("--quick", action="store_true", help="10k rows, 5k stored/rowwise")
+    parser.add_argument("--store-only", action="store_true",
+                        help="only the stored refreshes (no engine or row-by-row steps)")
+    parser.add_argument("--output", default=str(RESULTS / "relationships.md"),
+                        help="file the dated section is appended to; - prints only")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.store_rows, args.rowwise_rows = 10_000, [5_000], 5_000
+
+    load_before = os.getloadavg()
+    generate_s, metrics = timed(lambda: cached_metrics(args.rows))
+    results, engine_lines = ([], []) if args.store_only else engine_steps(
+        metrics, args.rowwise_rows)
+
+    stored_lines = ["| `service.refresh` into SQLite | customers | refresh (s) | commit (s) | "
+                    "rows written | customer_stage / stage_change / relationship_profile "
+                    "rows after |", "|---|---:|---:|---:|---:|---|"]
     second_runs: list[str] = []
     for size in args.store_rows:
         stored = metrics.head(size)
         first, second, detail = store_refreshes(stored)
-        results.append(("service.refresh into SQLite, first (all new)", len(stored), first))
-        results.append(("service.refresh into SQLite, second (10 % drift)", len(stored),
-                        second))
+        for name, run in (("first (all new)", first), ("second (10 % drift)", second)):
+            results.append((f"service.refresh into SQLite, {name}", len(stored), run.seconds))
+            stored_lines.append(
+                f"| {name} | {len(stored):,} | {run.seconds:.2f} | {run.commit_seconds:.2f} | "
+                f"{run.rows_written:,} | "
+                f"{' / '.join(f'{run.table_rows[t]:,}' for t in STORED_TABLES)} |")
         second_runs.append(f"- {len(stored):,} customers: {detail}")
 
-    journey = engine.stages["journey"]["stage"].value_counts().to_dict()
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "# Relationship engine benchmark", "",
+        f"## {when}", "",
         "Command: `" + " ".join([".venv/bin/python benchmarks/relationships.py",
                                  *(argv if argv is not None else sys.argv[1:])]) + "`", "",
         f"Machine: {platform.platform()}, Python {platform.python_version()}, "
         f"nproc {os.cpu_count()}, load average before {tuple(round(x, 2) for x in load_before)}"
         f", after {tuple(round(x, 2) for x in os.getloadavg())} (shared machine).", "",
         f"Synthetic metric rows: {len(metrics):,} (generated/loaded in {generate_s:.1f} s); "
-        f"stored refreshes on {', '.join(f'{n:,}' for n in args.store_rows)}; "
-        f"row-by-row comparison on {len(sample):,}.", "",
+        f"stored refreshes on {', '.join(f'{n:,}' for n in args.store_rows)}.", "",
         "| step | rows | seconds | rows/s |", "|---|---:|---:|---:|",
     ]
     for name, rows, seconds in results:
         lines.append(f"| {name} | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} |")
-    lines += ["", f"Engine step timings (with evidence): {engine.timings}", "",
+    lines += ["", *stored_lines, "", *engine_lines,
               "Second stored refresh (moves per model, step timings in seconds):",
-              *second_runs, "",
-              f"Journey distribution on the synthetic rows: {journey}", "",
-              f"Peak RSS: {peak_rss_mb():,.0f} MB", ""]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "relationships.md").write_text("\n".join(lines))
+              *second_runs, "", f"Peak RSS: {peak_rss_mb():,.0f} MB", ""]
     print("\n".join(lines))
+    if args.output != "-":
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("a") as handle:
+            handle.write("\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

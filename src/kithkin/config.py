@@ -6,12 +6,13 @@ setting environment variables and calling ``get_settings.cache_clear()``.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AnalyticsEngine = Literal["duckdb", "postgres", "pyspark"]
 
@@ -43,6 +44,27 @@ class Settings(BaseSettings):
     require_services: bool = Field(
         default=False, description="Tests fail instead of skipping when a service is missing."
     )
+    # Web security (docs/security.md).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Reverse proxies (addresses or CIDR networks, "
+        "comma-separated) whose X-Forwarded-For/-Proto are believed; none by default.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        """Each entry must be an IP address or network: a typo must not trust nobody
+        (or everybody) silently."""
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"trusted_proxies: {entry!r} is not an IP address "
+                                     "or network") from exc
+        return value
+
     # Identity resolution (kithkin.identity; docs/identity.md).
     identity_threshold_merge: float = Field(default=0.99, ge=0, le=1)
     identity_threshold_review: float = Field(default=0.8, ge=0, le=1)

@@ -19,6 +19,11 @@ class ValidationError(KithkinError):
     """Input is malformed; the message names where and why."""
 
 
+class CurrentPasswordError(ValidationError):
+    """The current password given with a change is wrong: the sign-in limiter counts it
+    as a failed sign-in."""
+
+
 class IngestError(ValidationError):
     """A record of an imported file is bad: names the file, row, field and reason."""
 

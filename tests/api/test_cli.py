@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from kithkin.api.app import create_app
+from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.cli.main import app
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
@@ -82,8 +83,8 @@ def test_users_role_password_and_deactivation_from_the_shell_end_sessions(
     key = runner.invoke(app, ["users", "api-key", "create", "--email", "ann@example.com",
                               "--name", "ci"]).output.strip().splitlines()[-1]
     api = {"Authorization": f"Bearer {key}"}
-    with TestClient(create_app(include_dashboard=False,
-                               login_attempts_per_minute=100)) as browser:
+    limiter = LoginRateLimiter(free_failures=100, address_free_failures=100)
+    with TestClient(create_app(include_dashboard=False, login_limiter=limiter)) as browser:
 
         def sign_in(password: str = "first-password") -> int:
             status: int = browser.post("/api/v1/auth/login", json={

@@ -172,13 +172,16 @@ def test_own_password_change_needs_the_current_one_and_ends_other_sessions(
     make_user(Role.AGENT)
     here, elsewhere = signed_in(app, "agent@example.com"), signed_in(app, "agent@example.com")
     saved = here.cookies[SESSION_COOKIE]
+    token = {"X-CSRF-Token": here.get("/api/v1/auth/csrf").json()["csrf_token"]}
     wrong = here.post("/api/v1/auth/password", json={"current_password": "not it",
-                                                     "new_password": "another long one"})
+                                                     "new_password": "another long one"},
+                      headers=token)
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["field"] == "current_password"
     assert elsewhere.get("/api/v1/auth/me").status_code == 200
     changed = here.post("/api/v1/auth/password", json={"current_password": PASSWORD,
-                                                       "new_password": "another long one"})
+                                                       "new_password": "another long one"},
+                        headers=token)
     assert changed.status_code == 204
     assert here.get("/api/v1/auth/me").status_code == 200  # a fresh session for this browser
     assert elsewhere.get("/api/v1/auth/me").status_code == 401

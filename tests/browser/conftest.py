@@ -7,6 +7,7 @@ test gets a fresh browser context (no cookies). Screenshots go to test-artifacts
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.browser
+_CSP_MESSAGE = re.compile(r"Content Security Policy|strict CSP")
 
 
 def _free_port() -> int:
@@ -96,7 +98,12 @@ def page(browser: Any, live_server: dict[str, Any]) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1366, "height": 768},
                                   base_url=live_server["url"])
     opened = context.new_page()
-    opened.errors = []  # JavaScript errors, asserted empty by the tests that draw charts
+    # JavaScript errors and anything the Content-Security-Policy blocked (chromium logs
+    # it to the console; plotly.js warns when it cannot add its styles), asserted empty
+    # by the tests that draw charts.
+    opened.errors = []
     opened.on("pageerror", lambda exc: opened.errors.append(str(exc)))
+    opened.on("console", lambda message: opened.errors.append(
+        f"{message.text} at {message.location}") if _CSP_MESSAGE.search(message.text) else None)
     yield opened
     context.close()

@@ -1,4 +1,4 @@
-"""The app uvicorn serves in browser tests (login limit raised: tests sign in often)."""
+"""The app uvicorn serves in browser tests."""
 
 from fastapi import FastAPI
 
@@ -6,5 +6,5 @@ from kithkin.api.app import create_app
 
 
 def app() -> FastAPI:
-    application: FastAPI = create_app(login_attempts_per_minute=1000)
+    application: FastAPI = create_app()
     return application

@@ -26,6 +26,7 @@ def test_every_page_renders_and_draws_its_charts_without_script_errors(page: Any
     for name, path, charts in PAGES:
         response = page.goto(path)
         assert response.status == 200, name
+        assert "script-src 'self';" in response.headers["content-security-policy"], name
         page.wait_for_load_state("networkidle")
         if charts:
             page.locator(".chart svg.main-svg").first.wait_for()

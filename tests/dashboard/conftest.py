@@ -38,7 +38,7 @@ def seeded(seeded_template: tuple[Path, dict[str, int]], workspace: Path) -> dic
 
 @pytest.fixture
 def client(seeded: dict[str, int]) -> Iterator[TestClient]:
-    app = create_app(login_attempts_per_minute=1000)
+    app = create_app()
     with TestClient(app, follow_redirects=False) as test_client:
         yield test_client
 

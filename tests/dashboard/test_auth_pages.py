@@ -62,8 +62,10 @@ def test_login_goes_where_the_user_wanted_but_never_off_site(client: TestClient)
 
 def test_login_is_rate_limited(seeded: dict[str, int]) -> None:
     from kithkin.api.app import create_app
+    from kithkin.auth.ratelimit import LoginRateLimiter
 
-    with TestClient(create_app(login_attempts_per_minute=2), follow_redirects=False) as c:
+    limiter = LoginRateLimiter(free_failures=2, clock=lambda: 0.0)  # time stands still
+    with TestClient(create_app(login_limiter=limiter), follow_redirects=False) as c:
         for _ in range(2):
             token = form_token(c.get("/login").text)
             c.post("/login", data={"email": email_of("admin"), "password": "x",

@@ -51,11 +51,17 @@ def test_two_refreshes_record_a_downward_move(store_engine: Engine) -> None:
                    StageChange.direction)
             .where(StageChange.customer_id == 5, StageChange.model == "journey")
             .order_by(StageChange.as_of)).all()
-        assert [tuple(h) for h in history] == [
-            (FIRST, None, "friend", "new"), (SECOND, "friend", "acquaintance", "down")]
-        since = dict(session.execute(select(CustomerStage.customer_id, CustomerStage.since)
-                                     .where(CustomerStage.model == "journey")).all())
-        assert since == {1: FIRST, 2: FIRST, 3: FIRST, 4: FIRST, 5: SECOND}
+        assert [tuple(h) for h in history] == [(SECOND, "friend", "acquaintance", "down")]
+        rows = {r.customer_id: r for r in session.execute(select(CustomerStage).where(
+            CustomerStage.model == "journey")).scalars()}
+        assert {c: r.since for c, r in rows.items()} == {1: FIRST, 2: FIRST, 3: FIRST,
+                                                         4: FIRST, 5: SECOND}
+        assert (rows[5].assigned_at, rows[5].first_stage, rows[5].first_rank) == (
+            FIRST, "friend", 2)
+        timeline = reports.load_changes(session=session, model="journey")
+        mine = timeline[timeline["customer_id"] == 5].fillna({"from_stage": "-"})
+        assert mine[["as_of", "from_stage", "to_stage", "direction"]].values.tolist() == [
+            [FIRST, "-", "friend", "new"], [SECOND, "friend", "acquaintance", "down"]]
         down = reports.moved_down(session=session)
         assert down[["customer_id", "model", "from_stage", "to_stage"]].values.tolist() == [
             [5, "journey", "friend", "acquaintance"], [5, "ladder", "client", "customer"]]

@@ -18,9 +18,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from kithkin import __version__
 from kithkin.api import events, health
+from kithkin.api.headers import SecurityHeadersMiddleware
 from kithkin.api.housekeeping import start_upload_cleanup
 from kithkin.api.limits import RequestLimitsMiddleware
 from kithkin.api.problems import install_problem_handlers
+from kithkin.api.proxies import install_trusted_proxies
 from kithkin.api.scheduler import RefreshScheduler
 from kithkin.api.timing import ServerTimingMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
@@ -113,10 +115,12 @@ def _include_dashboard(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, *, https_only: bool = False,
-               login_attempts_per_minute: int = 5, include_dashboard: bool = True) -> FastAPI:
+               login_limiter: LoginRateLimiter | None = None,
+               include_dashboard: bool = True) -> FastAPI:
     """Build the kithkin web application.
 
-    ``https_only`` marks the session cookie Secure (set it behind TLS);
+    ``https_only`` marks the session cookie Secure and sends HSTS (set it behind TLS);
+    ``login_limiter`` replaces the default sign-in throttle (tests);
     ``include_dashboard=False`` serves the API alone. Raises ConfigurationError when the
     secret is weak (see :mod:`kithkin.auth.secret`): no app is built that signs cookies
     with a value others could know.
@@ -133,8 +137,7 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
-    app.state.login_limiter = LoginRateLimiter(limit=login_attempts_per_minute,
-                                               window_seconds=60)
+    app.state.login_limiter = login_limiter or LoginRateLimiter()
     app.state.login_url = None
     # Inside the session middleware (added later = outer), which decodes the cookie first.
     app.add_middleware(RequestLimitsMiddleware, settings=settings)
@@ -149,6 +152,8 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
         https_only=https_only,
     )
     app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, https_only=https_only)
+    install_trusted_proxies(app, settings)  # last added = outermost: all see the client
     install_problem_handlers(app)
     app.include_router(health.router)
     for router in API_ROUTERS:

@@ -3,7 +3,9 @@
 A caller is identified by, in order: an API key (``Authorization: Bearer <key>`` or
 ``X-API-Key: <key>``), else the session cookie's token, looked up in ``staff_session``.
 Every non-public route depends on :func:`require_permission` or :func:`require_roles`,
-so authorisation is enforced server-side whatever the client shows.
+so authorisation is enforced server-side whatever the client shows; all of them go
+through :func:`current_user`, which also demands the CSRF token of cookie sessions that
+change state.
 
 Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
 in its thread pool, and each such hop costs a request more than the check itself.
@@ -20,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.api.writelock import bulk_write_lock
-from kithkin.auth.csrf import verify_csrf
+from kithkin.auth.csrf import SAFE_METHODS, verify_csrf
 from kithkin.auth.principal import API_KEY_HEADER, presented_api_key, resolve_principal
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
 from kithkin.customers.scope import CustomerScope
@@ -60,7 +62,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_user(request: Request, session: SessionDep) -> StaffUser:
+def authenticated_user(request: Request, session: SessionDep) -> StaffUser:
     """The authenticated staff user; raises AuthenticationError (401) when there is none.
 
     Also sets ``request.state.user``, ``request.state.api_key`` (None for cookies) and,
@@ -89,6 +91,16 @@ def current_user(request: Request, session: SessionDep) -> StaffUser:
                     if loaded is not None:
                         session.refresh(loaded)
     request.state.user, request.state.api_key = user, api_key
+    return user
+
+
+async def current_user(
+        request: Request, user: Annotated[StaffUser, Depends(authenticated_user)]) -> StaffUser:
+    """The caller, once a cookie session that changes state has shown its CSRF token
+    (PermissionDeniedError, 403). Runs after authentication, so an anonymous caller gets
+    401 first; API-key callers are exempt."""
+    if request.method not in SAFE_METHODS and getattr(request.state, "api_key", None) is None:
+        await verify_csrf(request)
     return user
 
 
@@ -140,10 +152,3 @@ def require_permission(area: Area, access: Access
 
     return dependency
 
-
-async def csrf_for_cookie_sessions(request: Request, user: CurrentUser) -> None:
-    """Form posts authenticated by the session cookie must carry the CSRF token; API-key
-    callers are exempt (a browser never sends an API key on its own). Depends on the
-    user so an anonymous caller gets 401 before any CSRF check."""
-    if getattr(request.state, "api_key", None) is None:
-        await verify_csrf(request)

@@ -3,6 +3,7 @@
 Domain code raises :mod:`kithkin.errors` classes; this module is the one place that maps
 them to HTTP status codes, so a NotFoundError reads as 404 whichever route raised it.
 Validation failures carry ``errors: [{field, message}]`` so clients can mark fields.
+Details name files but never show where they live on the server (:func:`hide_paths`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kithkin import errors
+from kithkin.public_text import hide_paths
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:kithkin:problem:"
@@ -51,11 +53,12 @@ def problem_response(
         "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": detail if detail is None else hide_paths(detail),
         "instance": instance,
     }
     if field_errors is not None:
-        body["errors"] = field_errors
+        body["errors"] = [{**error, "message": hide_paths(error["message"] or "")}
+                          for error in field_errors]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE,
                         headers=headers)
 

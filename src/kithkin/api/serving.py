@@ -25,7 +25,12 @@ class NoDelayConfig(uvicorn.Config):
 
 
 def run(app: str, *, workers: int = 1, reload: bool = False, **options: Any) -> None:
-    """``uvicorn.run`` for an app-factory import string (``module:function``)."""
+    """``uvicorn.run`` for an app-factory import string (``module:function``).
+
+    Uvicorn's proxy-header handling is off: it would believe X-Forwarded-For from
+    127.0.0.1; the app trusts only ``settings.trusted_proxies`` (kithkin.api.proxies).
+    """
+    options.setdefault("proxy_headers", False)
     if workers <= 1 or reload:
         uvicorn.run(app, factory=True, workers=workers, reload=reload, **options)
         return

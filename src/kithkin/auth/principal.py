@@ -1,6 +1,7 @@
 """Who is calling: the one credential check shared by every route and the body gate.
 
-:func:`kithkin.api.deps.current_user` and :class:`kithkin.api.limits.RequestLimitsMiddleware`
+:func:`kithkin.api.deps.authenticated_user` and
+:class:`kithkin.api.limits.RequestLimitsMiddleware`
 (which authenticates before a request body is read) both call :func:`resolve_principal`,
 so a change to how sessions or keys are checked applies to both at once.
 """

@@ -21,7 +21,7 @@ from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import workspace as relationships_workspace
 from kithkin.relationships.definitions import StageModel
-from kithkin.relationships.models import StageChange, StageCount
+from kithkin.relationships.models import CustomerStage, StageChange, StageCount
 from kithkin.transactions.models import Transaction
 
 MONTHS_SHOWN = 24
@@ -265,8 +265,9 @@ class ModelStages:
 
 def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
     """Customers by stage per model and moves up/down at the latest refresh, from the
-    relationship engine's ``stage_count`` and ``stage_change`` tables; None before the
-    first refresh."""
+    relationship engine's ``stage_count`` and ``stage_change`` tables, and the customers
+    it assessed for the first time (``customer_stage.assigned_at``; a first assignment
+    is not a move); None before the first refresh."""
     as_of = session.scalar(select(func.max(StageCount.as_of)))
     if as_of is None:
         return None
@@ -280,6 +281,12 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
         .where(StageChange.as_of == as_of).group_by(StageChange.model, StageChange.direction)
     ):
         moves.setdefault(model, {})[direction] = int(n)
+    for model, n in session.execute(
+        select(CustomerStage.model, func.count()).where(CustomerStage.assigned_at == as_of)
+        .group_by(CustomerStage.model)
+    ):
+        entered = moves.setdefault(model, {})
+        entered["new"] = entered.get("new", 0) + int(n)
     definitions = relationships_workspace.available_models()
     models: dict[str, ModelStages] = {}
     for model, stage, n in counts:

@@ -13,7 +13,12 @@ from kithkin.auth import sessions
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.dashboard import navigation
 from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, safe_next
-from kithkin.errors import AuthenticationError, RateLimitedError, ValidationError
+from kithkin.errors import (
+    AuthenticationError,
+    CurrentPasswordError,
+    RateLimitedError,
+    ValidationError,
+)
 from kithkin.users import service as users_service
 from kithkin.users import sessions as staff_sessions
 
@@ -43,9 +48,11 @@ def login_form(request: Request, session: SessionDep, next: str = "") -> Respons
 def login(request: Request, session: SessionDep, email: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
     limiter: LoginRateLimiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
     try:
-        limiter.check(ip=request.client.host if request.client else "unknown", email=email)
-        user = users_service.authenticate(session=session, email=email, password=password)
+        with limiter.attempt(address=address, account=email):
+            user = users_service.authenticate(session=session, email=email,
+                                              password=password)
     except (AuthenticationError, RateLimitedError) as exc:
         status = 429 if isinstance(exc, RateLimitedError) else 401
         return render(request, "login.html", user=None, status_code=status,
@@ -76,11 +83,12 @@ def change_password(request: Request, session: SessionDep, user: CurrentUser,
     request.state.dashboard_user = user
     limiter: LoginRateLimiter = request.app.state.login_limiter
     try:
-        limiter.check(ip=request.client.host if request.client else "unknown",
-                      email=user.email)
-        users_service.change_own_password(session=session, user=user,
-                                          current_password=current_password,
-                                          new_password=new_password)
+        with limiter.attempt(address=request.client.host if request.client else "unknown",
+                             account=user.email,
+                             failure=CurrentPasswordError):
+            users_service.change_own_password(session=session, user=user,
+                                              current_password=current_password,
+                                              new_password=new_password)
     except (ValidationError, RateLimitedError) as exc:
         session.rollback()
         status = 429 if isinstance(exc, RateLimitedError) else 400

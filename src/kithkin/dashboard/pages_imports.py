@@ -21,6 +21,7 @@ from kithkin.imports import service as import_service
 from kithkin.imports.router import ALLOWED_SUFFIXES, _save_upload
 from kithkin.ingest.kinds import Kind
 from kithkin.ingest.options import IngestOptions
+from kithkin.public_text import hide_paths
 from kithkin.users.models import StaffUser
 
 router = APIRouter(prefix="/imports", route_class=PageRoute, include_in_schema=False)
@@ -51,7 +52,8 @@ def upload(request: Request, session: SessionDep, user: ImportsUser,
         job_id = background.start_import(engine=request.app.state.engine, kind=kind.value,
                                          path=path, options=IngestOptions(), strict=strict)
     except KithkinError as exc:  # unreadable file, missing column: say so on the form
-        return _imports_page(request, session, user, status_code=400, error=str(exc))
+        return _imports_page(request, session, user, status_code=400,
+                             error=hide_paths(str(exc)))
     return RedirectResponse(f"/imports/{job_id}", status_code=303)
 
 

@@ -22,12 +22,14 @@ from jinja2 import FileSystemLoader
 from kithkin.api.deps import CurrentUser
 from kithkin.auth import csrf
 from kithkin.dashboard import navigation
+from kithkin.dashboard.pages_static import plotly_bundled_style_ids
 from kithkin.errors import (
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from kithkin.public_text import hide_paths
 from kithkin.users.models import StaffUser
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -54,6 +56,8 @@ def _evidence(value: Any) -> str:
 
 
 templates.env.filters["evidence"] = _evidence
+templates.env.globals["plotly_bundled_style_ids"] = plotly_bundled_style_ids
+templates.env.filters["public"] = hide_paths  # messages that may name server paths
 # Uploads are saved as "<32 hex>-<original name>"; people want the original name.
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{32}-")
 templates.env.filters["filename"] = lambda v: _UPLOAD_PREFIX.sub("", Path(v).name)
@@ -101,7 +105,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
 def _error_page(request: Request, exc: Exception, status_code: int, title: str) -> Response:
     user = getattr(request.state, "dashboard_user", None)
     return render(request, "error.html", user=user, status_code=status_code,
-                  title=title, message=str(exc))
+                  title=title, message=hide_paths(str(exc)))
 
 
 class PageRoute(APIRoute):

@@ -8,15 +8,16 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from kithkin.api import background
-from kithkin.api.deps import SessionDep, csrf_for_cookie_sessions
+from kithkin.api.deps import SessionDep
 from kithkin.api.permissions import ImportsRead, ImportsWrite
 from kithkin.config import get_settings
 from kithkin.errors import ValidationError
 from kithkin.imports import service as import_service
+from kithkin.imports.filenames import safe_upload_name
 from kithkin.imports.schemas import ImportJobRead
 from kithkin.ingest.kinds import Kind
 from kithkin.ingest.options import IngestOptions
@@ -28,10 +29,10 @@ _CHUNK = 1 << 20
 
 def _save_upload(upload: UploadFile) -> Path:
     """Stream the upload into the workspace under a unique, safe name."""
-    original = Path(upload.filename or "upload.csv").name
+    original = safe_upload_name(upload.filename or "upload.csv")
     if not any(original.lower().endswith(s) for s in ALLOWED_SUFFIXES):
         raise ValidationError(f"file: {original!r} is not CSV, Parquet or JSON Lines")
-    folder = get_settings().home / "uploads"
+    folder = get_settings().uploads_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}-{original}"
     with path.open("wb") as handle:
@@ -39,7 +40,7 @@ def _save_upload(upload: UploadFile) -> Path:
     return path
 
 
-@router.post("", status_code=202, dependencies=[Depends(csrf_for_cookie_sessions)])
+@router.post("", status_code=202)
 def upload_import(
     request: Request, _: ImportsWrite,
     file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines.")],

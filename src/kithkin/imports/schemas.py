@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
+
+from kithkin.public_text import hide_paths
 
 
 class RejectedRow(BaseModel):
@@ -67,3 +69,9 @@ class ImportJobRead(BaseModel):
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+
+    @field_serializer("filename", "reject_path", "error")
+    def _without_server_paths(self, value: str | None) -> str | None:
+        """Clients see file names, not where they are on the server (the service keeps
+        the full paths on the model)."""
+        return None if value is None else hide_paths(value)

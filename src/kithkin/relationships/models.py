@@ -1,7 +1,10 @@
 """Stored results of the relationship engine.
 
-``customer_stage`` holds each customer's current stage per model (replaced per refresh);
-``stage_change`` is the append-only history of moves (up, down, or first assignment);
+``customer_stage`` holds one row per customer and model: the current stage, since when,
+and the customer's first assignment in that model (when and to which stage);
+``stage_change`` is the append-only history of real moves (up or down): a first
+assignment is not a move and stays on the current row, until that row goes (the customer
+is no longer assessed), when it is kept in the history as a ``new`` change;
 ``stage_count`` keeps the stage distribution of every refresh for reports over time;
 ``relationship_profile`` the current health scorecard, bonds and value/needs tiers;
 ``segment_level`` the recommended relationship level per segment, with a user override
@@ -10,13 +13,23 @@ that refreshes never touch. Evidence columns hold JSON text (built column-wise).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kithkin.database.base import Base, IdType, utcnow
+
+
+def _same_as(column: str) -> Callable[[DefaultExecutionContext], Any]:
+    """Default of a first-assignment column: a row inserted without it was written when
+    the customer was first assigned (its current stage is its first one)."""
+    def default(context: DefaultExecutionContext) -> Any:
+        return context.get_current_parameters()[column]  # type: ignore[no-untyped-call]
+    return default
 
 
 class CustomerStage(Base):
@@ -35,6 +48,11 @@ class CustomerStage(Base):
     since: Mapped[date]  # as-of of the refresh that moved the customer into this stage
     as_of: Mapped[date]
     evidence: Mapped[str] = mapped_column(Text)
+    # the first assignment (the refresh that first assessed the customer in this model):
+    # never rewritten by a move, it starts the customer's timeline in the reports
+    assigned_at: Mapped[date] = mapped_column(default=_same_as("since"))
+    first_stage: Mapped[str] = mapped_column(String(64), default=_same_as("stage"))
+    first_rank: Mapped[int] = mapped_column(Integer, default=_same_as("rank"))
 
 
 class StageChange(Base):
@@ -53,7 +71,8 @@ class StageChange(Base):
     to_stage: Mapped[str] = mapped_column(String(64))
     from_rank: Mapped[int | None] = mapped_column(Integer)
     to_rank: Mapped[int] = mapped_column(Integer)
-    direction: Mapped[str] = mapped_column(String(8))  # new | up | down
+    # up | down; new: the first assignment of a customer whose current row was deleted
+    direction: Mapped[str] = mapped_column(String(8))
     evidence: Mapped[str] = mapped_column(Text)
 
 

@@ -2,7 +2,10 @@
 the funnel between adjacent stages, and customers who moved down.
 
 Each report is a pure function over a frame of stage changes (so tests craft history
-directly) plus a session wrapper that reads the store.
+directly) plus a session wrapper that reads the store. The store keeps real moves in
+``stage_change`` and each customer's first assignment on their current row
+(``customer_stage``); :func:`timeline` puts the two back together as one frame of
+changes, first assignments included (direction ``new``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kithkin.customers.scope import EVERYONE, CustomerScope
-from kithkin.relationships.models import RelationshipRun, StageChange, StageCount
+from kithkin.relationships.models import CustomerStage, RelationshipRun, StageChange, StageCount
 from kithkin.relationships.workspace import get_model
 
 NO_STAGE = "(none)"
@@ -23,14 +26,42 @@ CHANGE_COLUMNS = ["customer_id", "as_of", "from_stage", "to_stage", "from_rank",
                   "direction"]
 
 
+FIRST_COLUMNS = ["customer_id", "as_of", "stage", "rank"]
+
+
+def timeline(moves: pd.DataFrame, firsts: pd.DataFrame) -> pd.DataFrame:
+    """Stage changes in the order they happened: the stored ``moves`` (``CHANGE_COLUMNS``,
+    in stored order) and the first assignments held on current rows (``FIRST_COLUMNS``)
+    as ``new`` changes. A first assignment comes before a move on the same date (a
+    refresh run again on its date can move a customer it has just assessed)."""
+    columns: dict[str, list[object]] = {
+        "customer_id": [*firsts["customer_id"], *moves["customer_id"]],
+        "as_of": [*firsts["as_of"], *moves["as_of"]],
+        "from_stage": [None] * len(firsts) + list(moves["from_stage"]),
+        "to_stage": [*firsts["stage"], *moves["to_stage"]],
+        "from_rank": [None] * len(firsts) + list(moves["from_rank"]),
+        "to_rank": [*firsts["rank"], *moves["to_rank"]],
+        "direction": ["new"] * len(firsts) + list(moves["direction"]),
+    }
+    frame = pd.DataFrame(columns, columns=CHANGE_COLUMNS)
+    return frame.sort_values("as_of", kind="stable").reset_index(drop=True)
+
+
 def load_changes(*, session: Session, model: str, end: date | None = None) -> pd.DataFrame:
-    query = select(StageChange.customer_id, StageChange.as_of, StageChange.from_stage,
+    """The model's :func:`timeline` up to ``end``: moves and first assignments."""
+    moves = select(StageChange.customer_id, StageChange.as_of, StageChange.from_stage,
                    StageChange.to_stage, StageChange.from_rank, StageChange.to_rank,
                    StageChange.direction).where(StageChange.model == model)
+    firsts = select(CustomerStage.customer_id, CustomerStage.assigned_at,
+                    CustomerStage.first_stage, CustomerStage.first_rank).where(
+        CustomerStage.model == model)
     if end is not None:
-        query = query.where(StageChange.as_of <= end)
-    rows = session.execute(query.order_by(StageChange.as_of, StageChange.id)).all()
-    return pd.DataFrame([tuple(row) for row in rows], columns=CHANGE_COLUMNS)
+        moves = moves.where(StageChange.as_of <= end)
+        firsts = firsts.where(CustomerStage.assigned_at <= end)
+    stored = session.execute(moves.order_by(StageChange.as_of, StageChange.id)).all()
+    entered = session.execute(firsts.order_by(CustomerStage.customer_id)).all()
+    return timeline(pd.DataFrame([tuple(row) for row in stored], columns=CHANGE_COLUMNS),
+                    pd.DataFrame([tuple(row) for row in entered], columns=FIRST_COLUMNS))
 
 
 def stages_at(changes: pd.DataFrame, when: date) -> pd.Series:

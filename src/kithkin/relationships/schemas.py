@@ -57,7 +57,8 @@ class CustomerStageRead(BaseModel):
     model: str
     stage: str
     rank: int
-    since: date
+    since: date  # entered this stage
+    assigned_at: date  # first assessed in this model
     as_of: date
     goal: str | None = None
     goal_metric: str | None = None

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 from sqlalchemy import delete, select
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
 from kithkin.errors import NotFoundError, ValidationError
@@ -46,6 +47,7 @@ from kithkin.relationships.schemas import (
 from kithkin.relationships.workspace import active_models, available_models, load_config
 from kithkin.relationships.writes import Read, Writes, delete_by_id, fetch, insert, read_frames
 
+GONE_CHUNK = 5_000  # ids per look-up of deleted stage rows (below SQLite's variable limit)
 PREVIOUS_STAGE_COLUMNS = (("prev_id", "int"), ("customer_id", "int"), ("prev_stage", "str"),
                           ("prev_rank", "int"))
 
@@ -170,72 +172,65 @@ def _store_stages(session: Session, writes: Writes, model: StageModel,
                   as_of: date, *, prospects: int) -> ModelRefreshSummary:
     """Record moves (with evidence) and bring the model's current stages up to date.
 
-    Only the rows of customers who changed stage are written (updated in place by id),
-    with the evidence of the move; a customer no longer in the metrics loses their row.
-    An untouched row's ``as_of`` is the refresh that last changed it, and its evidence
-    names the rule that matched: the values shown with it are the current ones, from the
-    relationship profile (see :func:`explain`). ``assigned`` and ``frame`` are row-aligned
-    (one row per customer, same order); ``prospects`` (open prospects) are added to the
-    lowest stage's count."""
+    A customer assessed for the first time gets a current row that records the first
+    assignment (no history row: the history holds real moves only); a customer who
+    changed stage gets a move in the history and their row updated in place (by id);
+    a customer no longer in the metrics loses their row (its first assignment goes to
+    the history, see :func:`_keep_first_assignments`). An untouched row's ``as_of`` is
+    the refresh that last changed it, and its evidence names the rule that matched: the
+    values shown with it are the current ones, from the relationship profile (see
+    :func:`explain`). ``assigned`` and ``frame`` are row-aligned (one row per customer,
+    same order); ``prospects`` (open prospects) are added to the lowest stage's count."""
     merged = assigned[["customer_id", "stage", "rank"]].merge(
         previous, on="customer_id", how="left")
     stored_as_of = _driver_date(session, as_of)
     is_new = merged["prev_stage"].isna().to_numpy()
-    changed = is_new | (merged["prev_stage"].to_numpy() != merged["stage"].to_numpy())
+    moved = ~is_new & (merged["prev_stage"].to_numpy() != merged["stage"].to_numpy())
     prev_rank = merged["prev_rank"].to_numpy(dtype=float, na_value=np.nan)
     ranks = merged["rank"].to_numpy()
-    direction = np.where(is_new, "new", np.where(ranks > prev_rank, "up", "down"))
+    direction = np.where(ranks > prev_rank, "up", "down")[moved]
     stale = _stale_rules(session, model, previous)
-    restated = ~changed & merged["stage"].isin(stale).to_numpy()
-    moved_rows = np.flatnonzero(changed)
+    restated = ~is_new & ~moved & merged["stage"].isin(stale).to_numpy()
+    moved_rows = np.flatnonzero(moved)
     move_evidence = grouped_records_json(frame.iloc[moved_rows], ranks[moved_rows],
                                          evidence_specs(model))
-    # a stage row names the stage and its rule; explain adds the current values
-    headers = np.array([json.dumps(spec) for spec, _ in evidence_specs(model)], dtype=object)
-    evidence = headers[ranks]
-    moves = merged[changed]
     # A move also says why the customer no longer meets the stage it left (when that
     # stage still exists in the model: a user may have edited the model in between).
     left_rank = merged["prev_stage"].map({s.name: s.rank for s in model.stages}).to_numpy(
         dtype=float, na_value=np.nan)
-    left = changed & ~np.isnan(left_rank)
+    left = moved & ~np.isnan(left_rank)
     if left.any():
         left_rows = np.flatnonzero(left)
         left_json = left_stage_evidence(model, frame, left_rows,
                                         left_rank[left_rows].astype(int))
-        position = np.flatnonzero(left[changed])
+        position = np.flatnonzero(left[moved])
         move_evidence[position] = [f"{body[:-1]}, \"left\": {extra}}}"
                                    for body, extra in zip(move_evidence[position], left_json,
                                                           strict=True)]
-    changes = pd.DataFrame({
+    moves = merged[moved]
+    writes.insert(StageChange.__tablename__, pd.DataFrame({
         "customer_id": moves["customer_id"], "model": model.name, "as_of": stored_as_of,
-        "from_stage": moves["prev_stage"].astype(object).where(moves["prev_stage"].notna(),
-                                                               None),
-        "to_stage": moves["stage"],
-        "from_rank": pd.array(prev_rank[changed]).astype("Int64"),
-        "to_rank": moves["rank"].astype(int), "direction": direction[changed],
-        "evidence": move_evidence})
-    moves_step = writes.insert(StageChange.__tablename__, changes)
+        "from_stage": moves["prev_stage"], "to_stage": moves["stage"],
+        "from_rank": prev_rank[moved].astype(int), "to_rank": moves["rank"].astype(int),
+        "direction": direction, "evidence": move_evidence}))
 
+    # a stage row names the stage and its rule; explain adds the current values
+    headers = np.array([json.dumps(spec) for spec, _ in evidence_specs(model)], dtype=object)
     current = pd.DataFrame({
         "customer_id": merged["customer_id"], "model": model.name, "stage": merged["stage"],
         "rank": merged["rank"].astype(int), "since": stored_as_of, "as_of": stored_as_of,
-        "evidence": evidence})
-    # a first assignment's stage row comes from its move's row: copied in SQL when staged
-    header = " ".join(f"WHEN {rank} THEN '{text.replace(chr(39), chr(39) * 2)}'"
-                      for rank, text in enumerate(headers))
-    writes.insert_derived(
-        CustomerStage.__tablename__, current[is_new], source=moves_step,
-        select=f"customer_id, model, to_stage, to_rank, as_of, as_of, CASE to_rank {header} END",
-        where="direction = 'new'")
-    moved = changed & ~is_new
+        "evidence": headers[ranks]})
+    first = current[is_new]
+    writes.insert(CustomerStage.__tablename__, first.assign(
+        assigned_at=stored_as_of, first_stage=first["stage"], first_rank=first["rank"]))
     writes.update("customer_stage",
                   current.loc[moved, ["stage", "rank", "since", "as_of", "evidence"]],
                   merged.loc[moved, "prev_id"])
     writes.update("customer_stage", current.loc[restated, ["as_of", "evidence"]],
                   merged.loc[restated, "prev_id"])
-    gone = ~previous["customer_id"].isin(assigned["customer_id"])
-    delete_by_id(session, "customer_stage", previous.loc[gone, "prev_id"])
+    gone = previous.loc[~previous["customer_id"].isin(assigned["customer_id"]), "prev_id"]
+    _keep_first_assignments(session, gone)
+    delete_by_id(session, "customer_stage", gone)
 
     distribution = {name: int(n) for name, n in
                     assigned["stage"].value_counts().reindex(model.stage_names,
@@ -247,10 +242,32 @@ def _store_stages(session: Session, writes: Writes, model: StageModel,
         {"as_of": stored_as_of, "model": model.name, "stage": stage.name,
          "rank": stage.rank, "customers": distribution[stage.name]}
         for stage in model.stages]))
-    counts = pd.Series(direction[changed]).value_counts()
     return ModelRefreshSummary(model=model.name, distribution=distribution,
-                               new=int(counts.get("new", 0)), moved_up=int(counts.get("up", 0)),
-                               moved_down=int(counts.get("down", 0)))
+                               new=int(is_new.sum()), moved_up=int((direction == "up").sum()),
+                               moved_down=int((direction == "down").sum()))
+
+
+def _keep_first_assignments(session: Session, ids: pd.Series) -> None:
+    """Copy the first assignment of current rows about to be deleted into the history.
+
+    The current row is the only record of when a customer was first assessed and in
+    which stage; the reports rebuild each customer's timeline from it and the moves
+    (:func:`kithkin.relationships.reports.load_changes`), so a customer who leaves the
+    metrics keeps their place in them, as does a customer who comes back later (with a
+    new first assignment). The values read at that assignment are not kept."""
+    wanted = [int(i) for i in ids]
+    for start in range(0, len(wanted), GONE_CHUNK):
+        rows = session.execute(select(
+            CustomerStage.customer_id, CustomerStage.model, CustomerStage.assigned_at,
+            CustomerStage.first_stage, CustomerStage.first_rank).where(
+            CustomerStage.id.in_(wanted[start:start + GONE_CHUNK]))).all()
+        if not rows:
+            continue
+        session.execute(sql_insert(StageChange), [
+            {"customer_id": row.customer_id, "model": row.model, "as_of": row.assigned_at,
+             "from_stage": None, "to_stage": row.first_stage, "from_rank": None,
+             "to_rank": row.first_rank, "direction": "new",
+             "evidence": json.dumps({"stage": row.first_stage})} for row in rows])
 
 
 def _same(now: pd.Series, before: pd.Series) -> npt.NDArray[np.bool_]:
@@ -370,7 +387,7 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
         goal, goal_metric = _goal(models, row.model, row.stage)
         stages.append(CustomerStageRead(
             model=row.model, stage=row.stage, rank=row.rank, since=row.since,
-            as_of=max(row.as_of, assessed) if assessed else row.as_of,
+            assigned_at=row.assigned_at, as_of=max(row.as_of, assessed) if assessed else row.as_of,
             goal=goal, goal_metric=goal_metric,
             evidence=_current_evidence(json.loads(row.evidence), inputs_used)))
     changes = session.execute(select(StageChange).where(
@@ -379,6 +396,13 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
     history = [StageChangeRead(model=c.model, as_of=c.as_of, from_stage=c.from_stage,
                                to_stage=c.to_stage, direction=c.direction,
                                evidence=json.loads(c.evidence)) for c in changes]
+    # first assignments live on the current rows (the history keeps moves); on one date
+    # they come before the moves, so after them in this newest-first list (stable sort)
+    history += [StageChangeRead(model=row.model, as_of=row.assigned_at, from_stage=None,
+                                to_stage=row.first_stage, direction="new",
+                                evidence={"stage": row.first_stage}) for row in stage_rows]
+    history.sort(key=lambda change: change.as_of, reverse=True)
+    del history[history_limit:]
     return CustomerExplanation(
         customer_id=customer_id,
         as_of=(max(profile.as_of, assessed) if assessed else profile.as_of) if profile

@@ -1,13 +1,14 @@
 """Bulk reads and writes of the relationship tables, through the raw driver.
 
-A refresh writes up to a row per customer and model (first assignment) and reads back
-what the previous one stored. SQLAlchemy's per-value processing is skipped, so values
-must already be in the driver's format (dates as ISO text on SQLite). On a SQLite file,
-large reads and writes go through :mod:`kithkin.metrics.staging` (ADBC in C, in a child
-process): the large inserts and updates of a refresh are staged in a few files (written
-while the refresh computes its next steps), attached to the session's connection, then
-applied with ``INSERT ... SELECT`` / ``UPDATE ... FROM`` in the session's transaction.
-Elsewhere: ``executemany`` of plain tuples, or ``COPY``.
+A refresh writes up to a row per customer and model (the current stage rows of its first
+assessment) and reads back what the previous one stored. SQLAlchemy's per-value
+processing is skipped, so values must already be in the driver's format (dates as ISO
+text on SQLite). On a SQLite file, large reads and writes go through
+:mod:`kithkin.metrics.staging` (ADBC in C, in a child process): the large inserts and
+updates of a refresh are staged in a few files (written while the refresh computes its
+next steps), attached to the session's connection, then applied with
+``INSERT ... SELECT`` / ``UPDATE ... FROM`` in the session's transaction. Elsewhere:
+``executemany`` of plain tuples, or ``COPY``.
 """
 
 from __future__ import annotations
@@ -92,23 +93,11 @@ class Writes:
 
     session: Session
     steps: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
-    derived: dict[int, tuple[int, str, str]] = field(default_factory=dict)
     pending: list[tuple[staging.Pending, list[int]]] = field(default_factory=list)
     unstaged: int = 0  # steps before this one went through stage()
 
-    def insert(self, table: str, rows: pd.DataFrame) -> int:
-        """Queue an insert; returns its step number (for :meth:`insert_derived`)."""
+    def insert(self, table: str, rows: pd.DataFrame) -> None:
         if not rows.empty:
-            self.steps.append(("insert", table, rows.reset_index(drop=True)))
-        return len(self.steps) - 1
-
-    def insert_derived(self, table: str, rows: pd.DataFrame, *, source: int,
-                       select: str, where: str) -> None:
-        """Insert ``rows``, which ``SELECT {select} FROM <source step's rows> WHERE {where}``
-        also gives: when that step is staged the copy is made in SQL and ``rows`` is not
-        staged."""
-        if not rows.empty:
-            self.derived[len(self.steps)] = (source, select, where)
             self.steps.append(("insert", table, rows.reset_index(drop=True)))
 
     def update(self, table: str, values: pd.DataFrame, ids: pd.Series) -> None:
@@ -120,7 +109,7 @@ class Writes:
     def stage(self) -> None:
         """Start staging the large steps queued since the last call (SQLite file only)."""
         numbers = [n for n in range(self.unstaged, len(self.steps))
-                   if len(self.steps[n][2]) >= staging.MIN_ROWS and n not in self.derived]
+                   if len(self.steps[n][2]) >= staging.MIN_ROWS]
         self.unstaged = len(self.steps)
         if not numbers or self.session.connection().dialect.name != "sqlite":
             return
@@ -151,18 +140,11 @@ class Writes:
         with staging.page_cache(self.session) if located else nullcontext():
             self._apply(located)
         self.steps.clear()
-        self.derived.clear()
         self.unstaged = 0
 
     def _apply(self, located: dict[int, str]) -> None:
         for n, (kind, table, rows) in enumerate(self.steps):
-            if n in self.derived and self.derived[n][0] in located:
-                origin, select, where = self.derived[n]
-                columns = ", ".join(f'"{name}"' for name in rows.columns)
-                self.session.connection().exec_driver_sql(
-                    f'INSERT INTO "{table}" ({columns}) SELECT {select} '
-                    f"FROM {located[origin]} WHERE {where}")
-            elif kind == "insert":
+            if kind == "insert":
                 insert(self.session, table, rows, staged=located.get(n))
             else:
                 _update(self.session, table, rows, staged=located.get(n))

@@ -11,6 +11,7 @@ from kithkin.auth import sessions
 from kithkin.auth.csrf import csrf_token
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.auth.roles import Access, Area
+from kithkin.errors import CurrentPasswordError
 from kithkin.users import service as user_service
 from kithkin.users import sessions as staff_sessions
 from kithkin.users.models import StaffUser
@@ -45,10 +46,10 @@ def login_limiter(request: Request) -> LoginRateLimiter:
 @auth_router.post("/login", response_model=UserRead)
 def login(payload: LoginRequest, request: Request, session: SessionDep) -> StaffUser:
     """Check email and password, start a server-side session and set its cookie
-    (5 tries a minute)."""
-    login_limiter(request).check(ip=client_ip(request), email=payload.email)
-    user = user_service.authenticate(session=session, email=payload.email,
-                                     password=payload.password)
+    (failures back off: docs/security.md)."""
+    with login_limiter(request).attempt(address=client_ip(request), account=payload.email):
+        user = user_service.authenticate(session=session, email=payload.email,
+                                         password=payload.password)
     sessions.log_in(request, session, user)
     session.commit()
     return user
@@ -78,10 +79,11 @@ def change_password(payload: PasswordChange, request: Request, session: SessionD
                     user: CurrentUser) -> Response:
     """Change your own password (the current one is required). Every sign-in of yours
     ends; a browser that asked gets a fresh session."""
-    login_limiter(request).check(ip=client_ip(request), email=user.email)
-    user_service.change_own_password(session=session, user=user,
-                                     current_password=payload.current_password,
-                                     new_password=payload.new_password)
+    with login_limiter(request).attempt(address=client_ip(request), account=user.email,
+                                        failure=CurrentPasswordError):
+        user_service.change_own_password(session=session, user=user,
+                                         current_password=payload.current_password,
+                                         new_password=payload.new_password)
     if getattr(request.state, "staff_session", None) is not None:
         sessions.log_in(request, session, user)
     session.commit()

@@ -19,7 +19,13 @@ from kithkin.auth.secret import signing_secret
 from kithkin.config import get_settings
 from kithkin.database.base import utcnow
 from kithkin.database.core import get_or_raise
-from kithkin.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from kithkin.errors import (
+    AuthenticationError,
+    ConflictError,
+    CurrentPasswordError,
+    NotFoundError,
+    ValidationError,
+)
 from kithkin.users.models import ApiKey, Role, StaffUser
 from kithkin.users.sessions import end_user_sessions
 
@@ -129,7 +135,7 @@ def change_own_password(*, session: Session, user: StaffUser, current_password: 
     """A user's own change: proves the current password first, then ends every sign-in
     of the user (the caller starts a fresh one for the browser it came from)."""
     if not passwords.verify_password(user.password_hash, current_password):
-        raise ValidationError("current_password: does not match the password on file")
+        raise CurrentPasswordError("current_password: does not match the password on file")
     _checked_password(new_password, "new_password")
     return set_password(session=session, user_id=user.id, password=new_password)
 

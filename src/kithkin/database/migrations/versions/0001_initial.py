@@ -309,6 +309,9 @@ def upgrade() -> None:
     sa.Column('since', sa.Date(), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('evidence', sa.Text(), nullable=False),
+    sa.Column('assigned_at', sa.Date(), nullable=False),
+    sa.Column('first_stage', sa.String(length=64), nullable=False),
+    sa.Column('first_rank', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_stage_customer_id_customer'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_stage')),
     sa.UniqueConstraint('model', 'customer_id', name=op.f('uq_customer_stage_model_customer_id'))
