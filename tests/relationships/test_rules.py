@@ -45,7 +45,7 @@ def test_rules_evaluate_column_wise(rule: str, expected: list[int]) -> None:
 @pytest.mark.parametrize(("rule", "kind", "position", "words"), [
     ("orders >= ", "syntax", 9, "found end of rule"),
     ("orders >= 2 )", "syntax", 12, "found ')'"),
-    ("orders # 2", "syntax", 7, "unexpected character '#'"),
+    ("orders # 2", "syntax", 7, "Unexpected token, found '#'"),
     ("(orders > 1", "syntax", 11, "expected ')'"),
     ("orders in [1, tenure_days]", "syntax", 14, "list items must be literals"),
     ("", "syntax", 0, "empty rule"),
