@@ -31,22 +31,23 @@ import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlglot import exp
+from sqlglot import Token, Tokenizer, TokenType, exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.parser import Parser
-from sqlglot.tokens import Token, Tokenizer, TokenType
 
 from kithkin.errors import ValidationError
 from kithkin.relationships.catalog import METRIC_TYPES, MetricType
 
 BoolArray = npt.NDArray[np.bool_]
 
-_COMPARE: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
+_COMPARE: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
     exp.EQ: lambda a, b: a == b, exp.NEQ: lambda a, b: a != b,
     exp.LT: lambda a, b: a < b, exp.LTE: lambda a, b: a <= b,
     exp.GT: lambda a, b: a > b, exp.GTE: lambda a, b: a >= b,
 }
-_ARITHMETIC: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
+_OP_TEXT: dict[type[exp.Expr], str] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<",
+                                       exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+_ARITHMETIC: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
     exp.Add: lambda a, b: a + b, exp.Sub: lambda a, b: a - b,
     exp.Mul: lambda a, b: a * b, exp.Div: lambda a, b: a / b,
 }
@@ -63,7 +64,7 @@ class RuleError(ValidationError):
 
 
 class _RuleParser(Parser):
-    def _negate_range(self, this: exp.Expression | None = None) -> exp.Expression | None:
+    def _negate_range(self, this: exp.Expr | None = None) -> exp.Expr | None:
         # marks `x NOT IN …` / `x NOT BETWEEN …`, which sqlglot otherwise builds exactly
         # like `NOT x IN …`: the two differ on a missing x (false vs true)
         negated = super()._negate_range(this)
@@ -75,7 +76,7 @@ class _RuleParser(Parser):
 # --- parsing and checking ----------------------------------------------------------
 
 
-def parse(text: str) -> tuple[exp.Expression, list[Token]]:
+def parse(text: str) -> tuple[exp.Expr, list[Token]]:
     """The syntax tree of one SQL expression, and its tokens (for error positions)."""
     try:
         tokens = Tokenizer().tokenize(text)
@@ -114,18 +115,18 @@ def _syntax_error(exc: ParseError, text: str, tokens: list[Token]) -> RuleError:
     return RuleError(f"{problem}, found {near!r}", position=position, kind="syntax")
 
 
-def _start(node: exp.Expression) -> int:
+def _start(node: exp.Expr) -> int:
     """The offset of the first name or literal in ``node`` (0 if it has none)."""
     starts = [int(n.meta["start"]) for n in node.walk() if "start" in n.meta]
     return min(starts, default=0)
 
 
-def _end(node: exp.Expression) -> int:
+def _end(node: exp.Expr) -> int:
     ends = [int(n.meta["end"]) for n in node.walk() if "end" in n.meta]
     return max(ends, default=0)
 
 
-def _is_literal(node: exp.Expression) -> bool:
+def _is_literal(node: exp.Expr) -> bool:
     return isinstance(node, exp.Literal | exp.Boolean) or (
         isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)
         and not node.this.is_string)
@@ -135,27 +136,26 @@ class _Checker:
     """Walks a tree once: rejects what is not whitelisted, types every value, records
     the metrics read, and turns a string compared with a date into a timestamp cast."""
 
-    def __init__(self, source: str, tokens: list[Token],
-                 types: Mapping[str, MetricType]) -> None:
-        self.source, self.tokens, self.types = source, tokens, types
+    def __init__(self, tokens: list[Token], types: Mapping[str, MetricType]) -> None:
+        self.tokens, self.types = tokens, types
         self.metrics: list[str] = []
 
-    def fail(self, problem: str, node: exp.Expression, kind: str = "type") -> RuleError:
+    def fail(self, problem: str, node: exp.Expr, kind: str = "type") -> RuleError:
         return RuleError(problem, position=_start(node), kind=kind)
 
-    def operator(self, node: exp.Expression) -> int:
+    def operator(self, node: exp.Expr) -> int:
         """Offset of the operator token of a binary node: the first after its left side."""
         after = _end(node.this)
         return next((t.start for t in self.tokens if t.start > after), _start(node))
 
-    def condition(self, node: exp.Expression, what: str = "the rule") -> None:
+    def condition(self, node: exp.Expr, what: str = "the rule") -> None:
         if self.value(node) != "bool":
             name = (f"metric {node.name!r}" if isinstance(node, exp.Column)
                     else "a number" if isinstance(node, exp.Literal) else what)
             raise self.fail(f"type mismatch: {name} is not a condition; compare it, "
                             "e.g. 'orders >= 2'", node)
 
-    def value(self, node: exp.Expression) -> MetricType:  # noqa: PLR0911, PLR0912
+    def value(self, node: exp.Expr) -> MetricType:
         if isinstance(node, exp.Paren):
             return self.value(node.this)
         if isinstance(node, exp.Boolean):
@@ -190,7 +190,7 @@ class _Checker:
             return self.in_list(node)
         if isinstance(node, exp.Between):
             for bound in (node.args["low"], node.args["high"]):
-                self.comparable(node, node.this, bound, _start(bound), ordered=True)
+                self.comparable(node, node.this, bound, self.operator(node), ordered=True)
             return "bool"
         if isinstance(node, exp.Is):
             if not isinstance(node.expression, exp.Null):
@@ -199,21 +199,28 @@ class _Checker:
             self.value(node.this)
             return "bool"
         if isinstance(node, exp.Null):
-            raise self.fail("null is never equal to anything: use 'is null'", node, "syntax")
+            raise RuleError("null is never equal to anything: use 'is null'",
+                            position=self.locate(node, "NULL"), kind="syntax")
         raise self.rejected(node)
 
-    def rejected(self, node: exp.Expression) -> RuleError:
+    def rejected(self, node: exp.Expr) -> RuleError:
         """What is not whitelisted, named by its keyword (or function) and found there."""
         node = node.this if isinstance(node, exp.Subquery) else node
         word = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()
-                if isinstance(node, exp.Func) else node.key)
-        known = [n for n in node.walk() if "start" in n.meta]
-        limit = _start(node) if known else len(self.source)
-        at = [t.start for t in self.tokens if t.text.upper() == word.upper()
-              and t.start <= limit]
-        what = f"function {word}()" if isinstance(node, exp.Func) else word.upper()
-        return RuleError(f"{what} is not allowed in a rule", position=at[-1] if at
-                         else _start(node), kind="syntax")
+                if isinstance(node, exp.Func) else node.key).upper()
+        position = self.locate(node, word)
+        for token, after in zip(self.tokens, [*self.tokens[1:], None], strict=True):
+            if token.start == position:
+                called = after is not None and after.token_type == TokenType.L_PAREN
+                word = f"function {token.text}()" if called else token.text.upper()
+        return RuleError(f"{word} is not allowed in a rule", position=position, kind="syntax")
+
+    def locate(self, node: exp.Expr, word: str) -> int:
+        """Offset of the token ``word`` nearest to ``node`` (for nodes sqlglot does not
+        place: keywords, functions, true/false/null)."""
+        start = _start(node)
+        at = [t.start for t in self.tokens if t.text.upper() == word]
+        return min(at, key=lambda offset: abs(offset - start), default=start)
 
     def metric(self, node: exp.Column) -> MetricType:
         if node.table:
@@ -237,11 +244,11 @@ class _Checker:
             self.comparable(node, node.this, item, _start(item), op="in")
         return "bool"
 
-    def comparable(self, parent: exp.Expression, left: exp.Expression,
-                   right: exp.Expression, position: int, *, op: str | None = None,
+    def comparable(self, parent: exp.Expr, left: exp.Expr,
+                   right: exp.Expr, position: int, *, op: str | None = None,
                    ordered: bool = False) -> None:
         kinds = [self.value(left), self.value(right)]
-        op = op or ("between" if ordered else _op_text(parent))
+        op = op or ("between" if ordered else _OP_TEXT[type(parent)])
         for side, kind, other in ((left, kinds[0], kinds[1]), (right, kinds[1], kinds[0])):
             if kind == "string" and other == "date" and isinstance(side, exp.Literal):
                 side.replace(_timestamp(side))
@@ -252,11 +259,6 @@ class _Checker:
         if kinds[0] == "bool" and (ordered or op not in {"=", "!=", "in"}):
             raise RuleError(f"type mismatch: booleans only support = and !=, not {op!r}",
                             position=position, kind="type")
-
-
-def _op_text(node: exp.Expression) -> str:
-    return {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">",
-            exp.GTE: ">="}[type(node)]
 
 
 def _timestamp(literal: exp.Literal) -> exp.Cast:
@@ -270,8 +272,8 @@ def _timestamp(literal: exp.Literal) -> exp.Cast:
     return cast
 
 
-def _quoted_names_as_strings(tree: exp.Expression) -> exp.Expression:
-    def convert(node: exp.Expression) -> exp.Expression:
+def _quoted_names_as_strings(tree: exp.Expr) -> exp.Expr:
+    def convert(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.this.quoted:
             literal = exp.Literal.string(node.name)
             literal.meta.update(node.this.meta)
@@ -285,7 +287,7 @@ class Rule:
     """A parsed, whitelisted, type-checked rule with its source text."""
 
     text: str
-    tree: exp.Expression
+    tree: exp.Expr
     metrics: tuple[str, ...]
 
     @property
@@ -297,7 +299,7 @@ class Rule:
 def compile_rule(text: str, types: Mapping[str, MetricType] = METRIC_TYPES) -> Rule:
     tree, tokens = parse(text)
     tree = _quoted_names_as_strings(tree)
-    checker = _Checker(text, tokens, types)
+    checker = _Checker(tokens, types)
     checker.condition(tree)
     return Rule(text=text, tree=tree, metrics=tuple(checker.metrics))
 
@@ -305,7 +307,7 @@ def compile_rule(text: str, types: Mapping[str, MetricType] = METRIC_TYPES) -> R
 # --- vectorised evaluation (NumPy) -------------------------------------------------
 
 
-def _literal(node: exp.Expression) -> Any:
+def _literal(node: exp.Expr) -> Any:
     if isinstance(node, exp.Cast):
         return pd.Timestamp(node.this.this, tz="UTC").tz_localize(None).to_datetime64()
     if isinstance(node, exp.Boolean):
@@ -315,7 +317,12 @@ def _literal(node: exp.Expression) -> Any:
     return node.this if node.is_string else float(node.this)
 
 
-def _infix_not(node: exp.Expression) -> bool:
+def _either(a: Any, b: Any) -> Any:
+    """``a | b`` for null masks, without a copy when one side is a literal's."""
+    return a if b is np.False_ else b if a is np.False_ else a | b
+
+
+def _infix_not(node: exp.Expr) -> bool:
     return isinstance(node, exp.Not) and bool(node.meta.get("infix"))
 
 
@@ -336,7 +343,9 @@ class Evaluator:
         if name not in self._columns:
             kind = self.types.get(name, "number")
             if name not in self.frame.columns:
-                values: npt.NDArray[Any] = np.full(self.size, np.nan)
+                empty = {"number": np.nan, "bool": False, "string": "", "date": np.nan}
+                values: npt.NDArray[Any] = np.full(self.size, empty[kind])
+                values = values.astype("datetime64[ns]") if kind == "date" else values
                 null = np.ones(self.size, dtype=bool)
             else:
                 series = self.frame[name]
@@ -354,11 +363,9 @@ class Evaluator:
         return self._columns[name]
 
     def evaluate(self, rule: Rule) -> BoolArray:
-        result = self._test(rule.tree)
-        return np.broadcast_to(result, (self.size,)).copy() if np.ndim(result) == 0 \
-            else result
+        return np.array(np.broadcast_to(self._test(rule.tree), (self.size,)), dtype=bool)
 
-    def _test(self, node: exp.Expression) -> BoolArray:  # noqa: PLR0911
+    def _test(self, node: exp.Expr) -> BoolArray:
         """A condition as a plain boolean array: never null (two-valued)."""
         if isinstance(node, exp.Paren):
             return self._test(node.this)
@@ -367,7 +374,7 @@ class Evaluator:
             return np.asarray(combine(self._test(node.this), self._test(node.expression)))
         if _infix_not(node):
             values, null = self._test_with_null(node.this)
-            return ~values & ~null
+            return np.asarray(~values & ~null, dtype=bool)
         if isinstance(node, exp.Not):
             return ~self._test(node.this)
         if isinstance(node, exp.Is):
@@ -375,7 +382,7 @@ class Evaluator:
         values, null = self._test_with_null(node)
         return np.asarray(values & ~null, dtype=bool)
 
-    def _test_with_null(self, node: exp.Expression) -> tuple[Any, Any]:
+    def _test_with_null(self, node: exp.Expr) -> tuple[Any, Any]:
         """A test before the nulls are removed: (outcome, operand missing)."""
         if isinstance(node, exp.In):
             values, null = self._value(node.this)
@@ -389,10 +396,10 @@ class Evaluator:
         if isinstance(node, tuple(_COMPARE)):
             (a, a_null), (b, b_null) = self._value(node.this), self._value(node.expression)
             with np.errstate(invalid="ignore"):
-                return _COMPARE[type(node)](a, b), a_null | b_null
+                return _COMPARE[type(node)](a, b), _either(a_null, b_null)
         return self._value(node)  # a bool metric or literal
 
-    def _value(self, node: exp.Expression) -> tuple[Any, Any]:
+    def _value(self, node: exp.Expr) -> tuple[Any, Any]:
         """(values, null) of a value: arrays, or a scalar and ``np.False_`` for a literal."""
         if isinstance(node, exp.Paren):
             return self._value(node.this)
@@ -405,7 +412,7 @@ class Evaluator:
             return -values, null
         if isinstance(node, tuple(_ARITHMETIC)):
             (a, a_null), (b, b_null) = self._value(node.this), self._value(node.expression)
-            null = a_null | b_null
+            null = _either(a_null, b_null)
             if isinstance(node, exp.Div):
                 null = null | (b == 0)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -416,7 +423,7 @@ class Evaluator:
 # --- Ibis --------------------------------------------------------------------------
 
 
-def _stamp(node: exp.Expression, like: Any) -> pd.Timestamp:
+def _stamp(node: exp.Expr, like: Any) -> pd.Timestamp:
     """A date literal for an Ibis comparison, time-zone aware iff the column is."""
     stamp = pd.Timestamp(node.this.this, tz="UTC")
     kind = like.type() if isinstance(like, ir.Value) else None
@@ -430,7 +437,7 @@ def to_ibis(rule: Rule, table: ir.Table,
 
     A metric missing from ``table`` reads as all null, as in :class:`Evaluator`."""
 
-    def value(node: exp.Expression, like: Any = None) -> Any:
+    def value(node: exp.Expr, like: Any = None) -> Any:
         if isinstance(node, exp.Paren):
             return value(node.this, like)
         if isinstance(node, exp.Column):
@@ -449,7 +456,7 @@ def to_ibis(rule: Rule, table: ir.Table,
             return _ARITHMETIC[type(node)](value(node.this), value(node.expression))
         return test(node)
 
-    def raw(node: exp.Expression) -> Any:
+    def raw(node: exp.Expr) -> Any:
         """A test that may still be null (on a missing operand), as SQL has it."""
         if isinstance(node, exp.In):
             operand = value(node.this)
@@ -466,7 +473,7 @@ def to_ibis(rule: Rule, table: ir.Table,
             return _COMPARE[type(node)](value(left, b) if a is None else a, b)
         return value(node)
 
-    def test(node: exp.Expression) -> Any:
+    def test(node: exp.Expr) -> Any:
         if isinstance(node, exp.Paren):
             return test(node.this)
         if isinstance(node, exp.And):
