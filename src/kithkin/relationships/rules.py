@@ -24,10 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -37,6 +35,9 @@ from sqlglot.parser import Parser
 
 from kithkin.errors import ValidationError
 from kithkin.relationships.catalog import METRIC_TYPES, MetricType
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -117,13 +118,11 @@ def _syntax_error(exc: ParseError, text: str, tokens: list[Token]) -> RuleError:
 
 def _start(node: exp.Expr) -> int:
     """The offset of the first name or literal in ``node`` (0 if it has none)."""
-    starts = [int(n.meta["start"]) for n in node.walk() if "start" in n.meta]
-    return min(starts, default=0)
+    return min((int(n.meta["start"]) for n in node.walk() if "start" in n.meta), default=0)
 
 
 def _end(node: exp.Expr) -> int:
-    ends = [int(n.meta["end"]) for n in node.walk() if "end" in n.meta]
-    return max(ends, default=0)
+    return max((int(n.meta["end"]) for n in node.walk() if "end" in n.meta), default=0)
 
 
 def _is_literal(node: exp.Expr) -> bool:
@@ -426,7 +425,7 @@ class Evaluator:
 def _stamp(node: exp.Expr, like: Any) -> pd.Timestamp:
     """A date literal for an Ibis comparison, time-zone aware iff the column is."""
     stamp = pd.Timestamp(node.this.this, tz="UTC")
-    kind = like.type() if isinstance(like, ir.Value) else None
+    kind = like.type() if hasattr(like, "type") else None
     naive = kind is None or not kind.is_timestamp() or kind.timezone is None
     return stamp.tz_localize(None) if naive else stamp
 
@@ -436,6 +435,7 @@ def to_ibis(rule: Rule, table: ir.Table,
     """The rule as an Ibis boolean over ``table``, never null (as the evaluator's result).
 
     A metric missing from ``table`` reads as all null, as in :class:`Evaluator`."""
+    import ibis  # here, so that loading a stage model does not load the analytics engine
 
     def value(node: exp.Expr, like: Any = None) -> Any:
         if isinstance(node, exp.Paren):
