@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 from sqlalchemy import make_url
 
+from kithkin.relationships.catalog import METRIC_TYPES
 from kithkin.relationships.definitions import builtin_models
 from kithkin.relationships.rules import Evaluator, Rule, RuleError, compile_rule, to_ibis
 
@@ -183,6 +184,8 @@ def test_ibis_and_evaluator_agree_on_any_frame(frame: pd.DataFrame) -> None:
     ("customer.orders > 1", "syntax", 0, "qualified name 'customer.orders'"),
     ("orders = null", "syntax", 9, "use 'is null'"),
     ("has_contract is true", "syntax", 0, "only 'is null' and 'is not null'"),
+    ("orders >= 2 x", "syntax", 12, "unexpected 'x' after 'orders >= 2'"),
+    ("orders > 1e", "syntax", 9, "'1e' is not a number"),
 ])
 def test_rule_errors_say_what_and_where(rule: str, kind: str, position: int,
                                         words: str) -> None:
@@ -191,6 +194,11 @@ def test_rule_errors_say_what_and_where(rule: str, kind: str, position: int,
     assert caught.value.kind == kind
     assert caught.value.position == position
     assert words in str(caught.value)
+
+
+def test_every_catalogue_metric_is_a_name_in_sql() -> None:
+    for name in METRIC_TYPES:  # none is an SQL keyword
+        assert compile_rule(f"{name} is null or {name} is not null").metrics == (name,)
 
 
 def test_rules_cannot_run_python() -> None:

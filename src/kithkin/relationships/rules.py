@@ -125,6 +125,14 @@ def _end(node: exp.Expr) -> int:
     return max((int(n.meta["end"]) for n in node.walk() if "end" in n.meta), default=0)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_literal(node: exp.Expr) -> bool:
     return isinstance(node, exp.Literal | exp.Boolean) or (
         isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)
@@ -160,6 +168,8 @@ class _Checker:
         if isinstance(node, exp.Boolean):
             return "bool"
         if isinstance(node, exp.Literal):
+            if not node.is_string and not _is_number(node.this):
+                raise self.fail(f"{node.this!r} is not a number", node, "syntax")
             return "string" if node.is_string else "number"
         if isinstance(node, exp.Cast) and node.meta.get("date"):
             return "date"  # a string literal compared with a date, cast by this checker
@@ -205,11 +215,14 @@ class _Checker:
     def rejected(self, node: exp.Expr) -> RuleError:
         """What is not whitelisted, named by its keyword (or function) and found there."""
         node = node.this if isinstance(node, exp.Subquery) else node
+        if isinstance(node, exp.Alias):  # `orders >= 2 x`: a second word after a value
+            return RuleError(f"unexpected {node.alias!r} after {node.this.sql()!r}",
+                             position=_start(node.args["alias"]), kind="syntax")
         word = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()
                 if isinstance(node, exp.Func) else node.key).upper()
         position = self.locate(node, word)
         for token, after in zip(self.tokens, [*self.tokens[1:], None], strict=True):
-            if token.start == position:
+            if token.start == position and token.text.upper() == word:
                 called = after is not None and after.token_type == TokenType.L_PAREN
                 word = f"function {token.text}()" if called else token.text.upper()
         return RuleError(f"{word} is not allowed in a rule", position=position, kind="syntax")
