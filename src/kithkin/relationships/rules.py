@@ -346,7 +346,6 @@ class Evaluator:
         self.frame = frame
         self.types = types
         self.size = len(frame)
-        self._none = np.zeros(self.size, dtype=bool)
         self._columns: dict[str, tuple[npt.NDArray[Any], BoolArray]] = {}
 
     def column(self, name: str) -> tuple[npt.NDArray[Any], BoolArray]:
