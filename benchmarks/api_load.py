@@ -14,15 +14,23 @@ and dropped here - then starts ``uvicorn kithkin.api.app:create_app`` in a subpr
 
 Client and server share this machine's cores, so the latencies include client overhead.
 
+``--abuse`` measures instead the customer 360 while anonymous clients send oversized
+bodies (``--abuse-mb`` each, half with a Content-Length, half chunked) to
+``POST /api/v1/events/batch`` and ``/api/v1/auth/login``: quiet, under abuse, quiet
+again, with the server's peak RSS (target: bounded, and the 360's p95 under abuse
+within 2x of the quiet figure); results in benchmarks/results/api_load_abuse.md.
+
     .venv/bin/python benchmarks/api_load.py                  # 1M customers, both stores
     .venv/bin/python benchmarks/api_load.py --quick          # 20k customers
     .venv/bin/python benchmarks/api_load.py --stores sqlite --customers 200000
+    .venv/bin/python benchmarks/api_load.py --abuse --customers 100000 --concurrency 20
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import platform
@@ -260,7 +268,8 @@ class Server:
 class Latencies:
     seconds: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)  # from the Server-Timing header
-    errors: int = 0
+    errors: int = 0  # non-200 answers, dropped connections and client timeouts (30 s)
+    timeouts: int = 0
     wall: float = 0.0
 
     def quantile(self, q: float) -> float:
@@ -285,7 +294,13 @@ async def detail_load(base: str, key: str, customers: int, *, concurrency: int,
             rng = random.Random(seed)
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
-                response = await client.get(f"/api/v1/customers/{rng.randint(1, customers)}")
+                try:
+                    response = await client.get(
+                        f"/api/v1/customers/{rng.randint(1, customers)}")
+                except httpx.TransportError as error:  # counted: a stall shows in the table
+                    result.errors += 1
+                    result.timeouts += isinstance(error, httpx.TimeoutException)
+                    continue
                 elapsed = time.perf_counter() - started
                 if response.status_code == 200 and response.json()["recent_transactions"]:
                     result.seconds.append(elapsed)
@@ -344,6 +359,215 @@ def count_events(url: str, run: str) -> int:
                                     {"s": run}).scalar_one()
     engine.dispose()
     return int(stored)
+
+
+# --- abuse: oversized anonymous bodies beside normal traffic ------------------------------
+
+def _proc_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn workers), from /proc."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
+def server_memory_mib(pid: int, field_name: str = "VmRSS") -> float:
+    """A /proc status figure of the server process tree, MiB (0 when it is gone):
+    ``VmRSS`` (resident, including the store's memory-mapped pages), ``RssAnon`` (heap:
+    what buffered request bodies would grow) or ``VmHWM`` (peak resident so far)."""
+    total_kib = 0
+    for member in _proc_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(f"{field_name}:"):
+                    total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+def server_rss_mib(pid: int) -> tuple[float, float]:
+    """(resident, anonymous) memory of the server tree, MiB."""
+    return server_memory_mib(pid), server_memory_mib(pid, "RssAnon")
+
+
+@dataclass
+class AbuseStats:
+    attempts: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    bytes_sent: int = 0
+    rss_samples: list[tuple[float, float]] = field(default_factory=list)
+
+    def count(self, status: str) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+async def oversized_post(host: str, port: int, path: str, total: int, *,
+                         chunked: bool) -> tuple[str, int]:
+    """POST ``total`` bytes of junk without credentials, as fast as the server takes
+    them; returns (the status the server answered, or how the connection ended; bytes
+    sent before that)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    framing = ("Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}")
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
+                 f"\r\n{framing}\r\n\r\n".encode())
+    answer = asyncio.ensure_future(reader.readline())
+    piece = b"[" + b"1," * 32_767 + b"1"
+    sent = 0
+    try:
+        while sent < total and not answer.done():
+            data = piece[:total - sent]
+            writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            await writer.drain()
+            sent += len(data)
+        if chunked and not answer.done():
+            writer.write(b"0\r\n\r\n")
+        line = await asyncio.wait_for(answer, 60)
+        status = line.split()[1].decode() if line.startswith(b"HTTP/") else "closed"
+    except (TimeoutError, ConnectionError) as error:
+        if answer.done() and not answer.exception() and answer.result().startswith(b"HTTP/"):
+            status = answer.result().split()[1].decode()
+        else:
+            status = type(error).__name__
+    finally:
+        answer.cancel()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return status, sent
+
+
+async def abuse_load(base: str, key: str, customers: int, pid: int, *, clients: int,
+                     abusers: int, body_mb: int, duration: float
+                     ) -> tuple[Latencies, AbuseStats]:
+    """The customer 360 with ``clients`` while ``abusers`` send oversized bodies."""
+    stats = AbuseStats()
+    host, port = base.removeprefix("http://").split(":")
+    stop_at = time.perf_counter() + duration
+    paths = ["/api/v1/events/batch", "/api/v1/events/batch", "/api/v1/auth/login"]
+
+    async def abuser(n: int) -> None:
+        while time.perf_counter() < stop_at:
+            status, sent = await oversized_post(host, int(port), paths[n % len(paths)],
+                                                body_mb << 20, chunked=n % 2 == 1)
+            stats.attempts += 1
+            stats.bytes_sent += sent
+            stats.count(status)
+
+    async def sampler() -> None:
+        while time.perf_counter() < stop_at:
+            stats.rss_samples.append(server_rss_mib(pid))
+            await asyncio.sleep(0.2)
+
+    detail = asyncio.ensure_future(
+        detail_load(base, key, customers, concurrency=clients, duration=duration))
+    await asyncio.gather(detail, sampler(), *(abuser(n) for n in range(abusers)))
+    return detail.result(), stats
+
+
+async def quiet_load(base: str, key: str, customers: int, pid: int, *, clients: int,
+                     duration: float) -> tuple[Latencies, tuple[float, float]]:
+    """The customer 360 alone; returns its latencies and the server's peak memory."""
+    samples: list[tuple[float, float]] = []
+    stop_at = time.perf_counter() + duration
+
+    async def sampler() -> None:
+        while time.perf_counter() < stop_at:
+            samples.append(server_rss_mib(pid))
+            await asyncio.sleep(0.2)
+
+    detail, _ = await asyncio.gather(
+        detail_load(base, key, customers, concurrency=clients, duration=duration), sampler())
+    return detail, _peaks(samples)
+
+
+def _peaks(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return (max((rss for rss, _ in samples), default=0.0),
+            max((anon for _, anon in samples), default=0.0))
+
+
+def run_abuse(args: argparse.Namespace, load_before: str) -> str:
+    home = DATA / "api_load_home"
+    home.mkdir(parents=True, exist_ok=True)
+    path = sqlite_store(args.customers)
+    load_sqlite(path, args.customers)
+    url = f"sqlite:///{path}"
+    key = issue_key(url, home)
+    server = Server(url, home, args.workers)
+    clients = args.concurrency[-1]
+    phases: list[tuple[str, Latencies, tuple[float, float], AbuseStats | None]] = []
+    try:
+        server.wait()
+        pid = server.process.pid
+        idle_rss = server_rss_mib(pid)
+        for phase in ("quiet", "abuse", "quiet again"):
+            print(f"  {phase}: customer 360 for {args.duration:.0f} s, {clients} clients",
+                  flush=True)
+            if phase == "abuse":
+                detail, stats = asyncio.run(abuse_load(
+                    server.base, key, args.customers, pid, clients=clients,
+                    abusers=args.abusers, body_mb=args.abuse_mb, duration=args.duration))
+                phases.append((phase, detail, _peaks(stats.rss_samples), stats))
+            else:
+                detail, peak = asyncio.run(quiet_load(server.base, key, args.customers, pid,
+                                                      clients=clients,
+                                                      duration=args.duration))
+                phases.append((phase, detail, peak, None))
+        hwm = server_memory_mib(pid, "VmHWM")
+    finally:
+        server.stop()
+    return abuse_report(args, load_before, idle_rss, hwm, phases)
+
+
+def abuse_report(args: argparse.Namespace, load_before: str, idle_rss: tuple[float, float],
+                 hwm: float,
+                 phases: list[tuple[str, Latencies, tuple[float, float], AbuseStats | None]],
+                 ) -> str:
+    quiet_p95 = [d.quantile(0.95) for name, d, _, s in phases if s is None]
+    abused_p95 = next(d.quantile(0.95) for _, d, _, s in phases if s is not None)
+    stats = next(s for _, _, _, s in phases if s is not None)
+    reference = max(quiet_p95)
+    lines = [
+        "# API load under abuse: oversized anonymous bodies beside normal traffic", "",
+        f"Command: `{' '.join(['.venv/bin/python benchmarks/api_load.py', *sys.argv[1:]])}`",
+        "",
+        f"- machine: {platform.machine()}, nproc {os.cpu_count()}, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}",
+        f"- load average before / after: {load_before} / "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} (other engineers share the CPU)",
+        f"- store: SQLite (embedded default), {args.customers:,} customers; server: uvicorn, "
+        f"{args.workers} worker(s); clients in the same machine",
+        f"- customer 360: {args.concurrency[-1]} concurrent clients, {args.duration:.0f} s per "
+        "phase (quiet, under abuse, quiet again)",
+        f"- abuse: {args.abusers} anonymous clients in a loop, each POSTing {args.abuse_mb} MB "
+        "of JSON-looking junk (half Content-Length, half chunked) to "
+        "`/api/v1/events/batch` (2 of 3) and `/api/v1/auth/login` (1 of 3)",
+        "",
+        "| phase | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors "
+        "| server RSS peak MiB | of which heap (RssAnon) MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, d, peak, _ in phases:
+        rps = len(d.seconds) / d.wall if d.wall else 0.0
+        worst = max(d.seconds, default=float("nan")) * 1000
+        lines.append(f"| {name} | {len(d.seconds):,} | {rps:,.0f} | {d.quantile(0.5):.1f} | "
+                     f"{d.quantile(0.95):.1f} | {d.quantile(0.99):.1f} | {worst:.0f} | "
+                     f"{d.errors} | {peak[0]:,.0f} | {peak[1]:,.0f} |")
+    answered = ", ".join(f"{status}: {n:,}" for status, n in sorted(stats.statuses.items()))
+    lines += [
+        "",
+        f"- oversized requests: {stats.attempts:,} ({answered}); "
+        f"{stats.bytes_sent / 2**20:,.1f} MiB sent in all before the server refused them, "
+        f"{stats.bytes_sent / max(stats.attempts, 1) / 1024:,.0f} KiB per request "
+        f"(each offered {args.abuse_mb} MB)",
+        f"- server RSS: {idle_rss[0]:,.0f} MiB idle after start ({idle_rss[1]:,.0f} MiB heap), "
+        f"peak over the whole run (VmHWM) {hwm:,.0f} MiB; RSS includes the store's "
+        "memory-mapped pages (SQLite mmap), which grow as the 360s touch the file",
+        f"- customer 360 p95 under abuse / worst quiet phase: {abused_p95:.1f} / "
+        f"{reference:.1f} ms = {abused_p95 / reference:.2f}x (target: within 2x)",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 @dataclass
@@ -444,7 +668,8 @@ def report(results: list[StoreResult], args: argparse.Namespace, load_before: st
             lines.append(
                 f"| {r.store} | {clients} | {len(d.seconds):,} | {rps:,.0f} | "
                 f"{d.quantile(0.5):.1f} | {d.quantile(0.95):.1f} | {d.quantile(0.99):.1f} | "
-                f"{d.server_quantile(0.5):.1f} | {d.server_quantile(0.95):.1f} | {d.errors} |")
+                f"{d.server_quantile(0.5):.1f} | {d.server_quantile(0.95):.1f} | {d.errors}"
+                + (f" ({d.timeouts} timeouts)" if d.timeouts else "") + " |")
     lines += [
         "", "## Batch event ingestion (`POST /api/v1/events/batch`)", "",
         "| store | data load s | events | seconds | events/s | inserted | rejected "
@@ -483,12 +708,24 @@ def main() -> None:
     parser.add_argument("--ingest-concurrency", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--quick", action="store_true", help="20k customers, short runs")
-    parser.add_argument("--output", type=Path, default=RESULTS / "api_load.md")
+    parser.add_argument("--abuse", action="store_true",
+                        help="SQLite only: the 360 beside oversized anonymous bodies")
+    parser.add_argument("--abusers", type=int, default=3)
+    parser.add_argument("--abuse-mb", type=int, default=120)
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:
         args.customers, args.duration, args.events = 20_000, 5.0, 20_000
     DATA.mkdir(parents=True, exist_ok=True)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.abuse:
+        output = args.output or RESULTS / "api_load_abuse.md"
+        markdown = run_abuse(args, load_before)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(markdown)
+        print(markdown)
+        return
+    args.output = args.output or RESULTS / "api_load.md"
     results = [run_store(store.strip(), args) for store in args.stores.split(",")]
     markdown = report(results, args, load_before)
     args.output.parent.mkdir(parents=True, exist_ok=True)

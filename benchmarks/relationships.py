@@ -118,40 +118,40 @@ def cached_metrics(rows: int) -> pd.DataFrame:
 
 
 def rowwise_ranks(model: Any, frame: pd.DataFrame) -> list[int]:
-    """A per-customer loop over the same syntax trees (the baseline)."""
-    from kithkin.relationships import rules
+    """A per-customer loop over the same syntax trees (the baseline); it knows the
+    constructs the built-in models use: and/or/not, comparisons, metrics, literals."""
+    from sqlglot import exp
 
-    def value(node: Any, row: dict[str, Any]) -> Any:
-        if isinstance(node, rules.Literal):
-            return node.value
-        if isinstance(node, rules.Metric):
+    ops: dict[type[exp.Expr], Callable[[Any, Any], bool]] = {
+        exp.EQ: lambda x, y: x == y, exp.NEQ: lambda x, y: x != y,
+        exp.LT: lambda x, y: x < y, exp.LTE: lambda x, y: x <= y,
+        exp.GT: lambda x, y: x > y, exp.GTE: lambda x, y: x >= y}
+
+    def value(node: exp.Expr, row: dict[str, Any]) -> Any:
+        if isinstance(node, exp.Literal):
+            return node.this if node.is_string else float(node.this)
+        if isinstance(node, exp.Boolean):
+            return bool(node.this)
+        if isinstance(node, exp.Column):
             found = row.get(node.name)
             return None if found is None or found != found else found
         return truth(node, row)
 
-    def truth(node: Any, row: dict[str, Any]) -> bool:
-        if isinstance(node, rules.BoolOp):
-            parts = (truth(item, row) for item in node.items)
-            return all(parts) if node.op == "and" else any(parts)
-        if isinstance(node, rules.Not):
-            return not truth(node.item, row)
-        if isinstance(node, rules.NullCheck):
-            return (value(node.operand, row) is None) != node.negate
-        if isinstance(node, rules.InList):
-            found = value(node.operand, row)
-            hit = found is not None and found in [v.value for v in node.values]
-            return found is not None and hit != node.negate
-        if isinstance(node, rules.Compare):
-            a, b = value(node.left, row), value(node.right, row)
-            if a is None or b is None:
-                return False
-            ops: dict[str, Callable[[Any, Any], bool]] = {
-                "=": lambda x, y: x == y, "!=": lambda x, y: x != y,
-                "<": lambda x, y: x < y, "<=": lambda x, y: x <= y,
-                ">": lambda x, y: x > y, ">=": lambda x, y: x >= y}
-            return ops[node.op](a, b)
-        found = value(node, row)
-        return bool(found) if found is not None else False
+    def truth(node: exp.Expr, row: dict[str, Any]) -> bool:
+        if isinstance(node, exp.Paren):
+            return truth(node.this, row)
+        if isinstance(node, exp.And):
+            return truth(node.this, row) and truth(node.expression, row)
+        if isinstance(node, exp.Or):
+            return truth(node.this, row) or truth(node.expression, row)
+        if isinstance(node, exp.Not):
+            return not truth(node.this, row)
+        if type(node) in ops:
+            a, b = value(node.this, row), value(node.expression, row)
+            return a is not None and b is not None and ops[type(node)](a, b)
+        if isinstance(node, exp.Column | exp.Boolean):
+            return bool(value(node, row))
+        raise NotImplementedError(f"the row-by-row baseline has no {node.key}")
 
     ranks = []
     for row in frame.to_dict("records"):

@@ -96,6 +96,20 @@ class Settings(BaseSettings):
     identity_survivorship: dict[str, str] = Field(
         default_factory=dict, description="Field group -> rule (recent, complete, source)."
     )
+    # Request limits and uploads (kithkin.api.limits, kithkin.imports.uploads;
+    # docs/security.md "Request limits and uploads"). Bodies over a limit get 413.
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Any JSON or form body not listed below.")
+    max_events_batch_bytes: int = Field(
+        default=16 << 20, ge=1024, description="POST /api/v1/events/batch.")
+    max_login_body_bytes: int = Field(
+        default=16 << 10, ge=1024, description="Login and logout (the only bodies "
+        "accepted without credentials).")
+    max_upload_bytes: int = Field(
+        default=2 << 30, ge=1024, description="File uploads (API and dashboard imports).")
+    upload_retention_hours: float = Field(
+        default=72, gt=0, description="Uploaded files of jobs no longer running are "
+        "deleted after this long (at `kithkin serve` start, then hourly).")
 
     @property
     def resolved_database_url(self) -> str:
@@ -110,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def rejects_dir(self) -> Path:
         return self.home / "rejects"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
 
 
 @lru_cache

@@ -56,6 +56,14 @@ class PermissionDeniedError(KithkinError):
     """The authenticated principal's role does not allow this."""
 
 
+class ContentTooLargeError(KithkinError):
+    """A request body or upload exceeds the size allowed for its route."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
 class RateLimitedError(KithkinError):
     """Too many attempts in a time window (login guessing); retry after ``retry_after`` s."""
 

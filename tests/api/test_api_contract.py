@@ -4,7 +4,6 @@ server that schemathesis found (issue 11, item 8), pinned by a direct test."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -297,15 +296,8 @@ def test_anonymous_requests_with_invalid_bodies_are_401(client: TestClient,
         assert response.status_code == 401, (path, response.text[:200])
 
 
-# FastAPI parses a JSON body before any dependency runs, so only the request-limits
-# middleware (kithkin.api.limits, which authenticates before reading the body) can answer
-# this with a 401. Until it is in the tree this is an expected failure; strict, so the
-# day it lands without fixing this is a failure too.
-AUTH_BEFORE_BODY = importlib.util.find_spec("kithkin.api.limits") is not None
-
-
-@pytest.mark.xfail(not AUTH_BEFORE_BODY, strict=True,
-                   reason="needs kithkin.api.limits (auth before the body is read)")
+# FastAPI parses a JSON body before any dependency runs: the request-limits middleware
+# (kithkin.api.limits) authenticates before the body is read, so this is a 401.
 def test_anonymous_requests_with_malformed_json_are_401(client: TestClient) -> None:
     for path in ("/api/v1/customers/assign", "/api/v1/events", "/api/v1/interactions"):
         response = client.post(path, content=b"\x00{", headers={

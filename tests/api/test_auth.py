@@ -138,9 +138,11 @@ def _form_app(app: FastAPI) -> None:
         return {"name": name}
 
 
-def test_csrf_token_required_on_form_posts(app: FastAPI) -> None:
+def test_csrf_token_required_on_form_posts(app: FastAPI, make_user: MakeUser) -> None:
     _form_app(app)
+    make_user(Role.ANALYST)  # bodies are read only from signed-in callers (api.limits)
     with TestClient(app) as client:
+        assert login(client, "analyst@example.com") == 200
         token = client.get("/test-form").json()["token"]
         assert client.get("/test-form").json()["token"] == token  # stable in a session
         assert client.post("/test-form", data={"name": "a"}).status_code == 403
@@ -151,6 +153,7 @@ def test_csrf_token_required_on_form_posts(app: FastAPI) -> None:
         assert client.post("/test-form", data={"name": "b"},
                            headers={"X-CSRF-Token": token}).status_code == 200
     with TestClient(app) as other_browser:  # another session's token is worthless
+        assert login(other_browser, "analyst@example.com") == 200
         other_browser.get("/test-form")
         assert other_browser.post("/test-form",
                                   data={"name": "a", "csrf_token": token}).status_code == 403

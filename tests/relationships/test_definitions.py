@@ -6,7 +6,12 @@ import pytest
 
 from kithkin.errors import ConfigurationError
 from kithkin.relationships.definitions import BUILTIN_DIR, StageModelError, parse_model
-from kithkin.relationships.workspace import active_models, get_model, install_model
+from kithkin.relationships.workspace import (
+    active_models,
+    get_model,
+    install_model,
+    load_config,
+)
 
 GOOD = """\
 [model]
@@ -56,6 +61,10 @@ def test_builtin_models_load_with_their_stages() -> None:
      "friend", "found end of rule"),
     ('rule = "orders >= 1"', "rule = \"orders >= 'one'\"", "type", 15, "acquaintance",
      "cannot compare number with string"),
+    ("orders >= 3", "abs(orders) >= 3", "syntax", 22, "friend",
+     "function abs() is not allowed in a rule (column 1"),
+    ("and days_since_last_purchase <= 90", "and days_since_last_purchase <= 90; drop x",
+     "syntax", 23, "friend", "';' is not allowed (column 35"),
     ('name = "friend"', 'name = "acquaintance"', "duplicate", 18, "acquaintance",
      "duplicate stage 'acquaintance'"),
     ('rule = "true"', 'rule = "orders >= 0"', "fallback", 9, "stranger",
@@ -116,3 +125,14 @@ def test_a_stage_goal_is_looked_up_in_one_place() -> None:
     friend = journey.stage("friend")
     assert journey.goal_of("friend") == (friend.goal, friend.goal_metric)
     assert journey.goal_of("renamed since") is None
+
+
+def test_segment_rules_are_checked_like_stage_rules(workspace: Path) -> None:
+    workspace.mkdir(parents=True, exist_ok=True)
+    config = workspace / "relationships.toml"
+    config.write_text('[segments]\nbig = "revenue >= 300 and not has_contract"\n')
+    assert load_config().segment_rules()["big"].metrics == ("revenue", "has_contract")
+    config.write_text('[segments]\nbig = "revenue >= (select 1)"\n')
+    with pytest.raises(ConfigurationError,
+                       match=r"\[segments\] big: SELECT is not allowed in a rule"):
+        load_config().segment_rules()

@@ -20,6 +20,8 @@ from kithkin import __version__
 from kithkin.api import events, health
 from kithkin.api.deps import SESSION_COOKIE
 from kithkin.api.headers import SecurityHeadersMiddleware
+from kithkin.api.housekeeping import start_upload_cleanup
+from kithkin.api.limits import RequestLimitsMiddleware
 from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.api.proxies import install_trusted_proxies
 from kithkin.api.scheduler import RefreshScheduler
@@ -75,9 +77,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     scheduler = _refresh_scheduler(app)
     if scheduler is not None:
         scheduler.start()
+    upload_cleanup = await start_upload_cleanup(app)
     try:
         yield
     finally:
+        await upload_cleanup.stop()
         if scheduler is not None:
             await scheduler.stop()
 
@@ -135,6 +139,8 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     app.state.session_factory = session_factory(engine)
     app.state.login_limiter = login_limiter or LoginRateLimiter()
     app.state.login_url = None
+    # Inside the session middleware (added later = outer), which decodes the cookie first.
+    app.add_middleware(RequestLimitsMiddleware, settings=settings)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

@@ -24,16 +24,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import SAFE_METHODS, verify_csrf
+from kithkin.auth.principal import API_KEY_HEADER, presented_api_key, resolve_principal
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
-from kithkin.auth.sessions import session_token
 from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_factory, unit_of_work
-from kithkin.errors import AuthenticationError, PermissionDeniedError
-from kithkin.users import service as user_service
-from kithkin.users import sessions as staff_sessions
+from kithkin.errors import PermissionDeniedError
 from kithkin.users.models import ApiKey, Role, StaffUser
 
-API_KEY_HEADER = "X-API-Key"
+__all__ = ["API_KEY_HEADER", "presented_api_key"]  # re-exported for existing importers
+
 SESSION_COOKIE = "kithkin_session"
 
 # The three ways to authenticate, declared so the OpenAPI document lists them on every
@@ -85,14 +84,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def presented_api_key(request: Request) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.headers.get(API_KEY_HEADER) or None
-
-
 def authenticated_user(request: Request, session: SessionDep,
                        _: Annotated[None, Depends(credential_schemes)]) -> StaffUser:
     """The authenticated staff user; raises AuthenticationError (401) when there is none.
@@ -103,16 +94,10 @@ def authenticated_user(request: Request, session: SessionDep,
     cached: StaffUser | None = getattr(request.state, "user", None)
     if cached is not None:
         return cached
-    key = presented_api_key(request)
-    api_key: ApiKey | None = None
-    if key is not None:
-        user, api_key = user_service.authenticate_api_key(session=session, key=key)
-    else:
-        token = session_token(request)
-        if token is None:
-            raise AuthenticationError("sign in or send an API key")
-        user, request.state.staff_session = staff_sessions.authenticate_session(
-            session=session, token=token)
+    principal = resolve_principal(request=request, session=session)
+    user, api_key = principal.user, principal.api_key
+    if principal.staff_session is not None:
+        request.state.staff_session = principal.staff_session
     if session.dirty:
         # Write the last-used stamp now, so this request holds no write lock; on SQLite
         # skip it while a bulk write runs (it would make that write fail).
@@ -121,6 +106,13 @@ def authenticated_user(request: Request, session: SessionDep,
                 session.commit()
             else:
                 session.rollback()
+                # The rollback expired the caller's rows: reload them here, in the worker
+                # thread. The async permission checks read them on the event loop, where
+                # a lazy load waits for a pooled connection and stalls every request (for
+                # the whole pool timeout once all connections are taken).
+                for loaded in (user, api_key, principal.staff_session):
+                    if loaded is not None:
+                        session.refresh(loaded)
     request.state.user, request.state.api_key = user, api_key
     return user
 

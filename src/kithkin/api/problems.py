@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # Most specific first: the first class an exception is an instance of wins.
 STATUS_BY_ERROR: list[tuple[type[errors.KithkinError], int, str]] = [
     (errors.RateLimitedError, 429, "rate-limited"),
+    (errors.ContentTooLargeError, 413, "content-too-large"),
     (errors.ValidationError, 422, "validation-error"),
     (errors.NotFoundError, 404, "not-found"),
     (errors.ConflictError, 409, "conflict"),

@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 class RefreshScheduler:
     """Calls ``run`` every ``interval_seconds``; a failed run is logged and retried next time."""
 
-    def __init__(self, *, interval_seconds: float, run: Callable[[], object]) -> None:
+    def __init__(self, *, interval_seconds: float, run: Callable[[], object],
+                 name: str = "refresh") -> None:
         if interval_seconds <= 0:
             raise ValueError("interval_seconds must be positive")
+        self.name = name
         self.interval_seconds = interval_seconds
         self._run = run
         self.runs = 0
@@ -32,7 +34,7 @@ class RefreshScheduler:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="refresh")
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -52,10 +54,10 @@ class RefreshScheduler:
             self.last_error = None
         except KithkinError as exc:  # bad data or a model that did not fit: say so, go on
             self.last_error = str(exc)
-            log.error("scheduled refresh failed: %s", exc)
+            log.error("scheduled %s failed: %s", self.name, exc)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("scheduled refresh crashed")
+            log.exception("scheduled %s crashed", self.name)
         finally:
             self.runs += 1
             self.last_finished_at = datetime.now(UTC)

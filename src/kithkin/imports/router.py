@@ -33,7 +33,7 @@ def _save_upload(upload: UploadFile) -> Path:
     original = safe_upload_name(upload.filename or "upload.csv")
     if not any(original.lower().endswith(s) for s in ALLOWED_SUFFIXES):
         raise ValidationError(f"file: {original!r} is not CSV, Parquet or JSON Lines")
-    folder = get_settings().home / "uploads"
+    folder = get_settings().uploads_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}-{original}"
     with path.open("wb") as handle:

@@ -1,41 +1,59 @@
-"""A small, Python-free expression language for stage entry rules and segments.
+"""Stage entry rules and segments: SQL boolean expressions over the metric catalogue.
 
-Grammar (keywords are case-insensitive)::
+A rule is a dialect-neutral SQL condition, parsed by sqlglot (never ``eval``), checked
+against a whitelist of node types and typed against
+:data:`kithkin.relationships.catalog.METRIC_TYPES`. The checked tree runs two ways:
+:class:`Evaluator` over in-memory columns (NumPy; what the refresh uses) and
+:func:`to_ibis` as an Ibis boolean column (DuckDB, PostgreSQL, PySpark).
 
-    rule       := or_expr
-    or_expr    := and_expr ("or" and_expr)*
-    and_expr   := not_expr ("and" not_expr)*
-    not_expr   := "not" not_expr | test
-    test       := operand [ compare_op operand
-                          | ["not"] "in" "[" literal ("," literal)* "]"
-                          | "is" ["not"] "null" ]
-    operand    := NUMBER | STRING | "true" | "false" | METRIC | "(" rule ")"
-    compare_op := "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
+Allowed: ``and or not``, ``= == != <> < <= > >=``, ``[not] in (…)`` or ``[…]`` with literal
+items, ``[not] between``, ``is [not] null``, ``+ - * /`` on numbers, parentheses, numbers,
+strings, ``true``/``false`` and metric names. Double-quoted text is a string (as in the
+rules written before SQL), not a quoted name. Nothing else: no functions, subqueries,
+casts or ``;``.
 
-The parser is a hand-written recursive descent (no ``eval``), so a rule can only read
-metrics. Rules are type-checked against :data:`kithkin.relationships.catalog.METRIC_TYPES`
-and evaluated column-wise over a pandas DataFrame (one NumPy boolean per customer).
-
-Null semantics are two-valued: a comparison or ``in`` test against a missing value is
-false, a boolean metric that is missing counts as false, and ``not`` negates the result.
-Use ``is null`` / ``is not null`` to test for missing values explicitly.
+Nulls are two-valued: a test (comparison, ``in``, ``between``, a bool metric) on a missing
+value is false and ``not`` negates that result, so ``not orders >= 2`` holds for a customer
+without ``orders``. Written infix, ``x not in (…)`` and ``x not between …`` are tests in
+their own right and false on a missing ``x``. Arithmetic on a missing value, or a division
+by zero, gives a missing value. Use ``is null`` / ``is not null`` to test for one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from sqlglot import Token, Tokenizer, TokenType, exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.parser import Parser
 
 from kithkin.errors import ValidationError
 from kithkin.relationships.catalog import METRIC_TYPES, MetricType
 
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
 BoolArray = npt.NDArray[np.bool_]
+
+_COMPARE: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
+    exp.EQ: lambda a, b: a == b, exp.NEQ: lambda a, b: a != b,
+    exp.LT: lambda a, b: a < b, exp.LTE: lambda a, b: a <= b,
+    exp.GT: lambda a, b: a > b, exp.GTE: lambda a, b: a >= b,
+}
+_OP_TEXT: dict[type[exp.Expr], str] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<",
+                                       exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+_ARITHMETIC: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
+    exp.Add: lambda a, b: a + b, exp.Sub: lambda a, b: a - b,
+    exp.Mul: lambda a, b: a * b, exp.Div: lambda a, b: a / b,
+}
+_IBIS_TYPES: dict[MetricType, str] = {"number": "float64", "string": "string",
+                                      "bool": "boolean", "date": "timestamp"}
 
 
 class RuleError(ValidationError):
@@ -46,333 +64,278 @@ class RuleError(ValidationError):
         super().__init__(f"{problem} (at character {position + 1})")
 
 
-# --- syntax tree -------------------------------------------------------------------
+class _RuleParser(Parser):
+    def _negate_range(self, this: exp.Expr | None = None) -> exp.Expr | None:
+        # marks `x NOT IN …` / `x NOT BETWEEN …`, which sqlglot otherwise builds exactly
+        # like `NOT x IN …`: the two differ on a missing x (false vs true)
+        negated = super()._negate_range(this)
+        if isinstance(negated, exp.Not):
+            negated.meta["infix"] = True
+        return negated
 
 
-@dataclass(frozen=True)
-class Literal:
-    value: float | str | bool
-    position: int
+# --- parsing and checking ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    position: int
+def parse(text: str) -> tuple[exp.Expr, list[Token]]:
+    """The syntax tree of one SQL expression, and its tokens (for error positions)."""
+    try:
+        tokens = Tokenizer().tokenize(text)
+    except TokenError as exc:
+        quote = max(text.rfind("'"), text.rfind('"'))
+        raise RuleError("unterminated string" if quote >= 0 else f"cannot read: {exc}",
+                        position=max(quote, 0), kind="syntax") from exc
+    if not tokens:
+        raise RuleError("empty rule", position=0, kind="syntax")
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            raise RuleError("a rule is one expression: ';' is not allowed",
+                            position=token.start, kind="syntax")
+    try:
+        trees = _RuleParser().parse(tokens, text)
+    except ParseError as exc:
+        raise _syntax_error(exc, text, tokens) from exc
+    tree = trees[0] if len(trees) == 1 else None
+    if tree is None:
+        raise RuleError("empty rule", position=0, kind="syntax")
+    return tree, tokens
 
 
-@dataclass(frozen=True)
-class Compare:
-    op: str
-    left: Node
-    right: Node
-    position: int
+def _syntax_error(exc: ParseError, text: str, tokens: list[Token]) -> RuleError:
+    error = exc.errors[0] if exc.errors else {}
+    near = str(error.get("highlight") or "")
+    line, column = int(error.get("line") or 1), int(error.get("col") or 1)
+    end = sum(len(part) + 1 for part in text.split("\n")[:line - 1]) + column - 1
+    position = max(end - len(near) + 1, 0)
+    problem = re.sub(r"<class '[\w.]*?(\w+)'>", r"\1", str(error.get("description", exc)))
+    if tokens[-1].start == position and problem.startswith(("Expecting", "Required")):
+        wanted = (f"expected {problem.split(' ', 1)[1]!r}" if problem.startswith("Expecting")
+                  else f"expected more after {near!r}")
+        return RuleError(f"{wanted}, found end of rule", position=len(text.rstrip()),
+                         kind="syntax")
+    return RuleError(f"{problem}, found {near!r}", position=position, kind="syntax")
 
 
-@dataclass(frozen=True)
-class InList:
-    operand: Node
-    values: tuple[Literal, ...]
-    negate: bool
-    position: int
+def _start(node: exp.Expr) -> int:
+    """The offset of the first name or literal in ``node`` (0 if it has none)."""
+    return min((int(n.meta["start"]) for n in node.walk() if "start" in n.meta), default=0)
 
 
-@dataclass(frozen=True)
-class NullCheck:
-    operand: Node
-    negate: bool
-    position: int
+def _end(node: exp.Expr) -> int:
+    return max((int(n.meta["end"]) for n in node.walk() if "end" in n.meta), default=0)
 
 
-@dataclass(frozen=True)
-class BoolOp:
-    op: str  # "and" | "or"
-    items: tuple[Node, ...]
-    position: int
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
-@dataclass(frozen=True)
-class Not:
-    item: Node
-    position: int
+def _is_literal(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Literal | exp.Boolean) or (
+        isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)
+        and not node.this.is_string)
 
 
-Node = Literal | Metric | Compare | InList | NullCheck | BoolOp | Not
+class _Checker:
+    """Walks a tree once: rejects what is not whitelisted, types every value, records
+    the metrics read, and turns a string compared with a date into a timestamp cast."""
 
-# --- tokens ------------------------------------------------------------------------
+    def __init__(self, tokens: list[Token], types: Mapping[str, MetricType]) -> None:
+        self.tokens, self.types = tokens, types
+        self.metrics: list[str] = []
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
-      | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-      | (?P<op><=|>=|==|!=|<|>|=)
-      | (?P<punct>[()\[\],])
-      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    )""",
-    re.VERBOSE,
-)
-_KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
+    def fail(self, problem: str, node: exp.Expr, kind: str = "type") -> RuleError:
+        return RuleError(problem, position=_start(node), kind=kind)
+
+    def operator(self, node: exp.Expr) -> int:
+        """Offset of the operator token of a binary node: the first after its left side."""
+        after = _end(node.this)
+        return next((t.start for t in self.tokens if t.start > after), _start(node))
+
+    def condition(self, node: exp.Expr, what: str = "the rule") -> None:
+        if self.value(node) != "bool":
+            name = (f"metric {node.name!r}" if isinstance(node, exp.Column)
+                    else "a number" if isinstance(node, exp.Literal) else what)
+            raise self.fail(f"type mismatch: {name} is not a condition; compare it, "
+                            "e.g. 'orders >= 2'", node)
+
+    def value(self, node: exp.Expr) -> MetricType:
+        if isinstance(node, exp.Paren):
+            return self.value(node.this)
+        if isinstance(node, exp.Boolean):
+            return "bool"
+        if isinstance(node, exp.Literal):
+            if not node.is_string and not _is_number(node.this):
+                raise self.fail(f"{node.this!r} is not a number", node, "syntax")
+            return "string" if node.is_string else "number"
+        if isinstance(node, exp.Cast) and node.meta.get("date"):
+            return "date"  # a string literal compared with a date, cast by this checker
+        if isinstance(node, exp.Column):
+            return self.metric(node)
+        if isinstance(node, exp.Neg):
+            if self.value(node.this) != "number":
+                raise self.fail("type mismatch: '-' needs a number", node)
+            return "number"
+        if isinstance(node, tuple(_ARITHMETIC)):
+            for side in (node.this, node.expression):
+                if self.value(side) != "number":
+                    raise RuleError("type mismatch: arithmetic needs numbers",
+                                    position=self.operator(node), kind="type")
+            return "number"
+        if isinstance(node, exp.And | exp.Or):
+            self.condition(node.this, "the left side")
+            self.condition(node.expression, "the right side")
+            return "bool"
+        if isinstance(node, exp.Not):
+            self.condition(node.this)
+            return "bool"
+        if isinstance(node, tuple(_COMPARE)):
+            self.comparable(node, node.this, node.expression, self.operator(node))
+            return "bool"
+        if isinstance(node, exp.In):
+            return self.in_list(node)
+        if isinstance(node, exp.Between):
+            for bound in (node.args["low"], node.args["high"]):
+                self.comparable(node, node.this, bound, self.operator(node), ordered=True)
+            return "bool"
+        if isinstance(node, exp.Is):
+            if not isinstance(node.expression, exp.Null):
+                raise self.fail("only 'is null' and 'is not null' are allowed", node,
+                                "syntax")
+            self.value(node.this)
+            return "bool"
+        if isinstance(node, exp.Null):
+            raise RuleError("null is never equal to anything: use 'is null'",
+                            position=self.locate(node, "NULL"), kind="syntax")
+        raise self.rejected(node)
+
+    def rejected(self, node: exp.Expr) -> RuleError:
+        """What is not whitelisted, named by its keyword (or function) and found there."""
+        node = node.this if isinstance(node, exp.Subquery) else node
+        if isinstance(node, exp.Alias):  # `orders >= 2 x`: a second word after a value
+            return RuleError(f"unexpected {node.alias!r} after {node.this.sql()!r}",
+                             position=_start(node.args["alias"]), kind="syntax")
+        word = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+                if isinstance(node, exp.Func) else node.key).upper()
+        position = self.locate(node, word)
+        for token, after in zip(self.tokens, [*self.tokens[1:], None], strict=True):
+            if token.start == position and token.text.upper() == word:
+                called = after is not None and after.token_type == TokenType.L_PAREN
+                word = f"function {token.text}()" if called else token.text.upper()
+        return RuleError(f"{word} is not allowed in a rule", position=position, kind="syntax")
+
+    def locate(self, node: exp.Expr, word: str) -> int:
+        """Offset of the token ``word`` nearest to ``node`` (for nodes sqlglot does not
+        place: keywords, functions, true/false/null)."""
+        start = _start(node)
+        at = [t.start for t in self.tokens if t.text.upper() == word]
+        return min(at, key=lambda offset: abs(offset - start), default=start)
+
+    def metric(self, node: exp.Column) -> MetricType:
+        if node.table:
+            raise self.fail(f"qualified name {node.sql()!r} is not allowed", node, "syntax")
+        name = node.name
+        if name not in self.types:
+            raise self.fail(f"unknown metric {name!r}", node, "unknown_metric")
+        if name not in self.metrics:
+            self.metrics.append(name)
+        return self.types[name]
+
+    def in_list(self, node: exp.In) -> MetricType:
+        extra = next((key for key in ("query", "unnest", "field") if node.args.get(key)), None)
+        if extra is not None:
+            raise self.fail(f"'in' needs a list of literals, not a {extra}", node, "syntax")
+        if not node.expressions:
+            raise self.fail("'in' needs at least one value", node, "syntax")
+        for item in node.expressions:
+            if not _is_literal(item):
+                raise self.fail("list items must be literals", item, "syntax")
+            self.comparable(node, node.this, item, _start(item), op="in")
+        return "bool"
+
+    def comparable(self, parent: exp.Expr, left: exp.Expr,
+                   right: exp.Expr, position: int, *, op: str | None = None,
+                   ordered: bool = False) -> None:
+        kinds = [self.value(left), self.value(right)]
+        op = op or ("between" if ordered else _OP_TEXT[type(parent)])
+        for side, kind, other in ((left, kinds[0], kinds[1]), (right, kinds[1], kinds[0])):
+            if kind == "string" and other == "date" and isinstance(side, exp.Literal):
+                side.replace(_timestamp(side))
+                kinds = ["date", "date"]
+        if kinds[0] != kinds[1]:
+            raise RuleError(f"type mismatch: cannot compare {kinds[0]} with {kinds[1]} "
+                            f"using {op!r}", position=position, kind="type")
+        if kinds[0] == "bool" and (ordered or op not in {"=", "!=", "in"}):
+            raise RuleError(f"type mismatch: booleans only support = and !=, not {op!r}",
+                            position=position, kind="type")
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # number string op punct name keyword end
-    text: str
-    position: int
+def _timestamp(literal: exp.Literal) -> exp.Cast:
+    try:
+        pd.Timestamp(literal.this)
+    except ValueError as exc:
+        raise RuleError(f"{literal.this!r} is not a date (use 'YYYY-MM-DD')",
+                        position=_start(literal), kind="type") from exc
+    cast = exp.Cast(this=literal.copy(), to=exp.DataType.build("timestamp"))
+    cast.meta.update(literal.meta, date=True)
+    return cast
 
 
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        match = _TOKEN.match(text, pos)
-        if match is None or match.lastgroup is None:
-            start = len(text) - len(text[pos:].lstrip())
-            raise RuleError(f"unexpected character {text[start]!r}", position=start,
-                            kind="syntax")
-        kind = match.lastgroup
-        word = match.group(kind)
-        start = match.start(kind)
-        if kind == "name" and word.lower() in _KEYWORDS:
-            kind, word = "keyword", word.lower()
-        tokens.append(_Token(kind, word, start))
-        pos = match.end()
-    tokens.append(_Token("end", "", len(text.rstrip())))
-    return tokens
-
-
-# --- parser ------------------------------------------------------------------------
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.tokens = _tokenize(text)
-        self.index = 0
-
-    @property
-    def current(self) -> _Token:
-        return self.tokens[self.index]
-
-    def _advance(self) -> _Token:
-        token = self.current
-        self.index += 1
-        return token
-
-    def _accept(self, kind: str, text: str | None = None) -> _Token | None:
-        token = self.current
-        if token.kind == kind and (text is None or token.text == text):
-            return self._advance()
-        return None
-
-    def _expect(self, kind: str, text: str, what: str) -> _Token:
-        token = self._accept(kind, text)
-        if token is None:
-            raise self._error(f"expected {what}")
-        return token
-
-    def _error(self, problem: str) -> RuleError:
-        token = self.current
-        found = "end of rule" if token.kind == "end" else repr(token.text)
-        return RuleError(f"{problem}, found {found}", position=token.position, kind="syntax")
-
-    def parse(self) -> Node:
-        if self.current.kind == "end":
-            raise self._error("empty rule")
-        node = self._or()
-        if self.current.kind != "end":
-            raise self._error("expected 'and', 'or' or the end of the rule")
+def _quoted_names_as_strings(tree: exp.Expr) -> exp.Expr:
+    def convert(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and not node.table and node.this.quoted:
+            literal = exp.Literal.string(node.name)
+            literal.meta.update(node.this.meta)
+            return literal
         return node
-
-    def _or(self) -> Node:
-        first = self.current.position
-        items = [self._and()]
-        while self._accept("keyword", "or"):
-            items.append(self._and())
-        return items[0] if len(items) == 1 else BoolOp("or", tuple(items), first)
-
-    def _and(self) -> Node:
-        first = self.current.position
-        items = [self._not()]
-        while self._accept("keyword", "and"):
-            items.append(self._not())
-        return items[0] if len(items) == 1 else BoolOp("and", tuple(items), first)
-
-    def _not(self) -> Node:
-        token = self._accept("keyword", "not")
-        if token is not None:
-            return Not(self._not(), token.position)
-        return self._test()
-
-    def _test(self) -> Node:
-        left = self._operand()
-        token = self.current
-        if token.kind == "op":
-            self._advance()
-            op = "=" if token.text == "==" else token.text
-            return Compare(op, left, self._operand(), token.position)
-        if token.kind == "keyword" and token.text in {"in", "not"}:
-            negate = self._accept("keyword", "not") is not None
-            self._expect("keyword", "in", "'in' after 'not'")
-            return InList(left, self._list(), negate, token.position)
-        if self._accept("keyword", "is"):
-            negate = self._accept("keyword", "not") is not None
-            self._expect("keyword", "null", "'null' after 'is'")
-            return NullCheck(left, negate, token.position)
-        return left
-
-    def _list(self) -> tuple[Literal, ...]:
-        self._expect("punct", "[", "'[' to open the list")
-        values = [self._literal()]
-        while self._accept("punct", ","):
-            values.append(self._literal())
-        self._expect("punct", "]", "',' or ']' in the list")
-        return tuple(values)
-
-    def _literal(self) -> Literal:
-        node = self._operand()
-        if not isinstance(node, Literal):
-            raise RuleError("list items must be literals", position=_position(node),
-                            kind="syntax")
-        return node
-
-    def _operand(self) -> Node:
-        token = self.current
-        if token.kind == "number":
-            self._advance()
-            return Literal(float(token.text), token.position)
-        if token.kind == "string":
-            self._advance()
-            body = token.text[1:-1]
-            return Literal(re.sub(r"\\(.)", r"\1", body), token.position)
-        if token.kind == "keyword" and token.text in {"true", "false"}:
-            self._advance()
-            return Literal(token.text == "true", token.position)
-        if token.kind == "name":
-            self._advance()
-            return Metric(token.text, token.position)
-        if self._accept("punct", "("):
-            node = self._or()
-            self._expect("punct", ")", "')'")
-            return node
-        raise self._error("expected a metric, a number, a string, true/false or '('")
-
-
-def _position(node: Node) -> int:
-    return node.position
-
-
-def parse(text: str) -> Node:
-    """Parse ``text`` into a syntax tree; raises :class:`RuleError` with the position."""
-    return _Parser(text).parse()
-
-
-# --- type checking -----------------------------------------------------------------
-
-
-def _literal_type(value: float | str | bool) -> MetricType:
-    if isinstance(value, bool):
-        return "bool"
-    return "string" if isinstance(value, str) else "number"
-
-
-def _type_of(node: Node, types: Mapping[str, MetricType]) -> MetricType:
-    if isinstance(node, Literal):
-        return _literal_type(node.value)
-    if isinstance(node, Metric):
-        if node.name not in types:
-            raise RuleError(f"unknown metric {node.name!r}", position=node.position,
-                            kind="unknown_metric")
-        return types[node.name]
-    if isinstance(node, Compare):
-        left, right = _type_of(node.left, types), _type_of(node.right, types)
-        _check_comparable(left, right, node.op, node.position)
-        return "bool"
-    if isinstance(node, InList):
-        operand = _type_of(node.operand, types)
-        for value in node.values:
-            _check_comparable(operand, _literal_type(value.value), "in", value.position)
-        return "bool"
-    if isinstance(node, NullCheck):
-        _type_of(node.operand, types)
-        return "bool"
-    items = node.items if isinstance(node, BoolOp) else (node.item,)
-    for item in items:
-        if _type_of(item, types) != "bool":
-            raise RuleError(
-                f"type mismatch: {_describe(item)} is not a condition; compare it, "
-                "e.g. 'orders >= 2'", position=item.position, kind="type")
-    return "bool"
-
-
-def _check_comparable(left: MetricType, right: MetricType, op: str, position: int) -> None:
-    same = left == right or {left, right} == {"date", "string"}
-    if not same:
-        raise RuleError(f"type mismatch: cannot compare {left} with {right} using {op!r}",
-                        position=position, kind="type")
-    if left == "bool" and op not in {"=", "!=", "in"}:
-        raise RuleError(f"type mismatch: booleans only support = and !=, not {op!r}",
-                        position=position, kind="type")
-
-
-def _describe(node: Node) -> str:
-    if isinstance(node, Metric):
-        return f"metric {node.name!r}"
-    if isinstance(node, Literal):
-        return f"literal {node.value!r}"
-    return "expression"
-
-
-def check(node: Node, types: Mapping[str, MetricType] = METRIC_TYPES) -> None:
-    """Type-check a parsed rule: it must be a condition over known metrics."""
-    if _type_of(node, types) != "bool":
-        raise RuleError(f"type mismatch: {_describe(node)} is not a condition",
-                        position=node.position, kind="type")
-
-
-def referenced_metrics(node: Node) -> list[str]:
-    """Metric names a rule reads, in first-use order (the evidence it rests on)."""
-    names: list[str] = []
-
-    def walk(item: Node) -> None:
-        if isinstance(item, Metric) and item.name not in names:
-            names.append(item.name)
-        elif isinstance(item, Compare):
-            walk(item.left)
-            walk(item.right)
-        elif isinstance(item, InList | NullCheck):
-            walk(item.operand)
-        elif isinstance(item, BoolOp):
-            for child in item.items:
-                walk(child)
-        elif isinstance(item, Not):
-            walk(item.item)
-
-    walk(node)
-    return names
+    return tree.transform(convert, copy=False)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A parsed, type-checked rule with its source text."""
+    """A parsed, whitelisted, type-checked rule with its source text."""
 
     text: str
-    tree: Node
+    tree: exp.Expr
     metrics: tuple[str, ...]
 
     @property
     def is_always_true(self) -> bool:
-        return isinstance(self.tree, Literal) and self.tree.value is True
+        tree = self.tree.unnest()
+        return isinstance(tree, exp.Boolean) and tree.this is True
 
 
 def compile_rule(text: str, types: Mapping[str, MetricType] = METRIC_TYPES) -> Rule:
-    tree = parse(text)
-    check(tree, types)
-    return Rule(text=text, tree=tree, metrics=tuple(referenced_metrics(tree)))
+    tree, tokens = parse(text)
+    tree = _quoted_names_as_strings(tree)
+    checker = _Checker(tokens, types)
+    checker.condition(tree)
+    return Rule(text=text, tree=tree, metrics=tuple(checker.metrics))
 
 
-# --- vectorised evaluation ---------------------------------------------------------
+# --- vectorised evaluation (NumPy) -------------------------------------------------
+
+
+def _literal(node: exp.Expr) -> Any:
+    if isinstance(node, exp.Cast):
+        return pd.Timestamp(node.this.this, tz="UTC").tz_localize(None).to_datetime64()
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Neg):
+        return -_literal(node.this)
+    return node.this if node.is_string else float(node.this)
+
+
+def _either(a: Any, b: Any) -> Any:
+    """``a | b`` for null masks, without a copy when one side is a literal's."""
+    return a if b is np.False_ else b if a is np.False_ else a | b
+
+
+def _infix_not(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Not) and bool(node.meta.get("infix"))
 
 
 class Evaluator:
@@ -386,11 +349,14 @@ class Evaluator:
         self._columns: dict[str, tuple[npt.NDArray[Any], BoolArray]] = {}
 
     def column(self, name: str) -> tuple[npt.NDArray[Any], BoolArray]:
-        """(values, is_null) for a metric; a metric absent from the frame is all null."""
+        """(values, is_null) for a metric; a metric absent from the frame is all null;
+        missing strings read as '' so that comparisons stay defined."""
         if name not in self._columns:
             kind = self.types.get(name, "number")
             if name not in self.frame.columns:
-                values: npt.NDArray[Any] = np.full(self.size, np.nan)
+                empty = {"number": np.nan, "bool": False, "string": "", "date": np.nan}
+                values: npt.NDArray[Any] = np.full(self.size, empty[kind])
+                values = values.astype("datetime64[ns]") if kind == "date" else values
                 null = np.ones(self.size, dtype=bool)
             else:
                 series = self.frame[name]
@@ -403,91 +369,136 @@ class Evaluator:
                 elif kind == "date":
                     values = pd.to_datetime(series, utc=True).dt.tz_localize(None).to_numpy()
                 else:
-                    values = series.astype(object).to_numpy()
+                    values = np.where(null, "", series.astype(object).to_numpy())
             self._columns[name] = (values, null)
         return self._columns[name]
 
-    def evaluate(self, rule: Rule | Node) -> BoolArray:
-        tree = rule.tree if isinstance(rule, Rule) else rule
-        result = self._eval(tree)
-        if isinstance(result, tuple):
-            values, null = result
-            return np.asarray(values, dtype=bool) & ~null
-        return result
+    def evaluate(self, rule: Rule) -> BoolArray:
+        return np.array(np.broadcast_to(self._test(rule.tree), (self.size,)), dtype=bool)
 
-    def _operand(self, node: Node) -> tuple[npt.NDArray[Any], BoolArray] | Literal:
-        if isinstance(node, Literal):
-            return node
-        if isinstance(node, Metric):
+    def _test(self, node: exp.Expr) -> BoolArray:
+        """A condition as a plain boolean array: never null (two-valued)."""
+        if isinstance(node, exp.Paren):
+            return self._test(node.this)
+        if isinstance(node, exp.And | exp.Or):
+            combine = np.logical_and if isinstance(node, exp.And) else np.logical_or
+            return np.asarray(combine(self._test(node.this), self._test(node.expression)))
+        if _infix_not(node):
+            values, null = self._test_with_null(node.this)
+            return np.asarray(~values & ~null, dtype=bool)
+        if isinstance(node, exp.Not):
+            return ~self._test(node.this)
+        if isinstance(node, exp.Is):
+            return np.broadcast_to(self._value(node.this)[1], (self.size,)).copy()
+        values, null = self._test_with_null(node)
+        return np.asarray(values & ~null, dtype=bool)
+
+    def _test_with_null(self, node: exp.Expr) -> tuple[Any, Any]:
+        """A test before the nulls are removed: (outcome, operand missing)."""
+        if isinstance(node, exp.In):
+            values, null = self._value(node.this)
+            wanted = [_literal(item) for item in node.expressions]
+            return pd.Series(values).isin(wanted).to_numpy(), null
+        if isinstance(node, exp.Between):
+            values, null = self._value(node.this)
+            (low, low_null), (high, high_null) = (self._value(node.args["low"]),
+                                                  self._value(node.args["high"]))
+            return (values >= low) & (values <= high), null | low_null | high_null
+        if isinstance(node, tuple(_COMPARE)):
+            (a, a_null), (b, b_null) = self._value(node.this), self._value(node.expression)
+            with np.errstate(invalid="ignore"):
+                return _COMPARE[type(node)](a, b), _either(a_null, b_null)
+        return self._value(node)  # a bool metric or literal
+
+    def _value(self, node: exp.Expr) -> tuple[Any, Any]:
+        """(values, null) of a value: arrays, or a scalar and ``np.False_`` for a literal."""
+        if isinstance(node, exp.Paren):
+            return self._value(node.this)
+        if isinstance(node, exp.Column):
             return self.column(node.name)
-        return self.evaluate(node), np.zeros(self.size, dtype=bool)
+        if _is_literal(node) or isinstance(node, exp.Cast):
+            return _literal(node), np.False_
+        if isinstance(node, exp.Neg):
+            values, null = self._value(node.this)
+            return -values, null
+        if isinstance(node, tuple(_ARITHMETIC)):
+            (a, a_null), (b, b_null) = self._value(node.this), self._value(node.expression)
+            null = _either(a_null, b_null)
+            if isinstance(node, exp.Div):
+                null = null | (b == 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return _ARITHMETIC[type(node)](a, b), null
+        return self._test(node), np.False_  # a condition used as a value: `(x > 1) = true`
 
-    def _coerce(self, literal: Literal, metric: MetricType | None) -> Any:
-        if metric == "date" and isinstance(literal.value, str):
-            return pd.Timestamp(literal.value, tz="UTC").to_datetime64()
-        return literal.value
 
-    def _metric_type(self, node: Node) -> MetricType | None:
-        return self.types.get(node.name) if isinstance(node, Metric) else None
+# --- Ibis --------------------------------------------------------------------------
 
-    def _eval(self, node: Node) -> BoolArray | tuple[npt.NDArray[Any], BoolArray]:
-        if isinstance(node, Literal):
-            return np.full(self.size, bool(node.value))
-        if isinstance(node, Metric):
-            return self.column(node.name)
-        if isinstance(node, BoolOp):
-            parts = [self.evaluate(item) for item in node.items]
-            combine = np.logical_and if node.op == "and" else np.logical_or
-            return np.asarray(combine.reduce(parts), dtype=bool)
-        if isinstance(node, Not):
-            return ~self.evaluate(node.item)
-        if isinstance(node, NullCheck):
-            operand = self._operand(node.operand)
-            null = (np.zeros(self.size, dtype=bool) if isinstance(operand, Literal)
-                    else operand[1])
-            return ~null if node.negate else null.copy()
-        if isinstance(node, InList):
-            values, null = self._as_column(node.operand)
-            kind = self._metric_type(node.operand)
-            wanted = [self._coerce(v, kind) for v in node.values]
-            hit = np.isin(values, np.array(wanted, dtype=values.dtype if kind == "number"
-                                           else object)) & ~null
-            return ~hit & ~null if node.negate else hit
-        return self._compare(node)
 
-    def _as_column(self, node: Node) -> tuple[npt.NDArray[Any], BoolArray]:
-        operand = self._operand(node)
-        if isinstance(operand, Literal):
-            return (np.full(self.size, operand.value, dtype=object),
-                    np.zeros(self.size, dtype=bool))
-        return operand
+def _stamp(node: exp.Expr, like: Any) -> pd.Timestamp:
+    """A date literal for an Ibis comparison, time-zone aware iff the column is."""
+    stamp = pd.Timestamp(node.this.this, tz="UTC")
+    kind = like.type() if hasattr(like, "type") else None
+    naive = kind is None or not kind.is_timestamp() or kind.timezone is None
+    return stamp.tz_localize(None) if naive else stamp
 
-    def _compare(self, node: Compare) -> BoolArray:
-        kind = self._metric_type(node.left) or self._metric_type(node.right)
-        left = self._side(node.left, kind)
-        right = self._side(node.right, kind)
-        null = left[1] | right[1]
-        a, b = left[0], right[0]
-        with np.errstate(invalid="ignore"):
-            if node.op == "=":
-                result = a == b
-            elif node.op == "!=":
-                result = a != b
-            elif node.op == "<":
-                result = a < b
-            elif node.op == "<=":
-                result = a <= b
-            elif node.op == ">":
-                result = a > b
-            else:
-                result = a >= b
-        return np.asarray(np.broadcast_to(result, (self.size,)), dtype=bool) & ~null
 
-    def _side(self, node: Node, kind: MetricType | None) -> tuple[Any, BoolArray]:
-        operand = self._operand(node)
-        if isinstance(operand, Literal):
-            return self._coerce(operand, kind), np.zeros(self.size, dtype=bool)
-        values, null = operand
-        if kind == "string":
-            values = np.where(null, "", values)
-        return values, null
+def to_ibis(rule: Rule, table: ir.Table,
+            types: Mapping[str, MetricType] = METRIC_TYPES) -> ir.BooleanValue:
+    """The rule as an Ibis boolean over ``table``, never null (as the evaluator's result).
+
+    A metric missing from ``table`` reads as all null, as in :class:`Evaluator`."""
+    import ibis  # here, so that loading a stage model does not load the analytics engine
+
+    def value(node: exp.Expr, like: Any = None) -> Any:
+        if isinstance(node, exp.Paren):
+            return value(node.this, like)
+        if isinstance(node, exp.Column):
+            if node.name in table.columns:
+                return table[node.name]
+            return ibis.null(_IBIS_TYPES[types.get(node.name, "number")])
+        if isinstance(node, exp.Cast):
+            return ibis.literal(_stamp(node, like))
+        if _is_literal(node):
+            return ibis.literal(_literal(node))
+        if isinstance(node, exp.Neg):
+            return -value(node.this)
+        if isinstance(node, exp.Div):
+            return value(node.this) / value(node.expression).nullif(0)
+        if isinstance(node, tuple(_ARITHMETIC)):
+            return _ARITHMETIC[type(node)](value(node.this), value(node.expression))
+        return test(node)
+
+    def raw(node: exp.Expr) -> Any:
+        """A test that may still be null (on a missing operand), as SQL has it."""
+        if isinstance(node, exp.In):
+            operand = value(node.this)
+            return operand.isin([_stamp(item, operand) if isinstance(item, exp.Cast)
+                                 else _literal(item) for item in node.expressions])
+        if isinstance(node, exp.Between):
+            operand = value(node.this)
+            return operand.between(value(node.args["low"], operand),
+                                   value(node.args["high"], operand))
+        if isinstance(node, tuple(_COMPARE)):
+            left, right = node.this, node.expression
+            a = value(left) if not isinstance(left, exp.Cast) else None
+            b = value(right, a)
+            return _COMPARE[type(node)](value(left, b) if a is None else a, b)
+        return value(node)
+
+    def test(node: exp.Expr) -> Any:
+        if isinstance(node, exp.Paren):
+            return test(node.this)
+        if isinstance(node, exp.And):
+            return test(node.this) & test(node.expression)
+        if isinstance(node, exp.Or):
+            return test(node.this) | test(node.expression)
+        if _infix_not(node):
+            return (~raw(node.this)).fill_null(False)
+        if isinstance(node, exp.Not):
+            return ~test(node.this)
+        if isinstance(node, exp.Is):
+            return value(node.this).isnull()
+        return raw(node).fill_null(False)
+
+    result: ir.BooleanValue = test(rule.tree)
+    return result
