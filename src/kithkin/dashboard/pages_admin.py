@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
 from kithkin.dashboard import navigation
-from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
+from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import ConflictError, ValidationError
 from kithkin.users import service as users_service
 from kithkin.users import sessions as staff_sessions
@@ -21,7 +21,6 @@ from kithkin.users.models import Role, StaffUser
 router = APIRouter(prefix="/admin", route_class=PageRoute, include_in_schema=False)
 
 AdminUser = Annotated[StaffUser, Depends(require_page(navigation.USERS.key))]
-CSRF = [Depends(check_csrf)]
 
 
 def _users_page(request: Request, session: SessionDep, user: StaffUser, *,
@@ -39,7 +38,7 @@ def users(request: Request, session: SessionDep, user: AdminUser) -> Response:
     return _users_page(request, session, user)
 
 
-@router.post("/users", dependencies=CSRF)
+@router.post("/users")
 def create_user(request: Request, session: SessionDep, user: AdminUser,
                 email: Annotated[str, Form()], name: Annotated[str, Form()],
                 password: Annotated[str, Form()], role: Annotated[str, Form()]) -> Response:
@@ -69,7 +68,7 @@ def _change_user(request: Request, session: SessionDep, admin: StaffUser,
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@router.post("/users/{user_id:int}/role", dependencies=CSRF)
+@router.post("/users/{user_id:int}/role")
 def change_role(request: Request, session: SessionDep, user: AdminUser, user_id: IdPath,
                 role: Annotated[str, Form()]) -> Response:
     return _change_user(request, session, user, lambda: users_service.update_user(
@@ -77,7 +76,7 @@ def change_role(request: Request, session: SessionDep, user: AdminUser, user_id:
         "{email} is now {role}; their sessions ended.")
 
 
-@router.post("/users/{user_id:int}/deactivate", dependencies=CSRF)
+@router.post("/users/{user_id:int}/deactivate")
 def deactivate(request: Request, session: SessionDep, user: AdminUser,
                user_id: IdPath) -> Response:
     return _change_user(request, session, user, lambda: users_service.update_user(
@@ -85,14 +84,14 @@ def deactivate(request: Request, session: SessionDep, user: AdminUser,
         "{email} deactivated: signed out, API keys stopped.")
 
 
-@router.post("/users/{user_id:int}/reactivate", dependencies=CSRF)
+@router.post("/users/{user_id:int}/reactivate")
 def reactivate(request: Request, session: SessionDep, user: AdminUser,
                user_id: IdPath) -> Response:
     return _change_user(request, session, user, lambda: users_service.update_user(
         session=session, user_id=user_id, is_active=True), "{email} reactivated.")
 
 
-@router.post("/users/{user_id:int}/password", dependencies=CSRF)
+@router.post("/users/{user_id:int}/password")
 def reset_password(request: Request, session: SessionDep, user: AdminUser, user_id: IdPath,
                    password: Annotated[str, Form()]) -> Response:
     return _change_user(request, session, user, lambda: users_service.set_password(
@@ -100,7 +99,7 @@ def reset_password(request: Request, session: SessionDep, user: AdminUser, user_
         "Password of {email} set; their sessions ended.")
 
 
-@router.post("/users/{user_id:int}/sign-out", dependencies=CSRF)
+@router.post("/users/{user_id:int}/sign-out")
 def sign_out(request: Request, session: SessionDep, user: AdminUser,
              user_id: IdPath) -> Response:
     target = users_service.get_user(session=session, user_id=user_id)
@@ -110,7 +109,7 @@ def sign_out(request: Request, session: SessionDep, user: AdminUser,
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@router.post("/keys", dependencies=CSRF)
+@router.post("/keys")
 def create_key(request: Request, session: SessionDep, user: AdminUser,
                name: Annotated[str, Form()], owner_id: Annotated[int, Form()],
                scopes: Annotated[str, Form()] = "*") -> Response:
@@ -127,7 +126,7 @@ def create_key(request: Request, session: SessionDep, user: AdminUser,
     return _users_page(request, session, user, status_code=201, new_key=key)
 
 
-@router.post("/keys/{api_key_id:int}/revoke", dependencies=CSRF)
+@router.post("/keys/{api_key_id:int}/revoke")
 def revoke_key(request: Request, session: SessionDep, user: AdminUser,
                api_key_id: IdPath) -> Response:
     row = users_service.revoke_api_key(session=session, api_key_id=api_key_id)

@@ -75,7 +75,7 @@ def password_form(request: Request, user: CurrentUser) -> Response:
     return render(request, "account_password.html", user=user)
 
 
-@router.post("/account/password", dependencies=[Depends(check_csrf)])
+@router.post("/account/password")
 def change_password(request: Request, session: SessionDep, user: CurrentUser,
                     current_password: Annotated[str, Form()],
                     new_password: Annotated[str, Form()]) -> Response:

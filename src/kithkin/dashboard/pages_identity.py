@@ -13,7 +13,7 @@ from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
 from kithkin.customers.models import Customer
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
-from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
+from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import ConflictError, ValidationError
 from kithkin.identity import service as identity_service
 from kithkin.identity.models import CustomerMerge
@@ -26,7 +26,6 @@ RECENT_MERGES = 20
 
 router = APIRouter(prefix="/duplicates", route_class=PageRoute, include_in_schema=False)
 
-CSRF = [Depends(check_csrf)]
 ReviewUser = Annotated[StaffUser, Depends(require_page(DUPLICATES.key))]
 
 
@@ -60,7 +59,7 @@ def pair(request: Request, session: SessionDep, user: ReviewUser,
                   names=_names(session, {candidate.customer_id_l, candidate.customer_id_r}))
 
 
-@router.post("/{candidate_id:int}/merge", dependencies=CSRF)
+@router.post("/{candidate_id:int}/merge")
 def merge(request: Request, session: SessionDep, user: ReviewUser, candidate_id: IdPath,
           survivor_id: Annotated[int, Form()]) -> Response:
     candidate = identity_service.get_candidate(session=session, candidate_id=candidate_id)
@@ -82,7 +81,7 @@ def merge(request: Request, session: SessionDep, user: ReviewUser, candidate_id:
     return RedirectResponse("/duplicates", status_code=303)
 
 
-@router.post("/{candidate_id:int}/reject", dependencies=CSRF)
+@router.post("/{candidate_id:int}/reject")
 def reject(request: Request, session: SessionDep, user: ReviewUser,
            candidate_id: IdPath) -> Response:
     try:
@@ -96,7 +95,7 @@ def reject(request: Request, session: SessionDep, user: ReviewUser,
     return RedirectResponse("/duplicates", status_code=303)
 
 
-@router.post("/merges/{merge_id:int}/undo", dependencies=CSRF)
+@router.post("/merges/{merge_id:int}/undo")
 def undo(request: Request, session: SessionDep, user: ReviewUser, merge_id: IdPath) -> Response:
     try:
         entry = identity_service.undo_merge(session=session, merge_id=merge_id,

@@ -16,7 +16,7 @@ from kithkin.api import background
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
 from kithkin.dashboard import imports_view, navigation
-from kithkin.dashboard.web import PageRoute, check_csrf, render, require_page
+from kithkin.dashboard.web import PageRoute, render, require_page
 from kithkin.errors import KithkinError
 from kithkin.imports import service as import_service
 from kithkin.imports.router import ALLOWED_SUFFIXES, _save_upload
@@ -43,7 +43,7 @@ def imports(request: Request, session: SessionDep, user: ImportsUser) -> Respons
     return _imports_page(request, session, user)
 
 
-@router.post("", dependencies=[Depends(check_csrf)])
+@router.post("")
 def upload(request: Request, session: SessionDep, user: ImportsUser,
            file: Annotated[UploadFile, File()], kind: Annotated[Kind, Form()],
            strict: Annotated[bool, Form()] = False) -> Response:

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from kithkin.api.deps import SessionDep
 from kithkin.dashboard import navigation, stage_flows
 from kithkin.dashboard.navigation import ANALYTICS, OPERATIONS, Page, register_page
-from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, require_page
+from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import ValidationError
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.levels import Level
@@ -27,7 +27,6 @@ LEVEL_OVERRIDE = register_page(Page("levels-override", "Override segment levels"
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-CSRF = [Depends(check_csrf)]
 StagesUser = Annotated[StaffUser, Depends(require_page(STAGES.key))]
 LevelsUser = Annotated[StaffUser, Depends(require_page(LEVELS.key))]
 OverrideUser = Annotated[StaffUser, Depends(require_page(LEVEL_OVERRIDE.key))]
@@ -53,7 +52,7 @@ def levels(request: Request, session: SessionDep, user: LevelsUser) -> Response:
                   can_override=navigation.allowed(LEVEL_OVERRIDE.key, user.role))
 
 
-@router.post("/levels/override", dependencies=CSRF)
+@router.post("/levels/override")
 def override(request: Request, session: SessionDep, user: OverrideUser,
              kind: Annotated[str, Form()], segment: Annotated[str, Form()],
              level: Annotated[str, Form()],
@@ -66,7 +65,7 @@ def override(request: Request, session: SessionDep, user: OverrideUser,
     return RedirectResponse("/levels", status_code=303)
 
 
-@router.post("/levels/clear", dependencies=CSRF)
+@router.post("/levels/clear")
 def clear(request: Request, session: SessionDep, user: OverrideUser,
           kind: Annotated[str, Form()], segment: Annotated[str, Form()]) -> Response:
     row = relationship_service.clear_level_override(session=session, kind=kind,

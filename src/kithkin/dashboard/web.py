@@ -150,5 +150,6 @@ def require_page(key: str) -> Callable[..., StaffUser]:
 
 
 async def check_csrf(request: Request) -> None:
-    """Dependency for every form post (the token is the hidden ``csrf_token`` field)."""
+    """For the sign-in and sign-out forms only: every other form post is signed in, and
+    :func:`kithkin.api.deps.current_user` checks the token of those."""
     await csrf.verify_csrf(request)
