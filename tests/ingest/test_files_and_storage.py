@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from typer.testing import CliRunner
 
+from kithkin.api.app import create_app
 from kithkin.cli.main import app
 from kithkin.config import get_settings
-from kithkin.database.core import build_engine
+from kithkin.database.core import build_engine, session_scope
 from kithkin.errors import IngestError, StorageError
 from kithkin.ingest import ingest_file
+from kithkin.users import service as user_service
+from kithkin.users.models import Role
 
 from .helpers import TRANSACTIONS_HEADER, Service, seed_customers, write_csv
 
@@ -126,3 +131,28 @@ def test_upload_errors_do_not_reveal_server_paths(service: Service, workspace: P
     assert "orders.csv" in response.text
     assert str(workspace.resolve()) not in response.text
     assert "/uploads/" not in response.text
+
+
+def test_an_upload_can_name_its_encoding(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """The API names the upload's encoding field in its hint, and the field imports it."""
+    with session_scope() as session:
+        user = user_service.create_user(session=session, email="a@example.com", name="A",
+                                        password="correct horse battery", role=Role.ADMIN)
+        _, key = user_service.create_api_key(session=session, user_id=user.id, name="k",
+                                             scopes=["*"])
+    client = TestClient(create_app(include_dashboard=False))
+    headers = {"X-API-Key": key}
+    upload = {"file": ("clients.csv", LATIN_1, "text/csv")}
+    refused = client.post("/api/v1/imports", headers=headers, files=upload,
+                          data={"kind": "customers"})
+    assert refused.status_code == 422
+    assert "encoding field of an upload" in refused.text
+    started = client.post("/api/v1/imports", headers=headers, files=upload,
+                          data={"kind": "customers", "encoding": "latin-1"})
+    assert started.status_code == 202, started.text
+    for _ in range(200):
+        job = client.get(started.json()["status_url"], headers=headers).json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["status"] == "succeeded" and job["rows_written"] == 2, job

@@ -25,7 +25,7 @@ _POLL_SECONDS = 0.02
 
 
 def start_import(*, engine: Engine, kind: str, path: Path, options: IngestOptions,
-                 strict: bool) -> int:
+                 strict: bool, encoding: str = "utf-8") -> int:
     """Run ``ingest_file`` in a daemon thread; return its job id once registered."""
     failure: list[BaseException] = []
 
@@ -34,7 +34,8 @@ def start_import(*, engine: Engine, kind: str, path: Path, options: IngestOption
             with bulk_write_lock(engine):
                 # Messages name the upload, not where the server keeps it.
                 ingest_pipeline.ingest_file(kind=kind, path=path, mapping=options,
-                                            strict=strict, engine=engine, label=path.name)
+                                            strict=strict, engine=engine, label=path.name,
+                                            encoding=encoding)
         except BaseException as exc:
             failure.append(exc)
 

@@ -46,12 +46,14 @@ def imports(request: Request, session: SessionDep, user: ImportsUser) -> Respons
 @router.post("")
 def upload(request: Request, session: SessionDep, user: ImportsUser,
            file: Annotated[UploadFile, File()], kind: Annotated[Kind, Form()],
-           strict: Annotated[bool, Form()] = False) -> Response:
+           strict: Annotated[bool, Form()] = False,
+           encoding: Annotated[str, Form()] = "utf-8") -> Response:
     """Start the import in the background and go to its progress page."""
     try:
         path = _save_upload(file)
         job_id = background.start_import(engine=request.app.state.engine, kind=kind.value,
-                                         path=path, options=IngestOptions(), strict=strict)
+                                         path=path, options=IngestOptions(), strict=strict,
+                                         encoding=encoding)
     except KithkinError as exc:  # unreadable file, missing column: say so on the form
         return _imports_page(request, session, user, status_code=400,
                              error=hide_paths(str(exc)))

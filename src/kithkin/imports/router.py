@@ -47,6 +47,8 @@ def upload_import(
     file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines.")],
     kind: Annotated[Kind, Form()],
     strict: Annotated[bool, Form()] = False,
+    encoding: Annotated[str, Form(
+        description="Text encoding of a CSV or JSON Lines file, e.g. latin-1.")] = "utf-8",
     mappings: Annotated[list[str] | None, Form(
         alias="map", description="source_col=field, repeatable.")] = None,
 ) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def upload_import(
     options = IngestOptions().with_mapping(mappings or [])
     path = _save_upload(file)
     job_id = background.start_import(engine=request.app.state.engine, kind=kind.value,
-                                     path=path, options=options, strict=strict)
+                                     path=path, options=options, strict=strict,
+                                     encoding=encoding)
     return {"job_id": job_id, "status_url": f"{request.url.path}/{job_id}"}
 
 

@@ -59,7 +59,7 @@ class RawBatch:
 def encoding_hint(label: str, detail: str) -> IngestError:
     return IngestError(
         f"not valid UTF-8 ({detail}); pass the file's encoding, e.g. --encoding latin-1 "
-        "(or cp1252)", file=label)
+        "(or cp1252; the encoding field of an upload)", file=label)
 
 
 def check_encoding(encoding: str) -> str:
