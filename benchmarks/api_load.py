@@ -519,6 +519,18 @@ def run_abuse(args: argparse.Namespace, load_before: str) -> str:
     return abuse_report(args, load_before, idle_rss, hwm, phases)
 
 
+def run_header(load_before: str) -> list[str]:
+    """The command, machine and load lines every results file starts with."""
+    return [
+        f"Command: `{' '.join(['.venv/bin/python benchmarks/api_load.py', *sys.argv[1:]])}`",
+        "",
+        f"- machine: {platform.machine()}, nproc {os.cpu_count()}, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}",
+        f"- load average before / after: {load_before} / "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} (other engineers share the CPU)",
+    ]
+
+
 def abuse_report(args: argparse.Namespace, load_before: str, idle_rss: tuple[float, float],
                  hwm: float,
                  phases: list[tuple[str, Latencies, tuple[float, float], AbuseStats | None]],
@@ -529,12 +541,7 @@ def abuse_report(args: argparse.Namespace, load_before: str, idle_rss: tuple[flo
     reference = max(quiet_p95)
     lines = [
         "# API load under abuse: oversized anonymous bodies beside normal traffic", "",
-        f"Command: `{' '.join(['.venv/bin/python benchmarks/api_load.py', *sys.argv[1:]])}`",
-        "",
-        f"- machine: {platform.machine()}, nproc {os.cpu_count()}, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}",
-        f"- load average before / after: {load_before} / "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} (other engineers share the CPU)",
+        *run_header(load_before),
         f"- store: SQLite (embedded default), {args.customers:,} customers; server: uvicorn, "
         f"{args.workers} worker(s); clients in the same machine",
         f"- customer 360: {args.concurrency[-1]} concurrent clients, {args.duration:.0f} s per "
@@ -638,12 +645,7 @@ def report(results: list[StoreResult], args: argparse.Namespace, load_before: st
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     lines = [
         "# API load", "",
-        f"Command: `{' '.join(['.venv/bin/python benchmarks/api_load.py', *sys.argv[1:]])}`",
-        "",
-        f"- machine: {platform.machine()}, nproc {os.cpu_count()}, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}",
-        f"- load average before / after: {load_before} / "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} (other engineers share the CPU)",
+        *run_header(load_before),
         f"- customers: {args.customers:,} (each with an identifier, a consent, "
         f"{ORDERS_PER_CUSTOMER} orders, an interaction, a metrics row; a third with a "
         "membership)",
