@@ -25,12 +25,15 @@ headers are trusted from configured proxies (:mod:`kithkin.api.proxies`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from starlette.requests import Request
 
 from kithkin.errors import AuthenticationError, RateLimitedError
 
@@ -167,3 +170,13 @@ class LoginRateLimiter:
 
 def _account_key(email: str) -> str:
     return email.strip().lower()
+
+
+def sign_in_attempt(request: Request, *, account: str,
+                    failure: type[Exception] = AuthenticationError
+                    ) -> contextlib.AbstractContextManager[None]:
+    """The app's limiter around one password check by this request's client (the address
+    the trusted-proxy middleware settled on)."""
+    limiter: LoginRateLimiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
+    return limiter.attempt(address=address, account=account, failure=failure)

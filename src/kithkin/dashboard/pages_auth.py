@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import CurrentUser, SessionDep
 from kithkin.auth import sessions
-from kithkin.auth.ratelimit import LoginRateLimiter
+from kithkin.auth.ratelimit import sign_in_attempt
 from kithkin.dashboard import navigation
 from kithkin.dashboard.web import PageRoute, check_csrf, flash, render, safe_next
 from kithkin.errors import (
@@ -47,10 +47,8 @@ def login_form(request: Request, session: SessionDep, next: str = "") -> Respons
 @router.post("/login", dependencies=[Depends(check_csrf)])
 def login(request: Request, session: SessionDep, email: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
-    limiter: LoginRateLimiter = request.app.state.login_limiter
-    address = request.client.host if request.client else "unknown"
     try:
-        with limiter.attempt(address=address, account=email):
+        with sign_in_attempt(request, account=email):
             user = users_service.authenticate(session=session, email=email,
                                               password=password)
     except (AuthenticationError, RateLimitedError) as exc:
@@ -81,11 +79,8 @@ def change_password(request: Request, session: SessionDep, user: CurrentUser,
                     new_password: Annotated[str, Form()]) -> Response:
     """Every other sign-in of the user ends; this browser continues on a fresh session."""
     request.state.dashboard_user = user
-    limiter: LoginRateLimiter = request.app.state.login_limiter
     try:
-        with limiter.attempt(address=request.client.host if request.client else "unknown",
-                             account=user.email,
-                             failure=CurrentPasswordError):
+        with sign_in_attempt(request, account=user.email, failure=CurrentPasswordError):
             users_service.change_own_password(session=session, user=user,
                                               current_password=current_password,
                                               new_password=new_password)

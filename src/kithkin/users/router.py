@@ -10,7 +10,7 @@ from kithkin.api.deps import CurrentUser, SessionDep, require_permission
 from kithkin.api.params import IdPath, IdQuery
 from kithkin.auth import sessions
 from kithkin.auth.csrf import csrf_token
-from kithkin.auth.ratelimit import LoginRateLimiter
+from kithkin.auth.ratelimit import sign_in_attempt
 from kithkin.auth.roles import Access, Area
 from kithkin.errors import CurrentPasswordError
 from kithkin.users import service as user_service
@@ -35,20 +35,11 @@ router = APIRouter(tags=["users"])
 UserAdmin = Annotated[StaffUser, Depends(require_permission(Area.USERS, Access.ADMIN))]
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def login_limiter(request: Request) -> LoginRateLimiter:
-    limiter: LoginRateLimiter = request.app.state.login_limiter
-    return limiter
-
-
 @auth_router.post("/login", response_model=UserRead)
 def login(payload: LoginRequest, request: Request, session: SessionDep) -> StaffUser:
     """Check email and password, start a server-side session and set its cookie
     (failures back off: docs/security.md)."""
-    with login_limiter(request).attempt(address=client_ip(request), account=payload.email):
+    with sign_in_attempt(request, account=payload.email):
         user = user_service.authenticate(session=session, email=payload.email,
                                          password=payload.password)
     sessions.log_in(request, session, user)
@@ -80,8 +71,7 @@ def change_password(payload: PasswordChange, request: Request, session: SessionD
                     user: CurrentUser) -> Response:
     """Change your own password (the current one is required). Every sign-in of yours
     ends; a browser that asked gets a fresh session."""
-    with login_limiter(request).attempt(address=client_ip(request), account=user.email,
-                                        failure=CurrentPasswordError):
+    with sign_in_attempt(request, account=user.email, failure=CurrentPasswordError):
         user_service.change_own_password(session=session, user=user,
                                          current_password=payload.current_password,
                                          new_password=payload.new_password)
