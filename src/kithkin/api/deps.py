@@ -24,14 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import SAFE_METHODS, verify_csrf
-from kithkin.auth.principal import API_KEY_HEADER, presented_api_key, resolve_principal
+from kithkin.auth.principal import API_KEY_HEADER, resolve_principal
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
 from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_factory, unit_of_work
 from kithkin.errors import PermissionDeniedError
 from kithkin.users.models import ApiKey, Role, StaffUser
-
-__all__ = ["API_KEY_HEADER", "presented_api_key"]  # re-exported for existing importers
 
 SESSION_COOKIE = "kithkin_session"
 
