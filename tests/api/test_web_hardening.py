@@ -3,6 +3,7 @@ that never show where files live on the server."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,14 +51,31 @@ def test_every_kind_of_answer_carries_the_security_headers(
         _assert_protected(client.get("/static/dashboard/dashboard.js"), cached=True)
         assert client.get("/static/dashboard/dashboard.js").headers["cache-control"] \
             .startswith("public")
-        docs = client.get("/docs")  # Swagger UI: CDN and an inline bootstrap script
+        docs = client.get("/docs")  # Swagger UI: an inline bootstrap script
         assert docs.status_code == 200 and "frame-ancestors 'none'" in \
             docs.headers["content-security-policy"]
         assert docs.headers["x-frame-options"] == "DENY"
         assert "strict-transport-security" not in docs.headers
+        _assert_docs_are_local(client)
     with TestClient(create_app(https_only=True)) as secure:
         assert secure.get("/healthz").headers["strict-transport-security"].startswith(
             "max-age=")
+
+
+def _assert_docs_are_local(client: TestClient) -> None:
+    """/docs and /redoc name no other origin (they must work without internet), their
+    policy allows none, and every asset they load is served here."""
+    for path in ("/docs", "/redoc"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert "https://" not in answer.text and "http://" not in answer.text, path
+        assert "https:" not in answer.headers["content-security-policy"], path
+        assets = re.findall(r'(?:src|href)="(/[^"]+)"', answer.text)
+        assert assets, path
+        for asset in assets:
+            served = client.get(asset)
+            assert served.status_code == 200 and len(served.content) > 1000, asset
+    assert client.get("/static/api-docs/..%2Fcore.py").status_code == 404
 
 
 def test_plotly_css_is_served_as_a_file_for_the_csp() -> None:

@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from kithkin import __version__
 from kithkin.api import events, health
 from kithkin.api.deps import SESSION_COOKIE
+from kithkin.api.docs import install_api_docs
 from kithkin.api.headers import SecurityHeadersMiddleware
 from kithkin.api.housekeeping import start_upload_cleanup
 from kithkin.api.limits import RequestLimitsMiddleware
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
         version=__version__,
         description="Relationship-marketing CRM API. Errors are RFC 9457 problem details.",
         lifespan=_lifespan,
+        docs_url=None,  # served from local assets by install_api_docs (no CDN)
+        redoc_url=None,
     )
     engine = get_engine(settings.resolved_database_url)
     app.state.settings = settings
@@ -156,6 +159,7 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     install_trusted_proxies(app, settings)  # last added = outermost: all see the client
     install_problem_handlers(app)
     install_problem_docs(app)
+    install_api_docs(app)
     app.include_router(health.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

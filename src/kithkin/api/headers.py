@@ -5,8 +5,9 @@
   keeps to it (its JS and CSS are files; chart data travels in
   ``<script type="application/json">`` blocks, which are never run; plotly.js's CSS is
   served as a file, see :mod:`kithkin.dashboard.pages_static`). The API docs pages
-  (Swagger UI, ReDoc) load from a CDN with an inline bootstrap script, so they get a
-  policy that allows exactly that and still forbids framing.
+  (Swagger UI, ReDoc, their assets served from this origin by :mod:`kithkin.api.docs`)
+  start with an inline bootstrap script, so they get a policy that allows exactly that,
+  nothing from another origin, and still forbids framing.
 - ``X-Frame-Options: DENY`` (older browsers), ``X-Content-Type-Options: nosniff``,
   ``Referrer-Policy: same-origin``, ``Cross-Origin-Opener-Policy: same-origin``.
 - ``Cache-Control: no-store`` unless the route set its own (only the static files do):
@@ -21,20 +22,22 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kithkin.api.docs import DOCS_URL, OAUTH2_REDIRECT_URL, REDOC_URL
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-_CDN = "https://cdn.jsdelivr.net"
+# Swagger UI and ReDoc (served from this app, see kithkin.api.docs) start with an inline
+# bootstrap script and style, and ReDoc runs a web worker from a blob.
 DOCS_CONTENT_SECURITY_POLICY = (
-    f"default-src 'self'; script-src 'self' 'unsafe-inline' {_CDN}; "
-    f"style-src 'self' 'unsafe-inline' {_CDN} https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
-    f"worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self' data:; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCS_PATHS = frozenset({DOCS_URL, OAUTH2_REDIRECT_URL, REDOC_URL})
 HSTS = "max-age=31536000; includeSubDomains"
 
 _COMMON: list[tuple[bytes, bytes]] = [
