@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -154,6 +154,23 @@ def test_cohorts_page_draws_the_heatmap_from_analytics(
     figure = json.loads(html.split('data-chart-for="cohort-heatmap">')[1].split("</script>")[0])
     assert figure["data"][0]["y"] == ["2025-01", "2025-02", "2025-03"]
     assert figure["data"][0]["z"][0][0] == 1.0  # everyone buys in their first month
+
+
+def test_cohort_matrix_covers_every_month_the_api_returns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """17 cohorts and 17 months since the first: all of them (the page showed 11)."""
+    months = [date(2024 + (m // 12), m % 12 + 1, 1) for m in range(17)]
+    rows = [{"cohort": start, "period_number": k, "customers": 10 + c,
+             "rate": 1.0 if k == 0 else 0.5 / k}
+            for c, start in enumerate(months) for k in range(17 - c)]
+    monkeypatch.setattr(overview.metrics_reports, "cohorts", lambda *, as_of: rows)
+    matrix = overview.cohort_matrix(as_of=date(2025, 6, 1))
+    assert matrix is not None
+    assert matrix.cohorts[0] == "2024-01" and len(matrix.cohorts) == 17
+    assert matrix.periods == list(range(17))
+    assert matrix.retention[0][16] == 0.5 / 16 and matrix.retention[16][1] is None
+    assert matrix.sizes[-1] == 26
+    assert matrix.later_peak == 0.5
 
 
 def test_empty_store_shows_notices_not_empty_charts(

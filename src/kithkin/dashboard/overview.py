@@ -198,9 +198,6 @@ def _top_at_risk(*, session: Session, as_of: date, top: int) -> list[AtRiskCusto
                            revenue=r[2] or 0.0, clv=r[3]) for r in rows]
 
 
-COHORTS_SHOWN = 12
-
-
 @dataclass(frozen=True)
 class CohortMatrix:
     """Rows: first-purchase month; columns: months since; cells: share still buying."""
@@ -210,21 +207,28 @@ class CohortMatrix:
     periods: list[int]
     retention: list[list[float | None]]
 
+    @property
+    def later_peak(self) -> float | None:
+        """The highest share after the first month (month 0 is 100% by definition), or
+        None when no cohort is older than a month."""
+        later = [v for row in self.retention for v in row[1:] if v is not None]
+        return max(later) if later else None
 
-def cohort_matrix(*, as_of: date, cohorts: int = COHORTS_SHOWN) -> CohortMatrix | None:
-    """Acquisition-cohort retention as a heatmap matrix, from the rows the API serves
-    (:func:`kithkin.metrics.reports.cohorts`; Fader & Hardie's "C3" chart, 2009,
-    "Probability Models for Customer-Base Analysis", J. Interactive Marketing 23(1)): of
-    the customers whose first order fell in month *c*, the share who ordered in *c + k*.
+
+def cohort_matrix(*, as_of: date) -> CohortMatrix | None:
+    """Acquisition-cohort retention as a heatmap matrix over the whole history, from the
+    rows the API serves (:func:`kithkin.metrics.reports.cohorts`; Fader & Hardie's "C3"
+    chart, 2009, "Probability Models for Customer-Base Analysis", J. Interactive Marketing
+    23(1)): of the customers whose first order fell in month *c*, the share who ordered
+    in *c + k*. Every cohort and every month since the first the API returns is shown.
 
     Returns None when there are no purchases; cells not yet observable are None.
     """
     table = metrics_reports.cohorts(as_of=as_of)
     if not table:
         return None
-    starts = sorted({row["cohort"] for row in table})[-cohorts:]
-    observed = max(int(row["period_number"]) for row in table if row["cohort"] in starts)
-    periods = list(range(min(cohorts, observed + 1)))
+    starts = sorted({row["cohort"] for row in table})
+    periods = list(range(max(int(row["period_number"]) for row in table) + 1))
     rates = {(row["cohort"], int(row["period_number"])): float(row["rate"]) for row in table}
     sizes = {row["cohort"]: int(row["customers"]) for row in table}
     return CohortMatrix(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -26,7 +27,8 @@ def _value_charts(summary: overview_service.ValueSummary) -> list[charts.Chart]:
                                x_title="CLV (the top 1% fall in the last bar)"),
         charts.bar_chart("value-tiers", "CLV by value tier",
                          categories=[t.name for t in summary.tiers],
-                         series={"CLV": [t.clv for t in summary.tiers]}, y_title="total CLV"),
+                         series={"CLV": [t.clv for t in summary.tiers]}, y_title="total CLV",
+                         row_label="tier"),
     ]
 
 
@@ -40,21 +42,30 @@ def overview(request: Request, session: SessionDep, user: OverviewUser) -> Respo
         trend = [
             charts.bar_chart("revenue-by-month", "Revenue by month",
                              categories=monthly.months, series={"revenue": monthly.revenue},
-                             y_title="revenue"),
+                             y_title="revenue", row_label="month"),
             charts.line_chart("retention-trend", "Month-on-month customer retention",
                               x=monthly.months, series={"retained": monthly.retention},
-                              y_title="share retained", y_format=".0%"),
+                              y_title="share retained", y_format=".0%",
+                              row_label="month"),
         ]
     stages = overview_service.stage_summary(session=session)
     stage_charts = [] if stages is None else [
         charts.bar_chart(f"stages-{m.model}", f"Customers by stage: {m.title}",
                          categories=m.stages, series={"customers": m.customers},
-                         y_title="customers")
+                         y_title="customers", row_label="stage")
         for m in stages[1]
     ]
     return render(request, "overview.html", user=user, active="overview", counts=counts,
                   trend=trend, summary=summary, stages=stages, stage_charts=stage_charts,
                   value_charts=_value_charts(summary) if summary else [])
+
+
+def _scale_top(later_peak: float | None) -> float:
+    """The colour scale ends at the best month after the first, rounded up to 10 points,
+    so the months that differ get the colours (month 0, always 100%, is darkest)."""
+    if not later_peak:
+        return 1.0
+    return min(1.0, math.ceil(later_peak * 10) / 10)
 
 
 @router.get("/cohorts")
@@ -68,6 +79,7 @@ def cohorts(request: Request,
             "cohort-heatmap", "Share of each acquisition cohort buying again, by month",
             x=matrix.periods, y=matrix.cohorts, z=matrix.retention,
             x_title="months since first purchase", y_title="first-purchase month",
+            z_title="share buying again", z_max=_scale_top(matrix.later_peak),
         )
     return render(request, "cohorts.html", user=user, active="cohorts", matrix=matrix,
                   chart=chart)

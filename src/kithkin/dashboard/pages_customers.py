@@ -64,7 +64,7 @@ def customer(request: Request, session: SessionDep, user: CustomersUser,
             "order-history", "Order value over time",
             categories=[at.strftime("%Y-%m-%d") for at, _ in orders],
             series={"order value": [amount for _, amount in orders]}, y_title="amount",
-        )
+            row_label="order date")
     return render(request, "customer.html", user=user, active="customers", view=view,
                   timeline=timeline, orders_chart=chart,
                   relationship=_relationship(session, customer_id), channels=list(Channel),

@@ -79,6 +79,7 @@ def sankey_chart(counts: list[MatrixRow], stages: list[str], start: date,
     sources = [row.stage for row in counts]
     labels = [f"{s} ({start})" for s in sources] + [f"{s} ({end})" for s in stages]
     source, target, value, words = [], [], [], []
+    rows: list[list[str]] = []
     for i, row in enumerate(counts):
         for j, (n, _) in enumerate(row.cells):
             if n:
@@ -86,6 +87,7 @@ def sankey_chart(counts: list[MatrixRow], stages: list[str], start: date,
                 target.append(len(sources) + j)
                 value.append(n)
                 words.append(f"{row.stage} to {stages[j]} {n}")
+                rows.append([row.stage, stages[j], charts.cell(n)])
     if not value:
         return None
     colours = [charts.PALETTE[i % len(charts.PALETTE)] for i in range(len(sources))]
@@ -98,8 +100,10 @@ def sankey_chart(counts: list[MatrixRow], stages: list[str], start: date,
                  "color": [colours[s] + "66" for s in source]},
     }], "layout": {**charts.layout(height=340), "margin": {"l": 8, "r": 8, "t": 8, "b": 8}}}
     description = f"Customers moving between stages from {start} to {end}: " + "; ".join(words)
+    table = charts.DataTable(columns=[f"stage on {start}", f"stage on {end}", "customers"],
+                             rows=rows)
     return charts.make_chart("stage-sankey", f"Moves from {start} to {end}", description,
-                             figure)
+                             figure, table=table)
 
 
 def _names(session: Session, ids: list[int]) -> dict[int, str]:
@@ -134,7 +138,7 @@ def load(*, session: Session, model: str, start: date | None = None,
         "stage-distribution", "Customers per stage at each refresh",
         categories=[d.isoformat() for d in dates],
         series={s: [int(v) for v in table[s]] for s in stages},
-        y_title="customers", stacked=True)
+        y_title="customers", stacked=True, row_label="refresh")
     counts, rates = reports.transitions(session=session, model=model, start=start, end=end)
     matrix = [MatrixRow(stage=str(stage), total=int(counts.loc[stage].sum()),
                         cells=[(int(counts.loc[stage, to]), float(rates.loc[stage, to]))

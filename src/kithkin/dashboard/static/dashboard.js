@@ -15,16 +15,42 @@
     setAttribute.call(this, name, value);
   };
 
+  // The toolbar keeps one button (download the picture); zoom and pan stay on the mouse
+  // (drag, double-click to reset) and the data table under each chart has the numbers.
+  var CHART_CONFIG = {
+    responsive: true, displaylogo: false, modeBarButtons: [["toImage"]]
+  };
+
+  // Plotly draws its SVGs and its toolbar side by side in one container, so an image
+  // role on the chart's element would hold the toolbar's buttons (an image's content is
+  // presentational: "nested-interactive"). The role and the description go on the
+  // drawing itself; the overlay SVGs (hover labels) are hidden from assistive technology.
+  function labelDrawing(target) {
+    var drawings = target.querySelectorAll("svg.main-svg");
+    drawings.forEach(function (svg, index) {
+      if (index === 0) {
+        svg.setAttribute("role", "img");
+        svg.setAttribute("aria-label", target.getAttribute("data-description") || "");
+      } else {
+        svg.setAttribute("aria-hidden", "true");
+      }
+    });
+  }
+
   function drawCharts() {
     if (!window.Plotly) { return; }
     document.querySelectorAll("script[data-chart-for]").forEach(function (node) {
       var target = document.getElementById(node.getAttribute("data-chart-for"));
       if (!target) { return; }
       var figure = JSON.parse(node.textContent);
-      window.Plotly.newPlot(target, figure.data, figure.layout || {}, {
-        responsive: true, displaylogo: false,
-        modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"]
+      var config = Object.assign({}, CHART_CONFIG, {
+        toImageButtonOptions: { filename: target.id }
       });
+      window.Plotly.newPlot(target, figure.data, figure.layout || {}, config)
+        .then(function () {
+          labelDrawing(target);
+          target.on("plotly_afterplot", function () { labelDrawing(target); });
+        });
     });
   }
 
