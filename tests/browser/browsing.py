@@ -36,3 +36,18 @@ def sign_in(page: Any, role: str, *, next_path: str = "") -> None:
     page.get_by_label("Password").fill(seeding.PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("networkidle")
+
+
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
+                                                    "wcag21aa"]},
+              "resultTypes": ["violations"]}
+
+
+def axe_violations(page: Any) -> list[str]:
+    """An axe-core scan of the page as it is now (WCAG 2.1 A and AA rules), one line per
+    rule broken; axe-core comes inside the axe-playwright-python package."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options=WCAG_21_AA)
+    return [f"{v['id']} ({len(v['nodes'])}): {v['help']}; first: {v['nodes'][0]['target']}"
+            for v in results.response["violations"]]

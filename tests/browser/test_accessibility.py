@@ -8,22 +8,11 @@ import re
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.browsing import shot, sign_in
+from tests.browser.browsing import axe_violations, shot, sign_in
 from tests.browser.test_pages_look import PAGES
 
 pytestmark = pytest.mark.browser
-
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
-                                                    "wcag21aa"]},
-              "resultTypes": ["violations"]}
-
-
-def _violations(page: Any) -> list[str]:
-    results = Axe().run(page, options=WCAG_21_AA)
-    return [f"{v['id']} ({len(v['nodes'])}): {v['help']}; first: {v['nodes'][0]['target']}"
-            for v in results.response["violations"]]
 
 
 def _wait_for_charts(page: Any) -> None:
@@ -34,12 +23,12 @@ def _wait_for_charts(page: Any) -> None:
 
 def test_every_page_passes_an_axe_wcag_21_aa_scan(page: Any) -> None:
     page.goto("/login")
-    found = {"login": _violations(page)}
+    found = {"login": axe_violations(page)}
     sign_in(page, "admin")
     for name, path, _ in PAGES:
         page.goto(path)
         _wait_for_charts(page)
-        found[name] = _violations(page)
+        found[name] = axe_violations(page)
     assert {name: v for name, v in found.items() if v} == {}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.browsing import seeding, shot, sign_in
+from tests.browser.browsing import axe_violations, seeding, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +88,43 @@ def test_upload_a_csv_with_bad_rows_and_read_the_reject_report(
     assert "not-an-email" in report.inner_text()
     assert page.locator("[data-field='rows_written']").inner_text() == "1"
     shot(page, "import-rejects")
+
+
+def test_upload_map_columns_dry_run_then_import(page: Any, tmp_path: Path) -> None:
+    """A shop export with semicolons, Windows-1252 and its own column names: preview,
+    map (suggestions prefilled), add the source as a constant, dry-run, import."""
+    upload = tmp_path / "shop-export.csv"
+    upload.write_bytes(("Customer No;Vorname;Surname;E-Mail\n"
+                        "S-1;Zoë;Müller;zoe@example.com\n"
+                        "S-2;Jan;Berg;not-an-email\n").encode("cp1252"))
+    sign_in(page, "manager")
+    page.goto("/imports")
+    page.get_by_label("What the file holds").select_option("customers")
+    page.get_by_label("File (CSV, Parquet or JSON Lines)").set_input_files(str(upload))
+    page.get_by_role("button", name="Preview and map columns").click()
+    page.wait_for_url(re.compile(r"/imports/map/"))
+    assert "Windows-1252, semicolon-separated" in page.locator("[data-layout]").inner_text()
+    preview = page.locator("table.preview")
+    assert preview.locator("tbody tr").count() == 2
+    assert "Müller" in preview.inner_text()
+    assert page.get_by_label("Column for external_id").input_value() == "Customer No"  # suggested
+    assert page.get_by_label("Column for email").input_value() == "E-Mail"
+    page.get_by_label("Column for first_name").select_option("Vorname")
+    page.get_by_label("Value for source when empty").fill("shop")
+    page.get_by_role("button", name="Dry run").click()
+    page.get_by_role("heading", name="Dry run: nothing was written").wait_for()
+    assert page.locator("[data-field='rows_written']").inner_text() == "1"
+    rejects = page.locator("table.rejects tbody tr")
+    assert rejects.count() == 1 and "not-an-email" in rejects.inner_text()
+    assert page.get_by_label("Column for first_name").input_value() == "Vorname"  # choices kept
+    assert axe_violations(page) == []
+    shot(page, "import-mapping-dry-run")
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.wait_for_url(re.compile(r"/imports/\d+$"))
+    page.get_by_role("heading", name="Rejected rows").wait_for(timeout=20_000)
+    assert page.locator("[data-field='rows_written']").inner_text() == "1"
+    page.goto("/customers?q=Müller")
+    assert page.get_by_role("link", name="Zoë Müller").is_visible()
 
 
 def test_manager_overrides_a_segment_level_and_sees_the_new_effective_level(

@@ -148,19 +148,20 @@ def mapping(request: Request, user: ImportsUser, name: str, kind: Kind = Kind.CU
 
 @router.post("/map/{name}")
 async def mapping_submit(request: Request, user: ImportsUser, name: str) -> Response:
-    """Dry-run the mapping (the page again, with the outcome) or import with it."""
-    path = _uploaded(request, name)
+    """Dry-run the mapping (the page again, with the outcome) or import with it; the
+    work (files, the store) runs in the thread pool, off the event loop."""
     form = await request.form()
     try:
         kind = Kind(str(form.get("kind", "")))
     except ValueError:
         raise ValidationError(f"kind: {form.get('kind')!r} is not an import kind") from None
     values = {key: value for key, value in form.items() if isinstance(value, str)}
-    return await run_in_threadpool(_apply_mapping, request, user, path, kind, values)
+    return await run_in_threadpool(_apply_mapping, request, user, name, kind, values)
 
 
-def _apply_mapping(request: Request, user: StaffUser, path: Path, kind: Kind,
+def _apply_mapping(request: Request, user: StaffUser, name: str, kind: Kind,
                    form: dict[str, str]) -> Response:
+    path = _uploaded(request, name)
     fields = [f.name for f in import_mapping.fields_of(kind)]
     chosen = {name: form.get(f"column:{name}", "") for name in fields}
     constants = {name: form.get(f"constant:{name}", "") for name in fields}
