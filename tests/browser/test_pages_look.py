@@ -18,7 +18,8 @@ PAGES = [("overview", "/", 7), ("customers", "/customers", 0),
          ("imports", "/imports", 0), ("import-job", "/imports/1", 0),
          ("users", "/admin/users", 0), ("customer-360", "/customers/1", 1),
          ("stage-flows-admin", "/stages", 2), ("levels", "/levels", 0),
-         ("duplicates", "/duplicates", 0), ("duplicate-pair", "/duplicates/1", 0)]
+         ("duplicates", "/duplicates", 0), ("duplicate-pair", "/duplicates/1", 0),
+         ("account-password", "/account/password", 0)]
 
 
 def test_every_page_renders_and_draws_its_charts_without_script_errors(page: Any) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -157,3 +159,23 @@ def test_layout_detection_of_utf8_comma_files(tmp_path: Path) -> None:
     layout = import_mapping.detect_layout(path)
     assert (layout.encoding, layout.delimiter) == ("utf-8", "comma")
     assert import_mapping.read_preview(path, layout).columns == ["sku", "name"]
+
+
+def test_preview_of_json_lines_and_parquet(tmp_path: Path) -> None:
+    lines = tmp_path / "orders.jsonl"
+    lines.write_text('{"Order #": "A-1", "Total": 12.5}\n\n{"Order #": "A-2", "Total": null}\n',
+                     encoding="utf-8")
+    layout = import_mapping.detect_layout(lines)
+    assert (layout.fmt, layout.delimiter) == ("jsonl", None)
+    preview = import_mapping.read_preview(lines, layout)
+    assert preview == import_mapping.Preview(["Order #", "Total"],
+                                             [["A-1", "12.5"], ["A-2", ""]])
+    assert import_mapping.suggest_mapping(Kind.TRANSACTIONS, preview.columns) == \
+        {"order_id": "Order #", "amount": "Total"}
+    table = tmp_path / "products.parquet"
+    pq.write_table(pa.table({"SKU": ["P-1"] * 15, "Price": [9.5] * 15}), table)
+    layout = import_mapping.detect_layout(table)
+    preview = import_mapping.read_preview(table, layout)
+    assert preview.columns == ["SKU", "Price"] and len(preview.rows) == 10
+    assert import_mapping.suggest_mapping(Kind.PRODUCTS, preview.columns) == \
+        {"sku": "SKU", "list_price": "Price"}

@@ -136,9 +136,10 @@ def read_preview(path: Path, layout: Layout, *, rows: int = PREVIEW_ROWS) -> Pre
     except (UnicodeDecodeError, csv.Error, ValueError, OSError) as exc:
         raise ValidationError(f"{_original_name(path)}: cannot be read as {layout.fmt} in "
                               f"{layout.encoding}: {type(exc).__name__}") from exc
-    columns = list(dict.fromkeys(k for o in objects if isinstance(o, dict) for k in o))
-    return Preview(columns, [[_text(o.get(c)) for c in columns] for o in objects
-                             if isinstance(o, dict)])
+    records = [o for o in objects if isinstance(o, dict)]
+    # The importer takes its columns from the first record, so the preview does too.
+    columns = list(records[0]) if records else []
+    return Preview(columns, [[_text(o.get(c)) for c in columns] for o in records])
 
 
 def fields_of(kind: Kind) -> tuple[FieldSpec, ...]:
