@@ -140,8 +140,12 @@ def run_refreshes(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def load_golden() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_json(GOLDEN / f"{name}.json", orient="split", dtype=False)
-            for name in TABLES}
+    """The golden frames as written (no date or type guessing by ``read_json``)."""
+    frames = {}
+    for name in TABLES:
+        stored = json.loads((GOLDEN / f"{name}.json").read_text())
+        frames[name] = pd.DataFrame(stored["data"], columns=stored["columns"])
+    return frames
 
 
 def write_golden() -> None:

@@ -83,9 +83,12 @@ def _postgres_url(settings: Settings, store: Engine) -> str:
 
 
 def connect_postgres(settings: Settings, store: Engine) -> AnalyticsSource:
+    """The operational tables in place; a table with columns the snapshot derives while
+    copying (customer attributes decoded from JSON) is read through the same SELECT."""
     backend = ibis.connect(_postgres_url(settings, store))
     backend.raw_sql("SET TIME ZONE 'UTC'")
-    tables = {spec.name: backend.table(spec.table) for spec in snapshot.SPECS}
+    tables = {spec.name: backend.sql(snapshot.select_sql(spec, "postgresql"), dialect="postgres")
+              if spec.derived else backend.table(spec.table) for spec in snapshot.SPECS}
     return _source("postgres", backend, tables)
 
 
