@@ -30,7 +30,11 @@ from kithkin.analytics.features import (
     interaction_features,
     membership_features,
 )
-from kithkin.analytics.relationship_features import category_spend, event_inputs
+from kithkin.analytics.relationship_features import (
+    category_spend,
+    event_inputs,
+    relationship_inputs,
+)
 from kithkin.analytics.rfm import rfm_scores
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
@@ -88,6 +92,7 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
                                              source.lines, as_of=as_of), ["customer_id"]),
         "category_spend": (category_spend(source.transactions, source.lines, source.products,
                                           as_of=as_of), ["customer_id", "category"]),
+        "relationship_inputs": (relationship_inputs(source, as_of=as_of), ["customer_id"]),
     }
     return {
         name: source.backend.to_pandas(expr).sort_values(keys).reset_index(drop=True)
@@ -100,6 +105,7 @@ def _sqlite_store(home: Path) -> Any:
     store = build_engine(settings.resolved_database_url)
     upgrade(store)
     crafted.load(store)
+    crafted.load_attributes(store)
     return settings, store
 
 
@@ -120,6 +126,7 @@ def engine_results(request: pytest.FixtureRequest,
         try:
             upgrade(store)
             crafted.load(store)
+            crafted.load_attributes(store)
             settings = Settings(home=home, database_url=url, analytics_engine="postgres")
             source = analytics_engine.connect_postgres(settings, store)
             yield name, evaluate(source)

@@ -88,8 +88,10 @@ def _attribute_count(customers: ir.Table, key: str) -> ir.IntegerValue:
     size = customers[f"attr_{key}_size"]
     parts = text.split(";").filter(lambda part: part.strip() != "").length()
     truncated = ibis.ifelse(size < 0, size.ceil(), size.floor())
-    count: ir.IntegerValue = ibis.coalesce(parts.cast("int64"), truncated.cast("int64"),
-                                           ibis.literal(0, "int64"))
+    # by cases, not coalesce: PostgreSQL filters a null array into an empty one
+    count: ir.IntegerValue = ibis.cases(
+        (text.notnull(), parts.cast("int64")), (size.notnull(), truncated.cast("int64")),
+        else_=ibis.literal(0, "int64"))
     return count
 
 
