@@ -24,6 +24,7 @@ from kithkin.analytics.cohorts import (
     cohort_retention,
     monthly_activity,
     repeat_purchase_rate,
+    transaction_totals,
 )
 from kithkin.analytics.features import (
     customer_features,
@@ -87,6 +88,7 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
                     ["cohort", "period_number"]),
         "repeat": (repeat_purchase_rate(source.transactions, as_of=as_of), ["customers"]),
         "monthly": (monthly_activity(source.transactions, months=24), ["month"]),
+        "totals": (transaction_totals(source.transactions), ["orders"]),
         "monthly_window": (monthly_activity(source.transactions, months=2), ["month"]),
         "relationship_events": (event_inputs(source.interactions, source.transactions,
                                              source.lines, as_of=as_of), ["customer_id"]),

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.analytics import crafted
+
 Results = tuple[str, dict[str, pd.DataFrame]]
 
 
@@ -159,6 +161,14 @@ def test_monthly_activity(engine_results: Results) -> None:
     window = results["monthly_window"]  # July and August, with June for July's retention
     assert window.month.tolist() == list(range(jan_2024 + 5, jan_2024 + 9))
     assert window.orders.tolist()[:3] == [1, 1, 1]
+
+
+def test_transaction_totals(engine_results: Results) -> None:
+    _, results = engine_results
+    totals = results["totals"]
+    amounts = [t["amount"] for t in crafted.TRANSACTIONS]
+    assert totals.orders.tolist() == [len(amounts)]  # refunds and later orders included
+    assert totals.revenue.tolist() == [pytest.approx(sum(amounts))]
 
 
 def test_relationship_event_inputs(engine_results: Results) -> None:
