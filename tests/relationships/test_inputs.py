@@ -125,3 +125,22 @@ def test_an_assigned_account_manager_is_a_social_bond(sqlite_engine: Engine) -> 
         found = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
     assert found.set_index("customer_id")["has_account_manager"].to_dict() == {
         1: True, 2: False}
+
+
+def test_attribute_inputs_follow_edits_between_refreshes(sqlite_engine: Engine) -> None:
+    """The attributes now come from the engine's incremental snapshot, not the store: an
+    edit after one refresh must reach the next (the customer's updated_at changes the
+    snapshot's fingerprint, so the customers table is copied again)."""
+    with Session(sqlite_engine) as session:
+        _seed(session)
+        before = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+        assert before.set_index("customer_id").loc[2, "has_preferences"] == False  # noqa: E712
+        customer = session.get(Customer, 2)
+        assert customer is not None
+        customer.attributes = {"preferences": "tea;jazz", "price_lock": True}
+        session.add(Customer(id=4, attributes={"integrations": ["erp"]}))
+        session.commit()
+        after = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+    found = after.set_index("customer_id")
+    assert found.loc[2, "has_preferences"] == True  # noqa: E712
+    assert found.loc[4, "integrations"] == 1
