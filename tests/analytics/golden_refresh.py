@@ -25,7 +25,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 
 from kithkin.analytics import refresh
-from kithkin.config import Settings, get_settings
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.core import build_engine, dispose_engines, session_scope
 from kithkin.database.manage import upgrade
@@ -108,14 +108,22 @@ def read_results(store: Engine) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def run_refreshes(folder: Path) -> dict[str, pd.DataFrame]:
-    """Simulate, import, decorate and refresh twice in ``folder`` (its own home)."""
+def run_refreshes(folder: Path, *, database_url: str | None = None,
+                  analytics_engine: str = "duckdb") -> dict[str, pd.DataFrame]:
+    """Simulate, import, decorate and refresh twice in ``folder`` (its own home), on the
+    store ``database_url`` (default: the home's SQLite file) and the given engine."""
     home = folder / ".kithkin"
-    previous = os.environ.get("KITHKIN_HOME")
-    os.environ["KITHKIN_HOME"] = str(home)
+    overrides = {"KITHKIN_HOME": str(home), "KITHKIN_ANALYTICS_ENGINE": analytics_engine,
+                 "KITHKIN_DATABASE_URL": database_url}
+    previous = {name: os.environ.get(name) for name in overrides}
+    for name, value in overrides.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     get_settings.cache_clear()
     dispose_engines()
-    store = build_engine(Settings(home=home).resolved_database_url)
+    store = build_engine(get_settings().resolved_database_url)
     try:
         upgrade(store)
         simulation = simulate_step(customers=CUSTOMERS, years=YEARS, seed=SEED,
@@ -132,10 +140,11 @@ def run_refreshes(folder: Path) -> dict[str, pd.DataFrame]:
     finally:
         store.dispose()
         dispose_engines()
-        if previous is None:
-            os.environ.pop("KITHKIN_HOME", None)
-        else:
-            os.environ["KITHKIN_HOME"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         get_settings.cache_clear()
 
 
