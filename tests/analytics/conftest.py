@@ -24,13 +24,18 @@ from kithkin.analytics.cohorts import (
     cohort_retention,
     monthly_activity,
     repeat_purchase_rate,
+    transaction_totals,
 )
 from kithkin.analytics.features import (
     customer_features,
     interaction_features,
     membership_features,
 )
-from kithkin.analytics.relationship_features import category_spend, event_inputs
+from kithkin.analytics.relationship_features import (
+    category_spend,
+    event_inputs,
+    relationship_inputs,
+)
 from kithkin.analytics.rfm import rfm_scores
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
@@ -83,11 +88,13 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
                     ["cohort", "period_number"]),
         "repeat": (repeat_purchase_rate(source.transactions, as_of=as_of), ["customers"]),
         "monthly": (monthly_activity(source.transactions, months=24), ["month"]),
+        "totals": (transaction_totals(source.transactions), ["orders"]),
         "monthly_window": (monthly_activity(source.transactions, months=2), ["month"]),
         "relationship_events": (event_inputs(source.interactions, source.transactions,
                                              source.lines, as_of=as_of), ["customer_id"]),
         "category_spend": (category_spend(source.transactions, source.lines, source.products,
                                           as_of=as_of), ["customer_id", "category"]),
+        "relationship_inputs": (relationship_inputs(source, as_of=as_of), ["customer_id"]),
     }
     return {
         name: source.backend.to_pandas(expr).sort_values(keys).reset_index(drop=True)
@@ -100,6 +107,7 @@ def _sqlite_store(home: Path) -> Any:
     store = build_engine(settings.resolved_database_url)
     upgrade(store)
     crafted.load(store)
+    crafted.load_attributes(store)
     return settings, store
 
 
@@ -120,6 +128,7 @@ def engine_results(request: pytest.FixtureRequest,
         try:
             upgrade(store)
             crafted.load(store)
+            crafted.load_attributes(store)
             settings = Settings(home=home, database_url=url, analytics_engine="postgres")
             source = analytics_engine.connect_postgres(settings, store)
             yield name, evaluate(source)

@@ -14,13 +14,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, null, update
 
 from kithkin.customers.models import Customer
 from kithkin.interactions.models import Interaction
 from kithkin.memberships.models import Membership
 from kithkin.products.models import Product
 from kithkin.transactions.models import Transaction, TransactionLine
+from kithkin.users.models import StaffUser
 
 AS_OF = date(2024, 6, 30)
 
@@ -139,3 +140,30 @@ def load(engine: Engine) -> None:
         conn.execute(insert(TransactionLine), LINES)
         conn.execute(insert(Interaction), INTERACTIONS)
         conn.execute(insert(Membership), MEMBERSHIPS)
+
+
+# Customer attributes and account managers (relationship inputs), for the engine tests
+# only: the relationship tests that load the crafted rows expect none.
+STAFF: dict[str, Any] = {"id": 1, "email": "ana@example.com", "name": "Ana", "role": "agent",
+                         "password_hash": "x"}
+ATTRIBUTES: dict[int, tuple[Any, int | None]] = {  # customer -> (attributes, manager id)
+    # a list, ";"-text with a blank part, a float (truncated), true, an object (its keys)
+    1: ({"preferences": ["jazz", "tea"], "integrations": "edi; ;api",
+         "customized_orders": 2.7, "price_lock": True,
+         "shared_processes": {"billing": 1, "returns": 2}}, 1),
+    # empty text, false, a negative number, a named account manager
+    2: ({"preferences": "", "price_lock": False, "customized_orders": -1.5,
+         "account_manager": "Ann"}, None),
+    3: (null(), None),  # no attributes at all: no row
+    4: ({}, None),  # attributes, none of the keys: a row of false and 0
+    5: ({"integrations": 3, "shared_processes": [], "preferences": None}, None),
+    6: (None, 1),  # JSON null attributes and an assigned account manager
+}
+
+
+def load_attributes(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(StaffUser), [STAFF])
+        for customer_id, (attributes, manager) in ATTRIBUTES.items():
+            conn.execute(update(Customer).where(Customer.id == customer_id).values(
+                attributes=attributes, account_manager_id=manager))

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.analytics import crafted
+
 Results = tuple[str, dict[str, pd.DataFrame]]
 
 
@@ -161,6 +163,14 @@ def test_monthly_activity(engine_results: Results) -> None:
     assert window.orders.tolist()[:3] == [1, 1, 1]
 
 
+def test_transaction_totals(engine_results: Results) -> None:
+    _, results = engine_results
+    totals = results["totals"]
+    amounts = [t["amount"] for t in crafted.TRANSACTIONS]
+    assert totals.orders.tolist() == [len(amounts)]  # refunds and later orders included
+    assert totals.revenue.tolist() == [pytest.approx(sum(amounts))]
+
+
 def test_relationship_event_inputs(engine_results: Results) -> None:
     _, results = engine_results
     events = results["relationship_events"].set_index("customer_id")
@@ -176,6 +186,24 @@ def test_relationship_event_inputs(engine_results: Results) -> None:
     # product has no category; the July line is after as-of.
     assert [tuple(r) for r in spend.itertuples(index=False)] == [
         (1, "books", 160.0), (1, "music", -10.0)]
+
+
+def test_relationship_attribute_inputs(engine_results: Results) -> None:
+    _, results = engine_results
+    found = results["relationship_inputs"].set_index("customer_id")
+    assert found.index.tolist() == [1, 2, 4, 5, 6]  # Carol has no attributes nor manager
+    columns = ["has_preferences", "has_account_manager", "has_price_lock", "integrations",
+               "shared_processes", "customized_orders", "community_interactions",
+               "bundles_bought"]
+    rows = {i: [None if pd.isna(v) else v for v in found.loc[i, columns].tolist()]
+            for i in found.index}
+    assert rows == {
+        1: [True, True, True, 2, 2, 2, 2, 2],  # assigned manager; "edi; ;api" is two
+        2: [False, True, False, 0, 0, -1, None, 1],  # named manager; -1.5 truncates to -1
+        4: [False, False, False, 0, 0, 0, None, None],
+        5: [False, False, False, 3, 0, 0, None, None],
+        6: [False, True, False, 0, 0, 0, 1, None],
+    }
 
 
 def test_engines_agree_with_duckdb(engine_results: Results,

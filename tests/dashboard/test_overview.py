@@ -147,6 +147,21 @@ def test_monthly_series_from_the_engine_equals_the_former_sql(
     assert series.orders[-3:] == [0, 1, 1]  # the gap
 
 
+def test_headline_orders_and_revenue_come_from_the_engine_and_equal_the_store_sums(
+        seeded: dict[str, int], login: Callable[[str], TestClient]) -> None:
+    with session_scope() as session:
+        customer_id = session.scalars(select(Customer.id).limit(1)).one()
+        session.add(Transaction(source="t", order_id="refund", customer_id=customer_id,
+                                ordered_at=datetime(2025, 6, 2, tzinfo=UTC), amount=-15.5))
+    with session_scope() as session:
+        orders, revenue = session.execute(
+            select(func.count(), func.sum(Transaction.amount))).one()
+        counts, series = overview.overview_figures(session=session)
+    assert (counts.transactions, counts.revenue) == (orders, pytest.approx(revenue))
+    assert orders > 1 and series.months  # the same connection gave the series
+    assert login("analyst").get("/").status_code == 200
+
+
 def test_cohorts_page_draws_the_heatmap_from_analytics(
         login: Callable[[str], TestClient]) -> None:
     html = login("analyst").get("/cohorts").text

@@ -71,14 +71,14 @@ def test_loaders_read_the_latest_block_and_the_derived_inputs(
         assert inputs.load_metrics(session=session, as_of=date(2026, 2, 1))[
             "orders"].tolist() == [1]
         events = inputs.event_inputs(session=session, as_of=AS_OF)
-        derived = inputs.relationship_inputs(
-            session=session, events=events.per_customer).set_index("customer_id").sort_index()
+        derived = events.per_customer.set_index("customer_id").sort_index()
         assert derived.loc[1, ["has_preferences", "has_account_manager", "integrations",
                                "customized_orders", "community_interactions",
                                "bundles_bought"]].tolist() == [True, True, 2, 2, 1, 1]
         assert derived.loc[2, ["has_preferences", "has_price_lock"]].tolist() == [False,
                                                                                  True]
-        assert 3 not in derived.index  # its bundle and tag came after the as-of
+        # customer 3 has no attributes, and its bundle and tag came after the as-of
+        assert 3 not in derived.index
         spend = events.category_spend
         assert sorted(map(tuple, spend.values.tolist())) == [
             (1, "books", 10.0), (1, "garden", 10.0), (2, "garden", 10.0)]
@@ -121,6 +121,26 @@ def test_an_assigned_account_manager_is_a_social_bond(sqlite_engine: Engine) -> 
         session.flush()
         session.add_all([Customer(id=1, account_manager_id=manager.id),
                          Customer(id=2, attributes={"preferences": ["tea"]})])
-        session.flush()
-        found = inputs.attribute_inputs(session=session).set_index("customer_id")
-    assert found["has_account_manager"].to_dict() == {1: True, 2: False}
+        session.commit()
+        found = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+    assert found.set_index("customer_id")["has_account_manager"].to_dict() == {
+        1: True, 2: False}
+
+
+def test_attribute_inputs_follow_edits_between_refreshes(sqlite_engine: Engine) -> None:
+    """The attributes now come from the engine's incremental snapshot, not the store: an
+    edit after one refresh must reach the next (the customer's updated_at changes the
+    snapshot's fingerprint, so the customers table is copied again)."""
+    with Session(sqlite_engine) as session:
+        _seed(session)
+        before = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+        assert before.set_index("customer_id").loc[2, "has_preferences"] == False  # noqa: E712
+        customer = session.get(Customer, 2)
+        assert customer is not None
+        customer.attributes = {"preferences": "tea;jazz", "price_lock": True}
+        session.add(Customer(id=4, attributes={"integrations": ["erp"]}))
+        session.commit()
+        after = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+    found = after.set_index("customer_id")
+    assert found.loc[2, "has_preferences"] == True  # noqa: E712
+    assert found.loc[4, "integrations"] == 1

@@ -110,3 +110,10 @@ def monthly_activity(transactions: ir.Table, *, months: int) -> ir.Table:
         month=totals.month.coalesce(retention.month).cast("int64"),
         revenue=totals.revenue, orders=totals.orders,
         buyers_before=retention.buyers_before, retained=retention.retained)
+
+
+def transaction_totals(transactions: ir.Table) -> ir.Table:
+    """One row: ``orders`` (every transaction, refunds included, as in
+    :func:`monthly_activity`) and ``revenue`` (their net sum; null without transactions)."""
+    return transactions.aggregate(orders=_.count().cast("int64"),
+                                  revenue=_.amount.sum().cast("float64"))

@@ -66,6 +66,14 @@ def _conform(table: ir.Table, spec: snapshot.TableSpec) -> ir.Table:
     return table.select(**casts)
 
 
+def _ibis_schema(spec: snapshot.TableSpec) -> ibis.Schema:
+    """The spec's columns as an ibis schema (given to ``backend.sql``, whose own schema
+    look-up renders ``DROP VIEW IF EXISTS`` without a name under sqlglot 30)."""
+    types = {"int64": "int64", "double": "float64", "string": "string"}
+    return ibis.schema({column: "timestamp('UTC')" if dtype == snapshot.UTC_TIMESTAMP
+                        else types[str(dtype)] for column, dtype in spec.columns})
+
+
 def _source(name: str, backend: BaseBackend, tables: dict[str, ir.Table],
             refreshed: tuple[snapshot.TableRefresh, ...] = ()) -> AnalyticsSource:
     conformed = {spec.name: _conform(tables[spec.name], spec) for spec in snapshot.SPECS}
@@ -83,9 +91,13 @@ def _postgres_url(settings: Settings, store: Engine) -> str:
 
 
 def connect_postgres(settings: Settings, store: Engine) -> AnalyticsSource:
+    """The operational tables in place; a table with columns the snapshot derives while
+    copying (customer attributes decoded from JSON) is read through the same SELECT."""
     backend = ibis.connect(_postgres_url(settings, store))
     backend.raw_sql("SET TIME ZONE 'UTC'")
-    tables = {spec.name: backend.table(spec.table) for spec in snapshot.SPECS}
+    tables = {spec.name: backend.sql(snapshot.select_sql(spec, "postgresql"),
+                                     schema=_ibis_schema(spec), dialect="postgres")
+              if spec.derived else backend.table(spec.table) for spec in snapshot.SPECS}
     return _source("postgres", backend, tables)
 
 

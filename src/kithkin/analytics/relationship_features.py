@@ -9,7 +9,12 @@ to the end of the as-of day (UTC), like :mod:`kithkin.analytics.features`:
 - ``community_interactions``: interactions tagged ``community`` or ``event`` (any case);
 - ``bundles_bought``: order lines that name a bundle;
 - category spend: net line spend (``quantity * unit_price``, refunds included) per
-  customer and product category.
+  customer and product category;
+- attribute inputs: ``has_preferences``, ``has_account_manager``, ``has_price_lock``,
+  ``integrations``, ``shared_processes``, ``customized_orders`` from the customer's
+  attributes (decoded from JSON by the snapshot, see
+  :data:`kithkin.analytics.snapshot.ATTRIBUTE_KEYS`) and assigned account manager. These
+  are current state (attributes keep no history), like the store they were read from.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ from kithkin.analytics.engine import AnalyticsSource, to_pandas
 from kithkin.analytics.periods import day_number, day_of
 
 COMMUNITY_TAGS = ("community", "event")
-EVENT_INPUT_COLUMNS = ("customer_id", "community_interactions", "bundles_bought")
+ATTRIBUTE_INPUT_COLUMNS = ("has_preferences", "has_account_manager", "has_price_lock",
+                           "integrations", "shared_processes", "customized_orders")
+EVENT_INPUT_COLUMNS = ("customer_id", *ATTRIBUTE_INPUT_COLUMNS, "community_interactions",
+                       "bundles_bought")
 SPEND_COLUMNS = ("customer_id", "category", "amount")
 
 
@@ -72,6 +80,56 @@ def event_inputs(interactions: ir.Table, transactions: ir.Table, lines: ir.Table
     )
 
 
+def _attribute_count(customers: ir.Table, key: str) -> ir.IntegerValue:
+    """How many of a thing an attribute names: the non-blank parts of ``;``-separated
+    text, the items of a list or object, a number (truncated), 1/0 for true/false,
+    0 when absent or null."""
+    text = customers[f"attr_{key}_text"]
+    size = customers[f"attr_{key}_size"]
+    parts = text.split(";").filter(lambda part: part.strip() != "").length()
+    truncated = ibis.ifelse(size < 0, size.ceil(), size.floor())
+    # by cases, not coalesce: PostgreSQL filters a null array into an empty one
+    count: ir.IntegerValue = ibis.cases(
+        (text.notnull(), parts.cast("int64")), (size.notnull(), truncated.cast("int64")),
+        else_=ibis.literal(0, "int64"))
+    return count
+
+
+def attribute_inputs(customers: ir.Table) -> ir.Table:
+    """(customer_id, ATTRIBUTE_INPUT_COLUMNS) of every customer with attributes or an
+    assigned account manager (others have none of these inputs: unknown, not false)."""
+    known = customers.filter((customers.has_attributes == 1)
+                             | customers.account_manager_id.notnull())
+
+    def count(key: str) -> ir.IntegerValue:
+        return _attribute_count(known, key)
+
+    return known.select(
+        customer_id=known.id.cast("int64"),
+        has_preferences=count("preferences") > 0,
+        has_account_manager=known.account_manager_id.notnull() | (count("account_manager") > 0),
+        has_price_lock=count("price_lock") > 0,
+        integrations=count("integrations"),
+        shared_processes=count("shared_processes"),
+        customized_orders=count("customized_orders"),
+    )
+
+
+def relationship_inputs(source: AnalyticsSource, *, as_of: date) -> ir.Table:
+    """Every derived input per customer: attribute inputs and event aggregates, one row
+    per customer that has any of them (the missing side is null)."""
+    attributes = attribute_inputs(source.customers)
+    events = event_inputs(source.interactions, source.transactions, source.lines,
+                          as_of=as_of)
+    joined = attributes.outer_join(events, attributes.customer_id == events.customer_id)
+    return joined.select(
+        customer_id=attributes.customer_id.coalesce(events.customer_id).cast("int64"),
+        **{name: attributes[name] for name in ATTRIBUTE_INPUT_COLUMNS},
+        community_interactions=events.community_interactions,
+        bundles_bought=events.bundles_bought,
+    )
+
+
 def category_spend(transactions: ir.Table, lines: ir.Table, products: ir.Table, *,
                    as_of: date) -> ir.Table:
     """(customer_id, category, amount): net line spend per product category."""
@@ -93,8 +151,7 @@ class RelationshipEvents:
 
 
 def compute(source: AnalyticsSource, *, as_of: date) -> RelationshipEvents:
-    per_customer = to_pandas(source, event_inputs(
-        source.interactions, source.transactions, source.lines, as_of=as_of))
+    per_customer = to_pandas(source, relationship_inputs(source, as_of=as_of))
     spend = to_pandas(source, category_spend(
         source.transactions, source.lines, source.products, as_of=as_of))
     return RelationshipEvents(per_customer=per_customer[list(EVENT_INPUT_COLUMNS)],

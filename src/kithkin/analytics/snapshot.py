@@ -57,6 +57,8 @@ class TableSpec:
     fingerprint: str
     # JSON columns, copied as their JSON text (PostgreSQL drivers would decode them)
     json_columns: tuple[str, ...] = ()
+    # Columns computed by the store's SQL while copying: name -> dialect -> expression
+    derived: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def schema(self) -> pa.Schema:
@@ -65,12 +67,58 @@ class TableSpec:
 
 I64, F64, STR = pa.int64(), pa.float64(), pa.string()
 
+# Customer attribute keys the relationship engine reads (docs/relationships.md).
+ATTRIBUTE_KEYS = ("preferences", "account_manager", "price_lock", "integrations",
+                  "shared_processes", "customized_orders")
+
+
+def _attribute_sql(key: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """One attribute decoded by the store's own JSON functions, in two columns:
+    ``attr_KEY_text`` (the value when it is a JSON string, split on the engine) and
+    ``attr_KEY_size`` (a number's value, 1/0 for true/false, the length of a list or
+    object). The engine's JSON support differs too much between DuckDB, PostgreSQL and
+    Spark (and ibis' PostgreSQL JSON unwrapping does not compile with sqlglot 30), so the
+    typed values are taken where the JSON is stored and everything else is computed on
+    the engine (:func:`kithkin.analytics.relationship_features.attribute_inputs`)."""
+    path = f"'$.{key}'"
+    lite = {
+        "text": f"CASE WHEN json_type(attributes, {path}) = 'text' "
+                f"THEN json_extract(attributes, {path}) END",
+        "size": f"CASE json_type(attributes, {path}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
+                f"WHEN 'integer' THEN json_extract(attributes, {path}) "
+                f"WHEN 'real' THEN json_extract(attributes, {path}) "
+                f"WHEN 'array' THEN json_array_length(attributes, {path}) "
+                f"WHEN 'object' THEN (SELECT count(*) FROM json_each(attributes, {path})) END",
+    }
+    value = f"(CAST(attributes AS JSONB) -> '{key}')"
+    postgres = {
+        "text": f"CASE WHEN jsonb_typeof({value}) = 'string' THEN {value} #>> '{{}}' END",
+        "size": f"CASE jsonb_typeof({value}) "
+                f"WHEN 'boolean' THEN CASE WHEN {value} = 'true'::jsonb THEN 1 ELSE 0 END "
+                f"WHEN 'number' THEN CAST({value} #>> '{{}}' AS DOUBLE PRECISION) "
+                f"WHEN 'array' THEN jsonb_array_length({value}) "
+                f"WHEN 'object' THEN (SELECT count(*) FROM jsonb_object_keys({value})) END",
+    }
+    return tuple((f"attr_{key}_{part}", (("sqlite", lite[part]), ("postgresql", postgres[part])))
+                 for part in ("text", "size"))
+
+
+ATTRIBUTE_COLUMNS: tuple[tuple[str, pa.DataType], ...] = tuple(
+    (f"attr_{key}_{part}", STR if part == "text" else F64)
+    for key in ATTRIBUTE_KEYS for part in ("text", "size"))
+
 SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "customers", "customer",
         (("id", I64), ("acquired_at", UTC_TIMESTAMP), ("merged_into_id", I64),
-         ("erased_at", UTC_TIMESTAMP)),
+         ("erased_at", UTC_TIMESTAMP), ("account_manager_id", I64),
+         ("has_attributes", I64), *ATTRIBUTE_COLUMNS),
         "count(*), max(updated_at)",
+        derived=(
+            ("has_attributes", (("sqlite", "attributes IS NOT NULL"),
+                                ("postgresql", "CAST(attributes IS NOT NULL AS INTEGER)"))),
+            *(column for key in ATTRIBUTE_KEYS for column in _attribute_sql(key)),
+        ),
     ),
     TableSpec(
         "transactions", "transaction",
@@ -119,13 +167,19 @@ class TableRefresh:
     total_rows: int
 
 
-def _select(spec: TableSpec) -> str:
+def select_sql(spec: TableSpec, dialect: str) -> str:
     """Columns cast so every driver hands back plain Python floats (never Decimal) and
-    JSON as text."""
+    JSON as text; derived columns computed by ``dialect``'s SQL (``sqlite`` or
+    ``postgresql``)."""
+    derived = {name: dict(by_dialect) for name, by_dialect in spec.derived}
     parts = []
     for column, dtype in spec.columns:
         quoted = f'"{column}"'
-        if dtype == F64:
+        if column in derived:
+            expression = derived[column][dialect]
+            quoted = (f"CAST({expression} AS DOUBLE PRECISION) AS {quoted}" if dtype == F64
+                      else f"{expression} AS {quoted}")
+        elif dtype == F64:
             quoted = f"CAST({quoted} AS DOUBLE PRECISION)"
         elif column in spec.json_columns:
             quoted = f"CAST({quoted} AS TEXT)"
@@ -148,11 +202,11 @@ def _range(after_id: int, upto: int | None) -> str:
 
 
 def _dbapi_batches(connection: Any, spec: TableSpec, after_id: int,
-                   upto: int | None = None) -> Iterator[pa.RecordBatch]:
+                   upto: int | None = None, dialect: str = "sqlite") -> Iterator[pa.RecordBatch]:
     """Any DB-API driver: ``fetchmany`` rows, transposed into Arrow arrays."""
     cursor = connection.cursor()
     try:
-        cursor.execute(f"{_select(spec)} {_range(after_id, upto)}")
+        cursor.execute(f"{select_sql(spec, dialect)} {_range(after_id, upto)}")
         while rows := cursor.fetchmany(FETCH_ROWS):
             columns = list(zip(*rows, strict=True))
             arrays = [_to_array(pa.array(col, None if dtype == UTC_TIMESTAMP else dtype), dtype)
@@ -174,7 +228,7 @@ def _adbc_batches(database: str, spec: TableSpec, after_id: int,
     sentinel = {I64: "0", F64: "0.0", STR: "''", UTC_TIMESTAMP: "''"}
     first = ", ".join(f'{sentinel[dtype]} AS "{column}"' for column, dtype in spec.columns)
     sql = (f"SELECT {first} UNION ALL SELECT * FROM ("
-           f"{_select(spec)} {_range(after_id, upto)})")
+           f"{select_sql(spec, 'sqlite')} {_range(after_id, upto)})")
     with adbc.connect(database) as conn, conn.cursor() as cursor:
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(FETCH_ROWS)})
         cursor.execute(sql)
@@ -275,8 +329,9 @@ def _copy(engine: Engine, connection: Any, spec: TableSpec, folder: Path, part: 
         if rows:
             max_id = upto  # no row between the last one copied and upto
     else:
-        rows, max_id = _write_part(_dbapi_batches(connection, spec, after_id, upto), spec,
-                                   path, after_id)
+        rows, max_id = _write_part(
+            _dbapi_batches(connection, spec, after_id, upto, engine.dialect.name), spec,
+            path, after_id)
     if rows == 0 and part > 0:
         path.unlink()
     return rows, max_id, fingerprint if max_id == upto else None

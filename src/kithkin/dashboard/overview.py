@@ -1,5 +1,6 @@
-"""Figures of the overview and cohort pages: counts from the store, the metrics table,
-and series computed by the analytics engine (the one that computes the metrics).
+"""Figures of the overview and cohort pages: row counts from the store, the stored
+metrics and relationship results, and order totals and series computed by the analytics
+engine (the one that computes the metrics), never a second computation in SQL.
 
 Histograms are binned here, not in the browser: shipping a million CLVs to a page would
 cost megabytes for a picture of forty bars.
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
-from kithkin.analytics.cohorts import monthly_activity
+from kithkin.analytics.cohorts import monthly_activity, transaction_totals
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.metrics import reports as metrics_reports
@@ -25,7 +26,6 @@ from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import workspace as relationships_workspace
 from kithkin.relationships.models import CustomerStage, StageChange, StageCount
-from kithkin.transactions.models import Transaction
 
 MONTHS_SHOWN = 24
 # Below this P(alive) a customer counts as at risk of having silently left.
@@ -85,15 +85,30 @@ class ValueSummary:
     top_at_risk: list[AtRiskCustomer]
 
 
-def store_counts(*, session: Session) -> StoreCounts:
+def _store(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def overview_figures(*, session: Session,
+                     months: int = MONTHS_SHOWN) -> tuple[StoreCounts, MonthlySeries]:
+    """The overview's headline counts and monthly series. Customers and prospects are
+    counted in the store (rows, not analytics); orders, revenue and the series are
+    computed by the analytics engine (the one that computes the metrics), in one
+    connection, as the engine's snapshot check costs seconds on a large store."""
+    totals, frame = analytics_engine.on_demand(
+        get_settings(), _store(session), lambda source: (
+            analytics_engine.to_pandas(source, transaction_totals(source.transactions)),
+            analytics_engine.to_pandas(
+                source, monthly_activity(source.transactions, months=months))))
     customers = session.scalar(select(func.count()).select_from(Customer)
                                .where(Customer.merged_into_id.is_(None))) or 0
     prospects = session.scalar(select(func.count()).select_from(Prospect)) or 0
-    orders, revenue = session.execute(
-        select(func.count(), func.coalesce(func.sum(Transaction.amount), 0.0))
-    ).one()
-    return StoreCounts(customers=customers, prospects=prospects, transactions=int(orders),
-                       revenue=float(revenue))
+    revenue = totals["revenue"].iloc[0] if len(totals) else None
+    counts = StoreCounts(customers=customers, prospects=prospects,
+                         transactions=int(totals["orders"].iloc[0]) if len(totals) else 0,
+                         revenue=0.0 if revenue is None or pd.isna(revenue) else float(revenue))
+    return counts, _series(frame, months)
 
 
 def _label(index: int) -> str:
@@ -109,11 +124,11 @@ def monthly_series(*, session: Session, months: int = MONTHS_SHOWN) -> MonthlySe
     in *m*: the simplest retention rate a marketer reads (Gupta & Lehmann 2003, "Customers
     as Assets", J. Interactive Marketing 17(1)).
     """
-    bind = session.get_bind()
-    store = bind if isinstance(bind, Engine) else bind.engine
-    frame = analytics_engine.on_demand(
-        get_settings(), store, lambda source: analytics_engine.to_pandas(
-            source, monthly_activity(source.transactions, months=months)))
+    return overview_figures(session=session, months=months)[1]
+
+
+def _series(frame: pd.DataFrame, months: int) -> MonthlySeries:
+    """The monthly rows of :func:`monthly_activity` as the page's series."""
     totals = {int(r.month): (float(r.revenue), int(r.orders))
               for r in frame.itertuples() if pd.notna(r.orders)}
     if not totals:

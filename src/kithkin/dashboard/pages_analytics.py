@@ -34,8 +34,7 @@ def _value_charts(summary: overview_service.ValueSummary) -> list[charts.Chart]:
 
 @router.get("/")
 def overview(request: Request, session: SessionDep, user: OverviewUser) -> Response:
-    counts = overview_service.store_counts(session=session)
-    monthly = overview_service.monthly_series(session=session)
+    counts, monthly = overview_service.overview_figures(session=session)
     summary = overview_service.value_summary(session=session)
     trend: list[charts.Chart] = []
     if monthly.months:

@@ -68,10 +68,10 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
 
     ``metrics`` defaults to the latest stored metrics block on or before ``as_of``.
     With ``derive_inputs`` the relationship inputs the metrics contract lacks are added:
-    customer attributes from the store, and the event aggregates (community interactions,
-    bundles, category spend) from ``events`` (``kithkin refresh`` computes them on its
-    analytics engine) or, without it, computed on the analytics engine now; columns
-    already present in ``metrics`` win.
+    customer attribute inputs and event aggregates (community interactions, bundles,
+    category spend) from ``events`` (``kithkin refresh`` computes them on its analytics
+    engine, from the snapshot it computed the metrics from) or, without it, computed on
+    the analytics engine now; columns already present in ``metrics`` win.
     """
     latest = reports.latest_run_as_of(session=session)
     if latest is not None and as_of < latest:
@@ -83,8 +83,7 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
     if derive_inputs:
         if events is None:
             events = inputs.event_inputs(session=session, as_of=as_of)
-        frame = inputs.enrich(frame, inputs.relationship_inputs(
-            session=session, events=events.per_customer))
+        frame = inputs.enrich(frame, events.per_customer)
         if category_spend is None:
             category_spend = events.category_spend
     load_seconds = time.perf_counter() - started
