@@ -88,8 +88,9 @@ def make_user(sqlite_engine: Engine) -> MakeUser:
             user = user_service.create_user(
                 session=session, email=email or f"{role}@example.com", name=role.title(),
                 password=PASSWORD, role=role)
-            _, key = user_service.create_api_key(session=session, user_id=user.id,
-                                                 name="test", scopes=scopes or ["*"])
+            _, key = user_service.create_api_key(
+                session=session, settings=get_settings(), user_id=user.id, name="test",
+                scopes=scopes or ["*"])
             return user.id, key
 
     return make

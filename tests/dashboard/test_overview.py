@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, extract, func, select
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.dashboard import overview
 from kithkin.database.core import session_scope
@@ -80,7 +81,7 @@ def test_monthly_retention_is_the_share_of_last_months_buyers_who_bought_again(
             session.add(Transaction(source="t", order_id=str(n), customer_id=customer_id,
                                     ordered_at=when[month], amount=10.0))
     with session_scope() as session:
-        series = overview.monthly_series(session=session)
+        series = overview.monthly_series(session=session, settings=get_settings())
     assert series.months == ["2025-01", "2025-02", "2025-03"]
     assert series.orders == [4, 2, 1]
     assert series.revenue == [40.0, 20.0, 10.0]
@@ -138,7 +139,7 @@ def test_monthly_series_from_the_engine_equals_the_former_sql(
                                     ordered_at=when, amount=amount))
     with session_scope() as session:
         expected = _former_monthly_series(session, months)
-        series = overview.monthly_series(session=session, months=months)
+        series = overview.monthly_series(session=session, settings=get_settings(), months=months)
     assert series == expected
     if months == 3:  # the window starts in a month nobody bought in: from September
         assert series.months == ["2025-09", "2025-10"]

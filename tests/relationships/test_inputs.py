@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.errors import NotFoundError
 from kithkin.interactions.models import Interaction
@@ -70,7 +71,7 @@ def test_loaders_read_the_latest_block_and_the_derived_inputs(
         assert sorted(loaded["customer_id"]) == [1, 2, 3] and set(loaded["orders"]) == {3}
         assert inputs.load_metrics(session=session, as_of=date(2026, 2, 1))[
             "orders"].tolist() == [1]
-        events = inputs.event_inputs(session=session, as_of=AS_OF)
+        events = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF)
         derived = inputs.relationship_inputs(
             session=session, events=events.per_customer).set_index("customer_id").sort_index()
         assert derived.loc[1, ["has_preferences", "has_account_manager", "integrations",
@@ -87,13 +88,13 @@ def test_loaders_read_the_latest_block_and_the_derived_inputs(
 def test_refresh_from_the_store(sqlite_engine: Engine) -> None:
     with Session(sqlite_engine) as session:
         _seed(session)
-        report = service.refresh(session=session, as_of=AS_OF)
+        report = service.refresh(session=session, settings=get_settings(), as_of=AS_OF)
         session.commit()
         journey = {m.model: m for m in report.models}["journey"]
         # only customer 1 has firm-held knowledge (stored preferences): a friend
         assert journey.distribution == {"stranger": 0, "acquaintance": 2, "friend": 1,
                                         "partner": 0}
-        found = service.explain(session=session, customer_id=1)
+        found = service.explain(session=session, settings=get_settings(), customer_id=1)
         assert found.bonds is not None
         assert (found.bonds.social, found.bonds.customization,
                 found.bonds.structural) == (66.7, 66.7, 33.3)
@@ -110,7 +111,8 @@ def test_stages_refresh_command_uses_the_latest_metrics(sqlite_engine: Engine) -
     result = CliRunner().invoke(app, ["stages", "refresh"])
     assert result.exit_code == 0, result.output
     with Session(sqlite_engine) as session:
-        assert service.explain(session=session, customer_id=1).as_of == AS_OF
+        assert service.explain(session=session, settings=get_settings(),
+                               customer_id=1).as_of == AS_OF
 
 
 def test_an_assigned_account_manager_is_a_social_bond(sqlite_engine: Engine) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics.cohorts import monthly_activity
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.customers.models import Customer
 from kithkin.metrics import reports as metrics_reports
 from kithkin.metrics import service as metrics_service
@@ -100,9 +100,10 @@ def _label(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def monthly_series(*, session: Session, months: int = MONTHS_SHOWN) -> MonthlySeries:
+def monthly_series(*, session: Session, settings: Settings,
+                   months: int = MONTHS_SHOWN) -> MonthlySeries:
     """Revenue, orders and month-on-month customer retention over the last ``months``,
-    computed by the analytics engine over the session's store
+    computed by the analytics engine of ``settings`` over the session's store
     (:func:`kithkin.analytics.cohorts.monthly_activity`).
 
     Retention of month *m* is the share of customers who bought in *m−1* and bought again
@@ -112,7 +113,7 @@ def monthly_series(*, session: Session, months: int = MONTHS_SHOWN) -> MonthlySe
     bind = session.get_bind()
     store = bind if isinstance(bind, Engine) else bind.engine
     frame = analytics_engine.on_demand(
-        get_settings(), store, lambda source: analytics_engine.to_pandas(
+        settings, store, lambda source: analytics_engine.to_pandas(
             source, monthly_activity(source.transactions, months=months)))
     totals = {int(r.month): (float(r.revenue), int(r.orders))
               for r in frame.itertuples() if pd.notna(r.orders)}
@@ -211,7 +212,8 @@ class CohortMatrix:
     retention: list[list[float | None]]
 
 
-def cohort_matrix(*, as_of: date, cohorts: int = COHORTS_SHOWN) -> CohortMatrix | None:
+def cohort_matrix(*, settings: Settings, as_of: date,
+                  cohorts: int = COHORTS_SHOWN) -> CohortMatrix | None:
     """Acquisition-cohort retention as a heatmap matrix, from the rows the API serves
     (:func:`kithkin.metrics.reports.cohorts`; Fader & Hardie's "C3" chart, 2009,
     "Probability Models for Customer-Base Analysis", J. Interactive Marketing 23(1)): of
@@ -219,7 +221,7 @@ def cohort_matrix(*, as_of: date, cohorts: int = COHORTS_SHOWN) -> CohortMatrix 
 
     Returns None when there are no purchases; cells not yet observable are None.
     """
-    table = metrics_reports.cohorts(as_of=as_of)
+    table = metrics_reports.cohorts(settings=settings, as_of=as_of)
     if not table:
         return None
     starts = sorted({row["cohort"] for row in table})[-cohorts:]
@@ -249,7 +251,8 @@ class ModelStages:
     goals: list[tuple[str, str] | None]
 
 
-def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
+def stage_summary(*, session: Session,
+                  settings: Settings) -> tuple[date, list[ModelStages]] | None:
     """Customers by stage per model and moves up/down at the latest refresh, from the
     relationship engine's ``stage_count`` and ``stage_change`` tables, and the customers
     it assessed for the first time (``customer_stage.assigned_at``; a first assignment
@@ -273,7 +276,7 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
     ):
         entered = moves.setdefault(model, {})
         entered["new"] = entered.get("new", 0) + int(n)
-    definitions = relationships_workspace.available_models()
+    definitions = relationships_workspace.available_models(home=settings.home)
     models: dict[str, ModelStages] = {}
     for model, stage, n in counts:
         known = definitions.get(model)

@@ -15,11 +15,12 @@ from fastapi.responses import RedirectResponse
 from kithkin.api import background
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
+from kithkin.config import settings_of
 from kithkin.dashboard import imports_view, navigation
 from kithkin.dashboard.web import PageRoute, render, require_page
 from kithkin.errors import KithkinError
 from kithkin.imports import service as import_service
-from kithkin.imports.router import ALLOWED_SUFFIXES, _save_upload
+from kithkin.imports.router import ALLOWED_SUFFIXES, save_upload
 from kithkin.ingest.kinds import Kind
 from kithkin.ingest.options import IngestOptions
 from kithkin.public_text import hide_paths
@@ -50,10 +51,11 @@ def upload(request: Request, session: SessionDep, user: ImportsUser,
            encoding: Annotated[str, Form()] = "utf-8") -> Response:
     """Start the import in the background and go to its progress page."""
     try:
-        path = _save_upload(file)
-        job_id = background.start_import(engine=request.app.state.engine, kind=kind.value,
-                                         path=path, options=IngestOptions(), strict=strict,
-                                         encoding=encoding)
+        settings = settings_of(request.app.state)
+        path = save_upload(file, settings=settings)
+        job_id = background.start_import(engine=request.app.state.engine, settings=settings,
+                                         kind=kind.value, path=path, options=IngestOptions(),
+                                         strict=strict, encoding=encoding)
     except KithkinError as exc:  # unreadable file, missing column: say so on the form
         return _imports_page(request, session, user, status_code=400,
                              error=hide_paths(str(exc)))

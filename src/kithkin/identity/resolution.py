@@ -31,7 +31,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 
-from kithkin.config import AnalyticsEngine, get_settings
+from kithkin.config import AnalyticsEngine, Settings
 from kithkin.identity import splink_adapter
 from kithkin.identity.splink_adapter import DatabaseAPI
 
@@ -52,8 +52,8 @@ _EM_MAX_PAIRS = 1e6
 _U_MAX_PAIRS = 2e6
 
 
-def model_path() -> Path:
-    return get_settings().home / "identity" / "model.json"
+def model_path(settings: Settings) -> Path:
+    return settings.home / "identity" / "model.json"
 
 
 def email_comparison() -> cl.CustomComparison:
@@ -153,9 +153,9 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
     )
 
 
-def database_api(engine: AnalyticsEngine) -> DatabaseAPI[Any]:
+def database_api(settings: Settings) -> DatabaseAPI[Any]:
     """DuckDB in-process by default; Spark when the analytics engine says so."""
-    if engine == "pyspark":
+    if settings.analytics_engine == "pyspark":
         from pyspark.sql import SparkSession
         from splink import SparkAPI
         from splink.backends.spark import similarity_jar_location
@@ -163,7 +163,7 @@ def database_api(engine: AnalyticsEngine) -> DatabaseAPI[Any]:
         # Splink's string-similarity UDFs live in a jar that must be on the classpath
         # when the session starts (a session started earlier without it lacks them).
         spark = (
-            SparkSession.builder.master(get_settings().analytics_url or "local[2]")
+            SparkSession.builder.master(settings.analytics_url or "local[2]")
             .appName("kithkin-identify")
             .config("spark.jars", similarity_jar_location())
             .config("spark.sql.session.timeZone", "UTC")
@@ -171,7 +171,7 @@ def database_api(engine: AnalyticsEngine) -> DatabaseAPI[Any]:
             .config("spark.ui.enabled", "false")
             .getOrCreate()
         )
-        spark.sparkContext.setCheckpointDir(str(get_settings().home / "spark-checkpoints"))
+        spark.sparkContext.setCheckpointDir(str(settings.home / "spark-checkpoints"))
         api: DatabaseAPI[Any] = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
         return api
     from splink import DuckDBAPI
@@ -228,9 +228,9 @@ def _fill_unobserved_u(linker: Linker, *, sampled_pairs: float) -> None:
 def score_pairs(
     frame: pd.DataFrame,
     *,
+    settings: Settings,
     threshold: float,
     retrain: bool = False,
-    engine: AnalyticsEngine | None = None,
     step: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score candidate pairs of ``frame`` (see :mod:`kithkin.identity.features`).
@@ -238,12 +238,13 @@ def score_pairs(
     Returns the pairs at or above ``threshold`` (columns ``customer_id_l``,
     ``customer_id_r``, ``match_probability``, ``match_weight``, ``weights``) and a report
     of how the model was obtained. Trains and saves the model when there is none or
-    ``retrain`` is set; otherwise reuses the saved one.
+    ``retrain`` is set; otherwise reuses the saved one. Runs on the analytics engine of
+    ``settings``; the model is kept in its workspace.
     """
-    engine = engine or get_settings().analytics_engine
-    api = database_api(engine)
+    engine = settings.analytics_engine
+    api = database_api(settings)
     table = api.register(frame, table_name="kithkin_customers")
-    path = model_path()
+    path = model_path(settings)
     notes: list[str] = []
     trained = retrain or not path.exists()
     linker = None
