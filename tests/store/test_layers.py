@@ -136,12 +136,57 @@ def test_services_receive_settings_instead_of_reading_the_global() -> None:
 SPLINK_INTERNALS = {"_settings_obj", "_u_is_trained", "_match_weight"}
 
 
+def _imports_splink(tree: ast.AST) -> bool:
+    return any((isinstance(node, ast.Import)
+                and any(a.name.split(".")[0] == "splink" for a in node.names))
+               or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0]
+                   == "splink")
+               for node in ast.walk(tree))
+
+
+def _kithkin_names(tree: ast.AST) -> set[str]:
+    """Names bound to kithkin modules or objects (their private helpers are ours)."""
+    names = {"self", "cls"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kithkin"):
+            names |= {alias.asname or alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names
+                      if alias.name.startswith("kithkin")}
+    return names
+
+
 def splink_internals(tree: ast.AST) -> list[int]:
-    """Lines that import ``splink.internals`` or read one of Splink's private attributes."""
+    """Lines that import ``splink.internals``, read one of Splink's private attributes
+    by name or, in a module that imports Splink, read any private attribute of an
+    object that is not kithkin's own."""
+    ours = _kithkin_names(tree)
+    uses_splink = _imports_splink(tree)
+
+    def private(node: ast.Attribute) -> bool:
+        if node.attr in SPLINK_INTERNALS:
+            return True
+        named = isinstance(node.value, ast.Name) and node.value.id in ours
+        return (uses_splink and node.attr.startswith("_") and not node.attr.startswith("__")
+                and not named)
+
     return [node.lineno for node in ast.walk(tree)
-            if (isinstance(node, ast.Attribute) and node.attr in SPLINK_INTERNALS)
+            if (isinstance(node, ast.Attribute) and private(node))
             or (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                 "splink.internals"))]
+
+
+def test_the_splink_check_sees_private_reads() -> None:
+    tree = ast.parse(
+        "import splink\n"
+        "from kithkin.identity import splink_adapter\n"
+        "a = linker._settings_obj\n"
+        "b = linker.training._cache\n"
+        "c = splink_adapter._comparisons(linker)\n"
+        "d = self._x\n"
+        "from splink.internals.misc import x\n"
+    )
+    assert sorted(splink_internals(tree)) == [3, 4, 7]
 
 
 def test_only_the_splink_adapter_touches_splink_internals() -> None:
