@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -146,3 +147,22 @@ def test_model_file_is_saved_in_the_workspace(sqlite_engine: Engine) -> None:
         run = service.identify(session=session, settings=get_settings(), auto_merge=False)
         assert run.report is not None and run.report["model"] == "trained"
         assert any("unusable" in note for note in run.report["notes"])
+
+
+def test_a_model_saved_for_another_engine_is_retrained(sqlite_engine: Engine) -> None:
+    """A model file holds its engine's SQL: reused on another it would block on nothing."""
+    customers, _ = synthetic.generate(persons=200, duplicates_rate=0.3, seed=11)
+    synthetic.load_customers(sqlite_engine, customers)
+    with session_scope(sqlite_engine) as session:
+        service.identify(session=session, settings=get_settings(), auto_merge=False)
+    path = resolution.model_path(get_settings())
+    with session_scope(sqlite_engine) as session:
+        run = service.identify(session=session, settings=get_settings(), auto_merge=False)
+        assert run.report is not None and run.report["model"] == "reused"
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "sql_dialect": "spark"}))
+    with session_scope(sqlite_engine) as session:
+        run = service.identify(session=session, settings=get_settings(), auto_merge=False)
+        assert run.report is not None and run.report["model"] == "trained"
+        assert any("trained on spark, not duckdb" in note for note in run.report["notes"])
+    assert json.loads(path.read_text())["sql_dialect"] == "duckdb"

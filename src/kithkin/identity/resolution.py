@@ -18,6 +18,7 @@ The same code runs on DuckDB (default) and on Spark (``analytics_engine = "pyspa
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -225,6 +226,16 @@ def _fill_unobserved_u(linker: Linker, *, sampled_pairs: float) -> None:
     splink_adapter.fill_untrained_u(linker, 0.5 / sampled_pairs)
 
 
+def _saved_dialect(path: Path) -> str | None:
+    """The SQL dialect a saved model was written for; None when it cannot be read (the
+    Linker then reports why)."""
+    try:
+        dialect = json.loads(path.read_text()).get("sql_dialect")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return dialect if isinstance(dialect, str) else None
+
+
 def score_pairs(
     frame: pd.DataFrame,
     *,
@@ -248,6 +259,12 @@ def score_pairs(
     notes: list[str] = []
     trained = retrain or not path.exists()
     linker = None
+    dialect = "spark" if engine == "pyspark" else "duckdb"
+    if not trained and (saved := _saved_dialect(path)) not in (None, dialect):
+        # Its SQL (quoting, function names) is that dialect's: Spark reads DuckDB's
+        # "column" as a string literal and finds no column to block on.
+        notes.append(f"saved model was trained on {saved}, not {dialect}; retrained")
+        trained = True
     if not trained:
         try:
             linker = Linker(table, str(path), log_level=logging.WARNING)
