@@ -4,8 +4,8 @@ what the server does, and no generated request may break it.
 Runs every phase (examples, coverage, fuzzing, stateful) with positive and negative
 data and every check (server errors, status codes, content types, response schemas,
 Allow headers, negative data rejected, positive data accepted, auth ignored, ...)
-with an admin API key, and the examples and coverage phases anonymously. Any finding fails the test with the
-operation, the check and the request that triggered it.
+with an admin API key, and the examples and coverage phases anonymously. Any finding
+fails the test with the operation, the check and the request that triggered it.
 
 One built-in is sharpened rather than taken as is: ``positive_data_acceptance`` counts
 any 422 as "schema-valid data rejected", but a 422 for a business rule the schema
