@@ -22,7 +22,8 @@ MetricType = Literal["number", "string", "bool", "date"]
 # Row identity, not metrics.
 KEY_COLUMNS = ("id", "as_of", "customer_id")
 
-_COLUMNS: list[Column[Any]] = list(CustomerMetric.__table__.columns)
+_COLUMNS: list[Column[Any]] = [
+    column for column in CustomerMetric.__table__.columns if isinstance(column, Column)]
 
 # The metrics, in table order.
 CONTRACT_COLUMNS: tuple[str, ...] = tuple(

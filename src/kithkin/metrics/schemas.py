@@ -11,18 +11,24 @@ from kithkin.metrics.catalog import CONTRACT_FIELDS
 
 
 def _contract_fields() -> dict[str, Any]:
-    fields: dict[str, Any] = {"as_of": (date, ...), "customer_id": (int, ...)}
-    for name, (kind, nullable) in CONTRACT_FIELDS.items():
-        fields[name] = (kind | None, ...) if nullable else (kind, ...)
-    return fields
+    return {name: (kind | None, ...) if nullable else (kind, ...)
+            for name, (kind, nullable) in CONTRACT_FIELDS.items()}
 
 
-# Generated from the model (kithkin.metrics.catalog): a new metric column is served as is.
-_CustomerMetricFields = create_model(  # type: ignore[call-overload]
-    "_CustomerMetricFields", __config__=ConfigDict(from_attributes=True), **_contract_fields())
+class _MetricKey(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    as_of: date
+    customer_id: int
 
 
-class CustomerMetricRead(_CustomerMetricFields):  # type: ignore[misc,valid-type]
+# The metrics are generated from the model (kithkin.metrics.catalog): a new metric column
+# is served as is.
+_CustomerMetricFields = create_model(
+    "_CustomerMetricFields", __base__=_MetricKey, **_contract_fields())
+
+
+class CustomerMetricRead(_CustomerMetricFields):
     """One customer's metrics at one as-of date (columns of docs/architecture.md)."""
 
 
