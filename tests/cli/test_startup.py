@@ -4,6 +4,7 @@ stack, and every help text survives Rich's markup."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -163,3 +164,12 @@ def test_no_help_text_loses_a_bracketed_word() -> None:
         assert not missing, (path, missing)
         checked += 1
     assert checked >= 1  # `import --mapping` names [columns], [defaults], [options]
+
+
+def test_shell_completion_goes_to_typer() -> None:
+    """Completion requests come with no arguments: they must not get the fast help."""
+    env = {**os.environ, "_KITHKIN_COMPLETE": "complete_bash", "COMP_WORDS": "kithkin sta",
+           "COMP_CWORD": "1"}
+    done = subprocess.run([sys.executable, "-m", "kithkin"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.stdout.split() == ["stages"], done.stdout + done.stderr

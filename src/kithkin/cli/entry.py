@@ -18,7 +18,7 @@ from kithkin import __version__
 from kithkin.cli.commands import APP_HELP, APP_OPTIONS, EAGER_COMMANDS, LAZY_COMMANDS
 
 PROG = "kithkin"
-HELP_FLAGS = {"--help"}
+COMPLETION_VARIABLE = "_KITHKIN_COMPLETE"
 
 
 def _width() -> int:
@@ -63,10 +63,12 @@ def render_help(width: int | None = None) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run `kithkin` with ``argv`` (default: the process's arguments)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["version"]:
+    # Shell completion calls the program with the request in the environment: Typer's.
+    completing = COMPLETION_VARIABLE in os.environ
+    if args == ["version"] and not completing:
         sys.stdout.write(__version__ + "\n")
         return
-    if not args or (len(args) == 1 and args[0] in HELP_FLAGS):
+    if (not args or args == ["--help"]) and not completing:
         sys.stdout.write(render_help())
         # Like Click: asking for help exits 0, running no command at all exits 2.
         raise SystemExit(0 if args else 2)
