@@ -2,9 +2,9 @@
 
 Runs `kithkin identify` in a subprocess: Splink's similarity functions need their jar on
 the classpath when the JVM starts, so the Spark session must be this run's own. Training
-is most of the time (EM is many small Spark jobs); whole-stage code generation is off,
-as in the analytics tests' session, because its compile time dominates queries over a
-few hundred rows (about a fifth of this test's time).
+is most of the time (EM is many small Spark jobs); as in the analytics tests' session,
+whole-stage code generation is off (its compile time dominates queries over a few
+hundred rows) and the JVM compiles with its quick tier only.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from kithkin.identity import synthetic
 from kithkin.identity.models import DuplicateCandidate, IdentityRun
 from tests.conftest import missing_service, services_required
 
+# As kithkin.analytics.engine.spark_session(small_data=True): no code generation, and
+# the JVM's quick JIT tier only.
 SMALL_DATA_SPARK = ("--conf spark.sql.codegen.wholeStage=false "
-                    "--conf spark.sql.codegen.factoryMode=NO_CODEGEN pyspark-shell")
+                    "--conf spark.sql.codegen.factoryMode=NO_CODEGEN "
+                    "--driver-java-options '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' "
+                    "pyspark-shell")
 
 
 @pytest.mark.spark
