@@ -225,8 +225,9 @@ def issue_key(url: str, home: Path) -> str:
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
         user = user_service.create_user(session=session, email=email, name="Bench",
                                         password="benchmark-password", role=Role.MANAGER)
-        row_and_key = user_service.create_api_key(session=session, user_id=user.id,
-                                                  name="bench", scopes=["*"])
+        row_and_key = user_service.create_api_key(
+            session=session, settings=get_settings(), user_id=user.id, name="bench",
+            scopes=["*"])
     engine.dispose()
     key: str = row_and_key[1]
     return key

@@ -86,6 +86,7 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
     """Time ``identify`` and score it; runs in its own process (peak RSS is its own)."""
     from sqlalchemy import select
 
+    from kithkin.config import get_settings
     from kithkin.database.core import session_factory
     from kithkin.identity import evaluation
     from kithkin.identity import service as identity_service
@@ -97,7 +98,7 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
     try:
         started = time.perf_counter()
         run = identity_service.identify(
-            session=session, threshold_review=args.threshold_review,
+            session=session, settings=get_settings(), threshold_review=args.threshold_review,
             threshold_merge=args.threshold_merge, retrain=True, auto_merge=False,
         )
         session.commit()
@@ -122,8 +123,8 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         merged = 0
         for _, candidate_id in sure:
             try:
-                identity_service.merge_candidate(session=session, candidate_id=candidate_id,
-                                                 actor="benchmark")
+                identity_service.merge_candidate(session=session, settings=get_settings(),
+                                                 candidate_id=candidate_id, actor="benchmark")
                 merged += 1
             except Exception:
                 continue

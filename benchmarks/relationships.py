@@ -201,7 +201,8 @@ def store_refreshes(metrics: pd.DataFrame) -> tuple[StoredRefresh, StoredRefresh
         raw = session.connection().connection.driver_connection
         before = raw.total_changes  # type: ignore[union-attr]
         seconds, report = timed(lambda: service.refresh(
-            session=session, as_of=as_of, metrics=frame, derive_inputs=False))
+            session=session, settings=get_settings(), as_of=as_of, metrics=frame,
+            derive_inputs=False))
         written = raw.total_changes - before  # type: ignore[union-attr]
         commit_seconds, _ = timed(session.commit)
         counts = {name: int(session.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 
+from kithkin.auth import passwords
 from kithkin.config import get_settings
 from kithkin.database.core import build_engine, dispose_engines
 from kithkin.database.manage import upgrade
@@ -33,6 +35,18 @@ def missing_service(reason: str) -> None:
     if services_required():
         pytest.fail(f"KITHKIN_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at minimum cost for the whole run: the tests check behaviour, not hashing
+    strength, and at the default cost every sign-in and seeded user took a noticeable
+    fraction of a second (the session scope covers session-scoped seeding too)."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", lambda: cheap)
+        patch.setattr(passwords, "dummy_hash", lambda: cheap.hash("x"))
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,10 @@
 """Typed settings, read once from the environment (prefix ``KITHKIN_``) and ``.env``.
 
-Everything reads settings through :func:`get_settings`, so tests override them by
-setting environment variables and calling ``get_settings.cache_clear()``.
+Entry points (the CLI, ``create_app``) read settings through :func:`get_settings`, so
+tests override them by setting environment variables and calling
+``get_settings.cache_clear()``. Domain services never read the global: they receive the
+settings (or the values they need) as parameters, and a web app hands over its own
+(:func:`settings_of`), so two apps built with different settings stay apart.
 """
 
 from __future__ import annotations
@@ -133,3 +136,11 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_of(state: object) -> Settings:
+    """The settings an application was built with (``create_app(settings=...)`` keeps
+    them on ``app.state``), else the process's own: request-level code reads settings
+    through this, never through the global."""
+    settings = getattr(state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()

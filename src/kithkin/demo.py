@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from kithkin.analytics import refresh as refresh_service
 from kithkin.auth.secret import signing_secret
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.database.manage import upgrade
 from kithkin.imports.schemas import ImportReport
@@ -63,9 +63,9 @@ def import_step(*, simulation: SimulationSummary, engine: Engine,
     return reports
 
 
-def refresh_step(*, as_of: date, engine: Engine,
+def refresh_step(*, settings: Settings, as_of: date, engine: Engine,
                  on_step: Callable[[str], None] | None = None) -> refresh_service.RefreshResult:
-    return refresh_service.run(settings=get_settings(), as_of=as_of, store_engine=engine,
+    return refresh_service.run(settings=settings, as_of=as_of, store_engine=engine,
                                on_step=on_step)
 
 
@@ -98,10 +98,9 @@ def ensure_demo_users(*, engine: Engine) -> dict[str, str | None]:
     return passwords
 
 
-def prepare_store() -> Engine:
-    settings = get_settings()
+def prepare_store(*, settings: Settings) -> Engine:
     settings.home.mkdir(parents=True, exist_ok=True)
     signing_secret(settings)  # a new workspace gets its secret now, not on first request
-    engine = get_engine()
+    engine = get_engine(settings.resolved_database_url)
     upgrade(engine)
     return engine

@@ -27,7 +27,7 @@ from kithkin.interactions.models import Interaction
 from kithkin.products.models import Product
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.models import RelationshipProfile
-from kithkin.relationships.workspace import active_models, load_config
+from kithkin.relationships.workspace import active_models
 from kithkin.transactions.models import Transaction, TransactionLine
 
 COMMUNITY_TAGS = frozenset({"community", "event"})
@@ -124,7 +124,7 @@ def _refreshed(template: Path, home: Path, as_of: date) -> Engine:
 
 
 def _results(store: Engine) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    models = active_models(load_config())
+    models = active_models(home=get_settings().home)
     with Session(store) as session:
         stages = {model.name: relationship_service.current_stages(
             session=session, model=model.name)[["customer_id", "stage", "rank"]]

@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from kithkin.api.app import create_app
-from kithkin.auth import passwords
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.core import build_engine, session_scope
@@ -25,14 +23,6 @@ from kithkin.users.models import Role
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at minimum cost: the tests check behaviour, not hashing strength."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
-    monkeypatch.setattr(passwords, "dummy_hash", lambda: cheap.hash("x"))
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +78,9 @@ def make_user(sqlite_engine: Engine) -> MakeUser:
             user = user_service.create_user(
                 session=session, email=email or f"{role}@example.com", name=role.title(),
                 password=PASSWORD, role=role)
-            _, key = user_service.create_api_key(session=session, user_id=user.id,
-                                                 name="test", scopes=scopes or ["*"])
+            _, key = user_service.create_api_key(
+                session=session, settings=get_settings(), user_id=user.id, name="test",
+                scopes=scopes or ["*"])
             return user.id, key
 
     return make

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from kithkin.api.app import create_app
+from kithkin.config import get_settings
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.schemas import CustomerDetail, CustomerProfile
 from kithkin.database.core import session_scope
@@ -104,8 +105,8 @@ def test_the_360_equals_the_orm_read_of_the_same_rows(store_engine: Engine) -> N
         full, empty = _seed(session)
         user = user_service.create_user(session=session, email="m@example.com", name="M",
                                         password="long password", role=Role.MANAGER)
-        _, key = user_service.create_api_key(session=session, user_id=user.id, name="t",
-                                             scopes=["*"])
+        _, key = user_service.create_api_key(
+            session=session, settings=get_settings(), user_id=user.id, name="t", scopes=["*"])
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(create_app(include_dashboard=False)) as client:
         answers = {cid: client.get(f"/api/v1/customers/{cid}", headers=headers)

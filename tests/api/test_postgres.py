@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from kithkin.api.app import create_app
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.core import session_scope
 from kithkin.interactions.models import Interaction
@@ -19,8 +20,8 @@ def test_api_on_postgresql(pg_engine: Engine) -> None:
     with session_scope(pg_engine) as session:
         user = user_service.create_user(session=session, email="m@example.com", name="M",
                                         password="long password", role=Role.MANAGER)
-        _, key = user_service.create_api_key(session=session, user_id=user.id, name="t",
-                                             scopes=["*"])
+        _, key = user_service.create_api_key(
+            session=session, settings=get_settings(), user_id=user.id, name="t", scopes=["*"])
         session.add_all([Customer(first_name=f"F{i}", last_name=f"L{i % 4}", email=f"{i}@x.io",
                                   identifiers=[CustomerIdentifier(source="shop",
                                                                   external_id=f"c{i}")])

@@ -231,9 +231,10 @@ def test_session_service_on_both_stores(store_engine: Engine) -> None:
                                          password="long enough", role=Role.ADMIN)
         agent = user_service.create_user(session=session, email="b@example.com", name="B",
                                          password="long enough", role=Role.AGENT)
-        tokens = [staff_sessions.start_session(session=session, user=agent)[1]
+        day = timedelta(days=1)
+        tokens = [staff_sessions.start_session(session=session, user=agent, lifetime=day)[1]
                   for _ in range(3)]
-        staff_sessions.start_session(session=session, user=admin)
+        staff_sessions.start_session(session=session, user=admin, lifetime=day)
         assert staff_sessions.end_session(session=session, token=tokens[0]) is True
         assert staff_sessions.end_session(session=session, token=tokens[0]) is False
         assert staff_sessions.end_user_sessions(session=session, user_id=agent.id) == 2

@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.identity.models import DuplicateCandidate
 from kithkin.relationships import service as relationship_service
@@ -33,7 +34,8 @@ def seed_relationships(engine: Engine) -> dict[str, int]:
         mapping = dict(zip(sorted(CUSTOMERS), ids, strict=True))
         for as_of, frame in ((FIRST, metrics()), (SECOND, metrics({DRIFTER: DRIFT}))):
             frame["customer_id"] = frame["customer_id"].map(mapping)
-            relationship_service.refresh(session=session, as_of=as_of, metrics=frame)
+            relationship_service.refresh(session=session, settings=get_settings(), as_of=as_of,
+                                         metrics=frame)
             session.commit()
     return {"drifter": mapping[DRIFTER]}
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, extract, func, select
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.dashboard import overview
 from kithkin.database.core import session_scope
@@ -80,7 +81,7 @@ def test_monthly_retention_is_the_share_of_last_months_buyers_who_bought_again(
             session.add(Transaction(source="t", order_id=str(n), customer_id=customer_id,
                                     ordered_at=when[month], amount=10.0))
     with session_scope() as session:
-        series = overview.monthly_series(session=session)
+        series = overview.monthly_series(session=session, settings=get_settings())
     assert series.months == ["2025-01", "2025-02", "2025-03"]
     assert series.orders == [4, 2, 1]
     assert series.revenue == [40.0, 20.0, 10.0]
@@ -138,7 +139,7 @@ def test_monthly_series_from_the_engine_equals_the_former_sql(
                                     ordered_at=when, amount=amount))
     with session_scope() as session:
         expected = _former_monthly_series(session, months)
-        series = overview.monthly_series(session=session, months=months)
+        series = overview.monthly_series(session=session, settings=get_settings(), months=months)
     assert series == expected
     if months == 3:  # the window starts in a month nobody bought in: from September
         assert series.months == ["2025-09", "2025-10"]
@@ -156,7 +157,7 @@ def test_headline_orders_and_revenue_come_from_the_engine_and_equal_the_store_su
     with session_scope() as session:
         orders, revenue = session.execute(
             select(func.count(), func.sum(Transaction.amount))).one()
-        counts, series = overview.overview_figures(session=session)
+        counts, series = overview.overview_figures(session=session, settings=get_settings())
     assert (counts.transactions, counts.revenue) == (orders, pytest.approx(revenue))
     assert orders > 1 and series.months  # the same connection gave the series
     assert login("analyst").get("/").status_code == 200
@@ -179,7 +180,7 @@ def test_cohort_matrix_covers_every_month_the_api_returns(
              "rate": 1.0 if k == 0 else 0.5 / k}
             for c, start in enumerate(months) for k in range(17 - c)]
     monkeypatch.setattr(overview.metrics_reports, "cohorts", lambda *, as_of: rows)
-    matrix = overview.cohort_matrix(as_of=date(2025, 6, 1))
+    matrix = overview.cohort_matrix(settings=get_settings(), as_of=date(2025, 6, 1))
     assert matrix is not None
     assert matrix.cohorts[0] == "2024-01" and len(matrix.cohorts) == 17
     assert matrix.periods == list(range(17))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
 from kithkin.errors import ValidationError
@@ -29,7 +31,8 @@ def test_quality_on_hard_duplicates(sqlite_engine: Engine) -> None:
     customers, truth = synthetic.generate(persons=2_000, duplicates_rate=0.15, hard=True, seed=7)
     synthetic.load_customers(sqlite_engine, customers)
     with session_scope(sqlite_engine) as session:
-        run = service.identify(session=session, threshold_review=0.8, auto_merge=False)
+        run = service.identify(session=session, settings=get_settings(), threshold_review=0.8,
+                               auto_merge=False)
         clusters = evaluation.truth_clusters(session=session, truth=truth)
         assert run.records == len(customers)
     pairs = [(c.customer_id_l, c.customer_id_r) for c in _candidates(sqlite_engine)]
@@ -51,7 +54,8 @@ def test_quality_on_the_simulators_hard_setting(sqlite_engine: Engine, tmp_path:
     synthetic.load_customers(sqlite_engine, pd.read_parquet(summary.files["customers"]))
     truth = pd.read_parquet(summary.files["truth/duplicate_clusters"])
     with session_scope(sqlite_engine) as session:
-        service.identify(session=session, threshold_review=0.8, auto_merge=False)
+        service.identify(session=session, settings=get_settings(), threshold_review=0.8,
+                         auto_merge=False)
         clusters = evaluation.truth_clusters(session=session, truth=truth)
     pairs = [(c.customer_id_l, c.customer_id_r) for c in _candidates(sqlite_engine)]
     scores = evaluation.pair_scores(pairs, clusters)
@@ -65,7 +69,8 @@ def test_thresholds_auto_merge_and_reruns(sqlite_engine: Engine) -> None:
     customers, _ = synthetic.generate(persons=500, duplicates_rate=0.25, hard=True, seed=3)
     synthetic.load_customers(sqlite_engine, customers)
     with session_scope(sqlite_engine) as session:
-        first = service.identify(session=session, threshold_merge=0.99, threshold_review=0.3)
+        first = service.identify(session=session, settings=get_settings(), threshold_merge=0.99,
+                                 threshold_review=0.3)
         assert first.report is not None and first.report["model"] == "trained"
     candidates = _candidates(sqlite_engine)
     assert candidates and all(c.match_probability >= 0.3 for c in candidates)
@@ -81,7 +86,8 @@ def test_thresholds_auto_merge_and_reruns(sqlite_engine: Engine) -> None:
     assert pending, "the review band should hold some pairs"
     with session_scope(sqlite_engine) as session:
         service.reject(session=session, candidate_id=pending[0].id, actor="t")
-        second = service.identify(session=session, threshold_merge=1.0, threshold_review=0.3)
+        second = service.identify(session=session, settings=get_settings(), threshold_merge=1.0,
+                                  threshold_review=0.3)
         assert second.report is not None and second.report["model"] == "reused"
     again = _candidates(sqlite_engine)
     keys = [(c.customer_id_l, c.customer_id_r) for c in again]
@@ -96,7 +102,8 @@ def test_thresholds_auto_merge_and_reruns(sqlite_engine: Engine) -> None:
 
 def test_thresholds_must_be_ordered(sqlite_engine: Engine) -> None:
     with session_scope(sqlite_engine) as session, pytest.raises(ValidationError):
-        service.identify(session=session, threshold_merge=0.7, threshold_review=0.8)
+        service.identify(session=session, settings=get_settings(), threshold_merge=0.7,
+                         threshold_review=0.8)
 
 
 def test_bad_input_never_crashes_and_is_reported(sqlite_engine: Engine) -> None:
@@ -114,7 +121,7 @@ def test_bad_input_never_crashes_and_is_reported(sqlite_engine: Engine) -> None:
     with session_scope(sqlite_engine) as session:
         session.add(Customer(created_at=T0, updated_at=T0))  # no identifier, nothing at all
         session.flush()
-        run = service.identify(session=session, auto_merge=False)
+        run = service.identify(session=session, settings=get_settings(), auto_merge=False)
         assert run.report is not None
         fields = run.report["fields"]
     assert fields["malformed_email"] >= 2 and fields["malformed_phone"] >= 2
@@ -123,20 +130,39 @@ def test_bad_input_never_crashes_and_is_reported(sqlite_engine: Engine) -> None:
 
 def test_tiny_stores_do_not_crash(sqlite_engine: Engine) -> None:
     with session_scope(sqlite_engine) as session:
-        assert service.identify(session=session).candidates == 0
+        assert service.identify(session=session, settings=get_settings()).candidates == 0
         session.add(Customer(first_name="Ann", created_at=T0, updated_at=T0))
         session.flush()
-        assert service.identify(session=session).records == 1
+        assert service.identify(session=session, settings=get_settings()).records == 1
 
 
 def test_model_file_is_saved_in_the_workspace(sqlite_engine: Engine) -> None:
     customers, _ = synthetic.generate(persons=200, duplicates_rate=0.3, seed=11)
     synthetic.load_customers(sqlite_engine, customers)
     with session_scope(sqlite_engine) as session:
-        service.identify(session=session, auto_merge=False)
-    assert resolution.model_path().exists()
-    resolution.model_path().write_text("{not json")
+        service.identify(session=session, settings=get_settings(), auto_merge=False)
+    assert resolution.model_path(get_settings()).exists()
+    resolution.model_path(get_settings()).write_text("{not json")
     with session_scope(sqlite_engine) as session:
-        run = service.identify(session=session, auto_merge=False)
+        run = service.identify(session=session, settings=get_settings(), auto_merge=False)
         assert run.report is not None and run.report["model"] == "trained"
         assert any("unusable" in note for note in run.report["notes"])
+
+
+def test_a_model_saved_for_another_engine_is_retrained(sqlite_engine: Engine) -> None:
+    """A model file holds its engine's SQL: reused on another it would block on nothing."""
+    customers, _ = synthetic.generate(persons=200, duplicates_rate=0.3, seed=11)
+    synthetic.load_customers(sqlite_engine, customers)
+    with session_scope(sqlite_engine) as session:
+        service.identify(session=session, settings=get_settings(), auto_merge=False)
+    path = resolution.model_path(get_settings())
+    with session_scope(sqlite_engine) as session:
+        run = service.identify(session=session, settings=get_settings(), auto_merge=False)
+        assert run.report is not None and run.report["model"] == "reused"
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "sql_dialect": "spark"}))
+    with session_scope(sqlite_engine) as session:
+        run = service.identify(session=session, settings=get_settings(), auto_merge=False)
+        assert run.report is not None and run.report["model"] == "trained"
+        assert any("trained on spark, not duckdb" in note for note in run.report["notes"])
+    assert json.loads(path.read_text())["sql_dialect"] == "duckdb"

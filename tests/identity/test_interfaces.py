@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from kithkin.api.app import create_app
 from kithkin.cli.main import app
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
 from kithkin.identity import synthetic
@@ -62,8 +63,9 @@ def test_api_duplicates(sqlite_engine: Engine) -> None:
             user = user_service.create_user(session=session, email=f"{role}@example.com",
                                             name=role, password="correct horse battery",
                                             role=role)
-            keys[role] = user_service.create_api_key(session=session, user_id=user.id,
-                                                     name="t", scopes=["*"])[1]
+            keys[role] = user_service.create_api_key(
+                session=session, settings=get_settings(), user_id=user.id, name="t",
+                scopes=["*"])[1]
     manager = {"Authorization": f"Bearer {keys[Role.MANAGER]}"}
     analyst = {"Authorization": f"Bearer {keys[Role.ANALYST]}"}
     with TestClient(create_app(include_dashboard=False)) as client:

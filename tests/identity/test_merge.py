@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.database.base import Base
 from kithkin.database.core import session_scope
@@ -92,7 +93,8 @@ def test_merge_then_undo_restores_every_table_exactly(store_engine: Engine) -> N
     ids = _seed(store_engine)
     before = _dump(store_engine)
     with session_scope(store_engine) as session:
-        entry = service.merge(session=session, survivor_id=ids["old"], merged_id=ids["new"],
+        entry = service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
+                              merged_id=ids["new"],
                               actor="tester")
         merge_id = entry.id
     assert _dump(store_engine) != before
@@ -106,7 +108,8 @@ def test_merge_moves_history_and_builds_the_golden_record(store_engine: Engine) 
     ids = _seed(store_engine)
     old, new = ids["old"], ids["new"]
     with session_scope(store_engine) as session:
-        service.merge(session=session, survivor_id=old, merged_id=new, actor="tester")
+        service.merge(session=session, settings=get_settings(), survivor_id=old, merged_id=new,
+                      actor="tester")
     with session_scope(store_engine) as session:
         survivor = session.get(Customer, old)
         merged = session.get(Customer, new)
@@ -138,17 +141,21 @@ def test_merge_moves_history_and_builds_the_golden_record(store_engine: Engine) 
 def test_refuses_merging_a_merged_record_and_double_undo(sqlite_engine: Engine) -> None:
     ids = _seed(sqlite_engine)
     with session_scope(sqlite_engine) as session:
-        merge_id = service.merge(session=session, survivor_id=ids["old"],
+        merge_id = service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
                                  merged_id=ids["new"], actor="t").id
     with session_scope(sqlite_engine) as session, pytest.raises(ConflictError, match="already"):
-        service.merge(session=session, survivor_id=ids["old"], merged_id=ids["new"], actor="t")
+        service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
+                      merged_id=ids["new"], actor="t")
     with session_scope(sqlite_engine) as session, pytest.raises(ConflictError, match="already"):
-        service.merge(session=session, survivor_id=ids["earlier"], merged_id=ids["old"],
+        service.merge(session=session, settings=get_settings(), survivor_id=ids["earlier"],
+                      merged_id=ids["old"],
                       actor="t")
     with session_scope(sqlite_engine) as session, pytest.raises(ValidationError):
-        service.merge(session=session, survivor_id=ids["old"], merged_id=ids["old"], actor="t")
+        service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
+                      merged_id=ids["old"], actor="t")
     with session_scope(sqlite_engine) as session, pytest.raises(NotFoundError):
-        service.merge(session=session, survivor_id=ids["old"], merged_id=999_999, actor="t")
+        service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
+                      merged_id=999_999, actor="t")
     with session_scope(sqlite_engine) as session:
         service.undo_merge(session=session, merge_id=merge_id)
     with session_scope(sqlite_engine) as session, pytest.raises(ConflictError, match="undone"):
@@ -162,9 +169,11 @@ def test_undo_refuses_when_a_later_merge_is_in_force(sqlite_engine: Engine) -> N
         session.add(third)
         session.flush()
         third_id = third.id
-        first = service.merge(session=session, survivor_id=ids["old"], merged_id=ids["new"],
+        first = service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
+                              merged_id=ids["new"],
                               actor="t").id
-        second = service.merge(session=session, survivor_id=ids["old"], merged_id=third_id,
+        second = service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
+                               merged_id=third_id,
                                 actor="t").id
     with session_scope(sqlite_engine) as session, pytest.raises(ConflictError, match="first"):
         service.undo_merge(session=session, merge_id=first)
@@ -177,7 +186,7 @@ def test_undo_refuses_when_a_later_merge_is_in_force(sqlite_engine: Engine) -> N
 def test_undo_refuses_when_a_changed_row_was_deleted(sqlite_engine: Engine) -> None:
     ids = _seed(sqlite_engine)
     with session_scope(sqlite_engine) as session:
-        merge_id = service.merge(session=session, survivor_id=ids["old"],
+        merge_id = service.merge(session=session, settings=get_settings(), survivor_id=ids["old"],
                                  merged_id=ids["new"], actor="t").id
     with sqlite_engine.begin() as conn:
         conn.execute(text("DELETE FROM membership"))
@@ -196,4 +205,5 @@ def test_reject_and_review_queue(sqlite_engine: Engine) -> None:
         service.reject(session=session, candidate_id=pending[0].id, actor="t")
         assert service.list_page(session=session) == ([], None)
         with pytest.raises(ConflictError, match="rejected"):
-            service.merge_candidate(session=session, candidate_id=pending[0].id, actor="t")
+            service.merge_candidate(session=session, settings=get_settings(),
+                                    candidate_id=pending[0].id, actor="t")

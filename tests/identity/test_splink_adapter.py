@@ -8,6 +8,7 @@ import pytest
 from splink import Linker
 from sqlalchemy import Engine
 
+from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.identity import features, resolution, splink_adapter, synthetic
 from kithkin.identity.splink_adapter import Level
@@ -18,8 +19,8 @@ def linker(sqlite_engine: Engine) -> Linker:
     customers, _ = synthetic.generate(persons=80, duplicates_rate=0.2, seed=3)
     synthetic.load_customers(sqlite_engine, customers)
     with session_scope(sqlite_engine) as session:
-        frame, _ = features.load_match_table(session=session)
-    api = resolution.database_api("duckdb")
+        frame, _ = features.load_match_table(session=session, settings=get_settings())
+    api = resolution.database_api(get_settings())
     return Linker(api.register(frame, table_name="adapter"), resolution.splink_settings("duckdb"),
                   log_level=logging.WARNING)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from splink import Linker
 from sqlalchemy import Engine
 
+from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.identity import features, resolution, splink_adapter, synthetic
 
@@ -28,8 +29,8 @@ def test_unobserved_u_is_filled_and_saved(sqlite_engine: Engine, tmp_path: Path)
     customers, _ = synthetic.generate(persons=300, duplicates_rate=0.2, seed=5)
     synthetic.load_customers(sqlite_engine, customers)
     with session_scope(sqlite_engine) as session:
-        frame, _ = features.load_match_table(session=session)
-    api = resolution.database_api("duckdb")
+        frame, _ = features.load_match_table(session=session, settings=get_settings())
+    api = resolution.database_api(get_settings())
     linker = Linker(api.register(frame, table_name="unobserved_u"),
                     resolution.splink_settings("duckdb"), log_level=logging.WARNING)
     linker.training.estimate_u_using_random_sampling(max_pairs=500, seed=1)

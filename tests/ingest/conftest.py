@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from kithkin.api.app import create_app
+from kithkin.config import get_settings
 from kithkin.database.core import build_engine, session_scope
 from kithkin.database.manage import upgrade
 from kithkin.users import service as user_service
@@ -37,8 +38,8 @@ def service(sqlite_engine: Engine, tmp_path: Path) -> Iterator[Service]:
         user = user_service.create_user(session=session, email="admin@example.com",
                                         name="Admin", password="correct horse battery",
                                         role=Role.ADMIN)
-        _, key = user_service.create_api_key(session=session, user_id=user.id, name="fuzz",
-                                             scopes=["*"])
+        _, key = user_service.create_api_key(
+            session=session, settings=get_settings(), user_id=user.id, name="fuzz", scopes=["*"])
     with TestClient(create_app(include_dashboard=False)) as client:
         service = Service(sqlite_engine, client, {"Authorization": f"Bearer {key}"})
         yield service

@@ -138,8 +138,8 @@ def test_an_upload_can_name_its_encoding(sqlite_engine: Engine, tmp_path: Path) 
     with session_scope() as session:
         user = user_service.create_user(session=session, email="a@example.com", name="A",
                                         password="correct horse battery", role=Role.ADMIN)
-        _, key = user_service.create_api_key(session=session, user_id=user.id, name="k",
-                                             scopes=["*"])
+        _, key = user_service.create_api_key(
+            session=session, settings=get_settings(), user_id=user.id, name="k", scopes=["*"])
     client = TestClient(create_app(include_dashboard=False))
     headers = {"X-API-Key": key}
     upload = {"file": ("clients.csv", LATIN_1, "text/csv")}

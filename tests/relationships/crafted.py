@@ -8,7 +8,10 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
+from kithkin.relationships.definitions import StageModel
+from kithkin.relationships.workspace import get_model
 
 BASE: dict[str, Any] = {
     "orders": 0, "days_since_last_purchase": None, "tenure_days": 0, "complaints_open": 0,
@@ -58,3 +61,8 @@ def add_customers(engine: Engine, ids: list[int]) -> None:
     with Session(engine) as session:
         session.add_all(Customer(id=i, first_name=f"C{i}") for i in ids)
         session.commit()
+
+
+def stage_model(name: str) -> StageModel:
+    """A stage model of the test's workspace (built-ins unless a test installed one)."""
+    return get_model(name, home=get_settings().home)

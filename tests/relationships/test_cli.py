@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from kithkin.cli.main import app
+from kithkin.config import get_settings
 from kithkin.relationships import cli as relationships_cli
 from kithkin.relationships import service
 
@@ -39,7 +40,7 @@ def test_validate_reports_line_and_problem(tmp_path: Path) -> None:
 def test_list_show_explain_and_levels(sqlite_engine: Engine) -> None:
     add_customers(sqlite_engine, list(CUSTOMERS))
     with Session(sqlite_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
     listed = runner.invoke(app, ["stages", "list"], terminal_width=300)
     assert listed.exit_code == 0 and "pyramid" in listed.output

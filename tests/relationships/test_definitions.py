@@ -4,14 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from kithkin.config import get_settings
 from kithkin.errors import ConfigurationError
 from kithkin.relationships.definitions import BUILTIN_DIR, StageModelError, parse_model
 from kithkin.relationships.workspace import (
     active_models,
-    get_model,
     install_model,
     load_config,
 )
+
+from .crafted import stage_model
 
 GOOD = """\
 [model]
@@ -42,15 +44,16 @@ and days_since_last_purchase <= 90
 
 
 def test_builtin_models_load_with_their_stages() -> None:
-    assert [get_model(n).stage_names for n in ("journey", "ladder", "pyramid")] == [
+    assert [stage_model(n).stage_names for n in ("journey", "ladder", "pyramid")] == [
         ["stranger", "acquaintance", "friend", "partner"],
         ["prospect", "customer", "client", "supporter", "advocate", "partner"],
         ["transactional", "responsive", "access", "transformational"],
     ]
     assert {path.stem for path in BUILTIN_DIR.glob("*.toml")} == {"journey", "ladder",
                                                                 "pyramid"}
-    assert [m.name for m in active_models()] == ["journey", "ladder", "pyramid"]
-    assert [get_model(n).includes_prospects for n in ("journey", "ladder", "pyramid")] == [
+    assert [m.name for m in active_models(home=get_settings().home)] == ["journey", "ladder",
+                                                                         "pyramid"]
+    assert [stage_model(n).includes_prospects for n in ("journey", "ladder", "pyramid")] == [
         True, True, False]
 
 
@@ -95,33 +98,33 @@ def test_invalid_file_leaves_the_active_model_untouched(tmp_path: Path) -> None:
     bad = tmp_path / "journey.toml"
     bad.write_text(GOOD.replace("orders >= 3", "ordrs >= 3"))
     with pytest.raises(StageModelError, match=r"journey\.toml:22"):
-        install_model(bad)
-    assert get_model("journey").stage_names == ["stranger", "acquaintance", "friend",
+        install_model(bad, home=get_settings().home)
+    assert stage_model("journey").stage_names == ["stranger", "acquaintance", "friend",
                                                 "partner"]
 
 
 def test_valid_user_model_replaces_the_builtin(tmp_path: Path, workspace: Path) -> None:
     mine = tmp_path / "mine.toml"
     mine.write_text(GOOD)
-    install_model(mine)
+    install_model(mine, home=get_settings().home)
     assert (workspace / "stage_models" / "journey.toml").exists()
-    assert get_model("journey").stage_names == ["stranger", "acquaintance", "friend"]
-    assert get_model("journey").stage("friend").rule.metrics == (
+    assert stage_model("journey").stage_names == ["stranger", "acquaintance", "friend"]
+    assert stage_model("journey").stage("friend").rule.metrics == (
         "orders", "days_since_last_purchase")
 
 
 def test_settings_choose_the_active_models(workspace: Path) -> None:
     workspace.mkdir(parents=True, exist_ok=True)
     (workspace / "relationships.toml").write_text('active_models = ["pyramid"]\n')
-    assert [m.name for m in active_models()] == ["pyramid"]
+    assert [m.name for m in active_models(home=get_settings().home)] == ["pyramid"]
     (workspace / "relationships.toml").write_text('active_models = ["nope"]\n')
     with pytest.raises(ConfigurationError, match="nope"):
-        active_models()
+        active_models(home=get_settings().home)
 
 
 def test_a_stage_goal_is_looked_up_in_one_place() -> None:
     """The customer explanation and the dashboard overview both ask the model."""
-    journey = get_model("journey")
+    journey = stage_model("journey")
     friend = journey.stage("friend")
     assert journey.goal_of("friend") == (friend.goal, friend.goal_metric)
     assert journey.goal_of("renamed since") is None
@@ -131,8 +134,9 @@ def test_segment_rules_are_checked_like_stage_rules(workspace: Path) -> None:
     workspace.mkdir(parents=True, exist_ok=True)
     config = workspace / "relationships.toml"
     config.write_text('[segments]\nbig = "revenue >= 300 and not has_contract"\n')
-    assert load_config().segment_rules()["big"].metrics == ("revenue", "has_contract")
+    assert load_config(home=get_settings().home).segment_rules()["big"].metrics == ("revenue",
+                                                                                    "has_contract")
     config.write_text('[segments]\nbig = "revenue >= (select 1)"\n')
     with pytest.raises(ConfigurationError,
                        match=r"\[segments\] big: SELECT is not allowed in a rule"):
-        load_config().segment_rules()
+        load_config(home=get_settings().home).segment_rules()

@@ -15,13 +15,13 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.dashboard.overview import stage_summary
 from kithkin.relationships import reports, service
 from kithkin.relationships.models import CustomerStage, StageChange
 from kithkin.relationships.reports import CHANGE_COLUMNS, FIRST_COLUMNS, timeline
-from kithkin.relationships.workspace import get_model
 
-from .crafted import CUSTOMERS, DRIFT, add_customers, metrics
+from .crafted import CUSTOMERS, DRIFT, add_customers, metrics, stage_model
 
 FIRST, SECOND, THIRD = date(2026, 1, 1), date(2026, 4, 1), date(2026, 7, 1)
 MODELS = ("journey", "ladder", "pyramid")
@@ -42,7 +42,8 @@ def _history_rows(session: Session) -> int:
 def test_a_first_refresh_writes_current_rows_and_no_history(store_engine: Engine) -> None:
     add_customers(store_engine, list(CUSTOMERS))
     with Session(store_engine) as session:
-        report = service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        report = service.refresh(session=session, settings=get_settings(), as_of=FIRST,
+                                 metrics=metrics())
         session.commit()
         assert {s.model: s.new for s in report.models} == dict.fromkeys(MODELS, 5)
         assert _history_rows(session) == 0
@@ -55,7 +56,7 @@ def test_a_first_refresh_writes_current_rows_and_no_history(store_engine: Engine
             assert (first_stage, first_rank) == (stage, rank)
 
         # the same refresh again on its date: nothing new, nothing rewritten
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
         assert _history_rows(session) == 0
         assert _stage_rows(session) == rows
@@ -64,11 +65,12 @@ def test_a_first_refresh_writes_current_rows_and_no_history(store_engine: Engine
 def test_a_later_refresh_writes_exactly_the_moves(store_engine: Engine) -> None:
     add_customers(store_engine, [*CUSTOMERS, 6])
     with Session(store_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
         before = _stage_rows(session)
         newcomer = metrics().query("customer_id == 2").assign(customer_id=6)
-        report = service.refresh(session=session, as_of=SECOND, metrics=pd.concat(
+        report = service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                                 metrics=pd.concat(
             [metrics({5: DRIFT}), newcomer], ignore_index=True))
         session.commit()
         moves = session.execute(select(
@@ -90,7 +92,8 @@ def test_a_later_refresh_writes_exactly_the_moves(store_engine: Engine) -> None:
         assert after[(5, "journey")][7:] == (FIRST, "friend", 2)
         assert {k: v for k, v in after.items() if k[0] not in (5, 6)} == {
             (r[0], r[1]): r for r in before if r[0] != 5}
-        journey = next(s for s in stage_summary(session=session)[1]  # type: ignore[index]
+        journey = next(s for s in stage_summary(session=session,
+                                                settings=get_settings())[1]  # type: ignore[index]
                        if s.model == "journey")
         assert journey.moves == {"down": 1, "new": 1}
 
@@ -129,13 +132,13 @@ def test_reports_read_as_before_with_customers_leaving_and_returning(
     with Session(store_engine) as session:
         snapshots = []
         for as_of, frame in runs:
-            service.refresh(session=session, as_of=as_of, metrics=frame)
+            service.refresh(session=session, settings=get_settings(), as_of=as_of, metrics=frame)
             session.commit()
             current = service.current_stages(session=session, model="journey")
             snapshots.append((as_of, dict(zip(current["customer_id"], current["stage"],
                                               strict=True))))
         ranks = {name: rank for rank, name in enumerate(
-            get_model("journey").stage_names)}
+            stage_model("journey").stage_names)}
         expected = _old_history(snapshots, ranks)
         stored = reports.load_changes(session=session, model="journey")
         assert _comparable(stored) == _comparable(expected)
@@ -144,23 +147,23 @@ def test_reports_read_as_before_with_customers_leaving_and_returning(
                                       StageChange.direction).where(
             StageChange.customer_id == 1, StageChange.model == "journey")).all()
         assert [tuple(k) for k in kept] == [(FIRST, "stranger", "new")]
-        stages = get_model("journey").stage_names
+        stages = stage_model("journey").stage_names
         for start, end in ((FIRST, SECOND), (SECOND, THIRD), (FIRST, THIRD)):
-            counts, rates = reports.transitions(session=session, model="journey",
+            counts, rates = reports.transitions(session=session, model=stage_model("journey"),
                                                 start=start, end=end)
             old_counts, old_rates = reports.transition_matrix(expected, stages, start, end)
             pd.testing.assert_frame_equal(counts, old_counts)
             pd.testing.assert_frame_equal(rates, old_rates)
         for end in (FIRST, SECOND, THIRD):
             pd.testing.assert_frame_equal(
-                reports.conversion_funnel(session=session, model="journey", end=end),
+                reports.conversion_funnel(session=session, model=stage_model("journey"), end=end),
                 reports.funnel(expected, stages, end))
         pd.testing.assert_frame_equal(
-            reports.stage_durations(session=session, model="journey"),
+            reports.stage_durations(session=session, model=stage_model("journey")),
             reports.time_in_stage(expected, stages, THIRD))
         down = reports.moved_down(session=session, model="journey")
         assert down.empty  # the latest refresh moved customer 5 back up
-        explained = service.explain(session=session, customer_id=5)
+        explained = service.explain(session=session, settings=get_settings(), customer_id=5)
         journey = [(c.as_of, c.from_stage, c.to_stage, c.direction)
                    for c in explained.history if c.model == "journey"]
         assert journey == [(THIRD, "acquaintance", "friend", "up"),

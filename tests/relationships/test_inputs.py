@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.errors import NotFoundError
 from kithkin.interactions.models import Interaction
@@ -70,7 +71,7 @@ def test_loaders_read_the_latest_block_and_the_derived_inputs(
         assert sorted(loaded["customer_id"]) == [1, 2, 3] and set(loaded["orders"]) == {3}
         assert inputs.load_metrics(session=session, as_of=date(2026, 2, 1))[
             "orders"].tolist() == [1]
-        events = inputs.event_inputs(session=session, as_of=AS_OF)
+        events = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF)
         derived = events.per_customer.set_index("customer_id").sort_index()
         assert derived.loc[1, ["has_preferences", "has_account_manager", "integrations",
                                "customized_orders", "community_interactions",
@@ -87,13 +88,13 @@ def test_loaders_read_the_latest_block_and_the_derived_inputs(
 def test_refresh_from_the_store(sqlite_engine: Engine) -> None:
     with Session(sqlite_engine) as session:
         _seed(session)
-        report = service.refresh(session=session, as_of=AS_OF)
+        report = service.refresh(session=session, settings=get_settings(), as_of=AS_OF)
         session.commit()
         journey = {m.model: m for m in report.models}["journey"]
         # only customer 1 has firm-held knowledge (stored preferences): a friend
         assert journey.distribution == {"stranger": 0, "acquaintance": 2, "friend": 1,
                                         "partner": 0}
-        found = service.explain(session=session, customer_id=1)
+        found = service.explain(session=session, settings=get_settings(), customer_id=1)
         assert found.bonds is not None
         assert (found.bonds.social, found.bonds.customization,
                 found.bonds.structural) == (66.7, 66.7, 33.3)
@@ -110,7 +111,8 @@ def test_stages_refresh_command_uses_the_latest_metrics(sqlite_engine: Engine) -
     result = CliRunner().invoke(app, ["stages", "refresh"])
     assert result.exit_code == 0, result.output
     with Session(sqlite_engine) as session:
-        assert service.explain(session=session, customer_id=1).as_of == AS_OF
+        assert service.explain(session=session, settings=get_settings(),
+                               customer_id=1).as_of == AS_OF
 
 
 def test_an_assigned_account_manager_is_a_social_bond(sqlite_engine: Engine) -> None:
@@ -122,7 +124,7 @@ def test_an_assigned_account_manager_is_a_social_bond(sqlite_engine: Engine) -> 
         session.add_all([Customer(id=1, account_manager_id=manager.id),
                          Customer(id=2, attributes={"preferences": ["tea"]})])
         session.commit()
-        found = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+        found = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF).per_customer
     assert found.set_index("customer_id")["has_account_manager"].to_dict() == {
         1: True, 2: False}
 
@@ -133,14 +135,14 @@ def test_attribute_inputs_follow_edits_between_refreshes(sqlite_engine: Engine) 
     snapshot's fingerprint, so the customers table is copied again)."""
     with Session(sqlite_engine) as session:
         _seed(session)
-        before = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+        before = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF).per_customer
         assert before.set_index("customer_id").loc[2, "has_preferences"] == False  # noqa: E712
         customer = session.get(Customer, 2)
         assert customer is not None
         customer.attributes = {"preferences": "tea;jazz", "price_lock": True}
         session.add(Customer(id=4, attributes={"integrations": ["erp"]}))
         session.commit()
-        after = inputs.event_inputs(session=session, as_of=AS_OF).per_customer
+        after = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF).per_customer
     found = after.set_index("customer_id")
     assert found.loc[2, "has_preferences"] == True  # noqa: E712
     assert found.loc[4, "integrations"] == 1

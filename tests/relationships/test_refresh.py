@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.errors import NotFoundError, ValidationError
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import reports, service
@@ -22,7 +23,7 @@ from kithkin.relationships.models import (
 )
 from kithkin.relationships.workspace import install_model
 
-from .crafted import CUSTOMERS, DRIFT, add_customers, metrics
+from .crafted import CUSTOMERS, DRIFT, add_customers, metrics, stage_model
 
 FIRST, SECOND = date(2026, 1, 1), date(2026, 4, 1)
 
@@ -30,9 +31,11 @@ FIRST, SECOND = date(2026, 1, 1), date(2026, 4, 1)
 def _two_refreshes(engine: Engine) -> None:
     add_customers(engine, list(CUSTOMERS))
     with Session(engine) as session:
-        first = service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        first = service.refresh(session=session, settings=get_settings(), as_of=FIRST,
+                                metrics=metrics())
         session.commit()
-        second = service.refresh(session=session, as_of=SECOND, metrics=metrics({5: DRIFT}))
+        second = service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                                 metrics=metrics({5: DRIFT}))
         session.commit()
     journey = {s.model: s for s in first.models}["journey"]
     assert journey.distribution == {"stranger": 1, "acquaintance": 1, "friend": 2,
@@ -65,13 +68,14 @@ def test_two_refreshes_record_a_downward_move(store_engine: Engine) -> None:
         down = reports.moved_down(session=session)
         assert down[["customer_id", "model", "from_stage", "to_stage"]].values.tolist() == [
             [5, "journey", "friend", "acquaintance"], [5, "ladder", "client", "customer"]]
-        table = reports.distribution(session=session, model="journey")
+        table = reports.distribution(session=session, model=stage_model("journey"))
         assert table.loc[SECOND].tolist() == [1, 2, 1, 1]
         current = service.current_stages(session=session, model="journey",
                                          customer_ids=[4, 5])
         assert current[["customer_id", "stage", "since"]].values.tolist() == [
             [4, "partner", FIRST], [5, "acquaintance", SECOND]]
-        durations = reports.stage_durations(session=session, model="journey").set_index(
+        durations = reports.stage_durations(session=session,
+                                            model=stage_model("journey")).set_index(
             "stage")
         assert durations.loc["friend", "completed_spells"] == 1  # customer 5, 90 days
         assert durations.loc["friend", "mean_days_completed"] == 90.0
@@ -80,9 +84,9 @@ def test_two_refreshes_record_a_downward_move(store_engine: Engine) -> None:
 def test_explain_says_why(sqlite_engine: Engine) -> None:
     _two_refreshes(sqlite_engine)
     with Session(sqlite_engine) as session:
-        found = service.explain(session=session, customer_id=5)
+        found = service.explain(session=session, settings=get_settings(), customer_id=5)
         with pytest.raises(NotFoundError):
-            service.explain(session=session, customer_id=99)
+            service.explain(session=session, settings=get_settings(), customer_id=99)
     journey = next(s for s in found.stages if s.model == "journey")
     assert (journey.stage, journey.goal, journey.goal_metric) == ("acquaintance", "satisfy",
                                                                   "last_csat")
@@ -106,7 +110,7 @@ def test_explain_says_why(sqlite_engine: Engine) -> None:
 def test_override_wins_and_survives_refresh(sqlite_engine: Engine) -> None:
     add_customers(sqlite_engine, list(CUSTOMERS))
     with Session(sqlite_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         row = service.get_segment_level(session=session, kind="stage:journey",
                                         segment="friend")
         # 2 customers (few), margin 90 / 500 = 18 % (medium): proactive
@@ -115,7 +119,8 @@ def test_override_wins_and_survives_refresh(sqlite_engine: Engine) -> None:
         service.set_level_override(session=session, kind="stage:journey", segment="friend",
                                    level="partnership", by="ana", reason="key accounts")
         session.commit()
-        service.refresh(session=session, as_of=SECOND, metrics=metrics({5: DRIFT}))
+        service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                        metrics=metrics({5: DRIFT}))
         session.commit()
         row = service.get_segment_level(session=session, kind="stage:journey",
                                         segment="friend")
@@ -136,21 +141,21 @@ def test_override_wins_and_survives_refresh(sqlite_engine: Engine) -> None:
 def test_history_only_moves_forward(sqlite_engine: Engine) -> None:
     add_customers(sqlite_engine, list(CUSTOMERS))
     with Session(sqlite_engine) as session:
-        service.refresh(session=session, as_of=SECOND, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=SECOND, metrics=metrics())
         with pytest.raises(ValidationError, match="only moves forward"):
-            service.refresh(session=session, as_of=FIRST, metrics=metrics())
+            service.refresh(session=session, settings=get_settings(), as_of=FIRST,
+                            metrics=metrics())
 
 
 def test_user_segments_from_settings(sqlite_engine: Engine, workspace: object) -> None:
-    from kithkin.config import get_settings
-
     home = get_settings().home
     home.mkdir(parents=True, exist_ok=True)
     (home / "relationships.toml").write_text(
         'active_models = ["journey"]\n[segments]\nbig = "revenue >= 300"\n')
     add_customers(sqlite_engine, list(CUSTOMERS))
     with Session(sqlite_engine) as session:
-        report = service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        report = service.refresh(session=session, settings=get_settings(), as_of=FIRST,
+                                 metrics=metrics())
         big = service.get_segment_level(session=session, kind="rule:big", segment="big")
     assert [m.model for m in report.models] == ["journey"]
     assert (big.customers, big.margin_rate) == (2, 0.1615)  # (60 + 150) / 1300
@@ -162,9 +167,10 @@ def test_a_stage_removed_between_refreshes(sqlite_engine: Engine, tmp_path: Path
     edited = tmp_path / "journey.toml"
     edited.write_text(builtin[:builtin.rindex("[[stages]]")])  # drop the partner stage
     with Session(sqlite_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
-        install_model(edited)
-        report = service.refresh(session=session, as_of=SECOND, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
+        install_model(edited, home=get_settings().home)
+        report = service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                                 metrics=metrics())
         change = session.execute(select(StageChange).where(
             StageChange.customer_id == 4, StageChange.as_of == SECOND)).scalars().one()
     assert {m.model: m.moved_down for m in report.models}["journey"] == 1
@@ -178,12 +184,12 @@ def test_a_refresh_rewrites_only_changed_rows(store_engine: Engine) -> None:
     rows are updated in place, and a customer absent from the metrics loses their rows."""
     add_customers(store_engine, list(CUSTOMERS))
     with Session(store_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
         ids_before = dict(session.execute(select(CustomerStage.customer_id, CustomerStage.id)
                                           .where(CustomerStage.model == "journey")).all())
         without_one = metrics({5: DRIFT}).query("customer_id != 1")
-        service.refresh(session=session, as_of=SECOND, metrics=without_one)
+        service.refresh(session=session, settings=get_settings(), as_of=SECOND, metrics=without_one)
         session.commit()
         rows = {r.customer_id: r for r in session.execute(select(CustomerStage).where(
             CustomerStage.model == "journey")).scalars()}
@@ -192,7 +198,7 @@ def test_a_refresh_rewrites_only_changed_rows(store_engine: Engine) -> None:
                                                          5: SECOND}
         assert rows[5].id == ids_before[5] and rows[5].stage == "acquaintance"
         assert json.loads(rows[5].evidence)["stage"] == "acquaintance"
-        explained = service.explain(session=session, customer_id=2)
+        explained = service.explain(session=session, settings=get_settings(), customer_id=2)
         assert {s.as_of for s in explained.stages} == {SECOND}
         assert explained.as_of == SECOND
         profiles = dict(session.execute(select(RelationshipProfile.customer_id,
@@ -210,7 +216,8 @@ def test_open_prospects_count_in_the_lowest_stage(sqlite_engine: Engine) -> None
                          Prospect(source="crm", external_id="b"),
                          Prospect(source="crm", external_id="c", converted_customer_id=1)])
         session.flush()
-        report = service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        report = service.refresh(session=session, settings=get_settings(), as_of=FIRST,
+                                 metrics=metrics())
         session.commit()
         counted = {s.model: s.distribution for s in report.models}
         assert counted["journey"]["stranger"] == 1 + 2
@@ -221,5 +228,6 @@ def test_open_prospects_count_in_the_lowest_stage(sqlite_engine: Engine) -> None
         stored = session.execute(select(StageCount.customers).where(
             StageCount.model == "journey", StageCount.stage == "stranger")).scalar_one()
         assert stored == 3
-        assert reports.distribution(session=session, model="journey").loc[FIRST].tolist()[
+        assert reports.distribution(session=session,
+                                    model=stage_model("journey")).loc[FIRST].tolist()[
             0] == 3

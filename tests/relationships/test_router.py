@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from kithkin.api.app import API_PREFIX, create_app
+from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.relationships import router as relationships_router
 from kithkin.relationships import service
@@ -27,8 +28,8 @@ def _client_and_key(role: Role) -> tuple[TestClient, str]:
         user = user_service.create_user(session=session, email=f"{role}@example.com",
                                         name=role.title(), password="long enough pw 1",
                                         role=role)
-        _, key = user_service.create_api_key(session=session, user_id=user.id, name="t",
-                                             scopes=["*"])
+        _, key = user_service.create_api_key(
+            session=session, settings=get_settings(), user_id=user.id, name="t", scopes=["*"])
     return TestClient(app), key
 
 
@@ -36,8 +37,9 @@ def _client_and_key(role: Role) -> tuple[TestClient, str]:
 def refreshed(sqlite_engine: Engine) -> Engine:
     add_customers(sqlite_engine, list(CUSTOMERS))
     with Session(sqlite_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
-        service.refresh(session=session, as_of=SECOND, metrics=metrics({5: DRIFT}))
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                        metrics=metrics({5: DRIFT}))
         session.commit()
     return sqlite_engine
 

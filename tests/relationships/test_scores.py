@@ -10,9 +10,9 @@ import pytest
 from kithkin.relationships import bonds, health
 from kithkin.relationships.assignment import assign
 from kithkin.relationships.engine import PROFILE_INPUTS, compute
-from kithkin.relationships.workspace import RelationshipConfig, get_model
+from kithkin.relationships.workspace import RelationshipConfig
 
-from .crafted import DRIFT, metrics
+from .crafted import DRIFT, metrics, stage_model
 
 
 @pytest.mark.parametrize(("model", "expected", "after_drift"), [
@@ -23,14 +23,14 @@ from .crafted import DRIFT, metrics
 ])
 def test_stages_of_crafted_customers(model: str, expected: list[str],
                                      after_drift: str) -> None:
-    assigned = assign(get_model(model), metrics())
+    assigned = assign(stage_model(model), metrics())
     assert assigned["stage"].tolist() == expected
-    drifted = assign(get_model(model), metrics({5: DRIFT}))
+    drifted = assign(stage_model(model), metrics({5: DRIFT}))
     assert drifted["stage"].tolist() == [*expected[:4], after_drift]
 
 
 def test_evidence_names_the_rule_and_the_values_it_read() -> None:
-    assigned = assign(get_model("journey"), metrics()).set_index("customer_id")
+    assigned = assign(stage_model("journey"), metrics()).set_index("customer_id")
     friend = json.loads(assigned.loc[5, "evidence"])
     assert friend["stage"] == "friend"
     assert friend["rule"].startswith("orders >= 2 and days_since_last_purchase <= 365")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.metrics import staging
 from kithkin.relationships import service
 from kithkin.relationships.definitions import BUILTIN_DIR
@@ -28,16 +29,16 @@ TABLES = ("customer_stage", "stage_change", "stage_count", "relationship_profile
 def test_explain_shows_current_values_of_an_unchanged_stage(store_engine: Engine) -> None:
     add_customers(store_engine, list(CUSTOMERS))
     with Session(store_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
         # customer 3 stays a friend, with other values than when it became one
-        service.refresh(session=session, as_of=SECOND, metrics=metrics(
+        service.refresh(session=session, settings=get_settings(), as_of=SECOND, metrics=metrics(
             {3: {"days_since_last_purchase": 45, "interactions_90d": 5}}))
         session.commit()
         row = session.execute(select(CustomerStage).where(
             CustomerStage.customer_id == 3, CustomerStage.model == "journey")).scalar_one()
         assert row.as_of == FIRST  # not rewritten
-        found = service.explain(session=session, customer_id=3)
+        found = service.explain(session=session, settings=get_settings(), customer_id=3)
     journey = next(s for s in found.stages if s.model == "journey")
     assert journey.stage == "friend" and journey.as_of == SECOND
     assert journey.evidence["values"]["days_since_last_purchase"] == 45
@@ -47,12 +48,14 @@ def test_explain_shows_current_values_of_an_unchanged_stage(store_engine: Engine
 
 def _scenario(engine: Engine, edited: Path) -> dict[str, Any]:
     with Session(engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
-        service.refresh(session=session, as_of=SECOND, metrics=metrics({5: DRIFT}))
+        service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                        metrics=metrics({5: DRIFT}))
         session.commit()
-        install_model(edited)  # a threshold edit: stored rule text is restated
-        service.refresh(session=session, as_of=THIRD,
+        install_model(edited,
+                      home=get_settings().home)  # a threshold edit: stored rule text is restated
+        service.refresh(session=session, settings=get_settings(), as_of=THIRD,
                         metrics=metrics({5: DRIFT}).query("customer_id != 2"))
         session.commit()
         dump: dict[str, Any] = {}
@@ -61,7 +64,8 @@ def _scenario(engine: Engine, edited: Path) -> dict[str, Any]:
             dump[table] = sorted(
                 (tuple((k, v) for k, v in row.items() if k not in {"id", "override_at"})
                  for row in rows), key=repr)
-        dump["explain"] = [service.explain(session=session, customer_id=c).model_dump()
+        dump["explain"] = [service.explain(session=session, settings=get_settings(),
+                                           customer_id=c).model_dump()
                            for c in (1, 3, 4, 5)]
         for table in TABLES:
             session.execute(text(f"DELETE FROM {table}"))
@@ -82,7 +86,7 @@ def test_staged_path_stores_what_the_driver_path_stores(
                                       "complaints_open = 0\nand (has_preferences"))
     assert edited.read_text() != builtin
     by_driver = _scenario(sqlite_engine, edited)
-    install_model(BUILTIN_DIR / "journey.toml")
+    install_model(BUILTIN_DIR / "journey.toml", home=get_settings().home)
     calls: list[str] = []
     start, read = staging.start, staging.read
 
@@ -127,12 +131,12 @@ def test_failed_refresh_stops_its_staging_and_leaves_no_files(
     monkeypatch.setattr(staging, "start", recorded_start)
     monkeypatch.setattr(service, "_store_stages", broken)
     with Session(sqlite_engine) as session, pytest.raises(RuntimeError):
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
     assert len(started) == 1  # the profiles were being staged when the refresh failed
     assert started[0].process.returncode is not None
     assert not list(folder.glob("kithkin-stage-*"))
     monkeypatch.undo()
     with Session(sqlite_engine) as session:  # and the next refresh works
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
         assert session.execute(text("SELECT count(*) FROM customer_stage")).scalar_one() > 0

@@ -116,7 +116,9 @@ def spark_session(master: str | None = None, *, small_data: bool = False) -> Any
     """A local-mode SparkSession in UTC with few shuffle partitions (small machines).
 
     ``small_data`` (tests) uses one shuffle partition and turns off code generation, whose
-    compile time dominates queries over a few rows.
+    compile time dominates queries over a few rows, and the JVM's optimising JIT tier
+    (C1 only, serial GC): on two busy cores C2 compiling Spark itself took longer than
+    the jobs (the analytics tests' Spark setup: 78-88 s with it, 29-37 s without).
     """
     try:
         from pyspark.sql import SparkSession
@@ -133,7 +135,8 @@ def spark_session(master: str | None = None, *, small_data: bool = False) -> Any
     )
     if small_data:
         builder = builder.config("spark.sql.codegen.wholeStage", "false").config(
-            "spark.sql.codegen.factoryMode", "NO_CODEGEN")
+            "spark.sql.codegen.factoryMode", "NO_CODEGEN").config(
+            "spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
     try:
         return builder.getOrCreate()
     except Exception as exc:

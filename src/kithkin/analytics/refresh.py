@@ -86,7 +86,8 @@ def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame) -> int:
         )
 
 
-def refresh_relationships(*, engine: Engine, source: analytics_engine.AnalyticsSource,
+def refresh_relationships(*, engine: Engine, settings: Settings,
+                          source: analytics_engine.AnalyticsSource,
                           result: RefreshResult, block: pd.DataFrame) -> None:
     """Stages, health, bonds and levels from the new block and the event aggregates the
     relationship engine reads besides it, computed on ``source`` like the block.
@@ -103,7 +104,7 @@ def refresh_relationships(*, engine: Engine, source: analytics_engine.AnalyticsS
             return
         events = relationship_features.compute(source, as_of=result.as_of)
         result.relationships = relationship_service.refresh(
-            session=session, as_of=result.as_of, metrics=block, events=events)
+            session=session, settings=settings, as_of=result.as_of, metrics=block, events=events)
 
 
 def record_timings(*, engine: Engine, result: RefreshResult) -> None:
@@ -127,7 +128,7 @@ def run(
     stored, the model columns stay empty and ``model_error`` says why.
     """
     options = options or models.ModelOptions()
-    engine = store_engine or get_engine()
+    engine = store_engine or get_engine(settings.resolved_database_url)
     result = RefreshResult(as_of=as_of, engine=settings.analytics_engine)
 
     @contextmanager
@@ -155,6 +156,7 @@ def run(
         block = combine(features, summary, fitted.predictions)
         result.customers = store(engine=engine, result=result, block=block)
     with step("relationships"):
-        refresh_relationships(engine=engine, source=source, result=result, block=block)
+        refresh_relationships(engine=engine, settings=settings, source=source, result=result,
+                              block=block)
     record_timings(engine=engine, result=result)
     return result

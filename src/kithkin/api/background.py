@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from kithkin.api.writelock import bulk_write_lock
+from kithkin.config import Settings
 from kithkin.errors import ServiceUnavailableError
 from kithkin.imports.models import ImportJob
 from kithkin.ingest import pipeline as ingest_pipeline
@@ -24,8 +25,8 @@ JOB_REGISTRATION_TIMEOUT_SECONDS = 120.0
 _POLL_SECONDS = 0.02
 
 
-def start_import(*, engine: Engine, kind: str, path: Path, options: IngestOptions,
-                 strict: bool, encoding: str = "utf-8") -> int:
+def start_import(*, engine: Engine, settings: Settings, kind: str, path: Path,
+                 options: IngestOptions, strict: bool, encoding: str = "utf-8") -> int:
     """Run ``ingest_file`` in a daemon thread; return its job id once registered."""
     failure: list[BaseException] = []
 
@@ -35,7 +36,7 @@ def start_import(*, engine: Engine, kind: str, path: Path, options: IngestOption
                 # Messages name the upload, not where the server keeps it.
                 ingest_pipeline.ingest_file(kind=kind, path=path, mapping=options,
                                             strict=strict, engine=engine, label=path.name,
-                                            encoding=encoding)
+                                            encoding=encoding, settings=settings)
         except BaseException as exc:
             failure.append(exc)
 

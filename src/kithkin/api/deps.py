@@ -26,6 +26,7 @@ from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import SAFE_METHODS, verify_csrf
 from kithkin.auth.principal import API_KEY_HEADER, resolve_principal
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
+from kithkin.config import Settings, settings_of
 from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_factory, unit_of_work
 from kithkin.errors import PermissionDeniedError
@@ -80,6 +81,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def app_settings(request: Request) -> Settings:
+    """The settings of the app serving the request (``create_app(settings=...)``): routes
+    hand these to services, which never read the process-wide settings."""
+    return settings_of(request.app.state)
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
 def authenticated_user(request: Request, session: SessionDep,

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from kithkin.api.deps import CurrentUser, check_permission
 from kithkin.api.writelock import with_lock_retries
 from kithkin.auth.roles import Access, Area
+from kithkin.config import settings_of
 from kithkin.customers.scope import CustomerScope
 from kithkin.errors import ValidationError
 from kithkin.fields import MAX_INT64, MIN_INT64
@@ -83,7 +84,7 @@ def _ingest(request: Request, user: CurrentUser, kind: str,
     CustomerScope.for_user(user).require_all("event ingestion")
     engine = request.app.state.engine
     report: ImportReport = with_lock_retries(engine, lambda: ingest_pipeline.ingest_records(
-        kind=kind, records=records, engine=engine))
+        kind=kind, records=records, engine=engine, settings=settings_of(request.app.state)))
     return EventResult(
         received=len(records), accepted=report.rows_written, inserted=report.inserted,
         updated=report.updated, unchanged=report.unchanged, duplicates=report.duplicates,

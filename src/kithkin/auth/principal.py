@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from kithkin.auth.sessions import session_token
+from kithkin.auth.sessions import idle_limit, session_token
+from kithkin.config import settings_of
 from kithkin.errors import AuthenticationError
 from kithkin.users import service as user_service
 from kithkin.users import sessions as staff_sessions
@@ -46,10 +47,12 @@ def resolve_principal(*, request: Request, session: Session) -> Principal:
     """
     key = presented_api_key(request)
     if key is not None:
-        user, api_key = user_service.authenticate_api_key(session=session, key=key)
+        user, api_key = user_service.authenticate_api_key(
+            session=session, settings=settings_of(request.app.state), key=key)
         return Principal(user, api_key=api_key)
     token = session_token(request)
     if token is None:
         raise AuthenticationError("sign in or send an API key")
-    user, row = staff_sessions.authenticate_session(session=session, token=token)
+    user, row = staff_sessions.authenticate_session(session=session, token=token,
+                                                    idle=idle_limit(request))
     return Principal(user, staff_session=row)

@@ -8,10 +8,13 @@ whether that sign-in still holds, is decided by the server-side row
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from kithkin.auth.csrf import rotate_csrf_token
+from kithkin.config import settings_of
 from kithkin.users import sessions as staff_sessions
 from kithkin.users.models import StaffSession, StaffUser
 
@@ -23,6 +26,11 @@ def session_token(request: Request) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def idle_limit(request: Request) -> timedelta:
+    """How long a sign-in may sit unused, in the settings of the app serving ``request``."""
+    return timedelta(minutes=settings_of(request.app.state).session_idle_minutes)
+
+
 def log_in(request: Request, session: Session, user: StaffUser) -> StaffSession:
     """Start a new server-side session (ending the one the cookie held, if any) and put
     its token in a fresh cookie; the caller commits."""
@@ -31,6 +39,7 @@ def log_in(request: Request, session: Session, user: StaffUser) -> StaffSession:
         staff_sessions.end_session(session=session, token=previous)
     row, token = staff_sessions.start_session(
         session=session, user=user,
+        lifetime=timedelta(hours=settings_of(request.app.state).session_lifetime_hours),
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"))
     request.session.clear()

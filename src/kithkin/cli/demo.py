@@ -38,7 +38,7 @@ def demo(
 ) -> None:
     """Simulate a business, import it, compute value, stages and health, and show the result."""
     settings = get_settings()
-    engine = demo_service.prepare_store()
+    engine = demo_service.prepare_store(settings=settings)
     data_dir = settings.home / "demo-data" / f"c{customers}-y{years:g}-s{seed}"
     console.rule("[bold]1. simulate")
     with _bar() as progress:
@@ -73,7 +73,8 @@ def demo(
             def on_step(name: str, status: Status = status, day: date = as_of) -> None:
                 status.update(f"refresh as of {day}: {name}")
 
-            result = demo_service.refresh_step(as_of=as_of, engine=engine, on_step=on_step)
+            result = demo_service.refresh_step(settings=settings, as_of=as_of, engine=engine,
+                                               on_step=on_step)
         console.print(f"as of {as_of}: metrics of {result.customers:,} customers in "
                       f"{sum(result.timings.values()):.1f} s"
                       + (f" [yellow](models: {result.model_error})[/]"
@@ -116,11 +117,11 @@ def _print_store_counts() -> None:
 
 def _print_stages() -> None:
     with session_scope() as session:
-        for model in (m.name for m in active_models()):
+        for model in active_models(home=get_settings().home):
             frame = relationship_reports.distribution(session=session, model=model)
             if frame.empty:
                 continue
-            table = Table("as of", *map(str, frame.columns), title=f"stage model: {model}")
+            table = Table("as of", *map(str, frame.columns), title=f"stage model: {model.name}")
             for as_of, row in frame.iterrows():
                 table.add_row(str(as_of), *(f"{int(v):,}" for v in row))
             console.print(table)
@@ -137,8 +138,8 @@ def _print_examples(limit: int = 3) -> None:
                 ids.append(int(pick["customer_id"].iloc[0]))
         for customer_id in ids:
             console.print()
-            print_explanation(relationship_service.explain(session=session,
-                                                           customer_id=customer_id))
+            print_explanation(relationship_service.explain(
+                session=session, settings=get_settings(), customer_id=customer_id))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,67 +2,29 @@
 
 Domain command modules import the analytics stack (ibis, pandas, scipy, splink), which
 takes seconds; `kithkin --help` and `kithkin version` must answer at once. So the
-top-level group lists every command from the table below (name and one-line help) and
-imports a command's module only when that command is run or asked for its own help.
-``tests/cli/test_startup.py`` checks the table against the real commands and counts the
-modules `--help` imports.
+top-level group lists every command from the table in :mod:`kithkin.cli.commands` (name
+and one-line help) and imports a command's module only when that command is run or asked
+for its own help; the executable (:mod:`kithkin.cli.entry`) answers those two without
+even importing this module. ``tests/cli/test_startup.py`` checks the table against the
+real commands and counts the modules `--help` imports.
+
+Help texts are plain text: Typer reads them as Rich markup, which would swallow a
+bracketed word such as ``[columns]``, so every loaded command's help is escaped once.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import typer
 from typer import _click as click  # typer >= 0.29 vendors click; pinned in pyproject
-from typer.core import TyperCommand, TyperGroup
+from typer.core import HAS_RICH, TyperCommand, TyperGroup
 
 from kithkin import __version__
+from kithkin.cli.commands import APP_HELP, LAZY_COMMANDS, LazyCommand
 
-
-@dataclass(frozen=True)
-class LazyCommand:
-    """Where a command lives: ``register`` adds it (and maybe siblings) to an app."""
-
-    help: str
-    register: tuple[str, ...]  # "module:function(app)" or "module:typer_app"
-
-
-LAZY_COMMANDS: dict[str, LazyCommand] = {
-    "refresh": LazyCommand(
-        "Snapshot the store, compute summaries, features and CLV, store them per customer.",
-        ("kithkin.analytics.cli:register",)),
-    "serve": LazyCommand(
-        "Serve the REST API (/api/v1, docs at /docs) and the dashboard.",
-        ("kithkin.api.cli:register",)),
-    "demo": LazyCommand(
-        "Simulate a business, import it, compute value, stages and health, and show the "
-        "result.", ("kithkin.cli.demo:register",)),
-    "identify": LazyCommand(
-        "Find duplicate customers with Splink; merge the sure ones, queue the likely ones.",
-        ("kithkin.identity.cli:register",)),
-    "import": LazyCommand(
-        "Import customers, prospects, products, transactions, lines, interactions or "
-        "memberships.", ("kithkin.ingest.cli:register",)),
-    "simulate": LazyCommand(
-        "Generate customers, orders, interactions, memberships and prospects, import-ready.",
-        ("kithkin.simulate.cli:register",)),
-    # `explain` joins the customers group from the relationships module.
-    "customers": LazyCommand(
-        "Look up customers and assign their account managers.",
-        ("kithkin.customers.cli:app", "kithkin.relationships.cli:register")),
-    "duplicates": LazyCommand(
-        "Review, merge, reject and undo duplicate customers.",
-        ("kithkin.identity.cli:register",)),
-    "stages": LazyCommand(
-        "Relationship stage models, assignment and history reports.",
-        ("kithkin.relationships.cli:register",)),
-    "levels": LazyCommand(
-        "Recommended relationship level per segment (Kotler).",
-        ("kithkin.relationships.cli:register",)),
-    "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
-}
+__all__ = ["LAZY_COMMANDS", "LazyCommand", "app", "load_command"]
 
 
 def load_command(name: str) -> click.Command:
@@ -80,6 +42,31 @@ def load_command(name: str) -> click.Command:
     command = typer.main.get_group(holder).commands.get(name)
     if command is None:
         raise RuntimeError(f"{spec.register} did not register the command {name!r}")
+    return escape_markup(command)
+
+
+_ESCAPED = "_kithkin_help_escaped"
+
+
+def escape_markup(command: click.Command) -> click.Command:
+    """Escape Rich markup in the help of ``command``, its options and its subcommands
+    (once: a command seen again is left alone). Without Rich, help is printed as is."""
+    if not HAS_RICH or getattr(command, _ESCAPED, False):
+        return command
+    from rich.markup import escape
+
+    setattr(command, _ESCAPED, True)
+    for attribute in ("help", "short_help", "epilog"):
+        text = getattr(command, attribute, None)
+        if text:
+            setattr(command, attribute, escape(text))
+    for param in command.params:
+        text = getattr(param, "help", None)
+        if text:
+            param.help = escape(text)  # type: ignore[attr-defined]
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            escape_markup(sub)
     return command
 
 
@@ -91,10 +78,12 @@ class LazyGroup(TyperGroup):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is not None or cmd_name not in LAZY_COMMANDS:
-            return command
+        if command is not None:
+            return escape_markup(command)
+        if cmd_name not in LAZY_COMMANDS:
+            return None
         # Only the help listing reaches this: resolve_command loads the real command.
-        return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name].help)
+        return escape_markup(TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name].help))
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -108,7 +97,7 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     name="kithkin",
     cls=LazyGroup,
-    help="Relationship-marketing CRM: value, stages, health, playbooks and retention.",
+    help=APP_HELP,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from kithkin.api import background
 from kithkin.api.writelock import bulk_write_lock
+from kithkin.config import Settings
 from kithkin.errors import ValidationError
 from kithkin.imports.schemas import ImportReport
 from kithkin.ingest import pipeline as ingest_pipeline
@@ -217,7 +218,7 @@ def comma_separated(path: Path, layout: Layout) -> Path:
     return target
 
 
-def dry_run(*, engine: Engine, kind: Kind, path: Path, layout: Layout,
+def dry_run(*, engine: Engine, settings: Settings, kind: Kind, path: Path, layout: Layout,
             options: IngestOptions) -> DryRun:
     """Import the whole file and roll back: the counts and the first rejected rows
     (row, field, value, reason), as the real import would report them."""
@@ -227,7 +228,8 @@ def dry_run(*, engine: Engine, kind: Kind, path: Path, layout: Layout,
         with bulk_write_lock(engine):
             report = ingest_pipeline.ingest_file(
                 kind=kind.value, path=readable, mapping=options, dry_run=True,
-                engine=engine, encoding=encoding, label=_original_name(path))
+                engine=engine, settings=settings, encoding=encoding,
+                label=_original_name(path))
     finally:
         if readable != path:
             readable.unlink(missing_ok=True)
@@ -235,13 +237,14 @@ def dry_run(*, engine: Engine, kind: Kind, path: Path, layout: Layout,
     return DryRun(report=report, rejects=rejects, more_rejects=more)
 
 
-def start_import(*, engine: Engine, kind: Kind, path: Path, layout: Layout,
-                 options: IngestOptions, strict: bool = False) -> int:
+def start_import(*, engine: Engine, settings: Settings, kind: Kind, path: Path,
+                 layout: Layout, options: IngestOptions, strict: bool = False) -> int:
     """Start the mapped import in the background (as every upload does); its job id."""
     readable = comma_separated(path, layout)
     encoding = "utf-8" if readable != path else layout.encoding
-    return background.start_import(engine=engine, kind=kind.value, path=readable,
-                                   options=options, strict=strict, encoding=encoding)
+    return background.start_import(engine=engine, settings=settings, kind=kind.value,
+                                   path=readable, options=options, strict=strict,
+                                   encoding=encoding)
 
 
 def _first_rejects(path: Path | None) -> tuple[list[dict[str, str]], bool]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics.cohorts import monthly_activity, transaction_totals
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.customers.models import Customer
 from kithkin.metrics import reports as metrics_reports
 from kithkin.metrics import service as metrics_service
@@ -90,14 +90,14 @@ def _store(session: Session) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
-def overview_figures(*, session: Session,
+def overview_figures(*, session: Session, settings: Settings,
                      months: int = MONTHS_SHOWN) -> tuple[StoreCounts, MonthlySeries]:
     """The overview's headline counts and monthly series. Customers and prospects are
     counted in the store (rows, not analytics); orders, revenue and the series are
     computed by the analytics engine (the one that computes the metrics), in one
     connection, as the engine's snapshot check costs seconds on a large store."""
     totals, frame = analytics_engine.on_demand(
-        get_settings(), _store(session), lambda source: (
+        settings, _store(session), lambda source: (
             analytics_engine.to_pandas(source, transaction_totals(source.transactions)),
             analytics_engine.to_pandas(
                 source, monthly_activity(source.transactions, months=months))))
@@ -115,16 +115,17 @@ def _label(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def monthly_series(*, session: Session, months: int = MONTHS_SHOWN) -> MonthlySeries:
+def monthly_series(*, session: Session, settings: Settings,
+                   months: int = MONTHS_SHOWN) -> MonthlySeries:
     """Revenue, orders and month-on-month customer retention over the last ``months``,
-    computed by the analytics engine over the session's store
+    computed by the analytics engine of ``settings`` over the session's store
     (:func:`kithkin.analytics.cohorts.monthly_activity`).
 
     Retention of month *m* is the share of customers who bought in *m−1* and bought again
     in *m*: the simplest retention rate a marketer reads (Gupta & Lehmann 2003, "Customers
     as Assets", J. Interactive Marketing 17(1)).
     """
-    return overview_figures(session=session, months=months)[1]
+    return overview_figures(session=session, settings=settings, months=months)[1]
 
 
 def _series(frame: pd.DataFrame, months: int) -> MonthlySeries:
@@ -230,7 +231,7 @@ class CohortMatrix:
         return max(later) if later else None
 
 
-def cohort_matrix(*, as_of: date) -> CohortMatrix | None:
+def cohort_matrix(*, settings: Settings, as_of: date) -> CohortMatrix | None:
     """Acquisition-cohort retention as a heatmap matrix over the whole history, from the
     rows the API serves (:func:`kithkin.metrics.reports.cohorts`; Fader & Hardie's "C3"
     chart, 2009, "Probability Models for Customer-Base Analysis", J. Interactive Marketing
@@ -239,7 +240,7 @@ def cohort_matrix(*, as_of: date) -> CohortMatrix | None:
 
     Returns None when there are no purchases; cells not yet observable are None.
     """
-    table = metrics_reports.cohorts(as_of=as_of)
+    table = metrics_reports.cohorts(settings=settings, as_of=as_of)
     if not table:
         return None
     starts = sorted({row["cohort"] for row in table})
@@ -268,7 +269,8 @@ class ModelStages:
     goals: list[tuple[str, str] | None]
 
 
-def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
+def stage_summary(*, session: Session,
+                  settings: Settings) -> tuple[date, list[ModelStages]] | None:
     """Customers by stage per model and moves up/down at the latest refresh, from the
     relationship engine's ``stage_count`` and ``stage_change`` tables, and the customers
     it assessed for the first time (``customer_stage.assigned_at``; a first assignment
@@ -292,7 +294,7 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
     ):
         entered = moves.setdefault(model, {})
         entered["new"] = entered.get("new", 0) + int(n)
-    definitions = relationships_workspace.available_models()
+    definitions = relationships_workspace.available_models(home=settings.home)
     models: dict[str, ModelStages] = {}
     for model, stage, n in counts:
         known = definitions.get(model)

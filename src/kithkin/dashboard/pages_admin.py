@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
+from kithkin.config import settings_of
 from kithkin.dashboard import navigation
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import ConflictError, ValidationError
@@ -115,7 +116,7 @@ def create_key(request: Request, session: SessionDep, user: AdminUser,
                scopes: Annotated[str, Form()] = "*") -> Response:
     try:
         _, key = users_service.create_api_key(
-            session=session, user_id=owner_id, name=name,
+            session=session, settings=settings_of(request.app.state), user_id=owner_id, name=name,
             scopes=[s for s in scopes.replace(",", " ").split() if s] or ["*"],
         )
     except ValidationError as exc:

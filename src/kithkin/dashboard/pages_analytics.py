@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from kithkin.api.deps import SessionDep
+from kithkin.api.deps import SessionDep, SettingsDep
 from kithkin.dashboard import charts, navigation
 from kithkin.dashboard import overview as overview_service
 from kithkin.dashboard.web import PageRoute, render, require_page
@@ -33,8 +33,9 @@ def _value_charts(summary: overview_service.ValueSummary) -> list[charts.Chart]:
 
 
 @router.get("/")
-def overview(request: Request, session: SessionDep, user: OverviewUser) -> Response:
-    counts, monthly = overview_service.overview_figures(session=session)
+def overview(request: Request, session: SessionDep, settings: SettingsDep,
+             user: OverviewUser) -> Response:
+    counts, monthly = overview_service.overview_figures(session=session, settings=settings)
     summary = overview_service.value_summary(session=session)
     trend: list[charts.Chart] = []
     if monthly.months:
@@ -47,7 +48,7 @@ def overview(request: Request, session: SessionDep, user: OverviewUser) -> Respo
                               y_title="share retained", y_format=".0%",
                               row_label="month"),
         ]
-    stages = overview_service.stage_summary(session=session)
+    stages = overview_service.stage_summary(session=session, settings=settings)
     stage_charts = [] if stages is None else [
         charts.bar_chart(f"stages-{m.model}", f"Customers by stage: {m.title}",
                          categories=m.stages, series={"customers": m.customers},
@@ -68,10 +69,10 @@ def _scale_top(later_peak: float | None) -> float:
 
 
 @router.get("/cohorts")
-def cohorts(request: Request,
+def cohorts(request: Request, settings: SettingsDep,
             user: Annotated[StaffUser, Depends(require_page(navigation.COHORTS.key))]
             ) -> Response:
-    matrix = overview_service.cohort_matrix(as_of=datetime.now(UTC).date())
+    matrix = overview_service.cohort_matrix(settings=settings, as_of=datetime.now(UTC).date())
     chart = None
     if matrix is not None and matrix.cohorts:
         chart = charts.heatmap_chart(

@@ -30,7 +30,8 @@ def _signed_in_role(request: Request, session: SessionDep) -> str | None:
     if token is None:
         return None
     try:
-        user, _ = staff_sessions.authenticate_session(session=session, token=token)
+        user, _ = staff_sessions.authenticate_session(
+            session=session, token=token, idle=sessions.idle_limit(request))
     except AuthenticationError:
         return None
     return user.role

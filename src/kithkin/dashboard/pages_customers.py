@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.params import IdPath
+from kithkin.config import Settings, settings_of
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Channel
 from kithkin.dashboard import charts, navigation, sections
@@ -31,11 +33,12 @@ CustomersUser = Annotated[StaffUser, Depends(require_page(navigation.CUSTOMERS.k
 AssignUser = Annotated[StaffUser, Depends(require_page(ASSIGN.key))]
 
 
-def _relationship(session: SessionDep,
-                  customer_id: IdPath) -> CustomerExplanation | None:
+def _relationship(session: Session, settings: Settings,
+                  customer_id: int) -> CustomerExplanation | None:
     """Stages, health and bonds when the relationship engine has assessed the customer."""
     try:
-        return relationships_service.explain(session=session, customer_id=customer_id)
+        return relationships_service.explain(session=session, settings=settings,
+                                             customer_id=customer_id)
     except NotFoundError:
         return None
 
@@ -67,7 +70,8 @@ def customer(request: Request, session: SessionDep, user: CustomersUser,
             row_label="order date")
     return render(request, "customer.html", user=user, active="customers", view=view,
                   timeline=timeline, orders_chart=chart,
-                  relationship=_relationship(session, customer_id), channels=list(Channel),
+                  relationship=_relationship(session, settings_of(request.app.state),
+                                                          customer_id), channels=list(Channel),
                   extra_sections=sections.load_sections(session=session,
                                                         customer_id=customer_id),
                   managers=(_managers(session) if navigation.allowed(ASSIGN.key, user.role)

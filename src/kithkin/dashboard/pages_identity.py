@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
+from kithkin.config import settings_of
 from kithkin.customers.models import Customer
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
@@ -68,7 +69,8 @@ def merge(request: Request, session: SessionDep, user: ReviewUser, candidate_id:
         raise ValidationError(f"customer {survivor_id} is not part of pair {candidate_id}")
     merged_id = pair_ids[1] if survivor_id == pair_ids[0] else pair_ids[0]
     try:
-        entry = identity_service.merge(session=session, survivor_id=survivor_id,
+        entry = identity_service.merge(session=session, settings=settings_of(request.app.state),
+                                       survivor_id=survivor_id,
                                        merged_id=merged_id, actor=user.email,
                                        candidate_id=candidate_id)
     except ConflictError as exc:

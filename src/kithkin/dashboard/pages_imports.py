@@ -24,12 +24,12 @@ from fastapi.responses import RedirectResponse
 from kithkin.api import background
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
-from kithkin.config import get_settings
+from kithkin.config import settings_of
 from kithkin.dashboard import import_mapping, imports_view, navigation
 from kithkin.dashboard.web import PageRoute, render, require_page
 from kithkin.errors import KithkinError, NotFoundError, ValidationError
 from kithkin.imports import service as import_service
-from kithkin.imports.router import ALLOWED_SUFFIXES, _save_upload
+from kithkin.imports.router import ALLOWED_SUFFIXES, save_upload
 from kithkin.ingest.kinds import Kind
 from kithkin.ingest.options import IngestOptions
 from kithkin.public_text import hide_paths
@@ -65,15 +65,16 @@ def upload(request: Request, session: SessionDep, user: ImportsUser,
     """Start the import in the background and go to its progress page, or (``step=map``)
     keep the file and open the mapping step."""
     try:
-        path = _save_upload(file)
+        settings = settings_of(request.app.state)
+        path = save_upload(file, settings=settings)
         if step == "map":
             query = {"kind": kind.value, **({"encoding": encoding}
                                             if encoding != "utf-8" else {})}
             return RedirectResponse(f"/imports/map/{quote(_remember(request, path))}?"
                                     f"{urlencode(query)}", status_code=303)
-        job_id = background.start_import(engine=request.app.state.engine, kind=kind.value,
-                                         path=path, options=IngestOptions(), strict=strict,
-                                         encoding=encoding)
+        job_id = background.start_import(engine=request.app.state.engine, settings=settings,
+                                         kind=kind.value, path=path, options=IngestOptions(),
+                                         strict=strict, encoding=encoding)
     except KithkinError as exc:  # unreadable file, missing column: say so on the form
         return _imports_page(request, session, user, status_code=400,
                              error=hide_paths(str(exc)))
@@ -107,7 +108,7 @@ def _uploaded(request: Request, name: str) -> Path:
     """A file this session uploaded for mapping (no other path can be named)."""
     if not _UPLOAD_NAME.match(name) or name not in request.session.get(UPLOADS_KEY, []):
         raise NotFoundError("no such upload in this session: upload the file again")
-    path = get_settings().uploads_dir / name
+    path = settings_of(request.app.state).uploads_dir / name
     if not path.is_file():
         raise NotFoundError("the uploaded file has been cleaned up: upload it again")
     return path
@@ -169,19 +170,19 @@ def _apply_mapping(request: Request, user: StaffUser, name: str, kind: Kind,
     encoding, delimiter = form.get("encoding") or None, form.get("delimiter") or None
     page = partial(_mapping_page, request, user, path, kind=kind, encoding=encoding,
                    delimiter=delimiter, chosen=chosen, constants=constants, strict=strict)
-    engine = request.app.state.engine
+    engine, settings = request.app.state.engine, settings_of(request.app.state)
     try:
         layout = import_mapping.chosen_layout(import_mapping.detect_layout(path),
                                               encoding=encoding, delimiter=delimiter)
         columns = import_mapping.read_preview(path, layout).columns
         options = import_mapping.build_options(kind, columns, chosen, constants)
         if form.get("action") == "import":
-            job_id = import_mapping.start_import(engine=engine, kind=kind, path=path,
-                                                 layout=layout, options=options,
+            job_id = import_mapping.start_import(engine=engine, settings=settings, kind=kind,
+                                                 path=path, layout=layout, options=options,
                                                  strict=strict)
             return RedirectResponse(f"/imports/{job_id}", status_code=303)
-        dry = import_mapping.dry_run(engine=engine, kind=kind, path=path, layout=layout,
-                                     options=options)
+        dry = import_mapping.dry_run(engine=engine, settings=settings, kind=kind, path=path,
+                                     layout=layout, options=options)
     except KithkinError as exc:  # a bad mapping or a file that cannot be imported
         return page(error=str(exc))
     return page(dry=dry)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import SessionDep
+from kithkin.config import settings_of
 from kithkin.dashboard import navigation, stage_flows
 from kithkin.dashboard.navigation import ANALYTICS, OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
@@ -35,11 +36,12 @@ OverrideUser = Annotated[StaffUser, Depends(require_page(LEVEL_OVERRIDE.key))]
 @router.get("/stages")
 def stages(request: Request, session: SessionDep, user: StagesUser, model: str = "",
            start: date | None = None, end: date | None = None) -> Response:
-    models = [m.name for m in active_models()]
+    definitions = {m.name: m for m in active_models(home=settings_of(request.app.state).home)}
+    models = list(definitions)
     model = model or models[0]
     if model not in models:
         raise ValidationError(f"unknown stage model {model!r}; one of {', '.join(models)}")
-    flows = stage_flows.load(session=session, model=model, start=start, end=end)
+    flows = stage_flows.load(session=session, model=definitions[model], start=start, end=end)
     return render(request, "stages.html", user=user, active=STAGES.key, models=models,
                   model=model, flows=flows)
 

@@ -16,6 +16,7 @@ from kithkin.customers.models import Customer
 from kithkin.dashboard import charts
 from kithkin.errors import ValidationError
 from kithkin.relationships import reports
+from kithkin.relationships.definitions import StageModel
 
 # The page lists the first moves; `kithkin stages report down` and the API list all.
 MOVED_DOWN_SHOWN = 25
@@ -125,7 +126,7 @@ def _evidence(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def load(*, session: Session, model: str, start: date | None = None,
+def load(*, session: Session, model: StageModel, start: date | None = None,
          end: date | None = None) -> StageFlows | None:
     """The page's data, or None when the model has no refresh yet."""
     table = reports.distribution(session=session, model=model)
@@ -150,7 +151,7 @@ def load(*, session: Session, model: str, start: date | None = None,
                          or r["conversion_to_next"] != r["conversion_to_next"]
                          else float(r["conversion_to_next"]))
               for r in steps.to_dict("records")]
-    down_all = reports.moved_down(session=session, model=model)
+    down_all = reports.moved_down(session=session, model=model.name)
     down = down_all.head(MOVED_DOWN_SHOWN)
     ids = [int(i) for i in down["customer_id"]]
     names = _names(session, ids)
@@ -160,7 +161,7 @@ def load(*, session: Session, model: str, start: date | None = None,
                       evidence=_evidence(r["evidence"]))
              for r in down.to_dict("records")]
     return StageFlows(
-        model=model, dates=dates, start=start, end=end,
+        model=model.name, dates=dates, start=start, end=end,
         stages=[str(c) for c in counts.columns], distribution=distribution, matrix=matrix,
         sankey=sankey_chart(matrix, [str(c) for c in counts.columns], start, end)
         if start != end else None,

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.identity import service as identity_service
@@ -46,7 +47,7 @@ def identify(
                       console=console, transient=True) as progress, session_scope() as session:
             task = progress.add_task("identify", total=None)
             run = identity_service.identify(
-                session=session, threshold_merge=threshold_merge,
+                session=session, settings=get_settings(), threshold_merge=threshold_merge,
                 threshold_review=threshold_review, retrain=retrain, auto_merge=auto_merge,
                 actor=_actor(), step=lambda text: progress.update(task, description=text),
             )
@@ -113,8 +114,9 @@ def merge(
     """Merge customer B into customer A (undo with `kithkin duplicates undo`)."""
     try:
         with session_scope() as session:
-            entry = identity_service.merge(session=session, survivor_id=survivor_id,
-                                           merged_id=merged_id, actor=_actor(), reason=reason)
+            entry = identity_service.merge(session=session, settings=get_settings(),
+                                           survivor_id=survivor_id, merged_id=merged_id,
+                                           actor=_actor(), reason=reason)
             merge_id, rows = entry.id, len(entry.changes)
     except KithkinError as exc:
         raise _fail(exc) from exc

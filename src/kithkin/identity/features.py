@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.identity.normalize import normalize_email, normalize_phone
 
 MATCH_COLUMNS = (
@@ -105,20 +105,22 @@ class FieldReport:
         self.counts[name] = self.counts.get(name, 0) + n
 
 
-def _email_key(raw: str | None, stored: str | None, report: FieldReport) -> str | None:
+def _email_key(raw: str | None, stored: str | None, report: FieldReport,
+               settings: Settings) -> str | None:
     if stored:
         return stored
     if raw is None or not raw.strip():
         report.add("missing_email")
         return None
-    key = normalize_email(raw, provider_rules=get_settings().identity_email_provider_rules)
+    key = normalize_email(raw, provider_rules=settings.identity_email_provider_rules)
     if key is None:
         report.add("malformed_email")
     return key
 
 
 def _phone_key(
-    raw: str | None, stored: str | None, country: str | None, report: FieldReport
+    raw: str | None, stored: str | None, country: str | None, report: FieldReport,
+    settings: Settings,
 ) -> str | None:
     if stored:
         return stored
@@ -126,13 +128,13 @@ def _phone_key(
         report.add("missing_phone")
         return None
     # A national number (no +country) is read in the customer's own country if known.
-    key = normalize_phone(raw, default_region=country or get_settings().identity_phone_region)
+    key = normalize_phone(raw, default_region=country or settings.identity_phone_region)
     if key is None:
         report.add("malformed_phone")
     return key
 
 
-def _row_features(row: Any, report: FieldReport) -> tuple[Any, ...]:
+def _row_features(row: Any, report: FieldReport, settings: Settings) -> tuple[Any, ...]:
     first, last = clean_name(row.first_name), clean_name(row.last_name)
     if first is None and last is None:
         report.add("no_name")
@@ -146,8 +148,8 @@ def _row_features(row: Any, report: FieldReport) -> tuple[Any, ...]:
         row.id, first, last,
         f"{first} {last}" if first and last else None,
         (dob if isinstance(dob, str) else dob.isoformat()) if dob else None,
-        _email_key(row.email, row.email_normalized, report),
-        _phone_key(row.phone, row.phone_e164, row.country, report),
+        _email_key(row.email, row.email_normalized, report, settings),
+        _phone_key(row.phone, row.phone_e164, row.country, report, settings),
         clean_address(row.address_line), postcode, clean_name(row.city),
         _pair_key(first[:1] if first else None, last[:1] if last else None),
         _pair_key(soundex(first), soundex(last)),
@@ -162,9 +164,11 @@ _LIVE_CUSTOMERS = text(
 
 
 def load_match_table(
-    *, session: Session, progress: Callable[[int], None] | None = None, batch: int = 50_000
+    *, session: Session, settings: Settings, progress: Callable[[int], None] | None = None,
+    batch: int = 50_000,
 ) -> tuple[pd.DataFrame, FieldReport]:
-    """Read every live (not merged, not erased) customer into the matching table.
+    """Read every live (not merged, not erased) customer into the matching table;
+    emails and phones not normalised on import are keyed by the rules of ``settings``.
 
     Plain SQL without ORM type processing: at a million rows the per-value conversions
     cost more than the cleaning itself.
@@ -173,7 +177,7 @@ def load_match_table(
     rows: list[tuple[Any, ...]] = []
     result = session.execute(_LIVE_CUSTOMERS.execution_options(yield_per=batch))
     for part in result.partitions(batch):
-        rows.extend(_row_features(r, report) for r in part)
+        rows.extend(_row_features(r, report, settings) for r in part)
         if progress is not None:
             progress(len(part))
     report.records = len(rows)

@@ -18,6 +18,7 @@ The same code runs on DuckDB (default) and on Spark (``analytics_engine = "pyspa
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -31,7 +32,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 
-from kithkin.config import AnalyticsEngine, get_settings
+from kithkin.config import AnalyticsEngine, Settings
 from kithkin.identity import splink_adapter
 from kithkin.identity.splink_adapter import DatabaseAPI
 
@@ -52,8 +53,8 @@ _EM_MAX_PAIRS = 1e6
 _U_MAX_PAIRS = 2e6
 
 
-def model_path() -> Path:
-    return get_settings().home / "identity" / "model.json"
+def model_path(settings: Settings) -> Path:
+    return settings.home / "identity" / "model.json"
 
 
 def email_comparison() -> cl.CustomComparison:
@@ -153,9 +154,9 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
     )
 
 
-def database_api(engine: AnalyticsEngine) -> DatabaseAPI[Any]:
+def database_api(settings: Settings) -> DatabaseAPI[Any]:
     """DuckDB in-process by default; Spark when the analytics engine says so."""
-    if engine == "pyspark":
+    if settings.analytics_engine == "pyspark":
         from pyspark.sql import SparkSession
         from splink import SparkAPI
         from splink.backends.spark import similarity_jar_location
@@ -163,7 +164,7 @@ def database_api(engine: AnalyticsEngine) -> DatabaseAPI[Any]:
         # Splink's string-similarity UDFs live in a jar that must be on the classpath
         # when the session starts (a session started earlier without it lacks them).
         spark = (
-            SparkSession.builder.master(get_settings().analytics_url or "local[2]")
+            SparkSession.builder.master(settings.analytics_url or "local[2]")
             .appName("kithkin-identify")
             .config("spark.jars", similarity_jar_location())
             .config("spark.sql.session.timeZone", "UTC")
@@ -171,7 +172,7 @@ def database_api(engine: AnalyticsEngine) -> DatabaseAPI[Any]:
             .config("spark.ui.enabled", "false")
             .getOrCreate()
         )
-        spark.sparkContext.setCheckpointDir(str(get_settings().home / "spark-checkpoints"))
+        spark.sparkContext.setCheckpointDir(str(settings.home / "spark-checkpoints"))
         api: DatabaseAPI[Any] = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
         return api
     from splink import DuckDBAPI
@@ -225,12 +226,22 @@ def _fill_unobserved_u(linker: Linker, *, sampled_pairs: float) -> None:
     splink_adapter.fill_untrained_u(linker, 0.5 / sampled_pairs)
 
 
+def _saved_dialect(path: Path) -> str | None:
+    """The SQL dialect a saved model was written for; None when it cannot be read (the
+    Linker then reports why)."""
+    try:
+        dialect = json.loads(path.read_text()).get("sql_dialect")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return dialect if isinstance(dialect, str) else None
+
+
 def score_pairs(
     frame: pd.DataFrame,
     *,
+    settings: Settings,
     threshold: float,
     retrain: bool = False,
-    engine: AnalyticsEngine | None = None,
     step: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score candidate pairs of ``frame`` (see :mod:`kithkin.identity.features`).
@@ -238,15 +249,22 @@ def score_pairs(
     Returns the pairs at or above ``threshold`` (columns ``customer_id_l``,
     ``customer_id_r``, ``match_probability``, ``match_weight``, ``weights``) and a report
     of how the model was obtained. Trains and saves the model when there is none or
-    ``retrain`` is set; otherwise reuses the saved one.
+    ``retrain`` is set; otherwise reuses the saved one. Runs on the analytics engine of
+    ``settings``; the model is kept in its workspace.
     """
-    engine = engine or get_settings().analytics_engine
-    api = database_api(engine)
+    engine = settings.analytics_engine
+    api = database_api(settings)
     table = api.register(frame, table_name="kithkin_customers")
-    path = model_path()
+    path = model_path(settings)
     notes: list[str] = []
     trained = retrain or not path.exists()
     linker = None
+    dialect = "spark" if engine == "pyspark" else "duckdb"
+    if not trained and (saved := _saved_dialect(path)) not in (None, dialect):
+        # Its SQL (quoting, function names) is that dialect's: Spark reads DuckDB's
+        # "column" as a string literal and finds no column to block on.
+        notes.append(f"saved model was trained on {saved}, not {dialect}; retrained")
+        trained = True
     if not trained:
         try:
             linker = Linker(table, str(path), log_level=logging.WARNING)

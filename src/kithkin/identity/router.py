@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
 from kithkin.api.params import AfterQuery, IdPath, LimitQuery
 from kithkin.api.permissions import CustomersAdmin, CustomersRead
@@ -34,10 +34,11 @@ def list_duplicates(session: SessionDep, _: CustomersRead, scope: CustomerScopeD
 
 
 @router.post("/merges", response_model=MergeRead)
-def merge_customers(payload: MergeRequest, session: SessionDep,
+def merge_customers(payload: MergeRequest, session: SessionDep, settings: SettingsDep,
                     user: CustomersAdmin) -> MergeRead:
     """Merge any two customers (the survivor keeps its id and receives the history)."""
-    entry = identity_service.merge(session=session, survivor_id=payload.survivor_id,
+    entry = identity_service.merge(session=session, settings=settings,
+                                   survivor_id=payload.survivor_id,
                                    merged_id=payload.merged_id, actor=user.email,
                                    reason=payload.reason)
     session.commit()
@@ -74,9 +75,10 @@ def get_duplicate(candidate_id: IdPath, session: SessionDep, _: CustomersRead,
 
 
 @router.post("/{candidate_id:int}/merge", response_model=MergeRead)
-def merge_duplicate(candidate_id: IdPath, session: SessionDep, user: CustomersAdmin) -> MergeRead:
-    entry = identity_service.merge_candidate(session=session, candidate_id=candidate_id,
-                                             actor=user.email)
+def merge_duplicate(candidate_id: IdPath, session: SessionDep, settings: SettingsDep,
+                    user: CustomersAdmin) -> MergeRead:
+    entry = identity_service.merge_candidate(session=session, settings=settings,
+                                             candidate_id=candidate_id, actor=user.email)
     session.commit()
     return MergeRead.of(entry)
 

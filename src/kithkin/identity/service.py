@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.base import Base, utcnow
 from kithkin.database.core import get_or_raise
@@ -61,8 +61,8 @@ def _customer_row(session: Session, customer_id: int) -> Mapping[Any, Any]:
     return row
 
 
-def _source_ranks(session: Session, customer_ids: Sequence[int]) -> dict[int, int]:
-    priority = get_settings().identity_source_priority
+def _source_ranks(session: Session, customer_ids: Sequence[int],
+                  priority: Sequence[str]) -> dict[int, int]:
     ranks = {cid: len(priority) for cid in customer_ids}
     rows = session.execute(
         select(CustomerIdentifier.customer_id, CustomerIdentifier.source).where(
@@ -126,6 +126,7 @@ def _pair_candidate(session: Session, a: int, b: int) -> Mapping[Any, Any] | Non
 def merge(
     *,
     session: Session,
+    settings: Settings,
     survivor_id: int,
     merged_id: int,
     actor: str,
@@ -136,7 +137,8 @@ def merge(
     """Merge ``merged_id`` into ``survivor_id``; return the merge log entry.
 
     The candidate pair decided by this merge (``candidate_id``, else the stored pair of
-    these two customers, if any) is marked merged, and put back by undo.
+    these two customers, if any) is marked merged, and put back by undo. The golden
+    record follows the survivorship rules and source priority of ``settings``.
     Raises ConflictError when either record is already merged or erased.
     """
     if survivor_id == merged_id:
@@ -152,13 +154,13 @@ def merge(
             raise ConflictError(f"customer {row['id']} is erased and cannot be merged")
     session.flush()
     log = _ChangeLog()
-    settings = get_settings()
     rules = survivorship.resolve_rules(
         settings.identity_survivorship, source_priority=settings.identity_source_priority
     )
     golden = survivorship.golden_values(
         survivor, merged, rules=rules,
-        source_rank=_source_ranks(session, [survivor_id, merged_id]),
+        source_rank=_source_ranks(session, [survivor_id, merged_id],
+                                  settings.identity_source_priority),
     )
     log.record(CUSTOMER, "update", survivor)
     log.record(CUSTOMER, "update", merged)
@@ -279,7 +281,8 @@ def live_customer_id(*, session: Session, customer_id: int) -> int:
         current = target
 
 
-def merge_candidate(*, session: Session, candidate_id: int, actor: str) -> CustomerMerge:
+def merge_candidate(*, session: Session, settings: Settings, candidate_id: int,
+                    actor: str) -> CustomerMerge:
     """Merge a reviewed pair; the older record (lower id) survives.
 
     If either side was merged meanwhile (by another pair of its cluster), the records
@@ -293,7 +296,8 @@ def merge_candidate(*, session: Session, candidate_id: int, actor: str) -> Custo
     if left == right:
         raise ConflictError(f"pair {candidate_id} is already one customer ({left})")
     return merge(
-        session=session, survivor_id=min(left, right), merged_id=max(left, right),
+        session=session, settings=settings, survivor_id=min(left, right), merged_id=max(left,
+                                                                                        right),
         actor=actor, candidate_id=candidate_id,
     )
 
@@ -350,6 +354,7 @@ def get_merge(*, session: Session, merge_id: int) -> CustomerMerge:
 def identify(
     *,
     session: Session,
+    settings: Settings,
     threshold_merge: float | None = None,
     threshold_review: float | None = None,
     retrain: bool = False,
@@ -362,9 +367,9 @@ def identify(
     Pairs at or above ``threshold_review`` become candidates: those at or above
     ``threshold_merge`` are merged at once when auto-merge is on, the others wait for
     review. Pending candidates of earlier runs are replaced; pairs someone already
-    merged or rejected are never proposed again.
+    merged or rejected are never proposed again. Thresholds and auto-merge left as None
+    come from ``settings``, as do the engine and the normalisation rules.
     """
-    settings = get_settings()
     merge_at = settings.identity_threshold_merge if threshold_merge is None else threshold_merge
     review_at = (
         settings.identity_threshold_review if threshold_review is None else threshold_review
@@ -382,14 +387,13 @@ def identify(
     started = time.perf_counter()
     if step:
         step("reading customers")
-    frame, fields = features.load_match_table(session=session)
+    frame, fields = features.load_match_table(session=session, settings=settings)
     timings["load_seconds"] = time.perf_counter() - started
     model: dict[str, Any] = {}
     pairs = pd.DataFrame(columns=["customer_id_l", "customer_id_r", "match_probability"])
     if len(frame) >= 2:
         pairs, model = resolution.score_pairs(
-            frame, threshold=review_at, retrain=retrain, engine=settings.analytics_engine,
-            step=step,
+            frame, settings=settings, threshold=review_at, retrain=retrain, step=step,
         )
         pairs = pairs[pairs["match_probability"] >= review_at]
     timings["score_seconds"] = time.perf_counter() - started - timings["load_seconds"]
@@ -400,7 +404,8 @@ def identify(
     if auto:
         if step:
             step("merging pairs above the merge threshold")
-        merged = _auto_merge(session, run_id=run.id, threshold=merge_at, actor=actor)
+        merged = _auto_merge(session, settings, run_id=run.id, threshold=merge_at,
+                             actor=actor)
     timings["total_seconds"] = time.perf_counter() - started
     run.records = fields.records
     run.candidates = stored
@@ -431,7 +436,8 @@ def _store_candidates(session: Session, *, run_id: int, pairs: pd.DataFrame) -> 
     return len(rows)
 
 
-def _auto_merge(session: Session, *, run_id: int, threshold: float, actor: str) -> int:
+def _auto_merge(session: Session, settings: Settings, *, run_id: int, threshold: float,
+                actor: str) -> int:
     """Merge this run's sure pairs, most certain first; clusters collapse into one record."""
     sure = session.execute(
         select(DuplicateCandidate.id, DuplicateCandidate.customer_id_l,
@@ -455,8 +461,8 @@ def _auto_merge(session: Session, *, run_id: int, threshold: float, actor: str) 
             implied.append(candidate_id)  # already one customer through other pairs
             continue
         survivor, merged = min(a, b), max(a, b)
-        merge(session=session, survivor_id=survivor, merged_id=merged, actor=actor,
-              automatic=True, candidate_id=candidate_id,
+        merge(session=session, settings=settings, survivor_id=survivor, merged_id=merged,
+              actor=actor, automatic=True, candidate_id=candidate_id,
               reason=f"identify run {run_id}: probability >= {threshold}")
         home[merged] = survivor
         merges += 1

@@ -3,24 +3,28 @@
 Writes the same shape as ``kithkin simulate`` (customers with sources ``shop`` and ``crm``;
 truth as ``cluster_id, source, external_id``) but only the customer table, so a million
 people take seconds. Persons get Zipf-distributed names (common names collide, as in real
-files), households share an address, surname and landline (hard non-matches), and each
-duplicate is a second record in ``crm`` with typos, swapped names, gaps, another mailbox
-and moves. ``hard=True`` raises every noise rate.
+files) and households share an address, surname and landline (hard non-matches). Each
+duplicate is a second record in ``crm`` degraded by the simulator's own generator
+(:func:`kithkin.simulate.duplicates.perturb`: typos, swapped names, gaps, email aliases,
+national phone formats, moves), so both data sets share one model of duplicates.
+``hard=True`` raises every noise rate.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Engine, func, insert, select
 
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.identity.normalize import normalize_email
+from kithkin.simulate import duplicates
 
 _ONSETS = ("b", "br", "c", "ch", "d", "f", "g", "gr", "h", "j", "k", "l", "m", "n", "p",
            "r", "s", "sh", "st", "t", "th", "v", "w", "y", "z")
@@ -33,31 +37,6 @@ _SUFFIXES = ("Street", "Road", "Lane", "Avenue", "Close", "Way", "Drive", "Place
 _DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com",
             "proton.me", "fastmail.com", "web.de", "orange.fr", "example.net")
 _AREA_CODES = ("212", "415", "312", "617", "206", "303", "512", "404", "305", "702")
-_NICKNAMES = {"william": "bill", "robert": "bob", "elizabeth": "liz", "margaret": "maggie",
-              "richard": "dick", "katherine": "kate", "thomas": "tom", "james": "jim"}
-
-
-@dataclass(frozen=True)
-class Noise:
-    """Probabilities of each distortion of a duplicate record."""
-
-    typo_first: float
-    typo_last: float
-    swap_names: float
-    drop_email: float
-    other_email: float
-    drop_phone: float
-    typo_phone: float
-    drop_dob: float
-    typo_dob: float
-    moved: float
-    drop_address: float
-
-    @classmethod
-    def of(cls, *, hard: bool) -> Noise:
-        if hard:
-            return cls(0.3, 0.3, 0.1, 0.4, 0.25, 0.5, 0.1, 0.3, 0.1, 0.3, 0.15)
-        return cls(0.1, 0.1, 0.05, 0.2, 0.1, 0.3, 0.05, 0.1, 0.05, 0.15, 0.05)
 
 
 def _word(rng: random.Random, syllables: int) -> str:
@@ -71,20 +50,6 @@ def _vocabulary(rng: random.Random, size: int) -> tuple[list[str], list[float]]:
     rng.shuffle(words)
     weights = [1.0 / (rank + 1) ** 0.9 for rank in range(len(words))]  # Zipf-like
     return words, list(accumulate(weights))
-
-
-def _typo(rng: random.Random, value: str) -> str:
-    if len(value) < 3:
-        return value + rng.choice("aeiou")
-    i = rng.randrange(1, len(value) - 1)
-    kind = rng.random()
-    if kind < 0.3:
-        return value[:i] + value[i + 1:]  # deletion
-    if kind < 0.6:
-        return value[:i] + value[i + 1] + value[i] + value[i + 2:]  # transposition
-    if kind < 0.85:
-        return value[:i] + rng.choice("abcdefghiklmnoprstuy") + value[i + 1:]  # substitution
-    return value[:i] + value[i] + value[i:]  # doubled letter
 
 
 class _People:
@@ -130,38 +95,22 @@ class _People:
         }
 
 
-def _duplicate(people: _People, record: dict[str, Any], noise: Noise) -> dict[str, Any]:
-    rng, dup = people.rng, dict(record)
-    if rng.random() < noise.typo_first:
-        dup["first_name"] = _typo(rng, dup["first_name"])
-    if rng.random() < noise.typo_last:
-        dup["last_name"] = _typo(rng, dup["last_name"])
-    if rng.random() < noise.swap_names:
-        dup["first_name"], dup["last_name"] = dup["last_name"], dup["first_name"]
-    if rng.random() < noise.drop_email:
-        dup["email"] = None
-    elif rng.random() < noise.other_email:
-        dup["email"] = people.email(record["first_name"], record["last_name"])
-    if rng.random() < noise.drop_phone:
-        dup["phone"] = None
-    elif rng.random() < noise.typo_phone:
-        digits = list(dup["phone"])
-        i = rng.randrange(len(digits) - 4, len(digits))
-        digits[i] = str((int(digits[i]) + rng.randrange(1, 9)) % 10)
-        dup["phone"] = "".join(digits)
-    if rng.random() < noise.drop_dob:
-        dup["date_of_birth"] = None
-    elif rng.random() < noise.typo_dob:
-        dob = dup["date_of_birth"]
-        dup["date_of_birth"] = (dob.replace(month=dob.day, day=dob.month) if dob.day <= 12
-                                else dob + timedelta(days=rng.choice((-1, 1))))
-    if rng.random() < noise.moved:
-        dup["address_line"], dup["city"], dup["postcode"] = people.address()
-    elif rng.random() < noise.drop_address:
-        dup["address_line"] = dup["postcode"] = None
-    if rng.random() < 0.3:
-        dup["first_name"], dup["last_name"] = dup["first_name"].upper(), dup["last_name"].upper()
-    return dup
+# The fields a duplicate may differ in (kithkin.simulate.duplicates.perturb).
+_PERTURBED = ("first_name", "last_name", "email", "phone", "address_line", "postcode",
+              "date_of_birth")
+
+
+def _duplicates(rng: np.random.Generator, originals: list[dict[str, Any]],
+                *, hard: bool) -> list[dict[str, Any]]:
+    """Degraded copies of ``originals`` (same order), all drawn at once."""
+    if not originals:
+        return []
+    people = {name: pa.array([record[name] for record in originals])
+              for name in _PERTURBED}
+    degraded = {name: values.to_pylist()
+                for name, values in duplicates.perturb(rng, people, hard=hard).items()}
+    return [{**record, **{name: degraded[name][i] for name in _PERTURBED}}
+            for i, record in enumerate(originals)]
 
 
 def generate(
@@ -169,9 +118,9 @@ def generate(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (customers, truth): customers as import rows, truth as duplicate clusters."""
     rng = random.Random(seed)
-    people, noise = _People(rng, persons), Noise.of(hard=hard)
-    records: list[dict[str, Any]] = []
-    truth: list[tuple[int, str, str]] = []
+    people = _People(rng, persons)
+    shop: list[dict[str, Any]] = []
+    duplicated: list[int] = []
     household: dict[str, Any] | None = None
     for person_id in range(persons):
         if household is None or rng.random() > 0.15:  # 15 % live with the previous person
@@ -179,10 +128,19 @@ def generate(
         record = people.person(household)
         household = {"last_name": record["last_name"], "phone": record["phone"],
                      "address": (record["address_line"], record["city"], record["postcode"])}
-        records.append({"source": "shop", "external_id": f"s{person_id}", **record})
+        shop.append(record)
         if rng.random() < duplicates_rate:
+            duplicated.append(person_id)
+    copies = dict(zip(duplicated, _duplicates(np.random.default_rng(seed),
+                                              [shop[i] for i in duplicated], hard=hard),
+                      strict=True))
+    records: list[dict[str, Any]] = []
+    truth: list[tuple[int, str, str]] = []
+    for person_id, record in enumerate(shop):
+        records.append({"source": "shop", "external_id": f"s{person_id}", **record})
+        if person_id in copies:
             records.append({"source": "crm", "external_id": f"c{person_id}",
-                            **_duplicate(people, record, noise)})
+                            **copies[person_id]})
             truth += [(person_id, "shop", f"s{person_id}"), (person_id, "crm", f"c{person_id}")]
     for record in rng.sample(records, k=len(records) // 100):  # broken input never crashes
         kind = rng.random()

@@ -15,7 +15,7 @@ from kithkin.api import background
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
 from kithkin.api.permissions import ImportsRead, ImportsWrite
-from kithkin.config import get_settings
+from kithkin.config import Settings, settings_of
 from kithkin.errors import ValidationError
 from kithkin.imports import service as import_service
 from kithkin.imports.filenames import safe_upload_name
@@ -28,12 +28,12 @@ ALLOWED_SUFFIXES = {".csv", ".parquet", ".jsonl", ".ndjson", ".json", ".gz"}
 _CHUNK = 1 << 20
 
 
-def _save_upload(upload: UploadFile) -> Path:
-    """Stream the upload into the workspace under a unique, safe name."""
+def save_upload(upload: UploadFile, *, settings: Settings) -> Path:
+    """Stream the upload into the workspace of ``settings`` under a unique, safe name."""
     original = safe_upload_name(upload.filename or "upload.csv")
     if not any(original.lower().endswith(s) for s in ALLOWED_SUFFIXES):
         raise ValidationError(f"file: {original!r} is not CSV, Parquet or JSON Lines")
-    folder = get_settings().uploads_dir
+    folder = settings.uploads_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}-{original}"
     with path.open("wb") as handle:
@@ -54,10 +54,11 @@ def upload_import(
 ) -> dict[str, Any]:
     """Start importing the uploaded file; poll ``GET /imports/{job_id}`` for progress."""
     options = IngestOptions().with_mapping(mappings or [])
-    path = _save_upload(file)
-    job_id = background.start_import(engine=request.app.state.engine, kind=kind.value,
-                                     path=path, options=options, strict=strict,
-                                     encoding=encoding)
+    settings = settings_of(request.app.state)
+    path = save_upload(file, settings=settings)
+    job_id = background.start_import(engine=request.app.state.engine, settings=settings,
+                                     kind=kind.value, path=path, options=options,
+                                     strict=strict, encoding=encoding)
     return {"job_id": job_id, "status_url": f"{request.url.path}/{job_id}"}
 
 

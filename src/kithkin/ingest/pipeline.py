@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from kithkin.config import get_settings
+from kithkin.config import Settings, get_settings
 from kithkin.database.core import get_engine
 from kithkin.database.manage import is_initialised
 from kithkin.errors import ConfigurationError, IngestError
@@ -49,6 +49,7 @@ from kithkin.ingest.readers import (
 )
 from kithkin.ingest.rejects import RejectWriter
 from kithkin.ingest.store import BatchCounts, SetBasedWriter, StoreDialect, end_transaction
+from kithkin.ingest.validate import Limits
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with (rows read so far, estimated total rows or None)."""
@@ -118,6 +119,7 @@ def ingest_file(
     bulk: bool | None = None,
     encoding: str = "utf-8",
     label: str | None = None,
+    settings: Settings | None = None,
 ) -> ImportReport:
     """Import a CSV, Parquet or JSON Lines file of ``kind`` into the store.
 
@@ -125,7 +127,9 @@ def ingest_file(
     forces SQLite's bulk-load mode on or off (None: on for files large next to the
     table, see :mod:`kithkin.ingest.bulk`). ``encoding`` is the text encoding of a CSV
     or JSON Lines file; ``label`` names the file in messages (default: the path as given,
-    relative to the working directory when inside it). Raises
+    relative to the working directory when inside it). ``settings`` (default: the
+    process's, for scripts and the CLI) give the limits, batch size and rejects folder;
+    the web app passes its own. Raises
     :class:`~kithkin.errors.IngestError` for a file that cannot be imported at all
     (unreadable, unknown format, missing required column) before anything is written,
     and in ``strict`` mode for the first bad row; :class:`~kithkin.errors.StorageError`
@@ -134,11 +138,12 @@ def ingest_file(
     path = Path(path)
     spec = SPECS[_spec_for(kind)]
     options = _options(mapping)
-    settings = get_settings()
+    settings = settings or get_settings()
     source = FileSource(path, fmt=detect_format(path, file_format),
                         batch_size=batch_size or settings.import_batch_size,
                         encoding=encoding, label=label)
-    plan = plan_columns(spec, source.columns, options, file=source.label)
+    plan = plan_columns(spec, source.columns, options, file=source.label,
+                        limits=Limits.current(settings))
     engine = _ready_engine(engine)
     size = path.stat().st_size
     estimate = _estimate_rows(source, size)
@@ -170,8 +175,10 @@ def ingest_records(
     options: IngestOptions | None = None,
     strict: bool = False,
     engine: Engine | None = None,
+    settings: Settings | None = None,
 ) -> ImportReport:
-    """Import in-memory records (single events or batches from the REST API).
+    """Import in-memory records (single events or batches from the REST API), under the
+    limits of ``settings`` (default: the process's).
 
     Idempotent on the natural key / client event id like a file import. No job row and no
     reject file: the rejected records come back in ``report.rejects`` (row = position,
@@ -180,7 +187,7 @@ def ingest_records(
     spec = SPECS[_spec_for(kind)]
     batch = records_batch(records)
     plan = plan_columns(spec, batch.table.column_names, options or IngestOptions(),
-                        file="records")
+                        file="records", limits=Limits.current(settings or get_settings()))
     run = _Run(engine=_ready_engine(engine), plan=plan, label="records", strict=strict,
                dry_run=False, progress=None, estimate=len(records), track_job=False)
     return run.execute([batch], sha256=None, reject_path=None, columns=batch.table.column_names)

@@ -49,6 +49,7 @@ class ColumnPlan:
 
     spec: KindSpec
     options: IngestOptions
+    limits: Limits  # the date and size limits of the settings the import runs under
     sources: dict[str, str]  # field -> input column
     constants: dict[str, str]  # field -> default for a column the file does not have
     extras: list[str]  # input columns stored in attributes (customers)
@@ -56,7 +57,6 @@ class ColumnPlan:
     lengths: dict[str, int] = field(default_factory=dict)
     bounds: dict[str, float] = field(default_factory=dict)  # target column -> magnitude
     keys: frozenset[str] = frozenset()  # id-like fields: no tab or line break either
-    limits: Limits = field(default_factory=Limits.current)
 
     @property
     def present(self) -> list[FieldSpec]:
@@ -64,7 +64,7 @@ class ColumnPlan:
 
 
 def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
-                 *, file: str) -> ColumnPlan:
+                 *, file: str, limits: Limits) -> ColumnPlan:
     """Map input columns to fields; raise naming file and column if a required one is absent."""
     known = spec.field_by_name
     for target in options.columns.values():
@@ -109,8 +109,8 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     bounds = {c.name: bound for c in table.columns if (bound := column_bound(c)) is not None}
     keys = frozenset([*spec.key, *(src for ref in spec.references for _, src in ref.on),
                       *(ref.trigger for ref in spec.references)])
-    return ColumnPlan(spec, options, sources, constants, extras, ignored, lengths, bounds,
-                      keys)
+    return ColumnPlan(spec, options, limits, sources, constants, extras, ignored, lengths,
+                      bounds, keys)
 
 
 @dataclass

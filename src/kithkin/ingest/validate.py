@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import BigInteger, Column, Float, Integer, Numeric, SmallInteger
 
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.ingest.coerce import UTC_US, as_text, errors_where
 from kithkin.ingest.kinds import When
 
@@ -47,8 +47,7 @@ class Limits:
     max_chars: int
 
     @classmethod
-    def current(cls) -> Limits:
-        settings = get_settings()
+    def current(cls, settings: Settings) -> Limits:
         now = datetime.now(UTC)
         return cls(earliest=settings.ingest_earliest_date, latest=settings.ingest_latest_date,
                    future=now + timedelta(days=settings.ingest_future_days),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics.cohorts import cohort_retention
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.pagination import SortKey, keyset_page, parse_sort
 from kithkin.errors import NotFoundError
@@ -104,11 +104,11 @@ def clv_distribution(*, session: Session, as_of: date | None = None,
     )
 
 
-def cohorts(*, as_of: date) -> list[dict[str, Any]]:
-    """Acquisition-cohort retention rows from the configured analytics engine
+def cohorts(*, settings: Settings, as_of: date) -> list[dict[str, Any]]:
+    """Acquisition-cohort retention rows from the analytics engine of ``settings``
     (:func:`kithkin.analytics.cohorts.cohort_retention`)."""
     with _ANALYTICS_LOCK:
-        source = analytics_engine.connect(get_settings())
+        source = analytics_engine.connect(settings)
         rows = source.backend.to_pyarrow(cohort_retention(
             source.transactions, source.customers, as_of=as_of)).to_pylist()
     return sorted(rows, key=lambda r: (r["cohort"], r["period_number"]))

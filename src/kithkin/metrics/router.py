@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
 from kithkin.api.params import AfterQuery, DatePath, DateQuery, IdPath, LimitQuery
 from kithkin.api.permissions import AnalyticsRead, CustomersRead
@@ -76,8 +76,8 @@ def clv_distribution(session: SessionDep, _: AnalyticsRead, as_of: AsOfQuery = N
 
 
 @router.get("/cohorts")
-def cohorts(_: AnalyticsRead,
+def cohorts(settings: SettingsDep, _: AnalyticsRead,
             as_of: Annotated[DateQuery, Query(description="Default: today.")] = None,
             ) -> list[dict[str, Any]]:
     """Acquisition-month cohorts: customers, active and retention rate per later month."""
-    return reports.cohorts(as_of=as_of or datetime.now(UTC).date())
+    return reports.cohorts(settings=settings, as_of=as_of or datetime.now(UTC).date())

@@ -22,11 +22,11 @@ from sqlalchemy.types import TypeEngine
 from kithkin.database.base import UTCDateTime, utcnow
 from kithkin.errors import NotFoundError
 from kithkin.metrics import staging
+from kithkin.metrics.catalog import CONTRACT_COLUMNS
 from kithkin.metrics.models import CustomerMetric, MetricsRun
 
-METRIC_COLUMNS: tuple[str, ...] = tuple(
-    column.name for column in CustomerMetric.__table__.columns if column.name != "id"
-)
+# Every stored column but the row id: the block's key, then the contract's metrics.
+METRIC_COLUMNS: tuple[str, ...] = ("as_of", "customer_id", *CONTRACT_COLUMNS)
 BATCH_ROWS = 100_000
 
 

@@ -1,42 +1,18 @@
 """The metric names a rule may use, with their types.
 
-The first block is the per-customer metrics contract of docs/architecture.md; the second
-block holds the relationship inputs this engine derives from the store itself (customer
-attributes, interaction tags, order lines), because bonds and the "specific knowledge"
-the journey model asks for are not part of the analytics contract. Rules are validated
+The first block is the per-customer metrics contract of docs/architecture.md, read off
+the stored model (:mod:`kithkin.metrics.catalog`); the second block holds the
+relationship inputs this engine derives from the store itself (customer attributes,
+interaction tags, order lines), because bonds and the "specific knowledge" the journey
+model asks for are not part of the analytics contract. Rules are validated
 against this catalogue when a stage model loads, so a typo fails at load, not at refresh.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from kithkin.metrics.catalog import CONTRACT_METRICS, MetricType
 
-MetricType = Literal["number", "string", "bool", "date"]
-
-CONTRACT_METRICS: dict[str, MetricType] = {
-    **dict.fromkeys(
-        (
-            "orders", "frequency", "recency", "T", "monetary_value", "revenue", "margin",
-            "avg_order_value", "days_since_last_purchase", "tenure_days",
-            "categories_bought", "products_bought", "discount_share",
-            "rfm_r", "rfm_f", "rfm_m",
-            "p_alive", "expected_purchases_90d", "expected_spend", "clv",
-            "interactions_90d", "inbound_90d", "outbound_90d", "two_way_ratio",
-            "complaints", "complaints_open", "complaints_resolved", "mean_resolution_hours",
-            "last_nps", "last_csat", "satisfaction_trend", "referrals", "reviews", "ideas",
-            "service_requests", "active_memberships",
-        ),
-        "number",
-    ),
-    "first_purchase_at": "date",
-    "last_purchase_at": "date",
-    "rfm_score": "string",
-    "rfm_segment": "string",
-    "membership_tier": "string",
-    "has_loyalty": "bool",
-    "has_subscription": "bool",
-    "has_contract": "bool",
-}
+__all__ = ["CONTRACT_METRICS", "METRIC_TYPES", "RELATIONSHIP_INPUTS", "MetricType"]
 
 # Derived by kithkin.relationships.inputs from customer attributes, interactions and lines.
 RELATIONSHIP_INPUTS: dict[str, MetricType] = {

@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.relationships import reports, service
-from kithkin.relationships.definitions import load_model_file
+from kithkin.relationships.definitions import StageModel, load_model_file
 from kithkin.relationships.schemas import CustomerExplanation
 from kithkin.relationships.workspace import (
     available_models,
@@ -52,12 +53,24 @@ def _print_frame(frame: pd.DataFrame, title: str, index: bool = False) -> None:
     console.print(table)
 
 
+def _home() -> Path:
+    return get_settings().home
+
+
+def _definition(name: str) -> StageModel:
+    """The stage model ``name`` of this workspace; a clear error when there is none."""
+    try:
+        return get_model(name, home=_home())
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+
+
 @stages_app.command("list")
 def list_models() -> None:
     """List the available stage models and which are active."""
     try:
-        active = set(load_config().active_models)
-        models = available_models()
+        active = set(load_config(home=_home()).active_models)
+        models = available_models(home=_home())
     except KithkinError as exc:
         raise _fail(exc) from exc
     table = Table(title="Stage models")
@@ -73,7 +86,7 @@ def list_models() -> None:
 def show_model(model: ModelArg) -> None:
     """Show a model's stages: goal, the metric it is judged by, and the entry rule."""
     try:
-        found = get_model(model)
+        found = get_model(model, home=_home())
     except KithkinError as exc:
         raise _fail(exc) from exc
     console.print(f"[bold]{found.title}[/] ({found.name}) - {found.source}\n"
@@ -102,7 +115,7 @@ def install(file: Annotated[Path, typer.Argument(help="A stage model TOML file."
     """Validate a model file and copy it into the workspace (replaces a same-named model).
     Activate it by listing its name in active_models of relationships.toml."""
     try:
-        model = install_model(file)
+        model = install_model(file, home=_home())
     except KithkinError as exc:
         raise _fail(exc) from exc
     console.print(f"[green]installed[/] {model.name}")
@@ -121,7 +134,7 @@ def refresh(as_of: Annotated[str | None, typer.Option(
             with session_scope() as session:
                 when = (date.fromisoformat(as_of) if as_of
                         else inputs.latest_metrics_as_of(session=session))
-                report = service.refresh(session=session, as_of=when)
+                report = service.refresh(session=session, settings=get_settings(), as_of=when)
         except KithkinError as exc:
             raise _fail(exc) from exc
     for summary in report.models:
@@ -135,7 +148,7 @@ def refresh(as_of: Annotated[str | None, typer.Option(
 def report_distribution(model: ModelArg) -> None:
     """Customers per stage at every refresh."""
     with session_scope() as session:
-        frame = reports.distribution(session=session, model=model)
+        frame = reports.distribution(session=session, model=_definition(model))
     _print_frame(frame, f"{model}: customers per stage", index=True)
 
 
@@ -147,7 +160,7 @@ def report_transitions(
 ) -> None:
     """Transition matrix (counts and row rates) between two dates."""
     with session_scope() as session:
-        counts, rates = reports.transitions(session=session, model=model,
+        counts, rates = reports.transitions(session=session, model=_definition(model),
                                             start=date.fromisoformat(start),
                                             end=date.fromisoformat(end))
     _print_frame(counts, f"{model}: transitions {start} -> {end} (customers)", index=True)
@@ -158,7 +171,7 @@ def report_transitions(
 def report_time(model: ModelArg) -> None:
     """Time spent in each stage (completed and ongoing spells)."""
     with session_scope() as session:
-        frame = reports.stage_durations(session=session, model=model)
+        frame = reports.stage_durations(session=session, model=_definition(model))
     _print_frame(frame, f"{model}: time in stage (days)")
 
 
@@ -168,7 +181,8 @@ def report_funnel(model: ModelArg, end: Annotated[str | None, typer.Option(
     """How many customers ever reached each stage, and conversion to the next one."""
     with session_scope() as session:
         frame = reports.conversion_funnel(
-            session=session, model=model, end=date.fromisoformat(end) if end else None)
+            session=session, model=_definition(model),
+            end=date.fromisoformat(end) if end else None)
     _print_frame(frame, f"{model}: funnel")
 
 
@@ -239,7 +253,8 @@ def explain(customer_id: Annotated[int, typer.Argument(help="Customer id.")],
     """Why a customer is in each stage: rule, metric values, moves, health and bonds."""
     try:
         with session_scope() as session:
-            found = service.explain(session=session, customer_id=customer_id)
+            found = service.explain(session=session, settings=get_settings(),
+                                    customer_id=customer_id)
     except KithkinError as exc:
         raise _fail(exc) from exc
     if as_json:

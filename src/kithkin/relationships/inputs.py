@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics import relationship_features
 from kithkin.analytics.relationship_features import RelationshipEvents
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.errors import NotFoundError
 from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
@@ -48,16 +48,16 @@ def load_metrics(*, session: Session, as_of: date | None = None) -> pd.DataFrame
     return pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", *CONTRACT_METRICS])
 
 
-def event_inputs(*, session: Session, as_of: date) -> RelationshipEvents:
+def event_inputs(*, session: Session, settings: Settings, as_of: date) -> RelationshipEvents:
     """The derived inputs (attribute inputs, community interactions, bundles, category
-    spend) computed on the configured analytics engine over a fresh snapshot of this
+    spend) computed on the analytics engine of ``settings`` over a fresh snapshot of this
     session's store.
     ``kithkin refresh`` hands over its own (same engine, same snapshot); this is for a
     relationship refresh on its own (``kithkin stages refresh``)."""
     bind = session.get_bind()
     store = bind if isinstance(bind, Engine) else bind.engine
     return analytics_engine.on_demand(
-        get_settings(), store, lambda source: relationship_features.compute(source, as_of=as_of))
+        settings, store, lambda source: relationship_features.compute(source, as_of=as_of))
 
 
 def enrich(metrics: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kithkin.customers.scope import EVERYONE, CustomerScope
+from kithkin.relationships.definitions import StageModel
 from kithkin.relationships.models import CustomerStage, RelationshipRun, StageChange, StageCount
-from kithkin.relationships.workspace import get_model
 
 NO_STAGE = "(none)"
 CHANGE_COLUMNS = ["customer_id", "as_of", "from_stage", "to_stage", "from_rank", "to_rank",
@@ -130,14 +130,16 @@ def time_in_stage(changes: pd.DataFrame, stages: list[str], as_of: date) -> pd.D
 
 
 # --- session wrappers --------------------------------------------------------------
+# They take the model's definition (stage order), resolved by the caller from its
+# workspace (:func:`kithkin.relationships.workspace.get_model`).
 
 
-def distribution(*, session: Session, model: str) -> pd.DataFrame:
+def distribution(*, session: Session, model: StageModel) -> pd.DataFrame:
     """Customers per stage (columns, in stage order) at every refresh (rows)."""
     rows = session.execute(
         select(StageCount.as_of, StageCount.stage, StageCount.customers)
-        .where(StageCount.model == model)).all()
-    stages = get_model(model).stage_names
+        .where(StageCount.model == model.name)).all()
+    stages = model.stage_names
     frame = pd.DataFrame([tuple(r) for r in rows], columns=["as_of", "stage", "customers"])
     table = frame.pivot_table(index="as_of", columns="stage", values="customers",
                               aggfunc="sum", fill_value=0)
@@ -145,21 +147,23 @@ def distribution(*, session: Session, model: str) -> pd.DataFrame:
     return table.reindex(columns=stages + extra, fill_value=0).astype(int)
 
 
-def transitions(*, session: Session, model: str, start: date,
+def transitions(*, session: Session, model: StageModel, start: date,
                 end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    changes = load_changes(session=session, model=model, end=end)
-    return transition_matrix(changes, get_model(model).stage_names, start, end)
+    changes = load_changes(session=session, model=model.name, end=end)
+    return transition_matrix(changes, model.stage_names, start, end)
 
 
-def conversion_funnel(*, session: Session, model: str, end: date | None = None) -> pd.DataFrame:
-    changes = load_changes(session=session, model=model, end=end)
-    return funnel(changes, get_model(model).stage_names, end)
+def conversion_funnel(*, session: Session, model: StageModel,
+                      end: date | None = None) -> pd.DataFrame:
+    changes = load_changes(session=session, model=model.name, end=end)
+    return funnel(changes, model.stage_names, end)
 
 
-def stage_durations(*, session: Session, model: str, as_of: date | None = None) -> pd.DataFrame:
+def stage_durations(*, session: Session, model: StageModel,
+                    as_of: date | None = None) -> pd.DataFrame:
     when = as_of or latest_run_as_of(session=session) or date.today()
-    changes = load_changes(session=session, model=model, end=when)
-    return time_in_stage(changes, get_model(model).stage_names, when)
+    changes = load_changes(session=session, model=model.name, end=when)
+    return time_in_stage(changes, model.stage_names, when)
 
 
 def latest_run_as_of(*, session: Session) -> date | None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.params import DateQuery, IdPath
 from kithkin.api.permissions import AnalyticsAdmin, AnalyticsRead, CustomersRead
 from kithkin.fields import IsoDate
@@ -25,45 +25,48 @@ router = APIRouter(prefix="/relationships", tags=["relationships"])
 
 
 @router.get("/models", response_model=list[StageModelRead])
-def list_models(_: AnalyticsRead) -> list[StageModelRead]:
-    active = set(load_config().active_models)
+def list_models(settings: SettingsDep, _: AnalyticsRead) -> list[StageModelRead]:
+    active = set(load_config(home=settings.home).active_models)
     return [StageModelRead(
         name=m.name, title=m.title, source=m.source, description=m.description,
         path=m.path, active=m.name in active,
         stages=[StageRead(name=s.name, rank=s.rank, goal=s.goal, goal_metric=s.goal_metric,
                           description=s.description, rule=s.rule.text) for s in m.stages])
-        for m in available_models().values()]
+        for m in available_models(home=settings.home).values()]
 
 
 @router.get("/customers/{customer_id:int}", response_model=CustomerExplanation)
-def explain_customer(customer_id: IdPath, session: SessionDep, _: CustomersRead,
-                     scope: CustomerScopeDep) -> CustomerExplanation:
+def explain_customer(customer_id: IdPath, session: SessionDep, settings: SettingsDep,
+                     _: CustomersRead, scope: CustomerScopeDep) -> CustomerExplanation:
     scope.check(session=session, customer_id=customer_id)
-    return service.explain(session=session, customer_id=customer_id)
+    return service.explain(session=session, settings=settings, customer_id=customer_id)
 
 
 @router.get("/reports/{model}/distribution")
-def distribution(model: str, session: SessionDep, _: AnalyticsRead) -> list[dict[str, Any]]:
-    get_model(model)
-    table = reports.distribution(session=session, model=model)
+def distribution(model: str, session: SessionDep, settings: SettingsDep,
+                 _: AnalyticsRead) -> list[dict[str, Any]]:
+    table = reports.distribution(session=session, model=get_model(model, home=settings.home))
     return [{"as_of": as_of, **{k: int(v) for k, v in row.items()}}
             for as_of, row in table.iterrows()]
 
 
 @router.get("/reports/{model}/transitions", response_model=TransitionReport)
 def transitions(model: str, start: Annotated[IsoDate, Query()], end: Annotated[IsoDate, Query()],
-                session: SessionDep,
+                session: SessionDep, settings: SettingsDep,
                 _: AnalyticsRead) -> TransitionReport:
-    counts, rates = reports.transitions(session=session, model=model, start=start, end=end)
-    return TransitionReport(start=start, end=end, stages=get_model(model).stage_names,
+    definition = get_model(model, home=settings.home)
+    counts, rates = reports.transitions(session=session, model=definition, start=start,
+                                        end=end)
+    return TransitionReport(start=start, end=end, stages=definition.stage_names,
                             counts=counts.to_dict(orient="index"),
                             rates=rates.to_dict(orient="index"))
 
 
 @router.get("/reports/{model}/funnel")
-def funnel(model: str, session: SessionDep, _: AnalyticsRead,
+def funnel(model: str, session: SessionDep, settings: SettingsDep, _: AnalyticsRead,
            end: DateQuery = None) -> list[dict[str, Any]]:
-    table = reports.conversion_funnel(session=session, model=model, end=end)
+    table = reports.conversion_funnel(session=session,
+                                      model=get_model(model, home=settings.home), end=end)
     return [dict(row) for row in table.astype(object).where(table.notna(), None)
             .to_dict(orient="records")]
 

@@ -18,6 +18,7 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.relationship_features import RelationshipEvents
+from kithkin.config import Settings
 from kithkin.errors import NotFoundError, ValidationError
 from kithkin.relationships import inputs, reports
 from kithkin.relationships.assignment import evidence_specs, left_stage_evidence
@@ -59,7 +60,8 @@ def _driver_date(session: Session, day: date) -> date | str:
     return day.isoformat() if session.connection().dialect.name == "sqlite" else day
 
 
-def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = None,
+def refresh(*, session: Session, settings: Settings, as_of: date,
+            metrics: MetricsInput | None = None,
             category_spend: pd.DataFrame | None = None,
             derive_inputs: bool = True,
             events: RelationshipEvents | None = None) -> RelationshipRefreshReport:
@@ -71,7 +73,8 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
     customer attribute inputs and event aggregates (community interactions, bundles,
     category spend) from ``events`` (``kithkin refresh`` computes them on its analytics
     engine, from the snapshot it computed the metrics from) or, without it, computed on
-    the analytics engine now; columns already present in ``metrics`` win.
+    the analytics engine now; columns already present in ``metrics`` win. The stage
+    models and configuration are those of the workspace of ``settings``.
     """
     latest = reports.latest_run_as_of(session=session)
     if latest is not None and as_of < latest:
@@ -82,13 +85,13 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
                      if metrics is None else metrics)
     if derive_inputs:
         if events is None:
-            events = inputs.event_inputs(session=session, as_of=as_of)
+            events = inputs.event_inputs(session=session, settings=settings, as_of=as_of)
         frame = inputs.enrich(frame, events.per_customer)
         if category_spend is None:
             category_spend = events.category_spend
     load_seconds = time.perf_counter() - started
-    config = load_config()
-    models = active_models(config)
+    config = load_config(home=settings.home)
+    models = active_models(home=settings.home, config=config)
     result = compute(frame, models=models, config=config, category_spend=category_spend,
                      stage_evidence=False)
 
@@ -365,9 +368,10 @@ def clear_level_override(*, session: Session, kind: str, segment: str) -> Segmen
 # --- one customer ------------------------------------------------------------------
 
 
-def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> CustomerExplanation:
+def explain(*, session: Session, settings: Settings, customer_id: int,
+            history_limit: int = 20) -> CustomerExplanation:
     """Why a customer is where they are: stages with evidence, recent moves, health
-    scorecard, bonds and tiers."""
+    scorecard, bonds and tiers (stage definitions from the workspace of ``settings``)."""
     stage_rows = list(session.execute(select(CustomerStage).where(
         CustomerStage.customer_id == customer_id).order_by(CustomerStage.model)).scalars())
     profile = session.execute(select(RelationshipProfile).where(
@@ -375,7 +379,7 @@ def explain(*, session: Session, customer_id: int, history_limit: int = 20) -> C
     if not stage_rows and profile is None:
         raise NotFoundError(f"customer {customer_id} has no relationship assessment; "
                             "run `kithkin refresh` first (or the customer does not exist)")
-    models = available_models()
+    models = available_models(home=settings.home)
     # a refresh rewrites only changed rows: the others were confirmed by the latest run
     assessed = reports.latest_run_as_of(session=session)
     inputs_used = read_values(profile.evidence, PROFILE_INPUTS) if profile else {}

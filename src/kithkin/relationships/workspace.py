@@ -1,7 +1,7 @@
 """Relationship-engine configuration: the workspace file ``relationships.toml``.
 
-kithkin's settings (:func:`kithkin.config.get_settings`) fix the workspace folder; the
-engine's own choices live in ``<home>/relationships.toml`` so they can be edited, kept
+kithkin's settings fix the workspace folder (``home``, passed to every function here);
+the engine's own choices live in ``<home>/relationships.toml`` so they can be edited, kept
 under version control and read by every process the same way. Every key is optional::
 
     active_models = ["journey", "ladder", "pyramid"]
@@ -39,7 +39,6 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from kithkin.config import get_settings
 from kithkin.errors import ConfigurationError, NotFoundError
 from kithkin.relationships.definitions import (
     StageModel,
@@ -84,20 +83,20 @@ class RelationshipConfig(BaseModel):
                 rules[name] = compile_rule(text)
             except RuleError as exc:
                 raise ConfigurationError(
-                    f"{config_path()}: [segments] {name}: {exc}") from exc
+                    f"relationships.toml: [segments] {name}: {exc}") from exc
         return rules
 
 
-def config_path() -> Path:
-    return get_settings().home / "relationships.toml"
+def config_path(home: Path) -> Path:
+    return home / "relationships.toml"
 
 
-def user_models_dir() -> Path:
-    return get_settings().home / "stage_models"
+def user_models_dir(home: Path) -> Path:
+    return home / "stage_models"
 
 
-def load_config() -> RelationshipConfig:
-    path = config_path()
+def load_config(*, home: Path) -> RelationshipConfig:
+    path = config_path(home)
     if not path.exists():
         return RelationshipConfig()
     try:
@@ -106,10 +105,10 @@ def load_config() -> RelationshipConfig:
         raise ConfigurationError(f"{path}: {exc}") from exc
 
 
-def available_models() -> dict[str, StageModel]:
+def available_models(*, home: Path) -> dict[str, StageModel]:
     """Built-in models, replaced or extended by valid user models in the workspace."""
     models = builtin_models()
-    folder = user_models_dir()
+    folder = user_models_dir(home)
     if folder.is_dir():
         for path in sorted(folder.glob("*.toml")):
             model = load_model_file(path)
@@ -117,28 +116,28 @@ def available_models() -> dict[str, StageModel]:
     return models
 
 
-def active_models(config: RelationshipConfig | None = None) -> list[StageModel]:
-    config = config or load_config()
-    models = available_models()
+def active_models(*, home: Path, config: RelationshipConfig | None = None) -> list[StageModel]:
+    config = config or load_config(home=home)
+    models = available_models(home=home)
     missing = [name for name in config.active_models if name not in models]
     if missing:
         raise ConfigurationError(
-            f"{config_path()}: active_models names unknown model(s) {missing}; "
+            f"{config_path(home)}: active_models names unknown model(s) {missing}; "
             f"available: {sorted(models)}")
     return [models[name] for name in config.active_models]
 
 
-def get_model(name: str) -> StageModel:
-    models = available_models()
+def get_model(name: str, *, home: Path) -> StageModel:
+    models = available_models(home=home)
     if name not in models:
         raise NotFoundError(f"no stage model {name!r}; available: {sorted(models)}")
     return models[name]
 
 
-def install_model(path: Path) -> StageModel:
+def install_model(path: Path, *, home: Path) -> StageModel:
     """Validate a model file and, only if it is valid, copy it into the workspace."""
     model = load_model_file(path)
-    folder = user_models_dir()
+    folder = user_models_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, folder / f"{model.name}.toml")
     return model

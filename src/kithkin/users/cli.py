@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.users import service as user_service
@@ -134,8 +135,9 @@ def create_api_key(
     try:
         with session_scope() as session:
             user = user_service.get_user_by_email(session=session, email=email)
-            row, key = user_service.create_api_key(session=session, user_id=user.id,
-                                                   name=name, scopes=scope or ["*"])
+            row, key = user_service.create_api_key(
+                session=session, settings=get_settings(), user_id=user.id, name=name,
+                scopes=scope or ["*"])
             console.print(f"API key {row.id} ({row.prefix}) for {user.email}, scopes "
                           f"{', '.join(row.scopes)}. Store it now; it is not shown again:")
             typer.echo(key)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from kithkin.api.deps import CurrentUser, SessionDep, require_permission
+from kithkin.api.deps import CurrentUser, SessionDep, SettingsDep, require_permission
 from kithkin.api.params import IdPath, IdQuery
 from kithkin.auth import sessions
 from kithkin.auth.csrf import csrf_token
@@ -137,11 +137,11 @@ def list_api_keys(session: SessionDep, _: UserAdmin,
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
-def create_api_key(payload: ApiKeyCreate, session: SessionDep,
+def create_api_key(payload: ApiKeyCreate, session: SessionDep, settings: SettingsDep,
                    admin: UserAdmin) -> ApiKeyCreated:
     """Create a key; the response is the only time the whole key is shown."""
     row, key = user_service.create_api_key(
-        session=session, user_id=payload.user_id or admin.id, name=payload.name,
+        session=session, settings=settings, user_id=payload.user_id or admin.id, name=payload.name,
         scopes=payload.scopes,
     )
     session.commit()

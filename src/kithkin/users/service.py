@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from kithkin.auth import api_keys, passwords
 from kithkin.auth.roles import validate_scopes
 from kithkin.auth.secret import signing_secret
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.database.base import utcnow
 from kithkin.database.core import get_or_raise
 from kithkin.errors import (
@@ -159,13 +159,10 @@ def authenticate(*, session: Session, email: str, password: str) -> StaffUser:
     return user
 
 
-def _server_secret() -> str:
-    return signing_secret(get_settings())
-
-
-def create_api_key(*, session: Session, user_id: int, name: str,
+def create_api_key(*, session: Session, settings: Settings, user_id: int, name: str,
                    scopes: Sequence[str]) -> tuple[ApiKey, str]:
-    """Create a key for ``user_id``; returns the row and the plaintext key (shown once)."""
+    """Create a key for ``user_id``; returns the row and the plaintext key (shown once).
+    The digest is keyed with the server secret of ``settings``."""
     get_user(session=session, user_id=user_id)
     try:
         checked = validate_scopes(scopes)
@@ -173,7 +170,7 @@ def create_api_key(*, session: Session, user_id: int, name: str,
         raise ValidationError(f"scopes: {exc}") from exc
     prefix, key = api_keys.generate_key()
     row = ApiKey(user_id=user_id, name=name, prefix=prefix, scopes=checked,
-                 key_hash=api_keys.hash_key(key, server_secret=_server_secret()))
+                 key_hash=api_keys.hash_key(key, server_secret=signing_secret(settings)))
     session.add(row)
     session.flush()
     return row, key
@@ -205,7 +202,8 @@ _KEY_AND_OWNER = (select(ApiKey, StaffUser).join(StaffUser, StaffUser.id == ApiK
                   .where(ApiKey.prefix == bindparam("prefix")))
 
 
-def authenticate_api_key(*, session: Session, key: str) -> tuple[StaffUser, ApiKey]:
+def authenticate_api_key(*, session: Session, settings: Settings,
+                         key: str) -> tuple[StaffUser, ApiKey]:
     """The active owner and the live key for a presented key; AuthenticationError else.
 
     Stamps ``last_used_at`` (at most once per LAST_USED_RESOLUTION) without flushing:
@@ -218,7 +216,7 @@ def authenticate_api_key(*, session: Session, key: str) -> tuple[StaffUser, ApiK
         raise AuthenticationError("invalid or revoked API key")
     row, user = found
     if row.revoked_at is not None or not api_keys.key_matches(
-            key, row.key_hash, server_secret=_server_secret()):
+            key, row.key_hash, server_secret=signing_secret(settings)):
         raise AuthenticationError("invalid or revoked API key")
     if not user.is_active:
         raise AuthenticationError("the API key's owner is inactive")

@@ -14,7 +14,6 @@ from datetime import timedelta
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from kithkin.config import get_settings
 from kithkin.database.base import utcnow
 from kithkin.errors import AuthenticationError
 from kithkin.users.models import StaffSession, StaffUser
@@ -29,15 +28,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(*, session: Session, user: StaffUser, ip: str | None = None,
+def start_session(*, session: Session, user: StaffUser, lifetime: timedelta,
+                  ip: str | None = None,
                   user_agent: str | None = None) -> tuple[StaffSession, str]:
-    """Record a sign-in; returns the row and the token for the cookie (not stored)."""
-    settings = get_settings()
+    """Record a sign-in that lasts ``lifetime`` (the app's ``session_lifetime_hours``);
+    returns the row and the token for the cookie (not stored)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = StaffSession(
         user_id=user.id, token_hash=hash_token(token), created_at=now, last_seen_at=now,
-        expires_at=now + timedelta(hours=settings.session_lifetime_hours),
+        expires_at=now + lifetime,
         ip=ip[:_IP_LENGTH] if ip else None,
         user_agent=user_agent[:_USER_AGENT_LENGTH] if user_agent else None,
     )
@@ -55,9 +55,11 @@ _SESSION_AND_USER = (select(StaffSession, StaffUser)
                      .where(StaffSession.token_hash == bindparam("token_hash")))
 
 
-def authenticate_session(*, session: Session, token: str) -> tuple[StaffUser, StaffSession]:
+def authenticate_session(*, session: Session, token: str,
+                         idle: timedelta) -> tuple[StaffUser, StaffSession]:
     """The active user and live session for a cookie's token; AuthenticationError when
-    the session is unknown, revoked, past its lifetime or idle too long.
+    the session is unknown, revoked, past its lifetime or idle for ``idle`` (the app's
+    ``session_idle_minutes``).
 
     Stamps ``last_seen_at`` (at most once per LAST_SEEN_RESOLUTION) without flushing:
     the caller's commit writes it.
@@ -67,7 +69,6 @@ def authenticate_session(*, session: Session, token: str) -> tuple[StaffUser, St
         raise AuthenticationError("sign in again: the session is not known")
     row, user = found
     now = utcnow()
-    idle = timedelta(minutes=get_settings().session_idle_minutes)
     if row.revoked_at is not None:
         raise AuthenticationError("sign in again: the session was ended")
     if now >= row.expires_at or now - row.last_seen_at >= idle:
