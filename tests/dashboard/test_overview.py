@@ -179,7 +179,7 @@ def test_cohort_matrix_covers_every_month_the_api_returns(
     rows = [{"cohort": start, "period_number": k, "customers": 10 + c,
              "rate": 1.0 if k == 0 else 0.5 / k}
             for c, start in enumerate(months) for k in range(17 - c)]
-    monkeypatch.setattr(overview.metrics_reports, "cohorts", lambda *, as_of: rows)
+    monkeypatch.setattr(overview.metrics_reports, "cohorts", lambda *, settings, as_of: rows)
     matrix = overview.cohort_matrix(settings=get_settings(), as_of=date(2025, 6, 1))
     assert matrix is not None
     assert matrix.cohorts[0] == "2024-01" and len(matrix.cohorts) == 17
