@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kithkin.cli import output
+from kithkin.cli.output import FormatOption, OutputFormat
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.identity import service as identity_service
@@ -69,20 +71,24 @@ def identify(
 def list_duplicates(
     status: Annotated[CandidateStatus, typer.Option(help="Which pairs.")] = (
         CandidateStatus.PENDING),
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Pairs per page.")] = 50,
     after: Annotated[str | None, typer.Option(help="Cursor printed by the last page.")] = None,
+    output_format: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List candidate pairs (most recent run), one page at a time."""
     with session_scope() as session:
-        rows, cursor = identity_service.list_page(session=session, limit=limit, after=after,
+        page, cursor = identity_service.list_page(session=session, limit=limit, after=after,
                                                   status=status)
-        table = Table("pair", "customer", "customer", "probability", "weight", "status")
-        for row in rows:
-            table.add_row(str(row.id), str(row.customer_id_l), str(row.customer_id_r),
-                          f"{row.match_probability:.4f}", f"{row.match_weight:.1f}", row.status)
-    console.print(table)
+        rows = [[row.id, row.customer_id_l, row.customer_id_r, row.match_probability,
+                 row.match_weight, row.status] for row in page]
+    if output_format is OutputFormat.TABLE:
+        rows = [[*r[:3], f"{r[3]:.4f}", f"{r[4]:.1f}", r[5]] for r in rows]
+    output.emit(["pair", "customer", "customer", "probability", "weight", "status"], rows,
+                title=f"{status} duplicate pairs", output=output_format, limit=0,
+                console=console)
     if cursor:
-        console.print(f"next page: --after {cursor}")
+        # Off the data stream, so CSV and JSON stay parseable.
+        Console(stderr=True).print(f"next page: --after {cursor}")
 
 
 @duplicates_app.command("show")

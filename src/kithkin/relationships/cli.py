@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kithkin.cli import output
+from kithkin.cli.output import FormatOption, LimitOption, OutputFormat
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.relationships import reports, service
@@ -41,32 +43,25 @@ def _fail(exc: KithkinError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _print_frame(frame: pd.DataFrame, title: str, index: bool = False) -> None:
-    table = Table(title=title)
-    data = frame.reset_index() if index else frame
-    for column in data.columns:
-        table.add_column(str(column))
-    for row in data.itertuples(index=False):
-        table.add_row(*("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
-                        for v in row))
-    console.print(table)
+def _print_frame(frame: pd.DataFrame, title: str, *, output_format: OutputFormat,
+                 limit: int | None, index: bool = False) -> None:
+    output.emit_frame(frame, title=title, output=output_format, limit=limit, index=index,
+                      console=console)
 
 
 @stages_app.command("list")
-def list_models() -> None:
+def list_models(output_format: FormatOption = OutputFormat.TABLE,
+                limit: LimitOption = None) -> None:
     """List the available stage models and which are active."""
     try:
         active = set(load_config().active_models)
         models = available_models()
     except KithkinError as exc:
         raise _fail(exc) from exc
-    table = Table(title="Stage models")
-    for column in ("name", "active", "stages", "source", "file"):
-        table.add_column(column)
-    for model in models.values():
-        table.add_row(model.name, "yes" if model.name in active else "",
-                      " < ".join(model.stage_names), model.source, model.path)
-    console.print(table)
+    rows = [[m.name, m.name in active, " < ".join(m.stage_names), m.source, str(m.path)]
+            for m in models.values()]
+    output.emit(["name", "active", "stages", "source", "file"], rows, title="Stage models",
+                output=output_format, limit=limit, console=console)
 
 
 @stages_app.command("show")
@@ -132,11 +127,13 @@ def refresh(as_of: Annotated[str | None, typer.Option(
 
 
 @report_app.command("distribution")
-def report_distribution(model: ModelArg) -> None:
+def report_distribution(model: ModelArg, output_format: FormatOption = OutputFormat.TABLE,
+                        limit: LimitOption = None) -> None:
     """Customers per stage at every refresh."""
     with session_scope() as session:
         frame = reports.distribution(session=session, model=model)
-    _print_frame(frame, f"{model}: customers per stage", index=True)
+    _print_frame(frame, f"{model}: customers per stage", index=True,
+                 output_format=output_format, limit=limit)
 
 
 @report_app.command("transitions")
@@ -144,61 +141,77 @@ def report_transitions(
     model: ModelArg,
     start: Annotated[str, typer.Option(help="Period start (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option(help="Period end (YYYY-MM-DD).")],
+    output_format: FormatOption = OutputFormat.TABLE,
+    limit: LimitOption = None,
+    rates: Annotated[bool, typer.Option(
+        "--rates", help="Row rates instead of counts (CSV and JSON print one matrix).")
+    ] = False,
 ) -> None:
-    """Transition matrix (counts and row rates) between two dates."""
+    """Transition matrix (counts, then row rates) between two dates."""
     with session_scope() as session:
-        counts, rates = reports.transitions(session=session, model=model,
-                                            start=date.fromisoformat(start),
-                                            end=date.fromisoformat(end))
-    _print_frame(counts, f"{model}: transitions {start} -> {end} (customers)", index=True)
-    _print_frame(rates, "row rates", index=True)
+        counts, row_rates = reports.transitions(session=session, model=model,
+                                                start=date.fromisoformat(start),
+                                                end=date.fromisoformat(end))
+    if output_format is not OutputFormat.TABLE:
+        _print_frame(row_rates if rates else counts, "transitions", index=True,
+                     output_format=output_format, limit=limit)
+        return
+    if not rates:
+        _print_frame(counts, f"{model}: transitions {start} -> {end} (customers)", index=True,
+                     output_format=output_format, limit=limit)
+    _print_frame(row_rates, "row rates", index=True, output_format=output_format, limit=limit)
 
 
 @report_app.command("time")
-def report_time(model: ModelArg) -> None:
+def report_time(model: ModelArg, output_format: FormatOption = OutputFormat.TABLE,
+                limit: LimitOption = None) -> None:
     """Time spent in each stage (completed and ongoing spells)."""
     with session_scope() as session:
         frame = reports.stage_durations(session=session, model=model)
-    _print_frame(frame, f"{model}: time in stage (days)")
+    _print_frame(frame, f"{model}: time in stage (days)", output_format=output_format,
+                 limit=limit)
 
 
 @report_app.command("funnel")
 def report_funnel(model: ModelArg, end: Annotated[str | None, typer.Option(
-        help="Up to this date (YYYY-MM-DD).")] = None) -> None:
+        help="Up to this date (YYYY-MM-DD).")] = None,
+        output_format: FormatOption = OutputFormat.TABLE, limit: LimitOption = None) -> None:
     """How many customers ever reached each stage, and conversion to the next one."""
     with session_scope() as session:
         frame = reports.conversion_funnel(
             session=session, model=model, end=date.fromisoformat(end) if end else None)
-    _print_frame(frame, f"{model}: funnel")
+    _print_frame(frame, f"{model}: funnel", output_format=output_format, limit=limit)
 
 
 @report_app.command("down")
 def report_down(model: Annotated[str | None, typer.Argument(help="Model (default all).")]
-                = None) -> None:
-    """Customers who moved down at the latest refresh, with the evidence."""
+                = None, output_format: FormatOption = OutputFormat.TABLE,
+                limit: LimitOption = None) -> None:
+    """Customers who moved down at the latest refresh, with the evidence (the rule's
+    metric values as JSON); a table shows the first rows, CSV and JSON all of them."""
     with session_scope() as session:
         frame = reports.moved_down(session=session, model=model)
-    _print_frame(frame, "moved down since the last refresh")
+    _print_frame(frame, "moved down since the last refresh", output_format=output_format,
+                 limit=limit)
 
 
 @levels_app.command("list")
 def list_levels(kind: Annotated[str | None, typer.Option(
         help="Segment kind: stage:journey, rfm_segment, value_tier, needs_segment, "
-             "rule:NAME.")] = None) -> None:
+             "rule:NAME.")] = None,
+        output_format: FormatOption = OutputFormat.TABLE, limit: LimitOption = None) -> None:
     """Segments with size, margin, recommended level and any override."""
     with session_scope() as session:
-        rows = service.list_segment_levels(session=session, kind=kind)
-        table = Table(title="Relationship level per segment")
-        for column in ("kind", "segment", "customers", "margin rate", "class",
-                       "recommended", "override", "level"):
-            table.add_column(column)
-        for row in rows:
-            override = (f"{row.override_level} ({row.override_by})"
-                        if row.override_level else "")
-            table.add_row(row.kind, row.segment, str(row.customers),
-                          f"{row.margin_rate:.1%}", f"{row.size_class}/{row.margin_class}",
-                          row.recommended_level, override, row.level)
-    console.print(table)
+        rows = [[row.kind, row.segment, row.customers, row.margin_rate,
+                 f"{row.size_class}/{row.margin_class}", row.recommended_level,
+                 f"{row.override_level} ({row.override_by})" if row.override_level else None,
+                 row.level]
+                for row in service.list_segment_levels(session=session, kind=kind)]
+    if output_format is OutputFormat.TABLE:  # a rate reads as a percentage
+        rows = [[*r[:3], f"{r[3]:.1%}", *r[4:]] for r in rows]
+    output.emit(["kind", "segment", "customers", "margin rate", "class", "recommended",
+                 "override", "level"], rows, title="Relationship level per segment",
+                output=output_format, limit=limit, console=console)
 
 
 @levels_app.command("override")
