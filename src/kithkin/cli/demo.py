@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from kithkin import demo as demo_service
 from kithkin.cli import output
 from kithkin.config import get_settings
+from kithkin.customers import service as customer_service
+from kithkin.customers.cli import title
 from kithkin.database.base import Base
 from kithkin.database.core import session_scope
 from kithkin.imports.schemas import ImportReport
@@ -141,8 +143,10 @@ def _print_examples(limit: int = 3) -> None:
                 ids.append(int(pick["customer_id"].iloc[0]))
         for customer_id in ids:
             console.print()
+            customer = customer_service.get(session=session, customer_id=customer_id)
             print_explanation(relationship_service.explain(session=session,
-                                                           customer_id=customer_id))
+                                                           customer_id=customer_id),
+                              heading=title(customer, list(customer.identifiers)))
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kithkin.cli import output
 from kithkin.cli.output import FormatOption, OutputFormat
+from kithkin.customers.cli import resolve_or_exit
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.identity import service as identity_service
@@ -112,13 +113,16 @@ def show_duplicate(pair_id: int) -> None:
 
 @duplicates_app.command("merge")
 def merge(
-    survivor_id: Annotated[int, typer.Argument(help="Customer that survives (keeps its id).")],
-    merged_id: Annotated[int, typer.Argument(help="Customer merged into the survivor.")],
+    survivor: Annotated[str, typer.Argument(
+        help="Customer that survives (keeps its id): id, ext:SOURCE:ID, email or name.")],
+    merged: Annotated[str, typer.Argument(help="Customer merged into the survivor.")],
     reason: Annotated[str | None, typer.Option(help="Why, for the merge log.")] = None,
 ) -> None:
     """Merge customer B into customer A (undo with `kithkin duplicates undo`)."""
     try:
         with session_scope() as session:
+            survivor_id = resolve_or_exit(session, survivor).id
+            merged_id = resolve_or_exit(session, merged).id
             entry = identity_service.merge(session=session, survivor_id=survivor_id,
                                            merged_id=merged_id, actor=_actor(), reason=reason)
             merge_id, rows = entry.id, len(entry.changes)

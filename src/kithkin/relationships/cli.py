@@ -10,11 +10,13 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kithkin.cli import output
 from kithkin.cli.output import FormatOption, LimitOption, OutputFormat
+from kithkin.customers.cli import CustomerArg, resolve_or_exit, title
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.relationships import reports, service
@@ -246,23 +248,27 @@ def clear_override(kind: Annotated[str, typer.Argument()],
         raise _fail(exc) from exc
 
 
-def explain(customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+def explain(customer: CustomerArg,
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
             ) -> None:
     """Why a customer is in each stage: rule, metric values, moves, health and bonds."""
     try:
         with session_scope() as session:
-            found = service.explain(session=session, customer_id=customer_id)
+            found = resolve_or_exit(session, customer)
+            heading = title(found, list(found.identifiers))
+            explanation = service.explain(session=session, customer_id=found.id)
     except KithkinError as exc:
         raise _fail(exc) from exc
     if as_json:
-        console.print_json(found.model_dump_json())
+        console.print_json(explanation.model_dump_json())
         return
-    print_explanation(found)
+    print_explanation(explanation, heading=heading)
 
 
-def print_explanation(found: CustomerExplanation) -> None:
-    console.print(f"[bold]customer {found.customer_id}[/] as of {found.as_of}")
+def print_explanation(found: CustomerExplanation, *, heading: str | None = None) -> None:
+    """``heading`` names the customer ("customer 2: Ada Lovelace"); default its id."""
+    console.print(f"[bold]{escape(heading or f'customer {found.customer_id}')}[/] "
+                  f"as of {found.as_of}")
     for stage in found.stages:
         evidence = stage.evidence
         console.print(f"  [bold]{stage.model}[/]: {stage.stage} since {stage.since} "
