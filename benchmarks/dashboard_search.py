@@ -152,7 +152,7 @@ def main() -> None:
     from sqlalchemy import delete
 
     from kithkin.api.app import create_app
-    from kithkin.dashboard import service as dashboard_service
+    from kithkin.customers import search as customer_search
     from kithkin.database.core import session_scope
     from kithkin.database.pagination import encode_cursor
     from kithkin.users import service as users_service
@@ -162,7 +162,7 @@ def main() -> None:
         session.execute(delete(StaffUser))
         users_service.create_user(session=session, email="bench@kithkin.test", name="Bench",
                                   password="benchmark-password", role="admin")
-        known = dashboard_service.search_customers(session=session, query="C-777").exact
+        known = customer_search.search_customers(session=session, query="C-777").exact
         email = known[0].email_normalized or ""
     deep_cursor = encode_cursor(customers // 2, customers // 2)
 
@@ -179,7 +179,7 @@ def main() -> None:
     results = []
     for label, query, cursor in cases:
         # A fresh session per call, as a request gets.
-        run = partial(_search, dashboard_service.search_customers, query, cursor)
+        run = partial(_search, customer_search.search_customers, query, cursor)
         shown = run()
         median, worst = timed(run, args.repeat)
         results.append(("service", label, shown, median, worst))
@@ -208,7 +208,7 @@ def main() -> None:
         f"- store: SQLite, {customers:,} customers with one identifier each"
         + (f" (loaded in {load_seconds:.0f} s)" if load_seconds else " (cached file)"),
         f"- {args.repeat} runs per row after one warm-up; page size "
-        f"{dashboard_service.PAGE_SIZE}; peak RSS {peak_mb:,.0f} MB",
+        f"{customer_search.PAGE_SIZE}; peak RSS {peak_mb:,.0f} MB",
         "- command: `.venv/bin/python benchmarks/dashboard_search.py"
         + (" --quick`" if args.quick else f" --customers {customers}`"),
         "",
