@@ -9,7 +9,7 @@ customer_id) indexes at the latest refresh; filters are correlated ``EXISTS`` on
 keys, so a page costs ``LIMIT`` rows (more when a filter is rare), never a sort.
 
 The values come from the latest refresh. Unknown stays unknown: a customer with no CLV
-(not refreshed yet, or no model fitted) shows none and sorts after every known value.
+(not refreshed yet, or no model fitted) shows none and comes after every known value.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ SORT_KEYS: tuple[SortKey, ...] = (
 )
 METRIC_SORTS = frozenset({"clv", "p_alive", "last_order"})
 SORT_HELP = ("id, created_at, last_name, country, clv, p_alive or last_order; prefix - "
-             "for descending. Unknown values sort below known ones.")
+             "for descending. Unknown values come last either way.")
 
 
 @dataclass(frozen=True)
@@ -162,12 +162,15 @@ def list_customers(*, session: Session, filters: CustomerFilters = CustomerFilte
     query = select(Customer).where(*scope.customers(), *where)
     if not filters.include_merged:
         query = query.where(Customer.merged_into_id.is_(None))
+    nulls_query = None
     if key.name in METRIC_SORTS:
-        query = query.outerjoin(CustomerMetric, and_(CustomerMetric.customer_id == Customer.id,
-                                                     CustomerMetric.as_of == as_of))
+        # Known values: an inner join walked along the (as_of, value, customer_id) index;
+        # unknown ones: customers with no such metric row, or a NULL in it.
+        on = and_(CustomerMetric.customer_id == Customer.id, CustomerMetric.as_of == as_of)
+        query, nulls_query = query.join(CustomerMetric, on), query.outerjoin(CustomerMetric, on)
     customers, cursor = keyset_page(session=session, query=query, id_column=Customer.id,
                                     key=key, descending=descending, limit=limit, after=after,
-                                    cursor_field=cursor_field)
+                                    cursor_field=cursor_field, nulls_query=nulls_query)
     return CustomerList(rows=with_columns(session=session, customers=customers, as_of=as_of,
                                           stage_model=model),
                         next_cursor=cursor, as_of=as_of, stage_model=model)

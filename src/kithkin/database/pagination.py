@@ -5,11 +5,12 @@ are inserted ahead of the offset (duplicates or gaps). A keyset page instead con
 strictly after the last row seen, ordered by ``(sort key, id)``; the id breaks ties so
 the order is total. The cursor is that last ``(sort key, id)``, base64url-encoded JSON.
 
-A sort key is non-null, or declared ``nullable``: NULL then sorts below every value
-(first ascending, last descending, as "unknown" should) and the page is read as two index
-ranges, the values ordered by ``(key, id)`` and the NULLs by id alone, with a cursor of
-``(null, id)`` in the second. ``coalesce`` would do the same in one range but hides the
-column from its index, so every page would sort the whole table.
+A sort key is non-null, or declared ``nullable``: NULL ("unknown") then comes after every
+value in either direction, and the listing is read as two index ranges, the values
+ordered by ``(key, id)`` then the NULLs by id alone, with a cursor of ``(null, id)`` in
+the second. ``coalesce`` would give one range but hides the column from its index, so
+every page would sort the whole table; and unknowns last means the first page of a sort
+is the values' index walk, never a hunt for NULLs.
 
 Listings that merge several ordered queries (the dashboard's name search and timeline)
 build their own seek conditions but encode their cursors with :func:`encode_values` and
@@ -46,7 +47,7 @@ class SortKey:
     name: str
     expression: SortExpression
     kind: type = int
-    # NULL allowed: it sorts below every value (see the module docstring).
+    # NULL allowed: it comes after every value (see the module docstring).
     nullable: bool = False
     # The id column that orders equal values when it is not the listing's own (a joined
     # table's copy of the id, so the join's index serves the order); None: the id column.
@@ -126,10 +127,12 @@ def _seek(key: SortKey, tiebreak: SortExpression, value: Any, last_id: int,
 def keyset_page(
     *, session: Session, query: Select[Any], id_column: SortExpression, key: SortKey,
     descending: bool = False, limit: int = DEFAULT_LIMIT, after: str | None = None,
-    cursor_field: str = "after",
+    cursor_field: str = "after", nulls_query: Select[Any] | None = None,
 ) -> tuple[list[Any], str | None]:
     """One page of ``query``'s entities and the cursor of the next page (None at the end);
-    ``cursor_field`` names the parameter that carried ``after`` in errors."""
+    ``cursor_field`` names the parameter that carried ``after`` in errors. For a nullable
+    key from a joined table, ``query`` may inner-join it (so the join's index orders the
+    values) and ``nulls_query`` outer-join it (rows with no joined row are NULL too)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit: must be between 1 and {MAX_LIMIT}")
     cursor = decode_cursor(after, key, field=cursor_field) if after else None
@@ -149,7 +152,8 @@ def keyset_page(
                                getattr(tiebreak, direction)())
 
     def nulls_range(seek: tuple[Any, int] | None) -> Select[Any]:
-        ranged = query.where(key.expression.is_(None))
+        ranged = (query if nulls_query is None else nulls_query).where(
+            key.expression.is_(None))
         if seek:
             ranged = ranged.where(id_column < seek[1] if descending else id_column > seek[1])
         return ranged.order_by(getattr(id_column, direction)())
@@ -158,12 +162,9 @@ def keyset_page(
     if not key.nullable:
         ranges = [values_range(cursor)]
     elif cursor is not None and cursor[0] is None:  # the cursor is in the NULLs
-        ranges = [nulls_range(cursor)] + ([] if descending else [values_range(None)])
-    elif cursor is not None:  # the cursor is in the values
-        ranges = [values_range(cursor)] + ([nulls_range(None)] if descending else [])
+        ranges = [nulls_range(cursor)]
     else:
-        ranges = ([values_range(None), nulls_range(None)] if descending
-                  else [nulls_range(None), values_range(None)])
+        ranges = [values_range(cursor), nulls_range(None)]
     rows: list[Any] = []
     for ranged in ranges:
         wanted = limit + 1 - len(rows)
