@@ -190,15 +190,15 @@ def with_columns(*, session: Session, customers: Sequence[Customer], as_of: date
             .where(CustomerMetric.as_of == as_of, CustomerMetric.customer_id.in_(ids)))}
     stages: dict[int, str] = {}
     if stage_model:
-        stages = dict(session.execute(  # type: ignore[arg-type]
+        stages = dict(session.execute(
             select(CustomerStage.customer_id, CustomerStage.stage)
             .where(CustomerStage.model == stage_model, CustomerStage.customer_id.in_(ids))
         ).tuples().all())
-    tiers: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
+    tiers: dict[int, str] = dict(session.execute(
         select(RelationshipProfile.customer_id, RelationshipProfile.value_tier)
         .where(RelationshipProfile.customer_id.in_(ids))).tuples().all())
     manager_ids = {c.account_manager_id for c in customers if c.account_manager_id}
-    managers: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
+    managers: dict[int, str] = dict(session.execute(
         select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(manager_ids))
     ).tuples().all()) if manager_ids else {}
     nameless = [c.id for c in customers
