@@ -171,3 +171,11 @@ def test_a_search_with_a_sort_is_refused_by_the_api(staged: dict[str, Any],
     response = client.get("/api/v1/customers", params={"q": "smith", "sort": "-clv"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "sort"
+
+
+def test_the_360_of_a_nameless_customer_is_titled_by_its_external_id(
+        staged: dict[str, Any], login: Callable[[str], TestClient]) -> None:
+    page = login("admin").get(f"/customers/{staged['nameless']}")
+    assert page.status_code == 200
+    assert "<h1>shop:C-NONAME" in page.text
+    assert f"customer {staged['nameless']}" not in page.text

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from kithkin.customers import reference as customer_reference
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.database.core import get_or_raise
 from kithkin.database.pagination import decode_values, encode_values
@@ -68,6 +69,7 @@ class CustomerView:
     metrics: CustomerMetric | None
     merged_into: Customer | None
     account_manager: StaffUser | None
+    label: str = ""  # the name, else company, email or an external id
 
 
 def customer_view(*, session: Session, customer_id: int) -> CustomerView:
@@ -90,6 +92,7 @@ def customer_view(*, session: Session, customer_id: int) -> CustomerView:
                      if customer.merged_into_id else None),
         account_manager=(session.get(StaffUser, customer.account_manager_id)
                          if customer.account_manager_id else None),
+        label=customer_reference.label(customer, list(identifiers)),
     )
 
 
