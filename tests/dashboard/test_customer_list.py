@@ -87,6 +87,9 @@ def test_at_risk_tier_and_manager_filters(staged: dict[str, Any]) -> None:
     assert at_risk and all(r.p_alive is not None and r.p_alive < 0.5 for r in at_risk)
     assert safe and all(r.p_alive is not None and r.p_alive >= 0.5 for r in safe)
     assert len(at_risk) + len(safe) == 11  # the customer without metrics is neither
+    by_clv = walk("-clv", CustomerFilters(at_risk=True), limit=2)
+    assert [r.customer.id for r in by_clv] == [r.customer.id for r in sorted(
+        at_risk, key=lambda r: (r.clv, r.customer.id), reverse=True)]
     tier = walk("id", CustomerFilters(tier="most_valuable"))
     assert [r.customer.id for r in tier] == [staged["lovelace"]]
     assert tier[0].value_tier == "most_valuable" and tier[0].stage == "partner"

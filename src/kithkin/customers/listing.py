@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from kithkin.customers import search
 from kithkin.customers.models import Customer, CustomerIdentifier
@@ -127,10 +127,13 @@ def conditions(filters: CustomerFilters, *, as_of: date | None) -> list[ColumnEl
         found.append(exists().where(RelationshipProfile.customer_id == Customer.id,
                                     RelationshipProfile.value_tier == filters.tier))
     if filters.at_risk is not None:
-        risk = (CustomerMetric.p_alive < AT_RISK_P_ALIVE if filters.at_risk
-                else CustomerMetric.p_alive >= AT_RISK_P_ALIVE)
-        found.append(exists().where(CustomerMetric.customer_id == Customer.id,
-                                    CustomerMetric.as_of == as_of, risk))
+        # An alias: a metric sort joins customer_metric itself, and the subquery must not
+        # correlate with that join.
+        metric = aliased(CustomerMetric)
+        risk = (metric.p_alive < AT_RISK_P_ALIVE if filters.at_risk
+                else metric.p_alive >= AT_RISK_P_ALIVE)
+        found.append(exists().where(metric.customer_id == Customer.id, metric.as_of == as_of,
+                                    risk))
     return found
 
 
