@@ -182,3 +182,27 @@ def test_the_360_of_a_nameless_customer_is_titled_by_its_external_id(
     assert page.status_code == 200
     assert "<h1>shop:C-NONAME" in page.text
     assert f"customer {staged['nameless']}" not in page.text
+
+
+def test_metric_and_name_sorts_page_alike_on_both_stores(store_engine: Any) -> None:
+    """NULLs sort differently in SQLite and PostgreSQL; the listing's order must not."""
+    from kithkin.metrics.models import CustomerMetric, MetricsRun
+
+    with session_scope(store_engine) as session:
+        for n in range(9):
+            customer = Customer(last_name=None if n % 4 == 0 else f"N{n % 3}")
+            session.add(customer)
+            session.flush()
+            if n % 3:
+                session.add(CustomerMetric(as_of=AS_OF, customer_id=customer.id,
+                                           clv=float(n % 5), p_alive=None))
+        session.add(MetricsRun(as_of=AS_OF, engine="duckdb", customers=6))
+    for sort in ("-clv", "clv", "p_alive", "last_name", "-last_name"):
+        rows = walk(sort, limit=2)
+        assert len({r.customer.id for r in rows}) == 9, sort
+        field = sort.lstrip("-")
+        values = [r.customer.last_name if field == "last_name" else getattr(r, field)
+                  for r in rows]
+        known = [v for v in values if v is not None]
+        assert values == [*known, *[None] * (9 - len(known))], sort
+        assert known == sorted(known, reverse=sort.startswith("-")), sort
