@@ -4,8 +4,8 @@ Tables never cut a figure. Rich shrinks columns to the console width and ends wh
 not fit with "…"; a report that says "199,2…" is wrong, not short. So numeric columns
 never wrap or shrink, text columns fold (wrap inside the cell), and when even that
 cannot fit, the rows print as a list of ``field: value`` lines. Output that is not a
-terminal (a pipe, a log file) has no width to respect: it gets a console as wide as the
-table needs. CSV and JSON are for programs; they print every column of every row
+terminal (a pipe, a log file) has no width to respect: it gets the usual width, or as
+much more as the figures need. CSV and JSON are for programs; they print every column of every row
 (``--limit`` still applies) with no decoration.
 
 Deliberately light: no pandas import here (``kithkin --help`` must stay fast); data
@@ -152,10 +152,6 @@ def _measure(table: Table, console: Console) -> Measurement:
     return Measurement.get(console, console.options.update_width(_UNBOUNDED), table)
 
 
-def _needed_width(table: Table, console: Console) -> int:
-    return _measure(table, console).maximum
-
-
 def _minimum_width(table: Table, console: Console) -> int:
     return _measure(table, console).minimum
 
@@ -164,7 +160,9 @@ def print_table(table: Table, *, console: Console) -> None:
     """Print ``table`` whole: as wide as it needs off a terminal, folded on one, and as a
     ``field: value`` list when the terminal cannot hold even the folded table."""
     if not console.is_terminal:
-        wide = Console(file=console.file, width=max(_needed_width(table, console),
+        # A log has no width to respect, but a readable one: text folds at the usual
+        # width; only a table whose figures need more gets more.
+        wide = Console(file=console.file, width=max(_minimum_width(table, console),
                                                     console.width),
                        no_color=True, highlight=False, soft_wrap=False)
         wide.print(table)

@@ -189,12 +189,18 @@ def report_funnel(model: ModelArg, end: Annotated[str | None, typer.Option(
 def report_down(model: Annotated[str | None, typer.Argument(help="Model (default all).")]
                 = None, output_format: FormatOption = OutputFormat.TABLE,
                 limit: LimitOption = None) -> None:
-    """Customers who moved down at the latest refresh, with the evidence (the rule's
-    metric values as JSON); a table shows the first rows, CSV and JSON all of them."""
+    """Customers who moved down at the latest refresh; CSV and JSON add the evidence (the
+    rules and metric values). A table shows the first rows, CSV and JSON all of them."""
     with session_scope() as session:
         frame = reports.moved_down(session=session, model=model)
+    if output_format is OutputFormat.TABLE:  # the evidence is for programs, not a table
+        frame = frame.drop(columns=["evidence"])
+    elif output_format is OutputFormat.JSON:  # nested, not JSON text inside JSON
+        frame["evidence"] = frame["evidence"].map(json.loads)
     _print_frame(frame, "moved down since the last refresh", output_format=output_format,
                  limit=limit)
+    if output_format is OutputFormat.TABLE and not frame.empty:
+        console.print("why: kithkin customers explain ID, or --format json for the evidence")
 
 
 @levels_app.command("list")
