@@ -89,3 +89,19 @@ def test_assign_takes_external_ids(people: dict[str, int]) -> None:
     assert managers[people["ada"]] is not None
     assert managers[people["other_ada"]] == managers[people["ada"]]
     assert managers[people["nameless"]] is None
+
+
+def test_list_searches_filters_and_prints_json(people: dict[str, int]) -> None:
+    import json
+
+    result = runner.invoke(app, ["customers", "list", "--search", "Lovelace", "--format",
+                                 "json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert [row["id"] for row in listed] == [people["ada"], people["other_ada"]]
+    assert listed[0]["clv"] is None and listed[0]["customer"] == "Ada Lovelace"
+    table = runner.invoke(app, ["customers", "list", "--sort", "-clv"], terminal_width=80)
+    assert table.exit_code == 0, table.output
+    assert "shop:C-9" in table.output  # the nameless one, by its external id
+    refused = runner.invoke(app, ["customers", "list", "--search", "x", "--sort", "-clv"])
+    assert refused.exit_code == 1 and "sort:" in refused.output

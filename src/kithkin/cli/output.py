@@ -33,6 +33,9 @@ from rich.text import Text
 
 # A table shows this many rows unless --limit says otherwise; CSV and JSON show all.
 DEFAULT_TABLE_ROWS = 50
+# Text columns fold, but never narrower than this (or their widest cell): below it a
+# list reads better than a table.
+TEXT_MIN_WIDTH = 16
 
 
 class OutputFormat(StrEnum):
@@ -138,7 +141,9 @@ def build_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
             table.add_column(name, justify="right", no_wrap=True, min_width=widest,
                              overflow="fold")
         else:
-            table.add_column(name, overflow="fold")
+            # Short words stay whole (a tier, a date, a name); longer text folds.
+            widest = max([len(name), *(len(t[i]) for t in texts)])
+            table.add_column(name, overflow="fold", min_width=min(widest, TEXT_MIN_WIDTH))
     for row in texts:
         table.add_row(*row)
     return table

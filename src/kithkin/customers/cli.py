@@ -1,5 +1,6 @@
-"""``kithkin customers show ID`` (profile and latest metrics) and ``kithkin customers
-assign`` (account managers)."""
+"""``kithkin customers list`` (the dashboard's customer list: search, filters, sorts),
+``show`` (profile and latest metrics) and ``assign`` (account managers). Commands take a
+customer as people know it: see :mod:`kithkin.customers.reference`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from kithkin.cli import output
+from kithkin.cli.output import FormatOption, OutputFormat
+from kithkin.customers import listing
 from kithkin.customers import reference as reference_service
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Customer, CustomerIdentifier
@@ -86,6 +89,53 @@ def show(customer: CustomerArg) -> None:
     table.columns[1].no_wrap = True
     table.columns[1].justify = "right"
     output.print_table(table, console=console)
+
+
+@app.command("list")
+def list_customers(
+    q: Annotated[str, typer.Option(
+        "--search", "-q", help="Last-name prefix, email prefix (with @) or exact id, as "
+                               "the dashboard's search box.")] = "",
+    stage: Annotated[str | None, typer.Option(
+        help="Current stage, MODEL:STAGE or STAGE of the first active model.")] = None,
+    tier: Annotated[str | None, typer.Option(help="Value tier, e.g. most_valuable.")] = None,
+    at_risk: Annotated[bool | None, typer.Option(
+        "--at-risk/--not-at-risk", help="P(alive) below 0.5, or at or above it.",
+        show_default=False)] = None,
+    manager: Annotated[str | None, typer.Option(
+        help="Email of the account manager.")] = None,
+    sort: Annotated[str, typer.Option(help=listing.SORT_HELP)] = "id",
+    output_format: FormatOption = OutputFormat.TABLE,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Customers per page.")] = 50,
+    after: Annotated[str | None, typer.Option(help="Cursor printed by the last page.")] = None,
+) -> None:
+    """List customers with their stage, CLV, P(alive), value tier and account manager:
+    the dashboard's customers page, one page at a time."""
+    model, _, name = (stage or "").rpartition(":")
+    try:
+        with session_scope() as session:
+            manager_id = (user_service.get_user_by_email(session=session, email=manager).id
+                          if manager else None)
+            model = model or listing.default_stage_model() or ""
+            found = listing.list_customers(
+                session=session, sort=sort, limit=limit, after=after, stage_model=model or None,
+                filters=listing.CustomerFilters(
+                    q=q, stage=name or None, stage_model=model or None, tier=tier,
+                    at_risk=at_risk, account_manager_id=manager_id))
+    except KithkinError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    table = output_format is OutputFormat.TABLE
+    rows = [[r.customer.id, r.label, r.stage, r.clv, r.p_alive, r.at_risk, r.value_tier,
+             r.account_manager,
+             r.last_order_at.date() if table and r.last_order_at else r.last_order_at]
+            for r in [*found.exact, *found.rows]]
+    as_of = f" (values as of {found.as_of})" if found.as_of else " (no refresh yet)"
+    output.emit(["id", "customer", f"stage ({model or '-'})", "clv", "p_alive", "at risk",
+                 "value tier", "account manager", "last order"], rows,
+                title="customers" + as_of, output=output_format, limit=0, console=console)
+    if found.next_cursor:
+        Console(stderr=True).print(f"next page: --after {found.next_cursor}")
 
 
 @app.command()
