@@ -46,7 +46,7 @@ def _relationship(session: SessionDep,
 
 
 # The sort choices of the customers page: (value, label).
-SORTS = (("id", "Newest number last"), ("-clv", "CLV, highest first"),
+SORTS = (("id", "Customer number"), ("-clv", "CLV, highest first"),
          ("clv", "CLV, lowest first"), ("p_alive", "P(alive), lowest first"),
          ("-p_alive", "P(alive), highest first"), ("last_name", "Name, A to Z"),
          ("-last_order", "Last order, newest first"), ("last_order", "Last order, oldest first"))
