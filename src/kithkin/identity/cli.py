@@ -59,10 +59,10 @@ def identify(
         raise _fail(exc) from exc
     console.print(f"run [bold]{summary[0]}[/]: {summary[1]} customers, {summary[2]} candidate "
                   f"pairs, {summary[3]} merged automatically")
-    table = Table("field problem (not counted as evidence)", "records")
-    for name, count in sorted(report.pop("fields", {}).items()):
-        table.add_row(name.replace("_", " "), str(count))
-    console.print(table)
+    problems = [[name.replace("_", " "), count]
+                 for name, count in sorted(report.pop("fields", {}).items())]
+    output.print_table(output.build_table(["field problem (not counted as evidence)",
+                                           "records"], problems), console=console)
     for note in report.pop("notes", []):
         console.print(f"[yellow]note:[/] {note}")
     console.print(", ".join(f"{k}: {v}" for k, v in report.items()))
