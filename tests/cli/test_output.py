@@ -83,3 +83,9 @@ def test_table_limit_says_how_many_rows_were_left_out() -> None:
     text = buffer.getvalue()
     assert "2 of 3 rows shown" in text and "Li" not in text
     assert "1,234,567.25" in text and "-" in text  # unknown is "-", never 0
+
+
+def test_cells_are_text_not_markup() -> None:
+    table = output.build_table(["name", "orders"], [["Ada [bold]Lovelace[/bold] [x]", 3]])
+    text = rendered(table, width=80, terminal=False)
+    assert "Ada [bold]Lovelace[/bold] [x]" in text

@@ -144,8 +144,8 @@ def build_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
             # Short words stay whole (a tier, a date, a name); longer text folds.
             widest = max([len(name), *(len(t[i]) for t in texts)])
             table.add_column(name, overflow="fold", min_width=min(widest, TEXT_MIN_WIDTH))
-    for row in texts:
-        table.add_row(*row)
+    for row in texts:  # Text, not markup: a "[x]" in a customer's name stays as written
+        table.add_row(*(Text(cell) for cell in row))
     return table
 
 

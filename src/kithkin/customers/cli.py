@@ -72,9 +72,10 @@ def show(customer: CustomerArg) -> None:
         profile.add_column(style="bold")
         profile.add_column(overflow="fold")
         for name in PROFILE_FIELDS:
-            profile.add_row(name, _text(getattr(found, name)))
+            profile.add_row(name, escape(_text(getattr(found, name))))
         for identifier in identifiers:
-            profile.add_row("external id", f"{identifier.source}:{identifier.external_id}")
+            profile.add_row("external id",
+                            escape(f"{identifier.source}:{identifier.external_id}"))
         if found.merged_into_id is not None:
             profile.add_row("merged into", str(found.merged_into_id))
         output.print_table(profile, console=console)
