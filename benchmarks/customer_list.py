@@ -6,7 +6,13 @@ This loads the dashboard_search benchmark's synthetic customers (same generator,
 in benchmarks/data/) plus, per customer, one metric row at one refresh (10% with unknown
 CLV, P(alive) and last order), a journey stage and a value tier, then times
 ``kithkin.customers.listing.list_customers`` per case, next to the reference: the plain
-id-ordered first page, timed in the same run. Run it under the shared lock:
+id-ordered first page, timed in the same run.
+
+The sorts' three ``customer_metric`` indexes are not free: every refresh writes a block of
+one row per customer into them. The second table times writing such a block (insert, and
+update in place as a re-run of the same as-of does) into a fresh store with and without
+those indexes, alternating, so the price is stated next to what it buys. Run it under
+the shared lock:
 
     flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/customer_list.py
     flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/customer_list.py --quick
@@ -93,11 +99,57 @@ def add_values(path: Path, customers: int, seed: int = 11) -> None:
     connection.close()
 
 
+LIST_INDEXES = ("ix_customer_metric_as_of_clv", "ix_customer_metric_as_of_p_alive",
+                "ix_customer_metric_as_of_last_purchase")
+
+
+def write_cost(rows: int, rounds: int = 2) -> list[tuple[str, float, float]]:
+    """Seconds to insert, then update in place, one refresh block of ``rows`` metric rows,
+    without and with the customer list's indexes (alternating, ``rounds`` times each)."""
+    import tempfile
+
+    from kithkin.database.core import build_engine
+    from kithkin.database.manage import upgrade
+
+    rng = random.Random(5)
+    block = [(AS_OF.isoformat(), cid, 3, rng.lognormvariate(4.5, 1.2), rng.random(),
+              (datetime(2023, 1, 1) + timedelta(minutes=rng.randrange(10**6))).isoformat(
+                  sep=" ")) for cid in range(1, rows + 1)]
+    changed = [(rng.lognormvariate(4.5, 1.2), rng.random(), r[0], r[1]) for r in block]
+    timings = []
+    for variant in ("without", "with") * rounds:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "kithkin.db"
+            engine = build_engine(f"sqlite:///{path}")
+            upgrade(engine)
+            engine.dispose()
+            connection = sqlite3.connect(path)
+            connection.execute("PRAGMA foreign_keys=OFF")
+            if variant == "without":
+                for name in LIST_INDEXES:
+                    connection.execute(f"DROP INDEX {name}")
+            begin = time.perf_counter()
+            connection.executemany(
+                "INSERT INTO customer_metric (as_of, customer_id, orders, clv, p_alive,"
+                " last_purchase_at) VALUES (?, ?, ?, ?, ?, ?)", block)
+            connection.commit()
+            inserted = time.perf_counter() - begin
+            begin = time.perf_counter()
+            connection.executemany("UPDATE customer_metric SET clv = ?, p_alive = ? WHERE"
+                                   " as_of = ? AND customer_id = ?", changed)
+            connection.commit()
+            timings.append((variant, inserted, time.perf_counter() - begin))
+            connection.close()
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="20k customers")
+    parser.add_argument("--write-rows", type=int, default=300_000,
+                        help="rows of the refresh block whose write cost is timed")
     args = parser.parse_args()
     customers = 20_000 if args.quick else args.customers
     DATA.mkdir(parents=True, exist_ok=True)
@@ -162,6 +214,7 @@ def main() -> None:
         shown = run()
         median, worst = timed(run, args.repeat)
         results.append((label, sort, shown, median, worst))
+    writes = write_cost(2_000 if args.quick else args.write_rows)
     reference = results[0][3]
     slowest = max(results[1:], key=lambda r: r[3])
     load = os.getloadavg()
@@ -189,6 +242,18 @@ def main() -> None:
     for label, sort, shown, median, worst in results:
         lines.append(f"| {label} | `{sort}` | {shown} | {median:.2f} | {worst:.2f} | "
                      f"{median / reference:.1f} |")
+    rows_written = 2_000 if args.quick else args.write_rows
+    lines += [
+        "",
+        f"## The price: writing one refresh block of {rows_written:,} metric rows",
+        "",
+        "Fresh store, alternating runs; the update changes CLV and P(alive) in place.",
+        "",
+        "| list indexes | insert s | update in place s |",
+        "|---|---:|---:|",
+    ]
+    for variant, inserted, updated in writes:
+        lines.append(f"| {variant} | {inserted:.2f} | {updated:.2f} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("customer_list_quick.md" if args.quick else "customer_list.md")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
