@@ -155,3 +155,32 @@ def test_stage_flows_draws_a_sankey_of_the_moves(page: Any) -> None:
     assert page.locator("#stage-sankey .sankey-node").count() > 0
     shot(page, "stage-flows")
     assert page.errors == []
+
+
+def test_customers_page_filtered_by_stage_and_sorted_by_clv(
+        page: Any, live_server: dict[str, Any]) -> None:
+    import sqlite3
+
+    with sqlite3.connect(live_server["home"] / "kithkin.db") as db:
+        stage, members = db.execute(
+            "SELECT stage, count(*) FROM customer_stage WHERE model = 'journey' "
+            "GROUP BY stage ORDER BY count(*) DESC, stage LIMIT 1").fetchone()
+    assert members >= 2  # a sort needs something to order
+    sign_in(page, "admin", next_path="/customers")
+    page.get_by_label("Stage (journey)").select_option(stage)
+    page.get_by_label("Sort").select_option("-clv")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"/customers\?.*stage="))
+    rows = page.locator("table.customers tbody tr")
+    assert rows.count() == members
+    # innerText follows the CSS (headers may be shown upper-case)
+    headers = [h.strip().lower() for h in page.locator("table.customers thead th")
+               .all_inner_texts()]
+    stage_at, clv_at = headers.index("stage (journey)"), headers.index("clv")
+    cells = [row.locator("td").all_inner_texts() for row in rows.all()]
+    assert {c[stage_at] for c in cells} == {stage}
+    clvs = [float(c[clv_at].replace(",", "")) for c in cells if c[clv_at] != "–"]
+    assert len(clvs) >= 2 and clvs == sorted(clvs, reverse=True)
+    # the choices stay selected, so the next page keeps the same filter and order
+    assert page.get_by_label("Sort").input_value() == "-clv"
+    shot(page, "customers-stage-by-clv")

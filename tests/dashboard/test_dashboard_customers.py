@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from kithkin.customers import search as customer_search
 from kithkin.dashboard import sections
 from kithkin.dashboard import service as dashboard_service
 from kithkin.database.core import session_scope
@@ -16,7 +17,7 @@ from kithkin.errors import ValidationError
 from tests.dashboard.seeding import SMITHS
 
 
-def names(page: dashboard_service.CustomerPage) -> list[str]:
+def names(page: customer_search.CustomerPage) -> list[str]:
     return [c.display_name for c in [*page.exact, *page.customers]]
 
 
@@ -25,14 +26,14 @@ def names(page: dashboard_service.CustomerPage) -> list[str]:
 def test_search_finds_by_name_prefix_email_prefix_or_exact_id(
         seeded: dict[str, int], query: str) -> None:
     with session_scope() as session:
-        found = names(dashboard_service.search_customers(session=session, query=query))
+        found = names(customer_search.search_customers(session=session, query=query))
     assert found == ["Ada Lovelace"]
 
 
 @pytest.mark.parametrize("query", ["Grace Lov", "x", "nobody", "C-100", "zz@example"])
 def test_search_without_a_match_returns_nothing(seeded: dict[str, int], query: str) -> None:
     with session_scope() as session:
-        assert names(dashboard_service.search_customers(session=session, query=query)) == []
+        assert names(customer_search.search_customers(session=session, query=query)) == []
 
 
 @pytest.mark.parametrize("query", ["", "smith", "sam"])
@@ -43,7 +44,7 @@ def test_keyset_pages_visit_every_match_once_in_order(seeded: dict[str, int],
     pages = 0
     with session_scope() as session:
         while True:
-            page = dashboard_service.search_customers(session=session, query=query,
+            page = customer_search.search_customers(session=session, query=query,
                                                       cursor=cursor, limit=3)
             seen += [c.id for c in page.customers]
             pages += 1
@@ -59,12 +60,12 @@ def test_keyset_pages_visit_every_match_once_in_order(seeded: dict[str, int],
 
 def test_a_forged_cursor_is_a_validation_error(seeded: dict[str, int]) -> None:
     with session_scope() as session, pytest.raises(ValidationError):
-        dashboard_service.search_customers(session=session, query="smith", cursor="!!!")
+        customer_search.search_customers(session=session, query="smith", cursor="!!!")
 
 
 def test_customer_list_page_links_the_next_page(login: Callable[[str], TestClient],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dashboard_service, "PAGE_SIZE", 5)
+    monkeypatch.setattr(customer_search, "PAGE_SIZE", 5)
     client = login("analyst")
     first = client.get("/customers", params={"q": "smith"})
     assert first.status_code == 200
@@ -89,17 +90,21 @@ def _plan(session: Session, query: str) -> str:
     from sqlalchemy.dialects import sqlite
 
     captured: list[Any] = []
-    original = session.scalars
+    scalars, execute = session.scalars, session.execute
 
-    def capture(statement: Any, *args: Any, **kwargs: Any) -> Any:
-        captured.append(statement)
-        return original(statement, *args, **kwargs)
+    def capture(original: Any) -> Any:
+        def run(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            if getattr(statement, "is_select", False):
+                captured.append(statement)
+            return original(statement, *args, **kwargs)
+        return run
 
-    session.scalars = capture  # type: ignore[method-assign]
+    session.scalars = capture(scalars)  # type: ignore[method-assign]
+    session.execute = capture(execute)  # type: ignore[method-assign]
     try:
-        dashboard_service.search_customers(session=session, query=query)
+        customer_search.search_customers(session=session, query=query)
     finally:
-        session.scalars = original  # type: ignore[method-assign]
+        session.scalars, session.execute = scalars, execute  # type: ignore[method-assign]
     statement = captured[-1]
     compiled = statement.compile(dialect=sqlite.dialect(),
                                  compile_kwargs={"literal_binds": True})
@@ -174,7 +179,7 @@ def test_keyset_pages_handle_missing_first_names_on_both_stores(store_engine: An
     cursor = None
     with session_scope(store_engine) as session:
         while True:
-            page = dashboard_service.search_customers(session=session, query="nulla",
+            page = customer_search.search_customers(session=session, query="nulla",
                                                       cursor=cursor, limit=1)
             seen += [(c.first_name, c.id) for c in page.customers]
             if page.next_cursor is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from kithkin.customers import search as customer_search
 from kithkin.customers.models import Customer
 from kithkin.dashboard import service as dashboard_service
 from kithkin.database.core import session_scope
@@ -22,7 +23,7 @@ def test_email_prefix_pages_visit_every_match_once_in_email_order(
     cursor = None
     with session_scope() as session:
         while True:
-            page = dashboard_service.search_customers(session=session, query="Pat@",
+            page = customer_search.search_customers(session=session, query="Pat@",
                                                       cursor=cursor, limit=2)
             seen += [c.email_normalized or "" for c in page.customers]
             if page.next_cursor is None:
@@ -36,7 +37,7 @@ def test_email_prefix_pages_visit_every_match_once_in_email_order(
 def test_a_cursor_of_another_shape_is_a_validation_error_naming_the_cursor(
         seeded: dict[str, int], query: str) -> None:
     with session_scope() as session, pytest.raises(ValidationError, match=r"^cursor: "):
-        dashboard_service.search_customers(session=session, query=query,
+        customer_search.search_customers(session=session, query=query,
                                            cursor=encode_values(["x"]))
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,22 @@ def test_list_show_explain_and_levels(sqlite_engine: Engine) -> None:
                    ["transitions", "ladder", "--start", "2025-12-01", "--end", "2026-01-01"]):
         result = runner.invoke(app, ["stages", "report", *report], terminal_width=300)
         assert result.exit_code == 0, result.output
+
+
+def test_every_report_takes_limit_and_format(sqlite_engine: Engine) -> None:
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        session.commit()
+    for report in (["stages", "report", "time", "journey"],
+                   ["stages", "report", "distribution", "pyramid"],
+                   ["stages", "report", "funnel", "journey"],
+                   ["stages", "report", "down"], ["stages", "list"], ["levels", "list"]):
+        as_csv = runner.invoke(app, [*report, "--format", "csv", "--limit", "1"])
+        assert as_csv.exit_code == 0, (report, as_csv.output)
+        assert len(as_csv.output.strip().splitlines()) <= 2, (report, as_csv.output)
+        as_json = runner.invoke(app, [*report, "--format", "json"])
+        assert as_json.exit_code == 0, (report, as_json.output)
+        assert isinstance(json.loads(as_json.output), list), report
+    levels = json.loads(runner.invoke(app, ["levels", "list", "--format", "json"]).output)
+    assert {"kind", "segment", "customers", "margin rate"} <= set(levels[0])

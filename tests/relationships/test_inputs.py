@@ -124,7 +124,8 @@ def test_an_assigned_account_manager_is_a_social_bond(sqlite_engine: Engine) -> 
         session.add_all([Customer(id=1, account_manager_id=manager.id),
                          Customer(id=2, attributes={"preferences": ["tea"]})])
         session.commit()
-        found = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF).per_customer
+        found = inputs.event_inputs(
+            session=session, settings=get_settings(), as_of=AS_OF).per_customer
     assert found.set_index("customer_id")["has_account_manager"].to_dict() == {
         1: True, 2: False}
 
@@ -135,14 +136,16 @@ def test_attribute_inputs_follow_edits_between_refreshes(sqlite_engine: Engine) 
     snapshot's fingerprint, so the customers table is copied again)."""
     with Session(sqlite_engine) as session:
         _seed(session)
-        before = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF).per_customer
+        before = inputs.event_inputs(
+            session=session, settings=get_settings(), as_of=AS_OF).per_customer
         assert before.set_index("customer_id").loc[2, "has_preferences"] == False  # noqa: E712
         customer = session.get(Customer, 2)
         assert customer is not None
         customer.attributes = {"preferences": "tea;jazz", "price_lock": True}
         session.add(Customer(id=4, attributes={"integrations": ["erp"]}))
         session.commit()
-        after = inputs.event_inputs(session=session, settings=get_settings(), as_of=AS_OF).per_customer
+        after = inputs.event_inputs(
+            session=session, settings=get_settings(), as_of=AS_OF).per_customer
     found = after.set_index("customer_id")
     assert found.loc[2, "has_preferences"] == True  # noqa: E712
     assert found.loc[4, "integrations"] == 1

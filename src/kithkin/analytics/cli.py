@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from kithkin.analytics import refresh as refresh_service
 from kithkin.analytics.models import ModelOptions
+from kithkin.cli import output
 from kithkin.config import get_settings
 from kithkin.errors import KithkinError
 
@@ -61,11 +61,11 @@ def refresh(
         for task in tasks.values():
             progress.update(task, completed=1, total=1)
 
-    table = Table("step", "seconds", title=f"refresh as of {day} on {result.engine}")
-    for name, seconds in result.timings.items():
-        table.add_row(name, f"{seconds:.2f}")
-    table.add_row("[bold]total", f"[bold]{sum(result.timings.values()):.2f}")
-    console.print(table)
+    timings = [[name, f"{seconds:.2f}"] for name, seconds in result.timings.items()]
+    timings.append(["total", f"{sum(result.timings.values()):.2f}"])
+    output.print_table(output.build_table(
+        ["step", "seconds"], timings, title=f"refresh as of {day} on {result.engine}",
+        numeric=[False, True]), console=console)
     for part in result.snapshot:
         console.print(f"snapshot {part.name}: {part.mode}, {part.rows_copied:,} rows copied, "
                       f"{part.total_rows:,} in total")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.status import Status
@@ -14,9 +14,13 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from kithkin import demo as demo_service
+from kithkin.cli import output
 from kithkin.config import get_settings
+from kithkin.customers import service as customer_service
+from kithkin.customers.cli import title
 from kithkin.database.base import Base
 from kithkin.database.core import session_scope
+from kithkin.imports.schemas import ImportReport
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.cli import print_explanation
@@ -54,17 +58,8 @@ def demo(
         reports = demo_service.import_step(
             simulation=simulation, engine=engine,
             on_file=lambda kind, path: status.update(f"importing {kind} from {path.name}"))
-    # A second source's record of a known customer is "matched" (joined by email or phone).
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 0, 0, 2))
-    table.add_column("kind", no_wrap=True)
-    for name in ("read", "new", "matched", "updated", "unchanged", "rejected", "rows/s"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for report in reports:
-        rate = report.rows_read / report.elapsed_seconds if report.elapsed_seconds else 0
-        table.add_row(report.kind, f"{report.rows_read:,}", f"{report.inserted:,}",
-                      f"{sum(report.matched.values()):,}", f"{report.updated:,}",
-                      f"{report.unchanged:,}", f"{report.rows_rejected:,}", f"{rate:,.0f}")
-    console.print(table)
+    # Full figures at any width: a narrow terminal gets a list (kithkin.cli.output).
+    output.print_table(import_table(reports), console=console)
 
     console.rule("[bold]3. refresh: value, stages, health")
     end = simulation.params.end - timedelta(days=1)
@@ -100,19 +95,30 @@ def demo(
         uvicorn.run("kithkin.api.app:create_app", factory=True, host="127.0.0.1", port=port)
 
 
+def import_table(reports: Sequence[ImportReport]) -> Table:
+    """One row per imported file. A second source's record of a known customer is
+    "matched" (joined by email or phone); rows/s is unknown ("-") when nothing was timed."""
+    columns = ["kind", "read", "new", "matched", "updated", "unchanged", "rejected", "rows/s"]
+    rows = [[report.kind, report.rows_read, report.inserted, sum(report.matched.values()),
+             report.updated, report.unchanged, report.rows_rejected,
+             round(report.rows_read / report.elapsed_seconds) if report.elapsed_seconds
+             else None]
+            for report in reports]
+    return output.build_table(columns, rows, numeric=[False, *[True] * 7])
+
+
 def _bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console)
 
 
 def _print_store_counts() -> None:
-    table = Table("table", "rows", title="stored")
     with session_scope() as session:
-        for name in SHOWN_TABLES:
-            if name in Base.metadata.tables:
-                rows = session.scalar(select(func.count()).select_from(Base.metadata.tables[name]))
-                table.add_row(name, f"{rows:,}")
-    console.print(table)
+        rows = [[name, session.scalar(select(func.count())
+                                      .select_from(Base.metadata.tables[name]))]
+                for name in SHOWN_TABLES if name in Base.metadata.tables]
+    output.print_table(output.build_table(["table", "rows"], rows, title="stored"),
+                       console=console)
 
 
 def _print_stages() -> None:
@@ -121,10 +127,10 @@ def _print_stages() -> None:
             frame = relationship_reports.distribution(session=session, model=model)
             if frame.empty:
                 continue
-            table = Table("as of", *map(str, frame.columns), title=f"stage model: {model.name}")
-            for as_of, row in frame.iterrows():
-                table.add_row(str(as_of), *(f"{int(v):,}" for v in row))
-            console.print(table)
+            columns, rows = output.frame_rows(frame, index=True)
+            output.print_table(output.build_table(["as of", *columns[1:]], rows,
+                                                  title=f"stage model: {model.name}"),
+                               console=console)
 
 
 def _print_examples(limit: int = 3) -> None:
@@ -138,8 +144,10 @@ def _print_examples(limit: int = 3) -> None:
                 ids.append(int(pick["customer_id"].iloc[0]))
         for customer_id in ids:
             console.print()
+            customer = customer_service.get(session=session, customer_id=customer_id)
             print_explanation(relationship_service.explain(
-                session=session, settings=get_settings(), customer_id=customer_id))
+                session=session, settings=get_settings(), customer_id=customer_id),
+                heading=title(customer, list(customer.identifiers)))
 
 
 def register(app: typer.Typer) -> None:

@@ -107,3 +107,5 @@ class Consent(Base):
 
 
 Index("ix_customer_name", Customer.last_name, Customer.first_name)
+# The customer list sorted by name: (last_name, id) is its keyset order.
+Index("ix_customer_last_name_id", Customer.last_name, Customer.id)

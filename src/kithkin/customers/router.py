@@ -6,16 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
 from kithkin.api.params import AfterQuery, IdPath, IdQuery, LimitQuery
 from kithkin.api.permissions import CustomersAdmin, CustomersRead, CustomersWrite
+from kithkin.customers import listing
 from kithkin.customers import service as customer_service
 from kithkin.customers.schemas import (
     AccountManagerAssignment,
     AssignmentResult,
     CustomerCreate,
     CustomerDetail,
+    CustomerListItem,
     CustomerProfile,
     CustomerSummary,
     CustomerUpdate,
@@ -32,30 +34,48 @@ PROFILE_ATTRIBUTES = [name for name in CustomerProfile.model_fields
                       if name not in {"identifiers", "consents"}]
 
 
-@router.get("", response_model=Page[CustomerSummary])
+@router.get("", response_model=Page[CustomerListItem])
 def list_customers(
-    session: SessionDep, _: CustomersRead, scope: CustomerScopeDep,
+    session: SessionDep, settings: SettingsDep, _: CustomersRead, scope: CustomerScopeDep,
     limit: LimitQuery = DEFAULT_LIMIT, after: AfterQuery = None,
-    q: Annotated[str | None, Query(description="Prefix of name, company or email.")] = None,
+    q: Annotated[str | None, Query(description=(
+        "Search, as the dashboard's: a last-name prefix ('First Last' narrows by first "
+        "name), an email prefix (with @), or an exact external or internal id (listed "
+        "first). Matches come in name or email order; do not combine with sort."))] = None,
     country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
     stage: Annotated[str | None, Query(description="Current relationship stage.")] = None,
-    stage_model: Annotated[str | None, Query(description="Stage model of `stage`.")] = None,
-    sort: Annotated[str, Query(description="id, created_at, last_name or country; "
-                                           "prefix - for descending.")] = "id",
+    stage_model: Annotated[str | None, Query(description=(
+        "Stage model of `stage` (default: any model) and of the items' stage "
+        "(default: the first active model)."))] = None,
+    tier: Annotated[str | None, Query(description="Value tier, e.g. most_valuable.")] = None,
+    at_risk: Annotated[bool | None, Query(description=(
+        "true: P(alive) below 0.5; false: at or above (unknown P(alive) is neither)."))
+    ] = None,
+    sort: Annotated[str, Query(description=listing.SORT_HELP)] = "id",
     include_merged: bool = False,
     account_manager_id: Annotated[IdQuery, Query(
         description="Only the customers this staff user looks after.")] = None,
-) -> Page[CustomerSummary]:
+) -> Page[CustomerListItem]:
     """Customers, a keyset page at a time; an agent sees only their own customers."""
-    rows, cursor = customer_service.list_page(
-        session=session, limit=limit, after=after, q=q, country=country, stage=stage,
-        stage_model=stage_model, sort=sort, include_merged=include_merged,
-        account_manager_id=account_manager_id, scope=scope,
+    filters = listing.CustomerFilters(
+        q=q or "", stage=stage, stage_model=stage_model, tier=tier, at_risk=at_risk,
+        account_manager_id=account_manager_id, country=country,
+        include_merged=include_merged)
+    found = listing.list_customers(
+        session=session, filters=filters, sort=sort, limit=limit, after=after, scope=scope,
+        stage_model=listing.default_stage_model(home=settings.home))
+    return Page[CustomerListItem](
+        items=[_list_item(row) for row in [*found.exact, *found.rows]],
+        next_cursor=found.next_cursor, limit=limit,
     )
-    return Page[CustomerSummary](
-        items=[CustomerSummary.model_validate(row) for row in rows],
-        next_cursor=cursor, limit=limit,
-    )
+
+
+def _list_item(row: listing.CustomerRow) -> CustomerListItem:
+    summary = CustomerSummary.model_validate(row.customer)
+    return CustomerListItem(
+        **summary.model_dump(), label=row.label, stage=row.stage, clv=row.clv,
+        p_alive=row.p_alive, at_risk=row.at_risk, value_tier=row.value_tier,
+        last_order_at=row.last_order_at, account_manager=row.account_manager)
 
 
 @router.get("/{customer_id:int}", response_model=CustomerDetail)

@@ -134,6 +134,20 @@ class CustomerSummary(BaseModel):
     updated_at: datetime
 
 
+class CustomerListItem(CustomerSummary):
+    """A row of the customer list with the values people sort and filter by (from the
+    latest refresh; null where unknown, never 0)."""
+
+    label: str = Field(description="Name, else company, email or an external id.")
+    stage: str | None = Field(description="Current stage in the list's stage model.")
+    clv: float | None
+    p_alive: float | None
+    at_risk: bool | None = Field(description="P(alive) below 0.5; null when unknown.")
+    value_tier: str | None
+    last_order_at: datetime | None
+    account_manager: str | None = Field(description="The account manager's name.")
+
+
 class CustomerProfile(CustomerSummary):
     """Everything on the customer record, with identifiers and consents."""
 

@@ -10,16 +10,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Table, bindparam, exists, func, or_, select
+from sqlalchemy import Row, Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.schemas import ConsentRead, CustomerCreate, CustomerFields, IdentifierRead
-from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database import registry  # noqa: F401  (every table, for export)
 from kithkin.database.base import utcnow
 from kithkin.database.core import get_or_raise
-from kithkin.database.pagination import SortKey, keyset_page, parse_sort
 from kithkin.database.references import referencing_columns
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity.normalize import normalize_email, normalize_phone
@@ -108,55 +106,10 @@ def match_contacts(
 
 # --- Reading, editing, export and erasure for the REST API -----------------------------
 
-SORT_KEYS: tuple[SortKey, ...] = (
-    SortKey("id", Customer.id),
-    SortKey("created_at", Customer.created_at, datetime),
-    SortKey("last_name", func.coalesce(Customer.last_name, ""), str),
-    SortKey("country", func.coalesce(Customer.country, ""), str),
-)
-
 # Fields that identify a person; erasure clears them. Country and acquisition source
 # stay: too coarse to identify anyone, and the value analytics need them.
 PII_FIELDS = ("first_name", "last_name", "company", "email", "email_normalized", "phone",
               "phone_e164", "date_of_birth", "address_line", "city", "postcode", "attributes")
-
-
-def list_page(*, session: Session, limit: int, after: str | None = None,
-              q: str | None = None, country: str | None = None, stage: str | None = None,
-              stage_model: str | None = None, sort: str = "id",
-              include_merged: bool = False, account_manager_id: int | None = None,
-              scope: CustomerScope = EVERYONE) -> tuple[list[Customer], str | None]:
-    """A keyset page of the customers in ``scope``.
-
-    ``q`` is a case-insensitive prefix of first name, last name, company or the
-    normalised email; ``stage`` keeps customers currently in that relationship stage
-    (of ``stage_model``, or of any model); ``sort`` is a whitelisted key, ``-key`` for
-    descending.
-    """
-    key, descending = parse_sort(sort, SORT_KEYS)
-    query = select(Customer).where(*scope.customers())
-    if account_manager_id is not None:
-        query = query.where(Customer.account_manager_id == account_manager_id)
-    if not include_merged:
-        query = query.where(Customer.merged_into_id.is_(None))
-    if q:
-        pattern = f"{q.strip().lower()}%"
-        query = query.where(or_(
-            func.lower(Customer.first_name).like(pattern),
-            func.lower(Customer.last_name).like(pattern),
-            func.lower(Customer.company).like(pattern),
-            Customer.email_normalized.like(pattern),
-        ))
-    if country:
-        query = query.where(Customer.country == country.upper())
-    if stage:
-        stages = relationship_models.CustomerStage
-        condition = (stages.customer_id == Customer.id) & (stages.stage == stage)
-        if stage_model:
-            condition &= stages.model == stage_model
-        query = query.where(exists().where(condition))
-    return keyset_page(session=session, query=query, id_column=Customer.id, key=key,
-                       descending=descending, limit=limit, after=after)
 
 
 def _apply_fields(*, session: Session, customer: Customer, fields: CustomerFields,

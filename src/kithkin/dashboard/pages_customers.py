@@ -1,25 +1,31 @@
-"""Customer list (search, keyset pages) and the customer 360 page (every role)."""
+"""Customer list (search, filters, sorts, keyset pages) and the customer 360 page (every
+role)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from kithkin.api.deps import CustomerScopeDep, SessionDep
+from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.params import IdPath
 from kithkin.config import Settings, settings_of
+from kithkin.customers import listing, search
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Channel
 from kithkin.dashboard import charts, navigation, sections
 from kithkin.dashboard import service as dashboard_service
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
-from kithkin.errors import NotFoundError
+from kithkin.errors import KithkinError, NotFoundError
 from kithkin.relationships import service as relationships_service
+from kithkin.relationships.models import RelationshipProfile
 from kithkin.relationships.schemas import CustomerExplanation
+from kithkin.relationships.workspace import get_model
 from kithkin.users import service as user_service
 from kithkin.users.models import Role, StaffUser
 
@@ -43,14 +49,49 @@ def _relationship(session: Session, settings: Settings,
         return None
 
 
+# The sort choices of the customers page: (value, label).
+SORTS = (("id", "Customer number"), ("-clv", "CLV, highest first"),
+         ("clv", "CLV, lowest first"), ("p_alive", "P(alive), lowest first"),
+         ("-p_alive", "P(alive), highest first"), ("last_name", "Name, A to Z"),
+         ("-last_order", "Last order, newest first"), ("last_order", "Last order, oldest first"))
+_RISK = {"yes": True, "no": False}
+
+
 @router.get("/customers")
-def customers(request: Request, session: SessionDep, user: CustomersUser,
-              scope: CustomerScopeDep, q: str = "", cursor: str | None = None) -> Response:
-    page = dashboard_service.search_customers(session=session, query=q, cursor=cursor,
-                                              limit=dashboard_service.PAGE_SIZE, scope=scope)
-    return render(request, "customers.html", user=user, active="customers", q=q, page=page,
-                  min_prefix=dashboard_service.MIN_NAME_PREFIX, first_page=cursor is None,
-                  own_book=not scope.everyone)
+def customers(request: Request, session: SessionDep, settings: SettingsDep,
+              user: CustomersUser, scope: CustomerScopeDep, q: str = "", stage: str = "",
+              tier: str = "", at_risk: str = "", manager: str = "", sort: str = "id",
+              cursor: str | None = None) -> Response:
+    """Search, filter and sort the customers; every choice is a link (GET parameters)."""
+    model = listing.default_stage_model(home=settings.home)
+    manager_id = int(manager) if manager.isdigit() and scope.everyone else None
+    searching = bool(q.strip())
+    chosen = {"q": q, "stage": stage, "tier": tier, "at_risk": at_risk,
+              "manager": str(manager_id or ""), "sort": "id" if searching else sort}
+    found = listing.list_customers(
+        session=session, scope=scope, limit=search.PAGE_SIZE, after=cursor,
+        sort=chosen["sort"], cursor_field="cursor", stage_model=model,
+        filters=listing.CustomerFilters(
+            q=q, stage=stage or None, stage_model=model, tier=tier or None,
+            at_risk=_RISK.get(at_risk), account_manager_id=manager_id))
+    query = {k: v for k, v in chosen.items() if v and not (k == "sort" and v == "id")}
+    return render(
+        request, "customers.html", user=user, active="customers", page=found,
+        chosen=chosen, searching=searching, query=urlencode(query),
+        stages=_stage_names(model, home=settings.home), tiers=listing.distinct_values(
+            session=session, column=RelationshipProfile.value_tier),
+        managers=_managers(session) if scope.everyone else [], sorts=SORTS,
+        min_prefix=search.MIN_NAME_PREFIX, first_page=cursor is None,
+        own_book=not scope.everyone, at_risk_below=listing.AT_RISK_P_ALIVE)
+
+
+def _stage_names(model: str | None, *, home: Path) -> list[str]:
+    if model is None:
+        return []
+    try:
+        return list(get_model(model, home=home).stage_names)
+    except KithkinError:
+        return []
 
 
 @router.get("/customers/{customer_id:int}")

@@ -1,26 +1,25 @@
-"""Read models of the customer pages: search with keyset pagination, and the 360 view.
+"""Read models of the customer 360 page: profile, and the timeline with keyset pages.
 
-Every query here is shaped to use an index, because the customer list must stay fast on
-a million customers: no ``COUNT(*)`` of the table, no ``OFFSET``; a page is ``LIMIT n+1``
-after a cursor (Winand, *SQL Performance Explained*, "paging through results").
+The customer list and its search are the customers domain's
+(:mod:`kithkin.customers.listing`, :mod:`kithkin.customers.search`), shared with the
+REST API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from kithkin.customers import reference as customer_reference
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
-from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.core import get_or_raise
-from kithkin.database.pagination import SortKey, decode_values, encode_values, keyset_page
+from kithkin.database.pagination import decode_values, encode_values
 from kithkin.errors import ValidationError
-from kithkin.identity.normalize import normalize_email
 from kithkin.interactions.models import Interaction
 from kithkin.memberships.models import Membership
 from kithkin.metrics import service as metrics_service
@@ -28,165 +27,12 @@ from kithkin.metrics.models import CustomerMetric
 from kithkin.transactions.models import Transaction
 from kithkin.users.models import StaffUser
 
-PAGE_SIZE = 50
-MIN_NAME_PREFIX = 2
-# The largest code point: "abc" <= x < "abc\U0010ffff" is a prefix range a b-tree serves.
-_PREFIX_END = "\U0010ffff"
-
-
-@dataclass(frozen=True)
-class CustomerPage:
-    """One page of the customer list; ``next_cursor`` is None on the last page."""
-
-    customers: Sequence[Customer]
-    next_cursor: str | None
-    exact: Sequence[Customer] = field(default_factory=list)
-
 
 def _decode(cursor: str, size: int) -> list[Any]:
     values = decode_values(cursor, field="cursor")
     if len(values) != size:
         raise ValidationError("cursor: not a cursor this listing returned")
     return values
-
-
-_BY_ID = SortKey("id", Customer.id)
-# Only customers with an email match an email prefix, so the sort key is never null.
-_BY_EMAIL = SortKey("email_normalized", Customer.email_normalized, str)
-
-
-def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:
-    return and_(column >= prefix, column < prefix + _PREFIX_END)
-
-
-def _case_variants(term: str) -> list[str]:
-    return sorted({term, term.lower(), term.capitalize(), term.upper()})
-
-
-def search_customers(*, session: Session, query: str = "", cursor: str | None = None,
-                     limit: int = PAGE_SIZE, scope: CustomerScope = EVERYONE) -> CustomerPage:
-    """Customers in ``scope`` matching ``query``, one keyset page at a time.
-
-    - empty query: every live customer by id;
-    - a query with ``@``: prefix of the normalised email (index on ``email_normalized``);
-    - otherwise: prefix of the last name (index ``ix_customer_name``; the last word, with
-      the first word as a first-name prefix when two are given), plus exact matches on an
-      external id or customer number listed above the page.
-    """
-    query = query.strip()
-    live = and_(Customer.merged_into_id.is_(None), *scope.customers())
-    if not query or "@" in query:
-        stmt, key = select(Customer).where(live), _BY_ID
-        if query:
-            email = normalize_email(query) or query.lower()
-            stmt, key = stmt.where(_prefix(Customer.email_normalized, email)), _BY_EMAIL
-        rows, next_cursor = keyset_page(session=session, query=stmt, id_column=Customer.id,
-                                        key=key, limit=limit, after=cursor,
-                                        cursor_field="cursor")
-        return CustomerPage(customers=rows, next_cursor=next_cursor)
-    after = _decode(cursor, 3) if cursor else None
-    words = query.split()
-    exact = [] if after else _exact_matches(session=session, term=query, scope=scope)
-    if len(words[-1]) < MIN_NAME_PREFIX:
-        return CustomerPage(customers=[], next_cursor=None, exact=exact)
-    rows = _name_matches(session=session, words=words, after=after, limit=limit,
-                         scope=scope)
-    page = _page(rows, limit, lambda c: [c.last_name, c.first_name, c.id])
-    return CustomerPage(customers=page.customers, next_cursor=page.next_cursor, exact=exact)
-
-
-def _nulls_first(session: Session) -> bool:
-    """SQLite sorts NULL first, PostgreSQL last; the cursor must follow the database."""
-    return session.get_bind().dialect.name == "sqlite"
-
-
-def _after_name(after: list[Any], *, nulls_first: bool) -> list[ColumnElement[bool]]:
-    """Rows after (last, first, id) in ORDER BY last_name, first_name, id."""
-    last, first, last_id = after[0], after[1], int(after[2])
-    same_last = Customer.last_name == last
-    if first is None:
-        later_in_group = (or_(Customer.first_name.is_not(None), Customer.id > last_id)
-                          if nulls_first else
-                          and_(Customer.first_name.is_(None), Customer.id > last_id))
-    else:
-        later_in_group = or_(Customer.first_name > first,
-                             and_(Customer.first_name == first, Customer.id > last_id))
-        if not nulls_first:
-            later_in_group = or_(later_in_group, Customer.first_name.is_(None))
-    # The extra ">=" gives the index scan a lower bound, so deep pages start where they are.
-    return [Customer.last_name >= last,
-            or_(Customer.last_name > last, and_(same_last, later_in_group))]
-
-
-def _name_matches(*, session: Session, words: list[str], after: list[Any] | None,
-                  limit: int, scope: CustomerScope) -> list[Customer]:
-    """Last-name prefix matches in (last_name, first_name, id) order.
-
-    Names are stored as written, so each capitalisation of the prefix ("smi", "Smi",
-    "SMI") is its own index range. One ordered ``LIMIT n+1`` query per range, merged
-    here, keeps every query a walk along ``ix_customer_name`` with no sort of all
-    matches, however common the name.
-    """
-    nulls_first = _nulls_first(session)
-    filters: list[ColumnElement[bool]] = [Customer.merged_into_id.is_(None),
-                                          *scope.customers()]
-    if len(words) > 1:
-        filters.append(or_(*(_prefix(Customer.first_name, v)
-                             for v in _case_variants(words[0]))))
-    if after:
-        filters.extend(_after_name(after, nulls_first=nulls_first))
-    found: dict[int, Customer] = {}
-    for variant in _case_variants(words[-1]):
-        stmt = (select(Customer).where(_prefix(Customer.last_name, variant), *filters)
-                .order_by(Customer.last_name, Customer.first_name, Customer.id)
-                .limit(limit + 1))
-        found.update((c.id, c) for c in session.scalars(stmt))
-
-    def order(c: Customer) -> tuple[Any, ...]:
-        missing = c.first_name is None
-        return (c.last_name, missing != nulls_first, c.first_name or "", c.id)
-
-    return sorted(found.values(), key=order)[:limit + 1]
-
-
-def _page(rows: Sequence[Customer], limit: int, key: Any) -> CustomerPage:
-    more = len(rows) > limit
-    shown = list(rows[:limit])
-    return CustomerPage(customers=shown,
-                        next_cursor=encode_values(key(shown[-1])) if more and shown else None)
-
-
-def _identifier_sources(session: Session, *, cap: int = 100) -> list[str]:
-    """The distinct sources of customer_identifier by a loose index scan: one index seek
-    per source (``min(source) > previous``) instead of reading the whole index."""
-    sources: list[str] = []
-    current = session.scalar(select(func.min(CustomerIdentifier.source)))
-    while current is not None and len(sources) < cap:
-        sources.append(current)
-        current = session.scalar(select(func.min(CustomerIdentifier.source))
-                                 .where(CustomerIdentifier.source > current))
-    return sources
-
-
-def _exact_matches(*, session: Session, term: str, scope: CustomerScope) -> list[Customer]:
-    """Customers whose external id (any source) or customer number is exactly ``term``.
-
-    The unique index is on (source, external_id); naming every source turns the lookup
-    into a few index seeks rather than a scan of all identifiers.
-    """
-    ids = set(session.scalars(
-        select(CustomerIdentifier.customer_id).where(
-            CustomerIdentifier.source.in_(_identifier_sources(session)),
-            CustomerIdentifier.external_id == term,
-        ).limit(20)
-    ))
-    if term.isdigit():
-        ids.add(int(term))
-    if not ids:
-        return []
-    return list(session.scalars(select(Customer).where(Customer.id.in_(ids),
-                                                       *scope.customers())
-                                .order_by(Customer.id)))
 
 
 # --- customer 360 -----------------------------------------------------------------------
@@ -223,6 +69,7 @@ class CustomerView:
     metrics: CustomerMetric | None
     merged_into: Customer | None
     account_manager: StaffUser | None
+    label: str = ""  # the name, else company, email or an external id
 
 
 def customer_view(*, session: Session, customer_id: int) -> CustomerView:
@@ -245,6 +92,7 @@ def customer_view(*, session: Session, customer_id: int) -> CustomerView:
                      if customer.merged_into_id else None),
         account_manager=(session.get(StaffUser, customer.account_manager_id)
                          if customer.account_manager_id else None),
+        label=customer_reference.label(customer, list(identifiers)),
     )
 
 

@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kithkin.cli import output
+from kithkin.cli.output import FormatOption, OutputFormat
 from kithkin.config import get_settings
+from kithkin.customers.cli import resolve_or_exit
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.identity import service as identity_service
@@ -57,10 +60,10 @@ def identify(
         raise _fail(exc) from exc
     console.print(f"run [bold]{summary[0]}[/]: {summary[1]} customers, {summary[2]} candidate "
                   f"pairs, {summary[3]} merged automatically")
-    table = Table("field problem (not counted as evidence)", "records")
-    for name, count in sorted(report.pop("fields", {}).items()):
-        table.add_row(name.replace("_", " "), str(count))
-    console.print(table)
+    problems = [[name.replace("_", " "), count]
+                 for name, count in sorted(report.pop("fields", {}).items())]
+    output.print_table(output.build_table(["field problem (not counted as evidence)",
+                                           "records"], problems), console=console)
     for note in report.pop("notes", []):
         console.print(f"[yellow]note:[/] {note}")
     console.print(", ".join(f"{k}: {v}" for k, v in report.items()))
@@ -70,20 +73,24 @@ def identify(
 def list_duplicates(
     status: Annotated[CandidateStatus, typer.Option(help="Which pairs.")] = (
         CandidateStatus.PENDING),
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Pairs per page.")] = 50,
     after: Annotated[str | None, typer.Option(help="Cursor printed by the last page.")] = None,
+    output_format: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List candidate pairs (most recent run), one page at a time."""
     with session_scope() as session:
-        rows, cursor = identity_service.list_page(session=session, limit=limit, after=after,
+        page, cursor = identity_service.list_page(session=session, limit=limit, after=after,
                                                   status=status)
-        table = Table("pair", "customer", "customer", "probability", "weight", "status")
-        for row in rows:
-            table.add_row(str(row.id), str(row.customer_id_l), str(row.customer_id_r),
-                          f"{row.match_probability:.4f}", f"{row.match_weight:.1f}", row.status)
-    console.print(table)
+        rows = [[row.id, row.customer_id_l, row.customer_id_r, row.match_probability,
+                 row.match_weight, row.status] for row in page]
+    if output_format is OutputFormat.TABLE:
+        rows = [[*r[:3], f"{r[3]:.4f}", f"{r[4]:.1f}", r[5]] for r in rows]
+    output.emit(["pair", "customer", "customer", "probability", "weight", "status"], rows,
+                title=f"{status} duplicate pairs", output=output_format, limit=0,
+                console=console)
     if cursor:
-        console.print(f"next page: --after {cursor}")
+        # Off the data stream, so CSV and JSON stay parseable.
+        Console(stderr=True).print(f"next page: --after {cursor}")
 
 
 @duplicates_app.command("show")
@@ -107,13 +114,16 @@ def show_duplicate(pair_id: int) -> None:
 
 @duplicates_app.command("merge")
 def merge(
-    survivor_id: Annotated[int, typer.Argument(help="Customer that survives (keeps its id).")],
-    merged_id: Annotated[int, typer.Argument(help="Customer merged into the survivor.")],
+    survivor: Annotated[str, typer.Argument(
+        help="Customer that survives (keeps its id): id, ext:SOURCE:ID, email or name.")],
+    merged: Annotated[str, typer.Argument(help="Customer merged into the survivor.")],
     reason: Annotated[str | None, typer.Option(help="Why, for the merge log.")] = None,
 ) -> None:
     """Merge customer B into customer A (undo with `kithkin duplicates undo`)."""
     try:
         with session_scope() as session:
+            survivor_id = resolve_or_exit(session, survivor).id
+            merged_id = resolve_or_exit(session, merged).id
             entry = identity_service.merge(session=session, settings=get_settings(),
                                            survivor_id=survivor_id, merged_id=merged_id,
                                            actor=_actor(), reason=reason)

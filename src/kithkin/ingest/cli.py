@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from kithkin.cli import output
 from kithkin.errors import IngestError, KithkinError
 from kithkin.imports.schemas import ImportReport
 from kithkin.ingest.kinds import Kind
@@ -48,9 +49,7 @@ def _terminate_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _summary(report: ImportReport) -> Table:
-    table = Table(title=f"import {report.kind} from {report.file}", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    """Label and value rows; both columns fold rather than cut (kithkin.cli.output)."""
     rows: list[tuple[str, str]] = [
         ("status", report.status + (" (dry run: nothing written)" if report.dry_run else "")),
         ("job", str(report.job_id) if report.job_id is not None else "-"),
@@ -67,8 +66,10 @@ def _summary(report: ImportReport) -> Table:
     rows.extend((f"matched by {rule}", f"{count:,}") for rule, count in report.matched.items())
     if report.ignored_columns:
         rows.append(("ignored columns", ", ".join(report.ignored_columns)))
-    for name, value in rows:
-        table.add_row(name, value)
+    table = output.build_table(["", ""], rows, title=f"import {report.kind} from {report.file}",
+                               show_header=False, numeric=[False, False])
+    table.columns[0].style = "bold"
+    table.columns[1].justify = "right"
     return table
 
 
@@ -131,7 +132,7 @@ def import_command(
             console.print(escape(note), soft_wrap=True)
         raise typer.Exit(130) from None
     out = Console()
-    out.print(_summary(report))
+    output.print_table(_summary(report), console=out)
     if report.reject_path:
         out.print(f"rejected rows: {report.reject_path}", soft_wrap=True)
 

@@ -10,10 +10,14 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kithkin.cli import output
+from kithkin.cli.output import FormatOption, LimitOption, OutputFormat
 from kithkin.config import get_settings
+from kithkin.customers.cli import CustomerArg, resolve_or_exit, title
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.relationships import reports, service
@@ -42,15 +46,10 @@ def _fail(exc: KithkinError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _print_frame(frame: pd.DataFrame, title: str, index: bool = False) -> None:
-    table = Table(title=title)
-    data = frame.reset_index() if index else frame
-    for column in data.columns:
-        table.add_column(str(column))
-    for row in data.itertuples(index=False):
-        table.add_row(*("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
-                        for v in row))
-    console.print(table)
+def _print_frame(frame: pd.DataFrame, title: str, *, output_format: OutputFormat,
+                 limit: int | None, index: bool = False) -> None:
+    output.emit_frame(frame, title=title, output=output_format, limit=limit, index=index,
+                      console=console)
 
 
 def _home() -> Path:
@@ -66,20 +65,18 @@ def _definition(name: str) -> StageModel:
 
 
 @stages_app.command("list")
-def list_models() -> None:
+def list_models(output_format: FormatOption = OutputFormat.TABLE,
+                limit: LimitOption = None) -> None:
     """List the available stage models and which are active."""
     try:
         active = set(load_config(home=_home()).active_models)
         models = available_models(home=_home())
     except KithkinError as exc:
         raise _fail(exc) from exc
-    table = Table(title="Stage models")
-    for column in ("name", "active", "stages", "source", "file"):
-        table.add_column(column)
-    for model in models.values():
-        table.add_row(model.name, "yes" if model.name in active else "",
-                      " < ".join(model.stage_names), model.source, model.path)
-    console.print(table)
+    rows = [[m.name, m.name in active, " < ".join(m.stage_names), m.source, str(m.path)]
+            for m in models.values()]
+    output.emit(["name", "active", "stages", "source", "file"], rows, title="Stage models",
+                output=output_format, limit=limit, console=console)
 
 
 @stages_app.command("show")
@@ -145,11 +142,13 @@ def refresh(as_of: Annotated[str | None, typer.Option(
 
 
 @report_app.command("distribution")
-def report_distribution(model: ModelArg) -> None:
+def report_distribution(model: ModelArg, output_format: FormatOption = OutputFormat.TABLE,
+                        limit: LimitOption = None) -> None:
     """Customers per stage at every refresh."""
     with session_scope() as session:
         frame = reports.distribution(session=session, model=_definition(model))
-    _print_frame(frame, f"{model}: customers per stage", index=True)
+    _print_frame(frame, f"{model}: customers per stage", index=True,
+                 output_format=output_format, limit=limit)
 
 
 @report_app.command("transitions")
@@ -157,62 +156,84 @@ def report_transitions(
     model: ModelArg,
     start: Annotated[str, typer.Option(help="Period start (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option(help="Period end (YYYY-MM-DD).")],
+    output_format: FormatOption = OutputFormat.TABLE,
+    limit: LimitOption = None,
+    rates: Annotated[bool, typer.Option(
+        "--rates", help="Row rates instead of counts (CSV and JSON print one matrix).")
+    ] = False,
 ) -> None:
-    """Transition matrix (counts and row rates) between two dates."""
+    """Transition matrix (counts, then row rates) between two dates."""
     with session_scope() as session:
-        counts, rates = reports.transitions(session=session, model=_definition(model),
-                                            start=date.fromisoformat(start),
-                                            end=date.fromisoformat(end))
-    _print_frame(counts, f"{model}: transitions {start} -> {end} (customers)", index=True)
-    _print_frame(rates, "row rates", index=True)
+        counts, row_rates = reports.transitions(session=session, model=_definition(model),
+                                                start=date.fromisoformat(start),
+                                                end=date.fromisoformat(end))
+    if output_format is not OutputFormat.TABLE:
+        _print_frame(row_rates if rates else counts, "transitions", index=True,
+                     output_format=output_format, limit=limit)
+        return
+    if not rates:
+        _print_frame(counts, f"{model}: transitions {start} -> {end} (customers)", index=True,
+                     output_format=output_format, limit=limit)
+    _print_frame(row_rates, "row rates", index=True, output_format=output_format, limit=limit)
 
 
 @report_app.command("time")
-def report_time(model: ModelArg) -> None:
+def report_time(model: ModelArg, output_format: FormatOption = OutputFormat.TABLE,
+                limit: LimitOption = None) -> None:
     """Time spent in each stage (completed and ongoing spells)."""
     with session_scope() as session:
         frame = reports.stage_durations(session=session, model=_definition(model))
-    _print_frame(frame, f"{model}: time in stage (days)")
+    _print_frame(frame, f"{model}: time in stage (days)", output_format=output_format,
+                 limit=limit)
 
 
 @report_app.command("funnel")
 def report_funnel(model: ModelArg, end: Annotated[str | None, typer.Option(
-        help="Up to this date (YYYY-MM-DD).")] = None) -> None:
+        help="Up to this date (YYYY-MM-DD).")] = None,
+        output_format: FormatOption = OutputFormat.TABLE, limit: LimitOption = None) -> None:
     """How many customers ever reached each stage, and conversion to the next one."""
     with session_scope() as session:
         frame = reports.conversion_funnel(
             session=session, model=_definition(model),
             end=date.fromisoformat(end) if end else None)
-    _print_frame(frame, f"{model}: funnel")
+    _print_frame(frame, f"{model}: funnel", output_format=output_format, limit=limit)
 
 
 @report_app.command("down")
 def report_down(model: Annotated[str | None, typer.Argument(help="Model (default all).")]
-                = None) -> None:
-    """Customers who moved down at the latest refresh, with the evidence."""
+                = None, output_format: FormatOption = OutputFormat.TABLE,
+                limit: LimitOption = None) -> None:
+    """Customers who moved down at the latest refresh; CSV and JSON add the evidence (the
+    rules and metric values). A table shows the first rows, CSV and JSON all of them."""
     with session_scope() as session:
         frame = reports.moved_down(session=session, model=model)
-    _print_frame(frame, "moved down since the last refresh")
+    if output_format is OutputFormat.TABLE:  # the evidence is for programs, not a table
+        frame = frame.drop(columns=["evidence"])
+    elif output_format is OutputFormat.JSON:  # nested, not JSON text inside JSON
+        frame["evidence"] = frame["evidence"].map(json.loads)
+    _print_frame(frame, "moved down since the last refresh", output_format=output_format,
+                 limit=limit)
+    if output_format is OutputFormat.TABLE and not frame.empty:
+        console.print("why: kithkin customers explain ID, or --format json for the evidence")
 
 
 @levels_app.command("list")
 def list_levels(kind: Annotated[str | None, typer.Option(
         help="Segment kind: stage:journey, rfm_segment, value_tier, needs_segment, "
-             "rule:NAME.")] = None) -> None:
+             "rule:NAME.")] = None,
+        output_format: FormatOption = OutputFormat.TABLE, limit: LimitOption = None) -> None:
     """Segments with size, margin, recommended level and any override."""
     with session_scope() as session:
-        rows = service.list_segment_levels(session=session, kind=kind)
-        table = Table(title="Relationship level per segment")
-        for column in ("kind", "segment", "customers", "margin rate", "class",
-                       "recommended", "override", "level"):
-            table.add_column(column)
-        for row in rows:
-            override = (f"{row.override_level} ({row.override_by})"
-                        if row.override_level else "")
-            table.add_row(row.kind, row.segment, str(row.customers),
-                          f"{row.margin_rate:.1%}", f"{row.size_class}/{row.margin_class}",
-                          row.recommended_level, override, row.level)
-    console.print(table)
+        rows = [[row.kind, row.segment, row.customers, row.margin_rate,
+                 f"{row.size_class}/{row.margin_class}", row.recommended_level,
+                 f"{row.override_level} ({row.override_by})" if row.override_level else None,
+                 row.level]
+                for row in service.list_segment_levels(session=session, kind=kind)]
+    if output_format is OutputFormat.TABLE:  # a rate reads as a percentage
+        rows = [[*r[:3], f"{r[3]:.1%}", *r[4:]] for r in rows]
+    output.emit(["kind", "segment", "customers", "margin rate", "class", "recommended",
+                 "override", "level"], rows, title="Relationship level per segment",
+                output=output_format, limit=limit, console=console)
 
 
 @levels_app.command("override")
@@ -247,24 +268,28 @@ def clear_override(kind: Annotated[str, typer.Argument()],
         raise _fail(exc) from exc
 
 
-def explain(customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+def explain(customer: CustomerArg,
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
             ) -> None:
     """Why a customer is in each stage: rule, metric values, moves, health and bonds."""
     try:
         with session_scope() as session:
-            found = service.explain(session=session, settings=get_settings(),
-                                    customer_id=customer_id)
+            found = resolve_or_exit(session, customer)
+            heading = title(found, list(found.identifiers))
+            explanation = service.explain(session=session, settings=get_settings(),
+                                          customer_id=found.id)
     except KithkinError as exc:
         raise _fail(exc) from exc
     if as_json:
-        console.print_json(found.model_dump_json())
+        console.print_json(explanation.model_dump_json())
         return
-    print_explanation(found)
+    print_explanation(explanation, heading=heading)
 
 
-def print_explanation(found: CustomerExplanation) -> None:
-    console.print(f"[bold]customer {found.customer_id}[/] as of {found.as_of}")
+def print_explanation(found: CustomerExplanation, *, heading: str | None = None) -> None:
+    """``heading`` names the customer ("customer 2: Ada Lovelace"); default its id."""
+    console.print(f"[bold]{escape(heading or f'customer {found.customer_id}')}[/] "
+                  f"as of {found.as_of}")
     for stage in found.stages:
         evidence = stage.evidence
         console.print(f"  [bold]{stage.model}[/]: {stage.stage} since {stage.since} "

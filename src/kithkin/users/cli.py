@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from kithkin.cli import output
+from kithkin.cli.output import FormatOption, LimitOption, OutputFormat
 from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
@@ -48,14 +49,14 @@ def create(
 
 
 @app.command("list")
-def list_users() -> None:
+def list_users(output_format: FormatOption = OutputFormat.TABLE,
+               limit: LimitOption = None) -> None:
     """List staff users."""
-    table = Table("id", "email", "name", "role", "active", "last login")
     with session_scope() as session:
-        for user in user_service.list_users(session=session):
-            table.add_row(str(user.id), user.email, user.name, user.role,
-                          "yes" if user.is_active else "no", str(user.last_login_at or ""))
-    console.print(table)
+        rows = [[user.id, user.email, user.name, user.role, user.is_active,
+                 user.last_login_at] for user in user_service.list_users(session=session)]
+    output.emit(["id", "email", "name", "role", "active", "last login"], rows,
+                title="Staff users", output=output_format, limit=limit, console=console)
 
 
 Email = Annotated[str, typer.Argument(help="The user's sign-in email.")]
@@ -146,15 +147,15 @@ def create_api_key(
 
 
 @api_key_app.command("list")
-def list_api_keys() -> None:
+def list_api_keys(output_format: FormatOption = OutputFormat.TABLE,
+                  limit: LimitOption = None) -> None:
     """List API keys (prefixes only)."""
-    table = Table("id", "user", "name", "prefix", "scopes", "revoked", "last used")
     with session_scope() as session:
-        for row in user_service.list_api_keys(session=session):
-            table.add_row(str(row.id), str(row.user_id), row.name, row.prefix,
-                          " ".join(row.scopes), str(row.revoked_at or ""),
-                          str(row.last_used_at or ""))
-    console.print(table)
+        rows = [[row.id, row.user_id, row.name, row.prefix, " ".join(row.scopes),
+                 row.revoked_at, row.last_used_at]
+                for row in user_service.list_api_keys(session=session)]
+    output.emit(["id", "user", "name", "prefix", "scopes", "revoked", "last used"], rows,
+                title="API keys", output=output_format, limit=limit, console=console)
 
 
 @api_key_app.command("revoke")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 05:10:10.247806
+Create Date: 2026-12-07 08:02:48.065509
 """
 
 from __future__ import annotations
@@ -200,6 +200,7 @@ def upgrade() -> None:
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_account_manager_id'), ['account_manager_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_email_normalized'), ['email_normalized'], unique=False)
+        batch_op.create_index('ix_customer_last_name_id', ['last_name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_merged_into_id'), ['merged_into_id'], unique=False)
         batch_op.create_index('ix_customer_name', ['last_name', 'first_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_phone_e164'), ['phone_e164'], unique=False)
@@ -298,6 +299,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('as_of', 'customer_id', name=op.f('uq_customer_metric_as_of_customer_id'))
     )
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
+        batch_op.create_index('ix_customer_metric_as_of_clv', ['as_of', 'clv', 'customer_id'], unique=False)
+        batch_op.create_index('ix_customer_metric_as_of_last_purchase', ['as_of', 'last_purchase_at', 'customer_id'], unique=False)
+        batch_op.create_index('ix_customer_metric_as_of_p_alive', ['as_of', 'p_alive', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_customer_as_of', ['customer_id', 'as_of'], unique=False)
 
     op.create_table('customer_stage',
@@ -552,6 +556,9 @@ def downgrade() -> None:
     op.drop_table('customer_stage')
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_metric_customer_as_of')
+        batch_op.drop_index('ix_customer_metric_as_of_p_alive')
+        batch_op.drop_index('ix_customer_metric_as_of_last_purchase')
+        batch_op.drop_index('ix_customer_metric_as_of_clv')
 
     op.drop_table('customer_metric')
     with op.batch_alter_table('customer_identifier', schema=None) as batch_op:
@@ -567,6 +574,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customer_phone_e164'))
         batch_op.drop_index('ix_customer_name')
         batch_op.drop_index(batch_op.f('ix_customer_merged_into_id'))
+        batch_op.drop_index('ix_customer_last_name_id')
         batch_op.drop_index(batch_op.f('ix_customer_email_normalized'))
         batch_op.drop_index(batch_op.f('ix_customer_account_manager_id'))
 
