@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 
+from kithkin.config import get_settings
 from kithkin.customers import listing
 from kithkin.customers.listing import CustomerFilters
 from kithkin.customers.models import Customer, CustomerIdentifier
@@ -48,8 +49,9 @@ def walk(sort: str, filters: CustomerFilters = CustomerFilters(),
     after = None
     while True:
         with session_scope() as session:
-            page = listing.list_customers(session=session, filters=filters, sort=sort,
-                                          limit=limit, after=after)
+            page = listing.list_customers(
+                session=session, filters=filters, sort=sort, limit=limit, after=after,
+                stage_model=listing.default_stage_model(home=get_settings().home))
             rows += page.rows
         if page.next_cursor is None:
             return rows

@@ -70,7 +70,7 @@ def test_list_show_explain_and_levels(sqlite_engine: Engine) -> None:
 def test_every_report_takes_limit_and_format(sqlite_engine: Engine) -> None:
     add_customers(sqlite_engine, list(CUSTOMERS))
     with Session(sqlite_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=metrics())
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
     for report in (["stages", "report", "time", "journey"],
                    ["stages", "report", "distribution", "pyramid"],
