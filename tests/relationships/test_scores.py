@@ -45,12 +45,18 @@ def test_health_scorecard_by_hand() -> None:
     card = health.scorecard(metrics()).set_index("customer_id")
     columns = [f"health_{c}" for c in health.CHARACTERISTICS] + ["health_overall"]
     # customer 4 (partner): see docs/relationships.md for each formula
-    assert card.loc[4, columns].tolist() == [100.0, 62.5, 100.0, 63.6, 83.3, 26.7, 62.0,
-                                             71.2]
+    # (without category spend the purchase profile's distinctiveness is unknown, so
+    # "unique" is the personal context alone: 2 of 3 signals)
+    assert card.loc[4, columns].tolist() == [100.0, 62.5, 100.0, 63.6, 83.3, 66.7, 62.0,
+                                             76.9]
     # customer 3 (friend): no firm-held knowledge, no commitment
     assert card.loc[3, columns].tolist() == [57.7, 75.0, 44.1, 77.5, 16.7, 0.0, 23.3, 42.0]
-    # customer 1 (stranger): nothing yet
-    assert card.loc[1, columns].tolist() == [0.0] * 8
+    # customer 1 (stranger): nothing yet; no revenue, so no margin: benefit unknown
+    stranger = card.loc[1, columns]
+    assert stranger.isna().tolist() == [False, False, False, True, False, False, False,
+                                        False]
+    assert stranger.dropna().tolist() == [0.0] * 7
+    assert card.loc[1, "health_known"] == 6 and card.loc[4, "health_known"] == 7
     profile = compute(metrics(), models=[], config=RelationshipConfig()).profile
     values = json.loads(profile.set_index("customer_id").loc[4, "evidence"])
     evidence = dict(zip(PROFILE_INPUTS, values, strict=True))

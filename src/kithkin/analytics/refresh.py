@@ -147,9 +147,10 @@ def run(
     with step("features"):
         features = feature_frame(source, as_of=as_of)
     with step("models"):
-        margin = (options.margin if options.margin is not None
-                  else models.margin_ratio(features))
-        fitted = models.fit_and_predict(summary, margin=margin, options=options)
+        margin, margin_source = models.choose_margin(
+            features, option=options.margin, default_margin=settings.default_margin)
+        fitted = models.fit_and_predict(summary, margin=margin, options=options,
+                                        margin_source=margin_source)
         result.model_params, result.model_error = fitted.params, fitted.error
     with step("store"):
         block = combine(features, summary, fitted.predictions)

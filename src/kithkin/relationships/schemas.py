@@ -37,6 +37,15 @@ class ModelRefreshSummary(BaseModel):
     moved_down: int
 
 
+class DataEvidence(BaseModel):
+    """What the data could show at a refresh (kithkin.relationships.signals)."""
+
+    signals: dict[str, bool]
+    presets: dict[str, str] = Field(description="model -> preset used instead of it")
+    default_margin: float = Field(description="Margin ratio assumed where no cost is known.")
+    summary: str = Field(description="The same in plain words.")
+
+
 class RelationshipRefreshReport(BaseModel):
     as_of: date
     customers: int
@@ -45,6 +54,9 @@ class RelationshipRefreshReport(BaseModel):
     needs_segments: dict[str, int]
     segments: int
     timings: dict[str, float] = Field(description="Seconds per step.")
+    evidence: DataEvidence | None = Field(
+        default=None, description="The kinds of evidence the data holds, the presets "
+        "chosen for it and the margin assumed where no cost is known.")
 
     @property
     def moved_down(self) -> int:
@@ -75,14 +87,18 @@ class StageChangeRead(BaseModel):
 
 
 class HealthScorecard(BaseModel):
-    mutual: float
-    interactive: float
-    iterative: float
-    ongoing_benefit: float
-    behaviour_change: float
-    unique: float
-    trust: float
-    overall: float
+    """Scores 0-100; None where the data cannot show the characteristic (unknown, not
+    0). ``overall`` is the mean of the ``known`` characteristics."""
+
+    mutual: float | None
+    interactive: float | None
+    iterative: float | None
+    ongoing_benefit: float | None
+    behaviour_change: float | None
+    unique: float | None
+    trust: float | None
+    overall: float | None
+    known: int | None = None
     evidence: dict[str, Any]
 
 
@@ -118,6 +134,9 @@ class SegmentLevelRead(BaseModel):
     revenue: float
     margin: float
     margin_rate: float
+    margin_known_share: float | None = Field(
+        default=None, description="Share of the segment's revenue whose margin is known; "
+        "below 1 the rest is assumed at default_margin (0: the rate is the assumption).")
     size_class: str
     margin_class: str
     recommended_level: str

@@ -39,7 +39,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from kithkin.config import get_settings
+from kithkin.config import DEFAULT_MARGIN, get_settings
 from kithkin.errors import ConfigurationError, NotFoundError
 from kithkin.relationships.definitions import (
     StageModel,
@@ -76,6 +76,9 @@ class RelationshipConfig(BaseModel):
     tiers: TierSettings = Field(default_factory=TierSettings)
     needs: NeedsSettings = Field(default_factory=NeedsSettings)
     segments: dict[str, str] = Field(default_factory=dict)
+    # Not read from relationships.toml: the one margin assumption is kithkin's setting
+    # ``default_margin`` (KITHKIN_DEFAULT_MARGIN), shared with CLV; load_config copies it.
+    default_margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=1, exclude=True)
 
     def segment_rules(self) -> dict[str, Rule]:
         rules: dict[str, Rule] = {}
@@ -98,10 +101,13 @@ def user_models_dir() -> Path:
 
 def load_config() -> RelationshipConfig:
     path = config_path()
+    margin = get_settings().default_margin
     if not path.exists():
-        return RelationshipConfig()
+        return RelationshipConfig(default_margin=margin)
     try:
-        return RelationshipConfig.model_validate(tomllib.loads(path.read_text("utf-8")))
+        data = tomllib.loads(path.read_text("utf-8"))
+        data.pop("default_margin", None)  # one assumption: the setting, not this file
+        return RelationshipConfig.model_validate({**data, "default_margin": margin})
     except (tomllib.TOMLDecodeError, PydanticValidationError) as exc:
         raise ConfigurationError(f"{path}: {exc}") from exc
 
