@@ -75,8 +75,6 @@ def refresh(
                           for m in result.relationships.models)
         console.print(f"stages, health and bonds of {result.relationships.customers:,} "
                       f"customers ({moves})")
-    if result.relationships_skipped:
-        console.print(f"[yellow]relationships not refreshed:[/] {result.relationships_skipped}")
     if result.model_error:
         console.print(f"[yellow]models not fitted:[/] {result.model_error}; the other "
                       "metrics were stored, model columns are empty")

@@ -24,6 +24,7 @@ from kithkin.analytics import models, relationship_features
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
+from kithkin.errors import ConflictError
 from kithkin.metrics import service as metrics_service
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
@@ -42,7 +43,6 @@ class RefreshResult:
     model_error: str | None = None
     snapshot: tuple[Any, ...] = ()
     relationships: RelationshipRefreshReport | None = None
-    relationships_skipped: str | None = None
 
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
@@ -89,21 +89,26 @@ def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame) -> int:
 def refresh_relationships(*, engine: Engine, source: analytics_engine.AnalyticsSource,
                           result: RefreshResult, block: pd.DataFrame) -> None:
     """Stages, health, bonds and levels from the new block and the event aggregates the
-    relationship engine reads besides it, computed on ``source`` like the block.
-
-    Stage history only moves forward, so a backfill (an as-of before the latest
-    relationship refresh) stores its metrics but leaves the relationships as they are.
-    """
+    relationship engine reads besides it, computed on ``source`` like the block."""
     with session_scope(engine) as session:
-        latest = relationship_reports.latest_run_as_of(session=session)
-        if latest is not None and result.as_of < latest:
-            result.relationships_skipped = (
-                f"as-of {result.as_of} is before the latest relationship refresh ({latest}): "
-                "metrics stored, stages unchanged")
-            return
         events = relationship_features.compute(source, as_of=result.as_of)
         result.relationships = relationship_service.refresh(
             session=session, as_of=result.as_of, metrics=block, events=events)
+
+
+def refuse_backfill(*, engine: Engine, as_of: date) -> None:
+    """Refuse, before anything is computed or stored, an as-of before the latest
+    relationship refresh: stage history only moves forward, and a refresh that stored
+    the metrics but left the stages as they were would be a partial run reported as a
+    success. Re-running the latest date, or any later one, is a complete refresh."""
+    with session_scope(engine) as session:
+        latest = relationship_reports.latest_run_as_of(session=session)
+    if latest is not None and as_of < latest:
+        raise ConflictError(
+            f"cannot refresh as of {as_of}: the latest refresh is as of {latest}, and "
+            "relationship stage history only moves forward, so an earlier date cannot be "
+            f"refreshed completely. Refresh as of {latest} or later (kithkin refresh "
+            f"--as-of {latest}); nothing was computed or stored.")
 
 
 def record_timings(*, engine: Engine, result: RefreshResult) -> None:
@@ -124,11 +129,14 @@ def run(
     """Compute and store every customer's metrics as of ``as_of`` (see module docstring).
 
     A model that does not converge does not fail the refresh: the non-model metrics are
-    stored, the model columns stay empty and ``model_error`` says why.
+    stored, the model columns stay empty and ``model_error`` says why. An as-of before
+    the latest refresh raises :class:`ConflictError` before any work
+    (:func:`refuse_backfill`): a refresh is complete or is not run.
     """
     options = options or models.ModelOptions()
     engine = store_engine or get_engine()
     result = RefreshResult(as_of=as_of, engine=settings.analytics_engine)
+    refuse_backfill(engine=engine, as_of=as_of)
 
     @contextmanager
     def step(name: str) -> Iterator[None]:
