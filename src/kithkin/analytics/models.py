@@ -38,6 +38,7 @@ class ModelOptions:
     horizon_days: float = 365.0
     discount_rate_annual: float = 0.10
     margin: float | None = None  # None: the data's margin ratio
+    holdout_days: int = 90  # the fit check of kithkin.analytics.holdout; 0: none
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""`kithkin refresh`: snapshot -> summaries -> features -> models -> store -> relationships.
+"""`kithkin refresh`: snapshot -> summaries -> features -> models -> holdout check ->
+store -> relationships.
 
 Each step is a function so it can be timed and reported on its own; :func:`run` chains
 them and calls ``on_step(name)`` before each one (the CLI drives a Rich progress display
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics import metrics as metrics_block
-from kithkin.analytics import models, relationship_features
+from kithkin.analytics import holdout, models, relationship_features
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
@@ -30,7 +31,8 @@ from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
-STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "store", "relationships")
+STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "holdout", "store",
+                          "relationships")
 
 
 @dataclass
@@ -68,6 +70,16 @@ def _release(source: analytics_engine.AnalyticsSource, cached: Any) -> None:
         cached.release()
     except Exception:
         source.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def holdout_check(source: analytics_engine.AnalyticsSource, *, as_of: date,
+                  holdout_days: int) -> dict[str, Any]:
+    """Fit the purchase model on all but the last ``holdout_days`` and compare what it
+    expects there with what customers bought (:mod:`kithkin.analytics.holdout`)."""
+    split = analytics_engine.to_pandas(source, customer_summary(
+        source.transactions, as_of=as_of,
+        calibration_end=holdout.calibration_end(as_of, holdout_days)))
+    return holdout.evaluate(split, as_of=as_of, holdout_days=holdout_days)
 
 
 def combine(features: pd.DataFrame, summary: pd.DataFrame,
@@ -160,6 +172,10 @@ def run(
         fitted = models.fit_and_predict(summary, margin=margin, options=options,
                                         margin_source=margin_source)
         result.model_params, result.model_error = fitted.params, fitted.error
+    with step("holdout"):
+        if options.holdout_days > 0 and fitted.error is None:
+            result.model_params["holdout"] = holdout_check(
+                source, as_of=as_of, holdout_days=options.holdout_days)
     with step("store"):
         block = combine(features, summary, fitted.predictions)
         result.customers = store(engine=engine, result=result, block=block)

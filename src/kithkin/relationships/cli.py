@@ -17,7 +17,9 @@ from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
 from kithkin.relationships import reports, service
 from kithkin.relationships.definitions import load_model_file
-from kithkin.relationships.schemas import CustomerExplanation
+from kithkin.relationships.health import CHARACTERISTICS
+from kithkin.relationships.levels import margin_text
+from kithkin.relationships.schemas import CustomerExplanation, DataEvidence, HealthScorecard
 from kithkin.relationships.workspace import (
     available_models,
     get_model,
@@ -129,6 +131,22 @@ def refresh(as_of: Annotated[str | None, typer.Option(
                       f"{summary.new}, up {summary.moved_up}, down {summary.moved_down}")
     console.print(f"value tiers {report.value_tiers}; {report.segments} segments; "
                   f"timings {report.timings}")
+    for line in evidence_lines(report.evidence):
+        console.print(line)
+
+
+def evidence_lines(evidence: DataEvidence | None) -> list[str]:
+    """What the data could show and the presets chosen for it, for refresh output."""
+    if evidence is None:
+        return []
+    lines = [f"evidence: the data {evidence.summary}"]
+    lines += [f"[bold]{model}[/]: {preset.replace('_', '-')} preset chosen automatically "
+              "(rules on orders and RFM only; docs/relationships.md, \"Presets\")"
+              for model, preset in evidence.presets.items()]
+    if not evidence.signals.get("costs", True):
+        lines.append(f"margins: unknown (no cost in the data); value tiers and segment "
+                     f"levels assume {evidence.default_margin:.0%} (KITHKIN_DEFAULT_MARGIN)")
+    return lines
 
 
 @report_app.command("distribution")
@@ -192,13 +210,22 @@ def list_levels(kind: Annotated[str | None, typer.Option(
         for column in ("kind", "segment", "customers", "margin rate", "class",
                        "recommended", "override", "level"):
             table.add_column(column)
+        assumed = 0
         for row in rows:
             override = (f"{row.override_level} ({row.override_by})"
                         if row.override_level else "")
+            margin_known = row.margin_known_share is None or row.margin_known_share >= 0.9999
+            assumed += not margin_known
             table.add_row(row.kind, row.segment, str(row.customers),
-                          f"{row.margin_rate:.1%}", f"{row.size_class}/{row.margin_class}",
+                          margin_text(row.margin_rate, row.margin_known_share),
+                          f"{row.size_class}/{row.margin_class}"
+                          + ("" if margin_known else " (assumed)"),
                           row.recommended_level, override, row.level)
     console.print(table)
+    if assumed:
+        console.print(f"[yellow]{assumed} of {len(rows)} segments lack margin data[/] (no "
+                      "cost for some or all of their revenue): their margin class rests on "
+                      "the assumed margin KITHKIN_DEFAULT_MARGIN.")
 
 
 @levels_app.command("override")
@@ -248,6 +275,17 @@ def explain(customer_id: Annotated[int, typer.Argument(help="Customer id.")],
     print_explanation(found)
 
 
+def health_text(card: HealthScorecard) -> str:
+    """Scores, "unknown" where the data cannot show a characteristic, and how many of
+    the seven the overall score averages."""
+    def score(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:.0f}"
+
+    parts = [f"{name} {score(getattr(card, name))}" for name in CHARACTERISTICS]
+    known = f" ({card.known} of {len(CHARACTERISTICS)} known)" if card.known is not None else ""
+    return ", ".join(parts) + f"; overall {score(card.overall)}{known}"
+
+
 def print_explanation(found: CustomerExplanation) -> None:
     console.print(f"[bold]customer {found.customer_id}[/] as of {found.as_of}")
     for stage in found.stages:
@@ -260,8 +298,7 @@ def print_explanation(found: CustomerExplanation) -> None:
         console.print(f"  {change.as_of} {change.model}: {change.from_stage or '-'} -> "
                       f"{change.to_stage} ({change.direction})")
     if found.health:
-        health = found.health.model_dump(exclude={"evidence"})
-        console.print("  health: " + ", ".join(f"{k} {v:.0f}" for k, v in health.items()))
+        console.print("  health: " + health_text(found.health))
     if found.bonds:
         bonds = found.bonds.model_dump(exclude={"evidence"})
         console.print("  bonds: " + ", ".join(f"{k} {v:.0f}" for k, v in bonds.items()))

@@ -69,6 +69,16 @@ def recommend(customers: int, margin_rate: float, thresholds: LevelThresholds) -
                           margin_class(margin_rate, thresholds))]
 
 
+def margin_text(rate: float, known_share: float | None) -> str:
+    """A segment's margin rate as shown to people: a measured rate as a percentage, an
+    assumed one as "unknown (assumed X %)", a partly measured one with its share."""
+    if known_share is None or known_share >= 0.9999:
+        return f"{rate:.1%}"
+    if known_share <= 0:
+        return f"unknown (assumed {rate:.0%})"
+    return f"{rate:.1%} ({known_share:.0%} of revenue costed, the rest assumed)"
+
+
 def segment_levels(frame: pd.DataFrame, segment_columns: list[str],
                    thresholds: LevelThresholds, *,
                    default_margin: float = DEFAULT_MARGIN) -> pd.DataFrame:
@@ -94,7 +104,8 @@ def segment_levels(frame: pd.DataFrame, segment_columns: list[str],
         for segment, customers, revenue, margin, known_revenue in zip(
                 names, counts.tolist(), revenues.tolist(), margins.tolist(),
                 known_revenues.tolist(), strict=True):
-            rate = margin / revenue if revenue > 0 else 0.0
+            # no revenue, nothing measured: the rate is the assumption (known share 0)
+            rate = margin / revenue if revenue > 0 else default_margin
             known_share = known_revenue / revenue if revenue > 0 else 0.0
             rows.append({
                 "kind": kind, "segment": str(segment), "customers": customers,
