@@ -302,7 +302,10 @@ def print_explanation(found: CustomerExplanation) -> None:
     if found.bonds:
         bonds = found.bonds.model_dump(exclude={"evidence"})
         console.print("  bonds: " + ", ".join(f"{k} {v:.0f}" for k, v in bonds.items()))
-    console.print(f"  value tier: {found.value_tier} (net margin {found.net_margin}, "
+    assumed = (found.health is not None and found.health.evidence.get("margin") is None
+               and found.net_margin is not None)
+    net = f"{found.net_margin}{' from the assumed margin' if assumed else ''}"
+    console.print(f"  value tier: {found.value_tier} (net margin {net}, "
                   f"potential {found.potential}); needs segment: {found.needs_segment}")
 
 

@@ -162,6 +162,29 @@ def stage_durations(*, session: Session, model: str, as_of: date | None = None) 
     return time_in_stage(changes, get_model(model).stage_names, when)
 
 
+def prospects_in_lowest_stage(*, session: Session, model: str) -> int:
+    """Open prospects counted in the model's lowest stage at its latest refresh.
+
+    "Stranger" (journey) and "prospect" (ladder) have one definition: never transacted,
+    which covers customers without a transaction and open prospects (people with no
+    customer record). ``stage_count`` and the distributions count both; tables built from
+    per-customer rows (transitions, funnel, the customer list) can only hold customers,
+    so pages show this number beside them instead of a second, smaller stranger count.
+    """
+    definition = get_model(model)
+    if not definition.includes_prospects:
+        return 0
+    lowest = definition.stages[0].name
+    latest = session.scalar(select(func.max(StageCount.as_of)).where(StageCount.model == model))
+    if latest is None:
+        return 0
+    counted = session.scalar(select(StageCount.customers).where(
+        StageCount.model == model, StageCount.as_of == latest, StageCount.stage == lowest))
+    customers = session.scalar(select(func.count()).select_from(CustomerStage).where(
+        CustomerStage.model == model, CustomerStage.stage == lowest))
+    return max(0, int(counted or 0) - int(customers or 0))
+
+
 def latest_run_as_of(*, session: Session) -> date | None:
     return session.execute(select(func.max(RelationshipRun.as_of))).scalar_one_or_none()
 
