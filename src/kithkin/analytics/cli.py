@@ -103,11 +103,12 @@ def fit_report(params: dict[str, Any]) -> list[str | Table]:
     margin = params.get("margin")
     if isinstance(margin, float):
         source = params.get("margin_source", "option")
-        note = {"data": "the data's own margin ratio",
-                "option": "--margin",
-                "assumed": "unknown (no cost in the data): assumed, set "
-                           "KITHKIN_DEFAULT_MARGIN"}.get(str(source), str(source))
-        lines.append(f"CLV margin: {margin:.1%} ({note})")
+        if source == "assumed":
+            lines.append(f"CLV margin: unknown (no cost in the data), assumed {margin:.0%} "
+                         "(set KITHKIN_DEFAULT_MARGIN to your own)")
+        else:
+            note = "the data's own margin ratio" if source == "data" else "--margin"
+            lines.append(f"CLV margin: {margin:.1%} ({note})")
     for key, title in (("bg_nbd", "BG/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)")):
         fitted = params.get(key)
         if not isinstance(fitted, dict):
