@@ -20,8 +20,8 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from kithkin.analytics import engine as analytics_engine
-from kithkin.analytics import metrics as metrics_block
 from kithkin.analytics import holdout, models, relationship_features
+from kithkin.analytics import metrics as metrics_block
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope

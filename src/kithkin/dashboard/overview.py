@@ -192,7 +192,7 @@ def value_tiers(*, session: Session, as_of: date) -> list[Tier]:
                    & (CustomerMetric.as_of == as_of))
         .group_by(RelationshipProfile.value_tier)
     ).all()
-    found = {str(r[0]): Tier(name=str(r[0]), customers=int(r[1]), clv=float(r[2]),
+    found = {str(r[0]): Tier(name=str(r[0]), customers=int(r[1]), clv=float(r[2] or 0.0),
                              min_clv=None if r[3] is None else float(r[3])) for r in rows}
     order = [*VALUE_TIERS, *sorted(set(found) - set(VALUE_TIERS))]
     return [found[name] for name in order if name in found]

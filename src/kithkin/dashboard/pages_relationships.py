@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from kithkin.api.deps import SessionDep
+from kithkin.config import get_settings
 from kithkin.dashboard import navigation, stage_flows
 from kithkin.dashboard.navigation import ANALYTICS, OPERATIONS, Page, register_page
-from kithkin.config import get_settings
 from kithkin.dashboard.web import PageRoute, flash, render, require_page, templates
 from kithkin.errors import ValidationError
 from kithkin.relationships import service as relationship_service

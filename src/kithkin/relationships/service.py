@@ -438,7 +438,8 @@ def _current_evidence(stored: dict[str, Any], inputs_used: dict[str, Any]) -> di
 def _health(profile: RelationshipProfile, evidence: dict[str, Any]) -> HealthScorecard:
     scores = {name: getattr(profile, f"health_{name}") for name in CHARACTERISTICS}
     return HealthScorecard(**scores, overall=profile.health_overall,
-                           known=profile.health_known, evidence={k: evidence.get(k) for k in HEALTH_INPUTS})
+                           known=profile.health_known,
+                           evidence={k: evidence.get(k) for k in HEALTH_INPUTS})
 
 
 def _bonds(profile: RelationshipProfile, evidence: dict[str, Any]) -> BondInventoryRead:
