@@ -224,3 +224,8 @@ def test_open_prospects_count_in_the_lowest_stage(sqlite_engine: Engine) -> None
         assert stored == 3
         assert reports.distribution(session=session, model="journey").loc[FIRST].tolist()[
             0] == 3
+        # one stranger count, shown with its parts: 1 customer + 2 open prospects
+        assert reports.prospects_in_lowest_stage(session=session, model="journey") == 2
+        assert reports.prospects_in_lowest_stage(session=session, model="pyramid") == 0
+        funnel = reports.conversion_funnel(session=session, model="journey")
+        assert funnel.loc[0, "reached"] + 2 == len(CUSTOMERS) + 2

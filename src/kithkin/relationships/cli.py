@@ -154,7 +154,19 @@ def report_distribution(model: ModelArg) -> None:
     """Customers per stage at every refresh."""
     with session_scope() as session:
         frame = reports.distribution(session=session, model=model)
+        prospects = reports.prospects_in_lowest_stage(session=session, model=model)
     _print_frame(frame, f"{model}: customers per stage", index=True)
+    _print_prospects_note(model, prospects)
+
+
+def _print_prospects_note(model: str, prospects: int) -> None:
+    """One stranger count, with its two parts: the per-customer reports hold customers
+    only, the distribution also counts open prospects (never transacted either)."""
+    if prospects:
+        lowest = get_model(model).stages[0].name
+        console.print(f"{lowest}: never transacted; at the latest refresh {prospects:,} "
+                      "open prospects (no customer record) count in it besides customers. "
+                      "Transitions, time in stage and the funnel follow customers only.")
 
 
 @report_app.command("transitions")
