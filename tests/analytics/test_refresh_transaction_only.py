@@ -20,6 +20,7 @@ from kithkin.analytics import refresh
 from kithkin.cli.main import app
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
+from kithkin.dashboard.overview import stage_summary
 from kithkin.database.core import session_scope
 from kithkin.metrics import service as metrics_service
 from kithkin.relationships import cli as relationship_cli
@@ -118,3 +119,8 @@ def test_refresh_relationships_sees_the_same_preset_from_the_run_record(
     assert evidence.presets == {"journey": "transaction_only"}
     assert evidence.signals["transactions"] and not evidence.signals["interactions"]
     assert not evidence.signals["costs"] and evidence.default_margin == 0.25
+    with Session(sqlite_engine) as session:
+        summary = stage_summary(session=session)
+    assert summary is not None
+    journey = next(m for m in summary[1] if m.model == "journey")
+    assert "transaction-only preset" in journey.title  # the overview names the preset

@@ -23,11 +23,13 @@ from kithkin.metrics import reports as metrics_reports
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
+from kithkin.relationships import presets as relationship_presets
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import workspace as relationships_workspace
 from kithkin.relationships.models import (
     CustomerStage,
     RelationshipProfile,
+    RelationshipRun,
     StageChange,
     StageCount,
 )
@@ -291,6 +293,13 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
         entered = moves.setdefault(model, {})
         entered["new"] = entered.get("new", 0) + int(n)
     definitions = relationships_workspace.available_models()
+    # the presets the latest run assigned with (transaction-only data): their titles
+    evidence = session.scalar(select(RelationshipRun.evidence)
+                              .order_by(RelationshipRun.id.desc()).limit(1)) or {}
+    for name, preset in (evidence.get("presets") or {}).items():
+        chosen = relationship_presets.load_preset(name, preset)
+        if chosen is not None:
+            definitions[name] = chosen
     models: dict[str, ModelStages] = {}
     for model, stage, n in counts:
         known = definitions.get(model)

@@ -54,3 +54,10 @@ def choose(models: list[StageModel], signals: DataSignals) -> PresetChoice:
         else:
             chosen.append(model)
     return PresetChoice(models=chosen, presets=presets)
+
+
+def load_preset(model: str, preset: str) -> StageModel | None:
+    """The preset a run used for ``model`` (as recorded in ``relationship_run.evidence``),
+    so pages show its title, goals and rules; None if it no longer exists."""
+    path = BUILTIN_DIR / preset / f"{model}.toml"
+    return load_model_file(path) if preset == TRANSACTION_ONLY and path.is_file() else None
