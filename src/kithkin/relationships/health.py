@@ -52,12 +52,14 @@ def _mean(*parts: Part, weights: tuple[float, ...] | None = None) -> FloatArray:
             zip(parts, weights or (1.0,) * len(parts), strict=True) if shown]
     if not kept:
         return np.full(len(parts[0][0]), np.nan)
-    data = np.vstack([values for values, _ in kept])
-    scale = np.array([w for _, w in kept])[:, None] * ~np.isnan(data)
-    total = scale.sum(axis=0)
-    summed = np.nansum(data * scale, axis=0)
-    return np.asarray(np.divide(summed, total, out=np.full(data.shape[1], np.nan),
-                                where=total > 0), dtype=float)
+    total = np.zeros(len(kept[0][0]))
+    weight = np.zeros(len(kept[0][0]))
+    for values, w in kept:  # column by column: no stacked copy of the parts
+        present = ~np.isnan(values)
+        total += np.where(present, values, 0.0) * w
+        weight += present * w
+    return np.asarray(np.divide(total, weight, out=np.full(len(total), np.nan),
+                                where=weight > 0), dtype=float)
 
 
 def mutual(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
