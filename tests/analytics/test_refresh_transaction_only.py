@@ -124,3 +124,9 @@ def test_refresh_relationships_sees_the_same_preset_from_the_run_record(
     assert summary is not None
     journey = next(m for m in summary[1] if m.model == "journey")
     assert "transaction-only preset" in journey.title  # the overview names the preset
+    shown = CliRunner().invoke(app, ["stages", "show", "journey"])
+    assert shown.exit_code == 0, shown.output
+    assert "--preset transaction_only" in " ".join(shown.output.split())
+    preset = CliRunner().invoke(app, ["stages", "show", "journey", "--preset",
+                                      "transaction_only"])
+    assert "rfm_f" in preset.output and "transaction-only preset" in preset.output

@@ -29,7 +29,6 @@ from kithkin.relationships import workspace as relationships_workspace
 from kithkin.relationships.models import (
     CustomerStage,
     RelationshipProfile,
-    RelationshipRun,
     StageChange,
     StageCount,
 )
@@ -294,9 +293,7 @@ def stage_summary(*, session: Session) -> tuple[date, list[ModelStages]] | None:
         entered["new"] = entered.get("new", 0) + int(n)
     definitions = relationships_workspace.available_models()
     # the presets the latest run assigned with (transaction-only data): their titles
-    evidence = session.scalar(select(RelationshipRun.evidence)
-                              .order_by(RelationshipRun.id.desc()).limit(1)) or {}
-    for name, preset in (evidence.get("presets") or {}).items():
+    for name, preset in relationship_reports.presets_used(session=session).items():
         chosen = relationship_presets.load_preset(name, preset)
         if chosen is not None:
             definitions[name] = chosen

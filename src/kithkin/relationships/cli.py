@@ -14,8 +14,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kithkin.database.core import session_scope
-from kithkin.errors import KithkinError
-from kithkin.relationships import reports, service
+from kithkin.errors import KithkinError, NotFoundError
+from kithkin.relationships import presets, reports, service
 from kithkin.relationships.definitions import load_model_file
 from kithkin.relationships.health import CHARACTERISTICS
 from kithkin.relationships.levels import margin_text
@@ -72,12 +72,24 @@ def list_models() -> None:
 
 
 @stages_app.command("show")
-def show_model(model: ModelArg) -> None:
+def show_model(model: ModelArg, preset: Annotated[str | None, typer.Option(
+        help="Show the preset of this name instead (transaction_only).")] = None) -> None:
     """Show a model's stages: goal, the metric it is judged by, and the entry rule."""
     try:
         found = get_model(model)
+        if preset is not None:
+            chosen = presets.load_preset(model, preset)
+            if chosen is None:
+                raise NotFoundError(f"no {preset!r} preset of model {model!r}")
+            found = chosen
+        with session_scope() as session:
+            used = reports.presets_used(session=session).get(model)
     except KithkinError as exc:
         raise _fail(exc) from exc
+    if used and preset is None:
+        console.print(f"[yellow]the latest refresh assigned {model} with its {used} preset "
+                      f"(the data lacks the evidence these rules read): kithkin stages show "
+                      f"{model} --preset {used}[/]")
     console.print(f"[bold]{found.title}[/] ({found.name}) - {found.source}\n"
                   f"{found.description}\nassignment: the highest stage whose rule matches")
     table = Table()

@@ -185,6 +185,14 @@ def prospects_in_lowest_stage(*, session: Session, model: str) -> int:
     return max(0, int(counted or 0) - int(customers or 0))
 
 
+def presets_used(*, session: Session) -> dict[str, str]:
+    """model -> preset the latest relationship refresh assigned with (transaction-only
+    data, :mod:`kithkin.relationships.presets`); empty when it used the models as is."""
+    evidence = session.scalar(select(RelationshipRun.evidence)
+                              .order_by(RelationshipRun.id.desc()).limit(1)) or {}
+    return {str(k): str(v) for k, v in (evidence.get("presets") or {}).items()}
+
+
 def latest_run_as_of(*, session: Session) -> date | None:
     return session.execute(select(func.max(RelationshipRun.as_of))).scalar_one_or_none()
 
