@@ -144,3 +144,14 @@ def test_segment_levels_say_when_the_margin_is_assumed() -> None:
     # 2 of 3 customers' margins known: (40 + 40 + 20) / 300
     assert table.loc["costed", ["margin_rate", "margin_known_share"]].tolist() == [
         0.3333, 0.6667]
+
+
+def test_unknown_margins_are_assumed_at_the_data_ratio_when_some_costs_are_known() -> None:
+    """One assumption with CLV: the data's own ratio where it has costs, else the setting."""
+    frame = pd.DataFrame({"customer_id": [1, 2, 3], "revenue": [100.0, 300.0, 50.0],
+                          "margin": [40.0, 80.0, None]})
+    assert tiers.assumed_margin_rate(frame, 0.25) == (0.3, "data")
+    assert tiers.assumed_margin_rate(frame.assign(margin=None), 0.25) == (
+        0.25, "default_margin")
+    margin, known = tiers.known_or_assumed_margin(frame, 0.3)
+    assert margin.tolist() == [40.0, 80.0, 15.0] and known.tolist() == [True, True, False]

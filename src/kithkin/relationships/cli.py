@@ -158,6 +158,9 @@ def evidence_lines(evidence: DataEvidence | None) -> list[str]:
     if not evidence.signals.get("costs", True):
         lines.append(f"margins: unknown (no cost in the data); value tiers and segment "
                      f"levels assume {evidence.default_margin:.0%} (KITHKIN_DEFAULT_MARGIN)")
+    elif evidence.assumed_margin is not None:
+        lines.append(f"margins: measured where the data has costs; elsewhere assumed at the "
+                     f"data's own ratio, {evidence.assumed_margin:.1%} (as CLV)")
     return lines
 
 
@@ -249,7 +252,8 @@ def list_levels(kind: Annotated[str | None, typer.Option(
     if assumed:
         console.print(f"[yellow]{assumed} of {len(rows)} segments lack margin data[/] (no "
                       "cost for some or all of their revenue): their margin class rests on "
-                      "the assumed margin KITHKIN_DEFAULT_MARGIN.")
+                      "an assumed margin (the data's own ratio where some costs are known, "
+                      "else KITHKIN_DEFAULT_MARGIN).")
 
 
 @levels_app.command("override")

@@ -33,6 +33,9 @@ class EngineResult:
     signals: DataSignals = ALL_SIGNALS
     models: list[StageModel] = field(default_factory=list)
     presets: dict[str, str] = field(default_factory=dict)
+    # the ratio unknown margins were assumed at, and its source ("data", "default_margin")
+    assumed_margin: float = 0.0
+    assumed_from: str = "default_margin"
 
 
 def rule_inputs(models: list[StageModel]) -> tuple[str, ...]:
@@ -103,8 +106,9 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
     lap("health")
     bond_scores = bonds.inventory(frame)
     lap("bonds")
+    assumed, assumed_from = tiers.assumed_margin_rate(frame, config.default_margin)
     value = tiers.value_tiers(frame, config.tiers, needs if needs.notna().any() else None,
-                              default_margin=config.default_margin)
+                              default_margin=assumed)
     value["needs_segment"] = needs.to_numpy()
     lap("value_tiers")
 
@@ -133,8 +137,9 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
             {True: rule_name, False: None}).to_numpy()
         kinds.append(f"rule:{rule_name}")
     recommended = levels.segment_levels(segmented, kinds, config.levels,
-                                        default_margin=config.default_margin)
+                                        default_margin=assumed)
     lap("levels")
     return EngineResult(stages=stages, profile=profile, segment_levels=recommended,
                         timings=timings, signals=found, models=models,
-                        presets=choice.presets)
+                        presets=choice.presets, assumed_margin=assumed,
+                        assumed_from=assumed_from)

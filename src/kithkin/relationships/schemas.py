@@ -42,7 +42,11 @@ class DataEvidence(BaseModel):
 
     signals: dict[str, bool]
     presets: dict[str, str] = Field(description="model -> preset used instead of it")
-    default_margin: float = Field(description="Margin ratio assumed where no cost is known.")
+    default_margin: float = Field(description="The setting KITHKIN_DEFAULT_MARGIN.")
+    assumed_margin: float | None = Field(
+        default=None, description="Ratio a customer's unknown margin was assumed at: the "
+        "data's own ratio when some costs are known (as CLV), else default_margin.")
+    assumed_from: str | None = Field(default=None, description="data or default_margin")
     summary: str = Field(description="The same in plain words.")
 
 

@@ -119,6 +119,8 @@ def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = Non
                "store": round(time.perf_counter() - clock, 4)}
     evidence = DataEvidence(signals=result.signals.as_dict(), presets=result.presets,
                             default_margin=config.default_margin,
+                            assumed_margin=round(result.assumed_margin, 4),
+                            assumed_from=result.assumed_from,
                             summary=result.signals.describe())
     session.add(RelationshipRun(
         as_of=as_of, customers=len(frame),

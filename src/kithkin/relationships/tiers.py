@@ -38,6 +38,19 @@ ORDINARY = "ordinary"
 BELOW_ZERO = "below_zero"
 
 
+def assumed_margin_rate(frame: pd.DataFrame, default_margin: float) -> tuple[float, str]:
+    """The ratio a customer's unknown margin is assumed at, and where it comes from: the
+    data's own ratio (margin over revenue of the customers whose margin is known, clipped
+    to [0, 1]; the ratio CLV uses) when some costs are known, else ``default_margin``."""
+    margin = number(frame, "margin", np.nan)
+    revenue = number(frame, "revenue", np.nan)
+    known = ~np.isnan(margin) & ~np.isnan(revenue)
+    total = float(revenue[known].sum())
+    if total <= 0:
+        return default_margin, "default_margin"
+    return float(np.clip(margin[known].sum() / total, 0.0, 1.0)), "data"
+
+
 def known_or_assumed_margin(frame: pd.DataFrame,
                             default_margin: float) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Each customer's margin where the data knows it (a cost), else revenue x the one
