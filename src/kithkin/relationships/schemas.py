@@ -26,6 +26,9 @@ class StageModelRead(BaseModel):
     description: str
     path: str
     active: bool
+    preset_in_use: str | None = Field(
+        default=None, description="The preset the latest refresh assigned with instead "
+        "of this model (transaction_only: the data lacks the evidence its rules read).")
     stages: list[StageRead]
 
 
