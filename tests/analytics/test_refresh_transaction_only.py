@@ -130,3 +130,16 @@ def test_refresh_relationships_sees_the_same_preset_from_the_run_record(
     preset = CliRunner().invoke(app, ["stages", "show", "journey", "--preset",
                                       "transaction_only"])
     assert "rfm_f" in preset.output and "transaction-only preset" in preset.output
+
+
+def test_holdout_check_without_enough_history_records_why() -> None:
+    import pandas as pd
+
+    from kithkin.analytics import holdout
+
+    split = pd.DataFrame({"frequency_cal": [1.0, 0.0], "recency_cal": [5.0, 0.0],
+                          "T_cal": [10.0, 3.0], "frequency_holdout": [1.0, 0.0],
+                          "duration_holdout": [90.0, 90.0]})
+    record = holdout.evaluate(split, as_of=AS_OF, holdout_days=90)
+    assert record["customers"] == 2 and record["calibration_end"] == "2024-10-02"
+    assert "at least 10" in record["error"] and "predicted_mean" not in record

@@ -22,7 +22,7 @@ import pandas as pd
 
 from kithkin.clv import BetaGeo
 from kithkin.clv.diagnostics import holdout_by_frequency
-from kithkin.errors import ConvergenceError, ValidationError
+from kithkin.errors import ConvergenceError, KithkinError, ValidationError
 
 MIN_CUSTOMERS = 10  # fewer calibration customers than this: no meaningful check
 
@@ -53,9 +53,13 @@ def evaluate(split: pd.DataFrame, *, as_of: date, holdout_days: int) -> dict[str
     except (ConvergenceError, ValidationError) as exc:
         record["error"] = f"BG/NBD on the calibration period: {exc}"
         return record
-    table = holdout_by_frequency(model, frequency=x, recency=tx, T=age,
-                                 holdout_frequency=actual, holdout_length=length)
-    predicted = model.expected_purchases(length, x, tx, age)
+    try:  # a check, not a step that may fail the refresh
+        table = holdout_by_frequency(model, frequency=x, recency=tx, T=age,
+                                     holdout_frequency=actual, holdout_length=length)
+        predicted = model.expected_purchases(length, x, tx, age)
+    except KithkinError as exc:
+        record["error"] = f"holdout comparison: {exc}"
+        return record
     overall = table.loc["all"]
     record.update({
         "model": "BetaGeo",
