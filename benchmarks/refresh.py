@@ -211,7 +211,7 @@ def machine() -> str:
             f"nproc {os.cpu_count()}, load average {load}")
 
 
-VALUE_STEPS = ("snapshot", "summary", "features", "models", "store")
+VALUE_STEPS = ("snapshot", "summary", "features", "models", "holdout", "store")
 
 
 def main() -> None:

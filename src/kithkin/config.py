@@ -19,6 +19,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AnalyticsEngine = Literal["duckdb", "postgres", "pyspark"]
+# The one margin assumption: where no cost is known, value figures assume this ratio
+# (a typical retail gross margin); set KITHKIN_DEFAULT_MARGIN to the firm's own.
+DEFAULT_MARGIN = 0.25
 
 
 class Settings(BaseSettings):
@@ -33,6 +36,10 @@ class Settings(BaseSettings):
         default=None, description="Engine connection (PostgreSQL URL or Spark master)."
     )
     import_batch_size: int = Field(default=50_000, ge=100)
+    default_margin: float = Field(
+        default=DEFAULT_MARGIN, ge=0, le=1, description="Margin ratio assumed where the "
+        "data has no cost (CLV, value tiers, segment levels); shown as 'assumed' wherever "
+        "it is used (docs/analytics.md, \"Margin\").")
     secret_key: SecretStr | None = Field(
         default=None, description="Signs session cookies and keys API-key digests (at "
         "least 32 characters); default: the workspace's generated secret_key file.")

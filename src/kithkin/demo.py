@@ -23,6 +23,7 @@ from kithkin.database.core import get_engine, session_scope
 from kithkin.database.manage import upgrade
 from kithkin.imports.schemas import ImportReport
 from kithkin.ingest import ingest_file
+from kithkin.relationships import reports as relationship_reports
 from kithkin.simulate import simulate_business
 from kithkin.simulate.schemas import SimulationSummary
 
@@ -61,6 +62,13 @@ def import_step(*, simulation: SimulationSummary, engine: Engine,
             on_file(kind, path)
         reports.append(ingest_file(kind=kind, path=path, engine=engine))
     return reports
+
+
+def latest_refresh(*, engine: Engine) -> date | None:
+    """The latest relationship refresh: a demo run again refreshes only from there on
+    (an earlier as-of is refused, stage history moves forward only)."""
+    with session_scope(engine) as session:
+        return relationship_reports.latest_run_as_of(session=session)
 
 
 def refresh_step(*, settings: Settings, as_of: date, engine: Engine,

@@ -16,6 +16,7 @@ from kithkin.cli.main import app
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
+from kithkin.errors import ConflictError
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric, MetricsRun
 from kithkin.transactions.models import Transaction
@@ -30,6 +31,7 @@ def _block(engine: Engine, as_of: date) -> dict[int, CustomerMetric]:
 
 def test_refresh_stores_every_metric_and_replaces_the_as_of(store_engine: Engine) -> None:
     crafted.load(store_engine)
+    refresh.run(settings=get_settings(), as_of=date(2024, 3, 31), store_engine=store_engine)
     result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
                          store_engine=store_engine)
     assert result.customers == 5 and set(result.timings) == set(refresh.STEPS)
@@ -47,7 +49,12 @@ def test_refresh_stores_every_metric_and_replaces_the_as_of(store_engine: Engine
     again = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
                         store_engine=store_engine)
     assert again.snapshot == () or all(p.mode == "unchanged" for p in again.snapshot)
-    refresh.run(settings=get_settings(), as_of=date(2024, 3, 31), store_engine=store_engine)
+    # an earlier as-of cannot be refreshed completely (stage history moves forward):
+    # refused before anything is stored, naming both dates and what to do
+    with pytest.raises(ConflictError, match=r"as of 2024-03-31: the latest refresh is as of "
+                       r"2024-06-30.*--as-of 2024-06-30"):
+        refresh.run(settings=get_settings(), as_of=date(2024, 3, 31),
+                    store_engine=store_engine)
     with session_scope(store_engine) as session:
         per_as_of = dict(session.execute(
             select(CustomerMetric.as_of, func.count()).group_by(CustomerMetric.as_of)).all())
@@ -121,6 +128,10 @@ def test_cli_refresh_and_customers_show(sqlite_engine: Engine) -> None:
     assert missing.exit_code == 1
     bad = runner.invoke(app, ["refresh", "--as-of", "June"])
     assert bad.exit_code != 0
+    earlier = runner.invoke(app, ["refresh", "--as-of", "2024-05-31"])
+    assert earlier.exit_code == 1, earlier.output
+    assert "2024-05-31" in earlier.output and "2024-06-30" in earlier.output
+    assert "not refreshed" not in earlier.output
     with session_scope(sqlite_engine) as session:
         run = metrics_service.get_run(session=session, as_of=crafted.AS_OF)
         assert run.model_params is not None and math.isclose(run.model_params["margin"], 0.4)

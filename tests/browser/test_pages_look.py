@@ -17,6 +17,7 @@ PAGES = [("overview", "/", 7), ("customers", "/customers", 0),
          ("customers-search", "/customers?q=smi", 0), ("cohorts", "/cohorts", 1),
          ("imports", "/imports", 0), ("import-job", "/imports/1", 0),
          ("users", "/admin/users", 0), ("customer-360", "/customers/1", 1),
+         ("analytics", "/analytics", 0),
          ("stage-flows-admin", "/stages", 2), ("levels", "/levels", 0),
          ("duplicates", "/duplicates", 0), ("duplicate-pair", "/duplicates/1", 0),
          ("account-password", "/account/password", 0)]

@@ -71,7 +71,8 @@ def _seed_relationships(session: Session, *, customer_id: int) -> None:
     session.add(RelationshipProfile(
         customer_id=customer_id, as_of=as_of, health_mutual=80.0, health_interactive=65.0,
         health_iterative=50.0, health_ongoing_benefit=70.0, health_behaviour_change=40.0,
-        health_unique=30.0, health_trust=90.0, health_overall=60.7,
+        # trust unknown (the data cannot show it): left out of the overall score
+        health_unique=30.0, health_trust=None, health_overall=55.8, health_known=6,
         bond_financial=100.0, bond_social=33.3, bond_customization=0.0,
         bond_structural=66.7, switching_barrier=55.0,
         evidence=json.dumps([{"two_way_ratio": 0.5, "has_loyalty": True}.get(name)

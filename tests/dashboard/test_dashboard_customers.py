@@ -123,6 +123,16 @@ def test_customer_360_shows_profile_consent_metrics_stages_and_timeline(
         assert expected in html, expected
 
 
+def test_customer_360_shows_an_unknown_characteristic_as_unknown(
+        login: Callable[[str], TestClient], seeded: dict[str, int]) -> None:
+    """Trust is unknown in the seeded scorecard: "unknown", no meter at 0, and the overall
+    score says how many characteristics it averages."""
+    html = login("agent").get(f"/customers/{seeded['lovelace']}").text
+    trust = html.split('<th scope="row">Trust</th>')[1].split("</tr>")[0]
+    assert "unknown" in trust and 'role="meter"' not in trust
+    assert "overall 56 / 100 (6 of 7 characteristics known)" in html
+
+
 def test_customer_360_leaves_out_sections_without_data(
         login: Callable[[str], TestClient], seeded: dict[str, int]) -> None:
     html = login("agent").get(f"/customers/{seeded['turing']}").text

@@ -8,16 +8,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 PAGES = {"overview": "/", "customers": "/customers", "customer": "/customers/1",
-         "cohorts": "/cohorts", "imports": "/imports", "import job": "/imports/1",
-         "users": "/admin/users"}
+         "cohorts": "/cohorts", "analytics": "/analytics", "imports": "/imports",
+         "import job": "/imports/1", "users": "/admin/users"}
 ALLOWED = {
     "admin": set(PAGES),
     "manager": set(PAGES) - {"users"},
     "agent": {"customers", "customer"},
-    "analyst": {"overview", "customers", "customer", "cohorts"},
+    "analyst": {"overview", "customers", "customer", "cohorts", "analytics"},
 }
 NAV_LABELS = {"overview": "Overview", "customers": "Customers", "cohorts": "Cohorts",
-              "imports": "Imports", "users": "Users &amp; keys"}
+              "analytics": "Analytics", "imports": "Imports", "users": "Users &amp; keys"}
 
 
 @pytest.mark.parametrize("role", sorted(ALLOWED))

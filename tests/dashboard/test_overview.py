@@ -38,6 +38,7 @@ def test_overview_with_metrics_draws_value_stage_and_trend_charts(
     assert figure["data"][0]["x"] == ["acquaintance", "friend", "partner"]
     assert figure["data"][0]["y"] == [3, 6, 2]
     assert "Judged by" in html and "retain" in html  # each stage's goal from the model
+    assert "most valuable" in html and "Platinum" not in html  # one set of tier names
 
 
 def test_overview_without_a_refresh_says_how_to_get_one(
@@ -61,8 +62,12 @@ def test_value_summary_tiers_and_risk(seeded: dict[str, int]) -> None:
     assert summary.customers == 11
     assert summary.total_clv == pytest.approx(clv.sum())
     assert sum(summary.histogram_counts) == 11
-    assert [t.customers for t in summary.tiers] == [1, 1, 2, 7]  # 1%, 4%, 15% rounded up
-    assert summary.tiers[0].min_clv == pytest.approx(clv.max())
+    # the relationship engine's tiers, the one set of names (only Ada has a profile)
+    with session_scope() as session:
+        ada_clv = session.scalar(select(CustomerMetric.clv).where(
+            CustomerMetric.customer_id == seeded["lovelace"]))
+    assert [(t.label, t.customers) for t in summary.tiers] == [("most valuable", 1)]
+    assert summary.tiers[0].clv == pytest.approx(ada_clv)
     assert summary.at_risk_customers == int((p_alive < 0.5).sum())
     assert summary.top_at_risk[0].name == "Sam0 Smith"  # largest revenue x (1 - P(alive))
 
@@ -197,3 +202,27 @@ def test_empty_store_shows_notices_not_empty_charts(
     assert "No orders yet" in client.get("/cohorts").text
     html = client.get("/").text
     assert "revenue-by-month" not in html and "No orders yet" in html
+
+
+def test_analytics_page_shows_parameters_fit_and_the_assumed_margin(
+        login: Callable[[str], TestClient]) -> None:
+    with session_scope() as session:
+        run = session.scalars(select(MetricsRun)).one()
+        run.model_params = {
+            "margin": 0.25, "margin_source": "assumed",
+            "bg_nbd": {"params": {"r": 0.7, "alpha": 77.4, "a": 0.64, "b": 19.8},
+                       "standard_errors": {"r": 0.07, "alpha": None, "a": 0.9, "b": 35.0},
+                       "log_likelihood": -4917.2, "n_customers": 395},
+            "holdout": {"days": 90, "calibration_end": "2025-04-01", "customers": 346,
+                        "actual_mean": 0.728, "predicted_mean": 0.611,
+                        "mean_absolute_error": 0.709,
+                        "by_frequency": [{"frequency": "0", "customers": 155,
+                                          "actual_mean": 0.452, "predicted_mean": 0.29}]},
+        }
+    client = login("analyst")
+    html = client.get("/analytics").text
+    for expected in ("BG/NBD (purchases)", "alpha", "77.4", "-4917.2",
+                     "unknown (assumed 25%)", "Holdout check", "0.611", "0.728",
+                     'id="holdout-fit"'):
+        assert expected in html, expected
+    assert client.get("/analytics?as_of=2020-01-01").status_code == 404

@@ -137,3 +137,25 @@ def test_override_is_refused_to_analysts_without_csrf_and_for_bad_levels(
                                                      segment=segment)
         assert row.override_level is None
     engine.dispose()
+
+
+def test_levels_say_when_a_segment_lacks_margin_data(
+        refreshed: dict[str, int], login: Login, workspace: Path) -> None:
+    """A segment whose revenue has no cost shows "unknown (assumed X%)", never a 0 %
+    margin, and the page says how many segments rest on the assumption."""
+    from kithkin.relationships.models import SegmentLevel
+
+    kind, segment, _ = _first_segment(workspace)
+    engine = build_engine(f"sqlite:///{workspace / 'kithkin.db'}")
+    with Session(engine) as session:
+        for row in session.query(SegmentLevel):
+            known = not (row.kind == kind and row.segment == segment)
+            row.margin_known_share = 1.0 if known else 0.0
+            if not known:
+                row.margin_rate = 0.25
+        session.commit()
+    engine.dispose()
+    html = login("analyst").get("/levels").text
+    assert "Margin data missing" in html and "1 of " in html
+    row = html.split(f'<th scope="row">{segment}</th>')[1].split("</tr>")[0]
+    assert "unknown (assumed 25%)" in row and "margin, assumed)" in row

@@ -13,11 +13,13 @@ from kithkin.customers.models import Customer
 from kithkin.relationships.definitions import StageModel
 from kithkin.relationships.workspace import get_model
 
+# A customer without any transaction: no revenue, margin or CLV (null, as in the
+# metrics block; 0 revenue means zero-amount orders only).
 BASE: dict[str, Any] = {
     "orders": 0, "days_since_last_purchase": None, "tenure_days": 0, "complaints_open": 0,
     "complaints": 0, "complaints_resolved": 0, "interactions_90d": 0, "inbound_90d": 0,
     "outbound_90d": 0, "two_way_ratio": None, "frequency": 0, "p_alive": None,
-    "revenue": 0.0, "margin": 0.0, "clv": 0.0, "categories_bought": 0, "last_nps": None,
+    "revenue": None, "margin": None, "clv": None, "categories_bought": 0, "last_nps": None,
     "last_csat": None, "satisfaction_trend": None, "has_contract": False,
     "active_memberships": 0, "referrals": 0, "reviews": 0, "ideas": 0,
     "service_requests": 0, "rfm_segment": None,

@@ -90,12 +90,13 @@ def test_explain_says_why(sqlite_engine: Engine) -> None:
     journey = next(s for s in found.stages if s.model == "journey")
     assert (journey.stage, journey.goal, journey.goal_metric) == ("acquaintance", "satisfy",
                                                                   "last_csat")
-    assert journey.evidence == {"stage": "acquaintance", "rule": "orders >= 1",
-                                "values": {"orders": 4}}
+    assert journey.evidence == {"stage": "acquaintance",
+                                "rule": "orders >= 1 or revenue is not null",
+                                "values": {"orders": 4, "revenue": 200.0}}
     down = next(c for c in found.history if c.model == "journey")
     assert (down.from_stage, down.to_stage, down.direction) == ("friend", "acquaintance",
                                                                  "down")
-    assert down.evidence["values"] == {"orders": 4}
+    assert down.evidence["values"] == {"orders": 4, "revenue": 200.0}
     assert down.evidence["left"]["stage"] == "friend"
     assert down.evidence["left"]["values"]["days_since_last_purchase"] == 400
     assert down.evidence["left"]["values"]["complaints_open"] == 1
@@ -231,3 +232,10 @@ def test_open_prospects_count_in_the_lowest_stage(sqlite_engine: Engine) -> None
         assert reports.distribution(session=session,
                                     model=stage_model("journey")).loc[FIRST].tolist()[
             0] == 3
+        # one stranger count, shown with its parts: 1 customer + 2 open prospects
+        assert reports.prospects_in_lowest_stage(
+            session=session, model=stage_model("journey")) == 2
+        assert reports.prospects_in_lowest_stage(
+            session=session, model=stage_model("pyramid")) == 0
+        funnel = reports.conversion_funnel(session=session, model="journey")
+        assert funnel.loc[0, "reached"] + 2 == len(CUSTOMERS) + 2

@@ -50,6 +50,7 @@ def test_reads_and_override(refreshed: Engine) -> None:
     with client:
         models = client.get(f"{API_PREFIX}/relationships/models", headers=headers).json()
         assert {m["name"] for m in models} == {"journey", "ladder", "pyramid"}
+        assert all(m["preset_in_use"] is None for m in models)  # rich data: as is
         found = client.get(f"{API_PREFIX}/relationships/customers/5", headers=headers)
         assert found.status_code == 200, found.text
         journey = next(s for s in found.json()["stages"] if s["model"] == "journey")
@@ -78,3 +79,19 @@ def test_reads_and_override(refreshed: Engine) -> None:
         levels = client.get(f"{API_PREFIX}/relationships/levels",
                             params={"kind": "value_tier"}, headers=headers).json()
         assert any(row["override_level"] == "proactive" for row in levels)
+
+
+def test_models_say_which_preset_the_latest_refresh_used(sqlite_engine: Engine) -> None:
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    sales_log = metrics()[["customer_id", "orders", "days_since_last_purchase",
+                           "tenure_days", "frequency", "revenue", "clv", "p_alive"]]
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, as_of=FIRST, metrics=sales_log,
+                        derive_inputs=False)
+        session.commit()
+    client, key = _client_and_key(Role.ANALYST)
+    with client:
+        models = client.get(f"{API_PREFIX}/relationships/models",
+                            headers={"Authorization": f"Bearer {key}"}).json()
+    used = {m["name"]: m["preset_in_use"] for m in models}
+    assert used == {"journey": "transaction_only", "ladder": None, "pyramid": None}

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from kithkin.relationships import bonds, health
+from kithkin.relationships import bonds, health, signals
 from kithkin.relationships.assignment import assign
 from kithkin.relationships.engine import PROFILE_INPUTS, compute
 from kithkin.relationships.workspace import RelationshipConfig
@@ -45,12 +45,18 @@ def test_health_scorecard_by_hand() -> None:
     card = health.scorecard(metrics()).set_index("customer_id")
     columns = [f"health_{c}" for c in health.CHARACTERISTICS] + ["health_overall"]
     # customer 4 (partner): see docs/relationships.md for each formula
-    assert card.loc[4, columns].tolist() == [100.0, 62.5, 100.0, 63.6, 83.3, 26.7, 62.0,
-                                             71.2]
+    # (without category spend the purchase profile's distinctiveness is unknown, so
+    # "unique" is the personal context alone: 2 of 3 signals)
+    assert card.loc[4, columns].tolist() == [100.0, 62.5, 100.0, 63.6, 83.3, 66.7, 62.0,
+                                             76.9]
     # customer 3 (friend): no firm-held knowledge, no commitment
     assert card.loc[3, columns].tolist() == [57.7, 75.0, 44.1, 77.5, 16.7, 0.0, 23.3, 42.0]
-    # customer 1 (stranger): nothing yet
-    assert card.loc[1, columns].tolist() == [0.0] * 8
+    # customer 1 (stranger): nothing yet; no revenue, so no margin: benefit unknown
+    stranger = card.loc[1, columns]
+    assert stranger.isna().tolist() == [False, False, False, True, False, False, False,
+                                        False]
+    assert stranger.dropna().tolist() == [0.0] * 7
+    assert card.loc[1, "health_known"] == 6 and card.loc[4, "health_known"] == 7
     profile = compute(metrics(), models=[], config=RelationshipConfig()).profile
     values = json.loads(profile.set_index("customer_id").loc[4, "evidence"])
     evidence = dict(zip(PROFILE_INPUTS, values, strict=True))
@@ -89,3 +95,55 @@ def test_crafted_partner_bonds() -> None:
     assert result.loc[4, ["bond_financial", "bond_social", "bond_customization",
                           "bond_structural", "switching_barrier"]].tolist() == [
         0.0, 33.3, 66.7, 33.3, 36.7]
+
+
+def _transaction_only() -> pd.DataFrame:
+    """A sales log's metrics: orders and RFM, nothing the firm learnt otherwise."""
+    return pd.DataFrame([
+        {"customer_id": 1, "orders": 201, "frequency": 150, "tenure_days": 800,
+         "days_since_last_purchase": 3, "rfm_r": 5, "rfm_f": 5, "revenue": 25_000.0,
+         "margin": None, "clv": 7_572.0, "p_alive": 0.99, "complaints_open": 0},
+        {"customer_id": 2, "orders": 1, "frequency": 0, "tenure_days": 20,
+         "days_since_last_purchase": 20, "rfm_r": 5, "rfm_f": 1, "revenue": 30.0,
+         "margin": None, "clv": 10.0, "p_alive": 1.0, "complaints_open": 0},
+        {"customer_id": 3, "orders": 0, "revenue": 0.0, "margin": None,
+         "complaints_open": 0},  # zero-amount orders only
+        {"customer_id": 4, "orders": 0, "revenue": None, "margin": None,
+         "complaints_open": 0},  # never transacted
+    ])
+
+
+def test_signals_detect_what_a_transaction_log_holds() -> None:
+    found = signals.detect(_transaction_only())
+    assert found.available == ["transactions"] and found.transaction_only
+    assert "interactions" in found.missing and "costs" in found.missing
+    rich = signals.detect(metrics())
+    assert rich.interactions and rich.preferences and rich.memberships and rich.costs
+    assert not rich.transaction_only
+
+
+def test_transaction_only_data_gets_the_preset_and_friends() -> None:
+    config = RelationshipConfig()
+    journey = [stage_model("journey")]
+    result = compute(_transaction_only(), models=journey, config=config)
+    assert result.presets == {"journey": "transaction_only"}
+    assert "transaction-only preset" in result.models[0].title
+    assert result.stages["journey"]["stage"].tolist() == [
+        "partner", "acquaintance", "acquaintance", "stranger"]
+    # the built-in rules need knowledge a sales log cannot show: nobody above acquaintance
+    fixed = compute(_transaction_only(), models=journey, config=config,
+                    adapt_to_evidence=False)
+    assert fixed.stages["journey"]["stage"].tolist()[:3] == ["acquaintance"] * 3
+    # rich data keeps the built-in model
+    assert compute(metrics(), models=journey, config=config).presets == {}
+
+
+def test_health_on_transaction_only_data_scores_only_what_it_can_show() -> None:
+    frame = _transaction_only()
+    card = health.scorecard(frame, signals.detect(frame)).set_index("customer_id")
+    heavy = card.loc[1]
+    unknown = [c for c in health.CHARACTERISTICS if pd.isna(heavy[f"health_{c}"])]
+    assert unknown == ["mutual", "interactive", "ongoing_benefit", "behaviour_change",
+                       "unique", "trust"]
+    assert heavy["health_iterative"] == 100.0 and heavy["health_known"] == 1
+    assert heavy["health_overall"] == 100.0  # the mean of the one known characteristic

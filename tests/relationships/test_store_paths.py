@@ -140,3 +140,36 @@ def test_failed_refresh_stops_its_staging_and_leaves_no_files(
         service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
         assert session.execute(text("SELECT count(*) FROM customer_stage")).scalar_one() > 0
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_unknown_health_is_stored_as_null_not_zero_or_nan(
+        store_engine: Engine, staged: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transaction-only metrics: the characteristics the data cannot show are null in
+    the store (PostgreSQL would keep a NaN as a number), and a second refresh with the
+    same inputs rewrites nothing (null equals null)."""
+    if staged:
+        if store_engine.dialect.name != "sqlite":
+            pytest.skip("the staged path is SQLite's")
+        monkeypatch.setattr(staging, "MIN_ROWS", 0)
+    add_customers(store_engine, list(CUSTOMERS))
+    frame = metrics().drop(columns=["interactions_90d", "inbound_90d", "outbound_90d",
+                                    "two_way_ratio", "last_nps", "complaints",
+                                    "complaints_resolved", "active_memberships",
+                                    "has_contract", "referrals", "ideas",
+                                    "satisfaction_trend", "last_csat"])
+    frame["margin"] = None
+    frame["categories_bought"] = 0
+    frame["has_preferences"] = False
+    for when in (FIRST, SECOND):
+        with Session(store_engine) as session:
+            service.refresh(session=session, as_of=when, metrics=frame, derive_inputs=False)
+            session.commit()
+    with Session(store_engine) as session:
+        rows = session.execute(text(
+            "SELECT customer_id, health_trust, health_ongoing_benefit, health_iterative, "
+            "health_known, as_of FROM relationship_profile ORDER BY customer_id")).all()
+    assert [r[1] for r in rows] == [None] * len(CUSTOMERS)
+    assert [r[2] for r in rows] == [None] * len(CUSTOMERS)
+    assert all(r[3] is not None for r in rows) and {r[4] for r in rows} == {1}
+    assert {str(r[5]) for r in rows} == {str(FIRST)}  # unchanged: not rewritten

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from kithkin.analytics import refresh as refresh_service
 from kithkin.analytics.models import ModelOptions
 from kithkin.cli import output
 from kithkin.config import get_settings
 from kithkin.errors import KithkinError
+from kithkin.relationships import cli as relationship_cli
 
 console = Console()
 
@@ -37,12 +39,15 @@ def refresh(
         min=0.0, max=1.0, help="Margin ratio of CLV; default: the data's own ratio.")] = None,
     horizon_days: Annotated[float, typer.Option(
         min=1.0, help="CLV horizon in days (365 = 12 months).")] = 365.0,
+    holdout_days: Annotated[int, typer.Option(
+        min=0, help="Check the purchase model's fit on the last N days before the as-of "
+        "(fitted without them); 0: no check.")] = 90,
 ) -> None:
     """Snapshot the store, compute summaries, features and CLV, store them per customer."""
     day = _parse_day(as_of)
     settings = get_settings()
     options = ModelOptions(horizon_days=horizon_days, discount_rate_annual=discount_rate,
-                           margin=margin)
+                           margin=margin, holdout_days=holdout_days)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console) as progress:
         tasks: dict[str, TaskID] = {}
@@ -70,16 +75,71 @@ def refresh(
         console.print(f"snapshot {part.name}: {part.mode}, {part.rows_copied:,} rows copied, "
                       f"{part.total_rows:,} in total")
     console.print(f"stored metrics of [bold]{result.customers:,}[/] customers")
+    for line in fit_report(result.model_params):
+        console.print(line)
     if result.relationships is not None:
         moves = ", ".join(f"{m.model}: {m.moved_up:,} up, {m.moved_down:,} down"
                           for m in result.relationships.models)
         console.print(f"stages, health and bonds of {result.relationships.customers:,} "
                       f"customers ({moves})")
-    if result.relationships_skipped:
-        console.print(f"[yellow]relationships not refreshed:[/] {result.relationships_skipped}")
+        for model_summary in result.relationships.models:
+            counts = ", ".join(f"{stage} {n:,}"
+                               for stage, n in model_summary.distribution.items())
+            console.print(f"  {model_summary.model}: {counts}")
+        for line in relationship_cli.evidence_lines(result.relationships.evidence):
+            console.print(line)
     if result.model_error:
         console.print(f"[yellow]models not fitted:[/] {result.model_error}; the other "
                       "metrics were stored, model columns are empty")
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def fit_report(params: dict[str, Any]) -> list[str | Table]:
+    """The fitted models' parameters and fit, and the holdout check, as printed by
+    ``kithkin refresh`` (the same figures are in the run record and on the dashboard)."""
+    lines: list[str | Table] = []
+    margin = params.get("margin")
+    if isinstance(margin, float):
+        source = params.get("margin_source", "option")
+        if source == "assumed":
+            lines.append(f"CLV margin: unknown (no cost in the data), assumed {margin:.0%} "
+                         "(set KITHKIN_DEFAULT_MARGIN to your own)")
+        else:
+            note = "the data's own margin ratio" if source == "data" else "--margin"
+            lines.append(f"CLV margin: {margin:.1%} ({note})")
+    for key, title in (("bg_nbd", "BG/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)")):
+        fitted = params.get(key)
+        if not isinstance(fitted, dict):
+            continue
+        table = Table("parameter", "value", "std. error", title=title)
+        errors = fitted.get("standard_errors") or {}
+        for name, value in (fitted.get("params") or {}).items():
+            table.add_row(name, _number(value), _number(errors.get(name)))
+        table.caption = (f"log-likelihood {_number(fitted.get('log_likelihood'))}, "
+                         f"{fitted.get('n_customers')} customers")
+        lines.append(table)
+    check = params.get("holdout")
+    if isinstance(check, dict):
+        head = (f"holdout check: fitted up to {check['calibration_end']}, predicting the "
+                f"next {check['days']} days for {check['customers']:,} customers")
+        if check.get("error"):
+            lines.append(f"[yellow]{head}: not made:[/] {check['error']}")
+        else:
+            table = Table("calibration frequency", "customers", "actual", "predicted",
+                          title=head)
+            for row in check["by_frequency"]:
+                table.add_row(row["frequency"], f"{row['customers']:,}",
+                              f"{row['actual_mean']:.3f}", f"{row['predicted_mean']:.3f}")
+            table.add_row("[bold]all", f"[bold]{check['customers']:,}",
+                          f"[bold]{check['actual_mean']:.3f}",
+                          f"[bold]{check['predicted_mean']:.3f}")
+            table.caption = ("mean purchases per customer in the holdout; mean absolute "
+                             f"error {check['mean_absolute_error']:.3f} per customer")
+            lines.append(table)
+    return lines
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,10 @@ memory. Time unit: days (the summary is daily), so ``expected_purchases_90d`` us
 CLV is the discounted expected margin over ``horizon_days`` (default 365, i.e. 12
 months) [1]_: margin ratio x expected spend x discounted expected purchases. The margin
 ratio is the option given, or the data's own ratio (total margin / revenue of customers
-whose margin is known, clipped to [0, 1]), or 1 (revenue CLV) when no cost is known.
+whose margin is known, clipped to [0, 1]), or, when no cost is known at all, the one
+documented assumption ``Settings.default_margin`` (``KITHKIN_DEFAULT_MARGIN``, 0.25): the
+run records which (``margin_source``: option, data or assumed) so every page can say
+"assumed" instead of passing an assumption off as a measured margin.
 
 References
 ----------
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,7 @@ class ModelOptions:
     horizon_days: float = 365.0
     discount_rate_annual: float = 0.10
     margin: float | None = None  # None: the data's margin ratio
+    holdout_days: int = 90  # the fit check of kithkin.analytics.holdout; 0: none
 
 
 @dataclass
@@ -46,17 +50,33 @@ class ModelOutput:
     error: str | None = None
 
 
-def margin_ratio(features: pd.DataFrame) -> float:
-    """Total margin over the revenue of customers whose margin is known (1 if none)."""
+MarginSource = Literal["option", "data", "assumed"]
+
+
+def margin_ratio(features: pd.DataFrame) -> float | None:
+    """Total margin over the revenue of customers whose margin is known; None when no
+    customer's margin is known (no cost in the data: the margin is unknown, not 100 %)."""
     known = features["margin"].notna() & features["revenue"].notna()
     revenue = float(features.loc[known, "revenue"].sum())
     if revenue <= 0:
-        return 1.0
+        return None
     return float(np.clip(features.loc[known, "margin"].sum() / revenue, 0.0, 1.0))
 
 
-def fit_and_predict(summary: pd.DataFrame, *, margin: float,
-                    options: ModelOptions) -> ModelOutput:
+def choose_margin(features: pd.DataFrame, *, option: float | None,
+                  default_margin: float) -> tuple[float, MarginSource]:
+    """The margin ratio CLV uses and where it comes from: the ``--margin`` option, else
+    the data's own ratio, else the configured assumption (``default_margin``)."""
+    if option is not None:
+        return option, "option"
+    measured = margin_ratio(features)
+    if measured is not None:
+        return measured, "data"
+    return default_margin, "assumed"
+
+
+def fit_and_predict(summary: pd.DataFrame, *, margin: float, options: ModelOptions,
+                    margin_source: MarginSource = "option") -> ModelOutput:
     """Fit BG/NBD and Gamma-Gamma; on a convergence failure keep what could be computed.
 
     A BG/NBD failure (e.g. every customer has frequency 0) leaves all model columns empty;
@@ -66,7 +86,8 @@ def fit_and_predict(summary: pd.DataFrame, *, margin: float,
     out = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})
     for name in MODEL_COLUMNS:
         out[name] = np.nan
-    output = ModelOutput(predictions=out, params={**vars(options), "margin": margin})
+    output = ModelOutput(predictions=out, params={**vars(options), "margin": margin,
+                                                   "margin_source": margin_source})
     if summary.empty:
         output.error = "no customer has a purchase on or before the as-of date"
         return output

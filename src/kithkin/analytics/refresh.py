@@ -1,4 +1,5 @@
-"""`kithkin refresh`: snapshot -> summaries -> features -> models -> store -> relationships.
+"""`kithkin refresh`: snapshot -> summaries -> features -> models -> holdout check ->
+store -> relationships.
 
 Each step is a function so it can be timed and reported on its own; :func:`run` chains
 them and calls ``on_step(name)`` before each one (the CLI drives a Rich progress display
@@ -19,17 +20,19 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from kithkin.analytics import engine as analytics_engine
+from kithkin.analytics import holdout, models, relationship_features
 from kithkin.analytics import metrics as metrics_block
-from kithkin.analytics import models, relationship_features
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
+from kithkin.errors import ConflictError
 from kithkin.metrics import service as metrics_service
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
-STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "store", "relationships")
+STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "holdout", "store",
+                          "relationships")
 
 
 @dataclass
@@ -42,7 +45,6 @@ class RefreshResult:
     model_error: str | None = None
     snapshot: tuple[Any, ...] = ()
     relationships: RelationshipRefreshReport | None = None
-    relationships_skipped: str | None = None
 
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
@@ -70,6 +72,16 @@ def _release(source: analytics_engine.AnalyticsSource, cached: Any) -> None:
         source.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
+def holdout_check(source: analytics_engine.AnalyticsSource, *, as_of: date,
+                  holdout_days: int) -> dict[str, Any]:
+    """Fit the purchase model on all but the last ``holdout_days`` and compare what it
+    expects there with what customers bought (:mod:`kithkin.analytics.holdout`)."""
+    split = analytics_engine.to_pandas(source, customer_summary(
+        source.transactions, as_of=as_of,
+        calibration_end=holdout.calibration_end(as_of, holdout_days)))
+    return holdout.evaluate(split, as_of=as_of, holdout_days=holdout_days)
+
+
 def combine(features: pd.DataFrame, summary: pd.DataFrame,
             predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per customer of the block: features + summary + model predictions."""
@@ -90,21 +102,26 @@ def refresh_relationships(*, engine: Engine, settings: Settings,
                           source: analytics_engine.AnalyticsSource,
                           result: RefreshResult, block: pd.DataFrame) -> None:
     """Stages, health, bonds and levels from the new block and the event aggregates the
-    relationship engine reads besides it, computed on ``source`` like the block.
-
-    Stage history only moves forward, so a backfill (an as-of before the latest
-    relationship refresh) stores its metrics but leaves the relationships as they are.
-    """
+    relationship engine reads besides it, computed on ``source`` like the block."""
     with session_scope(engine) as session:
-        latest = relationship_reports.latest_run_as_of(session=session)
-        if latest is not None and result.as_of < latest:
-            result.relationships_skipped = (
-                f"as-of {result.as_of} is before the latest relationship refresh ({latest}): "
-                "metrics stored, stages unchanged")
-            return
         events = relationship_features.compute(source, as_of=result.as_of)
         result.relationships = relationship_service.refresh(
             session=session, settings=settings, as_of=result.as_of, metrics=block, events=events)
+
+
+def refuse_backfill(*, engine: Engine, as_of: date) -> None:
+    """Refuse, before anything is computed or stored, an as-of before the latest
+    relationship refresh: stage history only moves forward, and a refresh that stored
+    the metrics but left the stages as they were would be a partial run reported as a
+    success. Re-running the latest date, or any later one, is a complete refresh."""
+    with session_scope(engine) as session:
+        latest = relationship_reports.latest_run_as_of(session=session)
+    if latest is not None and as_of < latest:
+        raise ConflictError(
+            f"cannot refresh as of {as_of}: the latest refresh is as of {latest}, and "
+            "relationship stage history only moves forward, so an earlier date cannot be "
+            f"refreshed completely. Refresh as of {latest} or later (kithkin refresh "
+            f"--as-of {latest}); nothing was computed or stored.")
 
 
 def record_timings(*, engine: Engine, result: RefreshResult) -> None:
@@ -125,11 +142,14 @@ def run(
     """Compute and store every customer's metrics as of ``as_of`` (see module docstring).
 
     A model that does not converge does not fail the refresh: the non-model metrics are
-    stored, the model columns stay empty and ``model_error`` says why.
+    stored, the model columns stay empty and ``model_error`` says why. An as-of before
+    the latest refresh raises :class:`ConflictError` before any work
+    (:func:`refuse_backfill`): a refresh is complete or is not run.
     """
     options = options or models.ModelOptions()
     engine = store_engine or get_engine(settings.resolved_database_url)
     result = RefreshResult(as_of=as_of, engine=settings.analytics_engine)
+    refuse_backfill(engine=engine, as_of=as_of)
 
     @contextmanager
     def step(name: str) -> Iterator[None]:
@@ -148,10 +168,15 @@ def run(
     with step("features"):
         features = feature_frame(source, as_of=as_of)
     with step("models"):
-        margin = (options.margin if options.margin is not None
-                  else models.margin_ratio(features))
-        fitted = models.fit_and_predict(summary, margin=margin, options=options)
+        margin, margin_source = models.choose_margin(
+            features, option=options.margin, default_margin=settings.default_margin)
+        fitted = models.fit_and_predict(summary, margin=margin, options=options,
+                                        margin_source=margin_source)
         result.model_params, result.model_error = fitted.params, fitted.error
+    with step("holdout"):
+        if options.holdout_days > 0 and fitted.error is None:
+            result.model_params["holdout"] = holdout_check(
+                source, as_of=as_of, holdout_days=options.holdout_days)
     with step("store"):
         block = combine(features, summary, fitted.predictions)
         result.customers = store(engine=engine, result=result, block=block)

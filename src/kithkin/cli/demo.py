@@ -63,7 +63,11 @@ def demo(
 
     console.rule("[bold]3. refresh: value, stages, health")
     end = simulation.params.end - timedelta(days=1)
+    latest = demo_service.latest_refresh(engine=engine)
     for as_of in (end - timedelta(days=91), end):
+        if latest is not None and as_of < latest:  # a re-run: history moves forward only
+            console.print(f"as of {as_of}: kept from the first run (refreshed up to {latest})")
+            continue
         with console.status(f"refresh as of {as_of}") as status:
             def on_step(name: str, status: Status = status, day: date = as_of) -> None:
                 status.update(f"refresh as of {day}: {name}")

@@ -24,16 +24,20 @@ from kithkin.metrics import reports as metrics_reports
 from kithkin.metrics import service as metrics_service
 from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
+from kithkin.relationships import presets as relationship_presets
+from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import workspace as relationships_workspace
-from kithkin.relationships.models import CustomerStage, StageChange, StageCount
+from kithkin.relationships.models import (
+    CustomerStage,
+    RelationshipProfile,
+    StageChange,
+    StageCount,
+)
+from kithkin.relationships.tiers import VALUE_TIERS
 
 MONTHS_SHOWN = 24
 # Below this P(alive) a customer counts as at risk of having silently left.
 AT_RISK_P_ALIVE = 0.5
-# The customer pyramid (Zeithaml, Rust & Lemon 2001, "The Customer Pyramid: Creating
-# and Serving Profitable Customers", California Management Review 43(4)): tiers by rank
-# of value, as (name, share of customers) from the top.
-VALUE_TIERS = (("Platinum", 0.01), ("Gold", 0.04), ("Iron", 0.15), ("Lead", 0.80))
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,17 @@ class MonthlySeries:
 
 @dataclass(frozen=True)
 class Tier:
+    """A value tier of the relationship engine (most valuable, most growable, ordinary,
+    below zero: the one set of tier names every page uses) with its customers' CLV."""
+
     name: str
     customers: int
     clv: float
-    min_clv: float
+    min_clv: float | None
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,8 @@ def value_summary(*, session: Session, bins: int = 40, top: int = 10) -> ValueSu
     at_risk = p_alive < AT_RISK_P_ALIVE
     return ValueSummary(
         as_of=as_of, customers=len(rows), total_clv=float(clv.sum()) if clv.size else 0.0,
-        histogram_edges=edges, histogram_counts=counts, tiers=_tiers(clv),
+        histogram_edges=edges, histogram_counts=counts,
+        tiers=value_tiers(session=session, as_of=as_of),
         at_risk_customers=int(at_risk.sum()),
         at_risk_revenue=float(revenue[at_risk].sum()),
         at_risk_clv=float(np.nansum(clv_all[at_risk])),
@@ -186,17 +198,21 @@ def _histogram(values: np.ndarray, bins: int) -> tuple[list[float], list[int]]:
     return [float(e) for e in edges], [int(c) for c in counts]
 
 
-def _tiers(values: np.ndarray) -> list[Tier]:
-    ordered = np.sort(values)[::-1]
-    tiers, start = [], 0
-    for position, (name, share) in enumerate(VALUE_TIERS):
-        stop = ordered.size if position == len(VALUE_TIERS) - 1 else min(
-            ordered.size, start + max(1, round(share * ordered.size)))
-        chunk = ordered[start:stop]
-        tiers.append(Tier(name=name, customers=int(chunk.size), clv=float(chunk.sum()),
-                          min_clv=float(chunk.min()) if chunk.size else 0.0))
-        start = stop
-    return tiers
+def value_tiers(*, session: Session, as_of: date) -> list[Tier]:
+    """Customers and CLV (at ``as_of``) per value tier of the latest relationship
+    refresh, in the engine's order; empty before the first relationship refresh."""
+    rows = session.execute(
+        select(RelationshipProfile.value_tier, func.count(),
+               func.coalesce(func.sum(CustomerMetric.clv), 0.0), func.min(CustomerMetric.clv))
+        .outerjoin(CustomerMetric, (CustomerMetric.customer_id
+                                    == RelationshipProfile.customer_id)
+                   & (CustomerMetric.as_of == as_of))
+        .group_by(RelationshipProfile.value_tier)
+    ).all()
+    found = {str(r[0]): Tier(name=str(r[0]), customers=int(r[1]), clv=float(r[2] or 0.0),
+                             min_clv=None if r[3] is None else float(r[3])) for r in rows}
+    order = [*VALUE_TIERS, *sorted(set(found) - set(VALUE_TIERS))]
+    return [found[name] for name in order if name in found]
 
 
 def _top_at_risk(*, session: Session, as_of: date, top: int) -> list[AtRiskCustomer]:
@@ -267,6 +283,8 @@ class ModelStages:
     moves: dict[str, int]
     # Per stage: (goal, the metric the goal is judged by), when the model defines them.
     goals: list[tuple[str, str] | None]
+    # open prospects counted in the lowest stage (never transacted, no customer record)
+    prospects: int = 0
 
 
 def stage_summary(*, session: Session,
@@ -295,12 +313,20 @@ def stage_summary(*, session: Session,
         entered = moves.setdefault(model, {})
         entered["new"] = entered.get("new", 0) + int(n)
     definitions = relationships_workspace.available_models(home=settings.home)
+    # the presets the latest run assigned with (transaction-only data): their titles
+    for name, preset in relationship_reports.presets_used(session=session).items():
+        chosen = relationship_presets.load_preset(name, preset)
+        if chosen is not None:
+            definitions[name] = chosen
     models: dict[str, ModelStages] = {}
     for model, stage, n in counts:
         known = definitions.get(model)
         entry = models.setdefault(model, ModelStages(
             model=model, title=known.title if known else model, stages=[], customers=[],
-            moves=moves.get(model, {}), goals=[]))
+            moves=moves.get(model, {}), goals=[],
+            prospects=relationship_reports.prospects_in_lowest_stage(session=session,
+                                                                     model=known)
+            if known else 0))
         entry.stages.append(stage)
         entry.customers.append(int(n))
         entry.goals.append(known.goal_of(stage) if known else None)

@@ -20,16 +20,18 @@ OverviewUser = Annotated[StaffUser, Depends(require_page(navigation.OVERVIEW.key
 
 
 def _value_charts(summary: overview_service.ValueSummary) -> list[charts.Chart]:
-    return [
+    drawn = [
         charts.histogram_chart("clv-histogram", "CLV distribution",
                                edges=summary.histogram_edges,
                                counts=summary.histogram_counts,
                                x_title="CLV (the top 1% fall in the last bar)"),
-        charts.bar_chart("value-tiers", "CLV by value tier",
-                         categories=[t.name for t in summary.tiers],
-                         series={"CLV": [t.clv for t in summary.tiers]}, y_title="total CLV",
-                         row_label="tier"),
     ]
+    if summary.tiers:
+        drawn.append(charts.bar_chart("value-tiers", "CLV by value tier",
+                                      categories=[t.label for t in summary.tiers],
+                                      series={"CLV": [t.clv for t in summary.tiers]},
+                                      y_title="total CLV", row_label="tier"))
+    return drawn
 
 
 @router.get("/")

@@ -13,10 +13,10 @@ from kithkin.api.deps import SessionDep
 from kithkin.config import settings_of
 from kithkin.dashboard import navigation, stage_flows
 from kithkin.dashboard.navigation import ANALYTICS, OPERATIONS, Page, register_page
-from kithkin.dashboard.web import PageRoute, flash, render, require_page
+from kithkin.dashboard.web import PageRoute, flash, render, require_page, templates
 from kithkin.errors import ValidationError
 from kithkin.relationships import service as relationship_service
-from kithkin.relationships.levels import Level
+from kithkin.relationships.levels import Level, margin_text
 from kithkin.relationships.workspace import active_models
 from kithkin.users.models import StaffUser
 
@@ -27,6 +27,8 @@ LEVEL_OVERRIDE = register_page(Page("levels-override", "Override segment levels"
                                     "/levels", OPERATIONS, in_nav=False))
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+# "unknown (assumed 25%)" rather than a margin nobody measured passed off as a fact
+templates.env.filters["margin_rate"] = margin_text
 
 StagesUser = Annotated[StaffUser, Depends(require_page(STAGES.key))]
 LevelsUser = Annotated[StaffUser, Depends(require_page(LEVELS.key))]
@@ -51,6 +53,7 @@ def levels(request: Request, session: SessionDep, user: LevelsUser) -> Response:
     return render(request, "levels.html", user=user, active=LEVELS.key,
                   rows=relationship_service.list_segment_levels(session=session),
                   levels=[level.value for level in Level],
+                  assumed_margin=settings_of(request.app.state).default_margin,
                   can_override=navigation.allowed(LEVEL_OVERRIDE.key, user.role))
 
 

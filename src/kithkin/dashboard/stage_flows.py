@@ -59,6 +59,9 @@ class StageFlows:
     moved_down: list[DownMove]
     moved_down_total: int
     latest: date | None
+    # open prospects in the lowest stage's counts: in the distribution, not in the
+    # per-customer transitions and funnel (reports.prospects_in_lowest_stage)
+    prospects: int = 0
 
 
 def _pick(dates: list[date], start: date | None, end: date | None) -> tuple[date, date]:
@@ -166,4 +169,5 @@ def load(*, session: Session, model: StageModel, start: date | None = None,
         sankey=sankey_chart(matrix, [str(c) for c in counts.columns], start, end)
         if start != end else None,
         funnel=funnel, moved_down=moves, moved_down_total=len(down_all),
-        latest=reports.latest_run_as_of(session=session))
+        latest=reports.latest_run_as_of(session=session),
+        prospects=reports.prospects_in_lowest_stage(session=session, model=model))

@@ -19,10 +19,12 @@ from kithkin.cli.output import FormatOption, LimitOption, OutputFormat
 from kithkin.config import get_settings
 from kithkin.customers.cli import CustomerArg, resolve_or_exit, title
 from kithkin.database.core import session_scope
-from kithkin.errors import KithkinError
-from kithkin.relationships import reports, service
+from kithkin.errors import KithkinError, NotFoundError
+from kithkin.relationships import presets, reports, service
 from kithkin.relationships.definitions import StageModel, load_model_file
-from kithkin.relationships.schemas import CustomerExplanation
+from kithkin.relationships.health import CHARACTERISTICS
+from kithkin.relationships.levels import margin_text
+from kithkin.relationships.schemas import CustomerExplanation, DataEvidence, HealthScorecard
 from kithkin.relationships.workspace import (
     available_models,
     get_model,
@@ -80,12 +82,24 @@ def list_models(output_format: FormatOption = OutputFormat.TABLE,
 
 
 @stages_app.command("show")
-def show_model(model: ModelArg) -> None:
+def show_model(model: ModelArg, preset: Annotated[str | None, typer.Option(
+        help="Show the preset of this name instead (transaction_only).")] = None) -> None:
     """Show a model's stages: goal, the metric it is judged by, and the entry rule."""
     try:
         found = get_model(model, home=_home())
+        if preset is not None:
+            chosen = presets.load_preset(model, preset)
+            if chosen is None:
+                raise NotFoundError(f"no {preset!r} preset of model {model!r}")
+            found = chosen
+        with session_scope() as session:
+            used = reports.presets_used(session=session).get(model)
     except KithkinError as exc:
         raise _fail(exc) from exc
+    if used and preset is None:
+        console.print(f"[yellow]the latest refresh assigned {model} with its {used} preset "
+                      f"(the data lacks the evidence these rules read): kithkin stages show "
+                      f"{model} --preset {used}[/]")
     console.print(f"[bold]{found.title}[/] ({found.name}) - {found.source}\n"
                   f"{found.description}\nassignment: the highest stage whose rule matches")
     table = Table()
@@ -139,6 +153,25 @@ def refresh(as_of: Annotated[str | None, typer.Option(
                       f"{summary.new}, up {summary.moved_up}, down {summary.moved_down}")
     console.print(f"value tiers {report.value_tiers}; {report.segments} segments; "
                   f"timings {report.timings}")
+    for line in evidence_lines(report.evidence):
+        console.print(line)
+
+
+def evidence_lines(evidence: DataEvidence | None) -> list[str]:
+    """What the data could show and the presets chosen for it, for refresh output."""
+    if evidence is None:
+        return []
+    lines = [f"evidence: the data {evidence.summary}"]
+    lines += [f"[bold]{model}[/]: {preset.replace('_', '-')} preset chosen automatically "
+              "(rules on orders and RFM only; docs/relationships.md, \"Presets\")"
+              for model, preset in evidence.presets.items()]
+    if not evidence.signals.get("costs", True):
+        lines.append(f"margins: unknown (no cost in the data); value tiers and segment "
+                     f"levels assume {evidence.default_margin:.0%} (KITHKIN_DEFAULT_MARGIN)")
+    elif evidence.assumed_margin is not None:
+        lines.append(f"margins: measured where the data has costs; elsewhere assumed at the "
+                     f"data's own ratio, {evidence.assumed_margin:.1%} (as CLV)")
+    return lines
 
 
 @report_app.command("distribution")
@@ -147,8 +180,22 @@ def report_distribution(model: ModelArg, output_format: FormatOption = OutputFor
     """Customers per stage at every refresh."""
     with session_scope() as session:
         frame = reports.distribution(session=session, model=_definition(model))
+        prospects = reports.prospects_in_lowest_stage(session=session,
+                                                      model=_definition(model))
     _print_frame(frame, f"{model}: customers per stage", index=True,
                  output_format=output_format, limit=limit)
+    if output_format is OutputFormat.TABLE:
+        _print_prospects_note(model, prospects)
+
+
+def _print_prospects_note(model: str, prospects: int) -> None:
+    """One stranger count, with its two parts: the per-customer reports hold customers
+    only, the distribution also counts open prospects (never transacted either)."""
+    if prospects:
+        lowest = _definition(model).stages[0].name
+        console.print(f"{lowest}: never transacted; at the latest refresh {prospects:,} "
+                      "open prospects (no customer record) count in it besides customers. "
+                      "Transitions, time in stage and the funnel follow customers only.")
 
 
 @report_app.command("transitions")
@@ -224,16 +271,30 @@ def list_levels(kind: Annotated[str | None, typer.Option(
         output_format: FormatOption = OutputFormat.TABLE, limit: LimitOption = None) -> None:
     """Segments with size, margin, recommended level and any override."""
     with session_scope() as session:
-        rows = [[row.kind, row.segment, row.customers, row.margin_rate,
-                 f"{row.size_class}/{row.margin_class}", row.recommended_level,
-                 f"{row.override_level} ({row.override_by})" if row.override_level else None,
-                 row.level]
-                for row in service.list_segment_levels(session=session, kind=kind)]
-    if output_format is OutputFormat.TABLE:  # a rate reads as a percentage
-        rows = [[*r[:3], f"{r[3]:.1%}", *r[4:]] for r in rows]
-    output.emit(["kind", "segment", "customers", "margin rate", "class", "recommended",
-                 "override", "level"], rows, title="Relationship level per segment",
-                output=output_format, limit=limit, console=console)
+        levels = service.list_segment_levels(session=session, kind=kind)
+    table = output_format is OutputFormat.TABLE
+    rows: list[list[object]] = []
+    assumed = 0
+    for row in levels:
+        margin_known = row.margin_known_share is None or row.margin_known_share >= 0.9999
+        assumed += not margin_known
+        rows.append([
+            row.kind, row.segment, row.customers,
+            margin_text(row.margin_rate, row.margin_known_share) if table else row.margin_rate,
+            row.margin_known_share,
+            f"{row.size_class}/{row.margin_class}" + ("" if margin_known else " (assumed)"),
+            row.recommended_level,
+            f"{row.override_level} ({row.override_by})" if row.override_level else None,
+            row.level])
+    output.emit(["kind", "segment", "customers", "margin rate", "margin known share", "class",
+                 "recommended", "override", "level"], rows,
+                title="Relationship level per segment", output=output_format, limit=limit,
+                console=console)
+    if assumed and table:
+        console.print(f"[yellow]{assumed} of {len(rows)} segments lack margin data[/] (no "
+                      "cost for some or all of their revenue): their margin class rests on "
+                      "an assumed margin (the data's own ratio where some costs are known, "
+                      "else KITHKIN_DEFAULT_MARGIN).")
 
 
 @levels_app.command("override")
@@ -286,6 +347,17 @@ def explain(customer: CustomerArg,
     print_explanation(explanation, heading=heading)
 
 
+def health_text(card: HealthScorecard) -> str:
+    """Scores, "unknown" where the data cannot show a characteristic, and how many of
+    the seven the overall score averages."""
+    def score(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:.0f}"
+
+    parts = [f"{name} {score(getattr(card, name))}" for name in CHARACTERISTICS]
+    known = f" ({card.known} of {len(CHARACTERISTICS)} known)" if card.known is not None else ""
+    return ", ".join(parts) + f"; overall {score(card.overall)}{known}"
+
+
 def print_explanation(found: CustomerExplanation, *, heading: str | None = None) -> None:
     """``heading`` names the customer ("customer 2: Ada Lovelace"); default its id."""
     console.print(f"[bold]{escape(heading or f'customer {found.customer_id}')}[/] "
@@ -300,12 +372,14 @@ def print_explanation(found: CustomerExplanation, *, heading: str | None = None)
         console.print(f"  {change.as_of} {change.model}: {change.from_stage or '-'} -> "
                       f"{change.to_stage} ({change.direction})")
     if found.health:
-        health = found.health.model_dump(exclude={"evidence"})
-        console.print("  health: " + ", ".join(f"{k} {v:.0f}" for k, v in health.items()))
+        console.print("  health: " + health_text(found.health))
     if found.bonds:
         bonds = found.bonds.model_dump(exclude={"evidence"})
         console.print("  bonds: " + ", ".join(f"{k} {v:.0f}" for k, v in bonds.items()))
-    console.print(f"  value tier: {found.value_tier} (net margin {found.net_margin}, "
+    assumed = (found.health is not None and found.health.evidence.get("margin") is None
+               and found.net_margin is not None)
+    net = f"{found.net_margin}{' from the assumed margin' if assumed else ''}"
+    console.print(f"  value tier: {found.value_tier} (net margin {net}, "
                   f"potential {found.potential}); needs segment: {found.needs_segment}")
 
 

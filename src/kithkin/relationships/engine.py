@@ -11,11 +11,12 @@ import pandas as pd
 import pyarrow as pa
 
 from kithkin.errors import ValidationError
-from kithkin.relationships import bonds, health, levels, tiers
+from kithkin.relationships import bonds, health, levels, presets, tiers
 from kithkin.relationships.assignment import assign
 from kithkin.relationships.definitions import StageModel
 from kithkin.relationships.evidence import values_json
 from kithkin.relationships.rules import Evaluator
+from kithkin.relationships.signals import ALL_SIGNALS, DataSignals, detect
 from kithkin.relationships.workspace import RelationshipConfig
 
 MetricsInput: TypeAlias = pd.DataFrame | pa.Table
@@ -28,6 +29,13 @@ class EngineResult:
     profile: pd.DataFrame
     segment_levels: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    # the evidence the data holds, and the models assigned with (presets swapped in)
+    signals: DataSignals = ALL_SIGNALS
+    models: list[StageModel] = field(default_factory=list)
+    presets: dict[str, str] = field(default_factory=dict)
+    # the ratio unknown margins were assumed at, and its source ("data", "default_margin")
+    assumed_margin: float = 0.0
+    assumed_from: str = "default_margin"
 
 
 def rule_inputs(models: list[StageModel]) -> tuple[str, ...]:
@@ -48,9 +56,15 @@ def as_frame(metrics: MetricsInput) -> pd.DataFrame:
 
 def compute(metrics: MetricsInput, *, models: list[StageModel], config: RelationshipConfig,
             category_spend: pd.DataFrame | None = None,
-            with_evidence: bool = True, stage_evidence: bool | None = None) -> EngineResult:
+            with_evidence: bool = True, stage_evidence: bool | None = None,
+            adapt_to_evidence: bool = True) -> EngineResult:
     """Run every step of the engine over ``metrics``; ``category_spend`` has columns
     (customer_id, category, amount) and enables needs segments and distinctiveness.
+
+    The kinds of evidence the data holds are detected first (:mod:`signals`); health
+    leaves out what the data cannot show and, with ``adapt_to_evidence``, built-in models
+    with a preset for that evidence are swapped for it (:mod:`presets`); the result says
+    which (``signals``, ``models``, ``presets``).
 
     ``stage_evidence`` (default: ``with_evidence``) adds each customer's stage evidence;
     the stored refresh leaves it out and builds it only for the customers who move. The
@@ -80,15 +94,21 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
         needs = frame["customer_id"].map(segments).astype(object)
     lap("needs_segments")
 
+    found = detect(frame)
+    choice = (presets.choose(models, found) if adapt_to_evidence
+              else presets.PresetChoice(models=list(models), presets={}))
+    models = choice.models
     evaluator = Evaluator(frame)
     stages = {model.name: assign(model, frame, evaluator, with_evidence=stage_evidence)
               for model in models}
     lap("stages")
-    scores = health.scorecard(frame)
+    scores = health.scorecard(frame, found)
     lap("health")
     bond_scores = bonds.inventory(frame)
     lap("bonds")
-    value = tiers.value_tiers(frame, config.tiers, needs if needs.notna().any() else None)
+    assumed, assumed_from = tiers.assumed_margin_rate(frame, config.default_margin)
+    value = tiers.value_tiers(frame, config.tiers, needs if needs.notna().any() else None,
+                              default_margin=assumed)
     value["needs_segment"] = needs.to_numpy()
     lap("value_tiers")
 
@@ -116,7 +136,10 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
         segmented[f"rule:{rule_name}"] = pd.Series(evaluator.evaluate(rule)).map(
             {True: rule_name, False: None}).to_numpy()
         kinds.append(f"rule:{rule_name}")
-    recommended = levels.segment_levels(segmented, kinds, config.levels)
+    recommended = levels.segment_levels(segmented, kinds, config.levels,
+                                        default_margin=assumed)
     lap("levels")
     return EngineResult(stages=stages, profile=profile, segment_levels=recommended,
-                        timings=timings)
+                        timings=timings, signals=found, models=models,
+                        presets=choice.presets, assumed_margin=assumed,
+                        assumed_from=assumed_from)

@@ -4,16 +4,26 @@ Seed 001 (Peppers & Rogers, *Managing Customer Relationships*) names seven
 characteristics: mutual, interactive, iterative, ongoing benefit, change in behaviour,
 unique, and trust. Each score below is computed from stated metrics; the formulas and
 why they measure their characteristic are in docs/relationships.md. Components are in
-[0, 1]; ``saturate(x, r)`` is ``min(1, x / r)``; missing inputs count as 0 (no evidence)
-except in *trust*, which averages only the signals that exist.
+[0, 1]; ``saturate(x, r)`` is ``min(1, x / r)``.
+
+Unknown is not zero. Each component names the kind of evidence it reads
+(:mod:`kithkin.relationships.signals`); a component whose evidence the data does not
+hold at all (no interaction was ever recorded, no cost, no category...) is left out,
+and a characteristic with no component left is unknown (NaN, stored as null), not 0.
+Where the data does hold a kind of evidence, a customer without it scores 0 on that
+component (the firm records dialogue, and had none with this customer). The overall
+score is the mean of the known characteristics; ``health_known`` says how many.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from kithkin.relationships.columns import FloatArray, at_least, flag, number, saturate
+from kithkin.relationships.signals import ALL_SIGNALS, DataSignals
 
 CHARACTERISTICS = (
     "mutual", "interactive", "iterative", "ongoing_benefit", "behaviour_change", "unique",
@@ -32,59 +42,87 @@ HEALTH_INPUTS = (
 REFERENCE_MARGIN_RATE = 0.30  # a 30 % margin earns the firm-side benefit in full
 
 
-def _mean(*parts: FloatArray) -> FloatArray:
-    return np.asarray(np.mean(np.vstack(parts), axis=0), dtype=float)
+Part = tuple[FloatArray, bool]  # a component in [0, 1] and whether the data can show it
 
 
-def mutual(frame: pd.DataFrame) -> FloatArray:
-    """Both parties take part: geometric mean of the customer's and the firm's side."""
+def _mean(*parts: Part, weights: tuple[float, ...] | None = None) -> FloatArray:
+    """Weighted mean of the components the data can show (NaN values are left out per
+    customer); NaN where none is left."""
+    kept = [(values, w) for (values, shown), w in
+            zip(parts, weights or (1.0,) * len(parts), strict=True) if shown]
+    if not kept:
+        return np.full(len(parts[0][0]), np.nan)
+    total = np.zeros(len(kept[0][0]))
+    weight = np.zeros(len(kept[0][0]))
+    for values, w in kept:  # column by column: no stacked copy of the parts
+        present = ~np.isnan(values)
+        total += np.where(present, values, 0.0) * w
+        weight += present * w
+    return np.asarray(np.divide(total, weight, out=np.full(len(total), np.nan),
+                                where=weight > 0), dtype=float)
+
+
+def mutual(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
+    """Both parties take part: geometric mean of the customer's and the firm's side
+    (unknown when the data holds nothing of what the firm does for the customer)."""
     bought_this_year = (number(frame, "days_since_last_purchase", np.inf) <= 365)
-    customer = _mean(bought_this_year.astype(float), at_least(number(frame, "inbound_90d"), 1))
-    firm = _mean(at_least(number(frame, "outbound_90d"), 1), flag(frame, "has_preferences"),
-                 at_least(number(frame, "active_memberships"), 1))
+    customer = _mean((bought_this_year.astype(float), True),
+                     (at_least(number(frame, "inbound_90d"), 1), signals.interactions))
+    firm = _mean((at_least(number(frame, "outbound_90d"), 1), signals.interactions),
+                 (flag(frame, "has_preferences"), signals.preferences),
+                 (at_least(number(frame, "active_memberships"), 1), signals.memberships))
     return 100 * np.sqrt(customer * firm)
 
 
-def interactive(frame: pd.DataFrame) -> FloatArray:
+def interactive(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
     """Information is exchanged both ways, and often enough to build on."""
-    return 100 * _mean(np.clip(number(frame, "two_way_ratio"), 0, 1),
-                       saturate(number(frame, "interactions_90d"), 4))
+    return 100 * _mean((np.clip(number(frame, "two_way_ratio"), 0, 1), signals.interactions),
+                       (saturate(number(frame, "interactions_90d"), 4), signals.interactions))
 
 
-def iterative(frame: pd.DataFrame) -> FloatArray:
+def iterative(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
     """A context builds up: repeat purchases and time together."""
-    return 100 * _mean(saturate(number(frame, "frequency"), 6),
-                       saturate(number(frame, "tenure_days"), 730))
+    return 100 * _mean((saturate(number(frame, "frequency"), 6), True),
+                       (saturate(number(frame, "tenure_days"), 730), True))
 
 
-def ongoing_benefit(frame: pd.DataFrame) -> FloatArray:
-    """Both gain: the customer keeps buying (P(alive)), the firm earns a margin."""
+def ongoing_benefit(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
+    """Both gain: the customer keeps buying (P(alive)), the firm earns a margin. Unknown
+    for a customer whose margin is unknown (no cost): an assumed margin is no evidence."""
     customer = np.clip(number(frame, "p_alive"), 0, 1)
     revenue = number(frame, "revenue")
-    rate = np.divide(number(frame, "margin"), revenue, out=np.zeros(len(frame)),
-                     where=revenue > 0)
-    firm = saturate(rate, REFERENCE_MARGIN_RATE)
-    return 100 * np.sqrt(customer * firm)
+    margin = number(frame, "margin", np.nan)
+    rate = np.divide(margin, revenue, out=np.zeros(len(frame)), where=revenue > 0)
+    firm = np.where(np.isnan(margin), np.nan, saturate(rate, REFERENCE_MARGIN_RATE))
+    return np.asarray(100 * np.sqrt(customer * firm), dtype=float)
 
 
-def behaviour_change(frame: pd.DataFrame) -> FloatArray:
+def behaviour_change(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
     """Both adapt: the customer buys beyond a first category; the firm tailors its offer."""
     customer = saturate(number(frame, "categories_bought") - 1, 3)
-    firm = np.maximum(flag(frame, "has_preferences"),
-                      at_least(number(frame, "customized_orders"), 1))
-    return 100 * _mean(customer, firm)
+    firm = _mean((flag(frame, "has_preferences"), signals.preferences),
+                 (at_least(number(frame, "customized_orders"), 1), signals.customization))
+    tailored = np.where(np.isnan(firm), np.nan, np.ceil(np.nan_to_num(firm)))  # either
+    return 100 * _mean((customer, signals.categories),
+                       (tailored, signals.preferences or signals.customization))
 
 
-def unique(frame: pd.DataFrame) -> FloatArray:
+def unique(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
     """The relationship differs from the average one: a distinct purchase profile and a
     personal context (account manager, stored preferences, the customer's own voice)."""
-    distinct = np.clip(number(frame, "profile_distinctiveness"), 0, 1)
+    # unknown for a customer without category spend (no profile to compare)
+    distinct = np.clip(number(frame, "profile_distinctiveness", np.nan), 0, 1)
     voice = at_least(number(frame, "ideas") + number(frame, "reviews"), 1)
-    personal = _mean(flag(frame, "has_account_manager"), flag(frame, "has_preferences"), voice)
-    return 100 * (0.6 * distinct + 0.4 * personal)
+    personal = _mean((flag(frame, "has_account_manager"), signals.account_managers),
+                     (flag(frame, "has_preferences"), signals.preferences),
+                     (voice, signals.interactions))
+    has_personal = bool(signals.account_managers or signals.preferences
+                        or signals.interactions)
+    return 100 * _mean((distinct, signals.categories), (personal, has_personal),
+                       weights=(0.6, 0.4))
 
 
-def trust(frame: pd.DataFrame) -> FloatArray:
+def trust(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
     """Trust and what it produces: satisfaction, fair complaint handling, a rising trend,
     commitment (contract or membership) and referrals; mean of the signals present."""
     nps = number(frame, "last_nps", np.nan) / 10
@@ -97,8 +135,8 @@ def trust(frame: pd.DataFrame) -> FloatArray:
     committed = np.maximum(flag(frame, "has_contract"),
                            at_least(number(frame, "active_memberships"), 1))
     referred = at_least(number(frame, "referrals"), 1)
-    signals = np.vstack([satisfaction, np.clip(handled, 0, 1), trend, committed, referred])
-    return np.asarray(100 * np.nanmean(signals, axis=0), dtype=float)
+    return 100 * _mean((satisfaction, True), (np.clip(handled, 0, 1), True), (trend, True),
+                       (committed, signals.memberships), (referred, signals.interactions))
 
 
 SCORERS = {
@@ -108,12 +146,17 @@ SCORERS = {
 }
 
 
-def scorecard(frame: pd.DataFrame) -> pd.DataFrame:
-    """customer_id, one ``health_<characteristic>`` column per characteristic, and
-    ``health_overall`` (their unweighted mean), all rounded to one decimal."""
+def scorecard(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> pd.DataFrame:
+    """customer_id, one ``health_<characteristic>`` column per characteristic (NaN where
+    the data cannot show it), ``health_overall`` (the unweighted mean of the known ones,
+    NaN if none) and ``health_known`` (how many are known), rounded to one decimal."""
     result = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
     for name in CHARACTERISTICS:
-        result[f"health_{name}"] = np.round(SCORERS[name](frame), 1)
-    columns = [f"health_{name}" for name in CHARACTERISTICS]
-    result["health_overall"] = np.round(result[columns].mean(axis=1), 1)
+        result[f"health_{name}"] = np.round(SCORERS[name](frame, signals), 1)
+    values = result[[f"health_{name}" for name in CHARACTERISTICS]].to_numpy(dtype=float)
+    known = (~np.isnan(values)).sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all unknown: NaN, on purpose
+        result["health_overall"] = np.round(np.nanmean(values, axis=1), 1)
+    result["health_known"] = known.astype("int64")
     return result

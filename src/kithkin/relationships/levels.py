@@ -14,7 +14,11 @@ few           partnership  proactive     accountable
 ============  ===========  ============  ===========
 
 The margin of a segment is its total margin over its total revenue; the size and margin
-class boundaries are configurable (``[levels]`` in relationships.toml).
+class boundaries are configurable (``[levels]`` in relationships.toml). Where a customer's
+margin is unknown (no cost in the data) it is assumed at ``default_margin`` (the one
+documented assumption, shared with CLV); each segment says which share of its revenue has
+a known margin (``margin_known_share``, 0 when the matrix rests on the assumption alone),
+so the recommendation never passes an assumed margin off as a measured one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from kithkin.config import DEFAULT_MARGIN
 from kithkin.relationships.columns import number
+from kithkin.relationships.tiers import known_or_assumed_margin
 from kithkin.relationships.workspace import LevelThresholds
 
 
@@ -63,15 +69,29 @@ def recommend(customers: int, margin_rate: float, thresholds: LevelThresholds) -
                           margin_class(margin_rate, thresholds))]
 
 
+def margin_text(rate: float, known_share: float | None) -> str:
+    """A segment's margin rate as shown to people: a measured rate as a percentage, an
+    assumed one as "unknown (assumed X %)", a partly measured one with its share."""
+    if known_share is None or known_share >= 0.9999:
+        return f"{rate:.1%}"
+    if known_share <= 0:
+        return f"unknown (assumed {rate:.0%})"
+    return f"{rate:.1%} ({known_share:.0%} of revenue costed, the rest assumed)"
+
+
 def segment_levels(frame: pd.DataFrame, segment_columns: list[str],
-                   thresholds: LevelThresholds) -> pd.DataFrame:
-    """One row per (kind, segment): customers, revenue, margin, classes, recommended level.
+                   thresholds: LevelThresholds, *,
+                   default_margin: float = DEFAULT_MARGIN) -> pd.DataFrame:
+    """One row per (kind, segment): customers, revenue, margin (known, else assumed at
+    ``default_margin``), the share of revenue whose margin is known, classes and the
+    recommended level.
 
     ``frame`` has customer_id, revenue, margin and one column per segment kind (a value
     per customer, null when the customer is not in any segment of that kind).
     """
     revenue_of = number(frame, "revenue")
-    margin_of = number(frame, "margin")
+    margin_of, known = known_or_assumed_margin(frame, default_margin)
+    known_revenue_of = np.where(known, revenue_of, 0.0)
     rows: list[dict[str, object]] = []
     for kind in segment_columns:
         codes, names = pd.factorize(frame[kind], use_na_sentinel=True)
@@ -79,18 +99,23 @@ def segment_levels(frame: pd.DataFrame, segment_columns: list[str],
         counts = np.bincount(codes[member], minlength=len(names))
         revenues = np.bincount(codes[member], weights=revenue_of[member], minlength=len(names))
         margins = np.bincount(codes[member], weights=margin_of[member], minlength=len(names))
-        for segment, customers, revenue, margin in zip(names, counts.tolist(),
-                                                       revenues.tolist(), margins.tolist(),
-                                                       strict=True):
-            rate = margin / revenue if revenue > 0 else 0.0
+        known_revenues = np.bincount(codes[member], weights=known_revenue_of[member],
+                                     minlength=len(names))
+        for segment, customers, revenue, margin, known_revenue in zip(
+                names, counts.tolist(), revenues.tolist(), margins.tolist(),
+                known_revenues.tolist(), strict=True):
+            # no revenue, nothing measured: the rate is the assumption (known share 0)
+            rate = margin / revenue if revenue > 0 else default_margin
+            known_share = known_revenue / revenue if revenue > 0 else 0.0
             rows.append({
                 "kind": kind, "segment": str(segment), "customers": customers,
                 "revenue": round(revenue, 2), "margin": round(margin, 2),
                 "margin_rate": round(rate, 4),
+                "margin_known_share": round(min(max(known_share, 0.0), 1.0), 4),
                 "size_class": size_class(customers, thresholds),
                 "margin_class": margin_class(rate, thresholds),
                 "recommended_level": recommend(customers, rate, thresholds).value,
             })
     columns = ["kind", "segment", "customers", "revenue", "margin", "margin_rate",
-               "size_class", "margin_class", "recommended_level"]
+               "margin_known_share", "size_class", "margin_class", "recommended_level"]
     return pd.DataFrame(rows, columns=columns).replace({np.nan: None})

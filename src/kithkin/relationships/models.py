@@ -98,6 +98,9 @@ class RelationshipRun(Base):
     moved_down: Mapped[int] = mapped_column(Integer)
     models: Mapped[dict[str, Any] | None]
     timings: Mapped[dict[str, Any] | None]
+    # what the data could show: {"signals": {kind: bool}, "presets": {model: preset},
+    # "default_margin": ratio assumed where no cost is known} (relationships.signals)
+    evidence: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -108,14 +111,15 @@ class RelationshipProfile(Base):
     customer_id: Mapped[int] = mapped_column(
         IdType, ForeignKey("customer.id", ondelete="CASCADE"), unique=True)
     as_of: Mapped[date]
-    health_mutual: Mapped[float] = mapped_column(Float)
-    health_interactive: Mapped[float] = mapped_column(Float)
-    health_iterative: Mapped[float] = mapped_column(Float)
-    health_ongoing_benefit: Mapped[float] = mapped_column(Float)
-    health_behaviour_change: Mapped[float] = mapped_column(Float)
-    health_unique: Mapped[float] = mapped_column(Float)
-    health_trust: Mapped[float] = mapped_column(Float)
-    health_overall: Mapped[float] = mapped_column(Float)
+    health_mutual: Mapped[float | None] = mapped_column(Float)
+    health_interactive: Mapped[float | None] = mapped_column(Float)
+    health_iterative: Mapped[float | None] = mapped_column(Float)
+    health_ongoing_benefit: Mapped[float | None] = mapped_column(Float)
+    health_behaviour_change: Mapped[float | None] = mapped_column(Float)
+    health_unique: Mapped[float | None] = mapped_column(Float)
+    health_trust: Mapped[float | None] = mapped_column(Float)
+    health_overall: Mapped[float | None] = mapped_column(Float)  # mean of the known ones
+    health_known: Mapped[int] = mapped_column(Integer)  # characteristics known
     bond_financial: Mapped[float] = mapped_column(Float)
     bond_social: Mapped[float] = mapped_column(Float)
     bond_customization: Mapped[float] = mapped_column(Float)
@@ -141,7 +145,9 @@ class SegmentLevel(Base):
     customers: Mapped[int] = mapped_column(Integer)
     revenue: Mapped[float] = mapped_column(Float)
     margin: Mapped[float] = mapped_column(Float)
-    margin_rate: Mapped[float] = mapped_column(Float)
+    margin_rate: Mapped[float] = mapped_column(Float)  # known margins, else assumed
+    # share of the segment's revenue whose margin is known (0: the assumption alone)
+    margin_known_share: Mapped[float | None] = mapped_column(Float)
     size_class: Mapped[str] = mapped_column(String(8))
     margin_class: Mapped[str] = mapped_column(String(8))
     recommended_level: Mapped[str] = mapped_column(String(16))

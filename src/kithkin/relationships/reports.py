@@ -166,6 +166,36 @@ def stage_durations(*, session: Session, model: StageModel,
     return time_in_stage(changes, model.stage_names, when)
 
 
+def prospects_in_lowest_stage(*, session: Session, model: StageModel) -> int:
+    """Open prospects counted in the model's lowest stage at its latest refresh.
+
+    "Stranger" (journey) and "prospect" (ladder) have one definition: never transacted,
+    which covers customers without a transaction and open prospects (people with no
+    customer record). ``stage_count`` and the distributions count both; tables built from
+    per-customer rows (transitions, funnel, the customer list) can only hold customers,
+    so pages show this number beside them instead of a second, smaller stranger count.
+    """
+    if not model.includes_prospects:
+        return 0
+    name, lowest = model.name, model.stages[0].name
+    latest = session.scalar(select(func.max(StageCount.as_of)).where(StageCount.model == name))
+    if latest is None:
+        return 0
+    counted = session.scalar(select(StageCount.customers).where(
+        StageCount.model == name, StageCount.as_of == latest, StageCount.stage == lowest))
+    customers = session.scalar(select(func.count()).select_from(CustomerStage).where(
+        CustomerStage.model == name, CustomerStage.stage == lowest))
+    return max(0, int(counted or 0) - int(customers or 0))
+
+
+def presets_used(*, session: Session) -> dict[str, str]:
+    """model -> preset the latest relationship refresh assigned with (transaction-only
+    data, :mod:`kithkin.relationships.presets`); empty when it used the models as is."""
+    evidence = session.scalar(select(RelationshipRun.evidence)
+                              .order_by(RelationshipRun.id.desc()).limit(1)) or {}
+    return {str(k): str(v) for k, v in (evidence.get("presets") or {}).items()}
+
+
 def latest_run_as_of(*, session: Session) -> date | None:
     return session.execute(select(func.max(RelationshipRun.as_of))).scalar_one_or_none()
 

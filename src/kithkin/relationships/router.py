@@ -25,11 +25,13 @@ router = APIRouter(prefix="/relationships", tags=["relationships"])
 
 
 @router.get("/models", response_model=list[StageModelRead])
-def list_models(settings: SettingsDep, _: AnalyticsRead) -> list[StageModelRead]:
+def list_models(session: SessionDep, settings: SettingsDep,
+                _: AnalyticsRead) -> list[StageModelRead]:
     active = set(load_config(home=settings.home).active_models)
+    used = reports.presets_used(session=session)
     return [StageModelRead(
         name=m.name, title=m.title, source=m.source, description=m.description,
-        path=m.path, active=m.name in active,
+        path=m.path, active=m.name in active, preset_in_use=used.get(m.name),
         stages=[StageRead(name=s.name, rank=s.rank, goal=s.goal, goal_metric=s.goal_metric,
                           description=s.description, rule=s.rule.text) for s in m.stages])
         for m in available_models(home=settings.home).values()]

@@ -26,6 +26,9 @@ class StageModelRead(BaseModel):
     description: str
     path: str
     active: bool
+    preset_in_use: str | None = Field(
+        default=None, description="The preset the latest refresh assigned with instead "
+        "of this model (transaction_only: the data lacks the evidence its rules read).")
     stages: list[StageRead]
 
 
@@ -37,6 +40,19 @@ class ModelRefreshSummary(BaseModel):
     moved_down: int
 
 
+class DataEvidence(BaseModel):
+    """What the data could show at a refresh (kithkin.relationships.signals)."""
+
+    signals: dict[str, bool]
+    presets: dict[str, str] = Field(description="model -> preset used instead of it")
+    default_margin: float = Field(description="The setting KITHKIN_DEFAULT_MARGIN.")
+    assumed_margin: float | None = Field(
+        default=None, description="Ratio a customer's unknown margin was assumed at: the "
+        "data's own ratio when some costs are known (as CLV), else default_margin.")
+    assumed_from: str | None = Field(default=None, description="data or default_margin")
+    summary: str = Field(description="The same in plain words.")
+
+
 class RelationshipRefreshReport(BaseModel):
     as_of: date
     customers: int
@@ -45,6 +61,9 @@ class RelationshipRefreshReport(BaseModel):
     needs_segments: dict[str, int]
     segments: int
     timings: dict[str, float] = Field(description="Seconds per step.")
+    evidence: DataEvidence | None = Field(
+        default=None, description="The kinds of evidence the data holds, the presets "
+        "chosen for it and the margin assumed where no cost is known.")
 
     @property
     def moved_down(self) -> int:
@@ -75,14 +94,18 @@ class StageChangeRead(BaseModel):
 
 
 class HealthScorecard(BaseModel):
-    mutual: float
-    interactive: float
-    iterative: float
-    ongoing_benefit: float
-    behaviour_change: float
-    unique: float
-    trust: float
-    overall: float
+    """Scores 0-100; None where the data cannot show the characteristic (unknown, not
+    0). ``overall`` is the mean of the ``known`` characteristics."""
+
+    mutual: float | None
+    interactive: float | None
+    iterative: float | None
+    ongoing_benefit: float | None
+    behaviour_change: float | None
+    unique: float | None
+    trust: float | None
+    overall: float | None
+    known: int | None = None
     evidence: dict[str, Any]
 
 
@@ -118,6 +141,9 @@ class SegmentLevelRead(BaseModel):
     revenue: float
     margin: float
     margin_rate: float
+    margin_known_share: float | None = Field(
+        default=None, description="Share of the segment's revenue whose margin is known; "
+        "below 1 the rest is assumed at default_margin (0: the rate is the assumption).")
     size_class: str
     margin_class: str
     recommended_level: str

@@ -41,6 +41,7 @@ from kithkin.relationships.schemas import (
     BondInventoryRead,
     CustomerExplanation,
     CustomerStageRead,
+    DataEvidence,
     HealthScorecard,
     ModelRefreshSummary,
     RelationshipRefreshReport,
@@ -90,11 +91,12 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
         if category_spend is None:
             category_spend = events.category_spend
     load_seconds = time.perf_counter() - started
-    config = load_config(home=settings.home)
-    models = active_models(home=settings.home, config=config)
-    result = compute(frame, models=models, config=config, category_spend=category_spend,
+    config = load_config(home=settings.home, default_margin=settings.default_margin)
+    result = compute(frame, models=active_models(home=settings.home, config=config),
+                     config=config, category_spend=category_spend,
                      stage_evidence=False)
 
+    models = result.models  # presets for the evidence the data holds swapped in
     clock = time.perf_counter()
     prospects = inputs.open_prospects(session=session)
     # what the previous refresh stored, read before this one writes anything
@@ -117,17 +119,22 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     moved_down = sum(s.moved_down for s in summaries)
     timings = {"load": round(load_seconds, 4), **result.timings,
                "store": round(time.perf_counter() - clock, 4)}
+    evidence = DataEvidence(signals=result.signals.as_dict(), presets=result.presets,
+                            default_margin=config.default_margin,
+                            assumed_margin=round(result.assumed_margin, 4),
+                            assumed_from=result.assumed_from,
+                            summary=result.signals.describe())
     session.add(RelationshipRun(
         as_of=as_of, customers=len(frame),
         changes=sum(s.new + s.moved_up + s.moved_down for s in summaries),
         moved_down=moved_down, models={s.model: s.distribution for s in summaries},
-        timings=timings))
+        timings=timings, evidence=evidence.model_dump()))
     session.flush()
     return RelationshipRefreshReport(
         as_of=as_of, customers=len(frame), models=summaries,
         value_tiers=_counts(result.profile["value_tier"]),
         needs_segments=_counts(result.profile["needs_segment"].dropna()),
-        segments=len(result.segment_levels), timings=timings)
+        segments=len(result.segment_levels), timings=timings, evidence=evidence)
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
@@ -436,6 +443,7 @@ def _current_evidence(stored: dict[str, Any], inputs_used: dict[str, Any]) -> di
 def _health(profile: RelationshipProfile, evidence: dict[str, Any]) -> HealthScorecard:
     scores = {name: getattr(profile, f"health_{name}") for name in CHARACTERISTICS}
     return HealthScorecard(**scores, overall=profile.health_overall,
+                           known=profile.health_known,
                            evidence={k: evidence.get(k) for k in HEALTH_INPUTS})
 
 

@@ -2,8 +2,10 @@
 
 Value tiers follow Peppers & Rogers' value-based differentiation: most valuable customers
 (MVC, the top share by CLV), most growable customers (MGC, the top share by unrealised
-potential), below-zero customers (BZC, negative margin once the cost of serving them is
-counted) and the ordinary rest.
+potential), below-zero customers (BZC: the margin earned so far, less the cost of serving
+their contacts, plus the expected future margin (CLV), is negative) and the ordinary rest.
+Where the data has no cost, the margin is the revenue times the one documented assumption
+(``default_margin``), never 0.
 
 Potential proxy (stated): the *headroom* to the peers' upper quartile, weighted by the
 chance the customer is still active,
@@ -25,21 +27,55 @@ import pandas as pd
 from scipy.cluster.vq import kmeans2
 from scipy.spatial.distance import cdist
 
+from kithkin.config import DEFAULT_MARGIN
 from kithkin.relationships.columns import FloatArray, number
 from kithkin.relationships.workspace import NeedsSettings, TierSettings
 
+VALUE_TIERS = ("most_valuable", "most_growable", "ordinary", "below_zero")  # display order
 MOST_VALUABLE = "most_valuable"
 MOST_GROWABLE = "most_growable"
 ORDINARY = "ordinary"
 BELOW_ZERO = "below_zero"
 
 
+def assumed_margin_rate(frame: pd.DataFrame, default_margin: float) -> tuple[float, str]:
+    """The ratio a customer's unknown margin is assumed at, and where it comes from: the
+    data's own ratio (margin over revenue of the customers whose margin is known, clipped
+    to [0, 1]; the ratio CLV uses) when some costs are known, else ``default_margin``."""
+    margin = number(frame, "margin", np.nan)
+    revenue = number(frame, "revenue", np.nan)
+    known = ~np.isnan(margin) & ~np.isnan(revenue)
+    total = float(revenue[known].sum())
+    if total <= 0:
+        return default_margin, "default_margin"
+    return float(np.clip(margin[known].sum() / total, 0.0, 1.0)), "data"
+
+
+def known_or_assumed_margin(frame: pd.DataFrame,
+                            default_margin: float) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Each customer's margin where the data knows it (a cost), else revenue x the one
+    documented assumption ``default_margin``; and which margins are known."""
+    margin = number(frame, "margin", np.nan)
+    known = ~np.isnan(margin)
+    assumed = number(frame, "revenue") * default_margin
+    return np.asarray(np.where(known, margin, assumed), dtype=float), known
+
+
 def value_tiers(frame: pd.DataFrame, settings: TierSettings,
-                needs_segment: pd.Series | None = None) -> pd.DataFrame:
-    """customer_id, net_margin, potential and value_tier for every customer."""
+                needs_segment: pd.Series | None = None, *,
+                default_margin: float = DEFAULT_MARGIN) -> pd.DataFrame:
+    """customer_id, net_margin, potential and value_tier for every customer.
+
+    Below zero means the relationship as a whole loses money: the margin earned so far
+    (known, else assumed at ``default_margin``) minus the cost of serving the customer's
+    contacts, plus the expected future margin (CLV), is negative. A complaint costs a
+    customer their place only when it outweighs both what they earned and what they are
+    expected to earn, never because a margin nobody measured was taken as 0.
+    """
     clv = number(frame, "clv")
     contacts = number(frame, "service_requests") + number(frame, "complaints")
-    net_margin = number(frame, "margin") - settings.service_cost_per_interaction * contacts
+    margin, _known = known_or_assumed_margin(frame, default_margin)
+    net_margin = margin - settings.service_cost_per_interaction * contacts
     peers = (needs_segment.fillna("none").to_numpy() if needs_segment is not None
              else np.zeros(len(frame), dtype=int))
     peer_q75 = pd.Series(clv).groupby(peers).transform(lambda s: s.quantile(0.75))
@@ -49,7 +85,7 @@ def value_tiers(frame: pd.DataFrame, settings: TierSettings,
     potential = np.where(bought, np.maximum(0.0, peer_q75.to_numpy() - clv) * p_alive, 0.0)
 
     tier = np.full(len(frame), ORDINARY, dtype=object)
-    below = net_margin < 0
+    below = (net_margin < 0) & (net_margin + clv < 0)
     tier[below] = BELOW_ZERO
     valuable = ~below & (clv > 0) & _top_share(clv, ~below & (clv > 0),
                                                settings.most_valuable_share)

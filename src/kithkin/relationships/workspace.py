@@ -39,6 +39,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from kithkin.config import DEFAULT_MARGIN
 from kithkin.errors import ConfigurationError, NotFoundError
 from kithkin.relationships.definitions import (
     StageModel,
@@ -75,6 +76,9 @@ class RelationshipConfig(BaseModel):
     tiers: TierSettings = Field(default_factory=TierSettings)
     needs: NeedsSettings = Field(default_factory=NeedsSettings)
     segments: dict[str, str] = Field(default_factory=dict)
+    # Not read from relationships.toml: the one margin assumption is kithkin's setting
+    # ``default_margin`` (KITHKIN_DEFAULT_MARGIN), shared with CLV; load_config copies it.
+    default_margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=1, exclude=True)
 
     def segment_rules(self) -> dict[str, Rule]:
         rules: dict[str, Rule] = {}
@@ -95,12 +99,17 @@ def user_models_dir(home: Path) -> Path:
     return home / "stage_models"
 
 
-def load_config(*, home: Path) -> RelationshipConfig:
+def load_config(*, home: Path, default_margin: float = DEFAULT_MARGIN) -> RelationshipConfig:
+    """The workspace's relationship settings; ``default_margin`` is the one margin
+    assumption (the ``default_margin`` setting), never a value of this file."""
     path = config_path(home)
+    margin = default_margin
     if not path.exists():
-        return RelationshipConfig()
+        return RelationshipConfig(default_margin=margin)
     try:
-        return RelationshipConfig.model_validate(tomllib.loads(path.read_text("utf-8")))
+        data = tomllib.loads(path.read_text("utf-8"))
+        data.pop("default_margin", None)  # one assumption: the setting, not this file
+        return RelationshipConfig.model_validate({**data, "default_margin": margin})
     except (tomllib.TOMLDecodeError, PydanticValidationError) as exc:
         raise ConfigurationError(f"{path}: {exc}") from exc
 

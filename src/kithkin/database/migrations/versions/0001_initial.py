@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 08:02:48.065509
+Create Date: 2026-12-07 09:06:23.615724
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def upgrade() -> None:
     sa.Column('moved_down', sa.Integer(), nullable=False),
     sa.Column('models', sa.JSON(), nullable=True),
     sa.Column('timings', sa.JSON(), nullable=True),
+    sa.Column('evidence', sa.JSON(), nullable=True),
     sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_relationship_run'))
     )
@@ -123,6 +124,7 @@ def upgrade() -> None:
     sa.Column('revenue', sa.Float(), nullable=False),
     sa.Column('margin', sa.Float(), nullable=False),
     sa.Column('margin_rate', sa.Float(), nullable=False),
+    sa.Column('margin_known_share', sa.Float(), nullable=True),
     sa.Column('size_class', sa.String(length=8), nullable=False),
     sa.Column('margin_class', sa.String(length=8), nullable=False),
     sa.Column('recommended_level', sa.String(length=16), nullable=False),
@@ -396,14 +398,15 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
-    sa.Column('health_mutual', sa.Float(), nullable=False),
-    sa.Column('health_interactive', sa.Float(), nullable=False),
-    sa.Column('health_iterative', sa.Float(), nullable=False),
-    sa.Column('health_ongoing_benefit', sa.Float(), nullable=False),
-    sa.Column('health_behaviour_change', sa.Float(), nullable=False),
-    sa.Column('health_unique', sa.Float(), nullable=False),
-    sa.Column('health_trust', sa.Float(), nullable=False),
-    sa.Column('health_overall', sa.Float(), nullable=False),
+    sa.Column('health_mutual', sa.Float(), nullable=True),
+    sa.Column('health_interactive', sa.Float(), nullable=True),
+    sa.Column('health_iterative', sa.Float(), nullable=True),
+    sa.Column('health_ongoing_benefit', sa.Float(), nullable=True),
+    sa.Column('health_behaviour_change', sa.Float(), nullable=True),
+    sa.Column('health_unique', sa.Float(), nullable=True),
+    sa.Column('health_trust', sa.Float(), nullable=True),
+    sa.Column('health_overall', sa.Float(), nullable=True),
+    sa.Column('health_known', sa.Integer(), nullable=False),
     sa.Column('bond_financial', sa.Float(), nullable=False),
     sa.Column('bond_social', sa.Float(), nullable=False),
     sa.Column('bond_customization', sa.Float(), nullable=False),
