@@ -87,7 +87,8 @@ def test_transaction_only_refresh_is_honest(sqlite_engine: Engine,
         assert stages[ZERO] == "acquaintance"
         assert "stranger" not in stages.values()
 
-        heavy = relationship_service.explain(session=session, customer_id=HEAVY)
+        heavy = relationship_service.explain(session=session, settings=get_settings(),
+                                             customer_id=HEAVY)
         assert heavy.health is not None
         # what a sales log cannot show is unknown, not 0; the score averages the rest
         assert heavy.health.trust is None and heavy.health.interactive is None
@@ -120,7 +121,7 @@ def test_refresh_relationships_sees_the_same_preset_from_the_run_record(
     assert evidence.signals["transactions"] and not evidence.signals["interactions"]
     assert not evidence.signals["costs"] and evidence.default_margin == 0.25
     with Session(sqlite_engine) as session:
-        summary = stage_summary(session=session)
+        summary = stage_summary(session=session, settings=get_settings())
     assert summary is not None
     journey = next(m for m in summary[1] if m.model == "journey")
     assert "transaction-only preset" in journey.title  # the overview names the preset

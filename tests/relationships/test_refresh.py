@@ -237,5 +237,5 @@ def test_open_prospects_count_in_the_lowest_stage(sqlite_engine: Engine) -> None
             session=session, model=stage_model("journey")) == 2
         assert reports.prospects_in_lowest_stage(
             session=session, model=stage_model("pyramid")) == 0
-        funnel = reports.conversion_funnel(session=session, model="journey")
+        funnel = reports.conversion_funnel(session=session, model=stage_model("journey"))
         assert funnel.loc[0, "reached"] + 2 == len(CUSTOMERS) + 2

@@ -86,7 +86,7 @@ def test_models_say_which_preset_the_latest_refresh_used(sqlite_engine: Engine) 
     sales_log = metrics()[["customer_id", "orders", "days_since_last_purchase",
                            "tenure_days", "frequency", "revenue", "clv", "p_alive"]]
     with Session(sqlite_engine) as session:
-        service.refresh(session=session, as_of=FIRST, metrics=sales_log,
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=sales_log,
                         derive_inputs=False)
         session.commit()
     client, key = _client_and_key(Role.ANALYST)

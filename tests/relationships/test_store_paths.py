@@ -163,7 +163,8 @@ def test_unknown_health_is_stored_as_null_not_zero_or_nan(
     frame["has_preferences"] = False
     for when in (FIRST, SECOND):
         with Session(store_engine) as session:
-            service.refresh(session=session, as_of=when, metrics=frame, derive_inputs=False)
+            service.refresh(session=session, settings=get_settings(), as_of=when,
+                            metrics=frame, derive_inputs=False)
             session.commit()
     with Session(store_engine) as session:
         rows = session.execute(text(

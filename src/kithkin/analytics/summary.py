@@ -108,5 +108,7 @@ def customer_summary(
         *[calibration[c] for c in calibration.columns],
         frequency_holdout=holdout.frequency_holdout.fill_null(0.0),
         monetary_value_holdout=holdout.monetary_value_holdout.fill_null(0.0),
-        duration_holdout=ibis.literal(float(duration)),
+        # Tied to a double column: ibis renders a float literal bare, PostgreSQL reads a bare
+        # 90.0 as numeric, and Arrow will not take its Decimal as a double.
+        duration_holdout=calibration.T_cal * 0.0 + float(duration),
     )
