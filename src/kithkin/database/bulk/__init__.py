@@ -58,7 +58,7 @@ from kithkin.database.bulk.columns import (
 from kithkin.errors import ValidationError
 
 __all__ = ["UTC_TIMESTAMP", "Plan", "append", "arrow_schema", "arrow_type", "conform", "delete_by_id",
-           "prepare_batch", "replace_block", "select_to_arrow", "update_by_id", "upsert"]
+           "prepare_batch", "replace_block", "select_to_arrow", "selects_to_arrow", "update_by_id", "upsert"]
 
 Rows = pa.Table | pd.DataFrame
 DELETE_CHUNK = 5_000
@@ -286,24 +286,39 @@ def select_to_arrow(conn: Connection, query: Select[Any], *, expected_rows: int 
     outside a transaction is decoded in C by ADBC in a child process, which sees the
     committed data, so it is only used before the transaction has written.
     """
-    schema = _schema_of(query)
-    if (conn.dialect.name == "sqlite" and expected_rows >= adbc.MIN_ROWS
-            and not sqlite.raw_connection(conn).in_transaction):
-        database = sqlite.database_file(conn)
-        if database is not None:
-            sql = str(query.compile(dialect=conn.dialect,
-                                    compile_kwargs={"literal_binds": True}))
-            kinds = [_SENTINEL_KINDS.get(t, "str") for t in schema.types]
-            read = adbc.read(database, {"q": adbc.Query(sql, kinds)})["q"]
-            return pa.Table.from_arrays(
+    return selects_to_arrow(conn, {"q": query}, expected_rows={"q": expected_rows})["q"]
+
+
+def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
+                     expected_rows: Mapping[str, int] | None = None) -> dict[str, pa.Table]:
+    """Several :func:`select_to_arrow` reads; the large ones share one child process."""
+    schemas = {name: _schema_of(query) for name, query in queries.items()}
+    expected = expected_rows or {}
+    big = [name for name in queries if expected.get(name, 0) >= adbc.MIN_ROWS]
+    tables: dict[str, pa.Table] = {}
+    database = sqlite.database_file(conn) if conn.dialect.name == "sqlite" else None
+    if big and database is not None and not sqlite.raw_connection(conn).in_transaction:
+        requests = {}
+        for name in big:
+            sql = str(queries[name].compile(dialect=conn.dialect,
+                                            compile_kwargs={"literal_binds": True}))
+            requests[name] = adbc.Query(sql, [_SENTINEL_KINDS.get(t, "str")
+                                              for t in schemas[name].types])
+        for name, read in adbc.read(database, requests).items():
+            schema = schemas[name]
+            tables[name] = pa.Table.from_arrays(
                 [_cast_read(column, target) for column, target
                  in zip(read.columns, schema.types, strict=True)], schema=schema)
-    result = conn.execute(query)
-    try:
-        rows = result.cursor.fetchall() if result.cursor is not None else []
-    finally:
-        result.close()
-    return from_rows(rows, schema)
+    for name, query in queries.items():
+        if name in tables:
+            continue
+        result = conn.execute(query)
+        try:
+            rows = result.cursor.fetchall() if result.cursor is not None else []
+        finally:
+            result.close()
+        tables[name] = from_rows(rows, schemas[name])
+    return {name: tables[name] for name in queries}
 
 
 # --- queued writes -----------------------------------------------------------------------
