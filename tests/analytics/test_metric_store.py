@@ -14,7 +14,7 @@ from kithkin.analytics import refresh
 from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.metrics import service as metrics_service
-from kithkin.metrics import staging
+from kithkin.database import adbc as staging
 from tests.analytics import crafted
 
 VALUES = ", ".join(f'typeof("{n}"), "{n}"' for n in metrics_service.METRIC_COLUMNS)
