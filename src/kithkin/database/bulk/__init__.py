@@ -35,6 +35,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     select,
     true,
@@ -43,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
 from kithkin.database import adbc
 from kithkin.database.bulk import postgresql, sqlite
@@ -57,7 +58,8 @@ from kithkin.database.bulk.columns import (
 )
 from kithkin.errors import ValidationError
 
-__all__ = ["UTC_TIMESTAMP", "Plan", "append", "arrow_schema", "arrow_type", "conform", "delete_by_id",
+__all__ = ["UTC_TIMESTAMP", "Plan", "allocate_ids", "append", "driver_value",
+           "import_settings", "arrow_schema", "arrow_type", "conform", "delete_by_id",
            "prepare_batch", "replace_block", "select_to_arrow", "selects_to_arrow", "update_by_id", "upsert"]
 
 Rows = pa.Table | pd.DataFrame
@@ -113,6 +115,41 @@ def prepare_batch(conn: Connection) -> None:
     its parameters: see :func:`.postgresql.set_custom_plans`)."""
     if conn.dialect.name == "postgresql":
         postgresql.set_custom_plans(conn)
+
+
+@contextmanager
+def import_settings(conn: Connection, cache_kib: int) -> Iterator[None]:
+    """Connection settings for a long import: a larger SQLite page cache (new rows land
+    at random places in secondary indexes; once they outgrow the default cache every
+    insert reads a page back). It only grows as pages are used, and the pooled
+    connection gets its own size back afterwards. Nothing to change on PostgreSQL."""
+    with sqlite.page_cache(conn, cache_kib) if conn.dialect.name == "sqlite" \
+            else nullcontext():
+        yield
+
+
+def driver_value(conn: Connection, sql_type: TypeEngine[Any], value: Any) -> Any:
+    """``value`` as the driver takes it for a column of ``sql_type`` (SQLAlchemy's own
+    bind processing, e.g. a UTC datetime as SQLite text), for hand-bound statements."""
+    processor = sql_type.bind_processor(conn.dialect)
+    return processor(value) if processor is not None else value
+
+
+def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """Reserve ``count`` primary keys so rows can be bulk-inserted with known ids.
+
+    PostgreSQL draws them from the table's sequence (safe with concurrent writers);
+    SQLite continues after the largest id (SQLite has a single writer).
+    """
+    pk = _primary_key(table)
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        drawn = conn.execute(select(func.nextval(func.pg_get_serial_sequence(
+            table.name, pk.name))).select_from(func.generate_series(1, int(count))))
+        return sorted(int(i) for i in drawn.scalars())
+    last = int(conn.execute(select(func.coalesce(func.max(pk), 0))).scalar_one())
+    return list(range(last + 1, last + 1 + count))
 
 
 # --- writes ----------------------------------------------------------------------------
