@@ -14,8 +14,7 @@ but append rows and maintain indexes.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +27,6 @@ from sqlalchemy import Connection
 from kithkin.database import bulk
 from kithkin.database.base import UTCDateTime
 from kithkin.database.bulk import columns as bulk_columns
-
 from kithkin.ingest.kinds import FieldType, Reference
 from kithkin.ingest.prepare import ROW, ColumnPlan, Prepared, Reject
 

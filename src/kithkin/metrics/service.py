@@ -37,7 +37,7 @@ def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.T
     than ``as_of``. Returns the rows written. The caller commits (``session_scope``
     does), which makes the replacement atomic.
     """
-    table = CustomerMetric.__table__
+    table = bulk.table_of(CustomerMetric)
     names = [name for name in (metrics.column_names if isinstance(metrics, pa.Table)
                                else metrics.columns) if name in METRIC_COLUMNS and name != "as_of"]
     chosen = metrics.select(names) if isinstance(metrics, pa.Table) else metrics[names]

@@ -49,8 +49,9 @@ from kithkin.relationships.schemas import (
 from kithkin.relationships.workspace import active_models, available_models, load_config
 
 GONE_CHUNK = 5_000  # ids per look-up of deleted stage rows (below SQLite's variable limit)
-STAGES, PROFILES, CHANGES, COUNTS = (CustomerStage.__table__, RelationshipProfile.__table__,
-                                     StageChange.__table__, StageCount.__table__)
+STAGES, PROFILES, CHANGES, COUNTS = (bulk.table_of(CustomerStage),
+                                     bulk.table_of(RelationshipProfile),
+                                     bulk.table_of(StageChange), bulk.table_of(StageCount))
 
 
 def refresh(*, session: Session, as_of: date, metrics: MetricsInput | None = None,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -58,11 +58,26 @@ from kithkin.database.bulk.columns import (
 )
 from kithkin.errors import ValidationError
 
-__all__ = ["UTC_TIMESTAMP", "Plan", "allocate_ids", "append", "driver_value",
-           "import_settings", "arrow_schema", "arrow_type", "conform", "delete_by_id",
-           "prepare_batch", "replace_block", "select_to_arrow", "selects_to_arrow", "update_by_id", "upsert"]
+__all__ = [
+    "UTC_TIMESTAMP",
+    "Plan",
+    "allocate_ids",
+    "append",
+    "arrow_schema",
+    "arrow_type",
+    "conform",
+    "delete_by_id",
+    "driver_value",
+    "import_settings",
+    "prepare_batch",
+    "replace_block",
+    "select_to_arrow",
+    "selects_to_arrow",
+    "update_by_id",
+    "upsert",
+]
 
-Rows = pa.Table | pd.DataFrame
+Rows: TypeAlias = pa.Table | pd.DataFrame
 DELETE_CHUNK = 5_000
 """Ids per DELETE (below SQLite's limit of bound variables)."""
 
@@ -81,6 +96,13 @@ def _key_columns(table: Table, key: Sequence[str]) -> list[Column[Any]]:
     if missing:
         raise ValidationError(f"{table.name}: no key column {', '.join(missing)}")
     return [table.c[name] for name in key]
+
+
+def table_of(model: type[Any]) -> Table:
+    """The :class:`~sqlalchemy.Table` of a mapped class (typed: ``__table__`` is not)."""
+    table = model.__table__
+    assert isinstance(table, Table), f"{model.__name__} is mapped to a table"
+    return table
 
 
 def _primary_key(table: Table) -> Column[Any]:
@@ -145,9 +167,9 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if conn.dialect.name == "postgresql":
-        drawn = conn.execute(select(func.nextval(func.pg_get_serial_sequence(
-            table.name, pk.name))).select_from(func.generate_series(1, int(count))))
-        return sorted(int(i) for i in drawn.scalars())
+        drawn: list[int] = list(conn.execute(select(func.nextval(func.pg_get_serial_sequence(
+            table.name, pk.name))).select_from(func.generate_series(1, int(count)))).scalars())
+        return sorted(int(value) for value in drawn)
     last = int(conn.execute(select(func.coalesce(func.max(pk), 0))).scalar_one())
     return list(range(last + 1, last + 1 + count))
 
@@ -159,7 +181,7 @@ def _insert_from(conn: Connection, table: Table, source: Table, names: Sequence[
     with sqlite.page_cache(conn) if conn.dialect.name == "sqlite" else nullcontext():
         done = conn.execute(insert(table).from_select(
             list(names), select(*(source.c[n] for n in names))))
-    return max(done.rowcount, 0)
+    return int(max(done.rowcount, 0))
 
 
 def append(conn: Connection, table: Table, rows: Rows) -> int:
@@ -176,7 +198,7 @@ def append(conn: Connection, table: Table, rows: Rows) -> int:
         statement = insert(table).values(_binds(table, data.column_names))
         return sqlite.executemany(conn, statement, _bound(data))
     conn.execute(insert(table), data.to_pylist())  # pragma: no cover - other stores
-    return data.num_rows  # pragma: no cover
+    return int(data.num_rows)  # pragma: no cover
 
 
 def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
@@ -209,12 +231,12 @@ def upsert(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]) ->
     if conn.dialect.name == "postgresql":
         with postgresql.temp_copy(conn, table, data) as temp:
             done = conn.execute(_upsert_statement(conn, table, key, names, temp))
-        return max(done.rowcount, 0)
+        return int(max(done.rowcount, 0))
     staged = _staged(conn, table, data)
     if staged is not None:
         with sqlite.page_cache(conn):
             done = conn.execute(_upsert_statement(conn, table, key, names, staged))
-        return max(done.rowcount, 0)
+        return int(max(done.rowcount, 0))
     return sqlite.executemany(conn, _upsert_statement(conn, table, key, names, None),
                               _bound(data))
 
@@ -223,7 +245,7 @@ def _update_from(conn: Connection, table: Table, source: Table, names: Sequence[
     pk = _primary_key(table)
     done = conn.execute(update(table).values({n: source.c[n] for n in names if n != pk.name})
                         .where(pk == source.c[pk.name]))
-    return max(done.rowcount, 0)
+    return int(max(done.rowcount, 0))
 
 
 def update_by_id(conn: Connection, table: Table, rows: Rows) -> int:
@@ -271,9 +293,8 @@ def replace_block(conn: Connection, table: Table, rows: Rows, *, where: Mapping[
     file is merged instead: rows already in the block are updated in place (no index
     entry moves), new ones inserted, the others deleted. Returns the rows of the block.
     """
-    missing = {name: value for name, value in where.items()
-               if name not in (rows.column_names if isinstance(rows, pa.Table)
-                               else list(rows.columns))}
+    present = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+    missing = {name: value for name, value in where.items() if name not in present}
     data = conform(table, rows, constants=missing)
     block = and_(*(table.c[name] == value for name, value in where.items()))
     with _atomic(conn):
@@ -288,7 +309,7 @@ def replace_block(conn: Connection, table: Table, rows: Rows, *, where: Mapping[
         else:
             conn.execute(delete(table).where(block))
             append(conn, table, data)
-    return data.num_rows
+    return int(data.num_rows)
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -351,7 +372,7 @@ def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
             continue
         result = conn.execute(query)
         try:
-            rows = result.cursor.fetchall() if result.cursor is not None else []
+            rows = list(result.cursor.fetchall()) if result.cursor is not None else []
         finally:
             result.close()
         tables[name] = from_rows(rows, schemas[name])

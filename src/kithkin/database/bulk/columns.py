@@ -218,7 +218,7 @@ def _array(values: list[Any], target: pa.DataType) -> pa.Array:
         if pa.types.is_timestamp(target):
             # naive UTC text; Arrow parses ISO text in C, then it is tagged as UTC
             parsed = pc.cast(pa.array(values, pa.string()), pa.timestamp("us"))
-            return parsed.view(target)  # type: ignore[no-any-return]
+            return parsed.view(target)
         return pc.cast(pa.array(values, pa.string()), target)
     if isinstance(sample, Decimal):
         return pa.array([None if v is None else float(v) for v in values], target)
@@ -228,7 +228,7 @@ def _array(values: list[Any], target: pa.DataType) -> pa.Array:
         return pa.array([None if v is None else json.dumps(v) for v in values], target)
     if pa.types.is_timestamp(target) and isinstance(sample, datetime) \
             and sample.tzinfo is None:
-        return pa.array(values, pa.timestamp("us")).view(target)  # type: ignore[no-any-return]
+        return pa.array(values, pa.timestamp("us")).view(target)
     try:
         return pa.array(values, target)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # SQLite's 0/1 booleans

@@ -36,7 +36,7 @@ def copy(conn: Connection, table: Table, rows: pa.Table) -> int:
             stream.write(csv_bytes(rows))
     except psycopg.Error as error:  # as SQLAlchemy would raise it (IntegrityError, ...)
         raise exc.DBAPIError.instance(sql, None, error, psycopg.Error) from error
-    return rows.num_rows
+    return int(rows.num_rows)
 
 
 def set_custom_plans(conn: Connection) -> None:

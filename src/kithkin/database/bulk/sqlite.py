@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import Column, Connection, MetaData, Table, event, exc
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import ClauseElement
 
 from kithkin.database import adbc
 from kithkin.database.bulk.columns import sqlite_rows, sqlite_table
@@ -53,13 +53,13 @@ def ensure_transaction(conn: Connection) -> None:
         raw.execute("BEGIN")
 
 
-def compiled(conn: Connection, statement: Executable) -> tuple[str, list[str]]:
+def compiled(conn: Connection, statement: ClauseElement) -> tuple[str, list[str]]:
     """The statement's SQL and the names of its ``?`` parameters, in order."""
-    done = statement.compile(dialect=conn.dialect)
+    done: Any = statement.compile(dialect=conn.dialect)  # a SQLCompiler: qmark binds
     return str(done), list(done.positiontup or ())
 
 
-def executemany(conn: Connection, statement: Executable, rows: pa.Table) -> int:
+def executemany(conn: Connection, statement: ClauseElement, rows: pa.Table) -> int:
     """Run ``statement`` (bind names = column names of ``rows``) once per row, in C."""
     sql, order = compiled(conn, statement)
     ordered = rows.select(order) if order else rows
