@@ -133,7 +133,8 @@ def end_transaction(connection: Connection) -> None:
 
 
 def _python_values(column: pa.ChunkedArray) -> list[Any]:
-    values: list[Any] = bulk_columns.sqlite_array(column).to_pylist()
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    values: list[Any] = bulk_columns.sqlite_array(chunked).to_pylist()
     return values
 
 
