@@ -153,16 +153,15 @@ def read(database: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
 def _ingest(target: str, pairs: list[str]) -> None:
     import adbc_driver_sqlite.dbapi as adbc
 
-    with adbc.connect(target, autocommit=True) as conn:
-        with conn.cursor() as cursor:
-            # a scratch file, deleted after use: no journal, no syncs
-            cursor.execute("PRAGMA journal_mode = OFF")
-            cursor.fetchall()
-            cursor.execute("PRAGMA synchronous = OFF")
-            for name, path in zip(pairs[::2], pairs[1::2], strict=True):
-                with pa.memory_map(path) as source:
-                    table = pa.ipc.open_file(source).read_all()
-                cursor.adbc_ingest(name, table, mode="create")
+    with adbc.connect(target, autocommit=True) as conn, conn.cursor() as cursor:
+        # a scratch file, deleted after use: no journal, no syncs
+        cursor.execute("PRAGMA journal_mode = OFF")
+        cursor.fetchall()
+        cursor.execute("PRAGMA synchronous = OFF")
+        for name, path in zip(pairs[::2], pairs[1::2], strict=True):
+            with pa.memory_map(path) as source:
+                table = pa.ipc.open_file(source).read_all()
+            cursor.adbc_ingest(name, table, mode="create")
 
 
 def _read(database: str, requests: list[list[Any]]) -> None:
