@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 
 from kithkin.analytics import refresh
 from kithkin.config import get_settings
+from kithkin.database import adbc as staging
 from kithkin.database.core import session_scope
 from kithkin.metrics import service as metrics_service
-from kithkin.metrics import staging
 from tests.analytics import crafted
 
 VALUES = ", ".join(f'typeof("{n}"), "{n}"' for n in metrics_service.METRIC_COLUMNS)

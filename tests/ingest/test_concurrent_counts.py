@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from kithkin.ingest import ingest_records
 from kithkin.ingest.store import StoreDialect
@@ -33,14 +33,14 @@ def test_batch_counts_exclude_rows_committed_by_a_concurrent_writer(
     calls = 0
     now = StoreDialect.now
 
-    def now_with_a_concurrent_commit(self: StoreDialect) -> Any:
+    def now_with_a_concurrent_commit(self: StoreDialect, connection: Connection) -> Any:
         # Another connection commits a batch while ours is staged but not yet upserted.
         nonlocal calls
         calls += 1
         if calls == 1:
             reports.append(ingest_records(kind="interactions", records=_events("other", 7),
                                           engine=pg_engine))
-        return now(self)
+        return now(self, connection)
 
     monkeypatch.setattr(StoreDialect, "now", now_with_a_concurrent_commit)
     # 2 of our 5 events are already stored, one of them with another kind now.

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from kithkin.config import get_settings
-from kithkin.metrics import staging
+from kithkin.database import adbc as staging
 from kithkin.relationships import service
 from kithkin.relationships.definitions import BUILTIN_DIR
 from kithkin.relationships.models import CustomerStage

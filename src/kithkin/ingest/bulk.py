@@ -111,7 +111,7 @@ def deferred_indexes(connection: Connection, table: str, *, rebuild: bool = True
         # sqlite3 begins implicitly only before DML; DDL would autocommit. IMMEDIATE also
         # takes the write lock now, so nothing changes under the identifier snapshot.
         raw.execute("BEGIN IMMEDIATE")
-    raw.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")  # bulk_settings restores it
+    raw.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")  # import_settings restores it
     indexes = secondary_indexes(connection, table)
     for name, _ in indexes:
         connection.exec_driver_sql(f'DROP INDEX "{name}"')

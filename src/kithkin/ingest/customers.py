@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.schemas import MatchRule
+from kithkin.database import bulk
 from kithkin.database.base import Base, utcnow
 from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject
-from kithkin.ingest.store import BatchCounts, StoreDialect
+from kithkin.ingest.store import BatchCounts
 
 PROFILE = ("first_name", "last_name", "company", "email", "email_normalized", "phone",
            "phone_e164", "date_of_birth", "address_line", "city", "postcode", "country",
@@ -37,7 +38,6 @@ class CustomerWriter:
     def __init__(self, connection: Connection, plan: ColumnPlan) -> None:
         self.connection, self.plan = connection, plan
         self.session = Session(bind=connection)  # joins the batch's transaction
-        self.dialect = StoreDialect(connection)
 
     def encode(self, prepared: Prepared) -> Prepared:
         return prepared  # rows are read as Python dicts in write()
@@ -45,7 +45,7 @@ class CustomerWriter:
     def write(self, prepared: Prepared, original: Callable[[int], dict[str, Any]]
               ) -> tuple[BatchCounts, list[Reject]]:
         session = self.session
-        self.dialect.begin_batch(self.connection)
+        bulk.prepare_batch(self.connection)
         rows = prepared.table.to_pylist()
         extras = prepared.extras.to_pylist() if prepared.extras is not None else [{}] * len(rows)
         known = customer_service.resolve_identifiers(
@@ -92,7 +92,7 @@ class CustomerWriter:
                 if name.startswith(CONSENT_PREFIX) and value is not None:
                     consents.setdefault(cid, {})[name.removeprefix(CONSENT_PREFIX)] = (
                         value, row["source"])
-        created = self._create(session, self.dialect,
+        created = self._create(session,
                                {cid: p for cid, p in profiles.items() if cid < 0})
         ids = {**created, **{cid: cid for cid in profiles if cid > 0}}
         changed = self._update(session, {c: p for c, p in profiles.items() if c > 0})
@@ -112,15 +112,14 @@ class CustomerWriter:
         return BatchCounts(inserted, updated, len(rows) - inserted - updated, matched), []
 
     @staticmethod
-    def _create(session: Session, dialect: StoreDialect, profiles: dict[int, dict[str, Any]]
+    def _create(session: Session, profiles: dict[int, dict[str, Any]]
                 ) -> dict[int, int]:
         """Insert new customers with ids allocated up front (one executemany, no RETURNING)."""
         if not profiles:
             return {}
         now = utcnow()
         placeholders = list(profiles)
-        new_ids = dialect.allocate_ids(session.connection(), Customer.__tablename__,
-                                       len(placeholders))
+        new_ids = bulk.allocate_ids(session.connection(), CUSTOMERS, len(placeholders))
         values = [{**dict.fromkeys(PROFILE), "attributes": null(), **profiles[p], "id": new,
                    "created_at": now, "updated_at": now}
                   for p, new in zip(placeholders, new_ids, strict=True)]

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings, get_settings
+from kithkin.database import bulk as db_bulk
 from kithkin.database.core import get_engine
 from kithkin.database.manage import is_initialised
 from kithkin.errors import ConfigurationError, IngestError
@@ -48,7 +49,12 @@ from kithkin.ingest.readers import (
     records_batch,
 )
 from kithkin.ingest.rejects import RejectWriter
-from kithkin.ingest.store import BatchCounts, SetBasedWriter, StoreDialect, end_transaction
+from kithkin.ingest.store import (
+    IMPORT_CACHE_KIB,
+    BatchCounts,
+    SetBasedWriter,
+    end_transaction,
+)
 from kithkin.ingest.validate import Limits
 
 Progress = Callable[[int, int | None], None]
@@ -268,7 +274,7 @@ class _Run:
                                          requested=self.bulk_requested)
             self.report.bulk = bulk
             self.single = self.strict or bulk
-            with StoreDialect(connection).bulk_settings(connection), \
+            with db_bulk.import_settings(connection, IMPORT_CACHE_KIB), \
                     bulk_mode.unchecked_foreign_keys(connection, bulk), \
                     self._transaction(connection, self.single), \
                     self._deferred_indexes(connection, bulk):

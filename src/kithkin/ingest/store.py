@@ -13,11 +13,8 @@ but append rows and maintain indexes.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,9 +22,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 from sqlalchemy import Connection
 
+from kithkin.database import bulk
+from kithkin.database.base import UTCDateTime
+from kithkin.database.bulk import columns as bulk_columns
 from kithkin.ingest.kinds import FieldType, Reference
 from kithkin.ingest.prepare import ROW, ColumnPlan, Prepared, Reject
 
@@ -43,10 +42,9 @@ class StoreDialect:
         self.quote = connection.dialect.identifier_preparer.quote
         self.placeholder = "?" if self.name == "sqlite" else "%s"
 
-    def now(self) -> Any:
-        # SQLAlchemy stores SQLite datetimes as naive UTC text in this exact format.
-        now = datetime.now(UTC)
-        return now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.name == "sqlite" else now
+    def now(self, connection: Connection) -> Any:
+        """This instant as the driver takes a ``created_at``/``updated_at`` value."""
+        return bulk.driver_value(connection, UTCDateTime(), datetime.now(UTC))
 
     def _sql_type(self, arrow_type: pa.DataType, json: bool) -> str:
         if self.name == "sqlite":
@@ -71,11 +69,8 @@ class StoreDialect:
         Runs on the reader thread, so this Python work overlaps the previous batch's SQL.
         """
         if self.name == "postgresql":
-            buffer = io.BytesIO()
-            pa_csv.write_csv(table, buffer,
-                             write_options=pa_csv.WriteOptions(include_header=False))
-            return buffer.getvalue()
-        return list(zip(*(_python_values(table[c]) for c in table.column_names), strict=True))
+            return bulk_columns.csv_bytes(table)
+        return bulk_columns.sqlite_rows(table)
 
     def stage(self, connection: Connection, name: str, schema: pa.Schema, payload: Any,
               json_columns: frozenset[str] = frozenset()) -> None:
@@ -110,55 +105,10 @@ class StoreDialect:
         finally:
             cursor.close()
 
-    @contextmanager
-    def bulk_settings(self, connection: Connection) -> Iterator[None]:
-        """A larger SQLite page cache for this connection while an import runs.
-
-        New rows land at random places in the ``(customer_id, ordered_at)`` index; once
-        the indexes outgrow the default cache every insert reads a page back from disk.
-        The cache only grows as pages are used, to at most :data:`IMPORT_CACHE_KIB`, and
-        the pooled connection gets its own size back afterwards.
-        """
-        if self.name != "sqlite":
-            yield
-            return
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        previous = int(raw.execute("PRAGMA cache_size").fetchone()[0])
-        raw.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
-        try:
-            yield
-        finally:
-            # An engine not made by build_engine closes the connection on a Ctrl-C inside
-            # a driver call: nothing is left to restore, and the interrupt must stay one.
-            with contextlib.suppress(sqlite3.Error):
-                raw.execute(f"PRAGMA cache_size = {previous}")
-
     def begin_batch(self, connection: Connection) -> None:
-        """Per-transaction settings for bulk work.
-
-        psycopg prepares a statement after five runs, and PostgreSQL may then keep a
-        generic plan chosen while the tables were nearly empty (a sequential scan), which
-        turns every later look-up into a full scan as the import grows the table.
-        """
-        if self.name == "postgresql":
-            connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-
-    def allocate_ids(self, connection: Connection, table: str, count: int) -> list[int]:
-        """Reserve ``count`` primary keys so rows can be bulk-inserted with known ids.
-
-        PostgreSQL draws them from the table's sequence (safe with concurrent writers);
-        SQLite continues after the largest id (SQLite has a single writer).
-        """
-        if self.name == "postgresql":
-            rows = connection.exec_driver_sql(
-                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-                f"FROM generate_series(1, {int(count)})"
-            )
-            return sorted(int(r[0]) for r in rows)
-        last = int(connection.exec_driver_sql(
-            f"SELECT coalesce(max(id), 0) FROM {self.quote(table)}").scalar_one())
-        return list(range(last + 1, last + 1 + count))
+        """Per-transaction settings for bulk work (see
+        :func:`kithkin.database.bulk.prepare_batch`)."""
+        bulk.prepare_batch(connection)
 
     def differs(self, left: str, right: str, *, json: bool) -> str:
         if json and self.name == "postgresql":
@@ -183,16 +133,8 @@ def end_transaction(connection: Connection) -> None:
 
 
 def _python_values(column: pa.ChunkedArray) -> list[Any]:
-    array = column.combine_chunks()
-    if pa.types.is_timestamp(array.type):
-        # SQLAlchemy's SQLite text form, "2024-03-01 09:00:00.000000" (UTC). Viewing the
-        # UTC microseconds as a naive timestamp and casting that to text is much faster
-        # than casting the zoned one (or strftime), which looks up the zone per value.
-        micros = pc.cast(array, pa.timestamp("us", tz=array.type.tz))
-        array = pc.cast(micros.view(pa.timestamp("us")), pa.string())
-    elif pa.types.is_date(array.type):
-        array = pc.strftime(array, format="%Y-%m-%d")
-    values: list[Any] = array.to_pylist()
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    values: list[Any] = bulk_columns.sqlite_array(chunked).to_pylist()
     return values
 
 
@@ -422,16 +364,15 @@ class SetBasedWriter:
         kept = table.filter(keep)
         columns = [kept[name] for name in self._direct_columns]
         columns += [pc.filter(found, keep) for found in ids]
-        now = self.dialect.now()
+        now = datetime.now(UTC)
         for value in self._copy_constants.values():
             scalar = (pa.scalar(now, pa.timestamp("us", tz="UTC")) if value is None
                       else pa.scalar(value))
             columns.append(pa.repeat(scalar, kept.num_rows))
-        buffer = io.BytesIO()
-        pa_csv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]),
-                         buffer, write_options=pa_csv.WriteOptions(include_header=False))
+        payload = bulk_columns.csv_bytes(
+            pa.table(columns, names=[f"c{i}" for i in range(len(columns))]))
         retry = table.filter(missed)
-        return _Resolved([], [], buffer.getvalue(), kept.num_rows,
+        return _Resolved([], [], payload, kept.num_rows,
                          retry if retry.num_rows else None)
 
     def _write_copy(self, prepared: Prepared, resolved: _Resolved,
@@ -508,7 +449,7 @@ class SetBasedWriter:
                 ref = self._misses[[int(flag) for flag in row[1:]].index(1)]
                 rejects.append(self._reject(int(row[0]), ref, original))
         staged_rows = table.num_rows - len(rejects)
-        now = (self.dialect.now(),) * self._stamp_count
+        now = (self.dialect.now(self.connection),) * self._stamp_count
         if self.dialect.name == "postgresql":
             # Concurrent writers draw ids from the same sequence and commit in between,
             # so "ids above the previous maximum" would count their rows as ours. Each
@@ -537,7 +478,8 @@ class SetBasedWriter:
         if not resolved.rows:
             return BatchCounts(), rejects
         last_id = self.connection.exec_driver_sql(self._sql["last_id"]).scalar() or 0
-        append = self._sql["append"].replace("{now}", f"'{self.dialect.now()}'")
+        append = self._sql["append"].replace("{now}",
+                                             f"'{self.dialect.now(self.connection)}'")
         written, appended = _append_or_upsert(self.connection, append,
                                               f"{append} {self._sql['on_conflict']}",
                                               resolved.rows)

@@ -1,10 +1,9 @@
 """Writing and reading the per-customer metrics history.
 
 A refresh writes a whole as-of block at once: :func:`replace_as_of` replaces the block in
-one transaction, so readers see either the old or the new block, never a mix. Bulk paths
-are native because a block is one row per customer, millions on a large store: a large
-block on a SQLite file is staged through ADBC (:mod:`kithkin.metrics.staging`) and
-upserted in C; otherwise sqlite3 ``executemany`` or PostgreSQL ``COPY`` after a delete.
+one transaction, so readers see either the old or the new block, never a mix. A block is
+one row per customer, millions on a large store, so it goes through the landing port
+(:func:`kithkin.database.bulk.replace_block`), which knows each store's fast path.
 """
 
 from __future__ import annotations
@@ -15,136 +14,40 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
 
-from kithkin.database.base import UTCDateTime, utcnow
+from kithkin.database import bulk
+from kithkin.database.base import utcnow
 from kithkin.errors import NotFoundError
-from kithkin.metrics import staging
-from kithkin.metrics.catalog import CONTRACT_COLUMNS
 from kithkin.metrics.models import CustomerMetric, MetricsRun
 
-# Every stored column but the row id: the block's key, then the contract's metrics.
-METRIC_COLUMNS: tuple[str, ...] = ("as_of", "customer_id", *CONTRACT_COLUMNS)
-BATCH_ROWS = 100_000
-
-
-def _sqlite_columns(block: pa.Table) -> list[list[Any]]:
-    """Python values in SQLAlchemy's SQLite storage format (UTC text datetimes, ISO dates)."""
-    columns = []
-    for name in METRIC_COLUMNS:
-        column = block.column(name)
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.timestamp("us")).cast(pa.string())
-        elif pa.types.is_date(column.type):
-            column = column.cast(pa.string())
-        columns.append(column.to_pylist())
-    return columns
-
-
-def _insert_sqlite(session: Session, block: pa.Table) -> None:
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    placeholders = ", ".join("?" for _ in METRIC_COLUMNS)
-    names = ", ".join(f'"{name}"' for name in METRIC_COLUMNS)
-    sql = f"INSERT INTO customer_metric ({names}) VALUES ({placeholders})"
-    cursor = raw.cursor()
-    try:
-        for start in range(0, block.num_rows, BATCH_ROWS):
-            columns = _sqlite_columns(block.slice(start, BATCH_ROWS))
-            cursor.executemany(sql, zip(*columns, strict=True))
-    finally:
-        cursor.close()
-
-
-def _insert_postgres(session: Session, block: pa.Table) -> None:
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    names = ", ".join(f'"{name}"' for name in METRIC_COLUMNS)
-    with raw.cursor() as cursor, cursor.copy(
-        f"COPY customer_metric ({names}) FROM STDIN"
-    ) as copy:
-        for start in range(0, block.num_rows, BATCH_ROWS):
-            part = block.slice(start, BATCH_ROWS)
-            columns = [part.column(name).to_pylist() for name in METRIC_COLUMNS]
-            for values in zip(*columns, strict=True):
-                copy.write_row(values)
-
-
-def _upsert_staged(session: Session, staged: str, as_of: date) -> None:
-    """Replace the as-of block from a staged copy, in C: rows of customers already in the
-    block are updated in place (no index entry moves, unlike a delete and re-insert),
-    new ones inserted, and those no longer in the block deleted."""
-    names = ", ".join(f'"{name}"' for name in METRIC_COLUMNS)
-    updates = ", ".join(f'"{name}" = excluded."{name}"' for name in METRIC_COLUMNS
-                        if name not in ("as_of", "customer_id"))
-    connection = session.connection()
-    connection.exec_driver_sql(
-        f"DELETE FROM customer_metric WHERE as_of = ? AND customer_id NOT IN "
-        f"(SELECT customer_id FROM {staged})", (as_of.isoformat(),))
-    connection.exec_driver_sql(
-        f"INSERT INTO customer_metric ({names}) SELECT {names} FROM {staged} WHERE true "
-        f"ON CONFLICT (as_of, customer_id) DO UPDATE SET {updates}")
-
-
-def _arrow_type(sql_type: TypeEngine[Any]) -> pa.DataType:
-    if isinstance(sql_type, UTCDateTime):
-        return pa.timestamp("us", tz="UTC")
-    python_type = sql_type.python_type
-    return {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string(),
-            date: pa.date32()}[python_type]
-
-
-def _conform(frame: pd.DataFrame | pa.Table, as_of: date) -> pa.Table:
-    """The metric columns in table order, typed like the model (missing ones null).
-
-    Counts that went through a pandas outer join come back as floats; they are cast back
-    to integers here (nulls stay null).
-    """
-    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
-        frame, preserve_index=False)
-    arrays = []
-    for column in CustomerMetric.__table__.columns:
-        if column.name == "id":
-            continue
-        dtype = _arrow_type(column.type)
-        if column.name == "as_of":
-            arrays.append(pa.array([as_of] * table.num_rows, dtype))
-        elif column.name in table.column_names:
-            arrays.append(table.column(column.name).cast(dtype))
-        else:
-            arrays.append(pa.nulls(table.num_rows, dtype))
-    return pa.Table.from_arrays(arrays, names=list(METRIC_COLUMNS))
+METRIC_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in CustomerMetric.__table__.columns if column.name != "id"
+)
 
 
 def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.Table,
                   run: dict[str, Any]) -> int:
     """Replace the as-of block and its run record in the session's transaction.
 
-    ``metrics`` has a ``customer_id`` column and any of the contract columns; ``run`` the
-    :class:`MetricsRun` fields other than ``as_of``. Returns the rows written. The caller
-    commits (``session_scope`` does), which makes the replacement atomic.
+    ``metrics`` has a ``customer_id`` column and any of the contract columns (the others
+    are stored as null; counts that went through a pandas outer join come back as
+    floats and are stored as integers); ``run`` the :class:`MetricsRun` fields other
+    than ``as_of``. Returns the rows written. The caller commits (``session_scope``
+    does), which makes the replacement atomic.
     """
-    block = _conform(metrics, as_of)
+    table = bulk.table_of(CustomerMetric)
+    names = [name for name in (metrics.column_names if isinstance(metrics, pa.Table)
+                               else metrics.columns) if name in METRIC_COLUMNS and name != "as_of"]
+    chosen = metrics.select(names) if isinstance(metrics, pa.Table) else metrics[names]
+    block = bulk.conform(table, chosen, constants={"as_of": as_of}, complete=True)
     session.execute(delete(MetricsRun).where(MetricsRun.as_of == as_of))
-    dialect = session.get_bind().dialect.name
-    schema = staging.attach(session, {"block": staging.sqlite_values(block)}) \
-        if dialect == "sqlite" else None
-    if schema is not None:
-        with staging.page_cache(session):
-            _upsert_staged(session, f"{schema}.block", as_of)
-    else:
-        session.execute(delete(CustomerMetric).where(CustomerMetric.as_of == as_of))
-        if dialect == "sqlite":
-            _insert_sqlite(session, block)
-        elif dialect == "postgresql":
-            _insert_postgres(session, block)
-        else:  # pragma: no cover - only the two supported stores are tested
-            session.execute(insert(CustomerMetric), block.to_pylist())
-    session.add(MetricsRun(as_of=as_of, customers=block.num_rows, **run))
+    written = bulk.replace_block(session.connection(), table, block, where={"as_of": as_of},
+                                 key=("as_of", "customer_id"))
+    session.add(MetricsRun(as_of=as_of, customers=written, **run))
     session.flush()
-    return int(block.num_rows)
+    return written
 
 
 def latest_as_of(*, session: Session, on_or_before: date | None = None) -> date | None:

@@ -13,19 +13,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.relationship_features import RelationshipEvents
 from kithkin.config import Settings
+from kithkin.database import bulk
 from kithkin.errors import NotFoundError, ValidationError
 from kithkin.relationships import inputs, reports
 from kithkin.relationships.assignment import evidence_specs, left_stage_evidence
 from kithkin.relationships.bonds import BOND_INPUTS
 from kithkin.relationships.definitions import StageModel
 from kithkin.relationships.engine import PROFILE_INPUTS, MetricsInput, as_frame, compute
-from kithkin.relationships.evidence import grouped_records_json, read_values
+from kithkin.relationships.evidence import grouped_records_json, read_values, with_member
 from kithkin.relationships.health import CHARACTERISTICS, HEALTH_INPUTS
 from kithkin.relationships.levels import Level
 from kithkin.relationships.models import (
@@ -48,17 +49,11 @@ from kithkin.relationships.schemas import (
     StageChangeRead,
 )
 from kithkin.relationships.workspace import active_models, available_models, load_config
-from kithkin.relationships.writes import Read, Writes, delete_by_id, fetch, insert, read_frames
 
 GONE_CHUNK = 5_000  # ids per look-up of deleted stage rows (below SQLite's variable limit)
-PREVIOUS_STAGE_COLUMNS = (("prev_id", "int"), ("customer_id", "int"), ("prev_stage", "str"),
-                          ("prev_rank", "int"))
-
-
-def _driver_date(session: Session, day: date) -> date | str:
-    """``day`` as the driver stores it: an ISO string for SQLite (what SQLAlchemy's Date
-    writes there), a native date elsewhere."""
-    return day.isoformat() if session.connection().dialect.name == "sqlite" else day
+STAGES, PROFILES, CHANGES, COUNTS = (bulk.table_of(CustomerStage),
+                                     bulk.table_of(RelationshipProfile),
+                                     bulk.table_of(StageChange), bulk.table_of(StageCount))
 
 
 def refresh(*, session: Session, settings: Settings, as_of: date,
@@ -102,7 +97,7 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     # what the previous refresh stored, read before this one writes anything
     previous, previous_profile = _previous(
         session, models, [c for c in result.profile.columns if c != "customer_id"])
-    writes = Writes(session)
+    writes = bulk.Plan(session.connection())
     try:
         # the profiles are staged (in a child process) while the stage rows are built
         _store_profile(session, writes, result.profile, previous_profile, as_of)
@@ -111,7 +106,7 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
                                    previous[model.name], frame, as_of,
                                    prospects=prospects if model.includes_prospects else 0)
                      for model in models]
-        writes.flush()
+        writes.apply()
     except BaseException:
         writes.discard()
         raise
@@ -145,23 +140,25 @@ def _previous(session: Session, models: list[StageModel],
               profile_columns: list[str]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """What the previous refresh stored: each model's stage rows (id, customer, stage,
     rank; not the evidence) and the profiles, read before this refresh writes."""
-    counts = dict(fetch(session, "SELECT model, count(*) FROM customer_stage GROUP BY model"))
-    reads = {model.name: Read(
-        "SELECT id, customer_id, stage, rank FROM customer_stage WHERE model = ?",
-        PREVIOUS_STAGE_COLUMNS, (model.name,), int(counts.get(model.name, 0)))
-        for model in models}
-    kinds = {int: "int", float: "float", str: "str"}
-    reads["__profile__"] = Read(
-        f"SELECT id, customer_id, {', '.join(profile_columns)} FROM relationship_profile",
-        [("id", "int"), ("customer_id", "int"),
-         *((f"{name}__prev", kinds[RelationshipProfile.__table__.c[name].type.python_type])
-           for name in profile_columns)],
-        expected_rows=int(fetch(session, "SELECT count(*) FROM relationship_profile")[0][0]))
-    frames = read_frames(session, reads)
-    profile = frames.pop("__profile__").astype({"id": "int64", "customer_id": "int64"})
-    stages = {name: frame.astype({"prev_id": "int64", "customer_id": "int64",
-                                  "prev_rank": float, "prev_stage": object})
-              for name, frame in frames.items()}
+    connection = session.connection()
+    counts = dict(session.execute(select(CustomerStage.model, func.count())
+                                  .group_by(CustomerStage.model)).all())
+    queries = {model.name: select(
+        STAGES.c.id.label("prev_id"), STAGES.c.customer_id,
+        STAGES.c.stage.label("prev_stage"), STAGES.c.rank.label("prev_rank"),
+    ).where(STAGES.c.model == model.name) for model in models}
+    expected = {model.name: int(counts.get(model.name, 0)) for model in models}
+    queries["__profile__"] = select(
+        PROFILES.c.id, PROFILES.c.customer_id,
+        *(PROFILES.c[name].label(f"{name}__prev") for name in profile_columns))
+    expected["__profile__"] = int(session.execute(
+        select(func.count()).select_from(PROFILES)).scalar_one())
+    tables = bulk.selects_to_arrow(connection, queries, expected_rows=expected)
+    profile = tables.pop("__profile__").to_pandas().astype(
+        {"id": "int64", "customer_id": "int64"})
+    stages = {name: table.to_pandas().astype({"prev_id": "int64", "customer_id": "int64",
+                                               "prev_rank": float, "prev_stage": object})
+              for name, table in tables.items()}
     return stages, profile
 
 
@@ -173,17 +170,16 @@ def _stale_rules(session: Session, model: StageModel, previous: pd.DataFrame) ->
     if previous.empty:
         return set()
     current = {spec["stage"]: spec["rule"] for spec, _ in evidence_specs(model)}
-    ids = previous.groupby("prev_stage", sort=False)["prev_id"].first()
+    ids = [int(i) for i in previous.groupby("prev_stage", sort=False)["prev_id"].first()]
     stale = set()
-    for stage, evidence in fetch(
-            session, "SELECT stage, evidence FROM customer_stage WHERE id IN "
-            f"({', '.join(str(int(i)) for i in ids)})"):
+    for stage, evidence in session.execute(select(
+            CustomerStage.stage, CustomerStage.evidence).where(CustomerStage.id.in_(ids))):
         if stage in current and json.loads(evidence).get("rule") != current[stage]:
             stale.add(stage)
     return stale
 
 
-def _store_stages(session: Session, writes: Writes, model: StageModel,
+def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
                   assigned: pd.DataFrame, previous: pd.DataFrame, frame: pd.DataFrame,
                   as_of: date, *, prospects: int) -> ModelRefreshSummary:
     """Record moves (with evidence) and bring the model's current stages up to date.
@@ -199,7 +195,6 @@ def _store_stages(session: Session, writes: Writes, model: StageModel,
     same order); ``prospects`` (open prospects) are added to the lowest stage's count."""
     merged = assigned[["customer_id", "stage", "rank"]].merge(
         previous, on="customer_id", how="left")
-    stored_as_of = _driver_date(session, as_of)
     is_new = merged["prev_stage"].isna().to_numpy()
     moved = ~is_new & (merged["prev_stage"].to_numpy() != merged["stage"].to_numpy())
     prev_rank = merged["prev_rank"].to_numpy(dtype=float, na_value=np.nan)
@@ -220,12 +215,10 @@ def _store_stages(session: Session, writes: Writes, model: StageModel,
         left_json = left_stage_evidence(model, frame, left_rows,
                                         left_rank[left_rows].astype(int))
         position = np.flatnonzero(left[moved])
-        move_evidence[position] = [f"{body[:-1]}, \"left\": {extra}}}"
-                                   for body, extra in zip(move_evidence[position], left_json,
-                                                          strict=True)]
+        move_evidence[position] = with_member(move_evidence[position], "left", left_json)
     moves = merged[moved]
-    writes.insert(StageChange.__tablename__, pd.DataFrame({
-        "customer_id": moves["customer_id"], "model": model.name, "as_of": stored_as_of,
+    writes.append(CHANGES, pd.DataFrame({
+        "customer_id": moves["customer_id"], "model": model.name, "as_of": as_of,
         "from_stage": moves["prev_stage"], "to_stage": moves["stage"],
         "from_rank": prev_rank[moved].astype(int), "to_rank": moves["rank"].astype(int),
         "direction": direction, "evidence": move_evidence}))
@@ -234,19 +227,19 @@ def _store_stages(session: Session, writes: Writes, model: StageModel,
     headers = np.array([json.dumps(spec) for spec, _ in evidence_specs(model)], dtype=object)
     current = pd.DataFrame({
         "customer_id": merged["customer_id"], "model": model.name, "stage": merged["stage"],
-        "rank": merged["rank"].astype(int), "since": stored_as_of, "as_of": stored_as_of,
+        "rank": merged["rank"].astype(int), "since": as_of, "as_of": as_of,
         "evidence": headers[ranks]})
     first = current[is_new]
-    writes.insert(CustomerStage.__tablename__, first.assign(
-        assigned_at=stored_as_of, first_stage=first["stage"], first_rank=first["rank"]))
-    writes.update("customer_stage",
-                  current.loc[moved, ["stage", "rank", "since", "as_of", "evidence"]],
-                  merged.loc[moved, "prev_id"])
-    writes.update("customer_stage", current.loc[restated, ["as_of", "evidence"]],
-                  merged.loc[restated, "prev_id"])
+    writes.append(STAGES, first.assign(
+        assigned_at=as_of, first_stage=first["stage"], first_rank=first["rank"]))
+    writes.update_by_id(STAGES, current.loc[
+        moved, ["stage", "rank", "since", "as_of", "evidence"]].assign(
+        id=merged.loc[moved, "prev_id"].to_numpy(dtype="int64")))
+    writes.update_by_id(STAGES, current.loc[restated, ["as_of", "evidence"]].assign(
+        id=merged.loc[restated, "prev_id"].to_numpy(dtype="int64")))
     gone = previous.loc[~previous["customer_id"].isin(assigned["customer_id"]), "prev_id"]
     _keep_first_assignments(session, gone)
-    delete_by_id(session, "customer_stage", gone)
+    bulk.delete_by_id(session.connection(), STAGES, gone)
 
     distribution = {name: int(n) for name, n in
                     assigned["stage"].value_counts().reindex(model.stage_names,
@@ -254,8 +247,8 @@ def _store_stages(session: Session, writes: Writes, model: StageModel,
     distribution[model.stages[0].name] += prospects
     session.execute(delete(StageCount).where(StageCount.as_of == as_of,
                                              StageCount.model == model.name))
-    insert(session, StageCount.__tablename__, pd.DataFrame([
-        {"as_of": stored_as_of, "model": model.name, "stage": stage.name,
+    writes.append(COUNTS, pd.DataFrame([
+        {"as_of": as_of, "model": model.name, "stage": stage.name,
          "rank": stage.rank, "customers": distribution[stage.name]}
         for stage in model.stages]))
     return ModelRefreshSummary(model=model.name, distribution=distribution,
@@ -296,7 +289,7 @@ def _same(now: pd.Series, before: pd.Series) -> npt.NDArray[np.bool_]:
         now.isna().to_numpy() & before.isna().to_numpy()))
 
 
-def _store_profile(session: Session, writes: Writes, profile: pd.DataFrame,
+def _store_profile(session: Session, writes: bulk.Plan, profile: pd.DataFrame,
                    previous: pd.DataFrame, as_of: date) -> None:
     """Insert new customers' profiles, update the changed ones in place, delete those of
     customers no longer in the metrics; an unchanged row keeps the as-of that wrote it."""
@@ -306,13 +299,13 @@ def _store_profile(session: Session, writes: Writes, profile: pd.DataFrame,
     differs = np.zeros(len(merged), dtype=bool)
     for name in names:
         differs |= ~_same(merged[name], merged[f"{name}__prev"])
-    current = profile.assign(as_of=_driver_date(session, as_of))
-    writes.insert(RelationshipProfile.__tablename__, current[is_new])
+    current = profile.assign(as_of=as_of)
+    writes.append(PROFILES, current[is_new])
     updated = differs & ~is_new
-    writes.update("relationship_profile", current.loc[updated, [*names, "as_of"]],
-                  merged.loc[updated, "id"])
+    writes.update_by_id(PROFILES, current.loc[updated, [*names, "as_of"]].assign(
+        id=merged.loc[updated, "id"].to_numpy(dtype="int64")))
     gone = ~previous["customer_id"].isin(profile["customer_id"])
-    delete_by_id(session, "relationship_profile", previous.loc[gone, "id"])
+    bulk.delete_by_id(session.connection(), PROFILES, previous.loc[gone, "id"])
 
 
 def _store_levels(session: Session, recommended: pd.DataFrame, as_of: date) -> None:

@@ -1,0 +1,457 @@
+"""The landing port: the one place that knows how each store takes bulk work.
+
+Imports, the metrics block and the relationship tables write millions of rows; the ORM's
+per-row work would dominate, so they come here with Arrow tables (or pandas frames) and
+a SQLAlchemy :class:`~sqlalchemy.Table`, never SQL text:
+
+- :func:`append` adds rows, :func:`upsert` inserts or updates on a unique key,
+  :func:`update_by_id` / :func:`delete_by_id` change rows by primary key,
+  :func:`replace_block` swaps every row matching some column values atomically,
+  :func:`select_to_arrow` reads a ``select`` into Arrow;
+- :class:`Plan` queues appends and updates so that large ones are staged while the
+  caller computes its next step, then applies them in order.
+
+Values are typed once from the column types (:mod:`.columns`); the statements are built
+by SQLAlchemy from the tables and run on each store's fast path: ``executemany`` or an
+attached ADBC stage on SQLite (:mod:`.sqlite`), ``COPY`` on PostgreSQL
+(:mod:`.postgresql`). Callers never branch on the dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import (
+    Column,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.types import TypeEngine
+
+from kithkin.database import adbc
+from kithkin.database.bulk import postgresql, sqlite
+from kithkin.database.bulk.columns import (
+    UTC_TIMESTAMP,
+    arrow_schema,
+    arrow_type,
+    arrow_type_of,
+    conform,
+    from_rows,
+)
+from kithkin.errors import ValidationError
+
+__all__ = [
+    "UTC_TIMESTAMP",
+    "Plan",
+    "allocate_ids",
+    "append",
+    "arrow_schema",
+    "arrow_type",
+    "conform",
+    "delete_by_id",
+    "driver_value",
+    "import_settings",
+    "prepare_batch",
+    "replace_block",
+    "select_to_arrow",
+    "selects_to_arrow",
+    "update_by_id",
+    "upsert",
+]
+
+Rows: TypeAlias = pa.Table | pd.DataFrame
+DELETE_CHUNK = 5_000
+"""Ids per DELETE (below SQLite's limit of bound variables)."""
+
+
+def _binds(table: Table, names: Sequence[str]) -> dict[str, Any]:
+    # bind names differ from column names: SQLAlchemy reserves those for its own binds
+    return {name: bindparam(f"b_{name}", type_=table.c[name].type) for name in names}
+
+
+def _bound(rows: pa.Table) -> pa.Table:
+    return rows.rename_columns([f"b_{name}" for name in rows.column_names])
+
+
+def _key_columns(table: Table, key: Sequence[str]) -> list[Column[Any]]:
+    missing = [name for name in key if name not in table.c]
+    if missing:
+        raise ValidationError(f"{table.name}: no key column {', '.join(missing)}")
+    return [table.c[name] for name in key]
+
+
+def table_of(model: type[Any]) -> Table:
+    """The :class:`~sqlalchemy.Table` of a mapped class (typed: ``__table__`` is not)."""
+    table = model.__table__
+    assert isinstance(table, Table), f"{model.__name__} is mapped to a table"
+    return table
+
+
+def _primary_key(table: Table) -> Column[Any]:
+    columns = list(table.primary_key.columns)
+    if len(columns) != 1:
+        raise ValidationError(f"{table.name}: bulk updates need a one-column primary key")
+    return columns[0]
+
+
+def _staged(conn: Connection, table: Table, rows: pa.Table) -> Table | None:
+    """``rows`` staged through ADBC and attached (SQLite file, enough rows), or None."""
+    if conn.dialect.name != "sqlite" or rows.num_rows < adbc.MIN_ROWS:
+        return None
+    pending = sqlite.start(conn, {"rows": rows})
+    schema = None if pending is None else sqlite.attach(conn, pending)
+    return None if schema is None else sqlite.staged_table(schema, "rows", table,
+                                                           rows.column_names)
+
+
+@contextmanager
+def _atomic(conn: Connection) -> Iterator[None]:
+    """A savepoint: a failure inside rolls back to it and leaves the rest of the
+    caller's transaction as it was."""
+    if conn.dialect.name == "sqlite":
+        sqlite.ensure_transaction(conn)
+    with conn.begin_nested():
+        yield
+
+
+def prepare_batch(conn: Connection) -> None:
+    """Per-transaction settings for a bulk batch (PostgreSQL plans each statement for
+    its parameters: see :func:`.postgresql.set_custom_plans`)."""
+    if conn.dialect.name == "postgresql":
+        postgresql.set_custom_plans(conn)
+
+
+@contextmanager
+def import_settings(conn: Connection, cache_kib: int) -> Iterator[None]:
+    """Connection settings for a long import: a larger SQLite page cache (new rows land
+    at random places in secondary indexes; once they outgrow the default cache every
+    insert reads a page back). It only grows as pages are used, and the pooled
+    connection gets its own size back afterwards. Nothing to change on PostgreSQL."""
+    with sqlite.page_cache(conn, cache_kib) if conn.dialect.name == "sqlite" \
+            else nullcontext():
+        yield
+
+
+def driver_value(conn: Connection, sql_type: TypeEngine[Any], value: Any) -> Any:
+    """``value`` as the driver takes it for a column of ``sql_type`` (SQLAlchemy's own
+    bind processing, e.g. a UTC datetime as SQLite text), for hand-bound statements."""
+    processor = sql_type.bind_processor(conn.dialect)
+    return processor(value) if processor is not None else value
+
+
+def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """Reserve ``count`` primary keys so rows can be bulk-inserted with known ids.
+
+    PostgreSQL draws them from the table's sequence (safe with concurrent writers);
+    SQLite continues after the largest id (SQLite has a single writer).
+    """
+    pk = _primary_key(table)
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        drawn: list[int] = list(conn.execute(select(func.nextval(func.pg_get_serial_sequence(
+            table.name, pk.name))).select_from(func.generate_series(1, int(count)))).scalars())
+        return sorted(int(value) for value in drawn)
+    last = int(conn.execute(select(func.coalesce(func.max(pk), 0))).scalar_one())
+    return list(range(last + 1, last + 1 + count))
+
+
+# --- writes ----------------------------------------------------------------------------
+
+
+def _insert_from(conn: Connection, table: Table, source: Table, names: Sequence[str]) -> int:
+    with sqlite.page_cache(conn) if conn.dialect.name == "sqlite" else nullcontext():
+        done = conn.execute(insert(table).from_select(
+            list(names), select(*(source.c[n] for n in names))))
+    return int(max(done.rowcount, 0))
+
+
+def append(conn: Connection, table: Table, rows: Rows) -> int:
+    """Insert ``rows`` (columns named like ``table``'s); the rows inserted."""
+    data = conform(table, rows)
+    if data.num_rows == 0:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return postgresql.copy(conn, table, data)
+    staged = _staged(conn, table, data)
+    if staged is not None:
+        return _insert_from(conn, table, staged, data.column_names)
+    if conn.dialect.name == "sqlite":
+        statement = insert(table).values(_binds(table, data.column_names))
+        return sqlite.executemany(conn, statement, _bound(data))
+    conn.execute(insert(table), data.to_pylist())  # pragma: no cover - other stores
+    return int(data.num_rows)  # pragma: no cover
+
+
+def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
+                      names: Sequence[str], source: Table | None) -> Any:
+    module: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+    statement = module.insert(table)
+    if source is None:
+        statement = statement.values(_binds(table, names))
+    else:
+        # WHERE true: SQLite cannot otherwise tell the SELECT's end from ON CONFLICT
+        statement = statement.from_select(
+            list(names), select(*(source.c[n] for n in names)).where(true()))
+    others = [n for n in names if n not in key]
+    if not others:
+        return statement.on_conflict_do_nothing(index_elements=_key_columns(table, key))
+    return statement.on_conflict_do_update(
+        index_elements=_key_columns(table, key),
+        set_={n: statement.excluded[n] for n in others})
+
+
+def upsert(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]) -> int:
+    """Insert ``rows``, updating the other columns of rows whose ``key`` (a unique
+    constraint of ``table``) is already stored. Running it twice changes nothing more.
+    Returns the rows inserted or updated as the driver counts them."""
+    data = conform(table, rows)
+    _key_columns(table, key)
+    if data.num_rows == 0:
+        return 0
+    names = data.column_names
+    if conn.dialect.name == "postgresql":
+        with postgresql.temp_copy(conn, table, data) as temp:
+            done = conn.execute(_upsert_statement(conn, table, key, names, temp))
+        return int(max(done.rowcount, 0))
+    staged = _staged(conn, table, data)
+    if staged is not None:
+        with sqlite.page_cache(conn):
+            done = conn.execute(_upsert_statement(conn, table, key, names, staged))
+        return int(max(done.rowcount, 0))
+    return sqlite.executemany(conn, _upsert_statement(conn, table, key, names, None),
+                              _bound(data))
+
+
+def _update_from(conn: Connection, table: Table, source: Table, names: Sequence[str]) -> int:
+    pk = _primary_key(table)
+    done = conn.execute(update(table).values({n: source.c[n] for n in names if n != pk.name})
+                        .where(pk == source.c[pk.name]))
+    return int(max(done.rowcount, 0))
+
+
+def update_by_id(conn: Connection, table: Table, rows: Rows) -> int:
+    """Set the columns of ``rows`` on the stored rows with the same primary key (a
+    column of ``rows``); the rows updated. No other index moves unless one of its
+    columns is set."""
+    data = conform(table, rows, defaults=False)
+    pk = _primary_key(table)
+    if pk.name not in data.column_names:
+        raise ValidationError(f"{table.name}: updates by id need the {pk.name!r} column")
+    names = [n for n in data.column_names if n != pk.name]
+    if data.num_rows == 0 or not names:
+        return 0
+    if conn.dialect.name == "postgresql":
+        with postgresql.temp_copy(conn, table, data) as temp:
+            return _update_from(conn, table, temp, data.column_names)
+    staged = _staged(conn, table, data)
+    if staged is not None:
+        with sqlite.page_cache(conn):
+            return _update_from(conn, table, staged, data.column_names)
+    statement = (update(table).values(_binds(table, names))
+                 .where(pk == bindparam(f"b_{pk.name}", type_=pk.type)))
+    return sqlite.executemany(conn, statement, _bound(data))
+
+
+def delete_by_id(conn: Connection, table: Table, ids: Sequence[int] | pa.Array | pd.Series
+                 ) -> int:
+    """Delete the rows with these primary keys; the rows deleted."""
+    pk = _primary_key(table)
+    values = [int(i) for i in (ids.to_pylist() if isinstance(ids, pa.Array) else ids)]
+    deleted = 0
+    for start in range(0, len(values), DELETE_CHUNK):
+        done = conn.execute(delete(table).where(pk.in_(values[start:start + DELETE_CHUNK])))
+        deleted += max(done.rowcount, 0)
+    return deleted
+
+
+def replace_block(conn: Connection, table: Table, rows: Rows, *, where: Mapping[str, Any],
+                  key: Sequence[str] | None = None) -> int:
+    """Make ``rows`` the whole block of ``table`` whose columns equal ``where``.
+
+    All or nothing: inside a savepoint, so a failure (a bad value, a broken constraint)
+    leaves the block as it was. ``where``'s columns are added to rows lacking them.
+    With ``key`` (a unique key including ``where``'s columns) a large block on a SQLite
+    file is merged instead: rows already in the block are updated in place (no index
+    entry moves), new ones inserted, the others deleted. Returns the rows of the block.
+    """
+    present = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+    missing = {name: value for name, value in where.items() if name not in present}
+    data = conform(table, rows, constants=missing)
+    block = and_(*(table.c[name] == value for name, value in where.items()))
+    with _atomic(conn):
+        staged = _staged(conn, table, data) if key else None
+        if staged is not None and key:
+            rest = [name for name in key if name not in where]
+            stored = tuple_(*(table.c[n] for n in rest)) if len(rest) > 1 else table.c[rest[0]]
+            kept = select(*(staged.c[n] for n in rest))
+            conn.execute(delete(table).where(block, stored.not_in(kept)))
+            with sqlite.page_cache(conn):
+                conn.execute(_upsert_statement(conn, table, key, data.column_names, staged))
+        else:
+            conn.execute(delete(table).where(block))
+            append(conn, table, data)
+    return int(data.num_rows)
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+def _schema_of(query: Select[Any]) -> pa.Schema:
+    fields = []
+    for column in query.selected_columns:
+        found = arrow_type_of(column.type)
+        fields.append((column.name, found if found is not None else pa.string()))
+    return pa.schema(fields)
+
+
+_SENTINEL_KINDS = {pa.int64(): "int", pa.bool_(): "int", pa.float64(): "float"}
+
+
+def _cast_read(array: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    if array.type == target:
+        return array
+    if pa.types.is_timestamp(target) and pa.types.is_string(array.type):
+        naive = pc.cast(array, pa.timestamp("us"))
+        return pa.chunked_array([chunk.view(target) for chunk in naive.chunks], target)
+    return array.cast(target)
+
+
+def select_to_arrow(conn: Connection, query: Select[Any], *, expected_rows: int = 0
+                    ) -> pa.Table:
+    """The rows of ``query`` as Arrow, typed from its columns' SQL types.
+
+    Rows come through the raw driver cursor (SQLAlchemy's row objects cost as much as
+    the read on millions of rows). A large read (``expected_rows``) of a SQLite file
+    outside a transaction is decoded in C by ADBC in a child process, which sees the
+    committed data, so it is only used before the transaction has written.
+    """
+    return selects_to_arrow(conn, {"q": query}, expected_rows={"q": expected_rows})["q"]
+
+
+def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
+                     expected_rows: Mapping[str, int] | None = None) -> dict[str, pa.Table]:
+    """Several :func:`select_to_arrow` reads; the large ones share one child process."""
+    schemas = {name: _schema_of(query) for name, query in queries.items()}
+    expected = expected_rows or {}
+    big = [name for name in queries if expected.get(name, 0) >= adbc.MIN_ROWS]
+    tables: dict[str, pa.Table] = {}
+    database = sqlite.database_file(conn) if conn.dialect.name == "sqlite" else None
+    if big and database is not None and not sqlite.raw_connection(conn).in_transaction:
+        requests = {}
+        for name in big:
+            sql = str(queries[name].compile(dialect=conn.dialect,
+                                            compile_kwargs={"literal_binds": True}))
+            requests[name] = adbc.Query(sql, [_SENTINEL_KINDS.get(t, "str")
+                                              for t in schemas[name].types])
+        for name, read in adbc.read(database, requests).items():
+            schema = schemas[name]
+            tables[name] = pa.Table.from_arrays(
+                [_cast_read(column, target) for column, target
+                 in zip(read.columns, schema.types, strict=True)], schema=schema)
+    for name, query in queries.items():
+        if name in tables:
+            continue
+        result = conn.execute(query)
+        try:
+            rows = list(result.cursor.fetchall()) if result.cursor is not None else []
+        finally:
+            result.close()
+        tables[name] = from_rows(rows, schemas[name])
+    return {name: tables[name] for name in queries}
+
+
+# --- queued writes -----------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Appends and updates by id collected while a caller computes, applied by
+    :meth:`apply` in the order given.
+
+    :meth:`stage` starts staging the large steps queued so far (SQLite file: ADBC in a
+    child process), so the caller's next steps are computed while it writes; elsewhere
+    it does nothing. Keep the calls few: each is a file SQLite attaches.
+    """
+
+    conn: Connection
+    steps: list[tuple[str, Table, pa.Table]] = field(default_factory=list)
+    pending: list[tuple[adbc.Pending, list[int]]] = field(default_factory=list)
+    unstaged: int = 0  # steps before this one went through stage()
+
+    def append(self, table: Table, rows: Rows) -> None:
+        data = conform(table, rows)
+        if data.num_rows:
+            self.steps.append(("append", table, data))
+
+    def update_by_id(self, table: Table, rows: Rows) -> None:
+        data = conform(table, rows, defaults=False)
+        if data.num_rows and data.num_columns > 1:
+            self.steps.append(("update", table, data))
+
+    def stage(self) -> None:
+        """Start staging the large steps queued since the last call."""
+        numbers = [n for n in range(self.unstaged, len(self.steps))
+                   if self.steps[n][2].num_rows >= adbc.MIN_ROWS]
+        self.unstaged = len(self.steps)
+        if not numbers or self.conn.dialect.name != "sqlite":
+            return
+        pending = sqlite.start(self.conn, {f"w{n}": self.steps[n][2] for n in numbers})
+        if pending is not None:
+            self.pending.append((pending, numbers))
+
+    def discard(self) -> None:
+        """Stop the staging children of a plan that will not be applied."""
+        for pending, _ in self.pending:
+            pending.cancel()
+        self.pending.clear()
+
+    def apply(self) -> None:
+        self.stage()
+        located: dict[int, Table] = {}
+        try:
+            while self.pending:
+                pending, numbers = self.pending[0]
+                schema = sqlite.attach(self.conn, pending)
+                self.pending.pop(0)
+                if schema is not None:
+                    located.update((n, sqlite.staged_table(
+                        schema, f"w{n}", self.steps[n][1], self.steps[n][2].column_names))
+                        for n in numbers)
+        except BaseException:
+            self.pending.pop(0)
+            self.discard()
+            raise
+        with sqlite.page_cache(self.conn) if located else nullcontext():
+            for n, (kind, table, rows) in enumerate(self.steps):
+                source = located.get(n)
+                if source is not None and kind == "append":
+                    _insert_from(self.conn, table, source, rows.column_names)
+                elif source is not None:
+                    _update_from(self.conn, table, source, rows.column_names)
+                elif kind == "append":
+                    append(self.conn, table, rows)
+                else:
+                    update_by_id(self.conn, table, rows)
+        self.steps.clear()
+        self.unstaged = 0
+
+

@@ -1,0 +1,241 @@
+"""The landing port (kithkin.database.bulk) on each store and path: every column type the
+models use survives a round trip, upserts are idempotent, a failed block replacement
+leaves the old block, and the ADBC-staged SQLite path stores what the driver path does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    exc,
+    func,
+    select,
+)
+from sqlalchemy.types import Date
+
+from kithkin.database import adbc, bulk
+from kithkin.database.base import IdType, UTCDateTime
+from kithkin.database.core import build_engine
+from kithkin.errors import ValidationError
+
+metadata = MetaData()
+parent = Table("bulk_parent", metadata, Column("id", IdType, primary_key=True))
+sample = Table(
+    "bulk_sample", metadata,
+    Column("id", IdType, primary_key=True),
+    Column("block", Date, nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("parent_id", IdType, ForeignKey("bulk_parent.id")),
+    Column("at", UTCDateTime()),
+    Column("day", Date),
+    Column("doc", JSON),
+    Column("flag", Boolean),
+    Column("amount", Numeric(18, 2, asdecimal=False)),
+    Column("ratio", Float),
+    Column("note", Text),
+    Column("count", Integer, nullable=False, default=0),
+    UniqueConstraint("block", "label"),
+)
+BLOCK, OTHER = date(2024, 6, 30), date(2024, 7, 31)
+PARIS = timezone(timedelta(hours=2))
+
+
+def _engine(request: pytest.FixtureRequest, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    if request.param == "postgresql":
+        request.applymarker(pytest.mark.postgres)
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    if request.param == "sqlite-staged":
+        pytest.importorskip("adbc_driver_sqlite")
+        monkeypatch.setattr(adbc, "MIN_ROWS", 0)
+    built = build_engine(url)
+    metadata.create_all(built)
+    with built.begin() as conn:
+        conn.execute(parent.insert(), [{"id": 1}, {"id": 2}])
+    yield built
+    built.dispose()
+
+
+@pytest.fixture(params=["sqlite", "sqlite-staged", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Each store, and SQLite's ADBC-staged path (a child process per write: slower)."""
+    yield from _engine(request, tmp_path, monkeypatch)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Each store, for what never stages."""
+    yield from _engine(request, tmp_path, monkeypatch)
+
+
+def _rows() -> pd.DataFrame:
+    return pd.DataFrame({
+        "block": [BLOCK] * 4,
+        "label": ["plain", "quote's \"double\"", "unicode ✓ é 日本", ""],
+        "parent_id": [1, 2, None, 1],
+        "at": [datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
+               datetime(2024, 3, 1, 11, 0, tzinfo=PARIS), None,
+               datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)],
+        "day": [date(2024, 2, 29), None, date(1970, 1, 1), date(2099, 12, 31)],
+        "doc": ['{"a": 1, "b": [1, 2]}', '{"q": "it\'s \\"x\\""}', None, "[]"],
+        "flag": [True, False, None, True],
+        "amount": [Decimal("12.34"), Decimal("0.10"), None, Decimal("-5.00")],
+        "ratio": [0.5, None, 1e-9, -3.25],
+        "note": ["line\nbreak, comma", "", None, "tab\there"],
+        "count": [1, 2, 3, 4],
+    })
+
+
+def _stored(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(sample).order_by(sample.c.block, sample.c.count)).mappings()
+        return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+
+def _expected(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for record in frame.to_dict("records"):
+        row = {k: (None if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+               for k, v in record.items()}
+        row["parent_id"] = None if row["parent_id"] is None else int(row["parent_id"])
+        row["at"] = None if row["at"] is None else row["at"].astimezone(UTC)
+        row["doc"] = None if row["doc"] is None else __import__("json").loads(row["doc"])
+        row["amount"] = None if row["amount"] is None else float(row["amount"])
+        out.append(row)
+    return out
+
+
+def test_append_round_trips_every_column_type(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        assert bulk.append(conn, sample, rows) == 4
+    assert _stored(engine) == _expected(rows)
+
+
+def test_select_to_arrow_reads_what_was_written(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows)
+    query = select(sample.c.label, sample.c.at, sample.c.day, sample.c.flag,
+                   sample.c.amount, sample.c.count).order_by(sample.c.count)
+    with engine.connect() as conn:
+        read = bulk.select_to_arrow(conn, query, expected_rows=len(rows))
+    assert read.schema == pa.schema([
+        ("label", pa.string()), ("at", bulk.UTC_TIMESTAMP), ("day", pa.date32()),
+        ("flag", pa.bool_()), ("amount", pa.float64()), ("count", pa.int64())])
+    expected = _expected(rows)
+    assert read.to_pylist() == [{k: row[k] for k in read.column_names} for row in expected]
+
+
+def test_upsert_is_idempotent_and_updates_on_the_key(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.upsert(conn, sample, rows, key=("block", "label"))
+        bulk.upsert(conn, sample, rows, key=("block", "label"))
+    assert _stored(engine) == _expected(rows)
+    changed = rows.assign(ratio=[9.0, 8.0, 7.0, 6.0])
+    added = pd.concat([changed, rows.iloc[:1].assign(label="new", count=5)])
+    with engine.begin() as conn:
+        bulk.upsert(conn, sample, added, key=("block", "label"))
+    assert _stored(engine) == _expected(added.reset_index(drop=True))
+
+
+def test_replace_block_swaps_one_block_only(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows)
+        bulk.append(conn, sample, rows.assign(block=OTHER))
+    kept = rows.iloc[1:3].drop(columns=["block"]).assign(ratio=[1.5, 2.5])
+    with engine.begin() as conn:
+        written = bulk.replace_block(conn, sample, kept, where={"block": BLOCK},
+                                     key=("block", "label"))
+    assert written == 2
+    expected = _expected(pd.concat([kept.assign(block=BLOCK), rows.assign(block=OTHER)])
+                         [rows.columns].reset_index(drop=True))
+    assert _stored(engine) == expected
+
+
+def test_a_failed_replace_block_leaves_the_old_block(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows)
+    broken = rows.assign(label=["a", "b", "c", None])  # label is NOT NULL
+    with engine.connect() as conn:
+        with pytest.raises(exc.IntegrityError):
+            bulk.replace_block(conn, sample, broken, where={"block": BLOCK},
+                               key=("block", "label"))
+        # the caller's transaction goes on: the savepoint undid the half-done swap
+        count = conn.execute(select(func.count()).select_from(sample)).scalar_one()
+        assert count == 4
+        conn.commit()
+    assert _stored(engine) == _expected(rows)
+
+
+def test_update_and_delete_by_id(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows)
+        ids = conn.execute(select(sample.c.id).order_by(sample.c.count)).scalars().all()
+        updated = bulk.update_by_id(conn, sample, pd.DataFrame({
+            "id": ids[:2], "note": ["now 'quoted'", None],
+            "at": [datetime(2025, 1, 1, tzinfo=UTC), None]}))
+        assert updated == 2
+        assert bulk.delete_by_id(conn, sample, [ids[3]]) == 1
+    expected = _expected(rows)[:3]
+    expected[0].update(note="now 'quoted'", at=datetime(2025, 1, 1, tzinfo=UTC))
+    expected[1].update(note=None, at=None)
+    assert _stored(engine) == expected
+
+
+def test_plan_applies_queued_steps_in_order(engine: Engine) -> None:
+    """Two stages (one per stage() call) attached and applied in the queued order."""
+    rows = _rows()
+    with engine.begin() as conn:
+        plan = bulk.Plan(conn)
+        plan.append(sample, rows.iloc[:2])
+        plan.stage()
+        plan.append(sample, rows.iloc[2:])
+        plan.apply()
+    assert _stored(engine) == _expected(rows)
+    if engine.dialect.name == "sqlite":  # stage files go once the connection is back
+        assert not list(Path(str(engine.url.database)).parent.glob("kithkin-stage-*"))
+
+
+def test_bad_input_names_table_column_and_reason(store: Engine) -> None:
+    with store.begin() as conn:
+        with pytest.raises(ValidationError, match=r"bulk_sample: no column 'colour'"):
+            bulk.append(conn, sample, pd.DataFrame({"colour": ["red"]}))
+        with pytest.raises(ValidationError, match=r"bulk_sample\.count: cannot store"):
+            bulk.append(conn, sample, pd.DataFrame({
+                "block": [BLOCK], "label": ["x"], "count": ["many"]}))
+    assert _stored(store) == []
+
+
+def test_a_missing_column_gets_its_scalar_default(store: Engine) -> None:
+    with store.begin() as conn:
+        bulk.append(conn, sample, pd.DataFrame({"block": [BLOCK], "label": ["x"]}))
+    assert _stored(store)[0]["count"] == 0
