@@ -7,10 +7,13 @@ whatever the session time zone; dates are compared and subtracted as integers.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
+import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+from ibis.common.exceptions import IbisError
 
 TimeUnit = Literal["D", "W"]
 
@@ -28,8 +31,38 @@ def day_of(value: date | datetime | str) -> int:
     return (value - EPOCH).days
 
 
+@ibis.udf.scalar.builtin(name="epoch")
+def _duckdb_epoch(value: dt.Timestamp(timezone="UTC")) -> float:  # type: ignore[valid-type, empty-body]
+    """DuckDB's ``epoch(timestamptz)``: seconds since 1970-01-01 UTC."""
+
+
+def _on_duckdb(value: ir.Value) -> bool:
+    try:
+        return bool(value.get_backend().name == "duckdb")
+    except IbisError:  # unbound tables or in-memory ones only: no backend decided yet
+        return False
+
+
 def day_number(timestamp: ir.TimestampValue) -> ir.IntegerValue:
+    """UTC day number of a timestamp (timestamps with a time zone are instants).
+
+    ibis renders ``epoch_seconds()`` on DuckDB as ``epoch(CAST(ts AS TIMESTAMP))``, a
+    time-zone conversion through ICU that costs more than the rest of a scan (0.55 CPU s
+    per 10M rows); on a UTC timestamp ``epoch(ts)`` is the same number, so DuckDB gets
+    that. Other engines, expressions not bound to a backend yet and deferred ones (``_.x``)
+    keep ibis' form.
+    """
+    if (isinstance(timestamp, ir.Value) and timestamp.type().is_timestamp()
+            and timestamp.type().timezone == "UTC" and _on_duckdb(timestamp)):
+        seconds: ir.FloatingValue = _duckdb_epoch(timestamp)
+        return (seconds // 86400).cast("int64")
     return (timestamp.epoch_seconds() // 86400).cast("int64")
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` (UTC): ``ts < end_of_day(d)`` iff
+    ``day_number(ts) <= day_of(d)``, a comparison that needs no day arithmetic per row."""
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def period_of_day(day: int, unit: TimeUnit) -> int:
