@@ -7,13 +7,14 @@ whatever the session time zone; dates are compared and subtracted as integers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
-from ibis.common.exceptions import IbisError
 
 TimeUnit = Literal["D", "W"]
 
@@ -31,31 +32,34 @@ def day_of(value: date | datetime | str) -> int:
     return (value - EPOCH).days
 
 
-@ibis.udf.scalar.builtin(name="epoch")
-def _duckdb_epoch(value: dt.Timestamp(timezone="UTC")) -> float:  # type: ignore[valid-type, empty-body]
-    """DuckDB's ``epoch(timestamptz)``: seconds since 1970-01-01 UTC."""
+def _epoch(value: ir.TimestampValue) -> ir.FloatingValue:
+    """DuckDB's ``epoch(timestamptz)``: seconds since 1970-01-01 UTC (run by DuckDB)."""
+    raise NotImplementedError
+
+
+_duckdb_epoch: Callable[[ir.TimestampValue], ir.FloatingValue] = ibis.udf.scalar.builtin(
+    _epoch, name="epoch", signature=((dt.Timestamp(timezone="UTC"),), dt.float64))
 
 
 def _on_duckdb(value: ir.Value) -> bool:
-    try:
-        return bool(value.get_backend().name == "duckdb")
-    except IbisError:  # unbound tables or in-memory ones only: no backend decided yet
-        return False
+    """``value`` reads tables of one DuckDB connection (in-memory tables alone could
+    still run anywhere, so they do not count)."""
+    sources = {table.source for table in value.op().find(ops.DatabaseTable)}
+    return len(sources) == 1 and next(iter(sources)).name == "duckdb"
 
 
 def day_number(timestamp: ir.TimestampValue) -> ir.IntegerValue:
     """UTC day number of a timestamp (timestamps with a time zone are instants).
 
     ibis renders ``epoch_seconds()`` on DuckDB as ``epoch(CAST(ts AS TIMESTAMP))``, a
-    time-zone conversion through ICU that costs more than the rest of a scan (0.55 CPU s
-    per 10M rows); on a UTC timestamp ``epoch(ts)`` is the same number, so DuckDB gets
-    that. Other engines, expressions not bound to a backend yet and deferred ones (``_.x``)
-    keep ibis' form.
+    time-zone conversion through ICU that costs more than the rest of the scan
+    (benchmarks/results/code_figures.md); on a UTC timestamp ``epoch(ts)`` is the same
+    number, so DuckDB gets that. Other engines, expressions not bound to a backend yet
+    and deferred ones (``_.x``) keep ibis' form.
     """
     if (isinstance(timestamp, ir.Value) and timestamp.type().is_timestamp()
             and timestamp.type().timezone == "UTC" and _on_duckdb(timestamp)):
-        seconds: ir.FloatingValue = _duckdb_epoch(timestamp)
-        return (seconds // 86400).cast("int64")
+        return (_duckdb_epoch(timestamp) // 86400).cast("int64")
     return (timestamp.epoch_seconds() // 86400).cast("int64")
 
 
