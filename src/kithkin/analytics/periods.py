@@ -76,3 +76,13 @@ def period_of_day(day: int, unit: TimeUnit) -> int:
 def period_number(day: ir.IntegerValue, unit: TimeUnit) -> ir.IntegerValue:
     """Index of the day's period: the day itself, or the Monday-based week."""
     return day if unit == "D" else ((day - FIRST_MONDAY) // 7).cast("int64")
+
+
+def before_end_of(timestamp: ir.TimestampValue, day: date) -> ir.BooleanValue:
+    """``timestamp`` falls on or before ``day`` (UTC): compared with the next midnight,
+    so the engine filters on the stored value and computes no day number for the rows it
+    drops (naive timestamps are read as UTC, as :func:`day_number` does)."""
+    cutoff = end_of_day(day)
+    if timestamp.type().timezone is None:
+        return timestamp < ibis.literal(cutoff.replace(tzinfo=None), type="timestamp")
+    return timestamp < ibis.literal(cutoff, type="timestamp('UTC')")

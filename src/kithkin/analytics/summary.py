@@ -30,22 +30,12 @@ from ibis import _
 
 from kithkin.analytics.periods import (
     TimeUnit,
+    before_end_of,
     day_number,
     day_of,
-    end_of_day,
     period_number,
     period_of_day,
 )
-
-
-def before_end_of(timestamp: ir.TimestampValue, day: date) -> ir.BooleanValue:
-    """``timestamp`` falls on or before ``day`` (UTC): compared with the next midnight,
-    so the engine filters on the stored value and computes no day number for the rows it
-    drops (naive timestamps are read as UTC, as :func:`day_number` does)."""
-    cutoff = end_of_day(day)
-    if timestamp.type().timezone is None:
-        return timestamp < ibis.literal(cutoff.replace(tzinfo=None), type="timestamp")
-    return timestamp < ibis.literal(cutoff, type="timestamp('UTC')")
 
 
 def purchases(transactions: ir.Table, *, as_of: date) -> ir.Table:
