@@ -232,11 +232,12 @@ class TransactionModel(CLVModel):
         rows it saves.
         """
         if self._regroups_rows:
-            columns = tuple(Column.of(column) for column in (x, tx, T))
-            totals = self._totals(*columns, weights)
+            x_, tx_, age_ = Column.of(x), Column.of(tx), Column.of(T)
+            totals = self._totals(x_, tx_, age_, weights)
             if totals is not None:
-                return Likelihood(rows=lambda params: self._log_likelihood(params, *columns),
-                                  weights=weights, totals=totals)
+                return Likelihood(
+                    rows=lambda params: self._log_likelihood(params, x_, tx_, age_),
+                    weights=weights, totals=totals)
         rows = compress(x, tx, T, weights=weights)
         x_, tx_, age_ = (Column.of(column) for column in rows.columns)
         return Likelihood(rows=lambda params: self._log_likelihood(params, x_, tx_, age_),
