@@ -13,7 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kithkin.relationships.columns import FloatArray, at_least, flag, number, saturate
+from kithkin.relationships.columns import (
+    FloatArray,
+    at_least,
+    flag,
+    mean_of,
+    number,
+    saturate,
+)
 
 CHARACTERISTICS = (
     "mutual", "interactive", "iterative", "ongoing_benefit", "behaviour_change", "unique",
@@ -33,7 +40,7 @@ REFERENCE_MARGIN_RATE = 0.30  # a 30 % margin earns the firm-side benefit in ful
 
 
 def _mean(*parts: FloatArray) -> FloatArray:
-    return np.asarray(np.mean(np.vstack(parts), axis=0), dtype=float)
+    return mean_of(*parts)
 
 
 def mutual(frame: pd.DataFrame) -> FloatArray:
