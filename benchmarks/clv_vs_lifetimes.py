@@ -1,25 +1,27 @@
-"""kithkin.clv vs lifetimes, side by side: summary, BG/NBD + Gamma-Gamma fit, scoring.
+"""kithkin's CLV path, as `kithkin refresh` runs it, vs lifetimes: summary, fits, scores.
 
 Datasets: the CDNOW sample (39-week calibration, in days) and simulated Pareto/NBD
 purchase processes with 100k and 1M customers (about 10 transactions each), generated
-vectorised with NumPy and cached as Parquet in benchmarks/data/.
+vectorised with NumPy and cached in benchmarks/data/. Each log is stored the way the
+refresh finds it: a Parquet snapshot directory in the snapshot's schema
+(``kithkin.analytics.snapshot.SPECS``), transactions in id order (= time order, as a store
+fills up), the other tables empty. lifetimes reads the same transactions file.
 
-Steps, each timed for both libraries on the same transaction file:
+Timed, per library, on the same transactions:
 
-1. summary: transaction log -> per-customer (frequency, recency, T, monetary_value).
-   kithkin: ``customer_summary_from_parquet`` (pyarrow reads the file in batches, NumPy
-   keeps running per-customer state; counted in the total); ``customer_summary`` (Ibis
-   on DuckDB, what ``kithkin refresh`` runs) is timed too, reported on its own, and
-   checked to give the same summary;
-   lifetimes: pandas read + ``summary_data_from_transaction_data``.
-2. fit: BG/NBD and Gamma-Gamma.
-3. score: P(alive), expected purchases in 90 days, 12-month CLV (30-day steps, 1%
-   monthly discount, both libraries the same convention) for every customer.
+- kithkin, the product functions only: ``analytics.engine.open_duckdb`` (the DuckDB engine
+  over the snapshot), ``analytics.refresh.summary_frame`` (the Ibis summary on DuckDB, to
+  pandas), ``analytics.models.fit_and_predict`` (BG/NBD and Gamma-Gamma fits, then P(alive),
+  expected purchases in 90 days, expected spend and 12-month discounted CLV for every
+  customer; its own timings split fits from scoring). Median of ``--repeat`` runs.
+- lifetimes: pandas read + ``summary_data_from_transaction_data``, ``BetaGeoFitter`` and
+  ``GammaGammaFitter`` fits, then P(alive), expected purchases and CLV (30-day steps, 1 %
+  monthly discount; kithkin is given the same horizon and rate). One run, in a child
+  process with a time limit (``--lifetimes-timeout``); steps it did not finish are cut.
 
-lifetimes runs in a child process with a time limit (``--lifetimes-timeout``); steps it
-did not finish are reported as cut.  Both fits' log-likelihoods are evaluated with the
-same function on the same summary.  Also writes the CDNOW calibration/holdout table and
-plot (benchmarks/results/clv_holdout.svg).
+Both summaries are checked equal (rtol 1e-9) and both fits' log-likelihoods are evaluated
+with the same function on the same summary. Also writes the CDNOW calibration/holdout
+table and plot (benchmarks/results/clv_holdout.svg).
 
 Usage: .venv/bin/python benchmarks/clv_vs_lifetimes.py [--quick] [--sizes 100000 1000000]
 """
@@ -32,7 +34,9 @@ import os
 import platform
 import queue
 import resource
+import statistics
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -55,10 +59,10 @@ HORIZON_DAYS = 90
 CLV_MONTHS = 12
 MONTHLY_DISCOUNT = 0.01
 MARGIN = 1.0
-STEPS = ("summary", "fit BG/NBD", "fit Gamma-Gamma", "score", "total")
-IBIS_SUMMARY = "summary (Ibis on DuckDB)"
+OPEN = "open the snapshot (DuckDB)"
+STEPS = (OPEN, "summary", "fit BG/NBD", "fit Gamma-Gamma", "score", "total")
 SCORE_WITHOUT_CLV = "score without CLV"
-IBIS_TOTAL = "total with the Ibis summary"
+SUMMARY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
 # Simulation truth (per day): Pareto/NBD purchasing, Gamma-Gamma spend.
 TRUE_R, TRUE_ALPHA, TRUE_S, TRUE_BETA = 0.9, 25.0, 0.8, 120.0
 TRUE_P, TRUE_Q, TRUE_GAMMA = 6.0, 3.5, 15.0
@@ -174,55 +178,91 @@ def cdnow() -> tuple[Path, date]:
     return path, date(1997, 9, 30)
 
 
-# --------------------------------------------------------------------------- kithkin
-def run_kithkin(path: Path, as_of: date) -> tuple[Run, pd.DataFrame]:
-    import ibis
+def snapshot_of(log: Path) -> Path:
+    """``log`` as the DuckDB engine finds a store's transactions: a snapshot directory with
+    the transactions in the snapshot's schema and id order (ids follow the order time), the
+    other tables empty. Cached next to the log."""
+    from kithkin.analytics import snapshot
 
-    from kithkin.analytics.summary import customer_summary
-    from kithkin.analytics.summary_arrow import customer_summary_from_parquet
-    from kithkin.clv import BetaGeo, GammaGamma
+    directory = log.with_name(f"{log.stem}-snapshot")
+    transactions = directory / "transactions" / "part-00000.parquet"
+    if transactions.exists() and transactions.stat().st_mtime >= log.stat().st_mtime:
+        return directory
+    table = pq.read_table(log)
+    table = table.take(np.argsort(table.column("ordered_at").to_numpy(), kind="stable"))
+    rows = table.num_rows
+    columns = {
+        "id": pa.array(np.arange(1, rows + 1, dtype=np.int64)),
+        "customer_id": table.column("customer_id").cast(pa.int64()),
+        "ordered_at": table.column("ordered_at").cast(snapshot.UTC_TIMESTAMP),
+        "amount": table.column("amount").cast(pa.float64()),
+        "cost": pa.nulls(rows, pa.float64()),
+        "discount": pa.nulls(rows, pa.float64()),
+        "channel": pa.nulls(rows, pa.string()),
+    }
+    for spec in snapshot.SPECS:
+        (directory / spec.name).mkdir(parents=True, exist_ok=True)
+        part = (pa.table(columns, schema=spec.schema) if spec.name == "transactions"
+                else spec.schema.empty_table())
+        pq.write_table(part, directory / spec.name / "part-00000.parquet", compression="zstd")
+    return directory
+
+
+# --------------------------------------------------------------------------- kithkin
+def model_options() -> Any:
+    """The refresh's model options with lifetimes' CLV convention (12 steps of 30 days,
+    1 % per month): the same horizon and discounting for both libraries."""
+    from kithkin.analytics.models import ModelOptions
+
+    return ModelOptions(horizon_days=30.0 * CLV_MONTHS,
+                        discount_rate_annual=(1 + MONTHLY_DISCOUNT) ** (365.25 / 30) - 1,
+                        margin=MARGIN)
+
+
+def kithkin_once(snapshot_dir: Path, as_of: date) -> tuple[Run, pd.DataFrame]:
+    """The refresh's CLV path, product functions only: engine, summary, fits, scores."""
+    from kithkin.analytics import engine as analytics_engine
+    from kithkin.analytics import models, refresh
 
     run = Run()
+    options = model_options()
     start = time.perf_counter()
-    summary = customer_summary_from_parquet(path, as_of=as_of)
+    source = analytics_engine.open_duckdb(snapshot_dir)
+    run.steps[OPEN] = time.perf_counter() - start
+    start = time.perf_counter()
+    summary = refresh.summary_frame(source, as_of=as_of)
     run.steps["summary"] = time.perf_counter() - start
-    start = time.perf_counter()
-    con = ibis.duckdb.connect()
-    in_sql = customer_summary(con.read_parquet(path), as_of=as_of).to_pandas()
-    run.steps[IBIS_SUMMARY] = time.perf_counter() - start
-    in_sql = in_sql.sort_values("customer_id").reset_index(drop=True)
-    for column in summary.columns:  # the two summaries must agree
-        np.testing.assert_allclose(in_sql[column], summary[column], rtol=1e-9, atol=1e-9,
-                                   err_msg=column)
-    x, tx, age, spend = (summary[c].to_numpy() for c in ("frequency", "recency", "T",
-                                                        "monetary_value"))
-    start = time.perf_counter()
-    bg = BetaGeo().fit(frequency=x, recency=tx, T=age)
-    run.steps["fit BG/NBD"] = time.perf_counter() - start
-    start = time.perf_counter()
-    gg = GammaGamma().fit(frequency=x, monetary_value=spend)
-    run.steps["fit Gamma-Gamma"] = time.perf_counter() - start
-    start = time.perf_counter()
-    bg.probability_alive(x, tx, age)
-    bg.expected_purchases(HORIZON_DAYS, x, tx, age)
-    gg.customer_lifetime_value(
-        bg, frequency=x, recency=tx, T=age, monetary_value=spend,
-        horizon_days=30.0 * CLV_MONTHS, margin=MARGIN, time_unit_days=1.0,
-        discount_rate_annual=(1 + MONTHLY_DISCOUNT) ** (365.25 / 30) - 1,
-    )
-    run.steps["score"] = time.perf_counter() - start
-    run.bg_params, run.gg_params, run.customers = bg.params_, gg.params_, len(summary)
+    fitted = models.fit_and_predict(summary, margin=MARGIN, options=options)
+    run.steps.update(fitted.timings)
+    if fitted.error:
+        run.notes.append(fitted.error)
+    for key, name in (("bg_nbd", "bg_params"), ("gamma_gamma", "gg_params")):
+        if key in fitted.params:
+            setattr(run, name, fitted.params[key]["params"])
+    run.customers = len(summary)
+    source.backend.disconnect()
+    return run, summary
+
+
+def run_kithkin(snapshot_dir: Path, as_of: date, repeat: int) -> tuple[Run, pd.DataFrame]:
+    """The median of ``repeat`` runs, step by step (the machine is shared)."""
+    runs = [kithkin_once(snapshot_dir, as_of) for _ in range(repeat)]
+    run, summary = runs[0]
+    for step in list(run.steps):
+        run.steps[step] = statistics.median(r.steps.get(step, float("nan")) for r, _ in runs)
+    run.steps["total"] = statistics.median(sum(r.steps[s] for s in STEPS[:-1]) for r, _ in runs)
     return run, summary
 
 
 # --------------------------------------------------------------------------- lifetimes
-def _lifetimes_worker(path: str, as_of: str, out: Any) -> None:
+def _lifetimes_worker(path: str, as_of: str, summary_out: str, out: Any) -> None:
     warnings.simplefilter("ignore")
     from lifetimes import BetaGeoFitter, GammaGammaFitter
     from lifetimes.utils import summary_data_from_transaction_data
 
     start = time.perf_counter()
-    transactions = pd.read_parquet(path)
+    transactions = pd.read_parquet(path, columns=["customer_id", "ordered_at", "amount"])
+    transactions["ordered_at"] = transactions["ordered_at"].dt.tz_localize(None)
     summary = summary_data_from_transaction_data(
         transactions, "customer_id", "ordered_at", monetary_value_col="amount",
         observation_period_end=as_of, freq="D")
@@ -250,46 +290,66 @@ def _lifetimes_worker(path: str, as_of: str, out: Any) -> None:
         ggf.customer_lifetime_value(bgf, x, tx, age, summary["monetary_value"],
                                     time=CLV_MONTHS, discount_rate=MONTHLY_DISCOUNT, freq="D")
     out.put(("step", "score", time.perf_counter() - start, len(summary)))
+    summary.rename_axis("customer_id").reset_index().to_parquet(summary_out)  # not timed
     out.put(("done",))
 
 
-def run_lifetimes(path: Path, as_of: date, timeout: float) -> Run:
+def run_lifetimes(path: Path, as_of: date, timeout: float) -> tuple[Run, pd.DataFrame | None]:
+    """lifetimes in a child process; its summary comes back through a Parquet file."""
     context = mp.get_context("spawn")
     messages = context.Queue()
-    worker = context.Process(target=_lifetimes_worker, args=(str(path), as_of.isoformat(),
-                                                             messages))
-    run = Run()
-    deadline = time.monotonic() + timeout
-    worker.start()
-    finished = False
-    while not finished:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            run.notes.append(f"cut: stopped after the {timeout:.0f} s limit")
-            break
-        try:
-            message = messages.get(timeout=min(remaining, 5.0))
-        except queue.Empty:
-            if not worker.is_alive():
-                run.notes.append(f"child exited with code {worker.exitcode}")
+    with tempfile.TemporaryDirectory() as folder:
+        summary_out = Path(folder) / "summary.parquet"
+        worker = context.Process(target=_lifetimes_worker, args=(
+            str(path), as_of.isoformat(), str(summary_out), messages))
+        run = Run()
+        deadline = time.monotonic() + timeout
+        worker.start()
+        finished = False
+        while not finished:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                run.notes.append(f"cut: stopped after the {timeout:.0f} s limit")
                 break
-            continue
-        if message[0] == "step":
-            run.steps[message[1]] = message[2]
-            run.customers = message[3]
-        elif message[0] == "bg":
-            run.bg_params = {k: float(v) for k, v in message[1].items()}
-        elif message[0] == "gg":
-            run.gg_params = {"p": float(message[1]["p"]), "q": float(message[1]["q"]),
-                             "gamma": float(message[1]["v"])}
-        elif message[0] == "note":
-            run.notes.append(message[1])
-        else:
-            finished = True
-    if worker.is_alive():
-        worker.terminate()
-    worker.join()
-    return run
+            try:
+                message = messages.get(timeout=min(remaining, 5.0))
+            except queue.Empty:
+                if not worker.is_alive():
+                    run.notes.append(f"child exited with code {worker.exitcode}")
+                    break
+                continue
+            if message[0] == "step":
+                run.steps[message[1]] = message[2]
+                run.customers = message[3]
+            elif message[0] == "bg":
+                run.bg_params = {k: float(v) for k, v in message[1].items()}
+            elif message[0] == "gg":
+                run.gg_params = {"p": float(message[1]["p"]), "q": float(message[1]["q"]),
+                                 "gamma": float(message[1]["v"])}
+            elif message[0] == "note":
+                run.notes.append(message[1])
+            else:
+                finished = True
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+        summary = pd.read_parquet(summary_out) if finished else None
+    return run, summary
+
+
+def compare_summaries(ours: pd.DataFrame, theirs: pd.DataFrame | None) -> str:
+    """'equal' when both libraries' summaries agree (rtol 1e-9), else what differs."""
+    if theirs is None:
+        return "not compared (lifetimes did not finish)"
+    ours = ours.sort_values("customer_id").reset_index(drop=True)
+    theirs = theirs.sort_values("customer_id").reset_index(drop=True)
+    if not np.array_equal(ours["customer_id"].to_numpy(), theirs["customer_id"].to_numpy()):
+        return f"customers differ ({len(ours):,} vs {len(theirs):,})"
+    for column in SUMMARY_COLUMNS:
+        if not np.allclose(ours[column].to_numpy(dtype=float),
+                           theirs[column].to_numpy(dtype=float), rtol=1e-9, atol=1e-9):
+            return f"{column} differs"
+    return "equal"
 
 
 # --------------------------------------------------------------------------- report
@@ -354,16 +414,41 @@ def _fmt(seconds: float | None) -> str:
     return "cut" if seconds is None else f"{seconds:.2f}"
 
 
-def report(rows: list[tuple[str, Run, Run, tuple[float, float], tuple[float, float]]],
-           args: argparse.Namespace, load_before: tuple[float, ...], holdout: str) -> str:
+@dataclass
+class Row:
+    """One dataset's results."""
+
+    name: str
+    ours: Run
+    theirs: Run
+    ll_ours: tuple[float, float]
+    ll_theirs: tuple[float, float]
+    summaries: str
+
+
+def headline(rows: list[Row]) -> str:
+    """The largest dataset's end-to-end ratio, with both totals."""
+    row = rows[-1]
+    ours, theirs = row.ours.steps.get("total"), row.theirs.steps.get("total")
+    if not ours or not theirs:
+        return f"**{row.name}: lifetimes did not finish ({'; '.join(row.theirs.notes)})**"
+    return (f"**{row.name} customers: kithkin's CLV path as the refresh runs it (snapshot "
+            f"-> Ibis summary on DuckDB -> fits -> scores) {ours:.2f} s, lifetimes "
+            f"{theirs:.2f} s: {theirs / ours:.1f}x** (target >= 30x)")
+
+
+def report(rows: list[Row], args: argparse.Namespace, load_before: tuple[float, ...],
+           holdout: str) -> str:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     load_after = os.getloadavg()
     out = [
-        "# CLV: kithkin.clv vs lifetimes",
+        "# CLV: kithkin's refresh path vs lifetimes",
         "",
-        "Command: `" + " ".join([".venv/bin/python benchmarks/clv_vs_lifetimes.py",
-                                 *sys.argv[1:]]) + "`",
+        "Command: `" + " ".join(["flock /tmp/kithkin-bench.lock .venv/bin/python "
+                                 "benchmarks/clv_vs_lifetimes.py", *sys.argv[1:]]) + "`",
+        "",
+        headline(rows),
         "",
         f"Machine: {platform.platform()}, Python {platform.python_version()}, "
         f"nproc {os.cpu_count()}, load average before {load_before[0]:.2f} / "
@@ -372,62 +457,53 @@ def report(rows: list[tuple[str, Run, Run, tuple[float, float], tuple[float, flo
         f"Peak RSS: this process (kithkin) {own:.0f} MiB; lifetimes child processes "
         f"{children:.0f} MiB. lifetimes time limit per dataset: {args.lifetimes_timeout:.0f} s.",
         "",
-        "Steps: summary = read Parquet + per-customer frequency/recency/T/monetary value "
-        "(kithkin: `kithkin.analytics.summary_arrow.customer_summary_from_parquet`, pyarrow "
-        "batches into NumPy running state; lifetimes: pandas read + "
-        "`summary_data_from_transaction_data`); "
-        f"'{IBIS_SUMMARY}' = `customer_summary` (what `kithkin refresh` runs), timed after "
-        "the other and checked equal to it (rtol 1e-9), not part of the kithkin total; "
-        "fit BG/NBD, fit Gamma-Gamma; score = P(alive), "
-        "expected purchases in 90 days and 12-month discounted CLV for every customer. "
-        "Times in seconds. Log-likelihoods of both libraries' estimates are evaluated with "
-        "the same function on the same summary. rows/s: transactions per second for the "
-        "summary, customers per second for the other steps.",
+        "kithkin's steps are the product functions `kithkin refresh` calls, nothing else: "
+        f"'{OPEN}' = `analytics.engine.open_duckdb` on the snapshot directory; summary = "
+        "`analytics.refresh.summary_frame` (the Ibis summary on DuckDB, to pandas); fits and "
+        "score = `analytics.models.fit_and_predict` (its own timings; score = P(alive), "
+        "expected purchases in 90 days, expected spend and 12-month CLV for every customer). "
+        f"kithkin figures are the median of {args.repeat} runs, lifetimes' of one. "
+        "lifetimes: summary = pandas read of the same transactions file + "
+        "`summary_data_from_transaction_data`; score = P(alive), expected purchases in 90 "
+        "days and CLV (without CLV when its Gamma-Gamma fit fails). Times in seconds; "
+        "rows/s: transactions per second for the summary, customers per second otherwise.",
         "",
         "| dataset | transactions | customers | step | kithkin s | lifetimes s | speed-up "
         "| kithkin rows/s |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
-    for name, ours, theirs, _, _ in rows:
-        transactions = ours.transactions
-        for step in (*STEPS, IBIS_SUMMARY, IBIS_TOTAL):
-            a = ours.steps.get(step)
-            b = theirs.steps.get({IBIS_SUMMARY: "summary", IBIS_TOTAL: "total"}.get(step, step))
+    for row in rows:
+        ours, theirs = row.ours, row.theirs
+        for step in STEPS:
+            a, b = ours.steps.get(step), theirs.steps.get(step)
             ratio = f"{b / a:.1f}x" if a and b else "-"
-            per_second = int(transactions / a) if step.startswith("summary") and a else (
-                int(ours.customers / a) if a else 0)
-            out.append(f"| {name} | {transactions:,} | {ours.customers:,} | {step} | "
-                       f"{_fmt(a)} | {_fmt(b)} | {ratio} | {per_second:,} |")
-    out += ["", "End to end (kithkin total = summary + both fits + score, all customers):", "",
-            "| dataset | lifetimes total / kithkin total | lower bound: lifetimes summary + "
-            "BG/NBD fit + score without CLV / kithkin total | same with kithkin's Ibis "
-            "summary |", "|---|---:|---:|---:|"]
-    for name, ours, theirs, _, _ in rows:
-        total = ours.steps.get("total")
-        parts = [theirs.steps.get(s) for s in ("summary", "fit BG/NBD", SCORE_WITHOUT_CLV)]
-        bound = sum(p for p in parts if p is not None) if None not in parts else None
-        cells = [f"{theirs.steps['total'] / total:.1f}x" if total and "total" in theirs.steps
-                 else "-",
-                 f"{bound / total:.1f}x" if total and bound else "-",
-                 f"{bound / ours.steps[IBIS_TOTAL]:.1f}x" if bound and IBIS_TOTAL in ours.steps
-                 else "-"]
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
-    out += ["", "Log-likelihoods (difference = kithkin - lifetimes; >= 0 means kithkin's fit is "
+            count = ours.transactions if step == "summary" else ours.customers
+            per_second = f"{int(count / a):,}" if a else "-"
+            bold = "**" if step == "total" else ""
+            out.append(f"| {row.name} | {ours.transactions:,} | {ours.customers:,} | "
+                       f"{bold}{step}{bold} | {bold}{_fmt(a)}{bold} | "
+                       f"{'-' if step == OPEN else _fmt(b)} | {bold}{ratio}{bold} | "
+                       f"{per_second} |")
+    out += ["", "Summaries (kithkin's Ibis summary vs lifetimes', every customer, rtol 1e-9): "
+            + "; ".join(f"{row.name} {row.summaries}" for row in rows) + ".",
+            "", "Log-likelihoods (difference = kithkin - lifetimes; >= 0 means kithkin's fit is "
             "at least as good):", "",
             "| dataset | BG/NBD LL kithkin | BG/NBD LL lifetimes | difference | Gamma-Gamma LL "
             "kithkin | Gamma-Gamma LL lifetimes | difference | lifetimes note |",
             "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for name, _, theirs, ll_ours, ll_theirs in rows:
-        out.append(f"| {name} | {ll_ours[0]:.2f} | {ll_theirs[0]:.2f} | "
-                   f"{ll_ours[0] - ll_theirs[0]:.2g} | {ll_ours[1]:.2f} | {ll_theirs[1]:.2f} | "
-                   f"{ll_ours[1] - ll_theirs[1]:.2g} | "
-                   f"{'; '.join(theirs.notes) or 'completed'} |")
+    for row in rows:
+        (bg_ours, gg_ours), (bg_theirs, gg_theirs) = row.ll_ours, row.ll_theirs
+        out.append(f"| {row.name} | {bg_ours:.2f} | {bg_theirs:.2f} | "
+                   f"{bg_ours - bg_theirs:.2g} | {gg_ours:.2f} | {gg_theirs:.2f} | "
+                   f"{gg_ours - gg_theirs:.2g} | "
+                   f"{'; '.join(row.theirs.notes) or 'completed'} |")
     out += ["", "BG/NBD estimates (kithkin / lifetimes):", ""]
-    for name, ours, theirs, _, _ in rows:
+    for row in rows:
+        theirs_bg = row.theirs.bg_params
         shown = ", ".join(
-            f"{k} {v:.4g} / " + (f"{theirs.bg_params[k]:.4g}" if theirs.bg_params else "-")
-            for k, v in (ours.bg_params or {}).items())
-        out.append(f"- {name}: {shown}")
+            f"{k} {v:.4g} / " + (f"{theirs_bg[k]:.4g}" if theirs_bg else "-")
+            for k, v in (row.ours.bg_params or {}).items())
+        out.append(f"- {row.name}: {shown}")
     out += ["", f"Simulation truth (per day): r={TRUE_R}, alpha={TRUE_ALPHA}, s={TRUE_S}, "
             f"beta={TRUE_BETA} (Pareto/NBD), spend p={TRUE_P}, q={TRUE_Q}, gamma={TRUE_GAMMA}; "
             f"acquisition over {ACQUISITION_DAYS} days, observed to day {OBSERVATION_DAYS}.",
@@ -441,6 +517,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--quick", action="store_true", help="sizes 2,000 and 20,000")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="kithkin runs per dataset (the median is reported)")
     parser.add_argument("--lifetimes-timeout", type=float, default=1800.0,
                         help="seconds lifetimes may take per dataset before it is cut")
     parser.add_argument("--seed", type=int, default=7)
@@ -455,20 +533,22 @@ def main() -> None:
     datasets += [(f"simulated {n:,}", simulate(n, args.seed),
                   EPOCH + timedelta(days=OBSERVATION_DAYS)) for n in sizes]
     rows = []
-    for name, path, as_of in datasets:
-        transactions = pq.ParquetFile(path).metadata.num_rows
+    for name, log, as_of in datasets:
+        directory = snapshot_of(log)
+        transactions_file = directory / "transactions" / "part-00000.parquet"
+        transactions = pq.ParquetFile(transactions_file).metadata.num_rows
         print(f"{name}: {transactions:,} transactions", flush=True)
-        ours, summary = run_kithkin(path, as_of)
-        theirs = run_lifetimes(path, as_of, args.lifetimes_timeout)
+        ours, summary = run_kithkin(directory, as_of, args.repeat)
+        theirs, their_summary = run_lifetimes(transactions_file, as_of, args.lifetimes_timeout)
         for run in (ours, theirs):
             run.transactions = transactions
-            if all(s in run.steps for s in STEPS[:-1]):
-                run.steps["total"] = sum(run.steps[s] for s in STEPS[:-1])
-        ours.steps[IBIS_TOTAL] = (ours.steps["total"] - ours.steps["summary"]
-                                  + ours.steps[IBIS_SUMMARY])
-        print(f"  kithkin {ours.steps}\n  lifetimes {theirs.steps} {theirs.notes}", flush=True)
-        rows.append((name, ours, theirs, log_likelihoods(summary, ours),
-                     log_likelihoods(summary, theirs)))
+        if all(s in theirs.steps for s in STEPS[1:-1]):
+            theirs.steps["total"] = sum(theirs.steps[s] for s in STEPS[1:-1])
+        print(f"  kithkin {ours.steps} {ours.notes}\n  lifetimes {theirs.steps} {theirs.notes}",
+              flush=True)
+        rows.append(Row(name, ours, theirs, log_likelihoods(summary, ours),
+                        log_likelihoods(summary, theirs),
+                        compare_summaries(summary, their_summary)))
     text = report(rows, args, load_before, holdout_report())
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import ibis
@@ -103,10 +104,17 @@ def connect_postgres(settings: Settings, store: Engine) -> AnalyticsSource:
 
 def connect_duckdb(settings: Settings, store: Engine) -> AnalyticsSource:
     refreshed = tuple(snapshot.refresh(engine=store, directory=settings.snapshot_dir))
+    return open_duckdb(settings.snapshot_dir, refreshed)
+
+
+def open_duckdb(directory: Path,
+                refreshed: tuple[snapshot.TableRefresh, ...] = ()) -> AnalyticsSource:
+    """An in-process DuckDB over the Parquet snapshot in ``directory`` as it stands
+    (:func:`connect_duckdb` brings it up to date first)."""
     backend = ibis.duckdb.connect()
     backend.raw_sql("SET TimeZone = 'UTC'")
     tables = {
-        spec.name: backend.read_parquet(snapshot.parquet_glob(settings.snapshot_dir, spec.name))
+        spec.name: backend.read_parquet(snapshot.parquet_glob(directory, spec.name))
         for spec in snapshot.SPECS
     }
     return _source("duckdb", backend, tables, refreshed)

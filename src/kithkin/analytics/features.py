@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from kithkin.analytics.periods import day_number, day_of
+from kithkin.analytics.periods import before_end_of, day_number, day_of
 
 TICKET_KINDS = ("complaint", "service_request")
 RESOLVED_STATUSES = ("resolved", "closed")
@@ -46,9 +46,9 @@ def customer_features(
 ) -> ir.Table:
     """Orders, revenue, margin, first/last purchase, tenure, breadth, discount share, AOV."""
     end = day_of(as_of)
-    txns = transactions.mutate(day=day_number(_.ordered_at)).filter(
-        _.day <= end, _.customer_id.notnull()
-    )
+    txns = transactions.filter(before_end_of(transactions.ordered_at, as_of),
+                               transactions.customer_id.notnull())
+    txns = txns.mutate(day=day_number(txns.ordered_at))
     totals = _line_totals(lines, products)
     costed = txns.left_join(totals, txns.id == totals.transaction_id).select(
         "customer_id", "ordered_at", "day", "amount",
@@ -134,10 +134,10 @@ def interaction_features(
     0-1) over the last 365 days, per 30 days; null with fewer than two distinct days.
     """
     end = day_of(as_of)
-    events = interactions.mutate(
-        day=day_number(_.occurred_at),
-        resolved_day=day_number(_.resolved_at),
-    ).filter(_.day <= end, _.customer_id.notnull())
+    events = interactions.filter(before_end_of(interactions.occurred_at, as_of),
+                                 interactions.customer_id.notnull())
+    events = events.mutate(day=day_number(events.occurred_at),
+                           resolved_day=day_number(events.resolved_at))
     resolved_by_then = ibis.ifelse(
         events.resolved_at.isnull(),
         events.status.isin(RESOLVED_STATUSES).fill_null(False),
@@ -216,11 +216,10 @@ def membership_features(memberships: ir.Table, *, as_of: date) -> ir.Table:
     the as-of day or empty). ``membership_tier`` is the tier of the most recently started
     active membership that has one.
     """
-    end = day_of(as_of)
     active = memberships.filter(
-        _.customer_id.notnull(),
-        day_number(_.started_at) <= end,
-        _.ended_at.isnull() | (day_number(_.ended_at) > end),
+        memberships.customer_id.notnull(),
+        before_end_of(memberships.started_at, as_of),
+        memberships.ended_at.isnull() | ~before_end_of(memberships.ended_at, as_of),
     )
     flags = active.group_by("customer_id").aggregate(
         active_memberships=_.count().cast("int64"),

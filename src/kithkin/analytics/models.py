@@ -20,6 +20,7 @@ References
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,6 +49,8 @@ class ModelOutput:
     predictions: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # seconds per part: "fit BG/NBD", "fit Gamma-Gamma", "score" (benchmarks/clv_vs_lifetimes)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 MarginSource = Literal["option", "data", "assumed"]
@@ -95,19 +98,32 @@ def fit_and_predict(summary: pd.DataFrame, *, margin: float, options: ModelOptio
     tx = summary["recency"].to_numpy(dtype=float)
     age = summary["T"].to_numpy(dtype=float)
     spend = summary["monetary_value"].to_numpy(dtype=float)
+    clock = time.perf_counter()
+
+    def lap(part: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        output.timings[part] = output.timings.get(part, 0.0) + now - clock
+        clock = now
+
     try:
         bg = BetaGeo().fit(frequency=x, recency=tx, T=age)
     except (ConvergenceError, ValidationError) as exc:
         output.error = f"BG/NBD: {exc}"
         return output
+    finally:
+        lap("fit BG/NBD")
     output.params["bg_nbd"] = json.loads(bg.to_json())
     out["p_alive"] = bg.probability_alive(x, tx, age)
     out["expected_purchases_90d"] = bg.expected_purchases(PREDICTION_DAYS, x, tx, age)
+    lap("score")
     try:
         gg = GammaGamma().fit(frequency=x, monetary_value=spend)
     except (ConvergenceError, ValidationError) as exc:
         output.error = f"Gamma-Gamma: {exc}"
         return output
+    finally:
+        lap("fit Gamma-Gamma")
     output.params["gamma_gamma"] = json.loads(gg.to_json())
     out["expected_spend"] = gg.expected_spend(x, spend)
     out["clv"] = gg.customer_lifetime_value(
@@ -115,4 +131,5 @@ def fit_and_predict(summary: pd.DataFrame, *, margin: float, options: ModelOptio
         horizon_days=options.horizon_days, discount_rate_annual=options.discount_rate_annual,
         margin=margin, time_unit_days=1.0,
     )
+    lap("score")
     return output

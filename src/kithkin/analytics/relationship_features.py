@@ -29,7 +29,7 @@ import pandas as pd
 from ibis import _
 
 from kithkin.analytics.engine import AnalyticsSource, to_pandas
-from kithkin.analytics.periods import day_number, day_of
+from kithkin.analytics.periods import before_end_of
 
 COMMUNITY_TAGS = ("community", "event")
 ATTRIBUTE_INPUT_COLUMNS = ("has_preferences", "has_account_manager", "has_price_lock",
@@ -41,8 +41,8 @@ SPEND_COLUMNS = ("customer_id", "category", "amount")
 
 def _orders_by(transactions: ir.Table, *, as_of: date) -> ir.Table:
     """Transactions of a customer up to the as-of day: (order_id, customer_id)."""
-    return transactions.filter(_.customer_id.notnull(),
-                               day_number(_.ordered_at) <= day_of(as_of)).select(
+    return transactions.filter(transactions.customer_id.notnull(),
+                               before_end_of(transactions.ordered_at, as_of)).select(
         order_id=_.id, customer_id=_.customer_id)
 
 
@@ -53,7 +53,7 @@ def community_interactions(interactions: ir.Table, *, as_of: date) -> ir.Table:
     text = interactions.tags.lower()
     tagged = ibis.or_(*(text.contains(json.dumps(tag)) for tag in COMMUNITY_TAGS))
     events = interactions.filter(_.customer_id.notnull(), _.tags.notnull(), tagged,
-                                 day_number(_.occurred_at) <= day_of(as_of))
+                                 before_end_of(interactions.occurred_at, as_of))
     return events.group_by("customer_id").aggregate(
         community_interactions=_.count().cast("int64"))
 

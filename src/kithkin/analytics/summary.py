@@ -30,6 +30,7 @@ from ibis import _
 
 from kithkin.analytics.periods import (
     TimeUnit,
+    before_end_of,
     day_number,
     day_of,
     period_number,
@@ -39,17 +40,16 @@ from kithkin.analytics.periods import (
 
 def purchases(transactions: ir.Table, *, as_of: date) -> ir.Table:
     """Positive-amount transactions up to and including the as-of day, with their day."""
-    return (
-        transactions.mutate(day=day_number(_.ordered_at))
-        .filter(_.amount > 0, _.day <= day_of(as_of), _.customer_id.notnull())
-    )
+    bought = transactions.filter(_.amount > 0, _.customer_id.notnull(),
+                                 before_end_of(transactions.ordered_at, as_of))
+    return bought.mutate(day=day_number(bought.ordered_at))
 
 
 def _period_summary(bought: ir.Table, *, end_period: int) -> ir.Table:
     # The first period's value comes from arg_min in the same aggregation: one pass over
     # the purchase periods, no join back and no window (a window partitions every period
     # by customer; a join re-reads them), the cheapest form in DuckDB.
-    by_period = bought.group_by("customer_id", "period").aggregate(value=_.amount.sum())
+    by_period = bought.group_by("customer_id", period=_.day).aggregate(value=_.amount.sum())
     per_customer = by_period.group_by("customer_id").aggregate(
         periods=_.period.count(),
         first_period=_.period.min(),
@@ -87,7 +87,8 @@ def customer_summary(
     end = min(observation_end or as_of, as_of)
     if calibration_end is None:
         bought = purchases(transactions, as_of=end)
-        bought = bought.mutate(period=period_number(_.day, time_unit))
+        if time_unit != "D":  # daily periods are the days themselves: no second column
+            bought = bought.mutate(day=period_number(_.day, time_unit))
         return _period_summary(bought, end_period=period_of_day(day_of(end), time_unit))
 
     cal_day = day_of(calibration_end)

@@ -37,6 +37,7 @@ class BetaGeo(TransactionModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     _start: ClassVar[tuple[float, ...]] = (1.0, 1.0, 1.0, 1.0)
+    _regroups_rows: ClassVar[bool] = True
 
     @staticmethod
     def _log_likelihood(params: FloatArray, x: Column, tx: Column, T: Column) -> FloatArray:
@@ -124,16 +125,18 @@ class _Rows:
     Of FHL eq. 6, the "still alive" term depends on a row only through (x, T) and the
     "dropped out" term only through (x, t_x); daily data has a few ten thousand such
     pairs against hundreds of thousands of rows, and a few hundred distinct x.  Every
-    function of the parameters is evaluated per distinct x or per pair; per row remain
-    two gathers, one log-sum-exp, the share w of the alive term, and two weighted
-    bincounts that carry w back to the pairs, since every derivative of ``log(A + B)``
-    is ``w dA + (1 - w) dB``.
+    function of the parameters is evaluated per distinct x or per pair.  A customer
+    without a repeat purchase (x = 0) has the alive term only, so those rows are summed
+    into their (0, T) pair once; per row with x > 0 remain two gathers, one
+    log-sum-exp, the share w of the alive term, and two weighted bincounts that carry w
+    back to the pairs, since every derivative of ``log(A + B)`` is ``w dA + (1 - w) dB``.
     """
 
-    weights: FloatArray
+    weights: FloatArray  # rows with x > 0
     total_weight: float
-    age_pair: NDArray[np.intp]
-    last_pair: NDArray[np.intp]
+    age_pair: NDArray[np.intp]  # rows with x > 0
+    last_pair: NDArray[np.intp]  # rows with x > 0
+    single_weight: FloatArray  # per (x, T) pair: weight of its rows with x = 0
     age_x: NDArray[np.intp]  # code of x per (x, T) pair
     age_T: FloatArray
     last_x: NDArray[np.intp]  # code of x per (x, t_x) pair
@@ -152,10 +155,15 @@ class _Rows:
         age_T, last_tx = np.empty(ages), np.empty(lasts)
         age_x[age_pair], age_T[age_pair] = x.codes, T.full
         last_x[last_pair], last_tx[last_pair] = x.codes, tx.full
-        return cls(weights=weights, total_weight=float(weights.sum()), age_pair=age_pair,
-                   last_pair=last_pair, age_x=age_x, age_T=age_T, last_x=last_x,
+        repeat = x.full > 0
+        single = ~repeat
+        return cls(weights=weights[repeat], total_weight=float(weights.sum()),
+                   age_pair=age_pair[repeat], last_pair=last_pair[repeat],
+                   single_weight=np.bincount(age_pair[single], weights[single],
+                                             minlength=ages).astype(np.float64),
+                   age_x=age_x, age_T=age_T, last_x=last_x,
                    last_x_value=x.unique[last_x], last_tx=last_tx,
-                   last_weight=np.bincount(last_pair, weights,
+                   last_weight=np.bincount(last_pair[repeat], weights[repeat],
                                            minlength=lasts).astype(np.float64),
                    x_values=x.unique,
                    x_weight=np.bincount(x.codes, weights,
@@ -186,12 +194,13 @@ class _Rows:
         total = np.maximum(row_survived, row_dropped) + np.log1p(
             np.exp(-np.abs(row_survived - row_dropped)))
         alive = self.weights * np.exp(row_survived - total)
-        on_survived = np.bincount(self.age_pair, alive, minlength=survived.size)
+        on_survived = np.bincount(self.age_pair, alive,
+                                  minlength=survived.size) + self.single_weight
         on_dropped = np.where(dropped > -np.inf, self.last_weight - np.bincount(
             self.last_pair, alive, minlength=dropped.size), 0.0)
 
         value = (float(xw @ (gammaln(r + xv) - gammaln(r))) + weight * r * np.log(alpha)
-                 + float(self.weights @ total))
+                 + float(self.weights @ total) + float(self.single_weight @ survived))
         survived_by_x = np.bincount(self.age_x, on_survived, minlength=xv.size)
         dropped_by_x = np.bincount(self.last_x, on_dropped, minlength=xv.size)
         gradient = np.array([

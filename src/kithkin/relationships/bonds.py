@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kithkin.relationships.columns import FloatArray, at_least, flag, number
+from kithkin.relationships.columns import FloatArray, at_least, flag, mean_of, number
 
 BOND_KINDS = ("financial", "social", "customization", "structural")
 BARRIER_WEIGHTS = {"financial": 0.15, "social": 0.20, "customization": 0.25,
@@ -56,7 +56,7 @@ def inventory(frame: pd.DataFrame) -> pd.DataFrame:
     result = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
     barrier = np.zeros(len(frame))
     for kind, parts in _signals(frame).items():
-        score = 100 * np.mean(np.vstack(parts), axis=0)
+        score = 100 * mean_of(*parts)
         result[f"bond_{kind}"] = np.round(score, 1)
         barrier += BARRIER_WEIGHTS[kind] * score
     result["switching_barrier"] = np.round(barrier, 1)

@@ -35,3 +35,12 @@ def saturate(values: FloatArray, reference: float) -> FloatArray:
 
 def at_least(values: FloatArray, threshold: float) -> FloatArray:
     return (values >= threshold).astype(float)
+
+
+def mean_of(*parts: FloatArray) -> FloatArray:
+    """Element-wise mean of equal-length arrays, added in order (what ``np.mean`` over
+    their ``vstack`` computes, without copying them into one block first)."""
+    total = np.array(parts[0], dtype=float)
+    for part in parts[1:]:
+        total += part
+    return np.asarray(total / len(parts), dtype=float)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -18,11 +18,14 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from kithkin.relationships.catalog import METRIC_TYPES
 
 
-def _normalised(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def _normalised(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, pd.Series]:
+    """The columns as the evidence shows them; kept apart (a DataFrame of them would
+    consolidate, i.e. copy, every column into blocks before DuckDB reads them)."""
     out: dict[str, pd.Series] = {}
     for name in columns:
         if name not in frame.columns:
@@ -41,7 +44,7 @@ def _normalised(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             out[name] = series
         else:
             out[name] = pd.to_numeric(series, errors="coerce")
-    return pd.DataFrame(out)
+    return out
 
 
 _LOCK = threading.Lock()
@@ -52,7 +55,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
-def _object_sql(data: pd.DataFrame, columns: Sequence[str]) -> str:
+def _object_sql(data: Mapping[str, pd.Series], columns: Sequence[str]) -> str:
     if not columns:
         return "'{}'"
     fields = ", ".join(
@@ -71,7 +74,7 @@ def grouped_records_json(frame: pd.DataFrame, groups: npt.NDArray[np.integer[Any
         return np.array([], dtype=object)
     wanted = list(dict.fromkeys(name for _, names in specs for name in names))
     data = _normalised(frame, wanted)
-    data["__group"] = groups
+    data["__group"] = pd.Series(groups)
     cases, parameters = [], []
     for number, (prefix, names) in enumerate(specs):
         head = json.dumps(prefix)[:-1] + (", " if prefix else "") + f'"{key}": '
@@ -124,10 +127,15 @@ def read_values(text: str, columns: Sequence[str]) -> dict[str, Any]:
     return found
 
 
-def _run(data: pd.DataFrame, query: str, parameters: list[str]) -> npt.NDArray[np.object_]:
+def _run(data: Mapping[str, pd.Series], query: str,
+         parameters: list[str]) -> npt.NDArray[np.object_]:
+    # as Arrow: DuckDB reads the columns in place (NaN as null, as its pandas scan does);
+    # its pandas scan reads object and extension columns value by value
+    table = pa.table({name: pa.array(series, from_pandas=True)
+                      for name, series in data.items()})
     with _LOCK:
         connection = _connection()
-        connection.register("evidence_rows", data)
+        connection.register("evidence_rows", table)
         try:
             result = connection.execute(query, parameters).fetchnumpy()["j"]
         finally:
