@@ -19,6 +19,7 @@ from typer import _click as click  # typer >= 0.29 vendors click; pinned in pypr
 from typer.core import TyperCommand, TyperGroup
 
 from kithkin import __version__
+from kithkin.cli.workspace import STORE_FREE, with_workspace
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def load_command(name: str) -> click.Command:
     command = typer.main.get_group(holder).commands.get(name)
     if command is None:
         raise RuntimeError(f"{spec.register} did not register the command {name!r}")
+    if name not in STORE_FREE:
+        with_workspace(command)
     return command
 
 
