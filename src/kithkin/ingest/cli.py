@@ -25,7 +25,7 @@ from rich.text import Text
 from kithkin.errors import IngestError, KithkinError
 from kithkin.imports.schemas import ImportReport
 from kithkin.ingest.kinds import Kind
-from kithkin.ingest.options import IngestOptions, load_mapping_file
+from kithkin.ingest.options import IngestOptions, load_mapping_file, load_preset
 from kithkin.ingest.pipeline import ingest_file
 
 console = Console(stderr=True)
@@ -60,30 +60,72 @@ def _summary(report: ImportReport) -> Table:
         ("  inserted / updated / unchanged",
          f"{report.inserted:,} / {report.updated:,} / {report.unchanged:,}"),
         ("superseded duplicates (last wins)", f"{report.duplicates:,}"),
+        ("rows added into another row's order", f"{report.combined:,}"),
+        ("skipped (status in skip_statuses)", f"{report.skipped:,}"),
         ("rejected", f"{report.rows_rejected:,}"),
+        ("customers created", f"{report.customers_created:,}"),
         ("elapsed", f"{report.elapsed_seconds:.2f} s"),
         ("rows/s", f"{report.rows_per_second:,.0f}"),
     ]
     rows.extend((f"matched by {rule}", f"{count:,}") for rule, count in report.matched.items())
-    if report.ignored_columns:
-        rows.append(("ignored columns", ", ".join(report.ignored_columns)))
+    if report.layout:
+        rows.insert(2, ("read as", report.layout))
+    rows.append(("ignored columns (not imported)",
+                 ", ".join(report.ignored_columns) if report.ignored_columns else "none"))
     for name, value in rows:
         table.add_row(name, value)
     return table
 
 
+def build_options(*, kind: Kind, preset: str | None, mapping: Path | None, map_: list[str],
+                  set_: list[str], delimiter: str, header: bool | None, columns: str | None,
+                  create_customers: bool, timezone: str | None) -> IngestOptions:
+    """Preset, then mapping file, then the command's flags (each refines the one before)."""
+    options = load_preset(preset, kind=kind.value) if preset else IngestOptions()
+    if mapping:
+        options = options.merged(load_mapping_file(mapping))
+    names = [n.strip() for n in columns.split(",")] if columns else None
+    options = options.updated(
+        timezone=timezone, delimiter=None if delimiter == "auto" else delimiter,
+        header=header, names=names, create_customers=create_customers or None)
+    return options.with_mapping(map_).with_constants(set_)
+
+
 def import_command(
     kind: Annotated[Kind, typer.Argument(help="What the file holds.")],
-    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file.")],
+    file: Annotated[Path, typer.Argument(
+        help="CSV (any delimiter), Parquet or JSON Lines file.")],
     map_: Annotated[list[str] | None, typer.Option(
         "--map", help="Rename a column: source_col=field (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="The same value for every row: field=value, e.g. --set source=shop "
+        "(repeatable; wins over a column of that field).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Mapping preset for a common export: generic (orders export), shopify "
+        "(orders export), stripe (charges export). --map/--set/--mapping refine it.")
+    ] = None,
     mapping: Annotated[Path | None, typer.Option(
-        help="TOML mapping file: [columns], [defaults], [options].")] = None,
+        help="TOML mapping file: [columns], [set], [defaults], [options].")] = None,
     file_format: Annotated[str | None, typer.Option(
-        "--format", help="csv, parquet or jsonl (default: from the extension).")] = None,
+        "--format", help="csv, parquet or jsonl (default: from the extension; .txt, "
+        ".tsv and .dat are text).")] = None,
+    delimiter: Annotated[str, typer.Option(
+        help="Field delimiter of a text file: ',', ';', tab, '|' or whitespace (runs of "
+        "spaces), or auto.")] = "auto",
+    header: Annotated[bool | None, typer.Option(
+        "--header/--no-header", show_default="auto",
+        help="Whether the first row names the columns (default: detected; without a "
+        "header columns are column_1, column_2... or the --columns names).")] = None,
+    columns: Annotated[str | None, typer.Option(
+        help="Names of the columns of a file without a header, in order, comma-separated "
+        "(fields or names to --map), e.g. customer_external_id,ordered_at,quantity,amount.")
+    ] = None,
+    create_customers: Annotated[bool, typer.Option(
+        "--create-customers", help="Rows naming an unknown customer create it (source and "
+        "id only) instead of being rejected.")] = False,
     encoding: Annotated[str, typer.Option(
-        help="Text encoding of a CSV or JSON Lines file (latin-1, cp1252...).")
-    ] = "utf-8",
+        help="Text encoding of a CSV or JSON Lines file (utf-8, latin-1, cp1252...) or "
+        "auto.")] = "auto",
     timezone: Annotated[str | None, typer.Option(
         help="Zone of naive date-times (default UTC or the mapping file's).")] = None,
     strict: Annotated[bool, typer.Option(
@@ -99,14 +141,14 @@ def import_command(
 ) -> None:
     """Import customers, prospects, products, transactions, lines, interactions or
     memberships. Re-running the same file changes nothing; an interrupted import finishes
-    when run again."""
+    when run again. Transactions without an order id column get one order per customer
+    and timestamp (ids generated, stable across re-imports); see docs/ingestion.md."""
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
-        options = load_mapping_file(mapping) if mapping else IngestOptions()
-        if timezone:
-            options = IngestOptions.model_validate(
-                {**options.model_dump(), "timezone": timezone})
-        options = options.with_mapping(map_ or [])
+        options = build_options(
+            kind=kind, preset=preset, mapping=mapping, map_=map_ or [], set_=set_ or [],
+            delimiter=delimiter, header=header, columns=columns,
+            create_customers=create_customers, timezone=timezone)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), RowsPerSecond(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
