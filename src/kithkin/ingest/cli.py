@@ -25,7 +25,7 @@ from rich.text import Text
 from kithkin.errors import IngestError, KithkinError
 from kithkin.imports.schemas import ImportReport
 from kithkin.ingest.kinds import Kind
-from kithkin.ingest.options import IngestOptions, load_mapping_file, load_preset
+from kithkin.ingest.options import build_options, load_mapping_file
 from kithkin.ingest.pipeline import ingest_file
 
 console = Console(stderr=True)
@@ -75,20 +75,6 @@ def _summary(report: ImportReport) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
-
-
-def build_options(*, kind: Kind, preset: str | None, mapping: Path | None, map_: list[str],
-                  set_: list[str], delimiter: str, header: bool | None, columns: str | None,
-                  create_customers: bool, timezone: str | None) -> IngestOptions:
-    """Preset, then mapping file, then the command's flags (each refines the one before)."""
-    options = load_preset(preset, kind=kind.value) if preset else IngestOptions()
-    if mapping:
-        options = options.merged(load_mapping_file(mapping))
-    names = [n.strip() for n in columns.split(",")] if columns else None
-    options = options.updated(
-        timezone=timezone, delimiter=None if delimiter == "auto" else delimiter,
-        header=header, names=names, create_customers=create_customers or None)
-    return options.with_mapping(map_).with_constants(set_)
 
 
 def import_command(
@@ -146,9 +132,10 @@ def import_command(
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         options = build_options(
-            kind=kind, preset=preset, mapping=mapping, map_=map_ or [], set_=set_ or [],
-            delimiter=delimiter, header=header, columns=columns,
-            create_customers=create_customers, timezone=timezone)
+            kind=kind.value, preset=preset,
+            mapping=load_mapping_file(mapping) if mapping else None,
+            columns=map_ or [], constants=set_ or [], delimiter=delimiter, header=header,
+            names=columns, create_customers=create_customers, timezone=timezone)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), RowsPerSecond(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:

@@ -129,6 +129,32 @@ class IngestOptions(BaseModel):
         })
 
 
+def build_options(*, kind: str, preset: str | None = None,
+                  mapping: IngestOptions | None = None, columns: list[str] | None = None,
+                  constants: list[str] | None = None, delimiter: str | None = None,
+                  header: bool | None = None, names: str | list[str] | None = None,
+                  create_customers: bool = False,
+                  timezone: str | None = None) -> IngestOptions:
+    """The options of one import, as the CLI, the API and the dashboard take them: the
+    preset, then the mapping file, then the explicit values (each refines the one before).
+
+    ``columns`` are ``source_col=field`` pairs (``--map``), ``constants`` ``field=value``
+    pairs (``--set``), ``names`` the column names of a header-less file (a list or one
+    comma-separated text); ``delimiter`` None or ``auto`` means detected.
+    """
+    options = load_preset(preset, kind=kind) if preset else IngestOptions()
+    if mapping is not None:
+        options = options.merged(mapping)
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",")] if names.strip() else None
+    options = options.updated(
+        timezone=timezone, header=header, names=names,
+        delimiter=None if delimiter is None or delimiter.strip().lower() == "auto"
+        else delimiter,
+        create_customers=create_customers or None)
+    return options.with_mapping(columns or []).with_constants(constants or [])
+
+
 def _pairs(pairs: list[str], flag: str, shape: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for pair in pairs:

@@ -167,9 +167,8 @@ def open_source(*, spec: KindSpec, path: Path, options: IngestOptions,
                 batch_size: int) -> tuple[FileSource, ColumnPlan]:
     """Open the file (detecting what it does not say) and plan its columns; a file read
     as one column or without a header gets a hint on the missing-column error."""
-    source = FileSource(path, fmt=detect_format(path, file_format), batch_size=batch_size,
-                        encoding=encoding, label=label, delimiter=options.delimiter,
-                        header=options.header, column_names=options.names)
+    source = open_file(path=path, options=options, file_format=file_format,
+                       encoding=encoding, label=label, batch_size=batch_size)
     try:
         plan = plan_columns(spec, source.columns, options, file=source.label)
     except IngestError as exc:
@@ -179,6 +178,14 @@ def open_source(*, spec: KindSpec, path: Path, options: IngestOptions,
         raise IngestError(f"{exc.reason}; {hint}", file=exc.file, row=exc.row,
                           field=exc.field) from exc
     return source, plan
+
+
+def open_file(*, path: Path, options: IngestOptions, file_format: str | None,
+              encoding: str | None, label: str | None, batch_size: int) -> FileSource:
+    """The file opened with its format, encoding, delimiter and header settled."""
+    return FileSource(path, fmt=detect_format(path, file_format), batch_size=batch_size,
+                      encoding=encoding, label=label, delimiter=options.delimiter,
+                      header=options.header, column_names=options.names)
 
 
 def _headerless_hint(source: FileSource, options: IngestOptions) -> str | None:
