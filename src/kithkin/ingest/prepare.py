@@ -331,6 +331,12 @@ def _skipped(plan: ColumnPlan, out: dict[str, pa.Array], n: int
     return mask
 
 
+def to_cents(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Round to the cent exactly: Arrow's ``round(x, 2)`` leaves 86.28999999999999 for a
+    sum of 40.00 and 46.29; rounding the cents and dividing is correctly rounded."""
+    return pc.divide(pc.round(pc.multiply(values, 100.0)), 100.0)
+
+
 def combine_orders(table: pa.Table, key: list[str]) -> tuple[pa.Table, int]:
     """One row per order: amounts, discounts, quantities and refunds add up (empty cells
     do not count; empty when all are), a cost only when every row has one (a cost
@@ -358,7 +364,7 @@ def combine_orders(table: pa.Table, key: list[str]) -> tuple[pa.Table, int]:
         elif name in SUMMED:
             total = grouped[f"{name}_sum"]
             if name != "quantity":
-                total = pc.round(total, 2)
+                total = to_cents(total)
             if name == "cost":
                 total = pc.if_else(pc.equal(grouped["cost_count"], rows), total,
                                    pa.scalar(None, total.type))
@@ -388,7 +394,7 @@ def _net_of_refunds(table: pa.Table) -> pa.Table:
     """The amount net of what was refunded (a fully refunded order is kept at 0, so a
     re-import after a refund updates it); the refund itself is not stored."""
     refunded = pc.fill_null(table["refunded"], 0.0)
-    net = pc.round(pc.subtract(table["amount"], refunded), 2)
+    net = to_cents(pc.subtract(table["amount"], refunded))
     index = table.column_names.index("amount")
     return table.set_column(index, "amount", net).drop_columns(["refunded"])
 
