@@ -13,7 +13,8 @@ states what was used.
 - Delimiter: on the first 64 KiB, the candidate among ``,`` ``;`` tab ``|`` that splits
   (nearly) every row into the same number of fields, more than one, with the most
   consistent rows and then the most fields; if none does, runs of whitespace when they
-  split every row the same way; else a comma (a one-column file).
+  split the rows the same way; else a comma (a one-column file). A short sample may
+  have one odd row (a malformed line is rejected later, with its row number).
 - Header: the first row is a header unless none of its cells holds a letter (a log line
   such as ``00001 19970101 1 11.77``). Header-less columns are named ``column_1``,
   ``column_2``... unless names are given (``--columns``).
@@ -121,15 +122,23 @@ def detect_delimiter(text: str) -> str:
     """The delimiter that splits ``text`` into a consistent table (see the module doc)."""
     best, best_score = ",", (0.0, 0)
     for candidate in CANDIDATES:
-        score = _score(_rows(text, candidate))
-        if score[0] >= CONSISTENT and score > best_score:
+        rows = _rows(text, candidate)
+        score = _score(rows)
+        if score[0] >= _needed(len(rows)) and score > best_score:
             best, best_score = candidate, score
     if best_score[1] >= 2:
         return best
-    share, width = _score(_rows(text, WHITESPACE))
-    if width >= 2 and share == 1.0:
+    rows = _rows(text, WHITESPACE)
+    share, width = _score(rows)
+    if width >= 2 and share >= _needed(len(rows)):
         return WHITESPACE
     return ","
+
+
+def _needed(rows: int) -> float:
+    """The consistent share a delimiter needs: :data:`CONSISTENT`, or all rows but one
+    in a short sample (one malformed row must not hide the delimiter of a small file)."""
+    return min(CONSISTENT, (rows - 1) / rows) if rows > 1 else 1.0
 
 
 def looks_like_header(cells: list[str]) -> bool:
