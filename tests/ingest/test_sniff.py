@@ -111,7 +111,7 @@ def test_names_must_match_the_number_of_fields(sqlite_engine: Engine,
                                                tmp_path: Path) -> None:
     path = tmp_path / "log.txt"
     path.write_text("1001 2024-01-02 3 30.50\n", encoding="utf-8")
-    with pytest.raises(IngestError, match="3 column names given .* 4 fields"):
+    with pytest.raises(IngestError, match=r"3 column names given .* 4 fields"):
         ingest_file(kind="transactions", path=path, engine=sqlite_engine,
                     mapping=IngestOptions(names=["customer_external_id", "ordered_at",
                                                  "amount"]))

@@ -24,8 +24,8 @@ from kithkin.ingest.kinds import Kind
 from kithkin.ingest.options import build_options
 
 router = APIRouter(prefix="/imports", tags=["imports"])
-ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".tab", ".dat", ".parquet", ".jsonl", ".ndjson", ".json",
-                    ".gz"}
+ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".tab", ".dat", ".parquet", ".jsonl", ".ndjson",
+                    ".json", ".gz"}
 _CHUNK = 1 << 20
 
 

@@ -217,7 +217,7 @@ def load_preset(name: str, *, kind: str | None = None) -> IngestOptions:
     meant_for = document.get("preset", {}).get("kind")
     if kind is not None and meant_for is not None and meant_for != kind:
         raise ValidationError(f"preset {name!r} is for {meant_for}, not {kind}")
-    return _from_document(document, f"preset {name}", extra={"preset"})
+    return _from_document(document, f"preset {name}", extra=frozenset({"preset"}))
 
 
 def preset_description(name: str) -> str:

@@ -105,11 +105,13 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     missing = [n for n in spec.required if n not in sources and n not in constants
                and not (generate and n == "order_id")]
     if missing:
+        name = missing[0]
+        constant = (f" or give it for every row with --set {name}=VALUE"
+                    if name in SETTABLE else "")
         raise IngestError(
-            f"missing required column {missing[0]!r} for {spec.kind} (columns found: "
-            f"{', '.join(columns) or 'none'}; map one with --map COLUMN={missing[0]}"
-            f"{f' or give it for every row with --set {missing[0]}=VALUE' if missing[0] in SETTABLE else ''})",
-            file=file, field=missing[0],
+            f"missing required column {name!r} for {spec.kind} (columns found: "
+            f"{', '.join(columns) or 'none'}; map one with --map COLUMN={name}{constant})",
+            file=file, field=name,
         )
     one_of = ONE_OF.get(spec.kind, ())
     if one_of and not any(n in sources or n in constants for n in one_of):

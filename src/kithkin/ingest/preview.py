@@ -85,17 +85,17 @@ def suggest_mapping(*, kind: str, columns: list[str],
             preset = load_preset(name, kind=kind)
         except ValidationError:
             continue
-        for column, field in preset.columns.items():
-            synonyms.setdefault(_normal(column), field)
+        for column, target in preset.columns.items():
+            synonyms.setdefault(_normal(column), target)
     given = options.columns if options else {}
     mapping: dict[str, str] = {}
     taken: set[str] = set()
     for column in columns:
-        field = given.get(column) or fields.get(_normal(column)) or synonyms.get(
+        found = given.get(column) or fields.get(_normal(column)) or synonyms.get(
             _normal(column))
-        if field and field not in taken and field in spec.field_by_name:
-            mapping[column] = field
-            taken.add(field)
+        if found and found not in taken and found in spec.field_by_name:
+            mapping[column] = found
+            taken.add(found)
     return mapping
 
 

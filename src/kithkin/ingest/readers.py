@@ -15,7 +15,6 @@ encoding is refused with a hint to pass ``--encoding``.
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import json
 from collections.abc import Iterator
