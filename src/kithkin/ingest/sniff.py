@@ -71,6 +71,8 @@ def detect_encoding(path: Path) -> str:
         undefined = False
         try:
             while chunk := handle.read(1 << 22):
+                if chunk.isascii() and not decoder.getstate()[0]:
+                    continue  # most files: ASCII is UTF-8, and isascii() is faster
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
             return "utf-8"
