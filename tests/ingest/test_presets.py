@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from kithkin.api.app import create_app
+from kithkin.cli.main import app
 from kithkin.database.core import session_scope
 from kithkin.errors import IngestError, ValidationError
 from kithkin.ingest import IngestOptions, ingest_file, load_mapping_file
@@ -293,3 +295,17 @@ def test_preview_reads_suggests_and_does_not_write(sqlite_engine: Engine,
                            columns=["Customer ID", "order date", "TOTAL", "x"]) == {
         "Customer ID": "customer_external_id", "order date": "ordered_at", "TOTAL": "amount"}
     assert count(sqlite_engine, "import_job") == 0
+
+
+def test_cli_preset(sqlite_engine: Engine, tmp_path: Path) -> None:
+    runner = CliRunner()
+    path = _stripe(tmp_path)
+    done = runner.invoke(app, ["import", "transactions", str(path), "--preset", "stripe"],
+                         terminal_width=200)
+    assert done.exit_code == 0, done.output
+    summary = " ".join(done.output.split())
+    assert "skipped (status in skip_statuses) │ 1" in summary
+    assert "Customer Email" in summary.split("ignored columns (not imported)")[1]
+    unknown = runner.invoke(app, ["import", "transactions", str(path), "--preset", "magento"])
+    assert unknown.exit_code == 2
+    assert "unknown preset 'magento' (generic, shopify, stripe)" in unknown.output

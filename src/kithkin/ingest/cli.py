@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from kithkin.errors import IngestError, KithkinError
+from kithkin.errors import KithkinError, ValidationError
 from kithkin.imports.schemas import ImportReport
 from kithkin.ingest.kinds import Kind
 from kithkin.ingest.options import build_options, load_mapping_file
@@ -147,7 +147,7 @@ def import_command(
             report = ingest_file(kind=kind, path=file, mapping=options, file_format=file_format,
                                  strict=strict, dry_run=dry_run, progress=advance,
                                  batch_size=batch_size, bulk=bulk, encoding=encoding)
-    except (IngestError, ValueError) as exc:  # ValueError: a bad --timezone
+    except (ValidationError, ValueError) as exc:  # bad file or option; ValueError: --timezone
         _error(exc)
         raise typer.Exit(2) from exc
     except KithkinError as exc:
