@@ -60,10 +60,13 @@ def _summary(report: ImportReport) -> Table:
         ("  inserted / updated / unchanged",
          f"{report.inserted:,} / {report.updated:,} / {report.unchanged:,}"),
         ("superseded duplicates (last wins)", f"{report.duplicates:,}"),
-        ("rows added into another row's order", f"{report.combined:,}"),
-        ("skipped (status in skip_statuses)", f"{report.skipped:,}"),
+        *([("rows added into another row's order", f"{report.combined:,}")]
+          if report.combined else []),
+        *([("skipped (status in skip_statuses)", f"{report.skipped:,}")]
+          if report.skipped else []),
         ("rejected", f"{report.rows_rejected:,}"),
-        ("customers created", f"{report.customers_created:,}"),
+        *([("customers created", f"{report.customers_created:,}")]
+          if report.customers_created else []),
         ("elapsed", f"{report.elapsed_seconds:.2f} s"),
         ("rows/s", f"{report.rows_per_second:,.0f}"),
     ]
