@@ -49,7 +49,8 @@ def _cdnow_like(path: Path, seed: int = 7) -> dict[tuple[str, str], tuple[int, f
 
 
 @pytest.fixture
-def runner() -> CliRunner:
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("COLUMNS", "200")  # the summary table on one line per row
     return CliRunner()
 
 
