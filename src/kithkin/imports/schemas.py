@@ -25,7 +25,8 @@ class RejectedRow(BaseModel):
 
 
 class ImportReport(BaseModel):
-    """Outcome of one import: every row read is written, superseded or rejected."""
+    """Outcome of one import: every row read is written, superseded, added into another
+    row's order, skipped or rejected."""
 
     job_id: int | None = Field(description="import_job row; None for a dry run.")
     kind: str
