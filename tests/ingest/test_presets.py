@@ -309,3 +309,17 @@ def test_cli_preset(sqlite_engine: Engine, tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["import", "transactions", str(path), "--preset", "magento"])
     assert unknown.exit_code == 2
     assert "unknown preset 'magento' (generic, shopify, stripe)" in unknown.output
+
+
+def test_a_huge_refund_is_rejected_not_a_crash(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """`refunded` is read, not stored, yet range-checked like the amount it reduces
+    (1e308 used to overflow Arrow's rounding and abort the import)."""
+    seed_customers(sqlite_engine, tmp_path)
+    path = write_csv(tmp_path / "o.csv", [
+        ["source", "order_id", "customer_external_id", "ordered_at", "amount", "refunded"],
+        ["shop", "o1", "c1", "2024-01-01", "10", "1e308"],
+        ["shop", "o2", "c1", "2024-01-02", "10", "2.5"]])
+    report = ingest_file(kind="transactions", path=path, engine=sqlite_engine)
+    assert (report.rows_written, report.rows_rejected) == (1, 1), report
+    assert "out of range" in (report.reject_path or Path()).read_text(encoding="utf-8")
+    assert _orders(sqlite_engine, "shop")["o2"]["amount"] == 7.5

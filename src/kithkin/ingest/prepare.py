@@ -29,12 +29,15 @@ from kithkin.ingest.validate import (
     text_errors,
 )
 from kithkin.interactions.models import SCORE_RANGES
+from kithkin.products.models import Money
 
 ROW = "row_no"
 SETTABLE = frozenset({"source", "customer_source", "currency", "channel", "kind",
                       "programme", "direction", "origin", "status"})
 """Fields a whole file often shares: the missing-column error suggests --set for them."""
 GENERATED_PREFIX = "gen-"
+MONEY_BOUND = 10.0 ** ((Money.precision or 18) - (Money.scale or 0))
+"""Magnitude a Numeric(18, 2) money column holds (1e16)."""
 SHOWN_CHARS = 200
 """A rejected value longer than this is shown cut (the reject file keeps the whole row)."""
 
@@ -125,6 +128,9 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     lengths = {c.name: c.type.length for c in table.columns
                if isinstance(c.type, String) and c.type.length}
     bounds = {c.name: bound for c in table.columns if (bound := column_bound(c)) is not None}
+    for spec_field in spec.fields:  # read-only money (refunded): a stored amount's range
+        if spec_field.type is FieldType.MONEY and spec_field.target is None:
+            bounds[spec_field.name] = MONEY_BOUND
     keys = frozenset([*spec.key, *(src for ref in spec.references for _, src in ref.on),
                       *(ref.trigger for ref in spec.references)])
     return ColumnPlan(spec, options, sources, constants, extras, ignored, lengths, bounds,
@@ -206,7 +212,8 @@ def _coerce(spec_field: FieldSpec, raw: pa.Array, plan: ColumnPlan,
     elif kind in (FieldType.MONEY, FieldType.FLOAT, FieldType.INT):
         values, errors = coerce.to_number(raw, options, integer=kind is FieldType.INT,
                                           cents=kind is FieldType.MONEY,
-                                          bound=plan.bounds.get(spec_field.target or ""))
+                                          bound=plan.bounds.get(spec_field.target
+                                                                or spec_field.name))
     elif kind is FieldType.ENUM:
         values, errors = coerce.to_enum(raw, spec_field.choices)
     elif kind is FieldType.CONSENT:
