@@ -28,8 +28,8 @@ def test_latin1_csv_names_the_file_and_the_option(sqlite_engine: Engine,
                                                   tmp_path: Path) -> None:
     path = tmp_path / "clients.csv"
     path.write_bytes(LATIN_1)
-    with pytest.raises(IngestError) as caught:
-        ingest_file(kind="customers", path=path, engine=sqlite_engine)
+    with pytest.raises(IngestError) as caught:  # told UTF-8: refused with the hint
+        ingest_file(kind="customers", path=path, engine=sqlite_engine, encoding="utf-8")
     message = str(caught.value)
     assert message.startswith("file clients.csv: not valid UTF-8")
     assert "--encoding latin-1" in message
@@ -39,6 +39,9 @@ def test_latin1_csv_names_the_file_and_the_option(sqlite_engine: Engine,
     with sqlite_engine.connect() as conn:
         stored = set(conn.execute(text("SELECT first_name FROM customer")).scalars())
     assert stored == {"André", "Zoë"}
+    detected = ingest_file(kind="customers", path=path, engine=sqlite_engine)  # auto
+    assert detected.unchanged == 2, detected
+    assert "encoding cp1252 (detected)" in (detected.layout or "")
 
 
 def test_latin1_deep_in_the_file_is_the_same_error(sqlite_engine: Engine,
@@ -47,7 +50,13 @@ def test_latin1_deep_in_the_file_is_the_same_error(sqlite_engine: Engine,
     path = tmp_path / "clients.csv"
     path.write_bytes(("source,external_id,first_name\n" + rows).encode() + LATIN_1[30:])
     with pytest.raises(IngestError, match=r"clients.csv: not valid UTF-8.*--encoding"):
-        ingest_file(kind="customers", path=path, engine=sqlite_engine)
+        ingest_file(kind="customers", path=path, engine=sqlite_engine, encoding="utf-8")
+    # Detection reads the whole file, not only its start.
+    report = ingest_file(kind="customers", path=path, engine=sqlite_engine)
+    assert (report.rows_rejected, report.duplicates) == (0, 2)  # c1, c2 come again, last
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(text("SELECT first_name FROM customer "
+                                 "WHERE first_name LIKE 'Andr%'")).scalar_one() == "André"
 
 
 def test_latin1_json_lines(sqlite_engine: Engine, tmp_path: Path) -> None:
@@ -55,21 +64,25 @@ def test_latin1_json_lines(sqlite_engine: Engine, tmp_path: Path) -> None:
     path.write_bytes('{"source": "shop", "external_id": "c1", "first_name": "André"}\n'
                      .encode("latin-1"))
     with pytest.raises(IngestError, match="--encoding"):
-        ingest_file(kind="customers", path=path, engine=sqlite_engine)
+        ingest_file(kind="customers", path=path, engine=sqlite_engine, encoding="utf-8")
     report = ingest_file(kind="customers", path=path, engine=sqlite_engine, encoding="latin-1")
     assert report.rows_written == 1
+    assert ingest_file(kind="customers", path=path, engine=sqlite_engine).unchanged == 1
 
 
 def test_cli_encoding_option(sqlite_engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "clients.csv"
     path.write_bytes(LATIN_1)
     runner = CliRunner()
-    refused = runner.invoke(app, ["import", "customers", str(path)])
+    refused = runner.invoke(app, ["import", "customers", str(path), "--encoding", "utf-8"])
     assert refused.exit_code == 2
     assert "--encoding" in refused.output
     assert "Traceback" not in refused.output
     done = runner.invoke(app, ["import", "customers", str(path), "--encoding", "latin-1"])
     assert done.exit_code == 0, done.output
+    detected = runner.invoke(app, ["import", "customers", str(path)])
+    assert detected.exit_code == 0, detected.output
+    assert "cp1252" in detected.output
 
 
 def _job_statuses(engine: Engine) -> list[str]:
@@ -144,7 +157,7 @@ def test_an_upload_can_name_its_encoding(sqlite_engine: Engine, tmp_path: Path) 
     headers = {"X-API-Key": key}
     upload = {"file": ("clients.csv", LATIN_1, "text/csv")}
     refused = client.post("/api/v1/imports", headers=headers, files=upload,
-                          data={"kind": "customers"})
+                          data={"kind": "customers", "encoding": "utf-8"})
     assert refused.status_code == 422
     assert "encoding field of an upload" in refused.text
     started = client.post("/api/v1/imports", headers=headers, files=upload,

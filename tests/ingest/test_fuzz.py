@@ -56,7 +56,8 @@ def _import_whole_or_nothing(engine: Engine, kind: Kind, path: Path) -> None:
         return
     assert report.status == "succeeded"
     assert report.rows_read == (report.rows_written + report.rows_rejected
-                                + report.duplicates), report
+                                + report.duplicates + report.combined
+                                + report.skipped), report
     assert count(engine, table) - before == report.inserted, report
 
 

@@ -26,7 +26,7 @@ _POLL_SECONDS = 0.02
 
 
 def start_import(*, engine: Engine, settings: Settings, kind: str, path: Path,
-                 options: IngestOptions, strict: bool, encoding: str = "utf-8") -> int:
+                 options: IngestOptions, strict: bool, encoding: str | None = None) -> int:
     """Run ``ingest_file`` in a daemon thread; return its job id once registered."""
     failure: list[BaseException] = []
 

@@ -23,6 +23,7 @@ from typer.core import HAS_RICH, TyperCommand, TyperGroup
 
 from kithkin import __version__
 from kithkin.cli.commands import APP_HELP, LAZY_COMMANDS, LazyCommand
+from kithkin.cli.workspace import STORE_FREE, with_workspace
 
 __all__ = ["LAZY_COMMANDS", "LazyCommand", "app", "load_command"]
 
@@ -42,6 +43,8 @@ def load_command(name: str) -> click.Command:
     command = typer.main.get_group(holder).commands.get(name)
     if command is None:
         raise RuntimeError(f"{spec.register} did not register the command {name!r}")
+    if name not in STORE_FREE:
+        with_workspace(command)
     return escape_markup(command)
 
 

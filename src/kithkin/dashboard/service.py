@@ -136,7 +136,9 @@ def timeline(*, session: Session, customer_id: int, cursor: str | None = None,
 
 
 def _order_entry(order: Transaction) -> TimelineEntry:
-    parts = [p for p in (order.channel, order.source) if p]
+    units = (f"{order.quantity:g} unit{'' if order.quantity == 1 else 's'}"
+             if order.quantity is not None else None)
+    parts = [p for p in (units, order.channel, order.source) if p]
     return TimelineEntry(kind="transaction", at=order.ordered_at, id=order.id,
                          title=f"Order {order.order_id}", detail=" · ".join(parts),
                          amount=order.amount)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import JSON, BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kithkin.database.base import Base, IdType, utcnow
@@ -33,6 +33,8 @@ class ImportJob(Base):
     rows_written: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     reject_path: Mapped[str | None] = mapped_column(String(1000))
+    # Input columns not imported, so an upload's poller sees them too (not only the CLI).
+    ignored_columns: Mapped[list[str] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

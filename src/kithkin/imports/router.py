@@ -21,10 +21,11 @@ from kithkin.imports import service as import_service
 from kithkin.imports.filenames import safe_upload_name
 from kithkin.imports.schemas import ImportJobRead
 from kithkin.ingest.kinds import Kind
-from kithkin.ingest.options import IngestOptions
+from kithkin.ingest.options import build_options
 
 router = APIRouter(prefix="/imports", tags=["imports"])
-ALLOWED_SUFFIXES = {".csv", ".parquet", ".jsonl", ".ndjson", ".json", ".gz"}
+ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".tab", ".dat", ".parquet", ".jsonl", ".ndjson",
+                    ".json", ".gz"}
 _CHUNK = 1 << 20
 
 
@@ -48,12 +49,30 @@ def upload_import(
     kind: Annotated[Kind, Form()],
     strict: Annotated[bool, Form()] = False,
     encoding: Annotated[str, Form(
-        description="Text encoding of a CSV or JSON Lines file, e.g. latin-1.")] = "utf-8",
+        description="Text encoding of a CSV or JSON Lines file, e.g. latin-1, or auto "
+                    "(detected).")] = "auto",
     mappings: Annotated[list[str] | None, Form(
         alias="map", description="source_col=field, repeatable.")] = None,
+    constants: Annotated[list[str] | None, Form(
+        alias="set", description="field=value for every row, e.g. source=shop; "
+                                 "repeatable.")] = None,
+    preset: Annotated[str | None, Form(
+        description="Mapping preset: generic, shopify or stripe.")] = None,
+    delimiter: Annotated[str, Form(
+        description="',', ';', tab, '|', whitespace or auto (detected).")] = "auto",
+    header: Annotated[bool | None, Form(
+        description="Whether the first row names the columns (default: detected).")
+    ] = None,
+    columns: Annotated[str | None, Form(
+        description="Comma-separated names of the columns of a file without header.")
+    ] = None,
+    create_customers: Annotated[bool, Form(
+        description="Rows naming an unknown customer create it.")] = False,
 ) -> dict[str, Any]:
     """Start importing the uploaded file; poll ``GET /imports/{job_id}`` for progress."""
-    options = IngestOptions().with_mapping(mappings or [])
+    options = build_options(kind=kind.value, preset=preset, columns=mappings,
+                            constants=constants, delimiter=delimiter, header=header,
+                            names=columns, create_customers=create_customers)
     settings = settings_of(request.app.state)
     path = save_upload(file, settings=settings)
     job_id = background.start_import(engine=request.app.state.engine, settings=settings,

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_serializer,
+    field_validator,
+)
 
 from kithkin.public_text import hide_paths
 
@@ -18,7 +25,8 @@ class RejectedRow(BaseModel):
 
 
 class ImportReport(BaseModel):
-    """Outcome of one import: every row read is written, superseded or rejected."""
+    """Outcome of one import: every row read is written, superseded, added into another
+    row's order, skipped or rejected."""
 
     job_id: int | None = Field(description="import_job row; None for a dry run.")
     kind: str
@@ -40,7 +48,18 @@ class ImportReport(BaseModel):
     matched: dict[str, int] = Field(
         default_factory=dict, description="Customers joined by a matching rule (email, phone)."
     )
-    ignored_columns: list[str] = Field(default_factory=list)
+    ignored_columns: list[str] = Field(default_factory=list, description=(
+        "Every input column that was not imported: not a field of the kind, a field "
+        "already fed by another column, or a field given by --set."))
+    skipped: int = Field(default=0, description=(
+        "Rows left out on purpose: their status is one of the options' skip_statuses "
+        "(failed or voided payments)."))
+    combined: int = Field(default=0, description=(
+        "Rows added into another row's order (generated order ids, combine_rows)."))
+    customers_created: int = Field(default=0, description=(
+        "Customers created because rows named unknown ones (create_customers)."))
+    layout: str | None = Field(default=None, description=(
+        "How a text file was read: delimiter, encoding, header (detected or given)."))
     rejects: list[RejectedRow] = Field(
         default_factory=list, description="In-memory imports only: the rejected records."
     )
@@ -66,6 +85,8 @@ class ImportJobRead(BaseModel):
     rows_written: int
     rows_rejected: int
     reject_path: str | None
+    ignored_columns: list[str] = Field(default_factory=list, description=(
+        "Input columns that were not imported."))
     error: str | None
     started_at: datetime
     finished_at: datetime | None
@@ -75,3 +96,8 @@ class ImportJobRead(BaseModel):
         """Clients see file names, not where they are on the server (the service keeps
         the full paths on the model)."""
         return None if value is None else hide_paths(value)
+
+    @field_validator("ignored_columns", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: list[str] | None) -> list[str]:
+        return value or []

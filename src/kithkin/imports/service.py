@@ -16,9 +16,10 @@ from kithkin.imports.schemas import ImportJobRead
 
 
 def create(*, session: Session, kind: str, filename: str, file_sha256: str | None,
-           strict: bool) -> ImportJob:
+           strict: bool, ignored_columns: list[str] | None = None) -> ImportJob:
     job = ImportJob(kind=kind, filename=filename, file_sha256=file_sha256,
-                    status=ImportStatus.RUNNING, strict=strict, dry_run=False)
+                    status=ImportStatus.RUNNING, strict=strict, dry_run=False,
+                    ignored_columns=ignored_columns or None)
     session.add(job)
     session.flush()
     return job

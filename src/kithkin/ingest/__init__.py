@@ -6,15 +6,20 @@
 
 from kithkin.imports.schemas import ImportReport, RejectedRow
 from kithkin.ingest.kinds import Kind
-from kithkin.ingest.options import IngestOptions, load_mapping_file
+from kithkin.ingest.options import IngestOptions, build_options, load_mapping_file
 from kithkin.ingest.pipeline import ingest_file, ingest_records
+from kithkin.ingest.preview import FilePreview, preview_file, suggest_mapping
 
 __all__ = [
+    "FilePreview",
     "ImportReport",
     "IngestOptions",
     "Kind",
     "RejectedRow",
+    "build_options",
     "ingest_file",
     "ingest_records",
     "load_mapping_file",
+    "preview_file",
+    "suggest_mapping",
 ]

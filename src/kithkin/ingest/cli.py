@@ -23,10 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from kithkin.cli import output
-from kithkin.errors import IngestError, KithkinError
+from kithkin.errors import KithkinError, ValidationError
 from kithkin.imports.schemas import ImportReport
 from kithkin.ingest.kinds import Kind
-from kithkin.ingest.options import IngestOptions, load_mapping_file
+from kithkin.ingest.options import build_options, load_mapping_file
 from kithkin.ingest.pipeline import ingest_file
 
 console = Console(stderr=True)
@@ -59,13 +59,21 @@ def _summary(report: ImportReport) -> Table:
         ("  inserted / updated / unchanged",
          f"{report.inserted:,} / {report.updated:,} / {report.unchanged:,}"),
         ("superseded duplicates (last wins)", f"{report.duplicates:,}"),
+        *([("rows added into another row's order", f"{report.combined:,}")]
+          if report.combined else []),
+        *([("skipped (status in skip_statuses)", f"{report.skipped:,}")]
+          if report.skipped else []),
         ("rejected", f"{report.rows_rejected:,}"),
+        *([("customers created", f"{report.customers_created:,}")]
+          if report.customers_created else []),
         ("elapsed", f"{report.elapsed_seconds:.2f} s"),
         ("rows/s", f"{report.rows_per_second:,.0f}"),
     ]
     rows.extend((f"matched by {rule}", f"{count:,}") for rule, count in report.matched.items())
-    if report.ignored_columns:
-        rows.append(("ignored columns", ", ".join(report.ignored_columns)))
+    if report.layout:
+        rows.insert(2, ("read as", report.layout))
+    rows.append(("ignored columns (not imported)",
+                 ", ".join(report.ignored_columns) if report.ignored_columns else "none"))
     table = output.build_table(["", ""], rows, title=f"import {report.kind} from {report.file}",
                                show_header=False, numeric=[False, False])
     table.columns[0].style = "bold"
@@ -75,16 +83,39 @@ def _summary(report: ImportReport) -> Table:
 
 def import_command(
     kind: Annotated[Kind, typer.Argument(help="What the file holds.")],
-    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file.")],
+    file: Annotated[Path, typer.Argument(
+        help="CSV (any delimiter), Parquet or JSON Lines file.")],
     map_: Annotated[list[str] | None, typer.Option(
         "--map", help="Rename a column: source_col=field (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="The same value for every row: field=value, e.g. --set source=shop "
+        "(repeatable; wins over a column of that field).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Mapping preset for a common export: generic (orders export), shopify "
+        "(orders export), stripe (charges export). --map/--set/--mapping refine it.")
+    ] = None,
     mapping: Annotated[Path | None, typer.Option(
-        help="TOML mapping file: [columns], [defaults], [options].")] = None,
+        help="TOML mapping file: [columns], [set], [defaults], [options].")] = None,
     file_format: Annotated[str | None, typer.Option(
-        "--format", help="csv, parquet or jsonl (default: from the extension).")] = None,
+        "--format", help="csv, parquet or jsonl (default: from the extension; .txt, "
+        ".tsv and .dat are text).")] = None,
+    delimiter: Annotated[str, typer.Option(
+        help="Field delimiter of a text file: ',', ';', tab, '|' or whitespace (runs of "
+        "spaces), or auto.")] = "auto",
+    header: Annotated[bool | None, typer.Option(
+        "--header/--no-header", show_default="auto",
+        help="Whether the first row names the columns (default: detected; without a "
+        "header columns are column_1, column_2... or the --columns names).")] = None,
+    columns: Annotated[str | None, typer.Option(
+        help="Names of the columns of a file without a header, in order, comma-separated "
+        "(fields or names to --map), e.g. customer_external_id,ordered_at,quantity,amount.")
+    ] = None,
+    create_customers: Annotated[bool, typer.Option(
+        "--create-customers", help="Rows naming an unknown customer create it (source and "
+        "id only) instead of being rejected.")] = False,
     encoding: Annotated[str, typer.Option(
-        help="Text encoding of a CSV or JSON Lines file (latin-1, cp1252...).")
-    ] = "utf-8",
+        help="Text encoding of a CSV or JSON Lines file (utf-8, latin-1, cp1252...) or "
+        "auto.")] = "auto",
     timezone: Annotated[str | None, typer.Option(
         help="Zone of naive date-times (default UTC or the mapping file's).")] = None,
     strict: Annotated[bool, typer.Option(
@@ -100,14 +131,15 @@ def import_command(
 ) -> None:
     """Import customers, prospects, products, transactions, lines, interactions or
     memberships. Re-running the same file changes nothing; an interrupted import finishes
-    when run again."""
+    when run again. Transactions without an order id column get one order per customer
+    and timestamp (ids generated, stable across re-imports); see docs/ingestion.md."""
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
-        options = load_mapping_file(mapping) if mapping else IngestOptions()
-        if timezone:
-            options = IngestOptions.model_validate(
-                {**options.model_dump(), "timezone": timezone})
-        options = options.with_mapping(map_ or [])
+        options = build_options(
+            kind=kind.value, preset=preset,
+            mapping=load_mapping_file(mapping) if mapping else None,
+            columns=map_ or [], constants=set_ or [], delimiter=delimiter, header=header,
+            names=columns, create_customers=create_customers, timezone=timezone)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), RowsPerSecond(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
@@ -119,7 +151,7 @@ def import_command(
             report = ingest_file(kind=kind, path=file, mapping=options, file_format=file_format,
                                  strict=strict, dry_run=dry_run, progress=advance,
                                  batch_size=batch_size, bulk=bulk, encoding=encoding)
-    except (IngestError, ValueError) as exc:  # ValueError: a bad --timezone
+    except (ValidationError, ValueError) as exc:  # bad file or option; ValueError: --timezone
         _error(exc)
         raise typer.Exit(2) from exc
     except KithkinError as exc:

@@ -99,8 +99,6 @@ def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False
     no_number = pa.scalar(None, pa.float64())
     infinite = pc.invert(pc.is_finite(numbers))
     errors = pc.coalesce(errors, errors_where(infinite, "not a finite number"))
-    if cents:
-        numbers = pc.round(numbers, 2)
     numbers = pc.if_else(pc.fill_null(infinite, False), no_number, numbers)
     if integer and bound is None:
         bound = 2.0**63  # int64
@@ -109,11 +107,20 @@ def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False
         errors = pc.coalesce(errors, errors_where(
             outside, f"out of range: the column holds numbers below {bound:,.0f} in magnitude"))
         numbers = pc.if_else(outside, no_number, numbers)
+    if cents:  # after the range check: rounding 1e308 overflows Arrow's kernel
+        numbers = _to_cents(numbers)
     if integer:
         whole = pc.equal(pc.floor(numbers), numbers)
         errors = pc.coalesce(errors, errors_where(pc.invert(whole), "not a whole number"))
         numbers = pc.cast(pc.if_else(whole, numbers, no_number), pa.int64())
     return numbers, errors
+
+
+def _to_cents(numbers: pa.Array) -> pa.Array:
+    """Round to cents; a magnitude that cannot be scaled (above 1e306, possible only
+    where the field has no range bound) is left as it is rather than overflowing."""
+    scalable = pc.fill_null(pc.less(pc.abs(numbers), 1e306), True)
+    return pc.if_else(scalable, pc.round(pc.if_else(scalable, numbers, 0.0), 2), numbers)
 
 
 def _naive_formats(options: IngestOptions) -> list[str]:

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, insert, null, select, update
 from sqlalchemy.orm import Session
 
@@ -21,8 +23,11 @@ from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.schemas import MatchRule
 from kithkin.database import bulk
 from kithkin.database.base import Base, utcnow
-from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject
+from kithkin.ingest.kinds import SPECS, Kind
+from kithkin.ingest.options import IngestOptions
+from kithkin.ingest.prepare import ROW, ColumnPlan, Prepared, Reject, plan_columns
 from kithkin.ingest.store import BatchCounts
+from kithkin.ingest.validate import Limits
 
 PROFILE = ("first_name", "last_name", "company", "email", "email_normalized", "phone",
            "phone_e164", "date_of_birth", "address_line", "city", "postcode", "country",
@@ -173,3 +178,29 @@ class CustomerWriter:
             session.execute(insert(CONSENTS), inserts)
         if updates:
             session.execute(update(Consent), updates)
+
+
+def create_missing_customers(connection: Connection, table: pa.Table, *, label: str,
+                             limits: Limits) -> int:
+    """Create the customers a batch of orders (interactions, memberships) names but the
+    store does not know, with their source and external id only; return how many.
+
+    Runs in the batch's transaction before its rows are written, so their references
+    resolve; known identifiers (merged customers included) are left alone.
+    """
+    if "customer_external_id" not in table.column_names or table.num_rows == 0:
+        return 0
+    source = table["customer_source" if "customer_source" in table.column_names
+                   else "source"]
+    pairs = pa.table({"source": source, "external_id": table["customer_external_id"]})
+    pairs = pairs.filter(pc.and_(pc.is_valid(pairs["source"]),
+                                 pc.is_valid(pairs["external_id"])))
+    pairs = pairs.group_by(["source", "external_id"], use_threads=False).aggregate([])
+    if pairs.num_rows == 0:
+        return 0
+    plan = plan_columns(SPECS[Kind.CUSTOMERS], ["source", "external_id"], IngestOptions(),
+                        file=label, limits=limits)
+    staged = pairs.append_column(ROW, pa.array(range(1, pairs.num_rows + 1), pa.int64()))
+    counts, _ = CustomerWriter(connection, plan).write(
+        Prepared(staged, [], 0), lambda _row: {})
+    return counts.inserted

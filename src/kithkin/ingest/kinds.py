@@ -213,6 +213,11 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("discount", FieldType.MONEY),
             FieldSpec("currency", FieldType.CODE),
             FieldSpec("channel"),
+            FieldSpec("quantity", FieldType.FLOAT),
+            # Read, not stored: the amount is stored net of refunds, and rows whose
+            # status is in the options' skip_statuses are left out.
+            FieldSpec("refunded", FieldType.MONEY, column=None),
+            FieldSpec("status", column=None),
         ),
         references=(_CUSTOMER_REF,),
     ),
@@ -316,6 +321,9 @@ SPECS: dict[Kind, KindSpec] = {
         touches_updated_at=True,
     ),
 }
+
+SUMMED = ("amount", "cost", "discount", "quantity", "refunded")
+"""Transaction fields added up when several rows make one order (see prepare.combine)."""
 
 # Columns that need at least one of them present (an interaction belongs to someone).
 ONE_OF: dict[Kind, tuple[str, ...]] = {

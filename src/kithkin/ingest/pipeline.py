@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
@@ -35,9 +36,9 @@ from kithkin.imports import service as import_service
 from kithkin.imports.models import ImportStatus
 from kithkin.imports.schemas import ImportReport, RejectedRow
 from kithkin.ingest import bulk as bulk_mode
-from kithkin.ingest.customers import CustomerWriter
+from kithkin.ingest.customers import CustomerWriter, create_missing_customers
 from kithkin.ingest.failures import storage_error
-from kithkin.ingest.kinds import SPECS, Kind
+from kithkin.ingest.kinds import SPECS, Kind, KindSpec
 from kithkin.ingest.options import IngestOptions, load_mapping_file
 from kithkin.ingest.prefetch import prefetch
 from kithkin.ingest.prepare import ColumnPlan, Prepared, Reject, plan_columns, prepare
@@ -123,46 +124,98 @@ def ingest_file(
     progress: Progress | None = None,
     batch_size: int | None = None,
     bulk: bool | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     label: str | None = None,
     settings: Settings | None = None,
 ) -> ImportReport:
-    """Import a CSV, Parquet or JSON Lines file of ``kind`` into the store.
+    """Import a CSV (or other delimited text), Parquet or JSON Lines file of ``kind``.
 
-    ``mapping`` is an :class:`IngestOptions` or the path of a TOML mapping file. ``bulk``
-    forces SQLite's bulk-load mode on or off (None: on for files large next to the
-    table, see :mod:`kithkin.ingest.bulk`). ``encoding`` is the text encoding of a CSV
-    or JSON Lines file; ``label`` names the file in messages (default: the path as given,
-    relative to the working directory when inside it). ``settings`` (default: the
-    process's, for scripts and the CLI) give the limits, batch size and rejects folder;
-    the web app passes its own. Raises
+    ``mapping`` is an :class:`IngestOptions` or the path of a TOML mapping file; its
+    ``delimiter``, ``header`` and ``names`` say how a text file is split (default:
+    detected, see :mod:`kithkin.ingest.sniff`). ``bulk`` forces SQLite's bulk-load mode
+    on or off (None: on for files large next to the table, see
+    :mod:`kithkin.ingest.bulk`). ``encoding`` is the text encoding of a CSV or JSON Lines
+    file (None or ``auto``: detected); ``label`` names the file in messages (default:
+    the path as given, relative to the working directory when inside it). ``settings``
+    (default: the process's, for scripts and the CLI) give the limits, batch size and
+    rejects folder; the web app passes its own. Raises
     :class:`~kithkin.errors.IngestError` for a file that cannot be imported at all
     (unreadable, unknown format, missing required column) before anything is written,
     and in ``strict`` mode for the first bad row; :class:`~kithkin.errors.StorageError`
     when the store or the workspace cannot be written (read-only, disk full).
+
+    Transactions without an order id column get generated ones and rows that share an
+    order (generated, or ``combine_rows``) are added up; that needs the whole file in
+    memory (see docs/ingestion.md).
     """
     path = Path(path)
     spec = SPECS[_spec_for(kind)]
     options = _options(mapping)
     settings = settings or get_settings()
-    source = FileSource(path, fmt=detect_format(path, file_format),
-                        batch_size=batch_size or settings.import_batch_size,
-                        encoding=encoding, label=label)
-    plan = plan_columns(spec, source.columns, options, file=source.label,
-                        limits=Limits.current(settings))
+    source, plan = open_source(spec=spec, path=path, options=options,
+                               file_format=file_format, encoding=encoding, label=label,
+                               batch_size=batch_size or settings.import_batch_size,
+                               limits=Limits.current(settings))
     engine = _ready_engine(engine)
     size = path.stat().st_size
     estimate = _estimate_rows(source, size)
     run = _Run(engine=engine, plan=plan, label=str(path), strict=strict, dry_run=dry_run,
                progress=progress, estimate=estimate, bulk=bulk, display=source.label)
+    run.report.layout = source.described
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    batches = source.batches()
     return run.execute(
-        source.batches(),
+        whole_file(batches) if plan.combine else batches,
         sha256=None if dry_run else _sha256(path),
         reject_path=lambda job: settings.rejects_dir
         / f"{path.stem}-{spec.kind.value}-{job or 'dry-run'}-{stamp}.csv",
         columns=source.columns,
     )
+
+
+def open_source(*, spec: KindSpec, path: Path, options: IngestOptions,
+                file_format: str | None, encoding: str | None, label: str | None,
+                batch_size: int, limits: Limits) -> tuple[FileSource, ColumnPlan]:
+    """Open the file (detecting what it does not say) and plan its columns; a file read
+    as one column or without a header gets a hint on the missing-column error."""
+    source = open_file(path=path, options=options, file_format=file_format,
+                       encoding=encoding, label=label, batch_size=batch_size)
+    try:
+        plan = plan_columns(spec, source.columns, options, file=source.label, limits=limits)
+    except IngestError as exc:
+        hint = source.one_column_hint or _headerless_hint(source, options)
+        if hint is None:
+            raise
+        raise IngestError(f"{exc.reason}; {hint}", file=exc.file, row=exc.row,
+                          field=exc.field) from exc
+    return source, plan
+
+
+def open_file(*, path: Path, options: IngestOptions, file_format: str | None,
+              encoding: str | None, label: str | None, batch_size: int) -> FileSource:
+    """The file opened with its format, encoding, delimiter and header settled."""
+    return FileSource(path, fmt=detect_format(path, file_format), batch_size=batch_size,
+                      encoding=encoding, label=label, delimiter=options.delimiter,
+                      header=options.header, column_names=options.names)
+
+
+def _headerless_hint(source: FileSource, options: IngestOptions) -> str | None:
+    layout = source.layout
+    if layout is None or layout.header or options.names:
+        return None
+    return ("the first row holds no column names, so the columns are named column_1.."
+            f"column_{len(source.columns)}: map them (--map column_1=FIELD) or name them "
+            "in order with --columns")
+
+
+def whole_file(batches: Iterable[RawBatch]) -> Iterator[RawBatch]:
+    """All batches as one, so rows of the same order meet wherever they are in the file."""
+    parts = list(batches)
+    if not parts:
+        return
+    table = pa.concat_tables([part.table for part in parts], promote_options="default")
+    yield RawBatch(table, np.concatenate([part.rows for part in parts]),
+                   [row for part in parts for row in part.malformed])
 
 
 def _estimate_rows(source: FileSource, size: int) -> int | None:
@@ -237,6 +290,7 @@ class _Run:
                         self.report.job_id = import_service.create(
                             session=session, kind=self.plan.spec.kind.value,
                             filename=self.label, file_sha256=sha256, strict=self.strict,
+                            ignored_columns=self.plan.ignored,
                         ).id
                         lease.acquire(connection, self.report.job_id)
                     session.expunge_all()
@@ -328,11 +382,16 @@ class _Run:
         report.rows_read += batch.table.num_rows + len(batch.malformed)
         self._fail_fast(prepared.rejects)
         with self._transaction(connection, not self.single):
+            if self.plan.options.create_customers:
+                report.customers_created += create_missing_customers(
+                    connection, prepared.table, label=self.display, limits=self.plan.limits)
             counts, missed = writer.write(prepared, _original(batch))
             self._fail_fast(missed)
             bad = prepared.rejects + missed
             report.rows_rejected += len(bad)
             report.duplicates += prepared.duplicates
+            report.skipped += prepared.skipped
+            report.combined += prepared.combined
             report.inserted += counts.inserted
             report.updated += counts.updated
             report.unchanged += counts.unchanged

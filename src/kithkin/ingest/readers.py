@@ -15,11 +15,10 @@ encoding is refused with a hint to pass ``--encoding``.
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,14 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from kithkin.errors import IngestError
+from kithkin.ingest.sniff import (
+    AUTO,
+    WHITESPACE,
+    Layout,
+    delimiter_label,
+    detect_encoding,
+    text_layout,
+)
 
 JSON_FAST_DEPTH = 256
 """A batch with a line holding more brackets than this skips Arrow's recursive parser."""
@@ -38,7 +45,8 @@ MAX_BLOCK = (1 << 31) - 1  # Arrow's CSV block size is an int32
 DEFAULT_MAX_BLOCK = 1 << 26
 """Largest CSV block sized from the average row; only a longer line gets a larger one."""
 
-FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".tab": "csv", ".dat": "csv",
+           ".parquet": "parquet", ".pq": "parquet",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 
@@ -107,36 +115,75 @@ class FileSource:
     ``label`` names the file in messages (default: :func:`display_name`).
     """
 
-    def __init__(self, path: Path, *, fmt: str, batch_size: int, encoding: str = "utf-8",
-                 label: str | None = None) -> None:
+    def __init__(self, path: Path, *, fmt: str, batch_size: int, encoding: str | None = None,
+                 label: str | None = None, delimiter: str | None = None,
+                 header: bool | None = None, column_names: list[str] | None = None) -> None:
         self.path, self.fmt, self.batch_size = path, fmt, batch_size
         self.label = label or display_name(path)
-        self.encoding = check_encoding(encoding)
-        self.utf8 = self.encoding == "utf-8"
+        self.layout: Layout | None = None
         if not path.is_file():
             raise IngestError("file not found or not a regular file", file=self.label)
         try:
             if path.stat().st_size == 0:
                 raise IngestError("file is empty (not even a header)", file=self.label)
-            self.columns = self._read_columns()
+            if fmt == "parquet":
+                self.encoding = "utf-8"
+            elif encoding is None or encoding.lower() == AUTO:
+                self.encoding = detect_encoding(path)
+                self.guessed_encoding = True
+            else:
+                self.encoding = check_encoding(encoding)
+            self.utf8 = self.encoding == "utf-8"
+            self.columns = self._read_columns(delimiter, header, column_names)
         except OSError as exc:
             raise IngestError(f"cannot read file: {_reason(exc)}", file=self.label) from exc
         except UnicodeDecodeError as exc:
             raise encoding_hint(self.label, f"byte 0x{exc.object[exc.start]:02x} in the "
                                 "first line") from exc
 
-    def _read_columns(self) -> list[str]:
+    guessed_encoding = False
+
+    @property
+    def described(self) -> str | None:
+        """How the file was read (delimiter, encoding, header), for the report."""
+        if self.layout is not None:
+            return self.layout.described
+        if self.fmt == "jsonl":
+            return f"JSON Lines, encoding {self.encoding}" + (
+                " (detected)" if self.guessed_encoding else "")
+        return None
+
+    @property
+    def one_column_hint(self) -> str | None:
+        """A hint when a text file was read as a single column: most likely the wrong
+        delimiter."""
+        if self.layout is None or len(self.columns) != 1:
+            return None
+        return ("the file was read as ONE column "
+                f"({self.columns[0][:60]!r}, delimiter "
+                f"{delimiter_label(self.layout.delimiter)}); if its fields are separated "
+                "otherwise, pass --delimiter ';', 'tab', '|' or 'whitespace'")
+
+    def _read_columns(self, delimiter: str | None, header: bool | None,
+                      column_names: list[str] | None) -> list[str]:
         if self.fmt == "csv":
-            encoding = "utf-8-sig" if self.utf8 else self.encoding
-            with self.path.open(encoding=encoding, newline="") as handle:
+            if self.utf8:  # the hint names the first bad byte before any parsing
+                with self.path.open("rb") as handle:
+                    sample = handle.read(1 << 16)
                 try:
-                    header = next(csv.reader(handle), None)
-                except csv.Error as exc:
-                    raise IngestError(f"the header is not valid CSV: {exc}",
-                                      file=self.label) from exc
-            if not header:
+                    codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+                except UnicodeDecodeError as exc:
+                    raise encoding_hint(self.label, f"byte 0x{sample[exc.start]:02x} at "
+                                        f"offset {exc.start}") from exc
+            self.layout = text_layout(
+                self.path, encoding=self.encoding, delimiter=delimiter, header=header,
+                column_names=column_names, label=self.label)
+            if self.guessed_encoding:
+                self.layout = replace(self.layout,
+                                      guessed=(*self.layout.guessed, "encoding"))
+            if not self.layout.columns:
                 raise IngestError("file is empty (not even a header)", file=self.label)
-            return [name.strip() for name in header]
+            return self.layout.columns
         if self.fmt == "parquet":
             try:
                 return list(pq.ParquetFile(self.path).schema_arrow.names)
@@ -158,7 +205,9 @@ class FileSource:
 
     def batches(self) -> Iterator[RawBatch]:
         try:
-            if self.fmt == "csv":
+            if self.layout is not None and self.layout.delimiter == WHITESPACE:
+                yield from self._whitespace_batches()
+            elif self.fmt == "csv":
                 yield from self._csv_batches()
             elif self.fmt == "parquet":
                 yield from self._parquet_batches()
@@ -201,10 +250,14 @@ class FileSource:
         malformed: list[MalformedRow] = []
         expected = len(self.columns)
 
+        layout = self.layout
+        assert layout is not None
+        offset = 1 if layout.header else 0
+
         def on_invalid(row: Any) -> str:
-            # Line 1 is the header, so line n is data row n - 1 (exact without multi-line
-            # quoted values, which shift physical lines).
-            number = (row.number - 1) if row.number is not None else -1
+            # Line 1 is the header (if any), so line n is data row n - 1 (exact without
+            # multi-line quoted values, which shift physical lines).
+            number = (row.number - offset) if row.number is not None else -1
             malformed.append(MalformedRow(
                 row=number, text=row.text,
                 reason=f"malformed CSV row: {row.actual_columns} fields, expected {expected}",
@@ -216,8 +269,10 @@ class FileSource:
             read_options=pa_csv.ReadOptions(
                 use_threads=False, block_size=self._block_size(),
                 encoding="utf8" if self.utf8 else self.encoding,
+                column_names=self.columns, skip_rows=offset,
             ),
-            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
+            parse_options=pa_csv.ParseOptions(delimiter=layout.delimiter,
+                                              invalid_row_handler=on_invalid),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(self.columns, pa.string()),
                 strings_can_be_null=True,
@@ -239,6 +294,43 @@ class FileSource:
         if malformed:
             yield RawBatch(pa.table({c: pa.array([], pa.string()) for c in self.columns}),
                            np.empty(0, dtype=np.int64), malformed[:])
+
+    def _whitespace_batches(self) -> Iterator[RawBatch]:
+        """Fields separated by runs of spaces or tabs (no quoting: ``str.split``)."""
+        layout = self.layout
+        assert layout is not None
+        expected = len(self.columns)
+        offset = 1 if layout.header else 0
+        cells: list[list[str]] = []
+        numbers: list[int] = []
+        malformed: list[MalformedRow] = []
+
+        def batch() -> RawBatch:
+            columns = list(zip(*cells, strict=True)) if cells else [()] * expected
+            table = pa.table({name: pa.array(values, pa.string())
+                              for name, values in zip(self.columns, columns, strict=True)})
+            return RawBatch(table, np.asarray(numbers, dtype=np.int64), malformed[:])
+
+        encoding = "utf-8-sig" if self.utf8 else self.encoding
+        with self.path.open(encoding=encoding, newline="") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if line_no <= offset or not line.strip():
+                    continue
+                parts = line.split()
+                if len(parts) != expected:
+                    malformed.append(MalformedRow(
+                        row=line_no - offset, text=line.rstrip("\r\n"),
+                        reason=f"malformed row: {len(parts)} whitespace-separated fields, "
+                               f"expected {expected}"))
+                    continue
+                cells.append(parts)
+                numbers.append(line_no - offset)
+                if len(cells) >= self.batch_size:
+                    yield batch()
+                    cells, numbers = [], []
+                    malformed.clear()
+        if cells or malformed:
+            yield batch()
 
     def _parquet_batches(self) -> Iterator[RawBatch]:
         start = 1

@@ -246,8 +246,10 @@ class SetBasedWriter:
         self.stage_name = f"kithkin_stage_{plan.spec.kind.value}"
         self._sql: dict[str, str] | None = None
         self._lookups: list[_Lookup] | None = None
+        # Customers created on the fly (create_customers) would miss a preloaded lookup.
         self._preloadable = bool(self.spec.references) and all(
-            ref.table in PRELOADABLE for ref in self.spec.references)
+            ref.table in PRELOADABLE for ref in self.spec.references
+        ) and not plan.options.create_customers
 
     def _references(self, staged: list[str]) -> list[tuple[int, Reference]]:
         return [(i, ref) for i, ref in enumerate(self.spec.references) if ref.trigger in staged]

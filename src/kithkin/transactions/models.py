@@ -28,6 +28,9 @@ class Transaction(Base):
     discount: Mapped[float | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
     channel: Mapped[str | None] = mapped_column(String(50))
+    # Units bought, when the source gives one count per order (a transaction log);
+    # None when it does not say. Orders imported with lines keep theirs per line.
+    quantity: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     lines: Mapped[list[TransactionLine]] = relationship(

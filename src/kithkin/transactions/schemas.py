@@ -34,6 +34,7 @@ class TransactionRead(BaseModel):
     margin: float | None
     currency: str | None
     channel: str | None
+    quantity: float | None = None
     created_at: datetime
 
 

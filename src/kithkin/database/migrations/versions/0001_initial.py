@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 09:06:23.615724
+Create Date: 2026-12-07 09:19:28.225829
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('rows_written', sa.BigInteger(), nullable=False),
     sa.Column('rows_rejected', sa.BigInteger(), nullable=False),
     sa.Column('reject_path', sa.String(length=1000), nullable=True),
+    sa.Column('ignored_columns', sa.JSON(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('started_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
@@ -453,6 +454,7 @@ def upgrade() -> None:
     sa.Column('discount', sa.Numeric(precision=18, scale=2, asdecimal=False), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('channel', sa.String(length=50), nullable=True),
+    sa.Column('quantity', sa.Float(), nullable=True),
     sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_transaction_customer_id_customer'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transaction')),

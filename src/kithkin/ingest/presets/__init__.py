@@ -1,0 +1,1 @@
+"""Mapping presets for common exports, read by ``kithkin import --preset NAME``."""
