@@ -162,5 +162,5 @@ def test_upload_with_column_mapping(client: TestClient, manager: dict[str, str],
     assert started.status_code == 202, started.text
     job = wait_for(client, started.json()["status_url"], manager)
     assert (job["status"], job["rows_written"]) == ("succeeded", 2)
-    names = client.get("/api/v1/customers", params={"q": "ann"}, headers=manager).json()
+    names = client.get("/api/v1/customers", params={"q": "m1"}, headers=manager).json()
     assert [c["first_name"] for c in names["items"]] == ["Ann"]

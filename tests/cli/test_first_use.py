@@ -22,7 +22,7 @@ def test_refresh_on_a_fresh_folder_creates_the_workspace(workspace: Path) -> Non
     assert inspect(get_engine()).has_table("customer")
     again = CliRunner().invoke(app, ["customers", "show", "1"])
     assert "initialised" not in again.output  # only once
-    assert "customer 1 does not exist" in again.output
+    assert "no customer matches '1'" in again.output
 
 
 def test_help_writes_nothing(workspace: Path) -> None:

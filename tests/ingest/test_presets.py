@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from kithkin.api.app import create_app
 from kithkin.cli.main import app
+from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.errors import IngestError, ValidationError
 from kithkin.ingest import IngestOptions, ingest_file, load_mapping_file
@@ -234,8 +235,8 @@ def _client() -> tuple[TestClient, dict[str, str]]:
     with session_scope() as session:
         user = user_service.create_user(session=session, email="a@example.com", name="A",
                                         password="correct horse battery", role=Role.ADMIN)
-        _, key = user_service.create_api_key(session=session, user_id=user.id, name="k",
-                                             scopes=["*"])
+        _, key = user_service.create_api_key(session=session, settings=get_settings(),
+                                             user_id=user.id, name="k", scopes=["*"])
     return TestClient(create_app(include_dashboard=False)), {"X-API-Key": key}
 
 
