@@ -43,6 +43,15 @@ PREDICTION_BLOCKING = (
     ("postcode", "initials"),
     ("dob", "initials"),
     ("name_sounds", "city"),
+    # A name missing, replaced or swapped breaks the initials: meet on what is left.
+    ("dob", "postcode"),
+    ("last_sound", "postcode"),
+    ("first_sound", "postcode"),
+    ("first_sound", "dob"),
+    ("last_sound", "dob"),
+    ("address", "postcode"),
+    ("dob", "region"),
+    ("first_canonical", "last_sound"),
 )
 # EM needs, for every comparison, one session whose blocking does not fix that field;
 # personal keys only: pairs sharing a household phone or address are not a two-class mix.
@@ -78,24 +87,66 @@ def location_comparison() -> cl.CustomComparison:
     """Address, postcode and city as one comparison.
 
     They move together (a move changes all three; a household shares all three), so
-    comparing them separately would count one fact three times.
+    comparing them separately would count one fact three times. Postcodes one edit apart
+    (a typo or two swapped digits) and cities within Jaro-Winkler 0.9 keep part of the
+    evidence: registers mistype them as often as names.
     """
     return cl.CustomComparison(
         output_column_name="location",
         comparison_levels=[
-            cll.And(cll.NullLevel("address"), cll.NullLevel("postcode"), cll.NullLevel("city")),
+            cll.And(cll.NullLevel("address"), cll.NullLevel("address2"), cll.NullLevel("postcode"),
+                    cll.NullLevel("city"), cll.NullLevel("region")),
             cll.And(cll.ExactMatchLevel("address"), cll.ExactMatchLevel("postcode")).configure(
                 label_for_charts="Same address and postcode"
             ),
             cll.And(
                 cll.JaroWinklerLevel("address", 0.9), cll.ExactMatchLevel("postcode")
             ).configure(label_for_charts="Similar address, same postcode"),
+            cll.And(
+                cll.JaroWinklerLevel("address", 0.9), cll.DamerauLevenshteinLevel("postcode", 1)
+            ).configure(label_for_charts="Similar address, postcode one edit apart"),
+            cll.And(cll.ExactMatchLevel("address2"), cll.JaroWinklerLevel("city", 0.9)
+                    ).configure(label_for_charts="Same second address line, similar city"),
             cll.ExactMatchLevel("postcode").configure(
                 tf_adjustment_column="postcode", label_for_charts="Same postcode"
             ),
+            cll.And(
+                cll.DamerauLevenshteinLevel("postcode", 1), cll.JaroWinklerLevel("city", 0.9)
+            ).configure(label_for_charts="Postcode one edit apart, similar city"),
             cll.ExactMatchLevel("city").configure(
                 tf_adjustment_column="city", label_for_charts="Same city"
             ),
+            cll.JaroWinklerLevel("city", 0.9).configure(label_for_charts="Similar city"),
+            cll.ExactMatchLevel("region").configure(
+                tf_adjustment_column="region", label_for_charts="Same region or state"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def dob_comparison() -> cl.CustomComparison:
+    """Date of birth as text, so an impossible date (day 33) still counts.
+
+    Splink's DateOfBirthComparison puts an unparseable date on its null level; here the
+    text is compared first (exact, then one edit, transpositions included), and only the
+    date-distance levels need a real date.
+    """
+    def within(threshold: int, metric: str) -> cll.AbsoluteDateDifferenceLevel:
+        return cll.AbsoluteDateDifferenceLevel(
+            "dob", input_is_string=True, threshold=threshold, metric=metric,  # type: ignore[arg-type]
+            datetime_format="%Y-%m-%d",
+        )
+
+    return cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob").configure(label_for_charts="Exact match on date of birth"),
+            cll.DamerauLevenshteinLevel("dob", 1).configure(
+                label_for_charts="One edit apart (typo or transposed digits)"),
+            within(1, "month").configure(label_for_charts="Abs date difference <= 1 month"),
+            within(1, "year").configure(label_for_charts="Abs date difference <= 1 year"),
+            within(10, "year").configure(label_for_charts="Abs date difference <= 10 year"),
             cll.ElseLevel(),
         ],
     )
@@ -113,6 +164,10 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
         for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
     )
 
+    crossed = " OR ".join(
+        f"(\"{a}_l\" = \"{b}_r\")" for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
+    )
+
     def both_close(threshold: float) -> cll.And:
         return cll.And(cll.JaroWinklerLevel("first_name", threshold),
                        cll.JaroWinklerLevel("last_name", threshold))
@@ -127,8 +182,17 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             both_close(0.88),
             cll.CustomLevel(swapped).configure(label_for_charts="Swapped, Jaro-Winkler >= 0.88"),
             both_close(0.8),
+            cll.And(cll.ExactMatchLevel("first_canonical"),
+                    cll.JaroWinklerLevel("last_name", 0.88)).configure(
+                label_for_charts="Nickname, similar last name"),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
+            cll.JaroWinklerLevel("last_name", 0.88).configure(
+                label_for_charts="Similar last name"),
+            cll.JaroWinklerLevel("first_name", 0.88).configure(
+                label_for_charts="Similar first name"),
+            cll.CustomLevel(crossed).configure(
+                label_for_charts="One name in the other field (the other missing or replaced)"),
             cll.ElseLevel(),
         ],
     )
@@ -140,7 +204,7 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
         unique_id_column_name="unique_id",
         comparisons=[
             name_comparison(engine),
-            cl.DateOfBirthComparison("dob", input_is_string=True),
+            dob_comparison(),
             email_comparison(),
             cl.LevenshteinAtThresholds("phone", [1, 2]),
             location_comparison(),
@@ -281,7 +345,7 @@ def score_pairs(
 # Agreement levels (positions in Splink's level lists, 0 is the null level) that say
 # "same person": names equal, swapped or within Jaro-Winkler 0.8; date of birth equal,
 # one edit or a month apart; the same email.
-_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6}, "dob": {1, 2, 3}, "email": {1}}
+_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7}, "dob": {1, 2, 3}, "email": {1}}
 # Dates of birth both known and more than a year apart: not a typo, another person.
 _DOB_CONTRADICTS = {5, 6}
 _HOUSEHOLD_FIELDS = ("phone", "location")

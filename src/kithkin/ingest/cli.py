@@ -61,6 +61,7 @@ def _summary(report: ImportReport) -> Table:
          f"{report.inserted:,} / {report.updated:,} / {report.unchanged:,}"),
         ("superseded duplicates (last wins)", f"{report.duplicates:,}"),
         ("rejected", f"{report.rows_rejected:,}"),
+        ("bad optional fields kept as text", f"{report.fields_kept_as_text:,}"),
         ("elapsed", f"{report.elapsed_seconds:.2f} s"),
         ("rows/s", f"{report.rows_per_second:,.0f}"),
     ]
