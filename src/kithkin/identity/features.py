@@ -25,8 +25,8 @@ from kithkin.identity.normalize import normalize_email, normalize_phone
 
 MATCH_COLUMNS = (
     "unique_id", "first_name", "last_name", "full_name", "dob", "email", "phone",
-    "address", "address2", "postcode", "city", "region", "initials", "name_sounds", "first_sound", "last_sound",
-    "first_canonical",
+    "address", "address2", "postcode", "city", "region", "initials", "name_sounds",
+    "first_sound", "last_sound", "last_sound_rev", "first_canonical",
 )
 _NOT_LETTERS = re.compile(r"[^a-z' -]+")
 _NOT_WORDS = re.compile(r"[^a-z0-9 ]+")
@@ -154,7 +154,7 @@ def _row_features(row: Any, report: FieldReport) -> tuple[Any, ...]:
         clean_name(row.city), clean_name(row.region),
         _pair_key(first[:1] if first else None, last[:1] if last else None),
         _pair_key(soundex(first), soundex(last)), soundex(first), soundex(last),
-        canonical_given_name(first),
+        soundex(last[::-1]) if last else None, canonical_given_name(first),
     )
 
 

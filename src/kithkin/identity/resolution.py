@@ -37,13 +37,13 @@ from kithkin.identity.splink_adapter import DatabaseAPI
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_BLOCKING = (
+PREDICTION_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("email",),
     ("phone",),
     ("postcode", "initials"),
     ("dob", "initials"),
     ("name_sounds", "city"),
-    # A name missing, replaced or swapped breaks the initials: meet on what is left.
+    # A name missing, replaced, swapped or mistyped breaks the initials: meet on the rest.
     ("dob", "postcode"),
     ("last_sound", "postcode"),
     ("first_sound", "postcode"),
@@ -52,7 +52,23 @@ PREDICTION_BLOCKING = (
     ("address", "postcode"),
     ("dob", "region"),
     ("first_canonical", "last_sound"),
+    ("last_sound", "city"),
+    ("first_sound", "city"),
+    ("address", "city"),
+    ("last_sound_rev", "city"),  # a typo early in the name changes Soundex, not its tail
+    ("postcode",),  # a postcode holds few people; typos in both names still meet
 )
+# Swapped names with a typo: one part's sound in the other field, same city.
+CROSSED_BLOCKING = (
+    "l.last_sound = r.first_sound AND l.city = r.city",
+    "l.first_sound = r.last_sound AND l.city = r.city",
+)
+
+
+def blocking_conditions() -> list[str]:
+    """Every prediction blocking rule as the SQL condition Splink runs."""
+    same = [" AND ".join(f"l.{k} = r.{k}" for k in keys) for keys in PREDICTION_BLOCKING]
+    return [*same, *CROSSED_BLOCKING]
 # EM needs, for every comparison, one session whose blocking does not fix that field;
 # personal keys only: pairs sharing a household phone or address are not a two-class mix.
 TRAINING_BLOCKING = (("email",), ("dob",), ("first_name", "last_name"))
@@ -209,7 +225,7 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
             cl.LevenshteinAtThresholds("phone", [1, 2]),
             location_comparison(),
         ],
-        blocking_rules_to_generate_predictions=[block_on(*k) for k in PREDICTION_BLOCKING],
+        blocking_rules_to_generate_predictions=blocking_conditions(),
         retain_intermediate_calculation_columns=True,
         max_iterations=15,
         em_convergence=0.001,
@@ -256,8 +272,12 @@ def _train(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
     deterministic matching on import, say) is skipped rather than failing the run.
     """
     training = linker.training
+    # Near-certain rules over the fields a register has: without email (or dates of
+    # birth), name + date of birth alone would find few pairs and set the prior far too
+    # low, so the same name at the same postcode counts too.
     training.estimate_probability_two_random_records_match(
-        [block_on("email"), block_on("first_name", "last_name", "dob")], recall=0.7
+        [block_on("email"), block_on("first_name", "last_name", "dob"),
+         block_on("first_name", "last_name", "postcode")], recall=0.6
     )
     u_pairs = min(_U_MAX_PAIRS, max(2e5, 20.0 * len(frame)))  # the cost is the sample size
     training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=42)
