@@ -235,8 +235,11 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
             continue
         soft.add(spec_field.name, field_errors, raw)
         if spec_field.raw_column != spec_field.name:
-            out[spec_field.raw_column] = pc.if_else(
-                pc.is_valid(field_errors), coerce.as_text(raw), pa.scalar(None, pa.string()))
+            bad = pc.is_valid(field_errors)
+            out[spec_field.raw_column] = pc.if_else(bad, coerce.as_text(raw),
+                                                    pa.scalar(None, pa.string()))
+            parsed = out[spec_field.name]
+            out[spec_field.name] = pc.if_else(bad, pa.scalar(None, parsed.type), parsed)
     for column in plan.extras:
         if column in batch.table.column_names:
             extra = batch.table.column(column).combine_chunks()
