@@ -73,6 +73,7 @@ def blocking_conditions() -> list[str]:
 # personal keys only: pairs sharing a household phone or address are not a two-class mix.
 TRAINING_BLOCKING = (("email",), ("dob",), ("first_name", "last_name"))
 _EM_MIN_PAIRS = 50
+_M_FLOOR = 1e-3
 _EM_MAX_PAIRS = 1e6
 _U_MAX_PAIRS = 2e6
 
@@ -295,6 +296,8 @@ def _train(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
         except Exception as exc:  # one failed session must not stop the run
             log.append(f"EM on {'+'.join(keys)} failed: {exc}")
             logger.warning("EM on %s failed: %s", keys, exc)
+    if raised := splink_adapter.floor_m(linker, _M_FLOOR):
+        log.append(f"{raised} agreement levels no training pair reached: m set to {_M_FLOOR}")
 
 
 def _fill_unobserved_u(linker: Linker, *, sampled_pairs: float) -> None:
@@ -350,16 +353,62 @@ def score_pairs(
         step("scoring blocked pairs")
     chunks = max(1, math.ceil(len(frame) / 500_000))
     predictions = linker.inference.predict(
-        threshold_match_probability=threshold,
+        threshold_match_weight=_CALIBRATION_WEIGHT,
         num_chunks_left=chunks, num_chunks_right=1, warning_mode="never",
     )
     pairs: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
+    prior = splink_adapter.prior(linker)
+    pairs, fitted = calibrated_prior(pairs, records=len(frame), prior=prior)
+    notes.append(f"prior P(match) {prior:.3g} from near-certain rules, {fitted:.3g} after "
+                 f"refitting it to the {len(pairs):,} pairs scored above "
+                 f"{_CALIBRATION_WEIGHT:g} bits")
+    pairs = pairs[pairs["match_probability"] >= threshold]
     scored = _with_weights(linker, pairs)
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes, "pairs_scored": len(pairs),
               "train_seconds": round(trained_at - started, 3),
               "predict_seconds": round(time.perf_counter() - trained_at, 3)}
     return scored, report
+
+
+_CALIBRATION_WEIGHT = -10.0
+_MAX_PRIOR_SHIFT_BITS = 8.0
+
+
+def _logit2(p: float) -> float:
+    return math.log2(p / (1.0 - p))
+
+
+def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
+                     ) -> tuple[pd.DataFrame, float]:
+    """Refit P(match) by EM over the scored pairs, ``m`` and ``u`` held fixed.
+
+    The prior from near-certain rules assumes those rules find a fixed share of the true
+    pairs; on a register without email, or with dates of birth mostly missing, they find
+    far fewer and the prior comes out tens of times too low, which sinks every pair with
+    only names and an address. The expected number of matches is the sum of the match
+    probabilities, so ``prior = sum(p) / all pairs`` is iterated to its fixed point
+    (Winkler 2000's EM for the mixing weight). Pairs below the scoring floor add almost
+    nothing and are left out, which errs low; the shift is capped.
+    """
+    if pairs.empty or records < 2:
+        return pairs, prior
+    evidence = pairs["match_weight"].to_numpy(dtype=float) - _logit2(prior)
+    total = records * (records - 1) / 2
+    low, high = prior * 2.0**-_MAX_PRIOR_SHIFT_BITS, min(prior * 2.0**_MAX_PRIOR_SHIFT_BITS, 0.5)
+    fitted = prior
+    for _ in range(100):
+        probability = 1.0 / (1.0 + np.exp2(-(evidence + _logit2(fitted))))
+        updated = float(np.clip(probability.sum() / total, low, high))
+        if abs(math.log2(updated / fitted)) < 1e-3:
+            fitted = updated
+            break
+        fitted = updated
+    weight = evidence + _logit2(fitted)
+    out = pairs.copy()
+    out["match_weight"] = weight
+    out["match_probability"] = 1.0 / (1.0 + np.exp2(-weight))
+    return out, fitted
 
 
 # Agreement levels (positions in Splink's level lists, 0 is the null level) that say
