@@ -185,6 +185,10 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
         f"(\"{a}_l\" = \"{b}_r\")" for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
     )
 
+    # A missing given name is no sign of another person (a household member has one).
+    given_missing = ('("first_name_l" IS NULL OR "first_name_r" IS NULL) AND '
+                     f'{jaro_winkler}("last_name_l", "last_name_r") >= 0.88')
+
     def both_close(threshold: float) -> cll.And:
         return cll.And(cll.JaroWinklerLevel("first_name", threshold),
                        cll.JaroWinklerLevel("last_name", threshold))
@@ -202,6 +206,8 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             cll.And(cll.ExactMatchLevel("first_canonical"),
                     cll.JaroWinklerLevel("last_name", 0.88)).configure(
                 label_for_charts="Nickname, similar last name"),
+            cll.CustomLevel(given_missing).configure(
+                label_for_charts="A given name missing, similar last name"),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
             cll.JaroWinklerLevel("last_name", 0.88).configure(
@@ -412,9 +418,11 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
 
 
 # Agreement levels (positions in Splink's level lists, 0 is the null level) that say
-# "same person": names equal, swapped or within Jaro-Winkler 0.8; date of birth equal,
+# "same person": names equal, swapped, within Jaro-Winkler 0.8, a nickname, a given name
+# missing or one name in the other field; date of birth equal,
 # one edit or a month apart; the same email.
-_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7}, "dob": {1, 2, 3}, "email": {1}}
+_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7, 8, 13}, "dob": {1, 2, 3},
+                  "email": {1}}
 # Dates of birth both known and more than a year apart: not a typo, another person.
 _DOB_CONTRADICTS = {5, 6}
 _HOUSEHOLD_FIELDS = ("phone", "location")
