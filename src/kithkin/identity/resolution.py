@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 
 from kithkin.config import AnalyticsEngine, get_settings
 from kithkin.identity import splink_adapter
@@ -69,6 +73,11 @@ def blocking_conditions() -> list[str]:
     """Every prediction blocking rule as the SQL condition Splink runs."""
     same = [" AND ".join(f"l.{k} = r.{k}" for k in keys) for keys in PREDICTION_BLOCKING]
     return [*same, *CROSSED_BLOCKING]
+
+
+def _blocking_rules() -> list[Any]:
+    return [block_on(*keys) for keys in PREDICTION_BLOCKING] + [
+        CustomRule(condition) for condition in CROSSED_BLOCKING]
 # EM needs, for every comparison, one session whose blocking does not fix that field;
 # personal keys only: pairs sharing a household phone or address are not a two-class mix.
 TRAINING_BLOCKING = (("email",), ("dob",), ("first_name", "last_name"))
@@ -181,9 +190,8 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
         for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
     )
 
-    crossed = " OR ".join(
-        f"(\"{a}_l\" = \"{b}_r\")" for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
-    )
+    crossed = " OR ".join(f'("{a}_l" = "{b}_r")' for a, b in (
+        ("first_name", "last_name"), ("last_name", "first_name")))
 
     # A missing given name is no sign of another person (a household member has one).
     given_missing = ('("first_name_l" IS NULL OR "first_name_r" IS NULL) AND '
@@ -232,7 +240,7 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
             cl.LevenshteinAtThresholds("phone", [1, 2]),
             location_comparison(),
         ],
-        blocking_rules_to_generate_predictions=blocking_conditions(),
+        blocking_rules_to_generate_predictions=_blocking_rules(),
         retain_intermediate_calculation_columns=True,
         max_iterations=15,
         em_convergence=0.001,
@@ -272,7 +280,59 @@ def _pairs_sharing(frame: pd.DataFrame, keys: tuple[str, ...]) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
+class _UnobservedLevels(logging.Filter):
+    """Collects Splink's one-warning-per-level "not observed" messages instead of
+    printing them (dozens on a register without email or phone)."""
+
+    _PATTERN = re.compile(r"Level (.+) on comparison (\S+) not observed in dataset, "
+                          r"unable to train (m|u) value")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.levels: dict[str, dict[str, set[str]]] = {"m": {}, "u": {}}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = self._PATTERN.search(record.getMessage())
+        if found is None:
+            return True
+        level, comparison, which = found.groups()
+        self.levels[which].setdefault(comparison, set()).add(level)
+        return False
+
+    def notes(self, frame: pd.DataFrame) -> list[str]:
+        """One line per comparison whose levels could not be trained, saying why."""
+        out = []
+        for comparison, levels in sorted(self.levels["m"].items()):
+            share = (float(frame[comparison].notna().mean())
+                     if comparison in frame.columns else None)
+            if share is not None and share < 0.01:
+                out.append(f"{comparison}: too sparse to train ({share:.1%} of records have "
+                           "it); it adds no evidence and matching uses the other fields")
+            else:
+                out.append(f"{comparison}: {len(levels)} agreement level(s) never seen among "
+                           f"training pairs ({'; '.join(sorted(levels))}); they count as "
+                           "weak evidence")
+        return out
+
+
+@contextmanager
+def _quiet_splink(collector: _UnobservedLevels) -> Iterator[None]:
+    target = logging.getLogger("splink.internals.expectation_maximisation")
+    target.addFilter(collector)
+    try:
+        yield
+    finally:
+        target.removeFilter(collector)
+
+
 def _train(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
+    collector = _UnobservedLevels()
+    with _quiet_splink(collector):
+        _train_model(linker, frame, log=log)
+    log.extend(collector.notes(frame))
+
+
+def _train_model(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
     """u by random sampling, the prior from near-certain rules, m by EM per blocking rule.
 
     A training rule that yields too few pairs (emails already made unique by
@@ -303,7 +363,8 @@ def _train(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
             log.append(f"EM on {'+'.join(keys)} failed: {exc}")
             logger.warning("EM on %s failed: %s", keys, exc)
     if raised := splink_adapter.floor_m(linker, _M_FLOOR):
-        log.append(f"{raised} agreement levels no training pair reached: m set to {_M_FLOOR}")
+        log.append(f"{raised} agreement level(s) had m = 0 after EM; raised to {_M_FLOOR:g} "
+                   "so one rare disagreement is strong but finite evidence")
 
 
 def _fill_unobserved_u(linker: Linker, *, sampled_pairs: float) -> None:
@@ -394,22 +455,28 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
     far fewer and the prior comes out tens of times too low, which sinks every pair with
     only names and an address. The expected number of matches is the sum of the match
     probabilities, so ``prior = sum(p) / all pairs`` is iterated to its fixed point
-    (Winkler 2000's EM for the mixing weight). Pairs below the scoring floor add almost
-    nothing and are left out, which errs low; the shift is capped.
+    (Winkler 2000's EM for the mixing weight), solved with a root finder rather than by
+    slow fixed-point steps. Pairs below the scoring floor add almost nothing and are left
+    out, which errs low; the shift is capped at 8 bits either way.
     """
     if pairs.empty or records < 2:
         return pairs, prior
     evidence = pairs["match_weight"].to_numpy(dtype=float) - _logit2(prior)
     total = records * (records - 1) / 2
-    low, high = prior * 2.0**-_MAX_PRIOR_SHIFT_BITS, min(prior * 2.0**_MAX_PRIOR_SHIFT_BITS, 0.5)
-    fitted = prior
-    for _ in range(100):
-        probability = 1.0 / (1.0 + np.exp2(-(evidence + _logit2(fitted))))
-        updated = float(np.clip(probability.sum() / total, low, high))
-        if abs(math.log2(updated / fitted)) < 1e-3:
-            fitted = updated
-            break
-        fitted = updated
+
+    def gap(log_prior: float) -> float:  # log(expected matches / total) - log(prior)
+        odds = evidence + _logit2(math.exp(log_prior))
+        expected = float((1.0 / (1.0 + np.exp2(-odds))).sum())
+        return math.log(max(expected, 1e-300) / total) - log_prior
+
+    shift = _MAX_PRIOR_SHIFT_BITS * math.log(2)
+    low, high = math.log(prior) - shift, min(math.log(prior) + shift, math.log(0.5))
+    if gap(low) <= 0:
+        fitted = math.exp(low)
+    elif gap(high) >= 0:
+        fitted = math.exp(high)
+    else:
+        fitted = math.exp(brentq(gap, low, high, xtol=1e-4))
     weight = evidence + _logit2(fitted)
     out = pairs.copy()
     out["match_weight"] = weight

@@ -115,7 +115,8 @@ def draw_people(
 
 def side_stream(rng: np.random.Generator) -> np.random.Generator:
     """An independent generator derived from ``rng``'s seed without drawing from it."""
-    seed_seq = rng.bit_generator.seed_seq  # type: ignore[attr-defined]
+    seed_seq = rng.bit_generator.seed_seq
+    assert isinstance(seed_seq, np.random.SeedSequence)
     return np.random.default_rng(seed_seq.spawn(1)[0])
 
 
