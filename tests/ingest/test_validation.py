@@ -144,7 +144,15 @@ def test_date_of_birth_window(store_engine: Engine, tmp_path: Path) -> None:
         ("5", "first_name")]
     assert "ingest_earliest_birth_date" in rejects[0]["reason"]
     assert "in the future" in rejects[1]["reason"]
-    assert count(store_engine, "customer") == 1
+    # A bad date of birth costs the field, not the customer: kept as text for matching.
+    assert "row imported" in rejects[0]["reason"]
+    assert (report.rows_rejected, report.fields_kept_as_text) == (1, 3)
+    assert count(store_engine, "customer") == 4
+    with store_engine.connect() as connection:
+        kept = dict(connection.execute(text(
+            "SELECT first_name, date_of_birth_raw FROM customer "
+            "WHERE date_of_birth IS NULL ORDER BY id")).all())
+    assert kept == {"Old": "1850-06-01", "Unborn": tomorrow, "Zero": "0000-01-01"}
 
 
 def test_customer_attributes_are_checked_too(store_engine: Engine, tmp_path: Path) -> None:

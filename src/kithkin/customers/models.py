@@ -38,8 +38,13 @@ class Customer(TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(64))
     phone_e164: Mapped[str | None] = mapped_column(String(32), index=True)
     date_of_birth: Mapped[date | None]
+    # The text as imported when it was not a valid date (day 33, month 13): registers
+    # have such typos, and matching still compares the digits.
+    date_of_birth_raw: Mapped[str | None] = mapped_column(String(64))
     address_line: Mapped[str | None] = mapped_column(String(400))
+    address_line2: Mapped[str | None] = mapped_column(String(400))
     city: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(200))
     postcode: Mapped[str | None] = mapped_column(String(32))
     country: Mapped[str | None] = mapped_column(String(2))
     acquisition_source: Mapped[str | None] = mapped_column(String(100))

@@ -36,8 +36,12 @@ class CustomerRead(BaseModel):
     phone: str | None = None
     phone_e164: str | None = None
     date_of_birth: date | None = None
+    date_of_birth_raw: str | None = Field(default=None, description=(
+        "The date of birth as imported when it was not a valid date (kept for matching)."))
     address_line: str | None = None
+    address_line2: str | None = None
     city: str | None = None
+    region: str | None = Field(default=None, description="State, county or province.")
     postcode: str | None = None
     country: str | None = None
     acquisition_source: str | None = None
@@ -78,7 +82,9 @@ class CustomerFields(BaseModel):
     phone: str | None = Field(default=None, max_length=64)
     date_of_birth: IsoDate | None = None
     address_line: str | None = Field(default=None, max_length=400)
+    address_line2: str | None = Field(default=None, max_length=400)
     city: str | None = Field(default=None, max_length=200)
+    region: str | None = Field(default=None, max_length=200)
     postcode: str | None = Field(default=None, max_length=32)
     country: str | None = Field(default=None, min_length=2, max_length=2)
     acquisition_source: str | None = Field(default=None, max_length=100)
@@ -152,7 +158,10 @@ class CustomerProfile(CustomerSummary):
     """Everything on the customer record, with identifiers and consents."""
 
     date_of_birth: date | None
+    date_of_birth_raw: str | None
     address_line: str | None
+    address_line2: str | None
+    region: str | None
     postcode: str | None
     attributes: dict[str, Any] | None
     identifiers: list[IdentifierRead]

@@ -109,7 +109,8 @@ def match_contacts(
 # Fields that identify a person; erasure clears them. Country and acquisition source
 # stay: too coarse to identify anyone, and the value analytics need them.
 PII_FIELDS = ("first_name", "last_name", "company", "email", "email_normalized", "phone",
-              "phone_e164", "date_of_birth", "address_line", "city", "postcode", "attributes")
+              "phone_e164", "date_of_birth", "date_of_birth_raw", "address_line",
+              "address_line2", "city", "region", "postcode", "attributes")
 
 
 def _apply_fields(*, session: Session, customer: Customer, fields: CustomerFields,

@@ -20,11 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
+from kithkin.identity.nicknames import canonical_given_name
 from kithkin.identity.normalize import normalize_email, normalize_phone
 
 MATCH_COLUMNS = (
     "unique_id", "first_name", "last_name", "full_name", "dob", "email", "phone",
-    "address", "postcode", "city", "initials", "name_sounds",
+    "address", "address2", "postcode", "city", "region", "initials", "name_sounds",
+    "first_sound", "last_sound", "last_sound_rev", "first_canonical",
 )
 _NOT_LETTERS = re.compile(r"[^a-z' -]+")
 _NOT_WORDS = re.compile(r"[^a-z0-9 ]+")
@@ -138,7 +140,7 @@ def _row_features(row: Any, report: FieldReport, settings: Settings) -> tuple[An
     first, last = clean_name(row.first_name), clean_name(row.last_name)
     if first is None and last is None:
         report.add("no_name")
-    dob: date | str | None = row.date_of_birth  # SQLite returns ISO text, PostgreSQL dates
+    dob = _dob_text(row.date_of_birth, row.date_of_birth_raw)
     if dob is None:
         report.add("missing_dob")
     postcode = clean_postcode(row.postcode)
@@ -147,18 +149,37 @@ def _row_features(row: Any, report: FieldReport, settings: Settings) -> tuple[An
     return (
         row.id, first, last,
         f"{first} {last}" if first and last else None,
-        (dob if isinstance(dob, str) else dob.isoformat()) if dob else None,
+        dob,
         _email_key(row.email, row.email_normalized, report, settings),
         _phone_key(row.phone, row.phone_e164, row.country, report, settings),
-        clean_address(row.address_line), postcode, clean_name(row.city),
+        clean_address(row.address_line), clean_address(row.address_line2), postcode,
+        clean_name(row.city), clean_name(row.region),
         _pair_key(first[:1] if first else None, last[:1] if last else None),
-        _pair_key(soundex(first), soundex(last)),
+        _pair_key(soundex(first), soundex(last)), soundex(first), soundex(last),
+        soundex(last[::-1]) if last else None, canonical_given_name(first),
     )
+
+
+def _dob_text(parsed: date | str | None, raw: str | None) -> str | None:
+    """ISO date text; for an impossible date kept as imported, its digits in that shape.
+
+    "1990-13-45" is no date, but it is one edit from "1990-12-45"... and from the true
+    "1990-03-15" by a transposition: the comparison works on this text.
+    """
+    if parsed is not None:
+        return parsed if isinstance(parsed, str) else parsed.isoformat()  # SQLite: ISO text
+    digits = re.sub(r"\D", "", raw or "")
+    if len(digits) != 8:
+        return None
+    if int(digits[:2]) <= 31 and int(digits[4:6]) in (19, 20):  # DDMMYYYY
+        digits = digits[4:] + digits[2:4] + digits[:2]
+    return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
 
 
 _LIVE_CUSTOMERS = text(
     "SELECT id, first_name, last_name, email, email_normalized, phone, phone_e164, "
-    "date_of_birth, address_line, postcode, city, country FROM customer "
+    "date_of_birth, date_of_birth_raw, address_line, address_line2, postcode, city, "
+    "region, country FROM customer "
     "WHERE merged_into_id IS NULL AND erased_at IS NULL ORDER BY id"
 )
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,9 @@ import numpy as np
 import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
+from scipy.optimize import brentq
 from splink import Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 
 from kithkin.config import AnalyticsEngine, Settings
 from kithkin.identity import splink_adapter
@@ -38,17 +42,48 @@ from kithkin.identity.splink_adapter import DatabaseAPI
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_BLOCKING = (
+PREDICTION_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("email",),
     ("phone",),
     ("postcode", "initials"),
     ("dob", "initials"),
     ("name_sounds", "city"),
+    # A name missing, replaced, swapped or mistyped breaks the initials: meet on the rest.
+    ("dob", "postcode"),
+    ("last_sound", "postcode"),
+    ("first_sound", "postcode"),
+    ("first_sound", "dob"),
+    ("last_sound", "dob"),
+    ("address", "postcode"),
+    ("dob", "region"),
+    ("first_canonical", "last_sound"),
+    ("last_sound", "city"),
+    ("first_sound", "city"),
+    ("address", "city"),
+    ("last_sound_rev", "city"),  # a typo early in the name changes Soundex, not its tail
+    ("postcode",),  # a postcode holds few people; typos in both names still meet
 )
+# Swapped names with a typo: one part's sound in the other field, same city.
+CROSSED_BLOCKING = (
+    "l.last_sound = r.first_sound AND l.city = r.city",
+    "l.first_sound = r.last_sound AND l.city = r.city",
+)
+
+
+def blocking_conditions() -> list[str]:
+    """Every prediction blocking rule as the SQL condition Splink runs."""
+    same = [" AND ".join(f"l.{k} = r.{k}" for k in keys) for keys in PREDICTION_BLOCKING]
+    return [*same, *CROSSED_BLOCKING]
+
+
+def _blocking_rules() -> list[Any]:
+    return [block_on(*keys) for keys in PREDICTION_BLOCKING] + [
+        CustomRule(condition) for condition in CROSSED_BLOCKING]
 # EM needs, for every comparison, one session whose blocking does not fix that field;
 # personal keys only: pairs sharing a household phone or address are not a two-class mix.
 TRAINING_BLOCKING = (("email",), ("dob",), ("first_name", "last_name"))
 _EM_MIN_PAIRS = 50
+_M_FLOOR = 1e-3
 _EM_MAX_PAIRS = 1e6
 _U_MAX_PAIRS = 2e6
 
@@ -79,24 +114,66 @@ def location_comparison() -> cl.CustomComparison:
     """Address, postcode and city as one comparison.
 
     They move together (a move changes all three; a household shares all three), so
-    comparing them separately would count one fact three times.
+    comparing them separately would count one fact three times. Postcodes one edit apart
+    (a typo or two swapped digits) and cities within Jaro-Winkler 0.9 keep part of the
+    evidence: registers mistype them as often as names.
     """
     return cl.CustomComparison(
         output_column_name="location",
         comparison_levels=[
-            cll.And(cll.NullLevel("address"), cll.NullLevel("postcode"), cll.NullLevel("city")),
+            cll.And(cll.NullLevel("address"), cll.NullLevel("address2"), cll.NullLevel("postcode"),
+                    cll.NullLevel("city"), cll.NullLevel("region")),
             cll.And(cll.ExactMatchLevel("address"), cll.ExactMatchLevel("postcode")).configure(
                 label_for_charts="Same address and postcode"
             ),
             cll.And(
                 cll.JaroWinklerLevel("address", 0.9), cll.ExactMatchLevel("postcode")
             ).configure(label_for_charts="Similar address, same postcode"),
+            cll.And(
+                cll.JaroWinklerLevel("address", 0.9), cll.DamerauLevenshteinLevel("postcode", 1)
+            ).configure(label_for_charts="Similar address, postcode one edit apart"),
+            cll.And(cll.ExactMatchLevel("address2"), cll.JaroWinklerLevel("city", 0.9)
+                    ).configure(label_for_charts="Same second address line, similar city"),
             cll.ExactMatchLevel("postcode").configure(
                 tf_adjustment_column="postcode", label_for_charts="Same postcode"
             ),
+            cll.And(
+                cll.DamerauLevenshteinLevel("postcode", 1), cll.JaroWinklerLevel("city", 0.9)
+            ).configure(label_for_charts="Postcode one edit apart, similar city"),
             cll.ExactMatchLevel("city").configure(
                 tf_adjustment_column="city", label_for_charts="Same city"
             ),
+            cll.JaroWinklerLevel("city", 0.9).configure(label_for_charts="Similar city"),
+            cll.ExactMatchLevel("region").configure(
+                tf_adjustment_column="region", label_for_charts="Same region or state"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def dob_comparison() -> cl.CustomComparison:
+    """Date of birth as text, so an impossible date (day 33) still counts.
+
+    Splink's DateOfBirthComparison puts an unparseable date on its null level; here the
+    text is compared first (exact, then one edit, transpositions included), and only the
+    date-distance levels need a real date.
+    """
+    def within(threshold: int, metric: str) -> cll.AbsoluteDateDifferenceLevel:
+        return cll.AbsoluteDateDifferenceLevel(
+            "dob", input_is_string=True, threshold=threshold, metric=metric,  # type: ignore[arg-type]
+            datetime_format="%Y-%m-%d",
+        )
+
+    return cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob").configure(label_for_charts="Exact match on date of birth"),
+            cll.DamerauLevenshteinLevel("dob", 1).configure(
+                label_for_charts="One edit apart (typo or transposed digits)"),
+            within(1, "month").configure(label_for_charts="Abs date difference <= 1 month"),
+            within(1, "year").configure(label_for_charts="Abs date difference <= 1 year"),
+            within(10, "year").configure(label_for_charts="Abs date difference <= 10 year"),
             cll.ElseLevel(),
         ],
     )
@@ -114,6 +191,13 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
         for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
     )
 
+    crossed = " OR ".join(f'("{a}_l" = "{b}_r")' for a, b in (
+        ("first_name", "last_name"), ("last_name", "first_name")))
+
+    # A missing given name is no sign of another person (a household member has one).
+    given_missing = ('("first_name_l" IS NULL OR "first_name_r" IS NULL) AND '
+                     f'{jaro_winkler}("last_name_l", "last_name_r") >= 0.88')
+
     def both_close(threshold: float) -> cll.And:
         return cll.And(cll.JaroWinklerLevel("first_name", threshold),
                        cll.JaroWinklerLevel("last_name", threshold))
@@ -128,8 +212,19 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             both_close(0.88),
             cll.CustomLevel(swapped).configure(label_for_charts="Swapped, Jaro-Winkler >= 0.88"),
             both_close(0.8),
+            cll.And(cll.ExactMatchLevel("first_canonical"),
+                    cll.JaroWinklerLevel("last_name", 0.88)).configure(
+                label_for_charts="Nickname, similar last name"),
+            cll.CustomLevel(given_missing).configure(
+                label_for_charts="A given name missing, similar last name"),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
+            cll.JaroWinklerLevel("last_name", 0.88).configure(
+                label_for_charts="Similar last name"),
+            cll.JaroWinklerLevel("first_name", 0.88).configure(
+                label_for_charts="Similar first name"),
+            cll.CustomLevel(crossed).configure(
+                label_for_charts="One name in the other field (the other missing or replaced)"),
             cll.ElseLevel(),
         ],
     )
@@ -141,12 +236,12 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
         unique_id_column_name="unique_id",
         comparisons=[
             name_comparison(engine),
-            cl.DateOfBirthComparison("dob", input_is_string=True),
+            dob_comparison(),
             email_comparison(),
             cl.LevenshteinAtThresholds("phone", [1, 2]),
             location_comparison(),
         ],
-        blocking_rules_to_generate_predictions=[block_on(*k) for k in PREDICTION_BLOCKING],
+        blocking_rules_to_generate_predictions=_blocking_rules(),
         retain_intermediate_calculation_columns=True,
         max_iterations=15,
         em_convergence=0.001,
@@ -186,15 +281,71 @@ def _pairs_sharing(frame: pd.DataFrame, keys: tuple[str, ...]) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
+class _UnobservedLevels(logging.Filter):
+    """Collects Splink's one-warning-per-level "not observed" messages instead of
+    printing them (dozens on a register without email or phone)."""
+
+    _PATTERN = re.compile(r"Level (.+) on comparison (\S+) not observed in dataset, "
+                          r"unable to train (m|u) value")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.levels: dict[str, dict[str, set[str]]] = {"m": {}, "u": {}}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = self._PATTERN.search(record.getMessage())
+        if found is None:
+            return True
+        level, comparison, which = found.groups()
+        self.levels[which].setdefault(comparison, set()).add(level)
+        return False
+
+    def notes(self, frame: pd.DataFrame) -> list[str]:
+        """One line per comparison whose levels could not be trained, saying why."""
+        out = []
+        for comparison, levels in sorted(self.levels["m"].items()):
+            share = (float(frame[comparison].notna().mean())
+                     if comparison in frame.columns else None)
+            if share is not None and share < 0.01:
+                out.append(f"{comparison}: too sparse to train ({share:.1%} of records have "
+                           "it); it adds no evidence and matching uses the other fields")
+            else:
+                out.append(f"{comparison}: {len(levels)} agreement level(s) never seen among "
+                           f"training pairs ({'; '.join(sorted(levels))}); they count as "
+                           "weak evidence")
+        return out
+
+
+@contextmanager
+def _quiet_splink(collector: _UnobservedLevels) -> Iterator[None]:
+    target = logging.getLogger("splink.internals.expectation_maximisation")
+    target.addFilter(collector)
+    try:
+        yield
+    finally:
+        target.removeFilter(collector)
+
+
 def _train(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
+    collector = _UnobservedLevels()
+    with _quiet_splink(collector):
+        _train_model(linker, frame, log=log)
+    log.extend(collector.notes(frame))
+
+
+def _train_model(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
     """u by random sampling, the prior from near-certain rules, m by EM per blocking rule.
 
     A training rule that yields too few pairs (emails already made unique by
     deterministic matching on import, say) is skipped rather than failing the run.
     """
     training = linker.training
+    # Near-certain rules over the fields a register has: without email (or dates of
+    # birth), name + date of birth alone would find few pairs and set the prior far too
+    # low, so the same name at the same postcode counts too.
     training.estimate_probability_two_random_records_match(
-        [block_on("email"), block_on("first_name", "last_name", "dob")], recall=0.7
+        [block_on("email"), block_on("first_name", "last_name", "dob"),
+         block_on("first_name", "last_name", "postcode")], recall=0.6
     )
     u_pairs = min(_U_MAX_PAIRS, max(2e5, 20.0 * len(frame)))  # the cost is the sample size
     training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=42)
@@ -212,6 +363,9 @@ def _train(linker: Linker, frame: pd.DataFrame, *, log: list[str]) -> None:
         except Exception as exc:  # one failed session must not stop the run
             log.append(f"EM on {'+'.join(keys)} failed: {exc}")
             logger.warning("EM on %s failed: %s", keys, exc)
+    if raised := splink_adapter.floor_m(linker, _M_FLOOR):
+        log.append(f"{raised} agreement level(s) had m = 0 after EM; raised to {_M_FLOOR:g} "
+                   "so one rare disagreement is strong but finite evidence")
 
 
 def _fill_unobserved_u(linker: Linker, *, sampled_pairs: float) -> None:
@@ -284,10 +438,16 @@ def score_pairs(
         step("scoring blocked pairs")
     chunks = max(1, math.ceil(len(frame) / 500_000))
     predictions = linker.inference.predict(
-        threshold_match_probability=threshold,
+        threshold_match_weight=_CALIBRATION_WEIGHT,
         num_chunks_left=chunks, num_chunks_right=1, warning_mode="never",
     )
     pairs: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
+    prior = splink_adapter.prior(linker)
+    pairs, fitted = calibrated_prior(pairs, records=len(frame), prior=prior)
+    notes.append(f"prior P(match) {prior:.3g} from near-certain rules, {fitted:.3g} after "
+                 f"refitting it to the {len(pairs):,} pairs scored above "
+                 f"{_CALIBRATION_WEIGHT:g} bits")
+    pairs = pairs[pairs["match_probability"] >= threshold]
     scored = _with_weights(linker, pairs)
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes, "pairs_scored": len(pairs),
@@ -296,10 +456,58 @@ def score_pairs(
     return scored, report
 
 
+_CALIBRATION_WEIGHT = -10.0
+_MAX_PRIOR_SHIFT_BITS = 8.0
+
+
+def _logit2(p: float) -> float:
+    return math.log2(p / (1.0 - p))
+
+
+def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
+                     ) -> tuple[pd.DataFrame, float]:
+    """Refit P(match) by EM over the scored pairs, ``m`` and ``u`` held fixed.
+
+    The prior from near-certain rules assumes those rules find a fixed share of the true
+    pairs; on a register without email, or with dates of birth mostly missing, they find
+    far fewer and the prior comes out tens of times too low, which sinks every pair with
+    only names and an address. The expected number of matches is the sum of the match
+    probabilities, so ``prior = sum(p) / all pairs`` is iterated to its fixed point
+    (Winkler 2000's EM for the mixing weight), solved with a root finder rather than by
+    slow fixed-point steps. Pairs below the scoring floor add almost nothing and are left
+    out, which errs low; the shift is capped at 8 bits either way.
+    """
+    if pairs.empty or records < 2:
+        return pairs, prior
+    evidence = pairs["match_weight"].to_numpy(dtype=float) - _logit2(prior)
+    total = records * (records - 1) / 2
+
+    def gap(log_prior: float) -> float:  # log(expected matches / total) - log(prior)
+        odds = evidence + _logit2(math.exp(log_prior))
+        expected = float((1.0 / (1.0 + np.exp2(-odds))).sum())
+        return math.log(max(expected, 1e-300) / total) - log_prior
+
+    shift = _MAX_PRIOR_SHIFT_BITS * math.log(2)
+    low, high = math.log(prior) - shift, min(math.log(prior) + shift, math.log(0.5))
+    if gap(low) <= 0:
+        fitted = math.exp(low)
+    elif gap(high) >= 0:
+        fitted = math.exp(high)
+    else:
+        fitted = math.exp(brentq(gap, low, high, xtol=1e-4))
+    weight = evidence + _logit2(fitted)
+    out = pairs.copy()
+    out["match_weight"] = weight
+    out["match_probability"] = 1.0 / (1.0 + np.exp2(-weight))
+    return out, fitted
+
+
 # Agreement levels (positions in Splink's level lists, 0 is the null level) that say
-# "same person": names equal, swapped or within Jaro-Winkler 0.8; date of birth equal,
+# "same person": names equal, swapped, within Jaro-Winkler 0.8, a nickname, a given name
+# missing or one name in the other field; date of birth equal,
 # one edit or a month apart; the same email.
-_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6}, "dob": {1, 2, 3}, "email": {1}}
+_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7, 8, 13}, "dob": {1, 2, 3},
+                  "email": {1}}
 # Dates of birth both known and more than a year apart: not a typo, another person.
 _DOB_CONTRADICTS = {5, 6}
 _HOUSEHOLD_FIELDS = ("phone", "location")

@@ -19,7 +19,8 @@ from typing import Any
 from splink import Linker
 from splink.internals.database_api import DatabaseAPI
 
-__all__ = ["DatabaseAPI", "Level", "comparisons", "fill_untrained_u", "model_restored_on_error"]
+__all__ = ["DatabaseAPI", "Level", "comparisons", "fill_untrained_u", "floor_m",
+           "model_restored_on_error", "prior"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,36 @@ def fill_untrained_u(linker: Linker, u_probability: float) -> int:
                 level.u_probability = u_probability
                 filled += 1
     return filled
+
+
+def prior(linker: Linker) -> float:
+    """The model's P(two random records match) (the lambda of Fellegi-Sunter)."""
+    return float(linker._settings_obj._probability_two_random_records_match)
+
+
+def floor_m(linker: Linker, floor: float) -> int:
+    """Raise every trained ``m`` below ``floor`` to it and renormalise each comparison.
+
+    EM gives ``m = 0`` to a level no training pair reached, i.e. infinite evidence
+    against a match (weights of -40 to -280 bits were seen); additive smoothing keeps a
+    rare level a strong but finite signal. Returns how many levels were raised.
+    """
+    raised = 0
+    for comparison in _comparisons(linker):
+        levels = [level for level in comparison.comparison_levels
+                  if not level.is_null_level and level.m_probability is not None]
+        if not levels:
+            continue
+        low = [level for level in levels if level.m_probability < floor]
+        if not low:
+            continue
+        for level in low:
+            level.m_probability = floor
+        total = sum(level.m_probability for level in levels)
+        for level in levels:
+            level.m_probability = level.m_probability / total
+        raised += len(low)
+    return raised
 
 
 @contextmanager

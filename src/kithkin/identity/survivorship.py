@@ -29,8 +29,8 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "company": ("company",),
     "email": ("email", "email_normalized"),
     "phone": ("phone", "phone_e164"),
-    "date_of_birth": ("date_of_birth",),
-    "address": ("address_line", "city", "postcode", "country"),
+    "date_of_birth": ("date_of_birth", "date_of_birth_raw"),
+    "address": ("address_line", "address_line2", "city", "region", "postcode", "country"),
     "account_manager": ("account_manager_id",),
 }
 DEFAULT_RULES: dict[str, Rule] = {

@@ -154,6 +154,16 @@ def generate(
             pd.DataFrame.from_records(truth, columns=["cluster_id", "source", "external_id"]))
 
 
+def _birth(value: date | str | None) -> dict[str, date | str | None]:
+    """A date, or the text kept as imported when it is no date (as ``kithkin import`` does)."""
+    if value is None or isinstance(value, date):
+        return {"date_of_birth": value, "date_of_birth_raw": None}
+    try:
+        return {"date_of_birth": date.fromisoformat(value), "date_of_birth_raw": None}
+    except ValueError:
+        return {"date_of_birth": None, "date_of_birth_raw": value}
+
+
 def load_customers(engine: Engine, customers: pd.DataFrame, *, batch: int = 20_000) -> None:
     """Insert import-shaped customer rows and their identifiers (bulk, for tests/benchmarks).
 
@@ -176,8 +186,10 @@ def load_customers(engine: Engine, customers: pd.DataFrame, *, batch: int = 20_0
                     "last_name": row.get("last_name"), "email": row.get("email"),
                     "email_normalized": normalize_email(row.get("email")),
                     "phone": phone, "phone_e164": f"+{digits}" if len(digits) == 11 else None,
-                    "date_of_birth": row.get("date_of_birth"),
-                    "address_line": row.get("address_line"), "city": row.get("city"),
+                    **_birth(row.get("date_of_birth")),
+                    "address_line": row.get("address_line"),
+                    "address_line2": row.get("address_line2"), "city": row.get("city"),
+                    "region": row.get("region"),
                     "postcode": row.get("postcode"), "country": row.get("country"),
                     "created_at": now, "updated_at": now,
                 })

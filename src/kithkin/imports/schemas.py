@@ -22,6 +22,8 @@ class RejectedRow(BaseModel):
     field: str
     value: str | None
     reason: str
+    kept: bool = Field(default=False, description=(
+        "The row was imported; only this optional field was bad (kept as text)."))
 
 
 class ImportReport(BaseModel):
@@ -44,6 +46,9 @@ class ImportReport(BaseModel):
         default=0, description="Rows superseded by a later row with the same natural key."
     )
     rows_rejected: int = 0
+    fields_kept_as_text: int = Field(default=0, description=(
+        "Bad optional fields (a date of birth like 1990-13-45, an unreadable phone) of "
+        "imported rows: the value is kept as text and listed in the reject file."))
     reject_path: Path | None = None
     matched: dict[str, int] = Field(
         default_factory=dict, description="Customers joined by a matching rule (email, phone)."

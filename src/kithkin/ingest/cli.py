@@ -66,6 +66,8 @@ def _summary(report: ImportReport) -> Table:
         ("rejected", f"{report.rows_rejected:,}"),
         *([("customers created", f"{report.customers_created:,}")]
           if report.customers_created else []),
+        *([("bad optional fields kept as text", f"{report.fields_kept_as_text:,}")]
+          if report.fields_kept_as_text else []),
         ("elapsed", f"{report.elapsed_seconds:.2f} s"),
         ("rows/s", f"{report.rows_per_second:,.0f}"),
     ]

@@ -30,7 +30,8 @@ from kithkin.ingest.store import BatchCounts
 from kithkin.ingest.validate import Limits
 
 PROFILE = ("first_name", "last_name", "company", "email", "email_normalized", "phone",
-           "phone_e164", "date_of_birth", "address_line", "city", "postcode", "country",
+           "phone_e164", "date_of_birth", "date_of_birth_raw", "address_line", "address_line2",
+           "city", "region", "postcode", "country",
            "acquisition_source", "acquired_at")
 CONSENT_PREFIX = "consent_"
 # Core tables, not ORM entities: bulk inserts skip the ORM's per-object bookkeeping.

@@ -70,6 +70,9 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     default: str | None = None
     when: When = When.EVENT
+    # Set for optional fields whose bad value must not cost the row: the value stays as
+    # text in this column, the parsed one is NULL, and the reject file notes the field.
+    raw_column: str | None = None
 
     @property
     def target(self) -> str | None:
@@ -147,10 +150,13 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("last_name"),
             FieldSpec("company"),
             FieldSpec("email", FieldType.EMAIL),
-            FieldSpec("phone", FieldType.PHONE),
-            FieldSpec("date_of_birth", FieldType.DATE, when=When.BIRTH),
+            FieldSpec("phone", FieldType.PHONE, raw_column="phone"),
+            FieldSpec("date_of_birth", FieldType.DATE, when=When.BIRTH,
+                      raw_column="date_of_birth_raw"),
             FieldSpec("address_line"),
+            FieldSpec("address_line2"),
             FieldSpec("city"),
+            FieldSpec("region"),
             FieldSpec("postcode"),
             FieldSpec("country", FieldType.CODE),
             FieldSpec("acquisition_source"),

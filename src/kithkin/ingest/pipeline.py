@@ -380,15 +380,19 @@ class _Run:
                batch: RawBatch, prepared: Prepared, rejects: RejectWriter | None) -> None:
         report = self.report
         report.rows_read += batch.table.num_rows + len(batch.malformed)
-        self._fail_fast(prepared.rejects)
+        rejected = [r for r in prepared.rejects if not r.kept]
+        self._fail_fast(rejected)
         with self._transaction(connection, not self.single):
             if self.plan.options.create_customers:
                 report.customers_created += create_missing_customers(
                     connection, prepared.table, label=self.display, limits=self.plan.limits)
             counts, missed = writer.write(prepared, _original(batch))
             self._fail_fast(missed)
-            bad = prepared.rejects + missed
+            missed_rows = {r.row for r in missed}
+            kept = [r for r in prepared.rejects if r.kept and r.row not in missed_rows]
+            bad = rejected + missed
             report.rows_rejected += len(bad)
+            report.fields_kept_as_text += len(kept)
             report.duplicates += prepared.duplicates
             report.skipped += prepared.skipped
             report.combined += prepared.combined
@@ -400,14 +404,16 @@ class _Run:
                 import_service.record_progress(
                     session=session, job_id=report.job_id, rows_read=report.rows_read,
                     rows_written=report.rows_written, rows_rejected=report.rows_rejected,
-                    reject_path=str(rejects.path) if rejects and report.rows_rejected else None,
+                    reject_path=str(rejects.path) if rejects and (
+                        report.rows_rejected or report.fields_kept_as_text) else None,
                 )
         self.matched.update(counts.matched or {})
         if rejects is not None:
-            rejects.write(bad)
+            rejects.write(bad + kept)
         else:
             self.in_memory.extend(RejectedRow(row=r.row, field=r.field, value=r.value,
-                                              reason=r.reason) for r in bad)
+                                              reason=r.reason, kept=r.kept)
+                                  for r in bad + kept)
         if self.progress:
             self.progress(report.rows_read, self.estimate)
 

@@ -49,6 +49,8 @@ class Reject:
     value: str | None
     reason: str
     original: dict[str, Any]
+    # True for a bad optional field whose row was imported anyway (the value kept as text).
+    kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,12 +252,23 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     errors = _Errors(n)
     inputs: dict[str, pa.Array] = {}
     max_chars = plan.limits.max_chars
+    soft = _Errors(n)
     for spec_field in plan.present:
         raw = inputs[spec_field.name] = _input(plan, batch, spec_field.name)
         # First, so a 10 MB cell is reported as too long rather than as a bad number.
         errors.add(spec_field.name, text_errors(raw, key=spec_field.name in plan.keys,
                                                 max_chars=max_chars), raw)
-        errors.add(spec_field.name, _coerce(spec_field, raw, plan, out), raw)
+        field_errors = _coerce(spec_field, raw, plan, out)
+        if spec_field.raw_column is None:
+            errors.add(spec_field.name, field_errors, raw)
+            continue
+        soft.add(spec_field.name, field_errors, raw)
+        if spec_field.raw_column != spec_field.name:
+            bad = pc.is_valid(field_errors)
+            out[spec_field.raw_column] = pc.if_else(bad, coerce.as_text(raw),
+                                                    pa.scalar(None, pa.string()))
+            parsed = out[spec_field.name]
+            out[spec_field.name] = pc.if_else(bad, pa.scalar(None, parsed.type), parsed)
     for column in plan.extras:
         if column in batch.table.column_names:
             extra = batch.table.column(column).combine_chunks()
@@ -291,6 +304,8 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
                       original)
                for i, original in zip(bad, originals, strict=True)]
     rejects.extend(Reject(m.row, "", m.text, m.reason, {}) for m in batch.malformed)
+    left_out = bad if skip is None else np.union1d(bad, np.flatnonzero(skip))
+    rejects.extend(_kept_notes(plan, batch, soft, exclude=left_out))
     skipped = int(skip.sum()) if skip is not None else 0
     if len(bad) or skipped:
         keep = np.ones(n, dtype=bool)
@@ -406,6 +421,23 @@ def _net_of_refunds(table: pa.Table) -> pa.Table:
     net = to_cents(pc.subtract(table["amount"], refunded))
     index = table.column_names.index("amount")
     return table.set_column(index, "amount", net).drop_columns(["refunded"])
+
+
+def _kept_notes(plan: ColumnPlan, batch: RawBatch, soft: _Errors,
+                exclude: np.ndarray[Any, np.dtype[np.intp]]) -> list[Reject]:
+    """Bad optional fields of rows that are imported: reported, the row kept."""
+    kept = np.setdiff1d(soft.bad_indices(), exclude)
+    if not len(kept) or soft.field is None or soft.reason is None or soft.value is None:
+        return []
+    originals = python_safe(batch.table.take(pa.array(kept))).to_pylist()
+    notes = []
+    for i, original in zip(kept, originals, strict=True):
+        name = str(soft.field[i])
+        raw_column = plan.spec.field_by_name[name].raw_column
+        notes.append(Reject(int(batch.rows[i]), name, soft.value[i],
+                            f"{soft.reason[i]}; row imported, value kept as text in "
+                            f"{raw_column}", original, kept=True))
+    return notes
 
 
 def _row_rules(kind: Kind, out: dict[str, pa.Array], errors: _Errors, n: int) -> None:

@@ -25,8 +25,9 @@ IMPORT_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "customers": _schema(
         ("source", _S), ("external_id", _S), ("first_name", _S), ("last_name", _S),
-        ("company", _S), ("email", _S), ("phone", _S), ("date_of_birth", pa.date32()),
-        ("address_line", _S), ("city", _S), ("postcode", _S), ("country", _S),
+        ("company", _S), ("email", _S), ("phone", _S), ("date_of_birth", _S),
+        ("address_line", _S), ("address_line2", _S), ("city", _S), ("region", _S),
+        ("postcode", _S), ("country", _S),
         ("acquisition_source", _S), ("acquired_at", TIMESTAMP), ("consent_email", _S),
         ("consent_sms", _S), ("consent_phone", _S), ("consent_post", _S),
     ),

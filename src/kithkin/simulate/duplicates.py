@@ -2,7 +2,11 @@
 
 Typos, swapped first and last names, changed email case, missing fields and moved
 addresses; ``hard`` raises every rate and adds alias domains and national phone formats,
-so deterministic matching alone no longer finds most pairs.
+so deterministic matching alone no longer finds most pairs. It also makes the errors of
+real registers (the FEBRL benchmark's kinds): a given name missing or replaced by another
+(a nickname, a middle name), impossible dates of birth (month 13, day 34), two digits
+transposed in the date of birth or the postcode, and records with neither email nor phone.
+The rates are in ``RATES`` (docs/simulator.md lists them).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import pyarrow.compute as pc
 
 from kithkin.simulate import vocab
 from kithkin.simulate.arrow_ops import null_where
-from kithkin.simulate.people import draw_addresses
+from kithkin.simulate.people import draw_addresses, side_stream
 from kithkin.simulate.typos import add_typos
 
 SOURCE = "crm"
@@ -24,6 +28,11 @@ RATES = {
     "email_alias": (0.0, 0.3), "email_typo": (0.0, 0.15), "phone_missing": (0.2, 0.5),
     "phone_compact": (0.3, 0.3), "phone_national": (0.0, 0.4), "moved": (0.1, 0.25),
     "address_missing": (0.1, 0.3), "birth_missing": (0.3, 0.6),
+    # Drawn from a side stream (people.side_stream), so normal mode is unchanged.
+    "first_missing": (0.0, 0.08), "first_replaced": (0.0, 0.06),
+    "birth_impossible": (0.0, 0.04), "birth_transposed": (0.0, 0.08),
+    "postcode_transposed": (0.0, 0.08), "no_contact": (0.0, 0.2),
+    "region_missing": (0.1, 0.3),
 }
 
 
@@ -73,4 +82,77 @@ def perturb(rng: np.random.Generator, people: dict[str, pa.Array], *, hard: bool
                                      chance("address_missing"))
     out["postcode"] = null_where(people["postcode"], chance("address_missing"))
     out["date_of_birth"] = null_where(people["date_of_birth"], chance("birth_missing"))
+    return _register_errors(side_stream(rng), out, hard=hard)
+
+
+def _register_errors(rng: np.random.Generator, out: dict[str, pa.Array], *, hard: bool
+                     ) -> dict[str, pa.Array]:
+    n = len(out["first_name"])
+
+    def chance(name: str) -> np.ndarray:
+        return rng.random(n) < RATES[name][int(hard)]
+
+    replaced = chance("first_replaced")
+    if replaced.any():
+        others = out["first_name"].take(pa.array(rng.permutation(n)))
+        nick = pc.utf8_capitalize(pa.array(
+            [_NICKNAME.get((v or "").lower()) for v in out["first_name"].to_pylist()],
+            pa.string()))
+        out["first_name"] = pc.if_else(pa.array(replaced), pc.coalesce(nick, others),
+                                       out["first_name"])
+    out["first_name"] = null_where(out["first_name"], chance("first_missing"))
+    dob = transpose_digits(rng, out["date_of_birth"], chance("birth_transposed"))
+    out["date_of_birth"] = _impossible_dates(rng, dob, chance("birth_impossible"))
+    out["postcode"] = transpose_digits(rng, out["postcode"], chance("postcode_transposed"))
+    no_contact = chance("no_contact")
+    out["email"] = null_where(out["email"], no_contact)
+    out["phone"] = null_where(out["phone"], no_contact)
+    out["region"] = null_where(out["region"], chance("region_missing"))
     return out
+
+
+def transpose_digits(rng: np.random.Generator, values: pa.Array, selected: np.ndarray
+                     ) -> pa.Array:
+    """Swap two neighbouring digits (different ones) in each selected value."""
+    if not selected.any():
+        return values
+    texts = values.to_pylist()
+    for i in np.flatnonzero(selected):
+        text = texts[i]
+        if not text:
+            continue
+        spots = [k for k in range(len(text) - 1)
+                 if text[k].isdigit() and text[k + 1].isdigit() and text[k] != text[k + 1]]
+        if spots:
+            k = spots[int(rng.integers(0, len(spots)))]
+            texts[i] = text[:k] + text[k + 1] + text[k] + text[k + 2:]
+    return pa.array(texts, pa.string())
+
+
+def _impossible_dates(rng: np.random.Generator, values: pa.Array, selected: np.ndarray
+                      ) -> pa.Array:
+    """A month over 12 or a day over 31, as hand-keyed registers hold."""
+    if not selected.any():
+        return values
+    texts = values.to_pylist()
+    for i in np.flatnonzero(selected):
+        text = texts[i]
+        if text and len(text) == 10:
+            if rng.random() < 0.5:
+                texts[i] = f"{text[:5]}{int(rng.integers(13, 20))}{text[7:]}"
+            else:
+                texts[i] = f"{text[:8]}{int(rng.integers(32, 40))}"
+    return pa.array(texts, pa.string())
+
+
+# Given name -> a common other form, for "replaced" given names.
+_NICKNAME = {
+    "william": "bill", "robert": "bob", "richard": "rick", "james": "jim", "john": "jack",
+    "joseph": "joe", "thomas": "tom", "charles": "charlie", "michael": "mike",
+    "daniel": "dan", "edward": "ted", "elizabeth": "liz", "margaret": "maggie",
+    "catherine": "kate", "jennifer": "jenny", "alexander": "alex", "andrew": "andy",
+    "anthony": "tony", "benjamin": "ben", "christopher": "chris", "david": "dave",
+    "matthew": "matt", "nicholas": "nick", "patrick": "pat", "peter": "pete",
+    "samuel": "sam", "stephen": "steve", "timothy": "tim", "rebecca": "becky",
+    "susan": "sue", "jessica": "jess", "joshua": "josh", "jonathan": "jon",
+}

@@ -89,8 +89,13 @@ def draw_people(
         take(vocab.COMPANY_SUFFIXES, rng.integers(0, len(vocab.COMPANY_SUFFIXES), n)),
     )
     birth_days = rng.integers(-30 * 365, 35 * 365, n).astype(np.int32)  # 1940 to 2005
-    date_of_birth = pa.array(birth_days, pa.int32()).cast(pa.date32())
-    return {
+    date_of_birth = pa.array(birth_days, pa.int32()).cast(pa.date32()).cast(pa.string())
+    # A side stream for the columns added later, so the main stream (and every figure
+    # drawn from it) stays what it was for a seed.
+    side = side_stream(rng)
+    unit = concat(take(vocab.UNIT_WORDS, side.integers(0, len(vocab.UNIT_WORDS), n)), " ",
+                  digits(side.integers(1, 60, n)))
+    person = {
         "first_name": names.first_names().names.take(pa.array(first)),
         "last_name": names.surnames().names.take(pa.array(last)),
         "company": null_where(company, ~has_company),
@@ -98,10 +103,27 @@ def draw_people(
         "phone": null_where(_phones(rng, country), rng.random(n) < 0.2),
         "date_of_birth": null_where(date_of_birth, rng.random(n) < 0.3),
         "address_line": draw_addresses(rng, n),
+        "address_line2": null_where(unit, side.random(n) >= 0.15),
         "city": _cities(rng, country),
+        "region": pa.nulls(n, pa.string()),
         "postcode": _postcodes(rng, country),
         "country": take(COUNTRY_CODES, country),
     }
+    person["region"] = _regions(person["city"])
+    return person
+
+
+def side_stream(rng: np.random.Generator) -> np.random.Generator:
+    """An independent generator derived from ``rng``'s seed without drawing from it."""
+    seed_seq = rng.bit_generator.seed_seq
+    assert isinstance(seed_seq, np.random.SeedSequence)
+    return np.random.default_rng(seed_seq.spawn(1)[0])
+
+
+def _regions(city: pa.Array) -> pa.Array:
+    keys = list(vocab.CITY_REGIONS)
+    index = pc.index_in(city, value_set=pa.array(keys))
+    return pa.array(list(vocab.CITY_REGIONS.values()), pa.string()).take(index)
 
 
 def draw_addresses(rng: np.random.Generator, n: int) -> pa.Array:

@@ -50,6 +50,20 @@ COUNTRIES: dict[str, tuple[tuple[str, ...], str, float]] = {
     "FR": (("Paris", "Lyon", "Marseille", "Lille", "Nantes"), "33", 0.12),
     "NL": (("Amsterdam", "Rotterdam", "Utrecht", "Eindhoven"), "31", 0.1),
 }
+# Region (state, county, Land) of each city above, as registers record it.
+CITY_REGIONS: dict[str, str] = {
+    "London": "Greater London", "Manchester": "Greater Manchester", "Bristol": "Avon",
+    "Leeds": "West Yorkshire", "Glasgow": "Lanarkshire", "Cardiff": "Glamorgan",
+    "York": "North Yorkshire", "Dublin": "Leinster", "Cork": "Munster", "Galway": "Connacht",
+    "Limerick": "Munster", "New York": "NY", "Chicago": "IL", "Austin": "TX", "Seattle": "WA",
+    "Boston": "MA", "Denver": "CO", "Berlin": "Berlin", "Hamburg": "Hamburg",
+    "Munich": "Bayern", "Cologne": "Nordrhein-Westfalen", "Leipzig": "Sachsen",
+    "Paris": "Ile-de-France", "Lyon": "Auvergne-Rhone-Alpes",
+    "Marseille": "Provence-Alpes-Cote d'Azur", "Lille": "Hauts-de-France",
+    "Nantes": "Pays de la Loire", "Amsterdam": "Noord-Holland", "Rotterdam": "Zuid-Holland",
+    "Utrecht": "Utrecht", "Eindhoven": "Noord-Brabant",
+}
+UNIT_WORDS = ("Apt", "Flat", "Unit", "Suite")
 EMAIL_DOMAINS = (
     "gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "proton.me",
     "fastmail.com", "web.de", "orange.fr", "example.net",

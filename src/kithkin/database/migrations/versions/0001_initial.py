@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 09:19:28.225829
+Create Date: 2026-12-07 09:23:05.600014
 """
 
 from __future__ import annotations
@@ -184,8 +184,11 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=64), nullable=True),
     sa.Column('phone_e164', sa.String(length=32), nullable=True),
     sa.Column('date_of_birth', sa.Date(), nullable=True),
+    sa.Column('date_of_birth_raw', sa.String(length=64), nullable=True),
     sa.Column('address_line', sa.String(length=400), nullable=True),
+    sa.Column('address_line2', sa.String(length=400), nullable=True),
     sa.Column('city', sa.String(length=200), nullable=True),
+    sa.Column('region', sa.String(length=200), nullable=True),
     sa.Column('postcode', sa.String(length=32), nullable=True),
     sa.Column('country', sa.String(length=2), nullable=True),
     sa.Column('acquisition_source', sa.String(length=100), nullable=True),
