@@ -57,7 +57,8 @@ def test_pair_and_cluster_scores() -> None:
 def _row(customer_id: int, updated: int, **values: Any) -> dict[str, Any]:
     base = dict.fromkeys(
         ("first_name", "last_name", "company", "email", "email_normalized", "phone",
-         "phone_e164", "date_of_birth", "address_line", "city", "postcode", "country",
+         "phone_e164", "date_of_birth", "date_of_birth_raw", "address_line", "address_line2",
+         "city", "region", "postcode", "country",
          "acquired_at", "acquisition_source", "attributes", "account_manager_id"))
     return {**base, "id": customer_id, "updated_at": datetime(2024, 1, updated, tzinfo=UTC),
             **values}

@@ -101,13 +101,17 @@ def _register_errors(rng: np.random.Generator, out: dict[str, pa.Array], *, hard
         out["first_name"] = pc.if_else(pa.array(replaced), pc.coalesce(nick, others),
                                        out["first_name"])
     out["first_name"] = null_where(out["first_name"], chance("first_missing"))
-    dob = transpose_digits(rng, out["date_of_birth"], chance("birth_transposed"))
+    dob = out["date_of_birth"]
+    if not pa.types.is_string(dob.type):  # identity.synthetic keeps dates as dates
+        dob = dob.cast(pa.string())
+    dob = transpose_digits(rng, dob, chance("birth_transposed"))
     out["date_of_birth"] = _impossible_dates(rng, dob, chance("birth_impossible"))
     out["postcode"] = transpose_digits(rng, out["postcode"], chance("postcode_transposed"))
     no_contact = chance("no_contact")
     out["email"] = null_where(out["email"], no_contact)
     out["phone"] = null_where(out["phone"], no_contact)
-    out["region"] = null_where(out["region"], chance("region_missing"))
+    if "region" in out:
+        out["region"] = null_where(out["region"], chance("region_missing"))
     return out
 
 
