@@ -212,7 +212,7 @@ def snapshot_of(log: Path) -> Path:
 def model_options() -> Any:
     """The refresh's model options with lifetimes' CLV convention (12 steps of 30 days,
     1 % per month): the same horizon and discounting for both libraries."""
-    from kithkin.analytics.models import ModelOptions
+    from kithkin.analytics.fitting import ModelOptions
 
     return ModelOptions(horizon_days=30.0 * CLV_MONTHS,
                         discount_rate_annual=(1 + MONTHLY_DISCOUNT) ** (365.25 / 30) - 1,
@@ -222,7 +222,8 @@ def model_options() -> Any:
 def kithkin_once(snapshot_dir: Path, as_of: date) -> tuple[Run, pd.DataFrame]:
     """The refresh's CLV path, product functions only: engine, summary, fits, scores."""
     from kithkin.analytics import engine as analytics_engine
-    from kithkin.analytics import models, refresh
+    from kithkin.analytics import fitting as models
+    from kithkin.analytics import refresh
 
     run = Run()
     options = model_options()

@@ -1,7 +1,7 @@
 """Import throughput: transactions CSV into SQLite and PostgreSQL, rows/s and peak memory.
 
 Generates (and caches in benchmarks/data/) a transactions CSV and the customers it
-references, then imports them with ``kithkin.ingest.ingest_file`` into a fresh SQLite
+references, then imports them with ``kithkin.imports.ingest.ingest_file`` into a fresh SQLite
 file and a fresh PostgreSQL database (created and dropped here). Each import runs in its
 own subprocess so its peak RSS is its own; a small and a large file show that memory
 stays flat as the file grows.
@@ -85,7 +85,7 @@ def run_import(url: str, kind: str, path: Path) -> dict[str, float]:
     code = (
         "import json, os, resource, sys, time\n"
         "from kithkin.database.core import build_engine\n"
-        "from kithkin.ingest import ingest_file\n"
+        "from kithkin.imports.ingest import ingest_file\n"
         "engine = build_engine(sys.argv[1])\n"
         "started, cpu0 = time.perf_counter(), sum(os.times()[:2])\n"
         "report = ingest_file(kind=sys.argv[2], path=sys.argv[3], engine=engine)\n"

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from kithkin.api.app import create_app
 from kithkin.cli.main import app
-from kithkin.demo import DEMO_AGENT_BOOK, DEMO_AGENT_EMAIL
+from kithkin.demo.service import DEMO_AGENT_BOOK, DEMO_AGENT_EMAIL
 
 
 def test_demo_runs_end_to_end_and_again(workspace: Path) -> None:

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         default=12, gt=0, description="A sign-in ends this long after it started.")
     session_idle_minutes: float = Field(
         default=120, gt=0, description="A sign-in ends after this long without a request.")
-    # Import validation (kithkin.ingest; docs/ingestion.md "Validation").
+    # Import validation (kithkin.imports.ingest; docs/ingestion.md "Validation").
     ingest_earliest_date: date = Field(
         default=date(1900, 1, 1), description="No imported date or date-time before this.")
     ingest_latest_date: date = Field(

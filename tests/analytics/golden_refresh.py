@@ -25,13 +25,13 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 
 from kithkin.analytics import refresh
+from kithkin.analytics.models import CustomerMetric, MetricsRun
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.core import build_engine, dispose_engines, session_scope
 from kithkin.database.manage import upgrade
-from kithkin.demo import import_step, simulate_step
+from kithkin.demo.service import import_step, simulate_step
 from kithkin.interactions.models import Interaction
-from kithkin.metrics.models import CustomerMetric, MetricsRun
 from kithkin.relationships.models import (
     CustomerStage,
     RelationshipProfile,

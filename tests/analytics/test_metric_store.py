@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 
 from kithkin.analytics import refresh
+from kithkin.analytics import service as metrics_service
 from kithkin.config import get_settings
 from kithkin.database import adbc as staging
 from kithkin.database.core import session_scope
-from kithkin.metrics import service as metrics_service
 from tests.analytics import crafted
 
 VALUES = ", ".join(f'typeof("{n}"), "{n}"' for n in metrics_service.METRIC_COLUMNS)

@@ -12,13 +12,13 @@ from sqlalchemy import Engine, func, insert, select, update
 from typer.testing import CliRunner
 
 from kithkin.analytics import refresh, snapshot
+from kithkin.analytics import service as metrics_service
+from kithkin.analytics.models import CustomerMetric, MetricsRun
 from kithkin.cli.main import app
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
 from kithkin.errors import ConflictError
-from kithkin.metrics import service as metrics_service
-from kithkin.metrics.models import CustomerMetric, MetricsRun
 from kithkin.transactions.models import Transaction
 from tests.analytics import crafted
 

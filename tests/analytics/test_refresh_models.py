@@ -12,12 +12,12 @@ from lifetimes.utils import summary_data_from_transaction_data
 from sqlalchemy import Engine, insert, select
 
 from kithkin.analytics import refresh
-from kithkin.analytics.models import ModelOptions
+from kithkin.analytics.fitting import ModelOptions
+from kithkin.analytics.models import CustomerMetric
 from kithkin.clv import BetaGeo, GammaGamma
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
-from kithkin.metrics.models import CustomerMetric
 from kithkin.transactions.models import Transaction
 
 AS_OF = date(1997, 9, 30)

@@ -22,7 +22,7 @@ from kithkin.analytics import refresh, relationship_features
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.config import Settings, get_settings
 from kithkin.database.core import build_engine, session_scope
-from kithkin.demo import import_step, simulate_step
+from kithkin.demo.service import import_step, simulate_step
 from kithkin.interactions.models import Interaction
 from kithkin.products.models import Product
 from kithkin.relationships import service as relationship_service

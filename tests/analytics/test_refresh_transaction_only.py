@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from kithkin.analytics import refresh
+from kithkin.analytics import service as metrics_service
 from kithkin.cli.main import app
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.dashboard.overview import stage_summary
 from kithkin.database.core import session_scope
-from kithkin.metrics import service as metrics_service
 from kithkin.relationships import cli as relationship_cli
 from kithkin.relationships import service as relationship_service
 from kithkin.transactions.models import Transaction

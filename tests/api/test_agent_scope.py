@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from kithkin.analytics import service as metrics_service
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
 from kithkin.interactions.models import Interaction
 from kithkin.memberships.models import Membership
-from kithkin.metrics import service as metrics_service
 from kithkin.relationships.models import RelationshipRun, StageChange
 from kithkin.transactions.models import Transaction
 from kithkin.users.models import Role

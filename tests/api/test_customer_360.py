@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.models import CustomerMetric
 from kithkin.api.app import create_app
 from kithkin.config import get_settings
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
@@ -21,7 +22,6 @@ from kithkin.interactions.models import Interaction
 from kithkin.interactions.schemas import InteractionRead
 from kithkin.memberships.models import Membership
 from kithkin.memberships.schemas import MembershipRead
-from kithkin.metrics.models import CustomerMetric
 from kithkin.transactions.models import Transaction
 from kithkin.transactions.schemas import TransactionRead
 from kithkin.users import service as user_service

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
-from kithkin.api.writelock import bulk_write_lock
 from kithkin.config import get_settings
 from kithkin.database.core import build_engine, session_factory
+from kithkin.database.writelock import bulk_write_lock
 from kithkin.users.models import Role
 
 from .conftest import AddCustomers

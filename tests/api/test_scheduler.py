@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from kithkin.analytics import service as metrics_service
 from kithkin.api.app import create_app
-from kithkin.api.scheduler import RefreshScheduler
 from kithkin.config import get_settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.database.manage import upgrade
 from kithkin.errors import ValidationError
-from kithkin.metrics import service as metrics_service
+from kithkin.jobs.scheduler import RefreshScheduler
 
 
 def test_runs_repeatedly_and_survives_a_failed_run() -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from kithkin.api.writelock import bulk_write_lock, with_lock_retries
+from kithkin.database.writelock import bulk_write_lock, with_lock_retries
 
 
 def test_probe_fails_while_a_bulk_write_holds_the_lock(sqlite_engine: Engine) -> None:

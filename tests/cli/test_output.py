@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 from kithkin.cli import output
-from kithkin.cli.demo import import_table
+from kithkin.demo.cli import import_table
+from kithkin.imports.ingest.cli import _summary
 from kithkin.imports.schemas import ImportReport
-from kithkin.ingest.cli import _summary
 
 REPORTS = [
     ImportReport(job_id=1, kind="customers", file="customers.csv", status="done",

@@ -12,11 +12,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.models import CustomerMetric, MetricsRun
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.database.core import session_scope
 from kithkin.imports.models import ImportJob
 from kithkin.interactions.models import Interaction
-from kithkin.metrics.models import CustomerMetric, MetricsRun
 from kithkin.relationships.engine import PROFILE_INPUTS
 from kithkin.relationships.models import (
     CustomerStage,

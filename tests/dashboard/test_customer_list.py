@@ -188,7 +188,7 @@ def test_the_360_of_a_nameless_customer_is_titled_by_its_external_id(
 
 def test_metric_and_name_sorts_page_alike_on_both_stores(store_engine: Any) -> None:
     """NULLs sort differently in SQLite and PostgreSQL; the listing's order must not."""
-    from kithkin.metrics.models import CustomerMetric, MetricsRun
+    from kithkin.analytics.models import CustomerMetric, MetricsRun
 
     with session_scope(store_engine) as session:
         for n in range(9):

@@ -20,7 +20,7 @@ from kithkin.customers.models import Customer
 from kithkin.dashboard import import_mapping
 from kithkin.database.core import session_scope
 from kithkin.errors import ValidationError
-from kithkin.ingest.kinds import Kind
+from kithkin.imports.ingest.kinds import Kind
 from tests.dashboard.conftest import sign_in
 from tests.dashboard.seeding import form_token
 

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, extract, func, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.models import CustomerMetric, MetricsRun
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.dashboard import overview
 from kithkin.database.core import session_scope
-from kithkin.metrics.models import CustomerMetric, MetricsRun
 from kithkin.relationships.models import StageChange, StageCount
 from kithkin.transactions.models import Transaction
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.models import CustomerMetric
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.errors import NotFoundError
 from kithkin.interactions.models import Interaction
-from kithkin.metrics.models import CustomerMetric
 from kithkin.products.models import Product
 from kithkin.relationships import inputs, service
 from kithkin.transactions.models import Transaction, TransactionLine

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
 
-from kithkin.ingest import ingest_file
+from kithkin.imports.ingest import ingest_file
 from kithkin.simulate import simulate_business
 
 from .conftest import Business, header

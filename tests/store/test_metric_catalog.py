@@ -7,10 +7,10 @@ import types
 import typing
 from datetime import date, datetime
 
-from kithkin.metrics import catalog
-from kithkin.metrics.models import CustomerMetric
-from kithkin.metrics.schemas import CustomerMetricRead
-from kithkin.metrics.service import METRIC_COLUMNS
+from kithkin.analytics import catalog
+from kithkin.analytics.models import CustomerMetric
+from kithkin.analytics.schemas import CustomerMetricRead
+from kithkin.analytics.service import METRIC_COLUMNS
 from kithkin.relationships.catalog import METRIC_TYPES, RELATIONSHIP_INPUTS
 
 

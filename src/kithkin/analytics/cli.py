@@ -11,7 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from kithkin.analytics import refresh as refresh_service
-from kithkin.analytics.models import ModelOptions
+from kithkin.analytics.fitting import ModelOptions
 from kithkin.cli import output
 from kithkin.config import get_settings
 from kithkin.errors import KithkinError

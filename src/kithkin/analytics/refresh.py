@@ -20,13 +20,14 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from kithkin.analytics import engine as analytics_engine
-from kithkin.analytics import holdout, models, relationship_features
+from kithkin.analytics import fitting as models
+from kithkin.analytics import holdout, relationship_features
 from kithkin.analytics import metrics as metrics_block
+from kithkin.analytics import service as metrics_service
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError
-from kithkin.metrics import service as metrics_service
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport

@@ -17,15 +17,14 @@ from fastapi import APIRouter, FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 from kithkin import __version__
+from kithkin.analytics import router as metrics_router
 from kithkin.api import events, health
 from kithkin.api.deps import SESSION_COOKIE
 from kithkin.api.docs import install_api_docs
 from kithkin.api.headers import SecurityHeadersMiddleware
-from kithkin.api.housekeeping import start_upload_cleanup
 from kithkin.api.limits import RequestLimitsMiddleware
 from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.api.proxies import install_trusted_proxies
-from kithkin.api.scheduler import RefreshScheduler
 from kithkin.api.timing import ServerTimingMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.auth.secret import signing_secret
@@ -35,8 +34,9 @@ from kithkin.database.core import get_engine, session_factory
 from kithkin.identity import router as identity_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
+from kithkin.jobs.housekeeping import start_upload_cleanup
+from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
-from kithkin.metrics import router as metrics_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router

@@ -22,13 +22,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from kithkin.api.writelock import bulk_write_lock
 from kithkin.auth.csrf import SAFE_METHODS, verify_csrf
 from kithkin.auth.principal import API_KEY_HEADER, resolve_principal
 from kithkin.auth.roles import Access, Area, role_allows, scope_name, scopes_allow
 from kithkin.config import Settings, settings_of
 from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_factory, unit_of_work
+from kithkin.database.writelock import bulk_write_lock
 from kithkin.errors import PermissionDeniedError
 from kithkin.users.models import ApiKey, Role, StaffUser
 

@@ -14,14 +14,14 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, Field
 
 from kithkin.api.deps import CurrentUser, check_permission
-from kithkin.api.writelock import with_lock_retries
 from kithkin.auth.roles import Access, Area
 from kithkin.config import settings_of
 from kithkin.customers.scope import CustomerScope
+from kithkin.database.writelock import with_lock_retries
 from kithkin.errors import ValidationError
 from kithkin.fields import MAX_INT64, MIN_INT64
+from kithkin.imports.ingest import pipeline as ingest_pipeline
 from kithkin.imports.schemas import ImportReport, RejectedRow
-from kithkin.ingest import pipeline as ingest_pipeline
 
 router = APIRouter(prefix="/events", tags=["events"])
 MAX_BATCH = 10_000

@@ -36,13 +36,13 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         ("kithkin.api.cli:register",)),
     "demo": LazyCommand(
         "Simulate a business, import it, compute value, stages and health, and show the "
-        "result.", ("kithkin.cli.demo:register",)),
+        "result.", ("kithkin.demo.cli:register",)),
     "identify": LazyCommand(
         "Find duplicate customers with Splink; merge the sure ones, queue the likely ones.",
         ("kithkin.identity.cli:register",)),
     "import": LazyCommand(
         "Import customers, prospects, products, transactions, lines, interactions or "
-        "memberships.", ("kithkin.ingest.cli:register",)),
+        "memberships.", ("kithkin.imports.ingest.cli:register",)),
     "simulate": LazyCommand(
         "Generate customers, orders, interactions, memberships and prospects, import-ready.",
         ("kithkin.simulate.cli:register",)),

@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from kithkin.analytics import service as metrics_service
+from kithkin.analytics.schemas import CustomerMetricRead
 from kithkin.cli import output
 from kithkin.cli.output import FormatOption, OutputFormat
 from kithkin.config import get_settings
@@ -21,8 +23,6 @@ from kithkin.customers import service as customer_service
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.core import session_scope
 from kithkin.errors import KithkinError
-from kithkin.metrics import service as metrics_service
-from kithkin.metrics.schemas import CustomerMetricRead
 from kithkin.users import service as user_service
 
 app = typer.Typer(help="Look up customers and assign their account managers.",

@@ -23,14 +23,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from kithkin.analytics import service as metrics_service
+from kithkin.analytics.models import CustomerMetric
 from kithkin.customers import search
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.customers.reference import label
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.pagination import SortKey, keyset_page, parse_sort
 from kithkin.errors import KithkinError, ValidationError
-from kithkin.metrics import service as metrics_service
-from kithkin.metrics.models import CustomerMetric
 from kithkin.relationships.models import CustomerStage, RelationshipProfile
 from kithkin.users.models import StaffUser
 

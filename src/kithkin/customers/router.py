@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from kithkin.analytics import service as metrics_service
 from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.pagination import DEFAULT_LIMIT, Page
 from kithkin.api.params import AfterQuery, IdPath, IdQuery, LimitQuery
@@ -24,7 +25,6 @@ from kithkin.customers.schemas import (
 )
 from kithkin.interactions import service as interaction_service
 from kithkin.memberships import service as membership_service
-from kithkin.metrics import service as metrics_service
 from kithkin.transactions import service as transaction_service
 
 router = APIRouter(prefix="/customers", tags=["customers"])

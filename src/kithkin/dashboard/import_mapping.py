@@ -1,10 +1,10 @@
 """The dashboard's column-mapping step for an uploaded file: read its layout (encoding,
 delimiter), preview its first rows, suggest which column feeds which field, turn the
-person's choices into an :class:`~kithkin.ingest.options.IngestOptions` (``columns`` and
+person's choices into an :class:`~kithkin.imports.ingest.options.IngestOptions` (``columns`` and
 ``defaults``), dry-run it, then import.
 
 Everything here goes through the ingest API (``ingest_file`` with a mapping, dry runs,
-:func:`kithkin.api.background.start_import`), so the mapped import is the same import
+:func:`kithkin.jobs.background.start_import`), so the mapped import is the same import
 the CLI runs with ``--map``. The functions marked *seam* are where the importer's own
 layout detection, ``--set`` constants and presets plug in; until then they do the work
 themselves, with the standard library.
@@ -24,15 +24,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
-from kithkin.api import background
-from kithkin.api.writelock import bulk_write_lock
 from kithkin.config import Settings
+from kithkin.database.writelock import bulk_write_lock
 from kithkin.errors import ValidationError
+from kithkin.imports.ingest import pipeline as ingest_pipeline
+from kithkin.imports.ingest.kinds import SPECS, FieldSpec, Kind
+from kithkin.imports.ingest.options import IngestOptions
+from kithkin.imports.ingest.readers import detect_format
 from kithkin.imports.schemas import ImportReport
-from kithkin.ingest import pipeline as ingest_pipeline
-from kithkin.ingest.kinds import SPECS, FieldSpec, Kind
-from kithkin.ingest.options import IngestOptions
-from kithkin.ingest.readers import detect_format
+from kithkin.jobs import background
 
 PREVIEW_ROWS = 10
 SAMPLE_BYTES = 64 << 10

@@ -17,12 +17,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
+from kithkin.analytics import reports as metrics_reports
+from kithkin.analytics import service as metrics_service
 from kithkin.analytics.cohorts import monthly_activity, transaction_totals
+from kithkin.analytics.models import CustomerMetric
 from kithkin.config import Settings
 from kithkin.customers.models import Customer
-from kithkin.metrics import reports as metrics_reports
-from kithkin.metrics import service as metrics_service
-from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import presets as relationship_presets
 from kithkin.relationships import reports as relationship_reports
@@ -249,7 +249,7 @@ class CohortMatrix:
 
 def cohort_matrix(*, settings: Settings, as_of: date) -> CohortMatrix | None:
     """Acquisition-cohort retention as a heatmap matrix over the whole history, from the
-    rows the API serves (:func:`kithkin.metrics.reports.cohorts`; Fader & Hardie's "C3"
+    rows the API serves (:func:`kithkin.analytics.reports.cohorts`; Fader & Hardie's "C3"
     chart, 2009, "Probability Models for Customer-Base Analysis", J. Interactive Marketing
     23(1)): of the customers whose first order fell in month *c*, the share who ordered
     in *c + k*. Every cohort and every month since the first the API returns is shown.

@@ -2,7 +2,7 @@
 read its reject report.
 
 The upload goes through the same code as ``POST /api/v1/imports`` (saved into the
-workspace, then :func:`kithkin.api.background.start_import`), so a file imported from the
+workspace, then :func:`kithkin.jobs.background.start_import`), so a file imported from the
 dashboard, the API or the CLI ends in the same job and reject report. "Preview and map
 columns" saves the upload the same way (same size limit) and opens the mapping step
 (:mod:`kithkin.dashboard.import_mapping`); the saved file is named in the URL by its
@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from kithkin.api import background
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
 from kithkin.config import settings_of
@@ -29,9 +28,10 @@ from kithkin.dashboard import import_mapping, imports_view, navigation
 from kithkin.dashboard.web import PageRoute, render, require_page
 from kithkin.errors import KithkinError, NotFoundError, ValidationError
 from kithkin.imports import service as import_service
+from kithkin.imports.ingest.kinds import Kind
+from kithkin.imports.ingest.options import IngestOptions
 from kithkin.imports.router import ALLOWED_SUFFIXES, save_upload
-from kithkin.ingest.kinds import Kind
-from kithkin.ingest.options import IngestOptions
+from kithkin.jobs import background
 from kithkin.public_text import hide_paths
 from kithkin.users.models import StaffUser
 

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.models import MetricsRun
 from kithkin.api.deps import SessionDep
 from kithkin.dashboard import charts
 from kithkin.dashboard.navigation import ANALYTICS, Page, register_page
 from kithkin.dashboard.web import PageRoute, render, require_page
 from kithkin.errors import NotFoundError
-from kithkin.metrics.models import MetricsRun
 from kithkin.relationships.models import RelationshipRun
 from kithkin.users.models import StaffUser
 

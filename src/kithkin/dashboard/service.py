@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics import service as metrics_service
+from kithkin.analytics.models import CustomerMetric
 from kithkin.customers import reference as customer_reference
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.database.core import get_or_raise
@@ -22,8 +24,6 @@ from kithkin.database.pagination import decode_values, encode_values
 from kithkin.errors import ValidationError
 from kithkin.interactions.models import Interaction
 from kithkin.memberships.models import Membership
-from kithkin.metrics import service as metrics_service
-from kithkin.metrics.models import CustomerMetric
 from kithkin.transactions.models import Transaction
 from kithkin.users.models import StaffUser
 

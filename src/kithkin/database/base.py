@@ -50,7 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         """On SQLite, a stored text Python cannot read (year 0, written by another tool or
         an older import) reads as the nearest representable instant instead of failing
-        every page that shows it; imports refuse such values (kithkin.ingest.validate)."""
+        every page that shows it; imports refuse such values (kithkin.imports.ingest.validate)."""
         process = super().result_processor(dialect, coltype)
         if dialect.name != "sqlite" or process is None:
             return process

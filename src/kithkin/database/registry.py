@@ -1,11 +1,11 @@
 """Imports every models module so Base.metadata knows every table (Alembic, create_all)."""
 
+from kithkin.analytics import models as metrics  # noqa: F401
 from kithkin.customers import models as customers  # noqa: F401
 from kithkin.identity import models as identity  # noqa: F401
 from kithkin.imports import models as imports  # noqa: F401
 from kithkin.interactions import models as interactions  # noqa: F401
 from kithkin.memberships import models as memberships  # noqa: F401
-from kithkin.metrics import models as metrics  # noqa: F401
 from kithkin.products import models as products  # noqa: F401
 from kithkin.prospects import models as prospects  # noqa: F401
 from kithkin.relationships import models as relationships  # noqa: F401

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from kithkin.api import background
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
 from kithkin.api.permissions import ImportsRead, ImportsWrite
@@ -19,9 +18,10 @@ from kithkin.config import Settings, settings_of
 from kithkin.errors import ValidationError
 from kithkin.imports import service as import_service
 from kithkin.imports.filenames import safe_upload_name
+from kithkin.imports.ingest.kinds import Kind
+from kithkin.imports.ingest.options import build_options
 from kithkin.imports.schemas import ImportJobRead
-from kithkin.ingest.kinds import Kind
-from kithkin.ingest.options import build_options
+from kithkin.jobs import background
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".tab", ".dat", ".parquet", ".jsonl", ".ndjson",

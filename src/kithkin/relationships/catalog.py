@@ -1,7 +1,7 @@
 """The metric names a rule may use, with their types.
 
 The first block is the per-customer metrics contract of docs/architecture.md, read off
-the stored model (:mod:`kithkin.metrics.catalog`); the second block holds the
+the stored model (:mod:`kithkin.analytics.catalog`); the second block holds the
 relationship inputs this engine derives from the store itself (customer attributes,
 interaction tags, order lines), because bonds and the "specific knowledge" the journey
 model asks for are not part of the analytics contract. Rules are validated
@@ -10,7 +10,7 @@ against this catalogue when a stage model loads, so a typo fails at load, not at
 
 from __future__ import annotations
 
-from kithkin.metrics.catalog import CONTRACT_METRICS, MetricType
+from kithkin.analytics.catalog import CONTRACT_METRICS, MetricType
 
 __all__ = ["CONTRACT_METRICS", "METRIC_TYPES", "RELATIONSHIP_INPUTS", "MetricType"]
 

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics import relationship_features
+from kithkin.analytics.models import CustomerMetric
 from kithkin.analytics.relationship_features import RelationshipEvents
 from kithkin.config import Settings
 from kithkin.errors import NotFoundError
-from kithkin.metrics.models import CustomerMetric
 from kithkin.prospects.models import Prospect
 from kithkin.relationships.catalog import CONTRACT_METRICS
 

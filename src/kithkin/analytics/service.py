@@ -1,0 +1,110 @@
+"""Writing and reading the per-customer metrics history.
+
+A refresh writes a whole as-of block at once: :func:`replace_as_of` replaces the block in
+one transaction, so readers see either the old or the new block, never a mix. A block is
+one row per customer, millions on a large store, so it goes through the landing port
+(:func:`kithkin.database.bulk.replace_block`), which knows each store's fast path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from kithkin.analytics.models import CustomerMetric, MetricsRun
+from kithkin.database import bulk
+from kithkin.database.base import utcnow
+from kithkin.errors import NotFoundError
+
+METRIC_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in CustomerMetric.__table__.columns if column.name != "id"
+)
+
+
+def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.Table,
+                  run: dict[str, Any]) -> int:
+    """Replace the as-of block and its run record in the session's transaction.
+
+    ``metrics`` has a ``customer_id`` column and any of the contract columns (the others
+    are stored as null; counts that went through a pandas outer join come back as
+    floats and are stored as integers); ``run`` the :class:`MetricsRun` fields other
+    than ``as_of``. Returns the rows written. The caller commits (``session_scope``
+    does), which makes the replacement atomic.
+    """
+    table = bulk.table_of(CustomerMetric)
+    names = [name for name in (metrics.column_names if isinstance(metrics, pa.Table)
+                               else metrics.columns) if name in METRIC_COLUMNS and name != "as_of"]
+    chosen = metrics.select(names) if isinstance(metrics, pa.Table) else metrics[names]
+    block = bulk.conform(table, chosen, constants={"as_of": as_of}, complete=True)
+    session.execute(delete(MetricsRun).where(MetricsRun.as_of == as_of))
+    written = bulk.replace_block(session.connection(), table, block, where={"as_of": as_of},
+                                 key=("as_of", "customer_id"))
+    session.add(MetricsRun(as_of=as_of, customers=written, **run))
+    session.flush()
+    return written
+
+
+def latest_as_of(*, session: Session, on_or_before: date | None = None) -> date | None:
+    query = select(func.max(MetricsRun.as_of))
+    if on_or_before is not None:
+        query = query.where(MetricsRun.as_of <= on_or_before)
+    return session.execute(query).scalar_one_or_none()
+
+
+def for_customer(*, session: Session, customer_id: int,
+                 as_of: date | None = None) -> CustomerMetric | None:
+    """The customer's metrics at ``as_of`` (default: their latest); an index seek."""
+    query = select(CustomerMetric).where(CustomerMetric.customer_id == customer_id)
+    if as_of is not None:
+        query = query.where(CustomerMetric.as_of == as_of)
+    return session.scalars(query.order_by(CustomerMetric.as_of.desc()).limit(1)).first()
+
+
+def latest_values(*, session: Session, customer_id: int) -> dict[str, Any] | None:
+    """The customer's latest metrics as JSON-ready values (dates as ISO text), without
+    the row and customer ids; None before the first refresh. The customer 360 shows it."""
+    metric = for_customer(session=session, customer_id=customer_id)
+    if metric is None:
+        return None
+    values = {name: getattr(metric, name) for name in METRIC_COLUMNS if name != "customer_id"}
+    return {name: value.isoformat() if isinstance(value, date | datetime) else value
+            for name, value in values.items()}
+
+
+def history(*, session: Session, customer_id: int) -> Sequence[CustomerMetric]:
+    """Every stored as-of of one customer, oldest first."""
+    return session.scalars(
+        select(CustomerMetric).where(CustomerMetric.customer_id == customer_id)
+        .order_by(CustomerMetric.as_of)
+    ).all()
+
+
+def get_run(*, session: Session, as_of: date) -> MetricsRun:
+    run = session.scalars(select(MetricsRun).where(MetricsRun.as_of == as_of)).first()
+    if run is None:
+        raise NotFoundError(f"no refresh stored for as-of {as_of}")
+    return run
+
+
+def load_block(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
+    """Every customer's metrics at ``as_of`` (default: the latest refresh), one frame."""
+    block = as_of or latest_as_of(session=session)
+    if block is None:
+        raise NotFoundError("no per-customer metrics stored; run `kithkin refresh` first")
+    columns = [getattr(CustomerMetric, name) for name in METRIC_COLUMNS]
+    rows = session.execute(select(*columns).where(CustomerMetric.as_of == block)).all()
+    return pd.DataFrame([tuple(row) for row in rows], columns=list(METRIC_COLUMNS))
+
+
+def finish_run(*, session: Session, as_of: date, timings: dict[str, float],
+               finished_at: datetime | None = None) -> None:
+    """Record the final step timings once the block is committed."""
+    run = get_run(session=session, as_of=as_of)
+    run.timings = timings
+    run.finished_at = finished_at or utcnow()

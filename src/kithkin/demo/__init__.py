@@ -1,0 +1,1 @@
+"""The demo: simulate a business, import it, refresh it, show it."""

@@ -1,0 +1,1 @@
+"""Work that runs beside requests: background jobs, the scheduler, housekeeping."""
