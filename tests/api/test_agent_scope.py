@@ -109,7 +109,7 @@ def test_agents_are_refused_other_customers(client: TestClient, book: dict[str, 
         assert client.get(f"/api/v1/{kind}/{by_customer[mine]}", headers=ann).status_code == 200
         assert client.get(f"/api/v1/{kind}/{by_customer[bobs]}", headers=ann).status_code == 403
     # Views spanning every customer are not for agents.
-    assert client.get("/api/v1/duplicates", headers=ann).status_code == 403
+    assert client.get("/api/v1/identity/duplicates", headers=ann).status_code == 403
     batch = {"kind": "interactions", "records": [{"source": "crm", "external_id": "e1"}]}
     assert client.post("/api/v1/events/batch", json=batch, headers=ann).status_code == 403
 

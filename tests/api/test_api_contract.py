@@ -92,7 +92,7 @@ def test_body_ids_out_of_range_are_422(client: TestClient, admin: Headers) -> No
     for body_path, body in [
         ("/api/v1/customers/assign", {"customer_ids": [2**63], "account_manager_id": None}),
         ("/api/v1/customers/assign", {"customer_ids": [1], "account_manager_id": 2**64}),
-        ("/api/v1/duplicates/merges", {"survivor_id": 1, "merged_id": 2**63}),
+        ("/api/v1/identity/merges", {"survivor_id": 1, "merged_id": 2**63}),
         ("/api/v1/api-keys", {"name": "k", "user_id": 2**63}),
     ]:
         response = client.post(body_path, json=body, headers=admin)
@@ -141,7 +141,7 @@ def test_event_integers_beyond_int64_are_422_naming_the_field(client: TestClient
 
 
 @pytest.mark.parametrize(("method", "path", "allow"), [
-    ("GET", "/api/v1/duplicates/merges", "POST"),
+    ("GET", "/api/v1/identity/merges", "POST"),
     ("PATCH", "/api/v1/customers/assign", "POST"),
     ("DELETE", "/api/v1/customers/1", "GET, PATCH"),
     ("HEAD", "/api/v1/customers/1", "GET, PATCH"),  # API routes answer no HEAD
@@ -270,7 +270,7 @@ def test_body_datetimes_are_iso_strings_only(client: TestClient, admin: Headers,
 
 LISTS = ["/api/v1/customers", "/api/v1/prospects", "/api/v1/products",
          "/api/v1/transactions", "/api/v1/interactions", "/api/v1/memberships",
-         "/api/v1/duplicates", "/api/v1/analytics/metrics"]
+         "/api/v1/identity/duplicates", "/api/v1/analytics/metrics"]
 
 
 @pytest.mark.parametrize("path", LISTS)

@@ -32,7 +32,7 @@ CASES: list[tuple[str, str, dict[str, object] | None, set[Role]]] = [
     ("GET", "/api/v1/memberships", None, set(Role)),
     ("POST", "/api/v1/customers/assign", {"customer_ids": [1], "account_manager_id": None},
      {Role.ADMIN, Role.MANAGER}),
-    ("GET", "/api/v1/duplicates", None, {Role.ADMIN, Role.MANAGER, Role.ANALYST}),
+    ("GET", "/api/v1/identity/duplicates", None, {Role.ADMIN, Role.MANAGER, Role.ANALYST}),
     ("GET", "/api/v1/analytics/runs", None, set(Role)),
     ("GET", "/api/v1/analytics/customers/1/metrics", None, set(Role)),
     ("GET", "/api/v1/users", None, {Role.ADMIN}),

@@ -69,32 +69,32 @@ def test_api_duplicates(sqlite_engine: Engine) -> None:
     manager = {"Authorization": f"Bearer {keys[Role.MANAGER]}"}
     analyst = {"Authorization": f"Bearer {keys[Role.ANALYST]}"}
     with TestClient(create_app(include_dashboard=False)) as client:
-        page = client.get("/api/v1/duplicates?limit=1", headers=analyst)
+        page = client.get("/api/v1/identity/duplicates?limit=1", headers=analyst)
         assert page.status_code == 200, page.text
         body = page.json()
         assert len(body["items"]) == 1 and body["next_cursor"]
-        following = client.get(f"/api/v1/duplicates?limit=1&after={body['next_cursor']}",
+        following = client.get(f"/api/v1/identity/duplicates?limit=1&after={body['next_cursor']}",
                                headers=analyst).json()
         assert following["items"][0]["id"] > body["items"][0]["id"]
         pair_id = body["items"][0]["id"]
-        detail = client.get(f"/api/v1/duplicates/{pair_id}", headers=analyst).json()
+        detail = client.get(f"/api/v1/identity/duplicates/{pair_id}", headers=analyst).json()
         fields = {f["field"]: f for f in detail["fields"]}
         assert fields["first_name"]["comparison"] == "first_name_last_name"
         assert fields["first_name"]["weight"] is not None
-        assert client.post(f"/api/v1/duplicates/{pair_id}/merge",
+        assert client.post(f"/api/v1/identity/duplicates/{pair_id}/merge",
                            headers=analyst).status_code == 403
-        merged = client.post(f"/api/v1/duplicates/{pair_id}/merge", headers=manager)
+        merged = client.post(f"/api/v1/identity/duplicates/{pair_id}/merge", headers=manager)
         assert merged.status_code == 200, merged.text
         merge_id = merged.json()["id"]
-        assert client.post(f"/api/v1/duplicates/{pair_id}/merge",
+        assert client.post(f"/api/v1/identity/duplicates/{pair_id}/merge",
                            headers=manager).status_code == 409
-        undone = client.post(f"/api/v1/duplicates/merges/{merge_id}/undo", headers=manager)
+        undone = client.post(f"/api/v1/identity/merges/{merge_id}/undo", headers=manager)
         assert undone.status_code == 200 and undone.json()["undone_at"]
-        assert client.post(f"/api/v1/duplicates/merges/{merge_id}/undo",
+        assert client.post(f"/api/v1/identity/merges/{merge_id}/undo",
                            headers=manager).status_code == 409
-        reject = client.post(f"/api/v1/duplicates/{following['items'][0]['id']}/reject",
+        reject = client.post(f"/api/v1/identity/duplicates/{following['items'][0]['id']}/reject",
                              headers=manager)
         assert reject.status_code == 200 and reject.json()["status"] == "rejected"
-        assert client.get("/api/v1/duplicates/999999", headers=analyst).status_code == 404
+        assert client.get("/api/v1/identity/duplicates/999999", headers=analyst).status_code == 404
     with session_scope(sqlite_engine) as session:
         assert session.scalars(select(CustomerMerge)).one().undone_at is not None

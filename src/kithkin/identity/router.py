@@ -1,4 +1,4 @@
-"""/duplicates: the review queue of identity resolution, merges and their undo."""
+"""/identity: the duplicates review queue of identity resolution, merges and their undo."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from kithkin.identity.schemas import (
     MergeRequest,
 )
 
-router = APIRouter(prefix="/duplicates", tags=["duplicates"])
+router = APIRouter(prefix="/identity", tags=["identity"])
 
 
-@router.get("", response_model=Page[CandidateRead])
+@router.get("/duplicates", response_model=Page[CandidateRead])
 def list_duplicates(session: SessionDep, _: CustomersRead, scope: CustomerScopeDep,
                     limit: LimitQuery = DEFAULT_LIMIT, after: AfterQuery = None,
                     status: CandidateStatus | None = CandidateStatus.PENDING,
@@ -60,7 +60,7 @@ def undo_merge(merge_id: IdPath, session: SessionDep, user: CustomersAdmin) -> M
     return MergeRead.of(entry)
 
 
-@router.get("/{candidate_id:int}", response_model=CandidateDetail)
+@router.get("/duplicates/{candidate_id:int}", response_model=CandidateDetail)
 def get_duplicate(candidate_id: IdPath, session: SessionDep, _: CustomersRead,
                   scope: CustomerScopeDep) -> CandidateDetail:
     """The pair side by side, with each field's agreement level and match weight."""
@@ -74,7 +74,7 @@ def get_duplicate(candidate_id: IdPath, session: SessionDep, _: CustomersRead,
     })
 
 
-@router.post("/{candidate_id:int}/merge", response_model=MergeRead)
+@router.post("/duplicates/{candidate_id:int}/merge", response_model=MergeRead)
 def merge_duplicate(candidate_id: IdPath, session: SessionDep, settings: SettingsDep,
                     user: CustomersAdmin) -> MergeRead:
     entry = identity_service.merge_candidate(session=session, settings=settings,
@@ -83,7 +83,7 @@ def merge_duplicate(candidate_id: IdPath, session: SessionDep, settings: Setting
     return MergeRead.of(entry)
 
 
-@router.post("/{candidate_id:int}/reject", response_model=CandidateRead)
+@router.post("/duplicates/{candidate_id:int}/reject", response_model=CandidateRead)
 def reject_duplicate(candidate_id: IdPath, session: SessionDep,
                      user: CustomersAdmin) -> CandidateRead:
     candidate = identity_service.reject(session=session, candidate_id=candidate_id,
