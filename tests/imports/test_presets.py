@@ -256,7 +256,7 @@ def test_upload_takes_set_preset_and_delimiter_and_the_job_lists_ignored_columns
     started = client.post(
         "/api/v1/imports", headers=headers,
         files={"file": ("CDNOW_master.txt", log, "text/plain")},
-        data={"kind": "transactions", "delimiter": "whitespace", "header": "false",
+        data={"kind": "transactions", "delimiter": "whitespace", "header": "no",
               "set": ["source=cdnow"], "create_customers": "true",
               "map": ["column_1=customer_external_id", "column_2=ordered_at",
                       "column_4=amount"]})

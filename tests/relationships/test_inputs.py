@@ -30,6 +30,7 @@ def _seed(session: Session) -> None:
         Customer(id=2, attributes={"preferences": [], "price_lock": True}),
         Customer(id=3),
     ])
+    session.flush()  # no relationship() orders these inserts: customers first, by hand
     session.add_all([
         CustomerMetric(as_of=date(2026, 1, 1), customer_id=1, orders=1),
         *(CustomerMetric(as_of=AS_OF, customer_id=i, orders=3, days_since_last_purchase=10,

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -161,8 +161,7 @@ def dob_comparison() -> cl.CustomComparison:
     def within(threshold: int, metric: str) -> cll.AbsoluteDateDifferenceLevel:
         return cll.AbsoluteDateDifferenceLevel(
             "dob", input_is_string=True, threshold=threshold, metric=metric,  # type: ignore[arg-type]
-            datetime_format="%Y-%m-%d",
-        )
+        )  # each dialect's own ISO date format (strftime on DuckDB, Java's on Spark)
 
     return cl.CustomComparison(
         output_column_name="dob",
@@ -390,6 +389,20 @@ def _saved_dialect(path: Path) -> str | None:
     return dialect if isinstance(dialect, str) else None
 
 
+def _typed_for(engine: AnalyticsEngine, api: DatabaseAPI[Any], frame: pd.DataFrame) -> Any:
+    """The matching table as the engine should see it. Spark infers column types from
+    values and gives up on a column that is empty in every row (no email in a register,
+    no region in a file): there every field is declared text."""
+    if engine != "pyspark":
+        return frame
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    schema = StructType([StructField("unique_id", LongType(), False), *(
+        StructField(name, StringType(), True) for name in frame.columns if name != "unique_id")])
+    rows = frame.astype(object).where(frame.notna(), None)
+    return cast(Any, api).spark.createDataFrame(rows, schema=schema)
+
+
 def score_pairs(
     frame: pd.DataFrame,
     *,
@@ -408,7 +421,7 @@ def score_pairs(
     """
     engine = settings.analytics_engine
     api = database_api(settings)
-    table = api.register(frame, table_name="kithkin_customers")
+    table = api.register(_typed_for(engine, api, frame), table_name="kithkin_customers")
     path = model_path(settings)
     notes: list[str] = []
     trained = retrain or not path.exists()

@@ -60,9 +60,10 @@ def upload_import(
         description="Mapping preset: generic, shopify or stripe.")] = None,
     delimiter: Annotated[str, Form(
         description="',', ';', tab, '|', whitespace or auto (detected).")] = "auto",
-    header: Annotated[bool | None, Form(
-        description="Whether the first row names the columns (default: detected).")
-    ] = None,
+    header: Annotated[Literal["auto", "yes", "no"], Form(
+        description="Whether the first row names the columns: auto (detected), yes or no. "
+                    "A choice rather than an optional boolean: a form cannot send null.")
+    ] = "auto",
     columns: Annotated[str | None, Form(
         description="Comma-separated names of the columns of a file without header.")
     ] = None,
@@ -71,7 +72,8 @@ def upload_import(
 ) -> dict[str, Any]:
     """Start importing the uploaded file; poll ``GET /imports/{job_id}`` for progress."""
     options = build_options(kind=kind.value, preset=preset, columns=mappings,
-                            constants=constants, delimiter=delimiter, header=header,
+                            constants=constants, delimiter=delimiter,
+                            header=None if header == "auto" else header == "yes",
                             names=columns, create_customers=create_customers)
     settings = settings_of(request.app.state)
     path = save_upload(file, settings=settings)
