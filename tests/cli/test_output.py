@@ -89,3 +89,14 @@ def test_cells_are_text_not_markup() -> None:
     table = output.build_table(["name", "orders"], [["Ada [bold]Lovelace[/bold] [x]", 3]])
     text = rendered(table, width=80, terminal=False)
     assert "Ada [bold]Lovelace[/bold] [x]" in text
+
+
+def test_a_stage_named_like_an_id_column_keeps_its_thousands_separator() -> None:
+    """The ladder has a stage called "customer": a count, not an identifier."""
+    console = Console(width=120, record=True)
+    output.print_table(output.build_table(["as of", "customer"], [["2025-12-31", 8943]],
+                                          id_columns=()), console=console)
+    assert "8,943" in console.export_text()
+    ids = Console(width=120, record=True)
+    output.print_table(output.build_table(["customer"], [[8943]]), console=ids)
+    assert "8943" in ids.export_text() and "8,943" not in ids.export_text()

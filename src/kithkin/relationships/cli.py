@@ -49,9 +49,10 @@ def _fail(exc: KithkinError) -> typer.Exit:
 
 
 def _print_frame(frame: pd.DataFrame, title: str, *, output_format: OutputFormat,
-                 limit: int | None, index: bool = False) -> None:
+                 limit: int | None, index: bool = False,
+                 id_columns: tuple[str, ...] | None = None) -> None:
     output.emit_frame(frame, title=title, output=output_format, limit=limit, index=index,
-                      console=console)
+                      console=console, id_columns=id_columns)
 
 
 def _home() -> Path:
@@ -183,7 +184,7 @@ def report_distribution(model: ModelArg, output_format: FormatOption = OutputFor
         prospects = reports.prospects_in_lowest_stage(session=session,
                                                       model=_definition(model))
     _print_frame(frame, f"{model}: customers per stage", index=True,
-                 output_format=output_format, limit=limit)
+                 output_format=output_format, limit=limit, id_columns=())  # stage names
     if output_format is OutputFormat.TABLE:
         _print_prospects_note(model, prospects)
 

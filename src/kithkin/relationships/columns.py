@@ -24,7 +24,7 @@ def flag(frame: pd.DataFrame, name: str) -> FloatArray:
     """A boolean metric as 0.0/1.0; null and absent are 0 (no evidence of the bond)."""
     if name not in frame.columns:
         return np.zeros(len(frame))
-    flags: FloatArray = frame[name].fillna(False).astype(bool).to_numpy(dtype=float)
+    flags: FloatArray = as_flags(frame[name]).to_numpy(dtype=float)
     return flags
 
 
@@ -44,3 +44,9 @@ def mean_of(*parts: FloatArray) -> FloatArray:
     for part in parts[1:]:
         total += part
     return np.asarray(total / len(parts), dtype=float)
+
+
+def as_flags(series: pd.Series) -> pd.Series:
+    """True/False with missing as False, without pandas' object-downcasting warning
+    (``fillna(False)`` on an object column of booleans and None warns on every call)."""
+    return series.where(series.notna(), False).astype(bool)

@@ -35,6 +35,7 @@ from sqlglot.parser import Parser
 
 from kithkin.errors import ValidationError
 from kithkin.relationships.catalog import METRIC_TYPES, MetricType
+from kithkin.relationships.columns import as_flags
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -365,7 +366,7 @@ class Evaluator:
                     values = pd.to_numeric(series, errors="coerce").to_numpy(
                         dtype=float, na_value=np.nan)
                 elif kind == "bool":
-                    values = series.fillna(False).astype(bool).to_numpy()
+                    values = as_flags(series).to_numpy()
                 elif kind == "date":
                     values = pd.to_datetime(series, utc=True).dt.tz_localize(None).to_numpy()
                 else:

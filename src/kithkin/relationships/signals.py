@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kithkin.relationships.columns import number
+from kithkin.relationships.columns import as_flags, number
 
 # Metrics whose non-zero (or non-null) value somewhere in the base shows that the firm
 # records interactions at all (contacts, tickets, satisfaction, referrals, ideas...).
@@ -86,7 +86,7 @@ def _any_positive(frame: pd.DataFrame, names: tuple[str, ...]) -> bool:
 
 
 def _any_true(frame: pd.DataFrame, names: tuple[str, ...]) -> bool:
-    return any(bool(frame[name].fillna(False).astype(bool).any())
+    return any(bool(as_flags(frame[name]).any())
                for name in names if name in frame)
 
 
