@@ -5,9 +5,9 @@ person's choices into an :class:`~kithkin.imports.ingest.options.IngestOptions` 
 
 Everything here goes through the ingest API (``ingest_file`` with a mapping, dry runs,
 :func:`kithkin.jobs.background.start_import`), so the mapped import is the same import
-the CLI runs with ``--map``. The functions marked *seam* are where the importer's own
-layout detection, ``--set`` constants and presets plug in; until then they do the work
-themselves, with the standard library.
+the CLI runs with ``--map``; the delimiter chosen here goes to the import as its own
+``delimiter`` option. The functions marked *seam* are where the importer's layout
+detection and presets could replace this page's own preview detection.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import codecs
 import csv
 import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,38 +200,22 @@ def build_options(kind: Kind, columns: list[str], chosen: Mapping[str, str],
                          defaults=defaults)
 
 
-def comma_separated(path: Path, layout: Layout) -> Path:
-    """Seam (the importer's delimiter option): the file as the ingest readers take it.
-
-    A CSV with another delimiter is rewritten, row for row, as a comma-separated copy
-    in the same folder (uploads are cleaned up with it); other files are returned as
-    they are.
-    """
-    if layout.fmt != "csv" or layout.delimiter is None or layout.delimiter == "comma":
-        return path
-    target = path.parent / f"{uuid.uuid4().hex}-{_original_name(path)}"
-    encoding = "utf-8-sig" if layout.encoding == "utf-8" else layout.encoding
-    with path.open(encoding=encoding, newline="") as source, \
-            target.open("w", encoding="utf-8", newline="") as copy:
-        csv.writer(copy).writerows(csv.reader(source, delimiter=DELIMITERS[layout.delimiter]))
-    return target
+def with_layout(options: IngestOptions, layout: Layout) -> IngestOptions:
+    """The chosen delimiter as the import's own option (the readers split on it)."""
+    if layout.fmt != "csv" or layout.delimiter is None:
+        return options
+    return options.model_copy(update={"delimiter": DELIMITERS[layout.delimiter]})
 
 
 def dry_run(*, engine: Engine, settings: Settings, kind: Kind, path: Path, layout: Layout,
             options: IngestOptions) -> DryRun:
     """Import the whole file and roll back: the counts and the first rejected rows
     (row, field, value, reason), as the real import would report them."""
-    readable = comma_separated(path, layout)
-    encoding = "utf-8" if readable != path else layout.encoding
-    try:
-        with bulk_write_lock(engine):
-            report = ingest_pipeline.ingest_file(
-                kind=kind.value, path=readable, mapping=options, dry_run=True,
-                engine=engine, settings=settings, encoding=encoding,
-                label=_original_name(path))
-    finally:
-        if readable != path:
-            readable.unlink(missing_ok=True)
+    with bulk_write_lock(engine):
+        report = ingest_pipeline.ingest_file(
+            kind=kind.value, path=path, mapping=with_layout(options, layout), dry_run=True,
+            engine=engine, settings=settings, encoding=layout.encoding,
+            label=_original_name(path))
     rejects, more = _first_rejects(report.reject_path)
     return DryRun(report=report, rejects=rejects, more_rejects=more)
 
@@ -240,11 +223,9 @@ def dry_run(*, engine: Engine, settings: Settings, kind: Kind, path: Path, layou
 def start_import(*, engine: Engine, settings: Settings, kind: Kind, path: Path,
                  layout: Layout, options: IngestOptions, strict: bool = False) -> int:
     """Start the mapped import in the background (as every upload does); its job id."""
-    readable = comma_separated(path, layout)
-    encoding = "utf-8" if readable != path else layout.encoding
     return background.start_import(engine=engine, settings=settings, kind=kind.value,
-                                   path=readable, options=options, strict=strict,
-                                   encoding=encoding)
+                                   path=path, options=with_layout(options, layout),
+                                   strict=strict, encoding=layout.encoding)
 
 
 def _first_rejects(path: Path | None) -> tuple[list[dict[str, str]], bool]:
