@@ -72,7 +72,8 @@ def tables_by_name(tree: ast.AST) -> list[int]:
 # Where the process-wide settings may be read: the entry points (the CLI, create_app),
 # the function that defines them, the default store of entry points, and ingest_file /
 # ingest_records, the library's public entry points (settings=None: the process's).
-SETTINGS_READERS = {"config.py", "api/app.py", "database/core.py", "imports/ingest/pipeline.py"}
+SETTINGS_READERS = {"config.py", "api/app.py", "database/core.py", "imports/ingest/pipeline.py",
+                    "imports/ingest/preview.py"}
 
 
 def _is_entry_point(path: Path) -> bool:

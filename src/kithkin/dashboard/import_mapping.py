@@ -5,39 +5,42 @@ person's choices into an :class:`~kithkin.imports.ingest.options.IngestOptions` 
 
 Everything here goes through the ingest API (``ingest_file`` with a mapping, dry runs,
 :func:`kithkin.jobs.background.start_import`), so the mapped import is the same import
-the CLI runs with ``--map``; the delimiter chosen here goes to the import as its own
-``delimiter`` option. The functions marked *seam* are where the importer's layout
-detection and presets could replace this page's own preview detection.
+the CLI runs with ``--map``. The layout is detected and the preview read by the import's
+own sniffing and reader (:mod:`kithkin.imports.ingest.sniff`, ``open_file``), and the
+delimiter chosen here goes to the import as its ``delimiter`` option, so the page shows
+the file exactly as it will be imported.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from kithkin.config import Settings
 from kithkin.database.writelock import bulk_write_lock
-from kithkin.errors import ValidationError
+from kithkin.errors import KithkinError, ValidationError
 from kithkin.imports.ingest import pipeline as ingest_pipeline
+from kithkin.imports.ingest import sniff
 from kithkin.imports.ingest.kinds import SPECS, FieldSpec, Kind
 from kithkin.imports.ingest.options import IngestOptions
+from kithkin.imports.ingest.pipeline import open_file
+from kithkin.imports.ingest.preview import first_rows
 from kithkin.imports.ingest.readers import detect_format
 from kithkin.imports.schemas import ImportReport
 from kithkin.jobs import background
 
 PREVIEW_ROWS = 10
-SAMPLE_BYTES = 64 << 10
 DRY_RUN_REJECTS_SHOWN = 50
-ENCODINGS = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)"}
-DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+ENCODINGS = {"utf-8": "UTF-8", "utf-16": "UTF-16", "cp1252": "Windows-1252",
+             "latin-1": "Latin-1 (ISO-8859-1)"}
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|",
+              "whitespace": sniff.WHITESPACE}
+_DELIMITER_NAMES = {value: name for name, value in DELIMITERS.items()}
 _NAME_PART = re.compile(r"[^a-z0-9]+")
 # Common export headers, normalised (lower case, runs of other characters as "_"), that
 # name a field differently: the first candidate that is a field of the kind and still
@@ -86,60 +89,31 @@ class DryRun:
 
 
 def detect_layout(path: Path) -> Layout:
-    """Seam (the importer's layout detection): the file's format, its text encoding
-    (UTF-8 when the first 64 KiB decode, else Windows-1252, else Latin-1) and its CSV
-    delimiter (sniffed among comma, semicolon, tab and pipe; comma when unclear)."""
+    """The file's format and, for text, its encoding and delimiter, detected as the import
+    itself detects them (:mod:`kithkin.imports.ingest.sniff`)."""
     fmt = detect_format(path)
     if fmt == "parquet":
         return Layout(fmt=fmt, encoding="utf-8", delimiter=None)
-    with path.open("rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    encoding = "latin-1"
-    for candidate in ("utf-8", "cp1252"):
-        try:
-            # A cut multi-byte character at the end of the sample is not an error.
-            codecs.getincrementaldecoder(candidate)().decode(sample, final=False)
-        except UnicodeDecodeError:
-            continue
-        encoding = candidate
-        break
+    encoding = sniff.detect_encoding(path)
     if fmt != "csv":
         return Layout(fmt=fmt, encoding=encoding, delimiter=None)
-    text = sample.decode(encoding, errors="replace").removeprefix("\ufeff")
-    lines = text.splitlines()[:PREVIEW_ROWS + 1]
-    try:
-        found = csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS.values()))
-        delimiter = next(k for k, v in DELIMITERS.items() if v == found.delimiter)
-    except (csv.Error, StopIteration):
-        delimiter = "comma"
-    return Layout(fmt=fmt, encoding=encoding, delimiter=delimiter)
+    found = sniff.detect_delimiter(sniff.sample_text(path, encoding))
+    return Layout(fmt=fmt, encoding=encoding, delimiter=_DELIMITER_NAMES[found])
 
 
 def read_preview(path: Path, layout: Layout, *, rows: int = PREVIEW_ROWS) -> Preview:
-    """The header and the first ``rows`` rows, read as ``layout`` says; raises
-    ValidationError naming the file when it cannot be read that way."""
+    """The columns and the first ``rows`` rows, read by the import's own reader as
+    ``layout`` says; raises ValidationError naming the file when it cannot be read so."""
     try:
-        if layout.fmt == "parquet":
-            parquet = pq.ParquetFile(path)
-            batch = next(parquet.iter_batches(batch_size=rows), None)
-            columns = list(parquet.schema_arrow.names)
-            records = batch.to_pylist() if batch is not None else []
-            return Preview(columns, [[_text(r.get(c)) for c in columns] for r in records])
-        encoding = "utf-8-sig" if layout.encoding == "utf-8" else layout.encoding
-        with path.open(encoding=encoding, newline="") as handle:
-            if layout.fmt == "csv":
-                reader = csv.reader(handle, delimiter=DELIMITERS[layout.delimiter or "comma"])
-                header = [name.strip() for name in next(reader, [])]
-                body = [row for _, row in zip(range(rows), reader, strict=False)]
-                return Preview(header, body)
-            objects = [json.loads(line) for line in _first_lines(handle, rows)]
-    except (UnicodeDecodeError, csv.Error, ValueError, OSError) as exc:
+        source = open_file(path=path, options=with_layout(IngestOptions(), layout),
+                           file_format=layout.fmt,
+                           encoding=None if layout.fmt == "parquet" else layout.encoding,
+                           label=_original_name(path), batch_size=max(rows, 100))
+        first = first_rows(source, rows)
+    except KithkinError as exc:
         raise ValidationError(f"{_original_name(path)}: cannot be read as {layout.fmt} in "
-                              f"{layout.encoding}: {type(exc).__name__}") from exc
-    records = [o for o in objects if isinstance(o, dict)]
-    # The importer takes its columns from the first record, so the preview does too.
-    columns = list(records[0]) if records else []
-    return Preview(columns, [[_text(o.get(c)) for c in columns] for o in records])
+                              f"{layout.encoding}: {exc}") from exc
+    return Preview(list(source.columns), [[_text(v) for v in row] for row in first])
 
 
 def fields_of(kind: Kind) -> tuple[FieldSpec, ...]:
@@ -147,9 +121,9 @@ def fields_of(kind: Kind) -> tuple[FieldSpec, ...]:
 
 
 def suggest_mapping(kind: Kind, columns: list[str]) -> dict[str, str]:
-    """Seam (the importer's presets): field -> the file column that most likely feeds
-    it: the column named as the field, else the same name in other case or spacing,
-    else a common synonym. Each column feeds one field at most."""
+    """Field -> the file column that most likely feeds it: the column named as the
+    field, else the same name in other case or spacing, else a common synonym. Each
+    column feeds one field at most."""
     names = [f.name for f in fields_of(kind)]
     chosen: dict[str, str] = {}
     for name in names:
@@ -168,7 +142,7 @@ def suggest_mapping(kind: Kind, columns: list[str]) -> dict[str, str]:
 
 def build_options(kind: Kind, columns: list[str], chosen: Mapping[str, str],
                   constants: Mapping[str, str]) -> IngestOptions:
-    """Seam (the importer's ``--set`` constants): the person's choices as ingest options.
+    """The person's choices as ingest options.
 
     ``chosen`` maps field -> column ("" for none), ``constants`` field -> the value used
     where the file has none (``defaults``). Raises ValidationError naming the field for
@@ -242,16 +216,6 @@ def _first_rejects(path: Path | None) -> tuple[list[dict[str, str]], bool]:
             return rows, False
     finally:
         path.unlink(missing_ok=True)
-
-
-def _first_lines(handle: Iterable[str], count: int) -> list[str]:
-    lines: list[str] = []
-    for line in handle:
-        if len(lines) == count:
-            break
-        if line.strip():
-            lines.append(line)
-    return lines
 
 
 def _text(value: object) -> str:

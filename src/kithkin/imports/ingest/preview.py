@@ -14,13 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from kithkin.config import Settings
+from kithkin.config import Settings, get_settings
 from kithkin.errors import IngestError, ValidationError
 from kithkin.imports.ingest.kinds import SPECS, Kind
 from kithkin.imports.ingest.options import IngestOptions, load_preset, preset_names
 from kithkin.imports.ingest.pipeline import open_file
 from kithkin.imports.ingest.prepare import plan_columns
-from kithkin.imports.ingest.readers import python_safe
+from kithkin.imports.ingest.readers import FileSource, python_safe
 from kithkin.imports.ingest.sniff import delimiter_label
 from kithkin.imports.ingest.validate import Limits
 
@@ -101,6 +101,19 @@ def suggest_mapping(*, kind: str, columns: list[str],
     return mapping
 
 
+def first_rows(source: FileSource, rows: int) -> list[list[str | None]]:
+    """The first ``rows`` records of ``source`` as text, in its column order."""
+    first: list[list[str | None]] = []
+    for batch in source.batches():
+        table = python_safe(batch.table.slice(0, rows - len(first)))
+        for record in table.to_pylist():
+            first.append([None if record.get(c) is None else str(record.get(c))
+                          for c in source.columns])
+        if len(first) >= rows:
+            break
+    return first
+
+
 def preview_file(*, path: Path | str, kind: str, options: IngestOptions | None = None,
                  file_format: str | None = None, encoding: str | None = None,
                  rows: int = PREVIEW_ROWS, label: str | None = None,
@@ -118,20 +131,13 @@ def preview_file(*, path: Path | str, kind: str, options: IngestOptions | None =
     base = load_preset(preset, kind=kind).merged(options) if preset else options
     mapping = {**suggest_mapping(kind=kind, columns=source.columns, options=base)}
     suggested = base.model_copy(update={"columns": mapping})
-    first: list[list[str | None]] = []
-    for batch in source.batches():
-        table = python_safe(batch.table.slice(0, rows - len(first)))
-        for record in table.to_pylist():
-            first.append([None if record.get(c) is None else str(record.get(c))
-                          for c in source.columns])
-        if len(first) >= rows:
-            break
+    first = first_rows(source, rows)
     missing: list[str] = []
     ignored: list[str] = []
     generated = False
     try:
         plan = plan_columns(spec, source.columns, suggested, file=source.label,
-                            limits=Limits.current(settings or Settings()))
+                            limits=Limits.current(settings or get_settings()))
         ignored, generated = plan.ignored, plan.generate_order_id
     except IngestError:
         covered = set(mapping.values()) | set(suggested.constants) | set(suggested.defaults)
