@@ -148,12 +148,6 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         session.close()
 
 
-def _true_pairs(clusters: dict[int, int]) -> pd.DataFrame:
-    members = pd.Series(list(clusters)).groupby(list(clusters.values())).apply(sorted)
-    pairs = [(a, b) for ids in members for i, a in enumerate(ids) for b in ids[i + 1:]]
-    return pd.DataFrame(pairs, columns=["a", "b"])
-
-
 def blocking_figures(frame: pd.DataFrame, clusters: dict[int, int]) -> dict[str, Any]:
     """Distinct pairs the blocking rules compare, per record, and the true pairs among them."""
     import duckdb
@@ -162,7 +156,9 @@ def blocking_figures(frame: pd.DataFrame, clusters: dict[int, int]) -> dict[str,
 
     con = duckdb.connect()
     con.register("f", frame)
-    con.register("truth", _true_pairs(clusters))
+    from kithkin.identity.evaluation import pairs_within
+
+    con.register("truth", pd.DataFrame(sorted(pairs_within(clusters)), columns=["a", "b"]))
     joins = [
         f"SELECT l.unique_id AS a, r.unique_id AS b FROM f l JOIN f r ON ({condition}) "
         "AND l.unique_id < r.unique_id" for condition in blocking_conditions()
@@ -218,7 +214,7 @@ def baseline_scores(frame: pd.DataFrame, clusters: dict[int, int], *, timeout: f
 
     pairs = [(int(a), int(b)) if a < b else (int(b), int(a)) for a, b in matches]
     scores = evaluation.pair_scores(pairs, clusters)
-    truth = {tuple(p) for p in _true_pairs(clusters).itertuples(index=False)}
+    truth = evaluation.pairs_within(clusters)
     found = {(min(a, b), max(a, b)) for a, b in candidates}
     return {"seconds": time.perf_counter() - started, "compared": len(candidates),
             "blocking_recall": len(found & truth) / len(truth) if truth else 1.0,

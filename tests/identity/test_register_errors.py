@@ -32,7 +32,7 @@ def _row(**fields: Any) -> SimpleNamespace:
 
 def _frame(*rows: SimpleNamespace) -> pd.DataFrame:
     report = features.FieldReport()
-    records = [features._row_features(r, report, get_settings()) for r in rows]
+    records = [features.row_features(r, report, get_settings()) for r in rows]
     return pd.DataFrame.from_records(records, columns=list(features.MATCH_COLUMNS))
 
 

@@ -53,7 +53,8 @@ def truth_clusters(*, session: Session, truth: pd.DataFrame) -> dict[int, int]:
     return found
 
 
-def _pairs_within(clusters: Mapping[int, int]) -> set[tuple[int, int]]:
+def pairs_within(clusters: Mapping[int, int]) -> set[tuple[int, int]]:
+    """Every (smaller id, larger id) pair of nodes that share a cluster."""
     members: dict[int, list[int]] = defaultdict(list)
     for node, cluster in clusters.items():
         members[cluster].append(node)
@@ -65,7 +66,7 @@ def _pairs_within(clusters: Mapping[int, int]) -> set[tuple[int, int]]:
 
 
 def pair_scores(predicted: Iterable[tuple[int, int]], clusters: Mapping[int, int]) -> Scores:
-    truth = _pairs_within(clusters)
+    truth = pairs_within(clusters)
     found = {(min(a, b), max(a, b)) for a, b in predicted}
     return _scores(len(found & truth), len(found), len(truth))
 

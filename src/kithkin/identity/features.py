@@ -136,7 +136,7 @@ def _phone_key(
     return key
 
 
-def _row_features(row: Any, report: FieldReport, settings: Settings) -> tuple[Any, ...]:
+def row_features(row: Any, report: FieldReport, settings: Settings) -> tuple[Any, ...]:
     first, last = clean_name(row.first_name), clean_name(row.last_name)
     if first is None and last is None:
         report.add("no_name")
@@ -198,7 +198,7 @@ def load_match_table(
     rows: list[tuple[Any, ...]] = []
     result = session.execute(_LIVE_CUSTOMERS.execution_options(yield_per=batch))
     for part in result.partitions(batch):
-        rows.extend(_row_features(r, report, settings) for r in part)
+        rows.extend(row_features(r, report, settings) for r in part)
         if progress is not None:
             progress(len(part))
     report.records = len(rows)
