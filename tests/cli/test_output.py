@@ -94,8 +94,9 @@ def test_cells_are_text_not_markup() -> None:
 def test_a_stage_named_like_an_id_column_keeps_its_thousands_separator() -> None:
     """The ladder has a stage called "customer": a count, not an identifier."""
     counts, ids = io.StringIO(), io.StringIO()
-    output.print_table(output.build_table(["as of", "customer"], [["2025-12-31", 8943]],
-                                          id_columns=()), console=Console(file=counts))
+    output.print_table(output.build_table(["as of", "customer"], [["2025-12-31", 8943]]),
+                       console=Console(file=counts))
     assert "8,943" in counts.getvalue()
-    output.print_table(output.build_table(["customer"], [[8943]]), console=Console(file=ids))
+    output.print_table(output.build_table(["customer id"], [[8943]]),
+                       console=Console(file=ids))
     assert "8943" in ids.getvalue() and "8,943" not in ids.getvalue()

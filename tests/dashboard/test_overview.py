@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, extract, func, select
+from sqlalchemy import delete, extract, func, select, update
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.models import CustomerMetric, MetricsRun
@@ -226,3 +226,17 @@ def test_analytics_page_shows_parameters_fit_and_the_assumed_margin(
                      'id="holdout-fit"'):
         assert expected in html, expected
     assert client.get("/analytics?as_of=2020-01-01").status_code == 404
+
+
+def test_unknown_clv_and_p_alive_are_unknown_not_zero(seeded: dict[str, int]) -> None:
+    """A refresh whose models could not be fitted stores no CLV or P(alive): the
+    overview says unknown instead of "Total CLV 0.00" and "0 customers at risk"."""
+    with session_scope() as session:
+        session.execute(update(CustomerMetric).values(clv=None, p_alive=None))
+    with session_scope() as session:
+        summary = overview.value_summary(session=session)
+    assert summary is not None
+    assert (summary.total_clv, summary.at_risk_customers, summary.at_risk_clv) == (
+        None, None, None)
+    assert summary.histogram_counts == []
+    assert all(t.clv is None for t in summary.tiers)

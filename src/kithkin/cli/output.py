@@ -72,7 +72,7 @@ def _missing(value: Any) -> bool:
 
 
 # Columns of identifiers: numbers, but "1234" must not read "1,234".
-_ID_NAMES = {"id", "pair", "customer", "user", "job"}
+_ID_NAMES = {"id", "pair", "user", "job"}
 
 
 def is_id_column(name: str) -> bool:
@@ -127,17 +127,13 @@ def _numeric_columns(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> l
 
 def build_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                 title: str | None = None, show_header: bool = True,
-                numeric: Sequence[bool] | None = None,
-                id_columns: Sequence[str] | None = None) -> Table:
+                numeric: Sequence[bool] | None = None) -> Table:
     """A Rich table whose figures can never be cut: numeric columns are right-aligned,
-    never wrap and never shrink below their widest value; text columns fold.
-    ``id_columns`` names the columns of identifiers (printed without thousands
-    separators); by default those named like ids ("customer", "..._id")."""
+    never wrap and never shrink below their widest value; text columns fold."""
     numeric = list(numeric) if numeric is not None else _numeric_columns(columns, rows)
     table = Table(title=title, show_header=show_header, box=box.SIMPLE_HEAD,
                   title_justify="left", pad_edge=False, show_edge=False)
-    ids = [(name in id_columns) if id_columns is not None else is_id_column(name)
-           for name in columns]
+    ids = [is_id_column(name) for name in columns]
     texts = [[cell_text(v, identifier=ids[i]) for i, v in enumerate(row)] for row in rows]
     for i, name in enumerate(columns):
         if numeric[i]:
@@ -199,8 +195,7 @@ def print_as_list(table: Table, *, console: Console) -> None:
 
 def emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str,
          output: OutputFormat = OutputFormat.TABLE, limit: int | None = None,
-         console: Console | None = None, stream: IO[str] | None = None,
-         id_columns: Sequence[str] | None = None) -> None:
+         console: Console | None = None, stream: IO[str] | None = None) -> None:
     """Print a report's rows in ``output`` format, at most ``limit`` rows (0: all)."""
     console = console or Console()
     total = len(rows)
@@ -219,8 +214,7 @@ def emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str,
     if not shown:
         console.print(f"{title}: no rows")
         return
-    print_table(build_table(columns, shown, title=title, id_columns=id_columns),
-                console=console)
+    print_table(build_table(columns, shown, title=title), console=console)
     if len(shown) < total:
         console.print(f"{len(shown):,} of {total:,} rows shown: --limit 0 for all, "
                       "--format csv or json for programs")
@@ -228,8 +222,6 @@ def emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str,
 
 def emit_frame(frame: Frame, *, title: str, output: OutputFormat = OutputFormat.TABLE,
                limit: int | None = None, index: bool = False,
-               console: Console | None = None,
-               id_columns: Sequence[str] | None = None) -> None:
+               console: Console | None = None) -> None:
     columns, rows = frame_rows(frame, index=index)
-    emit(columns, rows, title=title, output=output, limit=limit, console=console,
-         id_columns=id_columns)
+    emit(columns, rows, title=title, output=output, limit=limit, console=console)

@@ -63,7 +63,7 @@ class Tier:
 
     name: str
     customers: int
-    clv: float
+    clv: float | None  # None when none of the tier's customers has a CLV
     min_clv: float | None
 
     @property
@@ -86,13 +86,14 @@ class ValueSummary:
 
     as_of: date
     customers: int
-    total_clv: float
+    # None when no customer has the figure (the CLV model was not fitted): unknown, not 0.
+    total_clv: float | None
     histogram_edges: list[float]
     histogram_counts: list[int]
     tiers: list[Tier]
-    at_risk_customers: int
-    at_risk_revenue: float
-    at_risk_clv: float
+    at_risk_customers: int | None
+    at_risk_revenue: float | None
+    at_risk_clv: float | None
     top_at_risk: list[AtRiskCustomer]
 
 
@@ -174,13 +175,14 @@ def value_summary(*, session: Session, bins: int = 40, top: int = 10) -> ValueSu
     clv_all = np.array([np.nan if r[0] is None else r[0] for r in rows], dtype=float)
     edges, counts = _histogram(clv, bins)
     at_risk = p_alive < AT_RISK_P_ALIVE
+    risk_known = bool((~np.isnan(p_alive)).any())
     return ValueSummary(
-        as_of=as_of, customers=len(rows), total_clv=float(clv.sum()) if clv.size else 0.0,
+        as_of=as_of, customers=len(rows), total_clv=float(clv.sum()) if clv.size else None,
         histogram_edges=edges, histogram_counts=counts,
         tiers=value_tiers(session=session, as_of=as_of),
-        at_risk_customers=int(at_risk.sum()),
-        at_risk_revenue=float(revenue[at_risk].sum()),
-        at_risk_clv=float(np.nansum(clv_all[at_risk])),
+        at_risk_customers=int(at_risk.sum()) if risk_known else None,
+        at_risk_revenue=float(revenue[at_risk].sum()) if risk_known else None,
+        at_risk_clv=float(np.nansum(clv_all[at_risk])) if risk_known and clv.size else None,
         top_at_risk=_top_at_risk(session=session, as_of=as_of, top=top),
     )
 
@@ -203,13 +205,14 @@ def value_tiers(*, session: Session, as_of: date) -> list[Tier]:
     refresh, in the engine's order; empty before the first relationship refresh."""
     rows = session.execute(
         select(RelationshipProfile.value_tier, func.count(),
-               func.coalesce(func.sum(CustomerMetric.clv), 0.0), func.min(CustomerMetric.clv))
+               func.sum(CustomerMetric.clv), func.min(CustomerMetric.clv))
         .outerjoin(CustomerMetric, (CustomerMetric.customer_id
                                     == RelationshipProfile.customer_id)
                    & (CustomerMetric.as_of == as_of))
         .group_by(RelationshipProfile.value_tier)
     ).all()
-    found = {str(r[0]): Tier(name=str(r[0]), customers=int(r[1]), clv=float(r[2] or 0.0),
+    found = {str(r[0]): Tier(name=str(r[0]), customers=int(r[1]),
+                             clv=None if r[2] is None else float(r[2]),
                              min_clv=None if r[3] is None else float(r[3])) for r in rows}
     order = [*VALUE_TIERS, *sorted(set(found) - set(VALUE_TIERS))]
     return [found[name] for name in order if name in found]

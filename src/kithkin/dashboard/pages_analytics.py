@@ -20,16 +20,19 @@ OverviewUser = Annotated[StaffUser, Depends(require_page(navigation.OVERVIEW.key
 
 
 def _value_charts(summary: overview_service.ValueSummary) -> list[charts.Chart]:
+    if summary.total_clv is None:  # no CLV known: no chart of zeros
+        return []
     drawn = [
         charts.histogram_chart("clv-histogram", "CLV distribution",
                                edges=summary.histogram_edges,
                                counts=summary.histogram_counts,
                                x_title="CLV (the top 1% fall in the last bar)"),
     ]
-    if summary.tiers:
+    known = [(t.label, t.clv) for t in summary.tiers if t.clv is not None]
+    if known:  # a tier none of whose customers has a CLV is left out, not drawn as 0
         drawn.append(charts.bar_chart("value-tiers", "CLV by value tier",
-                                      categories=[t.label for t in summary.tiers],
-                                      series={"CLV": [t.clv for t in summary.tiers]},
+                                      categories=[label for label, _ in known],
+                                      series={"CLV": [clv for _, clv in known]},
                                       y_title="total CLV", row_label="tier"))
     return drawn
 

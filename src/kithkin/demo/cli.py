@@ -133,8 +133,7 @@ def _print_stages() -> None:
                 continue
             columns, rows = output.frame_rows(frame, index=True)
             output.print_table(output.build_table(["as of", *columns[1:]], rows,
-                                                  title=f"stage model: {model.name}",
-                                                  id_columns=()),  # stage names
+                                                  title=f"stage model: {model.name}"),
                                console=console)
 
 

@@ -85,7 +85,7 @@ def list_duplicates(
                  row.match_weight, row.status] for row in page]
     if output_format is OutputFormat.TABLE:
         rows = [[*r[:3], f"{r[3]:.4f}", f"{r[4]:.1f}", r[5]] for r in rows]
-    output.emit(["pair", "customer", "customer", "probability", "weight", "status"], rows,
+    output.emit(["pair", "customer id", "other id", "probability", "weight", "status"], rows,
                 title=f"{status} duplicate pairs", output=output_format, limit=0,
                 console=console)
     if cursor:

@@ -49,10 +49,9 @@ def _fail(exc: KithkinError) -> typer.Exit:
 
 
 def _print_frame(frame: pd.DataFrame, title: str, *, output_format: OutputFormat,
-                 limit: int | None, index: bool = False,
-                 id_columns: tuple[str, ...] | None = None) -> None:
+                 limit: int | None, index: bool = False) -> None:
     output.emit_frame(frame, title=title, output=output_format, limit=limit, index=index,
-                      console=console, id_columns=id_columns)
+                      console=console)
 
 
 def _home() -> Path:
@@ -184,7 +183,7 @@ def report_distribution(model: ModelArg, output_format: FormatOption = OutputFor
         prospects = reports.prospects_in_lowest_stage(session=session,
                                                       model=_definition(model))
     _print_frame(frame, f"{model}: customers per stage", index=True,
-                 output_format=output_format, limit=limit, id_columns=())  # stage names
+                 output_format=output_format, limit=limit)
     if output_format is OutputFormat.TABLE:
         _print_prospects_note(model, prospects)
 
