@@ -107,6 +107,20 @@ def test_a_headerless_file_gets_positional_names_and_a_hint(sqlite_engine: Engin
     assert report.ignored_columns == []  # customers keep unknown columns as attributes
 
 
+def test_a_delimiter_option_makes_any_extension_a_text_file(sqlite_engine: Engine,
+                                                            tmp_path: Path) -> None:
+    """A POS log called ``sales.log``: saying how it is split is saying it is text."""
+    path = tmp_path / "sales.log"
+    path.write_text("1001 20240102 3 30.50\n1002 20240103 1 9.99\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="--format"):
+        ingest_file(kind="customers", path=path, engine=sqlite_engine)
+    report = ingest_file(kind="customers", path=path, engine=sqlite_engine,
+                         mapping=IngestOptions(delimiter="whitespace",
+                                               columns={"column_1": "external_id"},
+                                               constants={"source": "pos"}))
+    assert report.rows_written == 2
+
+
 def test_names_must_match_the_number_of_fields(sqlite_engine: Engine,
                                                tmp_path: Path) -> None:
     path = tmp_path / "log.txt"

@@ -41,6 +41,7 @@ from kithkin.imports.ingest.options import IngestOptions, load_mapping_file
 from kithkin.imports.ingest.prefetch import prefetch
 from kithkin.imports.ingest.prepare import ColumnPlan, Prepared, Reject, plan_columns, prepare
 from kithkin.imports.ingest.readers import (
+    FORMATS,
     FileSource,
     RawBatch,
     detect_format,
@@ -194,7 +195,11 @@ def open_source(*, spec: KindSpec, path: Path, options: IngestOptions,
 def open_file(*, path: Path, options: IngestOptions, file_format: str | None,
               encoding: str | None, label: str | None, batch_size: int) -> FileSource:
     """The file opened with its format, encoding, delimiter and header settled."""
-    return FileSource(path, fmt=detect_format(path, file_format), batch_size=batch_size,
+    # A delimiter, header or column names only make sense for text: they say it is CSV-like
+    # (a `.log` or `.txt` export with --delimiter whitespace needs no --format too).
+    texty = options.delimiter is not None or options.header is not None or bool(options.names)
+    known = file_format or ("csv" if texty and path.suffix.lower() not in FORMATS else None)
+    return FileSource(path, fmt=detect_format(path, known), batch_size=batch_size,
                       encoding=encoding, label=label, delimiter=options.delimiter,
                       header=options.header, column_names=options.names)
 
