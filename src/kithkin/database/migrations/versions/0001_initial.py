@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 09:23:05.600014
+Create Date: 2026-12-07 10:37:20.680482
 """
 
 from __future__ import annotations
@@ -373,6 +373,38 @@ def upgrade() -> None:
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_membership_customer_id'), ['customer_id'], unique=False)
 
+    op.create_table('message',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('purpose', sa.String(length=16), nullable=False),
+    sa.Column('template', sa.String(length=200), nullable=False),
+    sa.Column('recipient', sa.String(length=320), nullable=True),
+    sa.Column('subject', sa.String(length=400), nullable=True),
+    sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('context', sa.JSON(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('skip_reason', sa.String(length=100), nullable=True),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('sent_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=64), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=300), nullable=True),
+    sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_message_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_message_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_message')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_message_dedupe_key')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_message_idempotency_key'))
+    )
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.create_index('ix_message_customer_created', ['customer_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_message_status_next', ['status', 'next_attempt_at'], unique=False)
+
     op.create_table('prospect',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('source', sa.String(length=100), nullable=False),
@@ -445,6 +477,34 @@ def upgrade() -> None:
     with op.batch_alter_table('stage_change', schema=None) as batch_op:
         batch_op.create_index('ix_stage_change_customer_model', ['customer_id', 'model'], unique=False)
         batch_op.create_index('ix_stage_change_model_as_of', ['model', 'as_of'], unique=False)
+
+    op.create_table('task',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('details', sa.Text(), nullable=True),
+    sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('team', sa.String(length=100), nullable=True),
+    sa.Column('priority', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('due_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('snoozed_until', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.Text(), nullable=True),
+    sa.Column('closed_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=300), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_task_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_task_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['owner_id'], ['staff_user.id'], name=op.f('fk_task_owner_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_task_dedupe_key'))
+    )
+    with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.create_index('ix_task_customer_status', ['customer_id', 'status'], unique=False)
+        batch_op.create_index('ix_task_owner_status_due', ['owner_id', 'status', 'due_at'], unique=False)
 
     op.create_table('transaction',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -535,6 +595,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_transaction_customer_time')
 
     op.drop_table('transaction')
+    with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_owner_status_due')
+        batch_op.drop_index('ix_task_customer_status')
+
+    op.drop_table('task')
     with op.batch_alter_table('stage_change', schema=None) as batch_op:
         batch_op.drop_index('ix_stage_change_model_as_of')
         batch_op.drop_index('ix_stage_change_customer_model')
@@ -548,6 +613,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_prospect_email_normalized'))
 
     op.drop_table('prospect')
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_status_next')
+        batch_op.drop_index('ix_message_customer_created')
+
+    op.drop_table('message')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_customer_id'))
 

@@ -1,0 +1,1 @@
+"""Tasks: follow-up work owned by a staff member or a team (playbooks, lists, people)."""
