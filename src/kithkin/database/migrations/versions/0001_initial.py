@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 10:37:20.680482
+Create Date: 2026-12-07 10:42:02.622066
 """
 
 from __future__ import annotations
@@ -353,6 +353,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_duplicate_candidate_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_duplicate_candidate_status_id', ['status', 'id'], unique=False)
 
+    op.create_table('loyalty_price_lock',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('price', sa.Numeric(precision=18, scale=2, asdecimal=False), nullable=False),
+    sa.Column('locked_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('until', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_loyalty_price_lock_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_loyalty_price_lock_product_id_product'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], name=op.f('fk_loyalty_price_lock_user_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_price_lock'))
+    )
+    with op.batch_alter_table('loyalty_price_lock', schema=None) as batch_op:
+        batch_op.create_index('ix_loyalty_price_lock_customer_product', ['customer_id', 'product_id'], unique=False)
+
     op.create_table('membership',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('source', sa.String(length=100), nullable=False),
@@ -557,6 +573,26 @@ def upgrade() -> None:
         batch_op.create_index('ix_interaction_kind_time', ['kind', 'occurred_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_interaction_prospect_id'), ['prospect_id'], unique=False)
 
+    op.create_table('loyalty_entry',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.Column('source_key', sa.String(length=200), nullable=False),
+    sa.Column('transaction_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('occurred_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.String(length=400), nullable=True),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_loyalty_entry_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['transaction_id'], ['transaction.id'], name=op.f('fk_loyalty_entry_transaction_id_transaction'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], name=op.f('fk_loyalty_entry_user_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_entry')),
+    sa.UniqueConstraint('source_key', name=op.f('uq_loyalty_entry_source_key'))
+    )
+    with op.batch_alter_table('loyalty_entry', schema=None) as batch_op:
+        batch_op.create_index('ix_loyalty_entry_customer_time', ['customer_id', 'occurred_at'], unique=False)
+
     op.create_table('transaction_line',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('transaction_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -585,6 +621,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_transaction_line_product_id'))
 
     op.drop_table('transaction_line')
+    with op.batch_alter_table('loyalty_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_loyalty_entry_customer_time')
+
+    op.drop_table('loyalty_entry')
     with op.batch_alter_table('interaction', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_interaction_prospect_id'))
         batch_op.drop_index('ix_interaction_kind_time')
@@ -622,6 +662,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_membership_customer_id'))
 
     op.drop_table('membership')
+    with op.batch_alter_table('loyalty_price_lock', schema=None) as batch_op:
+        batch_op.drop_index('ix_loyalty_price_lock_customer_product')
+
+    op.drop_table('loyalty_price_lock')
     with op.batch_alter_table('duplicate_candidate', schema=None) as batch_op:
         batch_op.drop_index('ix_duplicate_candidate_status_id')
         batch_op.drop_index(batch_op.f('ix_duplicate_candidate_run_id'))

@@ -1,0 +1,260 @@
+"""Granting points from orders, set-based, exactly once per source.
+
+A run appends, in this order: points for orders not yet earned; frequency bonuses;
+reversals for refunds (a negative order, or an order whose net amount fell on re-import);
+expiry of points older than the programme's window. Every entry's ``source_key`` is
+unique, so a repeated or overlapping run inserts nothing twice; reversals and expiry
+never take a balance below zero (they take what is left and say so in ``reason``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from kithkin.loyalty.models import EntryKind, LoyaltyEntry
+from kithkin.loyalty.programme import Programme
+from kithkin.memberships.models import Membership, MembershipKind
+from kithkin.transactions.models import Transaction
+
+_entry: Table = LoyaltyEntry.__table__  # type: ignore[assignment]
+_tx: Table = Transaction.__table__  # type: ignore[assignment]
+Pending = tuple[int, int, int, str, datetime, str]
+T = TypeVar("T")
+
+
+@dataclass
+class GrantResult:
+    earned: int = 0
+    bonuses: int = 0
+    reversed: int = 0
+    expired: int = 0
+    points: dict[str, int] = field(default_factory=dict)
+
+
+def _key(prefix: str, column: ColumnElement[int]) -> ColumnElement[str]:
+    return literal(prefix) + cast(column, String)
+
+
+def _not_granted(key: ColumnElement[str]) -> ColumnElement[bool]:
+    return ~exists().where(_entry.c.source_key == key)
+
+
+def _member(programme: Programme) -> list[ColumnElement[bool]]:
+    if programme.programme.members == "all":
+        return []
+    membership = Membership.__table__.c
+    return [exists().where(
+        membership.customer_id == _tx.c.customer_id,
+        membership.kind == MembershipKind.LOYALTY,
+        membership.started_at <= _tx.c.ordered_at,
+        or_(membership.ended_at.is_(None), membership.ended_at > _tx.c.ordered_at))]
+
+
+def _scope(transaction_ids: Sequence[int] | None, until: datetime) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [_tx.c.ordered_at <= until]
+    if transaction_ids is not None:
+        conditions.append(_tx.c.id.in_(list(transaction_ids)))
+    return conditions
+
+
+def _earn(session: Session, programme: Programme, scope: list[ColumnElement[bool]],
+          now: datetime) -> int:
+    rules = programme.programme
+    points = cast(_tx.c.amount * rules.points_per_currency_unit, Integer) + \
+        rules.points_per_order
+    key = _key("order:", _tx.c.id)
+    chosen = select(_tx.c.customer_id, literal(EntryKind.EARN.value), points, key, _tx.c.id,
+                    _tx.c.ordered_at, literal(now)).where(
+        _tx.c.amount > 0, *scope, *_member(programme), _not_granted(key))
+    return _insert(session, chosen)
+
+
+def _bonus(session: Session, programme: Programme, scope: list[ColumnElement[bool]],
+           now: datetime) -> int:
+    bonus = programme.frequency_bonus
+    if bonus.every_nth_order <= 0 or bonus.points <= 0:
+        return 0
+    # Rank among the customer's purchases that earned points: the bonus rewards the
+    # n-th rewarded order, so a refunded-to-zero order does not count.
+    ranked = select(
+        _tx.c.id, _tx.c.customer_id, _tx.c.ordered_at,
+        func.row_number().over(partition_by=_tx.c.customer_id,
+                               order_by=(_tx.c.ordered_at, _tx.c.id)).label("n"),
+    ).where(_tx.c.amount > 0, _tx.c.customer_id.in_(
+        select(_tx.c.customer_id).where(*scope)), *_member(programme)).subquery()
+    key = _key("bonus:", ranked.c.id)
+    chosen = select(ranked.c.customer_id, literal(EntryKind.BONUS.value),
+                    literal(bonus.points), key, ranked.c.id, ranked.c.ordered_at,
+                    literal(now)).where(
+        ranked.c.n % bonus.every_nth_order == 0,
+        ranked.c.id.in_(select(_tx.c.id).where(*scope)), _not_granted(key))
+    return _insert(session, chosen)
+
+
+def _insert(session: Session, chosen: Select[Any]) -> int:
+    statement = insert(_entry).from_select(
+        ["customer_id", "kind", "points", "source_key", "transaction_id", "occurred_at",
+         "created_at"], chosen).returning(_entry.c.id)
+    return len(session.execute(statement).all())
+
+
+def balances(session: Session, customer_ids: Sequence[int]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for chunk in _chunks(list(customer_ids)):
+        rows: Sequence[Any] = session.execute(
+            select(_entry.c.customer_id, func.coalesce(func.sum(_entry.c.points), 0))
+            .where(_entry.c.customer_id.in_(chunk))
+            .group_by(_entry.c.customer_id)).all()
+        found.update((int(customer), int(total)) for customer, total in rows)
+    return {customer: found.get(customer, 0) for customer in customer_ids}
+
+
+def _reversals(session: Session, programme: Programme, scope: list[ColumnElement[bool]],
+               now: datetime) -> int:
+    """Refunds: a negative order takes back the points its amount would have earned; an
+    order whose net amount fell (re-imported after a refund) takes back the difference.
+    Each is keyed by the order and the net it reverses to, so a second refund of the same
+    order reverses again, and a re-run does not."""
+    earned = select(_entry.c.transaction_id, func.sum(_entry.c.points).label("points")) \
+        .where(_entry.c.kind.in_([EntryKind.EARN, EntryKind.REVERSE]),
+               _entry.c.transaction_id.is_not(None)) \
+        .group_by(_entry.c.transaction_id).subquery()
+    fell: Sequence[Any] = session.execute(
+        select(_tx.c.id, _tx.c.customer_id, _tx.c.amount, _tx.c.ordered_at, earned.c.points)
+        .join(earned, earned.c.transaction_id == _tx.c.id)
+        .where(*scope, earned.c.points > 0)).all()
+    negative: Sequence[Any] = session.execute(
+        select(_tx.c.id, _tx.c.customer_id, _tx.c.amount, _tx.c.ordered_at)
+        .where(*scope, _tx.c.amount < 0, _not_granted(_key("refund:", _tx.c.id)))).all()
+    wanted: list[Pending] = []
+    for tx_id, customer_id, amount, ordered_at, points in fell:
+        target = programme.order_points(float(amount))
+        if target < int(points):
+            wanted.append((int(customer_id), int(tx_id), int(points) - target,
+                           f"refund:{tx_id}:{target}", ordered_at,
+                           f"order {tx_id} refunded to {amount:.2f}"))
+    for tx_id, customer_id, amount, ordered_at in negative:
+        owed = programme.order_points(-float(amount)) - programme.programme.points_per_order
+        if owed > 0:
+            wanted.append((int(customer_id), int(tx_id), owed, f"refund:{tx_id}", ordered_at,
+                           f"refund order {tx_id} of {amount:.2f}"))
+    return _append_capped(session, wanted, EntryKind.REVERSE, now)
+
+
+def _append_capped(session: Session, wanted: list[Pending],
+                   kind: EntryKind, now: datetime) -> int:
+    """Append deductions without taking any balance below zero; already-present source
+    keys are skipped, so this is idempotent too."""
+    if not wanted:
+        return 0
+    keys = [item[3] for item in wanted]
+    present = {row[0] for chunk in _chunks(keys) for row in session.execute(
+        select(_entry.c.source_key).where(_entry.c.source_key.in_(chunk)))}
+    wanted = [item for item in wanted if item[3] not in present]
+    left = balances(session, sorted({item[0] for item in wanted}))
+    rows = []
+    for customer_id, tx_id, points, key, occurred_at, reason in sorted(
+            wanted, key=lambda item: (item[4], item[3])):
+        taken = min(points, left[customer_id])
+        if taken < points:
+            reason += f" (only {taken} of {points} points were left)"
+        left[customer_id] -= taken
+        rows.append({"customer_id": customer_id, "kind": kind.value, "points": -taken,
+                     "source_key": key, "transaction_id": tx_id, "occurred_at": occurred_at,
+                     "reason": reason, "created_at": now})
+    if rows:
+        session.execute(insert(_entry), rows)
+    return len(rows)
+
+
+def _chunks(items: list[T], size: int = 900) -> list[list[T]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` earlier, or the month's last day when it has fewer."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return date(year, month, min(day.day, (following - date(year, month, 1)).days))
+
+
+def expire(session: Session, programme: Programme, *, as_of: date,
+           customer_ids: Sequence[int] | None = None) -> int:
+    """Expire, oldest first, what is left of points earned before the window.
+
+    First in, first out: every deduction (redemption, reversal, negative adjustment)
+    used the oldest points first, so the points still unused from lots older than the
+    cut-off are what was earned before it, less every deduction and earlier expiry,
+    never more than the balance."""
+    months = programme.programme.expiry_months
+    if months is None:
+        return 0
+    cutoff = datetime.combine(months_before(as_of, months), time.max, tzinfo=UTC)
+    positive = _entry.c.points > 0
+    used = and_(_entry.c.points < 0, _entry.c.kind != EntryKind.EXPIRE)
+    totals = select(
+        _entry.c.customer_id,
+        func.sum(case((and_(positive, _entry.c.occurred_at <= cutoff), _entry.c.points),
+                      else_=0)).label("due"),
+        func.sum(case((used, -_entry.c.points), else_=0)).label("used"),
+        func.sum(case((_entry.c.kind == EntryKind.EXPIRE, -_entry.c.points),
+                      else_=0)).label("expired"),
+        func.sum(_entry.c.points).label("balance"),
+    ).group_by(_entry.c.customer_id)
+    if customer_ids is not None:
+        totals = totals.where(_entry.c.customer_id.in_(list(customer_ids)))
+    now = datetime.now(UTC)
+    at = datetime.combine(as_of, time(), tzinfo=UTC)
+    rows = []
+    grouped: Sequence[Any] = session.execute(totals).all()
+    for customer_id, due, used_points, expired, balance in grouped:
+        points = min(int(due) - int(used_points) - int(expired), int(balance))
+        if points > 0:
+            rows.append({"customer_id": customer_id, "kind": EntryKind.EXPIRE.value,
+                         "points": -points, "source_key": f"expiry:{customer_id}:{as_of}",
+                         "occurred_at": at, "created_at": now,
+                         "reason": f"points earned on or before {cutoff.date()} unused"})
+    keys = [row["source_key"] for row in rows]
+    present = {row[0] for chunk in _chunks(keys) for row in session.execute(
+        select(_entry.c.source_key).where(_entry.c.source_key.in_(chunk)))}
+    rows = [row for row in rows if row["source_key"] not in present]
+    if rows:
+        session.execute(insert(_entry), rows)
+    return len(rows)
+
+
+def grant(session: Session, programme: Programme, *, as_of: date,
+          transaction_ids: Sequence[int] | None = None) -> GrantResult:
+    """Bring the ledger up to date with the orders (all, or the given ones)."""
+    until = datetime.combine(as_of, time.max, tzinfo=UTC)
+    now = datetime.now(UTC)
+    scope = _scope(transaction_ids, until)
+    result = GrantResult()
+    result.earned = _earn(session, programme, scope, now)
+    result.bonuses = _bonus(session, programme, scope, now)
+    result.reversed = _reversals(session, programme, scope, now)
+    if transaction_ids is None:
+        result.expired = expire(session, programme, as_of=as_of)
+    return result
