@@ -171,7 +171,8 @@ def test_registered_sections_render_only_when_their_loader_has_data(
     monkeypatch.setattr(sections, "_SECTIONS", {})
     sections.register_customer_section(sections.CustomerSection(
         key="next-offer", title="Next best offer", template="error.html",
-        loader=lambda _session, cid: {"cid": cid} if cid == seeded["lovelace"] else None))
+        loader=lambda _session, cid, _settings: (
+            {"cid": cid} if cid == seeded["lovelace"] else None)))
     client = login("agent")
     assert "Next best offer" in client.get(f"/customers/{seeded['lovelace']}").text
     assert "Next best offer" not in client.get(f"/customers/{seeded['turing']}").text

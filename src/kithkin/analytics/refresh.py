@@ -28,12 +28,14 @@ from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError
+from kithkin.loyalty import ledger as loyalty_ledger
+from kithkin.loyalty import programme as loyalty_programme
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
 STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "holdout", "store",
-                          "relationships")
+                          "relationships", "loyalty")
 
 
 @dataclass
@@ -46,6 +48,7 @@ class RefreshResult:
     model_error: str | None = None
     snapshot: tuple[Any, ...] = ()
     relationships: RelationshipRefreshReport | None = None
+    loyalty: loyalty_ledger.GrantResult | None = None
 
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
@@ -125,6 +128,15 @@ def refuse_backfill(*, engine: Engine, as_of: date) -> None:
             f"--as-of {latest}); nothing was computed or stored.")
 
 
+def grant_points(*, engine: Engine, settings: Settings, result: RefreshResult) -> None:
+    """Loyalty points for every order up to the as-of date, refunds, expiry: each source
+    once, so the events API's immediate grants and this catch-up never double up."""
+    programme = loyalty_programme.load(settings.home)
+    with session_scope(engine) as session:
+        granted = loyalty_ledger.grant(session, programme, as_of=result.as_of)
+    result.loyalty = granted
+
+
 def record_timings(*, engine: Engine, result: RefreshResult) -> None:
     with session_scope(engine) as session:
         metrics_service.finish_run(session=session, as_of=result.as_of,
@@ -184,5 +196,7 @@ def run(
     with step("relationships"):
         refresh_relationships(engine=engine, settings=settings, source=source, result=result,
                               block=block)
+    with step("loyalty"):
+        grant_points(engine=engine, settings=settings, result=result)
     record_timings(engine=engine, result=result)
     return result

@@ -36,6 +36,7 @@ from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
+from kithkin.loyalty import router as loyalty_router
 from kithkin.memberships import router as memberships_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
@@ -55,6 +56,7 @@ API_ROUTERS: list[APIRouter] = [
     transactions_router.router,
     interactions_router.router,
     memberships_router.router,
+    loyalty_router.router,
     identity_router.router,
     relationships_router.router,
     metrics_router.router,

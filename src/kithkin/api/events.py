@@ -12,16 +12,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy import Engine
 
 from kithkin.api.deps import CurrentUser, check_permission
 from kithkin.auth.roles import Access, Area
-from kithkin.config import settings_of
+from kithkin.config import Settings, settings_of
 from kithkin.customers.scope import CustomerScope
+from kithkin.database.core import session_scope
 from kithkin.database.writelock import with_lock_retries
 from kithkin.errors import ValidationError
 from kithkin.fields import MAX_INT64, MIN_INT64
 from kithkin.imports.ingest import pipeline as ingest_pipeline
 from kithkin.imports.schemas import ImportReport, RejectedRow
+from kithkin.loyalty import ledger as loyalty_ledger
+from kithkin.loyalty import programme as loyalty_programme
 
 router = APIRouter(prefix="/events", tags=["events"])
 MAX_BATCH = 10_000
@@ -83,13 +87,30 @@ def _ingest(request: Request, user: CurrentUser, kind: str,
     check_permission(request, user, AREA_BY_KIND[kind], Access.WRITE)
     CustomerScope.for_user(user).require_all("event ingestion")
     engine = request.app.state.engine
+    settings = settings_of(request.app.state)
     report: ImportReport = with_lock_retries(engine, lambda: ingest_pipeline.ingest_records(
-        kind=kind, records=records, engine=engine, settings=settings_of(request.app.state)))
+        kind=kind, records=records, engine=engine, settings=settings))
+    if kind == "transactions" and report.rows_written:
+        _grant_points(engine, settings, records)
     return EventResult(
         received=len(records), accepted=report.rows_written, inserted=report.inserted,
         updated=report.updated, unchanged=report.unchanged, duplicates=report.duplicates,
         rejected=report.rows_rejected, rejects=report.rejects,
     )
+
+
+def _grant_points(engine: Engine, settings: Settings, records: list[Record]) -> None:
+    """Loyalty points for the orders just stored, at once (each order earns once)."""
+    orders = [(str(r["source"]), str(r["order_id"])) for r in records
+              if r.get("source") is not None and r.get("order_id") is not None]
+    programme = loyalty_programme.load(settings.home)
+    with_lock_retries(engine, lambda: _grant_in_session(engine, programme, orders))
+
+
+def _grant_in_session(engine: Engine, programme: loyalty_programme.Programme,
+                      orders: list[tuple[str, str]]) -> None:
+    with session_scope(engine) as session:
+        loyalty_ledger.grant_for_orders(session, programme, orders)
 
 
 @router.post("", response_model=EventResult)

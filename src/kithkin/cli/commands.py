@@ -60,6 +60,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Recommended relationship level per segment (Kotler).",
         ("kithkin.relationships.cli:register",)),
     "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
+    "loyalty": LazyCommand("Loyalty points: grant, statements, redemptions, adjustments.",
+                           ("kithkin.loyalty.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

@@ -17,7 +17,12 @@ from kithkin.config import Settings, settings_of
 from kithkin.customers import listing, search
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Channel
-from kithkin.dashboard import charts, navigation, sections
+from kithkin.dashboard import (
+    charts,
+    customer_loyalty,  # noqa: F401  (registers its 360 section)
+    navigation,
+    sections,
+)
 from kithkin.dashboard import service as dashboard_service
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
@@ -113,8 +118,9 @@ def customer(request: Request, session: SessionDep, user: CustomersUser,
                   timeline=timeline, orders_chart=chart,
                   relationship=_relationship(session, settings_of(request.app.state),
                                                           customer_id), channels=list(Channel),
-                  extra_sections=sections.load_sections(session=session,
-                                                        customer_id=customer_id),
+                  extra_sections=sections.load_sections(
+                      session=session, customer_id=customer_id,
+                      settings=settings_of(request.app.state)),
                   managers=(_managers(session) if navigation.allowed(ASSIGN.key, user.role)
                             else None))
 

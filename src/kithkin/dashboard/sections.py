@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-SectionLoader = Callable[[Session, int], Any | None]
+from kithkin.config import Settings
+
+SectionLoader = Callable[[Session, int, Settings], Any | None]
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,12 @@ def register_customer_section(section: CustomerSection) -> None:
     _SECTIONS[section.key] = section
 
 
-def load_sections(*, session: Session, customer_id: int) -> list[LoadedSection]:
+def load_sections(*, session: Session, customer_id: int,
+                  settings: Settings) -> list[LoadedSection]:
     """The sections that have data for this customer, in display order."""
     loaded = []
     for section in sorted(_SECTIONS.values(), key=lambda s: (s.order, s.key)):
-        data = section.loader(session, customer_id)
+        data = section.loader(session, customer_id, settings)
         if data is not None:
             loaded.append(LoadedSection(section=section, data=data))
     return loaded

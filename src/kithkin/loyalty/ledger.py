@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -258,3 +259,16 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     if transaction_ids is None:
         result.expired = expire(session, programme, as_of=as_of)
     return result
+
+
+def grant_for_orders(session: Session, programme: Programme,
+                     orders: Sequence[tuple[str, str]]) -> GrantResult:
+    """Points for orders as they arrive (the events API), named by (source, order id);
+    the refresh's :func:`grant` catches anything this missed, and neither repeats."""
+    ids: list[int] = []
+    for chunk in _chunks(list(orders), 400):
+        ids.extend(session.scalars(select(_tx.c.id).where(
+            tuple_(_tx.c.source, _tx.c.order_id).in_(chunk))))
+    if not ids:
+        return GrantResult()
+    return grant(session, programme, as_of=datetime.now(UTC).date(), transaction_ids=ids)

@@ -105,8 +105,10 @@ def redeem(*, session: Session, programme: Programme, customer_id: int, points: 
 
 
 def adjust(*, session: Session, programme: Programme, customer_id: int, points: int,
-           reason: str, user_id: int, request_key: str | None = None) -> LoyaltyEntry:
-    """A staff correction, signed; the reason and the user are kept with it."""
+           reason: str, user_id: int | None,
+           request_key: str | None = None) -> LoyaltyEntry:
+    """A staff correction, signed; the reason and the user (None: from the CLI, run by
+    whoever holds the workspace) are kept with it."""
     if points == 0:
         raise ValidationError("points: an adjustment must change the balance")
     if not reason.strip():

@@ -1,0 +1,33 @@
+"""The loyalty section of the 360 page shows the ledger's balance, tier and entries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from kithkin.config import get_settings
+from kithkin.database.core import get_engine, session_scope
+from kithkin.loyalty import ledger
+from kithkin.loyalty import programme as loyalty_programme
+from kithkin.transactions.models import Transaction
+
+
+def test_loyalty_section_appears_once_points_exist(
+        login: Callable[[str], TestClient], seeded: dict[str, int]) -> None:
+    client = login("agent")
+    page = f"/customers/{seeded['lovelace']}"
+    assert "Loyalty" not in client.get(page).text
+    settings = get_settings()
+    with session_scope(get_engine(settings.resolved_database_url)) as session:
+        session.add(Transaction(source="till", order_id="loyal-1",
+                                customer_id=seeded["lovelace"], amount=640.0,
+                                ordered_at=datetime.now(UTC)))
+        session.flush()
+        ledger.grant(session, loyalty_programme.load(settings.home),
+                     as_of=datetime.now(UTC).date())
+    text = client.get(page).text
+    assert "Loyalty" in text and "points</strong>" in text
+    assert "tier\n  <strong>silver</strong>" in text or "<strong>silver</strong>" in text
+    assert "+650" in text  # 640 at 1 point per unit + 10 for the order
