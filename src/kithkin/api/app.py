@@ -31,6 +31,7 @@ from kithkin.auth.secret import signing_secret
 from kithkin.config import Settings, get_settings
 from kithkin.customers import router as customers_router
 from kithkin.database.core import get_engine, session_factory
+from kithkin.ideas import router as ideas_router
 from kithkin.identity import router as identity_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
@@ -57,6 +58,7 @@ API_ROUTERS: list[APIRouter] = [
     interactions_router.router,
     memberships_router.router,
     loyalty_router.router,
+    ideas_router.router,
     identity_router.router,
     relationships_router.router,
     metrics_router.router,

@@ -2,6 +2,7 @@
 
 from kithkin.analytics import models as metrics  # noqa: F401
 from kithkin.customers import models as customers  # noqa: F401
+from kithkin.ideas import models as ideas  # noqa: F401
 from kithkin.identity import models as identity  # noqa: F401
 from kithkin.imports import models as imports  # noqa: F401
 from kithkin.interactions import models as interactions  # noqa: F401

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 10:42:02.622066
+Create Date: 2026-12-07 10:52:55.317877
 """
 
 from __future__ import annotations
@@ -353,6 +353,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_duplicate_candidate_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_duplicate_candidate_status_id', ['status', 'id'], unique=False)
 
+    op.create_table('idea',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('submitted_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('category', sa.String(length=100), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('public_reply', sa.Text(), nullable=True),
+    sa.Column('status_changed_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('external_id', sa.String(length=200), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_idea_customer_id_customer'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['submitted_by_id'], ['staff_user.id'], name=op.f('fk_idea_submitted_by_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idea')),
+    sa.UniqueConstraint('external_id', name=op.f('uq_idea_external_id'))
+    )
+    with op.batch_alter_table('idea', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idea_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_idea_status_created', ['status', 'created_at'], unique=False)
+
     op.create_table('loyalty_price_lock',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -542,6 +564,49 @@ def upgrade() -> None:
     with op.batch_alter_table('transaction', schema=None) as batch_op:
         batch_op.create_index('ix_transaction_customer_time', ['customer_id', 'ordered_at'], unique=False)
 
+    op.create_table('idea_comment',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idea_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_idea_comment_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['idea_id'], ['idea.id'], name=op.f('fk_idea_comment_idea_id_idea'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], name=op.f('fk_idea_comment_user_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idea_comment'))
+    )
+    with op.batch_alter_table('idea_comment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idea_comment_idea_id'), ['idea_id'], unique=False)
+
+    op.create_table('idea_status_change',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idea_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('from_status', sa.String(length=16), nullable=False),
+    sa.Column('to_status', sa.String(length=16), nullable=False),
+    sa.Column('public_reply', sa.Text(), nullable=True),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('changed_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['idea_id'], ['idea.id'], name=op.f('fk_idea_status_change_idea_id_idea'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], name=op.f('fk_idea_status_change_user_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idea_status_change'))
+    )
+    with op.batch_alter_table('idea_status_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idea_status_change_idea_id'), ['idea_id'], unique=False)
+
+    op.create_table('idea_vote',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idea_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_idea_vote_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['idea_id'], ['idea.id'], name=op.f('fk_idea_vote_idea_id_idea'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idea_vote')),
+    sa.UniqueConstraint('idea_id', 'customer_id', name=op.f('uq_idea_vote_idea_id_customer_id'))
+    )
+    with op.batch_alter_table('idea_vote', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idea_vote_customer_id'), ['customer_id'], unique=False)
+
     op.create_table('interaction',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('source', sa.String(length=100), nullable=False),
@@ -631,6 +696,18 @@ def downgrade() -> None:
         batch_op.drop_index('ix_interaction_customer_time')
 
     op.drop_table('interaction')
+    with op.batch_alter_table('idea_vote', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idea_vote_customer_id'))
+
+    op.drop_table('idea_vote')
+    with op.batch_alter_table('idea_status_change', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idea_status_change_idea_id'))
+
+    op.drop_table('idea_status_change')
+    with op.batch_alter_table('idea_comment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idea_comment_idea_id'))
+
+    op.drop_table('idea_comment')
     with op.batch_alter_table('transaction', schema=None) as batch_op:
         batch_op.drop_index('ix_transaction_customer_time')
 
@@ -666,6 +743,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_loyalty_price_lock_customer_product')
 
     op.drop_table('loyalty_price_lock')
+    with op.batch_alter_table('idea', schema=None) as batch_op:
+        batch_op.drop_index('ix_idea_status_created')
+        batch_op.drop_index(batch_op.f('ix_idea_customer_id'))
+
+    op.drop_table('idea')
     with op.batch_alter_table('duplicate_candidate', schema=None) as batch_op:
         batch_op.drop_index('ix_duplicate_candidate_status_id')
         batch_op.drop_index(batch_op.f('ix_duplicate_candidate_run_id'))

@@ -1,0 +1,1 @@
+"""Co-creation: ideas from customers, votes, comments and a public status (LEGO Ideas)."""
