@@ -29,6 +29,7 @@ from kithkin.api.timing import ServerTimingMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.auth.secret import signing_secret
 from kithkin.config import Settings, get_settings
+from kithkin.connections import router as connections_router
 from kithkin.customers import router as customers_router
 from kithkin.database.core import get_engine, session_factory
 from kithkin.ideas import router as ideas_router
@@ -59,6 +60,7 @@ API_ROUTERS: list[APIRouter] = [
     memberships_router.router,
     loyalty_router.router,
     ideas_router.router,
+    connections_router.router,
     identity_router.router,
     relationships_router.router,
     metrics_router.router,

@@ -17,13 +17,10 @@ from kithkin.config import Settings, settings_of
 from kithkin.customers import listing, search
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Channel
-from kithkin.dashboard import (
-    charts,
-    customer_loyalty,  # noqa: F401  (registers its 360 section)
-    navigation,
-    sections,
-)
+from kithkin.dashboard import charts, navigation, sections
 from kithkin.dashboard import service as dashboard_service
+from kithkin.dashboard.customer_connections import load as _connections  # noqa: F401
+from kithkin.dashboard.customer_loyalty import load as _loyalty  # noqa: F401
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import KithkinError, NotFoundError

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 10:52:55.317877
+Create Date: 2026-12-07 10:56:49.617293
 """
 
 from __future__ import annotations
@@ -251,6 +251,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_identifier', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_identifier_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('customer_link',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('from_customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('to_customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('role', sa.String(length=100), nullable=True),
+    sa.Column('source', sa.String(length=100), nullable=False),
+    sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('from_customer_id <> to_customer_id', name=op.f('ck_customer_link_not_self')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_customer_link_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['from_customer_id'], ['customer.id'], name=op.f('fk_customer_link_from_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['to_customer_id'], ['customer.id'], name=op.f('fk_customer_link_to_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_link')),
+    sa.UniqueConstraint('from_customer_id', 'to_customer_id', 'kind', name=op.f('uq_customer_link_from_customer_id_to_customer_id_kind'))
+    )
+    with op.batch_alter_table('customer_link', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_link_from_customer_id'), ['from_customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_customer_link_to_customer_id'), ['to_customer_id'], unique=False)
 
     op.create_table('customer_metric',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -765,6 +786,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_customer_metric_as_of_clv')
 
     op.drop_table('customer_metric')
+    with op.batch_alter_table('customer_link', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customer_link_to_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_customer_link_from_customer_id'))
+
+    op.drop_table('customer_link')
     with op.batch_alter_table('customer_identifier', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_identifier_customer_id'))
 

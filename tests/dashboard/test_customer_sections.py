@@ -1,4 +1,4 @@
-"""The loyalty section of the 360 page shows the ledger's balance, tier and entries."""
+"""Sections of the 360 page other capabilities add: loyalty and connections."""
 
 from __future__ import annotations
 
@@ -31,3 +31,17 @@ def test_loyalty_section_appears_once_points_exist(
     assert "Loyalty" in text and "points</strong>" in text
     assert "tier\n  <strong>silver</strong>" in text or "<strong>silver</strong>" in text
     assert "+650" in text  # 640 at 1 point per unit + 10 for the order
+
+
+def test_connections_section_lists_referrals_both_ways(
+        login: Callable[[str], TestClient], seeded: dict[str, int]) -> None:
+    from kithkin.connections import service as link_service
+    from kithkin.connections.models import LinkKind
+
+    settings = get_settings()
+    with session_scope(get_engine(settings.resolved_database_url)) as session:
+        link_service.link(session=session, from_customer_id=seeded["lovelace"],
+                          to_customer_id=seeded["turing"], kind=LinkKind.REFERRED)
+    client = login("agent")
+    assert "referred <a href" in client.get(f"/customers/{seeded['lovelace']}").text
+    assert "was referred by <a href" in client.get(f"/customers/{seeded['turing']}").text

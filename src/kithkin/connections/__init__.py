@@ -1,0 +1,1 @@
+"""Bonds among customers: who referred whom, households, and a company's contacts."""
