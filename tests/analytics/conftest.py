@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
+from kithkin.analytics import baskets
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics.cohorts import (
     cohort_retention,
@@ -71,7 +72,20 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
     as_of = crafted.AS_OF
     features = customer_features(source.transactions, source.lines, source.products,
                                  as_of=as_of)
+    items = baskets.customer_items(source.transactions, source.lines, as_of=as_of)
+    similarity = baskets.item_similarity(items, min_customers=1)
+    rules = baskets.association_rules(source.transactions, source.lines, source.products,
+                                      as_of=as_of, min_orders=1)
     expressions = {
+        "customer_items": (items, ["customer_id", "product_id"]),
+        "item_similarity": (similarity, ["product_id", "other_id"]),
+        "recommendations": (baskets.recommendations(items, similarity, source.products,
+                                                    as_of=as_of), ["customer_id", "rank"]),
+        "popularity": (baskets.popularity(items, source.products, as_of=as_of),
+                       ["customer_id", "rank"]),
+        "association_rules": (rules, ["antecedent_id", "consequent_id"]),
+        "bundles": (baskets.bundle_suggestions(items, rules, source.products, as_of=as_of,
+                                               min_lift=0.0), ["customer_id"]),
         "summary": (customer_summary(source.transactions, as_of=as_of), ["customer_id"]),
         "summary_weekly": (customer_summary(source.transactions, as_of=as_of, time_unit="W"),
                            ["customer_id"]),

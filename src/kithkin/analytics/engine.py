@@ -189,3 +189,14 @@ def on_demand(settings: Settings, store: Engine, use: Callable[[AnalyticsSource]
     process, as the DuckDB engine's snapshot refresh rewrites Parquet."""
     with CONNECT_LOCK:
         return use(connect(settings, store=store))
+
+
+def release(source: AnalyticsSource, cached: Any) -> None:
+    """Drop a table cached with ``.cache()``. ibis 12 with sqlglot 30 renders ``DROP
+    TABLE IF EXISTS`` without the table name on SQL backends, so fall back to dropping
+    it by hand."""
+    name = cached.op().name
+    try:
+        cached.release()
+    except Exception:
+        source.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')

@@ -30,12 +30,13 @@ from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError
 from kithkin.loyalty import ledger as loyalty_ledger
 from kithkin.loyalty import programme as loyalty_programme
+from kithkin.offers import compute as offers_compute
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
 STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "holdout", "store",
-                          "relationships", "loyalty")
+                          "relationships", "offers", "loyalty")
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RefreshResult:
     snapshot: tuple[Any, ...] = ()
     relationships: RelationshipRefreshReport | None = None
     loyalty: loyalty_ledger.GrantResult | None = None
+    offers: offers_compute.OfferReport | None = None
 
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
@@ -63,17 +65,7 @@ def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
         return analytics_engine.to_pandas(
             source, metrics_block.feature_block(source, as_of=as_of, features=features))
     finally:
-        _release(source, features)
-
-
-def _release(source: analytics_engine.AnalyticsSource, cached: Any) -> None:
-    """Drop a cached table. ibis 12 with sqlglot 30 renders ``DROP TABLE IF EXISTS``
-    without the table name on SQL backends, so fall back to dropping it by hand."""
-    name = cached.op().name
-    try:
-        cached.release()
-    except Exception:
-        source.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        analytics_engine.release(source, features)
 
 
 def holdout_check(source: analytics_engine.AnalyticsSource, *, as_of: date,
@@ -196,6 +188,8 @@ def run(
     with step("relationships"):
         refresh_relationships(engine=engine, settings=settings, source=source, result=result,
                               block=block)
+    with step("offers"):
+        result.offers = offers_compute.refresh(store=engine, source=source, as_of=as_of)
     with step("loyalty"):
         grant_points(engine=engine, settings=settings, result=result)
     record_timings(engine=engine, result=result)

@@ -136,7 +136,8 @@ SPECS: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "products", "product",
-        (("id", I64), ("sku", STR), ("category", STR), ("unit_cost", F64)),
+        (("id", I64), ("sku", STR), ("category", STR), ("unit_cost", F64),
+         ("discontinued_at", UTC_TIMESTAMP)),
         "count(*), max(updated_at)",
     ),
     TableSpec(

@@ -40,6 +40,7 @@ from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.loyalty import router as loyalty_router
 from kithkin.memberships import router as memberships_router
+from kithkin.offers import router as offers_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
@@ -61,6 +62,7 @@ API_ROUTERS: list[APIRouter] = [
     loyalty_router.router,
     ideas_router.router,
     connections_router.router,
+    offers_router.router,
     identity_router.router,
     relationships_router.router,
     metrics_router.router,

@@ -21,6 +21,7 @@ from kithkin.dashboard import charts, navigation, sections
 from kithkin.dashboard import service as dashboard_service
 from kithkin.dashboard.customer_connections import load as _connections  # noqa: F401
 from kithkin.dashboard.customer_loyalty import load as _loyalty  # noqa: F401
+from kithkin.dashboard.customer_offers import load as _offers  # noqa: F401
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import KithkinError, NotFoundError

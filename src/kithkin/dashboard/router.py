@@ -11,6 +11,7 @@ from kithkin.dashboard import (
     pages_admin,
     pages_analytics,
     pages_auth,
+    pages_bundles,
     pages_customers,
     pages_ideas,
     pages_identity,
@@ -24,5 +25,6 @@ LOGIN_URL = "/login"
 
 router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
-               pages_admin, pages_relationships, pages_identity, pages_ideas, pages_models):
+               pages_admin, pages_relationships, pages_identity, pages_ideas, pages_bundles,
+               pages_models):
     router.include_router(module.router)

@@ -9,6 +9,7 @@ from kithkin.imports import models as imports  # noqa: F401
 from kithkin.interactions import models as interactions  # noqa: F401
 from kithkin.loyalty import models as loyalty  # noqa: F401
 from kithkin.memberships import models as memberships  # noqa: F401
+from kithkin.offers import models as offers  # noqa: F401
 from kithkin.outbox import models as outbox  # noqa: F401
 from kithkin.products import models as products  # noqa: F401
 from kithkin.prospects import models as prospects  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Numeric, String
@@ -21,4 +22,6 @@ class Product(TimestampMixin, Base):
     category: Mapped[str | None] = mapped_column(String(100), index=True)
     list_price: Mapped[float | None] = mapped_column(Money)
     unit_cost: Mapped[float | None] = mapped_column(Money)
+    # No longer sold from this time on: recommendations and bundles leave it out.
+    discontinued_at: Mapped[datetime | None]
     attributes: Mapped[dict[str, Any] | None]

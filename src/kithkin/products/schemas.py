@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -14,3 +16,4 @@ class ProductRead(BaseModel):
     category: str | None
     list_price: float | None
     unit_cost: float | None
+    discontinued_at: datetime | None = None

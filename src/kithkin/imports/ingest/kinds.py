@@ -200,6 +200,7 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("category"),
             FieldSpec("list_price", FieldType.MONEY),
             FieldSpec("unit_cost", FieldType.MONEY),
+            FieldSpec("discontinued_at", FieldType.DATETIME, when=When.SCHEDULED),
         ),
         timestamps=("created_at", "updated_at"),
         touches_updated_at=True,

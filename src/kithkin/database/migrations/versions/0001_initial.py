@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 10:56:49.617293
+Create Date: 2026-12-07 11:03:21.385771
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=100), nullable=True),
     sa.Column('list_price', sa.Numeric(precision=18, scale=2, asdecimal=False), nullable=True),
     sa.Column('unit_cost', sa.Numeric(precision=18, scale=2, asdecimal=False), nullable=True),
+    sa.Column('discontinued_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attributes', sa.JSON(), nullable=True),
     sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
@@ -174,6 +175,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_key')),
     sa.UniqueConstraint('prefix', name=op.f('uq_api_key_prefix'))
     )
+    op.create_table('association_rule',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('antecedent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('consequent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('category', sa.String(length=100), nullable=True),
+    sa.Column('orders_both', sa.Integer(), nullable=False),
+    sa.Column('support', sa.Float(), nullable=False),
+    sa.Column('confidence', sa.Float(), nullable=False),
+    sa.Column('lift', sa.Float(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.ForeignKeyConstraint(['antecedent_id'], ['product.id'], name=op.f('fk_association_rule_antecedent_id_product'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['consequent_id'], ['product.id'], name=op.f('fk_association_rule_consequent_id_product'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_association_rule'))
+    )
+    with op.batch_alter_table('association_rule', schema=None) as batch_op:
+        batch_op.create_index('ix_association_rule_category_lift', ['category', 'lift'], unique=False)
+
     op.create_table('customer',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('first_name', sa.String(length=200), nullable=True),
@@ -330,6 +348,24 @@ def upgrade() -> None:
         batch_op.create_index('ix_customer_metric_as_of_last_purchase', ['as_of', 'last_purchase_at', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_as_of_p_alive', ['as_of', 'p_alive', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_customer_as_of', ['customer_id', 'as_of'], unique=False)
+
+    op.create_table('customer_offer',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('antecedent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.ForeignKeyConstraint(['antecedent_id'], ['product.id'], name=op.f('fk_customer_offer_antecedent_id_product'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_offer_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_customer_offer_product_id_product'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_offer'))
+    )
+    with op.batch_alter_table('customer_offer', schema=None) as batch_op:
+        batch_op.create_index('ix_customer_offer_customer_kind_rank', ['customer_id', 'kind', 'rank'], unique=False)
 
     op.create_table('customer_stage',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -779,6 +815,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_customer_stage_customer_id')
 
     op.drop_table('customer_stage')
+    with op.batch_alter_table('customer_offer', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_offer_customer_kind_rank')
+
+    op.drop_table('customer_offer')
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_metric_customer_as_of')
         batch_op.drop_index('ix_customer_metric_as_of_p_alive')
@@ -809,6 +849,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customer_account_manager_id'))
 
     op.drop_table('customer')
+    with op.batch_alter_table('association_rule', schema=None) as batch_op:
+        batch_op.drop_index('ix_association_rule_category_lift')
+
+    op.drop_table('association_rule')
     op.drop_table('api_key')
     op.drop_table('stage_count')
     op.drop_table('staff_user')
