@@ -44,12 +44,13 @@ def refreshed_on_postgres(tmp_path_factory: pytest.TempPathFactory,
 
 
 # Fitted-model outputs: the optimiser stops within its tolerance, and sums that the
-# engines add up in another order move where it stops (seen: 6e-7 relative on PostgreSQL).
+# engines add up in another order, or another CPU's floating point, move where it stops
+# (seen: 6e-7 relative on PostgreSQL, 9.6e-7 on another machine's DuckDB).
 MODEL_COLUMNS = frozenset({"p_alive", "expected_purchases_90d", "expected_spend", "clv"})
 
 
 def _assert_same(name: str, now: pd.DataFrame, golden: pd.DataFrame,
-                 model_rtol: float = 1e-7) -> None:
+                 model_rtol: float = 1e-5) -> None:
     assert list(now.columns) == list(golden.columns), name
     assert len(now) == len(golden), f"{name}: {len(now)} rows, golden {len(golden)}"
     for column in golden.columns:
@@ -90,4 +91,4 @@ def test_refresh_on_postgres_equals_the_golden_files(
         refreshed_on_postgres: dict[str, pd.DataFrame], table: str, workspace: Path) -> None:
     """The whole refresh computed in place on PostgreSQL (store and engine) gives what
     the SQLite store with DuckDB gave."""
-    _assert_same(table, refreshed_on_postgres[table], load_golden()[table], model_rtol=1e-5)
+    _assert_same(table, refreshed_on_postgres[table], load_golden()[table])

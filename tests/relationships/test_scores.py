@@ -79,6 +79,7 @@ def test_bond_inventory_and_switching_barrier() -> None:
          "ideas": 3, "integrations": 1, "has_contract": True, "shared_processes": 2},
         {"customer_id": 3, "membership_tier": "gold", "has_subscription": True,
          "interactions_90d": 5, "two_way_ratio": 0.0, "has_contract": True},
+        {"customer_id": 4, "referrals": 2},
     ])
     result = bonds.inventory(frame).set_index("customer_id")
     columns = ["bond_financial", "bond_social", "bond_customization", "bond_structural",
@@ -88,6 +89,8 @@ def test_bond_inventory_and_switching_barrier() -> None:
     # tier (rewards) + subscription (stable price) = 2/3 financial; one-way contact is no
     # social bond; the contract is 1/3 structural. 0.15*66.7 + 0.40*33.3 = 23.3
     assert result.loc[3, columns].tolist() == [66.7, 0.0, 0.0, 33.3, 23.3]
+    # referring others is a bond among customers: 1/3 social, 0.20*33.3 = 6.7
+    assert result.loc[4, columns].tolist() == [0.0, 33.3, 0.0, 0.0, 6.7]
 
 
 def test_crafted_partner_bonds() -> None:

@@ -21,7 +21,7 @@ BOND_INPUTS = (
     "has_loyalty", "membership_tier", "bundles_bought", "has_price_lock",
     "has_subscription", "has_account_manager", "interactions_90d", "two_way_ratio",
     "community_interactions", "has_preferences", "customized_orders", "ideas",
-    "integrations", "has_contract", "shared_processes",
+    "integrations", "has_contract", "shared_processes", "referrals",
 )
 
 
@@ -36,9 +36,11 @@ def _signals(frame: pd.DataFrame) -> dict[str, list[FloatArray]]:
                       at_least(number(frame, "bundles_bought"), 1),
                       np.maximum(flag(frame, "has_price_lock"),
                                  flag(frame, "has_subscription"))],
-        # personal relationship; continuous dialogue; bonds among customers
+        # personal relationship; continuous dialogue; bonds among customers (community
+        # events, and referring others: connections.service logs each referral)
         "social": [flag(frame, "has_account_manager"), dialogue,
-                   at_least(number(frame, "community_interactions"), 1)],
+                   at_least(number(frame, "community_interactions")
+                            + number(frame, "referrals"), 1)],
         # customer intimacy; mass customisation; anticipation and innovation
         "customization": [flag(frame, "has_preferences"),
                           at_least(number(frame, "customized_orders"), 1),
