@@ -32,6 +32,7 @@ import pandas as pd
 from ibis import _
 
 from kithkin.analytics import baskets
+from kithkin.offers.models import OFFER_COLUMNS
 from kithkin.simulate import simulate_business
 
 ROOT = Path(__file__).resolve().parent
@@ -97,15 +98,18 @@ def main() -> None:
     cached: list[ibis.Table] = []
     offers = baskets.offer_expressions(tables["tx"], tables["lines"], tables["products"],
                                        as_of=cut, cached=cached)
-    next_best = timed("next-best offers (co-occurrence, popularity where it has nothing)",
-                      offers["next_best"])
-    bundles = timed("bundle suggestions", offers["bundles"])
+    wide = timed("offers per customer: co-occurrence (popularity where it has nothing) "
+                 "and a bundle, one row each", offers["offers"])
     rules = timed("association rules, top 25 per category", offers["rules"])
     timings["**the refresh's offer step, all of the above**"] = time.perf_counter() - began
     items = baskets.customer_items(tables["tx"], tables["lines"], as_of=cut)
     popular = timed("popularity baseline for every customer", baskets.popularity(
         items, tables["products"], as_of=cut, k=K))
+    next_best = wide.melt(id_vars=["customer_id", "method"], value_vars=list(OFFER_COLUMNS),
+                          value_name="product_id").dropna(subset=["product_id"])
+    next_best["product_id"] = next_best.product_id.astype("int64")
     cosine = next_best[next_best.method == "item_cosine"]
+    bundles = wide[wide.bundle_product_id.notna()]
 
     owned = con.to_pandas(baskets.customer_items(tables["tx"], tables["lines"], as_of=cut,
                                                  recent_items=1_000_000))

@@ -76,7 +76,11 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
     similarity = baskets.item_similarity(items, min_customers=1)
     rules = baskets.association_rules(source.transactions, source.lines, source.products,
                                       as_of=as_of, min_orders=1)
+    offers = baskets.offer_expressions(source.transactions, source.lines, source.products,
+                                       as_of=as_of, cached=[], min_rule_orders=1)
     expressions = {
+        "offers": (offers["offers"], ["customer_id"]),
+        "top_rules": (offers["rules"], ["antecedent_id", "consequent_id"]),
         "customer_items": (items, ["customer_id", "product_id"]),
         "item_similarity": (similarity, ["product_id", "other_id"]),
         "recommendations": (baskets.recommendations(items, similarity, source.products,

@@ -50,6 +50,7 @@ def test_refresh_stores_offers_rules_and_bundles(sqlite_engine: Engine) -> None:
     ids = _load(sqlite_engine)
     result = refresh.run(settings=get_settings(), as_of=AS_OF, store_engine=sqlite_engine)
     assert result.offers is not None and result.offers.rules > 0
+    assert result.offers.customers_with_offers == 5  # 0-3 have every related product
     with session_scope(sqlite_engine) as session:
         tea_only = offer_service.for_customer(session=session, customer_id=ids["tea_only"])
         assert [o.name for o in tea_only.next_best] == ["Pot", "Cups"]  # never the tin
@@ -65,3 +66,5 @@ def test_refresh_stores_offers_rules_and_bundles(sqlite_engine: Engine) -> None:
         assert ("Tea", "Pot") in {(r.antecedent, r.consequent) for r in rules}
         stored = session.scalars(select(CustomerOffer.as_of).distinct()).all()
         assert stored == [AS_OF]
+    again = refresh.run(settings=get_settings(), as_of=AS_OF, store_engine=sqlite_engine)
+    assert again.offers is not None and again.offers.rows == result.offers.rows

@@ -175,12 +175,13 @@ def bundle_suggestions(items: ir.Table, rules: ir.Table, products: ir.Table, *,
 def offer_expressions(transactions: ir.Table, lines: ir.Table, products: ir.Table, *,
                       as_of: date, cached: list[ir.Table], min_rule_orders: int = 5,
                       rules_per_category: int = 25) -> dict[str, ir.Table]:
-    """What the refresh stores: ``next_best`` (co-occurrence, and popularity for the
-    customers it cannot serve, with a ``method`` column), ``bundles`` and ``rules`` (the
-    strongest per category). The customer-product pairs, the similarities and the rules
-    each feed several expressions, so they are cached on the engine once (a temporary
-    table on DuckDB and PostgreSQL, a cached frame on Spark) instead of recomputed; they
-    are appended to ``cached`` for the caller to release when done."""
+    """What the refresh stores: ``offers`` (per customer, the ranked next-best products:
+    co-occurrence, or popularity for the customers it cannot serve, named by ``method``;
+    and the bundle) and ``rules`` (the strongest per category). The customer-product
+    pairs, the similarities and the rules each feed several expressions, so they are
+    cached on the engine once (a temporary table on DuckDB and PostgreSQL, a cached frame
+    on Spark) instead of recomputed; they are appended to ``cached`` for the caller to
+    release when done."""
     items = customer_items(transactions, lines, as_of=as_of).cache()
     similar = item_similarity(items).cache()
     learned = recommendations(items, similar, products, as_of=as_of).cache()
@@ -194,9 +195,29 @@ def offer_expressions(transactions: ir.Table, lines: ir.Table, products: ir.Tabl
     ranked = rules.mutate(rn=ibis.row_number().over(
         group_by="category", order_by=[ibis.desc("lift"), ibis.desc("orders_both"),
                                        "antecedent_id", "consequent_id"]))
+    next_best = learned.mutate(method=ibis.literal("item_cosine")).union(
+        popular.mutate(method=ibis.literal("popular")))
+    bundles = bundle_suggestions(items, rules, products, as_of=as_of).select(
+        b_customer=_.customer_id, bundle_product_id=_.product_id,
+        bundle_antecedent_id=_.antecedent_id, bundle_score=_.score)
     return {
-        "next_best": learned.mutate(method=ibis.literal("item_cosine")).union(
-            popular.mutate(method=ibis.literal("popular"))),
-        "bundles": bundle_suggestions(items, rules, products, as_of=as_of),
+        "offers": _one_row_per_customer(next_best, bundles),
         "rules": ranked.filter(_.rn < rules_per_category).drop("rn"),
     }
+
+
+def _one_row_per_customer(next_best: ir.Table, bundles: ir.Table) -> ir.Table:
+    """(customer_id, method, product_1..product_K, bundle_*): K ranked offers as columns,
+    so the store takes one row per customer rather than K (a million customers are a
+    million rows, not ten million)."""
+    wide = next_best.group_by("customer_id").aggregate(
+        method=_.method.max(),
+        **{f"product_{n}": _.product_id.max(where=_.rank == n) for n in range(1, TOP_K + 1)})
+    joined = wide.outer_join(bundles, wide.customer_id == bundles.b_customer)
+    return joined.select(
+        customer_id=wide.customer_id.coalesce(bundles.b_customer).cast("int64"),
+        method=wide.method,
+        **{f"product_{n}": wide[f"product_{n}"].cast("int64") for n in range(1, TOP_K + 1)},
+        bundle_product_id=bundles.bundle_product_id.cast("int64"),
+        bundle_antecedent_id=bundles.bundle_antecedent_id.cast("int64"),
+        bundle_score=bundles.bundle_score)

@@ -12,14 +12,14 @@ from kithkin.analytics import baskets
 from kithkin.analytics.engine import AnalyticsSource, release, to_pandas
 from kithkin.database import bulk
 from kithkin.database.core import session_scope
-from kithkin.offers.models import AssociationRule, CustomerOffer, OfferKind
+from kithkin.offers.models import AssociationRule, CustomerOffer
 
 
 @dataclass(frozen=True)
 class OfferReport:
     customers_with_offers: int
-    offers: int
     bundles: int
+    rows: int
     rules: int
 
 
@@ -28,23 +28,19 @@ def refresh(*, store: Engine, source: AnalyticsSource, as_of: date) -> OfferRepo
     try:
         tables = baskets.offer_expressions(source.transactions, source.lines,
                                            source.products, as_of=as_of, cached=cached)
-        next_best = to_pandas(source, tables["next_best"])
-        bundles = to_pandas(source, tables["bundles"])
+        offers = to_pandas(source, tables["offers"])
         rules = to_pandas(source, tables["rules"])
     finally:
         for table in cached:
             release(source, table)
-    next_best["kind"], bundles["kind"] = OfferKind.NEXT_BEST, OfferKind.BUNDLE
-    bundles["method"] = "rule"
-    offer_table = bulk.table_of(CustomerOffer)
     with session_scope(store) as session:
         conn = session.connection()
-        offers = bulk.replace_block(conn, offer_table, next_best.assign(as_of=as_of),
-                                    where={"kind": OfferKind.NEXT_BEST})
-        bundled = bulk.replace_block(conn, offer_table, bundles.assign(as_of=as_of),
-                                     where={"kind": OfferKind.BUNDLE})
-        rule_table = bulk.table_of(AssociationRule)
-        conn.execute(delete(rule_table))  # the rules of the latest refresh only
+        # The latest refresh's offers and rules replace the previous ones whole.
+        offer_table, rule_table = bulk.table_of(CustomerOffer), bulk.table_of(AssociationRule)
+        conn.execute(delete(offer_table))
+        stored = bulk.append(conn, offer_table, offers.assign(as_of=as_of))
+        conn.execute(delete(rule_table))
         stored_rules = bulk.append(conn, rule_table, rules.assign(as_of=as_of))
-    return OfferReport(customers_with_offers=int(next_best.customer_id.nunique()),
-                       offers=offers, bundles=bundled, rules=stored_rules)
+    return OfferReport(customers_with_offers=int(offers.product_1.notna().sum()),
+                       bundles=int(offers.bundle_product_id.notna().sum()),
+                       rows=stored, rules=stored_rules)

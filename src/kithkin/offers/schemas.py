@@ -12,7 +12,6 @@ class OfferRead(BaseModel):
     sku: str
     name: str
     category: str | None
-    score: float
     rank: int
     method: str = Field(description="item_cosine: bought by customers who bought what this "
                         "customer bought; popular: no purchase history to go on; rule: an "

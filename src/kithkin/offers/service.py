@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from kithkin.offers.models import AssociationRule, CustomerOffer, OfferKind
+from kithkin.offers.models import OFFER_COLUMNS, AssociationRule, CustomerOffer
 from kithkin.products.models import Product
 
 
@@ -17,7 +17,6 @@ class Offer:
     sku: str
     name: str
     category: str | None
-    score: float
     rank: int
     method: str
     because_of: str | None  # a bundle's antecedent product name
@@ -43,20 +42,24 @@ class Rule:
 def for_customer(*, session: Session, customer_id: int, limit: int = 10) -> CustomerOffers:
     """The customer's offers from the latest refresh (empty before one, or when the data
     has no product lines to learn from)."""
-    source = aliased(Product)
-    rows = session.execute(
-        select(CustomerOffer, Product, source.name)
-        .join(Product, Product.id == CustomerOffer.product_id)
-        .outerjoin(source, source.id == CustomerOffer.antecedent_id)
-        .where(CustomerOffer.customer_id == customer_id)
-        .order_by(CustomerOffer.kind, CustomerOffer.rank)).all()
-    offers = [Offer(product_id=p.id, sku=p.sku, name=p.name, category=p.category,
-                    score=o.score, rank=o.rank, method=o.method, because_of=because)
-              for o, p, because in rows]
-    kinds = [o.kind for o, _, _ in rows]
-    next_best = [o for o, k in zip(offers, kinds, strict=True) if k == OfferKind.NEXT_BEST]
-    bundles = [o for o, k in zip(offers, kinds, strict=True) if k == OfferKind.BUNDLE]
-    return CustomerOffers(next_best=next_best[:limit], bundle=bundles[0] if bundles else None)
+    row = session.get(CustomerOffer, customer_id)
+    if row is None:
+        return CustomerOffers(next_best=[], bundle=None)
+    wanted = [getattr(row, name) for name in OFFER_COLUMNS]
+    ids = [i for i in wanted if i is not None][:limit]
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(
+        ids + [i for i in (row.bundle_product_id, row.bundle_antecedent_id) if i])))}
+    next_best = [Offer(product_id=p.id, sku=p.sku, name=p.name, category=p.category,
+                       rank=rank, method=row.method or "item_cosine", because_of=None)
+                 for rank, p in enumerate((products[i] for i in ids if i in products),
+                                          start=1)]
+    bundle = None
+    if row.bundle_product_id in products:
+        p = products[row.bundle_product_id]
+        before = products.get(row.bundle_antecedent_id or 0)
+        bundle = Offer(product_id=p.id, sku=p.sku, name=p.name, category=p.category,
+                       rank=1, method="rule", because_of=before.name if before else None)
+    return CustomerOffers(next_best=next_best, bundle=bundle)
 
 
 def template_context(*, session: Session, customer_id: int) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 11:03:21.385771
+Create Date: 2026-12-07 11:23:59.510827
 """
 
 from __future__ import annotations
@@ -350,23 +350,25 @@ def upgrade() -> None:
         batch_op.create_index('ix_customer_metric_customer_as_of', ['customer_id', 'as_of'], unique=False)
 
     op.create_table('customer_offer',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('rank', sa.Integer(), nullable=False),
-    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('score', sa.Float(), nullable=False),
-    sa.Column('method', sa.String(length=16), nullable=False),
-    sa.Column('antecedent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('as_of', sa.Date(), nullable=False),
-    sa.ForeignKeyConstraint(['antecedent_id'], ['product.id'], name=op.f('fk_customer_offer_antecedent_id_product'), ondelete='CASCADE'),
+    sa.Column('method', sa.String(length=16), nullable=True),
+    sa.Column('product_1', sa.BigInteger(), nullable=True),
+    sa.Column('product_2', sa.BigInteger(), nullable=True),
+    sa.Column('product_3', sa.BigInteger(), nullable=True),
+    sa.Column('product_4', sa.BigInteger(), nullable=True),
+    sa.Column('product_5', sa.BigInteger(), nullable=True),
+    sa.Column('product_6', sa.BigInteger(), nullable=True),
+    sa.Column('product_7', sa.BigInteger(), nullable=True),
+    sa.Column('product_8', sa.BigInteger(), nullable=True),
+    sa.Column('product_9', sa.BigInteger(), nullable=True),
+    sa.Column('product_10', sa.BigInteger(), nullable=True),
+    sa.Column('bundle_product_id', sa.BigInteger(), nullable=True),
+    sa.Column('bundle_antecedent_id', sa.BigInteger(), nullable=True),
+    sa.Column('bundle_score', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_offer_customer_id_customer'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_customer_offer_product_id_product'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_offer'))
+    sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_offer'))
     )
-    with op.batch_alter_table('customer_offer', schema=None) as batch_op:
-        batch_op.create_index('ix_customer_offer_customer_kind_rank', ['customer_id', 'kind', 'rank'], unique=False)
-
     op.create_table('customer_stage',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -815,9 +817,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_customer_stage_customer_id')
 
     op.drop_table('customer_stage')
-    with op.batch_alter_table('customer_offer', schema=None) as batch_op:
-        batch_op.drop_index('ix_customer_offer_customer_kind_rank')
-
     op.drop_table('customer_offer')
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_metric_customer_as_of')
