@@ -38,8 +38,10 @@ from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
 from kithkin.products import router as products_router
+from kithkin.preferences import router as preferences_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
+from kithkin.tasks import router as tasks_router
 from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
 
@@ -60,6 +62,8 @@ API_ROUTERS: list[APIRouter] = [
     metrics_router.router,
     imports_router.router,
     events.router,
+    tasks_router.router,
+    preferences_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.
