@@ -37,8 +37,8 @@ from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
-from kithkin.products import router as products_router
 from kithkin.preferences import router as preferences_router
+from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
 from kithkin.tasks import router as tasks_router

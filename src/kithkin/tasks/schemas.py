@@ -10,7 +10,6 @@ from kithkin.fields import IsoDatetime, RowId
 from kithkin.tasks.models import TaskPriority, TaskStatus
 
 
-
 class TaskRead(BaseModel):
     """``status`` is the task's state now: a snoozed task whose ``snoozed_until`` has
     passed reads as open (it is back in its owner's queue), ``overdue`` is an open task

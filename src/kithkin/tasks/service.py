@@ -118,11 +118,12 @@ def _clean_team(team: str | None) -> str | None:
     return (team or "").strip() or None
 
 
-def add(*, session: Session, data: TaskCreate, created_by: StaffUser,
+def add(*, session: Session, data: TaskCreate, created_by: StaffUser | None,
         scope: CustomerScope = EVERYONE) -> tuple[Task, bool]:
     """A task made by a person (reason "person"); returns (task, created). Without an
-    owner or a team the creator owns it. An agent creates tasks about the customers of
-    their book only; a ``dedupe_key`` already used returns that task (created False)."""
+    owner or a team the creator owns it (``created_by`` None: the command line without
+    ``--as``). An agent creates tasks about the customers of their book only; a
+    ``dedupe_key`` already used returns that task (created False)."""
     title = data.title.strip()
     if not title:
         raise ValidationError("title: must not be blank")
@@ -130,7 +131,11 @@ def add(*, session: Session, data: TaskCreate, created_by: StaffUser,
         get_or_raise(session, Customer, data.customer_id, "customer")
         scope.check(session=session, customer_id=data.customer_id)
     team = _clean_team(data.team)
-    owner_id = data.owner_id if data.owner_id is not None or team else created_by.id
+    owner_id = data.owner_id
+    if owner_id is None and team is None:
+        if created_by is None:
+            raise ValidationError("owner_id: a task needs an owner or a team")
+        owner_id = created_by.id
     if owner_id is not None:
         _active_owner(session, owner_id)
     if data.dedupe_key is not None:
@@ -145,7 +150,8 @@ def add(*, session: Session, data: TaskCreate, created_by: StaffUser,
     task = create_task(session=session, title=title, customer_id=data.customer_id,
                        reason="person", owner_id=owner_id, team=team, due_at=data.due_at,
                        priority=data.priority, details=data.details,
-                       created_by_id=created_by.id, dedupe_key=data.dedupe_key)
+                       created_by_id=created_by.id if created_by else None,
+                       dedupe_key=data.dedupe_key)
     session.flush()
     return task, True
 
@@ -200,7 +206,7 @@ def snooze(*, session: Session, task_id: int, until: datetime,
     return task
 
 
-def complete(*, session: Session, task_id: int, outcome: str, by: StaffUser,
+def complete(*, session: Session, task_id: int, outcome: str, by: StaffUser | None,
              scope: CustomerScope = EVERYONE) -> Task:
     """Mark the task done with what came of it. Sending the same outcome again is a
     no-op (a retried request); a different one is a conflict."""
@@ -218,7 +224,8 @@ def complete(*, session: Session, task_id: int, outcome: str, by: StaffUser,
     return task
 
 
-def cancel(*, session: Session, task_id: int, by: StaffUser, note: str | None = None,
+def cancel(*, session: Session, task_id: int, by: StaffUser | None,
+           note: str | None = None,
            scope: CustomerScope = EVERYONE) -> Task:
     """Drop the task (no longer needed); idempotent on a cancelled task."""
     task = get(session=session, task_id=task_id, scope=scope)
@@ -231,9 +238,12 @@ def cancel(*, session: Session, task_id: int, by: StaffUser, note: str | None = 
     return task
 
 
-def _close(task: Task, status: TaskStatus, outcome: str | None, by: StaffUser) -> None:
+def _close(task: Task, status: TaskStatus, outcome: str | None,
+           by: StaffUser | None) -> None:
+    """``by`` None: closed from the command line without ``--as`` (nobody recorded)."""
     task.status, task.outcome = status, outcome
-    task.closed_at, task.closed_by_id, task.snoozed_until = utcnow(), by.id, None
+    task.closed_at, task.snoozed_until = utcnow(), None
+    task.closed_by_id = by.id if by is not None else None
 
 
 def reopen(*, session: Session, task_id: int, scope: CustomerScope = EVERYONE) -> Task:
