@@ -20,6 +20,7 @@ from kithkin.customers.models import Channel
 from kithkin.dashboard import charts, navigation, sections
 from kithkin.dashboard import service as dashboard_service
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
+from kithkin.dashboard.pages_customer_work import customer_work
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import KithkinError, NotFoundError
 from kithkin.relationships import service as relationships_service
@@ -116,7 +117,8 @@ def customer(request: Request, session: SessionDep, user: CustomersUser,
                   extra_sections=sections.load_sections(session=session,
                                                         customer_id=customer_id),
                   managers=(_managers(session) if navigation.allowed(ASSIGN.key, user.role)
-                            else None))
+                            else None),
+                  work=customer_work(session=session, user=user, customer_id=customer_id))
 
 
 def _managers(session: SessionDep) -> list[StaffUser]:

@@ -11,17 +11,20 @@ from kithkin.dashboard import (
     pages_admin,
     pages_analytics,
     pages_auth,
+    pages_customer_work,
     pages_customers,
     pages_identity,
     pages_imports,
     pages_models,
     pages_relationships,
     pages_static,
+    pages_tasks,
 )
 
 LOGIN_URL = "/login"
 
 router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
-               pages_admin, pages_relationships, pages_identity, pages_models):
+               pages_admin, pages_relationships, pages_identity, pages_models,
+               pages_tasks, pages_customer_work):
     router.include_router(module.router)
