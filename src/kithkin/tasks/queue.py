@@ -103,7 +103,8 @@ def _queue_keys(now: datetime) -> tuple[ColumnElement[Any], ...]:
     rank = case(*((Task.priority == name, rank) for name, rank in PRIORITY_RANK.items()),
                 else_=len(PRIORITY_RANK))
     due = func.coalesce(Task.due_at, literal(_NEVER, Task.due_at.type))
-    return overdue, rank, due, Task.id
+    task_id: ColumnElement[Any] = Task.__table__.c.id
+    return overdue, rank, due, task_id
 
 
 @dataclass(frozen=True)
