@@ -154,6 +154,17 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/imports"): NOT_AGENTS,
     ("GET", "/api/v1/imports/{job_id}"): NOT_AGENTS,
     ("GET", "/api/v1/imports/{job_id}/rejects"): NOT_AGENTS,
+    ("GET", "/api/v1/tasks"): EVERYONE,
+    ("GET", "/api/v1/tasks/mine"): EVERYONE,
+    ("POST", "/api/v1/tasks"): WRITERS,
+    ("GET", "/api/v1/tasks/{task_id}"): EVERYONE,
+    ("PATCH", "/api/v1/tasks/{task_id}"): WRITERS,
+    ("POST", "/api/v1/tasks/{task_id}/snooze"): WRITERS,
+    ("POST", "/api/v1/tasks/{task_id}/done"): WRITERS,
+    ("POST", "/api/v1/tasks/{task_id}/cancel"): WRITERS,
+    ("POST", "/api/v1/tasks/{task_id}/reopen"): WRITERS,
+    ("GET", "/api/v1/customers/{customer_id}/preferences"): EVERYONE,
+    ("PUT", "/api/v1/customers/{customer_id}/preferences"): WRITERS,
 }
 # Checked against the request body (the kind of event), tested in test_events_imports.
 BODY_CHECKED = {("POST", "/api/v1/events"), ("POST", "/api/v1/events/batch")}

@@ -107,6 +107,23 @@ def _queue_keys(now: datetime) -> tuple[ColumnElement[Any], ...]:
     return overdue, rank, due, task_id
 
 
+def _decode_queue_cursor(cursor: str, field: str) -> tuple[list[Any], datetime]:
+    """(seek values, as-of time) of a cursor :func:`queue` made; ValidationError naming
+    ``field`` for anything else (a forged one must not reach the driver)."""
+    values = decode_values(cursor, field=field)
+    try:
+        as_of_text, overdue, rank, due_text, task_id = values
+        as_of, due = datetime.fromisoformat(as_of_text), datetime.fromisoformat(due_text)
+        if as_of.tzinfo is None or due.tzinfo is None:
+            raise ValueError(as_of_text)
+        if not (overdue in (0, 1) and rank in range(len(PRIORITY_RANK) + 1)
+                and isinstance(task_id, int) and not isinstance(task_id, bool)):
+            raise ValueError(values)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{field}: not a cursor this listing returned") from exc
+    return [int(overdue), int(rank), due, task_id], as_of
+
+
 @dataclass(frozen=True)
 class Queue:
     tasks: list[Task]
@@ -121,14 +138,7 @@ def queue(*, session: Session, user_id: int, limit: int = 50, after: str | None 
         raise ValidationError(f"limit: must be between 1 and {MAX_LIMIT}")
     seek: list[Any] | None = None
     if after:
-        values = decode_values(after, field=cursor_field)
-        try:
-            as_of = datetime.fromisoformat(values[0])
-            seek = [int(values[1]), int(values[2]), datetime.fromisoformat(values[3]),
-                    int(values[4])]
-        except (IndexError, TypeError, ValueError) as exc:
-            raise ValidationError(f"{cursor_field}: not a cursor this listing returned") \
-                from exc
+        seek, as_of = _decode_queue_cursor(after, cursor_field)
     else:
         as_of = now or utcnow()
     keys = _queue_keys(as_of)

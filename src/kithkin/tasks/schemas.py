@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kithkin.fields import IsoDatetime, RowId
 from kithkin.tasks.models import TaskPriority, TaskStatus
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A time without offset is UTC (as the dashboard's date fields say); every time is
+    stored in UTC, so one the calendar cannot hold there is refused here, not by the
+    store."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range once converted to UTC") from exc
+
+
+When = Annotated[IsoDatetime, AfterValidator(_in_utc)]
 
 
 class TaskRead(BaseModel):
@@ -46,7 +60,7 @@ class TaskCreate(BaseModel):
     details: str | None = Field(default=None, max_length=10_000)
     owner_id: RowId | None = None
     team: str | None = Field(default=None, min_length=1, max_length=100)
-    due_at: IsoDatetime | None = None
+    due_at: When | None = None
     priority: TaskPriority = TaskPriority.NORMAL
     dedupe_key: str | None = Field(
         default=None, min_length=1, max_length=300,
@@ -62,12 +76,12 @@ class TaskUpdate(BaseModel):
     details: str | None = Field(default=None, max_length=10_000)
     owner_id: RowId | None = None
     team: str | None = Field(default=None, min_length=1, max_length=100)
-    due_at: IsoDatetime | None = None
+    due_at: When | None = None
     priority: TaskPriority | None = None
 
 
 class TaskSnooze(BaseModel):
-    until: IsoDatetime = Field(description="When the task comes back; in the future.")
+    until: When = Field(description="When the task comes back; in the future.")
 
 
 class TaskDone(BaseModel):
