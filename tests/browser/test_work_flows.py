@@ -81,6 +81,7 @@ def test_agent_works_their_queue_and_sees_only_their_book(
     assert mine[:2] == [f"Browser: late call to Ada #{late_id}",
                         f"Browser: check-in with Alan #{soon_id}"]  # overdue first
     assert not any("Grace" in t for t in titles)
+    shot(page, "tasks-agent-queue")
     page.goto("/tasks?view=all&status=")
     assert page.get_by_text("Browser: Grace is not yours").count() == 0
     assert axe_violations(page) == []
