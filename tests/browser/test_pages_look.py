@@ -20,7 +20,7 @@ PAGES = [("overview", "/", 7), ("customers", "/customers", 0),
          ("analytics", "/analytics", 0),
          ("stage-flows-admin", "/stages", 2), ("levels", "/levels", 0),
          ("duplicates", "/duplicates", 0), ("duplicate-pair", "/duplicates/1", 0),
-         ("account-password", "/account/password", 0)]
+         ("account-password", "/account/password", 0), ("tasks", "/tasks?view=all", 0)]
 
 
 def test_every_page_renders_and_draws_its_charts_without_script_errors(page: Any) -> None:

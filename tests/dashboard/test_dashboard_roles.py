@@ -9,15 +9,16 @@ from fastapi.testclient import TestClient
 
 PAGES = {"overview": "/", "customers": "/customers", "customer": "/customers/1",
          "cohorts": "/cohorts", "analytics": "/analytics", "imports": "/imports",
-         "import job": "/imports/1", "users": "/admin/users"}
+         "import job": "/imports/1", "users": "/admin/users", "tasks": "/tasks"}
 ALLOWED = {
     "admin": set(PAGES),
     "manager": set(PAGES) - {"users"},
-    "agent": {"customers", "customer"},
-    "analyst": {"overview", "customers", "customer", "cohorts", "analytics"},
+    "agent": {"customers", "customer", "tasks"},
+    "analyst": {"overview", "customers", "customer", "cohorts", "analytics"},  # no tasks
 }
 NAV_LABELS = {"overview": "Overview", "customers": "Customers", "cohorts": "Cohorts",
-              "analytics": "Analytics", "imports": "Imports", "users": "Users &amp; keys"}
+              "analytics": "Analytics", "imports": "Imports", "users": "Users &amp; keys",
+              "tasks": "Tasks"}
 
 
 @pytest.mark.parametrize("role", sorted(ALLOWED))

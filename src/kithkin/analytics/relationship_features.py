@@ -10,9 +10,11 @@ to the end of the as-of day (UTC), like :mod:`kithkin.analytics.features`:
 - ``bundles_bought``: order lines that name a bundle;
 - category spend: net line spend (``quantity * unit_price``, refunds included) per
   customer and product category;
-- attribute inputs: ``has_preferences``, ``has_account_manager``, ``has_price_lock``,
-  ``integrations``, ``shared_processes``, ``customized_orders`` from the customer's
-  attributes (decoded from JSON by the snapshot, see
+- attribute inputs: ``has_preferences`` from the customer's first-class preferences
+  (:mod:`kithkin.preferences`; the snapshot's ``preference_items``), or, for a customer
+  nobody has edited them for, the imported ``preferences`` attribute; ``has_account_manager``,
+  ``has_price_lock``, ``integrations``, ``shared_processes``, ``customized_orders`` from the
+  customer's attributes (decoded from JSON by the snapshot, see
   :data:`kithkin.analytics.snapshot.ATTRIBUTE_KEYS`) and assigned account manager. These
   are current state (attributes keep no history), like the store they were read from.
 """
@@ -96,9 +98,12 @@ def _attribute_count(customers: ir.Table, key: str) -> ir.IntegerValue:
 
 
 def attribute_inputs(customers: ir.Table) -> ir.Table:
-    """(customer_id, ATTRIBUTE_INPUT_COLUMNS) of every customer with attributes or an
-    assigned account manager (others have none of these inputs: unknown, not false)."""
+    """(customer_id, ATTRIBUTE_INPUT_COLUMNS) of every customer with attributes, edited
+    preferences or an assigned account manager (others have none of these inputs:
+    unknown, not false). Edited preferences win over the imported attribute, even when
+    emptied: staff cleared them."""
     known = customers.filter((customers.has_attributes == 1)
+                             | customers.preference_items.notnull()
                              | customers.account_manager_id.notnull())
 
     def count(key: str) -> ir.IntegerValue:
@@ -106,7 +111,8 @@ def attribute_inputs(customers: ir.Table) -> ir.Table:
 
     return known.select(
         customer_id=known.id.cast("int64"),
-        has_preferences=count("preferences") > 0,
+        has_preferences=ibis.ifelse(known.preference_items.notnull(),
+                                    known.preference_items > 0, count("preferences") > 0),
         has_account_manager=known.account_manager_id.notnull() | (count("account_manager") > 0),
         has_price_lock=count("price_lock") > 0,
         integrations=count("integrations"),

@@ -103,6 +103,12 @@ def _attribute_sql(key: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], .
                  for part in ("text", "size"))
 
 
+# The first-class preferences (kithkin.preferences): how many items the customer's
+# record holds, NULL when nobody has edited them (then the imported attribute counts).
+# Saving preferences moves the customer's updated_at, so the fingerprint sees the edit.
+_PREFERENCE_ITEMS = ('(SELECT p.item_count FROM customer_preference p '
+                     'WHERE p.customer_id = "customer".id)')
+
 ATTRIBUTE_COLUMNS: tuple[tuple[str, pa.DataType], ...] = tuple(
     (f"attr_{key}_{part}", STR if part == "text" else F64)
     for key in ATTRIBUTE_KEYS for part in ("text", "size"))
@@ -112,11 +118,13 @@ SPECS: tuple[TableSpec, ...] = (
         "customers", "customer",
         (("id", I64), ("acquired_at", UTC_TIMESTAMP), ("merged_into_id", I64),
          ("erased_at", UTC_TIMESTAMP), ("account_manager_id", I64),
-         ("has_attributes", I64), *ATTRIBUTE_COLUMNS),
+         ("has_attributes", I64), *ATTRIBUTE_COLUMNS, ("preference_items", I64)),
         "count(*), max(updated_at)",
         derived=(
             ("has_attributes", (("sqlite", "attributes IS NOT NULL"),
                                 ("postgresql", "CAST(attributes IS NOT NULL AS INTEGER)"))),
+            ("preference_items", (("sqlite", _PREFERENCE_ITEMS),
+                                  ("postgresql", _PREFERENCE_ITEMS))),
             *(column for key in ATTRIBUTE_KEYS for column in _attribute_sql(key)),
         ),
     ),

@@ -41,9 +41,11 @@ from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.loyalty import router as loyalty_router
 from kithkin.memberships import router as memberships_router
 from kithkin.offers import router as offers_router
+from kithkin.preferences import router as preferences_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
+from kithkin.tasks import router as tasks_router
 from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
 
@@ -68,6 +70,8 @@ API_ROUTERS: list[APIRouter] = [
     metrics_router.router,
     imports_router.router,
     events.router,
+    tasks_router.router,
+    preferences_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.

@@ -33,3 +33,5 @@ AnalyticsRead = Annotated[StaffUser, Depends(require_permission(Area.ANALYTICS, 
 AnalyticsAdmin = Annotated[
     StaffUser, Depends(require_permission(Area.ANALYTICS, Access.ADMIN))
 ]
+TasksRead = Annotated[StaffUser, Depends(require_permission(Area.TASKS, Access.READ))]
+TasksWrite = Annotated[StaffUser, Depends(require_permission(Area.TASKS, Access.WRITE))]

@@ -2,9 +2,9 @@
 
 - admin: everything, including staff users and API keys;
 - manager: everything except users and API keys (imports, erasure, analytics admin);
-- agent: reads the customer-facing data and writes customers and interactions, of their
-  own customers only (:mod:`kithkin.customers.scope`); no imports, no analytics
-  administration, no erasure;
+- agent: reads the customer-facing data and writes customers, interactions and tasks, of
+  their own customers only (:mod:`kithkin.customers.scope`; tasks: also the ones they
+  own); no imports, no analytics administration, no erasure;
 - analyst: read-only everywhere, analytics included.
 
 API keys carry *scopes* that narrow their owner's role further: a request made with a
@@ -29,6 +29,7 @@ class Area(StrEnum):
     MEMBERSHIPS = "memberships"
     IMPORTS = "imports"
     ANALYTICS = "analytics"
+    TASKS = "tasks"  # follow-up work; agents: tasks of their own book
 
 
 class Access(StrEnum):
@@ -52,10 +53,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: (
         _all(
             [Area.CUSTOMERS, Area.PROSPECTS, Area.PRODUCTS, Area.TRANSACTIONS,
-             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS],
+             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS, Area.TASKS],
             Access.READ,
         )
-        | _all([Area.CUSTOMERS, Area.INTERACTIONS], Access.WRITE)
+        | _all([Area.CUSTOMERS, Area.INTERACTIONS, Area.TASKS], Access.WRITE)
     ),
     Role.ANALYST: _all(_BUSINESS_AREAS, Access.READ),
 }

@@ -49,7 +49,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     # `explain` joins the customers group from the relationships module.
     "customers": LazyCommand(
         "Look up customers and assign their account managers.",
-        ("kithkin.customers.cli:app", "kithkin.relationships.cli:register")),
+        ("kithkin.customers.cli:app", "kithkin.relationships.cli:register",
+         "kithkin.preferences.cli:register", "kithkin.interactions.cli:register")),
     "duplicates": LazyCommand(
         "Review, merge, reject and undo duplicate customers.",
         ("kithkin.identity.cli:register",)),
@@ -62,6 +63,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
     "loyalty": LazyCommand("Loyalty points: grant, statements, redemptions, adjustments.",
                            ("kithkin.loyalty.cli:app",)),
+    "tasks": LazyCommand("Follow-up tasks: queues, adding, working and reassigning them.",
+                         ("kithkin.tasks.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

@@ -22,6 +22,7 @@ from kithkin.database.references import referencing_columns
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity.normalize import normalize_email, normalize_phone
 from kithkin.interactions.models import Interaction
+from kithkin.preferences import service as preference_service
 from kithkin.prospects.models import Prospect
 from kithkin.relationships import models as relationship_models
 from kithkin.transactions.models import TransactionLine
@@ -262,9 +263,10 @@ def _add_lines(*, session: Session, document: dict[str, Any]) -> None:
 def erase(*, session: Session, customer_id: int) -> Customer:
     """Erase a customer's personal data (GDPR art. 17) but keep the record and its ids.
 
-    Identifying fields are nulled, interaction texts and free attributes removed, and
-    converted prospect records blanked; ids, identifiers, orders and consents stay so
-    revenue history stays whole and opt-outs stay honoured. Idempotent.
+    Identifying fields are nulled, interaction texts, free attributes and remembered
+    preferences removed, and converted prospect records blanked; ids, identifiers,
+    orders and consents stay so revenue history stays whole and opt-outs stay honoured.
+    Idempotent.
     """
     customer = get(session=session, customer_id=customer_id)
     for name in PII_FIELDS:
@@ -277,6 +279,7 @@ def erase(*, session: Session, customer_id: int) -> Customer:
         for name in ("first_name", "last_name", "company", "email", "email_normalized",
                      "phone_e164", "attributes"):
             setattr(prospect, name, None)
+    preference_service.erase(session=session, customer_id=customer_id)
     now = utcnow()
     customer.erased_at = customer.erased_at or now
     customer.updated_at = now

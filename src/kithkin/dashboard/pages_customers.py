@@ -23,6 +23,7 @@ from kithkin.dashboard.customer_connections import load as _connections  # noqa:
 from kithkin.dashboard.customer_loyalty import load as _loyalty  # noqa: F401
 from kithkin.dashboard.customer_offers import load as _offers  # noqa: F401
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
+from kithkin.dashboard.pages_customer_work import customer_work
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.errors import KithkinError, NotFoundError
 from kithkin.relationships import service as relationships_service
@@ -120,7 +121,8 @@ def customer(request: Request, session: SessionDep, user: CustomersUser,
                       session=session, customer_id=customer_id,
                       settings=settings_of(request.app.state)),
                   managers=(_managers(session) if navigation.allowed(ASSIGN.key, user.role)
-                            else None))
+                            else None),
+                  work=customer_work(session=session, user=user, customer_id=customer_id))
 
 
 def _managers(session: SessionDep) -> list[StaffUser]:

@@ -12,6 +12,7 @@ from kithkin.dashboard import (
     pages_analytics,
     pages_auth,
     pages_bundles,
+    pages_customer_work,
     pages_customers,
     pages_ideas,
     pages_identity,
@@ -19,6 +20,7 @@ from kithkin.dashboard import (
     pages_models,
     pages_relationships,
     pages_static,
+    pages_tasks,
 )
 
 LOGIN_URL = "/login"
@@ -26,5 +28,5 @@ LOGIN_URL = "/login"
 router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
                pages_admin, pages_relationships, pages_identity, pages_ideas, pages_bundles,
-               pages_models):
+               pages_models, pages_tasks, pages_customer_work):
     router.include_router(module.router)

@@ -152,6 +152,10 @@ def _touch_entry(touch: Interaction) -> TimelineEntry:
                                                 if touch.score_scale else ""))
     if touch.status:
         parts.append(touch.status.replace("_", " "))
+    if touch.tags:
+        parts.append(" ".join(f"#{tag}" for tag in touch.tags))
+    if touch.text:
+        parts.append(touch.text if len(touch.text) <= 160 else touch.text[:159] + "…")
     return TimelineEntry(kind="interaction", at=touch.occurred_at, id=touch.id, title=title,
                          detail=" · ".join(p for p in parts if p))
 

@@ -16,7 +16,7 @@ __all__ = ["CONTRACT_METRICS", "METRIC_TYPES", "RELATIONSHIP_INPUTS", "MetricTyp
 
 # Derived by kithkin.relationships.inputs from customer attributes, interactions and lines.
 RELATIONSHIP_INPUTS: dict[str, MetricType] = {
-    "has_preferences": "bool",  # attributes["preferences"] is non-empty
+    "has_preferences": "bool",  # preferences remembered (kithkin.preferences)
     "has_account_manager": "bool",  # account_manager_id or attributes["account_manager"]
     "has_price_lock": "bool",  # attributes["price_lock"] is truthy
     "integrations": "number",  # len(attributes["integrations"])

@@ -25,6 +25,11 @@ class TaskPriority(StrEnum):
     URGENT = "urgent"
 
 
+# Queue order: the most pressing first.
+PRIORITY_RANK: dict[str, int] = {TaskPriority.URGENT: 0, TaskPriority.HIGH: 1,
+                                 TaskPriority.NORMAL: 2, TaskPriority.LOW: 3}
+
+
 class Task(TimestampMixin, Base):
     __tablename__ = "task"
     __table_args__ = (
@@ -47,6 +52,9 @@ class Task(TimestampMixin, Base):
     snoozed_until: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None]
+    # Who marked it done or cancelled (the outcome is theirs).
+    closed_by_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff_user.id", ondelete="SET NULL"))
     # Why it exists: "playbook:<name>:<trigger>", "list:<id>", "retention:exit_interview"
     # or "person" (created by hand; created_by_id says who).
     reason: Mapped[str] = mapped_column(String(200), default="person")

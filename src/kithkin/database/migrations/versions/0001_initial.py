@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 11:23:59.510827
+Create Date: 2026-12-07 11:31:39.040547
 """
 
 from __future__ import annotations
@@ -369,6 +369,23 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_offer_customer_id_customer'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_offer'))
     )
+    op.create_table('customer_preference',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('categories', sa.JSON(), nullable=False),
+    sa.Column('brands', sa.JSON(), nullable=False),
+    sa.Column('sizes', sa.JSON(), nullable=False),
+    sa.Column('channels', sa.JSON(), nullable=False),
+    sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('item_count', sa.Integer(), nullable=False),
+    sa.Column('updated_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_preference_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['staff_user.id'], name=op.f('fk_customer_preference_updated_by_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_preference')),
+    sa.UniqueConstraint('customer_id', name=op.f('uq_customer_preference_customer_id'))
+    )
     op.create_table('customer_stage',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -588,11 +605,13 @@ def upgrade() -> None:
     sa.Column('snoozed_until', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.Text(), nullable=True),
     sa.Column('closed_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('reason', sa.String(length=200), nullable=False),
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('dedupe_key', sa.String(length=300), nullable=True),
     sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['staff_user.id'], name=op.f('fk_task_closed_by_id_staff_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_task_created_by_id_staff_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_task_customer_id_customer'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['owner_id'], ['staff_user.id'], name=op.f('fk_task_owner_id_staff_user'), ondelete='SET NULL'),
@@ -817,6 +836,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_customer_stage_customer_id')
 
     op.drop_table('customer_stage')
+    op.drop_table('customer_preference')
     op.drop_table('customer_offer')
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_metric_customer_as_of')

@@ -1,0 +1,1 @@
+"""Customer memory: what a customer likes (categories, brands, sizes, channels, notes)."""
