@@ -195,8 +195,8 @@ def offer_expressions(transactions: ir.Table, lines: ir.Table, products: ir.Tabl
     ranked = rules.mutate(rn=ibis.row_number().over(
         group_by="category", order_by=[ibis.desc("lift"), ibis.desc("orders_both"),
                                        "antecedent_id", "consequent_id"]))
-    next_best = learned.mutate(method=ibis.literal("item_cosine")).union(
-        popular.mutate(method=ibis.literal("popular")))
+    next_best = _ranked_types(learned, "item_cosine").union(
+        _ranked_types(popular, "popular"))
     bundles = bundle_suggestions(items, rules, products, as_of=as_of).select(
         b_customer=_.customer_id, bundle_product_id=_.product_id,
         bundle_antecedent_id=_.antecedent_id, bundle_score=_.score)
@@ -204,6 +204,15 @@ def offer_expressions(transactions: ir.Table, lines: ir.Table, products: ir.Tabl
         "offers": _one_row_per_customer(next_best, bundles),
         "rules": ranked.filter(_.rn < rules_per_category).drop("rn"),
     }
+
+
+def _ranked_types(offers: ir.Table, method: str) -> ir.Table:
+    """One schema for both sides of the union: a cached table read back from Spark
+    reports its row numbers as int32."""
+    return offers.select(customer_id=_.customer_id.cast("int64"),
+                         product_id=_.product_id.cast("int64"),
+                         score=_.score.cast("float64"), rank=_.rank.cast("int64"),
+                         method=ibis.literal(method))
 
 
 def _one_row_per_customer(next_best: ir.Table, bundles: ir.Table) -> ir.Table:
