@@ -37,6 +37,7 @@ from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
+from kithkin.privacy import router as privacy_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
@@ -59,6 +60,7 @@ API_ROUTERS: list[APIRouter] = [
     relationships_router.router,
     metrics_router.router,
     imports_router.router,
+    privacy_router.router,
     events.router,
 ]
 

@@ -50,6 +50,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "customers": LazyCommand(
         "Look up customers and assign their account managers.",
         ("kithkin.customers.cli:app", "kithkin.relationships.cli:register")),
+    "privacy": LazyCommand(
+        "Export, erase and record consent for a customer (GDPR).",
+        ("kithkin.privacy.cli:app",)),
     "duplicates": LazyCommand(
         "Review, merge, reject and undo duplicate customers.",
         ("kithkin.identity.cli:register",)),
