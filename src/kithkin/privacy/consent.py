@@ -188,12 +188,16 @@ def consent_granted(customer_id: Any, *, channel: str,
                           Consent.purpose == purpose, Consent.status == ConsentStatus.GRANTED)
 
 
-def consenting(*, session: Session, channel: str,
-               purpose: str = Purpose.MARKETING) -> list[int]:
+def consenting(*, session: Session, channel: str, purpose: str = Purpose.MARKETING,
+               account_manager_id: int | None = None) -> list[int]:
     """Ids of the live customers (not merged, not erased) who granted ``channel`` for
-    ``purpose``, ascending. Never asked is not consent."""
+    ``purpose``, ascending; only those of ``account_manager_id`` when given (an agent's
+    book). Never asked is not consent."""
     _check(ConsentChange(customer_id=0, channel=channel, purpose=purpose,
                          status=ConsentStatus.GRANTED, source=ConsentSource.API))
-    return list(session.scalars(select(Customer.id).where(
+    query = select(Customer.id).where(
         Customer.merged_into_id.is_(None), Customer.erased_at.is_(None),
-        consent_granted(Customer.id, channel=channel, purpose=purpose)).order_by(Customer.id)))
+        consent_granted(Customer.id, channel=channel, purpose=purpose))
+    if account_manager_id is not None:
+        query = query.where(Customer.account_manager_id == account_manager_id)
+    return list(session.scalars(query.order_by(Customer.id)))

@@ -61,11 +61,13 @@ def record_consent(customer_id: IdPath, payload: ConsentEventCreate, session: Se
 
 
 @router.get("/consenting", response_model=ConsentingCustomers)
-def consenting(session: SessionDep, _: CustomersRead, channel: Channel,
-               purpose: Purpose = Purpose.MARKETING) -> ConsentingCustomers:
-    """Ids of the live customers who granted ``channel`` for ``purpose``."""
+def consenting(session: SessionDep, _: CustomersRead, scope: CustomerScopeDep,
+               channel: Channel, purpose: Purpose = Purpose.MARKETING) -> ConsentingCustomers:
+    """Ids of the live customers who granted ``channel`` for ``purpose`` (an agent: of
+    their own customers)."""
     return ConsentingCustomers(channel=channel, purpose=purpose, customer_ids=consent.consenting(
-        session=session, channel=channel.value, purpose=purpose.value))
+        session=session, channel=channel.value, purpose=purpose.value,
+        account_manager_id=scope.account_manager_id))
 
 
 @router.get("/customers/{customer_id:int}/export", response_model=None)
