@@ -83,7 +83,8 @@ def test_erasure_holds_after_merge_undo_and_reimport(store_engine: Engine) -> No
             CustomerIdentifier.customer_id.in_([seeded.merged, seeded.survivor]))) == 0
         # Orders stay, under the pseudonymous id.
         assert session.scalar(select(func.count()).select_from(Transaction)) == orders
-        assert session.scalar(select(func.count()).select_from(Suppression)) == 5  # 2 e-mails, phone, ids
+        # Two e-mails, the phone and the two source ids.
+        assert session.scalar(select(func.count()).select_from(Suppression)) == 5
         erased_log = session.scalars(select(Erasure)).one()
         assert erased_log.actor == "dpo@example.com"
     # The same source file again (the nightly export still has the person): suppressed.

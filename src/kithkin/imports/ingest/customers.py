@@ -81,8 +81,8 @@ def _without_suppressed(session: Session, rows: list[dict[str, Any]],
                         extras: list[dict[str, Any]]
                         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Reject]]:
     """Drop the rows of erased people (see :mod:`kithkin.privacy.suppression`) unless
-    they carry a grant given after the erasure. The reject keeps the row number and reason only: writing the
-    row to the reject file would store the erased values again."""
+    they carry a grant given after the erasure. The reject keeps the row number and
+    reason only: writing the row to the reject file would store the erased values again."""
     if not suppression.any_suppressed(session=session):
         return rows, extras, []
     entries = {(i, kind, value) for i, row in enumerate(rows) for kind, value in (
