@@ -17,6 +17,7 @@ from kithkin.customers.models import Consent, Customer
 from kithkin.database.core import session_scope
 from kithkin.errors import ValidationError
 from kithkin.imports.ingest import ingest_file
+from kithkin.imports.ingest.options import load_preset
 from kithkin.privacy import cli as privacy_cli
 from kithkin.privacy import consent
 from kithkin.privacy.models import ConsentEvent, ConsentSource
@@ -116,3 +117,20 @@ def test_cli_records_and_shows_history(sqlite_engine: Engine,
     bad = runner.invoke(app, ["privacy", "record-consent", str(cid), "--channel", "post",
                               "--status", "granted", "--source", "rumour"])
     assert bad.exit_code == 2
+
+
+def test_shopify_customers_preset_records_marketing_consent(sqlite_engine: Engine,
+                                                            tmp_path: Path) -> None:
+    path = tmp_path / "customers_export.csv"
+    path.write_text(
+        "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,"
+        "Accepts SMS Marketing,Phone,Default Address Country Code\n"
+        "7001,Ann,Lee,ann@example.com,yes,no,+44 20 7946 0018,GB\n", encoding="utf-8")
+    report = ingest_file(kind="customers", path=path, engine=sqlite_engine,
+                         mapping=load_preset("shopify-customers", kind="customers"))
+    assert report.rows_rejected == 0 and report.inserted == 1
+    with session_scope(sqlite_engine) as session:
+        events = session.execute(select(ConsentEvent.channel, ConsentEvent.status,
+                                        ConsentEvent.source_detail)).all()
+        assert sorted(tuple(e) for e in events) == [
+            ("email", "granted", "import from shopify"), ("sms", "denied", "import from shopify")]
