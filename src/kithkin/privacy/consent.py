@@ -56,8 +56,8 @@ def record(*, session: Session, change: ConsentChange) -> ConsentEvent:
     """Append one event and update the projection; returns the event.
 
     Raises NotFoundError for an unknown customer and ValidationError for an unknown
-    channel, purpose, status or source, or for an erased customer without a grant (an
-    erased record has nobody left to ask).
+    channel, purpose, status or source, or for an erased customer (nobody is left behind
+    that record to ask: new consent belongs on the person's new record).
     """
     customer = session.get(Customer, change.customer_id)
     if customer is None:

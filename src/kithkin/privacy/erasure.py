@@ -33,7 +33,7 @@ from kithkin.customers import service as customer_service
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.base import Base, utcnow
 from kithkin.errors import NotFoundError
-from kithkin.identity.models import CustomerMerge
+from kithkin.identity.models import CandidateStatus, CustomerMerge, DuplicateCandidate
 from kithkin.privacy import files, rules, suppression
 from kithkin.privacy.models import Erasure
 from kithkin.prospects.models import Prospect
@@ -109,6 +109,12 @@ def erase(*, session: Session, settings: Settings, customer_id: int, actor: str)
         for name in PROSPECT_FIELDS:
             setattr(prospect, name, None)
     removed["merge_images"] = sum(_strip_images(m) for m in merges)
+    # A pending duplicate pair of an erased record has nothing left to compare.
+    pending_pairs = session.execute(delete(DuplicateCandidate).where(
+        DuplicateCandidate.status == CandidateStatus.PENDING,
+        or_(DuplicateCandidate.customer_id_l.in_(ids),
+            DuplicateCandidate.customer_id_r.in_(ids))))
+    removed["pending_pairs"] = int(getattr(pending_pairs, "rowcount", 0) or 0)
     removed["files"] = files.purge([settings.uploads_dir, settings.rejects_dir],
                                    needles).as_dict()
     log.removed = dict(removed)
