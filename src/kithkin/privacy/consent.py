@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, insert, select, update
+from sqlalchemy import ColumnElement, Table, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Channel, Consent, ConsentStatus, Customer, Purpose
@@ -40,11 +40,19 @@ class ConsentChange:
     occurred_at: datetime | None = None
 
 
+_ALLOWED = {"channel": (Channel, frozenset(m.value for m in Channel)),
+            "purpose": (Purpose, frozenset(m.value for m in Purpose)),
+            "status": (ConsentStatus, frozenset(m.value for m in ConsentStatus))}
+EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
+CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
+Current = dict[tuple[int, str, str], tuple[int, datetime, str]]
+
+
 def _check(change: ConsentChange) -> None:
-    for field, value, enum in (("channel", change.channel, Channel),
-                               ("purpose", change.purpose, Purpose),
-                               ("status", change.status, ConsentStatus)):
-        if value not in {m.value for m in enum}:
+    for field, value in (("channel", change.channel), ("purpose", change.purpose),
+                         ("status", change.status)):
+        enum, allowed = _ALLOWED[field]
+        if value not in allowed:
             raise ValidationError(f"{field}: {value!r} is not one of "
                                   f"{', '.join(m.value for m in enum)}")
     if change.source not in ConsentSource.ALL:
@@ -85,8 +93,9 @@ def record_many(*, session: Session, changes: Sequence[ConsentChange],
     """
     for change in changes:
         _check(change)
+    current = _current(session, sorted({c.customer_id for c in changes}))
     if skip_repeats:
-        changes = _new_only(session, changes)
+        changes = _new_only(session, changes, current)
     if not changes:
         return 0
     now = utcnow()
@@ -96,8 +105,8 @@ def record_many(*, session: Session, changes: Sequence[ConsentChange],
         "staff_user_id": c.staff_user_id, "wording": c.wording, "evidence": c.evidence,
         "occurred_at": c.occurred_at or now, "recorded_at": now,
     } for c in changes]
-    session.execute(insert(ConsentEvent), rows)
-    _project(session, rows)
+    session.execute(insert(EVENTS), rows)  # Core: no ORM bookkeeping per event
+    _project(session, rows, current)
     session.flush()
     return len(rows)
 
@@ -106,21 +115,29 @@ def _moment(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _new_only(session: Session, changes: Sequence[ConsentChange]) -> list[ConsentChange]:
-    ids = sorted({c.customer_id for c in changes})
-    states: dict[tuple[int, str, str], str] = {}
-    said: set[tuple[int, str, str, str, str | None]] = set()
+def _current(session: Session, ids: list[int]) -> Current:
+    """The projection rows of ``ids``: (customer, channel, purpose) -> (id, since, status)."""
+    current: Current = {}
     for start in range(0, len(ids), 400):
-        chunk = ids[start:start + 400]
-        states.update(((cid, channel, purpose), status) for cid, channel, purpose, status
-                      in session.execute(select(Consent.customer_id, Consent.channel,
-                                                Consent.purpose, Consent.status)
-                                         .where(Consent.customer_id.in_(chunk))))
+        for cid, channel, purpose, consent_id, updated_at, status in session.execute(select(
+                Consent.customer_id, Consent.channel, Consent.purpose, Consent.id,
+                Consent.updated_at, Consent.status).where(
+                Consent.customer_id.in_(ids[start:start + 400]))):
+            current[(cid, channel, purpose)] = (consent_id, updated_at, status)
+    return current
+
+
+def _new_only(session: Session, changes: Sequence[ConsentChange],
+              current: Current) -> list[ConsentChange]:
+    states = {key: value[2] for key, value in current.items()}
+    said: set[tuple[int, str, str, str, str | None]] = set()
+    dated = sorted({c.customer_id for c in changes if c.occurred_at is not None})
+    for start in range(0, len(dated), 400):  # only dated statements can repeat a past one
         said.update((cid, channel, purpose, status, _moment(at)) for
                     cid, channel, purpose, status, at in session.execute(select(
                         ConsentEvent.customer_id, ConsentEvent.channel, ConsentEvent.purpose,
                         ConsentEvent.status, ConsentEvent.occurred_at)
-                        .where(ConsentEvent.customer_id.in_(chunk))))
+                        .where(ConsentEvent.customer_id.in_(dated[start:start + 400]))))
     fresh = []
     for c in changes:
         key = (c.customer_id, c.channel, c.purpose)
@@ -133,19 +150,12 @@ def _new_only(session: Session, changes: Sequence[ConsentChange]) -> list[Consen
     return fresh
 
 
-def _project(session: Session, rows: list[dict[str, Any]]) -> None:
+def _project(session: Session, rows: list[dict[str, Any]], current: Current) -> None:
     latest: dict[tuple[int, str, str], dict[str, Any]] = {}
     for row in rows:  # file order breaks ties: the later row wins
         key = (row["customer_id"], row["channel"], row["purpose"])
         if key not in latest or row["occurred_at"] >= latest[key]["occurred_at"]:
             latest[key] = row
-    ids = sorted({key[0] for key in latest})
-    current: dict[tuple[int, str, str], tuple[int, datetime]] = {}
-    for start in range(0, len(ids), 400):
-        for cid, channel, purpose, consent_id, updated_at in session.execute(
-                select(Consent.customer_id, Consent.channel, Consent.purpose, Consent.id,
-                       Consent.updated_at).where(Consent.customer_id.in_(ids[start:start + 400]))):
-            current[(cid, channel, purpose)] = (consent_id, updated_at)
     inserts, updates = [], []
     for key, row in latest.items():
         values = {"status": row["status"], "source": row["source"],
@@ -156,7 +166,7 @@ def _project(session: Session, rows: list[dict[str, Any]]) -> None:
         elif row["occurred_at"] >= current[key][1]:
             updates.append({"id": current[key][0], **values})
     if inserts:
-        session.execute(insert(Consent), inserts)
+        session.execute(insert(CONSENTS), inserts)
     if updates:
         session.execute(update(Consent), updates)
     granted = [row for row in latest.values() if row["status"] == ConsentStatus.GRANTED]
