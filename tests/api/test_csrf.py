@@ -48,7 +48,7 @@ def _mutating_routes(client: TestClient) -> list[tuple[str, str]]:
 def test_cookie_sessions_need_the_token_on_every_state_changing_route(
         admin_browser: TestClient) -> None:
     routes = _mutating_routes(admin_browser)
-    assert ("POST", "/api/v1/customers/{customer_id}/erase") in routes
+    assert ("POST", "/api/v1/privacy/customers/{customer_id}/erase") in routes
     assert ("POST", "/api/v1/api-keys/{api_key_id}/revoke") in routes
     assert any(not path.startswith("/api/") for _, path in routes), "no dashboard form"
     token = admin_browser.get("/api/v1/auth/csrf").json()["csrf_token"]
@@ -71,7 +71,7 @@ def test_bodiless_erase_and_revoke_change_nothing_without_the_token(
     customer_id = add_customers(1)[0]  # type: ignore[operator]
     key = admin_browser.post("/api/v1/api-keys", json={"name": "etl"},
                              headers={"X-CSRF-Token": _token(admin_browser)}).json()
-    assert admin_browser.post(f"/api/v1/customers/{customer_id}/erase").status_code == 403
+    assert admin_browser.post(f"/api/v1/privacy/customers/{customer_id}/erase").status_code == 403
     assert admin_browser.post(f"/api/v1/api-keys/{key['id']}/revoke").status_code == 403
     assert admin_browser.get("/api/v1/auth/me",
                              headers={"X-API-Key": key["key"]}).status_code == 200
@@ -89,7 +89,7 @@ def test_api_keys_need_no_token_and_anonymous_callers_get_401_first(
                                  json={})
     assert created.status_code == 422  # past authentication and CSRF, to validation
     admin_browser.cookies.clear()
-    assert admin_browser.post("/api/v1/customers/1/erase").status_code == 401
+    assert admin_browser.post("/api/v1/privacy/customers/1/erase").status_code == 401
 
 
 def _token(client: TestClient) -> str:

@@ -123,14 +123,17 @@ def test_export_contains_everything_stored(client: TestClient, manager: dict[str
     customer_id = create(client, manager)["id"]
     assert isinstance(customer_id, int)
     add_history(sqlite_engine, customer_id)
-    document = client.get(f"/api/v1/customers/{customer_id}/export", headers=manager).json()
-    assert document["customer"]["email"] == " ADA@Example.COM "
-    assert len(document["transaction"]) == 12 and len(document["transaction_line"]) == 12
-    assert document["interaction"][0]["text"].startswith("My parcel")
-    assert document["membership"][0]["programme"] == "Club"
-    assert document["customer_identifier"][0]["external_id"] == "ext-1"
-    assert {c["channel"] for c in document["consent"]} == {"email", "sms"}
-    assert document["customer_metric"][0]["clv"] == pytest.approx(321.5)
+    document = client.get(f"/api/v1/privacy/customers/{customer_id}/export",
+                          headers=manager).json()
+    assert document["profile"][0]["email"] == " ADA@Example.COM "
+    sections = document["sections"]
+    assert len(sections["transaction"]) == 12 and len(sections["transaction_line"]) == 12
+    assert sections["interaction"][0]["text"].startswith("My parcel")
+    assert sections["membership"][0]["programme"] == "Club"
+    assert sections["customer_identifier"][0]["external_id"] == "ext-1"
+    assert {c["channel"] for c in sections["consent"]} == {"email", "sms"}
+    assert {c["source"] for c in sections["consent_event"]} == {"api"}
+    assert sections["customer_metric"][0]["clv"] == pytest.approx(321.5)
 
 
 def test_erase_removes_personal_data_but_keeps_history(
@@ -139,23 +142,25 @@ def test_erase_removes_personal_data_but_keeps_history(
     customer_id = create(client, manager)["id"]
     assert isinstance(customer_id, int)
     add_history(sqlite_engine, customer_id)
-    assert client.post(f"/api/v1/customers/{customer_id}/erase",
-                       headers=bearer(keys[Role.AGENT])).status_code == 403
-    erased = client.post(f"/api/v1/customers/{customer_id}/erase", headers=manager)
+    erase_url = f"/api/v1/privacy/customers/{customer_id}/erase"
+    assert client.post(erase_url, headers=bearer(keys[Role.AGENT])).status_code == 403
+    erased = client.post(erase_url, headers=manager)
     assert erased.status_code == 200
-    body = erased.json()
+    log = erased.json()
+    assert log["customer_ids"] == [customer_id] and log["removed"]["identifiers"] == 1
+    body = client.get(f"/api/v1/customers/{customer_id}", headers=manager).json()
     assert body["erased_at"] is not None
     for field in ("first_name", "last_name", "email", "phone", "city", "date_of_birth",
                   "address_line", "postcode", "attributes"):
         assert body[field] is None, field
-    assert body["identifiers"][0]["external_id"] == "ext-1"
+    assert body["identifiers"] == []  # identities are deleted (and suppressed)
     with session_scope(sqlite_engine) as session:
         row = session.get_one(Customer, customer_id)
         assert row.email_normalized is None and row.phone_e164 is None
         texts = session.execute(select(Interaction.subject, Interaction.text)).all()
         assert texts == [(None, None)]
         assert len(session.scalars(select(Transaction)).all()) == 12
-    again = client.post(f"/api/v1/customers/{customer_id}/erase", headers=manager)
-    assert again.json()["erased_at"] == body["erased_at"]
+    again = client.post(erase_url, headers=manager)
+    assert again.json()["id"] == log["id"]  # idempotent: no second log row
     assert client.patch(f"/api/v1/customers/{customer_id}", headers=manager,
                         json={"first_name": "Back"}).status_code == 409

@@ -49,10 +49,14 @@ def test_api_on_postgresql(pg_engine: Engine) -> None:
         with session_scope(pg_engine) as session:
             assert session.scalar(select(func.count()).select_from(Interaction)) == 60
         customer_id = seen[0]
-        exported = client.get(f"/api/v1/customers/{customer_id}/export", headers=headers)
-        assert exported.json()["interaction"][0]["text"] == "secret"
-        erased = client.post(f"/api/v1/customers/{customer_id}/erase", headers=headers).json()
-        assert erased["first_name"] is None and erased["erased_at"] is not None
+        exported = client.get(f"/api/v1/privacy/customers/{customer_id}/export",
+                              headers=headers)
+        assert exported.json()["sections"]["interaction"][0]["text"] == "secret"
+        erased = client.post(f"/api/v1/privacy/customers/{customer_id}/erase",
+                             headers=headers).json()
+        assert erased["customer_ids"] == [customer_id]
+        profile = client.get(f"/api/v1/customers/{customer_id}", headers=headers).json()
+        assert profile["first_name"] is None and profile["erased_at"] is not None
         with session_scope(pg_engine) as session:
             texts = session.scalars(select(Interaction.text).where(
                 Interaction.customer_id == customer_id)).all()

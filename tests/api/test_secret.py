@@ -25,7 +25,7 @@ from kithkin.errors import ConfigurationError
 from kithkin.users.models import Role
 
 PUBLIC_VALUE = "dev-insecure-change-me"
-FORGED_TARGETS = ("/api/v1/auth/me", "/api/v1/users", "/api/v1/customers/1/export")
+FORGED_TARGETS = ("/api/v1/auth/me", "/api/v1/users", "/api/v1/privacy/customers/1/export")
 runner = CliRunner()
 
 

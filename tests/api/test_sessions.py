@@ -116,12 +116,12 @@ def test_role_change_ends_sessions_and_the_key_follows_the_new_role(
     browser = signed_in(app, "manager@example.com")
     api = TestClient(app)
     manager = bearer(keys[Role.MANAGER])
-    assert api.get("/api/v1/customers/1/export", headers=manager).status_code == 404
+    assert api.get("/api/v1/privacy/customers/1/export", headers=manager).status_code == 404
     changed = api.patch(f"/api/v1/users/{manager_id}", headers=bearer(keys[Role.ADMIN]),
                         json={"role": "analyst"})
     assert changed.status_code == 200 and changed.json()["role"] == "analyst"
     assert browser.get("/api/v1/auth/me").status_code == 401
-    assert api.get("/api/v1/customers/1/export", headers=manager).status_code == 403
+    assert api.get("/api/v1/privacy/customers/1/export", headers=manager).status_code == 403
     # A rename alone keeps the sign-in.
     browser = signed_in(app, "manager@example.com")
     api.patch(f"/api/v1/users/{manager_id}", headers=bearer(keys[Role.ADMIN]),

@@ -309,7 +309,8 @@ def test_cli_preset(sqlite_engine: Engine, tmp_path: Path) -> None:
     assert "Customer Email" in summary.split("ignored columns (not imported)")[1]
     unknown = runner.invoke(app, ["import", "transactions", str(path), "--preset", "magento"])
     assert unknown.exit_code == 2
-    assert "unknown preset 'magento' (generic, shopify, stripe)" in unknown.output
+    assert ("unknown preset 'magento' (generic, shopify, shopify-customers, stripe)"
+            in unknown.output)
 
 
 def test_a_huge_refund_is_rejected_not_a_crash(sqlite_engine: Engine, tmp_path: Path) -> None:

@@ -32,8 +32,9 @@ def _with_period(bought: ir.Table, period: Period) -> ir.Table:
 
 
 def _live_customers(customers: ir.Table) -> ir.Table:
-    """Customers not merged into another record and not erased."""
-    return customers.filter(_.merged_into_id.isnull(), _.erased_at.isnull()).select(
+    """Customers not merged into another record. Erased ones count: their orders stay
+    under a pseudonymous id, so retention does not move when someone is erased."""
+    return customers.filter(_.merged_into_id.isnull()).select(
         customer_id=_.id)
 
 

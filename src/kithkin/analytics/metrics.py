@@ -1,7 +1,8 @@
 """The per-customer metrics block (docs/architecture.md) as one Ibis expression.
 
-Which customers get a row as of a date: every customer not merged into another and not
-erased who was acquired on or before the date (``acquired_at``), has no acquisition date,
+Which customers get a row as of a date: every customer not merged into another (erased
+ones included: erasure keeps their orders under a pseudonymous id so figures do not move)
+who was acquired on or before the date (``acquired_at``), has no acquisition date,
 or made a purchase by then (a purchase before the recorded acquisition date counts).
 Customers without a purchase get ``orders = 0`` and empty value columns; counts default to
 0 and membership flags to false.
@@ -59,7 +60,6 @@ def customers_as_of(source: AnalyticsSource, *, as_of: date,
         buyers = purchases(source.transactions, as_of=as_of).select("customer_id").distinct()
     return customers.filter(
         customers.merged_into_id.isnull(),
-        customers.erased_at.isnull(),
         customers.acquired_at.isnull()
         | (day_number(customers.acquired_at) <= day_of(as_of))
         | customers.id.isin(buyers.customer_id),

@@ -42,6 +42,7 @@ from kithkin.loyalty import router as loyalty_router
 from kithkin.memberships import router as memberships_router
 from kithkin.offers import router as offers_router
 from kithkin.preferences import router as preferences_router
+from kithkin.privacy import router as privacy_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
@@ -69,6 +70,7 @@ API_ROUTERS: list[APIRouter] = [
     relationships_router.router,
     metrics_router.router,
     imports_router.router,
+    privacy_router.router,
     events.router,
     tasks_router.router,
     preferences_router.router,

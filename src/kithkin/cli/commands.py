@@ -51,6 +51,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Look up customers and assign their account managers.",
         ("kithkin.customers.cli:app", "kithkin.relationships.cli:register",
          "kithkin.preferences.cli:register", "kithkin.interactions.cli:register")),
+    "privacy": LazyCommand(
+        "Export, erase and record consent for a customer (GDPR).",
+        ("kithkin.privacy.cli:app",)),
     "duplicates": LazyCommand(
         "Review, merge, reject and undo duplicate customers.",
         ("kithkin.identity.cli:register",)),

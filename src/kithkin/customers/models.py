@@ -22,7 +22,15 @@ class Channel(StrEnum):
 class ConsentStatus(StrEnum):
     GRANTED = "granted"
     DENIED = "denied"
-    OPTED_OUT = "opted_out"
+    OPTED_OUT = "opted_out"  # a withdrawal of consent given earlier
+
+
+class Purpose(StrEnum):
+    """What a consent is for: the same person may take service mail but refuse offers."""
+
+    MARKETING = "marketing"
+    SERVICE = "service"
+    PROFILING = "profiling"
 
 
 class Customer(TimestampMixin, Base):
@@ -96,14 +104,22 @@ class CustomerIdentifier(Base):
 
 
 class Consent(Base):
-    """Marketing consent per channel; absence means never asked."""
+    """The current consent per channel and purpose; absence means never asked.
+
+    A projection of the append-only ledger (``kithkin.privacy.models.ConsentEvent``),
+    written in the same transaction as each event, so readers (the outbox's consent
+    check, list exports) keep one simple query. Write it only through
+    ``kithkin.privacy.consent.record``.
+    """
 
     __tablename__ = "consent"
-    __table_args__ = (UniqueConstraint("customer_id", "channel"),)
+    __table_args__ = (UniqueConstraint("customer_id", "channel", "purpose"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customer.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(16), default=Purpose.MARKETING,
+                                         server_default=Purpose.MARKETING.value)
     status: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     source: Mapped[str | None] = mapped_column(String(100))

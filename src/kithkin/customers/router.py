@@ -1,8 +1,8 @@
-"""/customers: list, the customer 360, create, update, PII export and erasure."""
+"""/customers: list, the customer 360, create and update (export and erasure: /privacy)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -133,18 +133,3 @@ def assign_account_manager(payload: AccountManagerAssignment, session: SessionDe
         account_manager_id=payload.account_manager_id)
     session.commit()
     return AssignmentResult(assigned=assigned)
-
-
-@router.get("/{customer_id:int}/export")
-def export_customer(customer_id: IdPath, session: SessionDep,
-                    _: CustomersAdmin) -> dict[str, Any]:
-    """Everything stored about the customer, as JSON (data-subject access request)."""
-    return customer_service.export(session=session, customer_id=customer_id)
-
-
-@router.post("/{customer_id:int}/erase", response_model=CustomerProfile)
-def erase_customer(customer_id: IdPath, session: SessionDep, _: CustomersAdmin) -> CustomerProfile:
-    """Erase personal data (right to erasure); ids and order history are kept."""
-    customer = customer_service.erase(session=session, customer_id=customer_id)
-    session.commit()
-    return CustomerProfile.model_validate(customer)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kithkin.customers.models import Channel, ConsentStatus
+from kithkin.customers.models import Channel, ConsentStatus, Purpose
 from kithkin.fields import IsoDate, IsoDatetime, RowId
 from kithkin.interactions.schemas import InteractionRead
 from kithkin.memberships.schemas import MembershipRead
@@ -67,6 +67,7 @@ class ConsentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     channel: Channel
+    purpose: Purpose
     status: ConsentStatus
     updated_at: datetime
     source: str | None
@@ -91,7 +92,10 @@ class CustomerFields(BaseModel):
     acquired_at: IsoDatetime | None = None
     attributes: dict[str, Any] | None = None
     consents: dict[Channel, ConsentStatus] | None = Field(
-        default=None, description="Channel -> status; channels left out are unchanged."
+        default=None,
+        description="Channel -> marketing consent status, recorded in the consent ledger "
+                    "with source api; channels left out are unchanged. Other purposes, "
+                    "wording and evidence: POST /privacy/customers/{id}/consents.",
     )
 
 

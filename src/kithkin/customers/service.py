@@ -7,25 +7,21 @@ thousands of rows at a time; they query in chunks to stay under bind-parameter l
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Table, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from kithkin.customers.models import Consent, Customer, CustomerIdentifier
+from kithkin.customers.models import Consent, Customer, CustomerIdentifier, Purpose
 from kithkin.customers.schemas import ConsentRead, CustomerCreate, CustomerFields, IdentifierRead
 from kithkin.database import registry  # noqa: F401  (every table, for export)
 from kithkin.database.base import utcnow
 from kithkin.database.core import get_or_raise
-from kithkin.database.references import referencing_columns
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.identity.normalize import normalize_email, normalize_phone
-from kithkin.interactions.models import Interaction
-from kithkin.preferences import service as preference_service
-from kithkin.prospects.models import Prospect
+from kithkin.privacy import consent as consent_service
+from kithkin.privacy.models import ConsentSource
 from kithkin.relationships import models as relationship_models
-from kithkin.transactions.models import TransactionLine
 from kithkin.users.models import StaffUser
 
 _CHUNK = 400
@@ -105,7 +101,7 @@ def match_contacts(
     return by_email, by_phone
 
 
-# --- Reading, editing, export and erasure for the REST API -----------------------------
+# --- Reading and editing for the REST API (export and erasure: kithkin.privacy) --------
 
 # Fields that identify a person; erasure clears them. Country and acquisition source
 # stay: too coarse to identify anyone, and the value analytics need them.
@@ -129,16 +125,18 @@ def _apply_fields(*, session: Session, customer: Customer, fields: CustomerField
             raise ValidationError(f"phone: {customer.phone!r} is not a valid phone number")
     if customer.country:
         customer.country = customer.country.upper()
-    if fields.consents:
-        by_channel = {consent.channel: consent for consent in customer.consents}
-        for channel, status in fields.consents.items():
-            consent = by_channel.get(channel.value)
-            if consent is None:
-                customer.consents.append(Consent(channel=channel.value, status=status.value,
-                                                 source="api"))
-            elif consent.status != status.value:
-                consent.status, consent.updated_at, consent.source = status.value, utcnow(), "api"
     session.flush()
+    if fields.consents:
+        # Through the ledger: each change is an event with its source, and the
+        # projection the 360 reads is updated in the same transaction.
+        current = {c.channel: c.status for c in consent_service.current(
+            session=session, customer_id=customer.id) if c.purpose == Purpose.MARKETING}
+        consent_service.record_many(session=session, changes=[
+            consent_service.ConsentChange(customer_id=customer.id, channel=channel.value,
+                                          status=status.value, source=ConsentSource.API)
+            for channel, status in fields.consents.items()
+            if current.get(channel.value) != status.value])
+        session.expire(customer, ["consents"])
 
 
 def create(*, session: Session, data: CustomerCreate,
@@ -208,83 +206,6 @@ def in_stage(*, session: Session, model: str, stage: str, limit: int | None = No
                     Customer.merged_into_id.is_(None))
              .order_by(stages.customer_id).limit(limit))
     return list(session.scalars(query))
-
-
-def _customer_owned_tables() -> list[Table]:
-    """Every table whose ``customer_id`` refers to the customer, so tables added by later
-    features (stage history, tasks) are exported too. Other references (a prospect's
-    ``converted_customer_id``, a merged record's ``merged_into_id``) are not the
-    customer's own rows; :func:`export` adds the prospects itself."""
-    return [column.table for column in referencing_columns(Customer.id)
-            if column.name == "customer_id" and isinstance(column.table, Table)]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def export(*, session: Session, customer_id: int) -> dict[str, Any]:
-    """Everything stored about a customer (a data-subject access request, GDPR art. 15):
-    the customer row and every row of every table that references it."""
-    customer = get(session=session, customer_id=customer_id)
-    customer_table = Customer.__table__
-    assert isinstance(customer_table, Table)
-    document: dict[str, Any] = {
-        "customer": {c.name: _jsonable(getattr(customer, c.key))
-                     for c in customer_table.columns},
-        "exported_at": utcnow().isoformat(),
-    }
-    for table in _customer_owned_tables():
-        rows = session.execute(select(table).where(table.c.customer_id == customer_id))
-        document[table.name] = [{k: _jsonable(v) for k, v in row._mapping.items()}
-                                for row in rows]
-        if table.name == "transaction":
-            _add_lines(session=session, document=document)
-    prospects = session.scalars(select(Prospect).where(
-        Prospect.converted_customer_id == customer_id)).all()
-    document["prospect"] = [{c: _jsonable(getattr(p, c)) for c in (
-        "id", "source", "external_id", "first_name", "last_name", "company", "email",
-        "phone_e164", "origin", "status", "captured_at")} for p in prospects]
-    return document
-
-
-def _add_lines(*, session: Session, document: dict[str, Any]) -> None:
-    lines_table = TransactionLine.__table__
-    ids = [row["id"] for row in document["transaction"]]
-    document["transaction_line"] = [] if not ids else [
-        {k: _jsonable(v) for k, v in row._mapping.items()}
-        for row in session.execute(select(lines_table).where(
-            lines_table.c.transaction_id.in_(ids)))
-    ]
-
-
-def erase(*, session: Session, customer_id: int) -> Customer:
-    """Erase a customer's personal data (GDPR art. 17) but keep the record and its ids.
-
-    Identifying fields are nulled, interaction texts, free attributes and remembered
-    preferences removed, and converted prospect records blanked; ids, identifiers,
-    orders and consents stay so revenue history stays whole and opt-outs stay honoured.
-    Idempotent.
-    """
-    customer = get(session=session, customer_id=customer_id)
-    for name in PII_FIELDS:
-        setattr(customer, name, None)
-    for interaction in session.scalars(select(Interaction).where(
-            Interaction.customer_id == customer_id)):
-        interaction.subject = interaction.text = interaction.attributes = None
-    for prospect in session.scalars(select(Prospect).where(
-            Prospect.converted_customer_id == customer_id)):
-        for name in ("first_name", "last_name", "company", "email", "email_normalized",
-                     "phone_e164", "attributes"):
-            setattr(prospect, name, None)
-    preference_service.erase(session=session, customer_id=customer_id)
-    now = utcnow()
-    customer.erased_at = customer.erased_at or now
-    customer.updated_at = now
-    session.flush()
-    return customer
 
 
 def _of_customer(table: Any, read: type[IdentifierRead | ConsentRead]) -> Select[Any]:

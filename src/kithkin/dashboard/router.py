@@ -18,6 +18,7 @@ from kithkin.dashboard import (
     pages_identity,
     pages_imports,
     pages_models,
+    pages_privacy,
     pages_relationships,
     pages_static,
     pages_tasks,
@@ -28,5 +29,6 @@ LOGIN_URL = "/login"
 router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
                pages_admin, pages_relationships, pages_identity, pages_ideas, pages_bundles,
-               pages_models, pages_tasks, pages_customer_work):
+               pages_models, pages_tasks, pages_customer_work,
+               pages_privacy):
     router.include_router(module.router)

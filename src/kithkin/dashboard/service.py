@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from kithkin.analytics import service as metrics_service
 from kithkin.analytics.models import CustomerMetric
 from kithkin.customers import reference as customer_reference
-from kithkin.customers.models import Consent, Customer, CustomerIdentifier
+from kithkin.customers.models import Consent, Customer, CustomerIdentifier, Purpose
 from kithkin.database.core import get_or_raise
 from kithkin.database.pagination import decode_values, encode_values
 from kithkin.errors import ValidationError
@@ -78,8 +78,9 @@ def customer_view(*, session: Session, customer_id: int) -> CustomerView:
         select(CustomerIdentifier).where(CustomerIdentifier.customer_id == customer_id)
         .order_by(CustomerIdentifier.source, CustomerIdentifier.external_id)
     ).all()
-    consents = {c.channel: c for c in session.scalars(
-        select(Consent).where(Consent.customer_id == customer_id))}
+    consents = {c.channel: c for c in session.scalars(  # marketing: the 360's summary
+        select(Consent).where(Consent.customer_id == customer_id,
+                              Consent.purpose == Purpose.MARKETING))}
     memberships = session.scalars(
         select(Membership).where(Membership.customer_id == customer_id)
         .order_by(Membership.started_at.desc())

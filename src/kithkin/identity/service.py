@@ -197,9 +197,10 @@ def merge(
 def undo_merge(*, session: Session, merge_id: int, actor: str = "system") -> CustomerMerge:
     """Restore both records of a merge, and every row each owned, as they were before it.
 
-    Refuses (ConflictError) when the merge was undone already, when a later merge that is
-    still in force involves either record (undo that one first), or when a row the merge
-    changed was deleted, or a row it deleted was re-created, since.
+    Refuses (ConflictError) when the merge was undone already, when either record was
+    erased (its before-images are gone: :mod:`kithkin.privacy.erasure`), when a later
+    merge that is still in force involves either record (undo that one first), or when a
+    row the merge changed was deleted, or a row it deleted was re-created, since.
     """
     entry = get_or_raise(session, CustomerMerge, merge_id, "merge")
     if entry.undone_at is not None:
@@ -207,6 +208,13 @@ def undo_merge(*, session: Session, merge_id: int, actor: str = "system") -> Cus
             f"merge {merge_id} was already undone at {entry.undone_at:%Y-%m-%d %H:%M}"
         )
     ids = (entry.survivor_id, entry.merged_id)
+    erased = session.scalars(select(Customer.id).where(
+        Customer.id.in_(ids), Customer.erased_at.is_not(None)).order_by(Customer.id)).first()
+    if erased is not None or any(change.get("erased") for change in entry.changes):
+        raise ConflictError(
+            f"cannot undo merge {merge_id}: customer {erased or entry.survivor_id} was "
+            "erased, and undoing the merge would restore erased personal data"
+        )
     later = session.scalars(
         select(CustomerMerge.id).where(
             CustomerMerge.id > merge_id, CustomerMerge.undone_at.is_(None),

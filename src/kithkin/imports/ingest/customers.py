@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -18,8 +20,9 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, insert, null, select, update
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers import service as customer_service
-from kithkin.customers.models import Consent, Customer, CustomerIdentifier
+from kithkin.customers.models import Customer, CustomerIdentifier, Purpose
 from kithkin.customers.schemas import MatchRule
 from kithkin.database import bulk
 from kithkin.database.base import Base, utcnow
@@ -28,16 +31,79 @@ from kithkin.imports.ingest.options import IngestOptions
 from kithkin.imports.ingest.prepare import ROW, ColumnPlan, Prepared, Reject, plan_columns
 from kithkin.imports.ingest.store import BatchCounts
 from kithkin.imports.ingest.validate import Limits
+from kithkin.privacy import consent as consent_service
+from kithkin.privacy import suppression
+from kithkin.privacy.models import ConsentSource
 
 PROFILE = ("first_name", "last_name", "company", "email", "email_normalized", "phone",
            "phone_e164", "date_of_birth", "date_of_birth_raw", "address_line", "address_line2",
            "city", "region", "postcode", "country",
            "acquisition_source", "acquired_at")
 CONSENT_PREFIX = "consent_"
+CONSENT_DETAILS = ("consent_wording", "consent_evidence", "consent_at")
+SUPPRESSED = ("suppressed: this e-mail, phone or id belongs to an erased person; import it "
+              "only with new consent (a consent_* column saying granted and a consent_at "
+              "after the erasure)")
 # Core tables, not ORM entities: bulk inserts skip the ORM's per-object bookkeeping.
 CUSTOMERS = Base.metadata.tables[Customer.__tablename__]
 IDENTIFIERS = Base.metadata.tables[CustomerIdentifier.__tablename__]
-CONSENTS = Base.metadata.tables[Consent.__tablename__]
+
+
+def consent_changes(row: dict[str, Any]) -> list[consent_service.ConsentChange]:
+    """The consent events one customer row states: ``consent_<channel>`` (marketing) and
+    ``consent_<channel>_<purpose>``, with the row's wording, evidence and time."""
+    changes = []
+    for name, value in row.items():
+        if not name.startswith(CONSENT_PREFIX) or name in CONSENT_DETAILS or value is None:
+            continue
+        channel, _, purpose = name.removeprefix(CONSENT_PREFIX).partition("_")
+        changes.append(consent_service.ConsentChange(
+            customer_id=0, channel=channel, purpose=purpose or Purpose.MARKETING,
+            status=value, source=ConsentSource.IMPORT,
+            source_detail=f"import from {row['source']}"[:200],
+            wording=row.get("consent_wording"), evidence=row.get("consent_evidence"),
+            occurred_at=row.get("consent_at")))
+    return changes
+
+
+def _granted_after(row: dict[str, Any], moment: datetime) -> bool:
+    """New consent: a grant in the row dated (``consent_at``) after the erasure. A grant
+    without a date is what the source said before, not new consent."""
+    at = row.get("consent_at")
+    if not isinstance(at, datetime):
+        return False
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return at > moment and any(c.status == "granted" for c in consent_changes(row))
+
+
+def _without_suppressed(session: Session, rows: list[dict[str, Any]],
+                        extras: list[dict[str, Any]]
+                        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Reject]]:
+    """Drop the rows of erased people (see :mod:`kithkin.privacy.suppression`) unless
+    they carry a grant given after the erasure. The reject keeps the row number and
+    reason only: writing the row to the reject file would store the erased values again."""
+    if not suppression.any_suppressed(session=session):
+        return rows, extras, []
+    entries = {(i, kind, value) for i, row in enumerate(rows) for kind, value in (
+        (suppression.EMAIL, row.get("email_normalized")),
+        (suppression.PHONE, row.get("phone_e164")),
+        (suppression.IDENTIFIER, suppression.identifier_value(row["source"],
+                                                              row["external_id"])))
+        if value}
+    found = suppression.suppressed(session=session, settings=get_settings(),
+                                   entries=sorted({(k, v) for _, k, v in entries}))
+    since: dict[int, datetime] = {}
+    for i, kind, value in entries:
+        if (kind, value) in found:
+            since[i] = max(since.get(i, found[(kind, value)]), found[(kind, value)])
+    blocked = {i for i in since if not _granted_after(rows[i], since[i])}
+    if not blocked:
+        return rows, extras, []
+    rejects = [Reject(row=rows[i][ROW], field="email", value=None, reason=SUPPRESSED,
+                      original={}) for i in sorted(blocked)]
+    keep = [i for i in range(len(rows)) if i not in blocked]
+    return [rows[i] for i in keep], [extras[i] for i in keep], rejects
 
 
 class CustomerWriter:
@@ -54,6 +120,7 @@ class CustomerWriter:
         bulk.prepare_batch(self.connection)
         rows = prepared.table.to_pylist()
         extras = prepared.extras.to_pylist() if prepared.extras is not None else [{}] * len(rows)
+        rows, extras, rejects = _without_suppressed(session, rows, extras)
         known = customer_service.resolve_identifiers(
             session=session, keys=[(r["source"], r["external_id"]) for r in rows])
         fresh = [r for r in rows if (r["source"], r["external_id"]) not in known]
@@ -66,7 +133,7 @@ class CustomerWriter:
         row_customers: list[tuple[int, MatchRule]] = []
         links: list[tuple[str, str, int]] = []
         profiles: dict[int, dict[str, Any]] = {}
-        consents: dict[int, dict[str, tuple[str, str]]] = {}
+        consents: list[tuple[int, consent_service.ConsentChange]] = []
         placeholders = 0
         for row, extra in zip(rows, extras, strict=True):
             key = (row["source"], row["external_id"])
@@ -94,10 +161,7 @@ class CustomerWriter:
             attributes = {k: v for k, v in extra.items() if v not in (None, "")}
             if attributes:
                 profile["attributes"] = {**profile.get("attributes", {}), **attributes}
-            for name, value in row.items():
-                if name.startswith(CONSENT_PREFIX) and value is not None:
-                    consents.setdefault(cid, {})[name.removeprefix(CONSENT_PREFIX)] = (
-                        value, row["source"])
+            consents += [(cid, change) for change in consent_changes(row)]
         created = self._create(session,
                                {cid: p for cid, p in profiles.items() if cid < 0})
         ids = {**created, **{cid: cid for cid in profiles if cid > 0}}
@@ -107,7 +171,8 @@ class CustomerWriter:
                 {"source": s, "external_id": e, "customer_id": ids[c], "created_at": utcnow()}
                 for s, e, c in links
             ])
-        self._consents(session, {ids[c]: v for c, v in consents.items()})
+        self._consents(session, [replace(change, customer_id=ids[cid])
+                                 for cid, change in consents])
         matched = {rule.value: rules[rule] for rule in (MatchRule.EMAIL, MatchRule.PHONE)
                    if rules[rule]}
         # Counted per row, so read = inserted + updated + unchanged (+ superseded, rejected):
@@ -115,7 +180,8 @@ class CustomerWriter:
         inserted = rules[MatchRule.NEW]
         updated = sum(1 for cid, rule in row_customers
                       if rule in (MatchRule.EMAIL, MatchRule.PHONE) or cid in changed)
-        return BatchCounts(inserted, updated, len(rows) - inserted - updated, matched), []
+        return (BatchCounts(inserted, updated, len(rows) - inserted - updated, matched),
+                rejects)
 
     @staticmethod
     def _create(session: Session, profiles: dict[int, dict[str, Any]]
@@ -153,32 +219,9 @@ class CustomerWriter:
         return {change["id"] for change in changes}
 
     @staticmethod
-    def _consents(session: Session, wanted: dict[int, dict[str, tuple[str, str]]]) -> None:
-        if not wanted:
-            return
-        current: dict[tuple[int, str], tuple[int, str]] = {}
-        ids = list(wanted)
-        for start in range(0, len(ids), 400):
-            for cid, channel, status, consent_id in session.execute(
-                select(Consent.customer_id, Consent.channel, Consent.status, Consent.id)
-                .where(Consent.customer_id.in_(ids[start:start + 400]))
-            ):
-                current[(cid, channel)] = (consent_id, status)
-        now = utcnow()
-        inserts, updates = [], []
-        for cid, channels in wanted.items():
-            for channel, (status, source) in channels.items():
-                existing = current.get((cid, channel))
-                if existing is None:
-                    inserts.append({"customer_id": cid, "channel": channel, "status": status,
-                                    "source": source, "updated_at": now})
-                elif existing[1] != status:
-                    updates.append({"id": existing[0], "status": status, "source": source,
-                                    "updated_at": now})
-        if inserts:
-            session.execute(insert(CONSENTS), inserts)
-        if updates:
-            session.execute(update(Consent), updates)
+    def _consents(session: Session, wanted: list[consent_service.ConsentChange]) -> None:
+        """To the consent ledger, skipping what it already says (re-imports add nothing)."""
+        consent_service.record_many(session=session, changes=wanted, skip_repeats=True)
 
 
 def create_missing_customers(connection: Connection, table: pa.Table, *, label: str,
@@ -197,6 +240,16 @@ def create_missing_customers(connection: Connection, table: pa.Table, *, label: 
     pairs = pairs.filter(pc.and_(pc.is_valid(pairs["source"]),
                                  pc.is_valid(pairs["external_id"])))
     pairs = pairs.group_by(["source", "external_id"], use_threads=False).aggregate([])
+    session = Session(bind=connection)  # joins the batch's transaction
+    if suppression.any_suppressed(session=session):
+        # An erased person's id must not come back as a new customer: their orders are
+        # rejected as an unknown customer instead.
+        keys = [suppression.identifier_value(s, e) for s, e in zip(
+            pairs["source"].to_pylist(), pairs["external_id"].to_pylist(), strict=True)]
+        found = suppression.suppressed(session=session, settings=get_settings(), entries=[
+            (suppression.IDENTIFIER, key) for key in keys])
+        pairs = pairs.filter(pa.array([(suppression.IDENTIFIER, k) not in found
+                                       for k in keys]))
     if pairs.num_rows == 0:
         return 0
     plan = plan_columns(SPECS[Kind.CUSTOMERS], ["source", "external_id"], IngestOptions(),

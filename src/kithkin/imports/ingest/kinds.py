@@ -161,10 +161,22 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("country", FieldType.CODE),
             FieldSpec("acquisition_source"),
             FieldSpec("acquired_at", FieldType.DATETIME),
+            # consent_<channel> is marketing consent; consent_<channel>_<purpose> the
+            # other purposes. Wording, evidence and time apply to every consent of the row
+            # (they go to the consent ledger, not the customer).
             *(
                 FieldSpec(f"consent_{channel}", FieldType.CONSENT, choices=_CONSENT_CHOICES)
                 for channel in ("email", "sms", "phone", "post")
             ),
+            *(
+                FieldSpec(f"consent_{channel}_{purpose}", FieldType.CONSENT,
+                          choices=_CONSENT_CHOICES, column=None)
+                for channel in ("email", "sms", "phone", "post")
+                for purpose in ("marketing", "service", "profiling")
+            ),
+            FieldSpec("consent_wording", column=None),
+            FieldSpec("consent_evidence", column=None),
+            FieldSpec("consent_at", FieldType.DATETIME, column=None),
         ),
         extra_to_attributes=True,
     ),

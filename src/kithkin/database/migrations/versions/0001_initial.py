@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 11:31:39.040547
+Create Date: 2026-12-07 11:42:12.328618
 """
 
 from __future__ import annotations
@@ -37,6 +37,18 @@ def upgrade() -> None:
     with op.batch_alter_table('customer_merge', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_merge_merged_id'), ['merged_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_merge_survivor_id'), ['survivor_id'], unique=False)
+
+    op.create_table('erasure',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_ids', sa.JSON(), nullable=False),
+    sa.Column('actor', sa.String(length=320), nullable=False),
+    sa.Column('erased_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('removed', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_erasure'))
+    )
+    with op.batch_alter_table('erasure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_erasure_customer_id'), ['customer_id'], unique=False)
 
     op.create_table('identity_run',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -246,17 +258,48 @@ def upgrade() -> None:
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_session_user_id'), ['user_id'], unique=False)
 
+    op.create_table('suppression',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('erasure_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['erasure_id'], ['erasure.id'], name=op.f('fk_suppression_erasure_id_erasure'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suppression')),
+    sa.UniqueConstraint('kind', 'digest', name=op.f('uq_suppression_kind_digest'))
+    )
     op.create_table('consent',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('purpose', sa.String(length=16), server_default='marketing', nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_consent_customer_id_customer'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent')),
-    sa.UniqueConstraint('customer_id', 'channel', name=op.f('uq_consent_customer_id_channel'))
+    sa.UniqueConstraint('customer_id', 'channel', 'purpose', name=op.f('uq_consent_customer_id_channel_purpose'))
     )
+    op.create_table('consent_event',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('purpose', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source_detail', sa.String(length=200), nullable=True),
+    sa.Column('staff_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('wording', sa.Text(), nullable=True),
+    sa.Column('evidence', sa.Text(), nullable=True),
+    sa.Column('occurred_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_consent_event_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['staff_user_id'], ['staff_user.id'], name=op.f('fk_consent_event_staff_user_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_event'))
+    )
+    with op.batch_alter_table('consent_event', schema=None) as batch_op:
+        batch_op.create_index('ix_consent_event_customer', ['customer_id', 'channel', 'purpose', 'id'], unique=False)
+
     op.create_table('customer_identifier',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -854,7 +897,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customer_identifier_customer_id'))
 
     op.drop_table('customer_identifier')
+    with op.batch_alter_table('consent_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_consent_event_customer')
+
+    op.drop_table('consent_event')
     op.drop_table('consent')
+    op.drop_table('suppression')
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_session_user_id'))
 
@@ -890,6 +938,10 @@ def downgrade() -> None:
 
     op.drop_table('import_job')
     op.drop_table('identity_run')
+    with op.batch_alter_table('erasure', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_erasure_customer_id'))
+
+    op.drop_table('erasure')
     with op.batch_alter_table('customer_merge', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_merge_survivor_id'))
         batch_op.drop_index(batch_op.f('ix_customer_merge_merged_id'))
