@@ -40,6 +40,7 @@ from kithkin.memberships import router as memberships_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
+from kithkin.retention import router as retention_router
 from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
 
@@ -57,6 +58,7 @@ API_ROUTERS: list[APIRouter] = [
     memberships_router.router,
     identity_router.router,
     relationships_router.router,
+    retention_router.router,
     metrics_router.router,
     imports_router.router,
     events.router,

@@ -60,6 +60,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Recommended relationship level per segment (Kotler).",
         ("kithkin.relationships.cli:register",)),
     "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
+    "retention": LazyCommand("Retention: report, exit interviews, complaints, classifier.",
+                             ("kithkin.retention.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.
