@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
@@ -46,13 +45,17 @@ def _complaint(session: Session, complaint_id: int) -> Interaction:
     return row
 
 
+def _aware(moment: datetime) -> datetime:
+    """UTC-aware (the store keeps UTC; a naive time is read as UTC)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _when(at: datetime | None) -> datetime:
-    moment = at or datetime.now(UTC)
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return _aware(at or datetime.now(UTC))
 
 
 def _check_after(row: Interaction, at: datetime, what: str) -> None:
-    occurred = row.occurred_at.replace(tzinfo=None) if row.occurred_at.tzinfo else row.occurred_at
+    occurred = _aware(row.occurred_at)
     if at < occurred:
         raise ValidationError(f"{what}: {at.isoformat()} is before the complaint was made "
                               f"({occurred.isoformat()})")
@@ -128,10 +131,12 @@ def complaints_frame(session: Session, *, as_of: date) -> pd.DataFrame:
         frame[column] = _ts(frame[column])
     end = _end_of(as_of)
     frame = frame[frame["occurred_at"] < end].copy()
+    # a status without a time (imports) can only be trusted when no later time says when
+    closed_by_status = (frame["resolved_at"].isna()
+                        & frame["status"].isin(["resolved", "closed"]))
     # what was known by the as-of date: later answers had not happened yet
     for column in ("responded_at", "resolved_at"):
         frame.loc[frame[column] >= end, column] = pd.NaT
-    closed_by_status = frame["resolved_at"].isna() & frame["status"].isin(["resolved", "closed"])
     frame["resolved"] = frame["resolved_at"].notna() | closed_by_status
     first = frame["responded_at"].fillna(frame["resolved_at"])
     frame["hours_to_response"] = (first - frame["occurred_at"]).dt.total_seconds() / 3600
@@ -364,19 +369,11 @@ def period_retention(session: Session, *, as_of: date, freq: str = "Q") -> list[
 
 
 def customer_complaints(session: Session, customer_id: int) -> list[dict[str, Any]]:
-    rows = session.execute(text(
-        "SELECT id, occurred_at, subject, channel, status, responded_at, resolved_at, "
-        "owner_id FROM interaction WHERE kind = 'complaint' AND customer_id = :c "
-        "ORDER BY occurred_at DESC LIMIT 20"), {"c": customer_id}).mappings().all()
-    return [{**row, "state": lifecycle_state(_Row(row))} for row in rows]
-
-
-class _Row:
-    def __init__(self, mapping: Any) -> None:
-        self.resolved_at = mapping["resolved_at"]
-        self.responded_at = mapping["responded_at"]
-        self.status = mapping["status"]
-
-
-def np_float(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+    """The customer's latest 20 complaints with their lifecycle state (the 360 page)."""
+    rows = session.scalars(select(Interaction).where(
+        Interaction.kind == "complaint", Interaction.customer_id == customer_id)
+        .order_by(Interaction.occurred_at.desc()).limit(20))
+    return [{"id": r.id, "occurred_at": r.occurred_at, "subject": r.subject,
+             "channel": r.channel, "responded_at": r.responded_at,
+             "resolved_at": r.resolved_at, "owner_id": r.owner_id,
+             "state": lifecycle_state(r)} for r in rows]
