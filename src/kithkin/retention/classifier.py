@@ -141,26 +141,53 @@ class Labelled:
                       complaint_tags=self.complaint_tags)
 
 
+def _cross_validated(examples: Sequence[Labelled], folds: int = 5) -> tuple[float, float]:
+    """Accuracy of the model and of the rules on ``folds``-fold cross-validation."""
+    model_hits = rule_hits = 0
+    order = np.random.default_rng(0).permutation(len(examples))
+    for fold in range(folds):
+        held = set(order[fold::folds].tolist())
+        train = [e for i, e in enumerate(examples) if i not in held]
+        if len({e.defector_type for e in train}) < 2:
+            return 0.0, 1.0
+        model = NaiveBayes.fit([e.tokens() for e in train], [str(e.defector_type)
+                                                             for e in train])
+        test = [examples[i] for i in sorted(held)]
+        predicted = model.predict([e.tokens() for e in test])
+        model_hits += sum(p == e.defector_type for p, e in zip(predicted, test, strict=True))
+        rule_hits += sum(rule_suggestion(e.text, complaints=e.complaints).defector_type
+                         == e.defector_type for e in test)
+    return model_hits / len(examples), rule_hits / len(examples)
+
+
 @dataclass
 class Classifier:
-    """Rules until :data:`MIN_TRAINING_LABELS` labels exist, then naive Bayes."""
+    """Rules until the labels can train a model that beats them: with at least
+    :data:`MIN_TRAINING_LABELS` labels, naive Bayes takes over only when its 5-fold
+    cross-validated accuracy on the labels is at least the rules' (with few labels a
+    model is worse than good rules; the benchmark's learning curve shows by how much)."""
 
     type_model: NaiveBayes | None = None
     category_model: NaiveBayes | None = None
+    cv_model: float | None = None
+    cv_rules: float | None = None
 
     @classmethod
     def train(cls, examples: Sequence[Labelled]) -> Classifier:
         typed = [e for e in examples if e.defector_type in DEFECTOR_TYPES]
         categorised = [e for e in examples if e.reason_category in REASON_CATEGORIES]
-        type_model = (NaiveBayes.fit([e.tokens() for e in typed],
-                                     [str(e.defector_type) for e in typed])
-                      if len(typed) >= MIN_TRAINING_LABELS
-                      and len({e.defector_type for e in typed}) >= 2 else None)
+        if len(typed) < MIN_TRAINING_LABELS or len({e.defector_type for e in typed}) < 2:
+            return cls()
+        cv_model, cv_rules = _cross_validated(typed)
+        if cv_model < cv_rules:
+            return cls(cv_model=cv_model, cv_rules=cv_rules)
+        type_model = NaiveBayes.fit([e.tokens() for e in typed],
+                                    [str(e.defector_type) for e in typed])
         category_model = (NaiveBayes.fit([e.tokens() for e in categorised],
                                          [str(e.reason_category) for e in categorised])
                           if len(categorised) >= MIN_TRAINING_LABELS
                           and len({e.reason_category for e in categorised}) >= 2 else None)
-        return cls(type_model, category_model)
+        return cls(type_model, category_model, cv_model, cv_rules)
 
     @property
     def method(self) -> str:
@@ -182,7 +209,9 @@ class Classifier:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Held-out accuracy per true type (None: no held-out interview of that type)."""
+    """Held-out accuracy per true type (None: no held-out interview of that type) of the
+    naive Bayes trained on the training part (``model_*``), of the keyword rules
+    (``rules_*``) and of what :class:`Classifier` chose between them (``method``)."""
 
     method: str
     train_size: int
@@ -190,6 +219,8 @@ class Evaluation:
     overall: float | None
     per_type: dict[str, float | None]
     per_type_n: dict[str, int]
+    model_overall: float | None
+    model_per_type: dict[str, float | None]
     rules_overall: float | None
     rules_per_type: dict[str, float | None]
 
@@ -208,20 +239,26 @@ def _accuracy(truth: Sequence[str], predicted: Sequence[str | None]
 
 
 def evaluate(examples: Sequence[Labelled], *, test_share: float = 0.3,
-             seed: int = 0) -> Evaluation:
-    """Train on a random part, score the rest: the model and, beside it, the rules."""
+             seed: int = 0, train_limit: int | None = None) -> Evaluation:
+    """Train on a random part (at most ``train_limit`` of it: a learning curve), score
+    the rest with the model, the rules and the classifier's choice between them."""
     typed = [e for e in examples if e.defector_type in DEFECTOR_TYPES]
     order = np.random.default_rng(seed).permutation(len(typed))
     cut = round(len(typed) * (1 - test_share))
-    train = [typed[i] for i in order[:cut]]
+    train = [typed[i] for i in order[:cut]][:train_limit]
     test = [typed[i] for i in order[cut:]]
-    classifier = Classifier.train(train)
     truth = [str(e.defector_type) for e in test]
-    predicted = [classifier.suggest(e.text, complaints=e.complaints,
-                                    complaint_tags=e.complaint_tags).defector_type
-                 for e in test]
+    classifier = Classifier.train(train)
+    chosen = [classifier.suggest(e.text, complaints=e.complaints,
+                                 complaint_tags=e.complaint_tags).defector_type for e in test]
     by_rules = [rule_suggestion(e.text, complaints=e.complaints).defector_type for e in test]
-    overall, per, sizes = _accuracy(truth, predicted)
+    by_model: list[str | None] = [None] * len(test)
+    if len({e.defector_type for e in train}) >= 2:
+        model = NaiveBayes.fit([e.tokens() for e in train],
+                               [str(e.defector_type) for e in train])
+        by_model = list(model.predict([e.tokens() for e in test]))
+    overall, per, sizes = _accuracy(truth, chosen)
+    model_overall, model_per, _ = _accuracy(truth, by_model)
     rules_overall, rules_per, _ = _accuracy(truth, by_rules)
     return Evaluation(classifier.method, len(train), len(test), overall, per, sizes,
-                      rules_overall, rules_per)
+                      model_overall, model_per, rules_overall, rules_per)

@@ -117,12 +117,15 @@ def evaluate_classifier(test_share: Annotated[float, typer.Option(min=0.05, max=
     if not examples:
         raise _fail(KithkinError("no classified exit interviews to evaluate on"))
     result = evaluate(examples, test_share=test_share)
-    table = Table("type", "held out", result.method, "rules")
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value:.1%}"
+
+    table = Table("type", "held out", "naive Bayes", "rules", f"chosen ({result.method})")
     for kind, value in result.per_type.items():
-        rules = result.rules_per_type[kind]
-        table.add_row(kind, str(result.per_type_n[kind]),
-                      "–" if value is None else f"{value:.1%}",
-                      "–" if rules is None else f"{rules:.1%}")
+        table.add_row(kind, str(result.per_type_n[kind]), pct(result.model_per_type[kind]),
+                      pct(result.rules_per_type[kind]), pct(value))
+    table.add_row("all", str(result.test_size), pct(result.model_overall),
+                  pct(result.rules_overall), pct(result.overall))
     console.print(table)
 
 
