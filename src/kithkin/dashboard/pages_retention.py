@@ -4,7 +4,7 @@ interview on the customer page (a customer-page section, see
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -47,9 +47,16 @@ sections.register_customer_section(sections.CustomerSection(
 
 @router.get("/retention")
 def retention(request: Request, session: SessionDep, settings: SettingsDep,
-              user: RetentionUser, lapse_days: int = 365) -> Response:
-    view = retention_view.build(session=session, settings=settings,
-                                as_of=datetime.now(UTC).date(), lapse_days=lapse_days)
+              user: RetentionUser, as_of: str = "", lapse_days: int = 365) -> Response:
+    """Retention figures as of the latest refresh (or ``?as_of=YYYY-MM-DD``)."""
+    try:
+        chosen = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise ValidationError(f"as_of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+    if lapse_days < 1:
+        raise ValidationError("lapse_days: must be at least 1")
+    view = retention_view.build(session=session, settings=settings, as_of=chosen,
+                                lapse_days=lapse_days)
     return render(request, "retention.html", user=user, active="retention", view=view,
                   labels=REASON_LABELS)
 

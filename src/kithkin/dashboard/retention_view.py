@@ -9,7 +9,7 @@ reason in ``notes``, not drawn from zeros.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -129,7 +129,13 @@ def _complaints(view: RetentionView, session: Session, as_of: date) -> None:
             view.notes.append(f"{table.unattributed} complaints came before any order of "
                               "their customer and are in no rate")
     view.times = complaints.service_times(session, as_of=as_of)
-    if view.times.by_month:
+    known_hours = [r for r in view.times.by_month
+                   if r["median_hours_to_response"] is not None
+                   or r["median_hours_to_resolution"] is not None]
+    if not known_hours and view.times.complaints:
+        view.notes.append("no complaint has a response or resolution time: no service-time "
+                          "chart (respond and resolve complaints to measure them)")
+    if known_hours:
         months = [r["month"] for r in view.times.by_month]
         view.charts.append(charts.line_chart(
             "complaint-hours", "Median hours to first response and to resolution",
@@ -185,8 +191,11 @@ def _value_at_risk(view: RetentionView, session: Session) -> None:
         view.value_at_risk = float(row[1]) if row[1] is not None else None
 
 
-def build(*, session: Session, settings: Settings, as_of: date,
+def build(*, session: Session, settings: Settings, as_of: date | None,
           lapse_days: int = survival.DEFAULT_LAPSE_DAYS) -> RetentionView:
+    """All figures as of ``as_of`` (None: :func:`kithkin.retention.survival.default_as_of`)."""
+    if as_of is None:
+        as_of = survival.default_as_of(session, datetime.now(UTC).date())
     view = RetentionView(as_of=as_of, lapse_days=lapse_days)
     _survival(view, session, as_of)
     _cohorts(view, settings, as_of)

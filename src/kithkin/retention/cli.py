@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -33,11 +33,16 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _as_of(value: str | None) -> date:
-    return date.fromisoformat(value) if value else datetime.now(UTC).date()
+def _as_of(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise KithkinError(f"--as-of: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def report_html(*, as_of: date, lapse_days: int) -> str:
+def report_html(*, as_of: date | None, lapse_days: int) -> str:
     """The Retention page as one self-contained file: plotly.js inline, no CDN."""
     from plotly.offline import get_plotlyjs
 
@@ -54,8 +59,8 @@ def report_html(*, as_of: date, lapse_days: int) -> str:
 
 @app.command("report")
 def report(out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
-           as_of: Annotated[str | None, typer.Option(help="As-of date (ISO); default today."
-                                                     )] = None,
+           as_of: Annotated[str | None, typer.Option(
+               help="As-of date (YYYY-MM-DD); default: the latest refresh.")] = None,
            lapse_days: Annotated[int, typer.Option(
                min=1, help="Days without a purchase after which a customer has lapsed.")
            ] = survival.DEFAULT_LAPSE_DAYS) -> None:

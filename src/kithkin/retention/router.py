@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.params import IdPath
@@ -29,8 +30,9 @@ from kithkin.retention.schemas import (
 router = APIRouter(prefix="/retention", tags=["retention"])
 
 
-def _today(as_of: date | None) -> date:
-    return as_of or datetime.now(UTC).date()
+def _resolve(session: Session, as_of: date | None) -> date:
+    """The asked date, else the latest refresh (the data's own "now"), else today."""
+    return as_of or survival.default_as_of(session, datetime.now(UTC).date())
 
 
 @router.post("/exit-interviews", response_model=ExitInterviewRead, status_code=201)
@@ -108,19 +110,20 @@ def complaint_rates(session: SessionDep, _: AnalyticsRead,
                     by: Literal["category", "product", "channel"] = "category",
                     as_of: date | None = None) -> dict[str, Any]:
     """Complaints per 1,000 orders by month and group."""
-    return dataclasses.asdict(complaints.complaint_rates(session, as_of=_today(as_of), by=by))
+    return dataclasses.asdict(complaints.complaint_rates(
+        session, as_of=_resolve(session, as_of), by=by))
 
 
 @router.get("/complaints/times")
 def complaint_times(session: SessionDep, _: AnalyticsRead,
                     as_of: date | None = None) -> dict[str, Any]:
-    return dataclasses.asdict(complaints.service_times(session, as_of=_today(as_of)))
+    return dataclasses.asdict(complaints.service_times(session, as_of=_resolve(session, as_of)))
 
 
 @router.get("/service-recovery")
 def service_recovery(session: SessionDep, _: AnalyticsRead, as_of: date | None = None,
                      horizon_days: int = Query(180, gt=0)) -> dict[str, Any]:
-    point, groups = complaints.service_recovery(session, as_of=_today(as_of),
+    point, groups = complaints.service_recovery(session, as_of=_resolve(session, as_of),
                                                 horizon_days=horizon_days)
     return {"point": point, "groups": [dataclasses.asdict(g) for g in groups]}
 
@@ -131,7 +134,7 @@ def survival_curves(session: SessionDep, _: AnalyticsRead, as_of: date | None = 
                     lapse_days: int = Query(survival.DEFAULT_LAPSE_DAYS, gt=0)
                     ) -> dict[str, Any]:
     """Kaplan-Meier curves with 95% bands (log(-log)), from the metric history."""
-    frame = survival.lifetimes(session, as_of=_today(as_of), lapse_days=lapse_days)
+    frame = survival.lifetimes(session, as_of=_resolve(session, as_of), lapse_days=lapse_days)
     curves = survival.curves_by(frame, None if by == "all" else by)
     return {"metrics_as_of": frame.attrs["metrics_as_of"],
             "curves": [dataclasses.asdict(c) for c in curves]}
@@ -141,5 +144,5 @@ def survival_curves(session: SessionDep, _: AnalyticsRead, as_of: date | None = 
 def cox_model(session: SessionDep, _: AnalyticsRead, as_of: date | None = None,
               lapse_days: int = Query(survival.DEFAULT_LAPSE_DAYS, gt=0)) -> dict[str, Any]:
     """Hazard ratios of lapsing for bonds, health and level, with 95% intervals."""
-    frame = survival.lifetimes(session, as_of=_today(as_of), lapse_days=lapse_days)
+    frame = survival.lifetimes(session, as_of=_resolve(session, as_of), lapse_days=lapse_days)
     return dataclasses.asdict(survival.cox(frame))

@@ -93,6 +93,12 @@ def metric_as_of(session: Session, as_of: date) -> date | None:
     return found if isinstance(found, date) else date.fromisoformat(str(found))
 
 
+def default_as_of(session: Session, today: date) -> date:
+    """The data's own "now": the latest refresh on or before today (figures as of today
+    on data that ends earlier would count everyone as gone), else today."""
+    return metric_as_of(session, today) or today
+
+
 def lifetimes(session: Session, *, as_of: date, lapse_days: int = DEFAULT_LAPSE_DAYS,
               stage_model: str = "journey") -> pd.DataFrame:
     """One row per customer with a purchase as of the refresh on or before ``as_of``:
