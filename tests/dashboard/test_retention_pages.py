@@ -36,7 +36,7 @@ def test_exit_interview_from_the_customer_page(login: Callable[[str], TestClient
     customer = seeded["lovelace"]
     page = client.get(f"/customers/{customer}")
     assert 'id="exit-interview-form"' in page.text
-    answer = client.post(f"/customers/{customer}/exit-interview", data={
+    answer = client.post(f"/retention/exit-interviews/{customer}", data={
         "csrf_token": form_token(page.text), "text": "The app kept crashing at checkout.",
         "reason_category": "increased_competition", "defector_type": "technology"})
     assert answer.status_code == 303

@@ -94,7 +94,7 @@ def move_complaint(request: Request, session: SessionDep, user: ComplaintsUser,
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/customers/{customer_id:int}/exit-interview")
+@router.post("/retention/exit-interviews/{customer_id:int}")
 def add_exit_interview(request: Request, session: SessionDep, user: ComplaintsUser,
                        scope: CustomerScopeDep, customer_id: IdPath,
                        text: Annotated[str, Form()] = "",

@@ -25,6 +25,7 @@ from scipy import stats
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from kithkin.errors import ValidationError
 from kithkin.relationships import bonds
 from kithkin.relationships.levels import Level
 
@@ -34,8 +35,8 @@ _BOND_INPUTS = ("has_loyalty", "membership_tier", "has_subscription", "interacti
                 "two_way_ratio", "ideas", "has_contract", "active_memberships")
 
 
-class SurvivalError(ValueError):
-    """Not enough data for a survival figure."""
+class SurvivalError(ValidationError):
+    """Not enough data for a survival figure (the message says what is missing)."""
 
 
 @dataclass(frozen=True)
