@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
-from kithkin.api.params import IdPath
+from kithkin.api.params import DateQuery, IdPath
 from kithkin.api.permissions import AnalyticsRead, InteractionsRead, InteractionsWrite
 from kithkin.errors import NotFoundError
 from kithkin.interactions.models import Interaction
@@ -108,7 +108,7 @@ def move_complaint(complaint_id: IdPath, action: Literal["respond", "resolve"],
 @router.get("/complaints/rates")
 def complaint_rates(session: SessionDep, _: AnalyticsRead,
                     by: Literal["category", "product", "channel"] = "category",
-                    as_of: date | None = None) -> dict[str, Any]:
+                    as_of: DateQuery = None) -> dict[str, Any]:
     """Complaints per 1,000 orders by month and group."""
     return dataclasses.asdict(complaints.complaint_rates(
         session, as_of=_resolve(session, as_of), by=by))
@@ -116,12 +116,12 @@ def complaint_rates(session: SessionDep, _: AnalyticsRead,
 
 @router.get("/complaints/times")
 def complaint_times(session: SessionDep, _: AnalyticsRead,
-                    as_of: date | None = None) -> dict[str, Any]:
+                    as_of: DateQuery = None) -> dict[str, Any]:
     return dataclasses.asdict(complaints.service_times(session, as_of=_resolve(session, as_of)))
 
 
 @router.get("/service-recovery")
-def service_recovery(session: SessionDep, _: AnalyticsRead, as_of: date | None = None,
+def service_recovery(session: SessionDep, _: AnalyticsRead, as_of: DateQuery = None,
                      horizon_days: int = Query(180, gt=0)) -> dict[str, Any]:
     point, groups = complaints.service_recovery(session, as_of=_resolve(session, as_of),
                                                 horizon_days=horizon_days)
@@ -129,7 +129,7 @@ def service_recovery(session: SessionDep, _: AnalyticsRead, as_of: date | None =
 
 
 @router.get("/survival")
-def survival_curves(session: SessionDep, _: AnalyticsRead, as_of: date | None = None,
+def survival_curves(session: SessionDep, _: AnalyticsRead, as_of: DateQuery = None,
                     by: Literal["all", "cohort_year", "stage", "bond_count", "level"] = "all",
                     lapse_days: int = Query(survival.DEFAULT_LAPSE_DAYS, gt=0)
                     ) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def survival_curves(session: SessionDep, _: AnalyticsRead, as_of: date | None = 
 
 
 @router.get("/cox")
-def cox_model(session: SessionDep, _: AnalyticsRead, as_of: date | None = None,
+def cox_model(session: SessionDep, _: AnalyticsRead, as_of: DateQuery = None,
               lapse_days: int = Query(survival.DEFAULT_LAPSE_DAYS, gt=0)) -> dict[str, Any]:
     """Hazard ratios of lapsing for bonds, health and level, with 95% intervals."""
     frame = survival.lifetimes(session, as_of=_resolve(session, as_of), lapse_days=lapse_days)
