@@ -182,8 +182,8 @@ def _value_at_risk(view: RetentionView, session: Session) -> None:
 
     row = session.execute(text(
         "SELECT count(*), sum(clv) FROM customer_metric WHERE as_of = "
-        "(SELECT max(as_of) FROM customer_metric) AND p_alive < :p"),
-        {"p": AT_RISK_P_ALIVE}).one()
+        "(SELECT max(as_of) FROM customer_metric WHERE as_of <= :d) AND p_alive < :p"),
+        {"p": AT_RISK_P_ALIVE, "d": view.as_of}).one()
     has_p_alive = session.execute(text(
         "SELECT count(*) FROM customer_metric WHERE p_alive IS NOT NULL")).scalar()
     if has_p_alive:
