@@ -185,6 +185,16 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/referrals/top"): NOT_AGENTS,
     ("GET", "/api/v1/customers/{customer_id}/offers"): EVERYONE,
     ("GET", "/api/v1/analytics/association-rules"): EVERYONE,
+    ("POST", "/api/v1/retention/exit-interviews"): WRITERS,
+    ("GET", "/api/v1/retention/exit-interviews"): EVERYONE,
+    ("PATCH", "/api/v1/retention/exit-interviews/{interview_id}"): WRITERS,
+    ("POST", "/api/v1/retention/exit-interviews/suggest"): EVERYONE,
+    ("POST", "/api/v1/retention/complaints/{complaint_id}/{action}"): WRITERS,
+    ("GET", "/api/v1/retention/complaints/rates"): EVERYONE,
+    ("GET", "/api/v1/retention/complaints/times"): EVERYONE,
+    ("GET", "/api/v1/retention/service-recovery"): EVERYONE,
+    ("GET", "/api/v1/retention/survival"): EVERYONE,
+    ("GET", "/api/v1/retention/cox"): EVERYONE,
 }
 # Checked against the request body (the kind of event), tested in test_events_imports.
 BODY_CHECKED = {("POST", "/api/v1/events"), ("POST", "/api/v1/events/batch")}

@@ -46,14 +46,14 @@ def test_every_file_has_exactly_the_canonical_columns(business: Business) -> Non
 def test_no_ground_truth_in_importable_files(business: Business) -> None:
     truth_columns = {"person_id", "alive_at_end", "defection_date", "defector_type",
                      "purchase_rate_lambda", "dropout_rate_mu", "spend_nu", "mean_spend",
-                     "satisfaction", "price_sensitivity", "cluster_id"}
+                     "satisfaction", "price_sensitivity", "cluster_id", "worded_as"}
     out = business.summary.out_dir
     for kind in IMPORTABLE:
         assert not truth_columns & set(header(business.summary.files[kind]))
     assert sorted(p.name for p in out.glob("*.csv")) == sorted(f"{k}.csv" for k in IMPORTABLE)
     assert {p.name for p in (out / "truth").iterdir()} == {
         "customers_truth.csv", "duplicate_clusters.csv", "prospect_conversions.csv",
-        "params.json", "README.md",
+        "exit_interviews_truth.csv", "params.json", "README.md",
     }
 
 

@@ -158,6 +158,17 @@ def test_exit_interviews_follow_defections_and_reflect_the_type(business: Busine
     assert price_words[~is_price].mean() < 0.2
 
 
+def test_every_exit_interview_has_its_true_type(business: Business) -> None:
+    interactions = business["interactions"]
+    exits = interactions[interactions.kind == "exit_interview"].set_index("external_id")
+    truth = business["truth/exit_interviews_truth"].set_index("interaction_external_id")
+    assert sorted(truth.index) == sorted(exits.index)
+    customers = _shop_truth(business).loc[exits.loc[truth.index, "customer_external_id"]]
+    assert (truth.defector_type.to_numpy() == customers.defector_type.to_numpy()).all()
+    same = (truth.worded_as == truth.defector_type).mean()
+    assert 0.85 < same < 0.97  # 10% worded after a random type (1 in 6 of them the same)
+
+
 def test_memberships_are_well_formed(business: Business) -> None:
     memberships = business["memberships"]
     assert set(memberships.kind) == {"loyalty", "subscription", "contract"}

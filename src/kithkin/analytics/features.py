@@ -27,6 +27,10 @@ from kithkin.analytics.periods import before_end_of, day_number, day_of
 
 TICKET_KINDS = ("complaint", "service_request")
 RESOLVED_STATUSES = ("resolved", "closed")
+# Touches that record an ending, not a dialogue: an exit interview is the firm asking a
+# former customer why they left. Counted as engagement it lifted defectors up the
+# pyramid (inbound_90d >= 1 made them "responsive") and added a social bond.
+NOT_ENGAGEMENT = ("exit_interview",)
 
 
 def _line_totals(lines: ir.Table, products: ir.Table) -> ir.Table:
@@ -127,6 +131,7 @@ def interaction_features(
     ``interactions_{w}d``/``inbound_{w}d``/``outbound_{w}d`` count the last ``w`` days
     (as-of day included). ``two_way_ratio`` = min(inbound, outbound) / max(inbound,
     outbound) over all time: 1 for a balanced dialogue, 0 for one-way contact.
+    Exit interviews (:data:`NOT_ENGAGEMENT`) are left out of these engagement counts.
     A complaint is resolved as of the date when its ``resolved_at`` is on or before it
     (or, lacking a timestamp, its status says resolved/closed); mean resolution hours are
     over tickets (complaints and service requests) resolved by then.
@@ -150,6 +155,7 @@ def interaction_features(
     events = events.mutate(
         resolved_by_then=resolved_by_then,
         is_complaint=is_complaint,
+        engaged=~events.kind.isin(NOT_ENGAGEMENT),
         tx=ibis.ifelse(in_trend, trend_x, ibis.null("float64")),
         ty=ibis.ifelse(in_trend, trend_y, ibis.null("float64")),
         hours=ibis.ifelse(
@@ -161,15 +167,15 @@ def interaction_features(
     )
     metrics: dict[str, ir.Value] = {}
     for window in windows:
-        recent = _.day > end - window
+        recent = (_.day > end - window) & _.engaged
         metrics[f"interactions_{window}d"] = recent.sum().cast("int64")
         metrics[f"inbound_{window}d"] = (recent & (_.direction == "inbound")).sum().cast("int64")
         metrics[f"outbound_{window}d"] = (recent & (_.direction == "outbound")).sum().cast(
             "int64")
     counts = events.group_by("customer_id").aggregate(
         **metrics,
-        inbound=(_.direction == "inbound").sum(),
-        outbound=(_.direction == "outbound").sum(),
+        inbound=((_.direction == "inbound") & _.engaged).sum(),
+        outbound=((_.direction == "outbound") & _.engaged).sum(),
         complaints=_.is_complaint.sum().cast("int64"),
         complaints_resolved=(_.is_complaint & _.resolved_by_then).sum().cast("int64"),
         mean_resolution_hours=_.hours.mean().cast("float64"),

@@ -46,6 +46,7 @@ from kithkin.privacy import router as privacy_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
+from kithkin.retention import router as retention_router
 from kithkin.tasks import router as tasks_router
 from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
@@ -68,6 +69,7 @@ API_ROUTERS: list[APIRouter] = [
     offers_router.router,
     identity_router.router,
     relationships_router.router,
+    retention_router.router,
     metrics_router.router,
     imports_router.router,
     privacy_router.router,

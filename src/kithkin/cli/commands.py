@@ -68,6 +68,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                            ("kithkin.loyalty.cli:app",)),
     "tasks": LazyCommand("Follow-up tasks: queues, adding, working and reassigning them.",
                          ("kithkin.tasks.cli:app",)),
+    "retention": LazyCommand("Retention: report, exit interviews, complaints, classifier.",
+                             ("kithkin.retention.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

@@ -20,6 +20,7 @@ from kithkin.dashboard import (
     pages_models,
     pages_privacy,
     pages_relationships,
+    pages_retention,
     pages_static,
     pages_tasks,
 )
@@ -30,5 +31,6 @@ router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
                pages_admin, pages_relationships, pages_identity, pages_ideas, pages_bundles,
                pages_models, pages_tasks, pages_customer_work,
-               pages_privacy):
+               pages_privacy,
+               pages_retention):
     router.include_router(module.router)

@@ -16,6 +16,7 @@ from kithkin.privacy import models as privacy  # noqa: F401
 from kithkin.products import models as products  # noqa: F401
 from kithkin.prospects import models as prospects  # noqa: F401
 from kithkin.relationships import models as relationships  # noqa: F401
+from kithkin.retention import models as retention  # noqa: F401
 from kithkin.tasks import models as tasks  # noqa: F401
 from kithkin.transactions import models as transactions  # noqa: F401
 from kithkin.users import models as users  # noqa: F401

@@ -52,6 +52,7 @@ class ScoreScale(StrEnum):
 class TicketStatus(StrEnum):
     OPEN = "open"
     IN_PROGRESS = "in_progress"
+    RESPONDED = "responded"  # the firm has answered; the cause is not fixed yet
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -87,6 +88,10 @@ class Interaction(Base):
     score_scale: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str | None] = mapped_column(String(16))
     resolved_at: Mapped[datetime | None]
+    # Complaint lifecycle (kithkin.retention.complaints): first answer and who owns it.
+    responded_at: Mapped[datetime | None]
+    owner_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff_user.id", ondelete="SET NULL"))
     tags: Mapped[list[str] | None] = mapped_column(JSON)
     staff_user_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("staff_user.id", ondelete="SET NULL")

@@ -68,6 +68,10 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     "duplicate_clusters": _schema(
         ("cluster_id", pa.int64()), ("source", _S), ("external_id", _S),
     ),
+    "exit_interviews_truth": _schema(
+        ("interaction_external_id", _S), ("customer_source", _S),
+        ("customer_external_id", _S), ("defector_type", _S), ("worded_as", _S),
+    ),
     "prospect_conversions": _schema(
         ("prospect_source", _S), ("prospect_external_id", _S), ("customer_source", _S),
         ("customer_external_id", _S),

@@ -41,6 +41,14 @@ class Batch:
     columns: dict[str, list[pa.Array]] = field(default_factory=dict)
     customer: list[np.ndarray] = field(default_factory=list)
     occurred_at: list[np.ndarray] = field(default_factory=list)
+    # Exit interviews' hidden truth: their rows in the batch and the type each text was
+    # worded after (the true type is the customer's; they differ for the noisy share).
+    exit_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    exit_worded_as: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def size(self) -> int:
+        return sum(len(c) for c in self.customer)
 
     def add(self, customer: np.ndarray, occurred_at: np.ndarray, **values: pa.Array) -> None:
         n = len(customer)
@@ -186,8 +194,10 @@ def _outbound(rng: np.random.Generator, batch: Batch, latent: Latent,
                   kind=_const(kind, n), subject=_pick(rng, vocab.SUBJECTS[kind], n))
 
 
-def exit_texts(rng: np.random.Generator, defector_type: np.ndarray) -> pa.Array:
-    """Free text per defector, worded after its type; a share uses another type's wording."""
+def exit_texts(rng: np.random.Generator, defector_type: np.ndarray
+               ) -> tuple[pa.Array, np.ndarray]:
+    """Free text per defector, worded after its type; a share uses another type's wording.
+    Returns the texts and the type (index) each was worded after."""
     n = len(defector_type)
     types = vocab.DEFECTOR_TYPES
     noisy = rng.random(n) < EXIT_LABEL_NOISE
@@ -202,7 +212,8 @@ def exit_texts(rng: np.random.Generator, defector_type: np.ndarray) -> pa.Array:
     pick = starts[worded_as] + (rng.random(n) * sizes[worded_as]).astype(np.int64)
     body = take([t for e in expanded for t in e], pick)
     return pc.binary_join_element_wise(
-        _pick(rng, vocab.EXIT_FILLERS, n), body, _pick(rng, vocab.EXIT_ENDINGS, n), "")
+        _pick(rng, vocab.EXIT_FILLERS, n), body, _pick(rng, vocab.EXIT_ENDINGS, n), ""
+    ), worded_as
 
 
 def _exit_interviews(rng: np.random.Generator, batch: Batch, latent: Latent, rate: float,
@@ -211,10 +222,12 @@ def _exit_interviews(rng: np.random.Generator, batch: Batch, latent: Latent, rat
     chosen = (~latent.alive) & (rng.random(len(when)) < rate) & (when < end)
     who = np.flatnonzero(chosen)
     n = len(who)
+    texts, worded_as = exit_texts(rng, latent.defector_type[who])
+    batch.exit_rows = batch.size + np.arange(n)
+    batch.exit_worded_as = worded_as
     batch.add(who, when[who], channel=_pick(rng, ("phone", "email"), n),
               direction=_const("outbound", n), kind=_const("exit_interview", n),
-              subject=_const("Exit interview", n),
-              text=exit_texts(rng, latent.defector_type[who]), status=_const("closed", n))
+              subject=_const("Exit interview", n), text=texts, status=_const("closed", n))
 
 
 def draw_interactions(rng: np.random.Generator, latent: Latent, is_business: np.ndarray, *,

@@ -161,6 +161,7 @@ def _write_chunk(sink: TableSink, truth_sink: TableSink, rng: np.random.Generato
                                      prospect_external_id=pa.nulls(len(owner_ids), pa.string()))
     counters.interactions += table.num_rows
     sink.write("interactions", table)
+    truth.write_exit_interviews(truth_sink, table, batch, latent)
 
     members, membership_table = memberships.draw_memberships(
         rng, latent, is_business, params.p / latent.nu, params, end=window.end)

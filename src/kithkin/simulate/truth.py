@@ -1,5 +1,6 @@
 """Ground truth under ``truth/``: never part of the importable files.
 
+``exit_interviews_truth`` has the true defector type of every exit interview;
 ``customers_truth`` has one row per customer record (a duplicated person has two rows
 with the same ``person_id``); ``duplicate_clusters`` lists the records of each person
 known in more than one source; ``prospect_conversions`` links converted prospects to
@@ -18,6 +19,7 @@ import pyarrow as pa
 from kithkin.simulate import duplicates, orders, vocab
 from kithkin.simulate.arrow_ops import take
 from kithkin.simulate.columns import TIMESTAMP
+from kithkin.simulate.interactions import Batch
 from kithkin.simulate.latent import Latent
 from kithkin.simulate.schemas import SimulationParams
 from kithkin.simulate.writer import TableSink, iso_utc
@@ -56,6 +58,23 @@ def write_customers(sink: TableSink, latent: Latent, person_id: np.ndarray, shop
     }))
 
 
+def write_exit_interviews(sink: TableSink, table: pa.Table, batch: Batch,
+                          latent: Latent) -> None:
+    """Per exit interview: the customer's true defector type and the type its text was
+    worded after (they differ for the noisy share), keyed by the interaction's id."""
+    rows = pa.array(batch.exit_rows)
+    customer = np.concatenate(batch.customer)[batch.exit_rows] if len(batch.exit_rows) \
+        else np.zeros(0, np.int64)
+    sink.write("exit_interviews_truth", pa.table({
+        "interaction_external_id": table["external_id"].take(rows),
+        "customer_source": table["customer_source"].take(rows),
+        "customer_external_id": table["customer_external_id"].take(rows),
+        "defector_type": take(vocab.DEFECTOR_TYPES,
+                              np.maximum(latent.defector_type[customer], 0)),
+        "worded_as": take(vocab.DEFECTOR_TYPES, batch.exit_worded_as),
+    }))
+
+
 _README = """# Ground truth of a kithkin simulation
 
 Not importable: these files describe the hidden process that generated the files in the
@@ -71,6 +90,9 @@ parent folder, so models can be checked against it.
   survey scores and reviews; `price_sensitivity` drives discounts and price defection.
 - `duplicate_clusters`: `cluster_id` (= person id) with the (source, external_id) of each
   record of a person known in more than one source.
+- `exit_interviews_truth`: per exit interview (`interaction_external_id`), the
+  customer's true `defector_type` and the type its text was `worded_as` (about 10% are
+  worded after a random type: the ceiling for any text classifier).
 - `prospect_conversions`: prospects who became customers.
 - `params.json`: every parameter, the history window and row counts.
 
