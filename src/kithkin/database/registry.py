@@ -7,6 +7,7 @@ from kithkin.imports import models as imports  # noqa: F401
 from kithkin.interactions import models as interactions  # noqa: F401
 from kithkin.memberships import models as memberships  # noqa: F401
 from kithkin.outbox import models as outbox  # noqa: F401
+from kithkin.playbooks import models as playbooks  # noqa: F401
 from kithkin.products import models as products  # noqa: F401
 from kithkin.prospects import models as prospects  # noqa: F401
 from kithkin.relationships import models as relationships  # noqa: F401
