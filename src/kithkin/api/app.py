@@ -32,6 +32,7 @@ from kithkin.config import Settings, get_settings
 from kithkin.customers import router as customers_router
 from kithkin.database.core import get_engine, session_factory
 from kithkin.identity import router as identity_router
+from kithkin.playbooks import router as playbooks_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
@@ -60,6 +61,7 @@ API_ROUTERS: list[APIRouter] = [
     metrics_router.router,
     imports_router.router,
     events.router,
+    playbooks_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.

@@ -33,3 +33,10 @@ AnalyticsRead = Annotated[StaffUser, Depends(require_permission(Area.ANALYTICS, 
 AnalyticsAdmin = Annotated[
     StaffUser, Depends(require_permission(Area.ANALYTICS, Access.ADMIN))
 ]
+PlaybooksRead = Annotated[StaffUser, Depends(require_permission(Area.PLAYBOOKS, Access.READ))]
+PlaybooksWrite = Annotated[
+    StaffUser, Depends(require_permission(Area.PLAYBOOKS, Access.WRITE))
+]
+PlaybooksAdmin = Annotated[
+    StaffUser, Depends(require_permission(Area.PLAYBOOKS, Access.ADMIN))
+]

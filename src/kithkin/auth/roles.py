@@ -29,6 +29,7 @@ class Area(StrEnum):
     MEMBERSHIPS = "memberships"
     IMPORTS = "imports"
     ANALYTICS = "analytics"
+    PLAYBOOKS = "playbooks"  # follow-up playbooks: read reports, run, install
 
 
 class Access(StrEnum):

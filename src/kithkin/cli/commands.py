@@ -60,6 +60,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Recommended relationship level per segment (Kotler).",
         ("kithkin.relationships.cli:register",)),
     "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
+    "playbooks": LazyCommand("Follow-up playbooks per relationship level.",
+                             ("kithkin.playbooks.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

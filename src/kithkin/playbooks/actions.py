@@ -61,11 +61,13 @@ def insert_ignoring(session: Session, table: Table, rows: list[dict[str, Any]],
         return 0
     module: Any = pg_dialect if session.get_bind().dialect.name == "postgresql" \
         else sqlite_dialect
-    statement = module.insert(table).on_conflict_do_nothing(index_elements=[key])
+    # RETURNING yields the inserted rows only: drivers disagree on executemany's rowcount
+    statement = module.insert(table).on_conflict_do_nothing(
+        index_elements=[key]).returning(table.c[key])
     written = 0
     for start in range(0, len(rows), CHUNK):
         done = session.connection().execute(statement, rows[start:start + CHUNK])
-        written += max(done.rowcount, 0)
+        written += len(done.all())
     return written
 
 
