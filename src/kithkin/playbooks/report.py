@@ -88,8 +88,12 @@ def _next_events(firings: pd.DataFrame, events: pd.DataFrame, name: str) -> pd.S
     """Days from each firing to the customer's first event after it (NaN: none)."""
     if events.empty or firings.empty:
         return pd.Series(np.nan, index=firings.index)
-    left = firings[["customer_id", "fired"]].reset_index().sort_values("fired")
-    right = events.rename(columns={"day": name}).sort_values(name)
+    left = firings[["customer_id", "fired"]].reset_index()
+    left["fired"] = left["fired"].astype("datetime64[ns]")
+    left = left.sort_values("fired")
+    right = events.rename(columns={"day": name})
+    right[name] = right[name].astype("datetime64[ns]")
+    right = right.sort_values(name)
     right["at"] = right[name]
     joined = pd.merge_asof(left, right, left_on="fired", right_on="at", by="customer_id",
                            direction="forward", allow_exact_matches=False)
@@ -105,7 +109,7 @@ def outcomes(*, session: Session, as_of: date, outcome_model: str) -> pd.DataFra
                                     f.holdout).where(f.fired_on <= as_of - timedelta(days=30)))
     if firings.empty:
         return pd.DataFrame()
-    firings["fired"] = pd.to_datetime(firings["fired_on"])
+    firings["fired"] = pd.to_datetime(firings["fired_on"]).astype("datetime64[ns]")
     firings["customer_id"] = firings["customer_id"].astype("int64")
     since = firings["fired"].min().to_pydatetime().date()
     fired_customers = select(f.customer_id).distinct().scalar_subquery()
@@ -122,7 +126,7 @@ def outcomes(*, session: Session, as_of: date, outcome_model: str) -> pd.DataFra
         s.model == outcome_model, s.direction.in_(["up", "down"]),
         s.customer_id.in_(fired_customers), s.as_of > since))
     moves = pd.DataFrame({"customer_id": moves["customer_id"].astype("int64"),
-                          "day": pd.to_datetime(moves["as_of"]),
+                          "day": pd.to_datetime(moves["as_of"]).astype("datetime64[ns]"),
                           "direction": moves["direction"]})
     next_buy = _next_events(firings, purchases, "next_buy")
     first_move = _next_events(firings, moves[["customer_id", "day"]], "next_move")
