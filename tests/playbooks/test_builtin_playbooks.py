@@ -96,7 +96,8 @@ def test_set_based_path_same_result(store: str, request: pytest.FixtureRequest,
     first = service.run(engine=engine, settings=get_settings(), as_of=AS_OF)
     second = service.run(engine=engine, settings=get_settings(), as_of=AS_OF)
     _check(engine, ids)
-    assert first.totals["tasks"] == len(EXPECTED_TASKS) and second.totals["new"] == 0
+    assert first.totals["tasks"] == len(EXPECTED_TASKS), first.rules
+    assert second.totals["new"] == 0
 
 
 def test_dry_run_shows_and_writes_nothing(sqlite_engine: Engine, workspace: Path) -> None:

@@ -10,6 +10,7 @@ decides, and a refresh of a million customers does not make a million round trip
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,8 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Customer
@@ -54,21 +53,11 @@ class Outcome:
             self.skipped[reason] = self.skipped.get(reason, 0) + count
 
 
-def insert_ignoring(session: Session, table: Table, rows: list[dict[str, Any]],
-                    key: str) -> int:
+def insert_ignoring(session: Session, table: Table, rows: pd.DataFrame, key: str) -> int:
     """Insert ``rows``; a row whose ``key`` is already stored is left out. Rows written."""
-    if not rows:
+    if rows.empty:
         return 0
-    module: Any = pg_dialect if session.get_bind().dialect.name == "postgresql" \
-        else sqlite_dialect
-    # RETURNING yields the inserted rows only: drivers disagree on executemany's rowcount
-    statement = module.insert(table).on_conflict_do_nothing(
-        index_elements=[key]).returning(table.c[key])
-    written = 0
-    for start in range(0, len(rows), CHUNK):
-        done = session.connection().execute(statement, rows[start:start + CHUNK])
-        written += len(done.all())
-    return written
+    return bulk.insert_new(session.connection(), table, rows, key=[key])
 
 
 def _stored(session: Session, model: type[Task] | type[Message], wanted: list[str]
@@ -146,13 +135,15 @@ def _tasks(session: Session, book: Playbook, rule: Rule, action: Action, index: 
             outcome.tasks += int(key not in stored)
         return
     now = datetime.now(UTC)
-    rows = [{"customer_id": int(c), "title": params["title"], "reason": why,
-             "owner_id": owners.get(int(c)), "team": params.get("team"),
-             "priority": params.get("priority", "normal"), "status": TaskStatus.OPEN.value,
-             "due_at": due, "details": f"{details} ({rule.trigger}: {o}, {d})",
-             "dedupe_key": k, "created_at": now, "updated_at": now}
-            for c, o, d, k in zip(firings["customer_id"], firings["occurrence"],
-                                  firings["occurred_on"], dedupe, strict=True)]
+    customers = firings["customer_id"].astype("int64")
+    rows = pd.DataFrame({
+        "customer_id": customers, "title": params["title"], "reason": why,
+        "owner_id": pd.array(customers.map(owners), dtype="Int64"),
+        "team": params.get("team"), "priority": params.get("priority", "normal"),
+        "status": TaskStatus.OPEN.value, "due_at": due,
+        "details": f"{details} ({rule.trigger}: " + firings["occurrence"].astype(str) + ", "
+                   + firings["occurred_on"].astype(str) + ")",
+        "dedupe_key": dedupe, "created_at": now, "updated_at": now})
     outcome.tasks += insert_ignoring(session, TASKS, rows, "dedupe_key")
 
 
@@ -176,12 +167,17 @@ def _messages(session: Session, book: Playbook, rule: Rule, action: Action, inde
             outcome.messages += 1
         return
     now = datetime.now(UTC)
-    rows = [{"customer_id": int(firing.customer_id), "channel": channel, "purpose": purpose,
-             "template": params["template"], "context": _context(book, rule, firing),
-             "status": MessageStatus.QUEUED.value, "reason": why, "attempts": 0,
-             "idempotency_key": uuid.uuid4().hex, "dedupe_key": key,
-             "created_at": now, "updated_at": now}
-            for firing, key in zip(firings.itertuples(index=False), dedupe, strict=True)]
+    # the context as JSON text, built column-wise (the same keys as _context)
+    head = json.dumps({"playbook": book.name, "level": book.level, "rule": rule.name,
+                       "trigger": rule.trigger})[:-1]
+    context = (head + ', "occurrence": ' + firings["occurrence"].astype(str).map(json.dumps)
+               + ', "occurred_on": "' + firings["occurred_on"].astype(str) + '"}')
+    rows = pd.DataFrame({
+        "customer_id": firings["customer_id"].astype("int64"), "channel": channel,
+        "purpose": purpose, "template": params["template"], "context": context,
+        "status": MessageStatus.QUEUED.value, "reason": why, "attempts": 0,
+        "idempotency_key": [uuid.uuid4().hex for _ in range(len(firings))],
+        "dedupe_key": dedupe, "created_at": now, "updated_at": now})
     outcome.messages += insert_ignoring(session, MESSAGES, rows, "dedupe_key")
 
 

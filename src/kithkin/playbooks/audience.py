@@ -12,9 +12,10 @@ are counted as such.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.models import CustomerMetric
@@ -26,7 +27,7 @@ from kithkin.relationships.levels import Level
 from kithkin.relationships.models import CustomerStage, RelationshipProfile, SegmentLevel
 
 
-def _segments(session: Session, kind: str) -> pd.DataFrame:
+def segment_query(session: Session, kind: str) -> Select[Any]:
     """customer_id, segment for the segment kind."""
     if kind in ("value_tier", "needs_segment"):
         column = getattr(RelationshipProfile, kind)
@@ -39,13 +40,23 @@ def _segments(session: Session, kind: str) -> pd.DataFrame:
     else:  # stage:<model>
         query = select(CustomerStage.customer_id, CustomerStage.stage.label("segment")).where(
             CustomerStage.model == kind.removeprefix("stage:"))
-    return bulk.select_to_arrow(session.connection(), query).to_pandas()
+    return query
 
 
-def customer_levels(*, session: Session, segment_kind: str) -> pd.DataFrame:
+def read_segments(session: Session, kind: str) -> pd.DataFrame:
+    query = segment_query(session, kind)
+    expected = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return bulk.select_to_arrow(session.connection(), query,
+                                expected_rows=expected).to_pandas()
+
+
+def customer_levels(*, session: Session, segment_kind: str,
+                    segments: pd.DataFrame | None = None) -> pd.DataFrame:
     """customer_id, level (and ``source``: override or segment) of every customer served
-    by a level; erased customers are left out."""
-    segments = _segments(session, segment_kind)
+    by a level; erased customers are left out. ``segments``: already read
+    (:func:`segment_query`)."""
+    if segments is None:
+        segments = read_segments(session, segment_kind)
     in_force = {row.segment: row.override_level or row.recommended_level
                 for row in session.execute(select(SegmentLevel).where(
                     SegmentLevel.kind == segment_kind)).scalars()}

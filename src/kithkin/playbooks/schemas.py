@@ -73,6 +73,7 @@ class RunReport(BaseModel):
     mode: str
     dry_run: bool
     seconds: float
+    timings: dict[str, float] = Field(default_factory=dict)
     customers_by_level: dict[str, int]
     rules: list[RuleRun]
 

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
@@ -26,7 +26,7 @@ from kithkin.database import bulk
 from kithkin.database.core import session_scope
 from kithkin.database.writelock import with_lock_retries
 from kithkin.errors import ValidationError
-from kithkin.playbooks import actions, keys, triggers
+from kithkin.playbooks import actions, audience, keys, triggers
 from kithkin.playbooks.audience import customer_levels
 from kithkin.playbooks.definitions import TRIGGERS, Playbook, Rule
 from kithkin.playbooks.models import PlaybookFiring, PlaybookRun
@@ -34,6 +34,7 @@ from kithkin.playbooks.schemas import RuleRun, RunReport
 from kithkin.playbooks.workspace import PlaybookConfig, active_playbooks, load_config
 
 FIRINGS = bulk.table_of(PlaybookFiring)
+ADBC_FROM = 250_000
 
 
 @dataclass
@@ -78,10 +79,15 @@ def plan(*, session: Session, settings: Settings, as_of: date,
         raise ValidationError(f"unknown trigger(s) {unknown}; one of {sorted(TRIGGERS)}")
     config = load_config(home=settings.home)
     active = active_playbooks(home=settings.home, config=config)
-    levels = customer_levels(session=session, segment_kind=config.segment_kind)
+    books = served(config, active)
+    facts = triggers.Facts(session, as_of, [
+        rule for book, _ in books.values() for rule in book.rules
+        if only is None or rule.trigger in only])
+    levels = customer_levels(session=session, segment_kind=config.segment_kind,
+                             segments=_large_reads(session, config, facts))
     by_level = {str(k): int(v) for k, v in levels["level"].value_counts().items()}
     plans: list[RulePlan] = []
-    for book, served_levels in served(config, active).values():
+    for book, served_levels in books.values():
         members = levels[levels["level"].isin(served_levels)]
         if members.empty:
             continue
@@ -89,7 +95,7 @@ def plan(*, session: Session, settings: Settings, as_of: date,
         for rule in book.rules:
             if only is not None and rule.trigger not in only:
                 continue
-            due = triggers.evaluate(session, rule, as_of)
+            due = triggers.evaluate(facts, rule, as_of)
             due = due[due["customer_id"].isin(level_of.index)].reset_index(drop=True)
             due["dedupe_key"] = keys.firing_keys(book.name, rule.name, due["customer_id"],
                                                  due["occurrence"])
@@ -100,6 +106,25 @@ def plan(*, session: Session, settings: Settings, as_of: date,
             plans.append(RulePlan(book=book, rule=rule, due=len(due),
                                   new=new.reset_index(drop=True)))
     return plans, by_level
+
+
+def _large_reads(session: Session, config: PlaybookConfig,
+                 facts: triggers.Facts) -> pd.DataFrame:
+    """The customers' segments and (when a rule needs them) the latest metrics, read
+    together: on a SQLite file a large read goes through one ADBC child process, whose
+    start costs about as much as reading a million rows, so it is paid once."""
+    queries = {"segments": audience.segment_query(session, config.segment_kind)}
+    expected = {"segments": session.scalar(select(func.count()).select_from(
+        queries["segments"].subquery())) or 0}
+    metrics = facts.metrics_query() if facts.needs_metrics else None
+    if metrics is not None:
+        queries["metrics"], expected["metrics"] = metrics
+    # below ADBC_FROM rows the plain read is faster than starting the child process
+    expected = {name: n if n >= ADBC_FROM else 0 for name, n in expected.items()}
+    tables = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected)
+    if metrics is not None:
+        facts.set_metrics(tables["metrics"].to_pandas())
+    return tables["segments"].to_pandas()
 
 
 def _recorded(session: Session, book: Playbook, rule: Rule, due: pd.DataFrame) -> set[str]:
@@ -131,12 +156,14 @@ def apply(*, session: Session, plans: list[RulePlan], as_of: date,
                 skip.loc[contacted.index] = outcome.skip_reasons
         if len(new):
             rows = pd.DataFrame({
-                "run_id": run_id, "playbook": item.book.name, "level": new["level"],
-                "rule": item.rule.name, "trigger": item.rule.trigger,
-                "customer_id": new["customer_id"], "occurrence": new["occurrence"],
-                "occurred_on": new["occurred_on"], "fired_on": as_of,
-                "holdout": new["holdout"].astype(bool), "skip_reason": skip,
-                "dedupe_key": new["dedupe_key"]}).to_dict("records")
+                "run_id": run_id, "playbook": item.book.name,
+                "level": new["level"].astype(str), "rule": item.rule.name,
+                "trigger": item.rule.trigger,
+                "customer_id": new["customer_id"].astype("int64"),
+                "occurrence": new["occurrence"].astype(str),
+                "occurred_on": pd.to_datetime(new["occurred_on"]).dt.date,
+                "fired_on": as_of, "holdout": new["holdout"].astype(bool),
+                "skip_reason": skip.astype(object), "dedupe_key": new["dedupe_key"]})
             actions.insert_ignoring(session, FIRINGS, rows, "dedupe_key")
         lines.append(line)
     return lines
@@ -168,19 +195,22 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
         started = time.perf_counter()
         timings: dict[str, Any] = {}
         with session_scope(engine) as session:
-            record = PlaybookRun(as_of=as_of, mode=mode)
-            session.add(record)
-            session.flush()
+            # read before the first write: large reads of a SQLite file then go through
+            # ADBC (kithkin.database.bulk.select_to_arrow)
             plans, by_level = plan(session=session, settings=settings, as_of=as_of,
                                    only=only)
             timings["evaluate"] = round(time.perf_counter() - started, 4)
+            record = PlaybookRun(as_of=as_of, mode=mode)
+            session.add(record)
+            session.flush()
             clock = time.perf_counter()
             lines = apply(session=session, plans=plans, as_of=as_of, run_id=record.id)
             timings["act"] = round(time.perf_counter() - clock, 4)
             seconds = round(time.perf_counter() - started, 4)
             _finish(record, lines, seconds, timings)
             return RunReport(run_id=record.id, as_of=as_of, mode=mode, dry_run=False,
-                             seconds=seconds, customers_by_level=by_level, rules=lines)
+                             seconds=seconds, timings=timings, customers_by_level=by_level,
+                             rules=lines)
 
     return with_lock_retries(engine, once)
 

@@ -37,6 +37,10 @@ COLUMNS = ["customer_id", "occurrence", "occurred_on"]
 # Triggers fed by single events (evaluated as events arrive); the others read what a
 # refresh computed (metrics, stage history) or the calendar.
 EVENT_TRIGGERS = frozenset({"purchase", "complaint", "survey", "new_idea"})
+METRIC_TRIGGERS = frozenset({"lapse", "anniversary"})
+METRIC_COLUMNS = (CustomerMetric.orders, CustomerMetric.frequency, CustomerMetric.recency,
+                  CustomerMetric.p_alive, CustomerMetric.first_purchase_at,
+                  CustomerMetric.last_purchase_at)
 
 
 def _start(day: date) -> datetime:
@@ -50,8 +54,10 @@ def window(rule: Rule, as_of: date, *, lead: int = 0) -> tuple[date, date]:
     return last - timedelta(days=rule.window_days - 1), last
 
 
-def _read(session: Session, query: Select[Any]) -> pd.DataFrame:
-    return bulk.select_to_arrow(session.connection(), query).to_pandas()
+def _read(session: Session, query: Select[Any], expected: int = 0) -> pd.DataFrame:
+    """Rows as pandas; ``expected`` (a row count) lets a large read use ADBC."""
+    return bulk.select_to_arrow(session.connection(), query,
+                                expected_rows=expected).to_pandas()
 
 
 def _dates(values: pd.Series) -> pd.Series:
@@ -66,6 +72,61 @@ def _frame(customers: Any, occurrences: Any, days: Any) -> pd.DataFrame:
     return frame[COLUMNS]
 
 
+class Facts:
+    """What a run's rules read more than once, each read once per run: the orders of
+    the widest window of its purchase rules, and the latest metrics (lapse, anniversary).
+    """
+
+    def __init__(self, session: Session, as_of: date, rules: list[Rule]) -> None:
+        self.session, self.as_of = session, as_of
+        spans = [window(rule, as_of) for rule in rules if rule.trigger == "purchase"]
+        self._span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+        self._purchases: pd.DataFrame | None = None
+        self._metrics: pd.DataFrame | None = None
+        self._needs_metrics = any(r.trigger in METRIC_TRIGGERS for r in rules)
+
+    def purchases(self) -> pd.DataFrame:
+        """id, customer_id, day, amount of the orders in the purchase rules' span."""
+        if self._purchases is None:
+            if self._span is None:
+                raise ValueError("no purchase rule in this run")
+            first, last = self._span
+            t = Transaction
+            rows = _read(self.session, select(t.id, t.customer_id, t.ordered_at, t.amount)
+                         .where(t.ordered_at >= _start(first),
+                                t.ordered_at < _start(last + timedelta(days=1))))
+            rows["day"] = _dates(rows["ordered_at"]) if len(rows) else pd.Series(
+                dtype=object)
+            self._purchases = rows
+        return self._purchases
+
+    @property
+    def needs_metrics(self) -> bool:
+        return self._needs_metrics
+
+    def metrics_query(self) -> tuple[Select[Any], int] | None:
+        """The query of the latest stored metrics on or before the as-of (what the
+        refresh computed) and its row count; None when none is stored."""
+        m = CustomerMetric
+        latest = self.session.scalar(select(func.max(m.as_of)).where(m.as_of <= self.as_of))
+        if latest is None:
+            return None
+        expected = self.session.scalar(select(func.count()).where(m.as_of == latest)) or 0
+        return select(m.customer_id, *METRIC_COLUMNS).where(m.as_of == latest), expected
+
+    def metrics(self) -> pd.DataFrame:
+        if self._metrics is None:
+            found = self.metrics_query()
+            self._metrics = pd.DataFrame(columns=["customer_id", *(
+                c.key for c in METRIC_COLUMNS)]) if found is None else _read(
+                self.session, found[0], found[1])
+        return self._metrics
+
+    def set_metrics(self, frame: pd.DataFrame) -> None:
+        """Metrics read by the caller with other large reads (one ADBC child process)."""
+        self._metrics = frame
+
+
 def _by_id(session: Session, query: Select[Any], when: str) -> pd.DataFrame:
     rows = _read(session, query)
     if rows.empty:
@@ -73,16 +134,16 @@ def _by_id(session: Session, query: Select[Any], when: str) -> pd.DataFrame:
     return _frame(rows["customer_id"], rows["id"], _dates(rows[when]))
 
 
-def purchase(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def purchase(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     first, last = window(rule, as_of)
-    t = Transaction
-    query = select(t.id, t.customer_id, t.ordered_at).where(
-        t.ordered_at >= _start(first), t.ordered_at < _start(last + timedelta(days=1)),
-        t.amount > float(rule.params.get("min_amount", 0)))
-    return _by_id(session, query, "ordered_at")
+    rows = facts.purchases()
+    keep = ((rows["day"] >= first) & (rows["day"] <= last)
+            & (rows["amount"] > float(rule.params.get("min_amount", 0)))).to_numpy()
+    return _frame(rows["customer_id"].to_numpy()[keep], rows["id"].to_numpy()[keep],
+                  rows["day"][keep])
 
 
-def stage_change(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def stage_change(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     first, last = window(rule, as_of)
     s = StageChange
     query = select(s.id, s.customer_id, s.as_of).where(
@@ -91,34 +152,34 @@ def stage_change(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
     query = query.where(s.direction.in_(["up", "down"] if direction == "any" else [direction]))
     if "to_stage" in rule.params:
         query = query.where(s.to_stage == rule.params["to_stage"])
-    rows = _read(session, query)
+    rows = _read(facts.session, query)
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
     return _frame(rows["customer_id"], rows["id"], pd.to_datetime(rows["as_of"]).dt.date)
 
 
-def _interactions(session: Session, kind: str, rule: Rule, as_of: date,
+def _interactions(facts: Facts, kind: str, rule: Rule, as_of: date,
                   *conditions: Any, lead: int = 0) -> pd.DataFrame:
     first, last = window(rule, as_of, lead=lead)
     i = Interaction
     query = select(i.id, i.customer_id, i.occurred_at).where(
         i.kind == kind, i.customer_id.is_not(None), i.occurred_at >= _start(first),
         i.occurred_at < _start(last + timedelta(days=1)), *conditions)
-    return _by_id(session, query, "occurred_at")
+    return _by_id(facts.session, query, "occurred_at")
 
 
-def complaint(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def complaint(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     if rule.params.get("state", "opened") == "opened":
-        return _interactions(session, InteractionKind.COMPLAINT, rule, as_of)
+        return _interactions(facts, InteractionKind.COMPLAINT, rule, as_of)
     i = Interaction
     # still unresolved now, and the N days ran out inside the window
     unresolved = and_(i.resolved_at.is_(None), or_(i.status.is_(None), i.status.not_in(
         [TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value])))
-    return _interactions(session, InteractionKind.COMPLAINT, rule, as_of, unresolved,
+    return _interactions(facts, InteractionKind.COMPLAINT, rule, as_of, unresolved,
                          lead=int(rule.params.get("days", 7)))
 
 
-def survey(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def survey(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     i = Interaction
     conditions: list[Any] = [i.score.is_not(None)]
     if "scale" in rule.params:
@@ -127,14 +188,14 @@ def survey(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
         conditions.append(i.score < float(rule.params["score_below"]))
     else:
         conditions.append(i.score >= float(rule.params["score_at_least"]))
-    return _interactions(session, InteractionKind.SURVEY_RESPONSE, rule, as_of, *conditions)
+    return _interactions(facts, InteractionKind.SURVEY_RESPONSE, rule, as_of, *conditions)
 
 
-def new_idea(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
-    return _interactions(session, InteractionKind.IDEA, rule, as_of)
+def new_idea(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
+    return _interactions(facts, InteractionKind.IDEA, rule, as_of)
 
 
-def membership_ending(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def membership_ending(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     # action day = ended - days_before + delay, in the window
     before = int(rule.params.get("days_before", 30))
     first, last = window(rule, as_of, lead=-before)
@@ -144,27 +205,16 @@ def membership_ending(session: Session, rule: Rule, as_of: date) -> pd.DataFrame
         m.ended_at < _start(last + timedelta(days=1)))
     if "kind" in rule.params:
         query = query.where(m.kind == rule.params["kind"])
-    return _by_id(session, query, "ended_at")
+    return _by_id(facts.session, query, "ended_at")
 
 
-def _metrics(session: Session, as_of: date, *columns: Any) -> pd.DataFrame:
-    """The latest stored metrics on or before ``as_of`` (what the refresh computed)."""
-    latest = session.scalar(select(func.max(CustomerMetric.as_of)).where(
-        CustomerMetric.as_of <= as_of))
-    if latest is None:
-        return pd.DataFrame(columns=["customer_id", *(c.key for c in columns)])
-    return _read(session, select(CustomerMetric.customer_id, *columns).where(
-        CustomerMetric.as_of == latest))
-
-
-def lapse(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def lapse(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     """Silence beyond ``factor`` x the customer's own mean time between purchases
     (recency / repeat purchases, from the refresh's metrics), or P(alive) below a
     threshold. The episode starts at the last purchase: a new purchase ends it, and the
     next silence is a new occurrence."""
     m = CustomerMetric
-    rows = _metrics(session, as_of, m.orders, m.frequency, m.recency, m.p_alive,
-                    m.last_purchase_at)
+    rows = facts.metrics()
     rows = rows[rows["last_purchase_at"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -192,9 +242,9 @@ def lapse(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
     return _frame(chosen["customer_id"], [f"lapse:{d.isoformat()}" for d in days], days)
 
 
-def anniversary(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def anniversary(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     """A year or more since the first purchase; 29 February falls on the 28th."""
-    rows = _metrics(session, as_of, CustomerMetric.first_purchase_at)
+    rows = facts.metrics()
     rows = rows[rows["first_purchase_at"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -213,14 +263,14 @@ def anniversary(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-EVALUATORS: dict[str, Callable[[Session, Rule, date], pd.DataFrame]] = {
+EVALUATORS: dict[str, Callable[[Facts, Rule, date], pd.DataFrame]] = {
     "purchase": purchase, "stage_change": stage_change, "lapse": lapse,
     "complaint": complaint, "survey": survey, "anniversary": anniversary,
     "membership_ending": membership_ending, "new_idea": new_idea,
 }
 
 
-def evaluate(session: Session, rule: Rule, as_of: date) -> pd.DataFrame:
+def evaluate(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     """The due occurrences of ``rule``'s trigger as of ``as_of`` (see module docs)."""
-    frame = EVALUATORS[rule.trigger](session, rule, as_of)
+    frame = EVALUATORS[rule.trigger](facts, rule, as_of)
     return frame.drop_duplicates(["customer_id", "occurrence"])
