@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import refresh as refresh_bench  # noqa: E402  (the sibling benchmark's store and clock)
+import refresh as refresh_bench
 
 STRESS = """[playbook]
 name = "bench_all"

@@ -123,7 +123,7 @@ def _overlapping(engine_factory: object, settings: object, runs: int = 2) -> lis
         try:
             barrier.wait()
             service.run(engine=engine, settings=settings, as_of=AS_OF)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - reported by the test
+        except Exception as exc:
             errors.append(exc)
         finally:
             engine.dispose()

@@ -28,10 +28,10 @@ from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError, KithkinError
-from kithkin.relationships import reports as relationship_reports
-from kithkin.relationships import service as relationship_service
 from kithkin.playbooks import service as playbook_service
 from kithkin.playbooks.schemas import RunReport
+from kithkin.relationships import reports as relationship_reports
+from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
 STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "holdout", "store",

@@ -32,12 +32,12 @@ from kithkin.config import Settings, get_settings
 from kithkin.customers import router as customers_router
 from kithkin.database.core import get_engine, session_factory
 from kithkin.identity import router as identity_router
-from kithkin.playbooks import router as playbooks_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
+from kithkin.playbooks import router as playbooks_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router

@@ -71,7 +71,7 @@ def _account_managers(session: Session, customers: np.ndarray) -> dict[int, int]
     found: dict[int, int] = {}
     ids = [int(i) for i in np.unique(customers)]
     for start in range(0, len(ids), CHUNK):
-        found.update({int(c): int(m) for c, m in session.execute(select(
+        found.update({int(c): int(m or 0) for c, m in session.execute(select(
             Customer.id, Customer.account_manager_id).where(
             Customer.id.in_(ids[start:start + CHUNK]),
             Customer.account_manager_id.is_not(None))).all()})
@@ -98,9 +98,9 @@ def _assign(session: Session, customers: np.ndarray) -> tuple[int, int]:
         Customer.account_manager_id.in_(staff)).group_by(Customer.account_manager_id)).all())
     order = sorted(staff, key=lambda s: (load.get(s, 0), s))
     rows = [{"b_id": c, "b_am": order[n % len(order)]} for n, c in enumerate(needing)]
-    statement = update(Customer.__table__).where(  # type: ignore[arg-type]
-        Customer.__table__.c.id == bindparam("b_id"),  # type: ignore[attr-defined]
-        Customer.__table__.c.account_manager_id.is_(None),  # type: ignore[attr-defined]
+    table = bulk.table_of(Customer)
+    statement = update(table).where(
+        table.c.id == bindparam("b_id"), table.c.account_manager_id.is_(None),
     ).values(account_manager_id=bindparam("b_am"))
     session.connection().execute(statement, rows)
     return len(needing), 0

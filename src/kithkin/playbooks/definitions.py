@@ -314,7 +314,7 @@ def _parse_rule(raw: Any, where: _Block, *, file: str, playbook: str, seen: set[
             raise action_fail(f"unknown action {kind!r}; one of {sorted(ACTIONS)}", "action")
         actions.append(Action(kind, _check_keys(action, ACTION_KEYS[kind], action_fail,
                                                 f"action {kind}", {"action"})))
-    return Rule(name=rule_name, trigger=trigger, params=params, actions=tuple(actions),
+    return Rule(name=str(rule_name), trigger=trigger, params=params, actions=tuple(actions),
                 delay_days=int(raw.get("delay_days", 0)),
                 window_days=int(raw.get("window_days", 30)),
                 description=str(raw.get("description", "")))

@@ -140,7 +140,7 @@ def outcomes(*, session: Session, as_of: date, outcome_model: str) -> pd.DataFra
         firings["move"] = None
     age = (pd.Timestamp(as_of) - firings["fired"]).dt.days
     rows = []
-    for (playbook, rule, holdout), group in firings.groupby(KEY + ["holdout"]):
+    for (playbook, rule, holdout), group in firings.groupby([*KEY, "holdout"]):
         row: dict[str, Any] = {"playbook": playbook, "rule": rule,
                                "group": "holdout" if holdout else "contacted"}
         for name, horizon in HORIZONS.items():

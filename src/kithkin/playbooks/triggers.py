@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.models import CustomerMetric
@@ -54,7 +54,7 @@ def window(rule: Rule, as_of: date, *, lead: int = 0) -> tuple[date, date]:
     return last - timedelta(days=rule.window_days - 1), last
 
 
-def _read(session: Session, query: Select[Any], expected: int = 0) -> pd.DataFrame:
+def _read(session: Session, query: Any, expected: int = 0) -> pd.DataFrame:
     """Rows as pandas; ``expected`` (a row count) lets a large read use ADBC."""
     return bulk.select_to_arrow(session.connection(), query,
                                 expected_rows=expected).to_pandas()
@@ -104,7 +104,7 @@ class Facts:
     def needs_metrics(self) -> bool:
         return self._needs_metrics
 
-    def metrics_query(self) -> tuple[Select[Any], int] | None:
+    def metrics_query(self) -> tuple[Any, int] | None:
         """The query of the latest stored metrics on or before the as-of (what the
         refresh computed) and its row count; None when none is stored."""
         m = CustomerMetric
@@ -127,7 +127,7 @@ class Facts:
         self._metrics = frame
 
 
-def _by_id(session: Session, query: Select[Any], when: str) -> pd.DataFrame:
+def _by_id(session: Session, query: Any, when: str) -> pd.DataFrame:
     rows = _read(session, query)
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -213,7 +213,6 @@ def lapse(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     (recency / repeat purchases, from the refresh's metrics), or P(alive) below a
     threshold. The episode starts at the last purchase: a new purchase ends it, and the
     next silence is a new occurrence."""
-    m = CustomerMetric
     rows = facts.metrics()
     rows = rows[rows["last_purchase_at"].notna()]
     if rows.empty:

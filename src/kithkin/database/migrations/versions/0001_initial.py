@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 10:45:19.494414
+Create Date: 2026-12-07 11:10:15.146143
 """
 
 from __future__ import annotations
@@ -459,7 +459,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('playbook_firing', schema=None) as batch_op:
         batch_op.create_index('ix_playbook_firing_customer', ['customer_id'], unique=False)
-        batch_op.create_index('ix_playbook_firing_playbook_rule_fired', ['playbook', 'rule', 'fired_on'], unique=False)
+        batch_op.create_index('ix_playbook_firing_playbook_rule_occurred', ['playbook', 'rule', 'occurred_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_playbook_firing_run_id'), ['run_id'], unique=False)
 
     op.create_table('prospect',
@@ -672,7 +672,7 @@ def downgrade() -> None:
     op.drop_table('prospect')
     with op.batch_alter_table('playbook_firing', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_playbook_firing_run_id'))
-        batch_op.drop_index('ix_playbook_firing_playbook_rule_fired')
+        batch_op.drop_index('ix_playbook_firing_playbook_rule_occurred')
         batch_op.drop_index('ix_playbook_firing_customer')
 
     op.drop_table('playbook_firing')
