@@ -6,6 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from kithkin.fields import IsoDate
+
 
 class ActionRead(BaseModel):
     action: str
@@ -84,7 +86,7 @@ class RunReport(BaseModel):
 
 
 class RunRequest(BaseModel):
-    as_of: date | None = Field(default=None, description="Default: today (UTC).")
+    as_of: IsoDate | None = Field(default=None, description="Default: today (UTC).")
     triggers: list[str] | None = Field(default=None, description="Only these triggers.")
 
 
