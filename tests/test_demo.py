@@ -17,8 +17,12 @@ def test_demo_runs_end_to_end_and_again(workspace: Path) -> None:
     first = runner.invoke(app, ["demo", "--customers", "400", "--years", "2"],
                           env={"COLUMNS": "200"})
     assert first.exit_code == 0, first.output
-    for heading in ("1. simulate", "3. refresh", "4. what kithkin knows", "5. dashboard"):
+    for heading in ("1. simulate", "3. refresh", "4. what kithkin knows", "5. playbooks",
+                    "6. dashboard"):
         assert heading in first.output
+    # the playbooks' tasks and messages per level, and what the holdout comparison says
+    assert "created by the playbooks, per level" in first.output
+    assert "partnership" in first.output and "contacted" in first.output
     for model in ("journey", "ladder", "pyramid"):
         assert model in first.output
     line = next(x for x in first.output.splitlines() if DEMO_AGENT_EMAIL in x)

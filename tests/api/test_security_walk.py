@@ -195,6 +195,15 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/retention/service-recovery"): EVERYONE,
     ("GET", "/api/v1/retention/survival"): EVERYONE,
     ("GET", "/api/v1/retention/cox"): EVERYONE,
+    ("GET", "/api/v1/playbooks"): NOT_AGENTS,
+    ("POST", "/api/v1/playbooks/validate"): NOT_AGENTS,
+    ("POST", "/api/v1/playbooks/install"): OPERATIONS,
+    ("POST", "/api/v1/playbooks/dry-run"): NOT_AGENTS,
+    ("POST", "/api/v1/playbooks/run"): OPERATIONS,
+    ("GET", "/api/v1/playbooks/runs"): NOT_AGENTS,
+    ("GET", "/api/v1/playbooks/report"): NOT_AGENTS,
+    ("PUT", "/api/v1/playbooks/customers/{customer_id}/level"): OPERATIONS,
+    ("DELETE", "/api/v1/playbooks/customers/{customer_id}/level"): OPERATIONS,
 }
 # Checked against the request body (the kind of event), tested in test_events_imports.
 BODY_CHECKED = {("POST", "/api/v1/events"), ("POST", "/api/v1/events/batch")}

@@ -88,6 +88,13 @@ def refresh(
             console.print(f"  {model_summary.model}: {counts}")
         for line in relationship_cli.evidence_lines(result.relationships.evidence):
             console.print(line)
+    if result.playbooks is not None:
+        totals = result.playbooks.totals
+        console.print(f"playbooks: {totals['new']:,} trigger occurrences acted on "
+                      f"({totals['holdout']:,} held out): {totals['tasks']:,} tasks, "
+                      f"{totals['messages']:,} messages (kithkin playbooks report)")
+    if result.playbooks_error:
+        console.print(f"[yellow]playbooks did not run:[/] {result.playbooks_error}")
     if result.model_error:
         console.print(f"[yellow]models not fitted:[/] {result.model_error}; the other "
                       "metrics were stored, model columns are empty")

@@ -1,5 +1,5 @@
 """`kithkin refresh`: snapshot -> summaries -> features -> models -> holdout check ->
-store -> relationships.
+store -> relationships -> playbooks.
 
 Each step is a function so it can be timed and reported on its own; :func:`run` chains
 them and calls ``on_step(name)`` before each one (the CLI drives a Rich progress display
@@ -27,16 +27,18 @@ from kithkin.analytics import service as metrics_service
 from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
-from kithkin.errors import ConflictError
+from kithkin.errors import ConflictError, KithkinError
 from kithkin.loyalty import ledger as loyalty_ledger
 from kithkin.loyalty import programme as loyalty_programme
 from kithkin.offers import compute as offers_compute
+from kithkin.playbooks import service as playbook_service
+from kithkin.playbooks.schemas import RunReport
 from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
 STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "holdout", "store",
-                          "relationships", "offers", "loyalty")
+                          "relationships", "offers", "loyalty", "playbooks")
 
 
 @dataclass
@@ -51,6 +53,8 @@ class RefreshResult:
     relationships: RelationshipRefreshReport | None = None
     loyalty: loyalty_ledger.GrantResult | None = None
     offers: offers_compute.OfferReport | None = None
+    playbooks: RunReport | None = None
+    playbooks_error: str | None = None  # the refresh stands; the playbooks did not run
 
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
@@ -103,6 +107,19 @@ def refresh_relationships(*, engine: Engine, settings: Settings,
         events = relationship_features.compute(source, as_of=result.as_of)
         result.relationships = relationship_service.refresh(
             session=session, settings=settings, as_of=result.as_of, metrics=block, events=events)
+
+
+def run_playbooks(*, engine: Engine, settings: Settings, result: RefreshResult) -> None:
+    """Every active playbook over the refreshed results (metrics, stages, interactions,
+    memberships). A playbook error (an edited playbooks.toml naming a missing playbook...)
+    does not undo the refresh: it is kept on the result and in ``playbook_run``."""
+    try:
+        result.playbooks = playbook_service.run(engine=engine, settings=settings,
+                                                as_of=result.as_of, mode="refresh")
+    except KithkinError as exc:
+        result.playbooks_error = str(exc)
+        playbook_service.record_failure(engine=engine, as_of=result.as_of, mode="refresh",
+                                        error=str(exc))
 
 
 def refuse_backfill(*, engine: Engine, as_of: date) -> None:
@@ -192,5 +209,7 @@ def run(
         result.offers = offers_compute.refresh(store=engine, source=source, as_of=as_of)
     with step("loyalty"):
         grant_points(engine=engine, settings=settings, result=result)
+    with step("playbooks"):
+        run_playbooks(engine=engine, settings=settings, result=result)
     record_timings(engine=engine, result=result)
     return result

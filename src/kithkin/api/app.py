@@ -41,6 +41,7 @@ from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.loyalty import router as loyalty_router
 from kithkin.memberships import router as memberships_router
 from kithkin.offers import router as offers_router
+from kithkin.playbooks import router as playbooks_router
 from kithkin.preferences import router as preferences_router
 from kithkin.privacy import router as privacy_router
 from kithkin.products import router as products_router
@@ -76,6 +77,7 @@ API_ROUTERS: list[APIRouter] = [
     events.router,
     tasks_router.router,
     preferences_router.router,
+    playbooks_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.

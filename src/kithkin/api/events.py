@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Engine
 
@@ -26,6 +26,7 @@ from kithkin.imports.ingest import pipeline as ingest_pipeline
 from kithkin.imports.schemas import ImportReport, RejectedRow
 from kithkin.loyalty import ledger as loyalty_ledger
 from kithkin.loyalty import programme as loyalty_programme
+from kithkin.playbooks import events as playbook_events
 
 router = APIRouter(prefix="/events", tags=["events"])
 MAX_BATCH = 10_000
@@ -83,7 +84,7 @@ class EventResult(BaseModel):
 
 
 def _ingest(request: Request, user: CurrentUser, kind: str,
-            records: list[Record]) -> EventResult:
+            records: list[Record], background: BackgroundTasks) -> EventResult:
     check_permission(request, user, AREA_BY_KIND[kind], Access.WRITE)
     CustomerScope.for_user(user).require_all("event ingestion")
     engine = request.app.state.engine
@@ -92,6 +93,9 @@ def _ingest(request: Request, user: CurrentUser, kind: str,
         kind=kind, records=records, engine=engine, settings=settings))
     if kind == "transactions" and report.rows_written:
         _grant_points(engine, settings, records)
+    if kind in playbook_events.KINDS and report.inserted + report.updated:
+        # the playbooks' event-fed rules, after the response (kithkin.playbooks.events)
+        background.add_task(playbook_events.RUNS.request, engine, settings)
     return EventResult(
         received=len(records), accepted=report.rows_written, inserted=report.inserted,
         updated=report.updated, unchanged=report.unchanged, duplicates=report.duplicates,
@@ -114,9 +118,10 @@ def _grant_in_session(engine: Engine, programme: loyalty_programme.Programme,
 
 
 @router.post("", response_model=EventResult)
-def ingest_event(event: Event, request: Request, user: CurrentUser) -> EventResult:
+def ingest_event(event: Event, request: Request, user: CurrentUser,
+                 background: BackgroundTasks) -> EventResult:
     """One event; a rejected event is a 422 naming the field and the reason."""
-    result = _ingest(request, user, event.kind, [event.record])
+    result = _ingest(request, user, event.kind, [event.record], background)
     if result.rejects:
         reject = result.rejects[0]
         raise ValidationError(f"{reject.field}: {reject.reason}")
@@ -124,6 +129,7 @@ def ingest_event(event: Event, request: Request, user: CurrentUser) -> EventResu
 
 
 @router.post("/batch", response_model=EventResult)
-def ingest_batch(batch: EventBatch, request: Request, user: CurrentUser) -> EventResult:
+def ingest_batch(batch: EventBatch, request: Request, user: CurrentUser,
+                 background: BackgroundTasks) -> EventResult:
     """Up to 10,000 events of one kind; good ones are stored, bad ones listed."""
-    return _ingest(request, user, batch.kind, batch.records)
+    return _ingest(request, user, batch.kind, batch.records, background)

@@ -35,3 +35,10 @@ AnalyticsAdmin = Annotated[
 ]
 TasksRead = Annotated[StaffUser, Depends(require_permission(Area.TASKS, Access.READ))]
 TasksWrite = Annotated[StaffUser, Depends(require_permission(Area.TASKS, Access.WRITE))]
+PlaybooksRead = Annotated[StaffUser, Depends(require_permission(Area.PLAYBOOKS, Access.READ))]
+PlaybooksWrite = Annotated[
+    StaffUser, Depends(require_permission(Area.PLAYBOOKS, Access.WRITE))
+]
+PlaybooksAdmin = Annotated[
+    StaffUser, Depends(require_permission(Area.PLAYBOOKS, Access.ADMIN))
+]

@@ -30,6 +30,7 @@ class Area(StrEnum):
     IMPORTS = "imports"
     ANALYTICS = "analytics"
     TASKS = "tasks"  # follow-up work; agents: tasks of their own book
+    PLAYBOOKS = "playbooks"  # follow-up playbooks: read reports, run, install
 
 
 class Access(StrEnum):

@@ -70,6 +70,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                          ("kithkin.tasks.cli:app",)),
     "retention": LazyCommand("Retention: report, exit interviews, complaints, classifier.",
                              ("kithkin.retention.cli:app",)),
+    "playbooks": LazyCommand("Follow-up playbooks per relationship level.",
+                             ("kithkin.playbooks.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

@@ -18,6 +18,7 @@ from kithkin.dashboard import (
     pages_identity,
     pages_imports,
     pages_models,
+    pages_playbooks,
     pages_privacy,
     pages_relationships,
     pages_retention,
@@ -32,5 +33,6 @@ for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages
                pages_admin, pages_relationships, pages_identity, pages_ideas, pages_bundles,
                pages_models, pages_tasks, pages_customer_work,
                pages_privacy,
-               pages_retention):
+               pages_retention,
+               pages_playbooks):
     router.include_router(module.router)

@@ -11,6 +11,7 @@ from kithkin.loyalty import models as loyalty  # noqa: F401
 from kithkin.memberships import models as memberships  # noqa: F401
 from kithkin.offers import models as offers  # noqa: F401
 from kithkin.outbox import models as outbox  # noqa: F401
+from kithkin.playbooks import models as playbooks  # noqa: F401
 from kithkin.preferences import models as preferences  # noqa: F401
 from kithkin.privacy import models as privacy  # noqa: F401
 from kithkin.products import models as products  # noqa: F401

@@ -84,7 +84,12 @@ def demo(
     _print_stages()
     _print_examples()
     passwords = demo_service.ensure_demo_users(engine=engine)
-    console.rule("[bold]5. dashboard")
+    console.rule("[bold]5. playbooks: what each level's follow-up created, and did it work")
+    partners = demo_service.serve_book_as_partners(engine=engine, settings=settings, as_of=end)
+    console.print(f"the agent's book ({partners} customers) is served at the partnership "
+                  "level (a per-customer override); the others at their segment's level")
+    _print_playbooks(end)
+    console.rule("[bold]6. dashboard")
     console.print(f"run [bold]kithkin serve[/] (from this folder) and open "
                   f"http://127.0.0.1:{port}/  and sign in as")
     for email, password in passwords.items():
@@ -152,6 +157,35 @@ def _print_examples(limit: int = 3) -> None:
             print_explanation(relationship_service.explain(
                 session=session, settings=get_settings(), customer_id=customer_id),
                 heading=title(customer, list(customer.identifiers)))
+
+
+def _print_playbooks(as_of: date) -> None:
+    """Per level: the tasks and messages the playbooks created; per rule: what the
+    holdout comparison says (the simulator's customers do not react to contact, so "no
+    difference shown" is the honest answer here)."""
+    from kithkin.playbooks import views as playbook_views
+
+    with session_scope() as session:
+        rows = playbook_views.what_happened(session=session, home=get_settings().home,
+                                            as_of=as_of)
+    if not rows:
+        console.print("no playbook fired (no customer is served by a level with rules)")
+        return
+    levels: dict[str, list[int]] = {}
+    for row in rows:
+        totals = levels.setdefault(row["level"], [0, 0, 0, 0])
+        for n, key in enumerate(("firings", "holdout", "tasks", "messages")):
+            totals[n] += int(row[key])
+    output.print_table(output.build_table(
+        ["level", "trigger occurrences", "held out", "tasks", "messages"],
+        [[level, *values] for level, values in sorted(levels.items())],
+        title="created by the playbooks, per level", numeric=[False, True, True, True, True]),
+        console=console)
+    output.print_table(output.build_table(
+        ["playbook", "rule", "bought again within 90 days: contacted vs holdout"],
+        [[r["playbook"], r["rule"],
+          playbook_views.comparison_text(r["comparison"]["bought_90d"])] for r in rows],
+        title="what happened next (kithkin playbooks report)"), console=console)
 
 
 def register(app: typer.Typer) -> None:

@@ -106,6 +106,25 @@ def ensure_demo_users(*, engine: Engine) -> dict[str, str | None]:
     return passwords
 
 
+def serve_book_as_partners(*, engine: Engine, settings: Settings, as_of: date) -> int:
+    """Serve the customers with an account manager at the partnership level (their own
+    level override: Kotler's matrix picks levels per segment, and a firm names its key
+    accounts itself) and run the playbooks for them. Returns how many."""
+    from kithkin.customers.models import Customer
+    from kithkin.playbooks import audience
+    from kithkin.playbooks import service as playbook_service
+
+    with session_scope(engine) as session:
+        book = list(session.scalars(select(Customer.id).where(
+            Customer.account_manager_id.is_not(None))))
+        for customer_id in book:
+            audience.set_customer_level(session=session, customer_id=customer_id,
+                                        level="partnership", by="demo",
+                                        reason="the agent's book of key accounts")
+    playbook_service.run(engine=engine, settings=settings, as_of=as_of, mode="manual")
+    return len(book)
+
+
 def prepare_store(*, settings: Settings) -> Engine:
     settings.home.mkdir(parents=True, exist_ok=True)
     signing_secret(settings)  # a new workspace gets its secret now, not on first request

@@ -219,6 +219,44 @@ def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
         set_={n: statement.excluded[n] for n in others})
 
 
+def _insert_new_statement(conn: Connection, table: Table, key: Sequence[str],
+                          names: Sequence[str], source: Table | None) -> Any:
+    module: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+    statement = module.insert(table)
+    if source is None:
+        statement = statement.values(_binds(table, names))
+    else:  # WHERE true: see _upsert_statement
+        statement = statement.from_select(
+            list(names), select(*(source.c[n] for n in names)).where(true()))
+    return statement.on_conflict_do_nothing(index_elements=_key_columns(table, key))
+
+
+def insert_new(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]) -> int:
+    """Insert the ``rows`` whose ``key`` (a unique constraint) is not stored yet; a row
+    already stored, by this call or a concurrent one, is left as it is (ON CONFLICT DO
+    NOTHING). Returns the rows inserted (one statement per path, so the count is exact).
+    """
+    data = conform(table, rows)
+    _key_columns(table, key)
+    if data.num_rows == 0:
+        return 0
+    names = data.column_names
+    if conn.dialect.name == "postgresql":
+        with postgresql.temp_copy(conn, table, data) as temp:
+            # counted before the temp table's DROP runs on the connection
+            inserted = conn.execute(
+                _insert_new_statement(conn, table, key, names, temp),
+                execution_options={"preserve_rowcount": True}).rowcount
+        return int(max(inserted, 0))
+    staged = _staged(conn, table, data)
+    if staged is not None:
+        with sqlite.page_cache(conn):
+            done = conn.execute(_insert_new_statement(conn, table, key, names, staged))
+        return int(max(done.rowcount, 0))
+    return sqlite.executemany(conn, _insert_new_statement(conn, table, key, names, None),
+                              _bound(data))
+
+
 def upsert(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]) -> int:
     """Insert ``rows``, updating the other columns of rows whose ``key`` (a unique
     constraint of ``table``) is already stored. Running it twice changes nothing more.

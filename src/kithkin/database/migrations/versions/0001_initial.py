@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 11:46:21.020869
+Create Date: 2026-12-07 11:47:53.388402
 """
 
 from __future__ import annotations
@@ -97,6 +97,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_metrics_run')),
     sa.UniqueConstraint('as_of', name=op.f('uq_metrics_run_as_of'))
     )
+    op.create_table('playbook_run',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('mode', sa.String(length=16), nullable=False),
+    sa.Column('candidates', sa.Integer(), nullable=False),
+    sa.Column('fired', sa.Integer(), nullable=False),
+    sa.Column('holdout', sa.Integer(), nullable=False),
+    sa.Column('tasks', sa.Integer(), nullable=False),
+    sa.Column('messages', sa.Integer(), nullable=False),
+    sa.Column('skipped', sa.Integer(), nullable=False),
+    sa.Column('failed', sa.Integer(), nullable=False),
+    sa.Column('seconds', sa.Double(), nullable=True),
+    sa.Column('timings', sa.JSON(), nullable=True),
+    sa.Column('summary', sa.JSON(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('started_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_playbook_run'))
+    )
+    with op.batch_alter_table('playbook_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_playbook_run_as_of'), ['as_of'], unique=False)
+
     op.create_table('product',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('sku', sa.String(length=100), nullable=False),
@@ -313,6 +335,17 @@ def upgrade() -> None:
     with op.batch_alter_table('customer_identifier', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_identifier_customer_id'), ['customer_id'], unique=False)
 
+    op.create_table('customer_level_override',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('level', sa.String(length=16), nullable=False),
+    sa.Column('set_by', sa.String(length=200), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('set_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_level_override_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_level_override')),
+    sa.UniqueConstraint('customer_id', name=op.f('uq_customer_level_override_customer_id'))
+    )
     op.create_table('customer_link',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('from_customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -561,6 +594,30 @@ def upgrade() -> None:
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index('ix_message_customer_created', ['customer_id', 'created_at'], unique=False)
         batch_op.create_index('ix_message_status_next', ['status', 'next_attempt_at'], unique=False)
+
+    op.create_table('playbook_firing',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('playbook', sa.String(length=64), nullable=False),
+    sa.Column('level', sa.String(length=16), nullable=False),
+    sa.Column('rule', sa.String(length=64), nullable=False),
+    sa.Column('trigger', sa.String(length=32), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('occurrence', sa.String(length=64), nullable=False),
+    sa.Column('occurred_on', sa.Date(), nullable=False),
+    sa.Column('fired_on', sa.Date(), nullable=False),
+    sa.Column('holdout', sa.Boolean(), nullable=False),
+    sa.Column('skip_reason', sa.String(length=100), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_playbook_firing_customer_id_customer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['playbook_run.id'], name=op.f('fk_playbook_firing_run_id_playbook_run'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_playbook_firing')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_playbook_firing_dedupe_key'))
+    )
+    with op.batch_alter_table('playbook_firing', schema=None) as batch_op:
+        batch_op.create_index('ix_playbook_firing_customer', ['customer_id'], unique=False)
+        batch_op.create_index('ix_playbook_firing_playbook_rule_occurred', ['playbook', 'rule', 'occurred_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_playbook_firing_run_id'), ['run_id'], unique=False)
 
     op.create_table('prospect',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -883,6 +940,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_prospect_email_normalized'))
 
     op.drop_table('prospect')
+    with op.batch_alter_table('playbook_firing', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_playbook_firing_run_id'))
+        batch_op.drop_index('ix_playbook_firing_playbook_rule_occurred')
+        batch_op.drop_index('ix_playbook_firing_customer')
+
+    op.drop_table('playbook_firing')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index('ix_message_status_next')
         batch_op.drop_index('ix_message_customer_created')
@@ -925,6 +988,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customer_link_from_customer_id'))
 
     op.drop_table('customer_link')
+    op.drop_table('customer_level_override')
     with op.batch_alter_table('customer_identifier', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_identifier_customer_id'))
 
@@ -964,6 +1028,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_product_category'))
 
     op.drop_table('product')
+    with op.batch_alter_table('playbook_run', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_playbook_run_as_of'))
+
+    op.drop_table('playbook_run')
     op.drop_table('metrics_run')
     with op.batch_alter_table('import_job', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_import_job_file_sha256'))

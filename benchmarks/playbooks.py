@@ -1,0 +1,214 @@
+"""Playbook evaluation over a million customers after a refresh (SQLite store, the
+embedded default). Target: under 10 s.
+
+The store is the refresh benchmark's (benchmarks/refresh.py: ``--customers`` customers,
+``--transactions`` orders over three years, cached in benchmarks/data/). Every level is
+served by one stress playbook with the triggers this store holds data for: purchases
+(right after, 3 days after, 90 days after), lapse by the customer's own time between
+orders and by P(alive), anniversaries, and stage moves; 10 % holdout. Timed in one run:
+
+1. the reference: ``kithkin refresh`` of the store (its own steps), whose last step is
+   the playbooks run after the refresh (first run: every due occurrence is new, so it
+   records the firings and inserts the tasks and messages);
+2. a dry run right after (evaluation only: what a run would create);
+3. a repeat run (everything already acted on: evaluation plus the dedupe check, no
+   inserts), the steady state of a daily refresh.
+
+Usage: .venv/bin/python benchmarks/playbooks.py [--quick] [--customers N] [--transactions N]
+(wrap in ``flock /tmp/kithkin-bench.lock`` so timings never overlap another benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import refresh as refresh_bench
+
+STRESS = """[playbook]
+name = "bench_all"
+level = "accountable"
+title = "Every trigger the benchmark store has data for"
+
+[[rules]]
+name = "after_purchase"
+trigger = "purchase"
+window_days = 7
+[[rules.actions]]
+action = "message"
+template = "after_purchase_reactive"
+
+[[rules]]
+name = "checkin"
+trigger = "purchase"
+delay_days = 3
+window_days = 14
+[[rules.actions]]
+action = "message"
+template = "checkin_accountable"
+
+[[rules]]
+name = "satisfaction"
+trigger = "purchase"
+delay_days = 90
+window_days = 30
+[[rules.actions]]
+action = "message"
+template = "satisfaction_proactive"
+
+[[rules]]
+name = "gone_quiet"
+trigger = "lapse"
+factor = 1.5
+window_days = 30
+[[rules.actions]]
+action = "task"
+title = "Personal call: the customer has gone quiet"
+team = "account_managers"
+
+[[rules]]
+name = "unlikely_alive"
+trigger = "lapse"
+p_alive_below = 0.2
+window_days = 30
+[[rules.actions]]
+action = "message"
+template = "winback"
+
+[[rules]]
+name = "anniversary"
+trigger = "anniversary"
+window_days = 30
+[[rules.actions]]
+action = "message"
+template = "satisfaction_proactive"
+
+[[rules]]
+name = "moved_down"
+trigger = "stage_change"
+model = "journey"
+direction = "down"
+[[rules.actions]]
+action = "task"
+title = "Moved down: get in touch"
+"""
+LEVELS = "holdout_share = 0.10\n[levels]\n" + "".join(
+    f'{level} = "bench_all"\n' for level in
+    ("basic", "reactive", "accountable", "proactive", "partnership"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--quick", action="store_true", help="20k customers, 200k orders")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if args.quick:
+        args.customers, args.transactions = 20_000, 200_000
+    data, results = refresh_bench.DATA, refresh_bench.RESULTS
+    data.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
+    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    cached, home = data / f"{name}.db", data / f"playbooks-{name}-home"
+    path = data / f"playbooks-{name}-work.db"
+    load_before = refresh_bench.machine()
+    generated = None
+    if not cached.exists():
+        print(f"generating {cached.name} ...", file=sys.stderr)
+        generated = refresh_bench.generate(cached, customers=args.customers,
+                                           transactions=args.transactions, seed=args.seed)
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "playbooks").mkdir(parents=True)
+    (home / "playbooks" / "bench_all.toml").write_text(STRESS, encoding="utf-8")
+    (home / "playbooks.toml").write_text(LEVELS, encoding="utf-8")
+    shutil.copyfile(cached, path)
+
+    from kithkin.config import Settings
+    from kithkin.database.core import build_engine, session_scope
+    from kithkin.playbooks import service
+
+    refresh_total, timings, result = refresh_bench.refresh_once(home, path)
+    print(f"refresh {refresh_total:.1f}s {timings}", file=sys.stderr)
+    first = result.playbooks
+    if first is None:
+        raise SystemExit(f"the playbooks did not run after the refresh: "
+                         f"{result.playbooks_error}")
+    settings = Settings(home=home, database_url=f"sqlite:///{path}")
+    engine = build_engine(settings.resolved_database_url)
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        preview = service.dry_run(session=session, settings=settings,
+                                  as_of=refresh_bench.AS_OF)
+    dry_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    repeat = service.run(engine=engine, settings=settings, as_of=refresh_bench.AS_OF,
+                         mode="manual")
+    repeat_seconds = time.perf_counter() - started
+    engine.dispose()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    path.unlink()
+
+    served = sum(first.customers_by_level.values())
+    totals = first.totals
+    step = timings["playbooks"]
+    lines = [
+        "# Benchmark: playbook evaluation after a refresh (SQLite store, embedded default)",
+        "",
+        f"Command: `flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/playbooks.py"
+        f"{' --quick' if args.quick else ''}`",
+        "",
+        f"- machine: {refresh_bench.machine()} (before the run: "
+        f"{load_before.rsplit('load', 1)[1]})",
+        f"- sizes: {args.customers:,} customers ({served:,} served by a level), "
+        f"{args.transactions:,} transactions, as of {refresh_bench.AS_OF}",
+        f"- store generation: {f'{generated:.1f} s' if generated else 'cached'}; "
+        f"peak RSS {peak_mb:,.0f} MiB",
+        f"- first run (after the refresh): {totals['due']:,} due occurrences, "
+        f"{totals['new']:,} firings recorded ({totals['holdout']:,} held out), "
+        f"{totals['tasks']:,} tasks and {totals['messages']:,} messages inserted",
+        f"- repeat run: {repeat.totals['due']:,} due, {repeat.totals['new']:,} new "
+        f"(each occurrence acts once)",
+        "",
+        "| measurement | seconds |",
+        "|---|---:|",
+        f"| reference: the whole refresh (all steps below, playbooks included) | "
+        f"{refresh_total:.2f} |",
+    ]
+    lines += [f"| refresh step: {name} | {seconds:.2f} |" for name, seconds in timings.items()]
+    lines += [
+        f"| **playbooks after the refresh (evaluate + record + insert actions)** | "
+        f"**{step:.2f}** |",
+        f"| of which: evaluate (levels, triggers, dedupe check) | "
+        f"{first.timings.get('evaluate', 0.0):.2f} |",
+        f"| of which: act (record firings, insert tasks and messages) | "
+        f"{first.timings.get('act', 0.0):.2f} |",
+        f"| dry run (evaluation only, nothing written) | {dry_seconds:.2f} |",
+        f"| repeat run (evaluation + dedupe check, nothing new) | {repeat_seconds:.2f} |",
+        "",
+        f"Target under 10 s: the playbooks step took {step:.2f} s "
+        f"({'met' if step < 10 else 'NOT met'}); the refresh it follows took "
+        f"{refresh_total - step:.2f} s.",
+        "",
+        "Per rule, first run:",
+        "",
+        "| rule | due | new | holdout | tasks | messages |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {r.rule} ({r.trigger}) | {r.due:,} | {r.new:,} | {r.holdout:,} | "
+              f"{r.tasks:,} | {r.messages:,} |" for r in first.rules]
+    lines.append("")
+    out = results / ("playbooks_quick.md" if args.quick else "playbooks.md")
+    out.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    print(f"dry run rules: {len(preview.rules)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Playbooks: the follow-up each relationship level promises, as triggers and actions."""

@@ -1,0 +1,56 @@
+"""The one definition of a firing's identity and of holdout assignment.
+
+A firing is (playbook, rule, customer, occurrence); its dedupe key is the text below,
+and every action it takes carries that key plus the action's position, so the same
+trigger occurrence never creates the same task or message twice, whichever path (the
+per-row services or the set-based insert) or run writes it.
+
+Holdout assignment is deterministic: a 64-bit mix (SplitMix64) of the customer id and
+a hash of the playbook name, read as a number in [0, 1) and compared with the share.
+The same customer is in or out of a playbook's holdout on every run and process
+(Python's ``hash`` is salted per process, so it is not used), independently across
+playbooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+
+def firing_keys(playbook: str, rule: str, customers: pd.Series,
+                occurrences: pd.Series) -> pd.Series:
+    prefix = f"pb:{playbook}:{rule}:"
+    return prefix + customers.astype("int64").astype(str) + ":" + occurrences.astype(str)
+
+
+def action_key(firing_key: pd.Series, kind: str, index: int) -> pd.Series:
+    return firing_key + f":{kind}{index}"
+
+
+def reason(playbook: str, rule: str) -> str:
+    """The tasks' and messages' ``reason``: "playbook:<playbook>:<rule>"."""
+    return f"playbook:{playbook}:{rule}"
+
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def unit_hash(customer_ids: npt.ArrayLike, playbook: str) -> npt.NDArray[np.float64]:
+    seed = np.uint64(int.from_bytes(
+        hashlib.blake2b(playbook.encode(), digest_size=8).digest(), "little"))
+    with np.errstate(over="ignore"):
+        x = np.asarray(customer_ids, dtype=np.int64).astype(np.uint64) ^ seed
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * _M1
+        x = (x ^ (x >> np.uint64(27))) * _M2
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def in_holdout(customer_ids: npt.ArrayLike, playbook: str,
+               share: float) -> npt.NDArray[np.bool_]:
+    return unit_hash(customer_ids, playbook) < share

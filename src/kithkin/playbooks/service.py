@@ -1,0 +1,242 @@
+"""Running the playbooks: who is due what, recording it once, taking the actions.
+
+:func:`plan` evaluates every active playbook's rules for the customers its level serves
+(set-based, :mod:`kithkin.playbooks.triggers`), and splits the due occurrences into those
+already acted on and the new ones, holdout marked (:mod:`kithkin.playbooks.keys`).
+:func:`apply` records the new firings and takes their actions (:mod:`.actions`) in the
+caller's transaction; :func:`run` does both in one transaction under the store's write
+lock (SQLite has one writer: overlapping runs are serialised, and the later one finds
+the earlier one's firings; on PostgreSQL the unique dedupe keys make the later insert a
+no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from kithkin.config import Settings
+from kithkin.database import bulk
+from kithkin.database.core import session_scope
+from kithkin.database.writelock import with_lock_retries
+from kithkin.errors import ValidationError
+from kithkin.playbooks import actions, audience, keys, triggers
+from kithkin.playbooks.audience import customer_levels
+from kithkin.playbooks.definitions import TRIGGERS, Playbook, Rule
+from kithkin.playbooks.models import PlaybookFiring, PlaybookRun
+from kithkin.playbooks.schemas import RuleRun, RunReport
+from kithkin.playbooks.workspace import PlaybookConfig, active_playbooks, load_config
+
+FIRINGS = bulk.table_of(PlaybookFiring)
+ADBC_FROM = 250_000
+
+
+@dataclass
+class RulePlan:
+    book: Playbook
+    rule: Rule
+    due: int
+    new: pd.DataFrame  # customer_id, level, occurrence, occurred_on, dedupe_key, holdout
+
+    def line(self) -> RuleRun:
+        contacted = int((~self.new["holdout"]).sum()) if len(self.new) else 0
+        kinds = [a.action for a in self.rule.actions]
+        return RuleRun(playbook=self.book.name, level=self.book.level, rule=self.rule.name,
+                       trigger=self.rule.trigger, due=self.due,
+                       already=self.due - len(self.new), new=len(self.new),
+                       holdout=len(self.new) - contacted,
+                       tasks=contacted * kinds.count("task"),
+                       messages=contacted * kinds.count("message"))
+
+
+def holdout_share(book: Playbook, config: PlaybookConfig) -> float:
+    return config.holdout_share if book.holdout_share is None else book.holdout_share
+
+
+def served(config: PlaybookConfig, active: dict[str, Playbook]
+           ) -> dict[str, tuple[Playbook, list[str]]]:
+    """Playbook name -> (playbook, the levels it serves)."""
+    books: dict[str, tuple[Playbook, list[str]]] = {}
+    for level, book in active.items():
+        books.setdefault(book.name, (book, []))[1].append(level)
+    return books
+
+
+def plan(*, session: Session, settings: Settings, as_of: date,
+         only: set[str] | None = None) -> tuple[list[RulePlan], dict[str, int]]:
+    """Every active rule's new firings as of ``as_of`` (nothing is written).
+
+    ``only`` limits the run to some triggers (events: the event-fed ones). Returns the
+    plans and the number of customers per level."""
+    unknown = sorted((only or set()) - set(TRIGGERS))
+    if unknown:
+        raise ValidationError(f"unknown trigger(s) {unknown}; one of {sorted(TRIGGERS)}")
+    config = load_config(home=settings.home)
+    active = active_playbooks(home=settings.home, config=config)
+    books = served(config, active)
+    facts = triggers.Facts(session, as_of, [
+        rule for book, _ in books.values() for rule in book.rules
+        if only is None or rule.trigger in only])
+    levels = customer_levels(session=session, segment_kind=config.segment_kind,
+                             segments=_large_reads(session, config, facts))
+    by_level = {str(k): int(v) for k, v in levels["level"].value_counts().items()}
+    plans: list[RulePlan] = []
+    for book, served_levels in books.values():
+        members = levels[levels["level"].isin(served_levels)]
+        if members.empty:
+            continue
+        level_of = members.set_index("customer_id")["level"]
+        for rule in book.rules:
+            if only is not None and rule.trigger not in only:
+                continue
+            due = triggers.evaluate(facts, rule, as_of)
+            due = due[due["customer_id"].isin(level_of.index)].reset_index(drop=True)
+            due["dedupe_key"] = keys.firing_keys(book.name, rule.name, due["customer_id"],
+                                                 due["occurrence"])
+            new = due[~due["dedupe_key"].isin(_recorded(session, book, rule, due))]
+            new = new.assign(level=new["customer_id"].map(level_of).to_numpy(),
+                             holdout=keys.in_holdout(new["customer_id"].to_numpy(),
+                                                     book.name, holdout_share(book, config)))
+            plans.append(RulePlan(book=book, rule=rule, due=len(due),
+                                  new=new.reset_index(drop=True)))
+    return plans, by_level
+
+
+def _large_reads(session: Session, config: PlaybookConfig,
+                 facts: triggers.Facts) -> pd.DataFrame:
+    """The customers' segments and (when a rule needs them) the latest metrics, read
+    together: on a SQLite file a large read goes through one ADBC child process, whose
+    start costs about as much as reading a million rows, so it is paid once."""
+    queries = {"segments": audience.segment_query(session, config.segment_kind)}
+    expected = {"segments": session.scalar(select(func.count()).select_from(
+        queries["segments"].subquery())) or 0}
+    metrics = facts.metrics_query() if facts.needs_metrics else None
+    if metrics is not None:
+        queries["metrics"], expected["metrics"] = metrics
+    # below ADBC_FROM rows the plain read is faster than starting the child process
+    expected = {name: n if n >= ADBC_FROM else 0 for name, n in expected.items()}
+    tables = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected)
+    if metrics is not None:
+        facts.set_metrics(tables["metrics"].to_pandas())
+    return tables["segments"].to_pandas()
+
+
+def _recorded(session: Session, book: Playbook, rule: Rule, due: pd.DataFrame) -> set[str]:
+    """The dedupe keys of ``due`` already recorded: an occurrence has one date, so only
+    firings on or after the earliest due date are read."""
+    if due.empty:
+        return set()
+    since = min(due["occurred_on"])
+    return set(session.scalars(select(PlaybookFiring.dedupe_key).where(
+        PlaybookFiring.playbook == book.name, PlaybookFiring.rule == rule.name,
+        PlaybookFiring.occurred_on >= since)))
+
+
+def apply(*, session: Session, plans: list[RulePlan], as_of: date,
+          run_id: int | None) -> list[RuleRun]:
+    """Take the actions of the new, contacted firings and record every new firing."""
+    lines = []
+    for item in plans:
+        line = item.line()
+        new = item.new
+        contacted = new[~new["holdout"]]
+        skip = pd.Series("holdout", index=new.index, dtype=object).where(new["holdout"])
+        line.tasks = line.messages = 0
+        if len(contacted):
+            outcome = actions.take(session, item.book, item.rule, contacted, as_of)
+            line.tasks, line.messages = outcome.tasks, outcome.messages
+            line.skipped, line.failed = outcome.skipped, outcome.failed
+            if outcome.skip_reasons is not None:
+                skip.loc[contacted.index] = outcome.skip_reasons
+        if len(new):
+            rows = pd.DataFrame({
+                "run_id": run_id, "playbook": item.book.name,
+                "level": new["level"].astype(str), "rule": item.rule.name,
+                "trigger": item.rule.trigger,
+                "customer_id": new["customer_id"].astype("int64"),
+                "occurrence": new["occurrence"].astype(str),
+                "occurred_on": pd.to_datetime(new["occurred_on"]).dt.date,
+                "fired_on": as_of, "holdout": new["holdout"].astype(bool),
+                "skip_reason": skip.astype(object), "dedupe_key": new["dedupe_key"]})
+            actions.insert_ignoring(session, FIRINGS, rows, "dedupe_key")
+        lines.append(line)
+    return lines
+
+
+def dry_run(*, session: Session, settings: Settings, as_of: date,
+            only: set[str] | None = None) -> RunReport:
+    """What a run would record and create now, writing nothing."""
+    started = time.perf_counter()
+    plans, by_level = plan(session=session, settings=settings, as_of=as_of, only=only)
+    lines = []
+    for item in plans:
+        line = item.line()
+        line.examples = [
+            {"customer_id": int(r.customer_id), "occurrence": r.occurrence,
+             "occurred_on": r.occurred_on.isoformat(), "holdout": bool(r.holdout)}
+            for r in item.new.head(5).itertuples(index=False)]
+        lines.append(line)
+    return RunReport(run_id=None, as_of=as_of, mode="dry-run", dry_run=True,
+                     seconds=round(time.perf_counter() - started, 4),
+                     customers_by_level=by_level, rules=lines)
+
+
+def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual",
+        only: set[str] | None = None) -> RunReport:
+    """Evaluate and act, in one transaction under the write lock (see module docs)."""
+
+    def once() -> RunReport:
+        started = time.perf_counter()
+        timings: dict[str, Any] = {}
+        with session_scope(engine) as session:
+            # read before the first write: large reads of a SQLite file then go through
+            # ADBC (kithkin.database.bulk.select_to_arrow)
+            plans, by_level = plan(session=session, settings=settings, as_of=as_of,
+                                   only=only)
+            timings["evaluate"] = round(time.perf_counter() - started, 4)
+            record = PlaybookRun(as_of=as_of, mode=mode)
+            session.add(record)
+            session.flush()
+            clock = time.perf_counter()
+            lines = apply(session=session, plans=plans, as_of=as_of, run_id=record.id)
+            timings["act"] = round(time.perf_counter() - clock, 4)
+            seconds = round(time.perf_counter() - started, 4)
+            _finish(record, lines, seconds, timings)
+            return RunReport(run_id=record.id, as_of=as_of, mode=mode, dry_run=False,
+                             seconds=seconds, timings=timings, customers_by_level=by_level,
+                             rules=lines)
+
+    return with_lock_retries(engine, once)
+
+
+def _finish(record: PlaybookRun, lines: list[RuleRun], seconds: float,
+            timings: dict[str, Any]) -> None:
+    record.candidates = sum(line.due for line in lines)
+    record.fired = sum(line.new for line in lines)
+    record.holdout = sum(line.holdout for line in lines)
+    record.tasks = sum(line.tasks for line in lines)
+    record.messages = sum(line.messages for line in lines)
+    record.skipped = sum(sum(line.skipped.values()) for line in lines)
+    record.failed = sum(line.failed for line in lines)
+    record.seconds, record.timings = seconds, timings
+    record.summary = {f"{line.playbook}:{line.rule}": line.model_dump(
+        include={"due", "new", "holdout", "tasks", "messages", "skipped"}) for line in lines}
+    record.finished_at = datetime.now(UTC)
+
+
+def record_failure(*, engine: Engine, as_of: date, mode: str, error: str) -> None:
+    """Keep a failed run's reason (its own transaction was rolled back)."""
+    with session_scope(engine) as session:
+        session.add(PlaybookRun(as_of=as_of, mode=mode, error=error[:4000],
+                                finished_at=datetime.now(UTC)))
+
+
+def recent_runs(*, session: Session, limit: int = 20) -> list[PlaybookRun]:
+    return list(session.scalars(select(PlaybookRun).order_by(
+        PlaybookRun.id.desc()).limit(limit)))

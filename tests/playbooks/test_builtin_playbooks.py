@@ -1,0 +1,155 @@
+"""Each built-in playbook on crafted customers and a fixed clock: the right tasks and
+messages, once, also when runs repeat or overlap."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from kithkin.config import get_settings
+from kithkin.customers.models import Customer
+from kithkin.database.core import session_scope
+from kithkin.outbox.models import Message
+from kithkin.playbooks import service
+from kithkin.playbooks.models import PlaybookFiring
+from kithkin.tasks.models import Task
+from tests.playbooks.crafted import AS_OF, no_holdout, seed
+
+
+def _created(engine: Engine) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """customer -> task reasons, customer -> message templates."""
+    tasks: dict[int, list[str]] = {}
+    messages: dict[int, list[str]] = {}
+    with session_scope(engine) as session:
+        for customer, why in session.execute(select(Task.customer_id, Task.reason)):
+            tasks.setdefault(customer, []).append(why)
+        for customer, template in session.execute(select(Message.customer_id,
+                                                          Message.template)):
+            messages.setdefault(customer, []).append(template)
+    return tasks, messages
+
+
+EXPECTED_TASKS = {
+    "reactive_complainer": ["playbook:reactive:complaint_opened"],
+    "accountable_unhappy": ["playbook:accountable:low_score"],
+    "accountable_unresolved": ["playbook:accountable:complaint_unresolved"],
+    "proactive_down": ["playbook:proactive:moved_down"],
+    "proactive_ending": ["playbook:proactive:membership_ending"],
+    "proactive_idea": ["playbook:proactive:idea_received"],
+    "partner_quiet": ["playbook:partnership:gone_quiet"],
+    "partner_complainer": ["playbook:partnership:complaint"],
+}
+EXPECTED_MESSAGES = {
+    "reactive_buyer": ["after_purchase_reactive"],
+    "accountable_due": ["checkin_accountable"],
+    "proactive_90": ["satisfaction_proactive"],
+    "proactive_180": ["new_uses_proactive"],
+    "proactive_anniversary": ["satisfaction_proactive"],
+}
+
+
+def _check(engine: Engine, ids: dict[str, int]) -> None:
+    tasks, messages = _created(engine)
+    names = {v: k for k, v in ids.items()}
+    assert {names[c]: sorted(v) for c, v in tasks.items()} == EXPECTED_TASKS
+    assert {names[c]: sorted(v) for c, v in messages.items()} == EXPECTED_MESSAGES
+    with session_scope(engine) as session:
+        managers = {c: m for c, m in session.execute(
+            select(Customer.id, Customer.account_manager_id))}
+        owner = session.scalar(select(Task.owner_id).where(
+            Task.customer_id == ids["partner_quiet"]))
+    # the partner who bought got an account manager; basic and the others did not
+    assert managers[ids["partner_buyer"]] is not None
+    assert managers[ids["partner_active"]] is not None
+    assert managers[ids["basic_buyer"]] is None and managers[ids["reactive_buyer"]] is None
+    assert owner is None  # the quiet partner bought 120 days ago: none assigned then
+
+
+def test_each_builtin_playbook_once(sqlite_engine: Engine, workspace: Path) -> None:
+    no_holdout(workspace)
+    ids = seed(sqlite_engine)
+    settings = get_settings()
+    first = service.run(engine=sqlite_engine, settings=settings, as_of=AS_OF)
+    _check(sqlite_engine, ids)
+    assert first.totals["tasks"] == len(EXPECTED_TASKS)
+    assert first.totals["messages"] == len(EXPECTED_MESSAGES)
+    again = service.run(engine=sqlite_engine, settings=settings, as_of=AS_OF)
+    assert again.totals["new"] == 0 and again.totals["tasks"] == 0
+    assert again.totals["due"] == first.totals["due"]
+    _check(sqlite_engine, ids)  # nothing twice
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_set_based_path_same_result(store: str, request: pytest.FixtureRequest,
+                                    workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk insert (ON CONFLICT DO NOTHING) creates what the services create."""
+    from kithkin.playbooks import actions
+
+    monkeypatch.setattr(actions, "SERVICE_ROWS", 0)
+    engine: Engine = request.getfixturevalue("sqlite_engine" if store == "sqlite"
+                                             else "pg_engine")
+    no_holdout(workspace)
+    ids = seed(engine)
+    first = service.run(engine=engine, settings=get_settings(), as_of=AS_OF)
+    second = service.run(engine=engine, settings=get_settings(), as_of=AS_OF)
+    _check(engine, ids)
+    assert first.totals["tasks"] == len(EXPECTED_TASKS), first.rules
+    assert second.totals["new"] == 0
+
+
+def test_dry_run_shows_and_writes_nothing(sqlite_engine: Engine, workspace: Path) -> None:
+    no_holdout(workspace)
+    seed(sqlite_engine)
+    with session_scope(sqlite_engine) as session:
+        report = service.dry_run(session=session, settings=get_settings(), as_of=AS_OF)
+    assert report.dry_run and report.totals["tasks"] == len(EXPECTED_TASKS)
+    assert report.totals["messages"] == len(EXPECTED_MESSAGES)
+    line = next(r for r in report.rules if r.rule == "checkin")
+    assert line.examples and line.examples[0]["occurred_on"] == "2026-03-07"
+    assert _created(sqlite_engine) == ({}, {})
+    with session_scope(sqlite_engine) as session:
+        assert session.scalar(select(func.count()).select_from(PlaybookFiring)) == 0
+
+
+def _overlapping(engine_factory: object, settings: object, runs: int = 2) -> list[Exception]:
+    errors: list[Exception] = []
+    barrier = threading.Barrier(runs)
+
+    def one() -> None:
+        engine = engine_factory()  # type: ignore[operator]
+        try:
+            barrier.wait()
+            service.run(engine=engine, settings=settings, as_of=AS_OF)  # type: ignore[arg-type]
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=one) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_overlapping_runs_create_each_once(store: str, request: pytest.FixtureRequest,
+                                           workspace: Path) -> None:
+    from kithkin.database.core import build_engine
+
+    engine: Engine = request.getfixturevalue("sqlite_engine" if store == "sqlite"
+                                             else "pg_engine")
+    no_holdout(workspace)
+    ids = seed(engine)
+    settings = get_settings()
+    errors = _overlapping(lambda: build_engine(str(engine.url.render_as_string(
+        hide_password=False))), settings)
+    assert errors == []
+    _check(engine, ids)
+    with session_scope(engine) as session:
+        firings = session.scalar(select(func.count()).select_from(PlaybookFiring))
+    assert firings == len(EXPECTED_TASKS) + len(EXPECTED_MESSAGES) + 2  # + the 2 AM firings
