@@ -33,7 +33,8 @@ CANDIDATES: dict[str, type[TransactionModel]] = {
     "bg_nbd": BetaGeo, "mbg_nbd": ModifiedBetaGeo, "pareto_nbd": ParetoNBD}
 LABELS = {"bg_nbd": "BG/NBD", "mbg_nbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}
 AUC_TIE = 0.005
-DEFAULT = "pareto_nbd"  # when nothing can be judged: the one that does not call one-time buyers alive
+# when nothing can be judged: the one that does not call every one-time buyer alive
+DEFAULT = "pareto_nbd"
 
 
 def roc_auc(score: npt.ArrayLike, label: npt.ArrayLike) -> float | None:
