@@ -107,7 +107,8 @@ def assign(block: pd.DataFrame, previous: pd.DataFrame, *, as_of: date,
     stage[~bought] = None
 
     prev = previous.set_index("customer_id").reindex(block["customer_id"])
-    before = prev["defection_stage"].to_numpy(dtype=object)
+    before = np.array([v if isinstance(v, str) else None for v in prev["defection_stage"]],
+                      dtype=object)
     since_before = np.array([day_of(v) if isinstance(v, date) else np.nan
                              for v in prev["defection_since"]], dtype=float)
     was_defected = before == DEFECTED
