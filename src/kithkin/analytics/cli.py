@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kithkin.analytics import refresh as refresh_service
 from kithkin.analytics.fitting import ModelOptions
+from kithkin.atrisk.selection import LABELS
 from kithkin.cli import output
 from kithkin.config import get_settings
 from kithkin.errors import KithkinError
@@ -77,6 +78,8 @@ def refresh(
     console.print(f"stored metrics of [bold]{result.customers:,}[/] customers")
     for line in fit_report(result.model_params):
         console.print(line)
+    if result.defection.get("exit_interview_tasks"):
+        console.print(f"exit-interview tasks opened: {result.defection['exit_interview_tasks']:,}")
     if result.relationships is not None:
         moves = ", ".join(f"{m.model}: {m.moved_up:,} up, {m.moved_down:,} down"
                           for m in result.relationships.models)
@@ -97,6 +100,10 @@ def _number(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+FITTED = (("bg_nbd", "BG/NBD (purchases)"), ("mbg_nbd", "MBG/NBD (purchases)"),
+          ("pareto_nbd", "Pareto/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)"))
+
+
 def fit_report(params: dict[str, Any]) -> list[str | Table]:
     """The fitted models' parameters and fit, and the holdout check, as printed by
     ``kithkin refresh`` (the same figures are in the run record and on the dashboard)."""
@@ -110,7 +117,37 @@ def fit_report(params: dict[str, Any]) -> list[str | Table]:
         else:
             note = "the data's own margin ratio" if source == "data" else "--margin"
             lines.append(f"CLV margin: {margin:.1%} ({note})")
-    for key, title in (("bg_nbd", "BG/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)")):
+    choice = params.get("model_choice")
+    if isinstance(choice, dict) and choice.get("candidates"):
+        table = Table("purchase model", "holdout AUC of P(alive)", "mean abs. error",
+                      "mean P(alive), one-time buyers",
+                      title=f"P(alive) model: {choice.get('label')} ({choice.get('chosen_by')})")
+        for name, record in choice["candidates"].items():
+            label = LABELS.get(name, name) + (" (chosen)" if name == choice.get("chosen") else "")
+            if record.get("error"):
+                table.add_row(label, f"[yellow]not fitted:[/] {record['error']}", "", "")
+                continue
+            table.add_row(label, _number(record.get("auc")),
+                          _number(record.get("mean_absolute_error")),
+                          _number(record.get("p_alive_one_time_buyers")))
+        lines.append(table)
+    elif isinstance(choice, dict):
+        lines.append(f"P(alive) model: {choice.get('label')} ({choice.get('chosen_by')})")
+    at_risk = params.get("at_risk")
+    if isinstance(at_risk, dict):
+        if at_risk.get("error"):
+            lines.append(f"[yellow]at-risk score: not computed:[/] {at_risk['error']}")
+        else:
+            lines.append(f"at-risk score: trained on {at_risk['training_customers']:,} "
+                         f"customers (no purchase in {at_risk['horizon_days']:g} days: "
+                         f"{at_risk['training_base_rate']:.0%}), mean score "
+                         f"{at_risk['mean_score']:.0%}")
+    defection = params.get("defection")
+    if isinstance(defection, dict):
+        stages = ", ".join(f"{k} {v:,}" for k, v in sorted(defection["stages"].items()))
+        lines.append(f"defection stages: {stages}; {defection['changes']:,} changes "
+                     "(kithkin at-risk list)")
+    for key, title in FITTED:
         fitted = params.get(key)
         if not isinstance(fitted, dict):
             continue

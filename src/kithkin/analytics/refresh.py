@@ -37,6 +37,7 @@ from kithkin.analytics.summary import customer_summary
 from kithkin.atrisk import pipeline as atrisk_pipeline
 from kithkin.atrisk import rules as defection_rules
 from kithkin.atrisk import service as atrisk_service
+from kithkin.atrisk.selection import Fitted
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError
@@ -97,7 +98,7 @@ def score_and_assign(*, engine: Engine, settings: Settings,
                      source: analytics_engine.AnalyticsSource, as_of: date,
                      options: models.ModelOptions, summary: pd.DataFrame, block: pd.DataFrame,
                      choice: atrisk_pipeline.ModelChoice,
-                     full: atrisk_pipeline.selection.Fitted | None,
+                     full: Fitted | None,
                      result: RefreshResult) -> pd.DataFrame:
     """The at-risk score, value at risk and defection stage of every customer of the
     block; the stage changes ride along in ``block.attrs["changes"]``."""

@@ -27,8 +27,9 @@ from kithkin.atrisk.schemas import (
 from kithkin.atrisk.selection import LABELS
 from kithkin.config import Settings
 from kithkin.customers.models import Customer
+from kithkin.customers.scope import CustomerScope
 from kithkin.database import bulk
-from kithkin.errors import ValidationError
+from kithkin.errors import NotFoundError, ValidationError
 from kithkin.relationships.models import SegmentLevel
 from kithkin.tasks import service as task_service
 from kithkin.tasks.models import Task
@@ -114,9 +115,12 @@ def _level_join() -> Any:
 
 
 def _at_risk_query(as_of: date, *, stage: str | None, segment: str | None,
-                   level: str | None, account_manager_id: int | None) -> Select[Any]:
+                   level: str | None, account_manager_id: int | None,
+                   scope: CustomerScope | None
+                   ) -> Select[CustomerMetric, Customer, str]:
     level_value = func.coalesce(SegmentLevel.override_level, SegmentLevel.recommended_level)
-    query = (select(CustomerMetric, Customer, level_value.label("level"))
+    query: Select[CustomerMetric, Customer, str] = (
+        select(CustomerMetric, Customer, level_value.label("level"))
              .join(Customer, Customer.id == CustomerMetric.customer_id)
              .outerjoin(SegmentLevel, _level_join())
              .where(CustomerMetric.as_of == as_of,
@@ -134,19 +138,23 @@ def _at_risk_query(as_of: date, *, stage: str | None, segment: str | None,
         query = query.where(level_value == level)
     if account_manager_id is not None:
         query = query.where(Customer.account_manager_id == account_manager_id)
+    if scope is not None:
+        query = query.where(*scope.customers())
     return query
 
 
 def at_risk_list(*, session: Session, stage: str | None = None, segment: str | None = None,
                  level: str | None = None, account_manager_id: int | None = None,
-                 limit: int = 50, offset: int = 0) -> AtRiskPage:
+                 scope: CustomerScope | None = None, limit: int = 50,
+                 offset: int = 0) -> AtRiskPage:
     """Customers ranked by value at risk (CLV x at-risk score; unknown last), as of the
-    latest refresh. Without ``stage``: the at-risk and defected customers."""
+    latest refresh. Without ``stage``: the at-risk and defected customers. ``scope``
+    keeps an agent to the customers they manage."""
     run = latest_run(session=session)
     if run is None:
         return AtRiskPage(as_of=None, total=0, rows=[])
     query = _at_risk_query(run.as_of, stage=stage, segment=segment, level=level,
-                           account_manager_id=account_manager_id)
+                           account_manager_id=account_manager_id, scope=scope)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(CustomerMetric.value_at_risk.desc().nulls_last(),
                              CustomerMetric.at_risk.desc().nulls_last(),
@@ -170,7 +178,8 @@ CSV_COLUMNS = ("customer_id", "name", "stage", "since", "at_risk", "clv", "value
 
 
 def at_risk_csv(*, session: Session, stage: str | None = None, segment: str | None = None,
-                level: str | None = None, account_manager_id: int | None = None) -> Iterable[str]:
+                level: str | None = None, account_manager_id: int | None = None,
+                scope: CustomerScope | None = None) -> Iterable[str]:
     """The whole filtered list as CSV text, streamed in pages (a million rows must not
     be held at once)."""
     buffer = io.StringIO()
@@ -180,7 +189,7 @@ def at_risk_csv(*, session: Session, stage: str | None = None, segment: str | No
     offset, page = 0, 5_000
     while True:
         rows = at_risk_list(session=session, stage=stage, segment=segment, level=level,
-                            account_manager_id=account_manager_id, limit=page,
+                            account_manager_id=account_manager_id, scope=scope, limit=page,
                             offset=offset).rows
         if not rows:
             return
@@ -211,6 +220,10 @@ def p_alive_view(metric: CustomerMetric | None, run: MetricsRun | None) -> PAliv
 
 
 def status(*, session: Session, customer_id: int) -> DefectionStatusRead:
+    """The customer's stage at their latest refresh and every change (NotFoundError for
+    an unknown customer)."""
+    if session.get(Customer, customer_id) is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
     metric = session.scalars(select(CustomerMetric).where(
         CustomerMetric.customer_id == customer_id).order_by(CustomerMetric.as_of.desc())
         .limit(1)).first()

@@ -60,6 +60,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Recommended relationship level per segment (Kotler).",
         ("kithkin.relationships.cli:register",)),
     "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
+    "at-risk": LazyCommand(
+        "Who is leaving: the at-risk list and each customer's defection status.",
+        ("kithkin.atrisk.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.
