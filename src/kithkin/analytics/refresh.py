@@ -235,7 +235,8 @@ def run(
                                         margin_source=margin_source,
                                         purchase_model=(key, chosen) if chosen else None)
         result.model_params, result.model_error = fitted.params, fitted.error
-        result.model_params["model_choice"] = choice.record()
+        result.model_params["model_choice"] = {**choice.record(),
+                                               "full_fit_customers": full.sample if full else 0}
         for name, model in (full.models.items() if full else ()):
             result.model_params.setdefault(name, json.loads(model.to_json()))
         if chosen is not None and key in choice.fits.models:

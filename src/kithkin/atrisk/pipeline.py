@@ -42,7 +42,8 @@ class ModelChoice:
     def record(self) -> dict[str, Any]:
         return {"candidates": self.records, "chosen": self.chosen,
                 "label": selection.LABELS.get(self.chosen or "", None),
-                "chosen_by": self.chosen_by, "customers": len(self.split)}
+                "chosen_by": self.chosen_by, "customers": len(self.split),
+                "fitted_on": self.fits.sample}
 
 
 def calibration_split(source: analytics_engine.AnalyticsSource, *, as_of: date,
