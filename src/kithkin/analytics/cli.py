@@ -41,14 +41,18 @@ def refresh(
     horizon_days: Annotated[float, typer.Option(
         min=1.0, help="CLV horizon in days (365 = 12 months).")] = 365.0,
     holdout_days: Annotated[int, typer.Option(
-        min=0, help="Check the purchase model's fit on the last N days before the as-of "
-        "(fitted without them); 0: no check.")] = 90,
+        min=0, help="Choose and check the purchase model on the last N days before the "
+        "as-of (fitted without them), and train the at-risk score on them; 0: none.")] = 90,
+    purchase_model: Annotated[str, typer.Option(
+        help="P(alive) model: auto (the holdout's choice), bg_nbd, mbg_nbd or "
+             "pareto_nbd.")] = "auto",
 ) -> None:
     """Snapshot the store, compute summaries, features and CLV, store them per customer."""
     day = _parse_day(as_of)
     settings = get_settings()
     options = ModelOptions(horizon_days=horizon_days, discount_rate_annual=discount_rate,
-                           margin=margin, holdout_days=holdout_days)
+                           margin=margin, holdout_days=holdout_days,
+                           purchase_model=purchase_model)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console) as progress:
         tasks: dict[str, TaskID] = {}

@@ -45,6 +45,9 @@ class ModelOptions:
     discount_rate_annual: float = 0.10
     margin: float | None = None  # None: the data's margin ratio
     holdout_days: int = 90  # the fit check of kithkin.analytics.holdout; 0: none
+    # the purchase model behind P(alive): "auto" (the holdout's choice, kithkin.atrisk),
+    # or one of bg_nbd, mbg_nbd, pareto_nbd pinned by the analyst
+    purchase_model: str = "auto"
 
 
 @dataclass

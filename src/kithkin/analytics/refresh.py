@@ -224,7 +224,8 @@ def run(
         split = (atrisk_pipeline.calibration_split(source, as_of=as_of,
                                                    holdout_days=options.holdout_days)
                  if options.holdout_days > 0 else pd.DataFrame())
-        choice = atrisk_pipeline.choose_model(split, holdout_days=options.holdout_days)
+        choice = atrisk_pipeline.choose_model(split, holdout_days=options.holdout_days,
+                                              pinned=options.purchase_model)
     with step("models"):
         margin, margin_source = models.choose_margin(
             features, option=options.margin, default_margin=settings.default_margin)

@@ -24,6 +24,7 @@ from kithkin.analytics.summary import customer_summary
 from kithkin.atrisk import selection, signals
 from kithkin.atrisk.scoring import AtRisk, History, train_and_score
 from kithkin.clv import TransactionModel
+from kithkin.errors import ValidationError
 
 MIN_CUSTOMERS = 10
 
@@ -53,9 +54,23 @@ def calibration_split(source: analytics_engine.AnalyticsSource, *, as_of: date,
         calibration_end=calibration_end(as_of, holdout_days)))
 
 
-def choose_model(split: pd.DataFrame, *, holdout_days: int) -> ModelChoice:
+def choose_model(split: pd.DataFrame, *, holdout_days: int,
+                 pinned: str = "auto") -> ModelChoice:
     """Judge every candidate on the split; with no holdout or too few customers the
-    default (:data:`selection.DEFAULT`) is used and the record says so."""
+    default (:data:`selection.DEFAULT`) is used and the record says so. ``pinned`` (a
+    key of :data:`selection.CANDIDATES`) overrides the choice; the candidates are still
+    judged and recorded, so the run shows what the pin costs."""
+    if pinned != "auto" and pinned not in selection.CANDIDATES:
+        raise ValidationError(f"purchase model {pinned!r}: use auto or one of "
+                              f"{', '.join(selection.CANDIDATES)}")
+    choice = _choose(split, holdout_days=holdout_days)
+    if pinned != "auto":
+        choice.chosen = pinned
+        choice.chosen_by = f"pinned by the analyst (--purchase-model {pinned})"
+    return choice
+
+
+def _choose(split: pd.DataFrame, *, holdout_days: int) -> ModelChoice:
     if holdout_days <= 0 or len(split) < MIN_CUSTOMERS:
         why = ("no holdout period (holdout_days = 0)" if holdout_days <= 0 else
                f"only {len(split)} customers before the calibration end")
@@ -76,6 +91,8 @@ def fit_full(summary: pd.DataFrame) -> selection.Fitted:
 
 
 def chosen_model(choice: ModelChoice, full: selection.Fitted) -> TransactionModel | None:
+    """The chosen candidate fitted on everything; when it failed there, the first
+    candidate that fitted (the record keeps the failure)."""
     if choice.chosen and choice.chosen in full.models:
         return full.models[choice.chosen]
     return next(iter(full.models.values()), None)
