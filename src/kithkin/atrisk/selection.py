@@ -18,9 +18,9 @@ expected purchases; the run records every candidate's figures and the choice.
 Fits of models that do not regroup rows themselves (MBG/NBD, Pareto/NBD) use a seeded
 random sample of at most :data:`FIT_SAMPLE` customers (predictions are made for everyone;
 BG/NBD, cheap at any size, sees everyone): Pareto/NBD's likelihood costs a special
-function per distinct history, which at a million customers would take minutes, while four population
-parameters are pinned down by tens of thousands of customers (CDNOW's classic fits use
-2,357). The record says how many customers each fit saw.
+function per distinct history, which at a million customers would take minutes, while
+four population parameters are pinned down by tens of thousands of customers (CDNOW's
+classic fits use 2,357). The record says how many customers the sampled fits saw.
 """
 
 from __future__ import annotations
