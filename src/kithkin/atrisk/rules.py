@@ -22,10 +22,8 @@ refresh); a won-back customer stays so until a rule marks them at risk or defect
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -44,12 +42,6 @@ class Limits:
     at_risk_silence_multiple: float = 2.0
     defected_silence_multiple: float = 4.0
     min_pace_days: float = 30.0
-
-
-def _iso(day: float) -> str | None:
-    if not np.isfinite(day):
-        return None
-    return (EPOCH + timedelta(days=int(day))).isoformat()
 
 
 def assign(block: pd.DataFrame, previous: pd.DataFrame, *, as_of: date,
@@ -107,10 +99,9 @@ def assign(block: pd.DataFrame, previous: pd.DataFrame, *, as_of: date,
     stage[~bought] = None
 
     prev = previous.set_index("customer_id").reindex(block["customer_id"])
-    before = np.array([v if isinstance(v, str) else None for v in prev["defection_stage"]],
-                      dtype=object)
-    since_before = np.array([day_of(v) if isinstance(v, date) else np.nan
-                             for v in prev["defection_since"]], dtype=float)
+    before = prev["defection_stage"].to_numpy(dtype=object)
+    before[pd.isna(before)] = None
+    since_before = _day_numbers(prev["defection_since"])
     was_defected = before == DEFECTED
     # a defected customer returns only by buying after the defection day
     back = was_defected & bought & (last_day > since_before)
@@ -128,50 +119,82 @@ def assign(block: pd.DataFrame, previous: pd.DataFrame, *, as_of: date,
                               last_day[recovered], float(today))
     since = np.where(changed, day, since_before)
     since = np.where(np.isfinite(since), since, float(today))
-    since = np.minimum(since, float(today))
+    since = np.where(pd.isna(stage), np.nan, np.minimum(since, float(today)))
     stages = pd.DataFrame({
         "customer_id": block["customer_id"].to_numpy(),
         "defection_stage": stage,
-        "defection_since": pd.Series([(EPOCH + timedelta(days=int(d))) if s is not None
-                                      else None for d, s in zip(since, stage, strict=True)],
-                                     dtype=object),
+        "defection_since": _dates(since),
     })
     rows = np.flatnonzero(changed)
-    evidence = [json.dumps(_evidence(
-        str(rule[i]), silence=silence[i], pace=pace[i], own=repeat[i], typical=typical,
-        limits=limits, score=score[i], last_day=last_day[i], end_day=end_day[i],
-        kind=kinds[i], since_before=since_before[i])) for i in rows]
     changes = pd.DataFrame({
         "customer_id": block["customer_id"].to_numpy()[rows],
-        "changed_on": pd.Series([EPOCH + timedelta(days=int(min(day[i], today)))
-                                 for i in rows], dtype=object),
+        "changed_on": _dates(np.minimum(day[rows], float(today))),
         "from_stage": before[rows],
         "to_stage": stage[rows],
         "rule": rule[rows],
         "score": np.where(np.isfinite(score[rows]), score[rows], np.nan),
-        "evidence": pd.Series(evidence, dtype=object),
+        "evidence": _evidence(rule[rows], silence=silence[rows], pace=pace[rows],
+                              own=repeat[rows], typical=typical, limits=limits,
+                              score=score[rows], last_day=last_day[rows],
+                              end_day=end_day[rows], kind=kinds[rows],
+                              since_before=since_before[rows]),
     })
     return stages, changes
 
 
-def _evidence(rule: str, *, silence: float, pace: float, own: bool, typical: float,
-              limits: Limits, score: float, last_day: float, end_day: float, kind: Any,
-              since_before: float) -> dict[str, Any]:
-    base: dict[str, Any] = {"last_purchase_on": _iso(last_day),
-                            "silence_days": round(float(silence), 1),
-                            "score": None if not np.isfinite(score) else round(float(score), 4)}
-    if rule == "membership_ended":
-        base.update({"membership_kind": kind if isinstance(kind, str) else None,
-                     "membership_ended_on": _iso(end_day)})
-    elif rule == "silence":
-        base.update({"pace_days": round(float(pace), 1),
-                     "pace_source": "own" if own else (
-                         "median of repeat buyers (one-time buyer)" if np.isfinite(typical)
-                         else "floor (no repeat buyer)"),
-                     "at_risk_multiple": limits.at_risk_silence_multiple,
-                     "defected_multiple": limits.defected_silence_multiple})
-    elif rule == "score":
-        base["threshold"] = limits.at_risk_threshold
-    elif rule in ("purchase_after_defection", "purchase"):
-        base["previous_since"] = _iso(since_before)
-    return base
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """Day numbers (since 1970-01-01, as :func:`day_of`) of dates; NaN where missing."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    days = (stamps - pd.Timestamp(EPOCH)).dt.days
+    result: np.ndarray = days.to_numpy(dtype=float, na_value=np.nan)
+    return result
+
+
+def _dates(days: np.ndarray) -> pd.Series:
+    """Python dates of day numbers (None where NaN), built in one vectorised pass."""
+    stamps = pd.to_datetime(pd.Series(days, dtype=float), unit="D", origin=pd.Timestamp(EPOCH))
+    out = stamps.dt.date.astype(object)
+    out[stamps.isna()] = None
+    return out
+
+
+def _iso_days(days: np.ndarray) -> np.ndarray:
+    stamps = pd.to_datetime(pd.Series(days, dtype=float), unit="D", origin=pd.Timestamp(EPOCH))
+    text = stamps.dt.strftime("%Y-%m-%d").astype(object)
+    text[stamps.isna()] = None
+    result: np.ndarray = text.to_numpy()
+    return result
+
+
+def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: np.ndarray,
+              typical: float, limits: Limits, score: np.ndarray, last_day: np.ndarray,
+              end_day: np.ndarray, kind: np.ndarray, since_before: np.ndarray) -> pd.Series:
+    """One JSON object per change with the figures its rule read, written by pandas'
+    C encoder one rule at a time (a first refresh writes one per departed customer)."""
+    base = pd.DataFrame({
+        "last_purchase_on": _iso_days(last_day),
+        "silence_days": np.round(silence, 1),
+        "score": np.where(np.isfinite(score), np.round(score, 4), np.nan),
+    })
+    out = pd.Series([""] * len(rule), dtype=object)
+    for name in np.unique(rule):
+        where = rule == name
+        part = base[where].copy()
+        if name == "membership_ended":
+            part["membership_kind"] = kind[where]
+            part["membership_ended_on"] = _iso_days(end_day[where])
+        elif name == "silence":
+            part["pace_days"] = np.round(pace[where], 1)
+            part["pace_source"] = np.where(
+                own[where], "own", "median of repeat buyers (one-time buyer)"
+                if np.isfinite(typical) else "floor (no repeat buyer)")
+            part["at_risk_multiple"] = limits.at_risk_silence_multiple
+            part["defected_multiple"] = limits.defected_silence_multiple
+        elif name == "score":
+            part["threshold"] = limits.at_risk_threshold
+        elif name in ("purchase_after_defection", "purchase"):
+            part["previous_since"] = _iso_days(since_before[where])
+        if len(part):
+            text = part.to_json(orient="records", lines=True, double_precision=6)
+            out[where] = text.rstrip("\n").split("\n")
+    return out

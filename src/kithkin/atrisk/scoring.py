@@ -25,6 +25,9 @@ from kithkin.atrisk.signals import SIGNAL_COLUMNS
 from kithkin.errors import KithkinError
 
 MIN_TRAINING = 50  # fewer calibration customers: no score (unknown, not a guess)
+# Training rows: a seeded sample beyond this (two dozen coefficients need far fewer
+# customers; scoring covers everyone)
+TRAIN_SAMPLE = 100_000
 
 
 @dataclass
@@ -48,6 +51,12 @@ class History:
                    tx=summary[f"recency{suffix}"].to_numpy(dtype=float),
                    age=summary[f"T{suffix}"].to_numpy(dtype=float),
                    signals=aligned, as_of_day=as_of_day)
+
+
+    def take(self, rows: np.ndarray) -> History:
+        return History(customer_id=self.customer_id[rows], x=self.x[rows], tx=self.tx[rows],
+                       age=self.age[rows], signals=self.signals.iloc[rows]
+                       .reset_index(drop=True), as_of_day=self.as_of_day)
 
 
 def _align(signals: pd.DataFrame | None, ids: np.ndarray) -> pd.DataFrame:
@@ -132,6 +141,11 @@ def train_and_score(*, then: History, label_no_purchase: np.ndarray, then_fits: 
     names = tuple(n for n in CANDIDATES if n in then_fits.models and n in now_fits.models)
     then_fits = Fitted({n: then_fits.models[n] for n in names})
     now_fits = Fitted({n: now_fits.models[n] for n in names})
+    if len(then.x) > TRAIN_SAMPLE:
+        rows = np.sort(np.random.default_rng(0).choice(len(then.x), TRAIN_SAMPLE,
+                                                       replace=False))
+        then, label_no_purchase = then.take(rows), label_no_purchase[rows]
+        record["training_sample"] = TRAIN_SAMPLE
     X_then, columns = design(then, model_signals(then_fits, then, horizon))
     try:
         fitted = logistic.fit(X_then, label_no_purchase, columns)
