@@ -40,7 +40,7 @@ CANDIDATES: dict[str, type[TransactionModel]] = {
     "bg_nbd": BetaGeo, "mbg_nbd": ModifiedBetaGeo, "pareto_nbd": ParetoNBD}
 LABELS = {"bg_nbd": "BG/NBD", "mbg_nbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}
 AUC_TIE = 0.005
-FIT_SAMPLE = 25_000
+FIT_SAMPLE = 10_000
 # when nothing can be judged: the one that does not call every one-time buyer alive
 DEFAULT = "pareto_nbd"
 
