@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from kithkin.api.deps import CustomerScopeDep, SessionDep
-from kithkin.api.params import IdPath
+from kithkin.api.params import IdPath, IdQuery
 from kithkin.api.permissions import AnalyticsRead, CustomersRead
 from kithkin.atrisk import service
 from kithkin.atrisk.schemas import AtRiskPage, DefectionStatusRead
@@ -19,7 +19,7 @@ StageQuery = Annotated[str | None, Query(
 SegmentQuery = Annotated[str | None, Query(description="RFM segment, e.g. champions.")]
 LevelQuery = Annotated[str | None, Query(
     description="Relationship level of the customer's RFM segment, e.g. proactive.")]
-ManagerQuery = Annotated[int | None, Query(description="Account manager (staff user id).")]
+ManagerQuery = Annotated[IdQuery, Query(description="Account manager (staff user id).")]
 
 
 @router.get("/at-risk", response_model=AtRiskPage)
@@ -27,7 +27,7 @@ def at_risk(session: SessionDep, _: CustomersRead, scope: CustomerScopeDep,
             stage: StageQuery = None, segment: SegmentQuery = None, level: LevelQuery = None,
             account_manager_id: ManagerQuery = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-            offset: Annotated[int, Query(ge=0)] = 0) -> AtRiskPage:
+            offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> AtRiskPage:
     """Customers ranked by value at risk (CLV x at-risk score) as of the latest refresh
     (an agent: their own customers)."""
     return service.at_risk_list(session=session, stage=stage, segment=segment, level=level,

@@ -28,14 +28,15 @@ AtRiskUser = Annotated[StaffUser, Depends(require_page(AT_RISK.key))]
 
 def _filters(stage: str, segment: str, level: str, manager: str) -> dict[str, Any]:
     return {"stage": stage or None, "segment": segment or None, "level": level or None,
-            "account_manager_id": int(manager) if manager.isdigit() else None}
+            "account_manager_id": int(manager) if manager.isdigit() and len(manager) < 12
+            else None}
 
 
 @router.get("/at-risk")
 def at_risk(request: Request, session: SessionDep, user: AtRiskUser, scope: CustomerScopeDep,
             stage: str = "", segment: str = "", level: str = "", manager: str = "",
             page: int = 1) -> Response:
-    page = max(page, 1)
+    page = min(max(page, 1), 200_000)
     listed = service.at_risk_list(session=session, **_filters(stage, segment, level, manager),
                                   scope=scope, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     managers = ([u for u in user_service.list_users(session=session) if u.is_active]
