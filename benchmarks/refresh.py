@@ -211,7 +211,8 @@ def machine() -> str:
             f"nproc {os.cpu_count()}, load average {load}")
 
 
-VALUE_STEPS = ("snapshot", "summary", "features", "models", "holdout", "store")
+VALUE_STEPS = ("snapshot", "summary", "features", "holdout", "models", "at_risk", "store",
+               "defection")
 
 
 def main() -> None:

@@ -90,6 +90,22 @@ class Settings(BaseSettings):
                                      "or network") from exc
         return value
 
+    # Who is leaving (kithkin.atrisk; docs/retention.md "Who is leaving").
+    at_risk_threshold: float = Field(
+        default=0.8, gt=0, lt=1, description="At-risk score (P(no purchase in the next "
+        "period)) from which an active customer is marked at risk.")
+    at_risk_silence_multiple: float = Field(
+        default=2.0, gt=0, description="Silence beyond this many of the customer's own "
+        "inter-purchase times marks them at risk.")
+    defected_silence_multiple: float = Field(
+        default=4.0, gt=0, description="Silence beyond this many of the customer's own "
+        "inter-purchase times marks them defected (on the day it was crossed).")
+    min_pace_days: float = Field(
+        default=30.0, gt=0, description="Floor of a customer's inter-purchase time in the "
+        "silence rules (two orders on consecutive days do not make a day's silence news).")
+    exit_interview_min_value: float = Field(
+        default=100.0, ge=0, description="A newly defected customer whose revenue to date "
+        "is at least this gets one exit-interview task.")
     # Identity resolution (kithkin.identity; docs/identity.md).
     identity_threshold_merge: float = Field(default=0.99, ge=0, le=1)
     identity_threshold_review: float = Field(default=0.8, ge=0, le=1)

@@ -25,6 +25,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 
 from kithkin.analytics import refresh
+from kithkin.analytics.fitting import ModelOptions
 from kithkin.analytics.models import CustomerMetric, MetricsRun
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
@@ -49,7 +50,11 @@ AS_OF_LAGS = (150, 30)
 
 # table -> (model, sort keys, columns left out: ids, clocks, timings, rendered evidence)
 TABLES: dict[str, tuple[Any, tuple[str, ...], frozenset[str]]] = {
-    "customer_metric": (CustomerMetric, ("as_of", "customer_id"), frozenset({"id"})),
+    # The golden files predate issue #15: its columns are not in them (tests/atrisk and
+    # benchmarks/retention_eval.py cover them), and the refreshes pin BG/NBD, the model
+    # every refresh used then, so everything else must come out as it did.
+    "customer_metric": (CustomerMetric, ("as_of", "customer_id"), frozenset(
+        {"id", "at_risk", "value_at_risk", "defection_stage", "defection_since"})),
     "metrics_run": (MetricsRun, ("as_of",), frozenset(
         {"id", "model_params", "timings", "started_at", "finished_at", "engine"})),
     "customer_stage": (CustomerStage, ("model", "customer_id"), frozenset({"id", "evidence"})),
@@ -135,7 +140,7 @@ def run_refreshes(folder: Path, *, database_url: str | None = None,
         assert last is not None
         for lag in AS_OF_LAGS:
             refresh.run(settings=get_settings(), as_of=last.date() - timedelta(days=lag),
-                        store_engine=store)
+                        store_engine=store, options=ModelOptions(purchase_model="bg_nbd"))
         return read_results(store)
     finally:
         store.dispose()

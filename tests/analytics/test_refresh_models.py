@@ -42,7 +42,7 @@ def test_refresh_fits_bg_nbd_and_gamma_gamma_like_clv_on_lifetimes_summary(
              "ordered_at": row.date.to_pydatetime().replace(tzinfo=UTC),
              "amount": float(row.dollar_value)}
             for n, row in enumerate(frame.itertuples())])
-    options = ModelOptions(discount_rate_annual=0.1, margin=0.3)
+    options = ModelOptions(discount_rate_annual=0.1, margin=0.3, purchase_model="bg_nbd")
     result = refresh.run(settings=get_settings(), as_of=AS_OF, options=options,
                          store_engine=sqlite_engine)
     assert result.model_error is None

@@ -150,6 +150,10 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/analytics/runs/{as_of}"): EVERYONE,
     ("GET", "/api/v1/analytics/metrics"): EVERYONE,
     ("GET", "/api/v1/analytics/customers/{customer_id}/metrics"): EVERYONE,
+    # an agent's at-risk list and export are their own book (scoped in the query)
+    ("GET", "/api/v1/at-risk"): EVERYONE,
+    ("GET", "/api/v1/at-risk.csv"): EVERYONE,
+    ("GET", "/api/v1/customers/{customer_id}/defection"): EVERYONE,
     ("GET", "/api/v1/analytics/rfm"): EVERYONE,
     ("GET", "/api/v1/analytics/clv"): EVERYONE,
     ("GET", "/api/v1/analytics/cohorts"): EVERYONE,

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kithkin.analytics import refresh as refresh_service
 from kithkin.analytics.fitting import ModelOptions
+from kithkin.atrisk.selection import LABELS
 from kithkin.cli import output
 from kithkin.config import get_settings
 from kithkin.errors import KithkinError
@@ -40,14 +41,18 @@ def refresh(
     horizon_days: Annotated[float, typer.Option(
         min=1.0, help="CLV horizon in days (365 = 12 months).")] = 365.0,
     holdout_days: Annotated[int, typer.Option(
-        min=0, help="Check the purchase model's fit on the last N days before the as-of "
-        "(fitted without them); 0: no check.")] = 90,
+        min=0, help="Choose and check the purchase model on the last N days before the "
+        "as-of (fitted without them), and train the at-risk score on them; 0: none.")] = 90,
+    purchase_model: Annotated[str, typer.Option(
+        help="P(alive) model: auto (the holdout's choice), bg_nbd, mbg_nbd or "
+             "pareto_nbd.")] = "auto",
 ) -> None:
     """Snapshot the store, compute summaries, features and CLV, store them per customer."""
     day = _parse_day(as_of)
     settings = get_settings()
     options = ModelOptions(horizon_days=horizon_days, discount_rate_annual=discount_rate,
-                           margin=margin, holdout_days=holdout_days)
+                           margin=margin, holdout_days=holdout_days,
+                           purchase_model=purchase_model)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console) as progress:
         tasks: dict[str, TaskID] = {}
@@ -77,6 +82,8 @@ def refresh(
     console.print(f"stored metrics of [bold]{result.customers:,}[/] customers")
     for line in fit_report(result.model_params):
         console.print(line)
+    if result.defection.get("exit_interview_tasks"):
+        console.print(f"exit-interview tasks opened: {result.defection['exit_interview_tasks']:,}")
     if result.relationships is not None:
         moves = ", ".join(f"{m.model}: {m.moved_up:,} up, {m.moved_down:,} down"
                           for m in result.relationships.models)
@@ -104,6 +111,10 @@ def _number(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+FITTED = (("bg_nbd", "BG/NBD (purchases)"), ("mbg_nbd", "MBG/NBD (purchases)"),
+          ("pareto_nbd", "Pareto/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)"))
+
+
 def fit_report(params: dict[str, Any]) -> list[str | Table]:
     """The fitted models' parameters and fit, and the holdout check, as printed by
     ``kithkin refresh`` (the same figures are in the run record and on the dashboard)."""
@@ -117,7 +128,37 @@ def fit_report(params: dict[str, Any]) -> list[str | Table]:
         else:
             note = "the data's own margin ratio" if source == "data" else "--margin"
             lines.append(f"CLV margin: {margin:.1%} ({note})")
-    for key, title in (("bg_nbd", "BG/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)")):
+    choice = params.get("model_choice")
+    if isinstance(choice, dict) and choice.get("candidates"):
+        table = Table("purchase model", "holdout AUC of P(alive)", "mean abs. error",
+                      "mean P(alive), one-time buyers",
+                      title=f"P(alive) model: {choice.get('label')} ({choice.get('chosen_by')})")
+        for name, record in choice["candidates"].items():
+            label = LABELS.get(name, name) + (" (chosen)" if name == choice.get("chosen") else "")
+            if record.get("error"):
+                table.add_row(label, f"[yellow]not fitted:[/] {record['error']}", "", "")
+                continue
+            table.add_row(label, _number(record.get("auc")),
+                          _number(record.get("mean_absolute_error")),
+                          _number(record.get("p_alive_one_time_buyers")))
+        lines.append(table)
+    elif isinstance(choice, dict):
+        lines.append(f"P(alive) model: {choice.get('label')} ({choice.get('chosen_by')})")
+    at_risk = params.get("at_risk")
+    if isinstance(at_risk, dict):
+        if at_risk.get("error"):
+            lines.append(f"[yellow]at-risk score: not computed:[/] {at_risk['error']}")
+        else:
+            lines.append(f"at-risk score: trained on {at_risk['training_customers']:,} "
+                         f"customers (no purchase in {at_risk['horizon_days']:g} days: "
+                         f"{at_risk['training_base_rate']:.0%}), mean score "
+                         f"{at_risk['mean_score']:.0%}")
+    defection = params.get("defection")
+    if isinstance(defection, dict):
+        stages = ", ".join(f"{k} {v:,}" for k, v in sorted(defection["stages"].items()))
+        lines.append(f"defection stages: {stages}; {defection['changes']:,} changes "
+                     "(kithkin at-risk list)")
+    for key, title in FITTED:
         fitted = params.get(key)
         if not isinstance(fitted, dict):
             continue

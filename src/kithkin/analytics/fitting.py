@@ -1,4 +1,9 @@
-"""The model step of a refresh: BG/NBD + Gamma-Gamma on the as-of summary.
+"""The model step of a refresh: a purchase model + Gamma-Gamma on the as-of summary.
+
+The purchase model is BG/NBD unless the caller passes one already fitted: ``kithkin
+refresh`` passes the one its holdout chose among BG/NBD, MBG/NBD and Pareto/NBD
+(:mod:`kithkin.atrisk.selection`), stored under its own key (``bg_nbd``, ``mbg_nbd``,
+``pareto_nbd``) with ``purchase_model`` naming it.
 
 Kept apart from the Ibis code because it runs in NumPy (kithkin.clv) on the summary in
 memory. Time unit: days (the summary is daily), so ``expected_purchases_90d`` uses t = 90.
@@ -27,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from kithkin.clv import BetaGeo, GammaGamma
+from kithkin.clv import BetaGeo, GammaGamma, TransactionModel
 from kithkin.errors import ConvergenceError, ValidationError
 
 MODEL_COLUMNS: tuple[str, ...] = ("p_alive", "expected_purchases_90d", "expected_spend", "clv")
@@ -40,6 +45,9 @@ class ModelOptions:
     discount_rate_annual: float = 0.10
     margin: float | None = None  # None: the data's margin ratio
     holdout_days: int = 90  # the fit check of kithkin.analytics.holdout; 0: none
+    # the purchase model behind P(alive): "auto" (the holdout's choice, kithkin.atrisk),
+    # or one of bg_nbd, mbg_nbd, pareto_nbd pinned by the analyst
+    purchase_model: str = "auto"
 
 
 @dataclass
@@ -79,8 +87,11 @@ def choose_margin(features: pd.DataFrame, *, option: float | None,
 
 
 def fit_and_predict(summary: pd.DataFrame, *, margin: float, options: ModelOptions,
-                    margin_source: MarginSource = "option") -> ModelOutput:
-    """Fit BG/NBD and Gamma-Gamma; on a convergence failure keep what could be computed.
+                    margin_source: MarginSource = "option",
+                    purchase_model: tuple[str, TransactionModel] | None = None
+                    ) -> ModelOutput:
+    """Fit BG/NBD (or take ``purchase_model``, a (key, fitted model) pair) and
+    Gamma-Gamma; on a convergence failure keep what could be computed.
 
     A BG/NBD failure (e.g. every customer has frequency 0) leaves all model columns empty;
     a Gamma-Gamma failure leaves spend and CLV empty. The error text is returned so the
@@ -106,14 +117,20 @@ def fit_and_predict(summary: pd.DataFrame, *, margin: float, options: ModelOptio
         output.timings[part] = output.timings.get(part, 0.0) + now - clock
         clock = now
 
-    try:
-        bg = BetaGeo().fit(frequency=x, recency=tx, T=age)
-    except (ConvergenceError, ValidationError) as exc:
-        output.error = f"BG/NBD: {exc}"
-        return output
-    finally:
-        lap("fit BG/NBD")
-    output.params["bg_nbd"] = json.loads(bg.to_json())
+    key = "bg_nbd"
+    bg: TransactionModel
+    if purchase_model is not None:
+        key, bg = purchase_model
+    else:
+        try:
+            bg = BetaGeo().fit(frequency=x, recency=tx, T=age)
+        except (ConvergenceError, ValidationError) as exc:
+            output.error = f"BG/NBD: {exc}"
+            return output
+        finally:
+            lap("fit BG/NBD")
+    output.params["purchase_model"] = key
+    output.params[key] = json.loads(bg.to_json())
     out["p_alive"] = bg.probability_alive(x, tx, age)
     out["expected_purchases_90d"] = bg.expected_purchases(PREDICTION_DAYS, x, tx, age)
     lap("score")

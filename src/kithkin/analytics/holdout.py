@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kithkin.clv import BetaGeo
+from kithkin.clv import BetaGeo, TransactionModel
 from kithkin.clv.diagnostics import holdout_by_frequency
 from kithkin.errors import ConvergenceError, KithkinError, ValidationError
 
@@ -31,10 +31,14 @@ def calibration_end(as_of: date, holdout_days: int) -> date:
     return as_of - timedelta(days=holdout_days)
 
 
-def evaluate(split: pd.DataFrame, *, as_of: date, holdout_days: int) -> dict[str, Any]:
+def evaluate(split: pd.DataFrame, *, as_of: date, holdout_days: int,
+             model: TransactionModel | None = None) -> dict[str, Any]:
     """The holdout check from a calibration/holdout summary (columns ``frequency_cal,
     recency_cal, T_cal, frequency_holdout, duration_holdout``); a dict for the run
-    record, with ``error`` instead of figures when the check cannot be made."""
+    record, with ``error`` instead of figures when the check cannot be made.
+
+    ``model``: the purchase model already fitted on the calibration part (the refresh
+    passes the one it chose); without it a BG/NBD is fitted here."""
     record: dict[str, Any] = {"days": holdout_days,
                               "calibration_end": calibration_end(as_of, holdout_days)
                               .isoformat(),
@@ -48,11 +52,12 @@ def evaluate(split: pd.DataFrame, *, as_of: date, holdout_days: int) -> dict[str
     age = split["T_cal"].to_numpy(dtype=float)
     actual = split["frequency_holdout"].to_numpy(dtype=float)
     length = float(split["duration_holdout"].iloc[0])
-    try:
-        model = BetaGeo().fit(frequency=x, recency=tx, T=age)
-    except (ConvergenceError, ValidationError) as exc:
-        record["error"] = f"BG/NBD on the calibration period: {exc}"
-        return record
+    if model is None:
+        try:
+            model = BetaGeo().fit(frequency=x, recency=tx, T=age)
+        except (ConvergenceError, ValidationError) as exc:
+            record["error"] = f"BG/NBD on the calibration period: {exc}"
+            return record
     try:  # a check, not a step that may fail the refresh
         table = holdout_by_frequency(model, frequency=x, recency=tx, T=age,
                                      holdout_frequency=actual, holdout_length=length)
@@ -62,7 +67,7 @@ def evaluate(split: pd.DataFrame, *, as_of: date, holdout_days: int) -> dict[str
         return record
     overall = table.loc["all"]
     record.update({
-        "model": "BetaGeo",
+        "model": type(model).__name__,
         "params": {name: round(float(value), 6) for name, value in model.params_.items()},
         "actual_mean": round(float(overall["actual_mean"]), 4),
         "predicted_mean": round(float(overall["predicted_mean"]), 4),

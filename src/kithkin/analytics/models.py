@@ -28,6 +28,9 @@ class CustomerMetric(Base):
         Index("ix_customer_metric_as_of_p_alive", "as_of", "p_alive", "customer_id"),
         Index("ix_customer_metric_as_of_last_purchase", "as_of", "last_purchase_at",
               "customer_id"),
+        # the at-risk list: one as-of, ranked by value at risk
+        Index("ix_customer_metric_as_of_value_at_risk", "as_of", "value_at_risk",
+              "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -62,6 +65,12 @@ class CustomerMetric(Base):
     expected_purchases_90d: Mapped[float | None] = mapped_column(Float)
     expected_spend: Mapped[float | None] = mapped_column(Float)
     clv: Mapped[float | None] = mapped_column(Float)
+    # who is leaving (kithkin.atrisk): P(no purchase in the next period), CLV x that,
+    # and the defection stage with the day it was entered
+    at_risk: Mapped[float | None] = mapped_column(Float)
+    value_at_risk: Mapped[float | None] = mapped_column(Float)
+    defection_stage: Mapped[str | None] = mapped_column(String(16))
+    defection_since: Mapped[date | None]
     # interactions
     interactions_90d: Mapped[int | None] = mapped_column(Integer)
     inbound_90d: Mapped[int | None] = mapped_column(Integer)

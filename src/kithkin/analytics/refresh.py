@@ -1,5 +1,13 @@
-"""`kithkin refresh`: snapshot -> summaries -> features -> models -> holdout check ->
-store -> relationships -> playbooks.
+"""`kithkin refresh`: snapshot -> summaries -> features -> holdout (purchase-model
+choice) -> models -> at risk -> store -> defection -> relationships -> offers -> loyalty
+-> playbooks.
+
+The holdout step fits BG/NBD, MBG/NBD and Pareto/NBD on all but the last
+``holdout_days`` and picks the one whose P(alive) ranks the holdout's repeat buyers best
+(:mod:`kithkin.atrisk.selection`); the models step uses it for P(alive), expected
+purchases and CLV; the at-risk step trains the at-risk score on the data's own past and
+assigns defection stages (:mod:`kithkin.atrisk`); the defection step records the stage
+changes and opens exit-interview tasks.
 
 Each step is a function so it can be timed and reported on its own; :func:`run` chains
 them and calls ``on_step(name)`` before each one (the CLI drives a Rich progress display
@@ -9,6 +17,7 @@ model parameters and the step timings stored in ``metrics_run``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -25,6 +35,10 @@ from kithkin.analytics import holdout, relationship_features
 from kithkin.analytics import metrics as metrics_block
 from kithkin.analytics import service as metrics_service
 from kithkin.analytics.summary import customer_summary
+from kithkin.atrisk import pipeline as atrisk_pipeline
+from kithkin.atrisk import rules as defection_rules
+from kithkin.atrisk import service as atrisk_service
+from kithkin.atrisk.selection import Fitted
 from kithkin.config import Settings
 from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError, KithkinError
@@ -37,8 +51,9 @@ from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
-STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "models", "holdout", "store",
-                          "relationships", "offers", "loyalty", "playbooks")
+STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "holdout", "models", "at_risk",
+                          "store", "defection", "relationships", "offers", "loyalty",
+                          "playbooks")
 
 
 @dataclass
@@ -55,6 +70,7 @@ class RefreshResult:
     offers: offers_compute.OfferReport | None = None
     playbooks: RunReport | None = None
     playbooks_error: str | None = None  # the refresh stands; the playbooks did not run
+    defection: dict[str, Any] = field(default_factory=dict)
 
 
 def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
@@ -72,21 +88,59 @@ def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
         analytics_engine.release(source, features)
 
 
-def holdout_check(source: analytics_engine.AnalyticsSource, *, as_of: date,
-                  holdout_days: int) -> dict[str, Any]:
-    """Fit the purchase model on all but the last ``holdout_days`` and compare what it
-    expects there with what customers bought (:mod:`kithkin.analytics.holdout`)."""
-    split = analytics_engine.to_pandas(source, customer_summary(
-        source.transactions, as_of=as_of,
-        calibration_end=holdout.calibration_end(as_of, holdout_days)))
-    return holdout.evaluate(split, as_of=as_of, holdout_days=holdout_days)
-
-
 def combine(features: pd.DataFrame, summary: pd.DataFrame,
             predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per customer of the block: features + summary + model predictions."""
     block = features.merge(summary, on="customer_id", how="left")
     return block.merge(predictions, on="customer_id", how="left")
+
+
+def score_and_assign(*, engine: Engine, settings: Settings,
+                     source: analytics_engine.AnalyticsSource, as_of: date,
+                     options: models.ModelOptions, summary: pd.DataFrame, block: pd.DataFrame,
+                     choice: atrisk_pipeline.ModelChoice,
+                     full: Fitted | None,
+                     result: RefreshResult) -> pd.DataFrame:
+    """The at-risk score, value at risk and defection stage of every customer of the
+    block; the stage changes ride along in ``block.attrs["changes"]``."""
+    signals = atrisk_pipeline.signals_frame(source, as_of=as_of)
+    block["at_risk"] = np.nan
+    if full is not None and full.models and len(summary):
+        at_risk, _ = atrisk_pipeline.assess(
+            source, as_of=as_of, holdout_days=options.holdout_days, summary=summary,
+            choice=choice, full=full, signals_now=signals)
+        result.model_params["at_risk"] = at_risk.record
+        if at_risk.score is not None:
+            scores = pd.Series(at_risk.score, index=summary["customer_id"].to_numpy())
+            block["at_risk"] = block["customer_id"].map(scores)
+    block["value_at_risk"] = block["clv"] * block["at_risk"]
+    with_signals = block.merge(signals, on="customer_id", how="left",
+                               suffixes=("", "_signal"))
+    with session_scope(engine) as session:
+        previous = atrisk_service.previous_stages(session=session, as_of=as_of)
+    stages, changes = defection_rules.assign(with_signals, previous, as_of=as_of,
+                                             limits=atrisk_service.limits(settings))
+    block["defection_stage"] = stages["defection_stage"].to_numpy()
+    block["defection_since"] = stages["defection_since"].to_numpy()
+    block.attrs["changes"] = changes
+    counts = block["defection_stage"].value_counts().to_dict()
+    result.model_params["defection"] = {"changes": len(changes),
+                                        "stages": {str(k): int(v) for k, v in counts.items()}}
+    return block
+
+
+def record_defections(*, engine: Engine, settings: Settings, result: RefreshResult,
+                      block: pd.DataFrame, changes: pd.DataFrame) -> None:
+    """The stage changes this refresh found, and one exit-interview task per recent
+    defection of a customer worth asking (:func:`kithkin.atrisk.service.create_exit_interviews`)."""
+    with session_scope(engine) as session:
+        written = atrisk_service.store_changes(session=session, as_of=result.as_of,
+                                               changes=changes)
+        revenue = pd.Series(block["revenue"].to_numpy(), index=block["customer_id"].to_numpy())
+        tasks = atrisk_service.create_exit_interviews(session=session, settings=settings,
+                                                      as_of=result.as_of, revenue=revenue)
+    result.defection = {**result.model_params.get("defection", {}), "changes": written,
+                        "exit_interview_tasks": tasks}
 
 
 def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame) -> int:
@@ -189,19 +243,41 @@ def run(
         summary = summary_frame(source, as_of=as_of)
     with step("features"):
         features = feature_frame(source, as_of=as_of)
+    with step("holdout"):
+        split = (atrisk_pipeline.calibration_split(source, as_of=as_of,
+                                                   holdout_days=options.holdout_days)
+                 if options.holdout_days > 0 else pd.DataFrame())
+        choice = atrisk_pipeline.choose_model(split, holdout_days=options.holdout_days,
+                                              pinned=options.purchase_model)
     with step("models"):
         margin, margin_source = models.choose_margin(
             features, option=options.margin, default_margin=settings.default_margin)
+        full = atrisk_pipeline.fit_full(summary) if len(summary) else None
+        chosen = atrisk_pipeline.chosen_model(choice, full) if full is not None else None
+        key = next((k for k, m in full.models.items() if m is chosen), "") if full else ""
         fitted = models.fit_and_predict(summary, margin=margin, options=options,
-                                        margin_source=margin_source)
+                                        margin_source=margin_source,
+                                        purchase_model=(key, chosen) if chosen else None)
         result.model_params, result.model_error = fitted.params, fitted.error
-    with step("holdout"):
-        if options.holdout_days > 0 and fitted.error is None:
-            result.model_params["holdout"] = holdout_check(
-                source, as_of=as_of, holdout_days=options.holdout_days)
-    with step("store"):
+        result.model_params["model_choice"] = {**choice.record(),
+                                               "full_fit_customers": full.sample if full else 0}
+        for name, model in (full.models.items() if full else ()):
+            result.model_params.setdefault(name, json.loads(model.to_json()))
+        if chosen is not None and key in choice.fits.models:
+            result.model_params["holdout"] = holdout.evaluate(
+                split, as_of=as_of, holdout_days=options.holdout_days,
+                model=choice.fits.models[key])
+    with step("at_risk"):
         block = combine(features, summary, fitted.predictions)
+        block = score_and_assign(engine=engine, settings=settings, source=source,
+                                 as_of=as_of, options=options, summary=summary, block=block,
+                                 choice=choice, full=full, result=result)
+        changes = block.attrs.pop("changes")
+    with step("store"):
         result.customers = store(engine=engine, result=result, block=block)
+    with step("defection"):
+        record_defections(engine=engine, settings=settings, result=result, block=block,
+                          changes=changes)
     with step("relationships"):
         refresh_relationships(engine=engine, settings=settings, source=source, result=result,
                               block=block)

@@ -26,6 +26,7 @@ from kithkin.api.limits import RequestLimitsMiddleware
 from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.api.proxies import install_trusted_proxies
 from kithkin.api.timing import ServerTimingMiddleware
+from kithkin.atrisk import router as atrisk_router
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.auth.secret import signing_secret
 from kithkin.config import Settings, get_settings
@@ -72,6 +73,7 @@ API_ROUTERS: list[APIRouter] = [
     relationships_router.router,
     retention_router.router,
     metrics_router.router,
+    atrisk_router.router,
     imports_router.router,
     privacy_router.router,
     events.router,

@@ -72,6 +72,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                              ("kithkin.retention.cli:app",)),
     "playbooks": LazyCommand("Follow-up playbooks per relationship level.",
                              ("kithkin.playbooks.cli:app",)),
+    "at-risk": LazyCommand(
+        "Who is leaving: the at-risk list and each customer's defection status.",
+        ("kithkin.atrisk.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

@@ -27,7 +27,8 @@ from kithkin.users.models import StaffUser
 
 MODELS = register_page(Page("models", "Analytics", "/analytics", ANALYTICS, order=35))
 RUNS_SHOWN = 24
-FITTED = (("bg_nbd", "BG/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)"))
+FITTED = (("bg_nbd", "BG/NBD (purchases)"), ("mbg_nbd", "MBG/NBD (purchases)"),
+          ("pareto_nbd", "Pareto/NBD (purchases)"), ("gamma_gamma", "Gamma-Gamma (spend)"))
 MARGIN_SOURCES = {"data": "the data's own margin ratio", "option": "set with --margin",
                   "assumed": "unknown: no cost in the data, assumed (KITHKIN_DEFAULT_MARGIN)"}
 

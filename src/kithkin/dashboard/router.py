@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from kithkin.dashboard import (
     pages_admin,
     pages_analytics,
+    pages_atrisk,
     pages_auth,
     pages_bundles,
     pages_customer_work,
@@ -34,5 +35,6 @@ for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages
                pages_models, pages_tasks, pages_customer_work,
                pages_privacy,
                pages_retention,
-               pages_playbooks):
+               pages_playbooks,
+               pages_atrisk):
     router.include_router(module.router)

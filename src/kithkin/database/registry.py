@@ -1,6 +1,7 @@
 """Imports every models module so Base.metadata knows every table (Alembic, create_all)."""
 
 from kithkin.analytics import models as metrics  # noqa: F401
+from kithkin.atrisk import models as atrisk  # noqa: F401
 from kithkin.connections import models as connections  # noqa: F401
 from kithkin.customers import models as customers  # noqa: F401
 from kithkin.ideas import models as ideas  # noqa: F401

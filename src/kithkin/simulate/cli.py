@@ -26,6 +26,9 @@ def simulate(
         min=0.0, max=1.0, help="Share of persons with a second (crm) record.")] = 0.05,
     hard: Annotated[bool, typer.Option(
         "--hard", help="Noisier duplicates: more typos, missing emails and phones.")] = False,
+    one_time_buyers: Annotated[float, typer.Option(
+        min=0.0, max=1.0,
+        help="Share of customers who leave right after their first order.")] = 0.0,
 ) -> None:
     """Generate customers, orders, interactions, memberships and prospects, import-ready.
 
@@ -36,7 +39,7 @@ def simulate(
         task = bar.add_task("customers", total=customers)
         summary = simulate_business(
             customers=customers, years=years, seed=seed, out_dir=out_dir, fmt=fmt,
-            duplicates_rate=duplicates_rate, hard=hard,
+            duplicates_rate=duplicates_rate, hard=hard, one_time_buyers=one_time_buyers,
             progress=lambda done, _total: bar.update(task, completed=done),
         )
     table = Table("file", "rows")

@@ -6,7 +6,9 @@ lifetime is ``Exponential(mu)`` with ``mu ~ Gamma(s, beta)``, independent of lam
 Order values follow Gamma-Gamma (Fader, Hardie & Lee 2005): value ~ Gamma(p, nu),
 ``nu ~ Gamma(q, gamma)``. Latent satisfaction is tied to the dropout rate through its
 rank (a Gaussian copula), so unhappy customers leave sooner while mu keeps its exact
-Gamma marginal.
+Gamma marginal. With ``one_time_buyers`` a share of customers leaves within a day of the
+first order whatever their mu (real retail logs: most customers buy once and never come
+back), which BG/NBD cannot represent (it calls every one-time buyer alive).
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def draw_latent(
     lam = rng.gamma(params.r, 1 / params.alpha, n)
     mu = rng.gamma(params.s, 1 / params.beta, n)
     lifetime_days = rng.exponential(1 / mu)
+    if params.one_time_buyers > 0:  # drawn only when asked: default output is unchanged
+        once = rng.random(n) < params.one_time_buyers
+        lifetime_days = np.where(once, rng.uniform(0.0, 1.0, n), lifetime_days)
     alive = lifetime_days >= observed_days
     rho = SATISFACTION_DROPOUT_CORRELATION
     dropout_z = special.ndtri(np.clip(stats.gamma.cdf(mu, params.s, scale=1 / params.beta),

@@ -51,6 +51,11 @@ class SimulationParams(BaseModel):
         description="Orders offered a bundle; taken when one fits the order value.")
     exit_interview_rate: float = Field(
         default=0.35, ge=0, le=1, description="Defectors who give an exit interview.")
+    one_time_buyers: float = Field(
+        default=0.0, ge=0, le=1,
+        description="Share of customers who leave right after their first order (within "
+                    "a day), the 'many buy once and never return' shape of real retail "
+                    "logs; the others follow Pareto/NBD.")
 
 
 class SimulationSummary(BaseModel):

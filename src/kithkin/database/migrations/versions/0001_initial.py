@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 11:47:53.388402
+Create Date: 2026-12-07 11:49:10.822916
 """
 
 from __future__ import annotations
@@ -395,6 +395,10 @@ def upgrade() -> None:
     sa.Column('expected_purchases_90d', sa.Float(), nullable=True),
     sa.Column('expected_spend', sa.Float(), nullable=True),
     sa.Column('clv', sa.Float(), nullable=True),
+    sa.Column('at_risk', sa.Float(), nullable=True),
+    sa.Column('value_at_risk', sa.Float(), nullable=True),
+    sa.Column('defection_stage', sa.String(length=16), nullable=True),
+    sa.Column('defection_since', sa.Date(), nullable=True),
     sa.Column('interactions_90d', sa.Integer(), nullable=True),
     sa.Column('inbound_90d', sa.Integer(), nullable=True),
     sa.Column('outbound_90d', sa.Integer(), nullable=True),
@@ -423,6 +427,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_customer_metric_as_of_clv', ['as_of', 'clv', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_as_of_last_purchase', ['as_of', 'last_purchase_at', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_as_of_p_alive', ['as_of', 'p_alive', 'customer_id'], unique=False)
+        batch_op.create_index('ix_customer_metric_as_of_value_at_risk', ['as_of', 'value_at_risk', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_customer_as_of', ['customer_id', 'as_of'], unique=False)
 
     op.create_table('customer_offer',
@@ -480,6 +485,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_stage', schema=None) as batch_op:
         batch_op.create_index('ix_customer_stage_customer_id', ['customer_id'], unique=False)
+
+    op.create_table('defection_change',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('changed_on', sa.Date(), nullable=False),
+    sa.Column('from_stage', sa.String(length=16), nullable=True),
+    sa.Column('to_stage', sa.String(length=16), nullable=False),
+    sa.Column('rule', sa.String(length=32), nullable=False),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('evidence', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_defection_change_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_defection_change'))
+    )
+    with op.batch_alter_table('defection_change', schema=None) as batch_op:
+        batch_op.create_index('ix_defection_change_as_of', ['as_of'], unique=False)
+        batch_op.create_index('ix_defection_change_customer', ['customer_id', 'as_of'], unique=False)
 
     op.create_table('duplicate_candidate',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -970,6 +992,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_duplicate_candidate_customer_id_r'))
 
     op.drop_table('duplicate_candidate')
+    with op.batch_alter_table('defection_change', schema=None) as batch_op:
+        batch_op.drop_index('ix_defection_change_customer')
+        batch_op.drop_index('ix_defection_change_as_of')
+
+    op.drop_table('defection_change')
     with op.batch_alter_table('customer_stage', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_stage_customer_id')
 
@@ -978,6 +1005,7 @@ def downgrade() -> None:
     op.drop_table('customer_offer')
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_metric_customer_as_of')
+        batch_op.drop_index('ix_customer_metric_as_of_value_at_risk')
         batch_op.drop_index('ix_customer_metric_as_of_p_alive')
         batch_op.drop_index('ix_customer_metric_as_of_last_purchase')
         batch_op.drop_index('ix_customer_metric_as_of_clv')
