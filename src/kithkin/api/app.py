@@ -35,11 +35,13 @@ from kithkin.identity import router as identity_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
+from kithkin.lists import router as lists_router
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
+from kithkin.tags import router as tags_router
 from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
 
@@ -60,6 +62,8 @@ API_ROUTERS: list[APIRouter] = [
     metrics_router.router,
     imports_router.router,
     events.router,
+    lists_router.router,
+    tags_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.

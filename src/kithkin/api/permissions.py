@@ -33,3 +33,6 @@ AnalyticsRead = Annotated[StaffUser, Depends(require_permission(Area.ANALYTICS, 
 AnalyticsAdmin = Annotated[
     StaffUser, Depends(require_permission(Area.ANALYTICS, Access.ADMIN))
 ]
+ListsRead = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.READ))]
+ListsWrite = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.WRITE))]
+ListsAdmin = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.ADMIN))]

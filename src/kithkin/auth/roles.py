@@ -4,7 +4,8 @@
 - manager: everything except users and API keys (imports, erasure, analytics admin);
 - agent: reads the customer-facing data and writes customers and interactions, of their
   own customers only (:mod:`kithkin.customers.scope`); no imports, no analytics
-  administration, no erasure;
+  administration, no erasure; saves lists whose members are their own book, but runs no
+  bulk action on them (docs/lists.md);
 - analyst: read-only everywhere, analytics included.
 
 API keys carry *scopes* that narrow their owner's role further: a request made with a
@@ -29,6 +30,7 @@ class Area(StrEnum):
     MEMBERSHIPS = "memberships"
     IMPORTS = "imports"
     ANALYTICS = "analytics"
+    LISTS = "lists"  # saved customer lists (read, write), bulk actions on them (admin)
 
 
 class Access(StrEnum):
@@ -52,10 +54,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: (
         _all(
             [Area.CUSTOMERS, Area.PROSPECTS, Area.PRODUCTS, Area.TRANSACTIONS,
-             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS],
+             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS, Area.LISTS],
             Access.READ,
         )
-        | _all([Area.CUSTOMERS, Area.INTERACTIONS], Access.WRITE)
+        | _all([Area.CUSTOMERS, Area.INTERACTIONS, Area.LISTS], Access.WRITE)
     ),
     Role.ANALYST: _all(_BUSINESS_AREAS, Access.READ),
 }
