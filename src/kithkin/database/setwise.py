@@ -34,4 +34,6 @@ def insert_ignoring(session: Session, model: type[Any], conflict_columns: list[s
     session's database; add ``.from_select(...)``. The select needs a WHERE clause
     (SQLite reads ``ON CONFLICT`` after a bare ``FROM`` as a join's ``ON``)."""
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+    # rowcount (rows inserted) is kept only when asked for, outside UPDATE and DELETE
+    return (module.insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+            .execution_options(preserve_rowcount=True))
