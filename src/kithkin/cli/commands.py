@@ -60,6 +60,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Recommended relationship level per segment (Kotler).",
         ("kithkin.relationships.cli:register",)),
     "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
+    "lists": LazyCommand("Saved customer lists: members, CSV export and bulk actions.",
+                         ("kithkin.lists.cli:app",)),
+    "tags": LazyCommand("Customer tags: add, remove, list.", ("kithkin.tags.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.
