@@ -14,6 +14,7 @@ from kithkin.dashboard import (
     pages_customers,
     pages_identity,
     pages_imports,
+    pages_lists,
     pages_models,
     pages_relationships,
     pages_static,
@@ -22,6 +23,6 @@ from kithkin.dashboard import (
 LOGIN_URL = "/login"
 
 router = APIRouter(include_in_schema=False)
-for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
-               pages_admin, pages_relationships, pages_identity, pages_models):
+for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_lists,
+               pages_imports, pages_admin, pages_relationships, pages_identity, pages_models):
     router.include_router(module.router)

@@ -26,6 +26,7 @@ from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import unit_of_work
 from kithkin.lists import actions, export
 from kithkin.lists import service as list_service
+from kithkin.lists.models import CustomerList
 from kithkin.lists.schemas import (
     ActionRequest,
     ActionRunRead,
@@ -123,10 +124,16 @@ def export_csv(list_id: IdPath, request: Request, session: SessionDep,
                channel: ChannelQuery = None) -> StreamingResponse:
     """The members as CSV, streamed in batches (a million rows never sit in memory)."""
     saved = list_service.get_list(session=session, list_id=list_id)
+    return csv_response(request, saved=saved, scope=scope, settings=settings,
+                        channel=channel.value if channel else None)
+
+
+def csv_response(request: Request, *, saved: CustomerList, scope: CustomerScope,
+                 settings: Settings, channel: str | None) -> StreamingResponse:
+    """The streamed CSV download of ``saved`` (the API's and the dashboard's)."""
     spec = list_service.spec_of(saved)
     return StreamingResponse(
-        stream_csv(request, spec=spec, scope=scope, settings=settings,
-                   channel=channel.value if channel else None),
+        stream_csv(request, spec=spec, scope=scope, settings=settings, channel=channel),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="list-{saved.id}.csv"'})
 
