@@ -65,11 +65,18 @@ def spec_from_form(values: Mapping[str, str], *, stage_model: str | None) -> Lis
     document["at_risk"] = {"yes": True, "no": False}.get(given["at_risk"])
     for name in ("tags", "exclude_tags"):
         document[name] = [t for t in given[name].split(",") if t.strip()]
+    for name, kind in (("clv_min", float), ("clv_max", float),
+                       ("account_manager_id", int)):
+        if given[name]:
+            try:
+                document[name] = kind(given[name])
+            except ValueError as exc:
+                raise ValidationError(f"{name}: {given[name]!r} is not a number") from exc
     if given["stage"] or given["level"]:
         document["stage_model"] = stage_model
     document = {k: v for k, v in document.items() if v is not None}
     try:
-        return ListSpec.model_validate(document)
+        return ListSpec.model_validate(document).check()
     except PydanticValidationError as exc:
         raise ValidationError("; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'filter'}: "
@@ -201,6 +208,11 @@ async def run_action(request: Request, session: SessionDep, settings: SettingsDe
               "assign_manager": ("account_manager_id",), "add_tag": ("tag",)}
     params: dict[str, Any] = {"action": action} | {
         k: form[k].strip() for k in fields.get(action, ()) if form.get(k, "").strip()}
+    for name in ("due_in_days", "account_manager_id"):
+        if isinstance(params.get(name), str):
+            if not params[name].isdigit():
+                raise ValidationError(f"{name}: {params[name]!r} is not a whole number")
+            params[name] = int(params[name])
     if action == "assign_manager":
         params.setdefault("account_manager_id", None)
     try:

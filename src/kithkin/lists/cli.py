@@ -45,8 +45,8 @@ def _spec(options: dict[str, Any], spec_file: Path | None) -> ListSpec:
         if spec_file is not None:
             if given:
                 raise ValidationError("give --spec or filter options, not both")
-            return ListSpec.model_validate(json.loads(spec_file.read_text("utf-8")))
-        return ListSpec.model_validate(given)
+            return ListSpec.model_validate(json.loads(spec_file.read_text("utf-8"))).check()
+        return ListSpec.model_validate(given).check()
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{spec_file}: not JSON: {exc}") from exc
     except PydanticValidationError as exc:

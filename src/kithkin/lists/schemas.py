@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from kithkin.lists.spec import ListSpec
+from kithkin.fields import RowId
+from kithkin.lists.spec import ListSpec, TagText
 from kithkin.outbox.models import MessageChannel
 from kithkin.tasks.models import TaskPriority
 
@@ -54,10 +55,10 @@ class CreateTasks(BaseModel):
     action: Literal["create_tasks"]
     title: str = Field(min_length=1, max_length=300)
     details: str | None = Field(None, max_length=5000)
-    owner_is_account_manager: bool = True
-    owner_id: int | None = Field(None, ge=1)
+    owner_is_account_manager: StrictBool = True
+    owner_id: RowId | None = None
     team: str | None = Field(None, max_length=100)
-    due_in_days: int | None = Field(None, ge=0, le=3650)
+    due_in_days: Annotated[StrictInt, Field(ge=0, le=3650)] | None = None
     priority: TaskPriority = TaskPriority.NORMAL
 
 
@@ -79,13 +80,13 @@ class AssignManager(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["assign_manager"]
-    account_manager_id: int | None = Field(None, ge=1)
+    account_manager_id: RowId | None = None
 
 
 class AddTag(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["add_tag"]
-    tag: str = Field(min_length=1, max_length=64)
+    tag: TagText
 
 
 ActionParams = Annotated[CreateTasks | QueueMessage | AssignManager | AddTag,

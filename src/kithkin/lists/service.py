@@ -47,6 +47,7 @@ def create_list(*, session: Session, name: str, spec: ListSpec,
                 description: str | None = None, created_by_id: int | None = None
                 ) -> CustomerList:
     """Save ``spec`` as a list called ``name`` (ConflictError if the name is taken)."""
+    spec.check()
     _free_name(session, name)
     saved = CustomerList(name=name.strip(), description=description,
                          spec=spec.model_dump(mode="json"), spec_version=SPEC_VERSION,
@@ -101,6 +102,7 @@ def update_list(*, session: Session, saved: CustomerList, name: str | None = Non
     if description is not None:
         saved.description = description or None
     if spec is not None:
+        spec.check()
         saved.spec, saved.spec_version = spec.model_dump(mode="json"), SPEC_VERSION
     saved.updated_at = utcnow()
     session.flush()
@@ -117,6 +119,7 @@ def audience(*, session: Session, spec: ListSpec, scope: CustomerScope = EVERYON
              home: Path | None = None, consent_channel: str | None = None) -> Audience:
     """The membership rule of ``spec`` at the latest refresh. ``home`` (the workspace)
     gives the default stage model a level filter reads when the spec names none."""
+    spec.check()
     as_of = metrics_service.latest_as_of(session=session)
     model = spec.stage_model or (listing.default_stage_model(home=home) if home else None)
     where = filters.members(spec, as_of=as_of, scope=scope, default_stage_model=model,

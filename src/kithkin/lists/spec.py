@@ -12,13 +12,13 @@ on them: unknown is not "below 0.5" and not "CLV 0".
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from kithkin.customers.models import Channel
 from kithkin.errors import ValidationError
+from kithkin.fields import IsoDate, Number, RowId
 from kithkin.relationships.levels import Level
 from kithkin.tags import service as tag_service
 
@@ -26,6 +26,9 @@ SPEC_VERSION = 1
 # Segment kinds stored per customer; a level filter may also name "stage:<model>" kinds.
 SEGMENT_KINDS = ("rfm_segment", "needs_segment")
 LEVEL_KINDS = ("rfm_segment", "needs_segment", "value_tier")
+# A tag as typed: normalised on the way in (kithkin.tags.service.normalize).
+TagText = Annotated[str, Field(min_length=1, max_length=64,
+                               pattern=r"^ *[A-Za-z0-9][A-Za-z0-9_.: -]*$")]
 
 
 class ListSpec(BaseModel):
@@ -45,19 +48,20 @@ class ListSpec(BaseModel):
         "or value_tier (default stage:<stage_model or the first active model>)."))
     segment_kind: Literal["rfm_segment", "needs_segment"] | None = None
     segment: str | None = Field(None, description="RFM or needs segment (segment_kind).")
-    moved_down_since: date | None = Field(None, description=(
+    moved_down_since: IsoDate | None = Field(None, description=(
         "Moved down a stage (of moved_down_model, else of any model) on or after."))
     moved_down_model: str | None = None
     value_tier: str | None = None
-    at_risk: bool | None = Field(None, description=(
+    at_risk: StrictBool | None = Field(None, description=(
         "true: at risk; false: not at risk; unknown risk matches neither."))
-    clv_min: float | None = None
-    clv_max: float | None = None
-    account_manager_id: int | None = Field(None, ge=1)
+    clv_min: Number | None = None
+    clv_max: Number | None = None
+    account_manager_id: RowId | None = None
     consent_channel: Channel | None = Field(None, description=(
         "Only customers whose current consent on this channel is granted."))
-    tags: list[str] = Field(default_factory=list, description="Has every one of these.")
-    exclude_tags: list[str] = Field(default_factory=list,
+    tags: list[TagText] = Field(default_factory=list, max_length=20,
+                                description="Has every one of these.")
+    exclude_tags: list[TagText] = Field(default_factory=list, max_length=20,
                                     description="Has none of these.")
     country: str | None = Field(None, min_length=2, max_length=2)
 
@@ -75,21 +79,23 @@ class ListSpec(BaseModel):
     def _blank_is_absent(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ListSpec:
+    def check(self) -> ListSpec:
+        """Raise ValidationError naming the field when two filters contradict each other
+        (rules the JSON Schema cannot state, so they are business rules: a 422 that names
+        the field, never a request-validation error)."""
         if (self.clv_min is not None and self.clv_max is not None
                 and self.clv_min > self.clv_max):
-            raise ValueError(f"clv_min {self.clv_min} is above clv_max {self.clv_max}")
+            raise ValidationError(f"clv_min: {self.clv_min} is above clv_max {self.clv_max}")
         if (self.segment is None) != (self.segment_kind is None):
-            raise ValueError("segment and segment_kind go together: e.g. segment_kind "
-                             "rfm_segment, segment champions")
+            raise ValidationError("segment_kind: segment and segment_kind go together, "
+                                  "e.g. segment_kind rfm_segment, segment champions")
         if self.level_kind is not None and not (
                 self.level_kind in LEVEL_KINDS or self.level_kind.startswith("stage:")):
-            raise ValueError(f"level_kind {self.level_kind!r}: one of stage:<model>, "
-                             f"{', '.join(LEVEL_KINDS)}")
-        if set(self.tags) & set(self.exclude_tags):
-            raise ValueError("a tag cannot be both required and excluded: "
-                             f"{sorted(set(self.tags) & set(self.exclude_tags))}")
+            raise ValidationError(f"level_kind: {self.level_kind!r} is not one of "
+                                  f"stage:<model>, {', '.join(LEVEL_KINDS)}")
+        both = sorted(set(self.tags) & set(self.exclude_tags))
+        if both:
+            raise ValidationError(f"tags: {both} cannot be both required and excluded")
         return self
 
     def describe(self) -> list[str]:
@@ -109,6 +115,8 @@ def load(document: dict[str, Any], *, where: str) -> ListSpec:
         raise ValidationError(f"{where}: filter version {version!r} is not one this "
                               f"kithkin reads (it reads version {SPEC_VERSION})")
     try:
-        return ListSpec.model_validate(document)
-    except ValueError as exc:
+        return ListSpec.model_validate(document).check()
+    except ValueError as exc:  # pydantic's, naming the field
+        raise ValidationError(f"{where}: {exc}") from exc
+    except ValidationError as exc:
         raise ValidationError(f"{where}: {exc}") from exc

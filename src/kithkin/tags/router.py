@@ -9,13 +9,14 @@ from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.api.params import IdPath
 from kithkin.api.permissions import CustomersRead, CustomersWrite
 from kithkin.customers import service as customer_service
+from kithkin.lists.spec import TagText
 from kithkin.tags import service as tag_service
 
 router = APIRouter(tags=["tags"])
 
 
 class TagsChange(BaseModel):
-    tags: list[str] = Field(min_length=1, max_length=100)
+    tags: list[TagText] = Field(min_length=1, max_length=100)
 
 
 class CustomerTags(BaseModel):
