@@ -28,7 +28,6 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +198,7 @@ def main() -> None:
             assert affected == matched == members, (case, matched, affected)
             first.append(elapsed)
             elapsed, (_, affected_again, _) = run(url, everyone, params, f"r{round_}")
+            assert affected_again == affected  # the run as it was: nothing new
             again.append(elapsed)
         record(case, members, first, "each customer once")
         record(case + ", the same run again (no-op)", members, again,

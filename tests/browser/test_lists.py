@@ -4,13 +4,12 @@ CSV, bulk-create tasks (a repeated submit is a no-op); agents get no bulk action
 from __future__ import annotations
 
 import csv
-import io
 import re
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kithkin.database.core import build_engine, session_scope
 from kithkin.tasks.models import Task
@@ -56,7 +55,8 @@ def test_build_export_and_bulk_create_tasks(page: Any, live_server: dict[str, An
         page.get_by_role("button", name="Export CSV").click()
     download = download_info.value
     assert download.suggested_filename == f"list-{list_id}.csv"
-    rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
+    with open(download.path(), encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     assert [(r["first_name"], r["last_name"]) for r in rows] == [
         ("Grace", "Hopper"), ("Katherine", "Johnson"), ("Sam0", "Smith")]
     assert all(float(r["clv"]) >= 150 and float(r["p_alive"]) < 0.5 for r in rows)

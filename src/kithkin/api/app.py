@@ -35,8 +35,8 @@ from kithkin.identity import router as identity_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
-from kithkin.lists import router as lists_router
 from kithkin.jobs.scheduler import RefreshScheduler
+from kithkin.lists import router as lists_router
 from kithkin.memberships import router as memberships_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router

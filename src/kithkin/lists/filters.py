@@ -72,7 +72,7 @@ def members(spec: ListSpec, *, as_of: date | None, scope: CustomerScope = EVERYO
     return where
 
 
-def member_ids(where: list[ColumnElement[bool]]) -> Select[tuple[int, int | None]]:
+def member_ids(where: list[ColumnElement[bool]]) -> Select[int, int | None]:
     """(customer id, account manager id) of every member: what bulk actions select."""
     return select(Customer.id, Customer.account_manager_id).where(*where)
 
@@ -87,7 +87,7 @@ def consenting(channel: str) -> ColumnElement[bool]:
 def _clv_between(low: float | None, high: float | None, *,
                  as_of: date | None) -> ColumnElement[bool]:
     metric = aliased(CustomerMetric)
-    bounds = [metric.clv.is_not(None)]
+    bounds: list[ColumnElement[bool]] = [metric.clv.is_not(None)]
     if low is not None:
         bounds.append(metric.clv >= low)
     if high is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kithkin.analytics import service as metrics_service
-from kithkin.customers import listing
+from kithkin.customers import listing, search
 from kithkin.customers.models import Customer
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.base import utcnow
@@ -29,7 +29,7 @@ from kithkin.lists.models import CustomerList, ListActionRun
 from kithkin.lists.spec import SPEC_VERSION, ListSpec, load
 from kithkin.users.models import Role, StaffUser
 
-BY_ID = listing.search.BY_ID
+BY_ID = search.BY_ID
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class ListSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: Literal[1] = SPEC_VERSION
+    version: Literal[1] = 1  # SPEC_VERSION
     stage: str | None = Field(None, description="Current stage (of stage_model, else of "
                                                 "any model).")
     stage_model: str | None = None
@@ -102,7 +102,8 @@ class ListSpec(BaseModel):
         """The filters in words, for pages and the CLI (empty: every customer)."""
         parts = []
         for name, value in self.model_dump(exclude={"version"}, exclude_defaults=True).items():
-            shown = ", ".join(value) if isinstance(value, list) else value
+            shown = (", ".join(value) if isinstance(value, list)
+                     else ("yes" if value else "no") if isinstance(value, bool) else value)
             parts.append(f"{name.replace('_', ' ')}: {shown}")
         return parts
 

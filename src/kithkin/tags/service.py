@@ -63,7 +63,7 @@ def remove_tags(*, session: Session, customer_id: int, tags: Iterable[str]) -> i
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def add_tag_to_selection(*, session: Session, tag: str, customer_ids: Select[tuple[int]],
+def add_tag_to_selection(*, session: Session, tag: str, customer_ids: Select[int],
                          created_by_id: int | None = None) -> int:
     """Tag every customer ``customer_ids`` selects, in one ``INSERT ... SELECT`` (no row
     comes into Python); customers that already have the tag are skipped by the unique

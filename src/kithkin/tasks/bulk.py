@@ -23,7 +23,7 @@ COLUMNS = ["customer_id", "title", "details", "owner_id", "team", "priority", "s
            "due_at", "reason", "created_by_id", "dedupe_key", "created_at", "updated_at"]
 
 
-def create_tasks_for(*, session: Session, customers: Select[tuple[int, int | None]],
+def create_tasks_for(*, session: Session, customers: Select[int, int | None],
                      title: str, reason: str, dedupe_prefix: str,
                      owner_id: int | None = None, owner_is_account_manager: bool = False,
                      team: str | None = None, due_at: datetime | None = None,
