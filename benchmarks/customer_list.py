@@ -61,7 +61,7 @@ def add_values(path: Path, customers: int, seed: int = 11) -> None:
     tier_names = [t for t, _ in TIERS]
     tier_weights = [w for _, w in TIERS]
     start = datetime(2023, 1, 1)
-    zeros = ", ".join(["0.0"] * 13)
+    zeros = ", ".join(["0.0"] * 14)
     for low in range(1, customers + 1, CHUNK):
         ids = range(low, min(low + CHUNK, customers + 1))
         metrics, stages, profiles = [], [], []
@@ -87,7 +87,7 @@ def add_values(path: Path, customers: int, seed: int = 11) -> None:
             "INSERT INTO relationship_profile (customer_id, as_of, health_mutual,"
             " health_interactive, health_iterative, health_ongoing_benefit,"
             " health_behaviour_change, health_unique, health_trust, health_overall,"
-            " bond_financial, bond_social, bond_customization, bond_structural,"
+            " health_known, bond_financial, bond_social, bond_customization, bond_structural,"
             " switching_barrier, evidence, value_tier, net_margin, potential)"
             f" VALUES (?, '{AS_OF}', {zeros}, '[]', ?, 0.0, 0.0)", profiles)
         connection.commit()

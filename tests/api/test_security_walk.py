@@ -208,6 +208,22 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/playbooks/report"): NOT_AGENTS,
     ("PUT", "/api/v1/playbooks/customers/{customer_id}/level"): OPERATIONS,
     ("DELETE", "/api/v1/playbooks/customers/{customer_id}/level"): OPERATIONS,
+    # lists: everyone reads (agents their book), writers save, operations run bulk actions
+    ("GET", "/api/v1/lists"): EVERYONE,
+    ("POST", "/api/v1/lists"): WRITERS,
+    ("POST", "/api/v1/lists/size"): EVERYONE,
+    ("GET", "/api/v1/lists/{list_id}"): EVERYONE,
+    ("PATCH", "/api/v1/lists/{list_id}"): WRITERS,
+    ("DELETE", "/api/v1/lists/{list_id}"): WRITERS,
+    ("GET", "/api/v1/lists/{list_id}/size"): EVERYONE,
+    ("GET", "/api/v1/lists/{list_id}/members"): EVERYONE,
+    ("GET", "/api/v1/lists/{list_id}/export.csv"): EVERYONE,
+    ("POST", "/api/v1/lists/{list_id}/actions"): OPERATIONS,
+    ("GET", "/api/v1/lists/{list_id}/actions"): EVERYONE,
+    ("GET", "/api/v1/customers/{customer_id}/tags"): EVERYONE,
+    ("POST", "/api/v1/customers/{customer_id}/tags"): WRITERS,
+    ("DELETE", "/api/v1/customers/{customer_id}/tags/{tag}"): WRITERS,
+    ("GET", "/api/v1/tags"): EVERYONE,
 }
 # Checked against the request body (the kind of event), tested in test_events_imports.
 BODY_CHECKED = {("POST", "/api/v1/events"), ("POST", "/api/v1/events/batch")}

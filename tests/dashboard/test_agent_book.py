@@ -25,7 +25,9 @@ def test_agent_sees_only_their_customers(seeded: dict[str, int], login: Login) -
     assert client.get(f"/customers/{seeded['lovelace']}").status_code == 200
     refused = client.get(f"/customers/{seeded['hopper']}")
     assert refused.status_code == 403 and "not assigned to you" in refused.text
-    assert '/account-manager"' not in client.get(f"/customers/{seeded['lovelace']}").text
+    own = client.get(f"/customers/{seeded['lovelace']}").text
+    assert "/account-manager" not in own  # no assign form; the tags form is theirs
+    assert 'action="/customers/{}/tags"'.format(seeded["lovelace"]) in own
 
 
 def test_manager_assigns_an_account_manager(seeded: dict[str, int], login: Login) -> None:

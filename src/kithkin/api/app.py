@@ -39,6 +39,7 @@ from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
+from kithkin.lists import router as lists_router
 from kithkin.loyalty import router as loyalty_router
 from kithkin.memberships import router as memberships_router
 from kithkin.offers import router as offers_router
@@ -49,6 +50,7 @@ from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
 from kithkin.retention import router as retention_router
+from kithkin.tags import router as tags_router
 from kithkin.tasks import router as tasks_router
 from kithkin.transactions import router as transactions_router
 from kithkin.users import router as users_router
@@ -80,6 +82,8 @@ API_ROUTERS: list[APIRouter] = [
     tasks_router.router,
     preferences_router.router,
     playbooks_router.router,
+    lists_router.router,
+    tags_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.

@@ -42,3 +42,6 @@ PlaybooksWrite = Annotated[
 PlaybooksAdmin = Annotated[
     StaffUser, Depends(require_permission(Area.PLAYBOOKS, Access.ADMIN))
 ]
+ListsRead = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.READ))]
+ListsWrite = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.WRITE))]
+ListsAdmin = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.ADMIN))]

@@ -5,6 +5,10 @@
 - agent: reads the customer-facing data and writes customers, interactions and tasks, of
   their own customers only (:mod:`kithkin.customers.scope`; tasks: also the ones they
   own); no imports, no analytics administration, no erasure;
+- agent: reads the customer-facing data and writes customers and interactions, of their
+  own customers only (:mod:`kithkin.customers.scope`); no imports, no analytics
+  administration, no erasure; saves lists whose members are their own book, but runs no
+  bulk action on them (docs/lists.md);
 - analyst: read-only everywhere, analytics included.
 
 API keys carry *scopes* that narrow their owner's role further: a request made with a
@@ -31,6 +35,7 @@ class Area(StrEnum):
     ANALYTICS = "analytics"
     TASKS = "tasks"  # follow-up work; agents: tasks of their own book
     PLAYBOOKS = "playbooks"  # follow-up playbooks: read reports, run, install
+    LISTS = "lists"  # saved customer lists (read, write), bulk actions on them (admin)
 
 
 class Access(StrEnum):
@@ -54,10 +59,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: (
         _all(
             [Area.CUSTOMERS, Area.PROSPECTS, Area.PRODUCTS, Area.TRANSACTIONS,
-             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS, Area.TASKS],
+             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS, Area.TASKS, Area.LISTS],
             Access.READ,
         )
-        | _all([Area.CUSTOMERS, Area.INTERACTIONS, Area.TASKS], Access.WRITE)
+        | _all([Area.CUSTOMERS, Area.INTERACTIONS, Area.TASKS, Area.LISTS], Access.WRITE)
     ),
     Role.ANALYST: _all(_BUSINESS_AREAS, Access.READ),
 }

@@ -75,6 +75,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "at-risk": LazyCommand(
         "Who is leaving: the at-risk list and each customer's defection status.",
         ("kithkin.atrisk.cli:app",)),
+    "lists": LazyCommand("Saved customer lists: members, CSV export and bulk actions.",
+                         ("kithkin.lists.cli:app",)),
+    "tags": LazyCommand("Customer tags: add, remove, list.", ("kithkin.tags.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

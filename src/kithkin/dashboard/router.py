@@ -18,6 +18,7 @@ from kithkin.dashboard import (
     pages_ideas,
     pages_identity,
     pages_imports,
+    pages_lists,
     pages_models,
     pages_playbooks,
     pages_privacy,
@@ -36,5 +37,5 @@ for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages
                pages_privacy,
                pages_retention,
                pages_playbooks,
-               pages_atrisk):
+               pages_atrisk, pages_lists):
     router.include_router(module.router)

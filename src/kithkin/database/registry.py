@@ -8,6 +8,7 @@ from kithkin.ideas import models as ideas  # noqa: F401
 from kithkin.identity import models as identity  # noqa: F401
 from kithkin.imports import models as imports  # noqa: F401
 from kithkin.interactions import models as interactions  # noqa: F401
+from kithkin.lists import models as lists  # noqa: F401
 from kithkin.loyalty import models as loyalty  # noqa: F401
 from kithkin.memberships import models as memberships  # noqa: F401
 from kithkin.offers import models as offers  # noqa: F401
@@ -19,6 +20,7 @@ from kithkin.products import models as products  # noqa: F401
 from kithkin.prospects import models as prospects  # noqa: F401
 from kithkin.relationships import models as relationships  # noqa: F401
 from kithkin.retention import models as retention  # noqa: F401
+from kithkin.tags import models as tags  # noqa: F401
 from kithkin.tasks import models as tasks  # noqa: F401
 from kithkin.transactions import models as transactions  # noqa: F401
 from kithkin.users import models as users  # noqa: F401

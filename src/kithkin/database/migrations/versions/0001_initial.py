@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 11:49:10.822916
+Create Date: 2026-12-07 11:54:07.763570
 """
 
 from __future__ import annotations
@@ -263,6 +263,19 @@ def upgrade() -> None:
         batch_op.create_index('ix_customer_name', ['last_name', 'first_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_phone_e164'), ['phone_e164'], unique=False)
 
+    op.create_table('customer_list',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('spec', sa.JSON(), nullable=False),
+    sa.Column('spec_version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_customer_list_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_list')),
+    sa.UniqueConstraint('name', name=op.f('uq_customer_list_name'))
+    )
     op.create_table('staff_session',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -486,6 +499,20 @@ def upgrade() -> None:
     with op.batch_alter_table('customer_stage', schema=None) as batch_op:
         batch_op.create_index('ix_customer_stage_customer_id', ['customer_id'], unique=False)
 
+    op.create_table('customer_tag',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('tag', sa.String(length=64), nullable=False),
+    sa.Column('created_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_customer_tag_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_tag_customer_id_customer'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_tag')),
+    sa.UniqueConstraint('customer_id', 'tag', name=op.f('uq_customer_tag_customer_id_tag'))
+    )
+    with op.batch_alter_table('customer_tag', schema=None) as batch_op:
+        batch_op.create_index('ix_customer_tag_tag_customer', ['tag', 'customer_id'], unique=False)
+
     op.create_table('defection_change',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -548,6 +575,31 @@ def upgrade() -> None:
     with op.batch_alter_table('idea', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idea_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_idea_status_created', ['status', 'created_at'], unique=False)
+
+    op.create_table('list_action_run',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('list_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('list_name', sa.String(length=200), nullable=False),
+    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=True),
+    sa.Column('request_key', sa.String(length=100), nullable=False),
+    sa.Column('spec', sa.JSON(), nullable=False),
+    sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('via', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('members', sa.Integer(), nullable=True),
+    sa.Column('affected', sa.Integer(), nullable=True),
+    sa.Column('skipped', sa.Integer(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('started_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_list_action_run_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['list_id'], ['customer_list.id'], name=op.f('fk_list_action_run_list_id_customer_list'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_list_action_run')),
+    sa.UniqueConstraint('list_id', 'request_key', name=op.f('uq_list_action_run_list_id_request_key'))
+    )
+    with op.batch_alter_table('list_action_run', schema=None) as batch_op:
+        batch_op.create_index('ix_list_action_run_list_started', ['list_id', 'started_at'], unique=False)
 
     op.create_table('loyalty_price_lock',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -981,6 +1033,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_loyalty_price_lock_customer_product')
 
     op.drop_table('loyalty_price_lock')
+    with op.batch_alter_table('list_action_run', schema=None) as batch_op:
+        batch_op.drop_index('ix_list_action_run_list_started')
+
+    op.drop_table('list_action_run')
     with op.batch_alter_table('idea', schema=None) as batch_op:
         batch_op.drop_index('ix_idea_status_created')
         batch_op.drop_index(batch_op.f('ix_idea_customer_id'))
@@ -997,6 +1053,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_defection_change_as_of')
 
     op.drop_table('defection_change')
+    with op.batch_alter_table('customer_tag', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_tag_tag_customer')
+
+    op.drop_table('customer_tag')
     with op.batch_alter_table('customer_stage', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_stage_customer_id')
 
@@ -1031,6 +1091,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_session_user_id'))
 
     op.drop_table('staff_session')
+    op.drop_table('customer_list')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_phone_e164'))
         batch_op.drop_index('ix_customer_name')

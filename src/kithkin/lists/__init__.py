@@ -1,0 +1,2 @@
+"""Lists: saved filters over customers (campaign audiences), their members, CSV export
+and bulk actions (tasks, messages, account manager, tag)."""

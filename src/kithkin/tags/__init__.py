@@ -1,0 +1,1 @@
+"""Customer tags: free labels staff put on customers (by hand or in bulk from a list)."""
