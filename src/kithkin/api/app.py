@@ -37,6 +37,7 @@ from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
+from kithkin.outbox import router as outbox_router
 from kithkin.products import router as products_router
 from kithkin.prospects import router as prospects_router
 from kithkin.relationships import router as relationships_router
@@ -59,6 +60,7 @@ API_ROUTERS: list[APIRouter] = [
     relationships_router.router,
     metrics_router.router,
     imports_router.router,
+    outbox_router.router,
     events.router,
 ]
 
@@ -75,15 +77,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         result = hook(app)
         if result is not None:
             await result
-    scheduler = _refresh_scheduler(app)
-    if scheduler is not None:
+    schedulers = [s for s in (_refresh_scheduler(app), _outbox_scheduler(app)) if s]
+    for scheduler in schedulers:
         scheduler.start()
     upload_cleanup = await start_upload_cleanup(app)
     try:
         yield
     finally:
         await upload_cleanup.stop()
-        if scheduler is not None:
+        for scheduler in schedulers:
             await scheduler.stop()
 
 
@@ -102,6 +104,23 @@ def _refresh_scheduler(app: FastAPI) -> RefreshScheduler | None:
     scheduler = RefreshScheduler(interval_seconds=settings.refresh_interval_hours * 3600,
                                  run=run)
     app.state.refresh_scheduler = scheduler
+    return scheduler
+
+
+def _outbox_scheduler(app: FastAPI) -> RefreshScheduler | None:
+    """Outbox delivery every settings.outbox_deliver_interval_seconds (docs/outbox.md)."""
+    settings: Settings = app.state.settings
+    if settings.outbox_deliver_interval_seconds is None:
+        return None
+
+    def run() -> None:
+        from kithkin.outbox import delivery
+
+        delivery.deliver(settings=settings, engine=app.state.engine)
+
+    scheduler = RefreshScheduler(interval_seconds=settings.outbox_deliver_interval_seconds,
+                                 run=run, name="outbox delivery")
+    app.state.outbox_scheduler = scheduler
     return scheduler
 
 

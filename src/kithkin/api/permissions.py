@@ -33,3 +33,5 @@ AnalyticsRead = Annotated[StaffUser, Depends(require_permission(Area.ANALYTICS, 
 AnalyticsAdmin = Annotated[
     StaffUser, Depends(require_permission(Area.ANALYTICS, Access.ADMIN))
 ]
+OutboxRead = Annotated[StaffUser, Depends(require_permission(Area.OUTBOX, Access.READ))]
+OutboxWrite = Annotated[StaffUser, Depends(require_permission(Area.OUTBOX, Access.WRITE))]

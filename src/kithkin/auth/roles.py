@@ -29,6 +29,7 @@ class Area(StrEnum):
     MEMBERSHIPS = "memberships"
     IMPORTS = "imports"
     ANALYTICS = "analytics"
+    OUTBOX = "outbox"  # messages to customers: read, queue one-off, retry dead letters
 
 
 class Access(StrEnum):
@@ -52,10 +53,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: (
         _all(
             [Area.CUSTOMERS, Area.PROSPECTS, Area.PRODUCTS, Area.TRANSACTIONS,
-             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS],
+             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS, Area.OUTBOX],
             Access.READ,
         )
-        | _all([Area.CUSTOMERS, Area.INTERACTIONS], Access.WRITE)
+        | _all([Area.CUSTOMERS, Area.INTERACTIONS, Area.OUTBOX], Access.WRITE)
     ),
     Role.ANALYST: _all(_BUSINESS_AREAS, Access.READ),
 }

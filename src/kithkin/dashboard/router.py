@@ -15,6 +15,7 @@ from kithkin.dashboard import (
     pages_identity,
     pages_imports,
     pages_models,
+    pages_outbox,
     pages_relationships,
     pages_static,
 )
@@ -23,5 +24,6 @@ LOGIN_URL = "/login"
 
 router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
-               pages_admin, pages_relationships, pages_identity, pages_models):
+               pages_admin, pages_relationships, pages_identity, pages_models,
+               pages_outbox):
     router.include_router(module.router)
