@@ -35,7 +35,7 @@ def last_purchase(*, session: Session, customer_id: int) -> dict[str, Any] | Non
         .order_by(TransactionLine.line_no).limit(MAX_ITEMS)).all()
     items = [name or sku for name, sku in names if name or sku]
     return {"ordered_at": order.ordered_at, "amount": order.amount,
-            "currency": order.currency, "order_id": order.order_id, "items": items}
+            "currency": order.currency, "order_id": order.order_id, "products": items}
 
 
 def customer_memory(*, session: Session, customer: Customer | None,

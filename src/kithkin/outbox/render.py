@@ -19,6 +19,7 @@ from jinja2 import (
     ChoiceLoader,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateNotFound,
     select_autoescape,
@@ -42,14 +43,31 @@ class Rendered:
     html: str
 
 
+class _Undefined(StrictUndefined):
+    """A missing variable is an error when printed (a ``generic`` message without its
+    subject must not go out blank) but false in a test, so ``{{ offer or "our offers" }}``
+    and ``{% if note %}`` read naturally."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
 @lru_cache(maxsize=8)
 def _environment(workspace_dir: Path | None) -> SandboxedEnvironment:
     loaders = [FileSystemLoader(str(workspace_dir))] if workspace_dir else []
     loaders.append(FileSystemLoader(str(BUILTIN_DIR)))
     return SandboxedEnvironment(
-        loader=ChoiceLoader(loaders), undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        loader=ChoiceLoader(loaders), undefined=_Undefined,
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False,
+                                    default=False),
         keep_trailing_newline=True, auto_reload=True)
+
+
+@lru_cache(maxsize=256)
+def _compiled(env: SandboxedEnvironment, subject: str, text: str) -> tuple[Template, Template]:
+    """Subject and text compiled apart, so a newline in a value cannot move text from
+    one into the other (the source is the cache key: an edited file compiles anew)."""
+    return env.from_string(subject), env.from_string(text)
 
 
 def builtin_names() -> list[str]:
@@ -63,16 +81,17 @@ def render(*, template: str, context: dict[str, Any],
         raise RenderError(f"template {template!r}: not a template name")
     env = _environment(workspace_dir if workspace_dir and workspace_dir.is_dir() else None)
     try:
-        raw = env.get_template(f"{template}.txt").render(context)
-        first, _, text = raw.partition("\n")
+        source, _, _ = env.loader.get_source(env, f"{template}.txt")  # type: ignore[union-attr]
+        first, _, rest = source.partition("\n")
         if not first.startswith(SUBJECT_PREFIX):
             raise RenderError(f"template {template}.txt: the first line must be "
                               f"'{SUBJECT_PREFIX} ...'")
-        # One line, whatever the context held: a newline in a header is an injection.
-        subject = " ".join(first[len(SUBJECT_PREFIX):].split())
+        subject_template, text_template = _compiled(env, first[len(SUBJECT_PREFIX):], rest)
+        # One line, whatever the context held: the subject becomes a header.
+        subject = " ".join(subject_template.render(context).split())
         if not subject:
             raise RenderError(f"template {template}.txt: the subject is empty")
-        text = text.strip() + "\n"
+        text = text_template.render(context).strip() + "\n"
         try:
             html_template = env.get_template(f"{template}.html")
         except TemplateNotFound:
