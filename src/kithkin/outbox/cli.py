@@ -49,7 +49,7 @@ def list_messages(
     output_format: FormatOption = OutputFormat.TABLE, limit: LimitOption = None,
 ) -> None:
     """List messages, newest first, with their status and why (skip reason or error)."""
-    page = 1000 if not limit else limit
+    page = limit or 1000
     with session_scope() as session:
         rows, _ = outbox_service.list_page(
             session=session, limit=page, customer_id=customer, reason=reason,

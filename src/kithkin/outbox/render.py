@@ -48,7 +48,7 @@ class _Undefined(StrictUndefined):
     subject must not go out blank) but false in a test, so ``{{ offer or "our offers" }}``
     and ``{% if note %}`` read naturally."""
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> bool:  # type: ignore[override]
         return False
 
 
