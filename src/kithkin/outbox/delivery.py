@@ -141,11 +141,14 @@ def _finish(session: Session, message: Message, token: str, **values: object) ->
 
 
 def send_one(*, session: Session, message: Message, token: str, transport: Transport,
-             settings: Settings, report: DeliveryReport) -> None:
+             settings: Settings, report: DeliveryReport,
+             now: datetime | None = None) -> None:
+    """Send one claimed message and commit its outcome at once (``now``: the clock for
+    the retry time, tests)."""
     try:
         transport.send(message)
     except DeliveryFailure as exc:
-        now = utcnow()
+        now = now or utcnow()
         error = str(exc)[:2000]
         permanent = isinstance(exc, PermanentFailure)
         if permanent or message.attempts >= settings.outbox_max_attempts:
@@ -203,7 +206,8 @@ def deliver(*, settings: Settings, engine: Engine | None = None, limit: int | No
                         continue
                     send_one(session=session, message=message, token=token,
                              transport=transports[TRANSPORT_OF[MessageChannel(
-                                 message.channel)]], settings=settings, report=report)
+                                 message.channel)]], settings=settings, report=report,
+                             now=now)
             if once:
                 break
     finally:
