@@ -27,6 +27,7 @@ from tests.outbox.receivers import smtp_server, webhook_server
 SRC = Path(__file__).resolve().parents[2] / "src"
 PER_CHANNEL = 120
 MAX_ROUNDS = 60
+TARGET_KILLS = 8
 LEASE_SECONDS = 1.0
 
 
@@ -76,11 +77,12 @@ def test_sigkill_mid_batch_still_delivers_each_message_once(
             rounds += 1
             process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT)
-            # Kill somewhere between start-up and the end of the queue; the last rounds
-            # are left to finish so the test ends.
-            if rounds < MAX_ROUNDS - 5:
-                time.sleep(rng.uniform(0.5, 3.0))
-            if process.poll() is None and rounds < MAX_ROUNDS - 5:
+            # Kill somewhere between start-up and the end of the queue, until enough
+            # kills landed mid-batch; then let the runs finish.
+            killing = kills_mid_batch < TARGET_KILLS and rounds < MAX_ROUNDS - 5
+            if killing:
+                time.sleep(rng.uniform(1.0, 3.0))
+            if killing and process.poll() is None:
                 in_flight_before = _in_flight(sqlite_engine)
                 process.send_signal(signal.SIGKILL)
                 process.wait()
@@ -100,7 +102,7 @@ def test_sigkill_mid_batch_still_delivers_each_message_once(
               f"duplicates dropped by receivers: SMTP {mail.duplicates}, webhook "
               f"{hooks.duplicates}")
         assert finished, f"messages still unsent after {rounds} runs"
-        assert kills_mid_batch >= 3, "the kills never landed mid-batch: the test proved nothing"
+        assert kills_mid_batch >= TARGET_KILLS, "the kills never landed mid-batch: the test proved nothing"
         email_ids = {f"<{key}@example.com>" for key in keys["email"]}
         assert set(mail.accepted) == email_ids  # each accepted once: a dict per key
         assert set(hooks.accepted) == keys["webhook"]
