@@ -22,7 +22,7 @@ from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.base import utcnow
 from kithkin.database.core import get_or_raise
 from kithkin.database.pagination import SortKey, keyset_page
-from kithkin.errors import ConflictError, ValidationError
+from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.outbox import consent_check
 from kithkin.outbox.models import Message, MessageChannel, MessageStatus
 from kithkin.outbox.render import RenderError, render
@@ -58,6 +58,8 @@ def queue_message(*, session: Session, customer_id: int | None, template: str,
             return existing
     settings = settings or get_settings()
     customer = session.get(Customer, customer_id) if customer_id is not None else None
+    if customer_id is not None and customer is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
     message = Message(customer_id=customer_id, template=template, channel=channel,
                       purpose=purpose, reason=reason, context=context,
                       dedupe_key=dedupe_key, created_by_id=created_by_id,
