@@ -200,10 +200,10 @@ def deliver(*, settings: Settings, engine: Engine | None = None, limit: int | No
             report.claimed += len(ids)
             report.batches += 1
             with factory() as session:
-                for message_id in ids:
-                    message = session.get(Message, message_id)
-                    if message is None or message.claim_token != token:
-                        continue
+                batch = session.scalars(select(Message).where(
+                    Message.claim_token == token).order_by(Message.id)).all()
+                session.commit()  # end the read: each outcome commits on its own
+                for message in batch:
                     send_one(session=session, message=message, token=token,
                              transport=transports[TRANSPORT_OF[MessageChannel(
                                  message.channel)]], settings=settings, report=report,
