@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from sqlalchemy import create_engine, text  # noqa: E402
+from tests.outbox.receivers import smtp_server, webhook_server  # noqa: E402
 
 from kithkin.config import Settings  # noqa: E402
 from kithkin.customers.models import Consent, Customer  # noqa: E402
@@ -42,9 +43,8 @@ from kithkin.database.manage import upgrade  # noqa: E402
 from kithkin.outbox import delivery  # noqa: E402
 from kithkin.outbox import service as outbox_service  # noqa: E402
 from kithkin.outbox.models import Message  # noqa: E402
-from kithkin.outbox.transports import SmtpTransport, webhook_body  # noqa: E402
 from kithkin.outbox.signing import sign  # noqa: E402
-from tests.outbox.receivers import smtp_server, webhook_server  # noqa: E402
+from kithkin.outbox.transports import SmtpTransport, webhook_body  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "outbox.md"
 SECRET = "benchmark-signing-secret-" + "x" * 16

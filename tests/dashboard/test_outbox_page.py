@@ -82,3 +82,14 @@ def test_only_admin_and_manager_open_it(seeded: dict[str, int], workspace: Path,
                            data={"csrf_token": token}).status_code == 403
         client.post("/logout", data={"csrf_token": token})
     assert _status(workspace, dead) == "dead"
+
+
+def test_customer_360_shows_the_customers_messages(seeded: dict[str, int], workspace: Path,
+                                                   login: Login) -> None:
+    ada = seeded["lovelace"]
+    client = login("manager")
+    assert 'id="section-outbox"' not in client.get(f"/customers/{ada}").text  # none yet
+    _queue(workspace, ada)
+    html = client.get(f"/customers/{ada}").text
+    assert 'id="section-outbox">Messages</h2>' in html
+    assert "opted out" in html and "not found" in html

@@ -7,22 +7,38 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from kithkin.api.deps import SessionDep
 from kithkin.api.params import IdPath
 from kithkin.config import settings_of
 from kithkin.dashboard.navigation import OPERATIONS, Page, register_page
+from kithkin.dashboard.sections import CustomerSection, register_customer_section
 from kithkin.dashboard.web import PageRoute, flash, render, require_page
 from kithkin.database.base import utcnow
 from kithkin.errors import ConflictError
 from kithkin.outbox import delivery
 from kithkin.outbox import service as outbox_service
-from kithkin.outbox.models import MessageStatus
+from kithkin.outbox.models import Message, MessageStatus
 from kithkin.users.models import StaffUser
 
 OUTBOX = register_page(Page("outbox", "Outbox", "/outbox", OPERATIONS, order=75))
 DEAD_SHOWN = 50
 SKIPS_SHOWN = 20
+RECENT_MESSAGES = 10
+
+
+
+def _recent_messages(session: Session, customer_id: int) -> list[Message] | None:
+    """The customer 360's Messages section: the latest ones, skips included (why a
+    customer did not hear from us is part of the relationship); none: no section."""
+    rows, _ = outbox_service.list_page(session=session, limit=RECENT_MESSAGES,
+                                       customer_id=customer_id)
+    return rows or None
+
+
+register_customer_section(CustomerSection("outbox", "Messages", "_customer_outbox.html",
+                                          _recent_messages, order=60))
 
 router = APIRouter(prefix="/outbox", route_class=PageRoute, include_in_schema=False)
 

@@ -90,7 +90,10 @@ def retry(message_id: Annotated[int, typer.Argument(help="A dead or failed messa
         with session_scope() as session:
             m = outbox_service.retry(session=session, message_id=message_id,
                                      settings=get_settings())
-            console.print(f"message {m.id} is {m.status} again")
+            if m.status == MessageStatus.QUEUED:
+                console.print(f"message {m.id} is queued again (same idempotency key)")
+            else:
+                console.print(f"message {m.id} is {m.status} again: {escape(m.last_error or '')}")
     except KithkinError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
