@@ -66,12 +66,14 @@ class SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.delay:
-            time.sleep(self.delay)  # a slow MTA: widens the window a kill can hit
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         key = str(parsed["Message-ID"])
         self.inbox.record(key, {"to": envelope.rcpt_tos, "subject": str(parsed["Subject"]),
                                 "message": parsed})
+        if self.delay:
+            # A slow answer after the message is kept: a sender killed now never learns
+            # it was accepted, the window the idempotency key exists for.
+            time.sleep(self.delay)
         return "250 OK"
 
 
@@ -115,11 +117,11 @@ def webhook_server(secret: str, delay: float = 0.0) -> Iterator[tuple[str, Inbox
                 return self._answer(400, b"unknown recipient")
             if recipient.startswith("flaky"):
                 return self._answer(503, b"try later")
-            if delay:
-                time.sleep(delay)
             key = self.headers["Idempotency-Key"]
             assert key == payload["idempotency_key"]
             inbox.record(key, payload)
+            if delay:
+                time.sleep(delay)  # kept, answered late (see SmtpHandler.handle_DATA)
             self._answer(200)
 
         def _answer(self, code: int, text: bytes = b"") -> None:
