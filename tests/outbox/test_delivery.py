@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select, update
 
 from kithkin.config import Settings
+from kithkin.customers.models import Consent, Customer
 from kithkin.database.core import session_scope
 from kithkin.outbox import delivery
 from kithkin.outbox import service as outbox_service
@@ -183,3 +184,35 @@ def test_limit_and_once(sqlite_engine: Engine, settings: Settings,
     assert delivery.deliver(settings=small, engine=sqlite_engine, limit=1).sent == 1
     report = delivery.deliver(settings=small, engine=sqlite_engine)
     assert (report.sent, report.batches) == (2, 1)
+
+
+def test_consent_withdrawn_while_queued_wins(sqlite_engine: Engine, settings: Settings,
+                                             add_customer: AddCustomer,
+                                             receivers: Receivers) -> None:
+    opted = add_customer()
+    erased = add_customer(email="grace@example.com")
+    first = queue(sqlite_engine, settings, opted)
+    second = queue(sqlite_engine, settings, erased)
+    with session_scope(sqlite_engine) as session:
+        session.execute(update(Consent).where(Consent.customer_id == opted)
+                        .values(status="opted_out"))
+        session.execute(update(Customer).where(Customer.id == erased)
+                        .values(erased_at=datetime.now(UTC)))
+    report = delivery.deliver(settings=settings, engine=sqlite_engine)
+    assert (report.claimed, report.sent, report.skipped) == (2, 0, 2)
+    assert stored(sqlite_engine, first.id).skip_reason == "opted out (at delivery)"
+    assert stored(sqlite_engine, second.id).skip_reason == "customer erased (at delivery)"
+    assert receivers[1].raw == {}
+
+
+def test_smtp_server_down_is_retried_not_a_bounce(sqlite_engine: Engine, settings: Settings,
+                                                  add_customer: AddCustomer) -> None:
+    from tests.outbox.receivers import free_port
+
+    down = settings.model_copy(update={"smtp_port": free_port()})
+    message = queue(sqlite_engine, down, add_customer())
+    report = delivery.deliver(settings=down, engine=sqlite_engine)
+    assert report.retrying == 1
+    failed = stored(sqlite_engine, message.id)
+    assert failed.status == MessageStatus.FAILED
+    assert (failed.last_error or "").startswith("SMTP connection to 127.0.0.1: ")

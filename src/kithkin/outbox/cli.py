@@ -37,8 +37,9 @@ def deliver(
         console.print(f"[yellow]{name} off:[/] {escape(reason)}")
     for error in report.errors[:20]:
         console.print(f"[yellow]{escape(error)}[/]")
+    withdrawn = f", {report.skipped} skipped (consent withdrawn)" if report.skipped else ""
     console.print(f"{report.claimed} claimed: {report.sent} sent, {report.retrying} to "
-                  f"retry, {report.dead} dead")
+                  f"retry, {report.dead} dead{withdrawn}")
 
 
 @app.command("list")

@@ -24,9 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.config import Settings
+from kithkin.customers.models import Customer
 from kithkin.database.base import utcnow
 from kithkin.database.core import session_factory
 from kithkin.errors import ConfigurationError
+from kithkin.outbox import consent_check
 from kithkin.outbox.models import Message, MessageChannel, MessageStatus
 from kithkin.outbox.transports import (
     DeliveryFailure,
@@ -50,6 +52,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+    skipped: int = 0  # consent withdrawn (or customer erased) while queued
     batches: int = 0
     # Why a transport is off (its channels' messages wait, untouched): name -> reason.
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -140,6 +143,22 @@ def _finish(session: Session, message: Message, token: str, **values: object) ->
     session.commit()
 
 
+def _withdrawn(session: Session, message: Message, token: str,
+               report: DeliveryReport) -> bool:
+    """Consent is checked again just before sending: an opt-out or an erasure that
+    arrived while the message waited (quiet hours, retries) wins over the queue."""
+    customer = (session.get(Customer, message.customer_id)
+                if message.customer_id is not None else None)
+    reason = consent_check.skip_reason(session=session, customer=customer,
+                                       channel=message.channel, purpose=message.purpose)
+    if reason is None:
+        return False
+    _finish(session, message, token, status=MessageStatus.SKIPPED,
+            skip_reason=f"{reason} (at delivery)", claim_token=None)
+    report.skipped += 1
+    return True
+
+
 def send_one(*, session: Session, message: Message, token: str, transport: Transport,
              settings: Settings, report: DeliveryReport,
              now: datetime | None = None) -> None:
@@ -204,6 +223,8 @@ def deliver(*, settings: Settings, engine: Engine | None = None, limit: int | No
                     Message.claim_token == token).order_by(Message.id)).all()
                 session.commit()  # end the read: each outcome commits on its own
                 for message in batch:
+                    if _withdrawn(session, message, token, report):
+                        continue
                     send_one(session=session, message=message, token=token,
                              transport=transports[TRANSPORT_OF[MessageChannel(
                                  message.channel)]], settings=settings, report=report,

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from kithkin.config import Settings
 from kithkin.errors import ConfigurationError, KithkinError
@@ -90,13 +90,19 @@ class SmtpTransport:
 
     def send(self, message: Message) -> None:
         email = self.build(message)
-        try:
-            if self._smtp is None:
+        if self._smtp is None:
+            try:
                 self._smtp = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:
+                # Not the message's fault (server down, TLS or sign-in refused): retried,
+                # never a bounce.
+                self.close()
+                raise TransientFailure(f"SMTP connection to {self.settings.smtp_host}: "
+                                       f"{type(exc).__name__}: {exc}") from exc
+        try:
             refused = self._smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
             self._fail(exc.recipients)
-            raise AssertionError("unreachable") from exc
         except smtplib.SMTPResponseException as exc:
             text = exc.smtp_error.decode(errors="replace") if isinstance(
                 exc.smtp_error, bytes) else str(exc.smtp_error)
@@ -111,7 +117,7 @@ class SmtpTransport:
             self._fail(refused)
 
     @staticmethod
-    def _fail(refused: dict[str, tuple[int, bytes]]) -> None:
+    def _fail(refused: dict[str, tuple[int, bytes]]) -> NoReturn:
         address, (code, text) = next(iter(refused.items()))
         reason = f"{code} {text.decode(errors='replace')} ({address})"
         if 500 <= code < 600:
