@@ -216,3 +216,11 @@ def test_smtp_server_down_is_retried_not_a_bounce(sqlite_engine: Engine, setting
     failed = stored(sqlite_engine, message.id)
     assert failed.status == MessageStatus.FAILED
     assert (failed.last_error or "").startswith("SMTP connection to 127.0.0.1: ")
+
+
+def test_message_id_domain_from_a_display_name_address(settings: Settings) -> None:
+    from kithkin.outbox.transports import message_id
+
+    named = settings.model_copy(update={"smtp_from": "The Shop <news@shop.example>"})
+    message = Message(idempotency_key="abc123")
+    assert message_id(message, named) == "<abc123@shop.example>"

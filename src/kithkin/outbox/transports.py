@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from typing import NoReturn, Protocol
 
 from kithkin.config import Settings
@@ -44,7 +44,7 @@ class Transport(Protocol):
 
 def message_id(message: Message, settings: Settings) -> str:
     """The e-mail's Message-ID: the idempotency key, the same on every attempt."""
-    domain = settings.smtp_from.rpartition("@")[2] or "kithkin.invalid"
+    domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "kithkin.invalid"
     return f"<{message.idempotency_key}@{domain}>"
 
 
