@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from kithkin.config import Settings
@@ -67,6 +68,7 @@ def _wait_for_delivery(engine: Engine, process: subprocess.Popen[bytes], *,
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_batch_still_delivers_each_message_once(
         store_engine: Engine, workspace: Path) -> None:
     sqlite_engine = store_engine  # the name the helpers below use; PostgreSQL too
