@@ -10,10 +10,11 @@ settings (or the values they need) as parameters, and a web app hands over its o
 from __future__ import annotations
 
 import ipaddress
-from datetime import date
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -137,6 +138,55 @@ class Settings(BaseSettings):
         default=72, gt=0, description="Uploaded files of jobs no longer running are "
         "deleted after this long (at `kithkin serve` start, then hourly).")
 
+    # The outbox (kithkin.outbox; docs/outbox.md). Nothing is sent until a transport is
+    # configured: no SMTP host, no e-mail; no webhook URL and secret, no webhook or SMS.
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = Field(default="kithkin@localhost", description="From address.")
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="STARTTLS, implicit TLS (ssl) or none (local "
+        "relays and tests only).")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    webhook_url: str | None = Field(
+        default=None, description="Receiver of webhook and SMS messages (signed POSTs).")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 signing secret for webhooks (at least 32 "
+        "characters); without one no webhook is delivered.")
+    webhook_timeout_seconds: float = Field(default=15, gt=0)
+    outbox_firm_name: str = Field(default="The team", description="Signs messages.")
+    outbox_cap_messages: int = Field(
+        default=3, ge=0, description="At most this many marketing messages per customer "
+        "per cap window (0: no cap).")
+    outbox_cap_days: float = Field(default=7, gt=0)
+    outbox_quiet_start: time | None = Field(
+        default=None, description="Quiet hours start (e.g. 21:00): nothing is sent "
+        "between start and end, in outbox_timezone.")
+    outbox_quiet_end: time | None = None
+    outbox_timezone: str = Field(default="UTC", description="IANA zone of quiet hours.")
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    outbox_backoff_seconds: float = Field(
+        default=60, gt=0, description="First retry delay; doubled per attempt, with "
+        "jitter.")
+    outbox_backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
+    outbox_lease_seconds: float = Field(
+        default=300, gt=0, description="A message claimed (sending) this long ago by a "
+        "process that died is claimed again and re-sent with the same idempotency key.")
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    outbox_deliver_interval_seconds: float | None = Field(
+        default=60, gt=0, description="`kithkin serve` delivers due messages this often "
+        "(None: only `kithkin deliver`).")
+
+    @field_validator("outbox_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"outbox_timezone: unknown time zone {value!r}") from exc
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -154,6 +204,11 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
+
+    @property
+    def templates_dir(self) -> Path:
+        """Workspace message templates: a file here overrides the built-in of its name."""
+        return self.home / "templates"
 
 
 @lru_cache

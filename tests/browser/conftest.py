@@ -22,6 +22,7 @@ import pytest
 from kithkin.database.core import build_engine
 from kithkin.database.manage import upgrade
 from tests.browser.browsing import seeding
+from tests.browser.seeding_outbox import seed_outbox
 from tests.browser.seeding_relationships import seed_pages
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,6 +62,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
     engine = build_engine(url)
     upgrade(engine)
     ids = seeding.seed(engine, reject_dir=home / "rejects") | seed_pages(engine)
+    ids |= seed_outbox(engine, home)
     engine.dispose()
     port = _free_port()
     env = {**os.environ, "KITHKIN_HOME": str(home), "KITHKIN_DATABASE_URL": url}

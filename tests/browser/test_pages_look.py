@@ -20,6 +20,7 @@ PAGES = [("overview", "/", 7), ("customers", "/customers", 0),
          ("analytics", "/analytics", 0),
          ("stage-flows-admin", "/stages", 2), ("levels", "/levels", 0),
          ("duplicates", "/duplicates", 0), ("duplicate-pair", "/duplicates/1", 0),
+         ("outbox", "/outbox", 0),
          ("account-password", "/account/password", 0), ("tasks", "/tasks?view=all", 0)]
 
 

@@ -43,6 +43,7 @@ from kithkin.lists import router as lists_router
 from kithkin.loyalty import router as loyalty_router
 from kithkin.memberships import router as memberships_router
 from kithkin.offers import router as offers_router
+from kithkin.outbox import router as outbox_router
 from kithkin.playbooks import router as playbooks_router
 from kithkin.preferences import router as preferences_router
 from kithkin.privacy import router as privacy_router
@@ -78,6 +79,7 @@ API_ROUTERS: list[APIRouter] = [
     atrisk_router.router,
     imports_router.router,
     privacy_router.router,
+    outbox_router.router,
     events.router,
     tasks_router.router,
     preferences_router.router,
@@ -99,15 +101,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         result = hook(app)
         if result is not None:
             await result
-    scheduler = _refresh_scheduler(app)
-    if scheduler is not None:
+    schedulers = [s for s in (_refresh_scheduler(app), _outbox_scheduler(app)) if s]
+    for scheduler in schedulers:
         scheduler.start()
     upload_cleanup = await start_upload_cleanup(app)
     try:
         yield
     finally:
         await upload_cleanup.stop()
-        if scheduler is not None:
+        for scheduler in schedulers:
             await scheduler.stop()
 
 
@@ -126,6 +128,23 @@ def _refresh_scheduler(app: FastAPI) -> RefreshScheduler | None:
     scheduler = RefreshScheduler(interval_seconds=settings.refresh_interval_hours * 3600,
                                  run=run)
     app.state.refresh_scheduler = scheduler
+    return scheduler
+
+
+def _outbox_scheduler(app: FastAPI) -> RefreshScheduler | None:
+    """Outbox delivery every settings.outbox_deliver_interval_seconds (docs/outbox.md)."""
+    settings: Settings = app.state.settings
+    if settings.outbox_deliver_interval_seconds is None:
+        return None
+
+    def run() -> None:
+        from kithkin.outbox import delivery
+
+        delivery.deliver(settings=settings, engine=app.state.engine)
+
+    scheduler = RefreshScheduler(interval_seconds=settings.outbox_deliver_interval_seconds,
+                                 run=run, name="outbox delivery")
+    app.state.outbox_scheduler = scheduler
     return scheduler
 
 

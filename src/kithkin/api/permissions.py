@@ -45,3 +45,5 @@ PlaybooksAdmin = Annotated[
 ListsRead = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.READ))]
 ListsWrite = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.WRITE))]
 ListsAdmin = Annotated[StaffUser, Depends(require_permission(Area.LISTS, Access.ADMIN))]
+OutboxRead = Annotated[StaffUser, Depends(require_permission(Area.OUTBOX, Access.READ))]
+OutboxWrite = Annotated[StaffUser, Depends(require_permission(Area.OUTBOX, Access.WRITE))]

@@ -36,6 +36,7 @@ class Area(StrEnum):
     TASKS = "tasks"  # follow-up work; agents: tasks of their own book
     PLAYBOOKS = "playbooks"  # follow-up playbooks: read reports, run, install
     LISTS = "lists"  # saved customer lists (read, write), bulk actions on them (admin)
+    OUTBOX = "outbox"  # messages to customers: read, queue one-off, retry dead letters
 
 
 class Access(StrEnum):
@@ -59,10 +60,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: (
         _all(
             [Area.CUSTOMERS, Area.PROSPECTS, Area.PRODUCTS, Area.TRANSACTIONS,
-             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS, Area.TASKS, Area.LISTS],
+             Area.INTERACTIONS, Area.MEMBERSHIPS, Area.ANALYTICS, Area.TASKS, Area.LISTS,
+             Area.OUTBOX],
             Access.READ,
         )
-        | _all([Area.CUSTOMERS, Area.INTERACTIONS, Area.TASKS, Area.LISTS], Access.WRITE)
+        | _all([Area.CUSTOMERS, Area.INTERACTIONS, Area.TASKS, Area.LISTS, Area.OUTBOX],
+               Access.WRITE)
     ),
     Role.ANALYST: _all(_BUSINESS_AREAS, Access.READ),
 }

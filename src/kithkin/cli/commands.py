@@ -63,6 +63,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "levels": LazyCommand(
         "Recommended relationship level per segment (Kotler).",
         ("kithkin.relationships.cli:register",)),
+    "deliver": LazyCommand(
+        "Send due outbox messages by SMTP and signed webhooks, then exit.",
+        ("kithkin.outbox.cli:register",)),
+    "messages": LazyCommand("Outbox messages: list, show and retry.",
+                            ("kithkin.outbox.cli:app",)),
     "users": LazyCommand("Staff users and API keys.", ("kithkin.users.cli:app",)),
     "loyalty": LazyCommand("Loyalty points: grant, statements, redemptions, adjustments.",
                            ("kithkin.loyalty.cli:app",)),

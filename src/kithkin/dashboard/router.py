@@ -20,6 +20,7 @@ from kithkin.dashboard import (
     pages_imports,
     pages_lists,
     pages_models,
+    pages_outbox,
     pages_playbooks,
     pages_privacy,
     pages_relationships,
@@ -37,5 +38,6 @@ for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages
                pages_privacy,
                pages_retention,
                pages_playbooks,
-               pages_atrisk, pages_lists):
+               pages_atrisk, pages_lists,
+               pages_outbox):
     router.include_router(module.router)

@@ -43,7 +43,8 @@ class Message(TimestampMixin, Base):
     template: Mapped[str] = mapped_column(String(200))
     recipient: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(String(400))
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)  # the text part, rendered at queue time
+    body_html: Mapped[str | None] = mapped_column(Text)
     context: Mapped[dict[str, Any] | None]
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.QUEUED)
     skip_reason: Mapped[str | None] = mapped_column(String(100))
@@ -53,6 +54,11 @@ class Message(TimestampMixin, Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # When a delivery run claimed it (status SENDING): past the lease, another run may
+    # claim it again and re-send it under the same idempotency key.
+    claimed_at: Mapped[datetime | None]
+    # Which run claimed it: a run only marks the messages it holds the claim of.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     # Sent with every delivery (the webhook's Idempotency-Key header, the e-mail's
     # Message-ID) so a receiver can drop a repeat after a crash.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)

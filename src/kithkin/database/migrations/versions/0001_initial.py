@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 11:54:07.763570
+Create Date: 2026-12-07 11:55:22.349805
 """
 
 from __future__ import annotations
@@ -646,6 +646,7 @@ def upgrade() -> None:
     sa.Column('recipient', sa.String(length=320), nullable=True),
     sa.Column('subject', sa.String(length=400), nullable=True),
     sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('body_html', sa.Text(), nullable=True),
     sa.Column('context', sa.JSON(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('skip_reason', sa.String(length=100), nullable=True),
@@ -654,6 +655,8 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', kithkin.database.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claim_token', sa.String(length=32), nullable=True),
     sa.Column('idempotency_key', sa.String(length=64), nullable=False),
     sa.Column('dedupe_key', sa.String(length=300), nullable=True),
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
