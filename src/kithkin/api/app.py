@@ -26,6 +26,8 @@ from kithkin.api.limits import RequestLimitsMiddleware
 from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.api.proxies import install_trusted_proxies
 from kithkin.api.timing import ServerTimingMiddleware
+from kithkin.audit import router as audit_router
+from kithkin.audit.middleware import AuditMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.auth.secret import signing_secret
 from kithkin.config import Settings, get_settings
@@ -35,6 +37,7 @@ from kithkin.identity import router as identity_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
+from kithkin.jobs.maintenance import start_maintenance
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.memberships import router as memberships_router
 from kithkin.products import router as products_router
@@ -60,6 +63,7 @@ API_ROUTERS: list[APIRouter] = [
     metrics_router.router,
     imports_router.router,
     events.router,
+    audit_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.
@@ -79,9 +83,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if scheduler is not None:
         scheduler.start()
     upload_cleanup = await start_upload_cleanup(app)
+    maintenance = start_maintenance(app)
     try:
         yield
     finally:
+        for job in maintenance:
+            await job.stop()
         await upload_cleanup.stop()
         if scheduler is not None:
             await scheduler.stop()
@@ -156,6 +163,7 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     )
     app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, https_only=https_only)
+    app.add_middleware(AuditMiddleware, engine=engine)  # inside the proxies: real client
     install_trusted_proxies(app, settings)  # last added = outermost: all see the client
     install_problem_handlers(app)
     install_problem_docs(app)

@@ -29,6 +29,7 @@ class Area(StrEnum):
     MEMBERSHIPS = "memberships"
     IMPORTS = "imports"
     ANALYTICS = "analytics"
+    AUDIT = "audit"  # the audit trail, backups and the retention policy: admins only
 
 
 class Access(StrEnum):
@@ -39,7 +40,7 @@ class Access(StrEnum):
 
 Permission = tuple[Area, Access]
 
-_BUSINESS_AREAS = [a for a in Area if a is not Area.USERS]
+_BUSINESS_AREAS = [a for a in Area if a not in (Area.USERS, Area.AUDIT)]
 
 
 def _all(areas: Iterable[Area], *accesses: Access) -> frozenset[Permission]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from kithkin.dashboard import (
     pages_admin,
     pages_analytics,
+    pages_audit,
     pages_auth,
     pages_customers,
     pages_identity,
@@ -23,5 +24,5 @@ LOGIN_URL = "/login"
 
 router = APIRouter(include_in_schema=False)
 for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages_imports,
-               pages_admin, pages_relationships, pages_identity, pages_models):
+               pages_admin, pages_relationships, pages_identity, pages_models, pages_audit):
     router.include_router(module.router)

@@ -1,6 +1,7 @@
 """Imports every models module so Base.metadata knows every table (Alembic, create_all)."""
 
 from kithkin.analytics import models as metrics  # noqa: F401
+from kithkin.audit import models as audit  # noqa: F401
 from kithkin.customers import models as customers  # noqa: F401
 from kithkin.identity import models as identity  # noqa: F401
 from kithkin.imports import models as imports  # noqa: F401
