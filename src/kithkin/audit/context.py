@@ -30,6 +30,10 @@ class AuditContext:
 
     def actor(self) -> tuple[int | None, str | None, int | None]:
         """(user id, label, API key id) of the caller, as far as known right now."""
+        known = self.state.get("audit_actor")  # set by authentication
+        if known is not None:
+            user_id, email, key_id = known
+            return user_id, email, key_id
         user = self.state.get("user")
         key = self.state.get("api_key")
         try:
