@@ -154,6 +154,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/imports"): NOT_AGENTS,
     ("GET", "/api/v1/imports/{job_id}"): NOT_AGENTS,
     ("GET", "/api/v1/imports/{job_id}/rejects"): NOT_AGENTS,
+    ("GET", "/api/v1/audit"): ADMIN,
+    ("GET", "/api/v1/audit/export.csv"): ADMIN,
 }
 # Checked against the request body (the kind of event), tested in test_events_imports.
 BODY_CHECKED = {("POST", "/api/v1/events"), ("POST", "/api/v1/events/batch")}

@@ -167,8 +167,11 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     for pending in batches:
         for item in pending.rows:
             table = _table(item.obj) or ""
-            identity = inspect(item.obj).identity
-            entity_id = None if identity is None else ",".join(str(part) for part in identity)
+            state = inspect(item.obj)
+            # The identity key is set only after the flush; the primary key is known now.
+            identity = state.mapper.primary_key_from_instance(item.obj)
+            entity_id = (None if any(part is None for part in identity)
+                         else ",".join(str(part) for part in identity))
             changes = item.changes or _all_fields(item.obj, before=False)
             rows.append({**base_row(AuditKind.CHANGE), "entity": table,
                          "entity_id": entity_id, "action": item.action, "changes": changes,

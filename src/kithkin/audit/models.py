@@ -50,7 +50,7 @@ class AuditLog(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(32))
     # {field: [before, after]}; secrets read "[redacted]", erased customers "[erased]".
-    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     summary: Mapped[str | None] = mapped_column(Text)
     # The customer a row's values belong to, so erasure can find and scrub them.
     customer_id: Mapped[int | None] = mapped_column(

@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
             min=1, help="Afterwards keep only this many archives in the backups folder.")
         ] = None,
     ) -> None:
-        """Back up the store and the workspace's files into one archive with a manifest
-        (safe while `kithkin serve` runs and writes)."""
+        """Back up the store and the workspace's files into one archive with a manifest.
+        Safe while `kithkin serve` runs and writes."""
         settings = get_settings()
         try:
             result = backup_service.create_backup(settings=settings, engine=get_engine(),
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             help="Replace a store or workspace that is not empty.")] = False,
     ) -> None:
         """Restore a backup archive into an empty store and workspace, checked against its
-        manifest."""
+        manifest. --force replaces a store or workspace that is not empty."""
         try:
             manifest = backup_service.restore_backup(
                 settings=get_settings(), engine=get_engine(), archive=archive, force=force)

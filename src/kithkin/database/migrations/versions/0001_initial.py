@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 10:41:52.906472
+Create Date: 2026-12-07 10:50:19.563404
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('entity', sa.String(length=64), nullable=True),
     sa.Column('entity_id', sa.String(length=64), nullable=True),
     sa.Column('action', sa.String(length=32), nullable=True),
-    sa.Column('changes', sa.JSON(), nullable=True),
+    sa.Column('changes', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('summary', sa.Text(), nullable=True),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('scrubbed', sa.Boolean(), nullable=False),
