@@ -105,3 +105,34 @@ def test_scrub_cannot_touch_other_columns(store_engine: Engine) -> None:
         connection = session.connection()
         guard.begin_scrub(connection, customer_id)
         connection.execute(update(AuditLog).values(actor_label="forged"))
+
+
+def test_erasure_through_the_api_leaves_no_values_in_the_trail(
+        client: object, sqlite_engine: Engine, make_user: object) -> None:
+    from fastapi.testclient import TestClient
+
+    from kithkin.users.models import Role
+
+    assert isinstance(client, TestClient)
+    key = make_user(Role.MANAGER)[1]  # type: ignore[operator]
+    headers = {"X-API-Key": key}
+    created = client.post("/api/v1/customers", headers=headers, json={
+        "external_id": "grace", "first_name": "Grace", "last_name": "Hopper",
+        "email": "grace@example.com"})
+    assert created.status_code == 201, created.text
+    customer_id = created.json()["id"]
+    assert client.patch(f"/api/v1/customers/{customer_id}", headers=headers,
+                        json={"city": "Arlington"}).status_code == 200
+    assert client.post("/api/v1/interactions", headers=headers, json={
+        "customer_id": customer_id, "occurred_at": "2024-03-01T10:00:00Z",
+        "kind": "complaint", "direction": "inbound", "text": "Grace's private note"}
+    ).status_code in (200, 201)
+    before = str([r.changes for r in _rows(sqlite_engine, customer_id)])
+    assert "Hopper" in before and "private note" in before
+    erased = client.post(f"/api/v1/customers/{customer_id}/erase", headers=headers)
+    assert erased.status_code == 200, erased.text
+    rows = _rows(sqlite_engine, customer_id)
+    after = str([(r.changes, r.summary) for r in rows])
+    for value in ("Grace", "Hopper", "grace@example.com", "Arlington", "private note"):
+        assert value not in after, value
+    assert any(r.changes and "last_name" in r.changes for r in rows)  # names stay

@@ -22,7 +22,6 @@ from kithkin.backup.store import BackupError
 from kithkin.cli.main import app as cli
 from kithkin.config import get_settings
 from kithkin.database.core import build_engine, dispose_engines, session_scope
-from kithkin.database.manage import upgrade
 from kithkin.users.models import Role
 from tests.api.conftest import AddCustomers, MakeUser
 
@@ -192,3 +191,27 @@ def test_postgresql_backup_and_restore(pg_engine: Engine, pg_server: str,
         # The append-only trigger came back with the dump.
         with pytest.raises(Exception, match="append-only"):
             connection.execute(text("DELETE FROM audit_log"))
+
+
+def test_serve_backs_up_on_schedule_and_keeps_n(sqlite_engine: Engine,
+                                                add_customers: AddCustomers) -> None:
+    from kithkin.api.app import create_app
+
+    add_customers(1)
+    settings = get_settings().model_copy(update={"backup_interval_hours": 0.3 / 3600,
+                                                 "backup_keep": 2})
+    app = create_app(settings, include_dashboard=False)
+    folder = settings.home / "backups"
+    with TestClient(app):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            (job,) = app.state.maintenance
+            if job.runs >= 4:
+                break
+            time.sleep(0.1)
+        assert job.runs >= 4 and job.last_error is None, job.last_error
+    archives = sorted(folder.glob("kithkin-backup-*.tar.gz"))
+    assert len(archives) == 2
+    with session_scope(sqlite_engine) as session:
+        rows = list(session.scalars(select(AuditLog).where(AuditLog.action == "backup")))
+    assert len(rows) >= 4 and {r.actor_label for r in rows} == {"scheduler:backup"}

@@ -12,10 +12,9 @@ made fresh per call by PATH_FACTORIES (by parameter name). A route that does not
 from __future__ import annotations
 
 import itertools
-from datetime import date
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from fastapi.testclient import TestClient

@@ -146,8 +146,11 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: Any) -> 
 def _customer_of(table: str, obj: Any, entity_id: str | None) -> int | None:
     if table == "customer" and entity_id is not None and entity_id.isdigit():
         return int(entity_id)
-    value = getattr(obj, "customer_id", None)
-    return value if isinstance(value, int) else None
+    for name in ("customer_id", "converted_customer_id"):  # a converted prospect too
+        value = getattr(obj, name, None)
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def base_row(kind: str) -> dict[str, Any]:

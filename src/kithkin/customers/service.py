@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from kithkin.audit import service as audit_service
 from kithkin.customers.models import Consent, Customer, CustomerIdentifier
 from kithkin.customers.schemas import ConsentRead, CustomerCreate, CustomerFields, IdentifierRead
 from kithkin.database import registry  # noqa: F401  (every table, for export)
@@ -281,6 +282,8 @@ def erase(*, session: Session, customer_id: int) -> Customer:
     customer.erased_at = customer.erased_at or now
     customer.updated_at = now
     session.flush()
+    # The audit trail's before-images hold the values just erased (docs/audit.md).
+    audit_service.scrub_customer(session, customer_id)
     return customer
 
 
