@@ -5,8 +5,9 @@ service has to remember to call the audit (docs/audit.md, "How changes are captu
   that changed (before and after); ``after_flush`` writes the rows, once new objects have
   their ids, on the same connection and in the same transaction: a change and its audit
   row commit or roll back together.
-- A flush that inserts more than :data:`BULK_THRESHOLD` rows of one table records one
-  summary row for them (an import must not double its own write volume).
+- A flush that inserts, updates or deletes more than :data:`BULK_THRESHOLD` rows of one
+  table records one summary row for them (an import or a refresh must not double its
+  own write volume); the summary names the table, the count and the fields changed.
 - ``do_orm_execute`` records a summary row for set-based ORM ``update``/``delete``/
   ``insert`` statements run through a session (the rows are not loaded, so there are no
   before-images; the statement's table and criteria are recorded).
@@ -75,7 +76,8 @@ class _Pending:
 @dataclass
 class _Flush:
     rows: list[_Pending] = field(default_factory=list)
-    bulk: dict[str, int] = field(default_factory=dict)
+    # (table, action) -> (rows, fields changed): flushes too large to record row by row.
+    bulk: dict[tuple[str, str], tuple[int, list[str]]] = field(default_factory=dict)
 
 
 def _columns(obj: Any) -> list[str]:
@@ -117,28 +119,33 @@ def _all_fields(obj: Any, *, before: bool) -> dict[str, list[Any]]:
     return result
 
 
+def _by_table(objects: Any) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for obj in objects:
+        table = _table(obj)
+        if table is not None:
+            grouped.setdefault(table, []).append(obj)
+    return grouped
+
+
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     pending = _Flush()
-    new_by_table: dict[str, list[Any]] = {}
-    for obj in session.new:
-        table = _table(obj)
-        if table is not None:
-            new_by_table.setdefault(table, []).append(obj)
-    for table, objects in new_by_table.items():
-        if len(objects) > BULK_THRESHOLD:
-            pending.bulk[table] = len(objects)
-        else:
-            pending.rows.extend(_Pending(obj, "insert", {}) for obj in objects)
-    for obj in session.dirty:
-        if _table(obj) is None or not session.is_modified(obj, include_collections=False):
-            continue
-        changes = _updated_fields(obj)
-        if changes:
-            pending.rows.append(_Pending(obj, "update", changes))
-    for obj in session.deleted:
-        if _table(obj) is not None:
-            pending.rows.append(_Pending(obj, "delete", _all_fields(obj, before=True)))
+    for action, objects in (("insert", session.new), ("update", session.dirty),
+                            ("delete", session.deleted)):
+        for table, rows in _by_table(objects).items():
+            if action == "update":
+                changed = [(obj, _updated_fields(obj)) for obj in rows
+                           if session.is_modified(obj, include_collections=False)]
+                changed = [(obj, changes) for obj, changes in changed if changes]
+            else:
+                changed = [(obj, {} if action == "insert" else _all_fields(obj, before=True))
+                           for obj in rows]
+            if len(changed) > BULK_THRESHOLD:
+                fields = sorted({name for _, changes in changed for name in changes})
+                pending.bulk[(table, action)] = (len(changed), fields)
+            else:
+                pending.rows.extend(_Pending(obj, action, changes) for obj, changes in changed)
     if pending.rows or pending.bulk:
         session.info.setdefault(_PENDING_KEY, []).append(pending)
 
@@ -179,9 +186,10 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
             rows.append({**base_row(AuditKind.CHANGE), "entity": table,
                          "entity_id": entity_id, "action": item.action, "changes": changes,
                          "customer_id": _customer_of(table, item.obj, entity_id)})
-        for table, count in pending.bulk.items():
-            rows.append({**base_row(AuditKind.BULK), "entity": table, "action": "insert",
-                         "summary": f"inserted {count} rows into {table}"})
+        for (table, action), (count, fields) in pending.bulk.items():
+            detail = f" ({', '.join(fields)})" if action == "update" else ""
+            rows.append({**base_row(AuditKind.BULK), "entity": table, "action": action,
+                         "summary": f"{action} of {count} rows of {table}{detail}"})
     if rows:
         session.connection().execute(insert(AuditLog), rows)
 
