@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from kithkin.audit import context as audit_context
@@ -160,6 +160,22 @@ def _customer_of(table: str, obj: Any, entity_id: str | None) -> int | None:
     return None
 
 
+_AUDITED_STORES: set[str] = set()
+
+
+def store_is_audited(connection: Connection) -> bool:
+    """Whether the store has the audit table (every migrated store does). Only a yes is
+    remembered, so a store migrated later in the process is audited from then on; a
+    foreign database driven through an ORM session (a test's own metadata) is left be."""
+    key = connection.engine.url.render_as_string(hide_password=True)
+    if key in _AUDITED_STORES:
+        return True
+    if inspect(connection).has_table(AuditLog.__tablename__):
+        _AUDITED_STORES.add(key)
+        return True
+    return False
+
+
 def base_row(kind: str) -> dict[str, Any]:
     """The actor columns of a new audit row, from the current context."""
     ctx = audit_context.current()
@@ -190,7 +206,7 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
             detail = f" ({', '.join(fields)})" if action == "update" else ""
             rows.append({**base_row(AuditKind.BULK), "entity": table, "action": action,
                          "summary": f"{action} of {count} rows of {table}{detail}"})
-    if rows:
+    if rows and store_is_audited(session.connection()):
         session.connection().execute(insert(AuditLog), rows)
 
 
@@ -218,6 +234,9 @@ def _set_based_write(state: ORMExecuteState) -> None:
     where = getattr(statement, "whereclause", None)
     if where is not None:
         summary += f" where {where.compile(compile_kwargs={'literal_binds': False})}"
-    state.session.connection().execute(
+    connection = state.session.connection()
+    if not store_is_audited(connection):
+        return
+    connection.execute(
         insert(AuditLog), [{**base_row(AuditKind.BULK), "entity": table, "action": action,
                             "summary": summary[:2000]}])
