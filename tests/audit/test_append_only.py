@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from kithkin.audit import context as audit_context
 from kithkin.audit import service as audit_service
 from kithkin.audit.models import AuditLog
 from kithkin.audit.service import ERASED
@@ -35,14 +36,17 @@ def _rows(engine: Engine, customer_id: int) -> list[AuditLog]:
 
 
 def test_changes_are_recorded_with_before_and_after(store_engine: Engine) -> None:
-    customer_id = _customer_with_history(store_engine)
+    actor = audit_context.AuditContext(source="scheduler", label="scheduler:test")
+    with audit_context.acting(actor):
+        customer_id = _customer_with_history(store_engine)
     inserted, updated = _rows(store_engine, customer_id)[:2]
     assert (inserted.entity, inserted.action, inserted.entity_id) == (
         "customer", "insert", str(customer_id))
     assert inserted.changes is not None and inserted.changes["first_name"] == [None, "Ada"]
     assert updated.action == "update"
     assert updated.changes == {"last_name": ["Lovelace", "King"]}
-    assert updated.source == "system" and updated.kind == "change"
+    assert (updated.source, updated.actor_label) == ("scheduler", "scheduler:test")
+    assert updated.kind == "change"
 
 
 @pytest.mark.parametrize("statement", [

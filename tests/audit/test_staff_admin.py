@@ -113,3 +113,17 @@ def test_dashboard_user_admin_and_audit_page(sqlite_engine: Engine,
         (row,) = _trail(sqlite_engine, entity="staff_user", action="update",
                         entity_id=str(target_id))
         assert (row.source, row.path) == ("dashboard", f"/admin/users/{target_id}/deactivate")
+
+
+def test_time_filters_read_zone_less_times_as_utc(client: TestClient,
+                                                  make_user: MakeUser) -> None:
+    key = make_user(Role.ADMIN, email="admin@example.com")[1]
+    headers = {"X-API-Key": key}
+    everything = client.get("/api/v1/audit", headers=headers,
+                            params={"since": "2000-01-01T00:00:00"})
+    assert everything.status_code == 200 and everything.json()["items"]
+    nothing = client.get("/api/v1/audit", headers=headers,
+                         params={"until": "2000-01-01T00:00:00+02:00"})
+    assert nothing.status_code == 200 and nothing.json()["items"] == []
+    assert client.get("/api/v1/audit", headers=headers, params={"until": "0.5"}
+                      ).status_code == 422

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +15,7 @@ from kithkin.api.params import IdQuery
 from kithkin.audit import service as audit_service
 from kithkin.audit.schemas import AuditPage, AuditRead
 from kithkin.auth.roles import Access, Area
+from kithkin.fields import IsoDatetime
 from kithkin.users.models import StaffUser
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -30,9 +31,11 @@ def audit_filter(
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     path: Annotated[str | None, Query(max_length=500, description="Part of the path.")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[IsoDatetime | None, Query(description="From this ISO time.")] = None,
+    until: Annotated[IsoDatetime | None, Query(description="Before this ISO time.")] = None,
 ) -> audit_service.AuditFilter:
+    since, until = (None if t is None else t if t.tzinfo else t.replace(tzinfo=UTC)
+                    for t in (since, until))  # a time without zone is read as UTC
     return audit_service.AuditFilter(
         actor_user_id=actor_user_id, actor=actor, kind=kind, entity=entity,
         entity_id=entity_id, action=action, path=path, since=since, until=until)
@@ -52,8 +55,12 @@ def list_audit(session: SessionDep, _: AuditReader, where: FilterDep,
                      next_before_id=rows[-1].id if len(rows) == limit else None)
 
 
-@router.get("/export.csv")
-def export_audit(request: Request, _: AuditReader, where: FilterDep) -> StreamingResponse:
+class CsvResponse(StreamingResponse):
+    media_type = "text/csv"
+
+
+@router.get("/export.csv", response_class=CsvResponse)
+def export_audit(request: Request, _: AuditReader, where: FilterDep) -> CsvResponse:
     """The filtered trail as CSV, oldest first, streamed (the export is itself audited)."""
     factory = request.app.state.session_factory
 
@@ -61,5 +68,5 @@ def export_audit(request: Request, _: AuditReader, where: FilterDep) -> Streamin
         with factory() as session:
             yield from audit_service.iter_csv(session=session, where=where)
 
-    return StreamingResponse(chunks(), media_type="text/csv; charset=utf-8", headers={
+    return CsvResponse(chunks(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="audit.csv"'})
