@@ -186,6 +186,26 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"outbox_timezone: unknown time zone {value!r}") from exc
         return value
+    # Backups and the retention policy (docs/backup.md, docs/audit.md).
+    backup_dir: Path | None = Field(
+        default=None, description="Where backups go (default: backups/ in the workspace).")
+    backup_interval_hours: float | None = Field(
+        default=None, gt=0, description="`kithkin serve` backs up this often (None: never).")
+    backup_keep: int = Field(
+        default=7, ge=1, description="Scheduled backups keep only this many archives.")
+    policy_prospect_months: int | None = Field(
+        default=None, ge=1, description="Prospects never converted, created this many "
+        "months ago or more, are anonymised or deleted (None: kept).")
+    policy_prospect_action: Literal["anonymise", "delete"] = "anonymise"
+    policy_interaction_text_years: int | None = Field(
+        default=None, ge=1, description="Interactions' free text (subject, text) older "
+        "than this many years is removed (None: kept).")
+    policy_upload_days: int | None = Field(
+        default=None, ge=1, description="Uploaded import files and reject files older than "
+        "this many days are deleted (None: only the upload clean-up applies).")
+    policy_interval_hours: float = Field(
+        default=24, gt=0, description="`kithkin serve` applies the policy this often when "
+        "any rule is set.")
 
     @property
     def resolved_database_url(self) -> str:

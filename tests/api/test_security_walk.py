@@ -229,6 +229,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/customers/{customer_id}/tags"): WRITERS,
     ("DELETE", "/api/v1/customers/{customer_id}/tags/{tag}"): WRITERS,
     ("GET", "/api/v1/tags"): EVERYONE,
+    ("GET", "/api/v1/audit"): ADMIN,
+    ("GET", "/api/v1/audit/export.csv"): ADMIN,
 }
 # Checked against the request body (the kind of event), tested in test_events_imports.
 BODY_CHECKED = {("POST", "/api/v1/events"), ("POST", "/api/v1/events/batch")}

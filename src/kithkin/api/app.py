@@ -27,6 +27,8 @@ from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.api.proxies import install_trusted_proxies
 from kithkin.api.timing import ServerTimingMiddleware
 from kithkin.atrisk import router as atrisk_router
+from kithkin.audit import router as audit_router
+from kithkin.audit.middleware import AuditMiddleware
 from kithkin.auth.ratelimit import LoginRateLimiter
 from kithkin.auth.secret import signing_secret
 from kithkin.config import Settings, get_settings
@@ -38,6 +40,7 @@ from kithkin.identity import router as identity_router
 from kithkin.imports import router as imports_router
 from kithkin.interactions import router as interactions_router
 from kithkin.jobs.housekeeping import start_upload_cleanup
+from kithkin.jobs.maintenance import start_maintenance
 from kithkin.jobs.scheduler import RefreshScheduler
 from kithkin.lists import router as lists_router
 from kithkin.loyalty import router as loyalty_router
@@ -86,6 +89,7 @@ API_ROUTERS: list[APIRouter] = [
     playbooks_router.router,
     lists_router.router,
     tags_router.router,
+    audit_router.router,
 ]
 
 # Called with the app when the server starts (e.g. the refresh scheduler), in order.
@@ -105,9 +109,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     for scheduler in schedulers:
         scheduler.start()
     upload_cleanup = await start_upload_cleanup(app)
+    maintenance = start_maintenance(app)
     try:
         yield
     finally:
+        for job in maintenance:
+            await job.stop()
         await upload_cleanup.stop()
         for scheduler in schedulers:
             await scheduler.stop()
@@ -199,6 +206,7 @@ def create_app(settings: Settings | None = None, *, https_only: bool = False,
     )
     app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, https_only=https_only)
+    app.add_middleware(AuditMiddleware, engine=engine)  # inside the proxies: real client
     install_trusted_proxies(app, settings)  # last added = outermost: all see the client
     install_problem_handlers(app)
     install_problem_docs(app)

@@ -122,6 +122,8 @@ def authenticated_user(request: Request, session: SessionDep,
                     if loaded is not None:
                         session.refresh(loaded)
     request.state.user, request.state.api_key = user, api_key
+    # Plain values for the audit trail: the rows may be expired by the time it writes.
+    request.state.audit_actor = (user.id, user.email, api_key.id if api_key else None)
     return user
 
 

@@ -37,6 +37,7 @@ class Area(StrEnum):
     PLAYBOOKS = "playbooks"  # follow-up playbooks: read reports, run, install
     LISTS = "lists"  # saved customer lists (read, write), bulk actions on them (admin)
     OUTBOX = "outbox"  # messages to customers: read, queue one-off, retry dead letters
+    AUDIT = "audit"  # the audit trail, backups and the retention policy: admins only
 
 
 class Access(StrEnum):
@@ -47,7 +48,7 @@ class Access(StrEnum):
 
 Permission = tuple[Area, Access]
 
-_BUSINESS_AREAS = [a for a in Area if a is not Area.USERS]
+_BUSINESS_AREAS = [a for a in Area if a not in (Area.USERS, Area.AUDIT)]
 
 
 def _all(areas: Iterable[Area], *accesses: Access) -> frozenset[Permission]:

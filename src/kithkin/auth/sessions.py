@@ -34,6 +34,8 @@ def idle_limit(request: Request) -> timedelta:
 def log_in(request: Request, session: Session, user: StaffUser) -> StaffSession:
     """Start a new server-side session (ending the one the cookie held, if any) and put
     its token in a fresh cookie; the caller commits."""
+    # The audit trail names the user signing in as the actor of the sign-in's changes.
+    request.state.audit_actor = (user.id, user.email, None)
     previous = session_token(request)
     if previous is not None:
         staff_sessions.end_session(session=session, token=previous)

@@ -83,6 +83,17 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "lists": LazyCommand("Saved customer lists: members, CSV export and bulk actions.",
                          ("kithkin.lists.cli:app",)),
     "tags": LazyCommand("Customer tags: add, remove, list.", ("kithkin.tags.cli:app",)),
+    "audit": LazyCommand("Read and export the audit trail (append-only).",
+                         ("kithkin.audit.cli:app",)),
+    "backup": LazyCommand(
+        "Back up the store and the workspace's files into one archive with a manifest.",
+        ("kithkin.backup.cli:register",)),
+    "restore": LazyCommand(
+        "Restore a backup archive into an empty store and workspace, checked against its "
+        "manifest.", ("kithkin.backup.cli:register",)),
+    "policy": LazyCommand(
+        "Data retention policy: anonymise or delete old prospects, interaction text and "
+        "uploads (dry-run first).", ("kithkin.policy.cli:app",)),
 }
 
 # The options Typer adds to the top-level group.

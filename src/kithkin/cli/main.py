@@ -31,6 +31,9 @@ __all__ = ["LAZY_COMMANDS", "LazyCommand", "app", "load_command"]
 def load_command(name: str) -> click.Command:
     """Import the modules behind ``name`` and return its real click command."""
     spec = LAZY_COMMANDS[name]
+    from kithkin.audit import context as audit_context
+
+    audit_context.set_process_source("cli")  # audit rows name the OS user
     holder = typer.Typer()
     for target in spec.register:
         module_name, attribute = target.split(":")

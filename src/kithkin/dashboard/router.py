@@ -11,6 +11,7 @@ from kithkin.dashboard import (
     pages_admin,
     pages_analytics,
     pages_atrisk,
+    pages_audit,
     pages_auth,
     pages_bundles,
     pages_customer_work,
@@ -39,5 +40,6 @@ for module in (pages_static, pages_auth, pages_analytics, pages_customers, pages
                pages_retention,
                pages_playbooks,
                pages_atrisk, pages_lists,
-               pages_outbox):
+               pages_outbox,
+               pages_audit):
     router.include_router(module.router)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from kithkin.audit import capture as _audit_capture  # noqa: F401  (session audit events)
 from kithkin.config import get_settings
 from kithkin.errors import NotFoundError
 

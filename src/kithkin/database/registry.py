@@ -2,6 +2,7 @@
 
 from kithkin.analytics import models as metrics  # noqa: F401
 from kithkin.atrisk import models as atrisk  # noqa: F401
+from kithkin.audit import models as audit  # noqa: F401
 from kithkin.connections import models as connections  # noqa: F401
 from kithkin.customers import models as customers  # noqa: F401
 from kithkin.ideas import models as ideas  # noqa: F401

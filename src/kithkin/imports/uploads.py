@@ -21,9 +21,10 @@ ACTIVE_STATUSES = (ImportStatus.PENDING, ImportStatus.RUNNING)
 
 
 def remove_stale_uploads(*, session: Session, folder: Path, older_than: timedelta,
-                         now: datetime | None = None) -> list[Path]:
+                         now: datetime | None = None, dry_run: bool = False) -> list[Path]:
     """Delete the files in ``folder`` last modified before ``now - older_than``, except
-    those of a pending or running import job; returns the removed paths."""
+    those of a pending or running import job; returns the removed paths (with
+    ``dry_run``, those that would be removed, leaving them in place)."""
     if not folder.is_dir():
         return []
     in_use = {Path(name).resolve() for name in session.scalars(
@@ -35,10 +36,11 @@ def remove_stale_uploads(*, session: Session, folder: Path, older_than: timedelt
             if (not path.is_file() or path.resolve() in in_use
                     or path.stat().st_mtime >= cutoff):
                 continue
-            path.unlink()
+            if not dry_run:
+                path.unlink()
         except FileNotFoundError:  # removed meanwhile (another worker's clean-up)
             continue
         removed.append(path)
-    if removed:
+    if removed and not dry_run:
         log.info("removed %d upload(s) older than %s from %s", len(removed), older_than, folder)
     return removed

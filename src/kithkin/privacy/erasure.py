@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Table, delete, null, or_, select, update
 from sqlalchemy.orm import Session
 
+from kithkin.audit import service as audit_service
 from kithkin.config import Settings
 from kithkin.customers import service as customer_service
 from kithkin.customers.models import Customer, CustomerIdentifier
@@ -117,6 +118,11 @@ def erase(*, session: Session, settings: Settings, customer_id: int, actor: str)
     removed["pending_pairs"] = int(getattr(pending_pairs, "rowcount", 0) or 0)
     removed["files"] = files.purge([settings.uploads_dir, settings.rejects_dir],
                                    needles).as_dict()
+    session.flush()
+    # The audit trail recorded the values this erasure just removed (and its own
+    # changes): the one permitted rewrite of audit rows, in this transaction.
+    removed["audit_rows"] = sum(audit_service.scrub_customer(session, customer_id)
+                                for customer_id in ids)
     log.removed = dict(removed)
     session.flush()
     return log

@@ -1,0 +1,1 @@
+"""Online backup and checked restore of the store and the workspace (docs/backup.md)."""

@@ -1,0 +1,1 @@
+"""Data retention policy: old prospects, interaction text and uploads (docs/audit.md)."""
