@@ -133,7 +133,7 @@ def test_erasure_through_the_api_leaves_no_values_in_the_trail(
     ).status_code in (200, 201)
     before = str([r.changes for r in _rows(sqlite_engine, customer_id)])
     assert "Hopper" in before and "private note" in before
-    erased = client.post(f"/api/v1/customers/{customer_id}/erase", headers=headers)
+    erased = client.post(f"/api/v1/privacy/customers/{customer_id}/erase", headers=headers)
     assert erased.status_code == 200, erased.text
     rows = _rows(sqlite_engine, customer_id)
     after = str([(r.changes, r.summary) for r in rows])

@@ -43,11 +43,11 @@ def test_exports_are_audited(client: object, sqlite_engine: Engine, make_user: o
     assert isinstance(client, TestClient)
     user_id, key = make_user(Role.MANAGER)  # type: ignore[operator]
     (customer_id,) = add_customers(1)  # type: ignore[operator]
-    exported = client.get(f"/api/v1/customers/{customer_id}/export",
+    exported = client.get(f"/api/v1/privacy/customers/{customer_id}/export",
                           headers={"X-API-Key": key})
     assert exported.status_code == 200
     assert client.get("/api/v1/customers", headers={"X-API-Key": key}).status_code == 200
     with session_scope(sqlite_engine) as session:
         rows = list(session.scalars(select(AuditLog).where(AuditLog.kind == "export")))
     assert [(r.path, r.status, r.actor_user_id) for r in rows] == [
-        (f"/api/v1/customers/{customer_id}/export", 200, user_id)]
+        (f"/api/v1/privacy/customers/{customer_id}/export", 200, user_id)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -95,6 +95,51 @@ class World:
         return int(response.json()["id"])
 
 
+    def task(self) -> int:
+        from kithkin.tasks import service as task_service
+
+        with session_scope(self.engine) as session:
+            return task_service.create_task(session=session, title="walk",
+                                            customer_id=self.customer()).id
+
+    def idea(self) -> int:
+        from kithkin.ideas import service as idea_service
+
+        with session_scope(self.engine) as session:
+            return idea_service.submit(session=session, title="walk", body="an idea",
+                                       customer_id=self.customer()).id
+
+    def complaint(self) -> int:
+        from kithkin.interactions.models import Interaction
+
+        with session_scope(self.engine) as session:
+            row = Interaction(source="walk", external_id=f"walk-c{next(_serial)}",
+                              customer_id=self.customer(), kind="complaint",
+                              direction="inbound", status="open",
+                              occurred_at=datetime(2024, 3, 1, tzinfo=UTC))
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def dead_message(self) -> int:
+        from kithkin.outbox.models import Message
+
+        with session_scope(self.engine) as session:
+            row = Message(customer_id=self.customer(), channel="email", template="generic",
+                          status="dead", idempotency_key=f"walk{next(_serial)}")
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def exit_interview(self) -> int:
+        response = self.client.post("/api/v1/retention/exit-interviews",
+                                    headers=self.admin_headers, json={
+                                        "customer_id": self.customer(),
+                                        "text": "the price went up"})
+        assert response.status_code in (200, 201), response.text
+        return int(response.json()["id"])
+
+
 # Path ids by parameter name: a fresh row per call, so destructive routes don't collide.
 PATH_FACTORIES: dict[str, Callable[[World], Any]] = {
     "customer_id": World.customer,
@@ -104,7 +149,53 @@ PATH_FACTORIES: dict[str, Callable[[World], Any]] = {
     "merge_id": World.merge,
     "kind": lambda _: "value_tier",
     "segment": World.segment,
+    "task_id": World.task,
+    "idea_id": World.idea,
+    "complaint_id": World.complaint,
+    "message_id": World.dead_message,
+    "interview_id": World.exit_interview,
+    "action": lambda _: "respond",
 }
+
+
+def _points(world: World) -> Call:
+    customer = world.customer()
+    given = world.client.post(f"/api/v1/customers/{customer}/loyalty/adjustments",
+                              headers=world.admin_headers,
+                              json={"points": 10, "reason": "walk"})
+    assert given.status_code == 201, given.text
+    return Call(path_params={"customer_id": customer}, json={"points": 5})
+
+
+def _gold_member(world: World) -> Call:
+    from kithkin.products.models import Product
+    from kithkin.transactions.models import Transaction
+
+    customer = world.customer()
+    with session_scope(world.engine) as session:
+        session.add(Transaction(source="walk", order_id=f"walk{next(_serial)}",
+                                customer_id=customer, amount=5000.0,
+                                ordered_at=datetime.now(UTC)))
+        product = Product(sku=f"walk{next(_serial)}", name="Walk", list_price=9.5)
+        session.add(product)
+        session.flush()
+        product_id = product.id
+    return Call(path_params={"customer_id": customer}, json={"product_id": product_id})
+
+
+def _link(world: World) -> Call:
+    a, b = world.customer(), world.customer()
+    made = world.client.post(f"/api/v1/customers/{a}/links", headers=world.admin_headers,
+                             json={"other_customer_id": b, "kind": "household"})
+    assert made.status_code == 201, made.text
+    return Call(path_params={"customer_id": a, "link_id": made.json()["id"]})
+
+
+def _playbook(world: World) -> Call:
+    from importlib import resources
+
+    text = resources.files("kithkin.playbooks").joinpath("builtin/reactive.toml").read_text()
+    return Call(json={"text": text, "filename": f"walk{next(_serial)}.toml"})
 
 
 def _event(world: World) -> dict[str, Any]:
@@ -164,7 +255,31 @@ EXAMPLES: dict[tuple[str, str], Callable[[World], Call]] = {
                                                       "record": _event(w)}),
     ("POST", "/api/v1/events/batch"): lambda w: Call(json={"kind": "interactions",
                                                             "records": [_event(w)]}),
+    ("POST", "/api/v1/customers/{customer_id}/loyalty/redemptions"): _points,
+    ("POST", "/api/v1/customers/{customer_id}/loyalty/price-locks"): _gold_member,
+    ("POST", "/api/v1/ideas/{idea_id}/status"): lambda w: Call(
+        path_params={"idea_id": w.idea()}, json={"status": "under_review"}),
+    ("DELETE", "/api/v1/customers/{customer_id}/links/{link_id}"): _link,
+    ("PATCH", "/api/v1/retention/exit-interviews/{interview_id}"): lambda w: Call(
+        path_params={"interview_id": w.exit_interview()},
+        json={"reason_category": None, "defector_type": "price"}),
+    ("POST", "/api/v1/tasks/{task_id}/snooze"): lambda w: Call(
+        path_params={"task_id": w.task()}, json={"until": "2999-01-01T00:00:00Z"}),
+    ("POST", "/api/v1/playbooks/install"): _playbook,
+    ("PUT", "/api/v1/playbooks/customers/{customer_id}/level"): lambda w: Call(
+        path_params={"customer_id": w.customer()},
+        json={"level": "reactive", "reason": "walk"}),
+    ("POST", "/api/v1/lists/{list_id}/actions"): lambda w: Call(
+        path_params={"list_id": _list(w)},
+        json={"params": {"action": "add_tag", "tag": "walk"}}),
 }
+
+
+def _list(world: World) -> int:
+    made = world.client.post("/api/v1/lists", headers=world.admin_headers,
+                             json={"name": f"walk{next(_serial)}", "spec": {}})
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
 
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
