@@ -10,12 +10,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from kithkin.audit import guard
 from kithkin.audit.capture import base_row
 from kithkin.audit.models import AuditKind, AuditLog
+from kithkin.customers.models import Customer
+from kithkin.database.references import referencing_columns
+from kithkin.identity.models import CustomerMerge
 
 ERASED = "[erased]"
 CSV_COLUMNS = ("id", "at", "kind", "source", "actor_user_id", "actor_label", "api_key_id",
@@ -116,6 +129,30 @@ def _scrubbed(changes: dict[str, Any] | None) -> dict[str, Any] | None:
             for name, pair in changes.items()}
 
 
+def _rows_pointing_at(connection: Connection, customer_id: int) -> list[ColumnElement[bool]]:
+    """Audit rows about rows of other tables that point at the customer without a
+    ``customer_id`` column (a merge's survivor and merged ids, a converted prospect):
+    their before-images hold the customer's values too."""
+    conditions: list[ColumnElement[bool]] = []
+    # A merge names its customers without foreign keys (an undo must survive deletes).
+    merge = CustomerMerge.__table__.c
+    columns = [*referencing_columns(Customer.id), merge.survivor_id, merge.merged_id]
+    for column in columns:
+        table = column.table
+        if column.name == "customer_id" or not isinstance(table, Table) \
+                or table.name in {"customer", "audit_log"}:
+            continue
+        keys = list(table.primary_key.columns)
+        if len(keys) != 1:
+            continue
+        found: Sequence[Any] = connection.scalars(
+            select(keys[0]).where(column == customer_id)).all()
+        ids = [str(i) for i in found]
+        if ids:
+            conditions.append((AuditLog.entity == table.name) & AuditLog.entity_id.in_(ids))
+    return conditions
+
+
 def scrub_customer(session: Session, customer_id: int) -> int:
     """Replace the before/after values of every audit row about ``customer_id`` by
     ``[erased]`` (field names, actors and times stay); returns how many rows changed.
@@ -130,7 +167,8 @@ def scrub_customer(session: Session, customer_id: int) -> int:
     rows = connection.execute(
         select(AuditLog.id, AuditLog.changes).where(
             or_(AuditLog.customer_id == customer_id,
-                (AuditLog.entity == "customer") & (AuditLog.entity_id == str(customer_id))),
+                (AuditLog.entity == "customer") & (AuditLog.entity_id == str(customer_id)),
+                *_rows_pointing_at(connection, customer_id)),
             AuditLog.changes.is_not(None), AuditLog.scrubbed.is_(False))).all()
     guard.begin_scrub(connection, customer_id)
     try:
