@@ -153,3 +153,27 @@ def test_overlapping_runs_create_each_once(store: str, request: pytest.FixtureRe
     with session_scope(engine) as session:
         firings = session.scalar(select(func.count()).select_from(PlaybookFiring))
     assert firings == len(EXPECTED_TASKS) + len(EXPECTED_MESSAGES) + 2  # + the 2 AM firings
+
+
+def test_tag_and_list_enrolment_actions(sqlite_engine: Engine, workspace: Path) -> None:
+    """A workspace playbook replacing the reactive one tags each buyer and enrols them
+    in a list (the list's ``list:<name>`` tag)."""
+    from importlib import resources
+
+    from kithkin.playbooks.workspace import install_text
+    from kithkin.tags import service as tag_service
+
+    no_holdout(workspace)
+    ids = seed(sqlite_engine)
+    text = resources.files("kithkin.playbooks").joinpath("builtin/reactive.toml").read_text()
+    text = text.replace('template = "after_purchase_reactive"\npurpose = "service"\n',
+                        'template = "after_purchase_reactive"\npurpose = "service"\n\n'
+                        '[[rules.actions]]\naction = "add_tag"\ntag = "bought-recently"\n\n'
+                        '[[rules.actions]]\naction = "enrol_list"\nlist = "welcome"\n', 1)
+    install_text(text, file="reactive.toml", home=workspace)
+    service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    with session_scope(sqlite_engine) as session:
+        tags = tag_service.tags_of(session=session, customer_id=ids["reactive_buyer"])
+        others = tag_service.tags_of(session=session, customer_id=ids["basic_buyer"])
+    assert tags == ["bought-recently", "list:welcome"] and others == []

@@ -27,6 +27,7 @@ from kithkin.outbox import service as outbox_service
 from kithkin.outbox.models import Message, MessageStatus
 from kithkin.playbooks import keys
 from kithkin.playbooks.definitions import Action, Playbook, Rule
+from kithkin.tags import service as tag_service
 from kithkin.tasks import service as task_service
 from kithkin.tasks.models import Task, TaskStatus
 from kithkin.users.models import Role, StaffUser
@@ -34,12 +35,6 @@ from kithkin.users.models import Role, StaffUser
 SERVICE_ROWS = 200  # up to this many per action, the per-row services (see module docs)
 CHUNK = 5_000
 TASKS, MESSAGES = bulk.table_of(Task), bulk.table_of(Message)
-# Customer tags and lists are the lists domain's (CONTRACTS.md); until its service is
-# wired here, these actions are validated, and recorded as skipped with this reason on
-# the firing rather than pretended.
-NOT_WIRED = ("add_tag", "enrol_list")
-
-
 @dataclass
 class Outcome:
     tasks: int = 0
@@ -199,8 +194,13 @@ def take(session: Session, book: Playbook, rule: Rule, firings: pd.DataFrame,
                 missing = ~firings["customer_id"].isin(list(have)).to_numpy()
                 assert outcome.skip_reasons is not None
                 outcome.skip_reasons[missing] = "no_staff"
-        else:  # NOT_WIRED
-            outcome.skip(f"unavailable:{action.action}", len(firings))
-            assert outcome.skip_reasons is not None
-            outcome.skip_reasons[:] = f"unavailable:{action.action}"
+        else:  # add_tag, enrol_list: a tag (a list enrols by its "list:<name>" tag)
+            tag = (action.params["tag"] if action.action == "add_tag"
+                   else f"list:{action.params['list']}")
+            ids = [int(i) for i in firings["customer_id"]]
+            for start in range(0, len(ids), 900):
+                tag_service.add_tag_to_selection(
+                    session=session, tag=tag,
+                    customer_ids=select(Customer.id).where(
+                        Customer.id.in_(ids[start:start + 900])))
     return outcome
