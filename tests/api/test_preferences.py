@@ -73,7 +73,7 @@ def test_imported_attribute_is_shown_until_edited_and_erasure_forgets(
     assert (imported["source"], imported["imported"]) == ("imported", ["tea", "jazz"])
     client.put(path, json={"notes": "green tea"}, headers=people["boss"])
     assert client.get(path, headers=people["boss"]).json()["source"] == "edited"
-    assert client.post(f"/api/v1/customers/{customer_id}/erase",
+    assert client.post(f"/api/v1/privacy/customers/{customer_id}/erase",
                        headers=people["boss"]).status_code == 200
     assert client.get(path, headers=people["boss"]).json()["source"] == "none"
     assert client.put(path, json={"notes": "x"}, headers=people["boss"]).status_code == 409

@@ -228,6 +228,10 @@ def _newton(objective: _Objective, sample: _Objective,
     return None
 
 
+# Standard error over estimate above which a fitted parameter is not identified.
+UNIDENTIFIED = 100.0
+
+
 def _checked(*, model: str, names: Sequence[str], objective: _Objective,
              optimum: _Optimum) -> Estimate:
     """The checks that turn a bad optimum into a ConvergenceError; standard errors."""
@@ -266,6 +270,14 @@ def _checked(*, model: str, names: Sequence[str], objective: _Objective,
             "log-likelihood is not positive definite, so the data cannot identify the "
             "parameters; more varied data or a penalizer > 0 may help"
         )
+    # A ridge the optimiser stopped on before the bound (seen on another CPU): a
+    # parameter whose standard error is many times the estimate itself is not identified.
+    adrift = [f"{n}={v:.3g} (standard error {e:.3g})"
+              for n, v, e in zip(names, params, errors, strict=True) if e > UNIDENTIFIED * v]
+    if adrift:
+        raise ConvergenceError(
+            f"{model} fit did not converge: {', '.join(adrift)}: the data cannot identify "
+            "the parameters; more varied data or a penalizer > 0 may help")
     return Estimate(params=params, log_likelihood=ll, standard_errors=errors)
 
 

@@ -186,10 +186,14 @@ def _scrub_owned(session: Session, ids: list[int]) -> dict[str, int]:
     """Apply the per-table erasure rules; returns rows scrubbed per table."""
     counts: dict[str, int] = {}
     for owned in rules.owned_tables():
+        table: Table = owned.table
+        if table.name in rules.DELETE_TABLES:
+            deleted = session.execute(delete(table).where(owned.column.in_(ids)))
+            counts[table.name] = int(getattr(deleted, "rowcount", 0) or 0)
+            continue
         values = rules.scrub_columns(owned.table)
         if not values:
             continue
-        table: Table = owned.table
         result = session.execute(update(table).where(owned.column.in_(ids)).values(
             {name: null() if value is None else value for name, value in values.items()}))
         rowcount = int(getattr(result, "rowcount", 0) or 0)

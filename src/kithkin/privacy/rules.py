@@ -41,8 +41,8 @@ REPLACE: dict[str, dict[str, str]] = {
     "idea": {"title": "(erased)", "body": "(erased)"},
     "idea_comment": {"body": "(erased)"},
 }
-# Deleted outright: identities are what erasure must remove.
-DELETE_TABLES = frozenset({"customer_identifier"})
+# Deleted outright: identities and remembered preferences are what erasure must remove.
+DELETE_TABLES = frozenset({"customer_identifier", "customer_preference"})
 # Handled by their own code (the customer row, converted prospects).
 SPECIAL = frozenset({"customer", "prospect"})
 ERASED_TEXT = "(erased)"
