@@ -49,12 +49,13 @@ def test_consent_history_record_export_and_erase(page: Any, live_server: dict[st
     assert "Send me the newsletter" in history.inner_text()
     assert "import" in history.inner_text()
     # Record the withdrawal heard on the phone.
-    page.get_by_label("Channel", exact=True).select_option("email")
-    page.get_by_label("Purpose", exact=True).select_option("marketing")
-    page.get_by_label("Statement").select_option("opted_out")
-    page.get_by_label("Wording agreed to").fill("Stop the newsletter")
-    page.get_by_label("Evidence").fill("call 2026-12-07")
-    page.get_by_role("button", name="Record").click()
+    form = page.get_by_role("form", name="Record a grant or withdrawal")
+    form.get_by_label("Channel", exact=True).select_option("email")
+    form.get_by_label("Purpose", exact=True).select_option("marketing")
+    form.get_by_label("Statement").select_option("opted_out")
+    form.get_by_label("Wording agreed to").fill("Stop the newsletter")
+    form.get_by_label("Evidence").fill("call 2026-12-07")
+    form.get_by_role("button", name="Record", exact=True).click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_role("status").inner_text().startswith("Recorded: email for marketing")
     rows = history.locator("tbody tr")
@@ -102,7 +103,7 @@ def test_agent_sees_consent_but_no_export_or_erase(page: Any) -> None:
     page.get_by_role("link", name="Ada Lovelace").click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_role("heading", name="Consent history").is_visible()
-    assert page.get_by_role("button", name="Record").is_visible()
+    assert page.get_by_role("button", name="Record", exact=True).is_visible()
     assert page.get_by_role("link", name="Export all data (JSON)").count() == 0
     customer_path = page.url.split("127.0.0.1", 1)[1].split("/", 1)[1]
     page.goto(f"/{customer_path}/erase")
