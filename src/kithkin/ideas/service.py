@@ -89,6 +89,8 @@ def comment(*, session: Session, idea_id: int, body: str, customer_id: int | Non
         raise ValidationError("body: a comment needs text")
     if (customer_id is None) == (user_id is None):
         raise ValidationError("a comment is by a customer or by a staff member")
+    if customer_id is not None:
+        get_or_raise(session, Customer, customer_id, "customer")
     note = IdeaComment(idea_id=idea_id, body=body.strip(), customer_id=customer_id,
                        user_id=user_id)
     session.add(note)
