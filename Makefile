@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-PYTEST_ARGS ?=
+# Two workers (the machine has two cores); a module stays on one worker (its fixtures).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: demo test lint typecheck bench migration clean
 

@@ -6,11 +6,13 @@ missing, unless KITHKIN_REQUIRE_SERVICES=1 (CI), where a missing service fails t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -123,3 +125,25 @@ def chromium_path() -> str:
     if not Path(path).exists():
         missing_service("Debian chromium is not installed (apt-get install chromium)")
     return path
+
+
+def run_async(awaitable: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: a browser test's Playwright (sync API)
+    leaves an event loop running in the main thread for the rest of the session, and a
+    test that runs after it in the same worker could not start another loop there."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(awaitable)
+        except BaseException as error:  # re-raised in the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

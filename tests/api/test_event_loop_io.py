@@ -20,6 +20,7 @@ from kithkin.config import get_settings
 from kithkin.database.core import build_engine, session_factory
 from kithkin.database.writelock import bulk_write_lock
 from kithkin.users.models import Role
+from tests.conftest import run_async
 
 from .conftest import AddCustomers
 
@@ -91,7 +92,7 @@ def test_concurrent_requests_do_not_stall_when_the_pool_is_small(
     with bulk_write_lock(sqlite_engine, wait=False) as held:
         assert held
         started = time.perf_counter()
-        statuses = asyncio.run(burst())
+        statuses = run_async(burst())
         elapsed = time.perf_counter() - started
     engine.dispose()
     assert statuses == [200] * 6

@@ -16,6 +16,7 @@ from kithkin.database.core import get_engine, session_scope
 from kithkin.database.manage import upgrade
 from kithkin.errors import ValidationError
 from kithkin.jobs.scheduler import RefreshScheduler
+from tests.conftest import run_async
 
 
 def test_runs_repeatedly_and_survives_a_failed_run() -> None:
@@ -33,7 +34,7 @@ def test_runs_repeatedly_and_survives_a_failed_run() -> None:
         await scheduler.stop()
         return scheduler
 
-    scheduler = asyncio.run(scenario())
+    scheduler = run_async(scenario())
     assert len(calls) >= 2, "the loop stopped after the failed run"
     assert scheduler.runs == len(calls)
     assert scheduler.last_error is None  # the later runs succeeded

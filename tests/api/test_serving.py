@@ -8,6 +8,7 @@ import asyncio
 import socket
 
 from kithkin.api.serving import NoDelayConfig
+from tests.conftest import run_async
 
 
 async def _accepted_nodelay(listener: socket.socket) -> int:
@@ -32,4 +33,4 @@ def test_the_multi_worker_listener_is_tcp_so_connections_get_nodelay() -> None:
                            port=0, workers=2)
     listener = config.bind_socket()
     assert listener.proto == socket.IPPROTO_TCP
-    assert asyncio.run(_accepted_nodelay(listener)) != 0
+    assert run_async(_accepted_nodelay(listener)) != 0
