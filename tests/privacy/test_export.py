@@ -14,14 +14,22 @@ from kithkin.analytics import refresh
 from kithkin.analytics.models import CustomerMetric
 from kithkin.cli.main import app
 from kithkin.config import get_settings
+from kithkin.connections import service as link_service
+from kithkin.connections.models import LinkKind
 from kithkin.customers.models import Customer
 from kithkin.database.core import session_scope
+from kithkin.ideas import service as idea_service
 from kithkin.identity import service as identity_service
 from kithkin.identity.models import DuplicateCandidate
+from kithkin.loyalty import programme as loyalty_programme
+from kithkin.loyalty import service as loyalty_service
 from kithkin.memberships.models import Membership
+from kithkin.preferences import service as preference_service
+from kithkin.preferences.schemas import PreferencesUpdate
 from kithkin.privacy import consent, export, rules
 from kithkin.privacy.models import ConsentSource
 from kithkin.relationships.models import StageChange
+from kithkin.tags import service as tag_service
 from tests.privacy.seeding import AS_OF, EMAIL, seed
 
 ODD_NAME = "Zoë 🦄 \u202eevil\u202c <b>&amp;</b>"
@@ -29,7 +37,9 @@ ODD_NAME = "Zoë 🦄 \u202eevil\u202c <b>&amp;</b>"
 # same code (checked generically below), this list only proves each has a row here.
 EXPECTED = {"consent", "consent_event", "customer_metric", "customer_stage",
             "duplicate_candidate", "interaction", "membership", "message", "prospect",
-            "relationship_profile", "stage_change", "task", "transaction", "transaction_line"}
+            "relationship_profile", "stage_change", "task", "transaction", "transaction_line",
+            "loyalty_entry", "idea", "idea_vote", "idea_comment", "customer_link",
+            "customer_tag", "customer_preference"}
 
 
 def _crafted(engine: Engine) -> int:
@@ -59,6 +69,24 @@ def _crafted(engine: Engine) -> int:
                                 as_of=AS_OF, from_stage="friend", to_stage="acquaintance",
                                 from_rank=3, to_rank=2, direction="down",
                                 evidence='{"orders": 2}'))
+        # One of each thing the act, retain and bond work keeps about a customer.
+        friend = Customer(first_name="Friend")
+        session.add(friend)
+        session.flush()
+        idea = idea_service.submit(session=session, title="Refills", body="Tins refilled",
+                                   customer_id=seeded.survivor)
+        idea_service.vote(session=session, idea_id=idea.id, customer_id=seeded.survivor)
+        idea_service.comment(session=session, idea_id=idea.id, body="Yes",
+                             customer_id=seeded.survivor)
+        link_service.link(session=session, from_customer_id=seeded.survivor,
+                          to_customer_id=friend.id, kind=LinkKind.REFERRED)
+        tag_service.add_tags(session=session, customer_id=seeded.survivor, tags=["vip"])
+        preference_service.save(session=session, customer_id=seeded.survivor,
+                                data=PreferencesUpdate(categories=["tea"]),
+                                staff_user_id=None)
+        loyalty_service.adjust(session=session, programme=loyalty_programme.load(
+            settings.home), customer_id=seeded.survivor, points=5, reason="welcome",
+            user_id=None)
         # Odd numbers an engine can leave behind: not finite.
         session.execute(update(CustomerMetric).where(
             CustomerMetric.customer_id == seeded.survivor).values(
