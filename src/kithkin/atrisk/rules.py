@@ -150,8 +150,15 @@ def _day_numbers(values: pd.Series) -> np.ndarray:
     return result
 
 
+# Day numbers beyond this (about year 2243) are "never": a silence multiple of a
+# near-zero purchase rate; pandas cannot represent them and overflows.
+FAR_DAYS = 100_000
+
+
 def _dates(days: np.ndarray) -> pd.Series:
-    """Python dates of day numbers (None where NaN), built in one vectorised pass."""
+    """Python dates of day numbers (None where NaN or beyond representable time), built
+    in one vectorised pass."""
+    days = np.where(np.abs(days) <= FAR_DAYS, days, np.nan)
     stamps = pd.to_datetime(pd.Series(days, dtype=float), unit="D", origin=pd.Timestamp(EPOCH))
     out = stamps.dt.date.astype(object)
     out[stamps.isna()] = None
