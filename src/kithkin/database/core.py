@@ -12,8 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kithkin.audit import capture as _audit_capture  # noqa: F401  (session audit events)
@@ -112,4 +113,23 @@ def get_or_raise(session: Session, model: type[T], key: object, label: str) -> T
     row = session.get(model, key)
     if row is None:
         raise NotFoundError(f"{label} {key} does not exist")
+    return row
+
+
+def add_once(session: Session, row: T, *, key_column: Any, key: str | None) -> T:
+    """Insert ``row``, or return the row already stored under the unique ``key``.
+
+    Safe under concurrency: the insert runs in a savepoint, and a unique-key conflict
+    (another transaction got there first) answers with the stored row. Without a key the
+    row is simply added."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        if key is None:
+            raise
+        stored: T | None = session.scalar(select(type(row)).where(key_column == key))
+        if stored is None:
+            raise
+        return stored
     return row

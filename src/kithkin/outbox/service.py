@@ -13,14 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings, get_settings
 from kithkin.customers.models import Customer
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.base import utcnow
-from kithkin.database.core import get_or_raise
+from kithkin.database.core import add_once, get_or_raise
 from kithkin.database.pagination import SortKey, keyset_page
 from kithkin.errors import ConflictError, NotFoundError, ValidationError
 from kithkin.outbox import consent_check
@@ -76,16 +75,7 @@ def queue_message(*, session: Session, customer_id: int | None, template: str,
     else:
         _render_into(session=session, message=message, customer=customer,
                      settings=settings)
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        stored = session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
-        assert stored is not None
-        return stored
-    return message
+    return add_once(session, message, key_column=Message.dedupe_key, key=dedupe_key)
 
 
 _ADDRESS = {"email": "e-mail address", "sms": "phone number", "webhook": "e-mail address"}

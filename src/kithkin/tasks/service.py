@@ -15,13 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kithkin.customers.models import Customer
 from kithkin.customers.scope import EVERYONE, CustomerScope
 from kithkin.database.base import utcnow
-from kithkin.database.core import get_or_raise
+from kithkin.database.core import add_once, get_or_raise
 from kithkin.errors import ConflictError, PermissionDeniedError, ValidationError
 from kithkin.tasks.models import Task, TaskPriority, TaskStatus
 from kithkin.tasks.schemas import TaskCreate, TaskRead, TaskUpdate
@@ -46,16 +45,7 @@ def create_task(*, session: Session, title: str, customer_id: int | None = None,
     task = Task(title=title, customer_id=customer_id, reason=reason, owner_id=owner_id,
                 team=team, due_at=due_at, priority=priority, details=details,
                 created_by_id=created_by_id, dedupe_key=dedupe_key)
-    try:
-        with session.begin_nested():
-            session.add(task)
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        stored = session.scalar(select(Task).where(Task.dedupe_key == dedupe_key))
-        assert stored is not None
-        return stored
-    return task
+    return add_once(session, task, key_column=Task.dedupe_key, key=dedupe_key)
 
 
 # --- Who sees what ---------------------------------------------------------------------
