@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from kithkin.customers.models import ConsentStatus
+from kithkin.customers.models import Channel, ConsentStatus, Purpose
 from kithkin.interactions.models import (
     Direction,
     InteractionChannel,
@@ -166,13 +166,12 @@ SPECS: dict[Kind, KindSpec] = {
             # (they go to the consent ledger, not the customer).
             *(
                 FieldSpec(f"consent_{channel}", FieldType.CONSENT, choices=_CONSENT_CHOICES)
-                for channel in ("email", "sms", "phone", "post")
+                for channel in Channel
             ),
             *(
                 FieldSpec(f"consent_{channel}_{purpose}", FieldType.CONSENT,
                           choices=_CONSENT_CHOICES, column=None)
-                for channel in ("email", "sms", "phone", "post")
-                for purpose in ("marketing", "service", "profiling")
+                for channel in Channel for purpose in Purpose
             ),
             FieldSpec("consent_wording", column=None),
             FieldSpec("consent_evidence", column=None),
