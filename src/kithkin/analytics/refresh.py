@@ -191,12 +191,13 @@ def refuse_backfill(*, engine: Engine, as_of: date) -> None:
             f"--as-of {latest}); nothing was computed or stored.")
 
 
-def grant_points(*, engine: Engine, settings: Settings, result: RefreshResult) -> None:
+def grant_points(*, engine: Engine, settings: Settings,
+                 source: analytics_engine.AnalyticsSource, result: RefreshResult) -> None:
     """Loyalty points for every order up to the as-of date, refunds, expiry: each source
     once, so the events API's immediate grants and this catch-up never double up."""
     programme = loyalty_programme.load(settings.home)
     with session_scope(engine) as session:
-        granted = loyalty_ledger.grant(session, programme, as_of=result.as_of)
+        granted = loyalty_ledger.grant(session, programme, as_of=result.as_of, source=source)
     result.loyalty = granted
 
 
@@ -284,7 +285,7 @@ def run(
     with step("offers"):
         result.offers = offers_compute.refresh(store=engine, source=source, as_of=as_of)
     with step("loyalty"):
-        grant_points(engine=engine, settings=settings, result=result)
+        grant_points(engine=engine, settings=settings, source=source, result=result)
     with step("playbooks"):
         run_playbooks(engine=engine, settings=settings, result=result)
     record_timings(engine=engine, result=result)

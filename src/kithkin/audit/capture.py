@@ -201,10 +201,13 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
             changes = item.changes or _all_fields(item.obj, before=False)
             rows.append({**base_row(AuditKind.CHANGE), "entity": table,
                          "entity_id": entity_id, "action": item.action, "changes": changes,
-                         "customer_id": _customer_of(table, item.obj, entity_id)})
+                         "customer_id": _customer_of(table, item.obj, entity_id),
+                         "summary": None})
         for (table, action), (count, fields) in pending.bulk.items():
             detail = f" ({', '.join(fields)})" if action == "update" else ""
-            rows.append({**base_row(AuditKind.BULK), "entity": table, "action": action,
+            # the same keys as a change row: one executemany takes them together
+            rows.append({**base_row(AuditKind.BULK), "entity": table, "entity_id": None,
+                         "action": action, "changes": None, "customer_id": None,
                          "summary": f"{action} of {count} rows of {table}{detail}"})
     if rows and store_is_audited(session.connection()):
         session.connection().execute(insert(AuditLog), rows)

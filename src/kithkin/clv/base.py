@@ -218,9 +218,15 @@ class TransactionModel(CLVModel):
             penalizer=self.penalizer,
             start=np.log(np.asarray(self._start, dtype=np.float64)),
             sample=sample,
+            upper=self._log_upper(age),
         )
         self._store(estimate, n_customers=round(float(w.sum())))
         return self
+
+    def _log_upper(self, T: FloatArray) -> FloatArray | None:
+        """Log upper bounds of parameters the model knows the data cannot pin down past
+        some size (None: only the general bound)."""
+        return None
 
     def _likelihood(self, x: FloatArray, tx: FloatArray, T: FloatArray,
                     weights: FloatArray) -> Likelihood:

@@ -111,6 +111,7 @@ def maximise(
     penalizer: float,
     start: FloatArray,
     sample: Likelihood | None = None,
+    upper: FloatArray | None = None,
 ) -> Estimate:
     """Maximise the weighted log-likelihood over positive params.
 
@@ -129,15 +130,25 @@ def maximise(
         finite at the optimum, or a parameter runs off to zero or infinity.
     """
     objective = _Objective(likelihood, penalizer)
+    # ``upper``: a model's own log bounds for parameters the data cannot push further in
+    # any way that matters (Pareto/NBD's dropout scale on a ridge): the estimate stays
+    # at the bound instead of taking ever slower evaluations on the way to _LOG_BOUND
+    bounds = _bounds(start.size, upper)
     # L-BFGS-B calls BLAS on 4-element vectors; threaded OpenBLAS spinning up for those
     # cost more than the whole fit on a busy machine, so BLAS runs single-threaded here.
     with threadpool_limits(limits=1, user_api="blas"):
         found = None
         if sample is not None and likelihood.totals is not None:
-            found = _newton(objective, _Objective(sample, penalizer), start)
+            found = _newton(objective, _Objective(sample, penalizer), start, bounds)
         if found is None:
-            found = _lbfgsb(model=model, names=names, objective=objective, start=start)
+            found = _lbfgsb(model=model, names=names, objective=objective, start=start,
+                            bounds=bounds)
         return _checked(model=model, names=names, objective=objective, optimum=found)
+
+
+def _bounds(size: int, upper: FloatArray | None) -> list[tuple[float, float]]:
+    tops = np.full(size, _LOG_BOUND) if upper is None else np.minimum(upper, _LOG_BOUND)
+    return [(-_LOG_BOUND, float(top)) for top in tops]
 
 
 @dataclass(frozen=True)
@@ -150,9 +161,8 @@ class _Optimum:
 
 
 def _lbfgsb(*, model: str, names: Sequence[str], objective: _Objective,
-            start: FloatArray) -> _Optimum:
+            start: FloatArray, bounds: list[tuple[float, float]]) -> _Optimum:
     """L-BFGS-B, then Nelder-Mead from where it stopped if it did not converge."""
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(names)
     options = {"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9}
     if objective.likelihood.totals is None:
         first = minimize(objective.value, start, method="L-BFGS-B", bounds=bounds,
@@ -173,8 +183,8 @@ def _lbfgsb(*, model: str, names: Sequence[str], objective: _Objective,
     return _Optimum(result.x)
 
 
-def _newton(objective: _Objective, sample: _Objective,
-            start: FloatArray) -> _Optimum | None:
+def _newton(objective: _Objective, sample: _Objective, start: FloatArray,
+            bounds: list[tuple[float, float]]) -> _Optimum | None:
     """Newton steps on the full data with the curvature of a sample's optimum.
 
     The sample (a few ten thousand customers) is fitted with L-BFGS-B and its Hessian
@@ -187,7 +197,6 @@ def _newton(objective: _Objective, sample: _Objective,
     Hessian at the optimum for free).  Returns None when anything looks wrong (the
     caller falls back to L-BFGS-B on the full data).
     """
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * start.size
     fitted = minimize(sample.value_and_gradient, start, method="L-BFGS-B", jac=True,
                       bounds=bounds, options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-7})
     if not _usable(fitted):
@@ -214,7 +223,8 @@ def _newton(objective: _Objective, sample: _Objective,
             continue
         for _halving in range(20):
             trial = x + step
-            if np.any(np.abs(trial) >= _LOG_BOUND):
+            if any(not low < value < high for value, (low, high) in zip(
+                    trial, bounds, strict=True)):
                 return None
             trial_value, trial_gradient = objective.value_and_gradient(trial)
             if trial_value <= value - 1e-4 * decrement:
@@ -238,6 +248,8 @@ def _checked(*, model: str, names: Sequence[str], objective: _Objective,
     log_params = optimum.log_params
     if not objective.value(log_params) < _PENALTY_FOR_NON_FINITE:
         raise ConvergenceError(f"{model} fit failed: the log-likelihood is not finite")
+    # a model's own bound (``upper``) is where its estimate stops meaning more than the
+    # bound itself, so it is kept there; the general bound means the data said nothing
     at_bound = np.abs(log_params) >= _LOG_BOUND - 1e-3
     if np.any(at_bound):
         stuck = ", ".join(

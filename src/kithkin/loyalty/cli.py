@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from kithkin.analytics import engine as analytics_engine
 from kithkin.config import get_settings
 from kithkin.customers.cli import CustomerArg, resolve_or_exit
 from kithkin.customers.models import Customer
@@ -42,8 +43,10 @@ def grant(as_of: Annotated[str | None, typer.Option(
     day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
     try:
         programme = loyalty_programme.load(settings.home)
-        with session_scope(get_engine(settings.resolved_database_url)) as session:
-            result = ledger.grant(session, programme, as_of=day)
+        engine = get_engine(settings.resolved_database_url)
+        source = analytics_engine.connect(settings, store=engine)
+        with session_scope(engine) as session:
+            result = ledger.grant(session, programme, as_of=day, source=source)
     except KithkinError as exc:
         raise _fail(exc) from exc
     console.print(f"as of {day}: {result.earned:,} orders earned, {result.bonuses:,} "

@@ -5,6 +5,13 @@ reversals for refunds (a negative order, or an order whose net amount fell on re
 expiry of points older than the programme's window. Every entry's ``source_key`` is
 unique, so a repeated or overlapping run inserts nothing twice; reversals and expiry
 never take a balance below zero (they take what is left and say so in ``reason``).
+
+Orders placed before the expiry cut-off (``expiry_months`` before the as-of date) earn
+nothing when first granted: their points would expire in the same run, so granting them
+changes no balance, and it would make the first refresh of a long history write (and
+expire) a ledger entry per order ever placed. The refresh computes the entries on its
+analytics engine (:mod:`kithkin.loyalty.earning`); orders arriving through the events
+API are granted here in SQL.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -33,6 +42,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.engine import AnalyticsSource
+from kithkin.database import bulk
+from kithkin.loyalty import earning
 from kithkin.loyalty.models import EntryKind, LoyaltyEntry
 from kithkin.loyalty.programme import Programme
 from kithkin.memberships.models import Membership, MembershipKind
@@ -72,8 +84,19 @@ def _member(programme: Programme) -> list[ColumnElement[bool]]:
         or_(membership.ended_at.is_(None), membership.ended_at > _tx.c.ordered_at))]
 
 
-def _scope(transaction_ids: Sequence[int] | None, until: datetime) -> list[ColumnElement[bool]]:
+def cutoff(programme: Programme, as_of: date) -> datetime | None:
+    """The end of the last day whose points have expired by ``as_of`` (None: no expiry)."""
+    months = programme.programme.expiry_months
+    if months is None:
+        return None
+    return datetime.combine(months_before(as_of, months), time.max, tzinfo=UTC)
+
+
+def _scope(transaction_ids: Sequence[int] | None, until: datetime,
+           earliest: datetime | None = None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [_tx.c.ordered_at <= until]
+    if earliest is not None:
+        conditions.append(_tx.c.ordered_at > earliest)
     if transaction_ids is not None:
         conditions.append(_tx.c.id.in_(list(transaction_ids)))
     return conditions
@@ -92,7 +115,7 @@ def _earn(session: Session, programme: Programme, scope: list[ColumnElement[bool
 
 
 def _bonus(session: Session, programme: Programme, scope: list[ColumnElement[bool]],
-           now: datetime) -> int:
+           now: datetime, until: datetime) -> int:
     bonus = programme.frequency_bonus
     if bonus.every_nth_order <= 0 or bonus.points <= 0:
         return 0
@@ -102,7 +125,7 @@ def _bonus(session: Session, programme: Programme, scope: list[ColumnElement[boo
         _tx.c.id, _tx.c.customer_id, _tx.c.ordered_at,
         func.row_number().over(partition_by=_tx.c.customer_id,
                                order_by=(_tx.c.ordered_at, _tx.c.id)).label("n"),
-    ).where(_tx.c.amount > 0, _tx.c.customer_id.in_(
+    ).where(_tx.c.amount > 0, _tx.c.ordered_at <= until, _tx.c.customer_id.in_(
         select(_tx.c.customer_id).where(*scope)), *_member(programme)).subquery()
     key = _key("bonus:", ranked.c.id)
     chosen = select(ranked.c.customer_id, literal(EntryKind.BONUS.value),
@@ -132,14 +155,16 @@ def balances(session: Session, customer_ids: Sequence[int]) -> dict[int, int]:
 
 
 def _reversals(session: Session, programme: Programme, scope: list[ColumnElement[bool]],
-               now: datetime) -> int:
+               now: datetime, earliest: datetime | None) -> int:
     """Refunds: a negative order takes back the points its amount would have earned; an
     order whose net amount fell (re-imported after a refund) takes back the difference.
     Each is keyed by the order and the net it reverses to, so a second refund of the same
     order reverses again, and a re-run does not."""
+    # points already expired cannot be taken back: only orders inside the window count
+    alive = [] if earliest is None else [_entry.c.occurred_at > earliest]
     earned = select(_entry.c.transaction_id, func.sum(_entry.c.points).label("points")) \
         .where(_entry.c.kind.in_([EntryKind.EARN, EntryKind.REVERSE]),
-               _entry.c.transaction_id.is_not(None)) \
+               _entry.c.transaction_id.is_not(None), *alive) \
         .group_by(_entry.c.transaction_id).subquery()
     fell: Sequence[Any] = session.execute(
         select(_tx.c.id, _tx.c.customer_id, _tx.c.amount, _tx.c.ordered_at, earned.c.points)
@@ -209,15 +234,14 @@ def expire(session: Session, programme: Programme, *, as_of: date,
     used the oldest points first, so the points still unused from lots older than the
     cut-off are what was earned before it, less every deduction and earlier expiry,
     never more than the balance."""
-    months = programme.programme.expiry_months
-    if months is None:
+    before = cutoff(programme, as_of)
+    if before is None:
         return 0
-    cutoff = datetime.combine(months_before(as_of, months), time.max, tzinfo=UTC)
     positive = _entry.c.points > 0
     used = and_(_entry.c.points < 0, _entry.c.kind != EntryKind.EXPIRE)
     totals = select(
         _entry.c.customer_id,
-        func.sum(case((and_(positive, _entry.c.occurred_at <= cutoff), _entry.c.points),
+        func.sum(case((and_(positive, _entry.c.occurred_at <= before), _entry.c.points),
                       else_=0)).label("due"),
         func.sum(case((used, -_entry.c.points), else_=0)).label("used"),
         func.sum(case((_entry.c.kind == EntryKind.EXPIRE, -_entry.c.points),
@@ -236,7 +260,7 @@ def expire(session: Session, programme: Programme, *, as_of: date,
             rows.append({"customer_id": customer_id, "kind": EntryKind.EXPIRE.value,
                          "points": -points, "source_key": f"expiry:{customer_id}:{as_of}",
                          "occurred_at": at, "created_at": now,
-                         "reason": f"points earned on or before {cutoff.date()} unused"})
+                         "reason": f"points earned on or before {before.date()} unused"})
     keys = [row["source_key"] for row in rows]
     present = {row[0] for chunk in _chunks(keys) for row in session.execute(
         select(_entry.c.source_key).where(_entry.c.source_key.in_(chunk)))}
@@ -247,18 +271,53 @@ def expire(session: Session, programme: Programme, *, as_of: date,
 
 
 def grant(session: Session, programme: Programme, *, as_of: date,
-          transaction_ids: Sequence[int] | None = None) -> GrantResult:
-    """Bring the ledger up to date with the orders (all, or the given ones)."""
+          transaction_ids: Sequence[int] | None = None,
+          source: AnalyticsSource | None = None) -> GrantResult:
+    """Bring the ledger up to date with the orders (all, or the given ones).
+
+    With ``source`` (the refresh's analytics engine) the earn and bonus entries of every
+    order are computed there and only those not stored yet are inserted; otherwise, and
+    always for ``transaction_ids``, the store works them out itself."""
     until = datetime.combine(as_of, time.max, tzinfo=UTC)
+    earliest = cutoff(programme, as_of)
     now = datetime.now(UTC)
-    scope = _scope(transaction_ids, until)
+    scope = _scope(transaction_ids, until, earliest)
     result = GrantResult()
-    result.earned = _earn(session, programme, scope, now)
-    result.bonuses = _bonus(session, programme, scope, now)
-    result.reversed = _reversals(session, programme, scope, now)
+    if source is not None and transaction_ids is None:
+        result.earned, result.bonuses = _land(session, earning.entries(
+            source, programme, until=until, earliest=earliest), earliest, now)
+    else:
+        result.earned = _earn(session, programme, scope, now)
+        result.bonuses = _bonus(session, programme, scope, now, until)
+    result.reversed = _reversals(session, programme, scope, now, earliest)
     if transaction_ids is None:
         result.expired = expire(session, programme, as_of=as_of)
     return result
+
+
+def _land(session: Session, computed: pa.Table, earliest: datetime | None,
+          now: datetime) -> tuple[int, int]:
+    """Insert the computed earn and bonus entries the ledger does not hold yet; returns
+    (earned, bonuses). The stored ones are read as (kind, order) pairs and left out
+    before landing, so a daily refresh only writes the new orders' entries; a concurrent
+    grant of the same order (the events API) is caught by the unique source key."""
+    if computed.num_rows == 0:
+        return 0, 0
+    granted = and_(_entry.c.kind.in_([EntryKind.EARN.value, EntryKind.BONUS.value]),
+                   _entry.c.transaction_id.is_not(None))
+    if earliest is not None:
+        granted = and_(granted, _entry.c.occurred_at > earliest)
+    conn = session.connection()
+    stored = bulk.select_to_arrow(conn, select(_entry.c.kind, _entry.c.transaction_id)
+                                  .where(granted))
+    keys = pa.schema([("kind", pa.string()), ("transaction_id", pa.int64())])
+    fresh = computed.join(stored.select(keys.names).cast(keys), keys=keys.names,
+                          join_type="left anti")
+    bulk.insert_new(conn, _entry, bulk.conform(_entry, fresh, constants={"created_at": now}),
+                    key=["source_key"])
+    kinds = fresh.column("kind")
+    earned = int(pc.sum(pc.equal(kinds, EntryKind.EARN.value)).as_py() or 0)
+    return earned, fresh.num_rows - earned
 
 
 def grant_for_orders(session: Session, programme: Programme,
