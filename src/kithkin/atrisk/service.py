@@ -29,15 +29,14 @@ from kithkin.config import Settings
 from kithkin.customers.models import Customer
 from kithkin.customers.scope import CustomerScope
 from kithkin.database import bulk
+from kithkin.database.base import utcnow
 from kithkin.errors import NotFoundError, ValidationError
 from kithkin.relationships.models import SegmentLevel
-from kithkin.tasks import service as task_service
-from kithkin.tasks.models import Task
+from kithkin.tasks.models import Task, TaskPriority, TaskStatus
 
 EXIT_REASON = "retention:exit_interview"
 EXIT_INTERVIEW_RECENT_DAYS = 90  # older defections found by a first refresh: no task
 CHANGES = bulk.table_of(DefectionChange)
-KEY_CHUNK = 5_000  # dedupe keys per look-up (below SQLite's bound-variable limit)
 
 
 def limits(settings: Settings) -> rules.Limits:
@@ -76,29 +75,31 @@ def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
     The dedupe key is the customer and the defection *day in the data*, not the refresh:
     two refreshes that both see the same departure (overlapping, repeated or run at
     once) create one task. Returns the tasks newly created."""
-    found = session.execute(select(DefectionChange).where(
-        DefectionChange.as_of == as_of, DefectionChange.to_stage == rules.DEFECTED,
-        DefectionChange.changed_on >= as_of - timedelta(days=EXIT_INTERVIEW_RECENT_DAYS),
-    )).scalars().all()
-    wanted = []
-    for change in found:
-        value = revenue.get(change.customer_id)
-        if value is None or pd.isna(value) or value < settings.exit_interview_min_value:
-            continue
-        wanted.append((change, float(value),
-                       f"exit_interview:{change.customer_id}:{change.changed_on.isoformat()}"))
-    keys = [key for _, _, key in wanted]
-    existing: set[str | None] = set()
-    for start in range(0, len(keys), KEY_CHUNK):
-        existing.update(session.scalars(select(Task.dedupe_key).where(
-            Task.dedupe_key.in_(keys[start:start + KEY_CHUNK]))))
-    for change, value, key in wanted:
-        task_service.create_task(
-            session=session, title="Exit interview: ask why they left",
-            customer_id=change.customer_id, reason=EXIT_REASON, dedupe_key=key,
-            details=(f"Defected on {change.changed_on} ({change.rule.replace('_', ' ')}); "
-                     f"revenue to date {value:,.2f}; evidence {change.evidence}"))
-    return len([key for _, _, key in wanted if key not in existing])
+    changes = DefectionChange.__table__.c
+    found = pd.DataFrame(session.execute(select(
+        changes.customer_id, changes.changed_on, changes.rule, changes.evidence).where(
+        changes.as_of == as_of, changes.to_stage == rules.DEFECTED,
+        changes.changed_on >= as_of - timedelta(days=EXIT_INTERVIEW_RECENT_DAYS),
+    )).all(), columns=["customer_id", "changed_on", "rule", "evidence"])
+    found["value"] = found["customer_id"].map(revenue).astype(float)
+    found = found[found["value"] >= settings.exit_interview_min_value]
+    if found.empty:
+        return 0
+    # one statement for all of them (a first refresh finds tens of thousands); the
+    # unique dedupe key keeps what an earlier or concurrent refresh created
+    day = found["changed_on"].astype(str)
+    now = utcnow()
+    tasks = pd.DataFrame({
+        "customer_id": found["customer_id"], "title": "Exit interview: ask why they left",
+        "reason": EXIT_REASON, "status": TaskStatus.OPEN.value,
+        "priority": TaskPriority.NORMAL.value,
+        "dedupe_key": "exit_interview:" + found["customer_id"].astype(str) + ":" + day,
+        "details": ("Defected on " + day + " (" + found["rule"].str.replace("_", " ")
+                    + "); revenue to date " + found["value"].map("{:,.2f}".format)
+                    + "; evidence " + found["evidence"].astype(str)),
+        "created_at": now, "updated_at": now})
+    return bulk.insert_new(session.connection(), bulk.table_of(Task), tasks,
+                           key=["dedupe_key"])
 
 
 # --- reads -----------------------------------------------------------------------------
