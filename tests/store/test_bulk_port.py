@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     exc,
     func,
+    inspect,
     select,
 )
 from sqlalchemy.types import Date
@@ -239,3 +241,34 @@ def test_a_missing_column_gets_its_scalar_default(store: Engine) -> None:
     with store.begin() as conn:
         bulk.append(conn, sample, pd.DataFrame({"block": [BLOCK], "label": ["x"]}))
     assert _stored(store)[0]["count"] == 0
+
+
+indexed = Table(
+    "bulk_indexed", metadata,
+    Column("id", IdType, primary_key=True),
+    Column("block", Date, nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("ratio", Float),
+    UniqueConstraint("block", "label"),
+)
+Index("ix_bulk_indexed_ratio", indexed.c.block, indexed.c.ratio)
+
+
+def _index_names(engine: Engine) -> set[str]:
+    return {str(ix["name"]) for ix in inspect(engine).get_indexes("bulk_indexed")}
+
+
+def test_deferred_indexes_are_built_again_and_survive_a_failure(store: Engine) -> None:
+    rows = pd.DataFrame({"block": [BLOCK] * 3, "label": ["a", "b", "c"],
+                         "ratio": [0.3, 0.1, 0.2]})
+    with store.begin() as conn, bulk.deferred_indexes(conn, indexed):
+        assert "ix_bulk_indexed_ratio" not in {
+            str(ix["name"]) for ix in inspect(conn).get_indexes("bulk_indexed")}
+        bulk.replace_block(conn, indexed, rows, where={"block": BLOCK})
+    assert "ix_bulk_indexed_ratio" in _index_names(store)
+    with pytest.raises(RuntimeError), store.begin() as conn, \
+            bulk.deferred_indexes(conn, indexed):
+        raise RuntimeError("a failed write")
+    assert "ix_bulk_indexed_ratio" in _index_names(store)
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(indexed)).scalar_one() == 3

@@ -9,6 +9,7 @@ one row per customer, millions on a large store, so it goes through the landing 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import date, datetime
 from typing import Any
 
@@ -43,8 +44,14 @@ def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.T
     chosen = metrics.select(names) if isinstance(metrics, pa.Table) else metrics[names]
     block = bulk.conform(table, chosen, constants={"as_of": as_of}, complete=True)
     session.execute(delete(MetricsRun).where(MetricsRun.as_of == as_of))
-    written = bulk.replace_block(session.connection(), table, block, where={"as_of": as_of},
-                                 key=("as_of", "customer_id"))
+    conn = session.connection()
+    # the first block (or a re-run of the only one) is the whole table: its indexes are
+    # built once after the rows are in instead of kept in order row by row
+    alone = session.execute(select(CustomerMetric.id).where(
+        CustomerMetric.as_of != as_of).limit(1)).first() is None
+    with bulk.deferred_indexes(conn, table) if alone else nullcontext():
+        written = bulk.replace_block(conn, table, block, where={"as_of": as_of},
+                                     key=("as_of", "customer_id"))
     session.add(MetricsRun(as_of=as_of, customers=written, **run))
     session.flush()
     return written

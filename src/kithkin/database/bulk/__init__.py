@@ -66,6 +66,7 @@ __all__ = [
     "arrow_schema",
     "arrow_type",
     "conform",
+    "deferred_indexes",
     "delete_by_id",
     "driver_value",
     "import_settings",
@@ -148,6 +149,30 @@ def import_settings(conn: Connection, cache_kib: int) -> Iterator[None]:
     with sqlite.page_cache(conn, cache_kib) if conn.dialect.name == "sqlite" \
             else nullcontext():
         yield
+
+
+@contextmanager
+def deferred_indexes(conn: Connection, table: Table) -> Iterator[None]:
+    """Drop ``table``'s secondary (non-unique) indexes, then build them again.
+
+    For a write that fills most of a table: one sorted build per index after the rows
+    are in costs a fraction of keeping every index in order row by row (a first metrics
+    block of a million customers keeps five). In the caller's transaction, so a failure
+    leaves the indexes as they were (SQLite and PostgreSQL both roll back DDL). Unique
+    indexes stay: conflict handling needs them. SQLite's readers keep reading their
+    snapshot meanwhile (WAL); PostgreSQL's would wait on the DROP's lock, so there the
+    indexes are deferred only while the table is empty."""
+    deferred = [index for index in table.indexes if not index.unique]
+    if conn.dialect.name == "sqlite":
+        sqlite.ensure_transaction(conn)  # the driver would run a lone DROP outside one
+    elif conn.execute(
+            select(true()).select_from(table).limit(1)).first() is not None:
+        deferred = []
+    for index in deferred:
+        index.drop(conn)
+    yield
+    for index in deferred:
+        index.create(conn)
 
 
 def driver_value(conn: Connection, sql_type: TypeEngine[Any], value: Any) -> Any:
