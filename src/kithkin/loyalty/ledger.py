@@ -73,6 +73,13 @@ def _not_granted(key: ColumnElement[str]) -> ColumnElement[bool]:
     return ~exists().where(_entry.c.source_key == key)
 
 
+def _had_points() -> ColumnElement[bool]:
+    """The order's customer had ledger entries by then: a refund can only take back
+    points its customer had (most refunds in a store are not members')."""
+    return exists().where(_entry.c.customer_id == _tx.c.customer_id,
+                          _entry.c.occurred_at <= _tx.c.ordered_at)
+
+
 def _member(programme: Programme) -> list[ColumnElement[bool]]:
     if programme.programme.members == "all":
         return []
@@ -172,7 +179,8 @@ def _reversals(session: Session, programme: Programme, scope: list[ColumnElement
         .where(*scope, earned.c.points > 0)).all()
     negative: Sequence[Any] = session.execute(
         select(_tx.c.id, _tx.c.customer_id, _tx.c.amount, _tx.c.ordered_at)
-        .where(*scope, _tx.c.amount < 0, _not_granted(_key("refund:", _tx.c.id)))).all()
+        .where(*scope, _tx.c.amount < 0, _had_points(), _not_granted(_key("refund:", _tx.c.id)))
+    ).all()
     wanted: list[Pending] = []
     for tx_id, customer_id, amount, ordered_at, points in fell:
         target = programme.order_points(float(amount))
