@@ -17,6 +17,7 @@ API are granted here in SQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
@@ -321,8 +322,14 @@ def _land(session: Session, computed: pa.Table, earliest: datetime | None,
     keys = pa.schema([("kind", pa.string()), ("transaction_id", pa.int64())])
     fresh = computed.join(stored.select(keys.names).cast(keys), keys=keys.names,
                           join_type="left anti")
-    bulk.insert_new(conn, _entry, bulk.conform(_entry, fresh, constants={"created_at": now}),
-                    key=["source_key"])
+    # in key order the unique index grows at its end; a first grant over a long history
+    # (more new entries than stored ones) builds the other indexes once afterwards
+    fresh = fresh.sort_by("source_key")
+    stored_rows = stored.num_rows
+    with bulk.deferred_indexes(conn, _entry) if fresh.num_rows > stored_rows \
+            else nullcontext():
+        bulk.insert_new(conn, _entry, bulk.conform(_entry, fresh, constants={"created_at": now}),
+                        key=["source_key"])
     kinds = fresh.column("kind")
     earned = int(pc.sum(pc.equal(kinds, EntryKind.EARN.value)).as_py() or 0)
     return earned, fresh.num_rows - earned
