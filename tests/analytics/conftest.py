@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ from kithkin.analytics.summary import customer_summary
 from kithkin.config import Settings
 from kithkin.database.core import build_engine
 from kithkin.database.manage import upgrade
+from kithkin.loyalty import earning
+from kithkin.loyalty.programme import Programme
 from tests.analytics import crafted
 from tests.conftest import missing_service
 
@@ -113,6 +115,13 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
         "category_spend": (category_spend(source.transactions, source.lines, source.products,
                                           as_of=as_of), ["customer_id", "category"]),
         "relationship_inputs": (relationship_inputs(source, as_of=as_of), ["customer_id"]),
+        **{f"loyalty_{members}": (earning.expression(
+            source, Programme.model_validate({
+                "programme": {"members": members, "points_per_currency_unit": 1.5},
+                "frequency_bonus": {"every_nth_order": 2, "points": 25}}),
+            until=datetime(2024, 6, 30, 23, 59, 59, tzinfo=UTC),
+            earliest=datetime(2023, 6, 30, 23, 59, 59, tzinfo=UTC)), ["source_key"])
+           for members in ("all", "enrolled")},
     }
     return {
         name: source.backend.to_pandas(expr).sort_values(keys).reset_index(drop=True)

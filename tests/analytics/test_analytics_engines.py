@@ -223,3 +223,16 @@ def test_engines_agree_with_duckdb(engine_results: Results,
             else:
                 assert left.astype(object).where(left.notna(), None).tolist() == \
                     right.astype(object).where(right.notna(), None).tolist(), f"{name}.{column}"
+
+
+def test_loyalty_entries(engine_results: Results) -> None:
+    """Points per order in the window, the bonus on every 2nd rewarded order counted over
+    the whole history, and only enrolled members' orders when the programme says so."""
+    _, results = engine_results
+    everyone, enrolled = results["loyalty_all"], results["loyalty_enrolled"]
+    assert len(everyone) > len(enrolled) > 0
+    assert set(enrolled["customer_id"]) <= {1, 6}  # the two loyalty members
+    assert (everyone["occurred_at"] > pd.Timestamp("2023-06-30 23:59:59", tz="UTC")).all()
+    earn = everyone[everyone["kind"] == "earn"]
+    assert (earn["source_key"] == "order:" + earn["transaction_id"].astype(str)).all()
+    assert set(everyone["kind"]) == {"earn", "bonus"}

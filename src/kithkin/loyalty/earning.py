@@ -45,6 +45,13 @@ def rewarded_orders(source: AnalyticsSource, programme: Programme) -> ir.Table:
 
 def entries(source: AnalyticsSource, programme: Programme, *, until: datetime,
             earliest: datetime | None) -> pa.Table:
+    """:func:`expression`, computed."""
+    frame = to_pandas(source, expression(source, programme, until=until, earliest=earliest))
+    return pa.Table.from_pandas(frame[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+
+
+def expression(source: AnalyticsSource, programme: Programme, *, until: datetime,
+               earliest: datetime | None) -> ir.Table:
     """Every earn and bonus entry for orders placed after ``earliest`` (the expiry
     cut-off: older points would already have expired) and up to ``until``.
 
@@ -74,5 +81,4 @@ def entries(source: AnalyticsSource, programme: Programme, *, until: datetime,
             points=ibis.literal(bonus.points).cast("int64"),
             source_key=ibis.literal("bonus:") + due.id.cast("string"),
             transaction_id=due.id, occurred_at=due.ordered_at))
-    frame = to_pandas(source, ibis.union(*parts) if len(parts) > 1 else parts[0])
-    return pa.Table.from_pandas(frame[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
