@@ -16,6 +16,7 @@ from kithkin.loyalty.models import LoyaltyEntry
 from kithkin.products.models import Product
 from kithkin.transactions.models import Transaction
 from kithkin.users.models import Role
+from tests.loyalty.members import enrol
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -23,6 +24,7 @@ Headers = Callable[[str], dict[str, str]]
 def _orders(engine: Engine, customer_id: int, amounts: list[float]) -> None:
     now = datetime.now(UTC)
     with session_scope(engine) as session:
+        enrol(session, customer_id)
         for n, amount in enumerate(amounts):
             session.add(Transaction(source="shop", order_id=f"L{customer_id}-{n}",
                                     customer_id=customer_id, amount=amount,
@@ -89,7 +91,9 @@ def test_order_events_earn_points_at_once_and_once(
         client: TestClient, keys: dict[Role, str],
         bearer: Headers,
         add_customers: Callable[..., list[int]], sqlite_engine: Engine) -> None:
-    add_customers(1)  # shop:c0
+    (customer,) = add_customers(1)  # shop:c0
+    with session_scope(sqlite_engine) as session:
+        enrol(session, customer)
     event = {"kind": "transactions", "record": {
         "source": "web", "order_id": "W-1", "customer_source": "shop",
         "customer_external_id": "c0", "ordered_at": datetime.now(UTC).isoformat(),

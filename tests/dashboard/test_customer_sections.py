@@ -12,6 +12,7 @@ from kithkin.database.core import get_engine, session_scope
 from kithkin.loyalty import ledger
 from kithkin.loyalty import programme as loyalty_programme
 from kithkin.transactions.models import Transaction
+from tests.loyalty.members import enrol
 
 
 def test_loyalty_section_appears_once_points_exist(
@@ -21,6 +22,7 @@ def test_loyalty_section_appears_once_points_exist(
     assert "Loyalty" not in client.get(page).text
     settings = get_settings()
     with session_scope(get_engine(settings.resolved_database_url)) as session:
+        enrol(session, seeded["lovelace"])
         session.add(Transaction(source="till", order_id="loyal-1",
                                 customer_id=seeded["lovelace"], amount=640.0,
                                 ordered_at=datetime.now(UTC)))

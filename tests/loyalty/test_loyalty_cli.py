@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from typer.testing import CliRunner
@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from kithkin.cli.main import app
 from kithkin.customers.models import Customer, CustomerIdentifier
 from kithkin.database.core import session_scope
-from kithkin.memberships.models import Membership
 from kithkin.transactions.models import Transaction
+from tests.loyalty.members import enrol
 
 runner = CliRunner()
 
@@ -22,10 +22,7 @@ def test_grant_statement_redeem_adjust(sqlite_engine: Engine) -> None:
                        identifiers=[CustomerIdentifier(source="shop", external_id="C-1")])
         session.add(ada)
         session.flush()
-        # the shipped programme rewards enrolled members only
-        session.add(Membership(source="shop", external_id="M-1", customer_id=ada.id,
-                               kind="loyalty", programme="kithkin rewards",
-                               started_at=datetime.now(UTC) - timedelta(days=30)))
+        enrol(session, ada.id)  # the shipped programme rewards enrolled members only
         session.add(Transaction(source="shop", order_id="1", customer_id=ada.id,
                                 amount=90.0, ordered_at=datetime.now(UTC)))
     today = datetime.now(UTC).date().isoformat()
