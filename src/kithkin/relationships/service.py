@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -106,7 +107,11 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
                                    previous[model.name], frame, as_of,
                                    prospects=prospects if model.includes_prospects else 0)
                      for model in models]
-        writes.apply()
+        # a first refresh writes every customer's stage in every model: the look-up
+        # index is built once afterwards
+        first = all(table.empty for table in previous.values())
+        with bulk.deferred_indexes(session.connection(), STAGES) if first else nullcontext():
+            writes.apply()
     except BaseException:
         writes.discard()
         raise
