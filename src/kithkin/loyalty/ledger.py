@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.database import bulk
-from kithkin.loyalty import earning
+from kithkin.loyalty import earning, reconcile
 from kithkin.loyalty.models import EntryKind, LoyaltyEntry
 from kithkin.loyalty.programme import Programme
 from kithkin.memberships.models import Membership, MembershipKind
@@ -285,8 +285,9 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     """Bring the ledger up to date with the orders (all, or the given ones).
 
     With ``source`` (the refresh's analytics engine) the earn and bonus entries of every
-    order are computed there and only those not stored yet are inserted; otherwise, and
-    always for ``transaction_ids``, the store works them out itself."""
+    order are computed there and only those not stored yet are inserted, and refunds
+    and expiry are worked out from one read of the ledger (:mod:`.reconcile`); otherwise,
+    and always for ``transaction_ids``, the store works everything out itself."""
     until = datetime.combine(as_of, time.max, tzinfo=UTC)
     earliest = cutoff(programme, as_of)
     now = datetime.now(UTC)
@@ -295,9 +296,16 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     if source is not None and transaction_ids is None:
         result.earned, result.bonuses = _land(session, earning.entries(
             source, programme, until=until, earliest=earliest), earliest, now)
-    else:
-        result.earned = _earn(session, programme, scope, now)
-        result.bonuses = _bonus(session, programme, scope, now, until)
+        entries, keys = reconcile.read_ledger(session)
+        result.reversed, entries = reconcile.reversals(
+            session, programme, source, until=until, earliest=earliest, ledger=entries,
+            keys=keys, now=now)
+        if earliest is not None:
+            result.expired = reconcile.expiry(session, as_of=as_of, before=earliest,
+                                              ledger=entries, keys=keys, now=now)
+        return result
+    result.earned = _earn(session, programme, scope, now)
+    result.bonuses = _bonus(session, programme, scope, now, until)
     result.reversed = _reversals(session, programme, scope, now, earliest)
     if transaction_ids is None:
         result.expired = expire(session, programme, as_of=as_of)
