@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
+import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -294,9 +294,13 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     scope = _scope(transaction_ids, until, earliest)
     result = GrantResult()
     if source is not None and transaction_ids is None:
-        result.earned, result.bonuses = _land(session, earning.entries(
-            source, programme, until=until, earliest=earliest), earliest, now)
         entries, keys = reconcile.read_ledger(session)
+        landed = _land(session, earning.entries(source, programme, until=until,
+                                                earliest=earliest), entries, earliest, now)
+        kinds = landed["kind"]
+        result.earned = int((kinds == EntryKind.EARN.value).sum())
+        result.bonuses = len(landed) - result.earned
+        entries = pd.concat([entries, landed[reconcile.LEDGER]], ignore_index=True)
         result.reversed, entries = reconcile.reversals(
             session, programme, source, until=until, earliest=earliest, ledger=entries,
             keys=keys, now=now)
@@ -312,35 +316,31 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     return result
 
 
-def _land(session: Session, computed: pa.Table, earliest: datetime | None,
-          now: datetime) -> tuple[int, int]:
-    """Insert the computed earn and bonus entries the ledger does not hold yet; returns
-    (earned, bonuses). The stored ones are read as (kind, order) pairs and left out
-    before landing, so a daily refresh only writes the new orders' entries; a concurrent
-    grant of the same order (the events API) is caught by the unique source key."""
-    if computed.num_rows == 0:
-        return 0, 0
-    granted = and_(_entry.c.kind.in_([EntryKind.EARN.value, EntryKind.BONUS.value]),
-                   _entry.c.transaction_id.is_not(None))
+def _land(session: Session, computed: pa.Table, ledger: pd.DataFrame,
+          earliest: datetime | None, now: datetime) -> pd.DataFrame:
+    """Insert the computed earn and bonus entries the ledger does not hold yet and
+    return them. The stored ones (``ledger``, read once for the whole grant) are left
+    out before landing, so a daily refresh only writes the new orders' entries; a
+    concurrent grant of the same order (the events API) is caught by the unique key."""
+    granted = ledger["kind"].isin([EntryKind.EARN.value, EntryKind.BONUS.value]) & \
+        ledger["transaction_id"].notna()
     if earliest is not None:
-        granted = and_(granted, _entry.c.occurred_at > earliest)
-    conn = session.connection()
-    stored = bulk.select_to_arrow(conn, select(_entry.c.kind, _entry.c.transaction_id)
-                                  .where(granted))
+        granted &= ledger["occurred_at"] > earliest
     keys = pa.schema([("kind", pa.string()), ("transaction_id", pa.int64())])
-    fresh = computed.join(stored.select(keys.names).cast(keys), keys=keys.names,
-                          join_type="left anti")
-    # in key order the unique index grows at its end; a first grant over a long history
-    # (more new entries than stored ones) builds the other indexes once afterwards
-    fresh = fresh.sort_by("source_key")
-    stored_rows = stored.num_rows
-    with bulk.deferred_indexes(conn, _entry) if fresh.num_rows > stored_rows \
-            else nullcontext():
-        bulk.insert_new(conn, _entry, bulk.conform(_entry, fresh, constants={"created_at": now}),
-                        key=["source_key"])
-    kinds = fresh.column("kind")
-    earned = int(pc.sum(pc.equal(kinds, EntryKind.EARN.value)).as_py() or 0)
-    return earned, fresh.num_rows - earned
+    stored = pa.Table.from_pandas(ledger.loc[granted, keys.names], schema=keys,
+                                  preserve_index=False)
+    fresh = computed.join(stored, keys=keys.names, join_type="left anti")
+    if fresh.num_rows:
+        # in key order the unique index grows at its end; a first grant over a long
+        # history (more new entries than stored ones) builds the other indexes once after
+        fresh = fresh.sort_by("source_key")
+        conn = session.connection()
+        with bulk.deferred_indexes(conn, _entry) if fresh.num_rows > stored.num_rows \
+                else nullcontext():
+            bulk.insert_new(conn, _entry, bulk.conform(
+                _entry, fresh, constants={"created_at": now}), key=["source_key"])
+    landed: pd.DataFrame = fresh.to_pandas()
+    return landed
 
 
 def grant_for_orders(session: Session, programme: Programme,
