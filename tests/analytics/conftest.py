@@ -120,7 +120,7 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
                 "programme": {"members": members, "points_per_currency_unit": 1.5},
                 "frequency_bonus": {"every_nth_order": 2, "points": 25}}),
             until=datetime(2024, 6, 30, 23, 59, 59, tzinfo=UTC),
-            earliest=datetime(2023, 6, 30, 23, 59, 59, tzinfo=UTC)), ["source_key"])
+            earliest=datetime(2023, 6, 30, 23, 59, 59, tzinfo=UTC)), ["kind", "transaction_id"])
            for members in ("all", "enrolled")},
     }
     return {

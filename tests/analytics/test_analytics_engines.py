@@ -234,5 +234,5 @@ def test_loyalty_entries(engine_results: Results) -> None:
     assert set(enrolled["customer_id"]) <= {1, 6}  # the two loyalty members
     assert (everyone["occurred_at"] > pd.Timestamp("2023-06-30 23:59:59", tz="UTC")).all()
     earn = everyone[everyone["kind"] == "earn"]
-    assert (earn["source_key"] == "order:" + earn["transaction_id"].astype(str)).all()
+    assert earn["transaction_id"].is_unique and (earn["points"] > 0).all()
     assert set(everyone["kind"]) == {"earn", "bonus"}

@@ -24,8 +24,10 @@ from kithkin.loyalty.programme import Programme
 from kithkin.memberships.models import MembershipKind
 
 SCHEMA = pa.schema([("customer_id", pa.int64()), ("kind", pa.string()),
-                   ("points", pa.int64()), ("source_key", pa.string()),
-                   ("transaction_id", pa.int64()), ("occurred_at", UTC_TIMESTAMP)])
+                   ("points", pa.int64()), ("transaction_id", pa.int64()),
+                   ("occurred_at", UTC_TIMESTAMP)])
+PREFIX = {EntryKind.EARN.value: "order:", EntryKind.BONUS.value: "bonus:"}
+"""The source key of an earn or bonus entry is this prefix and the order's id."""
 
 
 def rewarded_orders(source: AnalyticsSource, programme: Programme) -> ir.Table:
@@ -53,7 +55,9 @@ def entries(source: AnalyticsSource, programme: Programme, *, until: datetime,
 def expression(source: AnalyticsSource, programme: Programme, *, until: datetime,
                earliest: datetime | None) -> ir.Table:
     """Every earn and bonus entry for orders placed after ``earliest`` (the expiry
-    cut-off: older points would already have expired) and up to ``until``.
+    cut-off: older points would already have expired) and up to ``until``, without its
+    source key (:data:`PREFIX` + order id): the ledger builds that only for the entries
+    it does not hold yet.
 
     A bonus goes to every n-th rewarded order of a customer, counted over their whole
     history, so the rank is taken before the window is applied."""
@@ -65,7 +69,6 @@ def expression(source: AnalyticsSource, programme: Programme, *, until: datetime
         customer_id=orders.customer_id, kind=ibis.literal(EntryKind.EARN.value),
         points=(orders.amount * rules.points_per_currency_unit).floor().cast("int64")
         + rules.points_per_order,
-        source_key=ibis.literal("order:") + orders.id.cast("string"),
         transaction_id=orders.id, occurred_at=orders.ordered_at)
     if earliest is not None:
         earned = earned.filter(earned.occurred_at > earliest)
@@ -79,6 +82,5 @@ def expression(source: AnalyticsSource, programme: Programme, *, until: datetime
         parts.append(due.select(
             customer_id=due.customer_id, kind=ibis.literal(EntryKind.BONUS.value),
             points=ibis.literal(bonus.points).cast("int64"),
-            source_key=ibis.literal("bonus:") + due.id.cast("string"),
             transaction_id=due.id, occurred_at=due.ordered_at))
     return ibis.union(*parts) if len(parts) > 1 else parts[0]

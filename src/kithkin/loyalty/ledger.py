@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -330,6 +331,10 @@ def _land(session: Session, computed: pa.Table, ledger: pd.DataFrame,
     stored = pa.Table.from_pandas(ledger.loc[granted, keys.names], schema=keys,
                                   preserve_index=False)
     fresh = computed.join(stored, keys=keys.names, join_type="left anti")
+    prefixes = pa.array([earning.PREFIX[kind] for kind in fresh.column("kind").to_pylist()],
+                        pa.string())
+    fresh = fresh.append_column("source_key", pc.binary_join_element_wise(
+        prefixes, pc.cast(fresh.column("transaction_id"), pa.string()), ""))
     if fresh.num_rows:
         # in key order the unique index grows at its end; a first grant over a long
         # history (more new entries than stored ones) builds the other indexes once after
