@@ -44,7 +44,9 @@ DATA_VERSION = 3  # 3: register errors in hard mode, region and second address l
 def _workspace(args: argparse.Namespace, size: int) -> Path:
     hard = "hard" if args.hard else "normal"
     contact = "" if args.contact else "-nocontact"
-    return DATA / f"{args.data}-{hard}{contact}-{args.duplicates_rate}-{size}-v{DATA_VERSION}"
+    seed = "" if args.seed == 1 else f"-seed{args.seed}"  # seed 1 keeps the old cache names
+    return DATA / (f"{args.data}-{hard}{contact}-{args.duplicates_rate}-{size}{seed}"
+                   f"-v{DATA_VERSION}")
 
 
 def _env(home: Path) -> dict[str, str]:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from splink import Linker
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.database_api import DatabaseAPI
 
-__all__ = ["DatabaseAPI", "Level", "comparisons", "fill_untrained_u", "floor_m",
-           "model_restored_on_error", "prior"]
+__all__ = ["ComparisonLevelCreator", "DatabaseAPI", "Level", "comparisons", "fill_untrained_u",
+           "floor_m", "model_restored_on_error", "prior"]
 
 
 @dataclass(frozen=True)
