@@ -535,12 +535,15 @@ def score_pairs(
                  f"{_CALIBRATION_WEIGHT:g} bits")
     pairs = pairs[pairs["match_probability"] >= threshold]
     odds = household_odds(frame)
+    other, named = odds.other(), odds.named(_dates_apart_per_same(linker))
     notes.append(
-        f"households: of the records sharing surname and address whose given names differ, "
-        f"{odds.same:,} have one birth date and {odds.different:,} birth dates years apart; "
-        f"such pairs without a personal field agreeing are held to odds of "
-        f"{odds.ratio:.2g} (probability {odds.ratio / (1 + odds.ratio):.2f})")
-    scored = _with_weights(linker, pairs, household_cap=math.log2(odds.ratio))
+        f"households: records sharing surname and address with other given names have one "
+        f"birth date in {odds.other_same:,} pairs and dates years apart in "
+        f"{odds.other_apart:,}; with one full name, {odds.named_same:,} and "
+        f"{odds.named_apart:,}. Such pairs are held to P(same person) "
+        f"{other / (1 + other):.2f} and {named / (1 + named):.2f}")
+    scored = _with_weights(linker, pairs, household_cap=math.log2(other),
+                           namesake_cap=math.log2(named))
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes, "pairs_scored": len(pairs),
               "train_seconds": round(trained_at - started, 3),
@@ -640,45 +643,74 @@ _HOUSEHOLD_FIELDS = ("phone", "location")
 
 @dataclass(frozen=True)
 class HouseholdOdds:
-    """Pairs sharing surname, address and postcode, given names with different initials,
-    both birth dates known: how many have one birth date (the same person, a given name
-    replaced) and how many dates years apart (two people of one household)."""
+    """Pairs sharing surname, address and postcode with both birth dates known, counted
+    by whether the dates are equal or years apart: ``other_*`` where the given names
+    start with different letters, ``named_*`` where the full names are equal."""
 
-    same: int
-    different: int
+    other_same: int
+    other_apart: int
+    named_same: int
+    named_apart: int
 
-    @property
-    def ratio(self) -> float:
-        """Odds that such a pair is one person (half a pair added to each count)."""
-        return (self.same + 0.5) / (self.different + 0.5)
+    def other(self) -> float:
+        """Odds that a pair of one surname and address but another given name is one
+        person (a given name replaced) rather than two (half a pair added to each)."""
+        return (self.other_same + 0.5) / (self.other_apart + 0.5)
+
+    def named(self, apart_per_same: float) -> float:
+        """Odds that a pair of one full name and address whose birth dates are years
+        apart is one person (a birth date replaced) rather than two (a namesake parent
+        or child): the pairs with one date, times how often one person's dates are years
+        apart for once that they agree (the model's ``m``), are the expected replaced
+        dates; the rest of the pairs years apart are namesakes."""
+        replaced = self.named_same * min(max(apart_per_same, 0.0), 1.0)
+        return (replaced + 0.5) / (max(self.named_apart - replaced, 0.0) + 0.5)
 
 
 def household_odds(frame: pd.DataFrame) -> HouseholdOdds:
-    """Count, on this register, how often "same surname and address, other given name" is
-    one person rather than two.
+    """Count, on this register, how often "same surname and address" is one person.
 
     Members of a household share surname, address, postcode and often a landline, which
     breaks the independence the model assumes: each shared field scores as if it were a
-    coincidence among strangers. Whether such a pair is a duplicate with its given name
-    replaced or a family member depends on the register (households or not), so the odds
-    are measured where birth dates tell the two apart and applied where they are missing
-    (missingness taken as unrelated to being a duplicate).
+    coincidence among strangers. Whether such a pair is a duplicate with a given name or
+    birth date replaced or a family member depends on the register (households or not),
+    so the odds are measured where birth dates tell the two apart and applied where they
+    cannot (missingness taken as unrelated to being a duplicate).
     """
     cols = ["unique_id", "first_name", "last_name", "dob", "address", "postcode"]
     known = frame.loc[frame[cols[1:]].notna().all(axis=1), cols]
     born = pd.to_datetime(known["dob"], errors="coerce", format="%Y-%m-%d")
-    known = known.assign(born=born, initial=known["first_name"].str[:1]).dropna(
-        subset=["born"])
+    known = known.assign(born=born).dropna(subset=["born"])
     pairs = known.merge(known, on=["last_name", "address", "postcode"], suffixes=("_l", "_r"))
-    pairs = pairs[(pairs["unique_id_l"] < pairs["unique_id_r"])
-                  & (pairs["initial_l"] != pairs["initial_r"])]
-    apart = (pairs["born_l"] - pairs["born_r"]).abs()
-    return HouseholdOdds(same=int((apart == pd.Timedelta(0)).sum()),
-                         different=int((apart > pd.Timedelta(days=366)).sum()))
+    pairs = pairs[pairs["unique_id_l"] < pairs["unique_id_r"]]
+    left, right = pairs["born_l"], pairs["born_r"]
+    # "One birth date" as the dob comparison's agreeing levels see it: within a month, or
+    # the same year with the same month or day (a typo).
+    same = (((left - right).abs() <= pd.Timedelta(days=31))
+            | ((left.dt.year == right.dt.year)
+               & ((left.dt.month == right.dt.month) | (left.dt.day == right.dt.day))))
+    apart = (left - right).abs() > pd.Timedelta(days=366)
+    other = pairs["first_name_l"].str[:1] != pairs["first_name_r"].str[:1]
+    named = pairs["first_name_l"] == pairs["first_name_r"]
+    return HouseholdOdds(other_same=int((other & same).sum()),
+                         other_apart=int((other & apart).sum()),
+                         named_same=int((named & same).sum()),
+                         named_apart=int((named & apart).sum()))
 
 
-def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float = -math.inf
-                  ) -> pd.DataFrame:
+def _dates_apart_per_same(linker: Linker) -> float:
+    """The model's P(birth dates years apart | one person) / P(they agree | one person)."""
+    levels = splink_adapter.comparisons(linker).get("dob", [])
+
+    def m(positions: set[int]) -> float:
+        return sum(levels[i].m_probability or 0.0 for i in positions if i < len(levels))
+
+    agree = m(_PERSON_AGREES["dob"])
+    return m(_DOB_CONTRADICTS) / agree if agree > 0 else 0.0
+
+
+def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float = -math.inf,
+                  namesake_cap: float = -math.inf) -> pd.DataFrame:
     """Per-comparison match weights (``mw_*`` plus its term-frequency adjustment).
 
     Splink 5 returns weights rather than comparison vectors; the agreement level is the
@@ -688,8 +720,9 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     which breaks the conditional independence the model assumes and would score them as
     one person. When no person-level field (name, date of birth, email) agrees, the pair's
     log-odds are held to ``household_cap`` (the odds measured by :func:`household_odds`),
-    never below what is left without the household evidence; when the birth dates are
-    years apart, the household evidence is removed.
+    never below what is left without the household evidence. When the birth dates are
+    years apart, names that agree are held to ``namesake_cap`` and names that do not lose
+    the household evidence.
     """
     out = pd.DataFrame({
         "customer_id_l": pairs["unique_id_l"].astype("int64"),
@@ -714,10 +747,13 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
         person_agrees |= np.isin(fields[name][0], list(agreeing))
     dob_contradicts = np.isin(fields["dob"][0], list(_DOB_CONTRADICTS))
     household = np.sum([np.clip(fields[f][2], 0, None) for f in _HOUSEHOLD_FIELDS], axis=0)
-    # Birth dates years apart: another person of the household (a namesake parent or
-    # child too; a register that replaces birth dates wholesale pays in recall).
-    kept = np.where(dob_contradicts, weight - household,
-                    np.maximum(weight - household, np.minimum(weight, household_cap)))
+    names_agree = np.isin(fields["first_name_last_name"][0],
+                          list(_PERSON_AGREES["first_name_last_name"]))
+    # Birth dates years apart with names that agree: a date replaced or a namesake parent
+    # or child (the register's odds); with names that do not, another household member.
+    cap = np.where(dob_contradicts, np.where(names_agree, namesake_cap, -math.inf),
+                   household_cap)
+    kept = np.maximum(weight - household, np.minimum(weight, cap))
     trusted = person_agrees & ~dob_contradicts
     weight = np.where(trusted, weight, kept)
     out["match_weight"] = weight
