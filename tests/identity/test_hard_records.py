@@ -214,3 +214,11 @@ def test_household_rule_caps_pairs_without_personal_agreement(
 ])
 def test_impossible_dates_keep_the_order_they_were_written_in(raw: str, text: str) -> None:
     assert features._dob_text(None, raw) == text
+
+
+def test_term_frequencies_of_an_empty_column_keep_their_columns() -> None:
+    frame = pd.DataFrame({"unique_id": [1, 2], "first_name": ["a", "b"],
+                          "last_name": ["x", "y"], "postcode": [None, None],
+                          "email": [None, None]})
+    tf = resolution.term_frequencies(frame, "email")
+    assert tf.empty and list(tf.columns) == ["email", "tf_email"]

@@ -580,8 +580,13 @@ def _register_term_frequencies(linker: Linker, api: DatabaseAPI[Any], frame: pd.
                                engine: AnalyticsEngine) -> None:
     for column in _TF_COLUMNS:
         table = term_frequencies(frame, column)
-        if engine == "pyspark":
-            table = cast(Any, api).spark.createDataFrame(table)
+        if engine == "pyspark":  # typed: Spark cannot infer a schema from no rows
+            from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+            schema = StructType([StructField(column, StringType(), False),
+                                 StructField(f"tf_{column}", DoubleType(), False)])
+            table = cast(Any, api).spark.createDataFrame(
+                list(table.itertuples(index=False, name=None)), schema=schema)
         registered = api.register(table, table_name=f"kithkin_tf_{column}")
         linker.table_management.register_term_frequency_lookup(registered, column)
 
