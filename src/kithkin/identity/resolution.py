@@ -10,8 +10,11 @@ Enamorado, Fifield & Imai 2019). The prior ``P(match)`` comes from deterministic
 
 Blocking keeps the work linear-ish in the number of records: only pairs sharing an
 email, a phone, a postcode with the same initials, a date of birth with the same initials,
-or the same pair of surname/forename Soundex codes in one city are ever scored. Initials and Soundex
-pairs are order-free, so swapped first and last names still meet.
+the same pair of surname/forename Soundex codes in one city, or one of the keys that
+survive a register's errors (``PREDICTION_BLOCKING``, ``CONDITION_BLOCKING``) are ever
+scored. Initials and Soundex pairs are order-free, so swapped first and last names still
+meet. Term frequencies count other people rather than records (:func:`term_frequencies`),
+and the household rule's odds are measured on the register (:func:`household_odds`).
 
 The same code runs on DuckDB (default) and on Spark (``analytics_engine = "pyspark"``).
 """
