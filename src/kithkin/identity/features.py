@@ -26,7 +26,8 @@ from kithkin.identity.normalize import normalize_email, normalize_phone
 MATCH_COLUMNS = (
     "unique_id", "first_name", "last_name", "full_name", "dob", "email", "phone",
     "address", "address2", "postcode", "city", "region", "initials", "name_sounds",
-    "first_sound", "last_sound", "last_sound_rev", "first_canonical",
+    "first_sound", "last_sound", "last_sound_rev", "first_canonical", "postcode_head",
+    "postcode_tail",
 )
 _NOT_LETTERS = re.compile(r"[^a-z' -]+")
 _NOT_WORDS = re.compile(r"[^a-z0-9 ]+")
@@ -157,7 +158,22 @@ def row_features(row: Any, report: FieldReport, settings: Settings) -> tuple[Any
         _pair_key(first[:1] if first else None, last[:1] if last else None),
         _pair_key(soundex(first), soundex(last)), soundex(first), soundex(last),
         soundex(last[::-1]) if last else None, canonical_given_name(first),
+        *_postcode_keys(postcode),
     )
+
+
+def _postcode_keys(postcode: str | None) -> tuple[str | None, str | None]:
+    """Two blocking keys that two neighbouring characters swapped leave intact: the
+    characters in sorted order, with the first two or with the last two as written.
+
+    A swap inside the last ``len - 2`` characters keeps the first two; one inside the
+    first ``len - 2`` keeps the last two, so at least one key survives any single swap in
+    a code of five or more. The written ends keep the blocks as small as the postcode's.
+    """
+    if not postcode:
+        return None, None
+    letters = "".join(sorted(postcode))
+    return f"{postcode[:2]}|{letters}", f"{postcode[-2:]}|{letters}"
 
 
 def _dob_text(parsed: date | str | None, raw: str | None) -> str | None:
@@ -168,12 +184,26 @@ def _dob_text(parsed: date | str | None, raw: str | None) -> str | None:
     """
     if parsed is not None:
         return parsed if isinstance(parsed, str) else parsed.isoformat()  # SQLite: ISO text
-    digits = re.sub(r"\D", "", raw or "")
+    text = (raw or "").strip()
+    if _DAY_FIRST.match(text):  # 31/12/1990, 31.12.1990
+        day, month, year = re.split(r"\D", text)
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    if _YEAR_FIRST.match(text):  # 1990-13-45
+        year, month, day = re.split(r"\D", text)
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    digits = re.sub(r"\D", "", text)
     if len(digits) != 8:
         return None
-    if int(digits[:2]) <= 31 and int(digits[4:6]) in (19, 20):  # DDMMYYYY
+    # Bare digits: year first unless only the last four can be a year (19901345 is
+    # year-first with month 13, not the 19th of month 90).
+    if not _YEAR.match(digits[:4]) and _YEAR.match(digits[4:]):  # DDMMYYYY
         digits = digits[4:] + digits[2:4] + digits[:2]
     return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+
+
+_DAY_FIRST = re.compile(r"^\d{1,2}\D\d{1,2}\D\d{4}$")
+_YEAR_FIRST = re.compile(r"^\d{4}\D\d{1,2}\D\d{1,2}$")
+_YEAR = re.compile(r"^(18|19|20)\d\d$")
 
 
 _LIVE_CUSTOMERS = text(

@@ -10,8 +10,11 @@ Enamorado, Fifield & Imai 2019). The prior ``P(match)`` comes from deterministic
 
 Blocking keeps the work linear-ish in the number of records: only pairs sharing an
 email, a phone, a postcode with the same initials, a date of birth with the same initials,
-or the same pair of surname/forename Soundex codes in one city are ever scored. Initials and Soundex
-pairs are order-free, so swapped first and last names still meet.
+the same pair of surname/forename Soundex codes in one city, or one of the keys that
+survive a register's errors (``PREDICTION_BLOCKING``, ``CONDITION_BLOCKING``) are ever
+scored. Initials and Soundex pairs are order-free, so swapped first and last names still
+meet. Term frequencies count other people rather than records (:func:`term_frequencies`),
+and the household rule's odds are measured on the register (:func:`household_odds`).
 
 The same code runs on DuckDB (default) and on Spark (``analytics_engine = "pyspark"``).
 """
@@ -25,6 +28,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,7 +42,7 @@ from splink.blocking_rule_library import CustomRule
 
 from kithkin.config import AnalyticsEngine, Settings
 from kithkin.identity import splink_adapter
-from kithkin.identity.splink_adapter import DatabaseAPI
+from kithkin.identity.splink_adapter import ComparisonLevelCreator, DatabaseAPI
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +60,24 @@ PREDICTION_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("last_sound", "dob"),
     ("address", "postcode"),
     ("dob", "region"),
-    ("first_canonical", "last_sound"),
+    ("first_canonical", "last_sound", "city"),
     ("address", "city"),
+    ("first_name", "last_name", "region"),  # one name in two towns or postcodes
     ("postcode",),  # a postcode holds few people; typos in both names still meet
+    # Two transposed digits (73484, 73844): one of two keys survives any single swap
+    # (features._postcode_keys); in one city, as a key holds ~10 codes.
+    ("postcode_head", "city"),
+    ("postcode_tail", "city"),
 )
 
 
 def _initials_match(left: str, right: str) -> str:
     return f"substr(l.{left}, 1, 1) = substr(r.{right}, 1, 1)"
+
+
+def _initials_or_missing(name: str) -> str:
+    """Same initial, or the name missing on one side (a register left it out)."""
+    return (f"({_initials_match(name, name)} OR l.{name} IS NULL OR r.{name} IS NULL)")
 
 
 # A sound-alike name in the same city, narrowed by the other name's first letter (typos
@@ -72,16 +86,25 @@ def _initials_match(left: str, right: str) -> str:
 # of a city's size). The reversed surname's Soundex catches a typo early in the name;
 # the crossed rules catch swapped names with a typo.
 CONDITION_BLOCKING = (
-    "l.last_sound = r.last_sound AND l.city = r.city AND "
-    + _initials_match("first_name", "first_name"),
+    # In the region rather than the town: a mistyped or other town (a suburb) still meets.
+    "l.last_sound = r.last_sound AND l.region = r.region AND "
+    + _initials_or_missing("first_name"),
     "l.first_sound = r.first_sound AND l.city = r.city AND "
     + _initials_match("last_name", "last_name"),
     "l.last_sound_rev = r.last_sound_rev AND l.city = r.city AND "
-    + _initials_match("first_name", "first_name"),
+    + _initials_or_missing("first_name"),
     "l.last_sound = r.first_sound AND l.city = r.city AND "
     + _initials_match("first_name", "last_name"),
     "l.first_sound = r.last_sound AND l.city = r.city AND "
     + _initials_match("last_name", "first_name"),
+    # A typo early in both names breaks both Soundex codes; the first three letters of
+    # the surname survive one after them.
+    "substr(l.last_name, 1, 3) = substr(r.last_name, 1, 3) AND l.city = r.city AND "
+    + _initials_or_missing("first_name"),
+    # The same full name with a mistyped town and postcode: the postcode's first
+    # character (a region in most countries) keeps common names' blocks small.
+    "l.first_name = r.first_name AND l.last_name = r.last_name AND "
+    "substr(l.postcode, 1, 1) = substr(r.postcode, 1, 1)",
 )
 
 
@@ -149,12 +172,20 @@ def location_comparison() -> cl.CustomComparison:
             ).configure(label_for_charts="Similar address, postcode one edit apart"),
             cll.And(cll.ExactMatchLevel("address2"), cll.JaroWinklerLevel("city", 0.9)
                     ).configure(label_for_charts="Same second address line, similar city"),
+            cll.And(cll.ExactMatchLevel("address"), cll.JaroWinklerLevel("city", 0.9)
+                    ).configure(label_for_charts="Same address, similar city, postcode not equal"),
+            cll.And(cll.JaroWinklerLevel("address", 0.9), cll.JaroWinklerLevel("city", 0.9)
+                    ).configure(label_for_charts="Similar address, similar city, postcode not "
+                                                 "equal"),
             cll.ExactMatchLevel("postcode").configure(
                 tf_adjustment_column="postcode", label_for_charts="Same postcode"
             ),
             cll.And(
                 cll.DamerauLevenshteinLevel("postcode", 1), cll.JaroWinklerLevel("city", 0.9)
             ).configure(label_for_charts="Postcode one edit apart, similar city"),
+            cll.And(_one_side_without_address(), cll.ExactMatchLevel("city")).configure(
+                tf_adjustment_column="city",
+                label_for_charts="Same city, no address on one side"),
             cll.ExactMatchLevel("city").configure(
                 tf_adjustment_column="city", label_for_charts="Same city"
             ),
@@ -164,6 +195,17 @@ def location_comparison() -> cl.CustomComparison:
             cll.ElseLevel(),
         ],
     )
+
+
+def _one_side_without_address() -> cll.CustomLevel:
+    """Address and postcode both unknown on at least one side.
+
+    Then the city is all there is to compare, and it agreeing means "nothing against";
+    pooled with "same city, different address" (two people of one town), a register that
+    leaves addresses out half the time lost every such pair.
+    """
+    return cll.CustomLevel(" OR ".join(
+        f'("address_{side}" IS NULL AND "postcode_{side}" IS NULL)' for side in "lr"))
 
 
 def dob_comparison() -> cl.CustomComparison:
@@ -185,12 +227,26 @@ def dob_comparison() -> cl.CustomComparison:
             cll.ExactMatchLevel("dob").configure(label_for_charts="Exact match on date of birth"),
             cll.DamerauLevenshteinLevel("dob", 1).configure(
                 label_for_charts="One edit apart (typo or transposed digits)"),
+            cll.CustomLevel(
+                'substr("dob_l", 1, 4) = substr("dob_r", 1, 4) AND ('
+                'substr("dob_l", 6, 2) = substr("dob_r", 6, 2) OR '
+                'substr("dob_l", 9, 2) = substr("dob_r", 9, 2))').configure(
+                label_for_charts="Same year, and same month or same day"),
             within(1, "month").configure(label_for_charts="Abs date difference <= 1 month"),
             within(1, "year").configure(label_for_charts="Abs date difference <= 1 year"),
             within(10, "year").configure(label_for_charts="Abs date difference <= 10 year"),
             cll.ElseLevel(),
         ],
     )
+
+
+# Levels where the surnames are only similar get half the surname's term-frequency
+# adjustment: a typo'd surname's neighbours (names within Jaro-Winkler 0.88) are more
+# common than the one spelling, so its full rarity overstated the evidence.
+_FUZZY_SURNAME_TF: dict[str, Any] = {"tf_adjustment_column": "last_name",
+                                     "tf_adjustment_weight": 1.0}
+_HALF_SURNAME_TF: dict[str, Any] = {"tf_adjustment_column": "last_name",
+                                    "tf_adjustment_weight": 0.5}
 
 
 def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
@@ -208,13 +264,15 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
     crossed = " OR ".join(f'("{a}_l" = "{b}_r")' for a, b in (
         ("first_name", "last_name"), ("last_name", "first_name")))
 
-    # A missing given name is no sign of another person (a household member has one).
+    # A missing given name is no sign of another person; nor of the same one where a
+    # household shares the surname (the household rule weighs those).
     given_missing = ('("first_name_l" IS NULL OR "first_name_r" IS NULL) AND '
                      f'{jaro_winkler}("last_name_l", "last_name_r") >= 0.88')
 
-    def both_close(threshold: float) -> cll.And:
+    def both_close(threshold: float) -> ComparisonLevelCreator:
         return cll.And(cll.JaroWinklerLevel("first_name", threshold),
-                       cll.JaroWinklerLevel("last_name", threshold))
+                       cll.JaroWinklerLevel("last_name", threshold)).configure(
+            **_FUZZY_SURNAME_TF)
 
     return cl.CustomComparison(
         output_column_name="first_name_last_name",
@@ -224,17 +282,19 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
             both_close(0.92),
             both_close(0.88),
-            cll.CustomLevel(swapped).configure(label_for_charts="Swapped, Jaro-Winkler >= 0.88"),
+            cll.CustomLevel(swapped).configure(label_for_charts="Swapped, Jaro-Winkler >= 0.88",
+                                               **_FUZZY_SURNAME_TF),
             both_close(0.8),
             cll.And(cll.ExactMatchLevel("first_canonical"),
                     cll.JaroWinklerLevel("last_name", 0.88)).configure(
-                label_for_charts="Nickname, similar last name"),
+                label_for_charts="Nickname, similar last name", **_FUZZY_SURNAME_TF),
             cll.CustomLevel(given_missing).configure(
-                label_for_charts="A given name missing, similar last name"),
+                label_for_charts="A given name missing, similar last name",
+                **_HALF_SURNAME_TF),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
             cll.JaroWinklerLevel("last_name", 0.88).configure(
-                label_for_charts="Similar last name"),
+                label_for_charts="Similar last name", **_HALF_SURNAME_TF),
             cll.JaroWinklerLevel("first_name", 0.88).configure(
                 label_for_charts="Similar first name"),
             cll.CustomLevel(crossed).configure(
@@ -464,6 +524,7 @@ def score_pairs(
     trained_at = time.perf_counter()
     if step:
         step("scoring blocked pairs")
+    _register_term_frequencies(linker, api, frame, engine)
     chunks = max(1, math.ceil(len(frame) / 500_000))
     predictions = linker.inference.predict(
         threshold_match_weight=_CALIBRATION_WEIGHT,
@@ -476,7 +537,16 @@ def score_pairs(
                  f"refitting it to the {len(pairs):,} pairs scored above "
                  f"{_CALIBRATION_WEIGHT:g} bits")
     pairs = pairs[pairs["match_probability"] >= threshold]
-    scored = _with_weights(linker, pairs)
+    odds = household_odds(frame)
+    other, named = odds.other(), odds.named(_dates_apart_per_same(linker))
+    notes.append(
+        f"households: records sharing surname and address with other given names have one "
+        f"birth date in {odds.other_same:,} pairs and dates years apart in "
+        f"{odds.other_apart:,}; with one full name, {odds.named_same:,} and "
+        f"{odds.named_apart:,}. Such pairs are held to P(same person) "
+        f"{other / (1 + other):.2f} and {named / (1 + named):.2f}")
+    scored = _with_weights(linker, pairs, household_cap=math.log2(other),
+                           namesake_cap=math.log2(named))
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes, "pairs_scored": len(pairs),
               "train_seconds": round(trained_at - started, 3),
@@ -486,6 +556,42 @@ def score_pairs(
 
 _CALIBRATION_WEIGHT = -10.0
 _MAX_PRIOR_SHIFT_BITS = 8.0
+_TF_COLUMNS = ("full_name", "first_name", "last_name", "email", "postcode", "city", "region")
+
+
+def term_frequencies(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Each value's share of the *other people*: ``max(holders - 1, 1) / records``, where
+    the holders of a value are its distinct (first name, last name, postcode) triples.
+
+    Splink's own table uses ``count / records``, and a register's duplicates inflate
+    that count: a surname held by one person recorded four times looks four times as
+    common, and a pair agreeing on it loses two bits for every doubling. A pair agreeing
+    on a value held by two people is also one of the two itself: under "different
+    people", the chance that a random record holds it is one in ``records``, not two.
+    Where most values are rare (surnames and postcodes of a register with typos) the plain
+    count took one to three bits from every true pair that agreed exactly.
+    """
+    person = [c for c in ("first_name", "last_name", "postcode") if c != column]
+    held = frame[[column, *person]].dropna(subset=[column]).drop_duplicates()
+    holders = held.groupby(column, sort=False).size()
+    shares = (holders - 1).clip(lower=1) / max(len(frame), 1)
+    return pd.DataFrame({column: holders.index.astype(str),
+                         f"tf_{column}": shares.to_numpy(float)})
+
+
+def _register_term_frequencies(linker: Linker, api: DatabaseAPI[Any], frame: pd.DataFrame,
+                               engine: AnalyticsEngine) -> None:
+    for column in _TF_COLUMNS:
+        table = term_frequencies(frame, column)
+        if engine == "pyspark":  # typed: Spark cannot infer a schema from no rows
+            from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+            schema = StructType([StructField(column, StringType(), False),
+                                 StructField(f"tf_{column}", DoubleType(), False)])
+            table = cast(Any, api).spark.createDataFrame(
+                list(table.itertuples(index=False, name=None)), schema=schema)
+        registered = api.register(table, table_name=f"kithkin_tf_{column}")
+        linker.table_management.register_term_frequency_lookup(registered, column)
 
 
 def _logit2(p: float) -> float:
@@ -531,17 +637,88 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
 
 
 # Agreement levels (positions in Splink's level lists, 0 is the null level) that say
-# "same person": names equal, swapped, within Jaro-Winkler 0.8, a nickname, a given name
-# missing or one name in the other field; date of birth equal,
-# one edit or a month apart; the same email.
-_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7, 8, 13}, "dob": {1, 2, 3},
-                  "email": {1}}
+# "same person": names equal, swapped, within Jaro-Winkler 0.8 or a nickname; date of
+# birth equal, one edit apart, the same year with the same month or day (a mistyped or
+# impossible day or month), or a month apart; the same email. A missing given name or
+# one name in the other field is not among them: with a shared surname and address that
+# is every member of the household (the household odds decide).
+_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7},
+                  "dob": {1, 2, 3, 4}, "email": {1}}
 # Dates of birth both known and more than a year apart: not a typo, another person.
-_DOB_CONTRADICTS = {5, 6}
+_DOB_CONTRADICTS = {6, 7}
 _HOUSEHOLD_FIELDS = ("phone", "location")
 
 
-def _with_weights(linker: Linker, pairs: pd.DataFrame) -> pd.DataFrame:
+@dataclass(frozen=True)
+class HouseholdOdds:
+    """Pairs sharing surname, address and postcode with both birth dates known, counted
+    by whether the dates are equal or years apart: ``other_*`` where the given names
+    start with different letters, ``named_*`` where the full names are equal."""
+
+    other_same: int
+    other_apart: int
+    named_same: int
+    named_apart: int
+
+    def other(self) -> float:
+        """Odds that a pair of one surname and address but another given name is one
+        person (a given name replaced) rather than two (half a pair added to each)."""
+        return (self.other_same + 0.5) / (self.other_apart + 0.5)
+
+    def named(self, apart_per_same: float) -> float:
+        """Odds that a pair of one full name and address whose birth dates are years
+        apart is one person (a birth date replaced) rather than two (a namesake parent
+        or child): the pairs with one date, times how often one person's dates are years
+        apart for once that they agree (the model's ``m``), are the expected replaced
+        dates; the rest of the pairs years apart are namesakes."""
+        replaced = self.named_same * min(max(apart_per_same, 0.0), 1.0)
+        return (replaced + 0.5) / (max(self.named_apart - replaced, 0.0) + 0.5)
+
+
+def household_odds(frame: pd.DataFrame) -> HouseholdOdds:
+    """Count, on this register, how often "same surname and address" is one person.
+
+    Members of a household share surname, address, postcode and often a landline, which
+    breaks the independence the model assumes: each shared field scores as if it were a
+    coincidence among strangers. Whether such a pair is a duplicate with a given name or
+    birth date replaced or a family member depends on the register (households or not),
+    so the odds are measured where birth dates tell the two apart and applied where they
+    cannot (missingness taken as unrelated to being a duplicate).
+    """
+    cols = ["unique_id", "first_name", "last_name", "dob", "address", "postcode"]
+    known = frame.loc[frame[cols[1:]].notna().all(axis=1), cols]
+    born = pd.to_datetime(known["dob"], errors="coerce", format="%Y-%m-%d")
+    known = known.assign(born=born).dropna(subset=["born"])
+    pairs = known.merge(known, on=["last_name", "address", "postcode"], suffixes=("_l", "_r"))
+    pairs = pairs[pairs["unique_id_l"] < pairs["unique_id_r"]]
+    left, right = pairs["born_l"], pairs["born_r"]
+    # "One birth date" as the dob comparison's agreeing levels see it: within a month, or
+    # the same year with the same month or day (a typo).
+    same = (((left - right).abs() <= pd.Timedelta(days=31))
+            | ((left.dt.year == right.dt.year)
+               & ((left.dt.month == right.dt.month) | (left.dt.day == right.dt.day))))
+    apart = (left - right).abs() > pd.Timedelta(days=366)
+    other = pairs["first_name_l"].str[:1] != pairs["first_name_r"].str[:1]
+    named = pairs["first_name_l"] == pairs["first_name_r"]
+    return HouseholdOdds(other_same=int((other & same).sum()),
+                         other_apart=int((other & apart).sum()),
+                         named_same=int((named & same).sum()),
+                         named_apart=int((named & apart).sum()))
+
+
+def _dates_apart_per_same(linker: Linker) -> float:
+    """The model's P(birth dates years apart | one person) / P(they agree | one person)."""
+    levels = splink_adapter.comparisons(linker).get("dob", [])
+
+    def m(positions: set[int]) -> float:
+        return sum(levels[i].m_probability or 0.0 for i in positions if i < len(levels))
+
+    agree = m(_PERSON_AGREES["dob"])
+    return m(_DOB_CONTRADICTS) / agree if agree > 0 else 0.0
+
+
+def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float = -math.inf,
+                  namesake_cap: float = -math.inf) -> pd.DataFrame:
     """Per-comparison match weights (``mw_*`` plus its term-frequency adjustment).
 
     Splink 5 returns weights rather than comparison vectors; the agreement level is the
@@ -549,9 +726,11 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame) -> pd.DataFrame:
 
     Household rule: members of one household share phone, address, postcode and city,
     which breaks the conditional independence the model assumes and would score them as
-    one person. When no person-level field (name, date of birth, email) agrees, or the
-    dates of birth contradict each other, positive household evidence is discounted and
-    the probability recomputed from what is left.
+    one person. When no person-level field (name, date of birth, email) agrees, the pair's
+    log-odds are held to ``household_cap`` (the odds measured by :func:`household_odds`),
+    never below what is left without the household evidence. When the birth dates are
+    years apart, names that agree are held to ``namesake_cap`` and names that do not lose
+    the household evidence.
     """
     out = pd.DataFrame({
         "customer_id_l": pairs["unique_id_l"].astype("int64"),
@@ -574,12 +753,20 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame) -> pd.DataFrame:
     person_agrees = np.zeros(len(pairs), dtype=bool)
     for name, agreeing in _PERSON_AGREES.items():
         person_agrees |= np.isin(fields[name][0], list(agreeing))
-    person_agrees &= ~np.isin(fields["dob"][0], list(_DOB_CONTRADICTS))
+    dob_contradicts = np.isin(fields["dob"][0], list(_DOB_CONTRADICTS))
     household = np.sum([np.clip(fields[f][2], 0, None) for f in _HOUSEHOLD_FIELDS], axis=0)
-    weight = np.where(person_agrees, weight, weight - household)
+    names_agree = np.isin(fields["first_name_last_name"][0],
+                          list(_PERSON_AGREES["first_name_last_name"]))
+    # Birth dates years apart with names that agree: a date replaced or a namesake parent
+    # or child (the register's odds); with names that do not, another household member.
+    cap = np.where(dob_contradicts, np.where(names_agree, namesake_cap, -math.inf),
+                   household_cap)
+    kept = np.maximum(weight - household, np.minimum(weight, cap))
+    trusted = person_agrees & ~dob_contradicts
+    weight = np.where(trusted, weight, kept)
     out["match_weight"] = weight
     out["match_probability"] = np.where(
-        person_agrees, pairs["match_probability"].to_numpy(dtype=float),
+        trusted, pairs["match_probability"].to_numpy(dtype=float),
         1.0 / (1.0 + np.exp2(-weight)),
     )
     out["weights"] = [

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from splink import Linker
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.database_api import DatabaseAPI
 
-__all__ = ["DatabaseAPI", "Level", "comparisons", "fill_untrained_u", "floor_m",
-           "model_restored_on_error", "prior"]
+__all__ = ["ComparisonLevelCreator", "DatabaseAPI", "Level", "comparisons", "fill_untrained_u",
+           "floor_m", "model_restored_on_error", "prior"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Level:
     match_weight: float
     u_probability: float | None  # None for the null level
     u_trained: bool  # True for the null level (nothing to estimate)
+    m_probability: float | None = None  # None for the null level and untrained levels
 
 
 def _comparisons(linker: Linker) -> list[Any]:
@@ -47,7 +49,8 @@ def comparisons(linker: Linker) -> dict[str, list[Level]]:
             Level(label=level.label_for_charts, is_null=level.is_null_level,
                   match_weight=0.0 if level.is_null_level else float(level._match_weight),
                   u_probability=None if level.is_null_level else level.u_probability,
-                  u_trained=bool(level._u_is_trained))
+                  u_trained=bool(level._u_is_trained),
+                  m_probability=None if level.is_null_level else level.m_probability)
             for level in comparison.comparison_levels
         ]
         for comparison in _comparisons(linker)

@@ -1,0 +1,224 @@
+"""Crafted hard pairs: which pairs blocking compares, which level each comparison gives
+them, and how term frequencies and the household rule weigh them.
+
+Each case is an error the hard simulator and FEBRL make (a given name missing or
+replaced, names swapped, digits transposed in a date or a postcode, an impossible date,
+a postcode or address left out) in its smallest form.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from kithkin.identity import features, resolution, splink_adapter
+from kithkin.identity.splink_adapter import Level
+from tests.identity.test_register_errors import _compared, _frame, _row
+
+
+@pytest.mark.parametrize(("left", "right"), [
+    # Given name missing, surname mistyped at its second letter (both Soundex codes of
+    # the surname differ from the front; the reversed one survives).
+    (dict(first_name="Jessica", last_name="Altelmeier", city="Cologne"),
+     dict(last_name="Actelmeier", city="Cologne")),
+    # Both names mistyped so that neither Soundex agrees; the first three letters do.
+    (dict(first_name="Fatima", last_name="Midingwell", city="Austin"),
+     dict(first_name="Fatia", last_name="Midinwell", city="Austin")),
+    # Two digits of the postcode transposed, both names mistyped, one town.
+    (dict(first_name="Benette", last_name="Wolfenman", postcode="73484", city="Denver"),
+     dict(first_name="Bejette", last_name="Woefenman", postcode="73844", city="Denver")),
+    # The same full name; the postcode mistyped and the town written otherwise.
+    (dict(first_name="John", last_name="Bansemer", postcode="2649", city="Lakeclifton"),
+     dict(first_name="John", last_name="Bansemer", postcode="2640", city="Lake Clifton")),
+    # Another town of the same state (a suburb), given name mistyped.
+    (dict(first_name="Matild", last_name="Madigan", city="Tumbarumba", region="TAS"),
+     dict(first_name="Matilda", last_name="Madigan", city="Westfield", region="TAS")),
+])
+def test_blocking_compares_hard_pairs(left: dict[str, Any], right: dict[str, Any]) -> None:
+    assert _compared(_frame(_row(id=1, **left), _row(id=2, **right)))
+
+
+def test_blocking_still_keeps_other_people_of_one_town_apart() -> None:
+    # Same surname prefix and town but other initials: not compared.
+    frame = _frame(_row(id=1, first_name="Ann", last_name="Midingwell", city="Austin"),
+                   _row(id=2, first_name="Tom", last_name="Midford", city="Austin"))
+    assert not _compared(frame)
+    # Postcodes that are anagrams but not one swap apart, in one town: not compared.
+    frame = _frame(_row(id=1, first_name="Ann", last_name="Okafor", postcode="12345",
+                        city="Austin"),
+                   _row(id=2, first_name="Tom", last_name="Brandt", postcode="54321",
+                        city="Austin"))
+    assert not _compared(frame)
+
+
+@pytest.mark.parametrize("code", ["73484", "2649", "D11S338", "DP127PS", "9562SH"])
+def test_one_of_the_postcode_keys_survives_any_neighbour_swap(code: str) -> None:
+    keys = features._postcode_keys(code)
+    for k in range(len(code) - 1):
+        swapped = code[:k] + code[k + 1] + code[k] + code[k + 2:]
+        if swapped == code:
+            continue
+        other = features._postcode_keys(swapped)
+        assert keys[0] == other[0] or keys[1] == other[1] or (len(code) == 4 and k == 1), k
+
+
+def _level(comparison: Any, left: dict[str, Any], right: dict[str, Any]) -> str:
+    """The label of the first level whose SQL condition the two records meet."""
+    levels = comparison.get_comparison("duckdb").comparison_levels
+    row = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
+    con = duckdb.connect()
+    con.register("p", pd.DataFrame([row]).astype(object))
+    for level in levels:
+        condition = "TRUE" if level.sql_condition == "ELSE" else level.sql_condition
+        if con.execute(f"SELECT count(*) FROM p WHERE {condition}").fetchone() == (1,):
+            return str(level.label_for_charts)
+    raise AssertionError("no level")
+
+
+_NAMES = ("first_name", "last_name", "full_name", "first_canonical")
+
+
+def _names(first: str | None, last: str | None) -> dict[str, Any]:
+    return {"first_name": first, "last_name": last,
+            "full_name": f"{first} {last}" if first and last else None,
+            "first_canonical": features.canonical_given_name(first)}
+
+
+@pytest.mark.parametrize(("left", "right", "label"), [
+    (_names("sarah", "jensen"), _names("jensen", "sarah"), "Match on reversed cols"),
+    (_names("brandon", "white"), _names("whtie", "brandon"), "Swapped, Jaro-Winkler >= 0.88"),
+    (_names("travis", "mccarthy"), _names(None, "mccarthy"),
+     "A given name missing, similar last name"),
+    (_names("bill", "smith"), _names("william", "smyth"), "Nickname, similar last name"),
+    (_names("alice", "riding"), _names("riding", "aspinall"), "One name in the other field"),
+])
+def test_name_levels_for_register_errors(left: dict[str, Any], right: dict[str, Any],
+                                         label: str) -> None:
+    assert _level(resolution.name_comparison("duckdb"), left, right).startswith(label)
+
+
+@pytest.mark.parametrize(("left", "right", "label"), [
+    ("1975-07-26", "1975-07-62", "One edit apart"),  # transposed digits
+    ("1975-07-26", "1975-15-26", "Same year, and same month or same day"),  # month 15
+    ("1954-09-03", "1954-09-36", "Same year, and same month or same day"),  # day 36
+    ("1954-09-03", "1990-02-17", "All other comparisons"),
+])
+def test_birth_date_levels_for_typos_and_impossible_dates(left: str, right: str,
+                                                           label: str) -> None:
+    assert _level(resolution.dob_comparison(), {"dob": left}, {"dob": right}).startswith(label)
+
+
+_PLACE = ("address", "address2", "postcode", "city", "region")
+
+
+def _place(address: str | None, postcode: str | None, city: str | None) -> dict[str, Any]:
+    return {"address": address, "address2": None, "postcode": postcode, "city": city,
+            "region": None}
+
+
+@pytest.mark.parametrize(("left", "right", "label"), [
+    (_place("12 oak st", "73484", "denver"), _place("12 oak st", None, "denver"),
+     "Same address, similar city, postcode not equal"),
+    (_place("12 oak st", "73484", "denver"), _place(None, None, "denver"),
+     "Same city, no address on one side"),
+    (_place("12 oak st", "73484", "denver"), _place("9 elm rd", "80210", "denver"),
+     "Same city"),
+    (_place("12 oak st", "73484", "denver"), _place("12 oak st", "73844", "denver"),
+     "Similar address, postcode one edit apart"),
+])
+def test_location_levels_do_not_read_a_missing_field_as_a_disagreement(
+        left: dict[str, Any], right: dict[str, Any], label: str) -> None:
+    assert _level(resolution.location_comparison(), left, right) == label
+
+
+def test_term_frequencies_count_other_people_not_records() -> None:
+    frame = pd.DataFrame({
+        "unique_id": range(8),
+        "first_name": ["ann", "ann", "bo", "cy", "di", "ed", "fi", "fi"],
+        # "okafor": one person recorded twice; "lee": two people; "ng": three people.
+        "last_name": ["okafor", "okafor", "lee", "lee", "ng", "ng", "ng", None],
+        "postcode": ["1", "1", "2", "3", "4", "5", "6", "7"],
+    })
+    tf = resolution.term_frequencies(frame, "last_name").set_index("last_name")
+    assert tf.loc["okafor", "tf_last_name"] == pytest.approx(1 / 8)
+    assert tf.loc["lee", "tf_last_name"] == pytest.approx(1 / 8)
+    assert tf.loc["ng", "tf_last_name"] == pytest.approx(2 / 8)
+
+
+def _people(*rows: tuple[int, str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame([{"unique_id": i, "first_name": first, "last_name": "okafor",
+                          "dob": dob, "address": "1 oak st", "postcode": "73484"}
+                         for i, (first, dob) in enumerate((r[1], r[2]) for r in rows)])
+
+
+def test_household_odds_count_one_person_against_two() -> None:
+    frame = _people(
+        (0, "ann", "1970-01-01", ""), (1, "tom", "1972-05-05", ""),  # household: apart
+        (2, "bea", "1980-03-03", ""), (3, "kim", "1980-03-03", ""),  # name replaced
+        (4, "ann", "1970-01-01", ""),  # ann again: one full name, one date
+    )
+    odds = resolution.household_odds(frame)
+    assert (odds.other_same, odds.named_same, odds.named_apart) == (1, 1, 0)
+    assert odds.other_apart == 8  # every pair of other initials with dates years apart
+    assert odds.other() == pytest.approx(1.5 / 8.5)
+    # One full name: 10 pairs with one date; dates apart in 1 of 10 true pairs means
+    # one replaced date expected, so 3 pairs years apart leave 2 namesakes.
+    assert resolution.HouseholdOdds(0, 0, 10, 3).named(0.1) == pytest.approx(1.5 / 2.5)
+
+
+def _fake_comparisons() -> dict[str, list[Level]]:
+    """Level lists shaped like the model's, each level weighing its position (null 0)."""
+    sizes = {"first_name_last_name": 15, "dob": 8, "email": 3, "phone": 5, "location": 14}
+    return {name: [Level(label=f"{name} {i}", is_null=i == 0, match_weight=float(i) * 0.01,
+                         u_probability=None, u_trained=True) for i in range(n)]
+            for name, n in sizes.items()}
+
+
+def _pair(name_level: int, dob_level: int, location_weight: float) -> dict[str, Any]:
+    weights = {"first_name_last_name": name_level * 0.01, "dob": dob_level * 0.01,
+               "email": 0.0, "phone": 0.0, "location": location_weight}
+    total = -2.0 + location_weight  # -2 bits without the shared address
+    return {"unique_id_l": 1, "unique_id_r": 2, "match_weight": total,
+            "match_probability": 1 / (1 + 2 ** -total),
+            **{f"mw_{k}": v for k, v in weights.items()}}
+
+
+def test_household_rule_caps_pairs_without_personal_agreement(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(splink_adapter, "comparisons", lambda linker: _fake_comparisons())
+    pairs = pd.DataFrame([
+        _pair(name_level=3, dob_level=0, location_weight=12.0),   # names agree: kept
+        _pair(name_level=11, dob_level=0, location_weight=12.0),  # surname only: capped
+        _pair(name_level=11, dob_level=7, location_weight=12.0),  # dates apart: removed
+        _pair(name_level=1, dob_level=7, location_weight=12.0),   # namesake: its cap
+    ])
+    out = resolution._with_weights(None, pairs, household_cap=math.log2(3.0),  # type: ignore[arg-type]
+                                   namesake_cap=math.log2(0.5))
+    probability = out["match_probability"].to_numpy()
+    assert probability[0] == pytest.approx(pairs["match_probability"][0])
+    assert probability[1] == pytest.approx(0.75)
+    assert np.isclose(out["match_weight"][2], -2.0)
+    assert probability[3] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(("raw", "text"), [
+    ("1985-19-09", "1985-19-09"),  # month 19 written year first: not the 19th of month 85
+    ("19851909", "1985-19-09"),
+    ("09/19/1985", "1985-19-09"),  # day-first reading of an impossible US date
+    ("30121985", "1985-12-30"),
+])
+def test_impossible_dates_keep_the_order_they_were_written_in(raw: str, text: str) -> None:
+    assert features._dob_text(None, raw) == text
+
+
+def test_term_frequencies_of_an_empty_column_keep_their_columns() -> None:
+    frame = pd.DataFrame({"unique_id": [1, 2], "first_name": ["a", "b"],
+                          "last_name": ["x", "y"], "postcode": [None, None],
+                          "email": [None, None]})
+    tf = resolution.term_frequencies(frame, "email")
+    assert tf.empty and list(tf.columns) == ["email", "tf_email"]
