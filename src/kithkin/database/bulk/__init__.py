@@ -5,9 +5,11 @@ per-row work would dominate, so they come here with Arrow tables (or pandas fram
 a SQLAlchemy :class:`~sqlalchemy.Table`, never SQL text:
 
 - :func:`append` adds rows, :func:`upsert` inserts or updates on a unique key,
+  :func:`insert_new` inserts the rows whose unique key is not stored yet,
   :func:`update_by_id` / :func:`delete_by_id` change rows by primary key,
   :func:`replace_block` swaps every row matching some column values atomically,
-  :func:`select_to_arrow` reads a ``select`` into Arrow;
+  :func:`select_to_arrow` reads a ``select`` into Arrow, :func:`staged` lands rows
+  where the caller's own statements can join them with stored ones;
 - :class:`Plan` queues appends and updates so that large ones are staged while the
   caller computes its next step, then applies them in order.
 
@@ -19,6 +21,7 @@ attached ADBC stage on SQLite (:mod:`.sqlite`), ``COPY`` on PostgreSQL
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ import pyarrow.compute as pc
 from sqlalchemy import (
     Column,
     Connection,
+    MetaData,
     Select,
     Table,
     and_,
@@ -69,15 +73,18 @@ __all__ = [
     "delete_by_id",
     "driver_value",
     "import_settings",
+    "insert_new",
     "prepare_batch",
     "replace_block",
     "select_to_arrow",
     "selects_to_arrow",
+    "staged",
     "update_by_id",
     "upsert",
 ]
 
 Rows: TypeAlias = pa.Table | pd.DataFrame
+_stage_names = itertools.count()
 DELETE_CHUNK = 5_000
 """Ids per DELETE (below SQLite's limit of bound variables)."""
 
@@ -120,6 +127,39 @@ def _staged(conn: Connection, table: Table, rows: pa.Table) -> Table | None:
     schema = None if pending is None else sqlite.attach(conn, pending)
     return None if schema is None else sqlite.staged_table(schema, "rows", table,
                                                            rows.column_names)
+
+
+@contextmanager
+def staged(conn: Connection, like: Table, rows: Rows) -> Iterator[Table]:
+    """``rows`` (columns of ``like``) landed where the caller's statements read them,
+    as a :class:`~sqlalchemy.Table` with ``like``'s column types: compare or join them
+    with stored rows in the store (one statement, no stored row brought into Python).
+
+    An attached ADBC stage on a SQLite file with enough rows, else a TEMP table (SQLite:
+    ``executemany``; PostgreSQL: ``COPY``). Nothing is written to the store's own
+    tables, so a read-only caller (a dry run) may use it. A TEMP table is dropped on
+    leaving; an attached stage when the connection goes back to the pool.
+    """
+    data = conform(like, rows, defaults=False)
+    if conn.dialect.name == "postgresql":
+        with postgresql.temp_copy(conn, like, data) as temp:
+            yield temp
+        return
+    stage = _staged(conn, like, data)
+    if stage is not None:
+        yield stage
+        return
+    temp = Table(f"kithkin_stage_{next(_stage_names)}", MetaData(),
+                 *(Column(name, like.c[name].type) for name in data.column_names),
+                 prefixes=["TEMPORARY"])
+    temp.create(conn)
+    try:
+        if data.num_rows:
+            sqlite.executemany(conn, insert(temp).values(_binds(temp, data.column_names)),
+                               _bound(data))
+        yield temp
+    finally:
+        temp.drop(conn)
 
 
 @contextmanager
