@@ -13,12 +13,13 @@ no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
@@ -41,16 +42,16 @@ ADBC_FROM = 250_000
 class RulePlan:
     book: Playbook
     rule: Rule
-    due: int
-    new: pd.DataFrame  # customer_id, level, occurrence, occurred_on, dedupe_key, holdout
+    due: pd.DataFrame  # customer_id, occurrence, occurred_on, dedupe_key, level, holdout
 
-    def line(self) -> RuleRun:
-        contacted = int((~self.new["holdout"]).sum()) if len(self.new) else 0
+    def line(self, new: int, holdout: int) -> RuleRun:
+        """The rule's report line once ``new`` of its due occurrences are known to be
+        new (``holdout`` of them held out)."""
+        contacted = new - holdout
         kinds = [a.action for a in self.rule.actions]
         return RuleRun(playbook=self.book.name, level=self.book.level, rule=self.rule.name,
-                       trigger=self.rule.trigger, due=self.due,
-                       already=self.due - len(self.new), new=len(self.new),
-                       holdout=len(self.new) - contacted,
+                       trigger=self.rule.trigger, due=len(self.due),
+                       already=len(self.due) - new, new=new, holdout=holdout,
                        tasks=contacted * kinds.count("task"),
                        messages=contacted * kinds.count("message"))
 
@@ -92,6 +93,7 @@ def plan(*, session: Session, settings: Settings, as_of: date,
         if members.empty:
             continue
         level_of = members.set_index("customer_id")["level"]
+        share = holdout_share(book, config)
         for rule in book.rules:
             if only is not None and rule.trigger not in only:
                 continue
@@ -99,72 +101,96 @@ def plan(*, session: Session, settings: Settings, as_of: date,
             due = due[due["customer_id"].isin(level_of.index)].reset_index(drop=True)
             due["dedupe_key"] = keys.firing_keys(book.name, rule.name, due["customer_id"],
                                                  due["occurrence"])
-            new = due[~due["dedupe_key"].isin(_recorded(session, book, rule, due))]
-            new = new.assign(level=new["customer_id"].map(level_of).to_numpy(),
-                             holdout=keys.in_holdout(new["customer_id"].to_numpy(),
-                                                     book.name, holdout_share(book, config)))
-            plans.append(RulePlan(book=book, rule=rule, due=len(due),
-                                  new=new.reset_index(drop=True)))
+            due["level"] = due["customer_id"].map(level_of).to_numpy()
+            due["holdout"] = keys.in_holdout(due["customer_id"].to_numpy(), book.name, share)
+            plans.append(RulePlan(book=book, rule=rule, due=due))
     return plans, by_level
 
 
 def _large_reads(session: Session, config: PlaybookConfig,
                  facts: triggers.Facts) -> pd.DataFrame:
-    """The customers' segments and (when a rule needs them) the latest metrics, read
-    together: on a SQLite file a large read goes through one ADBC child process, whose
-    start costs about as much as reading a million rows, so it is paid once."""
+    """The customers' segments and (when a rule needs them) the latest metrics and the
+    orders of the purchase rules' span, read together: on a SQLite file a large read
+    goes through one ADBC child process, whose start costs about as much as reading a
+    million rows, so it is paid once."""
     queries = {"segments": audience.segment_query(session, config.segment_kind)}
-    expected = {"segments": session.scalar(select(func.count()).select_from(
-        queries["segments"].subquery())) or 0}
+    customers = session.scalar(select(func.count()).select_from(
+        queries["segments"].subquery())) or 0
+    expected = {"segments": customers}
     metrics = facts.metrics_query() if facts.needs_metrics else None
     if metrics is not None:
         queries["metrics"], expected["metrics"] = metrics
+    purchases = facts.purchases_query()
+    if purchases is not None:
+        # not counted (a scan of the orders): a store of many customers has many orders
+        queries["purchases"], expected["purchases"] = purchases, customers
     # below ADBC_FROM rows the plain read is faster than starting the child process
     expected = {name: n if n >= ADBC_FROM else 0 for name, n in expected.items()}
     tables = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected)
     if metrics is not None:
         facts.set_metrics(tables["metrics"].to_pandas())
+    if purchases is not None:
+        facts.set_purchases(tables["purchases"].to_pandas())
     return tables["segments"].to_pandas()
 
 
-def _recorded(session: Session, book: Playbook, rule: Rule, due: pd.DataFrame) -> set[str]:
-    """The dedupe keys of ``due`` already recorded: an occurrence has one date, so only
-    firings on or after the earliest due date are read."""
-    if due.empty:
-        return set()
-    since = min(due["occurred_on"])
-    return set(session.scalars(select(PlaybookFiring.dedupe_key).where(
-        PlaybookFiring.playbook == book.name, PlaybookFiring.rule == rule.name,
-        PlaybookFiring.occurred_on >= since)))
+def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None
+                ) -> pd.DataFrame:
+    """Every due occurrence as a ``playbook_firing`` row (held-out ones say so)."""
+    parts = [pd.DataFrame({
+        "run_id": run_id, "playbook": item.book.name, "level": item.due["level"].astype(str),
+        "rule": item.rule.name, "trigger": item.rule.trigger,
+        "customer_id": item.due["customer_id"].astype("int64"),
+        "occurrence": item.due["occurrence"].astype(str),
+        "occurred_on": item.due["occurred_on"], "fired_on": as_of,
+        "holdout": item.due["holdout"].astype(bool),
+        "skip_reason": item.due["holdout"].map({True: "holdout", False: None}),
+        "dedupe_key": item.due["dedupe_key"]}) for item in plans if len(item.due)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def apply(*, session: Session, plans: list[RulePlan], as_of: date,
-          run_id: int | None) -> list[RuleRun]:
-    """Take the actions of the new, contacted firings and record every new firing."""
+def _new_counts(session: Session, source: Any, *, unrecorded: bool
+                ) -> dict[tuple[str, str], tuple[int, int]]:
+    """(playbook, rule) -> (new firings, of which held out) among ``source``'s rows
+    (``unrecorded``: only those whose dedupe key no recorded firing has)."""
+    c = source.c
+    held = func.sum(case((c.holdout.is_(True), 1), else_=0))
+    query = select(c.playbook, c.rule, func.count(), held).group_by(c.playbook, c.rule)
+    if unrecorded:
+        query = query.where(~_recorded(source))
+    return {(str(row[0]), str(row[1])): (int(row[2]), int(row[3] or 0))
+            for row in session.execute(query)}
+
+
+def _recorded(source: Any) -> Any:
+    """Whether a row's dedupe key is already recorded: a join on the unique key in the
+    store (the recorded firings never come into Python)."""
+    return exists().where(FIRINGS.c.dedupe_key == source.c.dedupe_key)
+
+
+def apply(*, session: Session, plans: list[RulePlan], as_of: date, run_id: int,
+          timings: dict[str, Any] | None = None) -> list[RuleRun]:
+    """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing
+    another run recorded first stays its) and take the actions of this run's
+    contacted ones. ``timings`` gets the seconds spent recording."""
+    clock = time.perf_counter()
+    rows = firing_rows(plans, as_of=as_of, run_id=run_id)
+    if len(rows):
+        bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"])
+    if timings is not None:
+        timings["record"] = round(time.perf_counter() - clock, 4)
+    counts = _new_counts(session, FIRINGS.select().where(
+        FIRINGS.c.run_id == run_id).subquery(), unrecorded=False)
     lines = []
     for item in plans:
-        line = item.line()
-        new = item.new
-        contacted = new[~new["holdout"]]
-        skip = pd.Series("holdout", index=new.index, dtype=object).where(new["holdout"])
+        new, holdout = counts.get((item.book.name, item.rule.name), (0, 0))
+        line = item.line(new, holdout)
         line.tasks = line.messages = 0
-        if len(contacted):
-            outcome = actions.take(session, item.book, item.rule, contacted, as_of)
+        if new > holdout:
+            outcome = actions.take(session, actions.Firings(
+                book=item.book, rule=item.rule, run_id=run_id, count=new - holdout), as_of)
             line.tasks, line.messages = outcome.tasks, outcome.messages
             line.skipped, line.failed = outcome.skipped, outcome.failed
-            if outcome.skip_reasons is not None:
-                skip.loc[contacted.index] = outcome.skip_reasons
-        if len(new):
-            rows = pd.DataFrame({
-                "run_id": run_id, "playbook": item.book.name,
-                "level": new["level"].astype(str), "rule": item.rule.name,
-                "trigger": item.rule.trigger,
-                "customer_id": new["customer_id"].astype("int64"),
-                "occurrence": new["occurrence"].astype(str),
-                "occurred_on": pd.to_datetime(new["occurred_on"]).dt.date,
-                "fired_on": as_of, "holdout": new["holdout"].astype(bool),
-                "skip_reason": skip.astype(object), "dedupe_key": new["dedupe_key"]})
-            actions.insert_ignoring(session, FIRINGS, rows, "dedupe_key")
         lines.append(line)
     return lines
 
@@ -174,14 +200,24 @@ def dry_run(*, session: Session, settings: Settings, as_of: date,
     """What a run would record and create now, writing nothing."""
     started = time.perf_counter()
     plans, by_level = plan(session=session, settings=settings, as_of=as_of, only=only)
+    rows = firing_rows(plans, as_of=as_of, run_id=None)
     lines = []
-    for item in plans:
-        line = item.line()
-        line.examples = [
-            {"customer_id": int(r.customer_id), "occurrence": r.occurrence,
-             "occurred_on": r.occurred_on.isoformat(), "holdout": bool(r.holdout)}
-            for r in item.new.head(5).itertuples(index=False)]
-        lines.append(line)
+    with bulk.staged(session.connection(), FIRINGS, rows) if len(rows) \
+            else nullcontext(None) as stage:
+        counts = {} if stage is None else _new_counts(session, stage, unrecorded=True)
+        for item in plans:
+            new, holdout = counts.get((item.book.name, item.rule.name), (0, 0))
+            line = item.line(new, holdout)
+            if new and stage is not None:
+                c = stage.c
+                line.examples = [
+                    {"customer_id": int(r.customer_id), "occurrence": r.occurrence,
+                     "occurred_on": r.occurred_on.isoformat(), "holdout": bool(r.holdout)}
+                    for r in session.execute(select(
+                        c.customer_id, c.occurrence, c.occurred_on, c.holdout).where(
+                        c.playbook == item.book.name, c.rule == item.rule.name,
+                        ~_recorded(stage)).limit(5))]
+            lines.append(line)
     return RunReport(run_id=None, as_of=as_of, mode="dry-run", dry_run=True,
                      seconds=round(time.perf_counter() - started, 4),
                      customers_by_level=by_level, rules=lines)
@@ -204,8 +240,9 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
             session.add(record)
             session.flush()
             clock = time.perf_counter()
-            lines = apply(session=session, plans=plans, as_of=as_of, run_id=record.id)
-            timings["act"] = round(time.perf_counter() - clock, 4)
+            lines = apply(session=session, plans=plans, as_of=as_of, run_id=record.id,
+                          timings=timings)
+            timings["act"] = round(time.perf_counter() - clock - timings["record"], 4)
             seconds = round(time.perf_counter() - started, 4)
             _finish(record, lines, seconds, timings)
             return RunReport(run_id=record.id, as_of=as_of, mode=mode, dry_run=False,
