@@ -188,6 +188,17 @@ def test_staged_rows_join_stored_ones_and_write_nothing(engine: Engine) -> None:
     assert len(_stored(engine)) == 2
 
 
+def test_unstored_gives_the_positions_of_new_keys(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows.iloc[[1, 3]])
+    with engine.connect() as conn:
+        positions = bulk.unstored(conn, sample, rows, key=("block", "label"))
+        conn.rollback()
+    assert positions.tolist() == [0, 2]
+    assert len(_stored(engine)) == 2
+
+
 def test_replace_block_swaps_one_block_only(engine: Engine) -> None:
     rows = _rows()
     with engine.begin() as conn:

@@ -13,13 +13,14 @@ no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, case, exists, func, select
+import pyarrow as pa
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
@@ -42,17 +43,19 @@ ADBC_FROM = 250_000
 class RulePlan:
     book: Playbook
     rule: Rule
-    due: pd.DataFrame  # customer_id, occurrence, occurred_on, dedupe_key, level, holdout
+    due: int
+    new: pd.DataFrame  # customer_id, occurrence, occurred_on, dedupe_key, level, holdout
 
-    def line(self, new: int, holdout: int) -> RuleRun:
-        """The rule's report line once ``new`` of its due occurrences are known to be
-        new (``holdout`` of them held out)."""
-        contacted = new - holdout
+    def line(self, new: int | None = None, holdout: int | None = None) -> RuleRun:
+        """The rule's report line (``new``, ``holdout``: as recorded, when a concurrent
+        run recorded some of the planned firings first)."""
+        new = len(self.new) if new is None else new
+        held = int(self.new["holdout"].sum()) if holdout is None else holdout
+        contacted = new - held
         kinds = [a.action for a in self.rule.actions]
         return RuleRun(playbook=self.book.name, level=self.book.level, rule=self.rule.name,
-                       trigger=self.rule.trigger, due=len(self.due),
-                       already=len(self.due) - new, new=new, holdout=holdout,
-                       tasks=contacted * kinds.count("task"),
+                       trigger=self.rule.trigger, due=self.due, already=self.due - new,
+                       new=new, holdout=held, tasks=contacted * kinds.count("task"),
                        messages=contacted * kinds.count("message"))
 
 
@@ -87,7 +90,7 @@ def plan(*, session: Session, settings: Settings, as_of: date,
     levels = customer_levels(session=session, segment_kind=config.segment_kind,
                              segments=_large_reads(session, config, facts))
     by_level = {str(k): int(v) for k, v in levels["level"].value_counts().items()}
-    plans: list[RulePlan] = []
+    due: list[tuple[Playbook, Rule, pd.DataFrame]] = []
     for book, served_levels in books.values():
         members = levels[levels["level"].isin(served_levels)]
         if members.empty:
@@ -97,13 +100,27 @@ def plan(*, session: Session, settings: Settings, as_of: date,
         for rule in book.rules:
             if only is not None and rule.trigger not in only:
                 continue
-            due = triggers.evaluate(facts, rule, as_of)
-            due = due[due["customer_id"].isin(level_of.index)].reset_index(drop=True)
-            due["dedupe_key"] = keys.firing_keys(book.name, rule.name, due["customer_id"],
-                                                 due["occurrence"])
-            due["level"] = due["customer_id"].map(level_of).to_numpy()
-            due["holdout"] = keys.in_holdout(due["customer_id"].to_numpy(), book.name, share)
-            plans.append(RulePlan(book=book, rule=rule, due=due))
+            found = triggers.evaluate(facts, rule, as_of)
+            found = found[found["customer_id"].isin(level_of.index)].reset_index(drop=True)
+            found["dedupe_key"] = keys.firing_keys(book.name, rule.name,
+                                                   found["customer_id"], found["occurrence"])
+            found["level"] = found["customer_id"].map(level_of).to_numpy()
+            found["holdout"] = keys.in_holdout(found["customer_id"].to_numpy(), book.name,
+                                               share)
+            due.append((book, rule, found))
+    # one join of every rule's keys with the recorded firings, in the store
+    every = pd.concat([frame["dedupe_key"] for _, _, frame in due], ignore_index=True) \
+        if due else pd.Series([], dtype=object)
+    fresh = np.zeros(len(every), dtype=bool)
+    if len(every):
+        fresh[bulk.unstored(session.connection(), FIRINGS, pd.DataFrame(
+            {"dedupe_key": every}), key=["dedupe_key"])] = True
+    plans, start = [], 0
+    for book, rule, frame in due:
+        mine = fresh[start:start + len(frame)]
+        start += len(frame)
+        plans.append(RulePlan(book=book, rule=rule, due=len(frame),
+                              new=frame[mine].reset_index(drop=True)))
     return plans, by_level
 
 
@@ -134,61 +151,56 @@ def _large_reads(session: Session, config: PlaybookConfig,
     return tables["segments"].to_pandas()
 
 
-def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None
-                ) -> pd.DataFrame:
-    """Every due occurrence as a ``playbook_firing`` row (held-out ones say so)."""
+def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None) -> pa.Table:
+    """The new firings as ``playbook_firing`` rows (held-out ones say so), in dedupe
+    key order: the unique index then grows at its end, and the actions' keys (the
+    firing's key and a suffix), read back in firing order, too."""
     parts = [pd.DataFrame({
-        "run_id": run_id, "playbook": item.book.name, "level": item.due["level"].astype(str),
+        "run_id": run_id, "playbook": item.book.name, "level": item.new["level"].astype(str),
         "rule": item.rule.name, "trigger": item.rule.trigger,
-        "customer_id": item.due["customer_id"].astype("int64"),
-        "occurrence": item.due["occurrence"].astype(str),
-        "occurred_on": item.due["occurred_on"], "fired_on": as_of,
-        "holdout": item.due["holdout"].astype(bool),
-        "skip_reason": item.due["holdout"].map({True: "holdout", False: None}),
-        "dedupe_key": item.due["dedupe_key"]}) for item in plans if len(item.due)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        "customer_id": item.new["customer_id"].astype("int64"),
+        "occurrence": item.new["occurrence"].astype(str),
+        "occurred_on": item.new["occurred_on"], "fired_on": as_of,
+        "holdout": item.new["holdout"].astype(bool),
+        "skip_reason": item.new["holdout"].map({True: "holdout", False: None}),
+        "dedupe_key": item.new["dedupe_key"]}) for item in plans if len(item.new)]
+    if not parts:
+        return pa.table({})
+    return bulk.conform(FIRINGS, pd.concat(parts, ignore_index=True)).sort_by("dedupe_key")
 
 
-def _new_counts(session: Session, source: Any, *, unrecorded: bool
-                ) -> dict[tuple[str, str], tuple[int, int]]:
-    """(playbook, rule) -> (new firings, of which held out) among ``source``'s rows
-    (``unrecorded``: only those whose dedupe key no recorded firing has)."""
-    c = source.c
-    held = func.sum(case((c.holdout.is_(True), 1), else_=0))
-    query = select(c.playbook, c.rule, func.count(), held).group_by(c.playbook, c.rule)
-    if unrecorded:
-        query = query.where(~_recorded(source))
+def _recorded_counts(session: Session, run_id: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """(playbook, rule) -> (firings, of which held out) this run recorded."""
+    f = FIRINGS.c
+    held = func.sum(case((f.holdout.is_(True), 1), else_=0))
+    query = select(f.playbook, f.rule, func.count(), held).where(
+        f.run_id == run_id).group_by(f.playbook, f.rule)
     return {(str(row[0]), str(row[1])): (int(row[2]), int(row[3] or 0))
             for row in session.execute(query)}
 
 
-def _recorded(source: Any) -> Any:
-    """Whether a row's dedupe key is already recorded: a join on the unique key in the
-    store (the recorded firings never come into Python)."""
-    return exists().where(FIRINGS.c.dedupe_key == source.c.dedupe_key)
-
-
 def apply(*, session: Session, plans: list[RulePlan], as_of: date, run_id: int,
           timings: dict[str, Any] | None = None) -> list[RuleRun]:
-    """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing
-    another run recorded first stays its) and take the actions of this run's
-    contacted ones. ``timings`` gets the seconds spent recording."""
+    """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing a
+    concurrent run recorded first stays its) and take the actions of the contacted
+    ones this run recorded. ``timings`` gets the seconds spent recording."""
     clock = time.perf_counter()
     rows = firing_rows(plans, as_of=as_of, run_id=run_id)
-    if len(rows):
-        bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"])
+    inserted = bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"]) \
+        if rows.num_rows else 0
+    # a concurrent run (PostgreSQL) recorded some first: count what this one recorded
+    counts = None if inserted == rows.num_rows else _recorded_counts(session, run_id)
     if timings is not None:
         timings["record"] = round(time.perf_counter() - clock, 4)
-    counts = _new_counts(session, FIRINGS.select().where(
-        FIRINGS.c.run_id == run_id).subquery(), unrecorded=False)
     lines = []
     for item in plans:
-        new, holdout = counts.get((item.book.name, item.rule.name), (0, 0))
-        line = item.line(new, holdout)
+        line = item.line() if counts is None else item.line(
+            *counts.get((item.book.name, item.rule.name), (0, 0)))
         line.tasks = line.messages = 0
-        if new > holdout:
+        if line.new > line.holdout:
             outcome = actions.take(session, actions.Firings(
-                book=item.book, rule=item.rule, run_id=run_id, count=new - holdout), as_of)
+                book=item.book, rule=item.rule, run_id=run_id,
+                count=line.new - line.holdout), as_of)
             line.tasks, line.messages = outcome.tasks, outcome.messages
             line.skipped, line.failed = outcome.skipped, outcome.failed
         lines.append(line)
@@ -200,24 +212,14 @@ def dry_run(*, session: Session, settings: Settings, as_of: date,
     """What a run would record and create now, writing nothing."""
     started = time.perf_counter()
     plans, by_level = plan(session=session, settings=settings, as_of=as_of, only=only)
-    rows = firing_rows(plans, as_of=as_of, run_id=None)
     lines = []
-    with bulk.staged(session.connection(), FIRINGS, rows) if len(rows) \
-            else nullcontext(None) as stage:
-        counts = {} if stage is None else _new_counts(session, stage, unrecorded=True)
-        for item in plans:
-            new, holdout = counts.get((item.book.name, item.rule.name), (0, 0))
-            line = item.line(new, holdout)
-            if new and stage is not None:
-                c = stage.c
-                line.examples = [
-                    {"customer_id": int(r.customer_id), "occurrence": r.occurrence,
-                     "occurred_on": r.occurred_on.isoformat(), "holdout": bool(r.holdout)}
-                    for r in session.execute(select(
-                        c.customer_id, c.occurrence, c.occurred_on, c.holdout).where(
-                        c.playbook == item.book.name, c.rule == item.rule.name,
-                        ~_recorded(stage)).limit(5))]
-            lines.append(line)
+    for item in plans:
+        line = item.line()
+        line.examples = [
+            {"customer_id": int(r.customer_id), "occurrence": r.occurrence,
+             "occurred_on": r.occurred_on.isoformat(), "holdout": bool(r.holdout)}
+            for r in item.new.head(5).itertuples(index=False)]
+        lines.append(line)
     return RunReport(run_id=None, as_of=as_of, mode="dry-run", dry_run=True,
                      seconds=round(time.perf_counter() - started, 4),
                      customers_by_level=by_level, rules=lines)
