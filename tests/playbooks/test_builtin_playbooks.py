@@ -177,3 +177,56 @@ def test_tag_and_list_enrolment_actions(sqlite_engine: Engine, workspace: Path) 
         tags = tag_service.tags_of(session=session, customer_id=ids["reactive_buyer"])
         others = tag_service.tags_of(session=session, customer_id=ids["basic_buyer"])
     assert tags == ["bought-recently", "list:welcome"] and others == []
+
+
+QUEUE_TIME = {  # customer -> (template, status, skip reason), as the outbox decides
+    "reactive_buyer": ("after_purchase_reactive", "skipped", "no e-mail address"),
+    "accountable_due": ("checkin_accountable", "skipped", "opted out"),
+    "proactive_90": ("satisfaction_proactive", "skipped", "consent denied"),
+    "proactive_180": ("new_uses_proactive", "queued", None),
+    "proactive_anniversary": ("satisfaction_proactive", "queued", None),
+}
+
+
+@pytest.mark.parametrize("path", ["services", "set"])
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_queue_time_checks_on_both_paths(store: str, path: str,
+                                          request: pytest.FixtureRequest, workspace: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Erasure, consent for the message's purpose and an address are checked when a
+    message is queued, by the per-row services and by the set-based insert alike; a
+    message that passes is rendered then."""
+    from kithkin.playbooks import actions
+    from kithkin.privacy.consent import ConsentChange, record
+
+    if path == "set":
+        monkeypatch.setattr(actions, "SERVICE_ROWS", 0)
+    engine: Engine = request.getfixturevalue("sqlite_engine" if store == "sqlite"
+                                             else "pg_engine")
+    no_holdout(workspace)
+    ids = seed(engine)
+    with session_scope(engine) as session:
+        for name in ("accountable_due", "proactive_90", "proactive_180",
+                     "proactive_anniversary"):
+            session.get(Customer, ids[name]).email = f"{name}@example.com"  # type: ignore[union-attr]
+        for name, purpose, status in [("accountable_due", "service", "opted_out"),
+                                      ("proactive_90", "service", "denied"),
+                                      ("proactive_180", "marketing", "granted")]:
+            record(session=session, change=ConsentChange(
+                customer_id=ids[name], channel="email", status=status, source="form",
+                purpose=purpose))
+    report = service.run(engine=engine, settings=get_settings(), as_of=AS_OF)
+    names = {v: k for k, v in ids.items()}
+    with session_scope(engine) as session:
+        found = {names[m.customer_id]: (m.template, m.status, m.skip_reason)
+                 for m in session.scalars(select(Message))}
+        bodies = {names[m.customer_id]: m.body for m in session.scalars(select(Message))
+                  if m.status == "queued"}
+    assert found == QUEUE_TIME
+    assert all(bodies.values()) and set(bodies) == {"proactive_180", "proactive_anniversary"}
+    skipped: dict[str, int] = {}
+    for line in report.rules:
+        for reason, count in line.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    assert skipped == {"message:no e-mail address": 1, "message:opted out": 1,
+                       "message:consent denied": 1}

@@ -166,6 +166,41 @@ def test_upsert_is_idempotent_and_updates_on_the_key(engine: Engine) -> None:
     assert _stored(engine) == _expected(added.reset_index(drop=True))
 
 
+def test_insert_new_leaves_stored_keys_as_they_are(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        assert bulk.insert_new(conn, sample, rows.iloc[:2], key=("block", "label")) == 2
+        changed = rows.assign(ratio=[9.0, 8.0, 7.0, 6.0])
+        assert bulk.insert_new(conn, sample, changed, key=("block", "label")) == 2
+    expected = pd.concat([rows.iloc[:2], changed.iloc[2:]], ignore_index=True)
+    assert _stored(engine) == _expected(expected)
+
+
+def test_staged_rows_join_stored_ones_and_write_nothing(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows.iloc[:2])
+    with engine.connect() as conn:
+        with bulk.staged(conn, sample, rows[["block", "label", "count"]]) as stage:
+            new = select(stage.c.label, stage.c.block).where(~select(sample.c.id).where(
+                sample.c.block == stage.c.block, sample.c.label == stage.c.label).exists())
+            found = sorted((label, day) for label, day in conn.execute(new))
+        conn.rollback()
+    assert found == sorted((label, BLOCK) for label in rows["label"].iloc[2:])
+    assert len(_stored(engine)) == 2
+
+
+def test_unstored_gives_the_positions_of_new_keys(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows.iloc[[1, 3]])
+    with engine.connect() as conn:
+        positions = bulk.unstored(conn, sample, rows, key=("block", "label"))
+        conn.rollback()
+    assert positions.tolist() == [0, 2]
+    assert len(_stored(engine)) == 2
+
+
 def test_replace_block_swaps_one_block_only(engine: Engine) -> None:
     rows = _rows()
     with engine.begin() as conn:

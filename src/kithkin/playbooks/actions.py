@@ -1,32 +1,44 @@
 """Taking a rule's actions for the firings a run recorded, set-based.
 
+A run first records its firings (``playbook_firing``, one row per new occurrence, with
+the run's id); the actions read them back by that id, so an overlapping run that
+recorded an occurrence first keeps it, and this run acts on its own firings only.
+
 Tasks and messages go through :func:`kithkin.tasks.service.create_task` and
 :func:`kithkin.outbox.service.queue_message` (one by one, so the outbox renders and
-checks consent) when a rule fires for few customers, as on an event; past
-``SERVICE_ROWS`` they are inserted as one statement with ON CONFLICT DO NOTHING on the
-same dedupe keys (:mod:`kithkin.playbooks.keys`): the same semantics, the unique key
-decides, and a refresh of a million customers does not make a million round trips.
+checks consent) when a rule fires for few customers, as on an event. Past
+``SERVICE_ROWS`` they are written by the store from the firings, one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per action on the same dedupe keys
+(:mod:`kithkin.playbooks.keys`): the same semantics, the unique key decides, and a
+refresh of a million customers brings no firing into Python. The outbox's queue-time
+checks that need no rendering (erasure, consent for the purpose on the channel, an
+address) are the same expressions in that statement, and such a message is stored
+skipped with the outbox's reason; a message that passes them is queued by
+``queue_message`` (its frequency cap and its rendering are per message).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Select, String, and_, bindparam, case, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kithkin.customers.models import Customer
+from kithkin.customers.models import Consent, ConsentStatus, Customer
 from kithkin.database import bulk
+from kithkin.database.setwise import insert_ignoring, typed
 from kithkin.outbox import service as outbox_service
+from kithkin.outbox.consent_check import CONSENT_CHANNEL
 from kithkin.outbox.models import Message, MessageStatus
 from kithkin.playbooks import keys
 from kithkin.playbooks.definitions import Action, Playbook, Rule
+from kithkin.playbooks.models import PlaybookFiring
 from kithkin.tags import service as tag_service
 from kithkin.tasks import service as task_service
 from kithkin.tasks.models import Task, TaskStatus
@@ -34,25 +46,19 @@ from kithkin.users.models import Role, StaffUser
 
 SERVICE_ROWS = 200  # up to this many per action, the per-row services (see module docs)
 CHUNK = 5_000
-TASKS, MESSAGES = bulk.table_of(Task), bulk.table_of(Message)
+FIRINGS = bulk.table_of(PlaybookFiring)
+
+
 @dataclass
 class Outcome:
     tasks: int = 0
     messages: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> firings
     failed: int = 0
-    skip_reasons: pd.Series | None = None  # per firing (index of the firings frame)
 
     def skip(self, reason: str, count: int) -> None:
         if count:
             self.skipped[reason] = self.skipped.get(reason, 0) + count
-
-
-def insert_ignoring(session: Session, table: Table, rows: pd.DataFrame, key: str) -> int:
-    """Insert ``rows``; a row whose ``key`` is already stored is left out. Rows written."""
-    if rows.empty:
-        return 0
-    return bulk.insert_new(session.connection(), table, rows, key=[key])
 
 
 def _stored(session: Session, model: type[Task] | type[Message], wanted: list[str]
@@ -107,19 +113,47 @@ def _context(book: Playbook, rule: Rule, firing: Any) -> dict[str, Any]:
             "occurred_on": str(firing.occurred_on)}
 
 
-def _tasks(session: Session, book: Playbook, rule: Rule, action: Action, index: int,
-           firings: pd.DataFrame, as_of: date, outcome: Outcome) -> None:
-    params = action.params
+@dataclass
+class Firings:
+    """The contacted firings one run recorded for one rule (not held out), in the store."""
+
+    book: Playbook
+    rule: Rule
+    run_id: int
+    count: int
+
+    def where(self) -> list[Any]:
+        f = FIRINGS.c
+        return [f.run_id == self.run_id, f.playbook == self.book.name,
+                f.rule == self.rule.name, f.holdout.is_(False)]
+
+    def customers(self) -> Select[Any]:
+        return select(FIRINGS.c.customer_id).where(*self.where())
+
+    def frame(self, session: Session) -> pd.DataFrame:
+        """customer_id, occurrence, occurred_on, dedupe_key (few rows: the per-row path)."""
+        f = FIRINGS.c
+        rows = session.execute(select(f.customer_id, f.occurrence, f.occurred_on,
+                                      f.dedupe_key).where(*self.where()).order_by(f.id))
+        return pd.DataFrame(rows.all(), columns=["customer_id", "occurrence", "occurred_on",
+                                                 "dedupe_key"])
+
+
+def _tasks(session: Session, firings: Firings, action: Action, index: int, as_of: date,
+           outcome: Outcome) -> None:
+    book, rule, params = firings.book, firings.rule, action.params
     due = datetime.combine(as_of + timedelta(days=int(params.get("due_days", 3))),
                            time(17, 0), tzinfo=UTC)
-    owners = _account_managers(session, firings["customer_id"].to_numpy()) \
-        if params.get("owner") == "account_manager" else {}
-    dedupe = keys.action_key(firings["dedupe_key"], "task", index)
     why = keys.reason(book.name, rule.name)
     details = params.get("details") or rule.description or book.title
-    if len(firings) <= SERVICE_ROWS:
+    by_manager = params.get("owner") == "account_manager"
+    if firings.count <= SERVICE_ROWS:
+        frame = firings.frame(session)
+        owners = _account_managers(session, frame["customer_id"].to_numpy()) \
+            if by_manager else {}
+        dedupe = keys.action_key(frame["dedupe_key"], "task", index)
         stored = _stored(session, Task, list(dedupe))
-        for firing, key in zip(firings.itertuples(index=False), dedupe, strict=True):
+        for firing, key in zip(frame.itertuples(index=False), dedupe, strict=True):
             task_service.create_task(
                 session=session, title=params["title"], customer_id=int(firing.customer_id),
                 reason=why, owner_id=owners.get(int(firing.customer_id)),
@@ -129,78 +163,149 @@ def _tasks(session: Session, book: Playbook, rule: Rule, action: Action, index: 
                         f"{firing.occurred_on})", dedupe_key=key)
             outcome.tasks += int(key not in stored)
         return
-    now = datetime.now(UTC)
-    customers = firings["customer_id"].astype("int64")
-    rows = pd.DataFrame({
-        "customer_id": customers, "title": params["title"], "reason": why,
-        "owner_id": pd.array(customers.map(owners), dtype="Int64"),
-        "team": params.get("team"), "priority": params.get("priority", "normal"),
-        "status": TaskStatus.OPEN.value, "due_at": due,
-        "details": f"{details} ({rule.trigger}: " + firings["occurrence"].astype(str) + ", "
-                   + firings["occurred_on"].astype(str) + ")",
-        "dedupe_key": dedupe, "created_at": now, "updated_at": now})
-    outcome.tasks += insert_ignoring(session, TASKS, rows, "dedupe_key")
+    f, now = FIRINGS.c, datetime.now(UTC)
+    query = select(
+        f.customer_id, typed(session, params["title"], Task.title),
+        typed(session, why, Task.reason),
+        Customer.account_manager_id if by_manager else typed(session, None, Task.owner_id),
+        typed(session, params.get("team"), Task.team),
+        typed(session, params.get("priority", "normal"), Task.priority),
+        typed(session, TaskStatus.OPEN.value, Task.status), typed(session, due, Task.due_at),
+        f"{details} ({rule.trigger}: " + f.occurrence + ", " + cast(f.occurred_on, String)
+        + ")",
+        f.dedupe_key + keys.action_suffix("task", index),
+        typed(session, now, Task.created_at), typed(session, now, Task.updated_at),
+    ).where(*firings.where())
+    if by_manager:
+        query = query.join(Customer, Customer.id == f.customer_id)
+    statement = insert_ignoring(session, Task, ["dedupe_key"]).from_select(
+        ["customer_id", "title", "reason", "owner_id", "team", "priority", "status", "due_at",
+         "details", "dedupe_key", "created_at", "updated_at"], query)
+    outcome.tasks += int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _messages(session: Session, book: Playbook, rule: Rule, action: Action, index: int,
-              firings: pd.DataFrame, outcome: Outcome) -> None:
-    params = action.params
-    dedupe = keys.action_key(firings["dedupe_key"], "message", index)
+_ADDRESS = {"email": "e-mail address", "sms": "phone number", "webhook": "e-mail address"}
+
+
+def _skip_reason(channel: str, purpose: str, recipient: Any) -> Any:
+    """The outbox's queue-time checks that need no rendering, as one SQL expression over
+    the customer and their consent row (:func:`kithkin.outbox.service.queue_message`:
+    erasure, consent for the purpose on the channel, an address; NULL when it passes)."""
+    address = case((or_(recipient.is_(None), recipient == ""), f"no {_ADDRESS[channel]}"),
+                   else_=None)
+    never_asked = address if purpose == "service" else "no consent"
+    return case(
+        (Customer.erased_at.is_not(None), "customer erased"),
+        (Consent.status == ConsentStatus.OPTED_OUT.value, "opted out"),
+        (Consent.status == ConsentStatus.DENIED.value, "consent denied"),
+        (Consent.status == ConsentStatus.GRANTED.value, address),
+        else_=never_asked)
+
+
+def _context_json(session: Session, book: Playbook, rule: Rule) -> Any:
+    f = FIRINGS.c
+    build = func.json_build_object if session.get_bind().dialect.name == "postgresql" \
+        else func.json_object
+    return build("playbook", book.name, "level", book.level, "rule", rule.name,
+                 "trigger", rule.trigger, "occurrence", f.occurrence,
+                 "occurred_on", cast(f.occurred_on, String))
+
+
+def _messages(session: Session, firings: Firings, action: Action, index: int,
+              outcome: Outcome) -> None:
+    book, rule, params = firings.book, firings.rule, action.params
     why = keys.reason(book.name, rule.name)
     channel, purpose = params.get("channel", "email"), params.get("purpose", "marketing")
-    if len(firings) <= SERVICE_ROWS:
-        stored = _stored(session, Message, list(dedupe))
-        for firing, key in zip(firings.itertuples(index=False), dedupe, strict=True):
-            if key in stored:
-                continue
-            message = outbox_service.queue_message(
-                session=session, customer_id=int(firing.customer_id),
-                template=params["template"], channel=channel, purpose=purpose, reason=why,
-                context=_context(book, rule, firing), dedupe_key=key)
-            if message.status == MessageStatus.SKIPPED:
-                outcome.skip(f"message:{message.skip_reason or 'skipped'}", 1)
-            outcome.messages += 1
+    if firings.count <= SERVICE_ROWS:
+        _queue(session, book, rule, params, firings.frame(session), index, outcome)
         return
-    now = datetime.now(UTC)
-    # the context as JSON text, built column-wise (the same keys as _context)
-    head = json.dumps({"playbook": book.name, "level": book.level, "rule": rule.name,
-                       "trigger": rule.trigger})[:-1]
-    context = (head + ', "occurrence": ' + firings["occurrence"].astype(str).map(json.dumps)
-               + ', "occurred_on": "' + firings["occurred_on"].astype(str) + '"}')
-    rows = pd.DataFrame({
-        "customer_id": firings["customer_id"].astype("int64"), "channel": channel,
-        "purpose": purpose, "template": params["template"], "context": context,
-        "status": MessageStatus.QUEUED.value, "reason": why, "attempts": 0,
-        "idempotency_key": [uuid.uuid4().hex for _ in range(len(firings))],
-        "dedupe_key": dedupe, "created_at": now, "updated_at": now})
-    outcome.messages += insert_ignoring(session, MESSAGES, rows, "dedupe_key")
+    f, now = FIRINGS.c, datetime.now(UTC)
+    recipient = (func.coalesce(Customer.phone_e164, Customer.phone) if channel == "sms"
+                 else Customer.email)
+    decided = select(
+        f.customer_id, f.occurrence, f.occurred_on, f.dedupe_key, f.id,
+        recipient.label("recipient"), _context_json(session, book, rule).label("context"),
+        _skip_reason(channel, purpose, recipient).label("skip_reason"),
+    ).join(Customer, Customer.id == f.customer_id).outerjoin(Consent, and_(
+        Consent.customer_id == f.customer_id,
+        Consent.channel == CONSENT_CHANNEL.get(channel, channel),
+        Consent.purpose == purpose)).where(*firings.where()).subquery()
+    # unique per message, and in the firings' order (the index grows at its end)
+    token = uuid.uuid4().hex
+    query = select(
+        decided.c.customer_id, typed(session, channel, Message.channel),
+        typed(session, purpose, Message.purpose),
+        typed(session, params["template"], Message.template), decided.c.recipient,
+        decided.c.context, typed(session, MessageStatus.SKIPPED.value, Message.status),
+        decided.c.skip_reason, typed(session, why, Message.reason),
+        typed(session, 0, Message.attempts),
+        f"{token}." + cast(decided.c.id, String) + f".{index}",
+        decided.c.dedupe_key + keys.action_suffix("message", index),
+        typed(session, now, Message.created_at), typed(session, now, Message.updated_at),
+    ).where(decided.c.skip_reason.is_not(None))
+    statement = insert_ignoring(session, Message, ["dedupe_key"]).from_select(
+        ["customer_id", "channel", "purpose", "template", "recipient", "context", "status",
+         "skip_reason", "reason", "attempts", "idempotency_key", "dedupe_key", "created_at",
+         "updated_at"], query).returning(Message.skip_reason)
+    reasons: Counter[str] = Counter(session.execute(statement).scalars())
+    for reason, count in reasons.items():
+        outcome.skip(f"message:{reason}", count)
+    outcome.messages += sum(reasons.values())
+    # the ones that pass: queued one by one (frequency cap, rendering)
+    passing = pd.DataFrame(session.execute(select(
+        decided.c.customer_id, decided.c.occurrence, decided.c.occurred_on,
+        decided.c.dedupe_key).where(decided.c.skip_reason.is_(None))
+        .order_by(decided.c.id)).all(),
+        columns=["customer_id", "occurrence", "occurred_on", "dedupe_key"])
+    if len(passing):
+        _queue(session, book, rule, params, passing, index, outcome)
 
 
-def take(session: Session, book: Playbook, rule: Rule, firings: pd.DataFrame,
-         as_of: date) -> Outcome:
-    """Take every action of ``rule`` for ``firings`` (new, contacted firings: columns
-    customer_id, occurrence, occurred_on, dedupe_key), in the rule's order."""
-    outcome = Outcome(skip_reasons=pd.Series(None, index=firings.index, dtype=object))
-    for index, action in enumerate(rule.actions):
+def _queue(session: Session, book: Playbook, rule: Rule, params: dict[str, Any],
+           frame: pd.DataFrame, index: int, outcome: Outcome) -> None:
+    """Queue one message per firing through the outbox (render, consent, cap)."""
+    why = keys.reason(book.name, rule.name)
+    channel, purpose = params.get("channel", "email"), params.get("purpose", "marketing")
+    dedupe = keys.action_key(frame["dedupe_key"], "message", index)
+    stored = _stored(session, Message, list(dedupe))
+    for firing, key in zip(frame.itertuples(index=False), dedupe, strict=True):
+        if key in stored:
+            continue
+        message = outbox_service.queue_message(
+            session=session, customer_id=int(firing.customer_id),
+            template=params["template"], channel=channel, purpose=purpose, reason=why,
+            context=_context(book, rule, firing), dedupe_key=key)
+        if message.status == MessageStatus.SKIPPED:
+            outcome.skip(f"message:{message.skip_reason or 'skipped'}", 1)
+        outcome.messages += 1
+
+
+def take(session: Session, firings: Firings, as_of: date) -> Outcome:
+    """Take every action of the rule for its contacted firings of this run, in the
+    rule's order."""
+    outcome = Outcome()
+    for index, action in enumerate(firings.rule.actions):
         if action.action == "task":
-            _tasks(session, book, rule, action, index, firings, as_of, outcome)
+            _tasks(session, firings, action, index, as_of, outcome)
         elif action.action == "message":
-            _messages(session, book, rule, action, index, firings, outcome)
+            _messages(session, firings, action, index, outcome)
         elif action.action == "assign_account_manager":
-            _, without = _assign(session, firings["customer_id"].to_numpy())
+            customers = np.asarray(session.scalars(firings.customers()).all(), dtype="int64")
+            _, without = _assign(session, customers)
             if without:
                 outcome.skip("no_staff", without)
-                have = _account_managers(session, firings["customer_id"].to_numpy())
-                missing = ~firings["customer_id"].isin(list(have)).to_numpy()
-                assert outcome.skip_reasons is not None
-                outcome.skip_reasons[missing] = "no_staff"
+                _mark_without_manager(session, firings)
         else:  # add_tag, enrol_list: a tag (a list enrols by its "list:<name>" tag)
             tag = (action.params["tag"] if action.action == "add_tag"
                    else f"list:{action.params['list']}")
-            ids = [int(i) for i in firings["customer_id"]]
-            for start in range(0, len(ids), 900):
-                tag_service.add_tag_to_selection(
-                    session=session, tag=tag,
-                    customer_ids=select(Customer.id).where(
-                        Customer.id.in_(ids[start:start + 900])))
+            tag_service.add_tag_to_selection(session=session, tag=tag,
+                                             customer_ids=firings.customers())
     return outcome
+
+
+def _mark_without_manager(session: Session, firings: Firings) -> None:
+    """The firings whose customer is left without an account manager: no_staff."""
+    f = FIRINGS.c
+    session.execute(update(FIRINGS).where(
+        *firings.where(), f.customer_id.in_(select(Customer.id).where(
+            Customer.account_manager_id.is_(None)))).values(skip_reason="no_staff"))

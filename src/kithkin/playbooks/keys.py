@@ -19,16 +19,30 @@ import hashlib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def firing_keys(playbook: str, rule: str, customers: pd.Series,
                 occurrences: pd.Series) -> pd.Series:
-    prefix = f"pb:{playbook}:{rule}:"
-    return prefix + customers.astype("int64").astype(str) + ":" + occurrences.astype(str)
+    """``pb:<playbook>:<rule>:<customer>:<occurrence>``, built in Arrow (C) so a million
+    keys cost no Python work per row."""
+    if customers.empty:
+        return pd.Series([], dtype=object, index=customers.index)
+    ids = pa.array(customers.to_numpy(dtype="int64")).cast(pa.string())
+    occurred = pa.array(occurrences.astype(str).to_numpy(dtype=object), type=pa.string())
+    joined = pc.binary_join_element_wise(f"pb:{playbook}:{rule}", ids, occurred, ":")
+    return pd.Series(joined.to_numpy(zero_copy_only=False), index=customers.index,
+                     dtype=object)
+
+
+def action_suffix(kind: str, index: int) -> str:
+    """What an action's key adds to its firing's key (also appended in SQL)."""
+    return f":{kind}{index}"
 
 
 def action_key(firing_key: pd.Series, kind: str, index: int) -> pd.Series:
-    return firing_key + f":{kind}{index}"
+    return firing_key + action_suffix(kind, index)
 
 
 def reason(playbook: str, rule: str) -> str:

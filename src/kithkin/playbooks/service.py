@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+import pyarrow as pa
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
@@ -42,16 +44,18 @@ class RulePlan:
     book: Playbook
     rule: Rule
     due: int
-    new: pd.DataFrame  # customer_id, level, occurrence, occurred_on, dedupe_key, holdout
+    new: pd.DataFrame  # customer_id, occurrence, occurred_on, dedupe_key, level, holdout
 
-    def line(self) -> RuleRun:
-        contacted = int((~self.new["holdout"]).sum()) if len(self.new) else 0
+    def line(self, new: int | None = None, holdout: int | None = None) -> RuleRun:
+        """The rule's report line (``new``, ``holdout``: as recorded, when a concurrent
+        run recorded some of the planned firings first)."""
+        new = len(self.new) if new is None else new
+        held = int(self.new["holdout"].sum()) if holdout is None else holdout
+        contacted = new - held
         kinds = [a.action for a in self.rule.actions]
         return RuleRun(playbook=self.book.name, level=self.book.level, rule=self.rule.name,
-                       trigger=self.rule.trigger, due=self.due,
-                       already=self.due - len(self.new), new=len(self.new),
-                       holdout=len(self.new) - contacted,
-                       tasks=contacted * kinds.count("task"),
+                       trigger=self.rule.trigger, due=self.due, already=self.due - new,
+                       new=new, holdout=held, tasks=contacted * kinds.count("task"),
                        messages=contacted * kinds.count("message"))
 
 
@@ -86,85 +90,119 @@ def plan(*, session: Session, settings: Settings, as_of: date,
     levels = customer_levels(session=session, segment_kind=config.segment_kind,
                              segments=_large_reads(session, config, facts))
     by_level = {str(k): int(v) for k, v in levels["level"].value_counts().items()}
-    plans: list[RulePlan] = []
+    due: list[tuple[Playbook, Rule, pd.DataFrame]] = []
     for book, served_levels in books.values():
         members = levels[levels["level"].isin(served_levels)]
         if members.empty:
             continue
         level_of = members.set_index("customer_id")["level"]
+        share = holdout_share(book, config)
         for rule in book.rules:
             if only is not None and rule.trigger not in only:
                 continue
-            due = triggers.evaluate(facts, rule, as_of)
-            due = due[due["customer_id"].isin(level_of.index)].reset_index(drop=True)
-            due["dedupe_key"] = keys.firing_keys(book.name, rule.name, due["customer_id"],
-                                                 due["occurrence"])
-            new = due[~due["dedupe_key"].isin(_recorded(session, book, rule, due))]
-            new = new.assign(level=new["customer_id"].map(level_of).to_numpy(),
-                             holdout=keys.in_holdout(new["customer_id"].to_numpy(),
-                                                     book.name, holdout_share(book, config)))
-            plans.append(RulePlan(book=book, rule=rule, due=len(due),
-                                  new=new.reset_index(drop=True)))
+            found = triggers.evaluate(facts, rule, as_of)
+            found = found[found["customer_id"].isin(level_of.index)].reset_index(drop=True)
+            found["dedupe_key"] = keys.firing_keys(book.name, rule.name,
+                                                   found["customer_id"], found["occurrence"])
+            found["level"] = found["customer_id"].map(level_of).to_numpy()
+            found["holdout"] = keys.in_holdout(found["customer_id"].to_numpy(), book.name,
+                                               share)
+            due.append((book, rule, found))
+    # one join of every rule's keys with the recorded firings, in the store
+    every = pd.concat([frame["dedupe_key"] for _, _, frame in due], ignore_index=True) \
+        if due else pd.Series([], dtype=object)
+    fresh = np.zeros(len(every), dtype=bool)
+    if len(every):
+        fresh[bulk.unstored(session.connection(), FIRINGS, pd.DataFrame(
+            {"dedupe_key": every}), key=["dedupe_key"])] = True
+    plans, start = [], 0
+    for book, rule, frame in due:
+        mine = fresh[start:start + len(frame)]
+        start += len(frame)
+        plans.append(RulePlan(book=book, rule=rule, due=len(frame),
+                              new=frame[mine].reset_index(drop=True)))
     return plans, by_level
 
 
 def _large_reads(session: Session, config: PlaybookConfig,
                  facts: triggers.Facts) -> pd.DataFrame:
-    """The customers' segments and (when a rule needs them) the latest metrics, read
-    together: on a SQLite file a large read goes through one ADBC child process, whose
-    start costs about as much as reading a million rows, so it is paid once."""
+    """The customers' segments and (when a rule needs them) the latest metrics and the
+    orders of the purchase rules' span, read together: on a SQLite file a large read
+    goes through one ADBC child process, whose start costs about as much as reading a
+    million rows, so it is paid once."""
     queries = {"segments": audience.segment_query(session, config.segment_kind)}
-    expected = {"segments": session.scalar(select(func.count()).select_from(
-        queries["segments"].subquery())) or 0}
+    customers = session.scalar(select(func.count()).select_from(
+        queries["segments"].subquery())) or 0
+    expected = {"segments": customers}
     metrics = facts.metrics_query() if facts.needs_metrics else None
     if metrics is not None:
         queries["metrics"], expected["metrics"] = metrics
+    purchases = facts.purchases_query()
+    if purchases is not None:
+        # not counted (a scan of the orders): a store of many customers has many orders
+        queries["purchases"], expected["purchases"] = purchases, customers
     # below ADBC_FROM rows the plain read is faster than starting the child process
     expected = {name: n if n >= ADBC_FROM else 0 for name, n in expected.items()}
     tables = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected)
     if metrics is not None:
         facts.set_metrics(tables["metrics"].to_pandas())
+    if purchases is not None:
+        facts.set_purchases(tables["purchases"].to_pandas())
     return tables["segments"].to_pandas()
 
 
-def _recorded(session: Session, book: Playbook, rule: Rule, due: pd.DataFrame) -> set[str]:
-    """The dedupe keys of ``due`` already recorded: an occurrence has one date, so only
-    firings on or after the earliest due date are read."""
-    if due.empty:
-        return set()
-    since = min(due["occurred_on"])
-    return set(session.scalars(select(PlaybookFiring.dedupe_key).where(
-        PlaybookFiring.playbook == book.name, PlaybookFiring.rule == rule.name,
-        PlaybookFiring.occurred_on >= since)))
+def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None) -> pa.Table:
+    """The new firings as ``playbook_firing`` rows (held-out ones say so), in dedupe
+    key order: the unique index then grows at its end, and the actions' keys (the
+    firing's key and a suffix), read back in firing order, too."""
+    parts = [pd.DataFrame({
+        "run_id": run_id, "playbook": item.book.name, "level": item.new["level"].astype(str),
+        "rule": item.rule.name, "trigger": item.rule.trigger,
+        "customer_id": item.new["customer_id"].astype("int64"),
+        "occurrence": item.new["occurrence"].astype(str),
+        "occurred_on": item.new["occurred_on"], "fired_on": as_of,
+        "holdout": item.new["holdout"].astype(bool),
+        "skip_reason": item.new["holdout"].map({True: "holdout", False: None}),
+        "dedupe_key": item.new["dedupe_key"]}) for item in plans if len(item.new)]
+    if not parts:
+        return pa.table({})
+    return bulk.conform(FIRINGS, pd.concat(parts, ignore_index=True)).sort_by("dedupe_key")
 
 
-def apply(*, session: Session, plans: list[RulePlan], as_of: date,
-          run_id: int | None) -> list[RuleRun]:
-    """Take the actions of the new, contacted firings and record every new firing."""
+def _recorded_counts(session: Session, run_id: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """(playbook, rule) -> (firings, of which held out) this run recorded."""
+    f = FIRINGS.c
+    held = func.sum(case((f.holdout.is_(True), 1), else_=0))
+    query = select(f.playbook, f.rule, func.count(), held).where(
+        f.run_id == run_id).group_by(f.playbook, f.rule)
+    return {(str(row[0]), str(row[1])): (int(row[2]), int(row[3] or 0))
+            for row in session.execute(query)}
+
+
+def apply(*, session: Session, plans: list[RulePlan], as_of: date, run_id: int,
+          timings: dict[str, Any] | None = None) -> list[RuleRun]:
+    """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing a
+    concurrent run recorded first stays its) and take the actions of the contacted
+    ones this run recorded. ``timings`` gets the seconds spent recording."""
+    clock = time.perf_counter()
+    rows = firing_rows(plans, as_of=as_of, run_id=run_id)
+    inserted = bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"]) \
+        if rows.num_rows else 0
+    # a concurrent run (PostgreSQL) recorded some first: count what this one recorded
+    counts = None if inserted == rows.num_rows else _recorded_counts(session, run_id)
+    if timings is not None:
+        timings["record"] = round(time.perf_counter() - clock, 4)
     lines = []
     for item in plans:
-        line = item.line()
-        new = item.new
-        contacted = new[~new["holdout"]]
-        skip = pd.Series("holdout", index=new.index, dtype=object).where(new["holdout"])
+        line = item.line() if counts is None else item.line(
+            *counts.get((item.book.name, item.rule.name), (0, 0)))
         line.tasks = line.messages = 0
-        if len(contacted):
-            outcome = actions.take(session, item.book, item.rule, contacted, as_of)
+        if line.new > line.holdout:
+            outcome = actions.take(session, actions.Firings(
+                book=item.book, rule=item.rule, run_id=run_id,
+                count=line.new - line.holdout), as_of)
             line.tasks, line.messages = outcome.tasks, outcome.messages
             line.skipped, line.failed = outcome.skipped, outcome.failed
-            if outcome.skip_reasons is not None:
-                skip.loc[contacted.index] = outcome.skip_reasons
-        if len(new):
-            rows = pd.DataFrame({
-                "run_id": run_id, "playbook": item.book.name,
-                "level": new["level"].astype(str), "rule": item.rule.name,
-                "trigger": item.rule.trigger,
-                "customer_id": new["customer_id"].astype("int64"),
-                "occurrence": new["occurrence"].astype(str),
-                "occurred_on": pd.to_datetime(new["occurred_on"]).dt.date,
-                "fired_on": as_of, "holdout": new["holdout"].astype(bool),
-                "skip_reason": skip.astype(object), "dedupe_key": new["dedupe_key"]})
-            actions.insert_ignoring(session, FIRINGS, rows, "dedupe_key")
         lines.append(line)
     return lines
 
@@ -204,8 +242,9 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
             session.add(record)
             session.flush()
             clock = time.perf_counter()
-            lines = apply(session=session, plans=plans, as_of=as_of, run_id=record.id)
-            timings["act"] = round(time.perf_counter() - clock, 4)
+            lines = apply(session=session, plans=plans, as_of=as_of, run_id=record.id,
+                          timings=timings)
+            timings["act"] = round(time.perf_counter() - clock - timings["record"], 4)
             seconds = round(time.perf_counter() - started, 4)
             _finish(record, lines, seconds, timings)
             return RunReport(run_id=record.id, as_of=as_of, mode=mode, dry_run=False,

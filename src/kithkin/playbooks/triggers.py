@@ -85,20 +85,29 @@ class Facts:
         self._metrics: pd.DataFrame | None = None
         self._needs_metrics = any(r.trigger in METRIC_TRIGGERS for r in rules)
 
+    def purchases_query(self) -> Any | None:
+        """The orders of the purchase rules' span (None: no purchase rule)."""
+        if self._span is None:
+            return None
+        first, last = self._span
+        t = Transaction
+        return select(t.id, t.customer_id, t.ordered_at, t.amount).where(
+            t.ordered_at >= _start(first), t.ordered_at < _start(last + timedelta(days=1)))
+
     def purchases(self) -> pd.DataFrame:
         """id, customer_id, day, amount of the orders in the purchase rules' span."""
         if self._purchases is None:
-            if self._span is None:
+            query = self.purchases_query()
+            if query is None:
                 raise ValueError("no purchase rule in this run")
-            first, last = self._span
-            t = Transaction
-            rows = _read(self.session, select(t.id, t.customer_id, t.ordered_at, t.amount)
-                         .where(t.ordered_at >= _start(first),
-                                t.ordered_at < _start(last + timedelta(days=1))))
-            rows["day"] = _dates(rows["ordered_at"]) if len(rows) else pd.Series(
-                dtype=object)
-            self._purchases = rows
+            self.set_purchases(_read(self.session, query))
+        assert self._purchases is not None
         return self._purchases
+
+    def set_purchases(self, rows: pd.DataFrame) -> None:
+        """The orders, read by the caller with other large reads (one ADBC child)."""
+        rows["day"] = _dates(rows["ordered_at"]) if len(rows) else pd.Series(dtype=object)
+        self._purchases = rows
 
     @property
     def needs_metrics(self) -> bool:

@@ -5,9 +5,12 @@ per-row work would dominate, so they come here with Arrow tables (or pandas fram
 a SQLAlchemy :class:`~sqlalchemy.Table`, never SQL text:
 
 - :func:`append` adds rows, :func:`upsert` inserts or updates on a unique key,
+  :func:`insert_new` inserts the rows whose unique key is not stored yet,
   :func:`update_by_id` / :func:`delete_by_id` change rows by primary key,
   :func:`replace_block` swaps every row matching some column values atomically,
-  :func:`select_to_arrow` reads a ``select`` into Arrow;
+  :func:`select_to_arrow` reads a ``select`` into Arrow, :func:`staged` lands rows
+  where the caller's own statements can join them with stored ones, and
+  :func:`unstored` says which rows' unique key is not stored yet;
 - :class:`Plan` queues appends and updates so that large ones are staged while the
   caller computes its next step, then applies them in order.
 
@@ -19,22 +22,28 @@ attached ADBC stage on SQLite (:mod:`.sqlite`), ``COPY`` on PostgreSQL
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
+    MetaData,
     Select,
     Table,
     and_,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -70,15 +79,19 @@ __all__ = [
     "delete_by_id",
     "driver_value",
     "import_settings",
+    "insert_new",
     "prepare_batch",
     "replace_block",
     "select_to_arrow",
     "selects_to_arrow",
+    "staged",
+    "unstored",
     "update_by_id",
     "upsert",
 ]
 
 Rows: TypeAlias = pa.Table | pd.DataFrame
+_stage_names = itertools.count()
 DELETE_CHUNK = 5_000
 """Ids per DELETE (below SQLite's limit of bound variables)."""
 
@@ -121,6 +134,71 @@ def _staged(conn: Connection, table: Table, rows: pa.Table) -> Table | None:
     schema = None if pending is None else sqlite.attach(conn, pending)
     return None if schema is None else sqlite.staged_table(schema, "rows", table,
                                                            rows.column_names)
+
+
+POSITION = "kithkin_position"
+"""The column :func:`staged` adds when asked to number the rows (0, 1, ...)."""
+
+
+@contextmanager
+def staged(conn: Connection, like: Table, rows: Rows, *, numbered: bool = False
+           ) -> Iterator[Table]:
+    """``rows`` (columns of ``like``) landed where the caller's statements read them,
+    as a :class:`~sqlalchemy.Table` with ``like``'s column types: compare or join them
+    with stored rows in the store (one statement, no stored row brought into Python).
+    ``numbered`` adds :data:`POSITION`, each row's position in ``rows``.
+
+    An attached ADBC stage on a SQLite file with enough rows, else a TEMP table (SQLite:
+    ``executemany``; PostgreSQL: ``COPY``). Nothing is written to the store's own
+    tables, so a read-only caller (a dry run) may use it. A TEMP table is dropped on
+    leaving; an attached stage when the connection goes back to the pool.
+    """
+    data = conform(like, rows, defaults=False)
+    shape = Table(f"kithkin_shape_{next(_stage_names)}", MetaData(),
+                  *(Column(name, like.c[name].type) for name in data.column_names))
+    if numbered:
+        data = data.append_column(POSITION, pa.array(range(data.num_rows), pa.int64()))
+        shape.append_column(Column(POSITION, BigInteger()))
+    if conn.dialect.name == "postgresql":
+        with postgresql.temp_copy(conn, shape, data) as temp:
+            yield temp
+        return
+    stage = _staged(conn, shape, data)
+    if stage is not None:
+        yield stage
+        return
+    temp = Table(f"kithkin_stage_{next(_stage_names)}", MetaData(),
+                 *(Column(c.name, c.type) for c in shape.columns), prefixes=["TEMPORARY"])
+    temp.create(conn)
+    try:
+        if data.num_rows:
+            sqlite.executemany(conn, insert(temp).values(_binds(temp, data.column_names)),
+                               _bound(data))
+        yield temp
+    finally:
+        temp.drop(conn)
+
+
+def unstored(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]
+             ) -> npt.NDArray[np.int64]:
+    """The positions (ascending) of the ``rows`` whose ``key`` (a unique constraint of
+    ``table``) is not stored yet: only the key columns are staged, and the store joins
+    them with its unique index (the stored keys never come into Python)."""
+    columns = _key_columns(table, key)
+    data = conform(table, rows, defaults=False)
+    if data.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    with staged(conn, table, data.select(list(key)), numbered=True) as stage:
+        query = select(stage.c[POSITION]).where(~exists().where(
+            and_(*(column == stage.c[column.name] for column in columns)))).order_by(
+            stage.c[POSITION])
+        result = conn.execute(query)
+        try:
+            found = [row[0] for row in result.cursor.fetchall()] \
+                if result.cursor is not None else []
+        finally:
+            result.close()
+    return np.asarray(found, dtype=np.int64)
 
 
 @contextmanager
