@@ -290,6 +290,7 @@ def main() -> None:
     warm_total, warm, warm_result = refresh_once(home, path)
     print(f"warm refresh {warm_total:.1f}s {warm}", file=sys.stderr)
     hand_seconds, hand_rows = hand_written(home)
+    print(f"hand-written GROUP BY {hand_seconds:.2f}s", file=sys.stderr)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     path.unlink()
 
@@ -346,7 +347,7 @@ def main() -> None:
             f"- {label}: relationship steps {report.timings if report else None}; "
             f"(new, up, down) per model {moves}; defection {result.defection}; "
             f"offers {result.offers}; playbooks "
-            f"{result.playbooks_error or (result.playbooks and result.playbooks.totals())}",
+            f"{result.playbooks_error or (result.playbooks and result.playbooks.totals)}",
         ]
     lines.append("")
     out = RESULTS / "refresh.md"
