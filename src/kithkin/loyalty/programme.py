@@ -7,6 +7,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kithkin.errors import ConfigurationError
@@ -57,10 +59,13 @@ class Programme(_Strict):
 
     def order_points(self, amount: float) -> int:
         """Points an order of ``amount`` earns (nothing for a zero or negative amount)."""
-        if amount <= 0:
-            return 0
-        return int(amount * self.programme.points_per_currency_unit) + \
-            self.programme.points_per_order
+        return int(self.orders_points(np.array([amount], dtype=np.float64))[0])
+
+    def orders_points(self, amounts: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """:meth:`order_points` of many orders at once (the refresh's refunds)."""
+        rules = self.programme
+        earned = np.floor(amounts * rules.points_per_currency_unit) + rules.points_per_order
+        return np.where(amounts > 0, earned, 0).astype(np.int64)
 
     def tier_for(self, spend: float) -> Tier:
         reached = [tier for tier in self.tiers.levels if spend >= tier.threshold]

@@ -38,12 +38,6 @@ def read_ledger(session: Session) -> tuple[pd.DataFrame, set[str]]:
     return ledger, keys
 
 
-def _order_points(programme: Programme, amount: pd.Series) -> pd.Series:
-    rules = programme.programme
-    earned = np.floor(amount * rules.points_per_currency_unit) + rules.points_per_order
-    return earned.where(amount > 0, 0).astype("int64")
-
-
 def reversals(session: Session, programme: Programme, source: AnalyticsSource, *,
               until: datetime, earliest: datetime | None, ledger: pd.DataFrame,
               keys: set[str], now: datetime) -> tuple[int, pd.DataFrame]:
@@ -62,7 +56,7 @@ def reversals(session: Session, programme: Programme, source: AnalyticsSource, *
     net = ledger[alive].groupby("transaction_id")["points"].sum()
     earned = orders.merge(net.rename("points"), left_on="id", right_index=True)
     earned = earned[earned["points"] > 0].reset_index(drop=True)
-    earned["target"] = _order_points(programme, earned["amount"])
+    earned["target"] = programme.orders_points(earned["amount"].to_numpy(dtype=float))
     fell = earned[earned["target"] < earned["points"]]
     wanted = [pd.DataFrame({
         "customer_id": fell["customer_id"], "transaction_id": fell["id"],
@@ -75,7 +69,8 @@ def reversals(session: Session, programme: Programme, source: AnalyticsSource, *
     first = ledger.groupby("customer_id")["occurred_at"].min()
     since = refunds["customer_id"].map(first)
     refunds = refunds[since.notna() & (since <= refunds["ordered_at"])]
-    owed = _order_points(programme, -refunds["amount"]) - programme.programme.points_per_order
+    owed = programme.orders_points(-refunds["amount"].to_numpy(dtype=float)) \
+        - programme.programme.points_per_order
     refunds = refunds.assign(owed=owed)[owed > 0]
     wanted.append(pd.DataFrame({
         "customer_id": refunds["customer_id"], "transaction_id": refunds["id"],
