@@ -83,7 +83,7 @@ def test_bulk_import_writes_what_per_batch_commits_write(tmp_path: Path,
         assert INDEX in _indexes(engine)
         with engine.connect() as conn:  # the pooled connection gets its settings back
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
-            assert conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2  # MEMORY
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 1  # FILE
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -65536
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
         engine.dispose()

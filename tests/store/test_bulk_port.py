@@ -216,6 +216,59 @@ def test_replace_block_swaps_one_block_only(engine: Engine) -> None:
     assert _stored(engine) == expected
 
 
+@pytest.mark.parametrize("merge", [True, False])
+def test_replace_block_with_columns_staged_ahead(engine: Engine, merge: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first columns staged while the caller computes the others store what one
+    write of the whole block stores, merged or written anew."""
+    stages: list[list[str]] = []
+    stage = bulk._staged
+    monkeypatch.setattr(bulk, "_staged", lambda conn, table, rows: (
+        stages.append(rows.column_names), stage(conn, table, rows))[1])
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows)
+        bulk.append(conn, sample, rows.assign(block=OTHER))
+    first = ["label", "parent_id", "at", "day", "doc", "flag", "count"]
+    ahead = bulk.stage_ahead(engine, sample, rows[first], constants={"block": BLOCK})
+    block = rows.drop(columns=["block"]).assign(ratio=[1.5, 2.5, None, 4.0], note="later")
+    stages.clear()
+    with engine.begin() as conn:
+        written = bulk.replace_block(conn, sample, block, where={"block": BLOCK},
+                                     key=("block", "label"), merge=merge, ahead=ahead)
+    ahead.discard()
+    assert written == 4
+    if adbc.MIN_ROWS == 0:  # a staged SQLite file: only the later columns staged now
+        assert ahead.pending is not None and stages == [["amount", "ratio", "note"]]
+    expected = _expected(pd.concat([block.assign(block=BLOCK), rows.assign(block=OTHER)])
+                         [rows.columns].reset_index(drop=True))
+    assert _stored(engine) == expected
+
+
+def test_rows_changed_since_they_were_staged_ahead_are_written_as_they_are(
+        engine: Engine) -> None:
+    """A staged column the caller changed afterwards, or rows in another order, cannot
+    be joined by row number: the whole block is staged again, nothing is mixed up."""
+    rows = _rows()
+    ahead = bulk.stage_ahead(engine, sample, rows[["label", "count"]],
+                             constants={"block": BLOCK})
+    reordered = rows.iloc[::-1].reset_index(drop=True).assign(ratio=0.25)
+    with engine.begin() as conn:
+        bulk.replace_block(conn, sample, reordered, where={"block": BLOCK},
+                           key=("block", "label"), ahead=ahead)
+    assert _stored(engine) == _expected(rows.assign(ratio=0.25))
+    assert ahead.used and (ahead.pending is None or not ahead.pending.folder.exists())
+
+
+def test_a_stage_ahead_that_is_not_used_leaves_nothing_behind(engine: Engine,
+                                                               tmp_path: Path) -> None:
+    ahead = bulk.stage_ahead(engine, sample, _rows()[["label", "count"]],
+                             constants={"block": BLOCK})
+    ahead.discard()
+    assert not list(tmp_path.glob("kithkin-stage-*"))
+    assert _stored(engine) == []
+
+
 def test_a_failed_replace_block_leaves_the_old_block(engine: Engine) -> None:
     rows = _rows()
     with engine.begin() as conn:

@@ -40,6 +40,7 @@ from kithkin.atrisk import rules as defection_rules
 from kithkin.atrisk import service as atrisk_service
 from kithkin.atrisk.selection import Fitted
 from kithkin.config import Settings
+from kithkin.database import bulk
 from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError, KithkinError
 from kithkin.loyalty import ledger as loyalty_ledger
@@ -143,10 +144,11 @@ def record_defections(*, engine: Engine, settings: Settings, result: RefreshResu
                         "exit_interview_tasks": tasks}
 
 
-def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame) -> int:
+def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame,
+          ahead: bulk.Ahead | None = None) -> int:
     with session_scope(engine) as session:
         return metrics_service.replace_as_of(
-            session=session, as_of=result.as_of, metrics=block,
+            session=session, as_of=result.as_of, metrics=block, ahead=ahead,
             run={"engine": result.engine, "model_params": result.model_params,
                  "model_error": result.model_error},
         )
@@ -270,12 +272,21 @@ def run(
                 model=choice.fits.models[key])
     with step("at_risk"):
         block = combine(features, summary, fitted.predictions)
-        block = score_and_assign(engine=engine, settings=settings, source=source,
-                                 as_of=as_of, options=options, summary=summary, block=block,
-                                 choice=choice, full=full, result=result)
+        # the value and model columns are staged while who is at risk is worked out
+        ahead = metrics_service.stage_ahead(engine=engine, as_of=as_of, metrics=block)
+        try:
+            block = score_and_assign(engine=engine, settings=settings, source=source,
+                                     as_of=as_of, options=options, summary=summary,
+                                     block=block, choice=choice, full=full, result=result)
+        except BaseException:
+            ahead.discard()
+            raise
         changes = block.attrs.pop("changes")
     with step("store"):
-        result.customers = store(engine=engine, result=result, block=block)
+        try:
+            result.customers = store(engine=engine, result=result, block=block, ahead=ahead)
+        finally:
+            ahead.discard()
     with step("defection"):
         record_defections(engine=engine, settings=settings, result=result, block=block,
                           changes=changes)

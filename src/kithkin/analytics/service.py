@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.models import CustomerMetric, MetricsRun
@@ -28,30 +28,45 @@ METRIC_COLUMNS: tuple[str, ...] = tuple(
 )
 
 
+def _columns(metrics: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
+    names = [name for name in (metrics.column_names if isinstance(metrics, pa.Table)
+                               else metrics.columns) if name in METRIC_COLUMNS and name != "as_of"]
+    return metrics.select(names) if isinstance(metrics, pa.Table) else metrics[names]
+
+
+def stage_ahead(*, engine: Engine, as_of: date, metrics: pd.DataFrame | pa.Table
+                ) -> bulk.Ahead:
+    """Start staging the columns of the as-of block known so far (the refresh knows the
+    value and model columns before it has scored who is at risk); hand the result to
+    :func:`replace_as_of` with the whole block."""
+    return bulk.stage_ahead(engine, bulk.table_of(CustomerMetric), _columns(metrics),
+                            constants={"as_of": as_of})
+
+
 def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.Table,
-                  run: dict[str, Any]) -> int:
+                  run: dict[str, Any], ahead: bulk.Ahead | None = None) -> int:
     """Replace the as-of block and its run record in the session's transaction.
 
     ``metrics`` has a ``customer_id`` column and any of the contract columns (the others
     are stored as null; counts that went through a pandas outer join come back as
     floats and are stored as integers); ``run`` the :class:`MetricsRun` fields other
-    than ``as_of``. Returns the rows written. The caller commits (``session_scope``
-    does), which makes the replacement atomic.
+    than ``as_of``; ``ahead`` the first columns already staged (:func:`stage_ahead`).
+    Returns the rows written. The caller commits (``session_scope`` does), which makes
+    the replacement atomic.
     """
     table = bulk.table_of(CustomerMetric)
-    names = [name for name in (metrics.column_names if isinstance(metrics, pa.Table)
-                               else metrics.columns) if name in METRIC_COLUMNS and name != "as_of"]
-    chosen = metrics.select(names) if isinstance(metrics, pa.Table) else metrics[names]
-    block = bulk.conform(table, chosen, constants={"as_of": as_of}, complete=True)
+    block = bulk.conform(table, _columns(metrics), constants={"as_of": as_of}, complete=True)
     session.execute(delete(MetricsRun).where(MetricsRun.as_of == as_of))
     conn = session.connection()
-    # the first block (or a re-run of the only one) is the whole table: its indexes are
-    # built once after the rows are in instead of kept in order row by row
+    # the first block (or a re-run of the only one) is the whole table: it is written
+    # anew and its indexes are built once after the rows are in, instead of kept in
+    # order row by row
     alone = session.execute(select(CustomerMetric.id).where(
         CustomerMetric.as_of != as_of).limit(1)).first() is None
     with bulk.deferred_indexes(conn, table) if alone else nullcontext():
         written = bulk.replace_block(conn, table, block, where={"as_of": as_of},
-                                     key=("as_of", "customer_id"))
+                                     key=("as_of", "customer_id"), merge=not alone,
+                                     ahead=ahead)
     session.add(MetricsRun(as_of=as_of, customers=written, **run))
     session.flush()
     return written

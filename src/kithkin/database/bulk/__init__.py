@@ -11,6 +11,8 @@ a SQLAlchemy :class:`~sqlalchemy.Table`, never SQL text:
   :func:`select_to_arrow` reads a ``select`` into Arrow, :func:`staged` lands rows
   where the caller's own statements can join them with stored ones, and
   :func:`unstored` says which rows' unique key is not stored yet;
+- :func:`stage_ahead` starts landing the columns of a coming block that are already
+  known, so :func:`replace_block` only has to stage the columns computed since;
 - :class:`Plan` queues appends and updates so that large ones are staged while the
   caller computes its next step, then applies them in order.
 
@@ -37,6 +39,8 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Engine,
+    FromClause,
     MetaData,
     Select,
     Table,
@@ -69,6 +73,7 @@ from kithkin.errors import ValidationError
 
 __all__ = [
     "UTC_TIMESTAMP",
+    "Ahead",
     "Plan",
     "allocate_ids",
     "append",
@@ -84,6 +89,7 @@ __all__ = [
     "replace_block",
     "select_to_arrow",
     "selects_to_arrow",
+    "stage_ahead",
     "staged",
     "unstored",
     "update_by_id",
@@ -249,8 +255,9 @@ def deferred_indexes(conn: Connection, table: Table) -> Iterator[None]:
     for index in deferred:
         index.drop(conn)
     yield
-    for index in deferred:
-        index.create(conn)
+    with sqlite.index_builds(conn) if conn.dialect.name == "sqlite" else nullcontext():
+        for index in deferred:
+            index.create(conn)
 
 
 def driver_value(conn: Connection, sql_type: TypeEngine[Any], value: Any) -> Any:
@@ -280,7 +287,8 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
 # --- writes ----------------------------------------------------------------------------
 
 
-def _insert_from(conn: Connection, table: Table, source: Table, names: Sequence[str]) -> int:
+def _insert_from(conn: Connection, table: Table, source: FromClause,
+                 names: Sequence[str]) -> int:
     with sqlite.page_cache(conn) if conn.dialect.name == "sqlite" else nullcontext():
         done = conn.execute(insert(table).from_select(
             list(names), select(*(source.c[n] for n in names))))
@@ -305,7 +313,7 @@ def append(conn: Connection, table: Table, rows: Rows) -> int:
 
 
 def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
-                      names: Sequence[str], source: Table | None) -> Any:
+                      names: Sequence[str], source: FromClause | None) -> Any:
     module: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
     statement = module.insert(table)
     if source is None:
@@ -424,29 +432,102 @@ def delete_by_id(conn: Connection, table: Table, ids: Sequence[int] | pa.Array |
     return deleted
 
 
+@dataclass
+class Ahead:
+    """The first columns of a coming :func:`replace_block`, being staged (SQLite file:
+    ADBC in a child process) while the caller computes the rest; see :func:`stage_ahead`.
+    """
+
+    table: Table
+    rows: pa.Table
+    pending: adbc.Pending | None
+    used: bool = False
+
+    def discard(self) -> None:
+        """Stop the stage of rows that will not be written (the caller failed)."""
+        if self.pending is not None and not self.used:
+            self.pending.cancel()
+            self.pending.remove()
+        self.used = True
+
+
+def stage_ahead(engine: Engine, table: Table, rows: Rows, *,
+                constants: Mapping[str, Any] | None = None) -> Ahead:
+    """Start staging ``rows``, the columns of a block known before the others.
+
+    A large block's stage is most of its write on SQLite; staged while the caller
+    computes its last columns it costs the caller almost nothing. Hand the result to
+    :func:`replace_block` with the complete rows (same order, these columns unchanged):
+    only the columns added since are staged then, and the two stages are joined by row
+    number. Elsewhere (PostgreSQL, a memory database, a small block) nothing starts and
+    the write goes its usual way; so it does, correctly, when the rows differ."""
+    data = conform(table, rows, constants=constants, defaults=False)
+    with engine.connect() as conn:
+        large = conn.dialect.name == "sqlite" and data.num_rows >= adbc.MIN_ROWS
+        pending = sqlite.start(conn, {"rows": data}) if large else None
+    return Ahead(table, data, pending)
+
+
+def _ahead_source(conn: Connection, ahead: Ahead, data: pa.Table) -> FromClause | None:
+    """``data`` as one source: ``ahead``'s stage joined with a stage of the columns not
+    in it; None when ``data`` does not extend ``ahead``'s rows as they were staged."""
+    pending, ahead.used = ahead.pending, True
+    names = ahead.rows.column_names
+    if pending is None or not set(names) <= set(data.column_names) \
+            or not data.select(names).equals(ahead.rows):
+        if pending is not None:
+            pending.cancel()
+            pending.remove()
+        return None
+    rest = [name for name in data.column_names if name not in names]
+    schema = sqlite.attach(conn, pending)
+    if schema is None:
+        return None
+    first = sqlite.staged_table(schema, "rows", ahead.table, names, rowid=True)
+    if not rest:
+        return first
+    later = _staged(conn, ahead.table, data.select(rest))
+    if later is None:
+        return None
+    last = sqlite.staged_table(later.schema or "", "rows", ahead.table, rest, rowid=True)
+    return select(*(first.c[n] for n in names), *(last.c[n] for n in rest)).select_from(
+        first.join(last, first.c.rowid == last.c.rowid)).subquery()
+
+
 def replace_block(conn: Connection, table: Table, rows: Rows, *, where: Mapping[str, Any],
-                  key: Sequence[str] | None = None) -> int:
+                  key: Sequence[str] | None = None, merge: bool = True,
+                  ahead: Ahead | None = None) -> int:
     """Make ``rows`` the whole block of ``table`` whose columns equal ``where``.
 
     All or nothing: inside a savepoint, so a failure (a bad value, a broken constraint)
     leaves the block as it was. ``where``'s columns are added to rows lacking them.
     With ``key`` (a unique key including ``where``'s columns) a large block on a SQLite
-    file is merged instead: rows already in the block are updated in place (no index
-    entry moves), new ones inserted, the others deleted. Returns the rows of the block.
+    file is staged (``ahead``: partly staged already, see :func:`stage_ahead`); with
+    ``merge`` it is merged: rows already in the block are updated in place (no index
+    entry moves), new ones inserted, the others deleted. Without ``merge`` (the caller
+    dropped the indexes, or the block is the table) the old block is deleted and the new
+    one inserted, which is cheaper then. Returns the rows of the block.
     """
     present = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
     missing = {name: value for name, value in where.items() if name not in present}
     data = conform(table, rows, constants=missing)
     block = and_(*(table.c[name] == value for name, value in where.items()))
     with _atomic(conn):
-        staged = _staged(conn, table, data) if key else None
-        if staged is not None and key:
+        staged: FromClause | None = None
+        if ahead is not None:
+            staged = _ahead_source(conn, ahead, data)
+        if staged is None and key:
+            staged = _staged(conn, table, data)
+        if staged is not None and key and merge:
             rest = [name for name in key if name not in where]
             stored = tuple_(*(table.c[n] for n in rest)) if len(rest) > 1 else table.c[rest[0]]
             kept = select(*(staged.c[n] for n in rest))
             conn.execute(delete(table).where(block, stored.not_in(kept)))
             with sqlite.page_cache(conn):
                 conn.execute(_upsert_statement(conn, table, key, data.column_names, staged))
+        elif staged is not None:
+            conn.execute(delete(table).where(block))
+            _insert_from(conn, table, staged, data.column_names)
         else:
             conn.execute(delete(table).where(block))
             append(conn, table, data)

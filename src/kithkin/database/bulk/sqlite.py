@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Column, Connection, MetaData, Table, event, exc
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, event, exc
 from sqlalchemy.sql.expression import ClauseElement
 
 from kithkin.database import adbc
@@ -146,9 +146,12 @@ def attach(conn: Connection, pending: adbc.Pending) -> str | None:
     return schema
 
 
-def staged_table(schema: str, name: str, like: Table, names: Sequence[str]) -> Table:
-    """The attached stage ``schema.name`` as a table with ``like``'s column types."""
-    return Table(name, MetaData(), *(Column(n, like.c[n].type) for n in names),
+def staged_table(schema: str, name: str, like: Table, names: Sequence[str], *,
+                 rowid: bool = False) -> Table:
+    """The attached stage ``schema.name`` as a table with ``like``'s column types;
+    ``rowid`` adds SQLite's row number (rows numbered in the order they were staged)."""
+    numbered = [Column("rowid", Integer)] if rowid else []
+    return Table(name, MetaData(), *(Column(n, like.c[n].type) for n in names), *numbered,
                  schema=schema)
 
 
@@ -166,3 +169,29 @@ def page_cache(conn: Connection, kib: int = BULK_CACHE_KIB) -> Iterator[None]:
         # a driver call: nothing is left to restore, and the interrupt must stay one.
         with contextlib.suppress(sqlite3.Error):
             raw.execute(f"PRAGMA cache_size = {before}")
+
+
+SORTER_THREADS = 2
+SORTER_CACHE_KIB = 16 * 1024
+"""Page cache while indexes are built. SQLite sizes its sorter's runs from it and, with
+the store's ``temp_store = FILE``, sorts runs of this size and merges them: 10M entries
+took ~8 s (16 MiB runs) instead of ~35 s (one in-memory list, as ``temp_store = MEMORY``
+does; benchmarks/results/metrics_store.md measures a metrics block's five indexes)."""
+
+
+@contextmanager
+def index_builds(conn: Connection) -> Iterator[None]:
+    """Sorter settings while ``CREATE INDEX`` runs over millions of rows, then the
+    connection's own again (shrinking the cache only spills dirty pages to the WAL
+    early; the commit writes them)."""
+    raw = raw_connection(conn)
+    settings = {name: raw.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("threads", "cache_size")}
+    raw.execute(f"PRAGMA threads = {SORTER_THREADS}")
+    raw.execute(f"PRAGMA cache_size = -{SORTER_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        for name, value in settings.items():
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute(f"PRAGMA {name} = {value}")

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection
 
+from kithkin.database.bulk import sqlite as bulk_sqlite
 from kithkin.imports.ingest.kinds import Kind
 
 BULK_MIN_ROWS = 500_000
@@ -32,15 +33,10 @@ BULK_RATIO = 1.0
 rebuilding sorts the old entries too, so it only pays when the import is large next to
 the table (measured: ~1.5-2 us a row to rebuild, ~5 us a row or more to insert at random
 into a live index of a million rows)."""
-SORTER_THREADS = 2
 BULK_CACHE_KIB = 256 * 1024
 """Page cache while rows are loaded: with the random-order index dropped, rows and the
 natural-key index mostly append, and dirty pages spilled to the WAL are written once
 either way, so the 1 GiB cache of a per-batch import would only add memory."""
-SORTER_CACHE_KIB = 16 * 1024
-"""Page cache while the indexes are rebuilt. SQLite sizes its sorter's runs from it, and
-with ``temp_store = FILE`` sorts runs of this size and merges them: 10M entries took ~8 s
-(16 MiB runs) instead of ~35 s (one in-memory list, as ``temp_store = MEMORY`` does)."""
 
 
 def applies(connection: Connection, *, kind: Kind, table: str, incoming: int | None,
@@ -118,19 +114,6 @@ def deferred_indexes(connection: Connection, table: str, *, rebuild: bool = True
     yield [name for name, _ in indexes]
     if not rebuild or not indexes:
         return
-    settings = {name: raw.execute(f"PRAGMA {name}").fetchone()[0]
-                for name in ("threads", "temp_store", "cache_size")}
-    raw.execute(f"PRAGMA threads = {SORTER_THREADS}")
-    # Shrinking the cache only spills dirty pages to the WAL early; the commit writes them.
-    raw.execute(f"PRAGMA cache_size = -{SORTER_CACHE_KIB}")
-    with contextlib.suppress(sqlite3.OperationalError):
-        # Refused when this transaction already used TEMP tables (the staging table of a
-        # small batch): the rebuild then sorts in one list, slower but the same result.
-        raw.execute("PRAGMA temp_store = FILE")
-    try:
+    with bulk_sqlite.index_builds(connection):
         for _, create in indexes:
             connection.exec_driver_sql(create)
-    finally:
-        for name, value in settings.items():
-            with contextlib.suppress(sqlite3.Error):
-                raw.execute(f"PRAGMA {name} = {value}")
