@@ -112,6 +112,16 @@ def test_snapshot_appends_new_rows_and_rebuilds_after_updates(sqlite_engine: Eng
     with sqlite_engine.begin() as conn:
         conn.execute(Transaction.__table__.delete().where(Transaction.id == 3))
     assert _refresh_snapshot(sqlite_engine)["transactions"] == ("rebuilt", 14, 14)
+    # each part's range keeps its own fingerprint: a change in an appended part counts
+    with sqlite_engine.begin() as conn:
+        added = conn.execute(insert(Transaction).returning(Transaction.id), [
+            {"source": "shop", "order_id": "later", "customer_id": 2,
+             "ordered_at": crafted.at("2024-06-21"), "amount": 5.0}]).scalar_one()
+    assert _refresh_snapshot(sqlite_engine)["transactions"] == ("appended", 1, 15)
+    assert _refresh_snapshot(sqlite_engine)["transactions"] == ("unchanged", 0, 15)
+    with sqlite_engine.begin() as conn:
+        conn.execute(update(Transaction).where(Transaction.id == added).values(customer_id=3))
+    assert _refresh_snapshot(sqlite_engine)["transactions"] == ("rebuilt", 15, 15)
 
 
 def test_cli_refresh_and_customers_show(sqlite_engine: Engine) -> None:

@@ -6,11 +6,13 @@ query the row store, so each store table used by analytics is copied to
 copied, with one fixed Arrow type per column, so every engine sees the same schema.
 
 Incremental rule, per table: the manifest remembers the largest id copied and a cheap
-*fingerprint* of the rows up to that id (count plus a few sums, or ``max(updated_at)`` for
-tables that carry it). On the next run the fingerprint is recomputed over the same id
-range; if it is unchanged only rows with a larger id are appended as a new part, otherwise
-(rows updated, deleted or re-pointed by a merge) the table is rebuilt from scratch. The
-fingerprint is a single aggregate query, far cheaper than re-reading the rows.
+*fingerprint* of the rows of each part's id range (count plus a few sums, or
+``max(updated_at)`` for tables that carry it). On the next run the fingerprints are
+recomputed over the same ranges; if they are unchanged only rows with a larger id are
+appended as a new part (and only its range is fingerprinted), otherwise (rows updated,
+deleted or re-pointed by a merge) the table is rebuilt from scratch. A fingerprint is an
+aggregate query per range, far cheaper than re-reading the rows; kept per range, a run
+that appends scans the stored rows once, not once more after the append.
 
 Rows are read with the DB-API cursor's ``fetchmany`` straight into Arrow arrays (SQLite:
 the stdlib ``sqlite3`` module, ISO datetime strings cast by Arrow in C; PostgreSQL:
@@ -286,10 +288,12 @@ def _adbc_copy_in_child(database: str, spec: TableSpec, after_id: int,
     return int(rows), int(max_id)
 
 
-def _fingerprint(connection: Any, spec: TableSpec, max_id: int) -> list[Any]:
+def _fingerprint(connection: Any, spec: TableSpec, after_id: int, max_id: int) -> list[Any]:
+    """The fingerprint of the rows with ``after_id < id <= max_id``."""
     cursor = connection.cursor()
     try:
-        cursor.execute(f'SELECT {spec.fingerprint} FROM "{spec.table}" WHERE id <= {int(max_id)}')
+        cursor.execute(f'SELECT {spec.fingerprint} FROM "{spec.table}" '
+                       f'WHERE id > {int(after_id)} AND id <= {int(max_id)}')
         row = cursor.fetchone()
     finally:
         cursor.close()
@@ -322,7 +326,7 @@ def _max_id(connection: Any, spec: TableSpec) -> int:
 def _copy(engine: Engine, connection: Any, spec: TableSpec, folder: Path, part: int,
           after_id: int) -> tuple[int, int, list[Any] | None]:
     """Copy rows with id > after_id into one new part; returns (rows, max id, and the
-    fingerprint up to that id when it was computed during the copy)."""
+    fingerprint of the part's range when it was computed during the copy)."""
     path = folder / f"part-{part:05d}.parquet"
     upto = _max_id(connection, spec)
     if upto - after_id <= 0 and part > 0:
@@ -332,7 +336,7 @@ def _copy(engine: Engine, connection: Any, spec: TableSpec, folder: Path, part: 
     if database is not None and upto - after_id >= ADBC_MIN_ROWS:
         def scan() -> None:
             nonlocal fingerprint
-            fingerprint = _fingerprint(connection, spec, upto)
+            fingerprint = _fingerprint(connection, spec, after_id, upto)
 
         rows, max_id = _adbc_copy_in_child(database, spec, after_id, path, upto, scan)
         if rows:
@@ -355,31 +359,37 @@ def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableR
     )
     raw = engine.raw_connection()
     try:
-        if (
-            manifest is not None
-            and manifest.get("columns") == [c for c, _ in spec.columns]
-            and _fingerprint(raw, spec, manifest["max_id"]) == manifest["fingerprint"]
-        ):
-            rows, max_id, scanned = _copy(engine, raw, spec, folder, manifest["parts"],
-                                          manifest["max_id"])
+        if manifest is not None and _unchanged(raw, spec, manifest):
+            after = manifest["max_id"]
+            rows, max_id, scanned = _copy(engine, raw, spec, folder, manifest["parts"], after)
             mode = "appended" if rows else "unchanged"
-            manifest.update(
-                parts=manifest["parts"] + (1 if rows else 0), max_id=max_id,
-                rows=manifest["rows"] + rows,
-                fingerprint=(scanned or _fingerprint(raw, spec, max_id)) if rows else
-                manifest["fingerprint"],
-            )
+            if rows:
+                manifest["ranges"].append(
+                    [after, max_id, scanned or _fingerprint(raw, spec, after, max_id)])
+            manifest.update(parts=manifest["parts"] + (1 if rows else 0), max_id=max_id,
+                            rows=manifest["rows"] + rows)
             manifest_path.write_text(json.dumps(manifest))
             return TableRefresh(spec.name, mode, rows, manifest["rows"])
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         rows, max_id, scanned = _copy(engine, raw, spec, folder, 0, 0)
         manifest = {"columns": [c for c, _ in spec.columns], "parts": 1, "max_id": max_id,
-                    "rows": rows, "fingerprint": scanned or _fingerprint(raw, spec, max_id)}
+                    "rows": rows,
+                    "ranges": [[0, max_id, scanned or _fingerprint(raw, spec, 0, max_id)]]}
         manifest_path.write_text(json.dumps(manifest))
         return TableRefresh(spec.name, "rebuilt", rows, rows)
     finally:
         raw.close()
+
+
+def _unchanged(connection: Any, spec: TableSpec, manifest: dict[str, Any]) -> bool:
+    """Whether the copied rows are as they were copied: same columns, and every part's
+    id range has the fingerprint it had (a manifest of an older layout: rebuilt)."""
+    ranges = manifest.get("ranges")
+    return (manifest.get("columns") == [c for c, _ in spec.columns]
+            and isinstance(ranges, list)
+            and all(_fingerprint(connection, spec, after, upto) == fingerprint
+                    for after, upto, fingerprint in ranges))
 
 
 def refresh(*, engine: Engine, directory: Path) -> list[TableRefresh]:
