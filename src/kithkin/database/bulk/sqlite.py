@@ -175,8 +175,9 @@ SORTER_THREADS = 2
 SORTER_CACHE_KIB = 16 * 1024
 """Page cache while indexes are built. SQLite sizes its sorter's runs from it and, with
 the store's ``temp_store = FILE``, sorts runs of this size and merges them: 10M entries
-took ~8 s (16 MiB runs) instead of ~35 s (one in-memory list, as ``temp_store = MEMORY``
-does; benchmarks/results/metrics_store.md measures a metrics block's five indexes)."""
+(an import's index) took ~8 s (16 MiB runs) instead of ~35 s (one in-memory list, as
+``temp_store = MEMORY`` does). At a metrics block's 1M entries the two are even
+(benchmarks/results/metrics_store.md)."""
 
 
 @contextmanager
