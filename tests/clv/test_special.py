@@ -69,3 +69,13 @@ def test_pareto_nbd_likelihood_matches_a_direct_mpmath_evaluation() -> None:
     model = ParetoNBD.from_params({"r": r, "alpha": alpha, "s": s, "beta": beta})
     ours = model.log_likelihood(frequency=[x], recency=[tx], T=[age])
     assert float(ours[0]) == pytest.approx(float(mpmath.log(likelihood)), rel=1e-9)
+
+
+def test_large_calls_split_over_threads_give_scipys_values() -> None:
+    from scipy.special import hyp2f1
+
+    from kithkin.clv.special import _hyp2f1
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.5, 40.0, 50_001)
+    b, z = rng.uniform(0.1, 20.0, a.size), rng.uniform(0.0, 0.995, a.size)
+    np.testing.assert_array_equal(_hyp2f1(a, b, a + 1.0, z), hyp2f1(a, b, a + 1.0, z))

@@ -87,7 +87,8 @@ def _choose(split: pd.DataFrame, *, holdout_days: int) -> ModelChoice:
 def fit_full(summary: pd.DataFrame) -> selection.Fitted:
     return selection.fit_all(summary["frequency"].to_numpy(dtype=float),
                              summary["recency"].to_numpy(dtype=float),
-                             summary["T"].to_numpy(dtype=float))
+                             summary["T"].to_numpy(dtype=float),
+                             ids=summary["customer_id"].to_numpy())
 
 
 def chosen_model(choice: ModelChoice, full: selection.Fitted) -> TransactionModel | None:

@@ -16,7 +16,8 @@ The chosen model is then fitted on the whole history for the stored P(alive) and
 expected purchases; the run records every candidate's figures and the choice.
 
 Fits of models that do not regroup rows themselves (MBG/NBD, Pareto/NBD) use a seeded
-random sample of at most :data:`FIT_SAMPLE` customers (predictions are made for everyone;
+random sample of at most :data:`FIT_SAMPLE` customers, drawn in customer-id order so the
+same data gives the same fits (predictions are made for everyone;
 BG/NBD, cheap at any size, sees everyone): Pareto/NBD's likelihood costs a special
 function per distinct history, which at a million customers would take minutes, while
 four population parameters are pinned down by tens of thousands of customers (CDNOW's
@@ -76,12 +77,19 @@ def fit_sample(size: int, *, limit: int = 0, seed: int = 0) -> np.ndarray | None
 
 
 def fit_all(x: np.ndarray, tx: np.ndarray, age: np.ndarray,
-            names: tuple[str, ...] = tuple(CANDIDATES), *, limit: int = 0) -> Fitted:
+            names: tuple[str, ...] = tuple(CANDIDATES), *, limit: int = 0,
+            ids: np.ndarray | None = None) -> Fitted:
     """Fit every candidate on the sample of :func:`fit_sample`; a failure is recorded,
     not raised (a check must not fail the refresh, and the other candidates may still
-    fit)."""
+    fit).
+
+    ``ids`` (the customer ids of the rows): the sample is drawn from the rows in id
+    order, so it does not depend on the order the analytics engine returned them in
+    (DuckDB's varies from run to run, and with it the sampled fits)."""
     out = Fitted()
     rows = fit_sample(len(x), limit=limit)
+    if ids is not None and rows is not None:
+        rows = np.argsort(ids, kind="stable")[rows]
     sx, stx, sage = (x, tx, age) if rows is None else (x[rows], tx[rows], age[rows])
     out.sample = len(sx)
     for name in names:
@@ -106,7 +114,8 @@ def validate(split: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], Fitted]:
     age = split["T_cal"].to_numpy(dtype=float)
     actual = split["frequency_holdout"].to_numpy(dtype=float)
     length = float(split["duration_holdout"].iloc[0]) if len(split) else 0.0
-    fitted = fit_all(x, tx, age)
+    fitted = fit_all(x, tx, age, ids=split["customer_id"].to_numpy()
+                     if "customer_id" in split else None)
     records: dict[str, dict[str, Any]] = {}
     for name in CANDIDATES:
         if name in fitted.errors:

@@ -175,6 +175,9 @@ class TransactionModel(CLVModel):
     """Starting values (natural scale) for the optimiser."""
     _regroups_rows: ClassVar[bool] = False
     """True when :meth:`_totals` groups the rows itself (no (x, t_x, T) compression)."""
+    _alive_memo: tuple[tuple[float, ...], FloatArray, FloatArray, FloatArray,
+                       FloatArray] | None = None
+    """The last large history's P(alive) (:meth:`_alive`)."""
 
     def fit(
         self,
@@ -283,7 +286,29 @@ class TransactionModel(CLVModel):
         """P(customer still active at T | x, t_x, T)."""
         params = self._params()
         h = inputs.history(frequency, recency, T, broadcast=True)
-        return self._probability_alive(params, h.frequency, h.recency, h.T)
+        return self._alive(params, h)
+
+    def _alive(self, params: tuple[float, ...], h: inputs.History) -> FloatArray:
+        """P(alive) of a validated history; for a large one the answer is kept with a
+        copy of the history and the parameters, and given again (as a copy) while both
+        are equal.
+
+        A refresh asks one fitted model for P(alive), expected purchases and CLV of the
+        same customers, its holdout check and at-risk score ask again, and P(alive) is
+        the costly part of each (Pareto/NBD: 2F1 terms). Equality of the values, not
+        identity of the arrays, decides, so a caller's array changed in place is never
+        answered from the memo."""
+        if h.T.size < _DISTINCT_PAIRS_FROM:
+            return self._probability_alive(params, h.frequency, h.recency, h.T)
+        memo = self._alive_memo
+        if (memo is not None and memo[0] == params and memo[1].shape == h.T.shape
+                and all(np.array_equal(kept, now) for kept, now in zip(
+                    memo[1:4], (h.frequency, h.recency, h.T), strict=True))):
+            return memo[4].copy()
+        alive = self._probability_alive(params, h.frequency, h.recency, h.T)
+        self._alive_memo = (params, h.frequency.copy(), h.recency.copy(), h.T.copy(),
+                            alive.copy())
+        return alive
 
     def expected_purchases(self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
                            T: ArrayLike) -> FloatArray:
@@ -328,7 +353,7 @@ class TransactionModel(CLVModel):
         per_pair = np.zeros(x.size)
         for t, weight in zip(times, weights, strict=True):
             per_pair += weight * self._expected_if_alive(params, np.float64(t), x, age)
-        alive = self._probability_alive(params, h.frequency, h.recency, h.T)
+        alive = self._alive(params, h)
         return np.asarray(alive * per_pair[pairs.inverse].reshape(h.T.shape), dtype=np.float64)
 
     @abstractmethod

@@ -84,16 +84,24 @@ def compress(*columns: FloatArray, weights: FloatArray) -> Compressed:
     that key renumbered: no sort, and no hashing at all for whole-number columns with
     small ranges.  The order of the groups is unspecified.
     """
+    rows, codes = distinct(*columns)
+    return Compressed(
+        columns=rows,
+        weights=np.bincount(codes, weights=weights, minlength=rows[0].size
+                            if rows else 0).astype(np.float64),
+        inverse=codes,
+    )
+
+
+def distinct(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], IntArray]:
+    """The distinct rows across ``columns`` and the code of each row's distinct row
+    (``distinct_columns[k][codes] == columns[k]``), coded as :func:`compress` does."""
     coded = [codes_of(column) for column in columns]
     codes = combine(*((c, d.size) for c, d in coded))
     groups = int(codes.max()) + 1 if codes.size else 0
     first = np.empty(groups, dtype=np.intp)
     first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
-    return Compressed(
-        columns=tuple(column[first] for column in columns),
-        weights=np.bincount(codes, weights=weights, minlength=groups).astype(np.float64),
-        inverse=codes,
-    )
+    return tuple(column[first] for column in columns), codes
 
 
 @dataclass(frozen=True)

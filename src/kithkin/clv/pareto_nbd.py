@@ -6,15 +6,17 @@ the unobserved lifetime is exponential with rate mu ~ Gamma(s, beta).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Final
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, roots_legendre
 
 from kithkin.clv import nbd
 from kithkin.clv.base import FloatArray, TransactionModel, horizon, purchase_count
-from kithkin.clv.compression import Column
+from kithkin.clv.compression import Column, compress, distinct
+from kithkin.clv.estimation import Likelihood
 from kithkin.clv.special import log_hyp2f1_c_eq_a_plus_1
 
 _QUADRATURE_NODES: Final = 96
@@ -59,8 +61,20 @@ class ParetoNBD(TransactionModel):
         top = np.log(BETA_SPANS * max(float(np.max(T, initial=0.0)), 1.0))
         return np.array([np.inf, np.inf, np.inf, top])
 
+    def _likelihood(self, x: FloatArray, tx: FloatArray, T: FloatArray,
+                    weights: FloatArray) -> Likelihood:
+        """The distinct (x, t_x, T) rows with their counts, and their (x, t_x) and
+        (x, T) pairs found once for all the optimiser's evaluations."""
+        rows = compress(x, tx, T, weights=weights)
+        x_, tx_, age_ = (Column.of(column) for column in rows.columns)
+        pairs = _Pairs.of(x_.full, tx_.full, age_.full)
+        return Likelihood(
+            rows=lambda params: self._log_likelihood(params, x_, tx_, age_, pairs=pairs),
+            weights=rows.weights)
+
     @staticmethod
-    def _log_likelihood(params: FloatArray, x: Column, tx: Column, T: Column) -> FloatArray:
+    def _log_likelihood(params: FloatArray, x: Column, tx: Column, T: Column,
+                        pairs: _Pairs | None = None) -> FloatArray:
         """Per-customer log-likelihood (FHL MATLAB note, eq. 2-3).
 
         ``L = G(r+x) alpha^r beta^s / G(r) [ (alpha+T)^-(r+x) (beta+T)^-s
@@ -69,10 +83,11 @@ class ParetoNBD(TransactionModel):
         argument stays in [0, 1).
         """
         r, alpha, s, beta = params
+        pairs = pairs or _Pairs.of(x.full, tx.full, T.full)
         alive = (-(r + x.full) * T.map(lambda v: np.log(alpha + v))
                  - s * T.map(lambda v: np.log(beta + v)))
         dead = (x.map(lambda v: np.log(s) - np.log(r + s + v))
-                + _log_a0(r, alpha, s, beta, x.full, tx.full, T.full))
+                + pairs.log_a0(r, alpha, s, beta))
         return np.asarray(
             x.map(lambda v: gammaln(r + v) - gammaln(r)) + r * np.log(alpha) + s * np.log(beta)
             + np.logaddexp(alive, dead),
@@ -139,24 +154,60 @@ class ParetoNBD(TransactionModel):
 
 def _log_a0(r: float, alpha: float, s: float, beta: float, x: FloatArray, tx: FloatArray,
             T: FloatArray) -> FloatArray:
-    """log A0 of the FHL note: the probability mass of dying between t_x and T.
+    """log A0 of the FHL note: the probability mass of dying between t_x and T."""
+    x_, tx_, T_ = np.broadcast_arrays(x, tx, T)
+    pairs = _Pairs.of(*(np.ravel(v) for v in (x_, tx_, T_)))
+    return pairs.log_a0(r, alpha, s, beta).reshape(T_.shape)
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The distinct (x, t_x) and (x, T) pairs of some rows, and each row's pairs.
+
+    A0 is the difference of a 2F1 term at t_x and the same term at T
+    (:func:`_log_a0_term`), which depends on a row only through (x, t): evaluated once
+    per distinct pair it costs what the pairs cost, and daily data has a few per cent as
+    many pairs as customers (the 2F1 evaluations are the whole cost of Pareto/NBD).
+    """
+
+    last: tuple[FloatArray, FloatArray]
+    last_codes: NDArray[np.intp]
+    age: tuple[FloatArray, FloatArray]
+    age_codes: NDArray[np.intp]
+
+    @classmethod
+    def of(cls, x: FloatArray, tx: FloatArray, T: FloatArray) -> _Pairs:
+        (last_x, last_t), last_codes = distinct(x, tx)
+        (age_x, age_t), age_codes = distinct(x, T)
+        return cls(last=(last_x, last_t), last_codes=last_codes, age=(age_x, age_t),
+                   age_codes=age_codes)
+
+    def log_a0(self, r: float, alpha: float, s: float, beta: float) -> FloatArray:
+        """log A0 per row, formed as ``F(t_x) (1 - F(T)/F(t_x))`` in log space (0 when
+        t_x = T)."""
+        at_tx = _log_a0_term(r, alpha, s, beta, *self.last)[self.last_codes]
+        at_T = _log_a0_term(r, alpha, s, beta, *self.age)[self.age_codes]
+        gap = np.minimum(at_T - at_tx, 0.0)
+        with np.errstate(divide="ignore"):
+            return np.asarray(at_tx + np.log(-np.expm1(gap)), dtype=np.float64)
+
+
+def _log_a0_term(r: float, alpha: float, s: float, beta: float, x: FloatArray,
+                 t: FloatArray) -> FloatArray:
+    """``log[2F1(a, b; a+1; z(t)) / (max(alpha, beta) + t)^a]`` with a = r+s+x.
 
     For alpha >= beta the 2F1 terms use z = (alpha-beta)/(alpha+t) and b = s+1, otherwise
-    z = (beta-alpha)/(beta+t) and b = r+x; both have c = a+1 with a = r+s+x, evaluated by
-    :func:`log_hyp2f1_c_eq_a_plus_1`.  A0 is the difference of the t_x and T terms,
-    formed as ``F(t_x) (1 - F(T)/F(t_x))`` in log space; it is 0 when t_x = T.
+    z = (beta-alpha)/(beta+t) and b = r+x; both have c = a+1, evaluated by
+    :func:`log_hyp2f1_c_eq_a_plus_1`.
     """
     a = r + s + x
     b: FloatArray | float
     if alpha >= beta:
-        shift, b, base_tx, base_T = alpha - beta, s + 1.0, alpha + tx, alpha + T
+        shift, b, base = alpha - beta, s + 1.0, alpha + t
     else:
-        shift, b, base_tx, base_T = beta - alpha, r + x, beta + tx, beta + T
-    at_tx = log_hyp2f1_c_eq_a_plus_1(a, b, shift / base_tx) - a * np.log(base_tx)
-    at_T = log_hyp2f1_c_eq_a_plus_1(a, b, shift / base_T) - a * np.log(base_T)
-    gap = np.minimum(at_T - at_tx, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.asarray(at_tx + np.log(-np.expm1(gap)), dtype=np.float64)
+        shift, b, base = beta - alpha, r + x, beta + t
+    return np.asarray(log_hyp2f1_c_eq_a_plus_1(a, b, shift / base) - a * np.log(base),
+                      dtype=np.float64)
 
 
 def _expected_lifetime_within(t: FloatArray | np.float64, *, s: float,
