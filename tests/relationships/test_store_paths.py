@@ -102,7 +102,7 @@ def test_staged_path_stores_what_the_driver_path_stores(
     monkeypatch.setattr(staging, "start", counted_start)
     monkeypatch.setattr(staging, "read", counted_read)
     staged = _scenario(sqlite_engine, edited)
-    # one read per refresh; writes: the profiles, then the stage rows
+    # one read per refresh; writes: the stage rows, then the profiles
     assert calls.count("read") == 3 and calls.count("start") == 6, calls
     assert staged == by_driver
     journey = next(s for s in staged["explain"][1]["stages"] if s["model"] == "journey")
@@ -125,14 +125,14 @@ def test_failed_refresh_stops_its_staging_and_leaves_no_files(
         return pending
 
     def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("stage rows failed")
+        raise RuntimeError("profiles failed")
 
     monkeypatch.setattr(staging, "MIN_ROWS", 0)
     monkeypatch.setattr(staging, "start", recorded_start)
-    monkeypatch.setattr(service, "_store_stages", broken)
+    monkeypatch.setattr(service, "_store_profile", broken)
     with Session(sqlite_engine) as session, pytest.raises(RuntimeError):
         service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
-    assert len(started) == 1  # the profiles were being staged when the refresh failed
+    assert len(started) == 1  # the stage rows were being staged when the refresh failed
     assert started[0].process.returncode is not None
     assert not list(folder.glob("kithkin-stage-*"))
     monkeypatch.undo()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -94,40 +94,56 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     active = active_models(home=settings.home, config=config)
     # The engine touches no store: it runs in a worker thread while this one reads what
     # the previous refresh stored (mostly waiting on the reading child process), before
-    # this one writes anything. A preset keeps the name of the model it stands in for.
+    # this one writes anything, then builds and stages the stage rows as soon as the
+    # engine has assigned them (while it computes the profiles). A preset keeps the name
+    # of the model it stands in for.
+    assigned: Future[tuple[list[StageModel], dict[str, pd.DataFrame]]] = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        computing = pool.submit(compute, frame, models=active, config=config,
-                                category_spend=category_spend, stage_evidence=False)
+        computing = pool.submit(
+            compute, frame, models=active, config=config, category_spend=category_spend,
+            stage_evidence=False,
+            on_stages=lambda models, stages: assigned.set_result((models, stages)))
         reading = time.perf_counter()
         previous = _previous(session, [model.name for model in active])
         prospects = inputs.open_prospects(session=session)
         reading = time.perf_counter() - reading
-        result = computing.result()
-    clock = time.perf_counter()
-
-    models = result.models  # presets for the evidence the data holds swapped in
-    writes = bulk.Plan(session.connection())
-    try:
-        # the profiles are staged (in a child process) while the stage rows are built
-        _store_profile(session, writes, result.profile, previous.profile, as_of)
-        writes.stage()
-        summaries = [_store_stages(session, writes, model, result.stages[model.name],
-                                   previous.stages[model.name], frame, as_of,
-                                   prospects=prospects if model.includes_prospects else 0)
-                     for model in models]
-        # a first refresh writes every customer's stage in every model: the look-up
-        # index is built once afterwards
-        first = all(table.num_rows == 0 for table in previous.stages.values())
-        with bulk.deferred_indexes(session.connection(), STAGES) if first else nullcontext():
-            writes.apply()
-    except BaseException:
-        writes.discard()
-        raise
+        either: list[Future[Any]] = [assigned, computing]
+        wait(either, return_when=FIRST_COMPLETED)
+        if not assigned.done():
+            computing.result()  # the engine's error
+        models, stages = assigned.result(timeout=0)  # presets swapped in
+        clock = time.perf_counter()
+        # two plans: the profiles are staged (in a child process) while the stage rows
+        # are written
+        stage_writes = bulk.Plan(session.connection())
+        profile_writes = bulk.Plan(session.connection())
+        try:
+            summaries = [_store_stages(session, stage_writes, model, stages[model.name],
+                                       previous.stages[model.name], frame, as_of,
+                                       prospects=prospects if model.includes_prospects else 0)
+                         for model in models]
+            stage_writes.stage()  # in a child process while the engine computes the rest
+            staging = time.perf_counter() - clock
+            result = computing.result()
+            clock = time.perf_counter()
+            _store_profile(session, profile_writes, result.profile, previous.profile, as_of)
+            profile_writes.stage()
+            # a first refresh writes every customer's stage in every model: the look-up
+            # index is built once afterwards
+            first = all(table.num_rows == 0 for table in previous.stages.values())
+            with bulk.deferred_indexes(session.connection(), STAGES) if first \
+                    else nullcontext():
+                stage_writes.apply()
+            profile_writes.apply()
+        except BaseException:
+            stage_writes.discard()
+            profile_writes.discard()
+            raise
     _store_levels(session, result.segment_levels, as_of)
     moved_down = sum(s.moved_down for s in summaries)
-    # the previous rows were read while the engine ran (its steps' timings)
+    # the previous rows were read and the stage rows built while the engine ran
     timings = {"load": round(load_seconds, 4), **result.timings,
-               "read_previous": round(reading, 4),
+               "read_previous": round(reading, 4), "stage_rows": round(staging, 4),
                "store": round(time.perf_counter() - clock, 4)}
     evidence = DataEvidence(signals=result.signals.as_dict(), presets=result.presets,
                             default_margin=config.default_margin,
