@@ -142,6 +142,37 @@ def test_failed_refresh_stops_its_staging_and_leaves_no_files(
         assert session.execute(text("SELECT count(*) FROM customer_stage")).scalar_one() > 0
 
 
+def test_engine_failing_after_the_stages_stops_their_staging_and_leaves_no_files(
+        sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage rows are built and staged while the engine computes the profiles: an
+    engine error after it handed the stages over still fails the refresh cleanly."""
+    pytest.importorskip("adbc_driver_sqlite")
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    folder = Path(str(sqlite_engine.url.database)).parent
+    compute = service.compute
+    handed: list[str] = []
+
+    def failing(*args: Any, on_stages: Any, **kwargs: Any) -> Any:
+        def then_fail(models: Any, stages: Any) -> None:
+            on_stages(models, stages)
+            handed.extend(stages)
+            raise RuntimeError("profiles failed")
+        return compute(*args, on_stages=then_fail, **kwargs)
+
+    monkeypatch.setattr(staging, "MIN_ROWS", 0)
+    monkeypatch.setattr(service, "compute", failing)
+    with Session(sqlite_engine) as session, pytest.raises(RuntimeError, match="profiles"):
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
+    assert handed  # the stages were handed over before the engine failed
+    assert not list(folder.glob("kithkin-stage-*"))
+    monkeypatch.undo()
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
+        session.commit()
+        assert session.execute(text("SELECT count(*) FROM relationship_profile")).scalar_one() \
+            == len(CUSTOMERS)
+
+
 @pytest.mark.parametrize("staged", [False, True])
 def test_unknown_health_is_stored_as_null_not_zero_or_nan(
         store_engine: Engine, staged: bool, monkeypatch: pytest.MonkeyPatch) -> None:
