@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import delete, func, select
+from sqlalchemy import Column, delete, func, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
@@ -374,13 +374,28 @@ def _same(now: pa.ChunkedArray, before: pa.ChunkedArray) -> npt.NDArray[np.bool_
     return np.asarray(pc.or_(equal, missing).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _arrow(values: pd.Series, column: Column[Any]) -> pa.Array:
+    """One column as Arrow: text straight to strings (inferring the type of a million
+    Python strings costs more than the conversion), the rest as Arrow infers it (the
+    landing port casts to the column's type; NaN is null either way)."""
+    kind = bulk.arrow_type(column)
+    if values.dtype == object and pa.types.is_string(kind):
+        try:
+            return pa.array(values.to_numpy(), type=kind, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pa.array(values.to_numpy(), from_pandas=True)
+
+
 def _store_profile(session: Session, writes: bulk.Plan, profile: pd.DataFrame,
                    previous: pa.Table, as_of: date) -> None:
     """Insert new customers' profiles, update the changed ones in place, delete those of
     customers no longer in the metrics; an unchanged row keeps the as-of that wrote it.
     Compared column by column in Arrow (a missing value equals a missing one)."""
     names = [c for c in profile.columns if c != "customer_id"]
-    current = pa.Table.from_pandas(profile, preserve_index=False)
+    current = pa.table({name: _arrow(profile[name], PROFILES.c[name])
+                        for name in profile.columns})
+    previous = previous.combine_chunks()  # the read's many small batches take slowly
     at = _positions(profile["customer_id"].to_numpy(dtype=np.int64),
                     previous.column("customer_id"))
     is_new = at < 0
