@@ -102,7 +102,7 @@ def test_staged_path_stores_what_the_driver_path_stores(
     monkeypatch.setattr(staging, "start", counted_start)
     monkeypatch.setattr(staging, "read", counted_read)
     staged = _scenario(sqlite_engine, edited)
-    # one read per refresh; writes: the profiles, then the stage rows
+    # one read per refresh; writes: the stage rows, then the profiles
     assert calls.count("read") == 3 and calls.count("start") == 6, calls
     assert staged == by_driver
     journey = next(s for s in staged["explain"][1]["stages"] if s["model"] == "journey")
@@ -125,14 +125,14 @@ def test_failed_refresh_stops_its_staging_and_leaves_no_files(
         return pending
 
     def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("stage rows failed")
+        raise RuntimeError("profiles failed")
 
     monkeypatch.setattr(staging, "MIN_ROWS", 0)
     monkeypatch.setattr(staging, "start", recorded_start)
-    monkeypatch.setattr(service, "_store_stages", broken)
+    monkeypatch.setattr(service, "_store_profile", broken)
     with Session(sqlite_engine) as session, pytest.raises(RuntimeError):
         service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
-    assert len(started) == 1  # the profiles were being staged when the refresh failed
+    assert len(started) == 1  # the stage rows were being staged when the refresh failed
     assert started[0].process.returncode is not None
     assert not list(folder.glob("kithkin-stage-*"))
     monkeypatch.undo()
@@ -140,6 +140,37 @@ def test_failed_refresh_stops_its_staging_and_leaves_no_files(
         service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
         session.commit()
         assert session.execute(text("SELECT count(*) FROM customer_stage")).scalar_one() > 0
+
+
+def test_engine_failing_after_the_stages_stops_their_staging_and_leaves_no_files(
+        sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage rows are built and staged while the engine computes the profiles: an
+    engine error after it handed the stages over still fails the refresh cleanly."""
+    pytest.importorskip("adbc_driver_sqlite")
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    folder = Path(str(sqlite_engine.url.database)).parent
+    compute = service.compute
+    handed: list[str] = []
+
+    def failing(*args: Any, on_stages: Any, **kwargs: Any) -> Any:
+        def then_fail(models: Any, stages: Any) -> None:
+            on_stages(models, stages)
+            handed.extend(stages)
+            raise RuntimeError("profiles failed")
+        return compute(*args, on_stages=then_fail, **kwargs)
+
+    monkeypatch.setattr(staging, "MIN_ROWS", 0)
+    monkeypatch.setattr(service, "compute", failing)
+    with Session(sqlite_engine) as session, pytest.raises(RuntimeError, match="profiles"):
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
+    assert handed  # the stages were handed over before the engine failed
+    assert not list(folder.glob("kithkin-stage-*"))
+    monkeypatch.undo()
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
+        session.commit()
+        assert session.execute(text("SELECT count(*) FROM relationship_profile")).scalar_one() \
+            == len(CUSTOMERS)
 
 
 @pytest.mark.parametrize("staged", [False, True])

@@ -4,6 +4,7 @@ tiers, needs segments and segment levels. Everything is column-wise (pandas/NumP
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -57,7 +58,9 @@ def as_frame(metrics: MetricsInput) -> pd.DataFrame:
 def compute(metrics: MetricsInput, *, models: list[StageModel], config: RelationshipConfig,
             category_spend: pd.DataFrame | None = None,
             with_evidence: bool = True, stage_evidence: bool | None = None,
-            adapt_to_evidence: bool = True) -> EngineResult:
+            adapt_to_evidence: bool = True,
+            on_stages: Callable[[list[StageModel], dict[str, pd.DataFrame]], None] | None
+            = None) -> EngineResult:
     """Run every step of the engine over ``metrics``; ``category_spend`` has columns
     (customer_id, category, amount) and enables needs segments and distinctiveness.
 
@@ -70,6 +73,9 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
     the stored refresh leaves it out and builds it only for the customers who move. The
     profile evidence then also holds the values of every metric the stage rules read, so
     an explanation shows the current values without a stage row per customer to rewrite.
+
+    ``on_stages(models, stages)`` is called as soon as the stages are assigned, before
+    the rest is computed (the stored refresh starts writing them meanwhile).
     """
     if stage_evidence is None:
         stage_evidence = with_evidence
@@ -102,6 +108,8 @@ def compute(metrics: MetricsInput, *, models: list[StageModel], config: Relation
     stages = {model.name: assign(model, frame, evaluator, with_evidence=stage_evidence)
               for model in models}
     lap("stages")
+    if on_stages is not None:
+        on_stages(models, stages)
     scores = health.scorecard(frame, found)
     lap("health")
     bond_scores = bonds.inventory(frame)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pandas.api.types import is_numeric_dtype
-from sqlalchemy import delete, func, select
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Column, delete, func, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
@@ -88,36 +91,59 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
             category_spend = events.category_spend
     load_seconds = time.perf_counter() - started
     config = load_config(home=settings.home, default_margin=settings.default_margin)
-    result = compute(frame, models=active_models(home=settings.home, config=config),
-                     config=config, category_spend=category_spend,
-                     stage_evidence=False)
-
-    models = result.models  # presets for the evidence the data holds swapped in
-    clock = time.perf_counter()
-    prospects = inputs.open_prospects(session=session)
-    # what the previous refresh stored, read before this one writes anything
-    previous, previous_profile = _previous(
-        session, models, [c for c in result.profile.columns if c != "customer_id"])
-    writes = bulk.Plan(session.connection())
-    try:
-        # the profiles are staged (in a child process) while the stage rows are built
-        _store_profile(session, writes, result.profile, previous_profile, as_of)
-        writes.stage()
-        summaries = [_store_stages(session, writes, model, result.stages[model.name],
-                                   previous[model.name], frame, as_of,
-                                   prospects=prospects if model.includes_prospects else 0)
-                     for model in models]
-        # a first refresh writes every customer's stage in every model: the look-up
-        # index is built once afterwards
-        first = all(table.empty for table in previous.values())
-        with bulk.deferred_indexes(session.connection(), STAGES) if first else nullcontext():
-            writes.apply()
-    except BaseException:
-        writes.discard()
-        raise
+    active = active_models(home=settings.home, config=config)
+    # The engine touches no store: it runs in a worker thread while this one reads what
+    # the previous refresh stored (mostly waiting on the reading child process), before
+    # this one writes anything, then builds and stages the stage rows as soon as the
+    # engine has assigned them (while it computes the profiles). A preset keeps the name
+    # of the model it stands in for.
+    assigned: Future[tuple[list[StageModel], dict[str, pd.DataFrame]]] = Future()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        computing = pool.submit(
+            compute, frame, models=active, config=config, category_spend=category_spend,
+            stage_evidence=False,
+            on_stages=lambda models, stages: assigned.set_result((models, stages)))
+        reading = time.perf_counter()
+        previous = _previous(session, [model.name for model in active])
+        prospects = inputs.open_prospects(session=session)
+        reading = time.perf_counter() - reading
+        either: list[Future[Any]] = [assigned, computing]
+        wait(either, return_when=FIRST_COMPLETED)
+        if not assigned.done():
+            computing.result()  # the engine's error
+        models, stages = assigned.result(timeout=0)  # presets swapped in
+        clock = time.perf_counter()
+        # two plans: the profiles are staged (in a child process) while the stage rows
+        # are written
+        stage_writes = bulk.Plan(session.connection())
+        profile_writes = bulk.Plan(session.connection())
+        try:
+            summaries = [_store_stages(session, stage_writes, model, stages[model.name],
+                                       previous.stages[model.name], frame, as_of,
+                                       prospects=prospects if model.includes_prospects else 0)
+                         for model in models]
+            stage_writes.stage()  # in a child process while the engine computes the rest
+            staging = time.perf_counter() - clock
+            result = computing.result()
+            clock = time.perf_counter()
+            _store_profile(session, profile_writes, result.profile, previous.profile, as_of)
+            profile_writes.stage()
+            # a first refresh writes every customer's stage in every model: the look-up
+            # index is built once afterwards
+            first = all(table.num_rows == 0 for table in previous.stages.values())
+            with bulk.deferred_indexes(session.connection(), STAGES) if first \
+                    else nullcontext():
+                stage_writes.apply()
+            profile_writes.apply()
+        except BaseException:
+            stage_writes.discard()
+            profile_writes.discard()
+            raise
     _store_levels(session, result.segment_levels, as_of)
     moved_down = sum(s.moved_down for s in summaries)
+    # the previous rows were read and the stage rows built while the engine ran
     timings = {"load": round(load_seconds, 4), **result.timings,
+               "read_previous": round(reading, 4), "stage_rows": round(staging, 4),
                "store": round(time.perf_counter() - clock, 4)}
     evidence = DataEvidence(signals=result.signals.as_dict(), presets=result.presets,
                             default_margin=config.default_margin,
@@ -135,47 +161,63 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
         value_tiers=_counts(result.profile["value_tier"]),
         needs_segments=_counts(result.profile["needs_segment"].dropna()),
         segments=len(result.segment_levels), timings=timings, evidence=evidence)
-
-
 def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
-def _previous(session: Session, models: list[StageModel],
-              profile_columns: list[str]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """What the previous refresh stored: each model's stage rows (id, customer, stage,
-    rank; not the evidence) and the profiles, read before this refresh writes."""
+@dataclass
+class _Stored:
+    """What the previous refresh stored, as Arrow: each model's stage rows (prev_id,
+    customer_id, prev_stage, prev_rank; not the evidence) and the profiles (id,
+    customer_id and every profile column)."""
+
+    stages: dict[str, pa.Table]
+    profile: pa.Table
+
+
+PROFILE_COLUMNS = tuple(c.name for c in PROFILES.columns
+                        if c.name not in ("id", "customer_id", "as_of"))
+
+
+def _previous(session: Session, models: list[str]) -> _Stored:
+    """What the previous refresh stored, read before this refresh writes (one child
+    process on a SQLite file, see :func:`kithkin.database.bulk.selects_to_arrow`)."""
     connection = session.connection()
     counts = dict(session.execute(select(CustomerStage.model, func.count())
                                   .group_by(CustomerStage.model)).all())
-    queries = {model.name: select(
+    queries = {name: select(
         STAGES.c.id.label("prev_id"), STAGES.c.customer_id,
         STAGES.c.stage.label("prev_stage"), STAGES.c.rank.label("prev_rank"),
-    ).where(STAGES.c.model == model.name) for model in models}
-    expected = {model.name: int(counts.get(model.name, 0)) for model in models}
-    queries["__profile__"] = select(
-        PROFILES.c.id, PROFILES.c.customer_id,
-        *(PROFILES.c[name].label(f"{name}__prev") for name in profile_columns))
+    ).where(STAGES.c.model == name) for name in models}
+    expected = {name: int(counts.get(name, 0)) for name in models}
+    queries["__profile__"] = select(PROFILES.c.id, PROFILES.c.customer_id,
+                                    *(PROFILES.c[name] for name in PROFILE_COLUMNS))
     expected["__profile__"] = int(session.execute(
         select(func.count()).select_from(PROFILES)).scalar_one())
     tables = bulk.selects_to_arrow(connection, queries, expected_rows=expected)
-    profile = tables.pop("__profile__").to_pandas().astype(
-        {"id": "int64", "customer_id": "int64"})
-    stages = {name: table.to_pandas().astype({"prev_id": "int64", "customer_id": "int64",
-                                               "prev_rank": float, "prev_stage": object})
-              for name, table in tables.items()}
-    return stages, profile
+    profile = tables.pop("__profile__")
+    return _Stored(stages=tables, profile=profile)
 
 
-def _stale_rules(session: Session, model: StageModel, previous: pd.DataFrame) -> set[str]:
+def _positions(keys: npt.NDArray[np.int64], stored: pa.ChunkedArray | pa.Array
+               ) -> npt.NDArray[np.intp]:
+    """Where each of ``keys`` is in ``stored`` (unique ids), -1 where it is not."""
+    return np.asarray(pd.Index(np.asarray(stored, dtype=np.int64)).get_indexer(keys),
+                      dtype=np.intp)
+
+
+def _stale_rules(session: Session, model: StageModel, previous: pa.Table,
+                 codes: npt.NDArray[np.intp], names: list[str]) -> set[str]:
     """Stages whose stored rule text is not the model's any more (the model was edited).
 
     Every row of a stage holds the same rule text (a refresh rewrites all of them when it
-    changes), so one row per stage is read."""
-    if previous.empty:
+    changes), so one row per stage is read. ``codes`` index ``names``, the stored stages."""
+    if previous.num_rows == 0:
         return set()
     current = {spec["stage"]: spec["rule"] for spec, _ in evidence_specs(model)}
-    ids = [int(i) for i in previous.groupby("prev_stage", sort=False)["prev_id"].first()]
+    _, first = np.unique(codes, return_index=True)
+    stored_ids = previous.column("prev_id").to_numpy()
+    ids = [int(stored_ids[i]) for i in first]
     stale = set()
     for stage, evidence in session.execute(select(
             CustomerStage.stage, CustomerStage.evidence).where(CustomerStage.id.in_(ids))):
@@ -184,8 +226,12 @@ def _stale_rules(session: Session, model: StageModel, previous: pd.DataFrame) ->
     return stale
 
 
+def _date_column(value: date, rows: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.date32()), rows)
+
+
 def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
-                  assigned: pd.DataFrame, previous: pd.DataFrame, frame: pd.DataFrame,
+                  assigned: pd.DataFrame, previous: pa.Table, frame: pd.DataFrame,
                   as_of: date, *, prospects: int) -> ModelRefreshSummary:
     """Record moves (with evidence) and bring the model's current stages up to date.
 
@@ -197,58 +243,83 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
     the refresh that last changed it, and its evidence names the rule that matched: the
     values shown with it are the current ones, from the relationship profile (see
     :func:`explain`). ``assigned`` and ``frame`` are row-aligned (one row per customer,
-    same order); ``prospects`` (open prospects) are added to the lowest stage's count."""
-    merged = assigned[["customer_id", "stage", "rank"]].merge(
-        previous, on="customer_id", how="left")
-    is_new = merged["prev_stage"].isna().to_numpy()
-    moved = ~is_new & (merged["prev_stage"].to_numpy() != merged["stage"].to_numpy())
-    prev_rank = merged["prev_rank"].to_numpy(dtype=float, na_value=np.nan)
-    ranks = merged["rank"].to_numpy()
-    direction = np.where(ranks > prev_rank, "up", "down")[moved]
-    stale = _stale_rules(session, model, previous)
-    restated = ~is_new & ~moved & merged["stage"].isin(stale).to_numpy()
+    same order); ``prospects`` (open prospects) are added to the lowest stage's count.
+    Stages are compared by their position in the model (names are unique in a model),
+    a stored stage the model no longer has by its name."""
+    customers = assigned["customer_id"].to_numpy(dtype=np.int64)
+    ranks = assigned["rank"].to_numpy().astype(np.int64)
+    at = _positions(customers, previous.column("customer_id"))
+    is_new = at < 0
+    # the stored stage of each customer as an index into `stored_names`
+    encoded = previous.column("prev_stage").combine_chunks().dictionary_encode()
+    stored_names = [str(name) for name in encoded.dictionary.to_pylist()]
+    stored_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+    position = {name: n for n, name in enumerate(model.stage_names)}
+    # stored stage -> its position in the model now (-1: gone from the model)
+    stored_position = np.array([position.get(name, -1) for name in stored_names] or [-1],
+                               dtype=np.int64)
+    prev_codes = np.where(is_new, 0, stored_codes[np.where(is_new, 0, at)]
+                          if len(stored_codes) else 0)
+    prev_position = np.where(is_new, -2, stored_position[prev_codes])
+    moved = ~is_new & (prev_position != ranks)
+    stored_rank = np.asarray(previous.column("prev_rank").to_numpy(), dtype=np.int64)
     moved_rows = np.flatnonzero(moved)
-    move_evidence = grouped_records_json(frame.iloc[moved_rows], ranks[moved_rows],
-                                         evidence_specs(model))
+    prev_rank = stored_rank[at[moved_rows]] if len(moved_rows) else np.zeros(0, np.int64)
+    direction = np.where(ranks[moved_rows] > prev_rank, "up", "down")
+    stale = _stale_rules(session, model, previous, stored_codes, stored_names)
+    stale_positions = [position[name] for name in stale if name in position]
+    restated = ~is_new & ~moved & np.isin(ranks, stale_positions)
+    specs = evidence_specs(model)
+    move_evidence = grouped_records_json(frame.iloc[moved_rows], ranks[moved_rows], specs)
     # A move also says why the customer no longer meets the stage it left (when that
     # stage still exists in the model: a user may have edited the model in between).
-    left_rank = merged["prev_stage"].map({s.name: s.rank for s in model.stages}).to_numpy(
-        dtype=float, na_value=np.nan)
-    left = moved & ~np.isnan(left_rank)
+    left_position = prev_position[moved_rows]
+    left = left_position >= 0
     if left.any():
-        left_rows = np.flatnonzero(left)
-        left_json = left_stage_evidence(model, frame, left_rows,
-                                        left_rank[left_rows].astype(int))
-        position = np.flatnonzero(left[moved])
-        move_evidence[position] = with_member(move_evidence[position], "left", left_json)
-    moves = merged[moved]
+        left_json = left_stage_evidence(model, frame, moved_rows[left], left_position[left])
+        move_evidence[left] = with_member(move_evidence[left], "left", left_json)
+    names = np.array(model.stage_names, dtype=object)
+    from_stage = np.array(stored_names, dtype=object)[prev_codes[moved_rows]] \
+        if len(moved_rows) else np.zeros(0, dtype=object)
     writes.append(CHANGES, pd.DataFrame({
-        "customer_id": moves["customer_id"], "model": model.name, "as_of": as_of,
-        "from_stage": moves["prev_stage"], "to_stage": moves["stage"],
-        "from_rank": prev_rank[moved].astype(int), "to_rank": moves["rank"].astype(int),
+        "customer_id": customers[moved_rows], "model": model.name, "as_of": as_of,
+        "from_stage": from_stage, "to_stage": names[ranks[moved_rows]],
+        "from_rank": prev_rank, "to_rank": ranks[moved_rows],
         "direction": direction, "evidence": move_evidence}))
 
     # a stage row names the stage and its rule; explain adds the current values
-    headers = np.array([json.dumps(spec) for spec, _ in evidence_specs(model)], dtype=object)
-    current = pd.DataFrame({
-        "customer_id": merged["customer_id"], "model": model.name, "stage": merged["stage"],
-        "rank": merged["rank"].astype(int), "since": as_of, "as_of": as_of,
-        "evidence": headers[ranks]})
-    first = current[is_new]
-    writes.append(STAGES, first.assign(
-        assigned_at=as_of, first_stage=first["stage"], first_rank=first["rank"]))
-    writes.update_by_id(STAGES, current.loc[
-        moved, ["stage", "rank", "since", "as_of", "evidence"]].assign(
-        id=merged.loc[moved, "prev_id"].to_numpy(dtype="int64")))
-    writes.update_by_id(STAGES, current.loc[restated, ["as_of", "evidence"]].assign(
-        id=merged.loc[restated, "prev_id"].to_numpy(dtype="int64")))
-    gone = previous.loc[~previous["customer_id"].isin(assigned["customer_id"]), "prev_id"]
+    stage_text = pa.array(model.stage_names, pa.string())
+    headers = pa.array([json.dumps(spec) for spec, _ in specs], pa.string())
+    first = np.flatnonzero(is_new)
+    first_ranks = pa.array(ranks[first])
+    first_stage = stage_text.take(first_ranks)
+    dates = _date_column(as_of, len(first))
+    writes.append(STAGES, pa.table({
+        "customer_id": pa.array(customers[first]),
+        "model": pa.repeat(pa.scalar(model.name, pa.string()), len(first)),
+        "stage": first_stage, "rank": first_ranks, "since": dates, "as_of": dates,
+        "evidence": headers.take(first_ranks), "assigned_at": dates,
+        "first_stage": first_stage, "first_rank": first_ranks}))
+    stored_ids = previous.column("prev_id").to_numpy()
+    moved_ranks = pa.array(ranks[moved_rows])
+    dates = _date_column(as_of, len(moved_rows))
+    writes.update_by_id(STAGES, pa.table({
+        "stage": stage_text.take(moved_ranks), "rank": moved_ranks, "since": dates,
+        "as_of": dates, "evidence": headers.take(moved_ranks),
+        "id": pa.array(stored_ids[at[moved_rows]])}))
+    restated_rows = np.flatnonzero(restated)
+    writes.update_by_id(STAGES, pa.table({
+        "as_of": _date_column(as_of, len(restated_rows)),
+        "evidence": headers.take(pa.array(ranks[restated_rows])),
+        "id": pa.array(stored_ids[at[restated_rows]])}))
+    kept = np.zeros(previous.num_rows, dtype=bool)
+    kept[at[~is_new]] = True
+    gone = pd.Series(stored_ids[~kept])
     _keep_first_assignments(session, gone)
     bulk.delete_by_id(session.connection(), STAGES, gone)
 
-    distribution = {name: int(n) for name, n in
-                    assigned["stage"].value_counts().reindex(model.stage_names,
-                                                             fill_value=0).items()}
+    counted = np.bincount(ranks, minlength=len(model.stages))
+    distribution = {stage.name: int(counted[stage.rank]) for stage in model.stages}
     distribution[model.stages[0].name] += prospects
     session.execute(delete(StageCount).where(StageCount.as_of == as_of,
                                              StageCount.model == model.name))
@@ -284,33 +355,72 @@ def _keep_first_assignments(session: Session, ids: pd.Series) -> None:
              "evidence": json.dumps({"stage": row.first_stage})} for row in rows])
 
 
-def _same(now: pd.Series, before: pd.Series) -> npt.NDArray[np.bool_]:
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                or pa.types.is_boolean(kind))
+
+
+def _same(now: pa.ChunkedArray, before: pa.ChunkedArray) -> npt.NDArray[np.bool_]:
     """Equal values, missing equal to missing (numbers compared as floats)."""
-    if is_numeric_dtype(now.dtype) and is_numeric_dtype(before.dtype):
-        a = now.to_numpy(dtype=float, na_value=np.nan)
-        b = before.to_numpy(dtype=float, na_value=np.nan)
+    if _is_number(now.type) and _is_number(before.type):
+        a = now.cast(pa.float64()).to_numpy()
+        b = before.cast(pa.float64()).to_numpy()
         return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))
-    return np.asarray((now.to_numpy(dtype=object) == before.to_numpy(dtype=object)) | (
-        now.isna().to_numpy() & before.isna().to_numpy()))
+    if now.type != before.type:
+        now = now.cast(before.type) if not _is_number(now.type) else now.cast(pa.string())
+        before = before.cast(now.type)
+    equal = pc.fill_null(pc.equal(now, before), False)
+    missing = pc.and_(pc.is_null(now), pc.is_null(before))
+    return np.asarray(pc.or_(equal, missing).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _arrow(values: pd.Series, column: Column[Any]) -> pa.Array:
+    """One column as Arrow: text straight to strings (inferring the type of a million
+    Python strings costs more than the conversion), the rest as Arrow infers it (the
+    landing port casts to the column's type; NaN is null either way)."""
+    kind = bulk.arrow_type(column)
+    if values.dtype == object and pa.types.is_string(kind):
+        try:
+            return pa.array(values.to_numpy(), type=kind, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pa.array(values.to_numpy(), from_pandas=True)
 
 
 def _store_profile(session: Session, writes: bulk.Plan, profile: pd.DataFrame,
-                   previous: pd.DataFrame, as_of: date) -> None:
+                   previous: pa.Table, as_of: date) -> None:
     """Insert new customers' profiles, update the changed ones in place, delete those of
-    customers no longer in the metrics; an unchanged row keeps the as-of that wrote it."""
+    customers no longer in the metrics; an unchanged row keeps the as-of that wrote it.
+    Compared column by column in Arrow (a missing value equals a missing one)."""
     names = [c for c in profile.columns if c != "customer_id"]
-    merged = profile.merge(previous, on="customer_id", how="left")
-    is_new = merged["id"].isna().to_numpy()
-    differs = np.zeros(len(merged), dtype=bool)
+    current = pa.table({name: _arrow(profile[name], PROFILES.c[name])
+                        for name in profile.columns})
+    at = _positions(profile["customer_id"].to_numpy(dtype=np.int64),
+                    previous.column("customer_id"))
+    is_new = at < 0
+    stored = np.flatnonzero(~is_new)
+    kept = np.zeros(previous.num_rows, dtype=bool)
+    kept[at[stored]] = True
+    if np.all(np.diff(at[stored]) > 0):
+        # the usual case: both in customer order, so the rows pair up without a copy
+        # when no customer came or went
+        now = current if not is_new.any() else current.filter(pa.array(~is_new))
+        before = previous if kept.all() else previous.filter(pa.array(kept))
+    else:
+        now = current.take(pa.array(stored))
+        # the read's many small batches take slowly
+        before = previous.combine_chunks().take(pa.array(at[stored]))
+    differs = np.zeros(len(stored), dtype=bool)
     for name in names:
-        differs |= ~_same(merged[name], merged[f"{name}__prev"])
-    current = profile.assign(as_of=as_of)
-    writes.append(PROFILES, current[is_new])
-    updated = differs & ~is_new
-    writes.update_by_id(PROFILES, current.loc[updated, [*names, "as_of"]].assign(
-        id=merged.loc[updated, "id"].to_numpy(dtype="int64")))
-    gone = ~previous["customer_id"].isin(profile["customer_id"])
-    bulk.delete_by_id(session.connection(), PROFILES, previous.loc[gone, "id"])
+        differs |= ~_same(now.column(name), before.column(name))
+    dated = current.append_column("as_of", _date_column(as_of, current.num_rows))
+    writes.append(PROFILES, dated.filter(pa.array(is_new)))
+    updated = np.zeros(len(current), dtype=bool)
+    updated[stored[differs]] = True
+    writes.update_by_id(PROFILES, dated.select([*names, "as_of"]).filter(pa.array(updated))
+                        .append_column("id", before.column("id").filter(pa.array(differs))))
+    bulk.delete_by_id(session.connection(), PROFILES,
+                      pd.Series(previous.column("id").to_numpy()[~kept]))
 
 
 def _store_levels(session: Session, recommended: pd.DataFrame, as_of: date) -> None:
