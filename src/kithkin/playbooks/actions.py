@@ -247,7 +247,8 @@ def _messages(session: Session, firings: Firings, action: Action, index: int,
         ["customer_id", "channel", "purpose", "template", "recipient", "context", "status",
          "skip_reason", "reason", "attempts", "idempotency_key", "dedupe_key", "created_at",
          "updated_at"], query).returning(Message.skip_reason)
-    reasons: Counter[str] = Counter(session.execute(statement).scalars())
+    # Core, not the ORM: the reasons come back as plain rows
+    reasons: Counter[str] = Counter(session.connection().execute(statement).scalars())
     for reason, count in reasons.items():
         outcome.skip(f"message:{reason}", count)
     outcome.messages += sum(reasons.values())

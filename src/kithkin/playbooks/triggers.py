@@ -25,6 +25,7 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.engine import AnalyticsSource, to_pandas
 from kithkin.analytics.models import CustomerMetric
 from kithkin.database import bulk
 from kithkin.interactions.models import Interaction, InteractionKind, TicketStatus
@@ -77,8 +78,9 @@ class Facts:
     the widest window of its purchase rules, and the latest metrics (lapse, anniversary).
     """
 
-    def __init__(self, session: Session, as_of: date, rules: list[Rule]) -> None:
-        self.session, self.as_of = session, as_of
+    def __init__(self, session: Session, as_of: date, rules: list[Rule],
+                 source: AnalyticsSource | None = None) -> None:
+        self.session, self.as_of, self.source = session, as_of, source
         spans = [window(rule, as_of) for rule in rules if rule.trigger == "purchase"]
         self._span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
         self._purchases: pd.DataFrame | None = None
@@ -93,6 +95,18 @@ class Facts:
         t = Transaction
         return select(t.id, t.customer_id, t.ordered_at, t.amount).where(
             t.ordered_at >= _start(first), t.ordered_at < _start(last + timedelta(days=1)))
+
+    def span_orders(self) -> pd.DataFrame | None:
+        """The orders of the purchase rules' span from the analytics ``source`` (the
+        snapshot a refresh just took; the store has no index on the order date, so
+        its read scans every order); None without a source or a purchase rule."""
+        if self.source is None or self._span is None:
+            return None
+        first, last = self._span
+        tx = self.source.transactions
+        return to_pandas(self.source, tx.filter(
+            (tx.ordered_at >= _start(first)) & (tx.ordered_at < _start(last + timedelta(days=1)))
+        ).select("id", "customer_id", "ordered_at", "amount"))
 
     def purchases(self) -> pd.DataFrame:
         """id, customer_id, day, amount of the orders in the purchase rules' span."""
