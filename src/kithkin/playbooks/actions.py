@@ -252,6 +252,8 @@ def _messages(session: Session, firings: Firings, action: Action, index: int,
     for reason, count in reasons.items():
         outcome.skip(f"message:{reason}", count)
     outcome.messages += sum(reasons.values())
+    if sum(reasons.values()) >= firings.count:
+        return  # every firing's message was skipped: none left to queue
     # the ones that pass: queued one by one (frequency cap, rendering)
     passing = pd.DataFrame(session.execute(select(
         decided.c.customer_id, decided.c.occurrence, decided.c.occurred_on,

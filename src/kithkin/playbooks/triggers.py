@@ -120,7 +120,9 @@ class Facts:
 
     def set_purchases(self, rows: pd.DataFrame) -> None:
         """The orders, read by the caller with other large reads (one ADBC child)."""
-        rows["day"] = _dates(rows["ordered_at"]) if len(rows) else pd.Series(dtype=object)
+        # the UTC day as a datetime64 (compared in C); dates are made only for the due
+        rows["day"] = pd.to_datetime(rows["ordered_at"], utc=True).dt.tz_localize(None) \
+            .dt.normalize() if len(rows) else pd.Series(dtype="datetime64[ns]")
         self._purchases = rows
 
     @property
@@ -160,10 +162,10 @@ def _by_id(session: Session, query: Any, when: str) -> pd.DataFrame:
 def purchase(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     first, last = window(rule, as_of)
     rows = facts.purchases()
-    keep = ((rows["day"] >= first) & (rows["day"] <= last)
+    keep = ((rows["day"] >= pd.Timestamp(first)) & (rows["day"] <= pd.Timestamp(last))
             & (rows["amount"] > float(rule.params.get("min_amount", 0)))).to_numpy()
     return _frame(rows["customer_id"].to_numpy()[keep], rows["id"].to_numpy()[keep],
-                  rows["day"][keep])
+                  rows["day"][keep].dt.date)
 
 
 def stage_change(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
@@ -260,8 +262,9 @@ def lapse(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
                 & (due >= pd.Timestamp(first)).to_numpy() & (due <= pd.Timestamp(end))
                 .to_numpy())
     chosen = rows[keep]
-    days = last_day[keep].dt.date
-    return _frame(chosen["customer_id"], [f"lapse:{d.isoformat()}" for d in days], days)
+    episodes = last_day[keep]
+    return _frame(chosen["customer_id"], "lapse:" + episodes.dt.strftime("%Y-%m-%d"),
+                  episodes.dt.date)
 
 
 def anniversary(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
