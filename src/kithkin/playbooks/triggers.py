@@ -85,6 +85,7 @@ class Facts:
         self._span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
         self._purchases: pd.DataFrame | None = None
         self._metrics: pd.DataFrame | None = None
+        self._latest: date | None = None
         self._needs_metrics = any(r.trigger in METRIC_TRIGGERS for r in rules)
 
     def purchases_query(self) -> Any | None:
@@ -131,24 +132,39 @@ class Facts:
 
     def metrics_query(self) -> tuple[Any, int] | None:
         """The query of the latest stored metrics on or before the as-of (what the
-        refresh computed) and its row count; None when none is stored."""
+        refresh computed) and its row count; None when none is stored.
+
+        A block is written by one statement, so its ids are one range: read by id
+        range (the table's own order), where the as-of index would fetch the rows in
+        its key order, page by page at random; the rows of another date that fall in
+        the range (none, unless blocks were written at once) are dropped on reading."""
         m = CustomerMetric
         latest = self.session.scalar(select(func.max(m.as_of)).where(m.as_of <= self.as_of))
         if latest is None:
             return None
-        expected = self.session.scalar(select(func.count()).where(m.as_of == latest)) or 0
-        return select(m.customer_id, *METRIC_COLUMNS).where(m.as_of == latest), expected
+        self._latest = latest
+        first, last, expected = self.session.execute(select(
+            func.min(m.id), func.max(m.id), func.count()).where(m.as_of == latest)).one()
+        return select(m.customer_id, m.as_of, *METRIC_COLUMNS).where(
+            m.id >= first, m.id <= last), int(expected or 0)
 
     def metrics(self) -> pd.DataFrame:
         if self._metrics is None:
             found = self.metrics_query()
-            self._metrics = pd.DataFrame(columns=["customer_id", *(
-                c.key for c in METRIC_COLUMNS)]) if found is None else _read(
-                self.session, found[0], found[1])
+            if found is None:
+                self._metrics = pd.DataFrame(columns=["customer_id", *(
+                    c.key for c in METRIC_COLUMNS)])
+            else:
+                self.set_metrics(_read(self.session, found[0], found[1]))
+        assert self._metrics is not None
         return self._metrics
 
     def set_metrics(self, frame: pd.DataFrame) -> None:
-        """Metrics read by the caller with other large reads (one ADBC child process)."""
+        """Metrics read by the caller with other large reads (one ADBC child process),
+        by :meth:`metrics_query`."""
+        if "as_of" in frame.columns:
+            same = pd.to_datetime(frame["as_of"]) == pd.Timestamp(self._latest)
+            frame = frame[same.to_numpy()].drop(columns="as_of").reset_index(drop=True)
         self._metrics = frame
 
 
