@@ -21,7 +21,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -65,10 +67,20 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True).dt.date
 
 
+def _text(values: Any) -> npt.NDArray[np.object_]:
+    """Occurrences as text; ids (integers) are formatted in Arrow, not one by one."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        text: npt.NDArray[np.object_] = pa.array(array).cast(pa.string()).to_numpy(
+            zero_copy_only=False)
+        return text
+    formatted: npt.NDArray[np.object_] = pd.Series(values, dtype=object).astype(str).to_numpy()
+    return formatted
+
+
 def _frame(customers: Any, occurrences: Any, days: Any) -> pd.DataFrame:
     frame = pd.DataFrame({"customer_id": np.asarray(customers, dtype="int64"),
-                          "occurrence": pd.Series(occurrences, dtype=object).astype(str)
-                          .to_numpy(),
+                          "occurrence": _text(occurrences),
                           "occurred_on": list(days)})
     return frame[COLUMNS]
 
