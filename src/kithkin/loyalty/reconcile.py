@@ -16,7 +16,7 @@ from datetime import date as date_type
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource, to_pandas
@@ -32,10 +32,7 @@ def read_ledger(session: Session) -> tuple[pd.DataFrame, set[str]]:
     """Every entry's customer, kind, points, order and date; the keys of the reversals
     and expiries already stored (the only keys these steps can repeat)."""
     conn = session.connection()
-    # counted first: a large read of a SQLite file is decoded in C (ADBC), not row by row
-    rows = session.scalar(select(func.count()).select_from(_entry)) or 0
-    ledger = bulk.select_to_arrow(conn, select(*(_entry.c[n] for n in LEDGER)),
-                                  expected_rows=rows).to_pandas()
+    ledger = bulk.select_to_arrow(conn, select(*(_entry.c[n] for n in LEDGER))).to_pandas()
     keys: set[str] = set(session.scalars(select(_entry.c.source_key).where(
         _entry.c.kind.in_([EntryKind.REVERSE.value, EntryKind.EXPIRE.value]))))
     return ledger, keys
