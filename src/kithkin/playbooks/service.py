@@ -13,7 +13,6 @@ no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -210,21 +209,6 @@ def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None) -> pa
     return bulk.conform(FIRINGS, pd.concat(parts, ignore_index=True)).sort_by("dedupe_key")
 
 
-def _record(session: Session, rows: pa.Table) -> int:
-    """Insert the firings not recorded yet. On SQLite, a run that records more firings
-    than are stored (a first run, a new playbook) builds the table's other indexes once
-    after; PostgreSQL keeps them (overlapping runs are not serialised there, and two
-    runs dropping the same index deadlock)."""
-    if rows.num_rows == 0:
-        return 0
-    conn = session.connection()
-    # the largest id bounds the stored count from above, and costs one index seek
-    defer = conn.dialect.name == "sqlite" and rows.num_rows > (
-        session.scalar(select(func.max(FIRINGS.c.id))) or 0)
-    with bulk.deferred_indexes(conn, FIRINGS) if defer else nullcontext():
-        return bulk.insert_new(conn, FIRINGS, rows, key=["dedupe_key"])
-
-
 def _recorded_counts(session: Session, run_id: int) -> dict[tuple[str, str], tuple[int, int]]:
     """(playbook, rule) -> (firings, of which held out) this run recorded."""
     f = FIRINGS.c
@@ -242,7 +226,8 @@ def apply(*, session: Session, plans: list[RulePlan], as_of: date, run_id: int,
     ones this run recorded. ``timings`` gets the seconds spent recording."""
     clock = time.perf_counter()
     rows = firing_rows(plans, as_of=as_of, run_id=run_id)
-    inserted = _record(session, rows)
+    inserted = bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"]) \
+        if rows.num_rows else 0
     # a concurrent run (PostgreSQL) recorded some first: count what this one recorded
     counts = None if inserted == rows.num_rows else _recorded_counts(session, run_id)
     if timings is not None:
