@@ -165,13 +165,16 @@ def refresh_relationships(*, engine: Engine, settings: Settings,
             session=session, settings=settings, as_of=result.as_of, metrics=block, events=events)
 
 
-def run_playbooks(*, engine: Engine, settings: Settings, result: RefreshResult) -> None:
+def run_playbooks(*, engine: Engine, settings: Settings, result: RefreshResult,
+                  source: analytics_engine.AnalyticsSource | None = None) -> None:
     """Every active playbook over the refreshed results (metrics, stages, interactions,
-    memberships). A playbook error (an edited playbooks.toml naming a missing playbook...)
-    does not undo the refresh: it is kept on the result and in ``playbook_run``."""
+    memberships; the orders from ``source``, the refresh's snapshot). A playbook error
+    (an edited playbooks.toml naming a missing playbook...) does not undo the refresh:
+    it is kept on the result and in ``playbook_run``."""
     try:
         result.playbooks = playbook_service.run(engine=engine, settings=settings,
-                                                as_of=result.as_of, mode="refresh")
+                                                as_of=result.as_of, mode="refresh",
+                                                source=source)
     except KithkinError as exc:
         result.playbooks_error = str(exc)
         playbook_service.record_failure(engine=engine, as_of=result.as_of, mode="refresh",
@@ -298,6 +301,6 @@ def run(
     with step("loyalty"):
         grant_points(engine=engine, settings=settings, source=source, result=result)
     with step("playbooks"):
-        run_playbooks(engine=engine, settings=settings, result=result)
+        run_playbooks(engine=engine, settings=settings, result=result, source=source)
     record_timings(engine=engine, result=result)
     return result

@@ -48,8 +48,13 @@ def rewarded_orders(source: AnalyticsSource, programme: Programme) -> ir.Table:
 def entries(source: AnalyticsSource, programme: Programme, *, until: datetime,
             earliest: datetime | None) -> pa.Table:
     """:func:`expression`, computed."""
-    frame = to_pandas(source, expression(source, programme, until=until, earliest=earliest))
-    return pa.Table.from_pandas(frame[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+    expr = expression(source, programme, until=until, earliest=earliest).select(*SCHEMA.names)
+    if source.engine == "pyspark":
+        frame = to_pandas(source, expr)
+        return pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
+    # straight to Arrow: no pandas round trip of a million entries
+    table: pa.Table = source.backend.to_pyarrow(expr)
+    return table.cast(SCHEMA)
 
 
 def expression(source: AnalyticsSource, programme: Programme, *, until: datetime,

@@ -331,8 +331,9 @@ def _land(session: Session, computed: pa.Table, ledger: pd.DataFrame,
     stored = pa.Table.from_pandas(ledger.loc[granted, keys.names], schema=keys,
                                   preserve_index=False)
     fresh = computed.join(stored, keys=keys.names, join_type="left anti")
-    prefixes = pa.array([earning.PREFIX[kind] for kind in fresh.column("kind").to_pylist()],
-                        pa.string())
+    kinds = pa.array(list(earning.PREFIX), pa.string())
+    prefixes = pa.array(list(earning.PREFIX.values()), pa.string()).take(
+        pc.index_in(fresh.column("kind"), value_set=kinds))
     fresh = fresh.append_column("source_key", pc.binary_join_element_wise(
         prefixes, pc.cast(fresh.column("transaction_id"), pa.string()), ""))
     if fresh.num_rows:
@@ -344,7 +345,7 @@ def _land(session: Session, computed: pa.Table, ledger: pd.DataFrame,
                 else nullcontext():
             bulk.insert_new(conn, _entry, bulk.conform(
                 _entry, fresh, constants={"created_at": now}), key=["source_key"])
-    landed: pd.DataFrame = fresh.to_pandas()
+    landed: pd.DataFrame = fresh.select(reconcile.LEDGER).to_pandas()
     return landed
 
 

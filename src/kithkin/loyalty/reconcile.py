@@ -53,7 +53,7 @@ def reversals(session: Session, programme: Programme, source: AnalyticsSource, *
         [EntryKind.EARN.value, EntryKind.REVERSE.value])
     if earliest is not None:
         alive &= ledger["occurred_at"] > earliest
-    net = ledger[alive].groupby("transaction_id")["points"].sum()
+    net = ledger[alive].groupby("transaction_id", sort=False)["points"].sum()
     earned = orders.merge(net.rename("points"), left_on="id", right_index=True)
     earned = earned[earned["points"] > 0].reset_index(drop=True)
     earned["target"] = programme.orders_points(earned["amount"].to_numpy(dtype=float))
@@ -66,7 +66,7 @@ def reversals(session: Session, programme: Programme, source: AnalyticsSource, *
         "reason": "order " + fell["id"].astype(str) + " refunded to "
                   + fell["amount"].map("{:.2f}".format)})]
     refunds = orders[orders["amount"] < 0]
-    first = ledger.groupby("customer_id")["occurred_at"].min()
+    first = ledger.groupby("customer_id", sort=False)["occurred_at"].min()
     since = refunds["customer_id"].map(first)
     refunds = refunds[since.notna() & (since <= refunds["ordered_at"])]
     owed = programme.orders_points(-refunds["amount"].to_numpy(dtype=float)) \
@@ -83,7 +83,7 @@ def reversals(session: Session, programme: Programme, source: AnalyticsSource, *
     if due.empty:
         return 0, ledger
     due = due.sort_values(["occurred_at", "source_key"], kind="stable")
-    balance = ledger.groupby("customer_id")["points"].sum()
+    balance = ledger.groupby("customer_id", sort=False)["points"].sum()
     left = {int(c): int(balance.get(c, 0)) for c in due["customer_id"].unique()}
     taken, reasons = [], []
     for customer, points, reason in zip(due["customer_id"].tolist(), due["points"].tolist(),

@@ -247,10 +247,13 @@ def _messages(session: Session, firings: Firings, action: Action, index: int,
         ["customer_id", "channel", "purpose", "template", "recipient", "context", "status",
          "skip_reason", "reason", "attempts", "idempotency_key", "dedupe_key", "created_at",
          "updated_at"], query).returning(Message.skip_reason)
-    reasons: Counter[str] = Counter(session.execute(statement).scalars())
+    # Core, not the ORM: the reasons come back as plain rows
+    reasons: Counter[str] = Counter(session.connection().execute(statement).scalars())
     for reason, count in reasons.items():
         outcome.skip(f"message:{reason}", count)
     outcome.messages += sum(reasons.values())
+    if sum(reasons.values()) >= firings.count:
+        return  # every firing's message was skipped: none left to queue
     # the ones that pass: queued one by one (frequency cap, rendering)
     passing = pd.DataFrame(session.execute(select(
         decided.c.customer_id, decided.c.occurrence, decided.c.occurred_on,

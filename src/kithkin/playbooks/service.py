@@ -18,11 +18,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.engine import AnalyticsSource
 from kithkin.config import Settings
 from kithkin.database import bulk
 from kithkin.database.core import session_scope
@@ -73,7 +75,8 @@ def served(config: PlaybookConfig, active: dict[str, Playbook]
 
 
 def plan(*, session: Session, settings: Settings, as_of: date,
-         only: set[str] | None = None) -> tuple[list[RulePlan], dict[str, int]]:
+         only: set[str] | None = None, source: AnalyticsSource | None = None
+         ) -> tuple[list[RulePlan], dict[str, int]]:
     """Every active rule's new firings as of ``as_of`` (nothing is written).
 
     ``only`` limits the run to some triggers (events: the event-fed ones). Returns the
@@ -86,7 +89,7 @@ def plan(*, session: Session, settings: Settings, as_of: date,
     books = served(config, active)
     facts = triggers.Facts(session, as_of, [
         rule for book, _ in books.values() for rule in book.rules
-        if only is None or rule.trigger in only])
+        if only is None or rule.trigger in only], source=source)
     levels = customer_levels(session=session, segment_kind=config.segment_kind,
                              segments=_large_reads(session, config, facts))
     by_level = {str(k): int(v) for k, v in levels["level"].value_counts().items()}
@@ -102,26 +105,60 @@ def plan(*, session: Session, settings: Settings, as_of: date,
                 continue
             found = triggers.evaluate(facts, rule, as_of)
             found = found[found["customer_id"].isin(level_of.index)].reset_index(drop=True)
-            found["dedupe_key"] = keys.firing_keys(book.name, rule.name,
-                                                   found["customer_id"], found["occurrence"])
             found["level"] = found["customer_id"].map(level_of).to_numpy()
             found["holdout"] = keys.in_holdout(found["customer_id"].to_numpy(), book.name,
                                                share)
             due.append((book, rule, found))
-    # one join of every rule's keys with the recorded firings, in the store
-    every = pd.concat([frame["dedupe_key"] for _, _, frame in due], ignore_index=True) \
-        if due else pd.Series([], dtype=object)
-    fresh = np.zeros(len(every), dtype=bool)
-    if len(every):
-        fresh[bulk.unstored(session.connection(), FIRINGS, pd.DataFrame(
-            {"dedupe_key": every}), key=["dedupe_key"])] = True
-    plans, start = [], 0
-    for book, rule, frame in due:
-        mine = fresh[start:start + len(frame)]
-        start += len(frame)
-        plans.append(RulePlan(book=book, rule=rule, due=len(frame),
-                              new=frame[mine].reset_index(drop=True)))
+    plans = []
+    for (book, rule, frame), recorded in zip(due, _recorded(session, due), strict=True):
+        new = frame[~recorded].reset_index(drop=True)
+        new["dedupe_key"] = keys.firing_keys(book.name, rule.name, new["customer_id"],
+                                             new["occurrence"])
+        plans.append(RulePlan(book=book, rule=rule, due=len(frame), new=new))
     return plans, by_level
+
+
+def _recorded(session: Session, due: list[tuple[Playbook, Rule, pd.DataFrame]]
+              ) -> list[npt.NDArray[np.bool_]]:
+    """Which of each rule's due occurrences are recorded firings already.
+
+    A firing's dedupe key is its (playbook, rule, customer, occurrence) (names hold no
+    colon), so the recorded ones are read by the (playbook, rule, occurred_on) index,
+    from the rule's earliest due day on (every rule in one read: on a SQLite file a
+    large one goes through one ADBC child process), and matched in Arrow: no key is
+    built or staged for the store to join, and a first run reads nothing. Recording
+    stays ON CONFLICT DO NOTHING on the key, so an occurrence this misses (one whose
+    day moved) or that a concurrent run records first is still recorded once."""
+    f = FIRINGS.c
+    queries, expected = {}, {}
+    for n, (book, rule, found) in enumerate(due):
+        if found.empty:
+            continue
+        where = (f.playbook == book.name, f.rule == rule.name,
+                 f.occurred_on >= min(found["occurred_on"]))
+        count = session.scalar(select(func.count()).select_from(FIRINGS).where(*where)) or 0
+        if count:
+            queries[str(n)] = select(f.customer_id, f.occurrence).where(*where)
+            expected[str(n)] = count
+    if sum(expected.values()) < ADBC_FROM:  # the plain read is faster (_large_reads)
+        expected = {}
+    stored = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected) \
+        if queries else {}
+    masks = []
+    for n, (_, _, found) in enumerate(due):
+        recorded = np.zeros(len(found), dtype=bool)
+        masks.append(recorded)
+        if str(n) not in stored:
+            continue
+        keys_due = pa.table({
+            "customer_id": pa.array(found["customer_id"].to_numpy(dtype="int64")),
+            "occurrence": pa.array(found["occurrence"].to_numpy(dtype=object), pa.string()),
+            "position": pa.array(np.arange(len(found), dtype=np.int64))})
+        matched = keys_due.join(stored[str(n)].cast(pa.schema([
+            ("customer_id", pa.int64()), ("occurrence", pa.string())])),
+            keys=["customer_id", "occurrence"], join_type="left semi")
+        recorded[matched.column("position").to_numpy()] = True
+    return masks
 
 
 def _large_reads(session: Session, config: PlaybookConfig,
@@ -137,7 +174,10 @@ def _large_reads(session: Session, config: PlaybookConfig,
     metrics = facts.metrics_query() if facts.needs_metrics else None
     if metrics is not None:
         queries["metrics"], expected["metrics"] = metrics
-    purchases = facts.purchases_query()
+    orders = facts.span_orders()
+    if orders is not None:
+        facts.set_purchases(orders)
+    purchases = None if orders is not None else facts.purchases_query()
     if purchases is not None:
         # not counted (a scan of the orders): a store of many customers has many orders
         queries["purchases"], expected["purchases"] = purchases, customers
@@ -226,8 +266,10 @@ def dry_run(*, session: Session, settings: Settings, as_of: date,
 
 
 def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual",
-        only: set[str] | None = None) -> RunReport:
-    """Evaluate and act, in one transaction under the write lock (see module docs)."""
+        only: set[str] | None = None, source: AnalyticsSource | None = None) -> RunReport:
+    """Evaluate and act, in one transaction under the write lock (see module docs).
+    ``source``: the analytics engine of a refresh that just ran, whose snapshot the
+    purchase rules read their orders from."""
 
     def once() -> RunReport:
         started = time.perf_counter()
@@ -236,7 +278,7 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
             # read before the first write: large reads of a SQLite file then go through
             # ADBC (kithkin.database.bulk.select_to_arrow)
             plans, by_level = plan(session=session, settings=settings, as_of=as_of,
-                                   only=only)
+                                   only=only, source=source)
             timings["evaluate"] = round(time.perf_counter() - started, 4)
             record = PlaybookRun(as_of=as_of, mode=mode)
             session.add(record)

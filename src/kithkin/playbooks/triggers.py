@@ -21,10 +21,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.engine import AnalyticsSource, to_pandas
 from kithkin.analytics.models import CustomerMetric
 from kithkin.database import bulk
 from kithkin.interactions.models import Interaction, InteractionKind, TicketStatus
@@ -64,10 +67,20 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True).dt.date
 
 
+def _text(values: Any) -> npt.NDArray[np.object_]:
+    """Occurrences as text; ids (integers) are formatted in Arrow, not one by one."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        text: npt.NDArray[np.object_] = pa.array(array).cast(pa.string()).to_numpy(
+            zero_copy_only=False)
+        return text
+    formatted: npt.NDArray[np.object_] = pd.Series(values, dtype=object).astype(str).to_numpy()
+    return formatted
+
+
 def _frame(customers: Any, occurrences: Any, days: Any) -> pd.DataFrame:
     frame = pd.DataFrame({"customer_id": np.asarray(customers, dtype="int64"),
-                          "occurrence": pd.Series(occurrences, dtype=object).astype(str)
-                          .to_numpy(),
+                          "occurrence": _text(occurrences),
                           "occurred_on": list(days)})
     return frame[COLUMNS]
 
@@ -77,12 +90,14 @@ class Facts:
     the widest window of its purchase rules, and the latest metrics (lapse, anniversary).
     """
 
-    def __init__(self, session: Session, as_of: date, rules: list[Rule]) -> None:
-        self.session, self.as_of = session, as_of
+    def __init__(self, session: Session, as_of: date, rules: list[Rule],
+                 source: AnalyticsSource | None = None) -> None:
+        self.session, self.as_of, self.source = session, as_of, source
         spans = [window(rule, as_of) for rule in rules if rule.trigger == "purchase"]
         self._span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
         self._purchases: pd.DataFrame | None = None
         self._metrics: pd.DataFrame | None = None
+        self._latest: date | None = None
         self._needs_metrics = any(r.trigger in METRIC_TRIGGERS for r in rules)
 
     def purchases_query(self) -> Any | None:
@@ -93,6 +108,18 @@ class Facts:
         t = Transaction
         return select(t.id, t.customer_id, t.ordered_at, t.amount).where(
             t.ordered_at >= _start(first), t.ordered_at < _start(last + timedelta(days=1)))
+
+    def span_orders(self) -> pd.DataFrame | None:
+        """The orders of the purchase rules' span from the analytics ``source`` (the
+        snapshot a refresh just took; the store has no index on the order date, so
+        its read scans every order); None without a source or a purchase rule."""
+        if self.source is None or self._span is None:
+            return None
+        first, last = self._span
+        tx = self.source.transactions
+        return to_pandas(self.source, tx.filter(
+            (tx.ordered_at >= _start(first)) & (tx.ordered_at < _start(last + timedelta(days=1)))
+        ).select("id", "customer_id", "ordered_at", "amount"))
 
     def purchases(self) -> pd.DataFrame:
         """id, customer_id, day, amount of the orders in the purchase rules' span."""
@@ -106,7 +133,9 @@ class Facts:
 
     def set_purchases(self, rows: pd.DataFrame) -> None:
         """The orders, read by the caller with other large reads (one ADBC child)."""
-        rows["day"] = _dates(rows["ordered_at"]) if len(rows) else pd.Series(dtype=object)
+        # the UTC day as a datetime64 (compared in C); dates are made only for the due
+        rows["day"] = pd.to_datetime(rows["ordered_at"], utc=True).dt.tz_localize(None) \
+            .dt.normalize() if len(rows) else pd.Series(dtype="datetime64[ns]")
         self._purchases = rows
 
     @property
@@ -115,24 +144,39 @@ class Facts:
 
     def metrics_query(self) -> tuple[Any, int] | None:
         """The query of the latest stored metrics on or before the as-of (what the
-        refresh computed) and its row count; None when none is stored."""
+        refresh computed) and its row count; None when none is stored.
+
+        A block is written by one statement, so its ids are one range: read by id
+        range (the table's own order), where the as-of index would fetch the rows in
+        its key order, page by page at random; the rows of another date that fall in
+        the range (none, unless blocks were written at once) are dropped on reading."""
         m = CustomerMetric
         latest = self.session.scalar(select(func.max(m.as_of)).where(m.as_of <= self.as_of))
         if latest is None:
             return None
-        expected = self.session.scalar(select(func.count()).where(m.as_of == latest)) or 0
-        return select(m.customer_id, *METRIC_COLUMNS).where(m.as_of == latest), expected
+        self._latest = latest
+        first, last, expected = self.session.execute(select(
+            func.min(m.id), func.max(m.id), func.count()).where(m.as_of == latest)).one()
+        return select(m.customer_id, m.as_of, *METRIC_COLUMNS).where(
+            m.id >= first, m.id <= last), int(expected or 0)
 
     def metrics(self) -> pd.DataFrame:
         if self._metrics is None:
             found = self.metrics_query()
-            self._metrics = pd.DataFrame(columns=["customer_id", *(
-                c.key for c in METRIC_COLUMNS)]) if found is None else _read(
-                self.session, found[0], found[1])
+            if found is None:
+                self._metrics = pd.DataFrame(columns=["customer_id", *(
+                    c.key for c in METRIC_COLUMNS)])
+            else:
+                self.set_metrics(_read(self.session, found[0], found[1]))
+        assert self._metrics is not None
         return self._metrics
 
     def set_metrics(self, frame: pd.DataFrame) -> None:
-        """Metrics read by the caller with other large reads (one ADBC child process)."""
+        """Metrics read by the caller with other large reads (one ADBC child process),
+        by :meth:`metrics_query`."""
+        if "as_of" in frame.columns:
+            same = pd.to_datetime(frame["as_of"]) == pd.Timestamp(self._latest)
+            frame = frame[same.to_numpy()].drop(columns="as_of").reset_index(drop=True)
         self._metrics = frame
 
 
@@ -146,10 +190,10 @@ def _by_id(session: Session, query: Any, when: str) -> pd.DataFrame:
 def purchase(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     first, last = window(rule, as_of)
     rows = facts.purchases()
-    keep = ((rows["day"] >= first) & (rows["day"] <= last)
+    keep = ((rows["day"] >= pd.Timestamp(first)) & (rows["day"] <= pd.Timestamp(last))
             & (rows["amount"] > float(rule.params.get("min_amount", 0)))).to_numpy()
     return _frame(rows["customer_id"].to_numpy()[keep], rows["id"].to_numpy()[keep],
-                  rows["day"][keep])
+                  rows["day"][keep].dt.date)
 
 
 def stage_change(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
@@ -246,8 +290,9 @@ def lapse(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
                 & (due >= pd.Timestamp(first)).to_numpy() & (due <= pd.Timestamp(end))
                 .to_numpy())
     chosen = rows[keep]
-    days = last_day[keep].dt.date
-    return _frame(chosen["customer_id"], [f"lapse:{d.isoformat()}" for d in days], days)
+    episodes = last_day[keep]
+    return _frame(chosen["customer_id"], "lapse:" + episodes.dt.strftime("%Y-%m-%d"),
+                  episodes.dt.date)
 
 
 def anniversary(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
