@@ -95,6 +95,27 @@ def combine(features: pd.DataFrame, summary: pd.DataFrame,
     return block.merge(predictions, on="customer_id", how="left")
 
 
+def chosen_signals(block: pd.DataFrame, summary: pd.DataFrame, *, full: Fitted,
+                   params: dict[str, Any], horizon_days: int) -> dict[str, np.ndarray]:
+    """The chosen model's P(alive) and expected purchases of ``summary``'s customers as
+    the models step stored them in ``block``, keyed as the at-risk score's model signals
+    (:func:`kithkin.atrisk.scoring.model_signals`) so they are not computed twice; empty
+    unless they are what it would compute: the same fitted model, a horizon of
+    ``horizon_days`` and a value for every customer."""
+    key = params.get("purchase_model")
+    if key not in full.models or float(horizon_days) != float(models.PREDICTION_DAYS):
+        return {}
+    ids = pd.Index(block["customer_id"])
+    rows = ids.get_indexer(summary["customer_id"]) if ids.is_unique else np.array([-1])
+    if (rows < 0).any():
+        return {}
+    alive = block["p_alive"].to_numpy(dtype=float)[rows]
+    expected = block["expected_purchases_90d"].to_numpy(dtype=float)[rows]
+    if not (np.isfinite(alive).all() and np.isfinite(expected).all()):
+        return {}
+    return {f"p_alive_{key}": alive, f"expected_{key}": expected}
+
+
 def score_and_assign(*, engine: Engine, settings: Settings,
                      source: analytics_engine.AnalyticsSource, as_of: date,
                      options: models.ModelOptions, summary: pd.DataFrame, block: pd.DataFrame,
@@ -108,7 +129,9 @@ def score_and_assign(*, engine: Engine, settings: Settings,
     if full is not None and full.models and len(summary):
         at_risk, _ = atrisk_pipeline.assess(
             source, as_of=as_of, holdout_days=options.holdout_days, summary=summary,
-            choice=choice, full=full, signals_now=signals)
+            choice=choice, full=full, signals_now=signals,
+            known_now=chosen_signals(block, summary, full=full, params=result.model_params,
+                                     horizon_days=options.holdout_days))
         result.model_params["at_risk"] = at_risk.record
         if at_risk.score is not None:
             scores = pd.Series(at_risk.score, index=summary["customer_id"].to_numpy())
