@@ -161,7 +161,8 @@ def record_defections(*, engine: Engine, settings: Settings, result: RefreshResu
                                                changes=changes)
         revenue = pd.Series(block["revenue"].to_numpy(), index=block["customer_id"].to_numpy())
         tasks = atrisk_service.create_exit_interviews(session=session, settings=settings,
-                                                      as_of=result.as_of, revenue=revenue)
+                                                      as_of=result.as_of, revenue=revenue,
+                                                      changes=changes)
     result.defection = {**result.model_params.get("defection", {}), "changes": written,
                         "exit_interview_tasks": tasks}
 

@@ -66,7 +66,7 @@ def fit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], *,
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-12] = 1.0
-    Z = np.column_stack([np.ones(len(X)), (X - mean) / scale])
+    Z = np.asfortranarray(np.column_stack([np.ones(len(X)), (X - mean) / scale]))
     penalty = np.r_[0.0, np.full(X.shape[1], l2)]
     n = float(len(y))
 
@@ -82,7 +82,8 @@ def fit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], *,
     for iteration in range(1, MAX_ITERATIONS + 1):
         p = special.expit(z)
         grad = Z.T @ (p - y) / n + penalty * w / n
-        hessian = (Z.T * (p * (1.0 - p))) @ Z / n + np.diag(penalty / n)
+        weighted = Z * np.sqrt(p * (1.0 - p))[:, None]
+        hessian = (weighted.T @ weighted + np.diag(penalty)) / n
         try:
             step = linalg.solve(hessian, grad, assume_a="pos")
         except linalg.LinAlgError:

@@ -27,6 +27,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from kithkin.analytics.periods import EPOCH, day_of
 
@@ -155,21 +156,21 @@ def _day_numbers(values: pd.Series) -> np.ndarray:
 FAR_DAYS = 100_000
 
 
+def _date32(days: np.ndarray) -> pa.Array:
+    """Arrow dates of day numbers (null where NaN or beyond :data:`FAR_DAYS`)."""
+    known = np.isfinite(days) & (np.abs(days) <= FAR_DAYS)
+    return pa.array(np.where(known, days, 0).astype(np.int32), mask=~known,
+                    type=pa.int32()).cast(pa.date32())
+
+
 def _dates(days: np.ndarray) -> pd.Series:
     """Python dates of day numbers (None where NaN or beyond representable time), built
-    in one vectorised pass."""
-    days = np.where(np.abs(days) <= FAR_DAYS, days, np.nan)
-    stamps = pd.to_datetime(pd.Series(days, dtype=float), unit="D", origin=pd.Timestamp(EPOCH))
-    out = stamps.dt.date.astype(object)
-    out[stamps.isna()] = None
-    return out
+    by Arrow in C."""
+    return pd.Series(_date32(days).to_pandas(date_as_object=True).to_numpy(), dtype=object)
 
 
 def _iso_days(days: np.ndarray) -> np.ndarray:
-    stamps = pd.to_datetime(pd.Series(days, dtype=float), unit="D", origin=pd.Timestamp(EPOCH))
-    text = stamps.dt.strftime("%Y-%m-%d").astype(object)
-    text[stamps.isna()] = None
-    result: np.ndarray = text.to_numpy()
+    result: np.ndarray = _date32(days).cast(pa.string()).to_numpy(zero_copy_only=False)
     return result
 
 

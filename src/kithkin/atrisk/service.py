@@ -66,7 +66,7 @@ def store_changes(*, session: Session, as_of: date, changes: pd.DataFrame) -> in
 
 
 def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
-                           revenue: pd.Series) -> int:
+                           revenue: pd.Series, changes: pd.DataFrame | None = None) -> int:
     """One exit-interview task per defection found by this refresh, for customers whose
     revenue to date reaches ``settings.exit_interview_min_value`` and whose defection
     is recent (within :data:`EXIT_INTERVIEW_RECENT_DAYS` of ``as_of``: a first refresh
@@ -74,13 +74,20 @@ def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
 
     The dedupe key is the customer and the defection *day in the data*, not the refresh:
     two refreshes that both see the same departure (overlapping, repeated or run at
-    once) create one task. Returns the tasks newly created."""
-    changes = DefectionChange.__table__.c
-    found = pd.DataFrame(session.execute(select(
-        changes.customer_id, changes.changed_on, changes.rule, changes.evidence).where(
-        changes.as_of == as_of, changes.to_stage == rules.DEFECTED,
-        changes.changed_on >= as_of - timedelta(days=EXIT_INTERVIEW_RECENT_DAYS),
-    )).all(), columns=["customer_id", "changed_on", "rule", "evidence"])
+    once) create one task. Returns the tasks newly created.
+
+    ``changes``: the rows :func:`store_changes` has just made the ``as_of`` block, so
+    they need not be read back (without it they are)."""
+    recent = as_of - timedelta(days=EXIT_INTERVIEW_RECENT_DAYS)
+    columns = ["customer_id", "changed_on", "rule", "evidence"]
+    if changes is None:
+        stored = DefectionChange.__table__.c
+        found = pd.DataFrame(session.execute(select(*(stored[c] for c in columns)).where(
+            stored.as_of == as_of, stored.to_stage == rules.DEFECTED,
+            stored.changed_on >= recent)).all(), columns=columns)
+    else:
+        defected = changes[changes["to_stage"] == rules.DEFECTED]
+        found = defected.loc[defected["changed_on"] >= recent, columns].reset_index(drop=True)
     found["value"] = found["customer_id"].map(revenue).astype(float)
     found = found[found["value"] >= settings.exit_interview_min_value]
     if found.empty:
