@@ -116,6 +116,23 @@ def chosen_signals(block: pd.DataFrame, summary: pd.DataFrame, *, full: Fitted,
     return {f"p_alive_{key}": alive, f"expected_{key}": expected}
 
 
+def rule_inputs(block: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
+    """The block's columns the defection rules read (:func:`kithkin.atrisk.rules.assign`),
+    with the signals' where the block has none: what a left merge of the block with the
+    signals gives those columns (a column of both is the block's), without copying the
+    whole block."""
+    own = [c for c in (*defection_rules.PURCHASE_INPUTS, *defection_rules.SIGNAL_INPUTS)
+           if c in block]
+    added = [c for c in defection_rules.SIGNAL_INPUTS if c not in block and c in signals]
+    keyed = signals.set_index("customer_id")[added]
+    if not keyed.index.is_unique:  # not one row per customer: as the merge would have it
+        merged = block[own].merge(signals[["customer_id", *added]], on="customer_id",
+                                  how="left")
+        return merged
+    aligned = keyed.reindex(block["customer_id"].to_numpy()).reset_index(drop=True)
+    return pd.concat([block[own].reset_index(drop=True), aligned], axis=1)
+
+
 def score_and_assign(*, engine: Engine, settings: Settings,
                      source: analytics_engine.AnalyticsSource, as_of: date,
                      options: models.ModelOptions, summary: pd.DataFrame, block: pd.DataFrame,
@@ -137,11 +154,10 @@ def score_and_assign(*, engine: Engine, settings: Settings,
             scores = pd.Series(at_risk.score, index=summary["customer_id"].to_numpy())
             block["at_risk"] = block["customer_id"].map(scores)
     block["value_at_risk"] = block["clv"] * block["at_risk"]
-    with_signals = block.merge(signals, on="customer_id", how="left",
-                               suffixes=("", "_signal"))
     with session_scope(engine) as session:
         previous = atrisk_service.previous_stages(session=session, as_of=as_of)
-    stages, changes = defection_rules.assign(with_signals, previous, as_of=as_of,
+    stages, changes = defection_rules.assign(rule_inputs(block, signals), previous,
+                                             as_of=as_of,
                                              limits=atrisk_service.limits(settings))
     block["defection_stage"] = stages["defection_stage"].to_numpy()
     block["defection_since"] = stages["defection_since"].to_numpy()

@@ -37,6 +37,12 @@ STAGE_LABELS = {ACTIVE: "active", AT_RISK: "at risk", DEFECTED: "defected",
                 WON_BACK: "won back"}
 
 
+# the block's columns assign() reads: the purchase summary and score, and the signals
+PURCHASE_INPUTS = ("customer_id", "frequency", "recency", "T", "at_risk")
+SIGNAL_INPUTS = ("active_memberships", "ended_memberships", "last_membership_end_day",
+                 "last_ended_kind")
+
+
 @dataclass(frozen=True)
 class Limits:
     at_risk_threshold: float = 0.8
