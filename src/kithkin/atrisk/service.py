@@ -52,9 +52,9 @@ def previous_stages(*, session: Session, as_of: date) -> pd.DataFrame:
     columns = ["customer_id", "defection_stage", "defection_since"]
     if before is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    query = (select(CustomerMetric.customer_id, CustomerMetric.defection_stage,
-                    CustomerMetric.defection_since)
-             .where(CustomerMetric.as_of == before, CustomerMetric.defection_stage.is_not(None)))
+    query: Any = select(CustomerMetric.customer_id, CustomerMetric.defection_stage,
+                        CustomerMetric.defection_since).where(
+        CustomerMetric.as_of == before, CustomerMetric.defection_stage.is_not(None))
     # a million rows: read through the driver's cursor into Arrow, not as row objects
     found: pd.DataFrame = bulk.select_to_arrow(session.connection(), query).to_pandas(
         date_as_object=True)
