@@ -90,9 +90,21 @@ def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
 
 def combine(features: pd.DataFrame, summary: pd.DataFrame,
             predictions: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer of the block: features + summary + model predictions."""
-    block = features.merge(summary, on="customer_id", how="left")
-    return block.merge(predictions, on="customer_id", how="left")
+    """One row per customer of the block: features + summary + model predictions.
+
+    The left merges on ``customer_id``, done as lookups by customer (the features, a
+    million rows by some forty columns, are not copied through a join)."""
+    ids = features["customer_id"].to_numpy()
+    parts = [features.reset_index(drop=True)]
+    names = set(features.columns)
+    for other in (summary, predictions):
+        keyed = other.set_index("customer_id")
+        if not keyed.index.is_unique or names & set(keyed.columns):
+            block = features.merge(summary, on="customer_id", how="left")
+            return block.merge(predictions, on="customer_id", how="left")
+        names |= set(keyed.columns)
+        parts.append(keyed.reindex(ids).reset_index(drop=True))
+    return pd.concat(parts, axis=1)
 
 
 def chosen_signals(block: pd.DataFrame, summary: pd.DataFrame, *, full: Fitted,
