@@ -92,19 +92,23 @@ def combine(features: pd.DataFrame, summary: pd.DataFrame,
             predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per customer of the block: features + summary + model predictions.
 
-    The left merges on ``customer_id``, done as lookups by customer (the features, a
-    million rows by some forty columns, are not copied through a join)."""
+    The left merges on ``customer_id``, done as lookups by customer: the summary's and
+    predictions' columns are added to a shallow copy of the features (a million rows by
+    some forty columns, not copied through a join)."""
     ids = features["customer_id"].to_numpy()
-    parts = [features.reset_index(drop=True)]
-    names = set(features.columns)
-    for other in (summary, predictions):
-        keyed = other.set_index("customer_id")
-        if not keyed.index.is_unique or names & set(keyed.columns):
-            block = features.merge(summary, on="customer_id", how="left")
-            return block.merge(predictions, on="customer_id", how="left")
-        names |= set(keyed.columns)
-        parts.append(keyed.reindex(ids).reset_index(drop=True))
-    return pd.concat(parts, axis=1)
+    keyed = [other.set_index("customer_id") for other in (summary, predictions)]
+    added = [name for frame in keyed for name in frame.columns]
+    if (len(set(added)) < len(added) or set(added) & set(features.columns)
+            or not all(frame.index.is_unique for frame in keyed)):
+        block = features.merge(summary, on="customer_id", how="left")
+        return block.merge(predictions, on="customer_id", how="left")
+    block = (features.copy(deep=False) if features.index.equals(pd.RangeIndex(len(features)))
+             else features.reset_index(drop=True))
+    for frame in keyed:
+        aligned = frame.reindex(ids)
+        for name in aligned.columns:
+            block[name] = aligned[name].to_numpy()
+    return block
 
 
 def chosen_signals(block: pd.DataFrame, summary: pd.DataFrame, *, full: Fitted,

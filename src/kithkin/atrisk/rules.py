@@ -185,15 +185,16 @@ def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: n
               end_day: np.ndarray, kind: np.ndarray, since_before: np.ndarray) -> pd.Series:
     """One JSON object per change with the figures its rule read, written by pandas'
     C encoder one rule at a time (a first refresh writes one per departed customer)."""
-    base = pd.DataFrame({
+    base = {
         "last_purchase_on": _iso_days(last_day),
         "silence_days": np.round(silence, 1),
         "score": np.where(np.isfinite(score), np.round(score, 4), np.nan),
-    })
-    out = pd.Series([""] * len(rule), dtype=object)
-    for name in np.unique(rule):
-        where = rule == name
-        part = base[where].copy()
+    }
+    out = np.full(len(rule), "", dtype=object)
+    codes, names = pd.factorize(rule)
+    for code, name in enumerate(names):
+        where = np.flatnonzero(codes == code)
+        part = pd.DataFrame({key: values[where] for key, values in base.items()})
         if name == "membership_ended":
             part["membership_kind"] = kind[where]
             part["membership_ended_on"] = _iso_days(end_day[where])
@@ -208,7 +209,6 @@ def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: n
             part["threshold"] = limits.at_risk_threshold
         elif name in ("purchase_after_defection", "purchase"):
             part["previous_since"] = _iso_days(since_before[where])
-        if len(part):
-            text = part.to_json(orient="records", lines=True, double_precision=6)
-            out[where] = text.rstrip("\n").split("\n")
-    return out
+        text = part.to_json(orient="records", lines=True, double_precision=6)
+        out[where] = text.rstrip("\n").split("\n")
+    return pd.Series(out, dtype=object)
