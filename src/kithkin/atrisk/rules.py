@@ -200,9 +200,10 @@ def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: n
             part["membership_ended_on"] = _iso_days(end_day[where])
         elif name == "silence":
             part["pace_days"] = np.round(pace[where], 1)
-            part["pace_source"] = np.where(
-                own[where], "own", "median of repeat buyers (one-time buyer)"
-                if np.isfinite(typical) else "floor (no repeat buyer)")
+            sources = np.array(["own", "median of repeat buyers (one-time buyer)"
+                                if np.isfinite(typical) else "floor (no repeat buyer)"],
+                               dtype=object)
+            part["pace_source"] = sources[(~own[where]).astype(np.intp)]
             part["at_risk_multiple"] = limits.at_risk_silence_multiple
             part["defected_multiple"] = limits.defected_silence_multiple
         elif name == "score":
