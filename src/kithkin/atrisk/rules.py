@@ -28,6 +28,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kithkin.analytics.periods import EPOCH, day_of
 
@@ -190,7 +191,8 @@ def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: n
         "silence_days": np.round(silence, 1),
         "score": np.where(np.isfinite(score), np.round(score, 4), np.nan),
     }
-    out = np.full(len(rule), "", dtype=object)
+    texts: list[pa.Array] = []
+    rows: list[np.ndarray] = []
     codes, names = pd.factorize(rule)
     for code, name in enumerate(names):
         where = np.flatnonzero(codes == code)
@@ -211,5 +213,11 @@ def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: n
         elif name in ("purchase_after_defection", "purchase"):
             part["previous_since"] = _iso_days(since_before[where])
         text = part.to_json(orient="records", lines=True, double_precision=6)
-        out[where] = text.rstrip("\n").split("\n")
-    return pd.Series(out, dtype=object)
+        # one line per row, split by Arrow: no Python string per change
+        texts.append(pc.split_pattern(pa.array([text.rstrip("\n")]), "\n").flatten())
+        rows.append(where)
+    if not texts:
+        return pd.Series([], dtype=object)
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    evidence = pa.concat_arrays(texts).take(pa.array(order))
+    return pd.Series(pd.arrays.ArrowExtensionArray(evidence))
