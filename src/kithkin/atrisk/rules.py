@@ -152,6 +152,13 @@ def assign(block: pd.DataFrame, previous: pd.DataFrame, *, as_of: date,
 
 def _day_numbers(values: pd.Series) -> np.ndarray:
     """Day numbers (since 1970-01-01, as :func:`day_of`) of dates; NaN where missing."""
+    try:  # dates or None (the stored stages): Arrow's days since the epoch, in C
+        days32 = pa.array(values.to_numpy(dtype=object), type=pa.date32(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        pass
+    else:
+        fast: np.ndarray = days32.cast(pa.int32()).to_numpy(zero_copy_only=False).astype(float)
+        return fast
     stamps = pd.to_datetime(values, errors="coerce")
     days = (stamps - pd.Timestamp(EPOCH)).dt.days
     result: np.ndarray = days.to_numpy(dtype=float, na_value=np.nan)
