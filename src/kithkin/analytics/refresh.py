@@ -188,9 +188,9 @@ def record_defections(*, engine: Engine, settings: Settings, result: RefreshResu
                       block: pd.DataFrame, changes: pd.DataFrame) -> None:
     """The stage changes this refresh found, and one exit-interview task per recent
     defection of a customer worth asking (:func:`kithkin.atrisk.service.create_exit_interviews`)."""
-    with session_scope(engine) as session:
-        written = atrisk_service.store_changes(session=session, as_of=result.as_of,
-                                               changes=changes)
+    with session_scope(engine) as session, atrisk_service.storing_changes(
+            session=session, as_of=result.as_of, changes=changes) as written:
+        # the tasks go in while the changes are staged (they do not read them back)
         revenue = pd.Series(block["revenue"].to_numpy(), index=block["customer_id"].to_numpy())
         tasks = atrisk_service.create_exit_interviews(session=session, settings=settings,
                                                       as_of=result.as_of, revenue=revenue,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.models import CustomerMetric, MetricsRun
@@ -64,7 +65,29 @@ def previous_stages(*, session: Session, as_of: date) -> pd.DataFrame:
 def store_changes(*, session: Session, as_of: date, changes: pd.DataFrame) -> int:
     """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
     its own rows and nothing else)."""
-    return bulk.replace_block(session.connection(), CHANGES, changes, where={"as_of": as_of})
+    with storing_changes(session=session, as_of=as_of, changes=changes) as rows:
+        return rows
+
+
+@contextmanager
+def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame
+                    ) -> Iterator[int]:
+    """:func:`store_changes`, with the caller's block run while the rows are staged
+    (SQLite: a first refresh stages some half a million in a child process) and the
+    refresh's earlier rows are deleted; they land when the block ends. Yields the rows
+    the ``as_of`` block will hold. In the session's transaction: a failure stores
+    nothing."""
+    conn = session.connection()
+    plan = bulk.Plan(conn)
+    plan.append(CHANGES, bulk.conform(CHANGES, changes, constants={"as_of": as_of}))
+    plan.stage()
+    try:
+        conn.execute(delete(CHANGES).where(CHANGES.c.as_of == as_of))
+        yield len(changes)
+    except BaseException:
+        plan.discard()
+        raise
+    plan.apply()
 
 
 def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
