@@ -91,9 +91,63 @@ def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
 
 def combine(features: pd.DataFrame, summary: pd.DataFrame,
             predictions: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer of the block: features + summary + model predictions."""
-    block = features.merge(summary, on="customer_id", how="left")
-    return block.merge(predictions, on="customer_id", how="left")
+    """One row per customer of the block: features + summary + model predictions.
+
+    The left merges on ``customer_id``, done as lookups by customer: the summary's and
+    predictions' columns are added to a shallow copy of the features (a million rows by
+    some forty columns, not copied through a join)."""
+    ids = features["customer_id"].to_numpy()
+    keyed = [other.set_index("customer_id") for other in (summary, predictions)]
+    added = [name for frame in keyed for name in frame.columns]
+    if (len(set(added)) < len(added) or set(added) & set(features.columns)
+            or not all(frame.index.is_unique for frame in keyed)):
+        block = features.merge(summary, on="customer_id", how="left")
+        return block.merge(predictions, on="customer_id", how="left")
+    block = (features.copy(deep=False) if features.index.equals(pd.RangeIndex(len(features)))
+             else features.reset_index(drop=True))
+    for frame in keyed:
+        aligned = frame.reindex(ids)
+        for name in aligned.columns:
+            block[name] = aligned[name].to_numpy()
+    return block
+
+
+def chosen_signals(block: pd.DataFrame, summary: pd.DataFrame, *, full: Fitted,
+                   params: dict[str, Any], horizon_days: int) -> dict[str, np.ndarray]:
+    """The chosen model's P(alive) and expected purchases of ``summary``'s customers as
+    the models step stored them in ``block``, keyed as the at-risk score's model signals
+    (:func:`kithkin.atrisk.scoring.model_signals`) so they are not computed twice; empty
+    unless they are what it would compute: the same fitted model, a horizon of
+    ``horizon_days`` and a value for every customer."""
+    key = params.get("purchase_model")
+    if key not in full.models or float(horizon_days) != float(models.PREDICTION_DAYS):
+        return {}
+    ids = pd.Index(block["customer_id"])
+    rows = ids.get_indexer(summary["customer_id"]) if ids.is_unique else np.array([-1])
+    if (rows < 0).any():
+        return {}
+    alive = block["p_alive"].to_numpy(dtype=float)[rows]
+    expected = block["expected_purchases_90d"].to_numpy(dtype=float)[rows]
+    if not (np.isfinite(alive).all() and np.isfinite(expected).all()):
+        return {}
+    return {f"p_alive_{key}": alive, f"expected_{key}": expected}
+
+
+def rule_inputs(block: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
+    """The block's columns the defection rules read (:func:`kithkin.atrisk.rules.assign`),
+    with the signals' where the block has none: what a left merge of the block with the
+    signals gives those columns (a column of both is the block's), without copying the
+    whole block."""
+    own = [c for c in (*defection_rules.PURCHASE_INPUTS, *defection_rules.SIGNAL_INPUTS)
+           if c in block]
+    added = [c for c in defection_rules.SIGNAL_INPUTS if c not in block and c in signals]
+    keyed = signals.set_index("customer_id")[added]
+    if not keyed.index.is_unique:  # not one row per customer: as the merge would have it
+        merged = block[own].merge(signals[["customer_id", *added]], on="customer_id",
+                                  how="left")
+        return merged
+    aligned = keyed.reindex(block["customer_id"].to_numpy()).reset_index(drop=True)
+    return pd.concat([block[own].reset_index(drop=True), aligned], axis=1)
 
 
 def score_and_assign(*, engine: Engine, settings: Settings,
@@ -109,17 +163,18 @@ def score_and_assign(*, engine: Engine, settings: Settings,
     if full is not None and full.models and len(summary):
         at_risk, _ = atrisk_pipeline.assess(
             source, as_of=as_of, holdout_days=options.holdout_days, summary=summary,
-            choice=choice, full=full, signals_now=signals)
+            choice=choice, full=full, signals_now=signals,
+            known_now=chosen_signals(block, summary, full=full, params=result.model_params,
+                                     horizon_days=options.holdout_days))
         result.model_params["at_risk"] = at_risk.record
         if at_risk.score is not None:
             scores = pd.Series(at_risk.score, index=summary["customer_id"].to_numpy())
             block["at_risk"] = block["customer_id"].map(scores)
     block["value_at_risk"] = block["clv"] * block["at_risk"]
-    with_signals = block.merge(signals, on="customer_id", how="left",
-                               suffixes=("", "_signal"))
     with session_scope(engine) as session:
         previous = atrisk_service.previous_stages(session=session, as_of=as_of)
-    stages, changes = defection_rules.assign(with_signals, previous, as_of=as_of,
+    stages, changes = defection_rules.assign(rule_inputs(block, signals), previous,
+                                             as_of=as_of,
                                              limits=atrisk_service.limits(settings))
     block["defection_stage"] = stages["defection_stage"].to_numpy()
     block["defection_since"] = stages["defection_since"].to_numpy()
@@ -134,12 +189,13 @@ def record_defections(*, engine: Engine, settings: Settings, result: RefreshResu
                       block: pd.DataFrame, changes: pd.DataFrame) -> None:
     """The stage changes this refresh found, and one exit-interview task per recent
     defection of a customer worth asking (:func:`kithkin.atrisk.service.create_exit_interviews`)."""
-    with session_scope(engine) as session:
-        written = atrisk_service.store_changes(session=session, as_of=result.as_of,
-                                               changes=changes)
+    with session_scope(engine) as session, atrisk_service.storing_changes(
+            session=session, as_of=result.as_of, changes=changes) as written:
+        # the tasks go in while the changes are staged (they do not read them back)
         revenue = pd.Series(block["revenue"].to_numpy(), index=block["customer_id"].to_numpy())
         tasks = atrisk_service.create_exit_interviews(session=session, settings=settings,
-                                                      as_of=result.as_of, revenue=revenue)
+                                                      as_of=result.as_of, revenue=revenue,
+                                                      changes=changes)
     result.defection = {**result.model_params.get("defection", {}), "changes": written,
                         "exit_interview_tasks": tasks}
 

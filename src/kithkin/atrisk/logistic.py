@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import linalg, special
 
 from kithkin.errors import ConvergenceError, ValidationError
+
+MAX_ITERATIONS = 50
+STEP_TOLERANCE = 1e-9  # largest coefficient change (standardised units) that ends it
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,17 @@ def fit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], *,
         l2: float = 1.0) -> Logistic:
     """Maximum likelihood with an L2 penalty ``l2 / 2 * |w|^2`` (intercept free).
 
+    Newton's method (iteratively reweighted least squares): the objective is smooth and
+    strictly convex, and with two dozen columns each step costs one pass over the rows,
+    so it reaches the optimum in a handful of steps where a quasi-Newton method takes
+    well over a hundred. A step that would not lower the objective is halved.
+
     Raises
     ------
     ValidationError
         When a single class is present (nothing to learn).
     ConvergenceError
-        When L-BFGS fails.
+        When the iterations do not settle.
     """
     y = np.asarray(y, dtype=np.float64)
     if y.size == 0 or y.min() == y.max():
@@ -58,21 +66,42 @@ def fit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], *,
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-12] = 1.0
-    Z = np.column_stack([np.ones(len(X)), (X - mean) / scale])
+    Z = np.asfortranarray(np.column_stack([np.ones(len(X)), (X - mean) / scale]))
     penalty = np.r_[0.0, np.full(X.shape[1], l2)]
     n = float(len(y))
 
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         z = Z @ w
         # log(1 + e^z) - y z, stably
         value = float(np.sum(np.logaddexp(0.0, z) - y * z)) / n + 0.5 * float(
             penalty @ (w * w)) / n
-        grad = Z.T @ (special.expit(z) - y) / n + penalty * w / n
-        return value, grad
+        return value, z
 
-    result = optimize.minimize(loss, np.zeros(Z.shape[1]), jac=True, method="L-BFGS-B",
-                               options={"maxiter": 500})
-    if not np.all(np.isfinite(result.x)):
-        raise ConvergenceError(f"at-risk logistic regression: {result.message}")
-    return Logistic(names=names, mean=mean, scale=scale, coef=result.x,
-                    iterations=int(result.nit))
+    w = np.zeros(Z.shape[1])
+    value, z = objective(w)
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        p = special.expit(z)
+        grad = Z.T @ (p - y) / n + penalty * w / n
+        weighted = Z * np.sqrt(p * (1.0 - p))[:, None]
+        hessian = (weighted.T @ weighted + np.diag(penalty)) / n
+        try:
+            step = linalg.solve(hessian, grad, assume_a="pos")
+        except linalg.LinAlgError:
+            step = linalg.lstsq(hessian, grad)[0]
+        size = 1.0
+        while True:
+            candidate = w - size * step
+            new_value, new_z = objective(candidate)
+            if new_value <= value or size < 1e-8:
+                break
+            size /= 2
+        w, z, decrease = candidate, new_z, value - new_value
+        value = new_value
+        if not np.all(np.isfinite(w)):
+            break
+        if float(np.max(np.abs(size * step))) < STEP_TOLERANCE or decrease < 1e-15 * max(
+                abs(value), 1.0):
+            return Logistic(names=names, mean=mean, scale=scale, coef=w,
+                            iterations=iteration)
+    raise ConvergenceError("at-risk logistic regression: Newton's method did not settle "
+                           f"in {MAX_ITERATIONS} iterations")

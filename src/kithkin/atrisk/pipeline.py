@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kithkin.analytics import engine as analytics_engine
@@ -105,9 +107,12 @@ def signals_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
 
 def assess(source: analytics_engine.AnalyticsSource, *, as_of: date, holdout_days: int,
            summary: pd.DataFrame, choice: ModelChoice, full: selection.Fitted,
-           signals_now: pd.DataFrame | None = None) -> tuple[AtRisk, pd.DataFrame]:
+           signals_now: pd.DataFrame | None = None,
+           known_now: Mapping[str, np.ndarray] | None = None) -> tuple[AtRisk, pd.DataFrame]:
     """The at-risk score of every customer of ``summary`` (same order), and the signals
-    as of ``as_of`` (the defection rules read the membership ends from them)."""
+    as of ``as_of`` (the defection rules read the membership ends from them).
+    ``known_now``: model signals of ``summary``'s customers already computed with
+    ``full``'s models over ``holdout_days`` (:func:`.scoring.model_signals`)."""
     now_signals = signals_now if signals_now is not None else signals_frame(source,
                                                                             as_of=as_of)
     now = History.of(summary, now_signals, as_of_day=day_of(as_of))
@@ -119,5 +124,6 @@ def assess(source: analytics_engine.AnalyticsSource, *, as_of: date, holdout_day
                       as_of_day=day_of(cal_end), suffix="_cal")
     label = (choice.split["frequency_holdout"].to_numpy(dtype=float) == 0).astype(float)
     result = train_and_score(then=then, label_no_purchase=label, then_fits=choice.fits,
-                             now=now, now_fits=full, horizon=float(holdout_days))
+                             now=now, now_fits=full, horizon=float(holdout_days),
+                             now_known=known_now)
     return result, now_signals

@@ -27,6 +27,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kithkin.analytics.periods import EPOCH, day_of
 
@@ -34,6 +36,12 @@ ACTIVE, AT_RISK, DEFECTED, WON_BACK = "active", "at_risk", "defected", "won_back
 STAGES = (ACTIVE, AT_RISK, DEFECTED, WON_BACK)
 STAGE_LABELS = {ACTIVE: "active", AT_RISK: "at risk", DEFECTED: "defected",
                 WON_BACK: "won back"}
+
+
+# the block's columns assign() reads: the purchase summary and score, and the signals
+PURCHASE_INPUTS = ("customer_id", "frequency", "recency", "T", "at_risk")
+SIGNAL_INPUTS = ("active_memberships", "ended_memberships", "last_membership_end_day",
+                 "last_ended_kind")
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,13 @@ def assign(block: pd.DataFrame, previous: pd.DataFrame, *, as_of: date,
 
 def _day_numbers(values: pd.Series) -> np.ndarray:
     """Day numbers (since 1970-01-01, as :func:`day_of`) of dates; NaN where missing."""
+    try:  # dates or None (the stored stages): Arrow's days since the epoch, in C
+        days32 = pa.array(values.to_numpy(dtype=object), type=pa.date32(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        pass
+    else:
+        fast: np.ndarray = days32.cast(pa.int32()).to_numpy(zero_copy_only=False).astype(float)
+        return fast
     stamps = pd.to_datetime(values, errors="coerce")
     days = (stamps - pd.Timestamp(EPOCH)).dt.days
     result: np.ndarray = days.to_numpy(dtype=float, na_value=np.nan)
@@ -155,21 +170,21 @@ def _day_numbers(values: pd.Series) -> np.ndarray:
 FAR_DAYS = 100_000
 
 
+def _date32(days: np.ndarray) -> pa.Array:
+    """Arrow dates of day numbers (null where NaN or beyond :data:`FAR_DAYS`)."""
+    known = np.isfinite(days) & (np.abs(days) <= FAR_DAYS)
+    return pa.array(np.where(known, days, 0).astype(np.int32), mask=~known,
+                    type=pa.int32()).cast(pa.date32())
+
+
 def _dates(days: np.ndarray) -> pd.Series:
     """Python dates of day numbers (None where NaN or beyond representable time), built
-    in one vectorised pass."""
-    days = np.where(np.abs(days) <= FAR_DAYS, days, np.nan)
-    stamps = pd.to_datetime(pd.Series(days, dtype=float), unit="D", origin=pd.Timestamp(EPOCH))
-    out = stamps.dt.date.astype(object)
-    out[stamps.isna()] = None
-    return out
+    by Arrow in C."""
+    return pd.Series(_date32(days).to_pandas(date_as_object=True).to_numpy(), dtype=object)
 
 
 def _iso_days(days: np.ndarray) -> np.ndarray:
-    stamps = pd.to_datetime(pd.Series(days, dtype=float), unit="D", origin=pd.Timestamp(EPOCH))
-    text = stamps.dt.strftime("%Y-%m-%d").astype(object)
-    text[stamps.isna()] = None
-    result: np.ndarray = text.to_numpy()
+    result: np.ndarray = _date32(days).cast(pa.string()).to_numpy(zero_copy_only=False)
     return result
 
 
@@ -178,30 +193,38 @@ def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: n
               end_day: np.ndarray, kind: np.ndarray, since_before: np.ndarray) -> pd.Series:
     """One JSON object per change with the figures its rule read, written by pandas'
     C encoder one rule at a time (a first refresh writes one per departed customer)."""
-    base = pd.DataFrame({
+    base = {
         "last_purchase_on": _iso_days(last_day),
         "silence_days": np.round(silence, 1),
         "score": np.where(np.isfinite(score), np.round(score, 4), np.nan),
-    })
-    out = pd.Series([""] * len(rule), dtype=object)
-    for name in np.unique(rule):
-        where = rule == name
-        part = base[where].copy()
+    }
+    texts: list[pa.Array] = []
+    rows: list[np.ndarray] = []
+    codes, names = pd.factorize(rule)
+    for code, name in enumerate(names):
+        where = np.flatnonzero(codes == code)
+        part = pd.DataFrame({key: values[where] for key, values in base.items()})
         if name == "membership_ended":
             part["membership_kind"] = kind[where]
             part["membership_ended_on"] = _iso_days(end_day[where])
         elif name == "silence":
             part["pace_days"] = np.round(pace[where], 1)
-            part["pace_source"] = np.where(
-                own[where], "own", "median of repeat buyers (one-time buyer)"
-                if np.isfinite(typical) else "floor (no repeat buyer)")
+            sources = np.array(["own", "median of repeat buyers (one-time buyer)"
+                                if np.isfinite(typical) else "floor (no repeat buyer)"],
+                               dtype=object)
+            part["pace_source"] = sources[(~own[where]).astype(np.intp)]
             part["at_risk_multiple"] = limits.at_risk_silence_multiple
             part["defected_multiple"] = limits.defected_silence_multiple
         elif name == "score":
             part["threshold"] = limits.at_risk_threshold
         elif name in ("purchase_after_defection", "purchase"):
             part["previous_since"] = _iso_days(since_before[where])
-        if len(part):
-            text = part.to_json(orient="records", lines=True, double_precision=6)
-            out[where] = text.rstrip("\n").split("\n")
-    return out
+        text = part.to_json(orient="records", lines=True, double_precision=6)
+        # one line per row, split by Arrow: no Python string per change
+        texts.append(pc.split_pattern(pa.array([text.rstrip("\n")]), "\n").flatten())
+        rows.append(where)
+    if not texts:
+        return pd.Series([], dtype=object)
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    evidence = pa.concat_arrays(texts).take(pa.array(order))
+    return pd.Series(pd.arrays.ArrowExtensionArray(evidence))

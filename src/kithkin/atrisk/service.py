@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.models import CustomerMetric, MetricsRun
@@ -52,21 +53,45 @@ def previous_stages(*, session: Session, as_of: date) -> pd.DataFrame:
     columns = ["customer_id", "defection_stage", "defection_since"]
     if before is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    rows = session.execute(select(CustomerMetric.customer_id, CustomerMetric.defection_stage,
-                                  CustomerMetric.defection_since)
-                           .where(CustomerMetric.as_of == before,
-                                  CustomerMetric.defection_stage.is_not(None))).all()
-    return pd.DataFrame(rows, columns=columns)
+    query: Any = select(CustomerMetric.customer_id, CustomerMetric.defection_stage,
+                        CustomerMetric.defection_since).where(
+        CustomerMetric.as_of == before, CustomerMetric.defection_stage.is_not(None))
+    # a million rows: read through the driver's cursor into Arrow, not as row objects
+    found: pd.DataFrame = bulk.select_to_arrow(session.connection(), query).to_pandas(
+        date_as_object=True)
+    return found
 
 
 def store_changes(*, session: Session, as_of: date, changes: pd.DataFrame) -> int:
     """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
     its own rows and nothing else)."""
-    return bulk.replace_block(session.connection(), CHANGES, changes, where={"as_of": as_of})
+    with storing_changes(session=session, as_of=as_of, changes=changes) as rows:
+        return rows
+
+
+@contextmanager
+def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame
+                    ) -> Iterator[int]:
+    """:func:`store_changes`, with the caller's block run while the rows are staged
+    (SQLite: a first refresh stages some half a million in a child process) and the
+    refresh's earlier rows are deleted; they land when the block ends. Yields the rows
+    the ``as_of`` block will hold. In the session's transaction: a failure stores
+    nothing."""
+    conn = session.connection()
+    plan = bulk.Plan(conn)
+    plan.append(CHANGES, bulk.conform(CHANGES, changes, constants={"as_of": as_of}))
+    plan.stage()
+    try:
+        conn.execute(delete(CHANGES).where(CHANGES.c.as_of == as_of))
+        yield len(changes)
+    except BaseException:
+        plan.discard()
+        raise
+    plan.apply()
 
 
 def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
-                           revenue: pd.Series) -> int:
+                           revenue: pd.Series, changes: pd.DataFrame | None = None) -> int:
     """One exit-interview task per defection found by this refresh, for customers whose
     revenue to date reaches ``settings.exit_interview_min_value`` and whose defection
     is recent (within :data:`EXIT_INTERVIEW_RECENT_DAYS` of ``as_of``: a first refresh
@@ -74,13 +99,20 @@ def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
 
     The dedupe key is the customer and the defection *day in the data*, not the refresh:
     two refreshes that both see the same departure (overlapping, repeated or run at
-    once) create one task. Returns the tasks newly created."""
-    changes = DefectionChange.__table__.c
-    found = pd.DataFrame(session.execute(select(
-        changes.customer_id, changes.changed_on, changes.rule, changes.evidence).where(
-        changes.as_of == as_of, changes.to_stage == rules.DEFECTED,
-        changes.changed_on >= as_of - timedelta(days=EXIT_INTERVIEW_RECENT_DAYS),
-    )).all(), columns=["customer_id", "changed_on", "rule", "evidence"])
+    once) create one task. Returns the tasks newly created.
+
+    ``changes``: the rows :func:`store_changes` has just made the ``as_of`` block, so
+    they need not be read back (without it they are)."""
+    recent = as_of - timedelta(days=EXIT_INTERVIEW_RECENT_DAYS)
+    columns = ["customer_id", "changed_on", "rule", "evidence"]
+    if changes is None:
+        stored = DefectionChange.__table__.c
+        found = pd.DataFrame(session.execute(select(*(stored[c] for c in columns)).where(
+            stored.as_of == as_of, stored.to_stage == rules.DEFECTED,
+            stored.changed_on >= recent)).all(), columns=columns)
+    else:
+        defected = changes[changes["to_stage"] == rules.DEFECTED]
+        found = defected.loc[defected["changed_on"] >= recent, columns].reset_index(drop=True)
     found["value"] = found["customer_id"].map(revenue).astype(float)
     found = found[found["value"] >= settings.exit_interview_min_value]
     if found.empty:

@@ -1,0 +1,143 @@
+"""The refresh's at_risk and defection steps alone, on benchmarks/refresh.py's store.
+
+``prepare`` copies the cached store of benchmarks/refresh.py, enrols the members as it
+does, runs the refresh's steps up to the models step once and keeps their outputs
+(pickled, with the store copy and the snapshot) under benchmarks/data/; ``time`` then
+runs ``score_and_assign`` and ``record_defections`` on them as the refresh does, twice
+(a first refresh, then the same as-of again, as the benchmark's warm run), and prints
+each step's seconds. Usage:
+
+    .venv/bin/python benchmarks/atrisk_refresh_steps.py prepare [--customers N ...]
+    .venv/bin/python benchmarks/atrisk_refresh_steps.py time [--customers N ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+import refresh as bench  # noqa: E402
+
+from kithkin.analytics import engine as analytics_engine  # noqa: E402
+from kithkin.analytics import fitting as models  # noqa: E402
+from kithkin.analytics import refresh  # noqa: E402
+from kithkin.atrisk import pipeline as atrisk_pipeline  # noqa: E402
+from kithkin.config import Settings  # noqa: E402
+from kithkin.database.core import build_engine  # noqa: E402
+
+
+def paths(args: argparse.Namespace) -> tuple[Path, Path, Path, Path]:
+    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    base = bench.DATA / f"atrisk-{args.customers}"
+    return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
+        base.name + "-home"), base.with_suffix(".pickle")
+
+
+def prepare(args: argparse.Namespace) -> None:
+    cached, store, home, inputs = paths(args)
+    if not cached.exists():
+        bench.generate(cached, customers=args.customers, transactions=args.transactions,
+                       seed=args.seed)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    shutil.copyfile(cached, store)
+    bench.enrol(store, share=0.3, customers=args.customers, seed=args.seed)
+    settings = Settings(home=home, database_url=f"sqlite:///{store}")
+    engine = build_engine(settings.resolved_database_url)
+    options = models.ModelOptions()
+    as_of = bench.AS_OF
+    source = analytics_engine.connect(settings, store=engine)
+    summary = refresh.summary_frame(source, as_of=as_of)
+    features = refresh.feature_frame(source, as_of=as_of)
+    split = atrisk_pipeline.calibration_split(source, as_of=as_of,
+                                              holdout_days=options.holdout_days)
+    choice = atrisk_pipeline.choose_model(split, holdout_days=options.holdout_days)
+    margin, margin_source = models.choose_margin(features, option=options.margin,
+                                                 default_margin=settings.default_margin)
+    full = atrisk_pipeline.fit_full(summary)
+    chosen = atrisk_pipeline.chosen_model(choice, full)
+    key = next((k for k, m in full.models.items() if m is chosen), "")
+    fitted = models.fit_and_predict(summary, margin=margin, options=options,
+                                    margin_source=margin_source,
+                                    purchase_model=(key, chosen) if chosen else None)
+    engine.dispose()
+    with inputs.open("wb") as out:
+        pickle.dump({"summary": summary, "features": features, "choice": choice,
+                     "full": full, "fitted": fitted, "options": options}, out)
+    print(f"prepared {store}, {home}, {inputs}")
+
+
+def run_steps(args: argparse.Namespace) -> None:
+    _, store, home, inputs = paths(args)
+    with inputs.open("rb") as handle:
+        data = pickle.load(handle)
+    work = store.with_name(store.stem + "-timing.db")
+    shutil.copyfile(store, work)
+    settings = Settings(home=home, database_url=f"sqlite:///{work}")
+    engine = build_engine(settings.resolved_database_url)
+    source = analytics_engine.open_duckdb(settings.snapshot_dir)
+    out = []
+    try:
+        for label in ("cold", "warm"):
+            result = refresh.RefreshResult(as_of=bench.AS_OF, engine="duckdb")
+            result.model_params = dict(data["fitted"].params)  # as the models step leaves it
+            started = time.perf_counter()
+            block = refresh.combine(data["features"], data["summary"],
+                                    data["fitted"].predictions)
+            block = refresh.score_and_assign(
+                engine=engine, settings=settings, source=source, as_of=bench.AS_OF,
+                options=data["options"], summary=data["summary"], block=block,
+                choice=data["choice"], full=data["full"], result=result)
+            changes = block.attrs.pop("changes")
+            at_risk = time.perf_counter() - started
+            started = time.perf_counter()
+            refresh.record_defections(engine=engine, settings=settings, result=result,
+                                      block=block, changes=changes)
+            defection = time.perf_counter() - started
+            out.append(f"{label}: at_risk {at_risk:.2f} s, defection {defection:.2f} s; "
+                       f"{result.defection}")
+            print(out[-1], flush=True)
+            if args.dump:
+                block.to_pickle(f"{args.dump}-{label}-block.pickle")
+                changes.to_pickle(f"{args.dump}-{label}-changes.pickle")
+                with open(f"{args.dump}-{label}-params.pickle", "wb") as fh:
+                    pickle.dump(result.model_params, fh)
+                with sqlite3.connect(work) as conn:
+                    for table, sql in (
+                            ("stored-changes", "SELECT id, customer_id, as_of, changed_on, "
+                             "from_stage, to_stage, rule, score, evidence FROM "
+                             "defection_change ORDER BY id"),
+                            ("stored-tasks", "SELECT id, customer_id, title, reason, status, "
+                             "priority, dedupe_key, details FROM task ORDER BY id")):
+                        pd.read_sql_query(sql, conn).to_pickle(
+                            f"{args.dump}-{label}-{table}.pickle")
+    finally:
+        engine.dispose()
+        work.unlink()
+    print(f"load average {os.getloadavg()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("prepare", "time"))
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dump", default="", help="pickle the outputs under this prefix")
+    args = parser.parse_args()
+    (prepare if args.action == "prepare" else run_steps)(args)
+
+
+if __name__ == "__main__":
+    main()
