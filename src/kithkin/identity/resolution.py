@@ -80,6 +80,8 @@ def _initials_or_missing(name: str) -> str:
     return (f"({_initials_match(name, name)} OR l.{name} IS NULL OR r.{name} IS NULL)")
 
 
+_POSTCODE_AND_DOB_UNKNOWN = ("(l.postcode IS NULL OR r.postcode IS NULL) AND "
+                             "(l.dob IS NULL OR r.dob IS NULL)")
 # A sound-alike name in the same city, narrowed by the other name's first letter (typos
 # keep it): a city alone holds too many people to pair every sound-alike in it (at 100k
 # records these rules without the letter scored 3 million pairs, growing with the square
@@ -105,6 +107,16 @@ CONDITION_BLOCKING = (
     # character (a region in most countries) keeps common names' blocks small.
     "l.first_name = r.first_name AND l.last_name = r.last_name AND "
     "substr(l.postcode, 1, 1) = substr(r.postcode, 1, 1)",
+    # The given name in the surname field, the other field empty (swapped, one missing).
+    "r.first_name IS NULL AND l.first_sound = r.last_sound AND l.city = r.city",
+    "l.first_name IS NULL AND r.first_sound = l.last_sound AND l.city = r.city",
+    # A pair with no postcode and no birth date to compare meets no rule keyed on them, and
+    # the rules above want both initials: a given name replaced (another name, a
+    # nickname) leaves only the surname, straight or swapped, in the town. Only such
+    # pairs, so the blocks stay those of the few records missing both keys.
+    *(f"{rule} AND l.city = r.city AND {_POSTCODE_AND_DOB_UNKNOWN}" for rule in (
+        "l.last_sound = r.last_sound", "l.last_sound_rev = r.last_sound_rev",
+        "l.last_sound = r.first_sound", "l.first_sound = r.last_sound")),
 )
 
 
@@ -186,6 +198,9 @@ def location_comparison() -> cl.CustomComparison:
             cll.And(_one_side_without_address(), cll.ExactMatchLevel("city")).configure(
                 tf_adjustment_column="city",
                 label_for_charts="Same city, no address on one side"),
+            cll.And(cll.NullLevel("postcode"), cll.ExactMatchLevel("city")).configure(
+                tf_adjustment_column="city",
+                label_for_charts="Same city, other address, no postcode on one side"),
             cll.ExactMatchLevel("city").configure(
                 tf_adjustment_column="city", label_for_charts="Same city"
             ),
@@ -250,29 +265,40 @@ _HALF_SURNAME_TF: dict[str, Any] = {"tf_adjustment_column": "last_name",
 
 
 def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
-    """Splink's ForenameSurnameComparison plus "swapped, with a typo".
+    """Given and family name as one comparison, graded by edits before similarity.
 
-    Swapped first and last names often carry a typo too; without that level such pairs
-    fell to "all other comparisons", the strongest evidence *against* a match.
+    Registers mistype a name by one or two edits (a letter changed, dropped, doubled or
+    two swapped), so "within one edit" and "within two edits" come first, straight and
+    swapped; Jaro-Winkler levels follow for the rest (spacing, longer damage). Jaro-Winkler
+    alone rates names that share a long stem as close ("Rosenington" and "Rosenthal",
+    "Hatelworth" and "Hatelhorn"): ranked above the edit levels, such namesakes of one town
+    took the evidence of a mistyped duplicate. Swapped names often carry a typo too; a
+    missing given name is no sign of another person, nor of the same one where a household
+    shares the surname (the household rule weighs those).
     """
     jaro_winkler = "jaro_winkler" if engine == "pyspark" else "jaro_winkler_similarity"
+
+    def crossed_within(edits: int) -> str:
+        return " AND ".join(f'damerau_levenshtein("{a}_l", "{b}_r") <= {edits}' for a, b in (
+            ("first_name", "last_name"), ("last_name", "first_name")))
+
     swapped = " AND ".join(
         f"{jaro_winkler}(\"{a}_l\", \"{b}_r\") >= 0.88"
         for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
     )
-
     crossed = " OR ".join(f'("{a}_l" = "{b}_r")' for a, b in (
         ("first_name", "last_name"), ("last_name", "first_name")))
+    given_missing = '("first_name_l" IS NULL OR "first_name_r" IS NULL)'
 
-    # A missing given name is no sign of another person; nor of the same one where a
-    # household shares the surname (the household rule weighs those).
-    given_missing = ('("first_name_l" IS NULL OR "first_name_r" IS NULL) AND '
-                     f'{jaro_winkler}("last_name_l", "last_name_r") >= 0.88')
+    def both_within(edits: int) -> ComparisonLevelCreator:
+        return cll.And(cll.DamerauLevenshteinLevel("first_name", edits),
+                       cll.DamerauLevenshteinLevel("last_name", edits)).configure(
+            label_for_charts=f"Both names within {edits} edit(s)", **_FUZZY_SURNAME_TF)
 
     def both_close(threshold: float) -> ComparisonLevelCreator:
         return cll.And(cll.JaroWinklerLevel("first_name", threshold),
                        cll.JaroWinklerLevel("last_name", threshold)).configure(
-            **_FUZZY_SURNAME_TF)
+            label_for_charts=f"Both names Jaro-Winkler >= {threshold}", **_FUZZY_SURNAME_TF)
 
     return cl.CustomComparison(
         output_column_name="first_name_last_name",
@@ -280,7 +306,12 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             cll.And(cll.NullLevel("first_name"), cll.NullLevel("last_name")),
             cll.ExactMatchLevel("full_name").configure(tf_adjustment_column="full_name"),
             cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
-            both_close(0.92),
+            both_within(1),
+            cll.CustomLevel(crossed_within(1)).configure(
+                label_for_charts="Swapped, each within 1 edit", **_FUZZY_SURNAME_TF),
+            both_within(2),
+            cll.CustomLevel(crossed_within(2)).configure(
+                label_for_charts="Swapped, each within 2 edits", **_FUZZY_SURNAME_TF),
             both_close(0.88),
             cll.CustomLevel(swapped).configure(label_for_charts="Swapped, Jaro-Winkler >= 0.88",
                                                **_FUZZY_SURNAME_TF),
@@ -288,9 +319,14 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             cll.And(cll.ExactMatchLevel("first_canonical"),
                     cll.JaroWinklerLevel("last_name", 0.88)).configure(
                 label_for_charts="Nickname, similar last name", **_FUZZY_SURNAME_TF),
-            cll.CustomLevel(given_missing).configure(
-                label_for_charts="A given name missing, similar last name",
-                **_HALF_SURNAME_TF),
+            cll.CustomLevel(
+                f'{given_missing} AND damerau_levenshtein("last_name_l", "last_name_r") <= 1'
+            ).configure(label_for_charts="A given name missing, last name within 1 edit",
+                        **_FUZZY_SURNAME_TF),
+            cll.CustomLevel(
+                f'{given_missing} AND {jaro_winkler}("last_name_l", "last_name_r") >= 0.88'
+            ).configure(label_for_charts="A given name missing, similar last name",
+                        **_HALF_SURNAME_TF),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
             cll.JaroWinklerLevel("last_name", 0.88).configure(
@@ -547,6 +583,7 @@ def score_pairs(
         f"{other / (1 + other):.2f} and {named / (1 + named):.2f}")
     scored = _with_weights(linker, pairs, household_cap=math.log2(other),
                            namesake_cap=math.log2(named))
+    scored = scored[scored["match_probability"] >= threshold]  # the household rule lowers
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes, "pairs_scored": len(pairs),
               "train_seconds": round(trained_at - started, 3),
@@ -560,22 +597,28 @@ _TF_COLUMNS = ("full_name", "first_name", "last_name", "email", "postcode", "cit
 
 
 def term_frequencies(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Each value's share of the *other people*: ``max(holders - 1, 1) / records``, where
-    the holders of a value are its distinct (first name, last name, postcode) triples.
+    """Each value's share of the *other people*: ``(holders - 1) / records``, where the
+    holders of a value are its distinct (first name, last name, postcode) triples, all
+    three known. A value no other person holds is left out, so a pair agreeing on it
+    weighs what the level weighs on average.
 
     Splink's own table uses ``count / records``, and a register's duplicates inflate
     that count: a surname held by one person recorded four times looks four times as
     common, and a pair agreeing on it loses two bits for every doubling. A pair agreeing
     on a value held by two people is also one of the two itself: under "different
     people", the chance that a random record holds it is one in ``records``, not two.
-    Where most values are rare (surnames and postcodes of a register with typos) the plain
-    count took one to three bits from every true pair that agreed exactly.
+    A value held by one person has no such chance at all; giving it one holder's share
+    (as a floor of one would) put it below the level's own ``u``, the rate at which
+    random records agree on any value, which is mostly that of the common values: every
+    exact full name and postcode then lost two to three bits. A record missing part of
+    the person key (a duplicate without postcode) is no evidence of another holder.
     """
     person = [c for c in ("first_name", "last_name", "postcode") if c != column]
-    held = frame[[column, *person]].dropna(subset=[column]).drop_duplicates()
+    held = frame[[column, *person]].dropna().drop_duplicates()
     holders = held.groupby(column, sort=False).size()
-    shares = (holders - 1).clip(lower=1) / max(len(frame), 1)
-    return pd.DataFrame({column: holders.index.astype(str),
+    others = holders[holders > 1] - 1
+    shares = others / max(len(frame), 1)
+    return pd.DataFrame({column: others.index.astype(str),
                          f"tf_{column}": shares.to_numpy(float)})
 
 
@@ -642,7 +685,7 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
 # impossible day or month), or a month apart; the same email. A missing given name or
 # one name in the other field is not among them: with a shared surname and address that
 # is every member of the household (the household odds decide).
-_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7},
+_PERSON_AGREES = {"first_name_last_name": set(range(1, 11)),
                   "dob": {1, 2, 3, 4}, "email": {1}}
 # Dates of birth both known and more than a year apart: not a typo, another person.
 _DOB_CONTRADICTS = {6, 7}
@@ -670,9 +713,20 @@ class HouseholdOdds:
         apart is one person (a birth date replaced) rather than two (a namesake parent
         or child): the pairs with one date, times how often one person's dates are years
         apart for once that they agree (the model's ``m``), are the expected replaced
-        dates; the rest of the pairs years apart are namesakes."""
-        replaced = self.named_same * min(max(apart_per_same, 0.0), 1.0)
-        return (replaced + 0.5) / (max(self.named_apart - replaced, 0.0) + 0.5)
+        dates; the rest of the pairs years apart are namesakes, but no more than the
+        register's households hold.
+
+        A namesake parent or child lives in a household with other members, so there
+        are at most as many namesake pairs as pairs of other given names with dates
+        years apart that are not themselves a duplicate with both name and date replaced.
+        Without that bound, the few replaced dates that the model's ``m`` did not
+        account for were all taken for namesakes in a register of no households
+        (FEBRL), and a close estimate moved every such pair across the threshold."""
+        ratio = min(max(apart_per_same, 0.0), 1.0)
+        replaced = self.named_same * ratio
+        households = max(self.other_apart - self.other_same * ratio, 0.0)
+        namesakes = min(max(self.named_apart - replaced, 0.0), households)
+        return (replaced + 0.5) / (namesakes + 0.5)
 
 
 def household_odds(frame: pd.DataFrame) -> HouseholdOdds:
