@@ -147,6 +147,8 @@ def test_name_levels_for_register_errors(left: dict[str, Any], right: dict[str, 
     ("1975-07-26", "1975-15-26", "Same year, and same month or same day"),  # month 15
     ("1954-09-03", "1954-09-36", "Same year, and same month or same day"),  # day 36
     ("1954-09-03", "1990-02-17", "All other comparisons"),
+    # Month 00, day 91: too damaged to compare, not a date decades away.
+    ("1966-09-01", "1966-00-91", "An impossible date, more than one edit apart"),
 ])
 def test_birth_date_levels_for_typos_and_impossible_dates(left: str, right: str,
                                                            label: str) -> None:
@@ -230,7 +232,7 @@ def test_namesakes_are_bounded_by_the_registers_households() -> None:
 
 def _fake_comparisons() -> dict[str, list[Level]]:
     """Level lists shaped like the model's, each level weighing its position (null 0)."""
-    sizes = {"first_name_last_name": 19, "dob": 8, "email": 3, "phone": 5, "location": 15}
+    sizes = {"first_name_last_name": 19, "dob": 9, "email": 3, "phone": 5, "location": 15}
     return {name: [Level(label=f"{name} {i}", is_null=i == 0, match_weight=float(i) * 0.01,
                          u_probability=None, u_trained=True) for i in range(n)]
             for name, n in sizes.items()}
@@ -251,8 +253,8 @@ def test_household_rule_caps_pairs_without_personal_agreement(
     pairs = pd.DataFrame([
         _pair(name_level=3, dob_level=0, location_weight=12.0),   # names agree: kept
         _pair(name_level=13, dob_level=0, location_weight=12.0),  # surname only: capped
-        _pair(name_level=13, dob_level=7, location_weight=12.0),  # dates apart: removed
-        _pair(name_level=1, dob_level=7, location_weight=12.0),   # namesake: its cap
+        _pair(name_level=13, dob_level=8, location_weight=12.0),  # dates apart: removed
+        _pair(name_level=1, dob_level=8, location_weight=12.0),   # namesake: its cap
     ])
     out = resolution._with_weights(None, pairs, household_cap=math.log2(3.0),  # type: ignore[arg-type]
                                    namesake_cap=math.log2(0.5))
@@ -261,6 +263,19 @@ def test_household_rule_caps_pairs_without_personal_agreement(
     assert probability[1] == pytest.approx(0.75)
     assert np.isclose(out["match_weight"][2], -2.0)
     assert probability[3] == pytest.approx(1 / 3)
+    # Where the register holds no households, other names with dates years apart are a
+    # duplicate with both replaced, held to those odds rather than stripped.
+    out = resolution._with_weights(None, pairs, household_cap=math.log2(3.0),  # type: ignore[arg-type]
+                                   namesake_cap=math.log2(0.5), apart_cap=math.log2(4.0))
+    assert out["match_probability"][2] == pytest.approx(0.8)
+
+
+def test_other_names_and_dates_apart_are_one_person_only_without_households() -> None:
+    # 40 pairs of other given names with one date; the model puts dates years apart in
+    # 1 of 10 true pairs, so 4 such pairs years apart are expected from duplicates.
+    assert resolution.HouseholdOdds(40, 4, 0, 0).apart(0.1) == pytest.approx(4.5 / 0.5)
+    # 40 pairs years apart: 36 household pairs; such a pair is most likely two people.
+    assert resolution.HouseholdOdds(40, 40, 0, 0).apart(0.1) == pytest.approx(4.5 / 36.5)
 
 
 @pytest.mark.parametrize(("raw", "text"), [

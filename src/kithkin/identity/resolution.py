@@ -223,13 +223,21 @@ def _one_side_without_address() -> cll.CustomLevel:
         f'("address_{side}" IS NULL AND "postcode_{side}" IS NULL)' for side in "lr"))
 
 
-def dob_comparison() -> cl.CustomComparison:
+def dob_comparison(engine: AnalyticsEngine = "duckdb") -> cl.CustomComparison:
     """Date of birth as text, so an impossible date (day 33) still counts.
 
     Splink's DateOfBirthComparison puts an unparseable date on its null level; here the
     text is compared first (exact, then one edit, transpositions included), and only the
-    date-distance levels need a real date.
+    date-distance levels need a real date. An impossible date further off is no evidence
+    either way, as if missing: not a date years apart (the household rule reads those as
+    another person), and not a level of its own, whose weight EM would learn from which
+    records carry impossible dates (in a register, the keyed-in duplicates) rather than
+    from whether the two are one person.
     """
+    parse = ("try_to_timestamp({}, 'yyyy-MM-dd')" if engine == "pyspark"
+             else "try_strptime({}, '%Y-%m-%d')")
+    impossible = " OR ".join(parse.format(f'"dob_{side}"') + " IS NULL" for side in "lr")
+
     def within(threshold: int, metric: str) -> cll.AbsoluteDateDifferenceLevel:
         return cll.AbsoluteDateDifferenceLevel(
             "dob", input_is_string=True, threshold=threshold, metric=metric,  # type: ignore[arg-type]
@@ -250,6 +258,9 @@ def dob_comparison() -> cl.CustomComparison:
             within(1, "month").configure(label_for_charts="Abs date difference <= 1 month"),
             within(1, "year").configure(label_for_charts="Abs date difference <= 1 year"),
             within(10, "year").configure(label_for_charts="Abs date difference <= 10 year"),
+            cll.CustomLevel(impossible).configure(
+                label_for_charts="An impossible date, more than one edit apart",
+                is_null_level=True),
             cll.ElseLevel(),
         ],
     )
@@ -346,7 +357,7 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
         unique_id_column_name="unique_id",
         comparisons=[
             name_comparison(engine),
-            dob_comparison(),
+            dob_comparison(engine),
             email_comparison(),
             cl.LevenshteinAtThresholds("phone", [1, 2]),
             location_comparison(),
@@ -574,15 +585,17 @@ def score_pairs(
                  f"{_CALIBRATION_WEIGHT:g} bits")
     pairs = pairs[pairs["match_probability"] >= threshold]
     odds = household_odds(frame)
-    other, named = odds.other(), odds.named(_dates_apart_per_same(linker))
+    ratio = _dates_apart_per_same(linker)
+    other, named, apart = odds.other(), odds.named(ratio), odds.apart(ratio)
     notes.append(
         f"households: records sharing surname and address with other given names have one "
         f"birth date in {odds.other_same:,} pairs and dates years apart in "
         f"{odds.other_apart:,}; with one full name, {odds.named_same:,} and "
         f"{odds.named_apart:,}. Such pairs are held to P(same person) "
-        f"{other / (1 + other):.2f} and {named / (1 + named):.2f}")
+        f"{other / (1 + other):.2f} and {named / (1 + named):.2f}; with other names and "
+        f"dates years apart, {apart / (1 + apart):.2f}")
     scored = _with_weights(linker, pairs, household_cap=math.log2(other),
-                           namesake_cap=math.log2(named))
+                           namesake_cap=math.log2(named), apart_cap=math.log2(apart))
     scored = scored[scored["match_probability"] >= threshold]  # the household rule lowers
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes, "pairs_scored": len(pairs),
@@ -687,8 +700,8 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
 # is every member of the household (the household odds decide).
 _PERSON_AGREES = {"first_name_last_name": set(range(1, 11)),
                   "dob": {1, 2, 3, 4}, "email": {1}}
-# Dates of birth both known and more than a year apart: not a typo, another person.
-_DOB_CONTRADICTS = {6, 7}
+# Dates of birth both real and more than a year apart: not a typo, another person.
+_DOB_CONTRADICTS = {6, 8}
 _HOUSEHOLD_FIELDS = ("phone", "location")
 
 
@@ -724,9 +737,21 @@ class HouseholdOdds:
         (FEBRL), and a close estimate moved every such pair across the threshold."""
         ratio = min(max(apart_per_same, 0.0), 1.0)
         replaced = self.named_same * ratio
-        households = max(self.other_apart - self.other_same * ratio, 0.0)
-        namesakes = min(max(self.named_apart - replaced, 0.0), households)
+        namesakes = min(max(self.named_apart - replaced, 0.0), self._households(ratio))
         return (replaced + 0.5) / (namesakes + 0.5)
+
+    def apart(self, apart_per_same: float) -> float:
+        """Odds that a pair of one surname and address with another given name and dates
+        years apart is one person (name and date both replaced) rather than two
+        household members: the pairs with one date times the model's ratio are the
+        expected duplicates, the rest of those pairs years apart the households."""
+        ratio = min(max(apart_per_same, 0.0), 1.0)
+        return (self.other_same * ratio + 0.5) / (self._households(ratio) + 0.5)
+
+    def _households(self, ratio: float) -> float:
+        """Pairs of other given names years apart, less those expected from a
+        duplicate with given name and birth date both replaced."""
+        return max(self.other_apart - self.other_same * ratio, 0.0)
 
 
 def household_odds(frame: pd.DataFrame) -> HouseholdOdds:
@@ -772,7 +797,8 @@ def _dates_apart_per_same(linker: Linker) -> float:
 
 
 def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float = -math.inf,
-                  namesake_cap: float = -math.inf) -> pd.DataFrame:
+                  namesake_cap: float = -math.inf, apart_cap: float = -math.inf
+                  ) -> pd.DataFrame:
     """Per-comparison match weights (``mw_*`` plus its term-frequency adjustment).
 
     Splink 5 returns weights rather than comparison vectors; the agreement level is the
@@ -783,8 +809,8 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     one person. When no person-level field (name, date of birth, email) agrees, the pair's
     log-odds are held to ``household_cap`` (the odds measured by :func:`household_odds`),
     never below what is left without the household evidence. When the birth dates are
-    years apart, names that agree are held to ``namesake_cap`` and names that do not lose
-    the household evidence.
+    years apart, names that agree are held to ``namesake_cap`` and names that do not to
+    ``apart_cap`` (by default they lose the household evidence).
     """
     out = pd.DataFrame({
         "customer_id_l": pairs["unique_id_l"].astype("int64"),
@@ -812,8 +838,9 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     names_agree = np.isin(fields["first_name_last_name"][0],
                           list(_PERSON_AGREES["first_name_last_name"]))
     # Birth dates years apart with names that agree: a date replaced or a namesake parent
-    # or child (the register's odds); with names that do not, another household member.
-    cap = np.where(dob_contradicts, np.where(names_agree, namesake_cap, -math.inf),
+    # or child; with names that do not, name and date replaced or another household
+    # member (each at the register's odds).
+    cap = np.where(dob_contradicts, np.where(names_agree, namesake_cap, apart_cap),
                    household_cap)
     kept = np.maximum(weight - household, np.minimum(weight, cap))
     trusted = person_agrees & ~dob_contradicts
