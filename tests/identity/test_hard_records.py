@@ -70,6 +70,18 @@ def test_surname_only_rules_stay_with_pairs_that_no_key_can_meet() -> None:
              city="Lyon"),
         _row(id=2, first_name="Lissa", last_name="Veldman", postcode="80210", city="Lyon"))
     assert not _compared(frame)
+    # Nor do sound-alike names of one town with the same initials: with both postcodes
+    # known and different, the town-wide rules stand aside (they grow with its square).
+    frame = _frame(
+        _row(id=1, first_name="Michelle", last_name="Veldmann", postcode="73484",
+             city="Lyon"),
+        _row(id=2, first_name="Michelle", last_name="Velmann", postcode="80210", city="Lyon"))
+    assert not _compared(frame)
+    frame = _frame(
+        _row(id=1, first_name="Michelle", last_name="Veldmann", postcode="73484",
+             city="Lyon"),
+        _row(id=2, first_name="Michelle", last_name="Velmann", city="Lyon"))
+    assert _compared(frame)
 
 
 def test_blocking_still_keeps_other_people_of_one_town_apart() -> None:
