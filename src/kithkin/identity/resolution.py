@@ -80,7 +80,8 @@ def _initials_or_missing(name: str) -> str:
     return (f"({_initials_match(name, name)} OR l.{name} IS NULL OR r.{name} IS NULL)")
 
 
-_POSTCODE_UNKNOWN = "(l.postcode IS NULL OR r.postcode IS NULL)"
+_POSTCODE_UNKNOWN = ("(l.postcode IS NULL OR r.postcode IS NULL OR "
+                     "damerau_levenshtein(l.postcode, r.postcode) <= 2)")
 _POSTCODE_AND_DOB_UNKNOWN = f"{_POSTCODE_UNKNOWN} AND (l.dob IS NULL OR r.dob IS NULL)"
 # A sound-alike name in the same city, narrowed by the other name's first letter (typos
 # keep it): a city alone holds too many people to pair every sound-alike in it (at 100k
@@ -88,9 +89,10 @@ _POSTCODE_AND_DOB_UNKNOWN = f"{_POSTCODE_UNKNOWN} AND (l.dob IS NULL OR r.dob IS
 # of a city's size). The reversed surname's Soundex catches a typo early in the name;
 # the crossed rules catch swapped names with a typo.
 CONDITION_BLOCKING = (
-    # Each only where a postcode is missing on one side: pairs with both postcodes meet
-    # on the postcode rules above, and a town's pairs grow with the square of its size
-    # (at a million simulated records these four rules alone made ~25 pairs per record).
+    # Each only where a postcode is missing on one side or within two edits: pairs with
+    # both postcodes meet on the postcode rules above, or live apart; a town's pairs grow
+    # with the square of its size (at a million simulated records these rules made ~25
+    # pairs per record). Two edits, for the mistyped postcodes of FEBRL.
     *(f"{rule} AND {_POSTCODE_UNKNOWN}" for rule in (
         # In the region rather than the town: a mistyped or other town still meets.
         "l.last_sound = r.last_sound AND l.region = r.region AND "
