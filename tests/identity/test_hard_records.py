@@ -43,6 +43,47 @@ def test_blocking_compares_hard_pairs(left: dict[str, Any], right: dict[str, Any
     assert _compared(_frame(_row(id=1, **left), _row(id=2, **right)))
 
 
+@pytest.mark.parametrize(("left", "right"), [
+    # Names swapped and the (now) given name left out: the given name sits in the
+    # surname field of the other record.
+    (dict(first_name="Amanda", last_name="Wilson", postcode="73484", city="Leeds"),
+     dict(last_name="Amanda", city="Leeds")),
+    # Given name replaced, surname mistyped; neither record can be met on a postcode
+    # or a birth date (one side has neither).
+    (dict(first_name="Michelle", last_name="Veldmann", postcode="73484", city="Lyon",
+          date_of_birth="1961-02-03"),
+     dict(first_name="Lissa", last_name="Veldman", city="Lyon")),
+    # The same, names swapped on one side.
+    (dict(first_name="Anthony", last_name="Larsbach", postcode="73484", city="Lille"),
+     dict(first_name="Sagia", last_name="Anthony", city="Lille")),
+])
+def test_blocking_compares_pairs_without_postcode_or_birth_date(
+        left: dict[str, Any], right: dict[str, Any]) -> None:
+    assert _compared(_frame(_row(id=1, **left), _row(id=2, **right)))
+
+
+def test_surname_only_rules_stay_with_pairs_that_no_key_can_meet() -> None:
+    # Other given names, one surname sound and town, but both postcodes known (and
+    # different): the postcode rules decide, the surname alone does not pair them.
+    frame = _frame(
+        _row(id=1, first_name="Michelle", last_name="Veldmann", postcode="73484",
+             city="Lyon"),
+        _row(id=2, first_name="Lissa", last_name="Veldman", postcode="80210", city="Lyon"))
+    assert not _compared(frame)
+    # Nor do sound-alike names of one town with the same initials: with both postcodes
+    # known and different, the town-wide rules stand aside (they grow with its square).
+    frame = _frame(
+        _row(id=1, first_name="Michelle", last_name="Veldmann", postcode="73484",
+             city="Lyon"),
+        _row(id=2, first_name="Michelle", last_name="Velmann", postcode="80210", city="Lyon"))
+    assert not _compared(frame)
+    frame = _frame(
+        _row(id=1, first_name="Michelle", last_name="Veldmann", postcode="73484",
+             city="Lyon"),
+        _row(id=2, first_name="Michelle", last_name="Velmann", city="Lyon"))
+    assert _compared(frame)
+
+
 def test_blocking_still_keeps_other_people_of_one_town_apart() -> None:
     # Same surname prefix and town but other initials: not compared.
     frame = _frame(_row(id=1, first_name="Ann", last_name="Midingwell", city="Austin"),
@@ -91,9 +132,20 @@ def _names(first: str | None, last: str | None) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("left", "right", "label"), [
     (_names("sarah", "jensen"), _names("jensen", "sarah"), "Match on reversed cols"),
-    (_names("brandon", "white"), _names("whtie", "brandon"), "Swapped, Jaro-Winkler >= 0.88"),
+    (_names("brandon", "white"), _names("whtie", "brandon"), "Swapped, each within 1 edit"),
+    (_names("zanard", "harris"), _names("hakriis", "zanaod"), "Swapped, each within 2 edits"),
+    (_names("alexandra", "whitaker"), _names("whitakerson", "aleksandar"),
+     "Swapped, Jaro-Winkler >= 0.88"),
     (_names("travis", "mccarthy"), _names(None, "mccarthy"),
+     "A given name missing, last name within 1 edit"),
+    (_names("travis", "mccarthy"), _names(None, "mcarthey"),
      "A given name missing, similar last name"),
+    # One typo in each name, then two: edits, not Jaro-Winkler, grade them.
+    (_names("patricia", "wilson"), _names("ptricia", "wison"), "Both names within 1 edit"),
+    (_names("danena", "marworth"), _names("daenna", "marwroht"), "Both names within 2 edit"),
+    # Surnames sharing a long stem are close by Jaro-Winkler, far by edits: namesakes
+    # of a town, not typos.
+    (_names("mary", "rosenington"), _names("mary", "rosenthal"), "Both names Jaro-Winkler"),
     (_names("bill", "smith"), _names("william", "smyth"), "Nickname, similar last name"),
     (_names("alice", "riding"), _names("riding", "aspinall"), "One name in the other field"),
 ])
@@ -107,6 +159,8 @@ def test_name_levels_for_register_errors(left: dict[str, Any], right: dict[str, 
     ("1975-07-26", "1975-15-26", "Same year, and same month or same day"),  # month 15
     ("1954-09-03", "1954-09-36", "Same year, and same month or same day"),  # day 36
     ("1954-09-03", "1990-02-17", "All other comparisons"),
+    # Month 00, day 91: too damaged to compare, not a date decades away.
+    ("1966-09-01", "1966-00-91", "An impossible date, more than one edit apart"),
 ])
 def test_birth_date_levels_for_typos_and_impossible_dates(left: str, right: str,
                                                            label: str) -> None:
@@ -128,6 +182,9 @@ def _place(address: str | None, postcode: str | None, city: str | None) -> dict[
      "Same city, no address on one side"),
     (_place("12 oak st", "73484", "denver"), _place("9 elm rd", "80210", "denver"),
      "Same city"),
+    # Another address and no postcode on one side: not a postcode that disagrees.
+    (_place("12 oak st", "73484", "denver"), _place("9 elm rd", None, "denver"),
+     "Same city, other address, no postcode on one side"),
     (_place("12 oak st", "73484", "denver"), _place("12 oak st", "73844", "denver"),
      "Similar address, postcode one edit apart"),
 ])
@@ -141,12 +198,14 @@ def test_term_frequencies_count_other_people_not_records() -> None:
         "unique_id": range(8),
         "first_name": ["ann", "ann", "bo", "cy", "di", "ed", "fi", "fi"],
         # "okafor": one person recorded twice; "lee": two people; "ng": three people.
-        "last_name": ["okafor", "okafor", "lee", "lee", "ng", "ng", "ng", None],
-        "postcode": ["1", "1", "2", "3", "4", "5", "6", "7"],
+        "last_name": ["okafor", "okafor", "lee", "lee", "ng", "ng", "ng", "ng"],
+        "postcode": ["1", "1", "2", "3", "4", "5", "6", None],
     })
     tf = resolution.term_frequencies(frame, "last_name").set_index("last_name")
-    assert tf.loc["okafor", "tf_last_name"] == pytest.approx(1 / 8)
+    # One person (twice): no other holder, so no adjustment (the level's own u).
+    assert "okafor" not in tf.index
     assert tf.loc["lee", "tf_last_name"] == pytest.approx(1 / 8)
+    # "fi ng" has no postcode: no evidence of a third holder.
     assert tf.loc["ng", "tf_last_name"] == pytest.approx(2 / 8)
 
 
@@ -168,12 +227,24 @@ def test_household_odds_count_one_person_against_two() -> None:
     assert odds.other() == pytest.approx(1.5 / 8.5)
     # One full name: 10 pairs with one date; dates apart in 1 of 10 true pairs means
     # one replaced date expected, so 3 pairs years apart leave 2 namesakes.
-    assert resolution.HouseholdOdds(0, 0, 10, 3).named(0.1) == pytest.approx(1.5 / 2.5)
+    assert resolution.HouseholdOdds(0, 20, 10, 3).named(0.1) == pytest.approx(1.5 / 2.5)
+
+
+def test_namesakes_are_bounded_by_the_registers_households() -> None:
+    # 10 pairs of one full name with one date, 3 with dates years apart; of pairs of
+    # other given names, 40 with one date (replaced names) and 5 years apart, of which
+    # 40 * 0.1 = 4 are replaced names and dates: one household pair, so at most one
+    # namesake pair (not the 2 the full-name pairs alone suggest).
+    odds = resolution.HouseholdOdds(other_same=40, other_apart=5, named_same=10,
+                                    named_apart=3)
+    assert odds.named(0.1) == pytest.approx(1.5 / 1.5)
+    # No households at all: no namesakes, the replaced dates' odds alone.
+    assert resolution.HouseholdOdds(40, 0, 10, 3).named(0.1) == pytest.approx(1.5 / 0.5)
 
 
 def _fake_comparisons() -> dict[str, list[Level]]:
     """Level lists shaped like the model's, each level weighing its position (null 0)."""
-    sizes = {"first_name_last_name": 15, "dob": 8, "email": 3, "phone": 5, "location": 14}
+    sizes = {"first_name_last_name": 19, "dob": 9, "email": 3, "phone": 5, "location": 15}
     return {name: [Level(label=f"{name} {i}", is_null=i == 0, match_weight=float(i) * 0.01,
                          u_probability=None, u_trained=True) for i in range(n)]
             for name, n in sizes.items()}
@@ -193,9 +264,9 @@ def test_household_rule_caps_pairs_without_personal_agreement(
     monkeypatch.setattr(splink_adapter, "comparisons", lambda linker: _fake_comparisons())
     pairs = pd.DataFrame([
         _pair(name_level=3, dob_level=0, location_weight=12.0),   # names agree: kept
-        _pair(name_level=11, dob_level=0, location_weight=12.0),  # surname only: capped
-        _pair(name_level=11, dob_level=7, location_weight=12.0),  # dates apart: removed
-        _pair(name_level=1, dob_level=7, location_weight=12.0),   # namesake: its cap
+        _pair(name_level=13, dob_level=0, location_weight=12.0),  # surname only: capped
+        _pair(name_level=13, dob_level=8, location_weight=12.0),  # dates apart: removed
+        _pair(name_level=1, dob_level=8, location_weight=12.0),   # namesake: its cap
     ])
     out = resolution._with_weights(None, pairs, household_cap=math.log2(3.0),  # type: ignore[arg-type]
                                    namesake_cap=math.log2(0.5))
@@ -204,6 +275,19 @@ def test_household_rule_caps_pairs_without_personal_agreement(
     assert probability[1] == pytest.approx(0.75)
     assert np.isclose(out["match_weight"][2], -2.0)
     assert probability[3] == pytest.approx(1 / 3)
+    # Where the register holds no households, other names with dates years apart are a
+    # duplicate with both replaced, held to those odds rather than stripped.
+    out = resolution._with_weights(None, pairs, household_cap=math.log2(3.0),  # type: ignore[arg-type]
+                                   namesake_cap=math.log2(0.5), apart_cap=math.log2(4.0))
+    assert out["match_probability"][2] == pytest.approx(0.8)
+
+
+def test_other_names_and_dates_apart_are_one_person_only_without_households() -> None:
+    # 40 pairs of other given names with one date; the model puts dates years apart in
+    # 1 of 10 true pairs, so 4 such pairs years apart are expected from duplicates.
+    assert resolution.HouseholdOdds(40, 4, 0, 0).apart(0.1) == pytest.approx(4.5 / 0.5)
+    # 40 pairs years apart: 36 household pairs; such a pair is most likely two people.
+    assert resolution.HouseholdOdds(40, 40, 0, 0).apart(0.1) == pytest.approx(4.5 / 36.5)
 
 
 @pytest.mark.parametrize(("raw", "text"), [

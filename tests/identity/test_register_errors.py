@@ -75,11 +75,19 @@ def test_unrelated_people_in_one_city_are_not_compared() -> None:
     frame = _frame(_row(id=1, first_name="Ann", last_name="Okafor", city="Leeds"),
                    _row(id=2, first_name="Tom", last_name="Brandt", city="Leeds"))
     assert not _compared(frame)
-    # Sound-alike surnames alone do not pair two people of one city: the given names'
-    # first letters must agree too, or a city's pairs grow with the square of its size.
-    frame = _frame(_row(id=1, first_name="Ann", last_name="Smith", city="Leeds"),
-                   _row(id=2, first_name="Tom", last_name="Smyth", city="Leeds"))
+    # Sound-alike surnames alone do not pair two people of one city who both have a
+    # postcode and a birth date: the given names' first letters must agree too, or a
+    # city's pairs grow with the square of its size.
+    known = dict(postcode="LS1 4AP", date_of_birth="1970-01-01")
+    frame = _frame(_row(id=1, first_name="Ann", last_name="Smith", city="Leeds", **known),
+                   _row(id=2, first_name="Tom", last_name="Smyth", city="Leeds",
+                        postcode="LS6 2QT", date_of_birth="1985-06-30"))
     assert not _compared(frame)
+    # Where one side has neither, no rule keyed on them can meet it (a given name
+    # replaced, no postcode or date): then the surname's sound in the town suffices.
+    frame = _frame(_row(id=1, first_name="Ann", last_name="Smith", city="Leeds", **known),
+                   _row(id=2, first_name="Tom", last_name="Smyth", city="Leeds"))
+    assert _compared(frame)
 
 
 @pytest.mark.parametrize(("parsed", "raw", "text"), [

@@ -80,31 +80,50 @@ def _initials_or_missing(name: str) -> str:
     return (f"({_initials_match(name, name)} OR l.{name} IS NULL OR r.{name} IS NULL)")
 
 
+_POSTCODE_UNKNOWN = ("(l.postcode IS NULL OR r.postcode IS NULL OR "
+                     "damerau_levenshtein(l.postcode, r.postcode) <= 2)")
+_POSTCODE_AND_DOB_UNKNOWN = f"{_POSTCODE_UNKNOWN} AND (l.dob IS NULL OR r.dob IS NULL)"
 # A sound-alike name in the same city, narrowed by the other name's first letter (typos
 # keep it): a city alone holds too many people to pair every sound-alike in it (at 100k
 # records these rules without the letter scored 3 million pairs, growing with the square
 # of a city's size). The reversed surname's Soundex catches a typo early in the name;
 # the crossed rules catch swapped names with a typo.
 CONDITION_BLOCKING = (
-    # In the region rather than the town: a mistyped or other town (a suburb) still meets.
-    "l.last_sound = r.last_sound AND l.region = r.region AND "
-    + _initials_or_missing("first_name"),
-    "l.first_sound = r.first_sound AND l.city = r.city AND "
-    + _initials_match("last_name", "last_name"),
-    "l.last_sound_rev = r.last_sound_rev AND l.city = r.city AND "
-    + _initials_or_missing("first_name"),
-    "l.last_sound = r.first_sound AND l.city = r.city AND "
-    + _initials_match("first_name", "last_name"),
-    "l.first_sound = r.last_sound AND l.city = r.city AND "
-    + _initials_match("last_name", "first_name"),
-    # A typo early in both names breaks both Soundex codes; the first three letters of
-    # the surname survive one after them.
-    "substr(l.last_name, 1, 3) = substr(r.last_name, 1, 3) AND l.city = r.city AND "
-    + _initials_or_missing("first_name"),
+    # Each only where a postcode is missing on one side or within two edits: pairs with
+    # both postcodes meet on the postcode rules above, or live apart; a town's pairs grow
+    # with the square of its size (at a million simulated records these rules made ~25
+    # pairs per record). Two edits, for the mistyped postcodes of FEBRL.
+    *(f"{rule} AND {_POSTCODE_UNKNOWN}" for rule in (
+        # In the region rather than the town: a mistyped or other town still meets.
+        "l.last_sound = r.last_sound AND l.region = r.region AND "
+        + _initials_or_missing("first_name"),
+        "l.first_sound = r.first_sound AND l.city = r.city AND "
+        + _initials_match("last_name", "last_name"),
+        "l.last_sound_rev = r.last_sound_rev AND l.city = r.city AND "
+        + _initials_or_missing("first_name"),
+        "l.last_sound = r.first_sound AND l.city = r.city AND "
+        + _initials_match("first_name", "last_name"),
+        "l.first_sound = r.last_sound AND l.city = r.city AND "
+        + _initials_match("last_name", "first_name"),
+        # A typo early in both names breaks both Soundex codes; the first three letters
+        # of the surname survive one after them.
+        "substr(l.last_name, 1, 3) = substr(r.last_name, 1, 3) AND l.city = r.city AND "
+        + _initials_or_missing("first_name"),
+    )),
     # The same full name with a mistyped town and postcode: the postcode's first
     # character (a region in most countries) keeps common names' blocks small.
     "l.first_name = r.first_name AND l.last_name = r.last_name AND "
     "substr(l.postcode, 1, 1) = substr(r.postcode, 1, 1)",
+    # The given name in the surname field, the other field empty (swapped, one missing).
+    "r.first_name IS NULL AND l.first_sound = r.last_sound AND l.city = r.city",
+    "l.first_name IS NULL AND r.first_sound = l.last_sound AND l.city = r.city",
+    # A pair with no postcode and no birth date to compare meets no rule keyed on them, and
+    # the rules above want both initials: a given name replaced (another name, a
+    # nickname) leaves only the surname, straight or swapped, in the town. Only such
+    # pairs, so the blocks stay those of the few records missing both keys.
+    *(f"{rule} AND l.city = r.city AND {_POSTCODE_AND_DOB_UNKNOWN}" for rule in (
+        "l.last_sound = r.last_sound", "l.last_sound_rev = r.last_sound_rev",
+        "l.last_sound = r.first_sound", "l.first_sound = r.last_sound")),
 )
 
 
@@ -186,6 +205,9 @@ def location_comparison() -> cl.CustomComparison:
             cll.And(_one_side_without_address(), cll.ExactMatchLevel("city")).configure(
                 tf_adjustment_column="city",
                 label_for_charts="Same city, no address on one side"),
+            cll.And(cll.NullLevel("postcode"), cll.ExactMatchLevel("city")).configure(
+                tf_adjustment_column="city",
+                label_for_charts="Same city, other address, no postcode on one side"),
             cll.ExactMatchLevel("city").configure(
                 tf_adjustment_column="city", label_for_charts="Same city"
             ),
@@ -208,13 +230,21 @@ def _one_side_without_address() -> cll.CustomLevel:
         f'("address_{side}" IS NULL AND "postcode_{side}" IS NULL)' for side in "lr"))
 
 
-def dob_comparison() -> cl.CustomComparison:
+def dob_comparison(engine: AnalyticsEngine = "duckdb") -> cl.CustomComparison:
     """Date of birth as text, so an impossible date (day 33) still counts.
 
     Splink's DateOfBirthComparison puts an unparseable date on its null level; here the
     text is compared first (exact, then one edit, transpositions included), and only the
-    date-distance levels need a real date.
+    date-distance levels need a real date. An impossible date further off is no evidence
+    either way, as if missing: not a date years apart (the household rule reads those as
+    another person), and not a level of its own, whose weight EM would learn from which
+    records carry impossible dates (in a register, the keyed-in duplicates) rather than
+    from whether the two are one person.
     """
+    parse = ("try_to_timestamp({}, 'yyyy-MM-dd')" if engine == "pyspark"
+             else "try_strptime({}, '%Y-%m-%d')")
+    impossible = " OR ".join(parse.format(f'"dob_{side}"') + " IS NULL" for side in "lr")
+
     def within(threshold: int, metric: str) -> cll.AbsoluteDateDifferenceLevel:
         return cll.AbsoluteDateDifferenceLevel(
             "dob", input_is_string=True, threshold=threshold, metric=metric,  # type: ignore[arg-type]
@@ -235,6 +265,9 @@ def dob_comparison() -> cl.CustomComparison:
             within(1, "month").configure(label_for_charts="Abs date difference <= 1 month"),
             within(1, "year").configure(label_for_charts="Abs date difference <= 1 year"),
             within(10, "year").configure(label_for_charts="Abs date difference <= 10 year"),
+            cll.CustomLevel(impossible).configure(
+                label_for_charts="An impossible date, more than one edit apart",
+                is_null_level=True),
             cll.ElseLevel(),
         ],
     )
@@ -250,29 +283,40 @@ _HALF_SURNAME_TF: dict[str, Any] = {"tf_adjustment_column": "last_name",
 
 
 def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
-    """Splink's ForenameSurnameComparison plus "swapped, with a typo".
+    """Given and family name as one comparison, graded by edits before similarity.
 
-    Swapped first and last names often carry a typo too; without that level such pairs
-    fell to "all other comparisons", the strongest evidence *against* a match.
+    Registers mistype a name by one or two edits (a letter changed, dropped, doubled or
+    two swapped), so "within one edit" and "within two edits" come first, straight and
+    swapped; Jaro-Winkler levels follow for the rest (spacing, longer damage). Jaro-Winkler
+    alone rates names that share a long stem as close ("Rosenington" and "Rosenthal",
+    "Hatelworth" and "Hatelhorn"): ranked above the edit levels, such namesakes of one town
+    took the evidence of a mistyped duplicate. Swapped names often carry a typo too; a
+    missing given name is no sign of another person, nor of the same one where a household
+    shares the surname (the household rule weighs those).
     """
     jaro_winkler = "jaro_winkler" if engine == "pyspark" else "jaro_winkler_similarity"
+
+    def crossed_within(edits: int) -> str:
+        return " AND ".join(f'damerau_levenshtein("{a}_l", "{b}_r") <= {edits}' for a, b in (
+            ("first_name", "last_name"), ("last_name", "first_name")))
+
     swapped = " AND ".join(
         f"{jaro_winkler}(\"{a}_l\", \"{b}_r\") >= 0.88"
         for a, b in (("first_name", "last_name"), ("last_name", "first_name"))
     )
-
     crossed = " OR ".join(f'("{a}_l" = "{b}_r")' for a, b in (
         ("first_name", "last_name"), ("last_name", "first_name")))
+    given_missing = '("first_name_l" IS NULL OR "first_name_r" IS NULL)'
 
-    # A missing given name is no sign of another person; nor of the same one where a
-    # household shares the surname (the household rule weighs those).
-    given_missing = ('("first_name_l" IS NULL OR "first_name_r" IS NULL) AND '
-                     f'{jaro_winkler}("last_name_l", "last_name_r") >= 0.88')
+    def both_within(edits: int) -> ComparisonLevelCreator:
+        return cll.And(cll.DamerauLevenshteinLevel("first_name", edits),
+                       cll.DamerauLevenshteinLevel("last_name", edits)).configure(
+            label_for_charts=f"Both names within {edits} edit(s)", **_FUZZY_SURNAME_TF)
 
     def both_close(threshold: float) -> ComparisonLevelCreator:
         return cll.And(cll.JaroWinklerLevel("first_name", threshold),
                        cll.JaroWinklerLevel("last_name", threshold)).configure(
-            **_FUZZY_SURNAME_TF)
+            label_for_charts=f"Both names Jaro-Winkler >= {threshold}", **_FUZZY_SURNAME_TF)
 
     return cl.CustomComparison(
         output_column_name="first_name_last_name",
@@ -280,7 +324,12 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             cll.And(cll.NullLevel("first_name"), cll.NullLevel("last_name")),
             cll.ExactMatchLevel("full_name").configure(tf_adjustment_column="full_name"),
             cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
-            both_close(0.92),
+            both_within(1),
+            cll.CustomLevel(crossed_within(1)).configure(
+                label_for_charts="Swapped, each within 1 edit", **_FUZZY_SURNAME_TF),
+            both_within(2),
+            cll.CustomLevel(crossed_within(2)).configure(
+                label_for_charts="Swapped, each within 2 edits", **_FUZZY_SURNAME_TF),
             both_close(0.88),
             cll.CustomLevel(swapped).configure(label_for_charts="Swapped, Jaro-Winkler >= 0.88",
                                                **_FUZZY_SURNAME_TF),
@@ -288,9 +337,14 @@ def name_comparison(engine: AnalyticsEngine) -> cl.CustomComparison:
             cll.And(cll.ExactMatchLevel("first_canonical"),
                     cll.JaroWinklerLevel("last_name", 0.88)).configure(
                 label_for_charts="Nickname, similar last name", **_FUZZY_SURNAME_TF),
-            cll.CustomLevel(given_missing).configure(
-                label_for_charts="A given name missing, similar last name",
-                **_HALF_SURNAME_TF),
+            cll.CustomLevel(
+                f'{given_missing} AND damerau_levenshtein("last_name_l", "last_name_r") <= 1'
+            ).configure(label_for_charts="A given name missing, last name within 1 edit",
+                        **_FUZZY_SURNAME_TF),
+            cll.CustomLevel(
+                f'{given_missing} AND {jaro_winkler}("last_name_l", "last_name_r") >= 0.88'
+            ).configure(label_for_charts="A given name missing, similar last name",
+                        **_HALF_SURNAME_TF),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
             cll.JaroWinklerLevel("last_name", 0.88).configure(
@@ -310,7 +364,7 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
         unique_id_column_name="unique_id",
         comparisons=[
             name_comparison(engine),
-            dob_comparison(),
+            dob_comparison(engine),
             email_comparison(),
             cl.LevenshteinAtThresholds("phone", [1, 2]),
             location_comparison(),
@@ -538,15 +592,18 @@ def score_pairs(
                  f"{_CALIBRATION_WEIGHT:g} bits")
     pairs = pairs[pairs["match_probability"] >= threshold]
     odds = household_odds(frame)
-    other, named = odds.other(), odds.named(_dates_apart_per_same(linker))
+    ratio = _dates_apart_per_same(linker)
+    other, named, apart = odds.other(), odds.named(ratio), odds.apart(ratio)
     notes.append(
         f"households: records sharing surname and address with other given names have one "
         f"birth date in {odds.other_same:,} pairs and dates years apart in "
         f"{odds.other_apart:,}; with one full name, {odds.named_same:,} and "
         f"{odds.named_apart:,}. Such pairs are held to P(same person) "
-        f"{other / (1 + other):.2f} and {named / (1 + named):.2f}")
+        f"{other / (1 + other):.2f} and {named / (1 + named):.2f}; with other names and "
+        f"dates years apart, {apart / (1 + apart):.2f}")
     scored = _with_weights(linker, pairs, household_cap=math.log2(other),
-                           namesake_cap=math.log2(named))
+                           namesake_cap=math.log2(named), apart_cap=math.log2(apart))
+    scored = scored[scored["match_probability"] >= threshold]  # the household rule lowers
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes, "pairs_scored": len(pairs),
               "train_seconds": round(trained_at - started, 3),
@@ -560,22 +617,28 @@ _TF_COLUMNS = ("full_name", "first_name", "last_name", "email", "postcode", "cit
 
 
 def term_frequencies(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Each value's share of the *other people*: ``max(holders - 1, 1) / records``, where
-    the holders of a value are its distinct (first name, last name, postcode) triples.
+    """Each value's share of the *other people*: ``(holders - 1) / records``, where the
+    holders of a value are its distinct (first name, last name, postcode) triples, all
+    three known. A value no other person holds is left out, so a pair agreeing on it
+    weighs what the level weighs on average.
 
     Splink's own table uses ``count / records``, and a register's duplicates inflate
     that count: a surname held by one person recorded four times looks four times as
     common, and a pair agreeing on it loses two bits for every doubling. A pair agreeing
     on a value held by two people is also one of the two itself: under "different
     people", the chance that a random record holds it is one in ``records``, not two.
-    Where most values are rare (surnames and postcodes of a register with typos) the plain
-    count took one to three bits from every true pair that agreed exactly.
+    A value held by one person has no such chance at all; giving it one holder's share
+    (as a floor of one would) put it below the level's own ``u``, the rate at which
+    random records agree on any value, which is mostly that of the common values: every
+    exact full name and postcode then lost two to three bits. A record missing part of
+    the person key (a duplicate without postcode) is no evidence of another holder.
     """
     person = [c for c in ("first_name", "last_name", "postcode") if c != column]
-    held = frame[[column, *person]].dropna(subset=[column]).drop_duplicates()
+    held = frame[[column, *person]].dropna().drop_duplicates()
     holders = held.groupby(column, sort=False).size()
-    shares = (holders - 1).clip(lower=1) / max(len(frame), 1)
-    return pd.DataFrame({column: holders.index.astype(str),
+    others = holders[holders > 1] - 1
+    shares = others / max(len(frame), 1)
+    return pd.DataFrame({column: others.index.astype(str),
                          f"tf_{column}": shares.to_numpy(float)})
 
 
@@ -642,10 +705,10 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
 # impossible day or month), or a month apart; the same email. A missing given name or
 # one name in the other field is not among them: with a shared surname and address that
 # is every member of the household (the household odds decide).
-_PERSON_AGREES = {"first_name_last_name": {1, 2, 3, 4, 5, 6, 7},
+_PERSON_AGREES = {"first_name_last_name": set(range(1, 11)),
                   "dob": {1, 2, 3, 4}, "email": {1}}
-# Dates of birth both known and more than a year apart: not a typo, another person.
-_DOB_CONTRADICTS = {6, 7}
+# Dates of birth both real and more than a year apart: not a typo, another person.
+_DOB_CONTRADICTS = {6, 8}
 _HOUSEHOLD_FIELDS = ("phone", "location")
 
 
@@ -670,9 +733,32 @@ class HouseholdOdds:
         apart is one person (a birth date replaced) rather than two (a namesake parent
         or child): the pairs with one date, times how often one person's dates are years
         apart for once that they agree (the model's ``m``), are the expected replaced
-        dates; the rest of the pairs years apart are namesakes."""
-        replaced = self.named_same * min(max(apart_per_same, 0.0), 1.0)
-        return (replaced + 0.5) / (max(self.named_apart - replaced, 0.0) + 0.5)
+        dates; the rest of the pairs years apart are namesakes, but no more than the
+        register's households hold.
+
+        A namesake parent or child lives in a household with other members, so there
+        are at most as many namesake pairs as pairs of other given names with dates
+        years apart that are not themselves a duplicate with both name and date replaced.
+        Without that bound, the few replaced dates that the model's ``m`` did not
+        account for were all taken for namesakes in a register of no households
+        (FEBRL), and a close estimate moved every such pair across the threshold."""
+        ratio = min(max(apart_per_same, 0.0), 1.0)
+        replaced = self.named_same * ratio
+        namesakes = min(max(self.named_apart - replaced, 0.0), self._households(ratio))
+        return (replaced + 0.5) / (namesakes + 0.5)
+
+    def apart(self, apart_per_same: float) -> float:
+        """Odds that a pair of one surname and address with another given name and dates
+        years apart is one person (name and date both replaced) rather than two
+        household members: the pairs with one date times the model's ratio are the
+        expected duplicates, the rest of those pairs years apart the households."""
+        ratio = min(max(apart_per_same, 0.0), 1.0)
+        return (self.other_same * ratio + 0.5) / (self._households(ratio) + 0.5)
+
+    def _households(self, ratio: float) -> float:
+        """Pairs of other given names years apart, less those expected from a
+        duplicate with given name and birth date both replaced."""
+        return max(self.other_apart - self.other_same * ratio, 0.0)
 
 
 def household_odds(frame: pd.DataFrame) -> HouseholdOdds:
@@ -718,7 +804,8 @@ def _dates_apart_per_same(linker: Linker) -> float:
 
 
 def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float = -math.inf,
-                  namesake_cap: float = -math.inf) -> pd.DataFrame:
+                  namesake_cap: float = -math.inf, apart_cap: float = -math.inf
+                  ) -> pd.DataFrame:
     """Per-comparison match weights (``mw_*`` plus its term-frequency adjustment).
 
     Splink 5 returns weights rather than comparison vectors; the agreement level is the
@@ -729,8 +816,8 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     one person. When no person-level field (name, date of birth, email) agrees, the pair's
     log-odds are held to ``household_cap`` (the odds measured by :func:`household_odds`),
     never below what is left without the household evidence. When the birth dates are
-    years apart, names that agree are held to ``namesake_cap`` and names that do not lose
-    the household evidence.
+    years apart, names that agree are held to ``namesake_cap`` and names that do not to
+    ``apart_cap`` (by default they lose the household evidence).
     """
     out = pd.DataFrame({
         "customer_id_l": pairs["unique_id_l"].astype("int64"),
@@ -758,8 +845,9 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     names_agree = np.isin(fields["first_name_last_name"][0],
                           list(_PERSON_AGREES["first_name_last_name"]))
     # Birth dates years apart with names that agree: a date replaced or a namesake parent
-    # or child (the register's odds); with names that do not, another household member.
-    cap = np.where(dob_contradicts, np.where(names_agree, namesake_cap, -math.inf),
+    # or child; with names that do not, name and date replaced or another household
+    # member (each at the register's odds).
+    cap = np.where(dob_contradicts, np.where(names_agree, namesake_cap, apart_cap),
                    household_cap)
     kept = np.maximum(weight - household, np.minimum(weight, cap))
     trusted = person_agrees & ~dob_contradicts
