@@ -5,7 +5,8 @@ comparing the purchases it expects in the following holdout period with those cu
 actually made (:mod:`kithkin.clv.diagnostics`). The refresh does the same with the last
 ``holdout_days`` before its as-of: the calibration summary and the holdout counts come
 from the analytics engine (:func:`kithkin.analytics.summary.customer_summary` with
-``calibration_end``), a second BG/NBD is fitted on the calibration part only, and the
+``calibration_end``), the chosen purchase model as fitted on the calibration part only
+(:mod:`kithkin.atrisk.selection` fits every candidate there) predicts it, and the
 result (mean actual vs expected purchases per customer, overall and by calibration
 frequency, and the mean absolute error per customer) is stored with the run's model
 parameters (``model_params["holdout"]``), printed by ``kithkin refresh`` and shown on the
