@@ -461,10 +461,12 @@ def stage_ahead(engine: Engine, table: Table, rows: Rows, *,
     only the columns added since are staged then, and the two stages are joined by row
     number. Elsewhere (PostgreSQL, a memory database, a small block) nothing starts and
     the write goes its usual way; so it does, correctly, when the rows differ."""
-    data = conform(table, rows, constants=constants, defaults=False)
     with engine.connect() as conn:
-        large = conn.dialect.name == "sqlite" and data.num_rows >= adbc.MIN_ROWS
-        pending = sqlite.start(conn, {"rows": data}) if large else None
+        if conn.dialect.name != "sqlite" or sqlite.database_file(conn) is None:
+            return Ahead(table, pa.table({}), None)  # nothing to stage: not even typed
+        data = conform(table, rows, constants=constants, defaults=False)
+        pending = sqlite.start(conn, {"rows": data}) if data.num_rows >= adbc.MIN_ROWS \
+            else None
     return Ahead(table, data, pending)
 
 
