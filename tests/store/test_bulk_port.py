@@ -223,8 +223,8 @@ def test_replace_block_with_columns_staged_ahead(engine: Engine, merge: bool,
     write of the whole block stores, merged or written anew."""
     stages: list[list[str]] = []
     stage = bulk._staged
-    monkeypatch.setattr(bulk, "_staged", lambda conn, table, rows: (
-        stages.append(rows.column_names), stage(conn, table, rows))[1])
+    monkeypatch.setattr(bulk, "_staged", lambda conn, table, rows, **options: (
+        stages.append(rows.column_names), stage(conn, table, rows, **options))[1])
     rows = _rows()
     with engine.begin() as conn:
         bulk.append(conn, sample, rows)

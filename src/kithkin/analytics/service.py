@@ -64,8 +64,6 @@ def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.T
     alone = session.execute(select(CustomerMetric.id).where(
         CustomerMetric.as_of != as_of).limit(1)).first() is None
     with bulk.deferred_indexes(conn, table) if alone else nullcontext():
-        if alone:  # no WHERE: SQLite drops the table's pages instead of each row
-            conn.execute(delete(table))
         written = bulk.replace_block(conn, table, block, where={"as_of": as_of},
                                      key=("as_of", "customer_id"), merge=not alone,
                                      ahead=ahead)

@@ -132,14 +132,16 @@ def _primary_key(table: Table) -> Column[Any]:
     return columns[0]
 
 
-def _staged(conn: Connection, table: Table, rows: pa.Table) -> Table | None:
-    """``rows`` staged through ADBC and attached (SQLite file, enough rows), or None."""
+def _staged(conn: Connection, table: Table, rows: pa.Table, *, rowid: bool = False
+            ) -> Table | None:
+    """``rows`` staged through ADBC and attached (SQLite file, enough rows), or None;
+    ``rowid``: with SQLite's row numbers (the rows' order, from 1)."""
     if conn.dialect.name != "sqlite" or rows.num_rows < adbc.MIN_ROWS:
         return None
     pending = sqlite.start(conn, {"rows": rows})
     schema = None if pending is None else sqlite.attach(conn, pending)
     return None if schema is None else sqlite.staged_table(schema, "rows", table,
-                                                           rows.column_names)
+                                                           rows.column_names, rowid=rowid)
 
 
 POSITION = "kithkin_position"
@@ -312,34 +314,34 @@ def append(conn: Connection, table: Table, rows: Rows) -> int:
     return int(data.num_rows)  # pragma: no cover
 
 
-def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
-                      names: Sequence[str], source: FromClause | None) -> Any:
+def _conflict_insert(conn: Connection, table: Table, names: Sequence[str],
+                     source: FromClause | None) -> Any:
+    """An INSERT of ``names`` (bound per row, or selected from ``source``) that takes
+    an ON CONFLICT clause on either store."""
     module: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
     statement = module.insert(table)
     if source is None:
-        statement = statement.values(_binds(table, names))
-    else:
-        # WHERE true: SQLite cannot otherwise tell the SELECT's end from ON CONFLICT
-        statement = statement.from_select(
-            list(names), select(*(source.c[n] for n in names)).where(true()))
+        return statement.values(_binds(table, names))
+    # WHERE true: SQLite cannot otherwise tell the SELECT's end from ON CONFLICT
+    return statement.from_select(
+        list(names), select(*(source.c[n] for n in names)).where(true()))
+
+
+def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
+                      names: Sequence[str], source: FromClause | None) -> Any:
     others = [n for n in names if n not in key]
     if not others:
-        return statement.on_conflict_do_nothing(index_elements=_key_columns(table, key))
+        return _insert_new_statement(conn, table, key, names, source)
+    statement = _conflict_insert(conn, table, names, source)
     return statement.on_conflict_do_update(
         index_elements=_key_columns(table, key),
         set_={n: statement.excluded[n] for n in others})
 
 
 def _insert_new_statement(conn: Connection, table: Table, key: Sequence[str],
-                          names: Sequence[str], source: Table | None) -> Any:
-    module: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
-    statement = module.insert(table)
-    if source is None:
-        statement = statement.values(_binds(table, names))
-    else:  # WHERE true: see _upsert_statement
-        statement = statement.from_select(
-            list(names), select(*(source.c[n] for n in names)).where(true()))
-    return statement.on_conflict_do_nothing(index_elements=_key_columns(table, key))
+                          names: Sequence[str], source: FromClause | None) -> Any:
+    return _conflict_insert(conn, table, names, source).on_conflict_do_nothing(
+        index_elements=_key_columns(table, key))
 
 
 def insert_new(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]) -> int:
@@ -444,7 +446,8 @@ class Ahead:
     used: bool = False
 
     def discard(self) -> None:
-        """Stop the stage of rows that will not be written (the caller failed)."""
+        """Stop the stage of rows that will not be joined (the caller failed, or the
+        rows changed since)."""
         if self.pending is not None and not self.used:
             self.pending.cancel()
             self.pending.remove()
@@ -473,25 +476,22 @@ def stage_ahead(engine: Engine, table: Table, rows: Rows, *,
 def _ahead_source(conn: Connection, ahead: Ahead, data: pa.Table) -> FromClause | None:
     """``data`` as one source: ``ahead``'s stage joined with a stage of the columns not
     in it; None when ``data`` does not extend ``ahead``'s rows as they were staged."""
-    pending, ahead.used = ahead.pending, True
     names = ahead.rows.column_names
-    if pending is None or not set(names) <= set(data.column_names) \
+    if ahead.pending is None or not set(names) <= set(data.column_names) \
             or not data.select(names).equals(ahead.rows):
-        if pending is not None:
-            pending.cancel()
-            pending.remove()
+        ahead.discard()
         return None
-    rest = [name for name in data.column_names if name not in names]
-    schema = sqlite.attach(conn, pending)
+    ahead.used = True
+    schema = sqlite.attach(conn, ahead.pending)
     if schema is None:
         return None
     first = sqlite.staged_table(schema, "rows", ahead.table, names, rowid=True)
+    rest = [name for name in data.column_names if name not in names]
     if not rest:
         return first
-    later = _staged(conn, ahead.table, data.select(rest))
-    if later is None:
+    last = _staged(conn, ahead.table, data.select(rest), rowid=True)
+    if last is None:
         return None
-    last = sqlite.staged_table(later.schema or "", "rows", ahead.table, rest, rowid=True)
     return select(*(first.c[n] for n in names), *(last.c[n] for n in rest)).select_from(
         first.join(last, first.c.rowid == last.c.rowid)).subquery()
 
