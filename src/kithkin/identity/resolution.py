@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
@@ -827,13 +828,13 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     out.loc[swapped, ["customer_id_l", "customer_id_r"]] = (
         out.loc[swapped, ["customer_id_r", "customer_id_l"]].to_numpy()
     )
-    fields: dict[str, tuple[list[int], list[str], np.ndarray]] = {}
+    fields: dict[str, tuple[npt.NDArray[np.intp], list[str], np.ndarray]] = {}
     for name, comparison_levels in splink_adapter.comparisons(linker).items():
         model = [level.match_weight for level in comparison_levels]
         base = pd.to_numeric(pairs.get(f"mw_{name}"), errors="coerce").fillna(0.0)
         tf = pairs.get(f"mw_tf_adj_{name}")
         total = base + (0.0 if tf is None else pd.to_numeric(tf, errors="coerce").fillna(0.0))
-        levels = [_nearest(model, w) for w in base.to_numpy()]
+        levels = _nearest(model, base.to_numpy(dtype=float))
         labels = [level.label for level in comparison_levels]
         fields[name] = (levels, labels, total.to_numpy(dtype=float))
     weight = pairs["match_weight"].to_numpy(dtype=float).copy()
@@ -865,5 +866,13 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     return out
 
 
-def _nearest(model: list[float], weight: float) -> int:
-    return min(range(len(model)), key=lambda i: abs(model[i] - weight))
+def _nearest(model: list[float], weights: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """Each weight's level: the one whose model weight is nearest (the first on a tie,
+    level 0 for a missing weight), a level at a time rather than a pair at a time."""
+    nearest = np.zeros(len(weights), dtype=np.intp)
+    distance = np.abs(weights - model[0])
+    for level, value in enumerate(model[1:], start=1):
+        closer = np.abs(weights - value)
+        better = closer < distance
+        nearest[better], distance[better] = level, closer[better]
+    return nearest
