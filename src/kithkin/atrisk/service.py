@@ -62,17 +62,11 @@ def previous_stages(*, session: Session, as_of: date) -> pd.DataFrame:
     return found
 
 
-def store_changes(*, session: Session, as_of: date, changes: pd.DataFrame) -> int:
-    """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
-    its own rows and nothing else)."""
-    with storing_changes(session=session, as_of=as_of, changes=changes) as rows:
-        return rows
-
-
 @contextmanager
 def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame
                     ) -> Iterator[int]:
-    """:func:`store_changes`, with the caller's block run while the rows are staged
+    """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
+    its own rows and nothing else), with the caller's block run while the rows are staged
     (SQLite: a first refresh stages some half a million in a child process) and the
     refresh's earlier rows are deleted; they land when the block ends. Yields the rows
     the ``as_of`` block will hold. In the session's transaction: a failure stores
@@ -101,7 +95,7 @@ def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
     two refreshes that both see the same departure (overlapping, repeated or run at
     once) create one task. Returns the tasks newly created.
 
-    ``changes``: the rows :func:`store_changes` has just made the ``as_of`` block, so
+    ``changes``: the rows :func:`storing_changes` has just made the ``as_of`` block, so
     they need not be read back (without it they are)."""
     recent = as_of - timedelta(days=EXIT_INTERVIEW_RECENT_DAYS)
     columns = ["customer_id", "changed_on", "rule", "evidence"]

@@ -207,7 +207,7 @@ def _positions(keys: npt.NDArray[np.int64], stored: pa.ChunkedArray | pa.Array
 
 
 def _stale_rules(session: Session, model: StageModel, previous: pa.Table,
-                 codes: npt.NDArray[np.intp], names: list[str]) -> set[str]:
+                 codes: npt.NDArray[np.intp]) -> set[str]:
     """Stages whose stored rule text is not the model's any more (the model was edited).
 
     Every row of a stage holds the same rule text (a refresh rewrites all of them when it
@@ -266,7 +266,7 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
     moved_rows = np.flatnonzero(moved)
     prev_rank = stored_rank[at[moved_rows]] if len(moved_rows) else np.zeros(0, np.int64)
     direction = np.where(ranks[moved_rows] > prev_rank, "up", "down")
-    stale = _stale_rules(session, model, previous, stored_codes, stored_names)
+    stale = _stale_rules(session, model, previous, stored_codes)
     stale_positions = [position[name] for name in stale if name in position]
     restated = ~is_new & ~moved & np.isin(ranks, stale_positions)
     specs = evidence_specs(model)
