@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kithkin.clv import ParetoNBD
-from kithkin.clv.special import log_hyp2f1, log_hyp2f1_c_eq_a_plus_1
+from kithkin.clv.special import _log_series, log_hyp2f1, log_hyp2f1_c_eq_a_plus_1
 
 mpmath.mp.dps = 40
 
@@ -83,3 +83,14 @@ def test_large_calls_split_over_threads_give_scipys_values(
     a = rng.uniform(0.5, 40.0, 50_001)
     b, z = rng.uniform(0.1, 20.0, a.size), rng.uniform(0.0, 0.995, a.size)
     np.testing.assert_array_equal(_hyp2f1(a, b, a + 1.0, z), hyp2f1(a, b, a + 1.0, z))
+
+
+def test_c_minus_a_minus_b_an_integer_up_to_rounding() -> None:
+    """BG/NBD with a = 1 + r puts c - a - b at 0 up to rounding, where SciPy's value near
+    z = 1 loses most digits (a new customer's expected purchases then fell from t = 19 to
+    t = 20 days); the series gives the true value."""
+    a, b = 0.05, 7.0
+    c = 1.05 + b - 1.0  # c - a - b = 8.9e-16
+    z = np.array([19.0, 20.0]) / (0.051098 + np.array([19.0, 20.0]))
+    series = _log_series(np.full(2, a), np.full(2, b), np.full(2, c), z)
+    np.testing.assert_allclose(log_hyp2f1(a, b, c, z), series, rtol=1e-9)

@@ -25,6 +25,8 @@ FloatArray = NDArray[np.float64]
 _SERIES_TERMS: Final = 20_000
 _SERIES_CHUNK: Final = 512
 _WORKERS: Final = min(8, os.cpu_count() or 1)
+_NEAR_INTEGER: Final = 1e-9
+_C_STEP: Final = 1e-6
 _PARALLEL_CHUNK: Final = 2_048
 """Elements per thread below which :func:`_hyp2f1` does not split a call."""
 
@@ -52,6 +54,15 @@ def log_hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatA
     a_, b_, c_, z_ = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(a, b, c, z))
     with np.errstate(all="ignore"):
         value = _hyp2f1(a_, b_, c_, z_)
+        gap = c_ - a_ - b_
+        near = np.abs(gap - np.round(gap)) < _NEAR_INTEGER
+        if np.any(near):
+            # SciPy's z -> 1 formulas lose most digits when c - a - b is an integer up
+            # to rounding (BG/NBD with a = 1 + r); 2F1 is smooth in c, so the mean of
+            # its values at c +- a small step is accurate to the step squared
+            value[near] = 0.5 * (
+                _hyp2f1(a_[near], b_[near], c_[near] + _C_STEP, z_[near])
+                + _hyp2f1(a_[near], b_[near], c_[near] - _C_STEP, z_[near]))
         out = np.log(value)
     bad = ~np.isfinite(out) | ~(value > 0)
     if np.any(bad):
