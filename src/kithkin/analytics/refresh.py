@@ -11,8 +11,11 @@ changes and opens exit-interview tasks.
 
 Each step is a function so it can be timed and reported on its own; :func:`run` chains
 them and calls ``on_step(name)`` before each one (the CLI drives a Rich progress display
-with it). The metrics block of the as-of date is replaced atomically, with the fitted
-model parameters and the step timings stored in ``metrics_run``.
+with it). The store and defection steps only write what is already computed: they land
+in a writer thread while the relationship engine computes, so the steps' times add up to
+more than the run's (``RefreshResult.seconds``). The metrics block of the as-of date is
+replaced atomically, with the fitted model parameters and the step timings stored in
+``metrics_run``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +56,8 @@ from kithkin.relationships import reports as relationship_reports
 from kithkin.relationships import service as relationship_service
 from kithkin.relationships.schemas import RelationshipRefreshReport
 
+_T = TypeVar("_T")
+
 STEPS: tuple[str, ...] = ("snapshot", "summary", "features", "holdout", "models", "at_risk",
                           "store", "defection", "relationships", "offers", "loyalty",
                           "playbooks")
@@ -63,6 +69,8 @@ class RefreshResult:
     engine: str
     customers: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    # wall time of the whole run: less than the steps' sum, since the landing overlaps
+    seconds: float = 0.0
     model_params: dict[str, Any] = field(default_factory=dict)
     model_error: str | None = None
     snapshot: tuple[Any, ...] = ()
@@ -212,13 +220,16 @@ def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame,
 
 def refresh_relationships(*, engine: Engine, settings: Settings,
                           source: analytics_engine.AnalyticsSource,
-                          result: RefreshResult, block: pd.DataFrame) -> None:
+                          result: RefreshResult, block: pd.DataFrame,
+                          ready: Callable[[], object] | None = None) -> None:
     """Stages, health, bonds and levels from the new block and the event aggregates the
-    relationship engine reads besides it, computed on ``source`` like the block."""
+    relationship engine reads besides it, computed on ``source`` like the block;
+    ``ready`` is called before the first write (see :func:`run`)."""
     with session_scope(engine) as session:
         events = relationship_features.compute(source, as_of=result.as_of)
         result.relationships = relationship_service.refresh(
-            session=session, settings=settings, as_of=result.as_of, metrics=block, events=events)
+            session=session, settings=settings, as_of=result.as_of, metrics=block,
+            events=events, ready=ready)
 
 
 def run_playbooks(*, engine: Engine, settings: Settings, result: RefreshResult,
@@ -262,6 +273,14 @@ def grant_points(*, engine: Engine, settings: Settings,
     result.loyalty = granted
 
 
+def _timed(timings: dict[str, float], name: str, work: Callable[[], _T]) -> _T:
+    started = time.perf_counter()
+    try:
+        return work()
+    finally:
+        timings[name] = round(time.perf_counter() - started, 3)
+
+
 def record_timings(*, engine: Engine, result: RefreshResult) -> None:
     with session_scope(engine) as session:
         metrics_service.finish_run(session=session, as_of=result.as_of,
@@ -287,6 +306,7 @@ def run(
     options = options or models.ModelOptions()
     engine = store_engine or get_engine(settings.resolved_database_url)
     result = RefreshResult(as_of=as_of, engine=settings.analytics_engine)
+    began = time.perf_counter()
     refuse_backfill(engine=engine, as_of=as_of)
 
     @contextmanager
@@ -341,22 +361,34 @@ def run(
             ahead.discard()
             raise
         changes = block.attrs.pop("changes")
-    with step("store"):
+    # The block and the defections land in a writer thread while the relationship engine
+    # computes from the block in memory; it waits for them before its first write
+    # (SQLite has one writer, and a failed landing must stop the refresh before it).
+    def land() -> None:
         try:
-            result.customers = store(engine=engine, result=result, block=block, ahead=ahead)
+            result.customers = _timed(result.timings, "store", lambda: store(
+                engine=engine, result=result, block=block, ahead=ahead))
         finally:
             ahead.discard()
-    with step("defection"):
-        record_defections(engine=engine, settings=settings, result=result, block=block,
-                          changes=changes)
-    with step("relationships"):
-        refresh_relationships(engine=engine, settings=settings, source=source, result=result,
-                              block=block)
+        _timed(result.timings, "defection", lambda: record_defections(
+            engine=engine, settings=settings, result=result, block=block, changes=changes))
+
+    if on_step is not None:
+        on_step("store")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kithkin-landing") as writer:
+        landed = writer.submit(land)
+        try:
+            with step("relationships"):
+                refresh_relationships(engine=engine, settings=settings, source=source,
+                                      result=result, block=block, ready=landed.result)
+        finally:
+            landed.result()  # a landing error first: the relationships waited on it
     with step("offers"):
         result.offers = offers_compute.refresh(store=engine, source=source, as_of=as_of)
     with step("loyalty"):
         grant_points(engine=engine, settings=settings, source=source, result=result)
     with step("playbooks"):
         run_playbooks(engine=engine, settings=settings, result=result, source=source)
+    result.seconds = round(time.perf_counter() - began, 3)
     record_timings(engine=engine, result=result)
     return result

@@ -75,7 +75,7 @@ def demo(
             result = demo_service.refresh_step(settings=settings, as_of=as_of, engine=engine,
                                                on_step=on_step)
         console.print(f"as of {as_of}: metrics of {result.customers:,} customers in "
-                      f"{sum(result.timings.values()):.1f} s"
+                      f"{result.seconds:.1f} s"
                       + (f" [yellow](models: {result.model_error})[/]"
                          if result.model_error else ""))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -64,7 +64,8 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
             metrics: MetricsInput | None = None,
             category_spend: pd.DataFrame | None = None,
             derive_inputs: bool = True,
-            events: RelationshipEvents | None = None) -> RelationshipRefreshReport:
+            events: RelationshipEvents | None = None,
+            ready: Callable[[], object] | None = None) -> RelationshipRefreshReport:
     """Assign stages in every active model, record the changes, compute health, bonds,
     tiers and segment levels, and store them as of ``as_of``.
 
@@ -75,6 +76,10 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     engine, from the snapshot it computed the metrics from) or, without it, computed on
     the analytics engine now; columns already present in ``metrics`` win. The stage
     models and configuration are those of the workspace of ``settings``.
+
+    ``ready`` is called before the first write: ``kithkin refresh`` lands the metrics
+    block meanwhile (SQLite has one writer), and everything up to then is computed
+    while it lands; what ``ready`` raises ends the refresh before anything is written.
     """
     latest = reports.latest_run_as_of(session=session)
     if latest is not None and as_of < latest:
@@ -112,7 +117,11 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
         if not assigned.done():
             computing.result()  # the engine's error
         models, stages = assigned.result(timeout=0)  # presets swapped in
+        waited = time.perf_counter()
+        if ready is not None:
+            ready()  # the engine goes on computing while this thread waits
         clock = time.perf_counter()
+        waited = clock - waited
         # two plans: the profiles are staged (in a child process) while the stage rows
         # are written
         stage_writes = bulk.Plan(session.connection())
@@ -143,7 +152,8 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     moved_down = sum(s.moved_down for s in summaries)
     # the previous rows were read and the stage rows built while the engine ran
     timings = {"load": round(load_seconds, 4), **result.timings,
-               "read_previous": round(reading, 4), "stage_rows": round(staging, 4),
+               "read_previous": round(reading, 4), "waited": round(waited, 4),
+               "stage_rows": round(staging, 4),
                "store": round(time.perf_counter() - clock, 4)}
     evidence = DataEvidence(signals=result.signals.as_dict(), presets=result.presets,
                             default_margin=config.default_margin,
