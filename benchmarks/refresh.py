@@ -136,7 +136,7 @@ def read_adbc(path: Path, out: Path) -> tuple[float, int] | None:
 
     spec = next(s for s in snapshot.SPECS if s.name == "transactions")
     started = time.perf_counter()
-    rows, _ = snapshot._adbc_copy_in_child(str(path), spec, 0, out)
+    (rows,) = snapshot._adbc_copy_in_children(str(path), spec, [(0, None, out)])
     return time.perf_counter() - started, rows
 
 

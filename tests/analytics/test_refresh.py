@@ -195,7 +195,8 @@ def test_cli_refresh_and_customers_show(sqlite_engine: Engine) -> None:
 
 def test_adbc_child_copy_equals_the_dbapi_copy(sqlite_engine: Engine,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast SQLite reader (ADBC, in a child process) writes the same snapshot."""
+    """The fast SQLite reader (ADBC, in child processes, one per core and id range)
+    writes the same snapshot."""
     pytest.importorskip("adbc_driver_sqlite")
     crafted.load(sqlite_engine)
     directory = get_settings().snapshot_dir
@@ -204,10 +205,12 @@ def test_adbc_child_copy_equals_the_dbapi_copy(sqlite_engine: Engine,
     for spec in specs:
         snapshot.refresh_table(engine=sqlite_engine, spec=spec, directory=directory / "dbapi")
     monkeypatch.setattr(snapshot, "ADBC_MIN_ROWS", 0)
+    monkeypatch.setattr(snapshot.os, "cpu_count", lambda: 3)  # three children, three parts
     for spec in specs:
         snapshot.refresh_table(engine=sqlite_engine, spec=spec, directory=directory / "adbc")
         tables = [pq.read_table(directory / kind / spec.name) for kind in ("dbapi", "adbc")]
         assert tables[0].num_rows > 0 and tables[0].equals(tables[1]), spec.name
+        assert len(list((directory / "adbc" / spec.name).glob("*.parquet"))) == 3
     with sqlite_engine.begin() as conn:  # rows written by this process are seen
         conn.execute(insert(Transaction), [
             {"source": "shop", "order_id": "late", "customer_id": 2,

@@ -17,13 +17,15 @@ that appends scans the stored rows once, not once more after the append.
 Rows are read with the DB-API cursor's ``fetchmany`` straight into Arrow arrays (SQLite:
 the stdlib ``sqlite3`` module, ISO datetime strings cast by Arrow in C; PostgreSQL:
 psycopg). Large SQLite copies (``ADBC_MIN_ROWS``) use ADBC, which decodes rows to Arrow in
-C (faster on large tables; figures in benchmarks/results/code_figures.md), in a child process
-(see :func:`_adbc_copy_in_child` for why).
+C (faster on large tables; figures in benchmarks/results/code_figures.md), in child
+processes, one per core and id range (see :func:`_adbc_copy_in_children` for why).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -44,6 +46,8 @@ if TYPE_CHECKING:  # the child process starts faster without SQLAlchemy
 FETCH_ROWS = 250_000
 # Below this many new rows a child process costs more than the faster ADBC read saves.
 ADBC_MIN_ROWS = 200_000
+# ADBC children copying one table at once (each range at least ADBC_MIN_ROWS ids)
+MAX_CHILDREN = 4
 MANIFEST = "_manifest.json"
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -262,30 +266,34 @@ def _adbc_database(engine: Engine) -> str | None:
     return engine.url.database
 
 
-def _adbc_copy_in_child(database: str, spec: TableSpec, after_id: int,
-                        path: Path, upto: int | None = None,
-                        meanwhile: Callable[[], Any] | None = None) -> tuple[int, int]:
-    """Run the ADBC copy in a child process (``meanwhile`` runs in this one, e.g. the
-    fingerprint scan, which then costs no wall time on a machine with two cores).
+def _adbc_copy_in_children(database: str, spec: TableSpec,
+                           parts: list[tuple[int, int | None, Path]],
+                           meanwhile: Callable[[], Any] | None = None) -> list[int]:
+    """Copy each ``(after_id, upto, path)`` range in a child process of its own, all at
+    once (decoding rows is most of a copy's CPU time, and one child keeps one core busy);
+    ``meanwhile`` runs in this process, e.g. the fingerprint scans, which then cost no
+    wall time. Returns the rows copied per range.
 
     ADBC links its own SQLite library. Two SQLite libraries in one process do not see
     each other's POSIX locks, which gives stale reads (and risks corruption) while the
     parent's sqlite3 connections are open (sqlite.org/howtocorrupt.html, 2.2.1). A child
     process keeps the locking sound.
     """
-    command = [sys.executable, "-m", "kithkin.analytics.snapshot", database, spec.name,
-               str(after_id), str(path), "" if upto is None else str(upto)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as child:
-        try:
-            if meanwhile is not None:
-                meanwhile()
-        finally:
-            out, err = child.communicate()
-    if child.returncode != 0:
-        raise KithkinError(f"snapshot of {spec.table} failed: {err.strip()[-2000:]}")
-    rows, max_id = json.loads(out)
-    return int(rows), int(max_id)
+    children = [subprocess.Popen(
+        [sys.executable, "-m", "kithkin.analytics.snapshot", database, spec.name,
+         str(after_id), str(path), "" if upto is None else str(upto)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for after_id, upto, path in parts]
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    finally:
+        outputs = [child.communicate() for child in children]
+    failed = [err.strip()[-2000:] for child, (_, err) in zip(children, outputs, strict=True)
+              if child.returncode != 0]
+    if failed:
+        raise KithkinError(f"snapshot of {spec.table} failed: {failed[0]}")
+    return [int(json.loads(out)[0]) for out, _ in outputs]
 
 
 def _fingerprint(connection: Any, spec: TableSpec, after_id: int, max_id: int) -> list[Any]:
@@ -323,31 +331,57 @@ def _max_id(connection: Any, spec: TableSpec) -> int:
         cursor.close()
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One part file written by a copy: the id range it covers and its fingerprint."""
+
+    after_id: int
+    upto: int
+    rows: int
+    fingerprint: list[Any] | None  # None: not computed during the copy
+
+
+def _splits(after_id: int, upto: int) -> list[tuple[int, int]]:
+    """The id range cut in one range per core the copy can use (ADBC children)."""
+    count = max(1, min(os.cpu_count() or 1, MAX_CHILDREN,
+                       (upto - after_id) // max(ADBC_MIN_ROWS, 1)))
+    bounds = [after_id + (upto - after_id) * i // count for i in range(count + 1)]
+    return list(itertools.pairwise(bounds))
+
+
 def _copy(engine: Engine, connection: Any, spec: TableSpec, folder: Path, part: int,
-          after_id: int) -> tuple[int, int, list[Any] | None]:
-    """Copy rows with id > after_id into one new part; returns (rows, max id, and the
-    fingerprint of the part's range when it was computed during the copy)."""
-    path = folder / f"part-{part:05d}.parquet"
+          after_id: int) -> list[_Part]:
+    """Copy rows with id > after_id into new parts numbered from ``part`` (an empty first
+    part is kept: it gives the engines the table's columns); returns the parts written,
+    none when nothing is new."""
     upto = _max_id(connection, spec)
     if upto - after_id <= 0 and part > 0:
-        return 0, after_id, None
+        return []
     database = _adbc_database(engine)
-    fingerprint: list[Any] | None = None
     if database is not None and upto - after_id >= ADBC_MIN_ROWS:
-        def scan() -> None:
-            nonlocal fingerprint
-            fingerprint = _fingerprint(connection, spec, after_id, upto)
+        ranges = _splits(after_id, upto)
+        paths = [folder / f"part-{part + i:05d}.parquet" for i in range(len(ranges))]
+        fingerprints: list[list[Any]] = []
 
-        rows, max_id = _adbc_copy_in_child(database, spec, after_id, path, upto, scan)
-        if rows:
-            max_id = upto  # no row between the last one copied and upto
+        def scan() -> None:
+            fingerprints.extend(_fingerprint(connection, spec, lo, hi) for lo, hi in ranges)
+
+        counts = _adbc_copy_in_children(
+            database, spec, [(lo, hi, path) for (lo, hi), path in zip(ranges, paths,
+                                                                       strict=True)], scan)
+        written = [_Part(lo, hi, rows, fingerprint) for (lo, hi), rows, fingerprint
+                   in zip(ranges, counts, fingerprints, strict=True)]
     else:
+        paths = [folder / f"part-{part:05d}.parquet"]
         rows, max_id = _write_part(
             _dbapi_batches(connection, spec, after_id, upto, engine.dialect.name), spec,
-            path, after_id)
-    if rows == 0 and part > 0:
-        path.unlink()
-    return rows, max_id, fingerprint if max_id == upto else None
+            paths[0], after_id)
+        written = [_Part(after_id, max_id, rows, None)]
+    if not any(p.rows for p in written):
+        for path in paths[1 if part == 0 else 0:]:
+            path.unlink()
+        return written[:1] if part == 0 else []
+    return written
 
 
 def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableRefresh:
@@ -360,24 +394,25 @@ def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableR
     raw = engine.raw_connection()
     try:
         if manifest is not None and _unchanged(raw, spec, manifest):
-            after = manifest["max_id"]
-            rows, max_id, scanned = _copy(engine, raw, spec, folder, manifest["parts"], after)
-            mode = "appended" if rows else "unchanged"
-            if rows:
-                manifest["ranges"].append(
-                    [after, max_id, scanned or _fingerprint(raw, spec, after, max_id)])
-            manifest.update(parts=manifest["parts"] + (1 if rows else 0), max_id=max_id,
-                            rows=manifest["rows"] + rows)
-            manifest_path.write_text(json.dumps(manifest))
-            return TableRefresh(spec.name, mode, rows, manifest["rows"])
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        rows, max_id, scanned = _copy(engine, raw, spec, folder, 0, 0)
-        manifest = {"columns": [c for c, _ in spec.columns], "parts": 1, "max_id": max_id,
-                    "rows": rows,
-                    "ranges": [[0, max_id, scanned or _fingerprint(raw, spec, 0, max_id)]]}
+            parts = _copy(engine, raw, spec, folder, manifest["parts"], manifest["max_id"])
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            manifest = {"columns": [c for c, _ in spec.columns], "parts": 0, "max_id": 0,
+                        "rows": 0, "ranges": []}
+            parts = _copy(engine, raw, spec, folder, 0, 0)
+        rebuilt = manifest["parts"] == 0
+        for written in parts:
+            manifest["ranges"].append([written.after_id, written.upto, written.fingerprint
+                                       or _fingerprint(raw, spec, written.after_id,
+                                                       written.upto)])
+        rows = sum(written.rows for written in parts)
+        manifest.update(parts=manifest["parts"] + len(parts),
+                        max_id=parts[-1].upto if parts else manifest["max_id"],
+                        rows=manifest["rows"] + rows)
         manifest_path.write_text(json.dumps(manifest))
-        return TableRefresh(spec.name, "rebuilt", rows, rows)
+        mode = "rebuilt" if rebuilt else "appended" if rows else "unchanged"
+        return TableRefresh(spec.name, mode, rows, manifest["rows"])
     finally:
         raw.close()
 

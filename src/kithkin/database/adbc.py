@@ -4,7 +4,7 @@ Python's ``sqlite3`` spends most of a bulk insert or read on per-value work (bin
 boxing), several times what SQLite itself needs (figures in
 benchmarks/results/code_figures.md). ADBC moves Arrow data in and out of SQLite in C. It
 links its own SQLite library, and two SQLite libraries in one process do not see each
-other's POSIX locks (see :func:`kithkin.analytics.snapshot._adbc_copy_in_child`), so it runs
+other's POSIX locks (see :func:`kithkin.analytics.snapshot._adbc_copy_in_children`), so it runs
 in a child process:
 
 - :func:`start` writes Arrow tables into a fresh SQLite file there and returns at once
