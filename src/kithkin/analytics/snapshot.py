@@ -393,7 +393,7 @@ def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableR
     )
     raw = engine.raw_connection()
     try:
-        if manifest is not None and _unchanged(raw, spec, manifest):
+        if manifest is not None and _unchanged(engine, raw, spec, manifest):
             parts = _copy(engine, raw, spec, folder, manifest["parts"], manifest["max_id"])
         else:
             shutil.rmtree(folder, ignore_errors=True)
@@ -417,14 +417,38 @@ def refresh_table(*, engine: Engine, spec: TableSpec, directory: Path) -> TableR
         raw.close()
 
 
-def _unchanged(connection: Any, spec: TableSpec, manifest: dict[str, Any]) -> bool:
+def _unchanged(engine: Engine, connection: Any, spec: TableSpec,
+               manifest: dict[str, Any]) -> bool:
     """Whether the copied rows are as they were copied: same columns, and every part's
-    id range has the fingerprint it had (a manifest of an older layout: rebuilt)."""
+    id range has the fingerprint it had (a manifest of an older layout: rebuilt). The
+    ranges of a large copy are scanned at once, one connection each (the drivers release
+    the GIL while the store scans)."""
     ranges = manifest.get("ranges")
-    return (manifest.get("columns") == [c for c, _ in spec.columns]
-            and isinstance(ranges, list)
-            and all(_fingerprint(connection, spec, after, upto) == fingerprint
-                    for after, upto, fingerprint in ranges))
+    if manifest.get("columns") != [c for c, _ in spec.columns] or not isinstance(ranges, list):
+        return False
+    in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+    workers = 1 if in_memory else min(len(ranges), os.cpu_count() or 1)
+    if workers == 1:  # (a memory database is one connection's own)
+        return all(_fingerprint(connection, spec, after, upto) == fingerprint
+                   for after, upto, fingerprint in ranges)
+    # the ranges dealt out by id span, largest first, to the least loaded connection
+    shares: list[list[list[Any]]] = [[] for _ in range(workers)]
+    spans = [0] * workers
+    for found in sorted(ranges, key=lambda found: found[0] - found[1]):
+        least = spans.index(min(spans))
+        shares[least].append(found)
+        spans[least] += found[1] - found[0]
+
+    def same(share: list[list[Any]]) -> bool:
+        own = engine.raw_connection()
+        try:
+            return all(_fingerprint(own, spec, after, upto) == fingerprint
+                       for after, upto, fingerprint in share)
+        finally:
+            own.close()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return all(pool.map(same, shares))
 
 
 def refresh(*, engine: Engine, directory: Path) -> list[TableRefresh]:
