@@ -166,10 +166,14 @@ def test_relationship_results_unchanged_by_the_move_to_the_engine(
         pd.testing.assert_frame_equal(frame, stages_before[model], obj=model)
     assert list(profile_now.columns) == list(profile_before.columns)
     assert len(profile_now) > 200
+    # money rounded to cents (relationships/tiers.py): sums of the same amounts added in
+    # another order can differ in the last bit and move a value across a half cent
+    cents = {"net_margin", "potential"}
     for column in profile_now.columns:
         left, right = profile_now[column], profile_before[column]
         if pd.api.types.is_float_dtype(right):
             np.testing.assert_allclose(left.astype(float), right.astype(float), rtol=1e-9,
-                                       atol=1e-9, err_msg=column)
+                                       atol=0.01 + 1e-9 if column in cents else 1e-9,
+                                       err_msg=column)
         else:
             assert left.tolist() == right.tolist(), column
