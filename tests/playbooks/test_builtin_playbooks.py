@@ -115,6 +115,18 @@ def test_dry_run_shows_and_writes_nothing(sqlite_engine: Engine, workspace: Path
         assert session.scalar(select(func.count()).select_from(PlaybookFiring)) == 0
 
 
+def test_lapse_occurrence_names_its_episode(sqlite_engine: Engine, workspace: Path) -> None:
+    no_holdout(workspace)
+    ids = seed(sqlite_engine)
+    service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    with session_scope(sqlite_engine) as session:
+        occurrence, day = session.execute(select(
+            PlaybookFiring.occurrence, PlaybookFiring.occurred_on).where(
+            PlaybookFiring.customer_id == ids["partner_quiet"],
+            PlaybookFiring.trigger == "lapse")).one()
+    assert occurrence == f"lapse:{day.isoformat()}" and day < AS_OF
+
+
 def test_occurrence_recorded_on_an_earlier_day_is_not_new(sqlite_engine: Engine,
                                                           workspace: Path) -> None:
     """A firing recorded with a day before the window (the order's date was corrected
