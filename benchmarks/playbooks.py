@@ -107,29 +107,6 @@ LEVELS = "holdout_share = 0.10\n[levels]\n" + "".join(
     ("basic", "reactive", "accountable", "proactive", "partnership"))
 
 
-def add_missing_indexes(path: Path) -> dict[str, float]:
-    """Build the models' indexes that the cached store predates (it was migrated when it
-    was generated): index name -> seconds, on the work copy before anything is timed."""
-    from sqlalchemy import inspect
-
-    from kithkin.database import registry  # noqa: F401  (every model's table)
-    from kithkin.database.base import Base
-    from kithkin.database.core import build_engine
-
-    engine = build_engine(f"sqlite:///{path}")
-    built = {}
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            present = {index["name"] for index in inspect(conn).get_indexes(table.name)}
-            for index in sorted(table.indexes, key=lambda i: str(i.name)):
-                if index.name not in present:
-                    started = time.perf_counter()
-                    index.create(conn)
-                    built[str(index.name)] = time.perf_counter() - started
-    engine.dispose()
-    return built
-
-
 def undo_playbooks(path: Path) -> None:
     """Remove what the playbooks wrote (firings, runs, their tasks and messages): the
     store as the refresh left it before its playbooks step, for ``--reuse``."""
@@ -208,7 +185,6 @@ def main() -> None:
         (home / "playbooks" / "bench_all.toml").write_text(STRESS, encoding="utf-8")
         (home / "playbooks.toml").write_text(LEVELS, encoding="utf-8")
         shutil.copyfile(cached, path)
-        built = add_missing_indexes(path)
         refresh_total, timings, result = refresh_bench.refresh_once(
             home, path, ModelOptions(purchase_model=args.purchase_model))
         print(f"refresh {refresh_total:.1f}s {timings}", file=sys.stderr)
@@ -267,8 +243,6 @@ def main() -> None:
         f"- the refresh's purchase model: {args.purchase_model}",
         f"- store generation: {f'{generated:.1f} s' if generated else 'cached'}; "
         f"peak RSS {peak_mb:,.0f} MiB",
-        f"- indexes the cached store predates, built on the work copy before the run: "
-        f"{', '.join(f'{n} {s:.1f} s' for n, s in built.items()) or 'none'}",
         f"- first run (after the refresh): {totals['due']:,} due occurrences, "
         f"{totals['new']:,} firings recorded ({totals['holdout']:,} held out), "
         f"{totals['tasks']:,} tasks and {totals['messages']:,} messages inserted "

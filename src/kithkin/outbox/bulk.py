@@ -63,8 +63,13 @@ def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
     ).where(decided.c.skip_reason.is_not(None))
     statement = insert_ignoring(session, Message, ["dedupe_key"]).from_select(
         COLUMNS, skipped).returning(Message.skip_reason)
-    # Core, not the ORM: the reasons come back as plain rows
-    stored: Counter[str] = Counter(session.connection().execute(statement).scalars())
+    # the reasons come back as the driver's plain rows (not processed one by one)
+    result = session.connection().execute(statement)
+    try:
+        stored = Counter(str(row[0]) for row in result.cursor.fetchall()) \
+            if result.cursor is not None else Counter[str]()
+    finally:
+        result.close()
     if count is not None and stored.total() >= count:
         return stored
     passing = session.execute(select(

@@ -256,6 +256,14 @@ def apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of:
     """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing a
     concurrent run recorded first stays its) and take the actions of the contacted
     ones this run recorded. ``timings`` gets the seconds spent recording."""
+    # many rows land in indexed tables (firings, tasks, messages): a larger page cache
+    with bulk.import_settings(session.connection()):
+        return _apply(session=session, settings=settings, plans=plans, as_of=as_of,
+                      run_id=run_id, timings=timings)
+
+
+def _apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of: date,
+           run_id: int, timings: dict[str, Any] | None) -> list[RuleRun]:
     clock = time.perf_counter()
     rows = firing_rows(plans, as_of=as_of, run_id=run_id)
     if rows.num_rows:

@@ -16,8 +16,6 @@ class Transaction(Base):
     __table_args__ = (
         UniqueConstraint("source", "order_id"),
         Index("ix_transaction_customer_time", "customer_id", "ordered_at"),
-        # the orders of a date range (the playbooks' purchase rules outside a refresh)
-        Index("ix_transaction_ordered_at", "ordered_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

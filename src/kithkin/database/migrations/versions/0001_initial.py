@@ -853,7 +853,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('transaction', schema=None) as batch_op:
         batch_op.create_index('ix_transaction_customer_time', ['customer_id', 'ordered_at'], unique=False)
-        batch_op.create_index('ix_transaction_ordered_at', ['ordered_at'], unique=False)
 
     op.create_table('idea_comment',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -1032,7 +1031,6 @@ def downgrade() -> None:
 
     op.drop_table('idea_comment')
     with op.batch_alter_table('transaction', schema=None) as batch_op:
-        batch_op.drop_index('ix_transaction_ordered_at')
         batch_op.drop_index('ix_transaction_customer_time')
 
     op.drop_table('transaction')
