@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.config import Settings
+from kithkin.customers.models import Customer
 from kithkin.database import bulk
 from kithkin.database.core import session_scope
 from kithkin.database.writelock import with_lock_retries
@@ -105,8 +106,10 @@ def plan(*, session: Session, settings: Settings, as_of: date,
             if only is not None and rule.trigger not in only:
                 continue
             found = triggers.evaluate(facts, rule, as_of)
-            found = found[found["customer_id"].isin(level_of.index)].reset_index(drop=True)
-            found["level"] = found["customer_id"].map(level_of).to_numpy()
+            # the members' index is hashed once per playbook, not once per rule
+            at = level_of.index.get_indexer(found["customer_id"].to_numpy(dtype="int64"))
+            found = found[at >= 0].reset_index(drop=True)
+            found["level"] = level_of.to_numpy()[at[at >= 0]]
             found["holdout"] = keys.in_holdout(found["customer_id"].to_numpy(), book.name,
                                                share)
             due.append((book, rule, found))
@@ -182,8 +185,9 @@ def _large_reads(session: Session, config: PlaybookConfig,
     goes through one ADBC child process, whose start costs about as much as reading a
     million rows, so it is paid once."""
     queries = {"segments": audience.segment_query(session, config.segment_kind)}
-    customers = session.scalar(select(func.count()).select_from(
-        queries["segments"].subquery())) or 0
+    # at most one segment per customer; the largest id bounds them without a count
+    # (only the read's path depends on it)
+    customers = session.scalar(select(func.max(Customer.id))) or 0
     expected = {"segments": customers}
     metrics = facts.metrics_query() if facts.needs_metrics else None
     if metrics is not None:
