@@ -17,7 +17,9 @@ orders and by P(alive), anniversaries, and stage moves; 10 % holdout. Timed in o
 Usage: .venv/bin/python benchmarks/playbooks.py [--quick] [--customers N] [--transactions N]
 [--purchase-model auto|bg_nbd|mbg_nbd|pareto_nbd] (the refresh's, as ``kithkin refresh
 --purchase-model``; wrap in ``flock /tmp/kithkin-bench.lock`` so timings never overlap
-another benchmark).
+another benchmark). ``--keep`` keeps the refreshed work copy; ``--reuse`` then skips the
+refresh: it removes the playbooks' writes from that copy and times the three runs again
+(the first one as the refresh runs it, from the refresh's snapshot), printing them only.
 """
 
 from __future__ import annotations
