@@ -11,8 +11,8 @@ checks consent) when a rule fires for few customers, as on an event. Past
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per action on the same dedupe keys
 (:mod:`kithkin.playbooks.keys`; :mod:`kithkin.tasks.bulk`, :mod:`kithkin.outbox.bulk`):
 the same semantics, the unique key decides, and a refresh of a million customers brings
-no firing into Python (but the messages that pass the outbox's consent and address
-checks, which are rendered one by one).
+no firing into Python (only the messages that pass the outbox's consent and address
+checks come back, to be rendered one by one).
 """
 
 from __future__ import annotations
