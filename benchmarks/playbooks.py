@@ -17,7 +17,9 @@ orders and by P(alive), anniversaries, and stage moves; 10 % holdout. Timed in o
 Usage: .venv/bin/python benchmarks/playbooks.py [--quick] [--customers N] [--transactions N]
 [--purchase-model auto|bg_nbd|mbg_nbd|pareto_nbd] (the refresh's, as ``kithkin refresh
 --purchase-model``; wrap in ``flock /tmp/kithkin-bench.lock`` so timings never overlap
-another benchmark).
+another benchmark). ``--keep`` keeps the refreshed work copy; ``--reuse`` then skips the
+refresh: it removes the playbooks' writes from that copy and times the three runs again
+(the first one as the refresh runs it, from the refresh's snapshot), printing them only.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -106,22 +109,35 @@ LEVELS = "holdout_share = 0.10\n[levels]\n" + "".join(
     ("basic", "reactive", "accountable", "proactive", "partnership"))
 
 
-def refresh_once(home: Path, path: Path, purchase_model: str
-                 ) -> tuple[float, dict[str, float], Any]:
-    """``kithkin refresh`` of the store (refresh_bench.refresh_once, with the purchase
-    model the command line names)."""
-    from kithkin.analytics import refresh
-    from kithkin.analytics.fitting import ModelOptions
+def undo_playbooks(path: Path) -> None:
+    """Remove what the playbooks wrote (firings, runs, their tasks and messages): the
+    store as the refresh left it before its playbooks step, for ``--reuse``."""
+    conn = sqlite3.connect(path)
+    for statement in ("DELETE FROM message WHERE reason LIKE 'playbook:%'",
+                      "DELETE FROM task WHERE reason LIKE 'playbook:%'",
+                      "DELETE FROM playbook_firing", "DELETE FROM playbook_run"):
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def first_run(home: Path, path: Path) -> Any:
+    """The playbooks step alone, as the refresh runs it (orders from the snapshot the
+    refresh took), on a store the refresh already refreshed."""
+    from kithkin.analytics.engine import open_duckdb
     from kithkin.config import Settings
     from kithkin.database.core import build_engine
+    from kithkin.playbooks import service
 
     settings = Settings(home=home, database_url=f"sqlite:///{path}")
     engine = build_engine(settings.resolved_database_url)
+    source = open_duckdb(settings.snapshot_dir)
     started = time.perf_counter()
-    result = refresh.run(settings=settings, as_of=refresh_bench.AS_OF, store_engine=engine,
-                         options=ModelOptions(purchase_model=purchase_model))
+    report = service.run(engine=engine, settings=settings, as_of=refresh_bench.AS_OF,
+                         mode="refresh", source=source)
+    seconds = time.perf_counter() - started
     engine.dispose()
-    return time.perf_counter() - started, result.timings, result
+    return seconds, report
 
 
 def main() -> None:
@@ -132,6 +148,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--purchase-model", default="auto",
                         help="the refresh's purchase model (kithkin refresh --purchase-model)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the refreshed work copy (for --reuse)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="no refresh: undo the playbooks' writes on the work copy "
+                             "--keep left and time only the playbook runs (printed, "
+                             "no results file)")
     args = parser.parse_args()
     if args.quick:
         args.customers, args.transactions = 20_000, 200_000
@@ -141,28 +163,38 @@ def main() -> None:
     name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
     cached, home = data / f"{name}.db", data / f"playbooks-{name}-home"
     path = data / f"playbooks-{name}-work.db"
-    load_before = refresh_bench.machine()
-    generated = None
-    if not cached.exists():
-        print(f"generating {cached.name} ...", file=sys.stderr)
-        generated = refresh_bench.generate(cached, customers=args.customers,
-                                           transactions=args.transactions, seed=args.seed)
-    shutil.rmtree(home, ignore_errors=True)
-    (home / "playbooks").mkdir(parents=True)
-    (home / "playbooks" / "bench_all.toml").write_text(STRESS, encoding="utf-8")
-    (home / "playbooks.toml").write_text(LEVELS, encoding="utf-8")
-    shutil.copyfile(cached, path)
-
+    from kithkin.analytics.fitting import ModelOptions
     from kithkin.config import Settings
     from kithkin.database.core import build_engine, session_scope
     from kithkin.playbooks import service
 
-    refresh_total, timings, result = refresh_once(home, path, args.purchase_model)
-    print(f"refresh {refresh_total:.1f}s {timings}", file=sys.stderr)
-    first = result.playbooks
-    if first is None:
-        raise SystemExit(f"the playbooks did not run after the refresh: "
-                         f"{result.playbooks_error}")
+    load_before = refresh_bench.machine()
+    if args.reuse:
+        if not path.exists():
+            raise SystemExit(f"no refreshed work copy {path.name}: run once with --keep")
+        undo_playbooks(path)
+        step, first = first_run(home, path)
+        print(f"first run {step:.2f}s {first.timings} {first.totals}", file=sys.stderr)
+    else:
+        generated = None
+        if not cached.exists():
+            print(f"generating {cached.name} ...", file=sys.stderr)
+            generated = refresh_bench.generate(cached, customers=args.customers,
+                                               transactions=args.transactions,
+                                               seed=args.seed)
+        shutil.rmtree(home, ignore_errors=True)
+        (home / "playbooks").mkdir(parents=True)
+        (home / "playbooks" / "bench_all.toml").write_text(STRESS, encoding="utf-8")
+        (home / "playbooks.toml").write_text(LEVELS, encoding="utf-8")
+        shutil.copyfile(cached, path)
+        refresh_total, timings, result = refresh_bench.refresh_once(
+            home, path, ModelOptions(purchase_model=args.purchase_model))
+        print(f"refresh {refresh_total:.1f}s {timings}", file=sys.stderr)
+        first = result.playbooks
+        if first is None:
+            raise SystemExit(f"the playbooks did not run after the refresh: "
+                             f"{result.playbooks_error}")
+        step = timings["playbooks"]
     settings = Settings(home=home, database_url=f"sqlite:///{path}")
     engine = build_engine(settings.resolved_database_url)
     started = time.perf_counter()
@@ -176,11 +208,17 @@ def main() -> None:
     repeat_seconds = time.perf_counter() - started
     engine.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    path.unlink()
+    if args.reuse:
+        print(f"playbooks step {step:.2f}s, dry run {dry_seconds:.2f}s "
+              f"({preview.totals['new']:,} new), repeat {repeat_seconds:.2f}s "
+              f"{repeat.timings} ({repeat.totals['new']:,} new); peak RSS {peak_mb:,.0f} MiB; "
+              f"{refresh_bench.machine()}")
+        return
+    if not args.keep:
+        path.unlink()
 
     served = sum(first.customers_by_level.values())
     totals = first.totals
-    step = timings["playbooks"]
     rest = refresh_total - step
     skipped: dict[str, int] = {}
     for rule in first.rules:

@@ -191,7 +191,9 @@ def add_orders(path: Path, *, share: float, customers: int, seed: int) -> int:
     return added
 
 
-def refresh_once(home: Path, path: Path) -> tuple[float, dict[str, float], Any]:
+def refresh_once(home: Path, path: Path, options: Any = None
+                 ) -> tuple[float, dict[str, float], Any]:
+    """``kithkin refresh`` of the store at ``path``; ``options``: its ModelOptions."""
     from kithkin.analytics import refresh
     from kithkin.config import Settings
     from kithkin.database.core import build_engine
@@ -199,7 +201,8 @@ def refresh_once(home: Path, path: Path) -> tuple[float, dict[str, float], Any]:
     settings = Settings(home=home, database_url=f"sqlite:///{path}")
     engine = build_engine(settings.resolved_database_url)
     started = time.perf_counter()
-    result = refresh.run(settings=settings, as_of=AS_OF, store_engine=engine)
+    result = refresh.run(settings=settings, as_of=AS_OF, store_engine=engine,
+                         options=options)
     engine.dispose()
     return time.perf_counter() - started, result.timings, result
 

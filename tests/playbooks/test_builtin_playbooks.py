@@ -4,10 +4,11 @@ messages, once, also when runs repeat or overlap."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
@@ -112,6 +113,36 @@ def test_dry_run_shows_and_writes_nothing(sqlite_engine: Engine, workspace: Path
     assert _created(sqlite_engine) == ({}, {})
     with session_scope(sqlite_engine) as session:
         assert session.scalar(select(func.count()).select_from(PlaybookFiring)) == 0
+
+
+def test_lapse_occurrence_names_its_episode(sqlite_engine: Engine, workspace: Path) -> None:
+    no_holdout(workspace)
+    ids = seed(sqlite_engine)
+    service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    with session_scope(sqlite_engine) as session:
+        occurrence, day = session.execute(select(
+            PlaybookFiring.occurrence, PlaybookFiring.occurred_on).where(
+            PlaybookFiring.customer_id == ids["partner_quiet"],
+            PlaybookFiring.trigger == "lapse")).one()
+    assert occurrence == f"lapse:{day.isoformat()}" and day < AS_OF
+
+
+def test_occurrence_recorded_on_an_earlier_day_is_not_new(sqlite_engine: Engine,
+                                                          workspace: Path) -> None:
+    """A firing recorded with a day before the window (the order's date was corrected
+    since) is found by its key: neither the dry run nor the run counts it as new."""
+    no_holdout(workspace)
+    seed(sqlite_engine)
+    first = service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    with session_scope(sqlite_engine) as session:
+        session.execute(update(PlaybookFiring).values(
+            occurred_on=AS_OF - timedelta(days=400)))
+    with session_scope(sqlite_engine) as session:
+        report = service.dry_run(session=session, settings=get_settings(), as_of=AS_OF)
+    assert report.totals["due"] == first.totals["due"] > 0
+    assert report.totals["new"] == 0
+    again = service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    assert again.totals["new"] == 0 and again.totals["tasks"] == 0
 
 
 def _overlapping(engine_factory: object, settings: object, runs: int = 2) -> list[Exception]:

@@ -59,32 +59,29 @@ def queue_message(*, session: Session, customer_id: int | None, template: str,
     customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer_id is not None and customer is None:
         raise NotFoundError(f"customer {customer_id} does not exist")
+    recipient, skip = consent_check.queue_check(session=session, customer=customer,
+                                                channel=channel, purpose=purpose)
     message = Message(customer_id=customer_id, template=template, channel=channel,
-                      purpose=purpose, reason=reason, context=context,
+                      purpose=purpose, reason=reason, context=context, recipient=recipient,
                       dedupe_key=dedupe_key, created_by_id=created_by_id,
                       idempotency_key=uuid.uuid4().hex, attempts=0,
                       status=MessageStatus.QUEUED)
-    message.recipient = _recipient(customer, channel)
-    skip = (consent_check.skip_reason(session=session, customer=customer, channel=channel,
-                                      purpose=purpose)
-            or (None if message.recipient else f"no {_ADDRESS[channel]}")
-            or _cap_reason(session=session, customer_id=customer_id, purpose=purpose,
-                           settings=settings))
+    return finish_queuing(session=session, message=message, customer=customer, skip=skip,
+                          settings=settings)
+
+
+def finish_queuing(*, session: Session, message: Message, customer: Customer | None,
+                   skip: str | None, settings: Settings) -> Message:
+    """Add a message judged by consent and its address (``skip``: why not, else None):
+    the frequency cap, then rendering; inserted once per dedupe key."""
+    skip = skip or _cap_reason(session=session, customer_id=message.customer_id,
+                               purpose=message.purpose, settings=settings)
     if skip is not None:
         message.status, message.skip_reason = MessageStatus.SKIPPED, skip
     else:
         _render_into(session=session, message=message, customer=customer,
                      settings=settings)
-    return add_once(session, message, key_column=Message.dedupe_key, key=dedupe_key)
-
-
-_ADDRESS = {"email": "e-mail address", "sms": "phone number", "webhook": "e-mail address"}
-
-
-def _recipient(customer: Customer | None, channel: str) -> str | None:
-    if customer is None:
-        return None
-    return customer.phone_e164 or customer.phone if channel == "sms" else customer.email
+    return add_once(session, message, key_column=Message.dedupe_key, key=message.dedupe_key)
 
 
 def _cap_reason(*, session: Session, customer_id: int | None, purpose: str,

@@ -9,39 +9,36 @@ Tasks and messages go through :func:`kithkin.tasks.service.create_task` and
 checks consent) when a rule fires for few customers, as on an event. Past
 ``SERVICE_ROWS`` they are written by the store from the firings, one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per action on the same dedupe keys
-(:mod:`kithkin.playbooks.keys`): the same semantics, the unique key decides, and a
-refresh of a million customers brings no firing into Python. The outbox's queue-time
-checks that need no rendering (erasure, consent for the purpose on the channel, an
-address) are the same expressions in that statement, and such a message is stored
-skipped with the outbox's reason; a message that passes them is queued by
-``queue_message`` (its frequency cap and its rendering are per message).
+(:mod:`kithkin.playbooks.keys`; :mod:`kithkin.tasks.bulk`, :mod:`kithkin.outbox.bulk`):
+the same semantics, the unique key decides, and a refresh of a million customers brings
+no firing into Python (only the messages that pass the outbox's consent and address
+checks come back, to be rendered one by one).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, String, and_, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import Select, String, bindparam, cast, func, null, select, update
 from sqlalchemy.orm import Session
 
-from kithkin.customers.models import Consent, ConsentStatus, Customer
+from kithkin.config import Settings
+from kithkin.customers.models import Customer
 from kithkin.database import bulk
-from kithkin.database.setwise import insert_ignoring, typed
+from kithkin.outbox import bulk as outbox_bulk
 from kithkin.outbox import service as outbox_service
-from kithkin.outbox.consent_check import CONSENT_CHANNEL
 from kithkin.outbox.models import Message, MessageStatus
 from kithkin.playbooks import keys
 from kithkin.playbooks.definitions import Action, Playbook, Rule
 from kithkin.playbooks.models import PlaybookFiring
 from kithkin.tags import service as tag_service
+from kithkin.tasks import bulk as task_bulk
 from kithkin.tasks import service as task_service
-from kithkin.tasks.models import Task, TaskStatus
+from kithkin.tasks.models import Task
 from kithkin.users.models import Role, StaffUser
 
 SERVICE_ROWS = 200  # up to this many per action, the per-row services (see module docs)
@@ -121,11 +118,15 @@ class Firings:
     rule: Rule
     run_id: int
     count: int
+    ids: tuple[int, int]  # the first and last id of the rule's firings in this run
 
     def where(self) -> list[Any]:
+        """The rule's contacted firings of the run; the id range lets the store read
+        just them (the run_id index ends in the row id), not every firing of the run."""
         f = FIRINGS.c
-        return [f.run_id == self.run_id, f.playbook == self.book.name,
-                f.rule == self.rule.name, f.holdout.is_(False)]
+        return [f.run_id == self.run_id, f.id.between(*self.ids),
+                f.playbook == self.book.name, f.rule == self.rule.name,
+                f.holdout.is_(False)]
 
     def customers(self) -> Select[Any]:
         return select(FIRINGS.c.customer_id).where(*self.where())
@@ -163,43 +164,19 @@ def _tasks(session: Session, firings: Firings, action: Action, index: int, as_of
                         f"{firing.occurred_on})", dedupe_key=key)
             outcome.tasks += int(key not in stored)
         return
-    f, now = FIRINGS.c, datetime.now(UTC)
-    query = select(
-        f.customer_id, typed(session, params["title"], Task.title),
-        typed(session, why, Task.reason),
-        Customer.account_manager_id if by_manager else typed(session, None, Task.owner_id),
-        typed(session, params.get("team"), Task.team),
-        typed(session, params.get("priority", "normal"), Task.priority),
-        typed(session, TaskStatus.OPEN.value, Task.status), typed(session, due, Task.due_at),
-        f"{details} ({rule.trigger}: " + f.occurrence + ", " + cast(f.occurred_on, String)
-        + ")",
-        f.dedupe_key + keys.action_suffix("task", index),
-        typed(session, now, Task.created_at), typed(session, now, Task.updated_at),
+    f = FIRINGS.c
+    manager = Customer.account_manager_id if by_manager else null()
+    rows = select(
+        f.customer_id, manager, (f.dedupe_key + keys.action_suffix("task", index)).label("key"),
+        (f"{details} ({rule.trigger}: " + f.occurrence + ", " + cast(f.occurred_on, String)
+         + ")").label("details"),
     ).where(*firings.where())
     if by_manager:
-        query = query.join(Customer, Customer.id == f.customer_id)
-    statement = insert_ignoring(session, Task, ["dedupe_key"]).from_select(
-        ["customer_id", "title", "reason", "owner_id", "team", "priority", "status", "due_at",
-         "details", "dedupe_key", "created_at", "updated_at"], query)
-    outcome.tasks += int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
-
-
-_ADDRESS = {"email": "e-mail address", "sms": "phone number", "webhook": "e-mail address"}
-
-
-def _skip_reason(channel: str, purpose: str, recipient: Any) -> Any:
-    """The outbox's queue-time checks that need no rendering, as one SQL expression over
-    the customer and their consent row (:func:`kithkin.outbox.service.queue_message`:
-    erasure, consent for the purpose on the channel, an address; NULL when it passes)."""
-    address = case((or_(recipient.is_(None), recipient == ""), f"no {_ADDRESS[channel]}"),
-                   else_=None)
-    never_asked = address if purpose == "service" else "no consent"
-    return case(
-        (Customer.erased_at.is_not(None), "customer erased"),
-        (Consent.status == ConsentStatus.OPTED_OUT.value, "opted out"),
-        (Consent.status == ConsentStatus.DENIED.value, "consent denied"),
-        (Consent.status == ConsentStatus.GRANTED.value, address),
-        else_=never_asked)
+        rows = rows.join(Customer, Customer.id == f.customer_id)
+    outcome.tasks += task_bulk.create_tasks_for(
+        session=session, customers=rows, title=params["title"], reason=why,
+        owner_is_account_manager=by_manager, team=params.get("team"), due_at=due,
+        priority=params.get("priority", "normal"))
 
 
 def _context_json(session: Session, book: Playbook, rule: Rule) -> Any:
@@ -212,61 +189,31 @@ def _context_json(session: Session, book: Playbook, rule: Rule) -> Any:
 
 
 def _messages(session: Session, firings: Firings, action: Action, index: int,
-              outcome: Outcome) -> None:
+              outcome: Outcome, settings: Settings) -> None:
     book, rule, params = firings.book, firings.rule, action.params
-    why = keys.reason(book.name, rule.name)
-    channel, purpose = params.get("channel", "email"), params.get("purpose", "marketing")
     if firings.count <= SERVICE_ROWS:
-        _queue(session, book, rule, params, firings.frame(session), index, outcome)
+        _queue(session, firings, params, index, outcome, settings)
         return
-    f, now = FIRINGS.c, datetime.now(UTC)
-    recipient = (func.coalesce(Customer.phone_e164, Customer.phone) if channel == "sms"
-                 else Customer.email)
-    decided = select(
-        f.customer_id, f.occurrence, f.occurred_on, f.dedupe_key, f.id,
-        recipient.label("recipient"), _context_json(session, book, rule).label("context"),
-        _skip_reason(channel, purpose, recipient).label("skip_reason"),
-    ).join(Customer, Customer.id == f.customer_id).outerjoin(Consent, and_(
-        Consent.customer_id == f.customer_id,
-        Consent.channel == CONSENT_CHANNEL.get(channel, channel),
-        Consent.purpose == purpose)).where(*firings.where()).subquery()
-    # unique per message, and in the firings' order (the index grows at its end)
-    token = uuid.uuid4().hex
-    query = select(
-        decided.c.customer_id, typed(session, channel, Message.channel),
-        typed(session, purpose, Message.purpose),
-        typed(session, params["template"], Message.template), decided.c.recipient,
-        decided.c.context, typed(session, MessageStatus.SKIPPED.value, Message.status),
-        decided.c.skip_reason, typed(session, why, Message.reason),
-        typed(session, 0, Message.attempts),
-        f"{token}." + cast(decided.c.id, String) + f".{index}",
-        decided.c.dedupe_key + keys.action_suffix("message", index),
-        typed(session, now, Message.created_at), typed(session, now, Message.updated_at),
-    ).where(decided.c.skip_reason.is_not(None))
-    statement = insert_ignoring(session, Message, ["dedupe_key"]).from_select(
-        ["customer_id", "channel", "purpose", "template", "recipient", "context", "status",
-         "skip_reason", "reason", "attempts", "idempotency_key", "dedupe_key", "created_at",
-         "updated_at"], query).returning(Message.skip_reason)
-    # Core, not the ORM: the reasons come back as plain rows
-    reasons: Counter[str] = Counter(session.connection().execute(statement).scalars())
-    for reason, count in reasons.items():
-        outcome.skip(f"message:{reason}", count)
-    outcome.messages += sum(reasons.values())
-    if sum(reasons.values()) >= firings.count:
-        return  # every firing's message was skipped: none left to queue
-    # the ones that pass: queued one by one (frequency cap, rendering)
-    passing = pd.DataFrame(session.execute(select(
-        decided.c.customer_id, decided.c.occurrence, decided.c.occurred_on,
-        decided.c.dedupe_key).where(decided.c.skip_reason.is_(None))
-        .order_by(decided.c.id)).all(),
-        columns=["customer_id", "occurrence", "occurred_on", "dedupe_key"])
-    if len(passing):
-        _queue(session, book, rule, params, passing, index, outcome)
+    f = FIRINGS.c
+    stored = outbox_bulk.queue_messages_for(
+        session=session, rows=select(
+            f.id, f.customer_id,
+            (f.dedupe_key + keys.action_suffix("message", index)).label("dedupe_key"),
+            _context_json(session, book, rule).label("context")).where(*firings.where()),
+        template=params["template"], channel=params.get("channel", "email"),
+        purpose=params.get("purpose", "marketing"), reason=keys.reason(book.name, rule.name),
+        settings=settings, count=firings.count)
+    for reason, count in stored.items():
+        if reason:
+            outcome.skip(f"message:{reason}", count)
+    outcome.messages += sum(stored.values())
 
 
-def _queue(session: Session, book: Playbook, rule: Rule, params: dict[str, Any],
-           frame: pd.DataFrame, index: int, outcome: Outcome) -> None:
+def _queue(session: Session, firings: Firings, params: dict[str, Any], index: int,
+           outcome: Outcome, settings: Settings) -> None:
     """Queue one message per firing through the outbox (render, consent, cap)."""
+    book, rule = firings.book, firings.rule
+    frame = firings.frame(session)
     why = keys.reason(book.name, rule.name)
     channel, purpose = params.get("channel", "email"), params.get("purpose", "marketing")
     dedupe = keys.action_key(frame["dedupe_key"], "message", index)
@@ -277,13 +224,13 @@ def _queue(session: Session, book: Playbook, rule: Rule, params: dict[str, Any],
         message = outbox_service.queue_message(
             session=session, customer_id=int(firing.customer_id),
             template=params["template"], channel=channel, purpose=purpose, reason=why,
-            context=_context(book, rule, firing), dedupe_key=key)
+            context=_context(book, rule, firing), dedupe_key=key, settings=settings)
         if message.status == MessageStatus.SKIPPED:
             outcome.skip(f"message:{message.skip_reason or 'skipped'}", 1)
         outcome.messages += 1
 
 
-def take(session: Session, firings: Firings, as_of: date) -> Outcome:
+def take(session: Session, firings: Firings, as_of: date, settings: Settings) -> Outcome:
     """Take every action of the rule for its contacted firings of this run, in the
     rule's order."""
     outcome = Outcome()
@@ -291,7 +238,7 @@ def take(session: Session, firings: Firings, as_of: date) -> Outcome:
         if action.action == "task":
             _tasks(session, firings, action, index, as_of, outcome)
         elif action.action == "message":
-            _messages(session, firings, action, index, outcome)
+            _messages(session, firings, action, index, outcome, settings)
         elif action.action == "assign_account_manager":
             customers = np.asarray(session.scalars(firings.customers()).all(), dtype="int64")
             _, without = _assign(session, customers)

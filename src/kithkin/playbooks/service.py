@@ -21,11 +21,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.config import Settings
+from kithkin.customers.models import Customer
 from kithkin.database import bulk
 from kithkin.database.core import session_scope
 from kithkin.database.writelock import with_lock_retries
@@ -104,42 +106,57 @@ def plan(*, session: Session, settings: Settings, as_of: date,
             if only is not None and rule.trigger not in only:
                 continue
             found = triggers.evaluate(facts, rule, as_of)
-            found = found[found["customer_id"].isin(level_of.index)].reset_index(drop=True)
-            found["level"] = found["customer_id"].map(level_of).to_numpy()
+            # the members' index is hashed once per playbook, not once per rule
+            at = level_of.index.get_indexer(found["customer_id"].to_numpy(dtype="int64"))
+            found = found[at >= 0].reset_index(drop=True)
+            found["level"] = level_of.to_numpy()[at[at >= 0]]
             found["holdout"] = keys.in_holdout(found["customer_id"].to_numpy(), book.name,
                                                share)
             due.append((book, rule, found))
     plans = []
-    for (book, rule, frame), recorded in zip(due, _recorded(session, due), strict=True):
+    masks, moved = _recorded(session, due)
+    for n, ((book, rule, frame), recorded) in enumerate(zip(due, masks, strict=True)):
         new = frame[~recorded].reset_index(drop=True)
         new["dedupe_key"] = keys.firing_keys(book.name, rule.name, new["customer_id"],
                                              new["occurrence"])
+        if n in moved and len(new):  # recorded with a day before the window?
+            fresh = bulk.unstored(session.connection(), FIRINGS, new[["dedupe_key"]],
+                                  key=["dedupe_key"])
+            new = new.iloc[fresh].reset_index(drop=True)
         plans.append(RulePlan(book=book, rule=rule, due=len(frame), new=new))
     return plans, by_level
 
 
 def _recorded(session: Session, due: list[tuple[Playbook, Rule, pd.DataFrame]]
-              ) -> list[npt.NDArray[np.bool_]]:
-    """Which of each rule's due occurrences are recorded firings already.
+              ) -> tuple[list[npt.NDArray[np.bool_]], set[int]]:
+    """Which of each rule's due occurrences are recorded firings already, and the rules
+    (by position) that also have firings recorded with a day before their earliest due
+    one.
 
     A firing's dedupe key is its (playbook, rule, customer, occurrence) (names hold no
     colon), so the recorded ones are read by the (playbook, rule, occurred_on) index,
     from the rule's earliest due day on (every rule in one read: on a SQLite file a
     large one goes through one ADBC child process), and matched in Arrow: no key is
-    built or staged for the store to join, and a first run reads nothing. Recording
-    stays ON CONFLICT DO NOTHING on the key, so an occurrence this misses (one whose
-    day moved) or that a concurrent run records first is still recorded once."""
+    built or staged for the store to join, and a first run reads nothing. An
+    occurrence whose day moved (an order's date corrected) may have been recorded with
+    an earlier day: where such firings exist the caller looks the keys still unmatched
+    up (few: those due since the last run). Recording stays ON CONFLICT DO NOTHING on
+    the key, so an occurrence that a concurrent run records first is still recorded
+    once."""
     f = FIRINGS.c
-    queries, expected = {}, {}
+    queries, expected, moved = {}, {}, set()
     for n, (book, rule, found) in enumerate(due):
         if found.empty:
             continue
-        where = (f.playbook == book.name, f.rule == rule.name,
-                 f.occurred_on >= min(found["occurred_on"]))
+        first = min(found["occurred_on"])
+        where = (f.playbook == book.name, f.rule == rule.name, f.occurred_on >= first)
         count = session.scalar(select(func.count()).select_from(FIRINGS).where(*where)) or 0
         if count:
             queries[str(n)] = select(f.customer_id, f.occurrence).where(*where)
             expected[str(n)] = count
+        if session.scalar(select(f.id).where(
+                f.playbook == book.name, f.rule == rule.name, f.occurred_on < first).limit(1)):
+            moved.add(n)
     if sum(expected.values()) < ADBC_FROM:  # the plain read is faster (_large_reads)
         expected = {}
     stored = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected) \
@@ -158,7 +175,7 @@ def _recorded(session: Session, due: list[tuple[Playbook, Rule, pd.DataFrame]]
             ("customer_id", pa.int64()), ("occurrence", pa.string())])),
             keys=["customer_id", "occurrence"], join_type="left semi")
         recorded[matched.column("position").to_numpy()] = True
-    return masks
+    return masks, moved
 
 
 def _large_reads(session: Session, config: PlaybookConfig,
@@ -168,8 +185,9 @@ def _large_reads(session: Session, config: PlaybookConfig,
     goes through one ADBC child process, whose start costs about as much as reading a
     million rows, so it is paid once."""
     queries = {"segments": audience.segment_query(session, config.segment_kind)}
-    customers = session.scalar(select(func.count()).select_from(
-        queries["segments"].subquery())) or 0
+    # at most one segment per customer; the largest id bounds them without a count
+    # (only the read's path depends on it)
+    customers = session.scalar(select(func.max(Customer.id))) or 0
     expected = {"segments": customers}
     metrics = facts.metrics_query() if facts.needs_metrics else None
     if metrics is not None:
@@ -194,53 +212,78 @@ def _large_reads(session: Session, config: PlaybookConfig,
 def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None) -> pa.Table:
     """The new firings as ``playbook_firing`` rows (held-out ones say so), in dedupe
     key order: the unique index then grows at its end, and the actions' keys (the
-    firing's key and a suffix), read back in firing order, too."""
-    parts = [pd.DataFrame({
-        "run_id": run_id, "playbook": item.book.name, "level": item.new["level"].astype(str),
-        "rule": item.rule.name, "trigger": item.rule.trigger,
-        "customer_id": item.new["customer_id"].astype("int64"),
-        "occurrence": item.new["occurrence"].astype(str),
-        "occurred_on": item.new["occurred_on"], "fired_on": as_of,
-        "holdout": item.new["holdout"].astype(bool),
-        "skip_reason": item.new["holdout"].map({True: "holdout", False: None}),
-        "dedupe_key": item.new["dedupe_key"]}) for item in plans if len(item.new)]
-    if not parts:
-        return pa.table({})
-    return bulk.conform(FIRINGS, pd.concat(parts, ignore_index=True)).sort_by("dedupe_key")
+    firing's key and a suffix), read back in firing order, too. A rule's keys share
+    its prefix, so the rules go in prefix order and each is sorted alone (in Arrow)."""
+    parts = []
+    for item in sorted((p for p in plans if len(p.new)),
+                       key=lambda p: keys.firing_prefix(p.book.name, p.rule.name)):
+        new = item.new
+        held = pa.array(new["holdout"].to_numpy(dtype=bool))
+        dedupe = pa.array(new["dedupe_key"].to_numpy(dtype=object), pa.string())
+        part = pa.table({
+            "level": pa.array(new["level"].to_numpy(dtype=object), pa.string()),
+            "customer_id": pa.array(new["customer_id"].to_numpy(dtype="int64")),
+            "occurrence": pa.array(new["occurrence"].to_numpy(dtype=object), pa.string()),
+            "occurred_on": pa.array(new["occurred_on"].to_numpy(dtype=object), pa.date32()),
+            "holdout": held,
+            "skip_reason": pc.if_else(held, "holdout", pa.scalar(None, pa.string())),
+            "dedupe_key": dedupe})
+        parts.append(bulk.conform(FIRINGS, part.take(pc.sort_indices(dedupe)), constants={
+            "run_id": run_id, "playbook": item.book.name, "rule": item.rule.name,
+            "trigger": item.rule.trigger, "fired_on": as_of}))
+    return pa.concat_tables(parts) if parts else pa.table({})
 
 
-def _recorded_counts(session: Session, run_id: int) -> dict[tuple[str, str], tuple[int, int]]:
-    """(playbook, rule) -> (firings, of which held out) this run recorded."""
+@dataclass
+class Recorded:
+    """One rule's firings a run recorded: how many, held out, the first and last id."""
+
+    firings: int
+    holdout: int
+    ids: tuple[int, int]
+
+
+def _recorded_by_rule(session: Session, run_id: int) -> dict[tuple[str, str], Recorded]:
+    """(playbook, rule) -> what this run recorded (a concurrent run on PostgreSQL may
+    have recorded some of the planned firings first)."""
     f = FIRINGS.c
     held = func.sum(case((f.holdout.is_(True), 1), else_=0))
-    query = select(f.playbook, f.rule, func.count(), held).where(
-        f.run_id == run_id).group_by(f.playbook, f.rule)
-    return {(str(row[0]), str(row[1])): (int(row[2]), int(row[3] or 0))
+    query = select(f.playbook, f.rule, func.count(), held, func.min(f.id),
+                   func.max(f.id)).where(f.run_id == run_id).group_by(f.playbook, f.rule)
+    return {(str(row[0]), str(row[1])): Recorded(int(row[2]), int(row[3] or 0),
+                                                 (int(row[4]), int(row[5])))
             for row in session.execute(query)}
 
 
-def apply(*, session: Session, plans: list[RulePlan], as_of: date, run_id: int,
-          timings: dict[str, Any] | None = None) -> list[RuleRun]:
+def apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of: date,
+          run_id: int, timings: dict[str, Any] | None = None) -> list[RuleRun]:
     """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing a
     concurrent run recorded first stays its) and take the actions of the contacted
     ones this run recorded. ``timings`` gets the seconds spent recording."""
+    # many rows land in indexed tables (firings, tasks, messages): a larger page cache
+    with bulk.import_settings(session.connection()):
+        return _apply(session=session, settings=settings, plans=plans, as_of=as_of,
+                      run_id=run_id, timings=timings)
+
+
+def _apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of: date,
+           run_id: int, timings: dict[str, Any] | None) -> list[RuleRun]:
     clock = time.perf_counter()
     rows = firing_rows(plans, as_of=as_of, run_id=run_id)
-    inserted = bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"]) \
-        if rows.num_rows else 0
-    # a concurrent run (PostgreSQL) recorded some first: count what this one recorded
-    counts = None if inserted == rows.num_rows else _recorded_counts(session, run_id)
+    if rows.num_rows:
+        bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"])
+    recorded = _recorded_by_rule(session, run_id) if rows.num_rows else {}
     if timings is not None:
         timings["record"] = round(time.perf_counter() - clock, 4)
     lines = []
     for item in plans:
-        line = item.line() if counts is None else item.line(
-            *counts.get((item.book.name, item.rule.name), (0, 0)))
+        mine = recorded.get((item.book.name, item.rule.name), Recorded(0, 0, (0, 0)))
+        line = item.line(mine.firings, mine.holdout)
         line.tasks = line.messages = 0
         if line.new > line.holdout:
             outcome = actions.take(session, actions.Firings(
                 book=item.book, rule=item.rule, run_id=run_id,
-                count=line.new - line.holdout), as_of)
+                count=line.new - line.holdout, ids=mine.ids), as_of, settings)
             line.tasks, line.messages = outcome.tasks, outcome.messages
             line.skipped, line.failed = outcome.skipped, outcome.failed
         lines.append(line)
@@ -284,8 +327,8 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
             session.add(record)
             session.flush()
             clock = time.perf_counter()
-            lines = apply(session=session, plans=plans, as_of=as_of, run_id=record.id,
-                          timings=timings)
+            lines = apply(session=session, settings=settings, plans=plans, as_of=as_of,
+                          run_id=record.id, timings=timings)
             timings["act"] = round(time.perf_counter() - clock - timings["record"], 4)
             seconds = round(time.perf_counter() - started, 4)
             _finish(record, lines, seconds, timings)

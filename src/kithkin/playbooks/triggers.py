@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -291,8 +292,9 @@ def lapse(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
                 .to_numpy())
     chosen = rows[keep]
     episodes = last_day[keep]
-    return _frame(chosen["customer_id"], "lapse:" + episodes.dt.strftime("%Y-%m-%d"),
-                  episodes.dt.date)
+    days = pa.array(episodes.to_numpy(dtype="datetime64[D]")).cast(pa.string())  # in C
+    return _frame(chosen["customer_id"], pc.binary_join_element_wise(
+        "lapse", days, ":").to_numpy(zero_copy_only=False), episodes.dt.date)
 
 
 def anniversary(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:

@@ -227,7 +227,8 @@ def prepare_batch(conn: Connection) -> None:
 
 
 @contextmanager
-def import_settings(conn: Connection, cache_kib: int) -> Iterator[None]:
+def import_settings(conn: Connection, cache_kib: int = sqlite.BULK_CACHE_KIB
+                    ) -> Iterator[None]:
     """Connection settings for a long import: a larger SQLite page cache (new rows land
     at random places in secondary indexes; once they outgrow the default cache every
     insert reads a page back). It only grows as pages are used, and the pooled

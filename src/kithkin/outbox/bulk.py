@@ -1,0 +1,89 @@
+"""Queuing a message for many customers at once, with the queue-time checks of
+:func:`kithkin.outbox.service.queue_message`.
+
+A playbook run after a refresh queues up to a message per customer. The checks that
+need no rendering (erasure, consent for the purpose on the channel, an address:
+:func:`kithkin.outbox.consent_check.consent_reason`) are one expression, so the messages
+that fail them are stored SKIPPED with their reason by one ``INSERT ... SELECT`` (no
+row comes into Python). Those that pass go on one by one
+(:func:`kithkin.outbox.service.finish_queuing`: the frequency cap and the rendering are
+per message). Each message's unique ``dedupe_key`` makes a repeated call a no-op.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import JSON, Select, String, cast, exists, select, type_coerce
+from sqlalchemy.orm import Session
+
+from kithkin.config import Settings
+from kithkin.customers.models import Consent, Customer
+from kithkin.database.base import utcnow
+from kithkin.database.setwise import insert_ignoring, typed
+from kithkin.outbox import consent_check
+from kithkin.outbox import service as outbox_service
+from kithkin.outbox.models import Message, MessageStatus
+
+COLUMNS = ["customer_id", "channel", "purpose", "template", "recipient", "context",
+           "status", "skip_reason", "reason", "attempts", "idempotency_key", "dedupe_key",
+           "created_at", "updated_at"]
+
+
+def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
+                       channel: str, purpose: str, reason: str, settings: Settings,
+                       count: int | None = None) -> Counter[str]:
+    """One message per row of ``rows``, whose columns are ``id`` (unique among the rows:
+    their order, and part of each message's idempotency key), ``customer_id``,
+    ``dedupe_key`` and ``context`` (the template's extra keys, as a JSON object).
+    Returns the messages stored by this call: skip reason -> count, ``""`` for those
+    that went on to be queued (or dead: their template failed to render). ``count``:
+    how many rows ``rows`` selects, when the caller knows (if every one is skipped,
+    the ones that pass are not looked for)."""
+    given = rows.subquery()
+    decided = select(
+        given.c.id, given.c.customer_id, given.c.dedupe_key,
+        type_coerce(given.c.context, JSON).label("context"),
+        consent_check.recipient(channel).label("recipient"),
+        consent_check.consent_reason(channel, purpose, address=True).label("skip_reason"),
+    ).join(Customer, Customer.id == given.c.customer_id).outerjoin(
+        Consent, consent_check.consent_of(channel, purpose)).subquery()
+    now = utcnow()
+    token = uuid.uuid4().hex  # with the row's id: unique per message
+    skipped = select(
+        decided.c.customer_id, typed(session, channel, Message.channel),
+        typed(session, purpose, Message.purpose), typed(session, template, Message.template),
+        decided.c.recipient, decided.c.context,
+        typed(session, MessageStatus.SKIPPED.value, Message.status), decided.c.skip_reason,
+        typed(session, reason, Message.reason), typed(session, 0, Message.attempts),
+        f"{token}." + cast(decided.c.id, String), decided.c.dedupe_key,
+        typed(session, now, Message.created_at), typed(session, now, Message.updated_at),
+    ).where(decided.c.skip_reason.is_not(None))
+    statement = insert_ignoring(session, Message, ["dedupe_key"]).from_select(
+        COLUMNS, skipped).returning(Message.skip_reason)
+    # the reasons come back as the driver's plain rows (not processed one by one)
+    result = session.connection().execute(statement)
+    try:
+        stored = Counter(str(row[0]) for row in result.cursor.fetchall()) \
+            if result.cursor is not None else Counter[str]()
+    finally:
+        result.close()
+    if count is not None and stored.total() >= count:
+        return stored
+    passing = session.execute(select(
+        decided.c.customer_id, decided.c.recipient, decided.c.context, decided.c.dedupe_key,
+    ).where(decided.c.skip_reason.is_(None), ~exists().where(
+        Message.dedupe_key == decided.c.dedupe_key)).order_by(decided.c.id)).all()
+    for row in passing:
+        message = Message(customer_id=row.customer_id, template=template, channel=channel,
+                          purpose=purpose, reason=reason, context=row.context,
+                          recipient=row.recipient, dedupe_key=row.dedupe_key,
+                          idempotency_key=uuid.uuid4().hex, attempts=0,
+                          status=MessageStatus.QUEUED)
+        message = outbox_service.finish_queuing(
+            session=session, message=message, customer=session.get(Customer, row.customer_id),
+            skip=None, settings=settings)
+        stored[message.skip_reason or ""] += 1
+    return stored
