@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Column, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
@@ -226,10 +226,6 @@ def _stale_rules(session: Session, model: StageModel, previous: pa.Table,
     return stale
 
 
-def _date_column(value: date, rows: int) -> pa.Array:
-    return pa.repeat(pa.scalar(value, pa.date32()), rows)
-
-
 def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
                   assigned: pd.DataFrame, previous: pa.Table, frame: pd.DataFrame,
                   as_of: date, *, prospects: int) -> ModelRefreshSummary:
@@ -287,31 +283,31 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
         "from_rank": prev_rank, "to_rank": ranks[moved_rows],
         "direction": direction, "evidence": move_evidence}))
 
-    # a stage row names the stage and its rule; explain adds the current values
+    # a stage row names the stage and its rule; explain adds the current values. Both
+    # follow from the rank: landed as codes, looked up by the store
     stage_text = pa.array(model.stage_names, pa.string())
     headers = pa.array([json.dumps(spec) for spec, _ in specs], pa.string())
+
+    def by_rank(rows: npt.NDArray[np.intp]) -> dict[str, pa.Array]:
+        codes = pa.array(ranks[rows])
+        return {"stage": pa.DictionaryArray.from_arrays(codes, stage_text), "rank": codes,
+                "evidence": pa.DictionaryArray.from_arrays(codes, headers)}
+
     first = np.flatnonzero(is_new)
-    first_ranks = pa.array(ranks[first])
-    first_stage = stage_text.take(first_ranks)
-    dates = _date_column(as_of, len(first))
+    assigned_now = by_rank(first)
     writes.append(STAGES, pa.table({
-        "customer_id": pa.array(customers[first]),
-        "model": pa.repeat(pa.scalar(model.name, pa.string()), len(first)),
-        "stage": first_stage, "rank": first_ranks, "since": dates, "as_of": dates,
-        "evidence": headers.take(first_ranks), "assigned_at": dates,
-        "first_stage": first_stage, "first_rank": first_ranks}))
+        "customer_id": pa.array(customers[first]), **assigned_now,
+        "first_stage": assigned_now["stage"], "first_rank": assigned_now["rank"]}),
+        constants={"model": model.name, "since": as_of, "as_of": as_of,
+                   "assigned_at": as_of})
     stored_ids = previous.column("prev_id").to_numpy()
-    moved_ranks = pa.array(ranks[moved_rows])
-    dates = _date_column(as_of, len(moved_rows))
     writes.update_by_id(STAGES, pa.table({
-        "stage": stage_text.take(moved_ranks), "rank": moved_ranks, "since": dates,
-        "as_of": dates, "evidence": headers.take(moved_ranks),
-        "id": pa.array(stored_ids[at[moved_rows]])}))
+        **by_rank(moved_rows), "id": pa.array(stored_ids[at[moved_rows]])}),
+        constants={"since": as_of, "as_of": as_of})
     restated_rows = np.flatnonzero(restated)
     writes.update_by_id(STAGES, pa.table({
-        "as_of": _date_column(as_of, len(restated_rows)),
-        "evidence": headers.take(pa.array(ranks[restated_rows])),
-        "id": pa.array(stored_ids[at[restated_rows]])}))
+        "evidence": by_rank(restated_rows)["evidence"],
+        "id": pa.array(stored_ids[at[restated_rows]])}), constants={"as_of": as_of})
     kept = np.zeros(previous.num_rows, dtype=bool)
     kept[at[~is_new]] = True
     gone = pd.Series(stored_ids[~kept])
@@ -374,27 +370,13 @@ def _same(now: pa.ChunkedArray, before: pa.ChunkedArray) -> npt.NDArray[np.bool_
     return np.asarray(pc.or_(equal, missing).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _arrow(values: pd.Series, column: Column[Any]) -> pa.Array:
-    """One column as Arrow: text straight to strings (inferring the type of a million
-    Python strings costs more than the conversion), the rest as Arrow infers it (the
-    landing port casts to the column's type; NaN is null either way)."""
-    kind = bulk.arrow_type(column)
-    if values.dtype == object and pa.types.is_string(kind):
-        try:
-            return pa.array(values.to_numpy(), type=kind, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
-    return pa.array(values.to_numpy(), from_pandas=True)
-
-
 def _store_profile(session: Session, writes: bulk.Plan, profile: pd.DataFrame,
                    previous: pa.Table, as_of: date) -> None:
     """Insert new customers' profiles, update the changed ones in place, delete those of
     customers no longer in the metrics; an unchanged row keeps the as-of that wrote it.
     Compared column by column in Arrow (a missing value equals a missing one)."""
     names = [c for c in profile.columns if c != "customer_id"]
-    current = pa.table({name: _arrow(profile[name], PROFILES.c[name])
-                        for name in profile.columns})
+    current = bulk.conform(PROFILES, profile, defaults=False)
     at = _positions(profile["customer_id"].to_numpy(dtype=np.int64),
                     previous.column("customer_id"))
     is_new = at < 0
@@ -413,12 +395,12 @@ def _store_profile(session: Session, writes: bulk.Plan, profile: pd.DataFrame,
     differs = np.zeros(len(stored), dtype=bool)
     for name in names:
         differs |= ~_same(now.column(name), before.column(name))
-    dated = current.append_column("as_of", _date_column(as_of, current.num_rows))
-    writes.append(PROFILES, dated.filter(pa.array(is_new)))
+    writes.append(PROFILES, current.filter(pa.array(is_new)), constants={"as_of": as_of})
     updated = np.zeros(len(current), dtype=bool)
     updated[stored[differs]] = True
-    writes.update_by_id(PROFILES, dated.select([*names, "as_of"]).filter(pa.array(updated))
-                        .append_column("id", before.column("id").filter(pa.array(differs))))
+    writes.update_by_id(PROFILES, current.select(names).filter(pa.array(updated))
+                        .append_column("id", before.column("id").filter(pa.array(differs))),
+                        constants={"as_of": as_of})
     bulk.delete_by_id(session.connection(), PROFILES,
                       pd.Series(previous.column("id").to_numpy()[~kept]))
 

@@ -46,10 +46,13 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
     insert,
+    literal,
+    null,
     select,
     true,
     tuple_,
@@ -67,6 +70,7 @@ from kithkin.database.bulk.columns import (
     arrow_type,
     arrow_type_of,
     conform,
+    decoded,
     from_rows,
 )
 from kithkin.errors import ValidationError
@@ -291,9 +295,14 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
 
 def _insert_from(conn: Connection, table: Table, source: FromClause,
                  names: Sequence[str]) -> int:
+    return _insert_values(conn, table, {n: source.c[n] for n in names})
+
+
+def _insert_values(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
+    """INSERT ... SELECT of one expression per column (of a staged source)."""
     with sqlite.page_cache(conn) if conn.dialect.name == "sqlite" else nullcontext():
-        done = conn.execute(insert(table).from_select(
-            list(names), select(*(source.c[n] for n in names))))
+        done = conn.execute(insert(table).from_select(list(values), select(*(
+            value.label(name) for name, value in values.items()))))
     return int(max(done.rowcount, 0))
 
 
@@ -393,9 +402,16 @@ def upsert(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]) ->
 
 
 def _update_from(conn: Connection, table: Table, source: Table, names: Sequence[str]) -> int:
+    return _update_values(conn, table, {n: source.c[n] for n in names})
+
+
+def _update_values(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
+    """UPDATE ... FROM a staged source: ``values`` (one expression per column) set on
+    the row whose primary key is the ``values``' one."""
     pk = _primary_key(table)
-    done = conn.execute(update(table).values({n: source.c[n] for n in names if n != pk.name})
-                        .where(pk == source.c[pk.name]))
+    done = conn.execute(update(table).values(
+        {n: value for n, value in values.items() if n != pk.name})
+        .where(pk == values[pk.name]))
     return int(max(done.rowcount, 0))
 
 
@@ -607,38 +623,90 @@ def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
 
 
 @dataclass
+class _Step:
+    """One queued append or update: conformed rows (small dictionaries kept encoded) and
+    the names of the columns that hold one value for every row."""
+
+    kind: str
+    table: Table
+    rows: pa.Table
+    constants: tuple[str, ...] = ()
+
+    def plain(self) -> pa.Table:
+        """The rows as a driver takes them: every value written out."""
+        return decoded(self.rows)
+
+    def staged(self) -> pa.Table:
+        """What is landed: no constant columns, an encoded column as its codes."""
+        return pa.Table.from_arrays(
+            [column.chunk(0).indices if pa.types.is_dictionary(column.type) else column
+             for name, column in zip(self.rows.column_names, self.rows.columns, strict=True)
+             if name not in self.constants],
+            names=[n for n in self.rows.column_names if n not in self.constants])
+
+    def source(self, schema: str, name: str) -> dict[str, Any]:
+        """Each column's value read from the stage ``schema.name``: a constant bound
+        once, an encoded column looked up from its code."""
+        landed = self.staged()
+        stage = Table(name, MetaData(), *(
+            Column(n, BigInteger() if pa.types.is_dictionary(self.rows.column(n).type)
+                   else self.table.c[n].type) for n in landed.column_names), schema=schema)
+        values: dict[str, Any] = {}
+        for n, column in zip(self.rows.column_names, self.rows.columns, strict=True):
+            sql_type = self.table.c[n].type
+            if n in self.constants:
+                values[n] = literal(column[0].as_py(), sql_type)
+            elif pa.types.is_dictionary(column.type):
+                lookup = column.chunk(0).dictionary.to_pylist()
+                values[n] = case({code: literal(value, sql_type)
+                                  for code, value in enumerate(lookup)},
+                                 value=stage.c[n], else_=null()) if lookup else null()
+            else:
+                values[n] = stage.c[n]
+        return values
+
+
+@dataclass
 class Plan:
     """Appends and updates by id collected while a caller computes, applied by
     :meth:`apply` in the order given.
 
     :meth:`stage` starts staging the large steps queued so far (SQLite file: ADBC in a
     child process), so the caller's next steps are computed while it writes; elsewhere
-    it does nothing. Keep the calls few: each is a file SQLite attaches.
+    it does nothing. Keep the calls few: each is a file SQLite attaches. What is staged
+    is kept small: ``constants`` (one value for every row) are not staged but bound
+    once, and a dictionary-encoded column with few values (see :func:`conform`) is
+    staged as its codes and looked up by the store (e.g. a text per stage of a model).
     """
 
     conn: Connection
-    steps: list[tuple[str, Table, pa.Table]] = field(default_factory=list)
+    steps: list[_Step] = field(default_factory=list)
     pending: list[tuple[adbc.Pending, list[int]]] = field(default_factory=list)
     unstaged: int = 0  # steps before this one went through stage()
 
-    def append(self, table: Table, rows: Rows) -> None:
-        data = conform(table, rows)
-        if data.num_rows:
-            self.steps.append(("append", table, data))
+    def _queue(self, kind: str, table: Table, rows: Rows,
+               constants: Mapping[str, Any] | None) -> None:
+        data = conform(table, rows, constants=constants, defaults=kind == "append",
+                       encoded=True)
+        if data.num_rows and (kind == "append" or data.num_columns > 1):
+            self.steps.append(_Step(kind, table, data, tuple(constants or ())))
 
-    def update_by_id(self, table: Table, rows: Rows) -> None:
-        data = conform(table, rows, defaults=False)
-        if data.num_rows and data.num_columns > 1:
-            self.steps.append(("update", table, data))
+    def append(self, table: Table, rows: Rows, *,
+               constants: Mapping[str, Any] | None = None) -> None:
+        self._queue("append", table, rows, constants)
+
+    def update_by_id(self, table: Table, rows: Rows, *,
+                     constants: Mapping[str, Any] | None = None) -> None:
+        self._queue("update", table, rows, constants)
 
     def stage(self) -> None:
         """Start staging the large steps queued since the last call."""
         numbers = [n for n in range(self.unstaged, len(self.steps))
-                   if self.steps[n][2].num_rows >= adbc.MIN_ROWS]
+                   if self.steps[n].rows.num_rows >= adbc.MIN_ROWS]
         self.unstaged = len(self.steps)
         if not numbers or self.conn.dialect.name != "sqlite":
             return
-        pending = sqlite.start(self.conn, {f"w{n}": self.steps[n][2] for n in numbers})
+        pending = sqlite.start(self.conn, {f"w{n}": self.steps[n].staged() for n in numbers})
         if pending is not None:
             self.pending.append((pending, numbers))
 
@@ -650,32 +718,29 @@ class Plan:
 
     def apply(self) -> None:
         self.stage()
-        located: dict[int, Table] = {}
+        located: dict[int, dict[str, Any]] = {}
         try:
             while self.pending:
                 pending, numbers = self.pending[0]
                 schema = sqlite.attach(self.conn, pending)
                 self.pending.pop(0)
                 if schema is not None:
-                    located.update((n, sqlite.staged_table(
-                        schema, f"w{n}", self.steps[n][1], self.steps[n][2].column_names))
-                        for n in numbers)
+                    located.update((n, self.steps[n].source(schema, f"w{n}"))
+                                   for n in numbers)
         except BaseException:
             self.pending.pop(0)
             self.discard()
             raise
         with sqlite.page_cache(self.conn) if located else nullcontext():
-            for n, (kind, table, rows) in enumerate(self.steps):
-                source = located.get(n)
-                if source is not None and kind == "append":
-                    _insert_from(self.conn, table, source, rows.column_names)
-                elif source is not None:
-                    _update_from(self.conn, table, source, rows.column_names)
-                elif kind == "append":
-                    append(self.conn, table, rows)
+            for n, step in enumerate(self.steps):
+                values = located.get(n)
+                if values is not None and step.kind == "append":
+                    _insert_values(self.conn, step.table, values)
+                elif values is not None:
+                    _update_values(self.conn, step.table, values)
+                elif step.kind == "append":
+                    append(self.conn, step.table, step.plain())
                 else:
-                    update_by_id(self.conn, table, rows)
+                    update_by_id(self.conn, step.table, step.plain())
         self.steps.clear()
         self.unstaged = 0
-
-
