@@ -53,6 +53,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
     true,
     tuple_,
@@ -324,16 +325,20 @@ def append(conn: Connection, table: Table, rows: Rows) -> int:
 
 
 def _conflict_insert(conn: Connection, table: Table, names: Sequence[str],
-                     source: FromClause | None) -> Any:
-    """An INSERT of ``names`` (bound per row, or selected from ``source``) that takes
-    an ON CONFLICT clause on either store."""
+                     source: FromClause | None,
+                     values: Mapping[str, Any] | None = None) -> Any:
+    """An INSERT of ``names`` (bound per row, or selected from ``source``, or the
+    ``values`` expressions) that takes an ON CONFLICT clause on either store."""
     module: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
     statement = module.insert(table)
-    if source is None:
+    if values is None and source is None:
         return statement.values(_binds(table, names))
+    if values is None:
+        assert source is not None
+        values = {n: source.c[n] for n in names}
     # WHERE true: SQLite cannot otherwise tell the SELECT's end from ON CONFLICT
     return statement.from_select(
-        list(names), select(*(source.c[n] for n in names)).where(true()))
+        list(names), select(*(values[n].label(n) for n in names)).where(true()))
 
 
 def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
@@ -627,10 +632,11 @@ class _Step:
     """One queued append or update: conformed rows (small dictionaries kept encoded) and
     the names of the columns that hold one value for every row."""
 
-    kind: str
+    kind: str  # append | update | sync
     table: Table
     rows: pa.Table
     constants: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
 
     def plain(self) -> pa.Table:
         """The rows as a driver takes them: every value written out."""
@@ -685,11 +691,11 @@ class Plan:
     unstaged: int = 0  # steps before this one went through stage()
 
     def _queue(self, kind: str, table: Table, rows: Rows,
-               constants: Mapping[str, Any] | None) -> None:
-        data = conform(table, rows, constants=constants, defaults=kind == "append",
+               constants: Mapping[str, Any] | None, key: Sequence[str] = ()) -> None:
+        data = conform(table, rows, constants=constants, defaults=kind != "update",
                        encoded=True)
-        if data.num_rows and (kind == "append" or data.num_columns > 1):
-            self.steps.append(_Step(kind, table, data, tuple(constants or ())))
+        if kind == "sync" or (data.num_rows and (kind == "append" or data.num_columns > 1)):
+            self.steps.append(_Step(kind, table, data, tuple(constants or ()), tuple(key)))
 
     def append(self, table: Table, rows: Rows, *,
                constants: Mapping[str, Any] | None = None) -> None:
@@ -698,6 +704,17 @@ class Plan:
     def update_by_id(self, table: Table, rows: Rows, *,
                      constants: Mapping[str, Any] | None = None) -> None:
         self._queue("update", table, rows, constants)
+
+    def sync(self, table: Table, rows: Rows, *, key: Sequence[str],
+             constants: Mapping[str, Any] | None = None) -> None:
+        """Make ``rows`` the rows of ``table``, matched on ``key`` (a unique key): the
+        rows whose key is not in ``rows`` are deleted, new ones inserted (in the order
+        given), and a stored row is updated only when one of the columns of ``rows``
+        differs (a missing value equals a missing one). ``constants`` are written with
+        the inserted and updated rows but not compared: an unchanged row keeps its own.
+        The store compares, so the stored rows never come into Python."""
+        _key_columns(table, key)
+        self._queue("sync", table, rows, constants, key)
 
     def stage(self) -> None:
         """Start staging the large steps queued since the last call."""
@@ -734,7 +751,9 @@ class Plan:
         with sqlite.page_cache(self.conn) if located else nullcontext():
             for n, step in enumerate(self.steps):
                 values = located.get(n)
-                if values is not None and step.kind == "append":
+                if step.kind == "sync":
+                    _sync(self.conn, step, values)
+                elif values is not None and step.kind == "append":
                     _insert_values(self.conn, step.table, values)
                 elif values is not None:
                     _update_values(self.conn, step.table, values)
@@ -744,3 +763,26 @@ class Plan:
                     update_by_id(self.conn, step.table, step.plain())
         self.steps.clear()
         self.unstaged = 0
+
+
+def _sync(conn: Connection, step: _Step, values: Mapping[str, Any] | None) -> None:
+    """:meth:`Plan.sync` from a stage's ``values``, or from the rows landed now."""
+    table = step.table
+    if values is None:
+        with staged(conn, table, step.plain()) as landed:
+            _sync(conn, step, {n: landed.c[n] for n in step.rows.column_names})
+        return
+    if conn.execute(select(true()).select_from(table).limit(1)).first() is None:
+        _insert_values(conn, table, values)  # nothing to match: a first write
+        return
+    keys = _key_columns(table, step.key)
+    stored = tuple_(*keys) if len(keys) > 1 else keys[0]
+    conn.execute(delete(table).where(stored.not_in(select(*(values[k] for k in step.key)))))
+    statement = _conflict_insert(conn, table, list(values), None, values)
+    conn.execute(statement.on_conflict_do_nothing(index_elements=keys))
+    compared = [n for n in values if n not in step.key and n not in step.constants]
+    if compared:
+        conn.execute(update(table).values(
+            {n: value for n, value in values.items() if n not in step.key}).where(
+            *(table.c[k] == values[k] for k in step.key),
+            or_(*(table.c[n].is_distinct_from(values[n]) for n in compared))))
