@@ -635,7 +635,7 @@ class _Step:
     kind: str  # append | update | sync
     table: Table
     rows: pa.Table
-    constants: tuple[str, ...] = ()
+    constants: dict[str, Any] = field(default_factory=dict)  # typed like the rows
     key: tuple[str, ...] = ()
 
     def plain(self) -> pa.Table:
@@ -661,7 +661,7 @@ class _Step:
         for n, column in zip(self.rows.column_names, self.rows.columns, strict=True):
             sql_type = self.table.c[n].type
             if n in self.constants:
-                values[n] = literal(column[0].as_py(), sql_type)
+                values[n] = literal(self.constants[n], sql_type)
             elif pa.types.is_dictionary(column.type):
                 lookup = column.chunk(0).dictionary.to_pylist()
                 values[n] = case({code: literal(value, sql_type)
@@ -694,8 +694,10 @@ class Plan:
                constants: Mapping[str, Any] | None, key: Sequence[str] = ()) -> None:
         data = conform(table, rows, constants=constants, defaults=kind != "update",
                        encoded=True)
+        typed = {name: pa.scalar(value).cast(arrow_type(table.c[name])).as_py()
+                 for name, value in (constants or {}).items()}
         if kind == "sync" or (data.num_rows and (kind == "append" or data.num_columns > 1)):
-            self.steps.append(_Step(kind, table, data, tuple(constants or ()), tuple(key)))
+            self.steps.append(_Step(kind, table, data, typed, tuple(key)))
 
     def append(self, table: Table, rows: Rows, *,
                constants: Mapping[str, Any] | None = None) -> None:
@@ -736,18 +738,15 @@ class Plan:
     def apply(self) -> None:
         self.stage()
         located: dict[int, dict[str, Any]] = {}
-        try:
-            while self.pending:
-                pending, numbers = self.pending[0]
+        while self.pending:
+            pending, numbers = self.pending.pop(0)
+            try:
                 schema = sqlite.attach(self.conn, pending)
-                self.pending.pop(0)
-                if schema is not None:
-                    located.update((n, self.steps[n].source(schema, f"w{n}"))
-                                   for n in numbers)
-        except BaseException:
-            self.pending.pop(0)
-            self.discard()
-            raise
+            except BaseException:
+                self.discard()
+                raise
+            if schema is not None:
+                located.update((n, self.steps[n].source(schema, f"w{n}")) for n in numbers)
         with sqlite.page_cache(self.conn) if located else nullcontext():
             for n, step in enumerate(self.steps):
                 values = located.get(n)
