@@ -27,7 +27,13 @@ from kithkin.relationships import inputs, reports
 from kithkin.relationships.assignment import evidence_specs, left_stage_evidence
 from kithkin.relationships.bonds import BOND_INPUTS
 from kithkin.relationships.definitions import StageModel
-from kithkin.relationships.engine import PROFILE_INPUTS, MetricsInput, as_frame, compute
+from kithkin.relationships.engine import (
+    PROFILE_INPUTS,
+    EngineResult,
+    MetricsInput,
+    as_frame,
+    compute,
+)
 from kithkin.relationships.evidence import grouped_records_json, read_values, with_member
 from kithkin.relationships.health import CHARACTERISTICS, HEALTH_INPUTS
 from kithkin.relationships.levels import Level
@@ -94,26 +100,36 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     # the previous refresh stored (mostly waiting on the reading child process), before
     # this one writes anything, then builds and writes the stage rows as soon as the
     # engine has assigned them, while it computes the profiles (SQLite runs the writes
-    # without holding the GIL). A preset keeps the name of the model it stands in for.
+    # without holding the GIL); the worker then stages the profiles (in a child process)
+    # while the stage rows are still being written. A preset keeps the name of the
+    # model it stands in for.
     assigned: Future[tuple[list[StageModel], dict[str, pd.DataFrame]]] = Future()
+    stage_writes = bulk.Plan(session.connection())
+    profile_writes = bulk.Plan(session.connection())
+
+    def engine_then_stage_profiles() -> EngineResult:
+        result = compute(frame, models=active, config=config, category_spend=category_spend,
+                         stage_evidence=False,
+                         on_stages=lambda models, stages: assigned.set_result(
+                             (models, stages)))
+        _store_profile(profile_writes, result.profile, as_of)
+        profile_writes.stage()
+        return result
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        computing = pool.submit(
-            compute, frame, models=active, config=config, category_spend=category_spend,
-            stage_evidence=False,
-            on_stages=lambda models, stages: assigned.set_result((models, stages)))
-        reading = time.perf_counter()
-        previous = _previous(session, [model.name for model in active])
-        prospects = inputs.open_prospects(session=session)
-        reading = time.perf_counter() - reading
-        either: list[Future[Any]] = [assigned, computing]
-        wait(either, return_when=FIRST_COMPLETED)
-        if not assigned.done():
-            computing.result()  # the engine's error
-        models, stages = assigned.result(timeout=0)  # presets swapped in
-        clock = time.perf_counter()
-        writes = bulk.Plan(session.connection())
+        computing = pool.submit(engine_then_stage_profiles)
         try:
-            summaries = [_store_stages(session, writes, model, stages[model.name],
+            reading = time.perf_counter()
+            previous = _previous(session, [model.name for model in active])
+            prospects = inputs.open_prospects(session=session)
+            reading = time.perf_counter() - reading
+            either: list[Future[Any]] = [assigned, computing]
+            wait(either, return_when=FIRST_COMPLETED)
+            if not assigned.done():
+                computing.result()  # the engine's error
+            models, stages = assigned.result(timeout=0)  # presets swapped in
+            clock = time.perf_counter()
+            summaries = [_store_stages(session, stage_writes, model, stages[model.name],
                                        previous[model.name], frame, as_of,
                                        prospects=prospects if model.includes_prospects else 0)
                          for model in models]
@@ -122,14 +138,15 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
             first = all(table.num_rows == 0 for table in previous.values())
             with bulk.deferred_indexes(session.connection(), STAGES) if first \
                     else nullcontext():
-                writes.apply()
+                stage_writes.apply()
             staging = time.perf_counter() - clock
             result = computing.result()
             clock = time.perf_counter()
-            _store_profile(writes, result.profile, as_of)
-            writes.apply()
+            profile_writes.apply()
         except BaseException:
-            writes.discard()
+            wait([computing])  # it may yet start staging the profiles
+            stage_writes.discard()
+            profile_writes.discard()
             raise
     _store_levels(session, result.segment_levels, as_of)
     moved_down = sum(s.moved_down for s in summaries)
