@@ -629,8 +629,9 @@ def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
 
 @dataclass
 class _Step:
-    """One queued append or update: conformed rows (small dictionaries kept encoded) and
-    the names of the columns that hold one value for every row."""
+    """One queued append, update by id or sync: conformed rows (small dictionaries kept
+    encoded), the constants among their columns (one value for every row) and, for a
+    sync, the key the rows are matched on."""
 
     kind: str  # append | update | sync
     table: Table
