@@ -777,12 +777,15 @@ def _sync(conn: Connection, step: _Step, values: Mapping[str, Any] | None) -> No
         return
     keys = _key_columns(table, step.key)
     stored = tuple_(*keys) if len(keys) > 1 else keys[0]
+    # the gone rows first: a new row then gets the id it would get after a delete
     conn.execute(delete(table).where(stored.not_in(select(*(values[k] for k in step.key)))))
     statement = _conflict_insert(conn, table, list(values), None, values)
-    conn.execute(statement.on_conflict_do_nothing(index_elements=keys))
     compared = [n for n in values if n not in step.key and n not in step.constants]
-    if compared:
-        conn.execute(update(table).values(
-            {n: value for n, value in values.items() if n not in step.key}).where(
-            *(table.c[k] == values[k] for k in step.key),
-            or_(*(table.c[n].is_distinct_from(values[n]) for n in compared))))
+    if not compared:
+        conn.execute(statement.on_conflict_do_nothing(index_elements=keys))
+        return
+    # one pass: new keys inserted, a stored row updated only where a value differs
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={n: statement.excluded[n] for n in values if n not in step.key},
+        where=or_(*(table.c[n].is_distinct_from(statement.excluded[n]) for n in compared))))
