@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from kithkin.relationships import bonds, health, signals
 from kithkin.relationships.assignment import assign
 from kithkin.relationships.engine import PROFILE_INPUTS, compute
+from kithkin.relationships.evidence import values_json
 from kithkin.relationships.workspace import RelationshipConfig
 
 from .crafted import DRIFT, metrics, stage_model
@@ -150,3 +153,25 @@ def test_health_on_transaction_only_data_scores_only_what_it_can_show() -> None:
                        "unique", "trust"]
     assert heavy["health_iterative"] == 100.0 and heavy["health_known"] == 1
     assert heavy["health_overall"] == 100.0  # the mean of the one known characteristic
+
+
+
+def test_profile_evidence_writes_each_value_as_duckdb_json_does() -> None:
+    """Integers and booleans are written as their plain text: the same JSON as
+    ``to_json`` of every value (nulls, big and negative numbers, rounded floats)."""
+    frame = pd.DataFrame({
+        "orders": [0, -3, 2**62, 7], "referrals": pd.array([1, None, 0, 5], "Int64"),
+        "has_loyalty": [True, False, True, False],
+        "has_contract": pd.array([True, None, False, None], "boolean"),
+        "revenue": [1.0, 0.123456, None, -2e-7],
+        "membership_tier": ["gold", None, 'a"b', ""]})
+    columns = list(frame.columns)
+    rows = pa.table({name: pa.array(frame[name], from_pandas=True) for name in columns})
+    values = [f"round({name}, 4)" if name == "revenue" else name for name in columns]
+    parts = ", ".join(f"coalesce(to_json({value})::VARCHAR, 'null')" for value in values)
+    connection = duckdb.connect()
+    connection.register("rows", rows)
+    reference = connection.execute(f"SELECT '[' || concat_ws(',', {parts}) || ']' FROM rows")
+    written = values_json(frame, columns)
+    assert list(written) == [row[0] for row in reference.fetchall()]
+    assert json.loads(written[1]) == [-3, None, False, None, 0.1235, None]

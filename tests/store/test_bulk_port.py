@@ -315,6 +315,66 @@ def test_plan_applies_queued_steps_in_order(engine: Engine) -> None:
         assert not list(Path(str(engine.url.database)).parent.glob("kithkin-stage-*"))
 
 
+def test_plan_binds_constants_and_looks_up_encoded_columns(engine: Engine) -> None:
+    """Constants and a dictionary-encoded column (one code per row, a few values) store
+    what the written-out values store, appended and updated by id."""
+    rows = _rows()
+    codes = pa.array([1, 0, None, 1], pa.int8())
+    notes = pa.DictionaryArray.from_arrays(codes, pa.array(["first", "it's \"second\""]))
+    with engine.begin() as conn:
+        plan = bulk.Plan(conn)
+        plan.append(sample, pa.table({"label": rows["label"], "note": notes,
+                                      "count": rows["count"]}),
+                    constants={"block": BLOCK, "at": datetime(2024, 3, 1, 9, 30,
+                                                             tzinfo=PARIS)})
+        plan.apply()
+        ids = conn.execute(select(sample.c.id).order_by(sample.c.count)).scalars().all()
+        plan.update_by_id(sample, pa.table({"id": pa.array(ids[:2]), "flag": pa.array(
+            [True, None]), "day": pa.DictionaryArray.from_arrays(
+            pa.array([0, 0], pa.int8()), pa.array([date(2025, 1, 2)]))}),
+            constants={"ratio": 0.25})
+        plan.apply()
+    stored = _stored(engine)
+    assert [row["note"] for row in stored] == ["it's \"second\"", "first", None,
+                                               "it's \"second\""]
+    assert {row["block"] for row in stored} == {BLOCK}
+    assert {row["at"] for row in stored} == {datetime(2024, 3, 1, 7, 30, tzinfo=UTC)}
+    assert [(row["flag"], row["day"], row["ratio"]) for row in stored] == [
+        (True, date(2025, 1, 2), 0.25), (None, date(2025, 1, 2), 0.25),
+        (None, None, None), (None, None, None)]
+
+
+def test_plan_sync_rewrites_only_what_changed(engine: Engine) -> None:
+    """New keys inserted in order, gone ones deleted, a stored row updated (with the
+    constants) only when a value differs, a missing value equal to a missing one."""
+    first = pd.DataFrame({"label": ["a", "b", "c"], "ratio": [0.5, None, 1.0],
+                          "note": ["x", None, "z"]})
+    with engine.begin() as conn:
+        plan = bulk.Plan(conn)
+        plan.sync(sample, first, key=["block", "label"],
+                  constants={"block": BLOCK, "count": 1})
+        plan.apply()
+    second = pd.DataFrame({"label": ["d", "c", "b"], "ratio": [2.0, 1.5, None],
+                           "note": ["w", "z", None]})
+    with engine.begin() as conn:
+        plan = bulk.Plan(conn)
+        plan.sync(sample, second, key=["block", "label"],
+                  constants={"block": BLOCK, "count": 2})
+        plan.apply()
+        stored = conn.execute(select(sample.c.id, sample.c.label, sample.c.ratio,
+                                     sample.c.note, sample.c["count"]).order_by(
+            sample.c.id)).all()
+    assert [tuple(row)[1:] for row in stored] == [
+        ("b", None, None, 1), ("c", 1.5, "z", 2), ("d", 2.0, "w", 2)]
+    assert stored[0].id < stored[1].id < stored[2].id
+    with engine.begin() as conn:
+        plan = bulk.Plan(conn)
+        plan.sync(sample, second.iloc[:0], key=["block", "label"],
+                  constants={"block": BLOCK, "count": 3})
+        plan.apply()
+    assert _stored(engine) == []
+
+
 def test_bad_input_names_table_column_and_reason(store: Engine) -> None:
     with store.begin() as conn:
         with pytest.raises(ValidationError, match=r"bulk_sample: no column 'colour'"):

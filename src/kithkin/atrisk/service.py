@@ -73,7 +73,7 @@ def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame
     nothing."""
     conn = session.connection()
     plan = bulk.Plan(conn)
-    plan.append(CHANGES, bulk.conform(CHANGES, changes, constants={"as_of": as_of}))
+    plan.append(CHANGES, changes, constants={"as_of": as_of})
     plan.stage()
     try:
         conn.execute(delete(CHANGES).where(CHANGES.c.as_of == as_of))

@@ -96,15 +96,22 @@ def values_json(frame: pd.DataFrame, columns: Sequence[str],
     if len(frame) == 0:
         return np.array([], dtype=object)
     data = _normalised(frame, list(dict.fromkeys((*columns, *extra))))
-    parts = ", ".join(
-        "coalesce(to_json(" + (f'round("{name}", 4)'
-                               if pd.api.types.is_float_dtype(data[name].dtype)
-                               else f'"{name}"') + ")::VARCHAR, 'null')"
-        for name in columns)
+    parts = ", ".join(f"coalesce({_value_json(name, data[name].dtype)}, 'null')"
+                      for name in columns)
     if extra:
         parts += f", {_object_sql(data, extra)}"
     return _run(data, f"SELECT '[' || concat_ws(',', {parts}) || ']' AS j "
                       "FROM evidence_rows", [])
+
+
+def _value_json(name: str, dtype: Any) -> str:
+    """One column's JSON text: an integer or a boolean is its plain text (what
+    ``to_json`` writes, at a fraction of its cost), a float rounded to 4 decimals."""
+    if pd.api.types.is_float_dtype(dtype):
+        return f'to_json(round("{name}", 4))::VARCHAR'
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return f'"{name}"::VARCHAR'
+    return f'to_json("{name}")::VARCHAR'
 
 
 def with_member(bodies: npt.NDArray[np.object_], key: str,

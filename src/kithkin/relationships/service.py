@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,8 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from sqlalchemy import Column, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
@@ -29,7 +27,13 @@ from kithkin.relationships import inputs, reports
 from kithkin.relationships.assignment import evidence_specs, left_stage_evidence
 from kithkin.relationships.bonds import BOND_INPUTS
 from kithkin.relationships.definitions import StageModel
-from kithkin.relationships.engine import PROFILE_INPUTS, MetricsInput, as_frame, compute
+from kithkin.relationships.engine import (
+    PROFILE_INPUTS,
+    EngineResult,
+    MetricsInput,
+    as_frame,
+    compute,
+)
 from kithkin.relationships.evidence import grouped_records_json, read_values, with_member
 from kithkin.relationships.health import CHARACTERISTICS, HEALTH_INPUTS
 from kithkin.relationships.levels import Level
@@ -99,58 +103,63 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     active = active_models(home=settings.home, config=config)
     # The engine touches no store: it runs in a worker thread while this one reads what
     # the previous refresh stored (mostly waiting on the reading child process), before
-    # this one writes anything, then builds and stages the stage rows as soon as the
-    # engine has assigned them (while it computes the profiles). A preset keeps the name
-    # of the model it stands in for.
+    # this one writes anything, then builds and writes the stage rows as soon as the
+    # engine has assigned them, while it computes the profiles (SQLite runs the writes
+    # without holding the GIL); the worker then stages the profiles (in a child process)
+    # while the stage rows are still being written. A preset keeps the name of the
+    # model it stands in for.
     assigned: Future[tuple[list[StageModel], dict[str, pd.DataFrame]]] = Future()
+    stage_writes = bulk.Plan(session.connection())
+    profile_writes = bulk.Plan(session.connection())
+
+    def engine_then_stage_profiles() -> EngineResult:
+        result = compute(frame, models=active, config=config, category_spend=category_spend,
+                         stage_evidence=False,
+                         on_stages=lambda models, stages: assigned.set_result(
+                             (models, stages)))
+        _store_profile(profile_writes, result.profile, as_of)
+        profile_writes.stage()
+        return result
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        computing = pool.submit(
-            compute, frame, models=active, config=config, category_spend=category_spend,
-            stage_evidence=False,
-            on_stages=lambda models, stages: assigned.set_result((models, stages)))
-        reading = time.perf_counter()
-        previous = _previous(session, [model.name for model in active])
-        prospects = inputs.open_prospects(session=session)
-        reading = time.perf_counter() - reading
-        either: list[Future[Any]] = [assigned, computing]
-        wait(either, return_when=FIRST_COMPLETED)
-        if not assigned.done():
-            computing.result()  # the engine's error
-        models, stages = assigned.result(timeout=0)  # presets swapped in
-        waited = time.perf_counter()
-        if ready is not None:
-            ready()  # the engine goes on computing while this thread waits
-        clock = time.perf_counter()
-        waited = clock - waited
-        # two plans: the profiles are staged (in a child process) while the stage rows
-        # are written
-        stage_writes = bulk.Plan(session.connection())
-        profile_writes = bulk.Plan(session.connection())
+        computing = pool.submit(engine_then_stage_profiles)
         try:
+            reading = time.perf_counter()
+            previous = _previous(session, [model.name for model in active])
+            prospects = inputs.open_prospects(session=session)
+            reading = time.perf_counter() - reading
+            either: list[Future[Any]] = [assigned, computing]
+            wait(either, return_when=FIRST_COMPLETED)
+            if not assigned.done():
+                computing.result()  # the engine's error
+            models, stages = assigned.result(timeout=0)  # presets swapped in
+            waited = time.perf_counter()
+            if ready is not None:
+                ready()  # the engine goes on computing while this thread waits
+            clock = time.perf_counter()
+            waited = clock - waited
             summaries = [_store_stages(session, stage_writes, model, stages[model.name],
-                                       previous.stages[model.name], frame, as_of,
+                                       previous[model.name], frame, as_of,
                                        prospects=prospects if model.includes_prospects else 0)
                          for model in models]
-            stage_writes.stage()  # in a child process while the engine computes the rest
-            staging = time.perf_counter() - clock
-            result = computing.result()
-            clock = time.perf_counter()
-            _store_profile(session, profile_writes, result.profile, previous.profile, as_of)
-            profile_writes.stage()
             # a first refresh writes every customer's stage in every model: the look-up
             # index is built once afterwards
-            first = all(table.num_rows == 0 for table in previous.stages.values())
+            first = all(table.num_rows == 0 for table in previous.values())
             with bulk.deferred_indexes(session.connection(), STAGES) if first \
                     else nullcontext():
                 stage_writes.apply()
+            staging = time.perf_counter() - clock
+            result = computing.result()
+            clock = time.perf_counter()
             profile_writes.apply()
         except BaseException:
+            wait([computing])  # it may yet start staging the profiles
             stage_writes.discard()
             profile_writes.discard()
             raise
     _store_levels(session, result.segment_levels, as_of)
     moved_down = sum(s.moved_down for s in summaries)
-    # the previous rows were read and the stage rows built while the engine ran
+    # the previous rows were read and the stage rows written while the engine ran
     timings = {"load": round(load_seconds, 4), **result.timings,
                "read_previous": round(reading, 4), "waited": round(waited, 4),
                "stage_rows": round(staging, 4),
@@ -175,38 +184,19 @@ def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
-@dataclass
-class _Stored:
+def _previous(session: Session, models: list[str]) -> dict[str, pa.Table]:
     """What the previous refresh stored, as Arrow: each model's stage rows (prev_id,
-    customer_id, prev_stage, prev_rank; not the evidence) and the profiles (id,
-    customer_id and every profile column)."""
-
-    stages: dict[str, pa.Table]
-    profile: pa.Table
-
-
-PROFILE_COLUMNS = tuple(c.name for c in PROFILES.columns
-                        if c.name not in ("id", "customer_id", "as_of"))
-
-
-def _previous(session: Session, models: list[str]) -> _Stored:
-    """What the previous refresh stored, read before this refresh writes (one child
-    process on a SQLite file, see :func:`kithkin.database.bulk.selects_to_arrow`)."""
-    connection = session.connection()
+    customer_id, prev_stage, prev_rank; not the evidence), read before this refresh
+    writes (one child process on a SQLite file, see
+    :func:`kithkin.database.bulk.selects_to_arrow`)."""
     counts = dict(session.execute(select(CustomerStage.model, func.count())
                                   .group_by(CustomerStage.model)).all())
     queries = {name: select(
         STAGES.c.id.label("prev_id"), STAGES.c.customer_id,
         STAGES.c.stage.label("prev_stage"), STAGES.c.rank.label("prev_rank"),
     ).where(STAGES.c.model == name) for name in models}
-    expected = {name: int(counts.get(name, 0)) for name in models}
-    queries["__profile__"] = select(PROFILES.c.id, PROFILES.c.customer_id,
-                                    *(PROFILES.c[name] for name in PROFILE_COLUMNS))
-    expected["__profile__"] = int(session.execute(
-        select(func.count()).select_from(PROFILES)).scalar_one())
-    tables = bulk.selects_to_arrow(connection, queries, expected_rows=expected)
-    profile = tables.pop("__profile__")
-    return _Stored(stages=tables, profile=profile)
+    return bulk.selects_to_arrow(session.connection(), queries, expected_rows={
+        name: int(counts.get(name, 0)) for name in models})
 
 
 def _positions(keys: npt.NDArray[np.int64], stored: pa.ChunkedArray | pa.Array
@@ -234,10 +224,6 @@ def _stale_rules(session: Session, model: StageModel, previous: pa.Table,
         if stage in current and json.loads(evidence).get("rule") != current[stage]:
             stale.add(stage)
     return stale
-
-
-def _date_column(value: date, rows: int) -> pa.Array:
-    return pa.repeat(pa.scalar(value, pa.date32()), rows)
 
 
 def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
@@ -297,31 +283,31 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
         "from_rank": prev_rank, "to_rank": ranks[moved_rows],
         "direction": direction, "evidence": move_evidence}))
 
-    # a stage row names the stage and its rule; explain adds the current values
+    # a stage row names the stage and its rule; explain adds the current values. Both
+    # follow from the rank: landed as codes, looked up by the store
     stage_text = pa.array(model.stage_names, pa.string())
     headers = pa.array([json.dumps(spec) for spec, _ in specs], pa.string())
+
+    def by_rank(rows: npt.NDArray[np.intp]) -> dict[str, pa.Array]:
+        codes = pa.array(ranks[rows])
+        return {"stage": pa.DictionaryArray.from_arrays(codes, stage_text), "rank": codes,
+                "evidence": pa.DictionaryArray.from_arrays(codes, headers)}
+
     first = np.flatnonzero(is_new)
-    first_ranks = pa.array(ranks[first])
-    first_stage = stage_text.take(first_ranks)
-    dates = _date_column(as_of, len(first))
+    assigned_now = by_rank(first)
     writes.append(STAGES, pa.table({
-        "customer_id": pa.array(customers[first]),
-        "model": pa.repeat(pa.scalar(model.name, pa.string()), len(first)),
-        "stage": first_stage, "rank": first_ranks, "since": dates, "as_of": dates,
-        "evidence": headers.take(first_ranks), "assigned_at": dates,
-        "first_stage": first_stage, "first_rank": first_ranks}))
+        "customer_id": pa.array(customers[first]), **assigned_now,
+        "first_stage": assigned_now["stage"], "first_rank": assigned_now["rank"]}),
+        constants={"model": model.name, "since": as_of, "as_of": as_of,
+                   "assigned_at": as_of})
     stored_ids = previous.column("prev_id").to_numpy()
-    moved_ranks = pa.array(ranks[moved_rows])
-    dates = _date_column(as_of, len(moved_rows))
     writes.update_by_id(STAGES, pa.table({
-        "stage": stage_text.take(moved_ranks), "rank": moved_ranks, "since": dates,
-        "as_of": dates, "evidence": headers.take(moved_ranks),
-        "id": pa.array(stored_ids[at[moved_rows]])}))
+        **by_rank(moved_rows), "id": pa.array(stored_ids[at[moved_rows]])}),
+        constants={"since": as_of, "as_of": as_of})
     restated_rows = np.flatnonzero(restated)
     writes.update_by_id(STAGES, pa.table({
-        "as_of": _date_column(as_of, len(restated_rows)),
-        "evidence": headers.take(pa.array(ranks[restated_rows])),
-        "id": pa.array(stored_ids[at[restated_rows]])}))
+        "evidence": by_rank(restated_rows)["evidence"],
+        "id": pa.array(stored_ids[at[restated_rows]])}), constants={"as_of": as_of})
     kept = np.zeros(previous.num_rows, dtype=bool)
     kept[at[~is_new]] = True
     gone = pd.Series(stored_ids[~kept])
@@ -365,72 +351,11 @@ def _keep_first_assignments(session: Session, ids: pd.Series) -> None:
              "evidence": json.dumps({"stage": row.first_stage})} for row in rows])
 
 
-def _is_number(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind)
-                or pa.types.is_boolean(kind))
-
-
-def _same(now: pa.ChunkedArray, before: pa.ChunkedArray) -> npt.NDArray[np.bool_]:
-    """Equal values, missing equal to missing (numbers compared as floats)."""
-    if _is_number(now.type) and _is_number(before.type):
-        a = now.cast(pa.float64()).to_numpy()
-        b = before.cast(pa.float64()).to_numpy()
-        return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))
-    if now.type != before.type:
-        now = now.cast(before.type) if not _is_number(now.type) else now.cast(pa.string())
-        before = before.cast(now.type)
-    equal = pc.fill_null(pc.equal(now, before), False)
-    missing = pc.and_(pc.is_null(now), pc.is_null(before))
-    return np.asarray(pc.or_(equal, missing).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _arrow(values: pd.Series, column: Column[Any]) -> pa.Array:
-    """One column as Arrow: text straight to strings (inferring the type of a million
-    Python strings costs more than the conversion), the rest as Arrow infers it (the
-    landing port casts to the column's type; NaN is null either way)."""
-    kind = bulk.arrow_type(column)
-    if values.dtype == object and pa.types.is_string(kind):
-        try:
-            return pa.array(values.to_numpy(), type=kind, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
-    return pa.array(values.to_numpy(), from_pandas=True)
-
-
-def _store_profile(session: Session, writes: bulk.Plan, profile: pd.DataFrame,
-                   previous: pa.Table, as_of: date) -> None:
+def _store_profile(writes: bulk.Plan, profile: pd.DataFrame, as_of: date) -> None:
     """Insert new customers' profiles, update the changed ones in place, delete those of
     customers no longer in the metrics; an unchanged row keeps the as-of that wrote it.
-    Compared column by column in Arrow (a missing value equals a missing one)."""
-    names = [c for c in profile.columns if c != "customer_id"]
-    current = pa.table({name: _arrow(profile[name], PROFILES.c[name])
-                        for name in profile.columns})
-    at = _positions(profile["customer_id"].to_numpy(dtype=np.int64),
-                    previous.column("customer_id"))
-    is_new = at < 0
-    stored = np.flatnonzero(~is_new)
-    kept = np.zeros(previous.num_rows, dtype=bool)
-    kept[at[stored]] = True
-    if np.all(np.diff(at[stored]) > 0):
-        # the usual case: both in customer order, so the rows pair up without a copy
-        # when no customer came or went
-        now = current if not is_new.any() else current.filter(pa.array(~is_new))
-        before = previous if kept.all() else previous.filter(pa.array(kept))
-    else:
-        now = current.take(pa.array(stored))
-        # the read's many small batches take slowly
-        before = previous.combine_chunks().take(pa.array(at[stored]))
-    differs = np.zeros(len(stored), dtype=bool)
-    for name in names:
-        differs |= ~_same(now.column(name), before.column(name))
-    dated = current.append_column("as_of", _date_column(as_of, current.num_rows))
-    writes.append(PROFILES, dated.filter(pa.array(is_new)))
-    updated = np.zeros(len(current), dtype=bool)
-    updated[stored[differs]] = True
-    writes.update_by_id(PROFILES, dated.select([*names, "as_of"]).filter(pa.array(updated))
-                        .append_column("id", before.column("id").filter(pa.array(differs))))
-    bulk.delete_by_id(session.connection(), PROFILES,
-                      pd.Series(previous.column("id").to_numpy()[~kept]))
+    The store compares the rows (a missing value equals a missing one)."""
+    writes.sync(PROFILES, profile, key=["customer_id"], constants={"as_of": as_of})
 
 
 def _store_levels(session: Session, recommended: pd.DataFrame, as_of: date) -> None:

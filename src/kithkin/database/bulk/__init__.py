@@ -46,10 +46,14 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
     insert,
+    literal,
+    null,
+    or_,
     select,
     true,
     tuple_,
@@ -67,6 +71,7 @@ from kithkin.database.bulk.columns import (
     arrow_type,
     arrow_type_of,
     conform,
+    decoded,
     from_rows,
 )
 from kithkin.errors import ValidationError
@@ -292,9 +297,14 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
 
 def _insert_from(conn: Connection, table: Table, source: FromClause,
                  names: Sequence[str]) -> int:
+    return _insert_values(conn, table, {n: source.c[n] for n in names})
+
+
+def _insert_values(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
+    """INSERT ... SELECT of one expression per column (of a staged source)."""
     with sqlite.page_cache(conn) if conn.dialect.name == "sqlite" else nullcontext():
-        done = conn.execute(insert(table).from_select(
-            list(names), select(*(source.c[n] for n in names))))
+        done = conn.execute(insert(table).from_select(list(values), select(*(
+            value.label(name) for name, value in values.items()))))
     return int(max(done.rowcount, 0))
 
 
@@ -316,16 +326,20 @@ def append(conn: Connection, table: Table, rows: Rows) -> int:
 
 
 def _conflict_insert(conn: Connection, table: Table, names: Sequence[str],
-                     source: FromClause | None) -> Any:
-    """An INSERT of ``names`` (bound per row, or selected from ``source``) that takes
-    an ON CONFLICT clause on either store."""
+                     source: FromClause | None,
+                     values: Mapping[str, Any] | None = None) -> Any:
+    """An INSERT of ``names`` (bound per row, or selected from ``source``, or the
+    ``values`` expressions) that takes an ON CONFLICT clause on either store."""
     module: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
     statement = module.insert(table)
-    if source is None:
+    if values is None and source is None:
         return statement.values(_binds(table, names))
+    if values is None:
+        assert source is not None
+        values = {n: source.c[n] for n in names}
     # WHERE true: SQLite cannot otherwise tell the SELECT's end from ON CONFLICT
     return statement.from_select(
-        list(names), select(*(source.c[n] for n in names)).where(true()))
+        list(names), select(*(values[n].label(n) for n in names)).where(true()))
 
 
 def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
@@ -394,9 +408,16 @@ def upsert(conn: Connection, table: Table, rows: Rows, *, key: Sequence[str]) ->
 
 
 def _update_from(conn: Connection, table: Table, source: Table, names: Sequence[str]) -> int:
+    return _update_values(conn, table, {n: source.c[n] for n in names})
+
+
+def _update_values(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
+    """UPDATE ... FROM a staged source: ``values`` (one expression per column) set on
+    the row whose primary key is the ``values``' one."""
     pk = _primary_key(table)
-    done = conn.execute(update(table).values({n: source.c[n] for n in names if n != pk.name})
-                        .where(pk == source.c[pk.name]))
+    done = conn.execute(update(table).values(
+        {n: value for n, value in values.items() if n != pk.name})
+        .where(pk == values[pk.name]))
     return int(max(done.rowcount, 0))
 
 
@@ -608,38 +629,105 @@ def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
 
 
 @dataclass
+class _Step:
+    """One queued append, update by id or sync: conformed rows (small dictionaries kept
+    encoded), the constants among their columns (one value for every row) and, for a
+    sync, the key the rows are matched on."""
+
+    kind: str  # append | update | sync
+    table: Table
+    rows: pa.Table
+    constants: dict[str, Any] = field(default_factory=dict)  # typed like the rows
+    key: tuple[str, ...] = ()
+
+    def plain(self) -> pa.Table:
+        """The rows as a driver takes them: every value written out."""
+        return decoded(self.rows)
+
+    def staged(self) -> pa.Table:
+        """What is landed: no constant columns, an encoded column as its codes."""
+        return pa.Table.from_arrays(
+            [column.chunk(0).indices if pa.types.is_dictionary(column.type) else column
+             for name, column in zip(self.rows.column_names, self.rows.columns, strict=True)
+             if name not in self.constants],
+            names=[n for n in self.rows.column_names if n not in self.constants])
+
+    def source(self, schema: str, name: str) -> dict[str, Any]:
+        """Each column's value read from the stage ``schema.name``: a constant bound
+        once, an encoded column looked up from its code."""
+        landed = self.staged()
+        stage = Table(name, MetaData(), *(
+            Column(n, BigInteger() if pa.types.is_dictionary(self.rows.column(n).type)
+                   else self.table.c[n].type) for n in landed.column_names), schema=schema)
+        values: dict[str, Any] = {}
+        for n, column in zip(self.rows.column_names, self.rows.columns, strict=True):
+            sql_type = self.table.c[n].type
+            if n in self.constants:
+                values[n] = literal(self.constants[n], sql_type)
+            elif pa.types.is_dictionary(column.type):
+                lookup = column.chunk(0).dictionary.to_pylist()
+                values[n] = case({code: literal(value, sql_type)
+                                  for code, value in enumerate(lookup)},
+                                 value=stage.c[n], else_=null()) if lookup else null()
+            else:
+                values[n] = stage.c[n]
+        return values
+
+
+@dataclass
 class Plan:
     """Appends and updates by id collected while a caller computes, applied by
     :meth:`apply` in the order given.
 
     :meth:`stage` starts staging the large steps queued so far (SQLite file: ADBC in a
     child process), so the caller's next steps are computed while it writes; elsewhere
-    it does nothing. Keep the calls few: each is a file SQLite attaches.
+    it does nothing. Keep the calls few: each is a file SQLite attaches. What is staged
+    is kept small: ``constants`` (one value for every row) are not staged but bound
+    once, and a dictionary-encoded column with few values (see :func:`conform`) is
+    staged as its codes and looked up by the store (e.g. a text per stage of a model).
     """
 
     conn: Connection
-    steps: list[tuple[str, Table, pa.Table]] = field(default_factory=list)
+    steps: list[_Step] = field(default_factory=list)
     pending: list[tuple[adbc.Pending, list[int]]] = field(default_factory=list)
     unstaged: int = 0  # steps before this one went through stage()
 
-    def append(self, table: Table, rows: Rows) -> None:
-        data = conform(table, rows)
-        if data.num_rows:
-            self.steps.append(("append", table, data))
+    def _queue(self, kind: str, table: Table, rows: Rows,
+               constants: Mapping[str, Any] | None, key: Sequence[str] = ()) -> None:
+        data = conform(table, rows, constants=constants, defaults=kind != "update",
+                       encoded=True)
+        typed = {name: pa.scalar(value).cast(arrow_type(table.c[name])).as_py()
+                 for name, value in (constants or {}).items()}
+        if kind == "sync" or (data.num_rows and (kind == "append" or data.num_columns > 1)):
+            self.steps.append(_Step(kind, table, data, typed, tuple(key)))
 
-    def update_by_id(self, table: Table, rows: Rows) -> None:
-        data = conform(table, rows, defaults=False)
-        if data.num_rows and data.num_columns > 1:
-            self.steps.append(("update", table, data))
+    def append(self, table: Table, rows: Rows, *,
+               constants: Mapping[str, Any] | None = None) -> None:
+        self._queue("append", table, rows, constants)
+
+    def update_by_id(self, table: Table, rows: Rows, *,
+                     constants: Mapping[str, Any] | None = None) -> None:
+        self._queue("update", table, rows, constants)
+
+    def sync(self, table: Table, rows: Rows, *, key: Sequence[str],
+             constants: Mapping[str, Any] | None = None) -> None:
+        """Make ``rows`` the rows of ``table``, matched on ``key`` (a unique key): the
+        rows whose key is not in ``rows`` are deleted, new ones inserted (in the order
+        given), and a stored row is updated only when one of the columns of ``rows``
+        differs (a missing value equals a missing one). ``constants`` are written with
+        the inserted and updated rows but not compared: an unchanged row keeps its own.
+        The store compares, so the stored rows never come into Python."""
+        _key_columns(table, key)
+        self._queue("sync", table, rows, constants, key)
 
     def stage(self) -> None:
         """Start staging the large steps queued since the last call."""
         numbers = [n for n in range(self.unstaged, len(self.steps))
-                   if self.steps[n][2].num_rows >= adbc.MIN_ROWS]
+                   if self.steps[n].rows.num_rows >= adbc.MIN_ROWS]
         self.unstaged = len(self.steps)
         if not numbers or self.conn.dialect.name != "sqlite":
             return
-        pending = sqlite.start(self.conn, {f"w{n}": self.steps[n][2] for n in numbers})
+        pending = sqlite.start(self.conn, {f"w{n}": self.steps[n].staged() for n in numbers})
         if pending is not None:
             self.pending.append((pending, numbers))
 
@@ -651,32 +739,54 @@ class Plan:
 
     def apply(self) -> None:
         self.stage()
-        located: dict[int, Table] = {}
-        try:
-            while self.pending:
-                pending, numbers = self.pending[0]
+        located: dict[int, dict[str, Any]] = {}
+        while self.pending:
+            pending, numbers = self.pending.pop(0)
+            try:
                 schema = sqlite.attach(self.conn, pending)
-                self.pending.pop(0)
-                if schema is not None:
-                    located.update((n, sqlite.staged_table(
-                        schema, f"w{n}", self.steps[n][1], self.steps[n][2].column_names))
-                        for n in numbers)
-        except BaseException:
-            self.pending.pop(0)
-            self.discard()
-            raise
+            except BaseException:
+                self.discard()
+                raise
+            if schema is not None:
+                located.update((n, self.steps[n].source(schema, f"w{n}")) for n in numbers)
         with sqlite.page_cache(self.conn) if located else nullcontext():
-            for n, (kind, table, rows) in enumerate(self.steps):
-                source = located.get(n)
-                if source is not None and kind == "append":
-                    _insert_from(self.conn, table, source, rows.column_names)
-                elif source is not None:
-                    _update_from(self.conn, table, source, rows.column_names)
-                elif kind == "append":
-                    append(self.conn, table, rows)
+            for n, step in enumerate(self.steps):
+                values = located.get(n)
+                if step.kind == "sync":
+                    _sync(self.conn, step, values)
+                elif values is not None and step.kind == "append":
+                    _insert_values(self.conn, step.table, values)
+                elif values is not None:
+                    _update_values(self.conn, step.table, values)
+                elif step.kind == "append":
+                    append(self.conn, step.table, step.plain())
                 else:
-                    update_by_id(self.conn, table, rows)
+                    update_by_id(self.conn, step.table, step.plain())
         self.steps.clear()
         self.unstaged = 0
 
 
+def _sync(conn: Connection, step: _Step, values: Mapping[str, Any] | None) -> None:
+    """:meth:`Plan.sync` from a stage's ``values``, or from the rows landed now."""
+    table = step.table
+    if values is None:
+        with staged(conn, table, step.plain()) as landed:
+            _sync(conn, step, {n: landed.c[n] for n in step.rows.column_names})
+        return
+    if conn.execute(select(true()).select_from(table).limit(1)).first() is None:
+        _insert_values(conn, table, values)  # nothing to match: a first write
+        return
+    keys = _key_columns(table, step.key)
+    stored = tuple_(*keys) if len(keys) > 1 else keys[0]
+    # the gone rows first: a new row then gets the id it would get after a delete
+    conn.execute(delete(table).where(stored.not_in(select(*(values[k] for k in step.key)))))
+    statement = _conflict_insert(conn, table, list(values), None, values)
+    compared = [n for n in values if n not in step.key and n not in step.constants]
+    if not compared:
+        conn.execute(statement.on_conflict_do_nothing(index_elements=keys))
+        return
+    # one pass: new keys inserted, a stored row updated only where a value differs
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={n: statement.excluded[n] for n in values if n not in step.key},
+        where=or_(*(table.c[n].is_distinct_from(statement.excluded[n]) for n in compared))))

@@ -91,10 +91,26 @@ def _json_text(array: pa.ChunkedArray | pa.Array) -> pa.Array:
                      for value in array.to_pylist()], pa.string())
 
 
-def _to_arrow(data: pa.Table | pd.DataFrame) -> pa.Table:
+def _series_to_arrow(values: pd.Series, column: Column[Any] | None) -> pa.Array:
+    """One pandas column as Arrow: text bound for a text column straight to strings
+    (inferring the type of a million Python strings costs more than the conversion), the
+    rest as Arrow infers it (:func:`conform` casts it to the column's type)."""
+    if column is not None and values.dtype == object \
+            and pa.types.is_string(arrow_type_of(column.type) or pa.null()):
+        try:
+            return pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pa.array(values, from_pandas=True)
+
+
+def _to_arrow(table: Table, data: pa.Table | pd.DataFrame) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
-    return pa.Table.from_pandas(data.reset_index(drop=True), preserve_index=False)
+    frame = data.reset_index(drop=True)
+    names = [str(name) for name in frame.columns]
+    return pa.Table.from_arrays([_series_to_arrow(series, table.c.get(name)) for name, (
+        _, series) in zip(names, frame.items(), strict=True)], names=names)
 
 
 def _column_default(column: Column[Any]) -> Any:
@@ -119,18 +135,25 @@ def _column_default(column: Column[Any]) -> Any:
                           "(its default is SQL)")
 
 
+MAX_CODES = 256
+"""Values a dictionary-encoded column may have and stay encoded (see :func:`conform`)."""
+
+
 def conform(table: Table, data: pa.Table | pd.DataFrame, *,
             constants: Mapping[str, Any] | None = None, complete: bool = False,
-            defaults: bool = True) -> pa.Table:
+            defaults: bool = True, encoded: bool = False) -> pa.Table:
     """``data`` (Arrow or pandas) typed like ``table``'s columns, in the data's order.
 
     ``constants`` adds columns with one value for every row. ``complete`` adds every
     other column but the primary key, with its scalar default or null, in table order.
     With ``defaults`` (rows to insert) columns left out that have a Python-side default
-    get it. A name that is not a column of ``table``, or a value the column's type cannot hold,
-    is refused with the table, column and reason.
+    get it. With ``encoded`` a dictionary-encoded column of at most :data:`MAX_CODES`
+    values stays encoded (its values typed; see :func:`decoded`), for a path that lands
+    the codes and lets the store look the values up. A name that is not a column of
+    ``table``, or a value the column's type cannot hold, is refused with the table,
+    column and reason.
     """
-    arrow = _to_arrow(data)
+    arrow = _to_arrow(table, data)
     given = {name: arrow.column(name) for name in arrow.column_names}
     for name, value in (constants or {}).items():
         given[name] = pa.chunked_array([pa.repeat(pa.scalar(value), arrow.num_rows)])
@@ -157,11 +180,32 @@ def conform(table: Table, data: pa.Table | pd.DataFrame, *,
             if is_json(column) and not (pa.types.is_string(values.type)
                                         or pa.types.is_null(values.type)):
                 values = _json_text(values)
-            arrays.append(values.cast(target))
+            if pa.types.is_dictionary(values.type):
+                values = _encoded(values, target) if encoded else values.cast(target)
+            else:
+                values = values.cast(target)
+            arrays.append(values)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
             raise ValidationError(f"{table.name}.{name}: cannot store {values.type} "
                                   f"as {target}: {exc}") from exc
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _encoded(values: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """A dictionary-encoded column with its values typed, one dictionary for every chunk;
+    decoded when it has more than :data:`MAX_CODES` values."""
+    combined = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if len(combined.dictionary) > MAX_CODES:
+        return pa.chunked_array([combined.cast(target)])
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(
+        combined.indices, combined.dictionary.cast(target))])
+
+
+def decoded(arrow: pa.Table) -> pa.Table:
+    """``arrow`` with every dictionary-encoded column replaced by its values."""
+    return pa.Table.from_arrays(
+        [column.cast(column.type.value_type) if pa.types.is_dictionary(column.type)
+         else column for column in arrow.columns], names=arrow.column_names)
 
 
 def sqlite_array(array: pa.ChunkedArray) -> pa.ChunkedArray:
