@@ -700,16 +700,29 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
     return out, fitted
 
 
-# Agreement levels (positions in Splink's level lists, 0 is the null level) that say
-# "same person": names equal, swapped, within Jaro-Winkler 0.8 or a nickname; date of
-# birth equal, one edit apart, the same year with the same month or day (a mistyped or
-# impossible day or month), or a month apart; the same email. A missing given name or
-# one name in the other field is not among them: with a shared surname and address that
-# is every member of the household (the household odds decide).
-_PERSON_AGREES = {"first_name_last_name": set(range(1, 11)),
-                  "dob": {1, 2, 3, 4}, "email": {1}}
+# Agreement levels, by label (a saved model keeps them; positions would silently shift
+# when a level is added), that say "same person": names equal, swapped, within
+# Jaro-Winkler 0.8 or a nickname; date of birth equal, one edit apart, the same year with
+# the same month or day (a mistyped or impossible day or month), or a month apart; the
+# same email. A missing given name or one name in the other field is not among them:
+# with a shared surname and address that is every member of the household (the household
+# odds decide). tests/identity checks that each label names a level of the model.
+_PERSON_AGREES: dict[str, frozenset[str]] = {
+    "first_name_last_name": frozenset({
+        "Exact match on full_name",
+        "Match on reversed cols: first_name and last_name (both directions)",
+        "Both names within 1 edit(s)", "Swapped, each within 1 edit",
+        "Both names within 2 edit(s)", "Swapped, each within 2 edits",
+        "Both names Jaro-Winkler >= 0.88", "Swapped, Jaro-Winkler >= 0.88",
+        "Both names Jaro-Winkler >= 0.8", "Nickname, similar last name"}),
+    "dob": frozenset({"Exact match on date of birth",
+                      "One edit apart (typo or transposed digits)",
+                      "Same year, and same month or same day",
+                      "Abs date difference <= 1 month"}),
+    "email": frozenset({"Exact match on email"}),
+}
 # Dates of birth both real and more than a year apart: not a typo, another person.
-_DOB_CONTRADICTS = {6, 8}
+_DOB_CONTRADICTS = frozenset({"Abs date difference <= 10 year", "All other comparisons"})
 _HOUSEHOLD_FIELDS = ("phone", "location")
 
 
@@ -797,8 +810,8 @@ def _dates_apart_per_same(linker: Linker) -> float:
     """The model's P(birth dates years apart | one person) / P(they agree | one person)."""
     levels = splink_adapter.comparisons(linker).get("dob", [])
 
-    def m(positions: set[int]) -> float:
-        return sum(levels[i].m_probability or 0.0 for i in positions if i < len(levels))
+    def m(labels: frozenset[str]) -> float:
+        return sum(level.m_probability or 0.0 for level in levels if level.label in labels)
 
     agree = m(_PERSON_AGREES["dob"])
     return m(_DOB_CONTRADICTS) / agree if agree > 0 else 0.0
@@ -837,14 +850,18 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
         levels = _nearest(model, base.to_numpy(dtype=float))
         labels = [level.label for level in comparison_levels]
         fields[name] = (levels, labels, total.to_numpy(dtype=float))
+
+    def at(name: str, wanted: frozenset[str]) -> npt.NDArray[np.bool_]:
+        levels, labels, _ = fields[name]
+        return np.isin(levels, [i for i, label in enumerate(labels) if label in wanted])
+
     weight = pairs["match_weight"].to_numpy(dtype=float).copy()
     person_agrees = np.zeros(len(pairs), dtype=bool)
     for name, agreeing in _PERSON_AGREES.items():
-        person_agrees |= np.isin(fields[name][0], list(agreeing))
-    dob_contradicts = np.isin(fields["dob"][0], list(_DOB_CONTRADICTS))
+        person_agrees |= at(name, agreeing)
+    dob_contradicts = at("dob", _DOB_CONTRADICTS)
     household = np.sum([np.clip(fields[f][2], 0, None) for f in _HOUSEHOLD_FIELDS], axis=0)
-    names_agree = np.isin(fields["first_name_last_name"][0],
-                          list(_PERSON_AGREES["first_name_last_name"]))
+    names_agree = at("first_name_last_name", _PERSON_AGREES["first_name_last_name"])
     # Birth dates years apart with names that agree: a date replaced or a namesake parent
     # or child; with names that do not, name and date replaced or another household
     # member (each at the register's odds).
