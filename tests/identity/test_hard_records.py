@@ -202,8 +202,9 @@ def test_term_frequencies_count_other_people_not_records() -> None:
         "postcode": ["1", "1", "2", "3", "4", "5", "6", None],
     })
     tf = resolution.term_frequencies(frame, "last_name").set_index("last_name")
-    # One person (twice): no other holder, so no adjustment (the level's own u).
-    assert "okafor" not in tf.index
+    # One person (twice): no other holder, so half a holder's share, as that is below the
+    # chance of two random records sharing a surname here (16 of 56 ordered pairs).
+    assert tf.loc["okafor", "tf_last_name"] == pytest.approx(0.5 / 8)
     assert tf.loc["lee", "tf_last_name"] == pytest.approx(1 / 8)
     # "fi ng" has no postcode: no evidence of a third holder.
     assert tf.loc["ng", "tf_last_name"] == pytest.approx(2 / 8)
@@ -314,6 +315,22 @@ def test_other_names_and_dates_apart_are_one_person_only_without_households() ->
 ])
 def test_impossible_dates_keep_the_order_they_were_written_in(raw: str, text: str) -> None:
     assert features._dob_text(None, raw) == text
+
+
+def test_a_unique_value_never_weighs_less_than_the_levels_average() -> None:
+    # Every surname unique: no two records share one, so half a holder's share would be
+    # more than the level's u (zero here): such values are left to the level's own u.
+    frame = pd.DataFrame({"unique_id": range(4), "first_name": ["a", "b", "c", "d"],
+                          "last_name": ["w", "x", "y", "z"], "postcode": ["1", "2", "3", "4"]})
+    assert resolution.term_frequencies(frame, "last_name").empty
+    # Two of 40 records share a surname (2 of 1,560 ordered pairs agree): a unique surname
+    # gets that rate, not half a holder's share of 40 records, which is more.
+    names = ["ann"] * 2 + [f"n{i}" for i in range(38)]
+    frame = pd.DataFrame({"unique_id": range(40), "first_name": "jo", "last_name": names,
+                          "postcode": [str(i) for i in range(40)]})
+    tf = resolution.term_frequencies(frame, "last_name").set_index("last_name")
+    assert tf.loc["n0", "tf_last_name"] == pytest.approx(2 / (40 * 39))
+    assert tf.loc["ann", "tf_last_name"] == pytest.approx(1 / 40)
 
 
 def test_term_frequencies_of_an_empty_column_keep_their_columns() -> None:

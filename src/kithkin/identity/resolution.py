@@ -83,7 +83,8 @@ def _initials_or_missing(name: str) -> str:
 
 _POSTCODE_UNKNOWN = ("(l.postcode IS NULL OR r.postcode IS NULL OR "
                      "damerau_levenshtein(l.postcode, r.postcode) <= 2)")
-_POSTCODE_AND_DOB_UNKNOWN = f"{_POSTCODE_UNKNOWN} AND (l.dob IS NULL OR r.dob IS NULL)"
+_POSTCODE_AND_DOB_MISSING = ("(l.postcode IS NULL OR r.postcode IS NULL) AND "
+                             "(l.dob IS NULL OR r.dob IS NULL)")
 # A sound-alike name in the same city, narrowed by the other name's first letter (typos
 # keep it): a city alone holds too many people to pair every sound-alike in it (at 100k
 # records these rules without the letter scored 3 million pairs, growing with the square
@@ -121,8 +122,11 @@ CONDITION_BLOCKING = (
     # A pair with no postcode and no birth date to compare meets no rule keyed on them, and
     # the rules above want both initials: a given name replaced (another name, a
     # nickname) leaves only the surname, straight or swapped, in the town. Only such
-    # pairs, so the blocks stay those of the few records missing both keys.
-    *(f"{rule} AND l.city = r.city AND {_POSTCODE_AND_DOB_UNKNOWN}" for rule in (
+    # pairs (not postcodes within two edits, which no true pair needed here). A record
+    # missing both keys still meets every sound-alike of its town: these four rules make
+    # most of the compared pairs, growing with the square of a town's size, and few of
+    # the pairs only they meet have evidence enough to be found.
+    *(f"{rule} AND l.city = r.city AND {_POSTCODE_AND_DOB_MISSING}" for rule in (
         "l.last_sound = r.last_sound", "l.last_sound_rev = r.last_sound_rev",
         "l.last_sound = r.first_sound", "l.first_sound = r.last_sound")),
 )
@@ -620,27 +624,36 @@ _TF_COLUMNS = ("full_name", "first_name", "last_name", "email", "postcode", "cit
 def term_frequencies(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Each value's share of the *other people*: ``(holders - 1) / records``, where the
     holders of a value are its distinct (first name, last name, postcode) triples, all
-    three known. A value no other person holds is left out, so a pair agreeing on it
-    weighs what the level weighs on average.
+    three known; a value no other person holds gets half a holder's share, but never
+    more than the chance that two random records agree on the column.
 
     Splink's own table uses ``count / records``, and a register's duplicates inflate
     that count: a surname held by one person recorded four times looks four times as
     common, and a pair agreeing on it loses two bits for every doubling. A pair agreeing
     on a value held by two people is also one of the two itself: under "different
     people", the chance that a random record holds it is one in ``records``, not two.
-    A value held by one person has no such chance at all; giving it one holder's share
-    (as a floor of one would) put it below the level's own ``u``, the rate at which
-    random records agree on any value, which is mostly that of the common values: every
-    exact full name and postcode then lost two to three bits. A record missing part of
-    the person key (a duplicate without postcode) is no evidence of another holder.
+    A value held by one person has no such chance at all; half a holder is the usual
+    estimate of a count seen zero times. On a small register that is more than the
+    level's own ``u`` (the rate at which random records agree on any value, mostly that
+    of the common values), and a full holder's share there cost every unique full name
+    and postcode two to three bits: capped at that rate, such a value weighs at least
+    what the level weighs on average. On a large register the share is far below it,
+    and a unique name counts for more than one held by two people, not less. A record
+    missing part of the person key (a duplicate without postcode) is no evidence of
+    another holder.
     """
     person = [c for c in ("first_name", "last_name", "postcode") if c != column]
+    records = max(len(frame), 1)
+    values = frame[column].dropna()
+    counts = values.value_counts(sort=False)
+    agree = float((counts * (counts - 1)).sum()) / max(records * (records - 1), 1)
     held = frame[[column, *person]].dropna().drop_duplicates()
-    holders = held.groupby(column, sort=False).size()
-    others = holders[holders > 1] - 1
-    shares = others / max(len(frame), 1)
-    return pd.DataFrame({column: others.index.astype(str),
-                         f"tf_{column}": shares.to_numpy(float)})
+    holders = held.groupby(column, sort=False).size().reindex(counts.index, fill_value=1)
+    others = (holders - 1).to_numpy(float)
+    shares = np.where(others > 0, others / records, min(0.5 / records, agree))
+    kept = shares > 0  # no two records agree: the level's own u for every value
+    return pd.DataFrame({column: counts.index[kept].astype(str),
+                         f"tf_{column}": shares[kept]})
 
 
 def _register_term_frequencies(linker: Linker, api: DatabaseAPI[Any], frame: pd.DataFrame,
