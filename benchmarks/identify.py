@@ -111,6 +111,7 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         clusters = evaluation.truth_clusters(session=session, truth=truth)
+        true_pairs = evaluation.pairs_within(clusters)
         scored = session.execute(select(
             DuplicateCandidate.id, DuplicateCandidate.customer_id_l,
             DuplicateCandidate.customer_id_r, DuplicateCandidate.match_probability,
@@ -119,7 +120,7 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         for name, threshold in (("review", args.threshold_review),
                                 ("merge", args.threshold_merge)):
             pairs = [(a, b) for _, a, b, p in scored if p >= threshold]
-            pair = evaluation.pair_scores(pairs, clusters)
+            pair = evaluation.scores_against(pairs, true_pairs)
             components, exact = evaluation.cluster_scores(pairs, clusters)
             quality[name] = {"threshold": threshold, "pairs": pair.__dict__,
                              "components": components.__dict__, "clusters": exact.__dict__}
@@ -137,10 +138,11 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         merge_seconds = time.perf_counter() - merge_started
         session.rollback()
         frame, _ = features.load_match_table(session=session, settings=get_settings())
-        blocking = blocking_figures(frame, clusters)
+        blocking = blocking_figures(frame, true_pairs)
         review = {(a, b) for _, a, b, p in scored if p >= args.threshold_review}
-        blocking["evidence"] = evidence_split(frame, clusters, review)
-        baseline = (baseline_scores(frame, clusters, timeout=args.baseline_timeout)
+        blocking["evidence"] = evidence_split(frame, true_pairs, review)
+        baseline = (limited_baseline(frame, true_pairs, timeout=args.baseline_timeout,
+                                     memory_gb=args.baseline_memory_gb)
                     if args.baseline else None)
         return {
             "blocking": blocking, "baseline": baseline,
@@ -152,31 +154,39 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         session.close()
 
 
-def blocking_figures(frame: pd.DataFrame, clusters: dict[int, int]) -> dict[str, Any]:
-    """Distinct pairs the blocking rules compare, per record, and the true pairs among them."""
+def blocking_figures(frame: pd.DataFrame, true_pairs: set[tuple[int, int]]
+                     ) -> dict[str, Any]:
+    """Distinct pairs the blocking rules compare, per record, and the true pairs among them;
+    and each rule's pairs per record (a rule whose share grows with the register's size
+    is one whose blocks grow with it)."""
     import duckdb
 
     from kithkin.identity.resolution import blocking_conditions
 
     con = duckdb.connect()
     con.register("f", frame)
-    from kithkin.identity.evaluation import pairs_within
-
-    con.register("truth", pd.DataFrame(sorted(pairs_within(clusters)), columns=["a", "b"]))
+    con.register("truth", pd.DataFrame(sorted(true_pairs), columns=["a", "b"]))
+    conditions = blocking_conditions()
     joins = [
-        f"SELECT l.unique_id AS a, r.unique_id AS b FROM f l JOIN f r ON ({condition}) "
-        "AND l.unique_id < r.unique_id" for condition in blocking_conditions()
+        f"SELECT l.unique_id AS a, r.unique_id AS b, {i} AS rule FROM f l JOIN f r "
+        f"ON ({condition}) AND l.unique_id < r.unique_id"
+        for i, condition in enumerate(conditions)
     ]
-    con.execute(f"CREATE TABLE compared AS {' UNION '.join(joins)}")
+    con.execute(f"CREATE TABLE hits AS {' UNION ALL '.join(joins)}")
+    con.execute("CREATE TABLE compared AS SELECT DISTINCT a, b FROM hits")
     compared = con.execute("SELECT count(*) FROM compared").fetchone()[0]  # type: ignore[index]
     found, actual = con.execute(
         "SELECT count(c.a), count(*) FROM truth t LEFT JOIN compared c "
         "ON c.a = t.a AND c.b = t.b").fetchone()  # type: ignore[misc]
-    return {"compared": int(compared), "per_record": compared / max(len(frame), 1),
-            "true_pairs": int(actual), "recall": found / actual if actual else 1.0}
+    records = max(len(frame), 1)
+    rules = {conditions[i]: n / records
+             for i, n in con.execute("SELECT rule, count(*) FROM hits GROUP BY rule").fetchall()}
+    return {"compared": int(compared), "per_record": compared / records,
+            "true_pairs": int(actual), "recall": found / actual if actual else 1.0,
+            "rules": rules}
 
 
-def evidence_split(frame: pd.DataFrame, clusters: dict[int, int],
+def evidence_split(frame: pd.DataFrame, true_pairs: set[tuple[int, int]],
                    found: set[tuple[int, int]]) -> dict[str, Any]:
     """True pairs whose two records share nothing but names and town, and recall on them
     and on the rest.
@@ -190,11 +200,9 @@ def evidence_split(frame: pd.DataFrame, clusters: dict[int, int],
     """
     import duckdb
 
-    from kithkin.identity.evaluation import pairs_within
-
     con = duckdb.connect()
     con.register("f", frame)
-    con.register("truth", pd.DataFrame(sorted(pairs_within(clusters)), columns=["a", "b"]))
+    con.register("truth", pd.DataFrame(sorted(true_pairs), columns=["a", "b"]))
     thin = {(int(a), int(b)) for a, b in con.execute(
         "SELECT t.a, t.b FROM truth t JOIN f l ON l.unique_id = t.a "
         "JOIN f r ON r.unique_id = t.b WHERE NOT coalesce("
@@ -204,7 +212,6 @@ def evidence_split(frame: pd.DataFrame, clusters: dict[int, int],
         "OR l.address = r.address OR damerau_levenshtein(l.postcode, r.postcode) <= 1 "
         "OR l.address2 = r.address2 OR l.email = r.email OR l.phone = r.phone, FALSE)"
     ).fetchall()}
-    true_pairs = pairs_within(clusters)
     rest = true_pairs - thin
 
     def recall(pairs: set[tuple[int, int]]) -> float:
@@ -214,7 +221,41 @@ def evidence_split(frame: pd.DataFrame, clusters: dict[int, int],
             "thin_recall": recall(thin), "rest_recall": recall(rest)}
 
 
-def baseline_scores(frame: pd.DataFrame, clusters: dict[int, int], *, timeout: float
+def limited_baseline(frame: pd.DataFrame, true_pairs: set[tuple[int, int]], *, timeout: float,
+                     memory_gb: float) -> dict[str, Any]:
+    """:func:`baseline_scores` in a forked process allowed ``memory_gb`` more address space
+    than this one: its blocking pairs every record with all holders of its surname, which
+    on a large register needs more memory than the machine has (and other jobs share it)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def run() -> None:
+        status = Path("/proc/self/status").read_text()
+        used = int(next(line.split()[1] for line in status.splitlines()
+                        if line.startswith("VmSize:"))) * 1024
+        cap = used + int(memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        started = time.perf_counter()
+        try:
+            send.send(baseline_scores(frame, true_pairs, timeout=timeout))
+        except MemoryError:
+            send.send({"error": f"stopped: over {memory_gb:g} GB after "
+                                f"{time.perf_counter() - started:.0f} s"})
+        except Exception as exc:  # reported in the table rather than losing the run
+            send.send({"error": f"failed: {type(exc).__name__}"})
+
+    process = context.Process(target=run)
+    process.start()
+    process.join()
+    if receive.poll():
+        return dict(receive.recv())
+    return {"error": f"baseline process ended with code {process.exitcode} "
+                     f"(allowed {memory_gb:g} GB more)"}
+
+
+def baseline_scores(frame: pd.DataFrame, true_pairs: set[tuple[int, int]], *, timeout: float
                     ) -> dict[str, Any]:
     """A standard Fellegi-Sunter classifier (recordlinkage's ECM) on the same records.
 
@@ -255,11 +296,10 @@ def baseline_scores(frame: pd.DataFrame, clusters: dict[int, int], *, timeout: f
     from kithkin.identity import evaluation
 
     pairs = [(int(a), int(b)) if a < b else (int(b), int(a)) for a, b in matches]
-    scores = evaluation.pair_scores(pairs, clusters)
-    truth = evaluation.pairs_within(clusters)
+    scores = evaluation.scores_against(pairs, true_pairs)
     found = {(min(a, b), max(a, b)) for a, b in candidates}
     return {"seconds": time.perf_counter() - started, "compared": len(candidates),
-            "blocking_recall": len(found & truth) / len(truth) if truth else 1.0,
+            "blocking_recall": len(found & true_pairs) / len(true_pairs) if true_pairs else 1.0,
             "pairs": scores.__dict__}
 
 
@@ -362,6 +402,19 @@ def write_markdown(args: argparse.Namespace, rows: list[dict[str, Any]],
                      f"{_pct(ours)} | {baseline} |")
     lines += [
         "",
+        "Blocking rules making more than 0.1 pairs per record at any size (pairs per record; "
+        "a pair met by several rules counts for each):",
+        "",
+        "| rule | " + " | ".join(f"{r['records']:,}" for r in rows) + " |",
+        "|---|" + "---:|" * len(rows),
+    ]
+    per_rule = [(r.get("blocking") or {}).get("rules") or {} for r in rows]
+    for rule in sorted({k for p in per_rule for k, v in p.items() if v > 0.1},
+                       key=lambda k: -max(p.get(k, 0.0) for p in per_rule)):
+        lines.append(f"| `{rule}` | " + " | ".join(f"{p.get(rule, 0.0):.2f}" for p in per_rule)
+                     + " |")
+    lines += [
+        "",
         "## Pairs with only names and town in common",
         "",
         " ".join((evidence_split.__doc__ or "").split("\n\n")[1].split()),
@@ -402,6 +455,8 @@ def main() -> None:
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="Also run recordlinkage's ECM classifier on the same records.")
     parser.add_argument("--baseline-timeout", type=float, default=1800)
+    parser.add_argument("--baseline-memory-gb", type=float, default=8.0,
+                        help="Address space the baseline may add (it stops with an error).")
     parser.add_argument("--duplicates-rate", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threshold-review", type=float, default=0.8)
@@ -423,6 +478,7 @@ def main() -> None:
                    "--contact" if args.contact else "--no-contact",
                    "--baseline" if args.baseline else "--no-baseline",
                    f"--baseline-timeout={args.baseline_timeout}",
+                   f"--baseline-memory-gb={args.baseline_memory_gb}",
                    f"--duplicates-rate={args.duplicates_rate}", f"--seed={args.seed}",
                    f"--threshold-review={args.threshold_review}",
                    f"--threshold-merge={args.threshold_merge}", f"--merges={args.merges}"]

@@ -125,7 +125,7 @@ def main() -> None:
         ours, theirs = run_kithkin(records, truth), run_baseline(records, truth)
         true_pairs = len(pairs_within(truth))
         rows.append((name, len(records), true_pairs, ours, theirs))
-        print(f"{name}: kithkin F1 {ours['f1']:.3f}, baseline F1 {theirs['f1']:.3f}",
+        print(f"{name}: kithkin F1 {ours['f1']:.4f}, baseline F1 {theirs['f1']:.4f}",
               flush=True)
     lines = [
         "# Identity resolution on FEBRL (public synthetic registers) beside a baseline", "",
@@ -140,9 +140,9 @@ def main() -> None:
     for name, n, true_pairs, ours, theirs in rows:
         lines.append(
             f"| {name} | {n:,} | {true_pairs:,} | {ours['precision']:.3f} | "
-            f"{ours['recall']:.3f} | **{ours['f1']:.3f}** | {ours['seconds']:.1f} | "
+            f"{ours['recall']:.3f} | **{ours['f1']:.4f}** | {ours['seconds']:.1f} | "
             f"{theirs['compared']:,} | {theirs['precision']:.3f} | {theirs['recall']:.3f} | "
-            f"**{theirs['f1']:.3f}** | {theirs['seconds']:.1f} |")
+            f"**{theirs['f1']:.4f}** | {theirs['seconds']:.1f} |")
     lines += ["", "kithkin's run notes (FEBRL 4): " + "; ".join(rows[-1][3]["notes"])]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "identify_febrl.md").write_text("\n".join(lines) + "\n")

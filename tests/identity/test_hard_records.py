@@ -202,8 +202,9 @@ def test_term_frequencies_count_other_people_not_records() -> None:
         "postcode": ["1", "1", "2", "3", "4", "5", "6", None],
     })
     tf = resolution.term_frequencies(frame, "last_name").set_index("last_name")
-    # One person (twice): no other holder, so no adjustment (the level's own u).
-    assert "okafor" not in tf.index
+    # One person (twice): no other holder, so half a holder's share, as that is below the
+    # chance of two random records sharing a surname here (16 of 56 ordered pairs).
+    assert tf.loc["okafor", "tf_last_name"] == pytest.approx(0.5 / 8)
     assert tf.loc["lee", "tf_last_name"] == pytest.approx(1 / 8)
     # "fi ng" has no postcode: no evidence of a third holder.
     assert tf.loc["ng", "tf_last_name"] == pytest.approx(2 / 8)
@@ -242,16 +243,24 @@ def test_namesakes_are_bounded_by_the_registers_households() -> None:
     assert resolution.HouseholdOdds(40, 0, 10, 3).named(0.1) == pytest.approx(1.5 / 0.5)
 
 
+def _model_labels() -> dict[str, list[str]]:
+    """Each comparison's level labels, in the model's order, from the real settings."""
+    return {(made := comparison.get_comparison("duckdb")).output_column_name:
+            [level.label_for_charts for level in made.comparison_levels]
+            for comparison in resolution.splink_settings("duckdb").comparisons}
+
+
 def _fake_comparisons() -> dict[str, list[Level]]:
-    """Level lists shaped like the model's, each level weighing its position (null 0)."""
-    sizes = {"first_name_last_name": 19, "dob": 9, "email": 3, "phone": 5, "location": 15}
-    return {name: [Level(label=f"{name} {i}", is_null=i == 0, match_weight=float(i) * 0.01,
-                         u_probability=None, u_trained=True) for i in range(n)]
-            for name, n in sizes.items()}
+    """The model's levels, each weighing its position (null 0)."""
+    return {name: [Level(label=label, is_null=i == 0, match_weight=float(i) * 0.01,
+                         u_probability=None, u_trained=True) for i, label in enumerate(labels)]
+            for name, labels in _model_labels().items()}
 
 
-def _pair(name_level: int, dob_level: int, location_weight: float) -> dict[str, Any]:
-    weights = {"first_name_last_name": name_level * 0.01, "dob": dob_level * 0.01,
+def _pair(name_level: str, dob_level: str, location_weight: float) -> dict[str, Any]:
+    labels = _model_labels()
+    weights = {"first_name_last_name": labels["first_name_last_name"].index(name_level) * 0.01,
+               "dob": labels["dob"].index(dob_level) * 0.01,
                "email": 0.0, "phone": 0.0, "location": location_weight}
     total = -2.0 + location_weight  # -2 bits without the shared address
     return {"unique_id_l": 1, "unique_id_r": 2, "match_weight": total,
@@ -259,14 +268,22 @@ def _pair(name_level: int, dob_level: int, location_weight: float) -> dict[str, 
             **{f"mw_{k}": v for k, v in weights.items()}}
 
 
+def test_the_household_rule_reads_levels_the_model_has() -> None:
+    labels = _model_labels()
+    for name, agreeing in resolution._PERSON_AGREES.items():
+        assert agreeing <= set(labels[name])
+    assert set(labels["dob"]) >= resolution._DOB_CONTRADICTS
+
+
 def test_household_rule_caps_pairs_without_personal_agreement(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(splink_adapter, "comparisons", lambda linker: _fake_comparisons())
+    no_dob, apart = "dob is NULL", "All other comparisons"
     pairs = pd.DataFrame([
-        _pair(name_level=3, dob_level=0, location_weight=12.0),   # names agree: kept
-        _pair(name_level=13, dob_level=0, location_weight=12.0),  # surname only: capped
-        _pair(name_level=13, dob_level=8, location_weight=12.0),  # dates apart: removed
-        _pair(name_level=1, dob_level=8, location_weight=12.0),   # namesake: its cap
+        _pair("Both names within 1 edit(s)", no_dob, 12.0),  # names agree: kept
+        _pair("Exact match on last_name", no_dob, 12.0),  # surname only: capped
+        _pair("Exact match on last_name", apart, 12.0),  # dates apart: removed
+        _pair("Exact match on full_name", apart, 12.0),  # namesake: its cap
     ])
     out = resolution._with_weights(None, pairs, household_cap=math.log2(3.0),  # type: ignore[arg-type]
                                    namesake_cap=math.log2(0.5))
@@ -298,6 +315,22 @@ def test_other_names_and_dates_apart_are_one_person_only_without_households() ->
 ])
 def test_impossible_dates_keep_the_order_they_were_written_in(raw: str, text: str) -> None:
     assert features._dob_text(None, raw) == text
+
+
+def test_a_unique_value_never_weighs_less_than_the_levels_average() -> None:
+    # Every surname unique: no two records share one, so half a holder's share would be
+    # more than the level's u (zero here): such values are left to the level's own u.
+    frame = pd.DataFrame({"unique_id": range(4), "first_name": ["a", "b", "c", "d"],
+                          "last_name": ["w", "x", "y", "z"], "postcode": ["1", "2", "3", "4"]})
+    assert resolution.term_frequencies(frame, "last_name").empty
+    # Two of 40 records share a surname (2 of 1,560 ordered pairs agree): a unique surname
+    # gets that rate, not half a holder's share of 40 records, which is more.
+    names = ["ann"] * 2 + [f"n{i}" for i in range(38)]
+    frame = pd.DataFrame({"unique_id": range(40), "first_name": "jo", "last_name": names,
+                          "postcode": [str(i) for i in range(40)]})
+    tf = resolution.term_frequencies(frame, "last_name").set_index("last_name")
+    assert tf.loc["n0", "tf_last_name"] == pytest.approx(2 / (40 * 39))
+    assert tf.loc["ann", "tf_last_name"] == pytest.approx(1 / 40)
 
 
 def test_term_frequencies_of_an_empty_column_keep_their_columns() -> None:

@@ -88,6 +88,12 @@ def test_unrelated_people_in_one_city_are_not_compared() -> None:
     frame = _frame(_row(id=1, first_name="Ann", last_name="Smith", city="Leeds", **known),
                    _row(id=2, first_name="Tom", last_name="Smyth", city="Leeds"))
     assert _compared(frame)
+    # Without a birth date but with a postcode two edits off: not the few records missing
+    # both keys, and every such pair of a town would be compared.
+    frame = _frame(_row(id=1, first_name="Ann", last_name="Smith", city="Leeds", **known),
+                   _row(id=2, first_name="Tom", last_name="Smyth", city="Leeds",
+                        postcode="LS1 7PA"))
+    assert not _compared(frame)
 
 
 @pytest.mark.parametrize(("parsed", "raw", "text"), [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import pytest
 from splink import Linker
@@ -27,11 +28,18 @@ def linker(sqlite_engine: Engine) -> Linker:
 
 def test_comparisons_list_every_level_with_the_null_level_first(linker: Linker) -> None:
     found = splink_adapter.comparisons(linker)
+    weighed = 0
     assert list(found) == ["first_name_last_name", "dob", "email", "phone", "location"]
     for levels in found.values():
         assert levels[0].is_null and levels[0].match_weight == 0.0
         assert all(isinstance(level, Level) and level.label for level in levels)
-        assert all(level.match_weight == 0.0 for level in levels if level.is_null)
+        # The weight read from Splink is the level's log2(m / u), not a stale value.
+        for level in levels[1:]:
+            if not level.is_null and level.m_probability and level.u_probability:
+                assert level.match_weight == pytest.approx(
+                    math.log2(level.m_probability / level.u_probability))
+                weighed += 1
+    assert weighed > 10
     # The one null level after the first: a date too damaged to compare counts as none.
     later = [(name, level.label) for name, levels in found.items() for level in levels[1:]
              if level.is_null]

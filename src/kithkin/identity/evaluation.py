@@ -66,7 +66,12 @@ def pairs_within(clusters: Mapping[int, int]) -> set[tuple[int, int]]:
 
 
 def pair_scores(predicted: Iterable[tuple[int, int]], clusters: Mapping[int, int]) -> Scores:
-    truth = pairs_within(clusters)
+    return scores_against(predicted, pairs_within(clusters))
+
+
+def scores_against(predicted: Iterable[tuple[int, int]], truth: set[tuple[int, int]]
+                   ) -> Scores:
+    """Pair scores against true pairs already built (the costly part on a large register)."""
     found = {(min(a, b), max(a, b)) for a, b in predicted}
     return _scores(len(found & truth), len(found), len(truth))
 

@@ -83,7 +83,8 @@ def _initials_or_missing(name: str) -> str:
 
 _POSTCODE_UNKNOWN = ("(l.postcode IS NULL OR r.postcode IS NULL OR "
                      "damerau_levenshtein(l.postcode, r.postcode) <= 2)")
-_POSTCODE_AND_DOB_UNKNOWN = f"{_POSTCODE_UNKNOWN} AND (l.dob IS NULL OR r.dob IS NULL)"
+_POSTCODE_AND_DOB_MISSING = ("(l.postcode IS NULL OR r.postcode IS NULL) AND "
+                             "(l.dob IS NULL OR r.dob IS NULL)")
 # A sound-alike name in the same city, narrowed by the other name's first letter (typos
 # keep it): a city alone holds too many people to pair every sound-alike in it (at 100k
 # records these rules without the letter scored 3 million pairs, growing with the square
@@ -121,8 +122,11 @@ CONDITION_BLOCKING = (
     # A pair with no postcode and no birth date to compare meets no rule keyed on them, and
     # the rules above want both initials: a given name replaced (another name, a
     # nickname) leaves only the surname, straight or swapped, in the town. Only such
-    # pairs, so the blocks stay those of the few records missing both keys.
-    *(f"{rule} AND l.city = r.city AND {_POSTCODE_AND_DOB_UNKNOWN}" for rule in (
+    # pairs (not postcodes within two edits, which no true pair needed here). A record
+    # missing both keys still meets every sound-alike of its town: these four rules make
+    # most of the compared pairs, growing with the square of a town's size, and few of
+    # the pairs only they meet have evidence enough to be found.
+    *(f"{rule} AND l.city = r.city AND {_POSTCODE_AND_DOB_MISSING}" for rule in (
         "l.last_sound = r.last_sound", "l.last_sound_rev = r.last_sound_rev",
         "l.last_sound = r.first_sound", "l.first_sound = r.last_sound")),
 )
@@ -620,27 +624,36 @@ _TF_COLUMNS = ("full_name", "first_name", "last_name", "email", "postcode", "cit
 def term_frequencies(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Each value's share of the *other people*: ``(holders - 1) / records``, where the
     holders of a value are its distinct (first name, last name, postcode) triples, all
-    three known. A value no other person holds is left out, so a pair agreeing on it
-    weighs what the level weighs on average.
+    three known; a value no other person holds gets half a holder's share, but never
+    more than the chance that two random records agree on the column.
 
     Splink's own table uses ``count / records``, and a register's duplicates inflate
     that count: a surname held by one person recorded four times looks four times as
     common, and a pair agreeing on it loses two bits for every doubling. A pair agreeing
     on a value held by two people is also one of the two itself: under "different
     people", the chance that a random record holds it is one in ``records``, not two.
-    A value held by one person has no such chance at all; giving it one holder's share
-    (as a floor of one would) put it below the level's own ``u``, the rate at which
-    random records agree on any value, which is mostly that of the common values: every
-    exact full name and postcode then lost two to three bits. A record missing part of
-    the person key (a duplicate without postcode) is no evidence of another holder.
+    A value held by one person has no such chance at all; half a holder is the usual
+    estimate of a count seen zero times. On a small register that is more than the
+    level's own ``u`` (the rate at which random records agree on any value, mostly that
+    of the common values), and a full holder's share there cost every unique full name
+    and postcode two to three bits: capped at that rate, such a value weighs at least
+    what the level weighs on average. On a large register the share is far below it,
+    and a unique name counts for more than one held by two people, not less. A record
+    missing part of the person key (a duplicate without postcode) is no evidence of
+    another holder.
     """
     person = [c for c in ("first_name", "last_name", "postcode") if c != column]
+    records = max(len(frame), 1)
+    values = frame[column].dropna()
+    counts = values.value_counts(sort=False)
+    agree = float((counts * (counts - 1)).sum()) / max(records * (records - 1), 1)
     held = frame[[column, *person]].dropna().drop_duplicates()
-    holders = held.groupby(column, sort=False).size()
-    others = holders[holders > 1] - 1
-    shares = others / max(len(frame), 1)
-    return pd.DataFrame({column: others.index.astype(str),
-                         f"tf_{column}": shares.to_numpy(float)})
+    holders = held.groupby(column, sort=False).size().reindex(counts.index, fill_value=1)
+    others = (holders - 1).to_numpy(float)
+    shares = np.where(others > 0, others / records, min(0.5 / records, agree))
+    kept = shares > 0  # no two records agree: the level's own u for every value
+    return pd.DataFrame({column: counts.index[kept].astype(str),
+                         f"tf_{column}": shares[kept]})
 
 
 def _register_term_frequencies(linker: Linker, api: DatabaseAPI[Any], frame: pd.DataFrame,
@@ -700,16 +713,29 @@ def calibrated_prior(pairs: pd.DataFrame, *, records: int, prior: float
     return out, fitted
 
 
-# Agreement levels (positions in Splink's level lists, 0 is the null level) that say
-# "same person": names equal, swapped, within Jaro-Winkler 0.8 or a nickname; date of
-# birth equal, one edit apart, the same year with the same month or day (a mistyped or
-# impossible day or month), or a month apart; the same email. A missing given name or
-# one name in the other field is not among them: with a shared surname and address that
-# is every member of the household (the household odds decide).
-_PERSON_AGREES = {"first_name_last_name": set(range(1, 11)),
-                  "dob": {1, 2, 3, 4}, "email": {1}}
+# Agreement levels, by label (a saved model keeps them; positions would silently shift
+# when a level is added), that say "same person": names equal, swapped, within
+# Jaro-Winkler 0.8 or a nickname; date of birth equal, one edit apart, the same year with
+# the same month or day (a mistyped or impossible day or month), or a month apart; the
+# same email. A missing given name or one name in the other field is not among them:
+# with a shared surname and address that is every member of the household (the household
+# odds decide). tests/identity checks that each label names a level of the model.
+_PERSON_AGREES: dict[str, frozenset[str]] = {
+    "first_name_last_name": frozenset({
+        "Exact match on full_name",
+        "Match on reversed cols: first_name and last_name (both directions)",
+        "Both names within 1 edit(s)", "Swapped, each within 1 edit",
+        "Both names within 2 edit(s)", "Swapped, each within 2 edits",
+        "Both names Jaro-Winkler >= 0.88", "Swapped, Jaro-Winkler >= 0.88",
+        "Both names Jaro-Winkler >= 0.8", "Nickname, similar last name"}),
+    "dob": frozenset({"Exact match on date of birth",
+                      "One edit apart (typo or transposed digits)",
+                      "Same year, and same month or same day",
+                      "Abs date difference <= 1 month"}),
+    "email": frozenset({"Exact match on email"}),
+}
 # Dates of birth both real and more than a year apart: not a typo, another person.
-_DOB_CONTRADICTS = {6, 8}
+_DOB_CONTRADICTS = frozenset({"Abs date difference <= 10 year", "All other comparisons"})
 _HOUSEHOLD_FIELDS = ("phone", "location")
 
 
@@ -797,8 +823,8 @@ def _dates_apart_per_same(linker: Linker) -> float:
     """The model's P(birth dates years apart | one person) / P(they agree | one person)."""
     levels = splink_adapter.comparisons(linker).get("dob", [])
 
-    def m(positions: set[int]) -> float:
-        return sum(levels[i].m_probability or 0.0 for i in positions if i < len(levels))
+    def m(labels: frozenset[str]) -> float:
+        return sum(level.m_probability or 0.0 for level in levels if level.label in labels)
 
     agree = m(_PERSON_AGREES["dob"])
     return m(_DOB_CONTRADICTS) / agree if agree > 0 else 0.0
@@ -837,14 +863,18 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
         levels = _nearest(model, base.to_numpy(dtype=float))
         labels = [level.label for level in comparison_levels]
         fields[name] = (levels, labels, total.to_numpy(dtype=float))
+
+    def at(name: str, wanted: frozenset[str]) -> npt.NDArray[np.bool_]:
+        levels, labels, _ = fields[name]
+        return np.isin(levels, [i for i, label in enumerate(labels) if label in wanted])
+
     weight = pairs["match_weight"].to_numpy(dtype=float).copy()
     person_agrees = np.zeros(len(pairs), dtype=bool)
     for name, agreeing in _PERSON_AGREES.items():
-        person_agrees |= np.isin(fields[name][0], list(agreeing))
-    dob_contradicts = np.isin(fields["dob"][0], list(_DOB_CONTRADICTS))
+        person_agrees |= at(name, agreeing)
+    dob_contradicts = at("dob", _DOB_CONTRADICTS)
     household = np.sum([np.clip(fields[f][2], 0, None) for f in _HOUSEHOLD_FIELDS], axis=0)
-    names_agree = np.isin(fields["first_name_last_name"][0],
-                          list(_PERSON_AGREES["first_name_last_name"]))
+    names_agree = at("first_name_last_name", _PERSON_AGREES["first_name_last_name"])
     # Birth dates years apart with names that agree: a date replaced or a namesake parent
     # or child; with names that do not, name and date replaced or another household
     # member (each at the register's odds).
