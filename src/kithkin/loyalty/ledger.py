@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import (
@@ -295,19 +294,20 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     scope = _scope(transaction_ids, until, earliest)
     result = GrantResult()
     if source is not None and transaction_ids is None:
-        entries, keys = reconcile.read_ledger(session)
+        ledger = reconcile.read_ledger(session)
         landed = _land(session, earning.entries(source, programme, until=until,
-                                                earliest=earliest), entries, earliest, now)
-        kinds = landed["kind"]
-        result.earned = int((kinds == EntryKind.EARN.value).sum())
-        result.bonuses = len(landed) - result.earned
-        entries = pd.concat([entries, landed[reconcile.LEDGER]], ignore_index=True)
-        result.reversed, entries = reconcile.reversals(
-            session, programme, source, until=until, earliest=earliest, ledger=entries,
-            keys=keys, now=now)
+                                                earliest=earliest), ledger, earliest, now)
+        result.earned = int(pc.sum(pc.equal(landed["kind"], EntryKind.EARN.value)).as_py()
+                            or 0)
+        result.bonuses = landed.num_rows - result.earned
+        ledger = pa.concat_tables([ledger, landed.cast(ledger.schema)])
+        totals = reconcile.totals(ledger, before=earliest)
+        result.reversed, spent = reconcile.reversals(
+            session, programme, source, until=until, earliest=earliest, ledger=ledger,
+            totals=totals, now=now)
         if earliest is not None:
             result.expired = reconcile.expiry(session, as_of=as_of, before=earliest,
-                                              ledger=entries, keys=keys, now=now)
+                                              totals=totals, spent=spent, now=now)
         return result
     result.earned = _earn(session, programme, scope, now)
     result.bonuses = _bonus(session, programme, scope, now, until)
@@ -317,20 +317,19 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     return result
 
 
-def _land(session: Session, computed: pa.Table, ledger: pd.DataFrame,
-          earliest: datetime | None, now: datetime) -> pd.DataFrame:
+def _land(session: Session, computed: pa.Table, ledger: pa.Table,
+          earliest: datetime | None, now: datetime) -> pa.Table:
     """Insert the computed earn and bonus entries the ledger does not hold yet and
-    return them. The stored ones (``ledger``, read once for the whole grant) are left
-    out before landing, so a daily refresh only writes the new orders' entries; a
-    concurrent grant of the same order (the events API) is caught by the unique key."""
-    granted = ledger["kind"].isin([EntryKind.EARN.value, EntryKind.BONUS.value]) & \
-        ledger["transaction_id"].notna()
-    if earliest is not None:
-        granted &= ledger["occurred_at"] > earliest
-    keys = pa.schema([("kind", pa.string()), ("transaction_id", pa.int64())])
-    stored = pa.Table.from_pandas(ledger.loc[granted, keys.names], schema=keys,
-                                  preserve_index=False)
-    fresh = computed.join(stored, keys=keys.names, join_type="left anti")
+    return them (the ledger's columns). The stored ones (``ledger``, read once for the
+    whole grant) are left out before landing, so a daily refresh only writes the new
+    orders' entries; a concurrent grant of the same order (the events API) is caught by
+    the unique key."""
+    granted = pc.and_(pc.and_(
+        pc.is_in(ledger["kind"], value_set=pa.array(list(earning.PREFIX), pa.string())),
+        pc.is_valid(ledger["transaction_id"])), reconcile.after(ledger, earliest))
+    keys = ["kind", "transaction_id"]
+    stored = ledger.filter(granted).select(keys)
+    fresh = computed.join(stored, keys=keys, join_type="left anti")
     kinds = pa.array(list(earning.PREFIX), pa.string())
     prefixes = pa.array(list(earning.PREFIX.values()), pa.string()).take(
         pc.index_in(fresh.column("kind"), value_set=kinds))
@@ -345,8 +344,7 @@ def _land(session: Session, computed: pa.Table, ledger: pd.DataFrame,
                 else nullcontext():
             bulk.insert_new(conn, _entry, bulk.conform(
                 _entry, fresh, constants={"created_at": now}), key=["source_key"])
-    landed: pd.DataFrame = fresh.select(reconcile.LEDGER).to_pandas()
-    return landed
+    return fresh.select(reconcile.LEDGER)
 
 
 def grant_for_orders(session: Session, programme: Programme,
