@@ -29,6 +29,7 @@ import pstats
 import resource
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,6 +81,11 @@ def prepare(args: argparse.Namespace) -> None:
     print(f"prepared {store} ({enrolled:,} members) and its snapshot in {home}")
 
 
+def remove(store: Path) -> None:
+    for path in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+        path.unlink(missing_ok=True)
+
+
 def totals(path: Path) -> list[tuple[object, ...]]:
     with sqlite3.connect(path) as conn:
         return [tuple(row) for row in conn.execute(LEDGER_TOTALS)]
@@ -89,12 +95,15 @@ def run_steps(args: argparse.Namespace) -> None:
     _, store, home = paths(args)
     work, work_home = store.with_name(store.stem + "-work.db"), home.with_name(
         home.name + "-work")
+    remove(work)  # a -wal left by an earlier copy would be replayed into this one
     shutil.copyfile(store, work)
     shutil.rmtree(work_home, ignore_errors=True)
     shutil.copytree(home, work_home)
     settings = Settings(home=work_home, database_url=f"sqlite:///{work}")
     engine = build_engine(settings.resolved_database_url)
-    lines = [f"## {args.label}", "", f"- load average before: {load()}", "",
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                            capture_output=True, text=True, check=False).stdout.strip()
+    lines = [f"## {args.label}", "", f"- code: {commit}; load average before: {load()}", "",
              "| run | seconds | CPU seconds | load average after | result |",
              "|---|---:|---:|---|---|"]
     checks = []
@@ -126,7 +135,7 @@ def run_steps(args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
         if not args.keep:
-            work.unlink(missing_ok=True)
+            remove(work)
             shutil.rmtree(work_home, ignore_errors=True)
     lines += ["", "Ledger after each run (kind, entries, points, sum of order ids, "
               "sum of customer ids, reason characters, key characters):", ""]

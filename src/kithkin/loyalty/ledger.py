@@ -17,6 +17,7 @@ API are granted here in SQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -294,9 +295,12 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     scope = _scope(transaction_ids, until, earliest)
     result = GrantResult()
     if source is not None and transaction_ids is None:
-        ledger = reconcile.read_ledger(session)
-        landed = _land(session, earning.entries(source, programme, until=until,
-                                                earliest=earliest), ledger, earliest, now)
+        with ThreadPoolExecutor(1) as pool:
+            # the store is read while the engine computes: both leave the GIL to C
+            reading = pool.submit(reconcile.read_ledger, session.connection())
+            computed = earning.entries(source, programme, until=until, earliest=earliest)
+            ledger = reading.result()
+        landed = _land(session, computed, ledger, earliest, now)
         result.earned = int(pc.sum(pc.equal(landed["kind"], EntryKind.EARN.value)).as_py()
                             or 0)
         result.bonuses = landed.num_rows - result.earned

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource
@@ -35,10 +35,9 @@ ORDERS = pa.schema([("id", pa.int64()), ("customer_id", pa.int64()),
                     ("amount", pa.float64()), ("ordered_at", bulk.UTC_TIMESTAMP)])
 
 
-def read_ledger(session: Session) -> pa.Table:
+def read_ledger(conn: Connection) -> pa.Table:
     """Every entry's customer, kind, points, order and date."""
-    return bulk.select_to_arrow(session.connection(),
-                                select(*(_entry.c[n] for n in LEDGER)))
+    return bulk.select_to_arrow(conn, select(*(_entry.c[n] for n in LEDGER)))
 
 
 def after(ledger: pa.Table, moment: datetime | None) -> pa.ChunkedArray | pa.Array:
