@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
     Select,
     String,
@@ -300,17 +301,28 @@ def grant(session: Session, programme: Programme, *, as_of: date,
             reading = pool.submit(reconcile.read_ledger, session.connection())
             computed = earning.entries(source, programme, until=until, earliest=earliest)
             ledger = reading.result()
-        landed = _land(session, computed, ledger, earliest, now)
+        conn = session.connection()
+        landed, plan = _land(conn, computed, ledger, earliest, now)
         result.earned = int(pc.sum(pc.equal(landed["kind"], EntryKind.EARN.value)).as_py()
                             or 0)
         result.bonuses = landed.num_rows - result.earned
-        ledger = pa.concat_tables([ledger, landed.cast(ledger.schema)])
-        totals = reconcile.totals(ledger, before=earliest)
-        result.reversed, spent = reconcile.reversals(
-            session, programme, source, until=until, earliest=earliest, ledger=ledger,
-            totals=totals, now=now)
+        try:  # refunds are worked out while the new entries are staged
+            ledger = pa.concat_tables([ledger, landed.cast(ledger.schema)])
+            totals = reconcile.totals(ledger, before=earliest)
+            refunds = reconcile.reversals(conn, programme, source, until=until,
+                                          earliest=earliest, ledger=ledger, totals=totals)
+        except BaseException:
+            plan.discard()
+            raise
+        # a first grant over a long history (more new entries than stored ones) builds
+        # the ledger's other indexes once afterwards
+        with bulk.deferred_indexes(conn, _entry) if 2 * landed.num_rows > ledger.num_rows \
+                else nullcontext():
+            plan.apply()
+        result.reversed = reconcile.write(conn, refunds, now=now)
         if earliest is not None:
-            result.expired = reconcile.expiry(session, as_of=as_of, before=earliest,
+            spent = -refunds.groupby("customer_id")["points"].sum()
+            result.expired = reconcile.expiry(conn, as_of=as_of, before=earliest,
                                               totals=totals, spent=spent, now=now)
         return result
     result.earned = _earn(session, programme, scope, now)
@@ -321,10 +333,10 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     return result
 
 
-def _land(session: Session, computed: pa.Table, ledger: pa.Table,
-          earliest: datetime | None, now: datetime) -> pa.Table:
-    """Insert the computed earn and bonus entries the ledger does not hold yet and
-    return them (the ledger's columns). The stored ones (``ledger``, read once for the
+def _land(conn: Connection, computed: pa.Table, ledger: pa.Table,
+          earliest: datetime | None, now: datetime) -> tuple[pa.Table, bulk.Plan]:
+    """The computed earn and bonus entries the ledger does not hold yet (its columns),
+    and a plan inserting them, started. The stored ones (``ledger``, read once for the
     whole grant) are left out before landing, so a daily refresh only writes the new
     orders' entries; a concurrent grant of the same order (the events API) is caught by
     the unique key."""
@@ -332,23 +344,21 @@ def _land(session: Session, computed: pa.Table, ledger: pa.Table,
         pc.is_in(ledger["kind"], value_set=pa.array(list(earning.PREFIX), pa.string())),
         pc.is_valid(ledger["transaction_id"])), reconcile.after(ledger, earliest))
     keys = ["kind", "transaction_id"]
-    stored = ledger.filter(granted).select(keys)
-    fresh = computed.join(stored, keys=keys, join_type="left anti")
+    fresh = computed.join(ledger.filter(granted).select(keys), keys=keys,
+                          join_type="left anti")
     kinds = pa.array(list(earning.PREFIX), pa.string())
     prefixes = pa.array(list(earning.PREFIX.values()), pa.string()).take(
         pc.index_in(fresh.column("kind"), value_set=kinds))
     fresh = fresh.append_column("source_key", pc.binary_join_element_wise(
         prefixes, pc.cast(fresh.column("transaction_id"), pa.string()), ""))
+    plan = bulk.Plan(conn)
     if fresh.num_rows:
-        # in key order the unique index grows at its end; a first grant over a long
-        # history (more new entries than stored ones) builds the other indexes once after
+        # in key order the unique index grows at its end
         fresh = fresh.sort_by("source_key")
-        conn = session.connection()
-        with bulk.deferred_indexes(conn, _entry) if fresh.num_rows > stored.num_rows \
-                else nullcontext():
-            bulk.insert_new(conn, _entry, bulk.conform(
-                _entry, fresh, constants={"created_at": now}), key=["source_key"])
-    return fresh.select(reconcile.LEDGER)
+        plan.insert_new(_entry, bulk.conform(_entry, fresh, constants={"created_at": now}),
+                        key=["source_key"])
+        plan.stage()
+    return fresh.select(reconcile.LEDGER), plan
 
 
 def grant_for_orders(session: Session, programme: Programme,

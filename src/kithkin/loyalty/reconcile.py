@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.database import bulk
@@ -81,11 +80,11 @@ def _net(ledger: pa.Table, earliest: datetime | None) -> pa.Table:
         ["transaction_id", "held"])
 
 
-def reversals(session: Session, programme: Programme, source: AnalyticsSource, *,
+def reversals(conn: Connection, programme: Programme, source: AnalyticsSource, *,
               until: datetime, earliest: datetime | None, ledger: pa.Table,
-              totals: pd.DataFrame, now: datetime) -> tuple[int, pd.Series]:
-    """Refunds of orders in the window (see ``ledger._reversals``), written; returns
-    how many, and the points taken per customer."""
+              totals: pd.DataFrame) -> pd.DataFrame:
+    """The reversals due for refunds of orders in the window (see
+    ``ledger._reversals``), not stored yet, capped by the balances in ``totals``."""
     tx = source.transactions
     window = tx.ordered_at <= until
     if earliest is not None:
@@ -117,12 +116,8 @@ def reversals(session: Session, programme: Programme, source: AnalyticsSource, *
         "reason": "refund order " + refunds["id"].astype(str) + " of "
                   + refunds["amount"].map("{:.2f}".format)}))
     due = pd.concat(wanted, ignore_index=True)
-    if due.empty:
-        return 0, pd.Series(dtype="int64")
-    conn = session.connection()
-    due = due.iloc[bulk.unstored(conn, _entry, due[["source_key"]], key=["source_key"])]
-    if due.empty:
-        return 0, pd.Series(dtype="int64")
+    if not due.empty:
+        due = due.iloc[bulk.unstored(conn, _entry, due[["source_key"]], key=["source_key"])]
     due = due.sort_values(["occurred_at", "source_key"], kind="stable")
     balance = totals["balance"]
     left = {int(c): int(balance.get(c, 0)) for c in due["customer_id"].unique()}
@@ -134,15 +129,20 @@ def reversals(session: Session, programme: Programme, source: AnalyticsSource, *
         taken.append(-take)
         reasons.append(reason if take == points
                        else f"{reason} (only {take} of {points} points were left)")
-    rows = due.assign(points=taken, reason=reasons, kind=EntryKind.REVERSE.value)
-    written = bulk.insert_new(conn, _entry, bulk.conform(
+    return due.assign(points=pd.Series(taken, index=due.index, dtype="int64"),
+                      reason=reasons, kind=EntryKind.REVERSE.value)
+
+
+def write(conn: Connection, rows: pd.DataFrame, *, now: datetime) -> int:
+    """Insert :func:`reversals`' rows; how many were written."""
+    if rows.empty:
+        return 0
+    return bulk.insert_new(conn, _entry, bulk.conform(
         _entry, rows, constants={"created_at": now}), key=["source_key"])
-    spent: pd.Series = -rows.groupby("customer_id")["points"].sum()
-    return written, spent
 
 
-def expiry(session: Session, *, as_of: date_type, before: datetime, totals: pd.DataFrame,
-           spent: pd.Series, now: datetime) -> int:
+def expiry(conn: Connection, *, as_of: date_type, before: datetime,
+           totals: pd.DataFrame, spent: pd.Series, now: datetime) -> int:
     """What is left of points earned on or before ``before`` (see ``ledger.expire``),
     after the deductions ``spent`` since ``totals`` was taken. An expiry already stored
     for the date is left as it is (its source key)."""
@@ -158,5 +158,5 @@ def expiry(session: Session, *, as_of: date_type, before: datetime, totals: pd.D
     rows = rows.assign(kind=EntryKind.EXPIRE.value,
                        occurred_at=datetime.combine(as_of, time(), tzinfo=UTC),
                        reason=f"points earned on or before {before.date()} unused")
-    return bulk.insert_new(session.connection(), _entry, bulk.conform(
+    return bulk.insert_new(conn, _entry, bulk.conform(
         _entry, rows, constants={"created_at": now}), key=["source_key"])

@@ -13,8 +13,8 @@ a SQLAlchemy :class:`~sqlalchemy.Table`, never SQL text:
   :func:`unstored` says which rows' unique key is not stored yet;
 - :func:`stage_ahead` starts landing the columns of a coming block that are already
   known, so :func:`replace_block` only has to stage the columns computed since;
-- :class:`Plan` queues appends and updates so that large ones are staged while the
-  caller computes its next step, then applies them in order.
+- :class:`Plan` queues appends, inserts of new keys and updates so that large ones are
+  staged while the caller computes its next step, then applies them in order.
 
 Values are typed once from the column types (:mod:`.columns`); the statements are built
 by SQLAlchemy from the tables and run on each store's fast path: ``executemany`` or an
@@ -608,8 +608,8 @@ def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
 
 @dataclass
 class Plan:
-    """Appends and updates by id collected while a caller computes, applied by
-    :meth:`apply` in the order given.
+    """Appends, inserts of new keys and updates by id collected while a caller
+    computes, applied by :meth:`apply` in the order given.
 
     :meth:`stage` starts staging the large steps queued so far (SQLite file: ADBC in a
     child process), so the caller's next steps are computed while it writes; elsewhere
@@ -617,19 +617,26 @@ class Plan:
     """
 
     conn: Connection
-    steps: list[tuple[str, Table, pa.Table]] = field(default_factory=list)
+    steps: list[tuple[str, Table, pa.Table, Sequence[str]]] = field(default_factory=list)
     pending: list[tuple[adbc.Pending, list[int]]] = field(default_factory=list)
     unstaged: int = 0  # steps before this one went through stage()
 
     def append(self, table: Table, rows: Rows) -> None:
         data = conform(table, rows)
         if data.num_rows:
-            self.steps.append(("append", table, data))
+            self.steps.append(("append", table, data, ()))
+
+    def insert_new(self, table: Table, rows: Rows, *, key: Sequence[str]) -> None:
+        """As :func:`insert_new` (the rows whose ``key`` is not stored when applied)."""
+        data = conform(table, rows)
+        _key_columns(table, key)
+        if data.num_rows:
+            self.steps.append(("insert_new", table, data, tuple(key)))
 
     def update_by_id(self, table: Table, rows: Rows) -> None:
         data = conform(table, rows, defaults=False)
         if data.num_rows and data.num_columns > 1:
-            self.steps.append(("update", table, data))
+            self.steps.append(("update", table, data, ()))
 
     def stage(self) -> None:
         """Start staging the large steps queued since the last call."""
@@ -665,14 +672,19 @@ class Plan:
             self.discard()
             raise
         with sqlite.page_cache(self.conn) if located else nullcontext():
-            for n, (kind, table, rows) in enumerate(self.steps):
+            for n, (kind, table, rows, key) in enumerate(self.steps):
                 source = located.get(n)
                 if source is not None and kind == "append":
                     _insert_from(self.conn, table, source, rows.column_names)
+                elif source is not None and kind == "insert_new":
+                    self.conn.execute(_insert_new_statement(
+                        self.conn, table, key, rows.column_names, source))
                 elif source is not None:
                     _update_from(self.conn, table, source, rows.column_names)
                 elif kind == "append":
                     append(self.conn, table, rows)
+                elif kind == "insert_new":
+                    insert_new(self.conn, table, rows, key=key)
                 else:
                     update_by_id(self.conn, table, rows)
         self.steps.clear()
