@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.config import get_settings
 from kithkin.customers.models import Customer
-from kithkin.database.core import session_scope
+from kithkin.database.core import build_engine, session_scope
+from kithkin.database.manage import upgrade
 from kithkin.loyalty import ledger
 from kithkin.loyalty.models import LoyaltyEntry
 from kithkin.loyalty.programme import Programme
@@ -99,3 +101,48 @@ def test_engine_grant_adds_only_new_orders(sqlite_engine: Engine) -> None:
         later = ledger.grant(session, programme, as_of=AS_OF,
                              source=analytics_engine.connect(settings, store=sqlite_engine))
     assert later.earned == 2 and later.bonuses == 1
+
+
+def test_engine_grant_follows_store_grant_over_time(sqlite_engine: Engine,
+                                                     tmp_path: Path) -> None:
+    """Refresh after refresh, with redemptions and orders re-imported at a lower amount
+    in between, so refunds are capped by balances and points expire: the engine-side
+    grant keeps the same ledger as the store-side one, and a re-run adds nothing."""
+    programme = Programme.model_validate({
+        "programme": {"members": "all", "points_per_order": 5, "expiry_months": 4},
+        "frequency_bonus": {"every_nth_order": 3, "points": 25}})
+    by_store = build_engine(f"sqlite:///{tmp_path / 'by-store.db'}")
+    upgrade(by_store)
+    for engine in (sqlite_engine, by_store):
+        fill(engine, seed=13, customers=40)
+    settings = get_settings()
+    day = date(2024, 1, 31)
+    for n in range(16):
+        for engine in (sqlite_engine, by_store):
+            source = analytics_engine.connect(settings, store=engine) \
+                if engine is sqlite_engine else None
+            with session_scope(engine) as session:
+                ledger.grant(session, programme, as_of=day, source=source)
+                if n == 15:
+                    again = ledger.grant(session, programme, as_of=day, source=source)
+                    assert (again.earned, again.bonuses, again.reversed,
+                            again.expired) == (0, 0, 0, 0)
+                noon = datetime.combine(day, time(12), tzinfo=UTC)
+                for customer, held in ledger.balances(
+                        session, list(range(1 + n % 4, 41, 4))).items():
+                    if held > 1:
+                        session.add(LoyaltyEntry(
+                            customer_id=customer, kind="redeem", points=-(held // 2),
+                            source_key=f"redeem:{n}:{customer}", occurred_at=noon))
+                session.execute(update(Transaction).where(
+                    Transaction.id % 9 == n % 9, Transaction.ordered_at <= noon,
+                    Transaction.amount > 0).values(amount=Transaction.amount * 0.3))
+        day = ledger.months_before(day, -2)
+    with Session(sqlite_engine) as session, Session(by_store) as other:
+        found = entries(session)
+        assert found == entries(other)
+        reasons = [e.reason or "" for e in session.scalars(select(LoyaltyEntry))]
+    kinds = {entry[1] for entry in found}
+    assert {"earn", "bonus", "reverse", "redeem", "expire"} <= kinds
+    assert any("points were left" in reason for reason in reasons)
+    by_store.dispose()

@@ -375,6 +375,21 @@ def test_plan_sync_rewrites_only_what_changed(engine: Engine) -> None:
     assert _stored(engine) == []
 
 
+def test_plan_inserts_only_new_keys_staged_or_not(engine: Engine) -> None:
+    """A queued insert of new keys, staged while other work runs, leaves rows stored
+    meanwhile (another writer, an earlier step) as they are."""
+    rows = _rows()
+    with engine.begin() as conn:
+        plan = bulk.Plan(conn)
+        plan.insert_new(sample, rows.assign(ratio=[9.0, 8.0, 7.0, 6.0]),
+                        key=("block", "label"))
+        plan.stage()
+        bulk.append(conn, sample, rows.iloc[:1])
+        plan.apply()
+    expected = rows.assign(ratio=[rows["ratio"][0], 8.0, 7.0, 6.0])
+    assert _stored(engine) == _expected(expected)
+
+
 def test_bad_input_names_table_column_and_reason(store: Engine) -> None:
     with store.begin() as conn:
         with pytest.raises(ValidationError, match=r"bulk_sample: no column 'colour'"):

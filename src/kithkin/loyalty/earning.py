@@ -48,13 +48,19 @@ def rewarded_orders(source: AnalyticsSource, programme: Programme) -> ir.Table:
 def entries(source: AnalyticsSource, programme: Programme, *, until: datetime,
             earliest: datetime | None) -> pa.Table:
     """:func:`expression`, computed."""
-    expr = expression(source, programme, until=until, earliest=earliest).select(*SCHEMA.names)
+    return computed(source, expression(source, programme, until=until, earliest=earliest),
+                    SCHEMA)
+
+
+def computed(source: AnalyticsSource, expr: ir.Table, schema: pa.Schema) -> pa.Table:
+    """``expr``'s columns of ``schema``, computed, as Arrow of that schema (straight from
+    engines that hand over Arrow: no pandas round trip of millions of rows)."""
+    expr = expr.select(*schema.names)
     if source.engine == "pyspark":
         frame = to_pandas(source, expr)
-        return pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
-    # straight to Arrow: no pandas round trip of a million entries
+        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     table: pa.Table = source.backend.to_pyarrow(expr)
-    return table.cast(SCHEMA)
+    return table.cast(schema)
 
 
 def expression(source: AnalyticsSource, programme: Programme, *, until: datetime,

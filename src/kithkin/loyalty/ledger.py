@@ -17,16 +17,17 @@ API are granted here in SQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
     Select,
     String,
@@ -295,19 +296,34 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     scope = _scope(transaction_ids, until, earliest)
     result = GrantResult()
     if source is not None and transaction_ids is None:
-        entries, keys = reconcile.read_ledger(session)
-        landed = _land(session, earning.entries(source, programme, until=until,
-                                                earliest=earliest), entries, earliest, now)
-        kinds = landed["kind"]
-        result.earned = int((kinds == EntryKind.EARN.value).sum())
-        result.bonuses = len(landed) - result.earned
-        entries = pd.concat([entries, landed[reconcile.LEDGER]], ignore_index=True)
-        result.reversed, entries = reconcile.reversals(
-            session, programme, source, until=until, earliest=earliest, ledger=entries,
-            keys=keys, now=now)
+        with ThreadPoolExecutor(1) as pool:
+            # the store is read while the engine computes: both leave the GIL to C
+            reading = pool.submit(reconcile.read_ledger, session.connection())
+            computed = earning.entries(source, programme, until=until, earliest=earliest)
+            ledger = reading.result()
+        conn = session.connection()
+        landed, plan = _land(conn, computed, ledger, earliest, now)
+        result.earned = int(pc.sum(pc.equal(landed["kind"], EntryKind.EARN.value)).as_py()
+                            or 0)
+        result.bonuses = landed.num_rows - result.earned
+        try:  # refunds are worked out while the new entries are staged
+            ledger = pa.concat_tables([ledger, landed.cast(ledger.schema)])
+            totals = reconcile.totals(ledger, before=earliest)
+            refunds = reconcile.reversals(conn, programme, source, until=until,
+                                          earliest=earliest, ledger=ledger, totals=totals)
+        except BaseException:
+            plan.discard()
+            raise
+        # a first grant over a long history (more new entries than stored ones) builds
+        # the ledger's other indexes once afterwards
+        with bulk.deferred_indexes(conn, _entry) if 2 * landed.num_rows > ledger.num_rows \
+                else nullcontext():
+            plan.apply()
+        result.reversed = reconcile.write(conn, refunds, now=now)
         if earliest is not None:
-            result.expired = reconcile.expiry(session, as_of=as_of, before=earliest,
-                                              ledger=entries, keys=keys, now=now)
+            spent = -refunds.groupby("customer_id")["points"].sum()
+            result.expired = reconcile.expiry(conn, as_of=as_of, before=earliest,
+                                              totals=totals, spent=spent, now=now)
         return result
     result.earned = _earn(session, programme, scope, now)
     result.bonuses = _bonus(session, programme, scope, now, until)
@@ -317,36 +333,31 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     return result
 
 
-def _land(session: Session, computed: pa.Table, ledger: pd.DataFrame,
-          earliest: datetime | None, now: datetime) -> pd.DataFrame:
-    """Insert the computed earn and bonus entries the ledger does not hold yet and
-    return them. The stored ones (``ledger``, read once for the whole grant) are left
-    out before landing, so a daily refresh only writes the new orders' entries; a
-    concurrent grant of the same order (the events API) is caught by the unique key."""
-    granted = ledger["kind"].isin([EntryKind.EARN.value, EntryKind.BONUS.value]) & \
-        ledger["transaction_id"].notna()
-    if earliest is not None:
-        granted &= ledger["occurred_at"] > earliest
-    keys = pa.schema([("kind", pa.string()), ("transaction_id", pa.int64())])
-    stored = pa.Table.from_pandas(ledger.loc[granted, keys.names], schema=keys,
-                                  preserve_index=False)
-    fresh = computed.join(stored, keys=keys.names, join_type="left anti")
+def _land(conn: Connection, computed: pa.Table, ledger: pa.Table,
+          earliest: datetime | None, now: datetime) -> tuple[pa.Table, bulk.Plan]:
+    """The computed earn and bonus entries the ledger does not hold yet (its columns),
+    and a plan inserting them, started. The stored ones (``ledger``, read once for the
+    whole grant) are left out before landing, so a daily refresh only writes the new
+    orders' entries; a concurrent grant of the same order (the events API) is caught by
+    the unique key."""
+    granted = pc.and_(pc.and_(
+        pc.is_in(ledger["kind"], value_set=pa.array(list(earning.PREFIX), pa.string())),
+        pc.is_valid(ledger["transaction_id"])), reconcile.after(ledger, earliest))
+    keys = ["kind", "transaction_id"]
+    fresh = computed.join(ledger.filter(granted).select(keys), keys=keys,
+                          join_type="left anti")
     kinds = pa.array(list(earning.PREFIX), pa.string())
     prefixes = pa.array(list(earning.PREFIX.values()), pa.string()).take(
         pc.index_in(fresh.column("kind"), value_set=kinds))
     fresh = fresh.append_column("source_key", pc.binary_join_element_wise(
         prefixes, pc.cast(fresh.column("transaction_id"), pa.string()), ""))
+    plan = bulk.Plan(conn)
     if fresh.num_rows:
-        # in key order the unique index grows at its end; a first grant over a long
-        # history (more new entries than stored ones) builds the other indexes once after
+        # in key order the unique index grows at its end
         fresh = fresh.sort_by("source_key")
-        conn = session.connection()
-        with bulk.deferred_indexes(conn, _entry) if fresh.num_rows > stored.num_rows \
-                else nullcontext():
-            bulk.insert_new(conn, _entry, bulk.conform(
-                _entry, fresh, constants={"created_at": now}), key=["source_key"])
-    landed: pd.DataFrame = fresh.select(reconcile.LEDGER).to_pandas()
-    return landed
+        plan.insert_new(_entry, fresh, key=["source_key"], constants={"created_at": now})
+        plan.stage()
+    return fresh.select(reconcile.LEDGER), plan
 
 
 def grant_for_orders(session: Session, programme: Programme,

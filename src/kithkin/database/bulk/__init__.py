@@ -13,8 +13,8 @@ a SQLAlchemy :class:`~sqlalchemy.Table`, never SQL text:
   :func:`unstored` says which rows' unique key is not stored yet;
 - :func:`stage_ahead` starts landing the columns of a coming block that are already
   known, so :func:`replace_block` only has to stage the columns computed since;
-- :class:`Plan` queues appends and updates so that large ones are staged while the
-  caller computes its next step, then applies them in order.
+- :class:`Plan` queues appends, inserts of new keys and updates so that large ones are
+  staged while the caller computes its next step, then applies them in order.
 
 Values are typed once from the column types (:mod:`.columns`); the statements are built
 by SQLAlchemy from the tables and run on each store's fast path: ``executemany`` or an
@@ -354,8 +354,9 @@ def _upsert_statement(conn: Connection, table: Table, key: Sequence[str],
 
 
 def _insert_new_statement(conn: Connection, table: Table, key: Sequence[str],
-                          names: Sequence[str], source: FromClause | None) -> Any:
-    return _conflict_insert(conn, table, names, source).on_conflict_do_nothing(
+                          names: Sequence[str], source: FromClause | None,
+                          values: Mapping[str, Any] | None = None) -> Any:
+    return _conflict_insert(conn, table, names, source, values).on_conflict_do_nothing(
         index_elements=_key_columns(table, key))
 
 
@@ -634,7 +635,7 @@ class _Step:
     encoded), the constants among their columns (one value for every row) and, for a
     sync, the key the rows are matched on."""
 
-    kind: str  # append | update | sync
+    kind: str  # append | insert_new | update | sync
     table: Table
     rows: pa.Table
     constants: dict[str, Any] = field(default_factory=dict)  # typed like the rows
@@ -676,8 +677,8 @@ class _Step:
 
 @dataclass
 class Plan:
-    """Appends and updates by id collected while a caller computes, applied by
-    :meth:`apply` in the order given.
+    """Appends, inserts of new keys and updates by id collected while a caller
+    computes, applied by :meth:`apply` in the order given.
 
     :meth:`stage` starts staging the large steps queued so far (SQLite file: ADBC in a
     child process), so the caller's next steps are computed while it writes; elsewhere
@@ -698,12 +699,18 @@ class Plan:
                        encoded=True)
         typed = {name: pa.scalar(value).cast(arrow_type(table.c[name])).as_py()
                  for name, value in (constants or {}).items()}
-        if kind == "sync" or (data.num_rows and (kind == "append" or data.num_columns > 1)):
+        if kind == "sync" or (data.num_rows and (kind != "update" or data.num_columns > 1)):
             self.steps.append(_Step(kind, table, data, typed, tuple(key)))
 
     def append(self, table: Table, rows: Rows, *,
                constants: Mapping[str, Any] | None = None) -> None:
         self._queue("append", table, rows, constants)
+
+    def insert_new(self, table: Table, rows: Rows, *, key: Sequence[str],
+                   constants: Mapping[str, Any] | None = None) -> None:
+        """As :func:`insert_new` (the rows whose ``key`` is not stored when applied)."""
+        _key_columns(table, key)
+        self._queue("insert_new", table, rows, constants, key)
 
     def update_by_id(self, table: Table, rows: Rows, *,
                      constants: Mapping[str, Any] | None = None) -> None:
@@ -756,10 +763,15 @@ class Plan:
                     _sync(self.conn, step, values)
                 elif values is not None and step.kind == "append":
                     _insert_values(self.conn, step.table, values)
+                elif values is not None and step.kind == "insert_new":
+                    self.conn.execute(_insert_new_statement(
+                        self.conn, step.table, step.key, list(values), None, values))
                 elif values is not None:
                     _update_values(self.conn, step.table, values)
                 elif step.kind == "append":
                     append(self.conn, step.table, step.plain())
+                elif step.kind == "insert_new":
+                    insert_new(self.conn, step.table, step.plain(), key=step.key)
                 else:
                     update_by_id(self.conn, step.table, step.plain())
         self.steps.clear()

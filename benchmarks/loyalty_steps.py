@@ -1,0 +1,176 @@
+"""The refresh's loyalty step alone, on benchmarks/refresh.py's store.
+
+``prepare`` copies the cached store of benchmarks/refresh.py, enrols the members as it
+does and takes the snapshot the refresh would (nothing before the loyalty step touches
+the ledger or the tables it reads), keeping both under benchmarks/data/. ``time`` copies
+them and runs the refresh's loyalty step (:func:`kithkin.analytics.refresh.grant_points`,
+its session and commit included) as benchmarks/refresh.py's runs see it:
+
+1. cold: a first grant into an empty ledger;
+2. warm: ``--change`` (2 %) more orders added in the last 30 days, the snapshot brought
+   up to date (not timed), the same as-of granted again;
+3. rerun: the same as-of once more, nothing new (a re-run must write nothing).
+
+After each it prints the ledger's totals per kind (entries, points, order ids,
+customer ids, reason lengths), so two versions of the code can be held to the same
+ledger. Usage:
+
+    flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/loyalty_steps.py prepare
+    flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/loyalty_steps.py time \
+        [--label NAME] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+import refresh as bench  # noqa: E402
+
+from kithkin.analytics import engine as analytics_engine  # noqa: E402
+from kithkin.analytics import refresh  # noqa: E402
+from kithkin.config import Settings  # noqa: E402
+from kithkin.database.core import build_engine  # noqa: E402
+
+LEDGER_TOTALS = ("SELECT kind, count(*), sum(points), sum(transaction_id), sum(customer_id), "
+                 "sum(length(reason)), sum(length(source_key)) FROM loyalty_entry "
+                 "GROUP BY kind ORDER BY kind")
+
+
+def paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    base = bench.DATA / f"loyalty-{args.customers}"
+    return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
+        base.name + "-home")
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu() -> float:
+    """CPU seconds of this process and its finished children (the ADBC stages): on a
+    shared machine the wall time mostly says how busy the others were."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def prepare(args: argparse.Namespace) -> None:
+    cached, store, home = paths(args)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    shutil.copyfile(cached, store)
+    enrolled = bench.enrol(store, share=args.members, customers=args.customers,
+                           seed=args.seed)
+    settings = Settings(home=home, database_url=f"sqlite:///{store}")
+    engine = build_engine(settings.resolved_database_url)
+    analytics_engine.connect(settings, store=engine)
+    engine.dispose()
+    print(f"prepared {store} ({enrolled:,} members) and its snapshot in {home}")
+
+
+def remove(store: Path) -> None:
+    for path in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+        path.unlink(missing_ok=True)
+
+
+def totals(path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        return [tuple(row) for row in conn.execute(LEDGER_TOTALS)]
+
+
+def run_steps(args: argparse.Namespace) -> None:
+    _, store, home = paths(args)
+    work, work_home = store.with_name(store.stem + "-work.db"), home.with_name(
+        home.name + "-work")
+    remove(work)  # a -wal left by an earlier copy would be replayed into this one
+    shutil.copyfile(store, work)
+    shutil.rmtree(work_home, ignore_errors=True)
+    shutil.copytree(home, work_home)
+    settings = Settings(home=work_home, database_url=f"sqlite:///{work}")
+    engine = build_engine(settings.resolved_database_url)
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                            capture_output=True, text=True, check=False).stdout.strip()
+    lines = [f"## {args.label}", "", f"- code: {commit}; load average before: {load()}", "",
+             "| run | seconds | CPU seconds | load average after | result |",
+             "|---|---:|---:|---|---|"]
+    checks = []
+    try:
+        source = analytics_engine.open_duckdb(settings.snapshot_dir)
+        for label in ("cold", "warm", "rerun"):
+            if label == "warm":
+                added = bench.add_orders(work, share=args.change, customers=args.customers,
+                                         seed=args.seed)
+                print(f"added {added:,} orders", file=sys.stderr)
+                source = analytics_engine.connect(settings, store=engine)
+            result = refresh.RefreshResult(as_of=bench.AS_OF, engine="duckdb")
+            profiler = cProfile.Profile() if args.profile else None
+            started, used = time.perf_counter(), cpu()
+            if profiler is not None:
+                profiler.enable()
+            refresh.grant_points(engine=engine, settings=settings, source=source,
+                                 result=result)
+            if profiler is not None:
+                profiler.disable()
+            seconds, used = time.perf_counter() - started, cpu() - used
+            lines.append(f"| {label} | {seconds:.2f} | {used:.2f} | {load()} | "
+                         f"{result.loyalty} |")
+            print(lines[-1], flush=True)
+            if profiler is not None:
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats(
+                    "cumulative").print_stats(45)
+            checks.append((label, totals(work)))
+    finally:
+        engine.dispose()
+        if not args.keep:
+            remove(work)
+            shutil.rmtree(work_home, ignore_errors=True)
+    lines += ["", "Ledger after each run (kind, entries, points, sum of order ids, "
+              "sum of customer ids, reason characters, key characters):", ""]
+    lines += [f"- {label}: {rows}" for label, rows in checks]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        out = bench.RESULTS / "loyalty_steps.md"
+        header = "" if out.exists() else (
+            "# The refresh's loyalty step alone (benchmarks/loyalty_steps.py)\n\n"
+            f"Store: benchmarks/refresh.py's {args.customers:,} customers, "
+            f"{args.transactions:,} orders, {args.members:.0%} enrolled, as of "
+            f"{bench.AS_OF}; warm: {args.change:.0%} more orders. SQLite store + DuckDB; "
+            "each run is `refresh.grant_points` (its session and commit included).\n\n")
+        with out.open("a") as handle:
+            handle.write(header + text + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("prepare", "time"))
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--members", type=float, default=0.3)
+    parser.add_argument("--change", type=float, default=0.02)
+    parser.add_argument("--label", default="run")
+    parser.add_argument("--profile", action="store_true", help="cProfile each grant")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the store and snapshot of the last run (-work)")
+    parser.add_argument("--write", action="store_true",
+                        help="append the figures to benchmarks/results/loyalty_steps.md")
+    args = parser.parse_args()
+    (prepare if args.action == "prepare" else run_steps)(args)
+
+
+if __name__ == "__main__":
+    main()
