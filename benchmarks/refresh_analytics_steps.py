@@ -1,8 +1,9 @@
 """The refresh's analytics steps (summary, features, holdout, models, at_risk, defection)
 alone, on benchmarks/refresh.py's store.
 
-``prepare`` copies the cached store of benchmarks/refresh.py to a work file of its own,
-enrols the members as it does and writes the Parquet snapshot; ``time`` copies that
+``prepare`` copies the cached store of benchmarks/refresh.py (generating it first if it
+is missing) to a work file of its own, enrols the members as it does and writes the
+Parquet snapshot; ``time`` copies that
 store again and runs the six steps as :func:`kithkin.analytics.refresh.run` calls them
 (the store step, owned elsewhere, is left out), twice in one process: a first refresh
 ("cold": no stages yet) and the same as-of again ("warm"). ``--save`` / ``--compare``
@@ -50,6 +51,9 @@ def paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
 
 def prepare(args: argparse.Namespace) -> None:
     cached, store, home = paths(args)
+    if not cached.exists():
+        bench.generate(cached, customers=args.customers, transactions=args.transactions,
+                       seed=args.seed)
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     shutil.copyfile(cached, store)
