@@ -120,7 +120,7 @@ def compare(label: str, now: dict[str, Any], was: dict[str, Any]) -> list[str]:
             same_nan = np.array_equal(np.isnan(xv), np.isnan(yv))
             rel = np.abs(xv - yv) / np.maximum(np.abs(yv), 1e-300)
             rel[xv == yv] = 0.0
-            top = float(np.nanmax(rel)) if rel.size else 0.0
+            top = float(np.nanmax(rel)) if np.isfinite(rel).any() else 0.0
             if not same_nan or top > 1e-9:
                 worst.append(f"{column} rel {top:.1e} nan-equal {same_nan}")
         elif not x.equals(y):
