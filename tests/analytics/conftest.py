@@ -30,8 +30,10 @@ from kithkin.analytics.cohorts import (
 from kithkin.analytics.features import (
     customer_features,
     interaction_features,
+    line_totals,
     membership_features,
 )
+from kithkin.analytics.history import costed_transactions, customer_history, split_of, summary_of
 from kithkin.analytics.relationship_features import (
     category_spend,
     event_inputs,
@@ -74,6 +76,10 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
     as_of = crafted.AS_OF
     features = customer_features(source.transactions, source.lines, source.products,
                                  as_of=as_of)
+    calibration_end = date(2024, 3, 31)
+    history = customer_history(
+        costed_transactions(source.transactions, line_totals(source.lines, source.products),
+                            as_of=as_of), as_of=as_of, calibration_end=calibration_end)
     items = baskets.customer_items(source.transactions, source.lines, as_of=as_of)
     similarity = baskets.item_similarity(items, min_customers=1)
     rules = baskets.association_rules(source.transactions, source.lines, source.products,
@@ -96,8 +102,11 @@ def evaluate(source: analytics_engine.AnalyticsSource) -> dict[str, pd.DataFrame
         "summary_weekly": (customer_summary(source.transactions, as_of=as_of, time_unit="W"),
                            ["customer_id"]),
         "holdout": (customer_summary(source.transactions, as_of=as_of,
-                                     calibration_end=date(2024, 3, 31)),
+                                     calibration_end=calibration_end),
                     ["customer_id"]),
+        "history_summary": (summary_of(history, as_of=as_of), ["customer_id"]),
+        "history_holdout": (split_of(history, as_of=as_of, calibration_end=calibration_end),
+                            ["customer_id"]),
         "features": (features, ["customer_id"]),
         "rfm": (rfm_scores(features.filter(features.orders > 0)), ["customer_id"]),
         "interactions": (interaction_features(source.interactions, as_of=as_of),

@@ -62,6 +62,15 @@ def test_calibration_holdout_split(engine_results: Results) -> None:
     assert dan["frequency_cal"] == 0.0 and dan["frequency_holdout"] == 1.0
 
 
+def test_one_pass_history_gives_the_summary_and_split(engine_results: Results) -> None:
+    """The refresh's summary and calibration split, projections of the one aggregation
+    it shares with the value features, are customer_summary's."""
+    _, results = engine_results
+    for mine, theirs in (("history_summary", "summary"), ("history_holdout", "holdout")):
+        pd.testing.assert_frame_equal(results[mine], results[theirs], check_exact=False,
+                                      rtol=1e-12, obj=mine)
+
+
 def test_customer_features(engine_results: Results) -> None:
     _, results = engine_results
     features = results["features"]

@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
+from kithkin.analytics.history import costed_transactions, customer_history, value_of
 from kithkin.analytics.periods import before_end_of, day_number, day_of
 
 TICKET_KINDS = ("complaint", "service_request")
@@ -33,7 +34,7 @@ RESOLVED_STATUSES = ("resolved", "closed")
 NOT_ENGAGEMENT = ("exit_interview",)
 
 
-def _line_totals(lines: ir.Table, products: ir.Table) -> ir.Table:
+def line_totals(lines: ir.Table, products: ir.Table) -> ir.Table:
     """Per transaction: cost from lines (line or product unit cost) and any line discount."""
     priced = lines.left_join(products, lines.product_id == products.id).select(
         transaction_id=lines.transaction_id,
@@ -46,35 +47,22 @@ def _line_totals(lines: ir.Table, products: ir.Table) -> ir.Table:
 
 
 def customer_features(
-    transactions: ir.Table, lines: ir.Table, products: ir.Table, *, as_of: date
+    transactions: ir.Table, lines: ir.Table, products: ir.Table, *, as_of: date,
+    history: ir.Table | None = None,
 ) -> ir.Table:
-    """Orders, revenue, margin, first/last purchase, tenure, breadth, discount share, AOV."""
-    end = day_of(as_of)
-    txns = transactions.filter(before_end_of(transactions.ordered_at, as_of),
-                               transactions.customer_id.notnull())
-    txns = txns.mutate(day=day_number(txns.ordered_at))
-    totals = _line_totals(lines, products)
-    costed = txns.left_join(totals, txns.id == totals.transaction_id).select(
-        "customer_id", "ordered_at", "day", "amount",
-        is_order=txns.amount > 0,
-        order_margin=txns.amount - txns.cost.coalesce(totals.line_cost),
-        discounted=(txns.discount.fill_null(0.0) > 0) | totals.line_discounted.fill_null(False),
-    )
-    value = costed.group_by("customer_id").aggregate(
-        orders=_.is_order.sum().cast("int64"),
-        revenue=_.amount.sum().cast("float64"),
-        margin=_.order_margin.sum().cast("float64"),
-        avg_order_value=_.amount.mean(where=_.is_order).cast("float64"),
-        first_purchase_at=_.ordered_at.min(where=_.is_order),
-        last_purchase_at=_.ordered_at.max(where=_.is_order),
-        first_day=_.day.min(where=_.is_order),
-        last_day=_.day.max(where=_.is_order),
-        discounted_orders=(_.is_order & _.discounted).sum(),
-    )
+    """Orders, revenue, margin, first/last purchase, tenure, breadth, discount share, AOV.
 
+    ``history``: :func:`kithkin.analytics.history.customer_history` of the same
+    transactions as of the same date, when the caller has it (the refresh does)."""
+    if history is None:
+        costed = costed_transactions(transactions, line_totals(lines, products), as_of=as_of)
+        history = customer_history(costed, as_of=as_of)
+    value = value_of(history, as_of=as_of)
+    txns = transactions.filter(before_end_of(transactions.ordered_at, as_of),
+                               transactions.customer_id.notnull(), transactions.amount > 0)
     bought = (
         lines.filter(_.quantity > 0)
-        .join(txns.filter(_.amount > 0), lines.transaction_id == txns.id)
+        .join(txns, lines.transaction_id == txns.id)
         .left_join(products, lines.product_id == products.id)
         .select(
             customer_id=txns.customer_id,
@@ -95,13 +83,11 @@ def customer_features(
         avg_order_value=value.avg_order_value,
         first_purchase_at=value.first_purchase_at,
         last_purchase_at=value.last_purchase_at,
-        days_since_last_purchase=(end - value.last_day).cast("float64"),
-        tenure_days=(end - value.first_day).cast("float64"),
+        days_since_last_purchase=value.days_since_last_purchase,
+        tenure_days=value.tenure_days,
         categories_bought=breadth.categories_bought.fill_null(0),
         products_bought=breadth.products_bought.fill_null(0),
-        discount_share=ibis.ifelse(
-            value.orders > 0, value.discounted_orders / value.orders, ibis.null()
-        ).cast("float64"),
+        discount_share=value.discount_share,
     )
 
 

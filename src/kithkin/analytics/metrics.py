@@ -79,8 +79,11 @@ def _attach(base: ir.Table, part: ir.Table, columns: tuple[str, ...]) -> ir.Tabl
     return joined.select(*[base[c] for c in base.columns], **values)
 
 
-def value_features(source: AnalyticsSource, *, as_of: date) -> ir.Table:
-    return customer_features(source.transactions, source.lines, source.products, as_of=as_of)
+def value_features(source: AnalyticsSource, *, as_of: date,
+                   history: ir.Table | None = None) -> ir.Table:
+    """``history``: see :func:`kithkin.analytics.features.customer_features`."""
+    return customer_features(source.transactions, source.lines, source.products, as_of=as_of,
+                             history=history)
 
 
 def feature_block(source: AnalyticsSource, *, as_of: date,

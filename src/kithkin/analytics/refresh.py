@@ -29,15 +29,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
+from threadpoolctl import threadpool_limits
 
 from kithkin.analytics import engine as analytics_engine
 from kithkin.analytics import fitting as models
 from kithkin.analytics import holdout, relationship_features
 from kithkin.analytics import metrics as metrics_block
 from kithkin.analytics import service as metrics_service
+from kithkin.analytics.features import line_totals
+from kithkin.analytics.history import costed_transactions, customer_history, summary_of
+from kithkin.analytics.holdout import calibration_end
 from kithkin.analytics.summary import customer_summary
 from kithkin.atrisk import pipeline as atrisk_pipeline
 from kithkin.atrisk import rules as defection_rules
@@ -82,14 +87,40 @@ class RefreshResult:
     defection: dict[str, Any] = field(default_factory=dict)
 
 
-def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
-    """The daily BTYD summary of every customer with a purchase by the as-of date."""
-    return analytics_engine.to_pandas(source, customer_summary(source.transactions, as_of=as_of))
+def one_blas_thread() -> threadpool_limits:
+    """BLAS on one thread for the model steps: their matrix products are small (two
+    dozen columns by the at-risk score's training sample at most), and threaded OpenBLAS
+    on a busy machine can spend far longer with its threads waiting for each other than
+    on the products (seen in the at-risk logistic fit and the Gamma-Gamma fit)."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
-def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> pd.DataFrame:
+def order_history(source: analytics_engine.AnalyticsSource, *, as_of: date,
+                  holdout_days: int) -> ir.Table:
+    """The one aggregation over the orders that the summary, features and holdout steps
+    all read (:mod:`kithkin.analytics.history`), materialised: the caller releases it
+    (:func:`kithkin.analytics.engine.release`)."""
+    costed = costed_transactions(source.transactions,
+                                 line_totals(source.lines, source.products), as_of=as_of)
+    return customer_history(
+        costed, as_of=as_of,
+        calibration_end=calibration_end(as_of, holdout_days) if holdout_days > 0 else None,
+    ).cache()
+
+
+def summary_frame(source: analytics_engine.AnalyticsSource, *, as_of: date,
+                  history: ir.Table | None = None) -> pd.DataFrame:
+    """The daily BTYD summary of every customer with a purchase by the as-of date
+    (from ``history``, :func:`order_history`, when given)."""
+    expr = (customer_summary(source.transactions, as_of=as_of) if history is None
+            else summary_of(history, as_of=as_of))
+    return analytics_engine.to_pandas(source, expr)
+
+
+def feature_frame(source: analytics_engine.AnalyticsSource, *, as_of: date,
+                  history: ir.Table | None = None) -> pd.DataFrame:
     """The metrics block without the model columns; value features computed once."""
-    features = metrics_block.value_features(source, as_of=as_of).cache()
+    features = metrics_block.value_features(source, as_of=as_of, history=history).cache()
     try:
         return analytics_engine.to_pandas(
             source, metrics_block.feature_block(source, as_of=as_of, features=features))
@@ -120,25 +151,46 @@ def combine(features: pd.DataFrame, summary: pd.DataFrame,
     return block
 
 
-def chosen_signals(block: pd.DataFrame, summary: pd.DataFrame, *, full: Fitted,
-                   params: dict[str, Any], horizon_days: int) -> dict[str, np.ndarray]:
-    """The chosen model's P(alive) and expected purchases of ``summary``'s customers as
-    the models step stored them in ``block``, keyed as the at-risk score's model signals
-    (:func:`kithkin.atrisk.scoring.model_signals`) so they are not computed twice; empty
-    unless they are what it would compute: the same fitted model, a horizon of
-    ``horizon_days`` and a value for every customer."""
-    key = params.get("purchase_model")
-    if key not in full.models or float(horizon_days) != float(models.PREDICTION_DAYS):
-        return {}
-    ids = pd.Index(block["customer_id"])
-    rows = ids.get_indexer(summary["customer_id"]) if ids.is_unique else np.array([-1])
-    if (rows < 0).any():
-        return {}
-    alive = block["p_alive"].to_numpy(dtype=float)[rows]
-    expected = block["expected_purchases_90d"].to_numpy(dtype=float)[rows]
-    if not (np.isfinite(alive).all() and np.isfinite(expected).all()):
-        return {}
-    return {f"p_alive_{key}": alive, f"expected_{key}": expected}
+def choose_purchase_model(source: analytics_engine.AnalyticsSource, *, as_of: date,
+                          options: models.ModelOptions,
+                          history: ir.Table | None = None) -> atrisk_pipeline.ModelChoice:
+    """The holdout step: the calibration split (from ``history``, :func:`order_history`,
+    when given) and the purchase model chosen on it."""
+    split = (atrisk_pipeline.calibration_split(source, as_of=as_of,
+                                               holdout_days=options.holdout_days,
+                                               history=history)
+             if options.holdout_days > 0 else pd.DataFrame())
+    with one_blas_thread():
+        return atrisk_pipeline.choose_model(split, holdout_days=options.holdout_days,
+                                            pinned=options.purchase_model)
+
+
+def fit_models(*, summary: pd.DataFrame, features: pd.DataFrame,
+               choice: atrisk_pipeline.ModelChoice, as_of: date,
+               options: models.ModelOptions, settings: Settings,
+               result: RefreshResult) -> tuple[Fitted | None, models.ModelOutput]:
+    """The models step: every candidate fitted on the whole history, the chosen one's
+    predictions with Gamma-Gamma's, and its holdout check; recorded on ``result``."""
+    margin, margin_source = models.choose_margin(
+        features, option=options.margin, default_margin=settings.default_margin)
+    with one_blas_thread():
+        full = atrisk_pipeline.fit_full(summary) if len(summary) else None
+        chosen = atrisk_pipeline.chosen_model(choice, full) if full is not None else None
+        key = next((k for k, m in full.models.items() if m is chosen), "") if full else ""
+        fitted = models.fit_and_predict(summary, margin=margin, options=options,
+                                        margin_source=margin_source,
+                                        purchase_model=(key, chosen) if chosen else None)
+    result.model_params, result.model_error = fitted.params, fitted.error
+    result.model_params["model_choice"] = {**choice.record(),
+                                           "full_fit_customers": full.sample if full else 0}
+    for name, model in (full.models.items() if full else ()):
+        result.model_params.setdefault(name, json.loads(model.to_json()))
+    if chosen is not None and key in choice.fits.models:
+        with one_blas_thread():
+            result.model_params["holdout"] = holdout.evaluate(
+                choice.split, as_of=as_of, holdout_days=options.holdout_days,
+                model=choice.fits.models[key])
+    return full, fitted
 
 
 def rule_inputs(block: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
@@ -169,11 +221,10 @@ def score_and_assign(*, engine: Engine, settings: Settings,
     signals = atrisk_pipeline.signals_frame(source, as_of=as_of)
     block["at_risk"] = np.nan
     if full is not None and full.models and len(summary):
-        at_risk, _ = atrisk_pipeline.assess(
-            source, as_of=as_of, holdout_days=options.holdout_days, summary=summary,
-            choice=choice, full=full, signals_now=signals,
-            known_now=chosen_signals(block, summary, full=full, params=result.model_params,
-                                     horizon_days=options.holdout_days))
+        with one_blas_thread():
+            at_risk, _ = atrisk_pipeline.assess(
+                source, as_of=as_of, holdout_days=options.holdout_days, summary=summary,
+                choice=choice, full=full, signals_now=signals)
         result.model_params["at_risk"] = at_risk.record
         if at_risk.score is not None:
             scores = pd.Series(at_risk.score, index=summary["customer_id"].to_numpy())
@@ -321,34 +372,23 @@ def run(
         source = source or analytics_engine.connect(settings, store=engine)
         result.snapshot = source.snapshot
         result.engine = source.engine
-    with step("summary"):
-        summary = summary_frame(source, as_of=as_of)
-    with step("features"):
-        features = feature_frame(source, as_of=as_of)
-    with step("holdout"):
-        split = (atrisk_pipeline.calibration_split(source, as_of=as_of,
-                                                   holdout_days=options.holdout_days)
-                 if options.holdout_days > 0 else pd.DataFrame())
-        choice = atrisk_pipeline.choose_model(split, holdout_days=options.holdout_days,
-                                              pinned=options.purchase_model)
+    history = None
+    try:
+        with step("summary"):
+            history = order_history(source, as_of=as_of, holdout_days=options.holdout_days)
+            summary = summary_frame(source, as_of=as_of, history=history)
+        with step("features"):
+            features = feature_frame(source, as_of=as_of, history=history)
+        with step("holdout"):
+            choice = choose_purchase_model(source, as_of=as_of, options=options,
+                                           history=history)
+    finally:
+        if history is not None:
+            analytics_engine.release(source, history)
     with step("models"):
-        margin, margin_source = models.choose_margin(
-            features, option=options.margin, default_margin=settings.default_margin)
-        full = atrisk_pipeline.fit_full(summary) if len(summary) else None
-        chosen = atrisk_pipeline.chosen_model(choice, full) if full is not None else None
-        key = next((k for k, m in full.models.items() if m is chosen), "") if full else ""
-        fitted = models.fit_and_predict(summary, margin=margin, options=options,
-                                        margin_source=margin_source,
-                                        purchase_model=(key, chosen) if chosen else None)
-        result.model_params, result.model_error = fitted.params, fitted.error
-        result.model_params["model_choice"] = {**choice.record(),
-                                               "full_fit_customers": full.sample if full else 0}
-        for name, model in (full.models.items() if full else ()):
-            result.model_params.setdefault(name, json.loads(model.to_json()))
-        if chosen is not None and key in choice.fits.models:
-            result.model_params["holdout"] = holdout.evaluate(
-                split, as_of=as_of, holdout_days=options.holdout_days,
-                model=choice.fits.models[key])
+        full, fitted = fit_models(summary=summary, features=features, choice=choice,
+                                  as_of=as_of, options=options, settings=settings,
+                                  result=result)
     with step("at_risk"):
         block = combine(features, summary, fitted.predictions)
         # the value and model columns are staged while who is at risk is worked out

@@ -11,15 +11,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
+import ibis.expr.types as ir
 import pandas as pd
 
 from kithkin.analytics import engine as analytics_engine
+from kithkin.analytics.history import split_of
 from kithkin.analytics.holdout import calibration_end
 from kithkin.analytics.periods import day_of
 from kithkin.analytics.summary import customer_summary
@@ -50,10 +50,13 @@ class ModelChoice:
 
 
 def calibration_split(source: analytics_engine.AnalyticsSource, *, as_of: date,
-                      holdout_days: int) -> pd.DataFrame:
-    return analytics_engine.to_pandas(source, customer_summary(
-        source.transactions, as_of=as_of,
-        calibration_end=calibration_end(as_of, holdout_days)))
+                      holdout_days: int, history: ir.Table | None = None) -> pd.DataFrame:
+    """``history``: the refresh's :func:`kithkin.analytics.history.customer_history` with
+    the same calibration end, when it has one (the split is a projection of it)."""
+    end = calibration_end(as_of, holdout_days)
+    expr = (customer_summary(source.transactions, as_of=as_of, calibration_end=end)
+            if history is None else split_of(history, as_of=as_of, calibration_end=end))
+    return analytics_engine.to_pandas(source, expr)
 
 
 def choose_model(split: pd.DataFrame, *, holdout_days: int,
@@ -107,12 +110,9 @@ def signals_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
 
 def assess(source: analytics_engine.AnalyticsSource, *, as_of: date, holdout_days: int,
            summary: pd.DataFrame, choice: ModelChoice, full: selection.Fitted,
-           signals_now: pd.DataFrame | None = None,
-           known_now: Mapping[str, np.ndarray] | None = None) -> tuple[AtRisk, pd.DataFrame]:
+           signals_now: pd.DataFrame | None = None) -> tuple[AtRisk, pd.DataFrame]:
     """The at-risk score of every customer of ``summary`` (same order), and the signals
-    as of ``as_of`` (the defection rules read the membership ends from them).
-    ``known_now``: model signals of ``summary``'s customers already computed with
-    ``full``'s models over ``holdout_days`` (:func:`.scoring.model_signals`)."""
+    as of ``as_of`` (the defection rules read the membership ends from them)."""
     now_signals = signals_now if signals_now is not None else signals_frame(source,
                                                                             as_of=as_of)
     now = History.of(summary, now_signals, as_of_day=day_of(as_of))
@@ -124,6 +124,5 @@ def assess(source: analytics_engine.AnalyticsSource, *, as_of: date, holdout_day
                       as_of_day=day_of(cal_end), suffix="_cal")
     label = (choice.split["frequency_holdout"].to_numpy(dtype=float) == 0).astype(float)
     result = train_and_score(then=then, label_no_purchase=label, then_fits=choice.fits,
-                             now=now, now_fits=full, horizon=float(holdout_days),
-                             now_known=known_now)
+                             now=now, now_fits=full, horizon=float(holdout_days))
     return result, now_signals

@@ -12,7 +12,6 @@ counts for what it is worth here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,22 +66,15 @@ def _align(signals: pd.DataFrame | None, ids: np.ndarray) -> pd.DataFrame:
     return indexed.reindex(ids).reset_index(drop=True)
 
 
-def model_signals(fits: Fitted, history: History, horizon: float,
-                  known: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """P(alive) and expected purchases in ``horizon`` days of every fitted candidate.
-
-    ``known``: signals already computed by the caller for the same fitted model, the
-    same customers and horizon (the refresh's models step has the chosen model's), used
-    as they are instead of being computed again."""
-    known = known or {}
+def model_signals(fits: Fitted, history: History, horizon: float) -> dict[str, np.ndarray]:
+    """P(alive) and expected purchases in ``horizon`` days of every fitted candidate
+    (a model asked again for customers it has just scored, as the refresh's models step
+    has, answers P(alive) from its memo: :meth:`kithkin.clv.base.TransactionModel._alive`)."""
     out: dict[str, np.ndarray] = {}
     for name, model in fits.models.items():
-        alive, expected = f"p_alive_{name}", f"expected_{name}"
-        out[alive] = (known[alive] if alive in known else
-                      model.probability_alive(history.x, history.tx, history.age))
-        out[expected] = (known[expected] if expected in known else
-                         model.expected_purchases(horizon, history.x, history.tx,
-                                                  history.age))
+        out[f"p_alive_{name}"] = model.probability_alive(history.x, history.tx, history.age)
+        out[f"expected_{name}"] = model.expected_purchases(horizon, history.x, history.tx,
+                                                           history.age)
     return out
 
 
@@ -137,12 +129,10 @@ class AtRisk:
 
 
 def train_and_score(*, then: History, label_no_purchase: np.ndarray, then_fits: Fitted,
-                    now: History, now_fits: Fitted, horizon: float,
-                    now_known: Mapping[str, np.ndarray] | None = None) -> AtRisk:
+                    now: History, now_fits: Fitted, horizon: float) -> AtRisk:
     """Fit on ``then`` (label: no purchase in the following ``horizon`` days) and score
     ``now``. Without enough training customers or both outcomes, no score (None) and the
-    record says why. ``now_known``: model signals of ``now`` already computed with
-    ``now_fits`` (see :func:`model_signals`)."""
+    record says why."""
     record: dict[str, Any] = {"horizon_days": horizon, "training_customers": len(then.x),
                               "training_base_rate": _rate(label_no_purchase)}
     if len(then.x) < MIN_TRAINING:
@@ -164,7 +154,7 @@ def train_and_score(*, then: History, label_no_purchase: np.ndarray, then_fits: 
     except KithkinError as exc:
         record["error"] = str(exc)
         return AtRisk(None, record)
-    X_now, _ = design(now, model_signals(now_fits, now, horizon, now_known))
+    X_now, _ = design(now, model_signals(now_fits, now, horizon))
     score = fitted.predict(X_now)
     record.update(fitted.record())
     record["mean_score"] = round(float(score.mean()), 4) if score.size else None
