@@ -144,8 +144,11 @@ def train_and_score(*, then: History, label_no_purchase: np.ndarray, then_fits: 
     then_fits = Fitted({n: then_fits.models[n] for n in names})
     now_fits = Fitted({n: now_fits.models[n] for n in names})
     if len(then.x) > TRAIN_SAMPLE:
-        rows = np.sort(np.random.default_rng(0).choice(len(then.x), TRAIN_SAMPLE,
-                                                       replace=False))
+        # drawn from the customers in id order, kept in it: the engine returns rows in
+        # an order of its own (DuckDB's varies between runs), and the score must not
+        picked = np.sort(np.random.default_rng(0).choice(len(then.x), TRAIN_SAMPLE,
+                                                         replace=False))
+        rows = np.argsort(then.customer_id, kind="stable")[picked]
         then, label_no_purchase = then.take(rows), label_no_purchase[rows]
         record["training_sample"] = TRAIN_SAMPLE
     X_then, columns = design(then, model_signals(then_fits, then, horizon))
