@@ -50,7 +50,7 @@ LEDGER_TOTALS = ("SELECT kind, count(*), sum(points), sum(transaction_id), sum(c
 
 
 def paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    name = bench.cached_name(args)
     base = bench.DATA / f"loyalty-{args.customers}"
     return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
         base.name + "-home")
@@ -68,12 +68,8 @@ def cpu() -> float:
 
 
 def prepare(args: argparse.Namespace) -> None:
-    cached, store, home = paths(args)
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    shutil.copyfile(cached, store)
-    enrolled = bench.enrol(store, share=args.members, customers=args.customers,
-                           seed=args.seed)
+    _cached, store, home = paths(args)
+    enrolled = bench.fresh_copy(args, store, home, members=args.members)
     settings = Settings(home=home, database_url=f"sqlite:///{store}")
     engine = build_engine(settings.resolved_database_url)
     analytics_engine.connect(settings, store=engine)

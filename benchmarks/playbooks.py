@@ -160,7 +160,7 @@ def main() -> None:
     data, results = refresh_bench.DATA, refresh_bench.RESULTS
     data.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
-    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    name = refresh_bench.cached_name(args)
     cached, home = data / f"{name}.db", data / f"playbooks-{name}-home"
     path = data / f"playbooks-{name}-work.db"
     from kithkin.analytics.fitting import ModelOptions

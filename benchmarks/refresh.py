@@ -191,6 +191,27 @@ def add_orders(path: Path, *, share: float, customers: int, seed: int) -> int:
     return added
 
 
+def cached_name(args: argparse.Namespace) -> str:
+    """The cached store of these sizes (the refresh and every step harness share it)."""
+    return f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+
+
+def fresh_copy(args: argparse.Namespace, store: Path, home: Path, *,
+               members: float = 0.3) -> int:
+    """A step harness's work copy of the cached store (generated when missing) with an
+    empty home and ``members`` of the customers enrolled; returns how many are."""
+    cached = DATA / f"{cached_name(args)}.db"
+    if not cached.exists():
+        generate(cached, customers=args.customers, transactions=args.transactions,
+                 seed=args.seed)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    for stale in (Path(f"{store}-wal"), Path(f"{store}-shm")):  # would replay into the copy
+        stale.unlink(missing_ok=True)
+    shutil.copyfile(cached, store)
+    return enrol(store, share=members, customers=args.customers, seed=args.seed)
+
+
 def refresh_once(home: Path, path: Path, options: Any = None
                  ) -> tuple[float, dict[str, float], Any]:
     """``kithkin refresh`` of the store at ``path``; ``options``: its ModelOptions."""
@@ -263,7 +284,7 @@ def main() -> None:
         args.customers, args.transactions = 20_000, 200_000
     DATA.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    name = cached_name(args)
     cached, home = DATA / f"{name}.db", DATA / f"{name}-home"
     path = DATA / f"{name}-work.db"
     load_before = machine()

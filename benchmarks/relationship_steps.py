@@ -56,21 +56,15 @@ DIGESTED = {"customer_stage": (), "stage_change": (), "stage_count": (),
 
 
 def paths(args: argparse.Namespace) -> tuple[Path, Path, Path, Path]:
-    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    name = bench.cached_name(args)
     base = bench.DATA / f"relsteps-{args.customers}"
     return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
         base.name + "-home"), base.with_suffix(".pickle")
 
 
 def prepare(args: argparse.Namespace) -> None:
-    cached, store, home, inputs = paths(args)
-    if not cached.exists():
-        bench.generate(cached, customers=args.customers, transactions=args.transactions,
-                       seed=args.seed)
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    shutil.copyfile(cached, store)
-    bench.enrol(store, share=0.3, customers=args.customers, seed=args.seed)
+    _cached, store, home, inputs = paths(args)
+    bench.fresh_copy(args, store, home)
     kept: dict[str, Any] = {}
 
     def keep_inputs(*, engine: Any, settings: Settings, source: Any, result: Any,

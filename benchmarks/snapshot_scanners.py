@@ -266,7 +266,7 @@ def main() -> None:
     if args.quick:
         args.customers, args.transactions = 20_000, 200_000
     load_before = refresh_bench.machine()
-    name = f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    name = refresh_bench.cached_name(args)
     cached = DATA / f"{name}.db"
     DATA.mkdir(parents=True, exist_ok=True)
     if not cached.exists():
