@@ -403,15 +403,18 @@ def run(
         changes = block.attrs.pop("changes")
     # The block and the defections land in a writer thread while the relationship engine
     # computes from the block in memory; it waits for them before its first write
-    # (SQLite has one writer, and a failed landing must stop the refresh before it).
+    # (SQLite has one writer, and a failed landing must stop the refresh before it). The
+    # writer gets its own copy: a pandas read may regroup a frame's blocks in place.
+    landing = block.copy()
+
     def land() -> None:
         try:
             result.customers = _timed(result.timings, "store", lambda: store(
-                engine=engine, result=result, block=block, ahead=ahead))
+                engine=engine, result=result, block=landing, ahead=ahead))
         finally:
             ahead.discard()
         _timed(result.timings, "defection", lambda: record_defections(
-            engine=engine, settings=settings, result=result, block=block, changes=changes))
+            engine=engine, settings=settings, result=result, block=landing, changes=changes))
 
     if on_step is not None:
         on_step("store")
