@@ -94,27 +94,27 @@ def test_all_zero_frequency_stores_metrics_and_reports_the_model_error(
 
 
 def test_a_failed_landing_stops_the_refresh_before_the_relationships_write(
-    store_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The block lands in a writer thread while the relationship engine computes; its
     error must end the run before any stage, defection or relationship row is written."""
-    crafted.load(store_engine)
+    crafted.load(sqlite_engine)
 
     def broken(**_: Any) -> int:
         raise KithkinError("the disk is full")
 
     monkeypatch.setattr(refresh, "store", broken)
     with pytest.raises(KithkinError, match="the disk is full"):
-        refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=store_engine)
-    with session_scope(store_engine) as session:
+        refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=sqlite_engine)
+    with session_scope(sqlite_engine) as session:
         for model in (CustomerStage, RelationshipRun, DefectionChange):
             assert session.scalar(select(func.count()).select_from(model)) == 0, model
 
 
 def test_the_relationships_write_after_the_block_and_defections_landed(
-    store_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    crafted.load(store_engine)
+    crafted.load(sqlite_engine)
     seen: list[tuple[int, int]] = []
     original = refresh.relationship_service.refresh
 
@@ -123,7 +123,7 @@ def test_the_relationships_write_after_the_block_and_defections_landed(
 
         def checked() -> object:
             done = ready()
-            with session_scope(store_engine) as session:
+            with session_scope(sqlite_engine) as session:
                 seen.append((session.scalar(select(func.count(CustomerMetric.id))) or 0,
                              session.scalar(select(func.count(DefectionChange.id))) or 0))
             return done
@@ -132,7 +132,7 @@ def test_the_relationships_write_after_the_block_and_defections_landed(
 
     monkeypatch.setattr(refresh.relationship_service, "refresh", watching)
     result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
-                         store_engine=store_engine)
+                         store_engine=sqlite_engine)
     assert seen == [(result.customers, result.defection["changes"])]
     assert result.customers == 5 and result.seconds > 0  # the run's wall time is kept
 
