@@ -125,9 +125,7 @@ def run_steps(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("prepare", "time"))
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--transactions", type=int, default=10_000_000)
-    parser.add_argument("--seed", type=int, default=7)
+    bench.size_arguments(parser)
     parser.add_argument("--dump", default="", help="pickle the outputs under this prefix")
     args = parser.parse_args()
     (prepare if args.action == "prepare" else run_steps)(args)

@@ -153,9 +153,7 @@ def run_steps(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("prepare", "time"))
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--transactions", type=int, default=10_000_000)
-    parser.add_argument("--seed", type=int, default=7)
+    bench.size_arguments(parser)
     parser.add_argument("--members", type=float, default=0.3)
     parser.add_argument("--change", type=float, default=0.02)
     parser.add_argument("--label", default="run")

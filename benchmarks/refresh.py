@@ -191,6 +191,13 @@ def add_orders(path: Path, *, share: float, customers: int, seed: int) -> int:
     return added
 
 
+def size_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sizes and seed naming the cached store, for the step harnesses."""
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+
+
 def cached_name(args: argparse.Namespace) -> str:
     """The cached store of these sizes (the refresh and every step harness share it)."""
     return f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
