@@ -231,8 +231,11 @@ def kithkin_once(snapshot_dir: Path, as_of: date) -> tuple[Run, pd.DataFrame]:
     source = analytics_engine.open_duckdb(snapshot_dir)
     run.steps[OPEN] = time.perf_counter() - start
     start = time.perf_counter()
-    summary = refresh.summary_frame(source, as_of=as_of)
+    # as the refresh: the one aggregation over the orders, then its summary
+    history = refresh.order_history(source, as_of=as_of, holdout_days=options.holdout_days)
+    summary = refresh.summary_frame(source, as_of=as_of, history=history)
     run.steps["summary"] = time.perf_counter() - start
+    analytics_engine.release(source, history)
     fitted = models.fit_and_predict(summary, margin=MARGIN, options=options)
     run.steps.update(fitted.timings)
     if fitted.error:
