@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from kithkin.errors import IngestError
 from kithkin.imports.ingest import ingest_file, ingest_records
+from kithkin.imports.ingest.options import IngestOptions
 
 from .helpers import (
     TRANSACTIONS_HEADER,
@@ -39,6 +40,26 @@ def test_missing_required_column_names_file_and_column(sqlite_engine: Engine,
     assert str(tmp_path) not in str(caught.value)
     assert "missing required column 'customer_external_id'" in str(caught.value)
     assert count(sqlite_engine, "import_job") == 0  # refused before anything is written
+
+
+def test_missing_required_column_names_the_column_that_looks_like_it(
+        sqlite_engine: Engine, tmp_path: Path) -> None:
+    # A shop export's own headers: customer_id is the commonest name of the customer's key.
+    customers = write_csv(tmp_path / "customers.csv", [["customer_id", "email"],
+                                                       ["C1", "ada@example.com"]])
+    with pytest.raises(IngestError) as caught:
+        ingest_file(kind="customers", path=customers, engine=sqlite_engine,
+                    mapping=IngestOptions(constants={"source": "shop"}))
+    assert "--map customer_id=external_id" in str(caught.value)
+    orders = write_csv(tmp_path / "orders.csv", [["customer_id", "order_date", "total"],
+                                                 ["C1", "2024-01-01", "10"]])
+    with pytest.raises(IngestError) as caught:
+        ingest_file(kind="transactions", path=orders, engine=sqlite_engine,
+                    mapping=IngestOptions(constants={"source": "shop"}))
+    message = str(caught.value)
+    for hint in ("--map customer_id=customer_external_id", "--map order_date=ordered_at",
+                 "--map total=amount"):
+        assert hint in message
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from kithkin.imports.ingest import coerce
 from kithkin.imports.ingest.kinds import ONE_OF, SUMMED, FieldSpec, FieldType, Kind, KindSpec
 from kithkin.imports.ingest.options import IngestOptions
 from kithkin.imports.ingest.readers import RawBatch, python_safe
+from kithkin.imports.ingest.suggest import suggest_mapping
 from kithkin.imports.ingest.validate import (
     Limits,
     column_bound,
@@ -113,10 +114,16 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
         name = missing[0]
         constant = (f" or give it for every row with --set {name}=VALUE"
                     if name in SETTABLE else "")
+        free = [c for c in columns if c not in sources.values()]
+        looks = {field: column for column, field in
+                 suggest_mapping(kind=spec.kind, columns=free).items() if field in missing}
+        hint = ("; " + ", ".join(f"column {column!r} looks like {field!r}: --map "
+                                 f"{column}={field}" for field, column in looks.items())
+                if looks else "")
         raise IngestError(
             f"missing required column {name!r} for {spec.kind} (columns found: "
-            f"{', '.join(columns) or 'none'}; map one with --map COLUMN={name}{constant})",
-            file=file, field=name,
+            f"{', '.join(columns) or 'none'}; map one with --map COLUMN={name}{constant}"
+            f"{hint})", file=file, field=name,
         )
     one_of = ONE_OF.get(spec.kind, ())
     if one_of and not any(n in sources or n in constants for n in one_of):
