@@ -18,6 +18,8 @@ def test_refresh_on_a_fresh_folder_creates_the_workspace(workspace: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "initialised the workspace" in result.output
     assert "Traceback" not in result.output and "no such table" not in result.output
+    said = " ".join(result.output.split())
+    assert "defection stages: no customer with purchases yet; 0 changes" in said
     assert (workspace / "secret_key").exists()
     assert inspect(get_engine()).has_table("customer")
     again = CliRunner().invoke(app, ["customers", "show", "1"])

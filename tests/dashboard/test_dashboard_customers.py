@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from kithkin.analytics.models import CustomerMetric, MetricsRun
 from kithkin.customers import search as customer_search
 from kithkin.dashboard import sections
 from kithkin.dashboard import service as dashboard_service
@@ -199,3 +201,22 @@ def test_keyset_pages_handle_missing_first_names_on_both_stores(store_engine: An
     blanks, named = [(None, 1), (None, 3), (None, 6)], [("Al", 4), ("Bo", 2), ("Bo", 5)]
     in_order = blanks + named if store_engine.dialect.name == "sqlite" else named + blanks
     assert seen == [*in_order, ("Zed", 7)]  # every row once, in index order
+
+
+def test_unknown_clv_says_why(login: Callable[[str], TestClient],
+                              seeded: dict[str, int]) -> None:
+    """Unknown is not zero, and not a riddle either: when the CLV models did not fit, the
+    customer page and the at-risk list say so and why."""
+    customer = seeded["lovelace"]
+    client = login("admin")
+    assert "CLV unknown" not in client.get(f"/customers/{customer}").text  # CLV known
+    with session_scope() as session:
+        session.execute(update(CustomerMetric).values(clv=None, value_at_risk=None))
+        session.execute(update(MetricsRun).values(
+            model_error="Gamma-Gamma did not converge (flat likelihood)"))
+    page = client.get(f"/customers/{customer}").text
+    assert "CLV unknown: the CLV models did not fit on this data" in page
+    assert "Gamma-Gamma did not converge (flat likelihood)" in page
+    listed = client.get("/at-risk").text
+    assert "CLV and value at risk unknown" in listed
+    assert "Gamma-Gamma did not converge" in listed

@@ -19,7 +19,8 @@ from kithkin.database.core import session_scope
 from kithkin.errors import IngestError, ValidationError
 from kithkin.imports.ingest import IngestOptions, ingest_file, load_mapping_file
 from kithkin.imports.ingest.options import build_options, load_preset, preset_names
-from kithkin.imports.ingest.preview import preview_file, suggest_mapping
+from kithkin.imports.ingest.preview import preview_file
+from kithkin.imports.ingest.suggest import suggest_mapping
 from kithkin.users import service as user_service
 from kithkin.users.models import Role
 

@@ -155,7 +155,8 @@ def fit_report(params: dict[str, Any]) -> list[str | Table]:
                          f"{at_risk['mean_score']:.0%}")
     defection = params.get("defection")
     if isinstance(defection, dict):
-        stages = ", ".join(f"{k} {v:,}" for k, v in sorted(defection["stages"].items()))
+        stages = (", ".join(f"{k} {v:,}" for k, v in sorted(defection["stages"].items()))
+                  or "no customer with purchases yet")
         lines.append(f"defection stages: {stages}; {defection['changes']:,} changes "
                      "(kithkin at-risk list)")
     for key, title in FITTED:

@@ -114,6 +114,14 @@ def get_run(*, session: Session, as_of: date) -> MetricsRun:
     return run
 
 
+def model_error(*, session: Session, as_of: date) -> str | None:
+    """Why the refresh of ``as_of`` left the model columns (P(alive), CLV) empty, if it did:
+    pages that show "unknown" say why instead of leaving the reader to guess."""
+    error: str | None = session.scalar(
+        select(MetricsRun.model_error).where(MetricsRun.as_of == as_of))
+    return error
+
+
 def load_block(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
     """Every customer's metrics at ``as_of`` (default: the latest refresh), one frame."""
     block = as_of or latest_as_of(session=session)

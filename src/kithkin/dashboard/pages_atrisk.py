@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from kithkin.analytics import service as metrics_service
 from kithkin.api.deps import CustomerScopeDep, SessionDep
 from kithkin.atrisk import service
 from kithkin.atrisk.rules import STAGE_LABELS, STAGES
@@ -42,7 +43,10 @@ def at_risk(request: Request, session: SessionDep, user: AtRiskUser, scope: Cust
                                   scope=scope, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     managers = ([u for u in user_service.list_users(session=session) if u.is_active]
                 if scope.everyone else [])
+    error = (metrics_service.model_error(session=session, as_of=listed.as_of)
+             if listed.as_of else None)
     return render(request, "at_risk.html", user=user, active=AT_RISK.key, listed=listed,
+                  model_error=error,
                   stages=[(s, STAGE_LABELS[s]) for s in STAGES], managers=managers,
                   chosen={"stage": stage, "segment": segment, "level": level,
                           "manager": manager},

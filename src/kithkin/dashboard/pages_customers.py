@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
+from kithkin.analytics import service as metrics_service
 from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.params import IdPath
 from kithkin.config import Settings, settings_of
@@ -113,7 +114,11 @@ def customer(request: Request, session: SessionDep, user: CustomersUser,
             categories=[at.strftime("%Y-%m-%d") for at, _ in orders],
             series={"order value": [amount for _, amount in orders]}, y_title="amount",
             row_label="order date")
+    metrics = view.metrics
+    error = (metrics_service.model_error(session=session, as_of=metrics.as_of)
+             if metrics is not None and metrics.clv is None else None)
     return render(request, "customer.html", user=user, active="customers", view=view,
+                  model_error=error,
                   timeline=timeline, orders_chart=chart,
                   relationship=_relationship(session, settings_of(request.app.state),
                                                           customer_id), channels=list(Channel),

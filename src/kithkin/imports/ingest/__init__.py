@@ -7,7 +7,8 @@
 from kithkin.imports.ingest.kinds import Kind
 from kithkin.imports.ingest.options import IngestOptions, build_options, load_mapping_file
 from kithkin.imports.ingest.pipeline import ingest_file, ingest_records
-from kithkin.imports.ingest.preview import FilePreview, preview_file, suggest_mapping
+from kithkin.imports.ingest.preview import FilePreview, preview_file
+from kithkin.imports.ingest.suggest import suggest_mapping
 from kithkin.imports.schemas import ImportReport, RejectedRow
 
 __all__ = [
