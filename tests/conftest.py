@@ -147,3 +147,18 @@ def run_async(awaitable: Any) -> Any:
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with a slow test first, then the larger modules: the order xdist hands out
+    whole modules in (``--dist loadfile --no-loadscope-reorder``, see the Makefile).
+
+    xdist's own reorder sorts modules by their number of tests only, so a module of one
+    minute-long test (a JVM, a full refresh) started last and ran alone at the end of the
+    suite while the other worker idled."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    ordered = sorted(modules.values(), key=lambda tests: (
+        not any(t.get_closest_marker("slow") for t in tests), -len(tests)))
+    items[:] = [item for tests in ordered for item in tests]
