@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import approx_fprime
 
-from kithkin.clv import BetaGeo, GammaGamma, base, estimation
+from kithkin.clv import BetaGeo, GammaGamma, ParetoNBD, base, estimation, pareto_nbd
 from kithkin.clv.beta_geo import _Rows
 from kithkin.clv.compression import Column, codes_of, combine, compress
 from kithkin.clv.gamma_gamma import _log_likelihood, _Spend
@@ -145,3 +145,22 @@ def test_combine_survives_key_overflow() -> None:
     # same partition of the rows, whatever the numbering
     assert pd.crosstab(codes, expected).astype(bool).sum(axis=1).max() == 1
     assert np.unique(codes).size == np.unique(expected).size
+
+
+def test_pareto_nbd_stops_at_its_scale_bounds_when_everyone_buys_at_one_rate() -> None:
+    """One purchase rate for everyone (Poisson, no gamma heterogeneity): the likelihood
+    rises without end along r, alpha -> infinity at fixed r/alpha. Unbounded, a small
+    shop's fit walked to alpha = 8 million days through slow 2F1 series; bounded at
+    SCALE_SPANS spans, it stops there with the shared rate the data show."""
+    rng = np.random.default_rng(3)
+    n = 200
+    age = rng.uniform(200, 400, size=n)
+    alive_for = np.minimum(rng.exponential(1 / rng.gamma(1.0, 1 / 300, size=n)), age)
+    x = rng.poisson(0.02 * alive_for).astype(float)  # one rate, 0.02 a day, for everyone
+    tx = np.array([np.max(rng.uniform(0, span, size=int(k)), initial=0.0)
+                   for k, span in zip(x, alive_for, strict=True)])
+    model = ParetoNBD().fit(frequency=x, recency=tx, T=age)
+    top = pareto_nbd.SCALE_SPANS * age.max()
+    assert model.params_["alpha"] <= top * (1 + 1e-9)
+    assert model.params_["beta"] <= top * (1 + 1e-9)
+    assert model.params_["r"] / model.params_["alpha"] == pytest.approx(0.02, rel=0.25)
