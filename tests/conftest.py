@@ -149,9 +149,13 @@ def run_async(awaitable: Any) -> Any:
     return outcome.get("value")
 
 
+SLOW_MARKS = ("spark", "slow", "browser")  # a JVM (the slowest), seconds of work, a browser
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Modules with a slow test first, then the larger modules: the order xdist hands out
-    whole modules in (``--dist loadfile --no-loadscope-reorder``, see the Makefile).
+    """Modules with a JVM first, then those with a slow test, then the larger modules: the
+    order xdist hands whole modules out in (``--dist loadfile --no-loadscope-reorder``,
+    see the Makefile).
 
     xdist's own reorder sorts modules by their number of tests only, so a module of one
     minute-long test (a JVM, a full refresh) started last and ran alone at the end of the
@@ -159,6 +163,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
-    ordered = sorted(modules.values(), key=lambda tests: (
-        not any(t.get_closest_marker("slow") for t in tests), -len(tests)))
+
+    def rank(tests: list[pytest.Item]) -> tuple[int, int]:
+        marks = {mark for t in tests for mark in SLOW_MARKS if t.get_closest_marker(mark)}
+        return (0 if "spark" in marks else 1 if marks else 2, -len(tests))
+
+    ordered = sorted(modules.values(), key=rank)
     items[:] = [item for tests in ordered for item in tests]

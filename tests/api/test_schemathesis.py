@@ -35,6 +35,8 @@ from kithkin.api.problems import install_problem_docs, install_problem_handlers
 from kithkin.users.models import Role
 from tests.api.conftest import MakeUser
 
+pytestmark = pytest.mark.slow  # first in the suite's order (tests/conftest.py)
+
 # Per operation, for the fuzzing phase (the coverage phase adds its own deterministic
 # cases): about 2,500 requests and 30-40 s of CPU per run. Search deeper locally with
 # KITHKIN_FUZZ_EXAMPLES=200, or elsewhere with another KITHKIN_FUZZ_SEED.

@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 from kithkin.cli.main import app
 from kithkin.database.core import get_engine
 
+pytestmark = pytest.mark.slow  # first in the suite's order (tests/conftest.py)
+
 CUSTOMERS = 300
 FLAGS = ["--columns", "--set", "--create-customers", "--delimiter", "--no-header"]
 

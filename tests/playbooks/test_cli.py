@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from tests.playbooks.crafted import AS_OF, no_holdout, seed
 from tests.playbooks.test_builtin_playbooks import _check
+
+pytestmark = pytest.mark.slow  # first in the suite's order (tests/conftest.py)
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 

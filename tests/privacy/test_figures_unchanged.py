@@ -4,6 +4,7 @@ before it. On main, analytics dropped erased customers and both moved."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, select
 
 from kithkin.analytics import refresh, reports
@@ -12,6 +13,8 @@ from kithkin.config import get_settings
 from kithkin.database.core import session_scope
 from kithkin.privacy import erasure
 from tests.privacy.seeding import AS_OF, seed
+
+pytestmark = pytest.mark.slow  # first in the suite's order (tests/conftest.py)
 
 
 def _figures(engine: Engine) -> tuple[dict[int, tuple[float | None, float | None]],
