@@ -108,7 +108,11 @@ def test_sigkill_mid_batch_still_delivers_each_message_once(
             # Wait until the run is delivering (start-up time varies with the machine's
             # load), then kill it at a random point of its work; once enough kills have
             # landed mid-batch, let the runs finish.
-            killing = kills_mid_batch < TARGET_KILLS and rounds < MAX_ROUNDS - 5
+            # on a loaded machine a kill more often lands outside a send, so the kills
+            # go on until one has hit a send in flight (a repeat a receiver dropped)
+            repeats = mail.duplicates + hooks.duplicates
+            killing = ((kills_mid_batch < TARGET_KILLS or repeats == 0)
+                       and rounds < MAX_ROUNDS - 5)
             if killing:
                 _wait_for_delivery(sqlite_engine, process, since=launched)
                 time.sleep(rng.uniform(0.0, 0.6))
@@ -143,8 +147,8 @@ def test_sigkill_mid_batch_still_delivers_each_message_once(
         # A run marks each message SENT right after its send, so a kill leaves at most
         # one message sent-but-unmarked: never more repeats than kills mid-batch.
         assert mail.duplicates + hooks.duplicates <= kills_mid_batch
-        # Most of a run's time is spent waiting for the receivers: with eight kills,
-        # missing the window every time has a probability well under 1%.
+        # Most of a run's time is spent waiting for the receivers, and the kills went on
+        # until one hit a send in flight.
         assert mail.duplicates + hooks.duplicates >= 1, "no kill hit a send in flight"
     with session_scope(sqlite_engine) as session:
         statuses = session.execute(select(Message.status, func.count())
