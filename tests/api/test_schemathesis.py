@@ -128,6 +128,9 @@ def fuzz(app: FastAPI, headers: dict[str, str] | None = None,
     """Run schemathesis against ``app``; the number of requests and the findings."""
     config = schemathesis.Config.from_dict({
         "seed": SEED,
+        # in process, on a tiny store: a request past 10 s (the default) was the machine
+        # (load 14 on two cores), not the route; a hang still fails at 30
+        "request-timeout": 30,
         "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
         "checks": {
             "enabled": True,
