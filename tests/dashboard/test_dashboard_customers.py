@@ -205,18 +205,21 @@ def test_keyset_pages_handle_missing_first_names_on_both_stores(store_engine: An
 
 def test_unknown_clv_says_why(login: Callable[[str], TestClient],
                               seeded: dict[str, int]) -> None:
-    """Unknown is not zero, and not a riddle either: when the CLV models did not fit, the
-    customer page and the at-risk list say so and why."""
+    """Unknown is not zero, and not a riddle either: when the CLV models did not fit or the
+    at-risk score could not be trained, the customer page and the at-risk list say why."""
     customer = seeded["lovelace"]
     client = login("admin")
     assert "CLV unknown" not in client.get(f"/customers/{customer}").text  # CLV known
     with session_scope() as session:
         session.execute(update(CustomerMetric).values(clv=None, value_at_risk=None))
         session.execute(update(MetricsRun).values(
-            model_error="Gamma-Gamma did not converge (flat likelihood)"))
+            model_error="Gamma-Gamma did not converge (flat likelihood)",
+            model_params={"at_risk": {"error": "only 20 customers bought before the "
+                                               "training date; at least 50 are needed"}}))
     page = client.get(f"/customers/{customer}").text
     assert "CLV unknown: the CLV models did not fit on this data" in page
     assert "Gamma-Gamma did not converge (flat likelihood)" in page
     listed = client.get("/at-risk").text
     assert "CLV and value at risk unknown" in listed
     assert "Gamma-Gamma did not converge" in listed
+    assert "No at-risk score as of 2025-06-30: only 20 customers bought" in listed

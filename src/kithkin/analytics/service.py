@@ -122,6 +122,15 @@ def model_error(*, session: Session, as_of: date) -> str | None:
     return error
 
 
+def at_risk_error(*, session: Session, as_of: date) -> str | None:
+    """Why the refresh of ``as_of`` computed no at-risk score, if it did not (too few
+    customers to train on, one class only...), as its run recorded it."""
+    params = session.scalar(select(MetricsRun.model_params).where(MetricsRun.as_of == as_of))
+    at_risk = (params or {}).get("at_risk")
+    error = at_risk.get("error") if isinstance(at_risk, dict) else None
+    return str(error) if error else None
+
+
 def load_block(*, session: Session, as_of: date | None = None) -> pd.DataFrame:
     """Every customer's metrics at ``as_of`` (default: the latest refresh), one frame."""
     block = as_of or latest_as_of(session=session)

@@ -43,10 +43,11 @@ def at_risk(request: Request, session: SessionDep, user: AtRiskUser, scope: Cust
                                   scope=scope, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     managers = ([u for u in user_service.list_users(session=session) if u.is_active]
                 if scope.everyone else [])
-    error = (metrics_service.model_error(session=session, as_of=listed.as_of)
-             if listed.as_of else None)
+    errors = ((metrics_service.model_error(session=session, as_of=listed.as_of),
+               metrics_service.at_risk_error(session=session, as_of=listed.as_of))
+              if listed.as_of else (None, None))
     return render(request, "at_risk.html", user=user, active=AT_RISK.key, listed=listed,
-                  model_error=error,
+                  model_error=errors[0], at_risk_error=errors[1],
                   stages=[(s, STAGE_LABELS[s]) for s in STAGES], managers=managers,
                   chosen={"stage": stage, "segment": segment, "level": level,
                           "manager": manager},
