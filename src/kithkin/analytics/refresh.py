@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -250,6 +250,7 @@ def record_defections(*, engine: Engine, settings: Settings, result: RefreshResu
     defection of a customer worth asking (:func:`kithkin.atrisk.service.create_exit_interviews`)."""
     with session_scope(engine) as session, atrisk_service.storing_changes(
             session=session, as_of=result.as_of, changes=changes) as written:
+        bulk.defer_checkpoint(session.connection())  # the landing's own (see run)
         # the tasks go in while the changes are staged (they do not read them back)
         revenue = pd.Series(block["revenue"].to_numpy(), index=block["customer_id"].to_numpy())
         tasks = atrisk_service.create_exit_interviews(session=session, settings=settings,
@@ -262,6 +263,7 @@ def record_defections(*, engine: Engine, settings: Settings, result: RefreshResu
 def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame,
           ahead: bulk.Ahead | None = None) -> int:
     with session_scope(engine) as session:
+        bulk.defer_checkpoint(session.connection())  # the landing's own (see run)
         return metrics_service.replace_as_of(
             session=session, as_of=result.as_of, metrics=block, ahead=ahead,
             run={"engine": result.engine, "model_params": result.model_params,
@@ -402,19 +404,29 @@ def run(
             raise
         changes = block.attrs.pop("changes")
     # The block and the defections land in a writer thread while the relationship engine
-    # computes from the block in memory; it waits for them before its first write
-    # (SQLite has one writer, and a failed landing must stop the refresh before it). The
-    # writer gets its own copy: a pandas read may regroup a frame's blocks in place.
+    # computes from the block in memory; it waits for them to be committed before its
+    # first write (SQLite has one writer, and a failed landing must stop the refresh
+    # before it). Their commits leave the write-ahead log as it is: the writer copies it
+    # into the database file afterwards, while the relationships write. The writer gets
+    # its own copy: a pandas read may regroup a frame's blocks in place.
     landing = block.copy()
+    committed: Future[None] = Future()
 
     def land() -> None:
         try:
-            result.customers = _timed(result.timings, "store", lambda: store(
-                engine=engine, result=result, block=landing, ahead=ahead))
-        finally:
-            ahead.discard()
-        _timed(result.timings, "defection", lambda: record_defections(
-            engine=engine, settings=settings, result=result, block=landing, changes=changes))
+            try:
+                result.customers = _timed(result.timings, "store", lambda: store(
+                    engine=engine, result=result, block=landing, ahead=ahead))
+            finally:
+                ahead.discard()
+            _timed(result.timings, "defection", lambda: record_defections(
+                engine=engine, settings=settings, result=result, block=landing,
+                changes=changes))
+        except BaseException as error:
+            committed.set_exception(error)
+            raise
+        committed.set_result(None)
+        _timed(result.timings, "checkpoint", lambda: bulk.checkpoint(engine))
 
     if on_step is not None:
         on_step("store")
@@ -423,7 +435,7 @@ def run(
         try:
             with step("relationships"):
                 refresh_relationships(engine=engine, settings=settings, source=source,
-                                      result=result, block=block, ready=landed.result)
+                                      result=result, block=block, ready=committed.result)
         finally:
             landed.result()  # a landing error first: the relationships waited on it
     with step("offers"):

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -105,8 +106,14 @@ def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
             stored.as_of == as_of, stored.to_stage == rules.DEFECTED,
             stored.changed_on >= recent)).all(), columns=columns)
     else:
-        defected = changes[changes["to_stage"] == rules.DEFECTED]
-        found = defected.loc[defected["changed_on"] >= recent, columns].reset_index(drop=True)
+        # the rows first, then only their columns: a first refresh's half a million
+        # changes are not copied whole (their evidence texts) to keep a tenth of them
+        defected = np.flatnonzero((changes["to_stage"] == rules.DEFECTED).to_numpy())
+        days = changes["changed_on"].to_numpy(dtype=object)[defected]
+        rows = defected[np.fromiter((day is not None and day >= recent for day in days),
+                                    dtype=bool, count=len(days))]
+        found = pd.DataFrame({name: changes[name].iloc[rows].reset_index(drop=True)
+                              for name in columns})
     found["value"] = found["customer_id"].map(revenue).astype(float)
     found = found[found["value"] >= settings.exit_interview_min_value]
     if found.empty:
