@@ -112,6 +112,26 @@ def test_a_failed_landing_stops_the_refresh_before_the_relationships_write(
             assert session.scalar(select(func.count()).select_from(model)) == 0, model
 
 
+def test_a_failed_defection_step_stores_no_change_and_writes_no_stage(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The changes are staged before the block lands, in their own session: a failure
+    after that (here the exit interviews) leaves no change row and ends the run before
+    the relationships write; the block it landed first stays (its own commit)."""
+    crafted.load(sqlite_engine)
+
+    def broken(**_: Any) -> int:
+        raise KithkinError("no task today")
+
+    monkeypatch.setattr(refresh.atrisk_service, "create_exit_interviews", broken)
+    with pytest.raises(KithkinError, match="no task today"):
+        refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=sqlite_engine)
+    with session_scope(sqlite_engine) as session:
+        assert session.scalar(select(func.count()).select_from(CustomerMetric)) == 5
+        for model in (CustomerStage, RelationshipRun, DefectionChange):
+            assert session.scalar(select(func.count()).select_from(model)) == 0, model
+
+
 def test_the_relationships_write_after_the_block_and_defections_landed(
     sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -63,19 +63,28 @@ def previous_stages(*, session: Session, as_of: date) -> pd.DataFrame:
     return found
 
 
-@contextmanager
-def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame
-                    ) -> Iterator[int]:
-    """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
-    its own rows and nothing else), with the caller's block run while the rows are staged
-    (SQLite: a first refresh stages some half a million in a child process) and the
-    refresh's earlier rows are deleted; they land when the block ends. Yields the rows
-    the ``as_of`` block will hold. In the session's transaction: a failure stores
-    nothing."""
-    conn = session.connection()
-    plan = bulk.Plan(conn)
+def stage_changes(*, session: Session, as_of: date, changes: pd.DataFrame) -> bulk.Plan:
+    """Start staging ``changes`` for :func:`storing_changes` (SQLite: a first refresh
+    stages some half a million in a child process) without writing anything yet: a
+    caller with other writes to do first starts it before them (the refresh lands its
+    metrics block meanwhile). ``discard`` the plan if it is not stored."""
+    plan = bulk.Plan(session.connection())
     plan.append(CHANGES, changes, constants={"as_of": as_of})
     plan.stage()
+    return plan
+
+
+@contextmanager
+def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame,
+                    staged: bulk.Plan | None = None) -> Iterator[int]:
+    """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
+    its own rows and nothing else), with the caller's block run while the rows are staged
+    (``staged``: by :func:`stage_changes` on this session, else now) and the refresh's
+    earlier rows are deleted; they land when the block ends. Yields the rows the
+    ``as_of`` block will hold. In the session's transaction: a failure stores nothing."""
+    conn = session.connection()
+    plan = staged if staged is not None else stage_changes(session=session, as_of=as_of,
+                                                           changes=changes)
     try:
         conn.execute(delete(CHANGES).where(CHANGES.c.as_of == as_of))
         yield len(changes)
