@@ -141,8 +141,14 @@ def defer_checkpoint(conn: Connection) -> None:
 
 def checkpoint(conn: Connection) -> None:
     """A passive checkpoint: the committed WAL copied into the database file as far as
-    no reader still needs it, without waiting for readers or writers."""
-    raw_connection(conn).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    no reader still needs it, without waiting for readers or writers. Another
+    connection's checkpoint running at the time is no error: the log stays for it or
+    the next one (nothing is lost either way)."""
+    try:
+        raw_connection(conn).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
 
 
 def release_finished(conn: Connection) -> None:
