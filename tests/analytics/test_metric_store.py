@@ -75,3 +75,41 @@ def test_staged_store_rolls_back_with_the_session(sqlite_engine: Engine,
                                       metrics=block.head(2), run={"engine": "duckdb"})
         raise RuntimeError("crash before commit")
     assert _stored(sqlite_engine, crafted.AS_OF) == before
+
+
+def _plan(engine: Engine, query: Any) -> str:
+    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        return " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}"))
+
+
+def test_the_block_and_one_customer_read_through_indexes(sqlite_engine: Engine) -> None:
+    """The unique (customer_id, as_of) key serves one customer's history (there is no
+    separate customer index to build over each block), and whole-block reads seek an
+    as-of index: neither scans the table, whatever the number of blocks stored."""
+    from sqlalchemy import select
+
+    from kithkin.analytics.models import CustomerMetric
+    from kithkin.atrisk import service as atrisk_service
+
+    crafted.load(sqlite_engine)
+    refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=sqlite_engine)
+    latest = select(CustomerMetric).where(CustomerMetric.customer_id == 1).order_by(
+        CustomerMetric.as_of.desc()).limit(1)
+    history = select(CustomerMetric).where(CustomerMetric.customer_id == 1).order_by(
+        CustomerMetric.as_of)
+    block = select(CustomerMetric.customer_id).where(CustomerMetric.as_of == crafted.AS_OF)
+    for query in (latest, history):
+        plan = _plan(sqlite_engine, query)
+        assert "USING INDEX sqlite_autoindex_customer_metric" in plan, plan
+        assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+    plan = _plan(sqlite_engine, block)
+    assert "SEARCH customer_metric USING" in plan and "(as_of=?)" in plan, plan
+    with session_scope(sqlite_engine) as session:
+        assert metrics_service.for_customer(session=session, customer_id=1) is not None
+        ranked = atrisk_service._at_risk_query(crafted.AS_OF, stage=None, segment=None,
+                                              level=None, account_manager_id=None,
+                                              scope=None).order_by(
+            CustomerMetric.value_at_risk.desc().nulls_last()).limit(50)
+    assert "ix_customer_metric_as_of_value_at_risk" in _plan(sqlite_engine, ranked)

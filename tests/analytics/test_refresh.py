@@ -36,7 +36,8 @@ def test_refresh_stores_every_metric_and_replaces_the_as_of(store_engine: Engine
     refresh.run(settings=get_settings(), as_of=date(2024, 3, 31), store_engine=store_engine)
     result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
                          store_engine=store_engine)
-    assert result.customers == 5 and set(result.timings) == set(refresh.STEPS)
+    # every step, and the landing's checkpoint (done while the relationships write)
+    assert result.customers == 5 and set(result.timings) == {*refresh.STEPS, "checkpoint"}
     block = _block(store_engine, crafted.AS_OF)
     assert sorted(block) == [1, 2, 4, 5, 6]  # Carol is acquired after as-of
     alice = block[1]
@@ -107,6 +108,26 @@ def test_a_failed_landing_stops_the_refresh_before_the_relationships_write(
     with pytest.raises(KithkinError, match="the disk is full"):
         refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=sqlite_engine)
     with session_scope(sqlite_engine) as session:
+        for model in (CustomerStage, RelationshipRun, DefectionChange):
+            assert session.scalar(select(func.count()).select_from(model)) == 0, model
+
+
+def test_a_failed_defection_step_stores_no_change_and_writes_no_stage(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The changes are staged before the block lands, in their own session: a failure
+    after that (here the exit interviews) leaves no change row and ends the run before
+    the relationships write; the block it landed first stays (its own commit)."""
+    crafted.load(sqlite_engine)
+
+    def broken(**_: Any) -> int:
+        raise KithkinError("no task today")
+
+    monkeypatch.setattr(refresh.atrisk_service, "create_exit_interviews", broken)
+    with pytest.raises(KithkinError, match="no task today"):
+        refresh.run(settings=get_settings(), as_of=crafted.AS_OF, store_engine=sqlite_engine)
+    with session_scope(sqlite_engine) as session:
+        assert session.scalar(select(func.count()).select_from(CustomerMetric)) == 5
         for model in (CustomerStage, RelationshipRun, DefectionChange):
             assert session.scalar(select(func.count()).select_from(model)) == 0, model
 

@@ -435,3 +435,23 @@ def test_deferred_indexes_are_built_again_and_survive_a_failure(store: Engine) -
     assert "ix_bulk_indexed_ratio" in _index_names(store)
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(indexed)).scalar_one() == 3
+
+
+def test_a_deferred_checkpoint_leaves_the_log_until_checkpoint(store: Engine) -> None:
+    # some 2,000 pages: beyond SQLite's autocheckpoint (1,000), which would otherwise
+    # copy them into the database file at the commit
+    rows = pd.DataFrame({"block": [BLOCK] * 2000, "label": [f"r{n}" for n in range(2000)],
+                         "note": ["x" * 3000] * 2000, "count": range(2000)})
+    with store.begin() as conn:
+        bulk.defer_checkpoint(conn)
+        bulk.append(conn, sample, rows)
+    if store.dialect.name == "sqlite":
+        database = Path(str(store.url.database))
+        # the commit left its pages in the log: the database file has not grown
+        before = database.stat().st_size
+        with store.connect() as conn:  # back in the pool: its own setting again
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        bulk.checkpoint(store)
+        assert database.stat().st_size > before
+    bulk.checkpoint(store)  # nothing to do on PostgreSQL; twice is harmless
+    assert len(_stored(store)) == 2000

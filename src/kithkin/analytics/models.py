@@ -2,8 +2,8 @@
 
 The columns are the contract of docs/architecture.md ("Per-customer metrics"): analytics
 writes them, the relationship engine reads the latest as-of for every customer. Rows are
-keyed by (as_of, customer_id) so one as-of is replaced as a block, and indexed by
-(customer_id, as_of) so one customer's history reads without a scan.
+unique by (customer_id, as_of): one as-of is replaced as a block, and one customer's
+history reads without a scan.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from kithkin.database.base import Base, IdType, utcnow
 class CustomerMetric(Base):
     __tablename__ = "customer_metric"
     __table_args__ = (
-        UniqueConstraint("as_of", "customer_id"),
-        Index("ix_customer_metric_customer_as_of", "customer_id", "as_of"),
+        # One key serves both the block's uniqueness and one customer's history (a
+        # customer's rows side by side): a refresh builds one index less over its block
+        # (benchmarks/results/landing_steps.md). Reads of a whole as-of go through the
+        # as-of indexes below.
+        UniqueConstraint("customer_id", "as_of"),
         # The customer list sorts one as-of by these (kithkin.customers.listing): each
         # index walks a page in order instead of sorting a million rows.
         Index("ix_customer_metric_as_of_clv", "as_of", "clv", "customer_id"),

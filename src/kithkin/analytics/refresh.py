@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from threadpoolctl import threadpool_limits
 
 from kithkin.analytics import engine as analytics_engine
@@ -245,14 +246,20 @@ def score_and_assign(*, engine: Engine, settings: Settings,
 
 
 def record_defections(*, engine: Engine, settings: Settings, result: RefreshResult,
-                      block: pd.DataFrame, changes: pd.DataFrame) -> None:
+                      block: pd.DataFrame, changes: pd.DataFrame,
+                      session: Session | None = None, staged: bulk.Plan | None = None
+                      ) -> None:
     """The stage changes this refresh found, and one exit-interview task per recent
-    defection of a customer worth asking (:func:`kithkin.atrisk.service.create_exit_interviews`)."""
-    with session_scope(engine) as session, atrisk_service.storing_changes(
-            session=session, as_of=result.as_of, changes=changes) as written:
+    defection of a customer worth asking (:func:`kithkin.atrisk.service.create_exit_interviews`);
+    in ``session`` when given (the caller commits it), with the changes ``staged`` in it
+    already (:func:`kithkin.atrisk.service.stage_changes`)."""
+    scope = nullcontext(session) if session is not None else session_scope(engine)
+    with scope as active, atrisk_service.storing_changes(
+            session=active, as_of=result.as_of, changes=changes, staged=staged) as written:
+        bulk.defer_checkpoint(active.connection())  # the landing's own (see run)
         # the tasks go in while the changes are staged (they do not read them back)
         revenue = pd.Series(block["revenue"].to_numpy(), index=block["customer_id"].to_numpy())
-        tasks = atrisk_service.create_exit_interviews(session=session, settings=settings,
+        tasks = atrisk_service.create_exit_interviews(session=active, settings=settings,
                                                       as_of=result.as_of, revenue=revenue,
                                                       changes=changes)
     result.defection = {**result.model_params.get("defection", {}), "changes": written,
@@ -262,11 +269,50 @@ def record_defections(*, engine: Engine, settings: Settings, result: RefreshResu
 def store(*, engine: Engine, result: RefreshResult, block: pd.DataFrame,
           ahead: bulk.Ahead | None = None) -> int:
     with session_scope(engine) as session:
+        bulk.defer_checkpoint(session.connection())  # the landing's own (see run)
         return metrics_service.replace_as_of(
             session=session, as_of=result.as_of, metrics=block, ahead=ahead,
             run={"engine": result.engine, "model_params": result.model_params,
                  "model_error": result.model_error},
         )
+
+
+def land(*, engine: Engine, settings: Settings, result: RefreshResult,
+         block: pd.DataFrame, changes: pd.DataFrame, ahead: bulk.Ahead | None = None,
+         committed: Future[None] | None = None) -> None:
+    """The writer thread's work (see :func:`run`): the metrics block, then the
+    defection changes (staged while the block lands) and exit interviews, each
+    committed without a checkpoint; ``committed`` is resolved then (or fails with the
+    landing's error), and the write-ahead log is checkpointed after."""
+    try:
+        # the changes' session first: they are staged while the block lands
+        with session_scope(engine) as session:
+            started = time.perf_counter()
+            staged = atrisk_service.stage_changes(session=session, as_of=result.as_of,
+                                                  changes=changes)
+            staging = time.perf_counter() - started
+            try:
+                try:
+                    result.customers = _timed(result.timings, "store", lambda: store(
+                        engine=engine, result=result, block=block, ahead=ahead))
+                finally:
+                    if ahead is not None:
+                        ahead.discard()
+            except BaseException:
+                staged.discard()
+                raise
+            started = time.perf_counter()
+            record_defections(engine=engine, settings=settings, result=result, block=block,
+                              changes=changes, session=session, staged=staged)
+            session.commit()
+            result.timings["defection"] = round(staging + time.perf_counter() - started, 3)
+    except BaseException as error:
+        if committed is not None:
+            committed.set_exception(error)
+        raise
+    if committed is not None:
+        committed.set_result(None)
+    _timed(result.timings, "checkpoint", lambda: bulk.checkpoint(engine))
 
 
 def refresh_relationships(*, engine: Engine, settings: Settings,
@@ -402,28 +448,24 @@ def run(
             raise
         changes = block.attrs.pop("changes")
     # The block and the defections land in a writer thread while the relationship engine
-    # computes from the block in memory; it waits for them before its first write
-    # (SQLite has one writer, and a failed landing must stop the refresh before it). The
-    # writer gets its own copy: a pandas read may regroup a frame's blocks in place.
+    # computes from the block in memory; it waits for them to be committed before its
+    # first write (SQLite has one writer, and a failed landing must stop the refresh
+    # before it). Their commits leave the write-ahead log as it is: the writer copies it
+    # into the database file afterwards, while the relationships write. The writer gets
+    # its own copy: a pandas read may regroup a frame's blocks in place.
     landing = block.copy()
-
-    def land() -> None:
-        try:
-            result.customers = _timed(result.timings, "store", lambda: store(
-                engine=engine, result=result, block=landing, ahead=ahead))
-        finally:
-            ahead.discard()
-        _timed(result.timings, "defection", lambda: record_defections(
-            engine=engine, settings=settings, result=result, block=landing, changes=changes))
+    committed: Future[None] = Future()
 
     if on_step is not None:
         on_step("store")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kithkin-landing") as writer:
-        landed = writer.submit(land)
+        landed = writer.submit(land, engine=engine, settings=settings, result=result,
+                               block=landing, changes=changes, ahead=ahead,
+                               committed=committed)
         try:
             with step("relationships"):
                 refresh_relationships(engine=engine, settings=settings, source=source,
-                                      result=result, block=block, ready=landed.result)
+                                      result=result, block=block, ready=committed.result)
         finally:
             landed.result()  # a landing error first: the relationships waited on it
     with step("offers"):

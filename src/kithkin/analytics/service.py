@@ -65,7 +65,7 @@ def replace_as_of(*, session: Session, as_of: date, metrics: pd.DataFrame | pa.T
         CustomerMetric.as_of != as_of).limit(1)).first() is None
     with bulk.deferred_indexes(conn, table) if alone else nullcontext():
         written = bulk.replace_block(conn, table, block, where={"as_of": as_of},
-                                     key=("as_of", "customer_id"), merge=not alone,
+                                     key=("customer_id", "as_of"), merge=not alone,
                                      ahead=ahead)
     session.add(MetricsRun(as_of=as_of, customers=written, **run))
     session.flush()

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -62,19 +63,28 @@ def previous_stages(*, session: Session, as_of: date) -> pd.DataFrame:
     return found
 
 
-@contextmanager
-def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame
-                    ) -> Iterator[int]:
-    """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
-    its own rows and nothing else), with the caller's block run while the rows are staged
-    (SQLite: a first refresh stages some half a million in a child process) and the
-    refresh's earlier rows are deleted; they land when the block ends. Yields the rows
-    the ``as_of`` block will hold. In the session's transaction: a failure stores
-    nothing."""
-    conn = session.connection()
-    plan = bulk.Plan(conn)
+def stage_changes(*, session: Session, as_of: date, changes: pd.DataFrame) -> bulk.Plan:
+    """Start staging ``changes`` for :func:`storing_changes` (SQLite: a first refresh
+    stages some half a million in a child process) without writing anything yet: a
+    caller with other writes to do first starts it before them (the refresh lands its
+    metrics block meanwhile). ``discard`` the plan if it is not stored."""
+    plan = bulk.Plan(session.connection())
     plan.append(CHANGES, changes, constants={"as_of": as_of})
     plan.stage()
+    return plan
+
+
+@contextmanager
+def storing_changes(*, session: Session, as_of: date, changes: pd.DataFrame,
+                    staged: bulk.Plan | None = None) -> Iterator[int]:
+    """Make ``changes`` the changes found by the ``as_of`` refresh (a re-run replaces
+    its own rows and nothing else), with the caller's block run while the rows are staged
+    (``staged``: by :func:`stage_changes` on this session, else now) and the refresh's
+    earlier rows are deleted; they land when the block ends. Yields the rows the
+    ``as_of`` block will hold. In the session's transaction: a failure stores nothing."""
+    conn = session.connection()
+    plan = staged if staged is not None else stage_changes(session=session, as_of=as_of,
+                                                           changes=changes)
     try:
         conn.execute(delete(CHANGES).where(CHANGES.c.as_of == as_of))
         yield len(changes)
@@ -105,8 +115,14 @@ def create_exit_interviews(*, session: Session, settings: Settings, as_of: date,
             stored.as_of == as_of, stored.to_stage == rules.DEFECTED,
             stored.changed_on >= recent)).all(), columns=columns)
     else:
-        defected = changes[changes["to_stage"] == rules.DEFECTED]
-        found = defected.loc[defected["changed_on"] >= recent, columns].reset_index(drop=True)
+        # the rows first, then only their columns: a first refresh's half a million
+        # changes are not copied whole (their evidence texts) to keep a tenth of them
+        defected = np.flatnonzero((changes["to_stage"] == rules.DEFECTED).to_numpy())
+        days = changes["changed_on"].to_numpy(dtype=object)[defected]
+        rows = defected[np.fromiter((day is not None and day >= recent for day in days),
+                                    dtype=bool, count=len(days))]
+        found = pd.DataFrame({name: changes[name].iloc[rows].reset_index(drop=True)
+                              for name in columns})
     found["value"] = found["customer_id"].map(revenue).astype(float)
     found = found[found["value"] >= settings.exit_interview_min_value]
     if found.empty:

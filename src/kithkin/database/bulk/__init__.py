@@ -84,7 +84,9 @@ __all__ = [
     "append",
     "arrow_schema",
     "arrow_type",
+    "checkpoint",
     "conform",
+    "defer_checkpoint",
     "deferred_indexes",
     "delete_by_id",
     "driver_value",
@@ -266,6 +268,24 @@ def deferred_indexes(conn: Connection, table: Table) -> Iterator[None]:
     with sqlite.index_builds(conn) if conn.dialect.name == "sqlite" else nullcontext():
         for index in deferred:
             index.create(conn)
+
+
+def defer_checkpoint(conn: Connection) -> None:
+    """Let this connection's commits leave the write-ahead log for a later
+    :func:`checkpoint` (until the connection goes back to the pool): a bulk write's
+    commit then returns as soon as its rows are durable, instead of first copying them
+    into the database file (SQLite; nothing to do on PostgreSQL)."""
+    if conn.dialect.name == "sqlite":
+        sqlite.defer_checkpoint(conn)
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy what :func:`defer_checkpoint`'s commits left in the write-ahead log into the
+    database file, without blocking readers or the next writer (SQLite's passive
+    checkpoint; nothing to do on PostgreSQL or an in-memory store)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            sqlite.checkpoint(conn)
 
 
 def driver_value(conn: Connection, sql_type: TypeEngine[Any], value: Any) -> Any:

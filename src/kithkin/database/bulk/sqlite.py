@@ -36,6 +36,7 @@ BULK_CACHE_KIB = 1 << 20
 MAX_ATTACHED = 8
 """SQLite attaches at most ten files to a connection; beyond this the driver path runs."""
 _ATTACHED = "kithkin_bulk_attached"
+_AUTOCHECKPOINT = "kithkin_autocheckpoint"
 _names = itertools.count()
 
 
@@ -106,10 +107,48 @@ def _release(raw: sqlite3.Connection | None, attached: list[tuple[str, str]]) ->
 
 
 def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+    raw = dbapi_connection if isinstance(dbapi_connection, sqlite3.Connection) else None
     attached = record.info.pop(_ATTACHED, None)
     if attached:
-        raw = dbapi_connection if isinstance(dbapi_connection, sqlite3.Connection) else None
         _release(raw, attached)
+    pages = record.info.pop(_AUTOCHECKPOINT, None)
+    if pages is not None and raw is not None:
+        with contextlib.suppress(sqlite3.Error):
+            raw.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+
+
+def _listen_checkin(conn: Connection) -> None:
+    pool = conn.engine.pool
+    if not event.contains(pool, "checkin", _on_checkin):
+        event.listen(pool, "checkin", _on_checkin)
+
+
+def defer_checkpoint(conn: Connection) -> None:
+    """No checkpoint at this connection's commits until it goes back to the pool.
+
+    SQLite checkpoints in the committing call once the WAL passes
+    ``wal_autocheckpoint`` pages: after a block of a million rows, the writer copies
+    some 400 MB from the WAL into the database there (seconds) before it returns.
+    :func:`checkpoint` does it afterwards, while others go on (a checkpoint does not
+    hold the write lock)."""
+    info = conn.connection.info
+    if _AUTOCHECKPOINT not in info:
+        raw = raw_connection(conn)
+        info[_AUTOCHECKPOINT] = int(raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        raw.execute("PRAGMA wal_autocheckpoint = 0")
+        _listen_checkin(conn)
+
+
+def checkpoint(conn: Connection) -> None:
+    """A passive checkpoint: the committed WAL copied into the database file as far as
+    no reader still needs it, without waiting for readers or writers. Another
+    connection's checkpoint running at the time is no error: the log stays for it or
+    the next one (nothing is lost either way)."""
+    try:
+        raw_connection(conn).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
 
 
 def release_finished(conn: Connection) -> None:
@@ -134,9 +173,7 @@ def attach(conn: Connection, pending: adbc.Pending) -> str | None:
         return None
     target = pending.wait()
     schema = f"kithkin_stage_{os.getpid()}_{next(_names)}"
-    pool = conn.engine.pool
-    if not event.contains(pool, "checkin", _on_checkin):
-        event.listen(pool, "checkin", _on_checkin)
+    _listen_checkin(conn)
     try:
         raw_connection(conn).execute(f"ATTACH DATABASE ? AS {schema}", (str(target),))
     except BaseException:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 12:00:56.792082
+Create Date: 2026-12-07 23:05:43.605485
 """
 
 from __future__ import annotations
@@ -469,14 +469,13 @@ def upgrade() -> None:
     sa.Column('membership_tier', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_metric_customer_id_customer'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_metric')),
-    sa.UniqueConstraint('as_of', 'customer_id', name=op.f('uq_customer_metric_as_of_customer_id'))
+    sa.UniqueConstraint('customer_id', 'as_of', name=op.f('uq_customer_metric_customer_id_as_of'))
     )
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
         batch_op.create_index('ix_customer_metric_as_of_clv', ['as_of', 'clv', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_as_of_last_purchase', ['as_of', 'last_purchase_at', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_as_of_p_alive', ['as_of', 'p_alive', 'customer_id'], unique=False)
         batch_op.create_index('ix_customer_metric_as_of_value_at_risk', ['as_of', 'value_at_risk', 'customer_id'], unique=False)
-        batch_op.create_index('ix_customer_metric_customer_as_of', ['customer_id', 'as_of'], unique=False)
 
     op.create_table('customer_offer',
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -1102,7 +1101,6 @@ def downgrade() -> None:
     op.drop_table('customer_preference')
     op.drop_table('customer_offer')
     with op.batch_alter_table('customer_metric', schema=None) as batch_op:
-        batch_op.drop_index('ix_customer_metric_customer_as_of')
         batch_op.drop_index('ix_customer_metric_as_of_value_at_risk')
         batch_op.drop_index('ix_customer_metric_as_of_p_alive')
         batch_op.drop_index('ix_customer_metric_as_of_last_purchase')
