@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.config import get_settings
 from kithkin.database import adbc as staging
+from kithkin.database.bulk import packed
 from kithkin.relationships import service
 from kithkin.relationships.definitions import BUILTIN_DIR
 from kithkin.relationships.models import CustomerStage
@@ -98,12 +99,28 @@ def test_staged_path_stores_what_the_driver_path_stores(
         calls.append("read")
         return read(*args, **kwargs)
 
+    pack, read_packed = packed.pack, packed.read
+
+    def counted_pack(*args: Any, **kwargs: Any) -> Any:
+        found = pack(*args, **kwargs)
+        calls.append("pack" if found is not None else "not packed")
+        return found
+
+    def counted_read_packed(*args: Any, **kwargs: Any) -> Any:
+        calls.append("read packed")
+        return read_packed(*args, **kwargs)
+
     monkeypatch.setattr(staging, "MIN_ROWS", 0)
     monkeypatch.setattr(staging, "start", counted_start)
     monkeypatch.setattr(staging, "read", counted_read)
+    monkeypatch.setattr(packed, "pack", counted_pack)
+    monkeypatch.setattr(packed, "read", counted_read_packed)
     staged = _scenario(sqlite_engine, edited)
-    # one read per refresh; writes: the stage rows, then the profiles
-    assert calls.count("read") == 3 and calls.count("start") == 6, calls
+    # the previous stages are read in-process (one packed read per model and refresh);
+    # the stage rows and the moves' updates are packed (integers: keys and codes), the
+    # moves (evidence text) and the profiles staged by a child
+    assert calls.count("read") == 0 and calls.count("read packed") == 9, calls
+    assert calls.count("pack") >= 3 and calls.count("start") == 6, calls
     assert staged == by_driver
     journey = next(s for s in staged["explain"][1]["stages"] if s["model"] == "journey")
     assert journey["evidence"]["rule"].startswith("orders >= 2 and "

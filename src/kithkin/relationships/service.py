@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import delete, func, select
+from sqlalchemy import Integer, case, delete, literal, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
@@ -144,7 +145,7 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
                          for model in models]
             # a first refresh writes every customer's stage in every model: the look-up
             # index is built once afterwards
-            first = all(table.num_rows == 0 for table in previous.values())
+            first = all(table.rows.num_rows == 0 for table in previous.values())
             with bulk.deferred_indexes(session.connection(), STAGES) if first \
                     else nullcontext():
                 stage_writes.apply()
@@ -184,19 +185,47 @@ def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
-def _previous(session: Session, models: list[str]) -> dict[str, pa.Table]:
-    """What the previous refresh stored, as Arrow: each model's stage rows (prev_id,
-    customer_id, prev_stage, prev_rank; not the evidence), read before this refresh
-    writes (one child process on a SQLite file, see
-    :func:`kithkin.database.bulk.selects_to_arrow`)."""
-    counts = dict(session.execute(select(CustomerStage.model, func.count())
-                                  .group_by(CustomerStage.model)).all())
-    queries = {name: select(
-        STAGES.c.id.label("prev_id"), STAGES.c.customer_id,
-        STAGES.c.stage.label("prev_stage"), STAGES.c.rank.label("prev_rank"),
-    ).where(STAGES.c.model == name) for name in models}
-    return bulk.selects_to_arrow(session.connection(), queries, expected_rows={
-        name: int(counts.get(name, 0)) for name in models})
+@dataclass(frozen=True)
+class Previous:
+    """What the previous refresh stored for one model: its stage rows (prev_id,
+    customer_id, prev_code, prev_rank: int64 columns, in no particular order), each
+    stage as a code into ``names``."""
+
+    rows: pa.Table
+    names: list[str]
+
+
+def _previous(session: Session, models: list[str]) -> dict[str, Previous]:
+    """Each model's stored stage rows as integers (not the names, nor the evidence),
+    read before this refresh writes (:func:`kithkin.database.bulk.select_integers`).
+
+    A stage is read as its position among the stages the model's refreshes counted
+    (``stage_count``, a few rows), which covers every stored row; a stage name outside
+    them (a store edited by hand) is read by name for those rows alone."""
+    conn = session.connection()
+    found = {}
+    for name in models:
+        names = sorted(session.execute(select(StageCount.stage).distinct().where(
+            StageCount.model == name)).scalars())
+        code = case({stage: n for n, stage in enumerate(names)}, value=STAGES.c.stage,
+                    else_=-1) if names else literal(-1, Integer())
+        rows = bulk.select_integers(conn, select(
+            STAGES.c.id.label("prev_id"), STAGES.c.customer_id, code.label("prev_code"),
+            STAGES.c.rank.label("prev_rank")).where(STAGES.c.model == name))
+        codes = rows.column("prev_code").to_numpy()
+        if (codes < 0).any():
+            others: dict[int, str] = dict(session.execute(select(STAGES.c.id, STAGES.c.stage).where(
+                STAGES.c.model == name, STAGES.c.stage.not_in(names))).tuples().all())
+            added = sorted(set(others.values()))
+            coded = {row_id: len(names) + added.index(stage)
+                     for row_id, stage in others.items()}
+            ids = rows.column("prev_id").to_numpy()
+            codes = np.array([coded[int(i)] if c < 0 else c for i, c in zip(
+                ids, codes, strict=True)], dtype=np.int64)
+            rows = rows.set_column(2, "prev_code", pa.array(codes))
+            names = [*names, *added]
+        found[name] = Previous(rows, names)
+    return found
 
 
 def _positions(keys: npt.NDArray[np.int64], stored: pa.ChunkedArray | pa.Array
@@ -227,7 +256,7 @@ def _stale_rules(session: Session, model: StageModel, previous: pa.Table,
 
 
 def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
-                  assigned: pd.DataFrame, previous: pa.Table, frame: pd.DataFrame,
+                  assigned: pd.DataFrame, stored: Previous, frame: pd.DataFrame,
                   as_of: date, *, prospects: int) -> ModelRefreshSummary:
     """Record moves (with evidence) and bring the model's current stages up to date.
 
@@ -244,12 +273,11 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
     a stored stage the model no longer has by its name."""
     customers = assigned["customer_id"].to_numpy(dtype=np.int64)
     ranks = assigned["rank"].to_numpy().astype(np.int64)
+    stored_names, previous = stored.names, stored.rows
     at = _positions(customers, previous.column("customer_id"))
     is_new = at < 0
     # the stored stage of each customer as an index into `stored_names`
-    encoded = previous.column("prev_stage").combine_chunks().dictionary_encode()
-    stored_names = [str(name) for name in encoded.dictionary.to_pylist()]
-    stored_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+    stored_codes = np.asarray(previous.column("prev_code").to_numpy(), dtype=np.intp)
     position = {name: n for n, name in enumerate(model.stage_names)}
     # stored stage -> its position in the model now (-1: gone from the model)
     stored_position = np.array([position.get(name, -1) for name in stored_names] or [-1],
