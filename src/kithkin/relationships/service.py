@@ -103,11 +103,10 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     config = load_config(home=settings.home, default_margin=settings.default_margin)
     active = active_models(home=settings.home, config=config)
     # The engine touches no store: it runs in a worker thread while this one reads what
-    # the previous refresh stored (mostly waiting on the reading child process), before
-    # this one writes anything, then builds and writes the stage rows as soon as the
-    # engine has assigned them, while it computes the profiles (SQLite runs the writes
-    # without holding the GIL); the worker then stages the profiles (in a child process)
-    # while the stage rows are still being written. A preset keeps the name of the
+    # the previous refresh stored, then works out the stage rows as soon as the engine
+    # has assigned them (while it computes the profiles), before waiting for ``ready``;
+    # it then writes them (SQLite runs the writes without holding the GIL) while the
+    # worker stages the profiles (in a child process). A preset keeps the name of the
     # model it stands in for.
     assigned: Future[tuple[list[StageModel], dict[str, pd.DataFrame]]] = Future()
     stage_writes = bulk.Plan(session.connection())
@@ -134,22 +133,29 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
             if not assigned.done():
                 computing.result()  # the engine's error
             models, stages = assigned.result(timeout=0)  # presets swapped in
+            # the stage rows are worked out and staged before the wait (reads only)
+            clock = time.perf_counter()
+            planned = [_store_stages(session, stage_writes, model, stages[model.name],
+                                     previous[model.name], frame, as_of,
+                                     prospects=prospects if model.includes_prospects else 0)
+                       for model in models]
+            stage_writes.stage()
             waited = time.perf_counter()
+            staging = waited - clock
             if ready is not None:
                 ready()  # the engine goes on computing while this thread waits
             clock = time.perf_counter()
             waited = clock - waited
-            summaries = [_store_stages(session, stage_writes, model, stages[model.name],
-                                       previous[model.name], frame, as_of,
-                                       prospects=prospects if model.includes_prospects else 0)
-                         for model in models]
+            for plan in planned:
+                plan.write(session)
             # a first refresh writes every customer's stage in every model: the look-up
             # index is built once afterwards
             first = all(table.rows.num_rows == 0 for table in previous.values())
             with bulk.deferred_indexes(session.connection(), STAGES) if first \
                     else nullcontext():
                 stage_writes.apply()
-            staging = time.perf_counter() - clock
+            staging += time.perf_counter() - clock
+            summaries = [plan.summary for plan in planned]
             result = computing.result()
             clock = time.perf_counter()
             profile_writes.apply()
@@ -257,8 +263,11 @@ def _stale_rules(session: Session, model: StageModel, previous: pa.Table,
 
 def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
                   assigned: pd.DataFrame, stored: Previous, frame: pd.DataFrame,
-                  as_of: date, *, prospects: int) -> ModelRefreshSummary:
-    """Record moves (with evidence) and bring the model's current stages up to date.
+                  as_of: date, *, prospects: int) -> StagePlan:
+    """Work out the moves (with evidence) and the model's current stage rows, and queue
+    their writes on ``writes``; nothing is written here (reads only), so this runs
+    before the refresh may write (see :func:`refresh`'s ``ready``); the returned plan
+    makes the other writes (:meth:`StagePlan.write`) before ``writes`` is applied.
 
     A customer assessed for the first time gets a current row that records the first
     assignment (no history row: the history holds real moves only); a customer who
@@ -338,22 +347,36 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
         "id": pa.array(stored_ids[at[restated_rows]])}), constants={"as_of": as_of})
     kept = np.zeros(previous.num_rows, dtype=bool)
     kept[at[~is_new]] = True
-    gone = pd.Series(stored_ids[~kept])
-    _keep_first_assignments(session, gone)
-    bulk.delete_by_id(session.connection(), STAGES, gone)
 
     counted = np.bincount(ranks, minlength=len(model.stages))
     distribution = {stage.name: int(counted[stage.rank]) for stage in model.stages}
     distribution[model.stages[0].name] += prospects
-    session.execute(delete(StageCount).where(StageCount.as_of == as_of,
-                                             StageCount.model == model.name))
     writes.append(COUNTS, pd.DataFrame([
         {"as_of": as_of, "model": model.name, "stage": stage.name,
          "rank": stage.rank, "customers": distribution[stage.name]}
         for stage in model.stages]))
-    return ModelRefreshSummary(model=model.name, distribution=distribution,
-                               new=int(is_new.sum()), moved_up=int((direction == "up").sum()),
-                               moved_down=int((direction == "down").sum()))
+    return StagePlan(model.name, as_of, pd.Series(stored_ids[~kept]), ModelRefreshSummary(
+        model=model.name, distribution=distribution, new=int(is_new.sum()),
+        moved_up=int((direction == "up").sum()), moved_down=int((direction == "down").sum())))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One model's stage rows worked out (:func:`_store_stages`): the writes queued on
+    the plan, and those made by :meth:`write` before it is applied."""
+
+    model: str
+    as_of: date
+    gone: pd.Series  # ids of the stored rows of customers no longer assessed
+    summary: ModelRefreshSummary
+
+    def write(self, session: Session) -> None:
+        """Delete the rows of customers no longer assessed (their first assignments
+        kept in the history) and this as-of's stage counts, which the plan rewrites."""
+        _keep_first_assignments(session, self.gone)
+        bulk.delete_by_id(session.connection(), STAGES, self.gone)
+        session.execute(delete(StageCount).where(StageCount.as_of == self.as_of,
+                                                 StageCount.model == self.model))
 
 
 def _keep_first_assignments(session: Session, ids: pd.Series) -> None:
