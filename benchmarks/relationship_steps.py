@@ -68,7 +68,9 @@ def prepare(args: argparse.Namespace) -> None:
     kept: dict[str, Any] = {}
 
     def keep_inputs(*, engine: Any, settings: Settings, source: Any, result: Any,
-                    block: Any) -> None:
+                    block: Any, ready: Any = None) -> None:
+        if ready is not None:
+            ready()  # the metrics block lands first, as before the relationships' writes
         kept[RUNS[len(kept)]] = {
             "block": block,
             "events": relationship_features.compute(source, as_of=result.as_of)}

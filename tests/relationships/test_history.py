@@ -97,6 +97,16 @@ def test_a_later_refresh_writes_exactly_the_moves(store_engine: Engine) -> None:
                        if s.model == "journey")
         assert journey.moves == {"down": 1, "new": 1}
 
+        # that refresh again on its date (same inputs): no move, no row rewritten
+        history = session.execute(select(StageChange.id, StageChange.as_of)).all()
+        again = service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                                metrics=pd.concat([metrics({5: DRIFT}), newcomer],
+                                                  ignore_index=True))
+        session.commit()
+        assert session.execute(select(StageChange.id, StageChange.as_of)).all() == history
+        assert {(r[0], r[1]): r for r in _stage_rows(session)} == after
+        assert all(s.new == s.moved_up == s.moved_down == 0 for s in again.models)
+
 
 def _old_history(snapshots: list[tuple[date, dict[int, str]]],
                  ranks: dict[str, int]) -> pd.DataFrame:

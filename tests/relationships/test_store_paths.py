@@ -4,6 +4,7 @@ stage, explain shows the current values from the profile, and the staged SQLite 
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kithkin.config import get_settings
 from kithkin.database import adbc as staging
+from kithkin.database.bulk import packed
 from kithkin.relationships import service
 from kithkin.relationships.definitions import BUILTIN_DIR
 from kithkin.relationships.models import CustomerStage
@@ -98,12 +100,28 @@ def test_staged_path_stores_what_the_driver_path_stores(
         calls.append("read")
         return read(*args, **kwargs)
 
+    pack, read_packed = packed.pack, packed.read
+
+    def counted_pack(*args: Any, **kwargs: Any) -> Any:
+        found = pack(*args, **kwargs)
+        calls.append("pack" if found is not None else "not packed")
+        return found
+
+    def counted_read_packed(*args: Any, **kwargs: Any) -> Any:
+        calls.append("read packed")
+        return read_packed(*args, **kwargs)
+
     monkeypatch.setattr(staging, "MIN_ROWS", 0)
     monkeypatch.setattr(staging, "start", counted_start)
     monkeypatch.setattr(staging, "read", counted_read)
+    monkeypatch.setattr(packed, "pack", counted_pack)
+    monkeypatch.setattr(packed, "read", counted_read_packed)
     staged = _scenario(sqlite_engine, edited)
-    # one read per refresh; writes: the stage rows, then the profiles
-    assert calls.count("read") == 3 and calls.count("start") == 6, calls
+    # the previous stages are read in-process (one packed read per model and refresh);
+    # the stage rows and the moves' updates are packed (integers: keys and codes), the
+    # moves (evidence text) and the profiles staged by a child
+    assert calls.count("read") == 0 and calls.count("read packed") == 9, calls
+    assert calls.count("pack") >= 3 and calls.count("start") == 6, calls
     assert staged == by_driver
     journey = next(s for s in staged["explain"][1]["stages"] if s["model"] == "journey")
     assert journey["evidence"]["rule"].startswith("orders >= 2 and "
@@ -205,3 +223,47 @@ def test_unknown_health_is_stored_as_null_not_zero_or_nan(
     assert [r[2] for r in rows] == [None] * len(CUSTOMERS)
     assert all(r[3] is not None for r in rows) and {r[4] for r in rows} == {1}
     assert {str(r[5]) for r in rows} == {str(FIRST)}  # unchanged: not rewritten
+
+
+def test_stage_rows_are_worked_out_and_staged_before_ready_and_written_after(
+        sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ready`` (the metrics block landing) is waited for with the moves' evidence built
+    and their rows staging (a child), and nothing written yet; after it the moves, the
+    updated rows and the deletion of a customer no longer assessed are all written."""
+    pytest.importorskip("adbc_driver_sqlite")
+    add_customers(sqlite_engine, list(CUSTOMERS))
+    with Session(sqlite_engine) as session:
+        service.refresh(session=session, settings=get_settings(), as_of=FIRST, metrics=metrics())
+        session.commit()
+    starts: list[int] = []
+    start = staging.start
+
+    def counted_start(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():  # not the profiles'
+            starts.append(1)
+        return start(*args, **kwargs)
+
+    def stored() -> tuple[Any, ...]:
+        with sqlite_engine.connect() as conn:  # another connection: what is committed
+            return tuple(conn.execute(text(f"SELECT count(*), coalesce(max(id), 0) FROM {t}"))
+                         .one() for t in ("customer_stage", "stage_change", "stage_count"))
+
+    before = stored()
+    at_ready: list[tuple[int, tuple[Any, ...]]] = []
+    monkeypatch.setattr(staging, "MIN_ROWS", 0)
+    monkeypatch.setattr(staging, "start", counted_start)
+    later = metrics({5: DRIFT}).query("customer_id != 1")
+    with Session(sqlite_engine) as session:
+        report = service.refresh(session=session, settings=get_settings(), as_of=SECOND,
+                                 metrics=later,
+                                 ready=lambda: at_ready.append((len(starts), stored())))
+        session.commit()
+    assert at_ready == [(1, before)]  # the moves staging, nothing written
+    assert sum(m.moved_down for m in report.models) > 0
+    with Session(sqlite_engine) as session:
+        moves = session.execute(text("SELECT customer_id, as_of FROM stage_change "
+                                     "WHERE direction != 'new'")).all()
+        assert {row[0] for row in moves} == {5} and {str(row[1]) for row in moves} == {
+            str(SECOND)}
+        assert session.execute(text("SELECT count(*) FROM customer_stage "
+                                    "WHERE customer_id = 1")).scalar_one() == 0

@@ -37,6 +37,7 @@ from sqlalchemy.types import Date
 
 from kithkin.database import adbc, bulk
 from kithkin.database.base import IdType, UTCDateTime
+from kithkin.database.bulk import packed
 from kithkin.database.core import build_engine
 from kithkin.errors import ValidationError
 
@@ -388,6 +389,63 @@ def test_plan_inserts_only_new_keys_staged_or_not(engine: Engine) -> None:
         plan.apply()
     expected = rows.assign(ratio=[rows["ratio"][0], 8.0, 7.0, 6.0])
     assert _stored(engine) == _expected(expected)
+
+
+@pytest.mark.parametrize("counts", [[7, -3, 0, 2**30], [-(2**62), 2**62, 0, 1]])
+def test_plan_packs_integer_steps_and_stores_what_is_given(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch, counts: list[int]) -> None:
+    """An append and an update by id of integer columns and codes alone (SQLite, enough
+    rows: one packed integer per row, unpacked by the statement) store the values given,
+    negative and large ones included; columns whose spans do not fit in one integer (the
+    second case) go the staged way and store the same."""
+    if engine.dialect.name == "postgresql" and max(map(abs, counts)) >= 2**31:
+        pytest.skip("a 32-bit integer column on PostgreSQL (packing is SQLite's)")
+    packs: list[bool] = []
+    pack = packed.pack
+
+    def counted(rows: pa.Table) -> packed.Packed | None:
+        found = pack(rows)
+        packs.append(found is not None)
+        return found
+
+    monkeypatch.setattr(packed, "pack", counted)
+    labels = pa.array(["a", "b", "c", "d"])
+    with engine.begin() as conn:
+        plan = bulk.Plan(conn)
+        plan.append(sample, pa.table({
+            "label": pa.DictionaryArray.from_arrays(pa.array([3, 1, 0, 2], pa.int8()), labels),
+            "parent_id": pa.array([2, 1, 1, 2]), "count": pa.array(counts)}),
+            constants={"block": BLOCK, "note": "constant"})
+        plan.apply()
+        ids = conn.execute(select(sample.c.id).order_by(sample.c.label)).scalars().all()
+        plan.update_by_id(sample, pa.table({
+            "id": pa.array(ids[1:3]), "count": pa.array(counts[2:]),
+            "note": pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int8()),
+                                                   pa.array(["x", "y"]))}))
+        plan.apply()
+        stored = conn.execute(select(sample.c.label, sample.c.parent_id, sample.c.count,
+                                     sample.c.note, sample.c.block).order_by(sample.c.label)
+                              ).all()
+    assert [tuple(row) for row in stored] == [
+        ("a", 1, counts[2], "constant", BLOCK), ("b", 1, counts[2], "y", BLOCK),
+        ("c", 2, counts[3], "x", BLOCK), ("d", 2, counts[0], "constant", BLOCK)]
+    staged = engine.dialect.name == "sqlite" and adbc.MIN_ROWS == 0
+    assert packs == ([counts[0] == 7, True] if staged else []), packs
+
+
+def test_select_integers_reads_the_rows_of_integer_columns(engine: Engine) -> None:
+    rows = _rows()
+    with engine.begin() as conn:
+        bulk.append(conn, sample, rows)
+        query = select(sample.c.id, sample.c.parent_id, sample.c.count,
+                       (sample.c.count * -1000).label("scaled"))
+        found = bulk.select_integers(conn, query)
+        expected = [tuple(row) for row in conn.execute(query).all()]
+        with pytest.raises(ValidationError, match="not integer columns: label"):
+            bulk.select_integers(conn, select(sample.c.id, sample.c.label))
+    assert found.schema.types == [pa.int64()] * 4
+    assert sorted(zip(*(found.column(n).to_pylist() for n in found.column_names),
+                      strict=True), key=repr) == sorted(expected, key=repr)
 
 
 def test_bad_input_names_table_column_and_reason(store: Engine) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import delete, func, select
+from sqlalchemy import Integer, case, delete, literal, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
@@ -102,11 +103,10 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
     config = load_config(home=settings.home, default_margin=settings.default_margin)
     active = active_models(home=settings.home, config=config)
     # The engine touches no store: it runs in a worker thread while this one reads what
-    # the previous refresh stored (mostly waiting on the reading child process), before
-    # this one writes anything, then builds and writes the stage rows as soon as the
-    # engine has assigned them, while it computes the profiles (SQLite runs the writes
-    # without holding the GIL); the worker then stages the profiles (in a child process)
-    # while the stage rows are still being written. A preset keeps the name of the
+    # the previous refresh stored, then works out the stage rows as soon as the engine
+    # has assigned them (while it computes the profiles), before waiting for ``ready``;
+    # it then writes them (SQLite runs the writes without holding the GIL) while the
+    # worker stages the profiles (in a child process). A preset keeps the name of the
     # model it stands in for.
     assigned: Future[tuple[list[StageModel], dict[str, pd.DataFrame]]] = Future()
     stage_writes = bulk.Plan(session.connection())
@@ -133,22 +133,29 @@ def refresh(*, session: Session, settings: Settings, as_of: date,
             if not assigned.done():
                 computing.result()  # the engine's error
             models, stages = assigned.result(timeout=0)  # presets swapped in
+            # the stage rows are worked out and staged before the wait (reads only)
+            clock = time.perf_counter()
+            planned = [_store_stages(session, stage_writes, model, stages[model.name],
+                                     previous[model.name], frame, as_of,
+                                     prospects=prospects if model.includes_prospects else 0)
+                       for model in models]
+            stage_writes.stage()
             waited = time.perf_counter()
+            staging = waited - clock
             if ready is not None:
                 ready()  # the engine goes on computing while this thread waits
             clock = time.perf_counter()
             waited = clock - waited
-            summaries = [_store_stages(session, stage_writes, model, stages[model.name],
-                                       previous[model.name], frame, as_of,
-                                       prospects=prospects if model.includes_prospects else 0)
-                         for model in models]
+            for plan in planned:
+                plan.write(session)
             # a first refresh writes every customer's stage in every model: the look-up
             # index is built once afterwards
-            first = all(table.num_rows == 0 for table in previous.values())
+            first = all(table.rows.num_rows == 0 for table in previous.values())
             with bulk.deferred_indexes(session.connection(), STAGES) if first \
                     else nullcontext():
                 stage_writes.apply()
-            staging = time.perf_counter() - clock
+            staging += time.perf_counter() - clock
+            summaries = [plan.summary for plan in planned]
             result = computing.result()
             clock = time.perf_counter()
             profile_writes.apply()
@@ -184,19 +191,47 @@ def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
-def _previous(session: Session, models: list[str]) -> dict[str, pa.Table]:
-    """What the previous refresh stored, as Arrow: each model's stage rows (prev_id,
-    customer_id, prev_stage, prev_rank; not the evidence), read before this refresh
-    writes (one child process on a SQLite file, see
-    :func:`kithkin.database.bulk.selects_to_arrow`)."""
-    counts = dict(session.execute(select(CustomerStage.model, func.count())
-                                  .group_by(CustomerStage.model)).all())
-    queries = {name: select(
-        STAGES.c.id.label("prev_id"), STAGES.c.customer_id,
-        STAGES.c.stage.label("prev_stage"), STAGES.c.rank.label("prev_rank"),
-    ).where(STAGES.c.model == name) for name in models}
-    return bulk.selects_to_arrow(session.connection(), queries, expected_rows={
-        name: int(counts.get(name, 0)) for name in models})
+@dataclass(frozen=True)
+class Previous:
+    """What the previous refresh stored for one model: its stage rows (prev_id,
+    customer_id, prev_code, prev_rank: int64 columns, in no particular order), each
+    stage as a code into ``names``."""
+
+    rows: pa.Table
+    names: list[str]
+
+
+def _previous(session: Session, models: list[str]) -> dict[str, Previous]:
+    """Each model's stored stage rows as integers (not the names, nor the evidence),
+    read before this refresh writes (:func:`kithkin.database.bulk.select_integers`).
+
+    A stage is read as its position among the stages the model's refreshes counted
+    (``stage_count``, a few rows), which covers every stored row; a stage name outside
+    them (a store edited by hand) is read by name for those rows alone."""
+    conn = session.connection()
+    found = {}
+    for name in models:
+        names = sorted(session.execute(select(StageCount.stage).distinct().where(
+            StageCount.model == name)).scalars())
+        code = case({stage: n for n, stage in enumerate(names)}, value=STAGES.c.stage,
+                    else_=-1) if names else literal(-1, Integer())
+        rows = bulk.select_integers(conn, select(
+            STAGES.c.id.label("prev_id"), STAGES.c.customer_id, code.label("prev_code"),
+            STAGES.c.rank.label("prev_rank")).where(STAGES.c.model == name))
+        codes = rows.column("prev_code").to_numpy()
+        if (codes < 0).any():
+            others: dict[int, str] = dict(session.execute(select(STAGES.c.id, STAGES.c.stage).where(
+                STAGES.c.model == name, STAGES.c.stage.not_in(names))).tuples().all())
+            added = sorted(set(others.values()))
+            coded = {row_id: len(names) + added.index(stage)
+                     for row_id, stage in others.items()}
+            ids = rows.column("prev_id").to_numpy()
+            codes = np.array([coded[int(i)] if c < 0 else c for i, c in zip(
+                ids, codes, strict=True)], dtype=np.int64)
+            rows = rows.set_column(2, "prev_code", pa.array(codes))
+            names = [*names, *added]
+        found[name] = Previous(rows, names)
+    return found
 
 
 def _positions(keys: npt.NDArray[np.int64], stored: pa.ChunkedArray | pa.Array
@@ -227,9 +262,12 @@ def _stale_rules(session: Session, model: StageModel, previous: pa.Table,
 
 
 def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
-                  assigned: pd.DataFrame, previous: pa.Table, frame: pd.DataFrame,
-                  as_of: date, *, prospects: int) -> ModelRefreshSummary:
-    """Record moves (with evidence) and bring the model's current stages up to date.
+                  assigned: pd.DataFrame, stored: Previous, frame: pd.DataFrame,
+                  as_of: date, *, prospects: int) -> StagePlan:
+    """Work out the moves (with evidence) and the model's current stage rows, and queue
+    their writes on ``writes``; nothing is written here (reads only), so this runs
+    before the refresh may write (see :func:`refresh`'s ``ready``); the returned plan
+    makes the other writes (:meth:`StagePlan.write`) before ``writes`` is applied.
 
     A customer assessed for the first time gets a current row that records the first
     assignment (no history row: the history holds real moves only); a customer who
@@ -244,12 +282,11 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
     a stored stage the model no longer has by its name."""
     customers = assigned["customer_id"].to_numpy(dtype=np.int64)
     ranks = assigned["rank"].to_numpy().astype(np.int64)
+    stored_names, previous = stored.names, stored.rows
     at = _positions(customers, previous.column("customer_id"))
     is_new = at < 0
     # the stored stage of each customer as an index into `stored_names`
-    encoded = previous.column("prev_stage").combine_chunks().dictionary_encode()
-    stored_names = [str(name) for name in encoded.dictionary.to_pylist()]
-    stored_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+    stored_codes = np.asarray(previous.column("prev_code").to_numpy(), dtype=np.intp)
     position = {name: n for n, name in enumerate(model.stage_names)}
     # stored stage -> its position in the model now (-1: gone from the model)
     stored_position = np.array([position.get(name, -1) for name in stored_names] or [-1],
@@ -310,22 +347,36 @@ def _store_stages(session: Session, writes: bulk.Plan, model: StageModel,
         "id": pa.array(stored_ids[at[restated_rows]])}), constants={"as_of": as_of})
     kept = np.zeros(previous.num_rows, dtype=bool)
     kept[at[~is_new]] = True
-    gone = pd.Series(stored_ids[~kept])
-    _keep_first_assignments(session, gone)
-    bulk.delete_by_id(session.connection(), STAGES, gone)
 
     counted = np.bincount(ranks, minlength=len(model.stages))
     distribution = {stage.name: int(counted[stage.rank]) for stage in model.stages}
     distribution[model.stages[0].name] += prospects
-    session.execute(delete(StageCount).where(StageCount.as_of == as_of,
-                                             StageCount.model == model.name))
     writes.append(COUNTS, pd.DataFrame([
         {"as_of": as_of, "model": model.name, "stage": stage.name,
          "rank": stage.rank, "customers": distribution[stage.name]}
         for stage in model.stages]))
-    return ModelRefreshSummary(model=model.name, distribution=distribution,
-                               new=int(is_new.sum()), moved_up=int((direction == "up").sum()),
-                               moved_down=int((direction == "down").sum()))
+    return StagePlan(model.name, as_of, pd.Series(stored_ids[~kept]), ModelRefreshSummary(
+        model=model.name, distribution=distribution, new=int(is_new.sum()),
+        moved_up=int((direction == "up").sum()), moved_down=int((direction == "down").sum())))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One model's stage rows worked out (:func:`_store_stages`): the writes queued on
+    the plan, and those made by :meth:`write` before it is applied."""
+
+    model: str
+    as_of: date
+    gone: pd.Series  # ids of the stored rows of customers no longer assessed
+    summary: ModelRefreshSummary
+
+    def write(self, session: Session) -> None:
+        """Delete the rows of customers no longer assessed (their first assignments
+        kept in the history) and this as-of's stage counts, which the plan rewrites."""
+        _keep_first_assignments(session, self.gone)
+        bulk.delete_by_id(session.connection(), STAGES, self.gone)
+        session.execute(delete(StageCount).where(StageCount.as_of == self.as_of,
+                                                 StageCount.model == self.model))
 
 
 def _keep_first_assignments(session: Session, ids: pd.Series) -> None:

@@ -8,7 +8,8 @@ a SQLAlchemy :class:`~sqlalchemy.Table`, never SQL text:
   :func:`insert_new` inserts the rows whose unique key is not stored yet,
   :func:`update_by_id` / :func:`delete_by_id` change rows by primary key,
   :func:`replace_block` swaps every row matching some column values atomically,
-  :func:`select_to_arrow` reads a ``select`` into Arrow, :func:`staged` lands rows
+  :func:`select_to_arrow` reads a ``select`` into Arrow (:func:`select_integers` one
+  of integer columns, unordered), :func:`staged` lands rows
   where the caller's own statements can join them with stored ones, and
   :func:`unstored` says which rows' unique key is not stored yet;
 - :func:`stage_ahead` starts landing the columns of a coming block that are already
@@ -64,7 +65,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.types import TypeEngine
 
 from kithkin.database import adbc
-from kithkin.database.bulk import postgresql, sqlite
+from kithkin.database.bulk import packed, postgresql, sqlite
 from kithkin.database.bulk.columns import (
     UTC_TIMESTAMP,
     arrow_schema,
@@ -94,6 +95,7 @@ __all__ = [
     "insert_new",
     "prepare_batch",
     "replace_block",
+    "select_integers",
     "select_to_arrow",
     "selects_to_arrow",
     "stage_ahead",
@@ -646,6 +648,24 @@ def selects_to_arrow(conn: Connection, queries: Mapping[str, Select[Any]], *,
     return {name: tables[name] for name in queries}
 
 
+def select_integers(conn: Connection, query: Select[Any]) -> pa.Table:
+    """The rows of ``query``, whose columns are all integers, as int64 Arrow columns in
+    no particular order (a row's values stay together).
+
+    For reading a large set of keys and codes: SQLite aggregates each column into one
+    JSON array, parsed in C in this process (:mod:`.packed`: no child process, and it
+    sees this transaction's own writes); elsewhere, or where SQLite lacks its JSON
+    functions, it is :func:`select_to_arrow`."""
+    names = [column.name for column in query.selected_columns]
+    wrong = [column.name for column in query.selected_columns
+             if arrow_type_of(column.type) != pa.int64()]
+    if wrong:
+        raise ValidationError(f"select_integers: not integer columns: {', '.join(wrong)}")
+    if conn.dialect.name == "sqlite" and packed.available(sqlite.raw_connection(conn)):
+        return packed.read(conn, query, names)
+    return select_to_arrow(conn, query)
+
+
 # --- queued writes -----------------------------------------------------------------------
 
 
@@ -677,9 +697,12 @@ class _Step:
         """Each column's value read from the stage ``schema.name``: a constant bound
         once, an encoded column looked up from its code."""
         landed = self.staged()
-        stage = Table(name, MetaData(), *(
+        return self.values(Table(name, MetaData(), *(
             Column(n, BigInteger() if pa.types.is_dictionary(self.rows.column(n).type)
-                   else self.table.c[n].type) for n in landed.column_names), schema=schema)
+                   else self.table.c[n].type) for n in landed.column_names), schema=schema))
+
+    def values(self, stage: FromClause) -> dict[str, Any]:
+        """Each column's value read from ``stage`` (the :meth:`staged` columns)."""
         values: dict[str, Any] = {}
         for n, column in zip(self.rows.column_names, self.rows.columns, strict=True):
             sql_type = self.table.c[n].type
@@ -712,6 +735,7 @@ class Plan:
     steps: list[_Step] = field(default_factory=list)
     pending: list[tuple[adbc.Pending, list[int]]] = field(default_factory=list)
     unstaged: int = 0  # steps before this one went through stage()
+    packs: dict[int, packed.Packed | None] = field(default_factory=dict)  # by step
 
     def _queue(self, kind: str, table: Table, rows: Rows,
                constants: Mapping[str, Any] | None, key: Sequence[str] = ()) -> None:
@@ -748,12 +772,20 @@ class Plan:
         self._queue("sync", table, rows, constants, key)
 
     def stage(self) -> None:
-        """Start staging the large steps queued since the last call."""
+        """Start staging the large steps queued since the last call; on SQLite an
+        append or update of integer columns alone (keys and codes) is packed instead,
+        to be bound to its statement (:mod:`.packed`: no child process, no file)."""
         numbers = [n for n in range(self.unstaged, len(self.steps))
                    if self.steps[n].rows.num_rows >= adbc.MIN_ROWS]
         self.unstaged = len(self.steps)
         if not numbers or self.conn.dialect.name != "sqlite":
             return
+        if packed.available(sqlite.raw_connection(self.conn)):
+            for n in [n for n in numbers if self.steps[n].kind in ("append", "update")]:
+                self.packs[n] = packed.pack(self.steps[n].staged())
+            numbers = [n for n in numbers if self.packs.get(n) is None]
+            if not numbers:
+                return
         pending = sqlite.start(self.conn, {f"w{n}": self.steps[n].staged() for n in numbers})
         if pending is not None:
             self.pending.append((pending, numbers))
@@ -763,6 +795,7 @@ class Plan:
         for pending, _ in self.pending:
             pending.cancel()
         self.pending.clear()
+        self.packs.clear()
 
     def apply(self) -> None:
         self.stage()
@@ -776,10 +809,15 @@ class Plan:
                 raise
             if schema is not None:
                 located.update((n, self.steps[n].source(schema, f"w{n}")) for n in numbers)
-        with sqlite.page_cache(self.conn) if located else nullcontext():
+        with sqlite.page_cache(self.conn) if located or self.packs else nullcontext():
             for n, step in enumerate(self.steps):
                 values = located.get(n)
-                if step.kind == "sync":
+                rows = self.packs.get(n)
+                if rows is not None:
+                    for source in rows.sources():
+                        (_insert_values if step.kind == "append" else _update_values)(
+                            self.conn, step.table, step.values(source))
+                elif step.kind == "sync":
                     _sync(self.conn, step, values)
                 elif values is not None and step.kind == "append":
                     _insert_values(self.conn, step.table, values)
@@ -795,6 +833,7 @@ class Plan:
                 else:
                     update_by_id(self.conn, step.table, step.plain())
         self.steps.clear()
+        self.packs.clear()
         self.unstaged = 0
 
 
