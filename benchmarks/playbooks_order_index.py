@@ -12,6 +12,7 @@ benchmarks/results/playbooks_order_index.md. Wrap in ``flock /tmp/kithkin-bench.
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 import sys
 import time
@@ -31,7 +32,8 @@ def main() -> None:
     from kithkin.playbooks import triggers
     from kithkin.playbooks.workspace import active_playbooks, load_config
 
-    name = "refresh-v2-1000000-10000000-7"
+    name = refresh_bench.cached_name(argparse.Namespace(
+        customers=1_000_000, transactions=10_000_000, seed=7))
     home = refresh_bench.DATA / f"playbooks-{name}-home"
     path = refresh_bench.DATA / f"playbooks-{name}-work.db"
     if not path.exists():

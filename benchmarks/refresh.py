@@ -199,8 +199,9 @@ def size_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cached_name(args: argparse.Namespace) -> str:
-    """The cached store of these sizes (the refresh and every step harness share it)."""
-    return f"refresh-v2-{args.customers}-{args.transactions}-{args.seed}"
+    """The cached store of these sizes (the refresh and every step harness share it); the
+    version changes with the schema, since a cached store is not migrated."""
+    return f"refresh-v3-{args.customers}-{args.transactions}-{args.seed}"
 
 
 def fresh_copy(args: argparse.Namespace, store: Path, home: Path, *,
