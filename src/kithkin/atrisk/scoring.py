@@ -68,7 +68,7 @@ def _align(signals: pd.DataFrame | None, ids: np.ndarray) -> pd.DataFrame:
     without a row): what a reindex of the frame by customer gives those columns, taken
     column by column as NumPy floats (a reindex of a million-row frame by a million ids,
     object column included, cost more than the score)."""
-    if signals is None:
+    if signals is None or len(signals) == 0:
         return pd.DataFrame({c: np.full(len(ids), np.nan) for c in DESIGN_SIGNALS})
     index = (pd.Index(signals["customer_id"]) if "customer_id" in signals
              else signals.index)
