@@ -5,7 +5,9 @@ does, runs the refresh's steps up to the models step once and keeps their output
 (pickled, with the store copy and the snapshot) under benchmarks/data/; ``time`` then
 runs ``score_and_assign`` and ``record_defections`` on them as the refresh does, twice
 (a first refresh, then the same as-of again, as the benchmark's warm run), and prints
-each step's seconds. Usage:
+each step's seconds and CPU seconds (``--write``: appended to
+benchmarks/results/atrisk_refresh_steps.md; run another version of the code with
+``PYTHONPATH=<its src>`` for a before/after). Usage:
 
     .venv/bin/python benchmarks/atrisk_refresh_steps.py prepare [--customers N ...]
     .venv/bin/python benchmarks/atrisk_refresh_steps.py time [--customers N ...]
@@ -16,8 +18,10 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import resource
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,9 +36,21 @@ import refresh as bench  # noqa: E402
 from kithkin.analytics import engine as analytics_engine  # noqa: E402
 from kithkin.analytics import fitting as models  # noqa: E402
 from kithkin.analytics import refresh  # noqa: E402
+from kithkin.analytics import service as metrics_service  # noqa: E402
 from kithkin.atrisk import pipeline as atrisk_pipeline  # noqa: E402
 from kithkin.config import Settings  # noqa: E402
 from kithkin.database.core import build_engine  # noqa: E402
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu() -> float:
+    """CPU seconds of this process (every thread: DuckDB's too) and its finished
+    children (the ADBC stages)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def paths(args: argparse.Namespace) -> tuple[Path, Path, Path, Path]:
@@ -82,25 +98,31 @@ def run_steps(args: argparse.Namespace) -> None:
     engine = build_engine(settings.resolved_database_url)
     source = analytics_engine.open_duckdb(settings.snapshot_dir)
     out = []
+    before = load()
     try:
         for label in ("cold", "warm"):
             result = refresh.RefreshResult(as_of=bench.AS_OF, engine="duckdb")
             result.model_params = dict(data["fitted"].params)  # as the models step leaves it
-            started = time.perf_counter()
+            # the refresh's at_risk step: the block combined, its first columns staged
+            # ahead (discarded here: the store step is not timed), scored and assigned
+            started, used = time.perf_counter(), cpu()
             block = refresh.combine(data["features"], data["summary"],
                                     data["fitted"].predictions)
+            ahead = metrics_service.stage_ahead(engine=engine, as_of=bench.AS_OF,
+                                                metrics=block)
             block = refresh.score_and_assign(
                 engine=engine, settings=settings, source=source, as_of=bench.AS_OF,
                 options=data["options"], summary=data["summary"], block=block,
                 choice=data["choice"], full=data["full"], result=result)
             changes = block.attrs.pop("changes")
-            at_risk = time.perf_counter() - started
-            started = time.perf_counter()
+            at_risk, at_risk_cpu = time.perf_counter() - started, cpu() - used
+            ahead.discard()
+            started, used = time.perf_counter(), cpu()
             refresh.record_defections(engine=engine, settings=settings, result=result,
                                       block=block, changes=changes)
-            defection = time.perf_counter() - started
-            out.append(f"{label}: at_risk {at_risk:.2f} s, defection {defection:.2f} s; "
-                       f"{result.defection}")
+            defection, defection_cpu = time.perf_counter() - started, cpu() - used
+            out.append(f"| {label} | {at_risk:.2f} | {at_risk_cpu:.2f} | {defection:.2f} | "
+                       f"{defection_cpu:.2f} | {load()} | {result.defection} |")
             print(out[-1], flush=True)
             if args.dump:
                 block.to_pickle(f"{args.dump}-{label}-block.pickle")
@@ -119,7 +141,25 @@ def run_steps(args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
         work.unlink()
-    print(f"load average {os.getloadavg()}")
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                            capture_output=True, text=True, check=False).stdout.strip()
+    lines = [f"## {args.label}", "", f"- code: {commit} (kithkin from "
+             f"{Path(refresh.__file__).parents[2]}); load average before: {before}", "",
+             "| run | at_risk s | at_risk CPU s | defection s | defection CPU s | "
+             "load average after | defection |", "|---|---:|---:|---:|---:|---|---|", *out]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        path = bench.RESULTS / "atrisk_refresh_steps.md"
+        header = "" if path.exists() else (
+            "# The refresh's at_risk and defection steps alone "
+            "(benchmarks/atrisk_refresh_steps.py)\n\n"
+            f"Store: benchmarks/refresh.py's {args.customers:,} customers, "
+            f"{args.transactions:,} orders, as of {bench.AS_OF}; at_risk is the refresh's "
+            "step (block combined, first columns staged ahead, score, stages); CPU: this "
+            "process (all its threads) and its finished children.\n\n")
+        with path.open("a") as handle:
+            handle.write(header + text + "\n")
 
 
 def main() -> None:
@@ -127,6 +167,9 @@ def main() -> None:
     parser.add_argument("action", choices=("prepare", "time"))
     bench.size_arguments(parser)
     parser.add_argument("--dump", default="", help="pickle the outputs under this prefix")
+    parser.add_argument("--label", default="run")
+    parser.add_argument("--write", action="store_true",
+                        help="append the figures to benchmarks/results/atrisk_refresh_steps.md")
     args = parser.parse_args()
     (prepare if args.action == "prepare" else run_steps)(args)
 

@@ -18,6 +18,16 @@ ledger. Usage:
     flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/loyalty_steps.py prepare
     flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/loyalty_steps.py time \
         [--label NAME] [--profile]
+    flock /tmp/kithkin-bench.lock .venv/bin/python benchmarks/loyalty_steps.py inserts
+
+``inserts`` times what the cold grant's insert costs and why: the earn and bonus entries
+a first grant lands (computed on the prepared snapshot as the grant does) are put in a
+temporary table of a copy of the prepared store, then inserted into the ledger as the
+grant's plan does (``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, the customer/time
+index deferred, a 1 GiB page cache) in variants: as the schema is; foreign keys not
+enforced; a compact integer source key (a copy of the table with ``INTEGER UNIQUE``
+instead of the text key); rows in order id order instead of key order. SQLite's CPU
+seconds of each (this process: the statements run in it).
 """
 
 from __future__ import annotations
@@ -150,9 +160,118 @@ def run_steps(args: argparse.Namespace) -> None:
             handle.write(header + text + "\n")
 
 
+INSERT_VARIANTS = {
+    "as the schema is (foreign keys on, text key, key order)": {},
+    "foreign keys not enforced": {"foreign_keys": False},
+    "integer source key (order id * 2 + bonus)": {"integer_key": True},
+    "integer source key, foreign keys not enforced": {"integer_key": True,
+                                                       "foreign_keys": False},
+    "rows in order id order": {"order": "transaction_id, kind"},
+}
+ENTRY_COLUMNS = ("customer_id, kind, points, source_key, transaction_id, occurred_at, "
+                 "reason, user_id, created_at")
+
+
+def insert_variant(args: argparse.Namespace, entries: Path, *, foreign_keys: bool = True,
+                   integer_key: bool = False, order: str = "source_key") -> tuple[int, float]:
+    """One insert of the staged entries into a fresh copy of the prepared store; returns
+    (rows, CPU seconds of the statement and its commit)."""
+    _, store, _ = paths(args)
+    work = store.with_name(store.stem + "-inserts.db")
+    remove(work)
+    shutil.copyfile(store, work)
+    try:
+        conn = sqlite3.connect(work, isolation_level=None)
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -1048576")  # the plan's bulk page cache
+        conn.execute(f"ATTACH '{entries}' AS e")
+        conn.execute(f"CREATE TEMP TABLE stage AS SELECT {ENTRY_COLUMNS} FROM e.entries "
+                     f"ORDER BY {order}")
+        conn.execute("DETACH e")
+        conn.execute("DROP INDEX ix_loyalty_entry_customer_time")  # deferred by the grant
+        target, columns = "loyalty_entry", ENTRY_COLUMNS
+        select_list = ENTRY_COLUMNS
+        if integer_key:
+            conn.execute(
+                "CREATE TABLE entry_int (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL "
+                "REFERENCES customer (id) ON DELETE CASCADE, kind VARCHAR(16) NOT NULL, "
+                "points BIGINT NOT NULL, source_key INTEGER NOT NULL UNIQUE, transaction_id "
+                "INTEGER REFERENCES \"transaction\" (id) ON DELETE SET NULL, occurred_at "
+                "DATETIME NOT NULL, reason VARCHAR(400), user_id INTEGER REFERENCES "
+                "staff_user (id) ON DELETE SET NULL, created_at DATETIME NOT NULL)")
+            target = "entry_int"
+            select_list = ENTRY_COLUMNS.replace(
+                "source_key", "transaction_id * 2 + (kind = 'bonus')")
+        rows = conn.execute("SELECT count(*) FROM stage").fetchone()[0]
+        used = time.process_time()
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO {target} ({columns}) SELECT {select_list} FROM stage "
+                     "WHERE true ON CONFLICT DO NOTHING")
+        conn.execute("COMMIT")
+        used = time.process_time() - used
+        conn.close()
+    finally:
+        remove(work)
+    return rows, used
+
+
+def inserts(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+    from datetime import time as day_time
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kithkin.loyalty import earning, ledger
+    from kithkin.loyalty import programme as loyalty_programme
+
+    _, store, home = paths(args)
+    settings = Settings(home=home, database_url=f"sqlite:///{store}")
+    programme = loyalty_programme.load(home)
+    until = datetime.combine(bench.AS_OF, day_time.max, tzinfo=UTC)
+    source = analytics_engine.open_duckdb(settings.snapshot_dir)
+    computed = earning.entries(source, programme, until=until,
+                               earliest=ledger.cutoff(programme, bench.AS_OF))
+    kinds = pa.array(list(earning.PREFIX), pa.string())
+    prefixes = pa.array(list(earning.PREFIX.values()), pa.string()).take(
+        pc.index_in(computed["kind"], value_set=kinds))
+    keyed = computed.append_column("source_key", pc.binary_join_element_wise(
+        prefixes, pc.cast(computed["transaction_id"], pa.string()), ""))
+    entries = store.with_name(store.stem + "-entries.db")
+    remove(entries)
+    with sqlite3.connect(entries) as conn:
+        conn.execute("CREATE TABLE entries (customer_id INTEGER, kind TEXT, points INTEGER, "
+                     "source_key TEXT, transaction_id INTEGER, occurred_at TEXT, reason TEXT,"
+                     " user_id INTEGER, created_at TEXT)")
+        stamps = pc.strftime(keyed["occurred_at"], format="%Y-%m-%d %H:%M:%S.%f").to_pylist()
+        conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, "
+                         "'2024-06-30 00:00:00.000000')", zip(
+            keyed["customer_id"].to_pylist(), keyed["kind"].to_pylist(),
+            keyed["points"].to_pylist(), keyed["source_key"].to_pylist(),
+            keyed["transaction_id"].to_pylist(), stamps, strict=True))
+    lines = [f"## inserts: where the cold grant's insert goes ({args.label})", "",
+             f"- load average before: {load()}", "",
+             "| variant | rows | SQLite CPU seconds |", "|---|---:|---:|"]
+    try:
+        for name, options in INSERT_VARIANTS.items():
+            rows, used = insert_variant(args, entries, **options)  # type: ignore[arg-type]
+            lines.append(f"| {name} | {rows:,} | {used:.2f} |")
+            print(lines[-1], flush=True)
+    finally:
+        remove(entries)
+    lines.append(f"\n- load average after: {load()}")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        with (bench.RESULTS / "loyalty_steps.md").open("a") as handle:
+            handle.write(text + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("prepare", "time"))
+    parser.add_argument("action", choices=("prepare", "time", "inserts"))
     bench.size_arguments(parser)
     parser.add_argument("--members", type=float, default=0.3)
     parser.add_argument("--change", type=float, default=0.02)
@@ -163,7 +282,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true",
                         help="append the figures to benchmarks/results/loyalty_steps.md")
     args = parser.parse_args()
-    (prepare if args.action == "prepare" else run_steps)(args)
+    {"prepare": prepare, "time": run_steps, "inserts": inserts}[args.action](args)
 
 
 if __name__ == "__main__":

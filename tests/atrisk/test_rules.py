@@ -140,3 +140,19 @@ def test_stages_are_vectorised_without_python_loops_over_unchanged_rows() -> Non
     stages, changes = rules.assign(rows, NO_HISTORY, as_of=AS_OF, limits=LIMITS)
     assert len(stages) == n and set(stages["defection_stage"]) <= set(rules.STAGES)
     assert len(changes) == int((stages["defection_stage"] != rules.ACTIVE).sum())
+
+
+def test_evidence_lines_are_the_text_pandas_json_encoder_writes_for_each_record() -> None:
+    # the evidence is put together column by column; it must be byte for byte the
+    # records pandas writes, escapes, nulls and float rounding included
+    texts = np.array(["2024-01-01", "a/b", 'q"x', "\u00e9t\u00e9", None, "tab\tend",
+                      "back\\slash", "a,b", "{\"k\": 1}", "plain words (here)"], dtype=object)
+    n = len(texts)
+    part = pd.DataFrame({"text": texts, "number": np.linspace(-3.3, 1e7 / 3, n),
+                         "missing": np.where(np.arange(n) % 3 == 0, np.nan, 0.1234567891),
+                         "none": [None] * n, "count": np.arange(n),
+                         "constant": 2.0})
+    expected = part.to_json(orient="records", lines=True, double_precision=6)
+    assert rules._json_lines(part).to_pylist() == expected.rstrip("\n").split("\n")
+    assert [json.loads(line)["text"] for line in rules._json_lines(part).to_pylist()] \
+        == list(texts)

@@ -37,3 +37,18 @@ def test_a_sampled_training_set_is_the_same_in_any_row_order(
     assert first.score is not None and again.score is not None
     assert first.record["training_sample"] == 400
     np.testing.assert_array_equal(first.score, again.score)
+
+
+def test_signals_are_aligned_to_the_summary_as_a_reindex_by_customer_would() -> None:
+    ids = np.array([5, 3, 9, 1])
+    summary = pd.DataFrame({"customer_id": ids, "frequency": 1.0, "recency": 2.0, "T": 3.0})
+    signals = pd.DataFrame({"customer_id": [9, 5, 7], **{c: [1.0, 2.0, 3.0]
+                                                          for c in scoring.DESIGN_SIGNALS},
+                            "last_ended_kind": ["a", None, "b"]})
+    aligned = scoring.History.of(summary, signals, as_of_day=0).signals
+    expected = signals.set_index("customer_id").reindex(ids).reset_index(drop=True)
+    pd.testing.assert_frame_equal(aligned, expected[list(scoring.DESIGN_SIGNALS)])
+    # no signals at all (a store without interactions or memberships): all unknown
+    for empty in (signals.iloc[:0], None):
+        none = scoring.History.of(summary, empty, as_of_day=0).signals
+        assert none.shape == (4, len(scoring.DESIGN_SIGNALS)) and none.isna().all().all()

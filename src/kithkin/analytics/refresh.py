@@ -219,13 +219,20 @@ def score_and_assign(*, engine: Engine, settings: Settings,
                      result: RefreshResult) -> pd.DataFrame:
     """The at-risk score, value at risk and defection stage of every customer of the
     block; the stage changes ride along in ``block.attrs["changes"]``."""
-    signals = atrisk_pipeline.signals_frame(source, as_of=as_of)
+    scored = full is not None and bool(full.models) and len(summary) > 0
+    then = None
+    if scored and options.holdout_days > 0 and choice.fits.models:
+        # both dates' signals in one engine pass
+        signals, then = atrisk_pipeline.signals_frames(source, dates=[
+            as_of, calibration_end(as_of, options.holdout_days)])
+    else:
+        signals = atrisk_pipeline.signals_frame(source, as_of=as_of)
     block["at_risk"] = np.nan
-    if full is not None and full.models and len(summary):
+    if scored and full is not None:
         with one_blas_thread():
             at_risk, _ = atrisk_pipeline.assess(
                 source, as_of=as_of, holdout_days=options.holdout_days, summary=summary,
-                choice=choice, full=full, signals_now=signals)
+                choice=choice, full=full, signals_now=signals, signals_then=then)
         result.model_params["at_risk"] = at_risk.record
         if at_risk.score is not None:
             scores = pd.Series(at_risk.score, index=summary["customer_id"].to_numpy())

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -108,11 +109,30 @@ def signals_frame(source: analytics_engine.AnalyticsSource, *, as_of: date) -> p
     return analytics_engine.to_pandas(source, signals.compute(source, as_of=as_of))
 
 
+def signals_frames(source: analytics_engine.AnalyticsSource, *,
+                   dates: Sequence[date]) -> list[pd.DataFrame]:
+    """:func:`signals_frame` as of each of ``dates``, from one engine pass
+    (:func:`kithkin.atrisk.signals.compute_at`): the score reads the signals as of the
+    calibration end and as of the refresh date, and each pass costs a scan of both
+    tables and a query compilation."""
+    wide = analytics_engine.to_pandas(source, signals.compute_at(source, dates))
+    frames = []
+    for i in range(len(dates)):
+        seen = wide[f"seen_{i}"].to_numpy(dtype=bool)
+        frame = wide.loc[seen, ["customer_id", *(f"{c}_{i}" for c in signals.SIGNAL_COLUMNS)]]
+        frames.append(frame.set_axis(["customer_id", *signals.SIGNAL_COLUMNS], axis=1)
+                      .reset_index(drop=True))
+    return frames
+
+
 def assess(source: analytics_engine.AnalyticsSource, *, as_of: date, holdout_days: int,
            summary: pd.DataFrame, choice: ModelChoice, full: selection.Fitted,
-           signals_now: pd.DataFrame | None = None) -> tuple[AtRisk, pd.DataFrame]:
+           signals_now: pd.DataFrame | None = None,
+           signals_then: pd.DataFrame | None = None) -> tuple[AtRisk, pd.DataFrame]:
     """The at-risk score of every customer of ``summary`` (same order), and the signals
-    as of ``as_of`` (the defection rules read the membership ends from them)."""
+    as of ``as_of`` (the defection rules read the membership ends from them).
+    ``signals_then``: the signals as of the calibration end, when the caller has them
+    (:func:`signals_frames`)."""
     now_signals = signals_now if signals_now is not None else signals_frame(source,
                                                                             as_of=as_of)
     now = History.of(summary, now_signals, as_of_day=day_of(as_of))
@@ -120,7 +140,9 @@ def assess(source: analytics_engine.AnalyticsSource, *, as_of: date, holdout_day
         return AtRisk(None, {"error": "no calibration fits (see the model choice)"}), \
             now_signals
     cal_end = calibration_end(as_of, holdout_days)
-    then = History.of(choice.split, signals_frame(source, as_of=cal_end),
+    then_signals = signals_then if signals_then is not None else signals_frame(
+        source, as_of=cal_end)
+    then = History.of(choice.split, then_signals,
                       as_of_day=day_of(cal_end), suffix="_cal")
     label = (choice.split["frequency_holdout"].to_numpy(dtype=float) == 0).astype(float)
     result = train_and_score(then=then, label_no_purchase=label, then_fits=choice.fits,

@@ -219,12 +219,59 @@ def _evidence(rule: np.ndarray, *, silence: np.ndarray, pace: np.ndarray, own: n
             part["threshold"] = limits.at_risk_threshold
         elif name in ("purchase_after_defection", "purchase"):
             part["previous_since"] = _iso_days(since_before[where])
-        text = part.to_json(orient="records", lines=True, double_precision=6)
-        # one line per row, split by Arrow: no Python string per change
-        texts.append(pc.split_pattern(pa.array([text.rstrip("\n")]), "\n").flatten())
+        texts.append(_json_lines(part))
         rows.append(where)
     if not texts:
         return pd.Series([], dtype=object)
     order = np.argsort(np.concatenate(rows), kind="stable")
     evidence = pa.concat_arrays(texts).take(pa.array(order))
     return pd.Series(pd.arrays.ArrowExtensionArray(evidence))
+
+
+def _encoded(values: pd.Series) -> pa.Array:
+    """Each value of ``values`` as pandas' JSON encoder writes it in a record
+    (``to_json(double_precision=6)``): a numeric column encoded whole and split at its
+    commas; any other column one distinct value at a time (a text may hold a comma)."""
+    if values.empty:
+        return pa.array([], type=pa.string())
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+            values.dtype):
+        text = values.to_json(orient="values", double_precision=6)
+        return pc.split_pattern(pa.array([text[1:-1]]), ",").flatten()
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    indices = pa.array(codes, mask=codes < 0, type=pa.int64())
+    return pc.fill_null(_json_texts(np.asarray(uniques, dtype=object)).take(indices), "null")
+
+
+_PLAIN = r"^[A-Za-z0-9 _.:,;()+=\-]*$"  # texts the encoder writes as they are, quoted
+
+
+def _json_texts(values: np.ndarray) -> pa.Array:
+    """pandas' JSON text of each distinct value: a plain text (dates, names) quoted by
+    Arrow, anything else (escapes, non-text values) by the encoder itself."""
+    if values.size == 0:
+        return pa.array([""], type=pa.string())
+    texts = [v if isinstance(v, str) else None for v in values]
+    words = pa.array(texts, type=pa.string())
+    plain = pc.fill_null(pc.match_substring_regex(words, _PLAIN), False).to_numpy(
+        zero_copy_only=False)
+    quoted = pc.binary_join_element_wise(pa.scalar('"'), words, pa.scalar('"'), "")
+    out = quoted.to_numpy(zero_copy_only=False).astype(object)
+    for i in np.flatnonzero(~plain):
+        out[i] = pd.Series([values[i]], dtype=object).to_json(orient="values")[1:-1]
+    return pa.array(out, type=pa.string())
+
+
+def _json_lines(part: pd.DataFrame) -> pa.Array:
+    """One JSON object per row of ``part`` (keys: its columns), the text pandas'
+    ``to_json(orient="records", lines=True, double_precision=6)`` gives each row, put
+    together by Arrow column by column: the encoder's one-text-for-all-rows and its
+    split into lines cost more than the rest of the defection step."""
+    pieces: list[pa.Array | pa.Scalar] = []
+    for i, name in enumerate(part.columns):
+        key = pd.Series([str(name)], dtype=object).to_json(orient="values")[1:-1]
+        pieces.append(pa.scalar(("{" if i == 0 else ",") + key + ":"))
+        pieces.append(_encoded(part[name]))
+    pieces.append(pa.scalar("}"))
+    joined: pa.Array = pc.binary_join_element_wise(*pieces, "")
+    return joined

@@ -21,8 +21,7 @@ from scipy import special
 
 from kithkin.atrisk import logistic
 from kithkin.atrisk.selection import CANDIDATES, Fitted
-from kithkin.atrisk.signals import SIGNAL_COLUMNS
-from kithkin.errors import KithkinError
+from kithkin.errors import KithkinError, ValidationError
 
 MIN_TRAINING = 50  # fewer calibration customers: no score (unknown, not a guess)
 # Training rows: a seeded sample beyond this (two dozen coefficients need far fewer
@@ -38,7 +37,7 @@ class History:
     x: np.ndarray
     tx: np.ndarray
     age: np.ndarray
-    signals: pd.DataFrame  # SIGNAL_COLUMNS, one row per customer in the same order
+    signals: pd.DataFrame  # DESIGN_SIGNALS, one row per customer in the same order
     as_of_day: int
 
     @classmethod
@@ -59,11 +58,30 @@ class History:
                        .reset_index(drop=True), as_of_day=self.as_of_day)
 
 
+# the signals the design reads (numbers; NaN where a customer has none)
+DESIGN_SIGNALS = ("complaints", "complaints_recent", "satisfaction", "active_memberships",
+                  "ended_memberships", "last_membership_end_day")
+
+
 def _align(signals: pd.DataFrame | None, ids: np.ndarray) -> pd.DataFrame:
-    empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in SIGNAL_COLUMNS})
-    frame = empty if signals is None else signals
-    indexed = frame.set_index("customer_id") if "customer_id" in frame else frame
-    return indexed.reindex(ids).reset_index(drop=True)
+    """The design's signals of customers ``ids``, in that order (NaN for a customer
+    without a row): what a reindex of the frame by customer gives those columns, taken
+    column by column as NumPy floats (a reindex of a million-row frame by a million ids,
+    object column included, cost more than the score)."""
+    if signals is None or len(signals) == 0:
+        return pd.DataFrame({c: np.full(len(ids), np.nan) for c in DESIGN_SIGNALS})
+    index = (pd.Index(signals["customer_id"]) if "customer_id" in signals
+             else signals.index)
+    if not index.is_unique:
+        raise ValidationError("the signals hold more than one row for a customer")
+    where = index.get_indexer(ids)
+    missing = where < 0
+    columns = {}
+    for name in DESIGN_SIGNALS:
+        values = signals[name].to_numpy(dtype=float).take(where)
+        values[missing] = np.nan
+        columns[name] = values
+    return pd.DataFrame(columns)
 
 
 def model_signals(fits: Fitted, history: History, horizon: float) -> dict[str, np.ndarray]:
@@ -80,6 +98,13 @@ def model_signals(fits: Fitted, history: History, horizon: float) -> dict[str, n
 
 def design(history: History, models: dict[str, np.ndarray]) -> tuple[np.ndarray, tuple[str, ...]]:
     """The feature matrix (see the module docstring) and its column names."""
+    columns = design_columns(history, models)
+    names = tuple(columns)
+    return np.column_stack([columns[n] for n in names]), names
+
+
+def design_columns(history: History, models: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The feature matrix's columns by name, in its order (:func:`design`)."""
     x, tx, age = history.x, history.tx, history.age
     silence = np.maximum(age - tx, 0.0)
     repeat = x > 0
@@ -116,8 +141,7 @@ def design(history: History, models: dict[str, np.ndarray]) -> tuple[np.ndarray,
         "log_days_since_membership_end": np.where(
             lapsed, np.log1p(np.maximum(history.as_of_day - end_day, 0.0)), 0.0),
     })
-    names = tuple(columns)
-    return np.column_stack([columns[n] for n in names]), names
+    return columns
 
 
 @dataclass
@@ -157,8 +181,8 @@ def train_and_score(*, then: History, label_no_purchase: np.ndarray, then_fits: 
     except KithkinError as exc:
         record["error"] = str(exc)
         return AtRisk(None, record)
-    X_now, _ = design(now, model_signals(now_fits, now, horizon))
-    score = fitted.predict(X_now)
+    score = fitted.predict_columns(design_columns(now, model_signals(now_fits, now,
+                                                                     horizon)))
     record.update(fitted.record())
     record["mean_score"] = round(float(score.mean()), 4) if score.size else None
     return AtRisk(score, record)

@@ -9,6 +9,7 @@ strongest evidence there is, a cancelled contract or an ended subscription.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
@@ -73,3 +74,62 @@ def compute(source: AnalyticsSource, *, as_of: date) -> ibis.Table:
         last_membership_end_day=member.last_membership_end_day,
         last_ended_kind=member.last_ended_kind,
     )
+
+
+def compute_at(source: AnalyticsSource, dates: Sequence[date]) -> ibis.Table:
+    """:func:`compute` as of each of ``dates`` in one pass over the interactions and
+    memberships (the at-risk score reads them as of the calibration end and as of the
+    refresh date): column ``<name>_<i>`` is ``<name>`` as of ``dates[i]``, and ``seen_<i>``
+    says whether :func:`compute` as of that date has a row for the customer (one
+    interaction or membership started by then). The same rules, each event counted for
+    the dates it falls on or before."""
+    if not dates:
+        raise ValueError("compute_at needs at least one date")
+    last = max(dates)
+    events = source.interactions
+    events = events.filter(before_end_of(events.occurred_at, last),
+                           events.customer_id.notnull())
+    events = events.mutate(day=day_number(events.occurred_at),
+                           norm=_normalised_score(events.score_scale, events.score))
+    complaint = events.kind == "complaint"
+    inter: dict[str, ir.Value] = {}
+    for i, day in enumerate(dates):
+        end = day_of(day)
+        seen = before_end_of(events.occurred_at, day)
+        inter[f"i_seen_{i}"] = seen.sum().cast("int64")
+        inter[f"complaints_{i}"] = (complaint & seen).sum().cast("int64")
+        inter[f"complaints_recent_{i}"] = (complaint & seen & (events.day > end - RECENT_DAYS)
+                                           ).sum().cast("int64")
+        inter[f"satisfaction_{i}"] = ibis.ifelse(seen & (events.day > end - 365), events.norm,
+                                                 ibis.null("float64")).mean().cast("float64")
+    inter_table = events.group_by("customer_id").aggregate(**inter)
+    rows = source.memberships
+    rows = rows.filter(rows.customer_id.notnull(), before_end_of(rows.started_at, last))
+    member: dict[str, ir.Value] = {}
+    for i, day in enumerate(dates):
+        started = before_end_of(rows.started_at, day)
+        ended = started & rows.ended_at.notnull() & before_end_of(rows.ended_at, day)
+        end_day = ibis.ifelse(ended, day_number(rows.ended_at), ibis.null("int64"))
+        member[f"m_seen_{i}"] = started.sum().cast("int64")
+        member[f"active_memberships_{i}"] = (started & ~ended).sum().cast("int64")
+        member[f"ended_memberships_{i}"] = ended.sum().cast("int64")
+        member[f"last_membership_end_day_{i}"] = end_day.max()
+        member[f"last_ended_kind_{i}"] = rows.kind.argmax(end_day)
+    member_table = rows.group_by("customer_id").aggregate(**member)
+    joined = inter_table.outer_join(member_table,
+                                    inter_table.customer_id == member_table.customer_id)
+    columns: dict[str, ir.Value] = {
+        "customer_id": ibis.coalesce(inter_table.customer_id, member_table.customer_id)}
+    for i in range(len(dates)):
+        columns[f"seen_{i}"] = (inter_table[f"i_seen_{i}"].fill_null(0)
+                                + member_table[f"m_seen_{i}"].fill_null(0)) > 0
+        columns.update({
+            f"complaints_{i}": inter_table[f"complaints_{i}"].fill_null(0),
+            f"complaints_recent_{i}": inter_table[f"complaints_recent_{i}"].fill_null(0),
+            f"satisfaction_{i}": inter_table[f"satisfaction_{i}"],
+            f"active_memberships_{i}": member_table[f"active_memberships_{i}"].fill_null(0),
+            f"ended_memberships_{i}": member_table[f"ended_memberships_{i}"].fill_null(0),
+            f"last_membership_end_day_{i}": member_table[f"last_membership_end_day_{i}"],
+            f"last_ended_kind_{i}": member_table[f"last_ended_kind_{i}"],
+        })
+    return joined.select(**columns)

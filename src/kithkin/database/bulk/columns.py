@@ -107,7 +107,7 @@ def _series_to_arrow(values: pd.Series, column: Column[Any] | None) -> pa.Array:
 def _to_arrow(table: Table, data: pa.Table | pd.DataFrame) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
-    frame = data.reset_index(drop=True)
+    frame = data  # only its columns are read (a reset index would copy them all)
     names = [str(name) for name in frame.columns]
     return pa.Table.from_arrays([_series_to_arrow(series, table.c.get(name)) for name, (
         _, series) in zip(names, frame.items(), strict=True)], names=names)
