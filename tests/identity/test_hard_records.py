@@ -187,6 +187,15 @@ def _place(address: str | None, postcode: str | None, city: str | None) -> dict[
      "Same city, other address, no postcode on one side"),
     (_place("12 oak st", "73484", "denver"), _place("12 oak st", "73844", "denver"),
      "Similar address, postcode one edit apart"),
+    # Town, postcode and state all mistyped (FEBRL): still a similar address.
+    (_place("1 hopegood place", "2550", "bonython"), _place("1 hopegoodplace", "3175",
+                                                            "mill park"),
+     "Similar address, other town and postcode"),
+    ({**_place("86 bussau close", "4005", "klemzog"), "address2": "nort h arm"},
+     {**_place("86 north arm", "4050", "klemsig"), "address2": "bussau close"},
+     "Address lines swapped"),
+    (_place("1 hopegood place", "2550", "bonython"), _place("7 mill road", "3175", "kew"),
+     "All other comparisons"),
 ])
 def test_location_levels_do_not_read_a_missing_field_as_a_disagreement(
         left: dict[str, Any], right: dict[str, Any], label: str) -> None:

@@ -189,14 +189,23 @@ def email_comparison() -> cl.CustomComparison:
     )
 
 
-def location_comparison() -> cl.CustomComparison:
+def location_comparison(engine: AnalyticsEngine = "duckdb") -> cl.CustomComparison:
     """Address, postcode and city as one comparison.
 
     They move together (a move changes all three; a household shares all three), so
     comparing them separately would count one fact three times. Postcodes one edit apart
     (a typo or two swapped digits) and cities within Jaro-Winkler 0.9 keep part of the
-    evidence: registers mistype them as often as names.
+    evidence: registers mistype them as often as names. Registers also swap the two
+    address lines and mistype town, postcode and state together (FEBRL): a similar
+    address there is still evidence, weaker than in one town.
     """
+    jaro_winkler = "jaro_winkler" if engine == "pyspark" else "jaro_winkler_similarity"
+
+    def street(side: str) -> str:  # the first line without its house number
+        return f"regexp_replace(\"address_{side}\", '^[0-9]+[a-z]? *', '')"
+
+    lines_swapped = " AND ".join(
+        f'{jaro_winkler}("address2_{a}", {street(b)}) >= 0.9' for a, b in (("l", "r"), ("r", "l")))
     return cl.CustomComparison(
         output_column_name="location",
         comparison_levels=[
@@ -218,6 +227,9 @@ def location_comparison() -> cl.CustomComparison:
             cll.And(cll.JaroWinklerLevel("address", 0.9), cll.JaroWinklerLevel("city", 0.9)
                     ).configure(label_for_charts="Similar address, similar city, postcode not "
                                                  "equal"),
+            cll.CustomLevel(lines_swapped).configure(label_for_charts="Address lines swapped"),
+            cll.JaroWinklerLevel("address", 0.9).configure(
+                label_for_charts="Similar address, other town and postcode"),
             cll.ExactMatchLevel("postcode").configure(
                 tf_adjustment_column="postcode", label_for_charts="Same postcode"
             ),
@@ -389,7 +401,7 @@ def splink_settings(engine: AnalyticsEngine = "duckdb") -> SettingsCreator:
             dob_comparison(engine),
             email_comparison(),
             cl.LevenshteinAtThresholds("phone", [1, 2]),
-            location_comparison(),
+            location_comparison(engine),
         ],
         blocking_rules_to_generate_predictions=_blocking_rules(),
         retain_intermediate_calculation_columns=True,
