@@ -38,7 +38,8 @@ DATA = ROOT / "data" / "identify"
 RESULTS = ROOT / "results"
 # Part of the cache key: bump whenever the generators change, so old data is not reused
 # (2: the simulator draws from ~26k surnames and ~1.3k first names, Zipf-like).
-DATA_VERSION = 3  # 3: register errors in hard mode, region and second address line
+DATA_VERSION = 4  # 3: register errors in hard mode, region and second address line;
+# 4: hard mode places people in ~9,700 towns of Zipf sizes with postcodes nested in towns
 
 
 def _workspace(args: argparse.Namespace, size: int) -> Path:

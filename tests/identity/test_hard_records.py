@@ -187,6 +187,15 @@ def _place(address: str | None, postcode: str | None, city: str | None) -> dict[
      "Same city, other address, no postcode on one side"),
     (_place("12 oak st", "73484", "denver"), _place("12 oak st", "73844", "denver"),
      "Similar address, postcode one edit apart"),
+    # Town, postcode and state all mistyped (FEBRL): still a similar address.
+    (_place("1 hopegood place", "2550", "bonython"), _place("1 hopegoodplace", "3175",
+                                                            "mill park"),
+     "Similar address, other town and postcode"),
+    ({**_place("86 bussau close", "4005", "klemzog"), "address2": "nort h arm"},
+     {**_place("86 north arm", "4050", "klemsig"), "address2": "bussau close"},
+     "Address lines swapped"),
+    (_place("1 hopegood place", "2550", "bonython"), _place("7 mill road", "3175", "kew"),
+     "All other comparisons"),
 ])
 def test_location_levels_do_not_read_a_missing_field_as_a_disagreement(
         left: dict[str, Any], right: dict[str, Any], label: str) -> None:
@@ -233,10 +242,11 @@ def test_household_odds_count_one_person_against_two() -> None:
 
 def test_namesakes_are_bounded_by_the_registers_households() -> None:
     # 10 pairs of one full name with one date, 3 with dates years apart; of pairs of
-    # other given names, 40 with one date (replaced names) and 5 years apart, of which
-    # 40 * 0.1 = 4 are replaced names and dates: one household pair, so at most one
-    # namesake pair (not the 2 the full-name pairs alone suggest).
-    odds = resolution.HouseholdOdds(other_same=40, other_apart=5, named_same=10,
+    # other given names, 40 with one date (replaced names) and 9 years apart, of which
+    # 40 * 0.1 = 4 are expected to be replaced names and dates (give or take 2 * 2): one
+    # household pair beyond that, so at most one namesake pair (not the 2 the full-name
+    # pairs alone suggest).
+    odds = resolution.HouseholdOdds(other_same=40, other_apart=9, named_same=10,
                                     named_apart=3)
     assert odds.named(0.1) == pytest.approx(1.5 / 1.5)
     # No households at all: no namesakes, the replaced dates' odds alone.
@@ -303,8 +313,21 @@ def test_other_names_and_dates_apart_are_one_person_only_without_households() ->
     # 40 pairs of other given names with one date; the model puts dates years apart in
     # 1 of 10 true pairs, so 4 such pairs years apart are expected from duplicates.
     assert resolution.HouseholdOdds(40, 4, 0, 0).apart(0.1) == pytest.approx(4.5 / 0.5)
-    # 40 pairs years apart: 36 household pairs; such a pair is most likely two people.
-    assert resolution.HouseholdOdds(40, 40, 0, 0).apart(0.1) == pytest.approx(4.5 / 36.5)
+    # 40 pairs years apart: 32 household pairs beyond the 4 (+ 2 sd) duplicates; such a
+    # pair is most likely two people.
+    assert resolution.HouseholdOdds(40, 40, 0, 0).apart(0.1) == pytest.approx(4.5 / 32.5)
+
+
+def test_an_excess_chance_explains_is_no_household() -> None:
+    # FEBRL 4 (no households): 108 pairs of other given names with one date, 9 years
+    # apart where the model expects 5.4: within chance, so no households and the pair
+    # of one surname and address is most likely one person (not held to odds 1.4).
+    odds = resolution.HouseholdOdds(other_same=108, other_apart=9, named_same=0,
+                                    named_apart=0)
+    assert odds.apart(0.05) == pytest.approx(5.9 / 0.5)
+    # Far beyond chance (30 against 5.4 +- 4.6): households, and the odds fall.
+    beyond = resolution.HouseholdOdds(108, 30, 0, 0)
+    assert beyond.apart(0.05) == pytest.approx(5.9 / (30 - 5.4 - 2 * 5.4 ** 0.5 + 0.5))
 
 
 @pytest.mark.parametrize(("raw", "text"), [

@@ -64,6 +64,11 @@ def _compared(frame: pd.DataFrame) -> bool:
     # Both names mistyped, nothing else but the postcode.
     (dict(first_name="Lisa", last_name="Fernandez", postcode="81575"),
      dict(first_name="Lia", last_name="Ferankdez", postcode="81575")),
+    # Swapped names, town mistyped, postcode digits transposed: the address remains.
+    (dict(first_name="Amber", last_name="Kexel", address_line="49 Daintree Crescent",
+          city="New Farm", postcode="4061"),
+     dict(first_name="Kexel", last_name="Amber", address_line="49 Daintree Crescent",
+          city="New Fam", postcode="4071")),
 ])
 def test_blocking_compares_pairs_whose_initials_differ(left: dict[str, Any],
                                                         right: dict[str, Any]) -> None:
@@ -94,6 +99,21 @@ def test_unrelated_people_in_one_city_are_not_compared() -> None:
                    _row(id=2, first_name="Tom", last_name="Smyth", city="Leeds",
                         postcode="LS1 7PA"))
     assert not _compared(frame)
+
+
+def test_one_postcode_pairs_only_people_sharing_an_initial() -> None:
+    # A ZIP or PLZ holds thousands of people: two of them with no initial in common and
+    # nothing else shared are not compared (pairing everyone in it grows with the square
+    # of the file); a shared initial, straight or crossed, or a missing name suffices.
+    def pair(right: dict[str, Any]) -> bool:
+        return _compared(_frame(
+            _row(id=1, first_name="Ann", last_name="Okafor", postcode="10115"),
+            _row(id=2, postcode="10115", **right)))
+
+    assert not pair(dict(first_name="Tom", last_name="Brandt"))
+    assert pair(dict(first_name="Tom", last_name="Olafsen"))  # surname initial
+    assert pair(dict(first_name="Olga", last_name="Brandt"))  # crossed (names swapped)
+    assert pair(dict(last_name="Brandt"))  # given name missing
 
 
 @pytest.mark.parametrize(("parsed", "raw", "text"), [

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kithkin.simulate import names, vocab
+from kithkin.simulate import geography, names, vocab
 from kithkin.simulate.arrow_ops import choice_index, concat, digits, null_where, take
 
 COUNTRY_CODES = tuple(vocab.COUNTRIES)
@@ -77,9 +77,16 @@ class EmailBook:
 
 
 def draw_people(
-    rng: np.random.Generator, n: int, emails: EmailBook, *, company_share: float = 0.05
+    rng: np.random.Generator, n: int, emails: EmailBook, *, company_share: float = 0.05,
+    hard: bool = False,
 ) -> dict[str, pa.Array]:
-    """Person records with canonical customer column names (no source or ids)."""
+    """Person records with canonical customer column names (no source or ids).
+
+    ``hard`` places people as a national register does (:mod:`kithkin.simulate.geography`:
+    thousands of towns of heavy-tailed sizes, postcodes nested in towns) instead of in the
+    31 embedded cities with postcodes drawn apart from the town; the places come from the
+    side stream, so every other column is the same for a seed either way.
+    """
     first = names.first_names().draw(rng, n)
     last = names.surnames().draw(rng, n)
     country = choice_index(rng, n, [spec[2] for spec in vocab.COUNTRIES.values()])
@@ -110,6 +117,9 @@ def draw_people(
         "country": take(COUNTRY_CODES, country),
     }
     person["region"] = _regions(person["city"])
+    if hard:
+        person["city"], person["region"], person["postcode"] = geography.gazetteer().draw(
+            side, country)
     return person
 
 

@@ -124,7 +124,7 @@ def _write_chunk(sink: TableSink, truth_sink: TableSink, rng: np.random.Generato
                  counters: _Counters, catalogue: Catalogue) -> None:
     pid = first_pid + np.arange(n)
     latent = draw_latent(rng, n, params, window.start, window.end)
-    person = people.draw_people(rng, n, counters.emails)
+    person = people.draw_people(rng, n, counters.emails, hard=params.hard)
     is_business = person["company"].is_valid().to_numpy(zero_copy_only=False)
     shop_ids = prefixed_ids("C", pid, 8)
     was_prospect = rng.random(n) < params.conversion_rate
@@ -188,7 +188,8 @@ def _write_prospects(sink: TableSink, truth_sink: TableSink, rng: np.random.Gene
     n = n_strangers + len(converts)
     ids = prefixed_ids("P", counters.prospects + np.arange(n), 9)
     counters.prospects += n
-    stranger_people = people.draw_people(rng, n_strangers, counters.emails)
+    stranger_people = people.draw_people(rng, n_strangers, counters.emails,
+                                         hard=params.hard)
     stranger_table, stranger_captured = prospects.strangers(
         rng, stranger_people, ids.slice(0, n_strangers), start=window.start, end=window.end)
     convert_ids = ids.slice(n_strangers)

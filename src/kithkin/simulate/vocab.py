@@ -63,6 +63,32 @@ CITY_REGIONS: dict[str, str] = {
     "Nantes": "Pays de la Loire", "Amsterdam": "Noord-Holland", "Rotterdam": "Zuid-Holland",
     "Utrecht": "Utrecht", "Eindhoven": "Noord-Brabant",
 }
+# Regions of each country for the hard mode's generated towns (simulate.geography);
+# every region of CITY_REGIONS is among them.
+REGIONS: dict[str, tuple[str, ...]] = {
+    "GB": ("Greater London", "Greater Manchester", "Avon", "West Yorkshire", "Lanarkshire",
+           "Glamorgan", "North Yorkshire", "Kent", "Essex", "Surrey", "Hampshire", "Devon",
+           "Cornwall", "Norfolk", "Suffolk", "Lancashire", "Cheshire", "Merseyside",
+           "Derbyshire", "Nottinghamshire", "Lincolnshire", "Cumbria", "Durham",
+           "Northumberland", "Somerset", "Dorset", "Wiltshire", "Oxfordshire", "Fife",
+           "Highland", "Aberdeenshire", "Gwynedd", "Powys", "Antrim", "Down"),
+    "IE": ("Leinster", "Munster", "Connacht", "Ulster"),
+    "US": ("NY", "IL", "TX", "WA", "MA", "CO", "CA", "FL", "PA", "OH", "GA", "NC", "MI",
+           "NJ", "VA", "AZ", "TN", "IN", "MO", "MD", "WI", "MN", "SC", "AL", "LA", "KY",
+           "OR", "OK", "CT", "UT", "IA", "NV", "AR", "MS", "KS", "NM", "NE", "ID", "WV",
+           "HI", "NH", "ME", "MT", "RI", "DE", "SD", "ND", "AK", "VT", "WY"),
+    "DE": ("Berlin", "Hamburg", "Bayern", "Nordrhein-Westfalen", "Sachsen",
+           "Baden-Wurttemberg", "Niedersachsen", "Hessen", "Rheinland-Pfalz", "Brandenburg",
+           "Thuringen", "Sachsen-Anhalt", "Mecklenburg-Vorpommern", "Schleswig-Holstein",
+           "Saarland", "Bremen"),
+    "FR": ("Ile-de-France", "Auvergne-Rhone-Alpes", "Provence-Alpes-Cote d'Azur",
+           "Hauts-de-France", "Pays de la Loire", "Nouvelle-Aquitaine", "Occitanie",
+           "Grand Est", "Bretagne", "Normandie", "Bourgogne-Franche-Comte",
+           "Centre-Val de Loire", "Corse"),
+    "NL": ("Noord-Holland", "Zuid-Holland", "Utrecht", "Noord-Brabant", "Gelderland",
+           "Overijssel", "Limburg", "Groningen", "Friesland", "Drenthe", "Flevoland",
+           "Zeeland"),
+}
 UNIT_WORDS = ("Apt", "Flat", "Unit", "Suite")
 EMAIL_DOMAINS = (
     "gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "proton.me",
