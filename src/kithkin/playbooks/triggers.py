@@ -143,6 +143,10 @@ class Facts:
     def needs_metrics(self) -> bool:
         return self._needs_metrics
 
+    @property
+    def has_metrics(self) -> bool:
+        return self._metrics is not None
+
     def metrics_query(self) -> tuple[Any, int] | None:
         """The query of the latest stored metrics on or before the as-of (what the
         refresh computed) and its row count; None when none is stored.
@@ -179,6 +183,14 @@ class Facts:
             same = pd.to_datetime(frame["as_of"]) == pd.Timestamp(self._latest)
             frame = frame[same.to_numpy()].drop(columns="as_of").reset_index(drop=True)
         self._metrics = frame
+
+
+def metric_columns(block: pd.DataFrame) -> pd.DataFrame | None:
+    """The columns the rules read of a metrics block in memory (the refresh's, as it
+    stored them), as :meth:`Facts.set_metrics` takes them; None when it lacks one
+    (the rules then read the stored metrics)."""
+    names = ["customer_id", *(c.key for c in METRIC_COLUMNS)]
+    return block[names] if set(names) <= set(block.columns) else None
 
 
 def _by_id(session: Session, query: Any, when: str) -> pd.DataFrame:
