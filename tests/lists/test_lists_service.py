@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -201,16 +202,16 @@ def test_a_failed_run_is_recorded_and_resumed(seeded: tuple[Engine, dict[str, in
     with session_scope(engine) as session:
         everyone = list_service.create_list(session=session, name="all", spec=ListSpec()).id
     calls = {"n": 0}
-    real = actions.outbox_service.queue_message
+    real = actions.outbox_bulk.queue_messages_for
 
-    def flaky(**kw: Any) -> Message:
+    def flaky(**kw: Any) -> Counter[str]:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("SMTP relay unreachable")
         return real(**kw)
 
     monkeypatch.setattr(actions, "MESSAGE_BATCH", 1)
-    monkeypatch.setattr(actions.outbox_service, "queue_message", flaky)
+    monkeypatch.setattr(actions.outbox_bulk, "queue_messages_for", flaky)
     params = {"action": "queue_message", "template": "generic"}
     with session_scope(engine) as session, pytest.raises(RuntimeError):
         _run(session, everyone, params, key="r")

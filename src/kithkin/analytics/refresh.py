@@ -337,15 +337,17 @@ def refresh_relationships(*, engine: Engine, settings: Settings,
 
 
 def run_playbooks(*, engine: Engine, settings: Settings, result: RefreshResult,
-                  source: analytics_engine.AnalyticsSource | None = None) -> None:
+                  source: analytics_engine.AnalyticsSource | None = None,
+                  metrics: pd.DataFrame | None = None) -> None:
     """Every active playbook over the refreshed results (metrics, stages, interactions,
-    memberships; the orders from ``source``, the refresh's snapshot). A playbook error
+    memberships; the orders from ``source``, the refresh's snapshot; the metrics from
+    ``metrics``, the block the refresh stored, when given). A playbook error
     (an edited playbooks.toml naming a missing playbook...) does not undo the refresh:
     it is kept on the result and in ``playbook_run``."""
     try:
         result.playbooks = playbook_service.run(engine=engine, settings=settings,
                                                 as_of=result.as_of, mode="refresh",
-                                                source=source)
+                                                source=source, metrics=metrics)
     except KithkinError as exc:
         result.playbooks_error = str(exc)
         playbook_service.record_failure(engine=engine, as_of=result.as_of, mode="refresh",
@@ -480,7 +482,8 @@ def run(
     with step("loyalty"):
         grant_points(engine=engine, settings=settings, source=source, result=result)
     with step("playbooks"):
-        run_playbooks(engine=engine, settings=settings, result=result, source=source)
+        run_playbooks(engine=engine, settings=settings, result=result, source=source,
+                      metrics=landing)
     result.seconds = round(time.perf_counter() - began, 3)
     record_timings(engine=engine, result=result)
     return result

@@ -3,11 +3,11 @@
 Set-based where the database can do it in one statement, so 100k members cost one
 query, not 100k round trips: create tasks (``INSERT ... SELECT``,
 :mod:`kithkin.tasks.bulk`), add a tag (``INSERT ... SELECT``), assign an account manager
-(``UPDATE ... WHERE id IN (members)``). Queuing a message goes through
-:func:`kithkin.outbox.service.queue_message` per member, because the outbox owns
-rendering, consent and frequency caps; members are read in keyset batches and each batch
-is committed, so a run over a million members holds neither them nor one long
-transaction.
+(``UPDATE ... WHERE id IN (members)``). Queuing a message goes through the outbox,
+which owns rendering, consent and frequency caps, a batch of members at a time
+(:func:`kithkin.outbox.bulk.queue_messages_for`: consent in one statement, the rest
+set-wise); members are read in keyset batches and each batch is committed, so a run
+over a million members holds neither them nor one long transaction.
 
 Idempotency: every task and message of a run has the dedupe key
 ``list:<list id>:<run id>:<customer id>``. A run is named by its ``request_key``
@@ -22,11 +22,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, cast, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.database.base import utcnow
+from kithkin.database.setwise import typed
 from kithkin.errors import ValidationError
 from kithkin.lists import filters
 from kithkin.lists.models import CustomerList, ListActionRun, RunStatus
@@ -38,8 +40,8 @@ from kithkin.lists.schemas import (
     QueueMessage,
 )
 from kithkin.lists.service import Audience, size
-from kithkin.outbox import service as outbox_service
-from kithkin.outbox.models import Message, MessageStatus
+from kithkin.outbox import bulk as outbox_bulk
+from kithkin.outbox.models import Message
 from kithkin.tags import service as tag_service
 from kithkin.tasks import bulk as task_bulk
 from kithkin.users.models import Role, StaffUser
@@ -149,26 +151,29 @@ def _queue_messages(session: Session, run: ListActionRun, of: Audience,
         context["body"] = params.body
     queued = skipped = 0
     last = 0
+    settings = get_settings()
     ids = select(Customer.id).where(*of.where).order_by(Customer.id).limit(MESSAGE_BATCH)
     while True:
         batch = list(session.scalars(ids.where(Customer.id > last)))
         if not batch:
             break
+        last = batch[-1]
         # queued by an earlier execution of this run: neither asked again nor counted
         done = set(session.scalars(select(Message.dedupe_key).where(
             Message.dedupe_key.in_([f"{prefix}{c}" for c in batch]))))
-        for customer_id in batch:
-            if f"{prefix}{customer_id}" in done:
-                continue
-            message = outbox_service.queue_message(
-                session=session, customer_id=customer_id, template=params.template,
-                channel=params.channel.value, purpose=params.purpose, reason=reason,
-                context=context, dedupe_key=f"{prefix}{customer_id}",
-                created_by_id=run.created_by_id)
-            if message.status == MessageStatus.SKIPPED:
-                skipped += 1
-            else:
-                queued += 1
+        batch = [c for c in batch if f"{prefix}{c}" not in done]
+        if not batch:
+            continue
+        # judged, rendered and inserted set-wise
+        stored = outbox_bulk.queue_messages_for(
+            session=session, rows=select(
+                Customer.id.label("id"), Customer.id.label("customer_id"),
+                (literal(prefix, String) + cast(Customer.id, String)).label("dedupe_key"),
+                typed(session, context, Message.context).label("context"),
+            ).where(Customer.id.in_(batch)),
+            template=params.template, channel=params.channel.value, purpose=params.purpose,
+            reason=reason, settings=settings, created_by_id=run.created_by_id)
+        queued += stored[""]
+        skipped += stored.total() - stored[""]
         session.commit()  # one batch at a time: a crash resumes after the last batch
-        last = batch[-1]
     return queued, skipped

@@ -5,9 +5,10 @@ A playbook run after a refresh queues up to a message per customer. The checks t
 need no rendering (erasure, consent for the purpose on the channel, an address:
 :func:`kithkin.outbox.consent_check.consent_reason`) are one expression, so the messages
 that fail them are stored SKIPPED with their reason by one ``INSERT ... SELECT`` (no
-row comes into Python). Those that pass go on one by one
-(:func:`kithkin.outbox.service.finish_queuing`: the frequency cap and the rendering are
-per message). Each message's unique ``dedupe_key`` makes a repeated call a no-op.
+row comes into Python). Those that pass are capped, rendered
+and inserted set-wise (:func:`kithkin.outbox.batch.queue_passing`, the outcome
+:func:`kithkin.outbox.service.finish_queuing` gives one by one). Each message's unique
+``dedupe_key`` makes a repeated call a no-op.
 """
 
 from __future__ import annotations
@@ -16,25 +17,34 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, cast, exists, select, type_coerce
+from sqlalchemy import JSON, ColumnElement, Select, String, cast, exists, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
 from kithkin.customers.models import Consent, Customer
 from kithkin.database.base import utcnow
 from kithkin.database.setwise import insert_ignoring, typed
-from kithkin.outbox import consent_check
-from kithkin.outbox import service as outbox_service
+from kithkin.outbox import batch, consent_check
 from kithkin.outbox.models import Message, MessageStatus
 
 COLUMNS = ["customer_id", "channel", "purpose", "template", "recipient", "context",
            "status", "skip_reason", "reason", "attempts", "idempotency_key", "dedupe_key",
-           "created_at", "updated_at"]
+           "created_by_id", "created_at", "updated_at"]
+
+
+def _padded(session: Session, value: ColumnElement[Any]) -> ColumnElement[str]:
+    """An id as 12-digit text: the keys ``<token>.<id>`` then sort as the ids do, so the
+    unique index on ``idempotency_key`` grows at its end (unpadded, "10" sorts before
+    "9" and every insert lands at a random place: a fifth of the insert's cost at 1M)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.lpad(cast(value, String), 12, "0")
+    return func.printf("%012d", value)
 
 
 def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
                        channel: str, purpose: str, reason: str, settings: Settings,
-                       count: int | None = None) -> Counter[str]:
+                       count: int | None = None, created_by_id: int | None = None
+                       ) -> Counter[str]:
     """One message per row of ``rows``, whose columns are ``id`` (unique among the rows:
     their order, and part of each message's idempotency key), ``customer_id``,
     ``dedupe_key`` and ``context`` (the template's extra keys, as a JSON object).
@@ -58,7 +68,8 @@ def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
         decided.c.recipient, decided.c.context,
         typed(session, MessageStatus.SKIPPED.value, Message.status), decided.c.skip_reason,
         typed(session, reason, Message.reason), typed(session, 0, Message.attempts),
-        f"{token}." + cast(decided.c.id, String), decided.c.dedupe_key,
+        f"{token}." + _padded(session, decided.c.id), decided.c.dedupe_key,
+        typed(session, created_by_id, Message.created_by_id),
         typed(session, now, Message.created_at), typed(session, now, Message.updated_at),
     ).where(decided.c.skip_reason.is_not(None))
     statement = insert_ignoring(session, Message, ["dedupe_key"]).from_select(
@@ -76,14 +87,9 @@ def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
         decided.c.customer_id, decided.c.recipient, decided.c.context, decided.c.dedupe_key,
     ).where(decided.c.skip_reason.is_(None), ~exists().where(
         Message.dedupe_key == decided.c.dedupe_key)).order_by(decided.c.id)).all()
-    for row in passing:
-        message = Message(customer_id=row.customer_id, template=template, channel=channel,
-                          purpose=purpose, reason=reason, context=row.context,
-                          recipient=row.recipient, dedupe_key=row.dedupe_key,
-                          idempotency_key=uuid.uuid4().hex, attempts=0,
-                          status=MessageStatus.QUEUED)
-        message = outbox_service.finish_queuing(
-            session=session, message=message, customer=session.get(Customer, row.customer_id),
-            skip=None, settings=settings)
-        stored[message.skip_reason or ""] += 1
+    stored.update(batch.queue_passing(
+        session=session, rows=[batch.Passing(int(r.customer_id), r.recipient, r.context,
+                                             str(r.dedupe_key)) for r in passing],
+        template=template, channel=channel, purpose=purpose, reason=reason,
+        settings=settings, created_by_id=created_by_id))
     return stored

@@ -77,7 +77,8 @@ def served(config: PlaybookConfig, active: dict[str, Playbook]
 
 
 def plan(*, session: Session, settings: Settings, as_of: date,
-         only: set[str] | None = None, source: AnalyticsSource | None = None
+         only: set[str] | None = None, source: AnalyticsSource | None = None,
+         metrics: pd.DataFrame | None = None
          ) -> tuple[list[RulePlan], dict[str, int]]:
     """Every active rule's new firings as of ``as_of`` (nothing is written).
 
@@ -92,6 +93,9 @@ def plan(*, session: Session, settings: Settings, as_of: date,
     facts = triggers.Facts(session, as_of, [
         rule for book, _ in books.values() for rule in book.rules
         if only is None or rule.trigger in only], source=source)
+    given = triggers.metric_columns(metrics) if metrics is not None else None
+    if given is not None and facts.needs_metrics:
+        facts.set_metrics(given)
     levels = customer_levels(session=session, segment_kind=config.segment_kind,
                              segments=_large_reads(session, config, facts))
     by_level = {str(k): int(v) for k, v in levels["level"].value_counts().items()}
@@ -189,7 +193,8 @@ def _large_reads(session: Session, config: PlaybookConfig,
     # (only the read's path depends on it)
     customers = session.scalar(select(func.max(Customer.id))) or 0
     expected = {"segments": customers}
-    metrics = facts.metrics_query() if facts.needs_metrics else None
+    metrics = facts.metrics_query() if facts.needs_metrics and not facts.has_metrics \
+        else None
     if metrics is not None:
         queries["metrics"], expected["metrics"] = metrics
     orders = facts.span_orders()
@@ -309,10 +314,13 @@ def dry_run(*, session: Session, settings: Settings, as_of: date,
 
 
 def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual",
-        only: set[str] | None = None, source: AnalyticsSource | None = None) -> RunReport:
+        only: set[str] | None = None, source: AnalyticsSource | None = None,
+        metrics: pd.DataFrame | None = None) -> RunReport:
     """Evaluate and act, in one transaction under the write lock (see module docs).
     ``source``: the analytics engine of a refresh that just ran, whose snapshot the
-    purchase rules read their orders from."""
+    purchase rules read their orders from; ``metrics``: the block of metrics that
+    refresh just stored (the lapse and anniversary rules read it instead of reading
+    a million rows back from the store)."""
 
     def once() -> RunReport:
         started = time.perf_counter()
@@ -321,7 +329,7 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
             # read before the first write: large reads of a SQLite file then go through
             # ADBC (kithkin.database.bulk.select_to_arrow)
             plans, by_level = plan(session=session, settings=settings, as_of=as_of,
-                                   only=only, source=source)
+                                   only=only, source=source, metrics=metrics)
             timings["evaluate"] = round(time.perf_counter() - started, 4)
             record = PlaybookRun(as_of=as_of, mode=mode)
             session.add(record)

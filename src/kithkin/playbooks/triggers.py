@@ -79,6 +79,14 @@ def _text(values: Any) -> npt.NDArray[np.object_]:
     return formatted
 
 
+def _as_dates(days: npt.NDArray[np.datetime64]) -> npt.NDArray[np.object_]:
+    """Days (naive datetime64) as ``date`` objects, made by Arrow in C (pandas'
+    ``.dt.date`` builds each through Python: a second at a million due)."""
+    dates: npt.NDArray[np.object_] = pa.array(days.astype("datetime64[D]")).to_pandas(
+        date_as_object=True).to_numpy()
+    return dates
+
+
 def _frame(customers: Any, occurrences: Any, days: Any) -> pd.DataFrame:
     frame = pd.DataFrame({"customer_id": np.asarray(customers, dtype="int64"),
                           "occurrence": _text(occurrences),
@@ -143,6 +151,10 @@ class Facts:
     def needs_metrics(self) -> bool:
         return self._needs_metrics
 
+    @property
+    def has_metrics(self) -> bool:
+        return self._metrics is not None
+
     def metrics_query(self) -> tuple[Any, int] | None:
         """The query of the latest stored metrics on or before the as-of (what the
         refresh computed) and its row count; None when none is stored.
@@ -181,6 +193,14 @@ class Facts:
         self._metrics = frame
 
 
+def metric_columns(block: pd.DataFrame) -> pd.DataFrame | None:
+    """The columns the rules read of a metrics block in memory (the refresh's, as it
+    stored them), as :meth:`Facts.set_metrics` takes them; None when it lacks one
+    (the rules then read the stored metrics)."""
+    names = ["customer_id", *(c.key for c in METRIC_COLUMNS)]
+    return block[names] if set(names) <= set(block.columns) else None
+
+
 def _by_id(session: Session, query: Any, when: str) -> pd.DataFrame:
     rows = _read(session, query)
     if rows.empty:
@@ -194,7 +214,7 @@ def purchase(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     keep = ((rows["day"] >= pd.Timestamp(first)) & (rows["day"] <= pd.Timestamp(last))
             & (rows["amount"] > float(rule.params.get("min_amount", 0)))).to_numpy()
     return _frame(rows["customer_id"].to_numpy()[keep], rows["id"].to_numpy()[keep],
-                  rows["day"][keep].dt.date)
+                  _as_dates(rows["day"].to_numpy()[keep]))
 
 
 def stage_change(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
@@ -286,15 +306,17 @@ def lapse(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             expected_gap = np.where(frequency >= 1, recency / frequency, np.nan)
         threshold = np.ceil(float(rule.params["factor"]) * expected_gap)
-        due = last_day + pd.to_timedelta(np.nan_to_num(threshold, nan=0), unit="D")
-        keep = (np.isfinite(threshold) & (orders >= int(rule.params.get("min_orders", 2)))
-                & (due >= pd.Timestamp(first)).to_numpy() & (due <= pd.Timestamp(end))
-                .to_numpy())
+        finite = np.isfinite(threshold)
+        # in days, in numpy (pandas' to_timedelta goes through each value)
+        due = last_day.to_numpy(dtype="datetime64[D]") + np.where(
+            finite, threshold, 0).astype("int64").astype("timedelta64[D]")
+        keep = (finite & (orders >= int(rule.params.get("min_orders", 2)))
+                & (due >= np.datetime64(first)) & (due <= np.datetime64(end)))
     chosen = rows[keep]
-    episodes = last_day[keep]
-    days = pa.array(episodes.to_numpy(dtype="datetime64[D]")).cast(pa.string())  # in C
+    episodes = last_day[keep].to_numpy(dtype="datetime64[D]")
+    days = pa.array(episodes).cast(pa.string())  # in C
     return _frame(chosen["customer_id"], pc.binary_join_element_wise(
-        "lapse", days, ":").to_numpy(zero_copy_only=False), episodes.dt.date)
+        "lapse", days, ":").to_numpy(zero_copy_only=False), _as_dates(episodes))
 
 
 def anniversary(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
@@ -303,18 +325,25 @@ def anniversary(facts: Facts, rule: Rule, as_of: date) -> pd.DataFrame:
     rows = rows[rows["first_purchase_at"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
-    first_day = pd.to_datetime(rows["first_purchase_at"], utc=True).dt.tz_localize(None)
+    first_day = pd.to_datetime(rows["first_purchase_at"], utc=True).dt.tz_localize(None) \
+        .to_numpy(dtype="datetime64[D]")
     start, end = window(rule, as_of)
-    month = first_day.dt.month.to_numpy()
-    day = np.where((month == 2) & (first_day.dt.day.to_numpy() == 29), 28,
-                   first_day.dt.day.to_numpy())
+    # the anniversary's month and day, in numpy (assembling dates in pandas goes
+    # through each row): months since January, days since the first of the month
+    month_start = first_day.astype("datetime64[M]")
+    month = (month_start - first_day.astype("datetime64[Y]").astype("datetime64[M]")) \
+        .astype("int64")
+    day = (first_day - month_start.astype("datetime64[D]")).astype("int64")
+    day = np.where((month == 1) & (day == 28), 27, day)
+    first_year = first_day.astype("datetime64[Y]").astype("int64") + 1970
+    customers = rows["customer_id"].to_numpy()
     parts = []
     for year in range(start.year, end.year + 1):
-        dates = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}))
-        keep = ((dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))
-                & (first_day.dt.year.to_numpy() < year)).to_numpy()
-        parts.append(_frame(rows["customer_id"].to_numpy()[keep],
-                            [f"year:{year}"] * int(keep.sum()), dates[keep].dt.date))
+        dates = (np.datetime64(f"{year:04d}-01", "M") + month).astype("datetime64[D]") + day
+        keep = ((dates >= np.datetime64(start)) & (dates <= np.datetime64(end))
+                & (first_year < year))
+        parts.append(_frame(customers[keep], [f"year:{year}"] * int(keep.sum()),
+                            _as_dates(dates[keep])))
     return pd.concat(parts, ignore_index=True)
 
 
