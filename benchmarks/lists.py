@@ -93,6 +93,7 @@ def main() -> None:
 
     from sqlalchemy import select
 
+    from kithkin.config import get_settings
     from kithkin.customers.models import Customer
     from kithkin.database.core import build_engine, session_scope
     from kithkin.lists import actions, export
@@ -115,8 +116,9 @@ def main() -> None:
                                                         "params": params})
                 begin = time.perf_counter()
                 of = list_service.audience(session=session, spec=spec)
-                done = actions.run_action(session=session, saved=saved, of=of,
-                                          params=request.params, request_key=key, via="cli")
+                done = actions.run_action(session=session, settings=get_settings(),
+                                          saved=saved, of=of, params=request.params,
+                                          request_key=key, via="cli")
                 elapsed = (time.perf_counter() - begin) * 1000
                 return elapsed, (done.members, done.affected, done.skipped)
         finally:

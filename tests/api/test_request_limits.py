@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -24,6 +23,7 @@ from kithkin.database.core import session_scope
 from kithkin.imports.models import ImportJob, ImportStatus
 from kithkin.imports.uploads import remove_stale_uploads
 from kithkin.users.models import Role
+from tests.conftest import run_async
 
 from .conftest import PASSWORD, MakeUser
 
@@ -99,7 +99,7 @@ def asgi_post(app: FastAPI, path: str, headers: dict[str, str], *, chunk_bytes: 
     async def run() -> None:
         await app(scope, call.receive, call.send)
 
-    anyio.run(run)
+    run_async(run())  # not in this thread: a browser test's loop may still run here
     return call
 
 

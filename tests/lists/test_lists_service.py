@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from kithkin.config import get_settings
 from kithkin.customers.models import Customer
 from kithkin.customers.scope import CustomerScope
 from kithkin.database.core import session_scope
@@ -130,7 +131,8 @@ def _run(session: Session, list_id: int, params: dict[str, Any], key: str | None
     saved = list_service.get_list(session=session, list_id=list_id)
     request = ActionRequest.model_validate({"request_key": key, "params": params})
     of = list_service.audience(session=session, spec=list_service.spec_of(saved), **kw)
-    return actions.run_action(session=session, saved=saved, of=of, params=request.params,
+    return actions.run_action(session=session, settings=get_settings(), saved=saved, of=of,
+                              params=request.params,
                               request_key=request.request_key, via="cli")
 
 

@@ -225,7 +225,7 @@ async def run_action(request: Request, session: SessionDep, settings: SettingsDe
             for e in exc.errors())) from exc
     of = list_service.audience(session=session, spec=list_service.spec_of(saved),
                                scope=scope, home=settings.home)
-    run = actions.run_action(session=session, saved=saved, of=of,
+    run = actions.run_action(session=session, settings=settings, saved=saved, of=of,
                              params=request_model.params,
                              request_key=request_model.request_key, created_by_id=user.id,
                              via="dashboard")

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import String, cast, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from kithkin.config import get_settings
+from kithkin.config import Settings
 from kithkin.customers.models import Customer
 from kithkin.database.base import utcnow
 from kithkin.database.setwise import typed
@@ -49,7 +49,7 @@ from kithkin.users.models import Role, StaffUser
 MESSAGE_BATCH = 1000
 
 
-def run_action(*, session: Session, saved: CustomerList, of: Audience,
+def run_action(*, session: Session, settings: Settings, saved: CustomerList, of: Audience,
                params: ActionParams, request_key: str | None = None,
                created_by_id: int | None = None, via: str = "api") -> ListActionRun:
     """Run ``params`` on the members of ``saved`` (``of``: its audience in the caller's
@@ -75,7 +75,7 @@ def run_action(*, session: Session, saved: CustomerList, of: Audience,
     run.members = size(session=session, of=of)
     session.commit()  # the run is on record before any member is touched
     try:
-        affected, skipped = _perform(session, run, of, params)
+        affected, skipped = _perform(session, run, of, params, settings=settings)
     except Exception as exc:
         session.rollback()
         run.status, run.error, run.finished_at = RunStatus.FAILED, str(exc)[:2000], utcnow()
@@ -109,7 +109,7 @@ def _require_staff(session: Session, user_id: int, field: str, *, roles: set[Rol
 
 
 def _perform(session: Session, run: ListActionRun, of: Audience,
-             params: ActionParams) -> tuple[int, int | None]:
+             params: ActionParams, *, settings: Settings) -> tuple[int, int | None]:
     """(affected, skipped) of one execution of the run."""
     members = filters.member_ids(of.where)
     reason = f"list:{run.list_id}"
@@ -139,11 +139,13 @@ def _perform(session: Session, run: ListActionRun, of: Audience,
             .values(account_manager_id=target, updated_at=utcnow())
             .execution_options(synchronize_session=False))
         return int(changed.rowcount or 0), None  # type: ignore[attr-defined]
-    return _queue_messages(session, run, of, params, reason=reason, prefix=prefix)
+    return _queue_messages(session, run, of, params, reason=reason, prefix=prefix,
+                           settings=settings)
 
 
 def _queue_messages(session: Session, run: ListActionRun, of: Audience,
-                    params: QueueMessage, *, reason: str, prefix: str) -> tuple[int, int]:
+                    params: QueueMessage, *, reason: str, prefix: str,
+                    settings: Settings) -> tuple[int, int]:
     context: dict[str, Any] = {"list": run.list_name}
     if params.subject is not None:
         context["subject"] = params.subject
@@ -151,7 +153,6 @@ def _queue_messages(session: Session, run: ListActionRun, of: Audience,
         context["body"] = params.body
     queued = skipped = 0
     last = 0
-    settings = get_settings()
     ids = select(Customer.id).where(*of.where).order_by(Customer.id).limit(MESSAGE_BATCH)
     while True:
         batch = list(session.scalars(ids.where(Customer.id > last)))

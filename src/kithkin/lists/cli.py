@@ -238,7 +238,8 @@ def act(
             saved = list_service.get_list(session=session, list_id=list_id)
             of = list_service.audience(session=session, spec=list_service.spec_of(saved),
                                        home=get_settings().home)
-            run = actions.run_action(session=session, saved=saved, of=of,
+            run = actions.run_action(session=session, settings=get_settings(), saved=saved,
+                                     of=of,
                                      params=request.params, request_key=request.request_key,
                                      via="cli")
             summary = (run.id, run.action, run.members, run.affected, run.skipped,

@@ -157,7 +157,8 @@ def run_action(list_id: IdPath, payload: ActionRequest, session: SessionDep,
     saved = list_service.get_list(session=session, list_id=list_id)
     of = list_service.audience(session=session, spec=list_service.spec_of(saved),
                                scope=scope, home=settings.home)
-    run = actions.run_action(session=session, saved=saved, of=of, params=payload.params,
+    run = actions.run_action(session=session, settings=settings, saved=saved, of=of,
+                             params=payload.params,
                              request_key=payload.request_key, created_by_id=user.id,
                              via="api")
     return ActionRunRead.model_validate(run)
