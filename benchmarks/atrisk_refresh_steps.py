@@ -150,16 +150,13 @@ def run_steps(args: argparse.Namespace) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        path = bench.RESULTS / "atrisk_refresh_steps.md"
-        header = "" if path.exists() else (
+        bench.append_result("atrisk_refresh_steps.md", text, header=(
             "# The refresh's at_risk and defection steps alone "
             "(benchmarks/atrisk_refresh_steps.py)\n\n"
             f"Store: benchmarks/refresh.py's {args.customers:,} customers, "
             f"{args.transactions:,} orders, as of {bench.AS_OF}; at_risk is the refresh's "
             "step (block combined, first columns staged ahead, score, stages); CPU: this "
-            "process (all its threads) and its finished children.\n\n")
-        with path.open("a") as handle:
-            handle.write(header + text + "\n")
+            "process (all its threads) and its finished children.\n\n"))
 
 
 def main() -> None:

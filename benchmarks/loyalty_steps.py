@@ -149,15 +149,12 @@ def run_steps(args: argparse.Namespace) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        out = bench.RESULTS / "loyalty_steps.md"
-        header = "" if out.exists() else (
+        bench.append_result("loyalty_steps.md", text, header=(
             "# The refresh's loyalty step alone (benchmarks/loyalty_steps.py)\n\n"
             f"Store: benchmarks/refresh.py's {args.customers:,} customers, "
             f"{args.transactions:,} orders, {args.members:.0%} enrolled, as of "
             f"{bench.AS_OF}; warm: {args.change:.0%} more orders. SQLite store + DuckDB; "
-            "each run is `refresh.grant_points` (its session and commit included).\n\n")
-        with out.open("a") as handle:
-            handle.write(header + text + "\n")
+            "each run is `refresh.grant_points` (its session and commit included).\n\n"))
 
 
 INSERT_VARIANTS = {

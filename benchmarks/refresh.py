@@ -204,6 +204,14 @@ def cached_name(args: argparse.Namespace) -> str:
     return f"refresh-v3-{args.customers}-{args.transactions}-{args.seed}"
 
 
+def append_result(name: str, text: str, *, header: str) -> None:
+    """Add a step harness's run to ``results/<name>``, under ``header`` when the file is
+    new (the harnesses keep a log of labelled runs, before and after a change)."""
+    path = RESULTS / name
+    with path.open("a") as handle:
+        handle.write(("" if path.stat().st_size else header) + text + "\n")
+
+
 def fresh_copy(args: argparse.Namespace, store: Path, home: Path, *,
                members: float = 0.3) -> int:
     """A step harness's work copy of the cached store (generated when missing) with an
