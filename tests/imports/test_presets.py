@@ -326,3 +326,47 @@ def test_a_huge_refund_is_rejected_not_a_crash(sqlite_engine: Engine, tmp_path: 
     assert (report.rows_written, report.rows_rejected) == (1, 1), report
     assert "out of range" in (report.reject_path or Path()).read_text(encoding="utf-8")
     assert _orders(sqlite_engine, "shop")["o2"]["amount"] == 7.5
+
+
+def _statuses(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "orders.csv", [
+        ["order_id", "customer_external_id", "ordered_at", "amount", "status"],
+        ["o1", "c1", "2024-01-02", "10", "paid"], ["o2", "c1", "2024-01-03", "20", "refunded"],
+        ["o3", "c2", "2024-01-04", "30", " Cancelled "], ["o4", "c2", "2024-01-05", "40", ""],
+        ["o5", "c2", "2024-01-06", "50", "REFUNDED"]])
+
+
+def test_statuses_that_are_not_sales_are_reported_or_left_out(sqlite_engine: Engine,
+                                                              tmp_path: Path) -> None:
+    """A shop export's refunded orders counted as revenue without a word: the summary now
+    names them, and --skip-status leaves them out."""
+    path = _statuses(tmp_path)
+    runner = CliRunner()
+    args = ["import", "transactions", str(path), "--set", "source=shop", "--create-customers"]
+    kept = runner.invoke(app, args, terminal_width=200)
+    assert kept.exit_code == 0, kept.output
+    said = " ".join(kept.output.replace("│", " ").split())
+    assert ("not-a-sale statuses kept cancelled 1, refunded 2: counted as sales; leave them "
+            "out with --skip-status STATUS") in said
+    with sqlite_engine.connect() as conn:
+        conn.execute(text('DELETE FROM "transaction"'))
+        conn.commit()
+    skipped = runner.invoke(app, [*args, "--skip-status", "refunded", "--skip-status",
+                                  "CANCELLED"], terminal_width=200)
+    assert skipped.exit_code == 0, skipped.output
+    said = " ".join(skipped.output.replace("│", " ").split())
+    assert "skipped (status in skip_statuses) 3" in said
+    assert "not-a-sale statuses" not in said
+    assert count(sqlite_engine, "transaction") == 2
+
+
+def test_upload_takes_statuses_to_skip(sqlite_engine: Engine, tmp_path: Path) -> None:
+    client, headers = _client()
+    started = client.post(
+        "/api/v1/imports", headers=headers,
+        files={"file": ("orders.csv", _statuses(tmp_path).read_bytes(), "text/csv")},
+        data={"kind": "transactions", "set": ["source=shop"], "create_customers": "true",
+              "skip_status": ["refunded", "cancelled"]})
+    assert started.status_code == 202, started.text
+    job = _wait(client, started.json()["status_url"], headers)
+    assert job["status"] == "succeeded" and job["rows_written"] == 2, job

@@ -69,12 +69,16 @@ def upload_import(
     ] = None,
     create_customers: Annotated[bool, Form(
         description="Rows naming an unknown customer create it.")] = False,
+    skip_statuses: Annotated[list[str] | None, Form(
+        alias="skip_status", description="Leave out transactions with this status "
+                                         "(refunded, cancelled...); repeatable.")] = None,
 ) -> dict[str, Any]:
     """Start importing the uploaded file; poll ``GET /imports/{job_id}`` for progress."""
     options = build_options(kind=kind.value, preset=preset, columns=mappings,
                             constants=constants, delimiter=delimiter,
                             header=None if header == "auto" else header == "yes",
-                            names=columns, create_customers=create_customers)
+                            names=columns, create_customers=create_customers,
+                            skip_statuses=skip_statuses)
     settings = settings_of(request.app.state)
     path = save_upload(file, settings=settings)
     job_id = background.start_import(engine=request.app.state.engine, settings=settings,

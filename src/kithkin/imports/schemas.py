@@ -59,6 +59,10 @@ class ImportReport(BaseModel):
     skipped: int = Field(default=0, description=(
         "Rows left out on purpose: their status is one of the options' skip_statuses "
         "(failed or voided payments)."))
+    doubtful_statuses: dict[str, int] = Field(default_factory=dict, description=(
+        "Imported transactions whose status names something other than a sale "
+        "(refunded, cancelled, failed...), by status: they count as revenue unless "
+        "left out with skip_statuses."))
     combined: int = Field(default=0, description=(
         "Rows added into another row's order (generated order ids, combine_rows)."))
     customers_created: int = Field(default=0, description=(

@@ -63,6 +63,10 @@ def _summary(report: ImportReport) -> Table:
           if report.combined else []),
         *([("skipped (status in skip_statuses)", f"{report.skipped:,}")]
           if report.skipped else []),
+        *([("not-a-sale statuses kept", ", ".join(
+            f"{status} {count:,}" for status, count in sorted(report.doubtful_statuses.items()))
+            + ": counted as sales; leave them out with --skip-status STATUS")]
+          if report.doubtful_statuses else []),
         ("rejected", f"{report.rows_rejected:,}"),
         *([("customers created", f"{report.customers_created:,}")]
           if report.customers_created else []),
@@ -120,6 +124,9 @@ def import_command(
         "auto.")] = "auto",
     timezone: Annotated[str | None, typer.Option(
         help="Zone of naive date-times (default UTC or the mapping file's).")] = None,
+    skip_status: Annotated[list[str] | None, typer.Option(
+        "--skip-status", help="Leave out transactions whose status is this (refunded, "
+        "cancelled...; repeatable, any case): they are not sales.")] = None,
     strict: Annotated[bool, typer.Option(
         help="Abort on the first bad row; nothing is written.")] = False,
     dry_run: Annotated[bool, typer.Option(
@@ -141,7 +148,8 @@ def import_command(
             kind=kind.value, preset=preset,
             mapping=load_mapping_file(mapping) if mapping else None,
             columns=map_ or [], constants=set_ or [], delimiter=delimiter, header=header,
-            names=columns, create_customers=create_customers, timezone=timezone)
+            names=columns, create_customers=create_customers, timezone=timezone,
+            skip_statuses=skip_status)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), RowsPerSecond(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:

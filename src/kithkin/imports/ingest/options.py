@@ -134,13 +134,15 @@ def build_options(*, kind: str, preset: str | None = None,
                   constants: list[str] | None = None, delimiter: str | None = None,
                   header: bool | None = None, names: str | list[str] | None = None,
                   create_customers: bool = False,
-                  timezone: str | None = None) -> IngestOptions:
+                  timezone: str | None = None,
+                  skip_statuses: list[str] | None = None) -> IngestOptions:
     """The options of one import, as the CLI, the API and the dashboard take them: the
     preset, then the mapping file, then the explicit values (each refines the one before).
 
     ``columns`` are ``source_col=field`` pairs (``--map``), ``constants`` ``field=value``
     pairs (``--set``), ``names`` the column names of a header-less file (a list or one
-    comma-separated text); ``delimiter`` None or ``auto`` means detected.
+    comma-separated text); ``delimiter`` None or ``auto`` means detected;
+    ``skip_statuses`` (``--skip-status``) add to the preset's or mapping file's.
     """
     options = load_preset(preset, kind=kind) if preset else IngestOptions()
     if mapping is not None:
@@ -151,7 +153,8 @@ def build_options(*, kind: str, preset: str | None = None,
         timezone=timezone, header=header, names=names,
         delimiter=None if delimiter is None or delimiter.strip().lower() == "auto"
         else delimiter,
-        create_customers=create_customers or None)
+        create_customers=create_customers or None,
+        skip_statuses=[*options.skip_statuses, *skip_statuses] if skip_statuses else None)
     return options.with_mapping(columns or []).with_constants(constants or [])
 
 

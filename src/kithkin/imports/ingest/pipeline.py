@@ -400,6 +400,9 @@ class _Run:
             report.fields_kept_as_text += len(kept)
             report.duplicates += prepared.duplicates
             report.skipped += prepared.skipped
+            for status, count in prepared.doubtful.items():
+                report.doubtful_statuses[status] = report.doubtful_statuses.get(
+                    status, 0) + count
             report.combined += prepared.combined
             report.inserted += counts.inserted
             report.updated += counts.updated

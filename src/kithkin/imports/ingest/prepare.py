@@ -157,6 +157,7 @@ class Prepared:
     payload: Any = None  # the table encoded for the driver's bulk load (store.encode)
     skipped: int = 0  # rows left out on purpose (a status in skip_statuses)
     combined: int = 0  # rows added into another row's order
+    doubtful: dict[str, int] = field(default_factory=dict)  # kept rows' not-a-sale statuses
 
 
 def _is_set(values: np.ndarray[Any, np.dtype[np.object_]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -314,6 +315,7 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     left_out = bad if skip is None else np.union1d(bad, np.flatnonzero(skip))
     rejects.extend(_kept_notes(plan, batch, soft, exclude=left_out))
     skipped = int(skip.sum()) if skip is not None else 0
+    doubtful = _doubtful(out, left_out) if spec.kind is Kind.TRANSACTIONS else {}
     if len(bad) or skipped:
         keep = np.ones(n, dtype=bool)
         keep[bad] = False
@@ -329,7 +331,27 @@ def prepare(plan: ColumnPlan, batch: RawBatch) -> Prepared:
     if "refunded" in table.column_names:
         table = _net_of_refunds(table)
     table, extras, duplicates = _last_wins(table, extras, list(spec.key))
-    return Prepared(table, rejects, duplicates, extras, skipped=skipped, combined=combined)
+    return Prepared(table, rejects, duplicates, extras, skipped=skipped, combined=combined,
+                    doubtful=doubtful)
+
+
+NOT_A_SALE = frozenset({"refunded", "cancelled", "canceled", "failed", "void", "voided",
+                        "declined", "returned", "chargeback", "abandoned"})
+"""Statuses that name something other than a sale: rows kept with one are reported, since
+they count as revenue (a shop export's refunded orders seen counted as sales)."""
+
+
+def _doubtful(out: dict[str, pa.Array], left_out: np.ndarray[Any, Any]) -> dict[str, int]:
+    """How many rows, not left out, carry each status of NOT_A_SALE."""
+    if "status" not in out:
+        return {}
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(out["status"]))
+    keep = np.ones(len(lowered), dtype=bool)
+    keep[left_out] = False
+    found = pc.filter(lowered, pc.and_(pa.array(keep), pc.fill_null(
+        pc.is_in(lowered, value_set=pa.array(sorted(NOT_A_SALE))), False)))
+    return {str(row["values"]): int(row["counts"])
+            for row in pc.value_counts(found).to_pylist()}
 
 
 def generated_order_ids(out: dict[str, pa.Array]) -> pa.Array:
