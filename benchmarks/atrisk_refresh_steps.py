@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -36,7 +35,6 @@ import refresh as bench  # noqa: E402
 from kithkin.analytics import engine as analytics_engine  # noqa: E402
 from kithkin.analytics import fitting as models  # noqa: E402
 from kithkin.analytics import refresh  # noqa: E402
-from kithkin.analytics import service as metrics_service  # noqa: E402
 from kithkin.atrisk import pipeline as atrisk_pipeline  # noqa: E402
 from kithkin.config import Settings  # noqa: E402
 from kithkin.database.core import build_engine  # noqa: E402
@@ -46,22 +44,12 @@ def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def cpu() -> float:
-    """CPU seconds of this process (every thread: DuckDB's too) and its finished
-    children (the ADBC stages)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def paths(args: argparse.Namespace) -> tuple[Path, Path, Path, Path]:
-    name = bench.cached_name(args)
-    base = bench.DATA / f"atrisk-{args.customers}"
-    return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
-        base.name + "-home"), base.with_suffix(".pickle")
 
 
 def prepare(args: argparse.Namespace) -> None:
-    _cached, store, home, inputs = paths(args)
+    store, home, inputs = bench.work_paths(args, "atrisk")
     bench.fresh_copy(args, store, home)
     settings = Settings(home=home, database_url=f"sqlite:///{store}")
     engine = build_engine(settings.resolved_database_url)
@@ -89,7 +77,7 @@ def prepare(args: argparse.Namespace) -> None:
 
 
 def run_steps(args: argparse.Namespace) -> None:
-    _, store, home, inputs = paths(args)
+    store, home, inputs = bench.work_paths(args, "atrisk")
     with inputs.open("rb") as handle:
         data = pickle.load(handle)
     work = store.with_name(store.stem + "-timing.db")
@@ -105,22 +93,18 @@ def run_steps(args: argparse.Namespace) -> None:
             result.model_params = dict(data["fitted"].params)  # as the models step leaves it
             # the refresh's at_risk step: the block combined, its first columns staged
             # ahead (discarded here: the store step is not timed), scored and assigned
-            started, used = time.perf_counter(), cpu()
-            block = refresh.combine(data["features"], data["summary"],
-                                    data["fitted"].predictions)
-            ahead = metrics_service.stage_ahead(engine=engine, as_of=bench.AS_OF,
-                                                metrics=block)
-            block = refresh.score_and_assign(
+            started, used = time.perf_counter(), bench.cpu_seconds()
+            block, changes, ahead = refresh.at_risk_step(
                 engine=engine, settings=settings, source=source, as_of=bench.AS_OF,
-                options=data["options"], summary=data["summary"], block=block,
-                choice=data["choice"], full=data["full"], result=result)
-            changes = block.attrs.pop("changes")
-            at_risk, at_risk_cpu = time.perf_counter() - started, cpu() - used
+                options=data["options"], features=data["features"], summary=data["summary"],
+                predictions=data["fitted"].predictions, choice=data["choice"],
+                full=data["full"], result=result)
+            at_risk, at_risk_cpu = time.perf_counter() - started, bench.cpu_seconds() - used
             ahead.discard()
-            started, used = time.perf_counter(), cpu()
+            started, used = time.perf_counter(), bench.cpu_seconds()
             refresh.record_defections(engine=engine, settings=settings, result=result,
                                       block=block, changes=changes)
-            defection, defection_cpu = time.perf_counter() - started, cpu() - used
+            defection, defection_cpu = time.perf_counter() - started, bench.cpu_seconds() - used
             out.append(f"| {label} | {at_risk:.2f} | {at_risk_cpu:.2f} | {defection:.2f} | "
                        f"{defection_cpu:.2f} | {load()} | {result.defection} |")
             print(out[-1], flush=True)

@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import pickle
-import resource
 import shutil
 import subprocess
 import sys
@@ -50,12 +49,6 @@ sys.path.insert(0, str(ROOT))
 import refresh as bench  # noqa: E402
 
 
-def paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    base = bench.DATA / f"landing-{args.customers}-{args.transactions}-{args.seed}"
-    return base.with_suffix(".db"), base.with_name(base.name + "-home"), \
-        base.with_suffix(".pickle")
-
-
 def prepare(args: argparse.Namespace) -> None:
     from kithkin.analytics import engine as analytics_engine
     from kithkin.analytics import fitting as models
@@ -63,7 +56,7 @@ def prepare(args: argparse.Namespace) -> None:
     from kithkin.config import Settings
     from kithkin.database.core import build_engine
 
-    store, home, inputs = paths(args)
+    store, home, inputs = bench.work_paths(args, "landing")
     bench.fresh_copy(args, store, home)
     settings = Settings(home=home, database_url=f"sqlite:///{store}")
     engine = build_engine(settings.resolved_database_url)
@@ -128,10 +121,6 @@ def sync_schema(url: str) -> None:
     engine.dispose()
 
 
-def cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def child(args: argparse.Namespace) -> None:
@@ -140,11 +129,10 @@ def child(args: argparse.Namespace) -> None:
 
     from kithkin.analytics import engine as analytics_engine
     from kithkin.analytics import refresh
-    from kithkin.analytics import service as metrics_service
     from kithkin.config import Settings
     from kithkin.database.core import build_engine
 
-    store, home, inputs = paths(args)
+    store, home, inputs = bench.work_paths(args, "landing")
     with inputs.open("rb") as handle:
         data = pickle.load(handle)
     work = store.with_name(store.stem + "-timing.db")
@@ -173,20 +161,17 @@ def child(args: argparse.Namespace) -> None:
             result = refresh.RefreshResult(as_of=bench.AS_OF, engine="duckdb")
             result.model_params = dict(data["model_params"])
             result.model_error = data["model_error"]
-            block = refresh.combine(data["features"], data["summary"], data["predictions"])
-            ahead = metrics_service.stage_ahead(engine=engine, as_of=bench.AS_OF,
-                                                metrics=block)
-            block = refresh.score_and_assign(
+            block, changes, ahead = refresh.at_risk_step(
                 engine=engine, settings=settings, source=source, as_of=bench.AS_OF,
-                options=data["options"], summary=data["summary"], block=block,
-                choice=data["choice"], full=data["full"], result=result)
-            changes = block.attrs.pop("changes")
+                options=data["options"], features=data["features"], summary=data["summary"],
+                predictions=data["predictions"], choice=data["choice"], full=data["full"],
+                result=result)
             if ahead.pending is not None:  # the refresh's at-risk step outlasts the stage
                 ahead.pending.process.wait()
             landing = block.copy()
             statements.clear()
             steps: dict[str, Any] = {}
-            wall, used = time.perf_counter(), cpu()
+            wall, used = time.perf_counter(), bench.cpu_seconds()
             if hasattr(refresh, "land"):  # the writer thread's own function
                 refresh.land(engine=engine, settings=settings, result=result,
                              block=landing, changes=changes, ahead=ahead)
@@ -208,7 +193,7 @@ def child(args: argparse.Namespace) -> None:
                 with engine.connect() as conn:  # what its commits left in the log
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 steps["checkpoint"] = time.perf_counter() - began
-            steps["cpu"] = cpu() - used
+            steps["cpu"] = bench.cpu_seconds() - used
             steps["statements"] = dict(statements)
             steps["customers"] = customers
             steps["defection result"] = result.defection

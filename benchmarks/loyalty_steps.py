@@ -36,7 +36,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -59,26 +58,16 @@ LEDGER_TOTALS = ("SELECT kind, count(*), sum(points), sum(transaction_id), sum(c
                  "GROUP BY kind ORDER BY kind")
 
 
-def paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    name = bench.cached_name(args)
-    base = bench.DATA / f"loyalty-{args.customers}"
-    return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
-        base.name + "-home")
 
 
 def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def cpu() -> float:
-    """CPU seconds of this process and its finished children (the ADBC stages): on a
-    shared machine the wall time mostly says how busy the others were."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def prepare(args: argparse.Namespace) -> None:
-    _cached, store, home = paths(args)
+    store, home, _ = bench.work_paths(args, "loyalty")
     enrolled = bench.fresh_copy(args, store, home, members=args.members)
     settings = Settings(home=home, database_url=f"sqlite:///{store}")
     engine = build_engine(settings.resolved_database_url)
@@ -98,7 +87,7 @@ def totals(path: Path) -> list[tuple[object, ...]]:
 
 
 def run_steps(args: argparse.Namespace) -> None:
-    _, store, home = paths(args)
+    store, home, _ = bench.work_paths(args, "loyalty")
     work, work_home = store.with_name(store.stem + "-work.db"), home.with_name(
         home.name + "-work")
     remove(work)  # a -wal left by an earlier copy would be replayed into this one
@@ -123,14 +112,14 @@ def run_steps(args: argparse.Namespace) -> None:
                 source = analytics_engine.connect(settings, store=engine)
             result = refresh.RefreshResult(as_of=bench.AS_OF, engine="duckdb")
             profiler = cProfile.Profile() if args.profile else None
-            started, used = time.perf_counter(), cpu()
+            started, used = time.perf_counter(), bench.cpu_seconds()
             if profiler is not None:
                 profiler.enable()
             refresh.grant_points(engine=engine, settings=settings, source=source,
                                  result=result)
             if profiler is not None:
                 profiler.disable()
-            seconds, used = time.perf_counter() - started, cpu() - used
+            seconds, used = time.perf_counter() - started, bench.cpu_seconds() - used
             lines.append(f"| {label} | {seconds:.2f} | {used:.2f} | {load()} | "
                          f"{result.loyalty} |")
             print(lines[-1], flush=True)
@@ -173,7 +162,7 @@ def insert_variant(args: argparse.Namespace, entries: Path, *, foreign_keys: boo
                    integer_key: bool = False, order: str = "source_key") -> tuple[int, float]:
     """One insert of the staged entries into a fresh copy of the prepared store; returns
     (rows, CPU seconds of the statement and its commit)."""
-    _, store, _ = paths(args)
+    store, _, _ = bench.work_paths(args, "loyalty")
     work = store.with_name(store.stem + "-inserts.db")
     remove(work)
     shutil.copyfile(store, work)
@@ -224,7 +213,7 @@ def inserts(args: argparse.Namespace) -> None:
     from kithkin.loyalty import earning, ledger
     from kithkin.loyalty import programme as loyalty_programme
 
-    _, store, home = paths(args)
+    store, home, _ = bench.work_paths(args, "loyalty")
     settings = Settings(home=home, database_url=f"sqlite:///{store}")
     programme = loyalty_programme.load(home)
     until = datetime.combine(bench.AS_OF, day_time.max, tzinfo=UTC)

@@ -204,6 +204,21 @@ def cached_name(args: argparse.Namespace) -> str:
     return f"refresh-v3-{args.customers}-{args.transactions}-{args.seed}"
 
 
+def work_paths(args: argparse.Namespace, prefix: str) -> tuple[Path, Path, Path]:
+    """A step harness's work store, home and saved inputs (a pickle) for these sizes."""
+    base = DATA / f"{prefix}-{args.customers}-{args.transactions}-{args.seed}"
+    return (base.with_suffix(".db"), base.with_name(base.name + "-home"),
+            base.with_suffix(".pickle"))
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process (every thread: DuckDB's too) and its finished children
+    (the ADBC stages): on a shared machine a steadier figure than wall time."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def append_result(name: str, text: str, *, header: str) -> None:
     """Add a step harness's run to ``results/<name>``, under ``header`` when the file is
     new (the harnesses keep a log of labelled runs, before and after a change)."""

@@ -42,15 +42,8 @@ from kithkin.config import Settings  # noqa: E402
 from kithkin.database.core import build_engine  # noqa: E402
 
 
-def paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    name = bench.cached_name(args)
-    base = bench.DATA / f"analytics-{args.customers}"
-    return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
-        base.name + "-home")
-
-
 def prepare(args: argparse.Namespace) -> None:
-    _cached, store, home = paths(args)
+    store, home, _ = bench.work_paths(args, "analytics")
     bench.fresh_copy(args, store, home)
     settings = Settings(home=home, database_url=f"sqlite:///{store}")
     engine = build_engine(settings.resolved_database_url)
@@ -158,7 +151,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def run_steps(args: argparse.Namespace) -> None:
     load_before = os.getloadavg()
-    _, store, home = paths(args)
+    store, home, _ = bench.work_paths(args, "analytics")
     work = store.with_name(store.stem + "-timing.db")
     shutil.copyfile(store, work)
     settings = Settings(home=home, database_url=f"sqlite:///{work}")

@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import pickle
-import resource
 import shutil
 import sqlite3
 import sys
@@ -55,15 +54,10 @@ DIGESTED = {"customer_stage": (), "stage_change": (), "stage_count": (),
             "relationship_run": ("timings", "created_at")}
 
 
-def paths(args: argparse.Namespace) -> tuple[Path, Path, Path, Path]:
-    name = bench.cached_name(args)
-    base = bench.DATA / f"relsteps-{args.customers}"
-    return bench.DATA / f"{name}.db", base.with_suffix(".db"), base.with_name(
-        base.name + "-home"), base.with_suffix(".pickle")
 
 
 def prepare(args: argparse.Namespace) -> None:
-    _cached, store, home, inputs = paths(args)
+    store, home, inputs = bench.work_paths(args, "relsteps")
     bench.fresh_copy(args, store, home)
     kept: dict[str, Any] = {}
 
@@ -86,12 +80,6 @@ def prepare(args: argparse.Namespace) -> None:
     print(f"prepared {store}, {home}, {inputs}")
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process (every thread) and of its finished children: a figure
-    the other sessions on a shared machine disturb less than wall time."""
-    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
-                                                          resource.RUSAGE_CHILDREN))
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def digests(path: Path) -> dict[str, str]:
@@ -109,7 +97,7 @@ def digests(path: Path) -> dict[str, str]:
 
 
 def run_steps(args: argparse.Namespace) -> None:
-    _, store, home, inputs = paths(args)
+    store, home, inputs = bench.work_paths(args, "relsteps")
     with inputs.open("rb") as handle:
         kept = pickle.load(handle)
     work = store.with_name(store.stem + "-timing.db")
@@ -125,11 +113,11 @@ def run_steps(args: argparse.Namespace) -> None:
         events_seconds = time.perf_counter() - started
         for label in RUNS:
             with session_scope(engine) as session:
-                started, cpu = time.perf_counter(), cpu_seconds()
+                started, cpu = time.perf_counter(), bench.cpu_seconds()
                 report = service.refresh(session=session, settings=settings,
                                          as_of=bench.AS_OF, metrics=kept[label]["block"],
                                          events=kept[label]["events"])
-                seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+                seconds, cpu = time.perf_counter() - started, bench.cpu_seconds() - cpu
                 started = time.perf_counter()
             commit = time.perf_counter() - started
             moves = {m.model: (m.new, m.moved_up, m.moved_down) for m in report.models}

@@ -211,6 +211,27 @@ def rule_inputs(block: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([block[own].reset_index(drop=True), aligned], axis=1)
 
 
+def at_risk_step(*, engine: Engine, settings: Settings,
+                 source: analytics_engine.AnalyticsSource, as_of: date,
+                 options: models.ModelOptions, features: pd.DataFrame, summary: pd.DataFrame,
+                 predictions: pd.DataFrame, choice: atrisk_pipeline.ModelChoice,
+                 full: Fitted | None, result: RefreshResult
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, bulk.Ahead]:
+    """The at-risk step: the block combined, its value and model columns staged (the
+    returned ``Ahead``, for the store step) while who is at risk is worked out; returns
+    the scored block and its defection-stage changes."""
+    block = combine(features, summary, predictions)
+    ahead = metrics_service.stage_ahead(engine=engine, as_of=as_of, metrics=block)
+    try:
+        block = score_and_assign(engine=engine, settings=settings, source=source,
+                                 as_of=as_of, options=options, summary=summary,
+                                 block=block, choice=choice, full=full, result=result)
+    except BaseException:
+        ahead.discard()
+        raise
+    return block, block.attrs.pop("changes"), ahead
+
+
 def score_and_assign(*, engine: Engine, settings: Settings,
                      source: analytics_engine.AnalyticsSource, as_of: date,
                      options: models.ModelOptions, summary: pd.DataFrame, block: pd.DataFrame,
@@ -445,17 +466,10 @@ def run(
                                   as_of=as_of, options=options, settings=settings,
                                   result=result)
     with step("at_risk"):
-        block = combine(features, summary, fitted.predictions)
-        # the value and model columns are staged while who is at risk is worked out
-        ahead = metrics_service.stage_ahead(engine=engine, as_of=as_of, metrics=block)
-        try:
-            block = score_and_assign(engine=engine, settings=settings, source=source,
-                                     as_of=as_of, options=options, summary=summary,
-                                     block=block, choice=choice, full=full, result=result)
-        except BaseException:
-            ahead.discard()
-            raise
-        changes = block.attrs.pop("changes")
+        block, changes, ahead = at_risk_step(
+            engine=engine, settings=settings, source=source, as_of=as_of, options=options,
+            features=features, summary=summary, predictions=fitted.predictions,
+            choice=choice, full=full, result=result)
     # The block and the defections land in a writer thread while the relationship engine
     # computes from the block in memory; it waits for them to be committed before its
     # first write (SQLite has one writer, and a failed landing must stop the refresh
