@@ -25,9 +25,9 @@ TRANSACTIONS_HEADER = ["source", "order_id", "customer_external_id", "ordered_at
                        "currency"]
 
 
-def write_csv(path: Path, rows: list[list[Any]]) -> Path:
+def write_csv(path: Path, rows: list[list[Any]], *, delimiter: str = ",") -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+        csv.writer(handle, delimiter=delimiter).writerows(rows)
     return path
 
 

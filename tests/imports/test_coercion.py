@@ -50,7 +50,11 @@ def test_bad_dates_are_errors_not_nulls() -> None:
     ("text", "decimal_comma", "expected"),
     [("€1,234.50", False, 1234.5), ("$ 12", False, 12.0), ("12 EUR", False, 12.0),
      ("-3.25", False, -3.25), ("1.234,50", True, 1234.5), ("£0,99", True, 0.99),
-     ("1e3", False, 1000.0)],
+     ("1e3", False, 1000.0),
+     # a comma that can only be a decimal one, without the option (a European shop
+     # export's 10,50 used to be read as 1050); three digits after it stay thousands
+     ("10,50", False, 10.5), ("0,5", False, 0.5), ("€ 1.234,50", False, 1234.5),
+     ("-7,25 EUR", False, -7.25), ("1,234", False, 1234.0), ("1,234,567", False, 1234567.0)],
 )
 def test_decimals(text: str, decimal_comma: bool, expected: float) -> None:
     values, errors = coerce.to_number(pa.array([text]),

@@ -370,3 +370,50 @@ def test_upload_takes_statuses_to_skip(sqlite_engine: Engine, tmp_path: Path) ->
     assert started.status_code == 202, started.text
     job = _wait(client, started.json()["status_url"], headers)
     assert job["status"] == "succeeded" and job["rows_written"] == 2, job
+
+
+def test_a_shop_export_with_its_own_column_names(sqlite_engine: Engine,
+                                                 tmp_path: Path) -> None:
+    """A hand-made shop export: ``Country`` and ``E-mail`` are fields in another case,
+    ``Name`` is one name column, ``Signup date`` looks like the acquisition date; the
+    orders' ``Status`` and ``Amount (EUR)`` are fields too (``Status`` used to be
+    ignored while refunded orders counted as sales)."""
+    customers = write_csv(tmp_path / "klanten.csv", [
+        ["Customer No", "Name", "E-mail", "Signup date", "Country"],
+        ["C1", "Ana María García", "ana@example.org", "15/01/2023", "ES"],
+        ["C2", "Cher", "cher@example.org", "16/01/2022", "FR"],
+    ], delimiter=";")
+    runner = CliRunner()
+    first = runner.invoke(app, ["import", "customers", str(customers), "--set", "source=shop",
+                                "--map", "Customer No=external_id"], terminal_width=200)
+    assert first.exit_code == 0, first.output
+    summary = " ".join(first.output.replace("│", " ").split())
+    assert "kept as attributes (not a field) Name, Signup date" in summary
+    assert "column 'Name' looks like full_name --map Name=full_name" in summary
+    assert "--map 'Signup date=acquired_at'" in summary
+    again = ingest_file(kind="customers", path=customers, engine=sqlite_engine,
+                        mapping=IngestOptions(columns={"Customer No": "external_id",
+                                                       "Name": "full_name",
+                                                       "Signup date": "acquired_at"},
+                                              constants={"source": "shop"}))
+    assert again.attribute_columns == [] and again.column_hints == {}
+    with sqlite_engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT first_name, last_name, email, country, acquired_at FROM customer "
+            "ORDER BY id")).all()
+    assert [(r[0], r[1], r[2], r[3], str(r[4])[:10]) for r in rows] == [
+        ("Ana María", "García", "ana@example.org", "ES", "2023-01-15"),
+        (None, "Cher", "cher@example.org", "FR", "2022-01-16")]
+    orders = write_csv(tmp_path / "orders.csv", [
+        ["Order no", "Customer no", "Date", "Amount (EUR)", "Status"],
+        ["#1", "C1", "20/01/2023", "10,50", "paid"],
+        ["#2", "C1", "21/01/2023", "4,00", "refunded"],
+    ], delimiter=";")
+    report = ingest_file(kind="transactions", path=orders, engine=sqlite_engine,
+                         mapping=IngestOptions(columns={"Customer no": "customer_external_id",
+                                                        "Date": "ordered_at"},
+                                               constants={"source": "shop"}))
+    assert report.doubtful_statuses == {"refunded": 1}  # Status is read
+    assert report.column_hints == {"Order no": "order_id"}
+    assert report.ignored_columns == ["Order no"]
+    assert sorted(o["amount"] for o in _orders(sqlite_engine, "shop").values()) == [4.0, 10.5]

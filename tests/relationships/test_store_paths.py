@@ -221,7 +221,10 @@ def test_unknown_health_is_stored_as_null_not_zero_or_nan(
             "health_known, as_of FROM relationship_profile ORDER BY customer_id")).all()
     assert [r[1] for r in rows] == [None] * len(CUSTOMERS)
     assert [r[2] for r in rows] == [None] * len(CUSTOMERS)
-    assert all(r[3] is not None for r in rows) and {r[4] for r in rows} == {1}
+    # iterative alone, and mutual for customer 1 (no purchase this year: the customer's side
+    # is 0, so both sides' geometric mean is 0 whatever the firm's side)
+    assert all(r[3] is not None for r in rows)
+    assert {r[0]: r[4] for r in rows} == {c: 2 if c == 1 else 1 for c in CUSTOMERS}
     assert {str(r[5]) for r in rows} == {str(FIRST)}  # unchanged: not rewritten
 
 

@@ -56,6 +56,11 @@ class ImportReport(BaseModel):
     ignored_columns: list[str] = Field(default_factory=list, description=(
         "Every input column that was not imported: not a field of the kind, a field "
         "already fed by another column, or a field given by --set."))
+    attribute_columns: list[str] = Field(default_factory=list, description=(
+        "Customers: input columns kept in each customer's attributes (not a field)."))
+    column_hints: dict[str, str] = Field(default_factory=dict, description=(
+        "Unused input columns that look like a field, column -> field: `--map "
+        "COLUMN=FIELD` (or the mapping's [columns]) imports them as that field."))
     skipped: int = Field(default=0, description=(
         "Rows left out on purpose: their status is one of the options' skip_statuses "
         "(failed or voided payments)."))

@@ -40,6 +40,7 @@ HEALTH_INPUTS = (
 )
 
 REFERENCE_MARGIN_RATE = 0.30  # a 30 % margin earns the firm-side benefit in full
+LAPSE_DAYS = 365  # a customer who bought within this many days takes part (mutual, iterative)
 
 
 Part = tuple[FloatArray, bool]  # a component in [0, 1] and whether the data can show it
@@ -62,16 +63,23 @@ def _mean(*parts: Part, weights: tuple[float, ...] | None = None) -> FloatArray:
                                 where=weight > 0), dtype=float)
 
 
+def _both(customer: FloatArray, firm: FloatArray) -> FloatArray:
+    """Geometric mean of the two sides: 0 when either side is known to be 0 (whatever the
+    other one is, so an unknown side does not make it unknown), else NaN where a side is."""
+    product = np.sqrt(customer * firm)
+    return np.asarray(np.where((customer == 0) | (firm == 0), 0.0, product), dtype=float)
+
+
 def mutual(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
     """Both parties take part: geometric mean of the customer's and the firm's side
     (unknown when the data holds nothing of what the firm does for the customer)."""
-    bought_this_year = (number(frame, "days_since_last_purchase", np.inf) <= 365)
+    bought_this_year = (number(frame, "days_since_last_purchase", np.inf) <= LAPSE_DAYS)
     customer = _mean((bought_this_year.astype(float), True),
                      (at_least(number(frame, "inbound_90d"), 1), signals.interactions))
     firm = _mean((at_least(number(frame, "outbound_90d"), 1), signals.interactions),
                  (flag(frame, "has_preferences"), signals.preferences),
                  (at_least(number(frame, "active_memberships"), 1), signals.memberships))
-    return 100 * np.sqrt(customer * firm)
+    return 100 * _both(customer, firm)
 
 
 def interactive(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
@@ -81,20 +89,25 @@ def interactive(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> Floa
 
 
 def iterative(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
-    """A context builds up: repeat purchases and time together."""
-    return 100 * _mean((saturate(number(frame, "frequency"), 6), True),
-                       (saturate(number(frame, "tenure_days"), 730), True))
+    """A context builds up: repeat purchases and time together, while they go on. Past a
+    year without a purchase the context fades, to nothing after two (a regular who
+    stopped two years ago is not iterating with the firm any more)."""
+    built = _mean((saturate(number(frame, "frequency"), 6), True),
+                  (saturate(number(frame, "tenure_days"), 730), True))
+    silent = number(frame, "days_since_last_purchase", np.inf)
+    going_on = np.clip(2 - silent / LAPSE_DAYS, 0, 1)
+    return np.asarray(100 * built * going_on, dtype=float)
 
 
 def ongoing_benefit(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:
     """Both gain: the customer keeps buying (P(alive)), the firm earns a margin. Unknown
     for a customer whose margin is unknown (no cost): an assumed margin is no evidence."""
-    customer = np.clip(number(frame, "p_alive"), 0, 1)
+    customer = np.clip(number(frame, "p_alive", np.nan), 0, 1)  # unknown: no fitted model
     revenue = number(frame, "revenue")
     margin = number(frame, "margin", np.nan)
     rate = np.divide(margin, revenue, out=np.zeros(len(frame)), where=revenue > 0)
     firm = np.where(np.isnan(margin), np.nan, saturate(rate, REFERENCE_MARGIN_RATE))
-    return np.asarray(100 * np.sqrt(customer * firm), dtype=float)
+    return np.asarray(100 * _both(customer, firm), dtype=float)
 
 
 def behaviour_change(frame: pd.DataFrame, signals: DataSignals = ALL_SIGNALS) -> FloatArray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 from pathlib import Path
 from types import FrameType
@@ -80,6 +81,11 @@ def _summary(report: ImportReport) -> Table:
         rows.insert(2, ("read as", report.layout))
     rows.append(("ignored columns (not imported)",
                  ", ".join(report.ignored_columns) if report.ignored_columns else "none"))
+    if report.attribute_columns:
+        rows.append(("kept as attributes (not a field)", ", ".join(report.attribute_columns)))
+    rows.extend((f"column {column!r} looks like {field}",
+                 f"--map {shlex.quote(f'{column}={field}')}")
+                for column, field in report.column_hints.items())
     table = output.build_table(["", ""], rows, title=f"import {report.kind} from {report.file}",
                                show_header=False, numeric=[False, False])
     table.columns[0].style = "bold"

@@ -25,6 +25,10 @@ Coerced = tuple[pa.Array, pa.Array]
 
 UTC_US = pa.timestamp("us", tz="UTC")
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# A comma that can only be a decimal one: one comma not followed by a group of three
+# digits (10,5 10,50 0,1234), or after dot-grouped thousands (1.234,50). "1,234" stays
+# one thousand two hundred and thirty-four unless the options say decimal_comma.
+_DECIMAL_COMMA = r"^[+-]?(\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+)$"
 # ISO currency code before or after the amount: upper case, or separated by a space.
 _CURRENCY_CODE = r"^\s*([A-Z]{3}|[A-Za-z]{3}\s)|(\s[A-Za-z]{3}|[A-Z]{3})\s*$"
 _SYMBOLS = r"[\s\$€£¥\x{a0}\x{202f}']"
@@ -89,10 +93,14 @@ def to_number(values: pa.Array, options: IngestOptions, *, integer: bool = False
         text = as_text(array)
         cleaned = pc.replace_substring_regex(
             pc.replace_substring_regex(text, _CURRENCY_CODE, ""), _SYMBOLS, "")
+        comma_decimal = pc.replace_substring(pc.replace_substring(cleaned, ".", ""), ",", ".")
         if options.decimal_comma:
-            cleaned = pc.replace_substring(pc.replace_substring(cleaned, ".", ""), ",", ".")
+            cleaned = comma_decimal
         else:
-            cleaned = pc.replace_substring(cleaned, ",", "")
+            # "10,50" and "1.234,50" say their comma is the decimal one; stripping it as a
+            # thousands separator read a European export's 10,50 as 1050
+            cleaned = pc.if_else(pc.match_substring_regex(cleaned, _DECIMAL_COMMA),
+                                 comma_decimal, pc.replace_substring(cleaned, ",", ""))
         valid = pc.match_substring_regex(cleaned, _NUMBER)
         numbers = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())), pa.float64())
     errors = errors_where(_unparsed(text, numbers), "not a number")

@@ -49,6 +49,17 @@ CUSTOMERS = Base.metadata.tables[Customer.__tablename__]
 IDENTIFIERS = Base.metadata.tables[CustomerIdentifier.__tablename__]
 
 
+def split_full_name(row: dict[str, Any]) -> dict[str, str]:
+    """First and last name from a one-column name (``Ana María García``: first ``Ana
+    María``, last ``García``), the way most exports order it; a row's own first or last
+    name wins, and a one-word name is a last name (what matching and search key on)."""
+    full = " ".join(str(row.get("full_name") or "").split())
+    if not full or row.get("first_name") or row.get("last_name"):
+        return {}
+    first, _, last = full.rpartition(" ")
+    return {"last_name": last, **({"first_name": first} if first else {})}
+
+
 def consent_changes(row: dict[str, Any]) -> list[consent_service.ConsentChange]:
     """The consent events one customer row states: ``consent_<channel>`` (marketing) and
     ``consent_<channel>_<purpose>``, with the row's wording, evidence and time."""
@@ -157,6 +168,7 @@ class CustomerWriter:
             rules[rule] += 1
             row_customers.append((cid, rule))
             profile = profiles.setdefault(cid, {})
+            profile.update(split_full_name(row))
             profile.update({c: row[c] for c in PROFILE if row.get(c) is not None})
             attributes = {k: v for k, v in extra.items() if v not in (None, "")}
             if attributes:

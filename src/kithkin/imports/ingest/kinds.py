@@ -148,6 +148,8 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("external_id", required=True),
             FieldSpec("first_name"),
             FieldSpec("last_name"),
+            # one "Name" column: split into first and last name where those are not given
+            FieldSpec("full_name", column=None),
             FieldSpec("company"),
             FieldSpec("email", FieldType.EMAIL),
             FieldSpec("phone", FieldType.PHONE, raw_column="phone"),

@@ -271,7 +271,8 @@ class _Run:
         self.track_job = track_job and not dry_run
         self.report = ImportReport(job_id=None, kind=plan.spec.kind.value, file=label,
                                    status=ImportStatus.RUNNING, dry_run=dry_run,
-                                   ignored_columns=plan.ignored)
+                                   ignored_columns=plan.ignored,
+                                   attribute_columns=plan.extras, column_hints=plan.hints)
         self.matched: Counter[str] = Counter()
         self.in_memory: list[RejectedRow] = []
 

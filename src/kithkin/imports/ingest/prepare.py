@@ -7,6 +7,7 @@ before anything is written; each batch then only runs the per-row work.
 from __future__ import annotations
 
 import hashlib
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from kithkin.imports.ingest import coerce
 from kithkin.imports.ingest.kinds import ONE_OF, SUMMED, FieldSpec, FieldType, Kind, KindSpec
 from kithkin.imports.ingest.options import IngestOptions
 from kithkin.imports.ingest.readers import RawBatch, python_safe
-from kithkin.imports.ingest.suggest import suggest_mapping
+from kithkin.imports.ingest.suggest import same_field, suggest_mapping
 from kithkin.imports.ingest.validate import (
     Limits,
     column_bound,
@@ -70,6 +71,8 @@ class ColumnPlan:
     keys: frozenset[str] = frozenset()  # id-like fields: no tab or line break either
     generate_order_id: bool = False  # transactions without an order id column
     combine: bool = False  # rows sharing an order id are one order (amounts add up)
+    # unused column -> the field it looks like (`--map COLUMN=FIELD` would feed it)
+    hints: dict[str, str] = field(default_factory=dict)
 
     @property
     def present(self) -> list[FieldSpec]:
@@ -94,14 +97,24 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     sources: dict[str, str] = {}
     extras: list[str] = []
     ignored: list[str] = []
+    targets = {column: options.columns.get(column, column) for column in columns}
+    for column in columns:  # a field's own name in another case feeds it, after exact names
+        if targets[column] not in known:
+            same = same_field(kind=spec.kind, column=column)
+            if same and same not in targets.values():
+                targets[column] = same
     for column in columns:
-        target = options.columns.get(column, column)
+        target = targets[column]
         if target in known and target not in sources and target not in options.constants:
             sources[target] = column
         elif spec.extra_to_attributes and target not in options.constants:
             extras.append(column)
         else:  # not a field, a field already fed by another column, or set by --set
             ignored.append(column)
+    unused = [c for c in [*extras, *ignored] if targets[c] not in known]
+    hints = {column: name for column, name in suggest_mapping(
+        kind=spec.kind, columns=unused).items()
+        if name not in sources and name not in options.constants}
     constants = {k: v for k, v in options.defaults.items() if k not in sources}
     if "customer_source" in known and "customer_source" not in sources:
         constants.pop("customer_source", None)  # falls back to each row's own source
@@ -118,7 +131,8 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
         looks = {field: column for column, field in
                  suggest_mapping(kind=spec.kind, columns=free).items() if field in missing}
         hint = ("; " + ", ".join(f"column {column!r} looks like {field!r}: --map "
-                                 f"{column}={field}" for field, column in looks.items())
+                                 f"{shlex.quote(f'{column}={field}')}"
+                                 for field, column in looks.items())
                 if looks else "")
         raise IngestError(
             f"missing required column {name!r} for {spec.kind} (columns found: "
@@ -145,7 +159,7 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     return ColumnPlan(spec, options, limits, sources, constants, extras, ignored, lengths,
                       bounds, keys, generate_order_id=generate,
                       combine=generate or (spec.kind is Kind.TRANSACTIONS
-                                           and options.combine_rows))
+                                           and options.combine_rows), hints=hints)
 
 
 @dataclass

@@ -7,6 +7,7 @@ the column that looks like it, so a shop export's ``customer_id`` is one ``--map
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from kithkin.errors import ValidationError
 from kithkin.imports.ingest.kinds import SPECS, Kind
@@ -16,8 +17,55 @@ MIN_PRESET_MATCHES = 3
 """A preset is suggested only when this many of its column names are in the file."""
 
 
+# Column names shop and CRM exports use that no shipped preset spells, per kind: the
+# normalised name (see `_normal`) -> field. Presets add theirs (`_synonyms`).
+COMMON_NAMES: dict[str, dict[str, str]] = {
+    "customers": {
+        **dict.fromkeys(("customerid", "customerno", "customernr", "customernumber",
+                         "customercode", "clientid", "clientno", "clientnumber", "id",
+                         "accountid", "accountnumber", "memberid", "contactid"),
+                        "external_id"),
+        **dict.fromkeys(("name", "fullname", "customername", "clientname", "contactname"),
+                        "full_name"),
+        **dict.fromkeys(("firstname", "givenname", "forename", "first"), "first_name"),
+        **dict.fromkeys(("lastname", "surname", "familyname", "last"), "last_name"),
+        **dict.fromkeys(("mail", "emailaddress", "mailaddress"), "email"),
+        **dict.fromkeys(("telephone", "tel", "mobile", "mobilephone", "phonenumber",
+                         "cellphone"), "phone"),
+        **dict.fromkeys(("dob", "birthday", "birthdate", "dateofbirth"), "date_of_birth"),
+        **dict.fromkeys(("address", "street", "streetaddress", "address1", "addressline1"),
+                        "address_line"),
+        **dict.fromkeys(("address2", "addressline2"), "address_line2"),
+        **dict.fromkeys(("town",), "city"),
+        **dict.fromkeys(("state", "province", "county"), "region"),
+        **dict.fromkeys(("zip", "zipcode", "postalcode", "plz"), "postcode"),
+        **dict.fromkeys(("organisation", "organization", "companyname"), "company"),
+        **dict.fromkeys(("signupdate", "signedup", "signedupat", "signupat", "signup",
+                         "registered", "registeredat", "registrationdate", "joined",
+                         "datejoined", "joinedat", "customersince", "memberssince",
+                         "membersince", "createdat", "created", "firstseen"),
+                        "acquired_at"),
+        **dict.fromkeys(("leadsource", "acquisitionchannel", "referrer", "utmsource"),
+                        "acquisition_source"),
+    },
+    "transactions": {
+        **dict.fromkeys(("orderno", "ordernr", "ordernumber", "orderid", "invoiceno",
+                         "invoicenumber", "receiptno"), "order_id"),
+        **dict.fromkeys(("customerno", "customernr", "customernumber", "customercode",
+                         "clientid", "clientno"), "customer_external_id"),
+        **dict.fromkeys(("orderdate", "purchasedate", "invoicedate", "orderedat"),
+                        "ordered_at"),
+        **dict.fromkeys(("ordervalue", "ordertotal", "grandtotal", "revenue"), "amount"),
+    },
+}
+
+
 def _normal(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", name.lower())
+    """Case, accents, punctuation and a bracketed unit left out: ``Amount (EUR)`` and
+    ``amount`` are one name, as are ``E-mail`` and ``email``."""
+    name = re.sub(r"\([^)]*\)|\[[^]]*\]", "", name)
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "", plain.lower())
 
 
 def suggest_preset(*, kind: str, columns: list[str]) -> str | None:
@@ -42,14 +90,7 @@ def suggest_mapping(*, kind: str, columns: list[str],
     the presets know (``Order ID``, ``Customer Email``...)."""
     spec = SPECS[Kind(kind)]
     fields = {_normal(f): f for f in spec.field_by_name}
-    synonyms: dict[str, str] = {}
-    for name in preset_names():
-        try:
-            preset = load_preset(name, kind=kind)
-        except ValidationError:
-            continue
-        for column, target in preset.columns.items():
-            synonyms.setdefault(_normal(column), target)
+    synonyms = _synonyms(kind)
     given = options.columns if options else {}
     mapping: dict[str, str] = {}
     taken: set[str] = set()
@@ -60,3 +101,24 @@ def suggest_mapping(*, kind: str, columns: list[str],
             mapping[column] = found
             taken.add(found)
     return mapping
+
+
+def _synonyms(kind: str) -> dict[str, str]:
+    """The presets' column names first (they were read off real exports), then ours."""
+    synonyms: dict[str, str] = {}
+    for name in preset_names():
+        try:
+            preset = load_preset(name, kind=kind)
+        except ValidationError:
+            continue
+        for column, target in preset.columns.items():
+            synonyms.setdefault(_normal(column), target)
+    for column, target in COMMON_NAMES.get(kind, {}).items():
+        synonyms.setdefault(column, target)
+    return synonyms
+
+
+def same_field(*, kind: str, column: str) -> str | None:
+    """The field a column names in another case or spelling (``Country``, ``E-mail``,
+    ``Date of birth``): that is the field, so an import takes it without a --map."""
+    return {_normal(f): f for f in SPECS[Kind(kind)].field_by_name}.get(_normal(column))
