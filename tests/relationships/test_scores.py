@@ -175,3 +175,19 @@ def test_profile_evidence_writes_each_value_as_duckdb_json_does() -> None:
     written = values_json(frame, columns)
     assert list(written) == [row[0] for row in reference.fetchall()]
     assert json.loads(written[1]) == [-3, None, False, None, 0.1235, None]
+
+
+def test_a_regular_who_stopped_is_not_iterating_and_not_mutual() -> None:
+    """A weekly regular silent for 776 days scored iterative 100 and overall 100/100 (the
+    only known characteristic of a transaction-only export); the context now fades after
+    a year without a purchase, and mutual is 0 (the customer's side is 0) though nothing
+    is known of the firm's side."""
+    frame = pd.DataFrame({"customer_id": [1, 2, 3, 4], "frequency": [12] * 4,
+                          "tenure_days": [900] * 4,
+                          "days_since_last_purchase": [30, 365, 547.5, 776]})
+    only_orders = signals.DataSignals(**dict.fromkeys(
+        signals.DataSignals.__dataclass_fields__, False))
+    card = health.scorecard(frame, only_orders).set_index("customer_id")
+    assert card["health_iterative"].tolist() == [100.0, 100.0, 50.0, 0.0]
+    assert card["health_mutual"].isna().tolist() == [True, True, False, False]
+    assert card.loc[4, "health_overall"] == 0.0 and card.loc[4, "health_known"] == 2
