@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import approx_fprime
 
-from kithkin.clv import BetaGeo, GammaGamma, ParetoNBD, base, estimation, pareto_nbd
+from kithkin.clv import BetaGeo, GammaGamma, ParetoNBD, base, estimation, gamma_gamma, pareto_nbd
 from kithkin.clv.beta_geo import _Rows
 from kithkin.clv.compression import Column, codes_of, combine, compress
 from kithkin.clv.gamma_gamma import _log_likelihood, _Spend
@@ -164,3 +164,19 @@ def test_pareto_nbd_stops_at_its_scale_bounds_when_everyone_buys_at_one_rate() -
     assert model.params_["alpha"] <= top * (1 + 1e-9)
     assert model.params_["beta"] <= top * (1 + 1e-9)
     assert model.params_["r"] / model.params_["alpha"] == pytest.approx(0.02, rel=0.25)
+
+
+def test_gamma_gamma_stops_at_its_q_bound_when_customers_spend_alike() -> None:
+    """Every order's value drawn from one distribution, whoever the customer: the
+    likelihood rises without end along q, gamma -> infinity (lifetimes does not converge
+    either) and a small shop's CLV was unknown. Bounded at Q_MAX, the fit stops there and
+    every customer's expected spend is the population mean, within a few per cent."""
+    rng = np.random.default_rng(0)  # unbounded: "stopped on a flat or saddle point"
+    x = rng.integers(1, 15, size=35).astype(float)
+    m = np.array([rng.uniform(9, 180, size=int(k)).mean() for k in x])
+    model = GammaGamma().fit(frequency=x, monetary_value=m)
+    assert model.params_["q"] <= gamma_gamma.Q_MAX * (1 + 1e-9)
+    spend = model.expected_spend(x, m)
+    p, q, g = (model.params_[n] for n in ("p", "q", "gamma"))
+    assert spend == pytest.approx(np.full(x.size, p * g / (q - 1)), rel=0.05)
+    assert p * g / (q - 1) == pytest.approx(np.average(m, weights=x), rel=0.1)

@@ -29,6 +29,17 @@ EXCLUSION_REASON: Final = (
     "population mean spend"
 )
 
+Q_MAX: Final = 1000.0
+"""Upper bound of q, the shape of the spend rates across customers.
+
+When customers' average spends differ no more than one customer's orders do, the
+likelihood rises without end along q, gamma -> infinity at a fixed population mean
+p gamma / (q - 1): the heterogeneity vanishing. The fit then failed (lifetimes' too),
+leaving CLV unknown for a 60-customer shop whose order values were all alike. At q = 1000
+the customers' mean spends differ by about 3 % (coefficient of variation 1/sqrt(q - 2))
+and each customer's expected spend is, within that, the population mean the far end of
+the ridge gives, so the fit stops there."""
+
 
 class GammaGamma(CLVModel):
     """Gamma-Gamma spend model.
@@ -95,6 +106,7 @@ class GammaGamma(CLVModel):
             likelihood=_Spend.of(x, spend, w_repeat).likelihood(),
             penalizer=self.penalizer,
             start=np.zeros(3),
+            upper=np.array([np.inf, np.log(Q_MAX), np.inf]),
             sample=_Spend.of(x[::every], spend[::every], w_repeat[::every]).likelihood()
             if x.size >= base.SAMPLE_FROM else None,
         )
