@@ -73,6 +73,8 @@ class FieldSpec:
     # Set for optional fields whose bad value must not cost the row: the value stays as
     # text in this column, the parsed one is NULL, and the reject file notes the field.
     raw_column: str | None = None
+    # Other systems' words for an enum's values (a helpdesk's "solved", "question")
+    synonyms: tuple[tuple[str, str], ...] = ()
 
     @property
     def target(self) -> str | None:
@@ -132,9 +134,27 @@ _CUSTOMER_REF = Reference(
     trigger="customer_external_id",
     reason="unknown customer",
 )
+# An export that knows its customers by e-mail only (a helpdesk's requester, a payment
+# provider's receipt) gives customer_email instead: each row is joined to the live
+# customer with that e-mail (kithkin.imports.ingest.by_email).
 _CUSTOMER_LINK = (
     FieldSpec("customer_external_id", required=True, column=None),
     FieldSpec("customer_source", column=None),
+    FieldSpec("customer_email", column=None),
+)
+
+# Helpdesk exports' ticket types and statuses (Zendesk, Freshdesk, Help Scout...), as
+# enum_synonym -> kithkin's value; spaces and hyphens already read as underscores.
+_HELPDESK_KINDS = (
+    ("question", "inquiry"), ("enquiry", "inquiry"), ("problem", "service_request"),
+    ("incident", "service_request"), ("task", "service_request"),
+    ("support", "service_request"), ("support_request", "service_request"),
+    ("suggestion", "idea"), ("feature_request", "idea"), ("survey", "survey_response"),
+)
+_HELPDESK_STATUSES = (
+    ("new", "open"), ("pending", "responded"), ("waiting_on_customer", "responded"),
+    ("hold", "in_progress"), ("on_hold", "in_progress"), ("solved", "resolved"),
+    ("done", "resolved"),
 )
 
 SPECS: dict[Kind, KindSpec] = {
@@ -289,16 +309,19 @@ SPECS: dict[Kind, KindSpec] = {
             FieldSpec("external_id", required=True),
             FieldSpec("customer_external_id", column=None),
             FieldSpec("customer_source", column=None),
+            FieldSpec("customer_email", column=None),
             FieldSpec("prospect_external_id", column=None),
             FieldSpec("occurred_at", FieldType.DATETIME, required=True),
             FieldSpec("channel", FieldType.ENUM, choices=_choices(InteractionChannel)),
             FieldSpec("direction", FieldType.ENUM, required=True, choices=_choices(Direction)),
-            FieldSpec("kind", FieldType.ENUM, required=True, choices=_choices(InteractionKind)),
+            FieldSpec("kind", FieldType.ENUM, required=True, choices=_choices(InteractionKind),
+                      synonyms=_HELPDESK_KINDS),
             FieldSpec("subject"),
             FieldSpec("text"),
             FieldSpec("score", FieldType.FLOAT),
             FieldSpec("score_scale", FieldType.ENUM, choices=_choices(ScoreScale)),
-            FieldSpec("status", FieldType.ENUM, choices=_choices(TicketStatus)),
+            FieldSpec("status", FieldType.ENUM, choices=_choices(TicketStatus),
+                      synonyms=_HELPDESK_STATUSES),
             FieldSpec("resolved_at", FieldType.DATETIME),
             FieldSpec("tags", FieldType.TAGS),
         ),

@@ -34,6 +34,7 @@ from kithkin.errors import ConfigurationError, IngestError
 from kithkin.imports import lease
 from kithkin.imports import service as import_service
 from kithkin.imports.ingest import bulk as bulk_mode
+from kithkin.imports.ingest import by_email
 from kithkin.imports.ingest.customers import CustomerWriter, create_missing_customers
 from kithkin.imports.ingest.failures import storage_error
 from kithkin.imports.ingest.kinds import SPECS, Kind, KindSpec
@@ -386,10 +387,13 @@ class _Run:
                batch: RawBatch, prepared: Prepared, rejects: RejectWriter | None) -> None:
         report = self.report
         report.rows_read += batch.table.num_rows + len(batch.malformed)
-        rejected = [r for r in prepared.rejects if not r.kept]
-        self._fail_fast(rejected)
         with self._transaction(connection, not self.single):
-            if self.plan.options.create_customers:
+            if self.plan.customer_by_email:  # a read: inside the batch's transaction
+                prepared = writer.encode(by_email.resolve(connection, prepared,
+                                                          _original(batch)))
+            rejected = [r for r in prepared.rejects if not r.kept]
+            self._fail_fast(rejected)
+            if self.plan.options.create_customers and not self.plan.customer_by_email:
                 report.customers_created += create_missing_customers(
                     connection, prepared.table, label=self.display, limits=self.plan.limits)
             counts, missed = writer.write(prepared, _original(batch))

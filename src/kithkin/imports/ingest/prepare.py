@@ -73,6 +73,8 @@ class ColumnPlan:
     combine: bool = False  # rows sharing an order id are one order (amounts add up)
     # unused column -> the field it looks like (`--map COLUMN=FIELD` would feed it)
     hints: dict[str, str] = field(default_factory=dict)
+    # customer_external_id holds e-mails, to be swapped for the customer's own identifier
+    customer_by_email: bool = False
 
     @property
     def present(self) -> list[FieldSpec]:
@@ -111,11 +113,14 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
             extras.append(column)
         else:  # not a field, a field already fed by another column, or set by --set
             ignored.append(column)
+    by_email = _customer_by_email(sources, ignored, options)
     unused = [c for c in [*extras, *ignored] if targets[c] not in known]
     hints = {column: name for column, name in suggest_mapping(
         kind=spec.kind, columns=unused).items()
         if name not in sources and name not in options.constants}
     constants = {k: v for k, v in options.defaults.items() if k not in sources}
+    if by_email:  # filled per row with the customer's own source by by_email.resolve
+        constants["customer_source"] = ""
     if "customer_source" in known and "customer_source" not in sources:
         constants.pop("customer_source", None)  # falls back to each row's own source
     constants.update(options.constants)
@@ -141,7 +146,12 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
         )
     one_of = ONE_OF.get(spec.kind, ())
     if one_of and not any(n in sources or n in constants for n in one_of):
-        raise IngestError(f"needs one of the columns {', '.join(one_of)}", file=file,
+        wanted = [*one_of, "customer_email"]
+        alike = [f"column {column!r} looks like {name!r}: --map "
+                 f"{shlex.quote(f'{column}={name}')}" for column, name in hints.items()
+                 if name in wanted]
+        raise IngestError(f"needs one of the columns {', '.join(wanted)}"
+                          + (f" ({'; '.join(alike)})" if alike else ""), file=file,
                           field=one_of[0])
     for column in [*sources.values(), *extras]:
         if control_in_name(column):
@@ -159,7 +169,24 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     return ColumnPlan(spec, options, limits, sources, constants, extras, ignored, lengths,
                       bounds, keys, generate_order_id=generate,
                       combine=generate or (spec.kind is Kind.TRANSACTIONS
-                                           and options.combine_rows), hints=hints)
+                                           and options.combine_rows), hints=hints,
+                      customer_by_email=by_email)
+
+
+def _customer_by_email(sources: dict[str, str], ignored: list[str],
+                       options: IngestOptions) -> bool:
+    """Whether the customer is named by e-mail only: then the e-mail column feeds
+    customer_external_id until the batch is resolved; next to an id it is not used."""
+    column = sources.pop("customer_email", None)
+    if column is None:
+        return False
+    if "customer_external_id" in sources or "customer_external_id" in options.constants:
+        ignored.append(column)
+        return False
+    sources["customer_external_id"] = column
+    if "customer_source" in sources:  # the customer's own identifier says its source
+        ignored.append(sources.pop("customer_source"))
+    return True
 
 
 @dataclass
@@ -239,7 +266,8 @@ def _coerce(spec_field: FieldSpec, raw: pa.Array, plan: ColumnPlan,
                                           bound=plan.bounds.get(spec_field.target
                                                                 or spec_field.name))
     elif kind is FieldType.ENUM:
-        values, errors = coerce.to_enum(raw, spec_field.choices)
+        values, errors = coerce.to_enum(raw, spec_field.choices,
+                                        synonyms=dict(spec_field.synonyms))
     elif kind is FieldType.CONSENT:
         values, errors = coerce.to_consent(raw, spec_field.choices)
     elif kind is FieldType.TAGS:
