@@ -166,3 +166,20 @@ def test_a_model_saved_for_another_engine_is_retrained(sqlite_engine: Engine) ->
         assert run.report is not None and run.report["model"] == "trained"
         assert any("trained on spark, not duckdb" in note for note in run.report["notes"])
     assert json.loads(path.read_text())["sql_dialect"] == "duckdb"
+
+
+def test_a_shop_file_with_no_near_certain_pair_does_not_crash(sqlite_engine: Engine) -> None:
+    """Seventy customers of a shop export, e-mails all different, no birth date, phone or
+    postcode: no pair agreed on a near-certain rule, the prior stayed 0 and scoring failed
+    on log2(0) ("math domain error"), also on the next run with the saved model."""
+    with session_scope(sqlite_engine) as session:
+        for i in range(70):
+            session.add(Customer(first_name=f"Name{i % 23}", last_name=f"Family{i}",
+                                 email=f"person{i}@example.org",
+                                 email_normalized=f"person{i}@example.org",
+                                 country="FR", created_at=T0, updated_at=T0))
+        session.flush()
+        for _ in range(2):  # trained, then the saved model reused
+            run = service.identify(session=session, settings=get_settings(), auto_merge=False)
+            assert run.report is not None and run.records == 70
+            assert any("half a pair in 2,415" in note for note in run.report["notes"])

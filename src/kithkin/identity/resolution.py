@@ -609,6 +609,14 @@ def score_pairs(
         _train(linker, frame, log=notes)
         path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(path), overwrite=True)
+    # No pair agreeing on a near-certain rule (a small file, e-mails all different, no
+    # dates of birth) left the prior at 0 (a saved model too), and scoring failed on
+    # log2(0); half a pair among all pairs is the usual continuity estimate of a zero
+    # count, refitted to the scored pairs below
+    all_pairs = max(len(frame) * (len(frame) - 1) / 2, 1.0)
+    if splink_adapter.floor_prior(linker, 0.5 / all_pairs):
+        notes.append("no pair agreed on e-mail, or on name with birth date or postcode: "
+                     f"the prior P(match) starts at half a pair in {all_pairs:,.0f}")
     trained_at = time.perf_counter()
     if step:
         step("scoring blocked pairs")

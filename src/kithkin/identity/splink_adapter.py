@@ -74,6 +74,15 @@ def prior(linker: Linker) -> float:
     return float(linker._settings_obj._probability_two_random_records_match)
 
 
+def floor_prior(linker: Linker, floor: float) -> bool:
+    """Raise the model's prior to ``floor`` when it is below; whether it was raised."""
+    settings = linker._settings_obj
+    if not settings._probability_two_random_records_match < floor:
+        return False
+    settings._probability_two_random_records_match = floor
+    return True
+
+
 def floor_m(linker: Linker, floor: float) -> int:
     """Raise every trained ``m`` below ``floor`` to it and renormalise each comparison.
 
