@@ -36,8 +36,10 @@ def test_refresh_stores_every_metric_and_replaces_the_as_of(store_engine: Engine
     refresh.run(settings=get_settings(), as_of=date(2024, 3, 31), store_engine=store_engine)
     result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
                          store_engine=store_engine)
-    # every step, and the landing's checkpoint (done while the relationships write)
-    assert result.customers == 5 and set(result.timings) == {*refresh.STEPS, "checkpoint"}
+    # every step, the landing's checkpoint (done while the relationships write) and the
+    # relationships' (done while the later steps compute)
+    assert result.customers == 5 and set(result.timings) == {
+        *refresh.STEPS, "checkpoint", "relationships_checkpoint"}
     block = _block(store_engine, crafted.AS_OF)
     assert sorted(block) == [1, 2, 4, 5, 6]  # Carol is acquired after as-of
     alice = block[1]
@@ -262,3 +264,38 @@ def test_refresh_on_the_postgres_engine_matches_duckdb(pg_engine: Engine,
 def metrics_service_block(engine: Engine) -> Any:
     with session_scope(engine) as session:
         return metrics_service.load_block(session=session).sort_values("customer_id")
+
+
+def test_relationships_commit_leaves_the_log_to_a_checkpoint_after_it(
+        sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relationships' commit does not copy the write-ahead log into the database
+    file (SQLite's automatic checkpoint would, inside the commit, on the refresh's
+    critical path): their connection defers it, and a passive checkpoint runs after
+    them, while the later steps compute."""
+    crafted.load(sqlite_engine)
+    seen: dict[str, Any] = {}
+    original = refresh.relationship_service.refresh
+    calls: list[str] = []
+
+    def spy(*, session: Any, **kwargs: Any) -> Any:
+        raw = session.connection().connection.dbapi_connection
+        seen["autocheckpoint"] = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        return original(session=session, **kwargs)
+
+    checkpoint = refresh.bulk.checkpoint
+
+    def counted(engine: Engine) -> None:
+        calls.append("checkpoint")
+        checkpoint(engine)
+
+    monkeypatch.setattr(refresh.relationship_service, "refresh", spy)
+    monkeypatch.setattr(refresh.bulk, "checkpoint", counted)
+    result = refresh.run(settings=get_settings(), as_of=crafted.AS_OF,
+                         store_engine=sqlite_engine)
+    assert seen["autocheckpoint"] == 0
+    assert calls == ["checkpoint", "checkpoint"]  # the landing's, the relationships'
+    assert "relationships_checkpoint" in result.timings
+    with sqlite_engine.connect() as conn:  # the pooled connection got its setting back
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] > 0

@@ -351,6 +351,8 @@ def refresh_relationships(*, engine: Engine, settings: Settings,
     relationship engine reads besides it, computed on ``source`` like the block;
     ``ready`` is called before the first write (see :func:`run`)."""
     with session_scope(engine) as session:
+        # its commit leaves the write-ahead log to a checkpoint run after it (see run)
+        bulk.defer_checkpoint(session.connection())
         events = relationship_features.compute(source, as_of=result.as_of)
         result.relationships = relationship_service.refresh(
             session=session, settings=settings, as_of=result.as_of, metrics=block,
@@ -491,13 +493,19 @@ def run(
                                       result=result, block=block, ready=committed.result)
         finally:
             landed.result()  # a landing error first: the relationships waited on it
-    with step("offers"):
-        result.offers = offers_compute.refresh(store=engine, source=source, as_of=as_of)
-    with step("loyalty"):
-        grant_points(engine=engine, settings=settings, source=source, result=result)
-    with step("playbooks"):
-        run_playbooks(engine=engine, settings=settings, result=result, source=source,
-                      metrics=landing)
+        # The relationships' commit left their rows in the write-ahead log: the writer
+        # copies them into the database file while the next steps compute (a passive
+        # checkpoint blocks neither their reads nor their writes).
+        checkpointed = writer.submit(_timed, result.timings, "relationships_checkpoint",
+                                     lambda: bulk.checkpoint(engine))
+        with step("offers"):
+            result.offers = offers_compute.refresh(store=engine, source=source, as_of=as_of)
+        with step("loyalty"):
+            grant_points(engine=engine, settings=settings, source=source, result=result)
+        with step("playbooks"):
+            run_playbooks(engine=engine, settings=settings, result=result, source=source,
+                          metrics=landing)
+        checkpointed.result()
     result.seconds = round(time.perf_counter() - began, 3)
     record_timings(engine=engine, result=result)
     return result
