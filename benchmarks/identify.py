@@ -335,10 +335,10 @@ def write_markdown(args: argparse.Namespace, rows: list[dict[str, Any]],
         "share of true duplicate pairs among them (an upper bound on recall). Baseline: "
         "recordlinkage's ECM classifier (Fellegi-Sunter, EM, no labels) on the same records, "
         "with that toolkit's usual blocking (postcode, date of birth, sorted neighbourhood on "
-        "the last name), run in pieces (benchmarks/identify_baseline.py: comparison vectors "
-        "a million pairs at a time, ECM fitted on a uniform sample of 5 million pairs where "
-        "there are more, every pair classified); kithkin's pair F1 at the review threshold "
-        "beside it.",
+        "the last name); the same blocking and agreements are counted per agreement pattern "
+        "in DuckDB (benchmarks/identify_baseline.py: ECM classes a whole pattern at once) and "
+        "the toolkit's ECM is fitted on a uniform sample of 5 million pairs where there are "
+        "more; kithkin's pair F1 at the review threshold beside it.",
         "",
         "| records | compared pairs | per record | blocking recall | kithkin pairs F1 | "
         "baseline compared | baseline blocking recall | baseline P | baseline R | "
