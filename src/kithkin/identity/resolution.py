@@ -43,7 +43,6 @@ from splink.blocking_rule_library import CustomRule
 
 from kithkin.config import AnalyticsEngine, Settings
 from kithkin.identity import splink_adapter
-from kithkin.identity.competing import competing_adjusted
 from kithkin.identity.splink_adapter import ComparisonLevelCreator, DatabaseAPI
 
 logger = logging.getLogger(__name__)
@@ -635,17 +634,11 @@ def score_pairs(
         f"{odds.named_apart:,}. Such pairs are held to P(same person) "
         f"{other / (1 + other):.2f} and {named / (1 + named):.2f}; with other names and "
         f"dates years apart, {apart / (1 + apart):.2f}")
-    # Every scored pair, not only those above the threshold: a record's candidates
-    # below it still compete with the one above.
+    # Every scored pair, not only those above the threshold: the household rule raises
+    # some pairs as well as lowering others.
     scored = _with_weights(linker, pairs, household_cap=math.log2(other),
                            namesake_cap=math.log2(named), apart_cap=math.log2(apart))
-    adjusted = competing_adjusted(scored)
-    lowered = int(((adjusted["match_probability"] < threshold)
-                   & (scored["match_probability"] >= threshold)).sum())
-    notes.append(f"{lowered:,} pair(s) fell below the threshold because one of their "
-                 "records is more likely another candidate (a record is at most one "
-                 "other person)")
-    scored = adjusted[adjusted["match_probability"] >= threshold]
+    scored = scored[scored["match_probability"] >= threshold]
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
               "engine": engine, "notes": notes,
               "pairs_scored": int((pairs["match_probability"] >= threshold).sum()),
