@@ -362,3 +362,22 @@ def test_term_frequencies_of_an_empty_column_keep_their_columns() -> None:
                           "email": [None, None]})
     tf = resolution.term_frequencies(frame, "email")
     assert tf.empty and list(tf.columns) == ["email", "tf_email"]
+
+
+def test_one_surname_at_one_home_takes_the_registers_odds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A surname (or a typo of it) at one address and postcode, birth dates unknown: what
+    # household_odds measures, so its odds hold both ways; other places keep the fields'.
+    monkeypatch.setattr(splink_adapter, "comparisons", lambda linker: _fake_comparisons())
+    home = _model_labels()["location"].index("Same address and postcode") * 0.01
+    pairs = pd.DataFrame([
+        _pair("Similar last name", "dob is NULL", home),  # -2 bits + home: raised
+        _pair("Exact match on last_name", "dob is NULL", home),
+        _pair("Exact match on last_name", "All other comparisons", home),  # dates apart
+    ])
+    out = resolution._with_weights(None, pairs, household_cap=math.log2(20.0))  # type: ignore[arg-type]
+    assert out["match_probability"][0] == pytest.approx(20 / 21)
+    assert out["match_probability"][1] == pytest.approx(20 / 21)
+    assert out["match_probability"][2] < 0.5
+    assert set(_model_labels()["location"]) >= resolution._SAME_HOME
+    assert set(_model_labels()["first_name_last_name"]) >= resolution._SURNAME_ONLY

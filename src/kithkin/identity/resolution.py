@@ -632,7 +632,6 @@ def score_pairs(
     notes.append(f"prior P(match) {prior:.3g} from near-certain rules, {fitted:.3g} after "
                  f"refitting it to the {len(pairs):,} pairs scored above "
                  f"{_CALIBRATION_WEIGHT:g} bits")
-    pairs = pairs[pairs["match_probability"] >= threshold]
     odds = household_odds(frame)
     ratio = _dates_apart_per_same(linker)
     other, named, apart = odds.other(), odds.named(ratio), odds.apart(ratio)
@@ -643,11 +642,14 @@ def score_pairs(
         f"{odds.named_apart:,}. Such pairs are held to P(same person) "
         f"{other / (1 + other):.2f} and {named / (1 + named):.2f}; with other names and "
         f"dates years apart, {apart / (1 + apart):.2f}")
+    # Every scored pair, not only those above the threshold: the household rule raises
+    # some pairs as well as lowering others.
     scored = _with_weights(linker, pairs, household_cap=math.log2(other),
                            namesake_cap=math.log2(named), apart_cap=math.log2(apart))
-    scored = scored[scored["match_probability"] >= threshold]  # the household rule lowers
+    scored = scored[scored["match_probability"] >= threshold]
     report = {"model": "trained" if trained else "reused", "model_path": str(path),
-              "engine": engine, "notes": notes, "pairs_scored": len(pairs),
+              "engine": engine, "notes": notes,
+              "pairs_scored": int((pairs["match_probability"] >= threshold).sum()),
               "train_seconds": round(trained_at - started, 3),
               "predict_seconds": round(time.perf_counter() - trained_at, 3)}
     return scored, report
@@ -774,6 +776,8 @@ _PERSON_AGREES: dict[str, frozenset[str]] = {
 # Dates of birth both real and more than a year apart: not a typo, another person.
 _DOB_CONTRADICTS = frozenset({"Abs date difference <= 10 year", "All other comparisons"})
 _HOUSEHOLD_FIELDS = ("phone", "location")
+_SAME_HOME = frozenset({"Same address and postcode"})
+_SURNAME_ONLY = frozenset({"Exact match on last_name", "Similar last name"})
 
 
 @dataclass(frozen=True)
@@ -898,7 +902,9 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
         out.loc[swapped, ["customer_id_r", "customer_id_l"]].to_numpy()
     )
     fields: dict[str, tuple[npt.NDArray[np.intp], list[str], np.ndarray]] = {}
+    nulls: dict[str, list[int]] = {}
     for name, comparison_levels in splink_adapter.comparisons(linker).items():
+        nulls[name] = [i for i, level in enumerate(comparison_levels) if level.is_null]
         model = [level.match_weight for level in comparison_levels]
         base = pd.to_numeric(pairs.get(f"mw_{name}"), errors="coerce").fillna(0.0)
         tf = pairs.get(f"mw_tf_adj_{name}")
@@ -910,6 +916,9 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     def at(name: str, wanted: frozenset[str]) -> npt.NDArray[np.bool_]:
         levels, labels, _ = fields[name]
         return np.isin(levels, [i for i, label in enumerate(labels) if label in wanted])
+
+    def unknown(name: str) -> npt.NDArray[np.bool_]:  # a null level: no evidence
+        return np.isin(fields[name][0], nulls[name])
 
     weight = pairs["match_weight"].to_numpy(dtype=float).copy()
     person_agrees = np.zeros(len(pairs), dtype=bool)
@@ -924,6 +933,14 @@ def _with_weights(linker: Linker, pairs: pd.DataFrame, *, household_cap: float =
     cap = np.where(dob_contradicts, np.where(names_agree, namesake_cap, apart_cap),
                    household_cap)
     kept = np.maximum(weight - household, np.minimum(weight, cap))
+    # One surname (or a typo of it) at one address and postcode, birth dates unknown and
+    # no other personal field agreeing: the very pairs household_odds counts, so its
+    # odds are their answer, raising as well as lowering (the fields' weights count the
+    # shared address as a coincidence among strangers; on a register without households
+    # nearly every such pair is one person).
+    at_home = (at("location", _SAME_HOME) & at("first_name_last_name", _SURNAME_ONLY)
+               & unknown("dob"))
+    kept = np.where(at_home & ~person_agrees, np.maximum(kept, household_cap), kept)
     trusted = person_agrees & ~dob_contradicts
     weight = np.where(trusted, weight, kept)
     out["match_weight"] = weight
