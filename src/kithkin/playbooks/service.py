@@ -6,8 +6,8 @@ already acted on and the new ones, holdout marked (:mod:`kithkin.playbooks.keys`
 :func:`apply` records the new firings and takes their actions (:mod:`.actions`) in the
 caller's transaction; :func:`run` does both in one transaction under the store's write
 lock (SQLite has one writer: overlapping runs are serialised, and the later one finds
-the earlier one's firings; on PostgreSQL the unique dedupe keys make the later insert a
-no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
+the earlier one's firings; on PostgreSQL the firings' unique key makes the later insert
+a no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from kithkin.errors import ValidationError
 from kithkin.playbooks import actions, audience, keys, triggers
 from kithkin.playbooks.audience import customer_levels
 from kithkin.playbooks.definitions import TRIGGERS, Playbook, Rule
-from kithkin.playbooks.models import PlaybookFiring, PlaybookRun
+from kithkin.playbooks.models import KEY, PlaybookFiring, PlaybookRun
 from kithkin.playbooks.schemas import RuleRun, RunReport
 from kithkin.playbooks.workspace import PlaybookConfig, active_playbooks, load_config
 
@@ -48,7 +48,7 @@ class RulePlan:
     book: Playbook
     rule: Rule
     due: int
-    new: pd.DataFrame  # customer_id, occurrence, occurred_on, dedupe_key, level, holdout
+    new: pd.DataFrame  # customer_id, occurrence, occurred_on, level, holdout
 
     def line(self, new: int | None = None, holdout: int | None = None) -> RuleRun:
         """The rule's report line (``new``, ``holdout``: as recorded, when a concurrent
@@ -121,11 +121,10 @@ def plan(*, session: Session, settings: Settings, as_of: date,
     masks, moved = _recorded(session, due)
     for n, ((book, rule, frame), recorded) in enumerate(zip(due, masks, strict=True)):
         new = frame[~recorded].reset_index(drop=True)
-        new["dedupe_key"] = keys.firing_keys(book.name, rule.name, new["customer_id"],
-                                             new["occurrence"])
         if n in moved and len(new):  # recorded with a day before the window?
-            fresh = bulk.unstored(session.connection(), FIRINGS, new[["dedupe_key"]],
-                                  key=["dedupe_key"])
+            wanted = new[["customer_id", "occurrence"]].assign(playbook=book.name,
+                                                               rule=rule.name)
+            fresh = bulk.unstored(session.connection(), FIRINGS, wanted, key=KEY)
             new = new.iloc[fresh].reset_index(drop=True)
         plans.append(RulePlan(book=book, rule=rule, due=len(frame), new=new))
     return plans, by_level
@@ -137,15 +136,15 @@ def _recorded(session: Session, due: list[tuple[Playbook, Rule, pd.DataFrame]]
     (by position) that also have firings recorded with a day before their earliest due
     one.
 
-    A firing's dedupe key is its (playbook, rule, customer, occurrence) (names hold no
-    colon), so the recorded ones are read by the (playbook, rule, occurred_on) index,
+    A firing's unique key is its (customer, playbook, rule, occurrence), so the
+    recorded ones are read by the (playbook, rule, occurred_on) index,
     from the rule's earliest due day on (every rule in one read: on a SQLite file a
     large one goes through one ADBC child process), and matched in Arrow: no key is
     built or staged for the store to join, and a first run reads nothing. An
     occurrence whose day moved (an order's date corrected) may have been recorded with
     an earlier day: where such firings exist the caller looks the keys still unmatched
     up (few: those due since the last run). Recording stays ON CONFLICT DO NOTHING on
-    the key, so an occurrence that a concurrent run records first is still recorded
+    the unique key, so an occurrence that a concurrent run records first is still recorded
     once."""
     f = FIRINGS.c
     queries, expected, moved = {}, {}, set()
@@ -215,25 +214,25 @@ def _large_reads(session: Session, config: PlaybookConfig,
 
 
 def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None) -> pa.Table:
-    """The new firings as ``playbook_firing`` rows (held-out ones say so), in dedupe
-    key order: the unique index then grows at its end, and the actions' keys (the
-    firing's key and a suffix), read back in firing order, too. A rule's keys share
-    its prefix, so the rules go in prefix order and each is sorted alone (in Arrow)."""
+    """The new firings as ``playbook_firing`` rows (held-out ones say so), rule after
+    rule, each rule's in (customer, occurrence) order: a rule's firings get one range
+    of ids (its actions read them by it), and each rule's pass over the unique index
+    (customer first) goes through it in order, not at random places."""
     parts = []
     for item in sorted((p for p in plans if len(p.new)),
                        key=lambda p: keys.firing_prefix(p.book.name, p.rule.name)):
         new = item.new
         held = pa.array(new["holdout"].to_numpy(dtype=bool))
-        dedupe = pa.array(new["dedupe_key"].to_numpy(dtype=object), pa.string())
         part = pa.table({
             "level": pa.array(new["level"].to_numpy(dtype=object), pa.string()),
             "customer_id": pa.array(new["customer_id"].to_numpy(dtype="int64")),
             "occurrence": pa.array(new["occurrence"].to_numpy(dtype=object), pa.string()),
             "occurred_on": pa.array(new["occurred_on"].to_numpy(dtype=object), pa.date32()),
             "holdout": held,
-            "skip_reason": pc.if_else(held, "holdout", pa.scalar(None, pa.string())),
-            "dedupe_key": dedupe})
-        parts.append(bulk.conform(FIRINGS, part.take(pc.sort_indices(dedupe)), constants={
+            "skip_reason": pc.if_else(held, "holdout", pa.scalar(None, pa.string()))})
+        order = pc.sort_indices(part, sort_keys=[("customer_id", "ascending"),
+                                                 ("occurrence", "ascending")])
+        parts.append(bulk.conform(FIRINGS, part.take(order), constants={
             "run_id": run_id, "playbook": item.book.name, "rule": item.rule.name,
             "trigger": item.rule.trigger, "fired_on": as_of}))
     return pa.concat_tables(parts) if parts else pa.table({})
@@ -248,13 +247,16 @@ class Recorded:
     ids: tuple[int, int]
 
 
-def _recorded_by_rule(session: Session, run_id: int) -> dict[tuple[str, str], Recorded]:
+def _recorded_by_rule(session: Session, run_id: int, after: int
+                      ) -> dict[tuple[str, str], Recorded]:
     """(playbook, rule) -> what this run recorded (a concurrent run on PostgreSQL may
-    have recorded some of the planned firings first)."""
+    have recorded some of the planned firings first): its firings have ids past
+    ``after`` (the largest before it recorded), read by the primary key."""
     f = FIRINGS.c
     held = func.sum(case((f.holdout.is_(True), 1), else_=0))
     query = select(f.playbook, f.rule, func.count(), held, func.min(f.id),
-                   func.max(f.id)).where(f.run_id == run_id).group_by(f.playbook, f.rule)
+                   func.max(f.id)).where(f.id > after, f.run_id == run_id).group_by(
+        f.playbook, f.rule)
     return {(str(row[0]), str(row[1])): Recorded(int(row[2]), int(row[3] or 0),
                                                  (int(row[4]), int(row[5])))
             for row in session.execute(query)}
@@ -262,7 +264,7 @@ def _recorded_by_rule(session: Session, run_id: int) -> dict[tuple[str, str], Re
 
 def apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of: date,
           run_id: int, timings: dict[str, Any] | None = None) -> list[RuleRun]:
-    """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing a
+    """Record the new firings (ON CONFLICT DO NOTHING on their unique key: a firing a
     concurrent run recorded first stays its) and take the actions of the contacted
     ones this run recorded. ``timings`` gets the seconds spent recording."""
     # many rows land in indexed tables (firings, tasks, messages): a larger page cache
@@ -275,9 +277,11 @@ def _apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of
            run_id: int, timings: dict[str, Any] | None) -> list[RuleRun]:
     clock = time.perf_counter()
     rows = firing_rows(plans, as_of=as_of, run_id=run_id)
+    recorded = {}
     if rows.num_rows:
-        bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"])
-    recorded = _recorded_by_rule(session, run_id) if rows.num_rows else {}
+        after = session.scalar(select(func.max(FIRINGS.c.id))) or 0
+        bulk.insert_new(session.connection(), FIRINGS, rows, key=KEY)
+        recorded = _recorded_by_rule(session, run_id, after)
     if timings is not None:
         timings["record"] = round(time.perf_counter() - clock, 4)
     lines = []
