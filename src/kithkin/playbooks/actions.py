@@ -131,6 +131,9 @@ class Firings:
     run_id: int
     count: int
     ids: tuple[int, int]  # the first and last id of the rule's firings in this run
+    # recorded already held back by the rule's first message (decided when the run
+    # planned, see first_message): reason -> firings; None: not decided then
+    held: Counter[str] | None = None
 
     def where(self) -> list[Any]:
         """The rule's contacted firings of the run; the id range lets the store read
@@ -214,8 +217,14 @@ def _messages(session: Session, firings: Firings, action: Action, index: int,
         return
     f = FIRINGS.c
     channel, purpose = params.get("channel", "email"), params.get("purpose", "marketing")
-    held = _hold_back(session, firings, channel, purpose,
+    decided = firings.held is not None and index == first_message(rule)
+    # decided while planning: the firings recorded with a reason are this message's
+    # refusals; the others are checked again (a consent changed since is still seen)
+    undecided = [f.skip_reason.is_(None)] if decided else []
+    held = _hold_back(session, firings, channel, purpose, undecided,
                       earlier=_may_have_reason(rule, index))
+    if decided and firings.held is not None:
+        held.update(firings.held)
     for reason, count in held.items():
         outcome.skip(f"message:{reason}", count)
     if held.total() >= firings.count:  # every one held back: none to look for
@@ -223,8 +232,8 @@ def _messages(session: Session, firings: Firings, action: Action, index: int,
     judged = outbox_bulk.decided(select(
         f.id, f.customer_id,
         (keys.firing_key_sql(f) + keys.action_suffix("message", index)).label("dedupe_key"),
-        _context_json(session, book, rule).label("context")).where(*firings.where()),
-        channel, purpose)
+        _context_json(session, book, rule).label("context")).where(
+        *firings.where(), *undecided), channel, purpose)
     stored = outbox_bulk.queue_passing(
         session=session, judged=judged, template=params["template"], channel=channel,
         purpose=purpose, reason=keys.reason(book.name, rule.name), settings=settings)
@@ -234,24 +243,38 @@ def _messages(session: Session, firings: Firings, action: Action, index: int,
     outcome.messages += sum(stored.values())
 
 
+def first_message(rule: Rule) -> int | None:
+    """The position of the rule's message action whose queue-time refusals a run
+    decides while it plans (recorded with the firings: no UPDATE of a million rows
+    after): the first action that may give a firing its skip reason, when it is a
+    message."""
+    for index, action in enumerate(rule.actions):
+        if action.action == "assign_account_manager":
+            return None
+        if action.action == "message":
+            return index
+    return None
+
+
 def _may_have_reason(rule: Rule, index: int) -> bool:
     """Whether an action before ``index`` may have given a firing its skip reason."""
     return any(a.action in ("message", "assign_account_manager")
                for a in rule.actions[:index])
 
 
-def _hold_back(session: Session, firings: Firings, channel: str, purpose: str, *,
-               earlier: bool) -> Counter[str]:
+def _hold_back(session: Session, firings: Firings, channel: str, purpose: str,
+               only: list[Any], *, earlier: bool) -> Counter[str]:
     """Record on each contacted firing whose message the queue-time checks refuse why
     (``message:<the outbox's reason>``; a firing keeps the first reason it was given,
-    when a rule has several actions that may skip), and count them by reason.
+    when a rule has several actions that may skip), and count them by reason. ``only``:
+    further conditions on the firings looked at.
 
     The firing is the record: it is unique per occurrence, so the message is never
     decided twice, and a customer who consents later is not messaged for it."""
     f = FIRINGS.c
     judged = outbox_bulk.decided(select(
         f.id, f.customer_id, null().label("dedupe_key"), null().label("context"),
-    ).where(*firings.where()), channel, purpose)
+    ).where(*firings.where(), *only), channel, purpose)
     counted: Counter[str] = Counter()
     if earlier:  # firings with an earlier reason keep it but are counted here too
         counted.update({str(row[0]): int(row[1]) for row in session.execute(

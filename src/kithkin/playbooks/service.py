@@ -13,6 +13,7 @@ a no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,11 +28,12 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.config import Settings
-from kithkin.customers.models import Customer
+from kithkin.customers.models import Consent, Customer
 from kithkin.database import bulk
 from kithkin.database.core import session_scope
 from kithkin.database.writelock import with_lock_retries
 from kithkin.errors import ValidationError
+from kithkin.outbox import consent_check
 from kithkin.playbooks import actions, audience, keys, triggers
 from kithkin.playbooks.audience import customer_levels
 from kithkin.playbooks.definitions import TRIGGERS, Playbook, Rule
@@ -48,7 +50,10 @@ class RulePlan:
     book: Playbook
     rule: Rule
     due: int
-    new: pd.DataFrame  # customer_id, occurrence, occurred_on, level, holdout
+    new: pd.DataFrame  # customer_id, occurrence, occurred_on, level, holdout[, held]
+    # the contacted firings whose first message the outbox refuses, by reason (decided
+    # by decide_messages; None: not decided)
+    held: Counter[str] | None = None
 
     def line(self, new: int | None = None, holdout: int | None = None) -> RuleRun:
         """The rule's report line (``new``, ``holdout``: as recorded, when a concurrent
@@ -181,6 +186,49 @@ def _recorded(session: Session, due: list[tuple[Playbook, Rule, pd.DataFrame]]
     return masks, moved
 
 
+def decide_messages(session: Session, plans: list[RulePlan]) -> None:
+    """Decide, before anything is written, which new contacted firings' first message
+    the outbox's queue-time checks refuse (:func:`actions.first_message`), so the
+    firings are recorded with their reason (column ``held`` of each plan's frame)
+    instead of updated after: one read per channel and purpose of the customers refused
+    (the outbox's own expression; on a SQLite file a large read goes through ADBC,
+    which only sees committed data, hence before the first write). The action checks
+    the firings recorded without a reason again (:func:`actions._messages`)."""
+    wanted: dict[tuple[str, str], list[RulePlan]] = {}
+    for item in plans:
+        at = actions.first_message(item.rule)
+        if at is None or item.new.empty:
+            continue
+        params = item.rule.actions[at].params
+        wanted.setdefault((params.get("channel", "email"),
+                           params.get("purpose", "marketing")), []).append(item)
+    if not wanted:
+        return
+    queries: dict[str, Any] = {}
+    for channel, purpose in wanted:
+        reason = consent_check.consent_reason(channel, purpose, address=True)
+        queries[f"{channel}:{purpose}"] = select(
+            Customer.id.label("customer_id"), reason.label("reason")).select_from(
+            Customer).outerjoin(Consent, consent_check.consent_of(channel, purpose)).where(
+            reason.is_not(None))
+    customers = session.scalar(select(func.max(Customer.id))) or 0
+    expected = {name: customers if customers >= ADBC_FROM else 0 for name in queries}
+    tables = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected)
+    for (channel, purpose), items in wanted.items():
+        refused = tables[f"{channel}:{purpose}"]
+        known = pd.Index(refused.column("customer_id").to_numpy())
+        texts = pc.binary_join_element_wise(actions.HELD, refused.column("reason"), "")
+        reasons = np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
+        for item in items:
+            at = known.get_indexer(item.new["customer_id"].to_numpy(dtype="int64"))
+            refuse = (at >= 0) & ~item.new["holdout"].to_numpy(dtype=bool)
+            held = np.full(len(item.new), None, dtype=object)
+            held[refuse] = reasons[at[refuse]]
+            item.new["held"] = held
+            item.held = Counter({str(k)[len(actions.HELD):]: int(n) for k, n in
+                                 pd.Series(held[refuse]).value_counts().items()})
+
+
 def _large_reads(session: Session, config: PlaybookConfig,
                  facts: triggers.Facts) -> pd.DataFrame:
     """The customers' segments and (when a rule needs them) the latest metrics and the
@@ -229,7 +277,9 @@ def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None) -> pa
             "occurrence": pa.array(new["occurrence"].to_numpy(dtype=object), pa.string()),
             "occurred_on": pa.array(new["occurred_on"].to_numpy(dtype=object), pa.date32()),
             "holdout": held,
-            "skip_reason": pc.if_else(held, "holdout", pa.scalar(None, pa.string()))})
+            "skip_reason": pc.if_else(held, "holdout", pa.array(
+                new["held"].to_numpy(dtype=object), pa.string()) if "held" in new
+                else pa.scalar(None, pa.string()))})
         order = pc.sort_indices(part, sort_keys=[("customer_id", "ascending"),
                                                  ("occurrence", "ascending")])
         parts.append(bulk.conform(FIRINGS, part.take(order), constants={
@@ -290,13 +340,26 @@ def _apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of
         line = item.line(mine.firings, mine.holdout)
         line.tasks = line.messages = 0
         if line.new > line.holdout:
+            held = item.held
+            if held is not None and mine.firings != len(item.new):
+                held = _held_recorded(session, run_id, mine.ids)  # a concurrent run's
             outcome = actions.take(session, actions.Firings(
                 book=item.book, rule=item.rule, run_id=run_id,
-                count=line.new - line.holdout, ids=mine.ids), as_of, settings)
+                count=line.new - line.holdout, ids=mine.ids, held=held), as_of, settings)
             line.tasks, line.messages = outcome.tasks, outcome.messages
             line.skipped, line.failed = outcome.skipped, outcome.failed
         lines.append(line)
     return lines
+
+
+def _held_recorded(session: Session, run_id: int, ids: tuple[int, int]) -> Counter[str]:
+    """A rule's firings of this run recorded with their message held back, by reason
+    (when a concurrent run recorded some of the planned ones first)."""
+    f = FIRINGS.c
+    rows = session.execute(select(f.skip_reason, func.count()).where(
+        f.run_id == run_id, f.id.between(*ids), f.skip_reason.like(f"{actions.HELD}%"))
+        .group_by(f.skip_reason)).all()
+    return Counter({str(r[0])[len(actions.HELD):]: int(r[1]) for r in rows})
 
 
 def dry_run(*, session: Session, settings: Settings, as_of: date,
@@ -334,6 +397,7 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
             # ADBC (kithkin.database.bulk.select_to_arrow)
             plans, by_level = plan(session=session, settings=settings, as_of=as_of,
                                    only=only, source=source, metrics=metrics)
+            decide_messages(session, plans)
             timings["evaluate"] = round(time.perf_counter() - started, 4)
             record = PlaybookRun(as_of=as_of, mode=mode)
             session.add(record)
