@@ -134,13 +134,13 @@ def undo_playbooks(path: Path) -> None:
     its schema times the changed one."""
     from sqlalchemy import create_engine
 
-    from kithkin.database import bulk
+    from kithkin.database import bulk, registry  # noqa: F401 (the tables it refers to)
     from kithkin.playbooks.models import PlaybookFiring
 
     conn = sqlite3.connect(path)
     for statement in ("DELETE FROM message WHERE reason LIKE 'playbook:%'",
                       "DELETE FROM task WHERE reason LIKE 'playbook:%'",
-                      "DROP TABLE playbook_firing", "DELETE FROM playbook_run"):
+                      "DROP TABLE IF EXISTS playbook_firing", "DELETE FROM playbook_run"):
         conn.execute(statement)
     conn.commit()
     conn.close()

@@ -232,7 +232,7 @@ HELD_BACK = {  # customer -> their firing's skip reason: no message stored
 }
 
 
-@pytest.mark.parametrize("path", ["services", "set"])
+@pytest.mark.parametrize("path", ["services", "set", "decided"])
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_queue_time_checks_on_both_paths(store: str, path: str,
                                           request: pytest.FixtureRequest, workspace: Path,
@@ -240,12 +240,14 @@ def test_queue_time_checks_on_both_paths(store: str, path: str,
     """Erasure, consent for the message's purpose and an address are checked when a
     message is queued, by the per-row services and by the set-based insert alike; a
     message that passes is rendered then, one that fails is not stored: its firing
-    says why, and the run counts it skipped."""
+    says why, and the run counts it skipped ("decided": the refusals read while the
+    run plans and recorded with the firings, as a run over many customers does)."""
     from kithkin.playbooks import actions
     from kithkin.privacy.consent import ConsentChange, record
 
-    if path == "set":
+    if path in ("set", "decided"):
         monkeypatch.setattr(actions, "SERVICE_ROWS", 0)
+    monkeypatch.setattr(service, "DECIDE_SHARE", 10**6 if path == "decided" else 0)
     engine: Engine = request.getfixturevalue("sqlite_engine" if store == "sqlite"
                                              else "pg_engine")
     no_holdout(workspace)
@@ -280,7 +282,7 @@ def test_queue_time_checks_on_both_paths(store: str, path: str,
                        "message:consent denied": 1}
 
 
-@pytest.mark.parametrize("path", ["services", "set"])
+@pytest.mark.parametrize("path", ["services", "set", "decided"])
 def test_held_back_keeps_the_first_reason_and_counts_each(
         path: str, sqlite_engine: Engine, workspace: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -294,8 +296,9 @@ def test_held_back_keeps_the_first_reason_and_counts_each(
     from kithkin.playbooks.workspace import install_text
     from kithkin.privacy.consent import ConsentChange, record
 
-    if path == "set":
+    if path in ("set", "decided"):
         monkeypatch.setattr(actions, "SERVICE_ROWS", 0)
+    monkeypatch.setattr(service, "DECIDE_SHARE", 10**6 if path == "decided" else 0)
     no_holdout(workspace)
     ids = seed(sqlite_engine)
     with session_scope(sqlite_engine) as session:

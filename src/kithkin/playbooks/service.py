@@ -43,6 +43,7 @@ from kithkin.playbooks.workspace import PlaybookConfig, active_playbooks, load_c
 
 FIRINGS = bulk.table_of(PlaybookFiring)
 ADBC_FROM = 250_000
+DECIDE_SHARE = 2  # decide_messages when the firings are at least 1/this of the customers
 
 
 @dataclass
@@ -202,6 +203,11 @@ def decide_messages(session: Session, plans: list[RulePlan]) -> None:
         params = item.rule.actions[at].params
         wanted.setdefault((params.get("channel", "email"),
                            params.get("purpose", "marketing")), []).append(item)
+    customers = session.scalar(select(func.max(Customer.id))) or 0
+    # the read costs about a pass over every customer: worth it when the firings are a
+    # large share of them (else the action's UPDATE of the few is cheaper)
+    wanted = {pair: items for pair, items in wanted.items()
+              if sum(len(i.new) for i in items) * DECIDE_SHARE >= customers}
     if not wanted:
         return
     queries: dict[str, Any] = {}
@@ -211,7 +217,6 @@ def decide_messages(session: Session, plans: list[RulePlan]) -> None:
             Customer.id.label("customer_id"), reason.label("reason")).select_from(
             Customer).outerjoin(Consent, consent_check.consent_of(channel, purpose)).where(
             reason.is_not(None))
-    customers = session.scalar(select(func.max(Customer.id))) or 0
     expected = {name: customers if customers >= ADBC_FROM else 0 for name in queries}
     tables = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected)
     for (channel, purpose), items in wanted.items():
