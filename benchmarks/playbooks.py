@@ -20,6 +20,9 @@ Usage: .venv/bin/python benchmarks/playbooks.py [--quick] [--customers N] [--tra
 another benchmark). ``--keep`` keeps the refreshed work copy; ``--reuse`` then skips the
 refresh: it removes the playbooks' writes from that copy and times the three runs again
 (the first one as the refresh runs it, from the refresh's snapshot), printing them only.
+Each run is appended (with its date) to results/playbooks.md at the default 1M size,
+results/playbooks_quick.md with ``--quick``, results/playbooks_<customers>_<orders>.md
+at another size: no run overwrites another's figures.
 """
 
 from __future__ import annotations
@@ -109,16 +112,41 @@ LEVELS = "holdout_share = 0.10\n[levels]\n" + "".join(
     ("basic", "reactive", "accountable", "proactive", "partnership"))
 
 
+HEADER = ("# Benchmark: playbook evaluation after a refresh (SQLite store, embedded "
+          "default)\n\nEach run of benchmarks/playbooks.py is appended below, newest "
+          "last.\n\n")
+
+
+def results_name(args: argparse.Namespace) -> str:
+    """Where a run is appended: the 1M default's file, or one per other size (a quick
+    or smaller run never lands among the 1M figures)."""
+    if args.quick:
+        return "playbooks_quick.md"
+    if (args.customers, args.transactions) == (1_000_000, 10_000_000):
+        return "playbooks.md"
+    return f"playbooks_{args.customers}_{args.transactions}.md"
+
+
 def undo_playbooks(path: Path) -> None:
     """Remove what the playbooks wrote (firings, runs, their tasks and messages): the
-    store as the refresh left it before its playbooks step, for ``--reuse``."""
+    store as the refresh left it before its playbooks step, for ``--reuse``. The firings'
+    table is made again from the code's model, so a work copy kept before a change of
+    its schema times the changed one."""
+    from sqlalchemy import create_engine
+
+    from kithkin.database import bulk, registry  # noqa: F401 (the tables it refers to)
+    from kithkin.playbooks.models import PlaybookFiring
+
     conn = sqlite3.connect(path)
     for statement in ("DELETE FROM message WHERE reason LIKE 'playbook:%'",
                       "DELETE FROM task WHERE reason LIKE 'playbook:%'",
-                      "DELETE FROM playbook_firing", "DELETE FROM playbook_run"):
+                      "DROP TABLE IF EXISTS playbook_firing", "DELETE FROM playbook_run"):
         conn.execute(statement)
     conn.commit()
     conn.close()
+    engine = create_engine(f"sqlite:///{path}")
+    bulk.table_of(PlaybookFiring).create(engine)
+    engine.dispose()
 
 
 def first_run(home: Path, path: Path) -> Any:
@@ -227,7 +255,7 @@ def main() -> None:
     verdict = "met" if step < 10 else "NOT met"
     steady = "met" if repeat_seconds < 10 else "NOT met"
     lines = [
-        "# Benchmark: playbook evaluation after a refresh (SQLite store, embedded default)",
+        f"## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         f"**The playbooks step after the refresh took {step:.2f} s, {step / rest:.3f}x the "
         f"{rest:.1f} s of the refresh steps before it in the same run (target under 10 s: "
@@ -247,9 +275,9 @@ def main() -> None:
         f"peak RSS {peak_mb:,.0f} MiB",
         f"- first run (after the refresh): {totals['due']:,} due occurrences, "
         f"{totals['new']:,} firings recorded ({totals['holdout']:,} held out), "
-        f"{totals['tasks']:,} tasks and {totals['messages']:,} messages inserted "
-        f"(of which skipped at queue time: "
-        f"{', '.join(f'{n:,} {r}' for r, n in sorted(skipped.items())) or 'none'})",
+        f"{totals['tasks']:,} tasks and {totals['messages']:,} messages stored; skipped "
+        f"(held back on the firing at queue time, or capped): "
+        f"{', '.join(f'{n:,} {r}' for r, n in sorted(skipped.items())) or 'none'}",
         f"- repeat run: {repeat.totals['due']:,} due, {repeat.totals['new']:,} new "
         f"(each occurrence acts once); dry run: {preview.totals['new']:,} new",
         "",
@@ -281,9 +309,10 @@ def main() -> None:
     lines += [f"| {r.rule} ({r.trigger}) | {r.due:,} | {r.new:,} | {r.holdout:,} | "
               f"{r.tasks:,} | {r.messages:,} |" for r in first.rules]
     lines.append("")
-    out = results / ("playbooks_quick.md" if args.quick else "playbooks.md")
-    out.write_text("\n".join(lines), encoding="utf-8")
+    name = results_name(args)
+    refresh_bench.append_result(name, "\n".join(lines), header=HEADER)
     print("\n".join(lines))
+    print(f"appended to results/{name}", file=sys.stderr)
     print(f"dry run rules: {len(preview.rules)}", file=sys.stderr)
 
 

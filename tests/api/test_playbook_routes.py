@@ -70,15 +70,24 @@ def test_dry_run_run_and_report(client: TestClient, keys: dict[Role, str],
     assert preview["dry_run"] and sum(r["messages"] for r in preview["rules"]) == 5
     first = client.post(f"{API}/run", json={"as_of": AS_OF.isoformat()}, headers=manager)
     assert first.status_code == 200
-    assert sum(r["messages"] for r in first.json()["rules"]) == 5
+    # the crafted customers have no consent or address: every message is held back on
+    # its firing, none is stored
+    assert sum(r["messages"] for r in first.json()["rules"]) == 0
+    assert sum(sum(r["skipped"].values()) for r in first.json()["rules"]) == 5
     again = client.post(f"{API}/run", json={"as_of": AS_OF.isoformat()}, headers=manager)
     assert sum(r["new"] for r in again.json()["rules"]) == 0
     runs = client.get(f"{API}/runs", headers=manager).json()
-    assert [r["messages"] for r in runs] == [0, 5]
+    assert [(r["messages"], r["skipped"]) for r in runs] == [(0, 0), (0, 5)]
     rows = client.get(f"{API}/report", params={"as_of": AS_OF.isoformat()},
                       headers=manager).json()
     checkin = next(r for r in rows if r["rule"] == "checkin")
-    assert checkin["level"] == "accountable" and checkin["messages"] == 1
+    assert checkin["level"] == "accountable" and checkin["messages"] == 0
+    assert sum(n for k, n in checkin["skipped"].items() if k.startswith("message:")) == 1
+    held = client.get(f"{API}/held-back", headers=manager).json()
+    assert len(held) == 5 and all(h["reason"] for h in held)
+    one = client.get(f"{API}/held-back", params={"customer_id": held[0]["customer_id"]},
+                     headers=manager).json()
+    assert [h["firing_id"] for h in one] == [held[0]["firing_id"]]
     assert "too few to tell" in checkin["comparison"]["bought_30d"]["verdict"]
 
 

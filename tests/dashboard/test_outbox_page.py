@@ -93,3 +93,37 @@ def test_customer_360_shows_the_customers_messages(seeded: dict[str, int], works
     html = client.get(f"/customers/{ada}").text
     assert 'id="section-outbox">Messages</h2>' in html
     assert "opted out" in html and "not found" in html
+
+
+def _hold_back(workspace: Path, ada: int) -> None:
+    """A firing whose message the queue-time checks refused (what a playbook run
+    records instead of a skipped message)."""
+    from datetime import date
+
+    from kithkin.playbooks.models import PlaybookFiring
+
+    engine = build_engine(f"sqlite:///{workspace / 'kithkin.db'}")
+    try:
+        with session_scope(engine) as session:
+            session.add(PlaybookFiring(
+                playbook="reactive", level="reactive", rule="after_purchase",
+                trigger="purchase", customer_id=ada, occurrence="order:77",
+                occurred_on=date(2026, 3, 9), fired_on=date(2026, 3, 10),
+                skip_reason="message:no consent"))
+    finally:
+        engine.dispose()
+
+
+def test_messages_held_back_by_playbooks_show_with_their_reason(
+        seeded: dict[str, int], workspace: Path, login: Login) -> None:
+    """No message is stored for them: the Outbox page and the customer's Messages
+    section read the firing."""
+    ada = seeded["lovelace"]
+    _hold_back(workspace, ada)
+    client = login("manager")
+    outbox = client.get("/outbox").text
+    assert "Held back by playbooks" in outbox
+    assert f'href="/customers/{ada}"' in outbox and "no consent" in outbox
+    page = client.get(f"/customers/{ada}").text
+    assert "Held back by playbooks" in page
+    assert "after_purchase (purchase: order:77)" in page and "no consent" in page

@@ -16,20 +16,29 @@ from kithkin.database.core import session_scope
 from kithkin.outbox.models import Message
 from kithkin.playbooks import service
 from kithkin.playbooks.models import PlaybookFiring
+from kithkin.playbooks.workspace import available_playbooks
 from kithkin.tasks.models import Task
 from tests.playbooks.crafted import AS_OF, no_holdout, seed
 
 
 def _created(engine: Engine) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
-    """customer -> task reasons, customer -> message templates."""
+    """customer -> task reasons, customer -> message templates: the messages stored and
+    those held back at queue time (recorded on their firing, not as a message)."""
     tasks: dict[int, list[str]] = {}
     messages: dict[int, list[str]] = {}
+    books = available_playbooks(home=get_settings().home)
     with session_scope(engine) as session:
         for customer, why in session.execute(select(Task.customer_id, Task.reason)):
             tasks.setdefault(customer, []).append(why)
         for customer, template in session.execute(select(Message.customer_id,
                                                           Message.template)):
             messages.setdefault(customer, []).append(template)
+        for customer, book, rule in session.execute(select(
+                PlaybookFiring.customer_id, PlaybookFiring.playbook, PlaybookFiring.rule)
+                .where(PlaybookFiring.skip_reason.like("message:%"))):
+            found = next(r for r in books[book].rules if r.name == rule)
+            messages.setdefault(customer, []).extend(
+                a.params["template"] for a in found.actions if a.action == "message")
     return tasks, messages
 
 
@@ -76,7 +85,9 @@ def test_each_builtin_playbook_once(sqlite_engine: Engine, workspace: Path) -> N
     first = service.run(engine=sqlite_engine, settings=settings, as_of=AS_OF)
     _check(sqlite_engine, ids)
     assert first.totals["tasks"] == len(EXPECTED_TASKS)
-    assert first.totals["messages"] == len(EXPECTED_MESSAGES)
+    # the crafted customers without consent or address: held back on their firings
+    assert first.totals["messages"] == 0
+    assert first.totals["skipped"] == len(EXPECTED_MESSAGES)
     again = service.run(engine=sqlite_engine, settings=settings, as_of=AS_OF)
     assert again.totals["new"] == 0 and again.totals["tasks"] == 0
     assert again.totals["due"] == first.totals["due"]
@@ -210,28 +221,33 @@ def test_tag_and_list_enrolment_actions(sqlite_engine: Engine, workspace: Path) 
     assert tags == ["bought-recently", "list:welcome"] and others == []
 
 
-QUEUE_TIME = {  # customer -> (template, status, skip reason), as the outbox decides
-    "reactive_buyer": ("after_purchase_reactive", "skipped", "no e-mail address"),
-    "accountable_due": ("checkin_accountable", "skipped", "opted out"),
-    "proactive_90": ("satisfaction_proactive", "skipped", "consent denied"),
-    "proactive_180": ("new_uses_proactive", "queued", None),
-    "proactive_anniversary": ("satisfaction_proactive", "queued", None),
+QUEUE_TIME = {  # customer -> (template, status), as the outbox decides
+    "proactive_180": ("new_uses_proactive", "queued"),
+    "proactive_anniversary": ("satisfaction_proactive", "queued"),
+}
+HELD_BACK = {  # customer -> their firing's skip reason: no message stored
+    "reactive_buyer": "message:no e-mail address",
+    "accountable_due": "message:opted out",
+    "proactive_90": "message:consent denied",
 }
 
 
-@pytest.mark.parametrize("path", ["services", "set"])
+@pytest.mark.parametrize("path", ["services", "set", "decided"])
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_queue_time_checks_on_both_paths(store: str, path: str,
                                           request: pytest.FixtureRequest, workspace: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Erasure, consent for the message's purpose and an address are checked when a
     message is queued, by the per-row services and by the set-based insert alike; a
-    message that passes is rendered then."""
+    message that passes is rendered then, one that fails is not stored: its firing
+    says why, and the run counts it skipped ("decided": the refusals read while the
+    run plans and recorded with the firings, as a run over many customers does)."""
     from kithkin.playbooks import actions
     from kithkin.privacy.consent import ConsentChange, record
 
-    if path == "set":
+    if path in ("set", "decided"):
         monkeypatch.setattr(actions, "SERVICE_ROWS", 0)
+    monkeypatch.setattr(service, "DECIDE_SHARE", 10**6 if path == "decided" else 0)
     engine: Engine = request.getfixturevalue("sqlite_engine" if store == "sqlite"
                                              else "pg_engine")
     no_holdout(workspace)
@@ -249,11 +265,14 @@ def test_queue_time_checks_on_both_paths(store: str, path: str,
     report = service.run(engine=engine, settings=get_settings(), as_of=AS_OF)
     names = {v: k for k, v in ids.items()}
     with session_scope(engine) as session:
-        found = {names[m.customer_id]: (m.template, m.status, m.skip_reason)
+        found = {names[m.customer_id]: (m.template, m.status)
                  for m in session.scalars(select(Message))}
         bodies = {names[m.customer_id]: m.body for m in session.scalars(select(Message))
                   if m.status == "queued"}
+        held = {names[f.customer_id]: f.skip_reason for f in session.scalars(
+            select(PlaybookFiring).where(PlaybookFiring.skip_reason.is_not(None)))}
     assert found == QUEUE_TIME
+    assert held == HELD_BACK
     assert all(bodies.values()) and set(bodies) == {"proactive_180", "proactive_anniversary"}
     skipped: dict[str, int] = {}
     for line in report.rules:
@@ -261,3 +280,50 @@ def test_queue_time_checks_on_both_paths(store: str, path: str,
             skipped[reason] = skipped.get(reason, 0) + count
     assert skipped == {"message:no e-mail address": 1, "message:opted out": 1,
                        "message:consent denied": 1}
+
+
+@pytest.mark.parametrize("path", ["services", "set", "decided"])
+def test_held_back_keeps_the_first_reason_and_counts_each(
+        path: str, sqlite_engine: Engine, workspace: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule with two messages for a buyer with an e-mail address but no phone and no
+    marketing consent: the service e-mail is queued, the SMS is held back, and a third
+    (marketing e-mail) too; the firing keeps the first reason, the run counts both, and
+    a repeated run (after consent is given) sends nothing more for that firing."""
+    from importlib import resources
+
+    from kithkin.playbooks import actions
+    from kithkin.playbooks.workspace import install_text
+    from kithkin.privacy.consent import ConsentChange, record
+
+    if path in ("set", "decided"):
+        monkeypatch.setattr(actions, "SERVICE_ROWS", 0)
+    monkeypatch.setattr(service, "DECIDE_SHARE", 10**6 if path == "decided" else 0)
+    no_holdout(workspace)
+    ids = seed(sqlite_engine)
+    with session_scope(sqlite_engine) as session:
+        session.get(Customer, ids["reactive_buyer"]).email = "rb@example.com"  # type: ignore[union-attr]
+    text = resources.files("kithkin.playbooks").joinpath("builtin/reactive.toml").read_text()
+    text = text.replace('template = "after_purchase_reactive"\npurpose = "service"\n',
+                        'template = "after_purchase_reactive"\npurpose = "service"\n\n'
+                        '[[rules.actions]]\naction = "message"\n'
+                        'template = "after_purchase_reactive"\npurpose = "service"\n'
+                        'channel = "sms"\n\n'
+                        '[[rules.actions]]\naction = "message"\ntemplate = "winback"\n', 1)
+    install_text(text, file="reactive.toml", home=workspace)
+    report = service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    [line] = [r for r in report.rules if r.rule == "tell_us"]
+    assert (line.messages, line.skipped) == (1, {"message:no phone number": 1,
+                                                 "message:no consent": 1})
+    with session_scope(sqlite_engine) as session:
+        reason = session.scalar(select(PlaybookFiring.skip_reason).where(
+            PlaybookFiring.customer_id == ids["reactive_buyer"]))
+        record(session=session, change=ConsentChange(
+            customer_id=ids["reactive_buyer"], channel="email", status="granted",
+            source="form", purpose="marketing"))
+    assert reason == "message:no phone number"
+    service.run(engine=sqlite_engine, settings=get_settings(), as_of=AS_OF)
+    with session_scope(sqlite_engine) as session:
+        sent = list(session.scalars(select(Message.template).where(
+            Message.customer_id == ids["reactive_buyer"])))
+    assert sent == ["after_purchase_reactive"]  # no winback for the old firing

@@ -60,3 +60,20 @@ def test_validate_dry_run_and_level(sqlite_engine: Engine, workspace: Path,
     assert code == 0 and "level partnership (override)" in text
     code, text = output("level", f"id:{ids['basic_buyer']}", "--clear")
     assert code == 0 and "level none (none)" in text
+
+
+def test_held_back_lists_the_messages_not_queued(sqlite_engine: Engine,
+                                                 workspace: Path) -> None:
+    """`kithkin playbooks held-back [CUSTOMER]`: the firings whose message the outbox
+    refused, with the reason (no message row exists for them)."""
+    no_holdout(workspace)
+    ids = seed(sqlite_engine)
+    code, out = output("run", "--as-of", AS_OF.isoformat())
+    assert code == 0, out
+    code, out = output("held-back", "--format", "csv")
+    assert code == 0, out
+    assert len(out.strip().splitlines()) == 1 + 5  # the header and the five messages
+    code, out = output("held-back", f"id:{ids['accountable_due']}", "--format", "csv")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 2, out
+    assert ",accountable,checkin," in lines[1] and lines[1].split(",")[-1].startswith("no ")

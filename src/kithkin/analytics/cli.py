@@ -99,7 +99,8 @@ def refresh(
         totals = result.playbooks.totals
         console.print(f"playbooks: {totals['new']:,} trigger occurrences acted on "
                       f"({totals['holdout']:,} held out): {totals['tasks']:,} tasks, "
-                      f"{totals['messages']:,} messages (kithkin playbooks report)")
+                      f"{totals['messages']:,} messages, {totals['skipped']:,} skipped "
+                      "(kithkin playbooks report)")
     if result.playbooks_error:
         console.print(f"[yellow]playbooks did not run:[/] {result.playbooks_error}")
     if result.model_error:

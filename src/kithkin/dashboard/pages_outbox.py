@@ -1,8 +1,10 @@
-"""The Outbox page: messages per status, the latest skips, and the dead letters with a
-Retry button (admin and manager; the API serves agents their own customers')."""
+"""The Outbox page: messages per status, the latest skips (the outbox's, and the
+messages the playbooks held back on their firings), and the dead letters with a Retry
+button (admin and manager; the API serves agents their own customers')."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,6 +22,8 @@ from kithkin.errors import ConflictError
 from kithkin.outbox import delivery
 from kithkin.outbox import service as outbox_service
 from kithkin.outbox.models import Message, MessageStatus
+from kithkin.playbooks import held
+from kithkin.playbooks.schemas import HeldBackRead
 from kithkin.users.models import StaffUser
 
 OUTBOX = register_page(Page("outbox", "Outbox", "/outbox", OPERATIONS, order=75))
@@ -28,13 +32,21 @@ SKIPS_SHOWN = 20
 RECENT_MESSAGES = 10
 
 
+@dataclass(frozen=True)
+class CustomerMessages:
+    messages: list[Message]
+    held: list[HeldBackRead]  # messages a playbook held back (kept on the firing)
+
+
 def _recent_messages(session: Session, customer_id: int,
-                     _settings: Settings) -> list[Message] | None:
-    """The customer 360's Messages section: the latest ones, skips included (why a
-    customer did not hear from us is part of the relationship); none: no section."""
+                     _settings: Settings) -> CustomerMessages | None:
+    """The customer 360's Messages section: the latest ones, skips included, and the
+    messages a playbook held back at queue time (why a customer did not hear from us is
+    part of the relationship); none: no section."""
     rows, _ = outbox_service.list_page(session=session, limit=RECENT_MESSAGES,
                                        customer_id=customer_id)
-    return rows or None
+    kept = held.held_back(session=session, customer_id=customer_id, limit=RECENT_MESSAGES)
+    return CustomerMessages(rows, kept) if rows or kept else None
 
 
 register_customer_section(CustomerSection("outbox", "Messages", "_customer_outbox.html",
@@ -56,6 +68,7 @@ def outbox(request: Request, session: SessionDep, user: OutboxUser) -> Response:
                   counts=outbox_service.counts_by_status(session=session),
                   dead=outbox_service.dead_letters(session=session, limit=DEAD_SHOWN),
                   skips=skips, unavailable=report.unavailable,
+                  held=held.held_back(session=session, limit=SKIPS_SHOWN),
                   quiet_until=delivery.quiet_until(now=utcnow(),
                                                    settings=settings))
 

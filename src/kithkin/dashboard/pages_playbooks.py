@@ -54,5 +54,5 @@ def run(request: Request, user: RunUser) -> Response:
     totals = report.totals
     flash(request, f"Playbooks ran: {totals['new']} new trigger occurrences "
                    f"({totals['holdout']} held out), {totals['tasks']} tasks, "
-                   f"{totals['messages']} messages.")
+                   f"{totals['messages']} messages, {totals['skipped']} skipped.")
     return RedirectResponse("/playbooks", status_code=303)

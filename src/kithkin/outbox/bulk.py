@@ -9,6 +9,11 @@ row comes into Python). Those that pass are capped, rendered
 and inserted set-wise (:func:`kithkin.outbox.batch.queue_passing`, the outcome
 :func:`kithkin.outbox.service.finish_queuing` gives one by one). Each message's unique
 ``dedupe_key`` makes a repeated call a no-op.
+
+A caller that keeps its own record of why a message was held back (a playbook's firing)
+uses the two halves alone: :func:`decided` judges the rows, the caller records the
+skips where it keeps them, and :func:`queue_passing` queues the rest; no skipped
+message row is stored then.
 """
 
 from __future__ import annotations
@@ -17,7 +22,18 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Select, String, cast, exists, func, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    String,
+    Subquery,
+    cast,
+    exists,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
@@ -41,6 +57,20 @@ def _padded(session: Session, value: ColumnElement[Any]) -> ColumnElement[str]:
     return func.printf("%012d", value)
 
 
+def decided(rows: Select[Any], channel: str, purpose: str) -> Subquery:
+    """``rows`` (``id``, ``customer_id``, ``dedupe_key``, ``context``) with each message's
+    ``recipient`` and ``skip_reason`` (:func:`kithkin.outbox.consent_check.consent_reason`
+    with the address check; NULL: it may be queued)."""
+    given = rows.subquery()
+    return select(
+        given.c.id, given.c.customer_id, given.c.dedupe_key,
+        type_coerce(given.c.context, JSON).label("context"),
+        consent_check.recipient(channel).label("recipient"),
+        consent_check.consent_reason(channel, purpose, address=True).label("skip_reason"),
+    ).join(Customer, Customer.id == given.c.customer_id).outerjoin(
+        Consent, consent_check.consent_of(channel, purpose)).subquery()
+
+
 def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
                        channel: str, purpose: str, reason: str, settings: Settings,
                        count: int | None = None, created_by_id: int | None = None
@@ -52,26 +82,19 @@ def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
     that went on to be queued (or dead: their template failed to render). ``count``:
     how many rows ``rows`` selects, when the caller knows (if every one is skipped,
     the ones that pass are not looked for)."""
-    given = rows.subquery()
-    decided = select(
-        given.c.id, given.c.customer_id, given.c.dedupe_key,
-        type_coerce(given.c.context, JSON).label("context"),
-        consent_check.recipient(channel).label("recipient"),
-        consent_check.consent_reason(channel, purpose, address=True).label("skip_reason"),
-    ).join(Customer, Customer.id == given.c.customer_id).outerjoin(
-        Consent, consent_check.consent_of(channel, purpose)).subquery()
+    judged = decided(rows, channel, purpose)
     now = utcnow()
     token = uuid.uuid4().hex  # with the row's id: unique per message
     skipped = select(
-        decided.c.customer_id, typed(session, channel, Message.channel),
+        judged.c.customer_id, typed(session, channel, Message.channel),
         typed(session, purpose, Message.purpose), typed(session, template, Message.template),
-        decided.c.recipient, decided.c.context,
-        typed(session, MessageStatus.SKIPPED.value, Message.status), decided.c.skip_reason,
+        judged.c.recipient, judged.c.context,
+        typed(session, MessageStatus.SKIPPED.value, Message.status), judged.c.skip_reason,
         typed(session, reason, Message.reason), typed(session, 0, Message.attempts),
-        f"{token}." + _padded(session, decided.c.id), decided.c.dedupe_key,
+        f"{token}." + _padded(session, judged.c.id), judged.c.dedupe_key,
         typed(session, created_by_id, Message.created_by_id),
         typed(session, now, Message.created_at), typed(session, now, Message.updated_at),
-    ).where(decided.c.skip_reason.is_not(None))
+    ).where(judged.c.skip_reason.is_not(None))
     statement = insert_ignoring(session, Message, ["dedupe_key"]).from_select(
         COLUMNS, skipped).returning(Message.skip_reason)
     # the reasons come back as the driver's plain rows (not processed one by one)
@@ -83,13 +106,25 @@ def queue_messages_for(*, session: Session, rows: Select[Any], template: str,
         result.close()
     if count is not None and stored.total() >= count:
         return stored
+    stored.update(queue_passing(session=session, judged=judged, template=template,
+                                channel=channel, purpose=purpose, reason=reason,
+                                settings=settings, created_by_id=created_by_id))
+    return stored
+
+
+def queue_passing(*, session: Session, judged: Subquery, template: str, channel: str,
+                  purpose: str, reason: str, settings: Settings,
+                  created_by_id: int | None = None) -> Counter[str]:
+    """Queue the rows of ``judged`` (:func:`decided`) that may be sent and are not
+    stored yet: capped, rendered and inserted set-wise
+    (:func:`kithkin.outbox.batch.queue_passing`). Returns what it stored, as
+    :func:`queue_messages_for`."""
     passing = session.execute(select(
-        decided.c.customer_id, decided.c.recipient, decided.c.context, decided.c.dedupe_key,
-    ).where(decided.c.skip_reason.is_(None), ~exists().where(
-        Message.dedupe_key == decided.c.dedupe_key)).order_by(decided.c.id)).all()
-    stored.update(batch.queue_passing(
+        judged.c.customer_id, judged.c.recipient, judged.c.context, judged.c.dedupe_key,
+    ).where(judged.c.skip_reason.is_(None), ~exists().where(
+        Message.dedupe_key == judged.c.dedupe_key)).order_by(judged.c.id)).all()
+    return batch.queue_passing(
         session=session, rows=[batch.Passing(int(r.customer_id), r.recipient, r.context,
                                              str(r.dedupe_key)) for r in passing],
         template=template, channel=channel, purpose=purpose, reason=reason,
-        settings=settings, created_by_id=created_by_id))
-    return stored
+        settings=settings, created_by_id=created_by_id)

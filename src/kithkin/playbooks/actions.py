@@ -13,23 +13,34 @@ checks consent) when a rule fires for few customers, as on an event. Past
 the same semantics, the unique key decides, and a refresh of a million customers brings
 no firing into Python (only the messages that pass the outbox's consent and address
 checks come back, to be rendered one by one).
+
+A message the outbox's queue-time checks refuse (the customer is erased, has not
+consented to its purpose on its channel, or has no address for it) is not stored as a
+message: the firing is the record, with ``skip_reason`` "message:<the outbox's
+reason>" (a firing keeps the first reason it is given when a rule has several actions
+that may skip), and the run counts it in its ``skipped`` summary. The firing is unique
+per occurrence, so the message is decided once, and a customer who consents later is
+not messaged for an old firing. Skips decided later (the frequency cap, a check at
+delivery time) stay on the message as before.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, String, bindparam, cast, func, null, select, update
+from sqlalchemy import Select, String, bindparam, cast, func, literal, null, select, update
 from sqlalchemy.orm import Session
 
 from kithkin.config import Settings
 from kithkin.customers.models import Customer
 from kithkin.database import bulk
 from kithkin.outbox import bulk as outbox_bulk
+from kithkin.outbox import consent_check
 from kithkin.outbox import service as outbox_service
 from kithkin.outbox.models import Message, MessageStatus
 from kithkin.playbooks import keys
@@ -43,6 +54,7 @@ from kithkin.users.models import Role, StaffUser
 
 SERVICE_ROWS = 200  # up to this many per action, the per-row services (see module docs)
 CHUNK = 5_000
+HELD = "message:"  # a firing's skip reason when its message was held back: + the reason
 FIRINGS = bulk.table_of(PlaybookFiring)
 
 
@@ -119,10 +131,13 @@ class Firings:
     run_id: int
     count: int
     ids: tuple[int, int]  # the first and last id of the rule's firings in this run
+    # recorded already held back by the rule's first message (decided when the run
+    # planned, see first_message): reason -> firings; None: not decided then
+    held: Counter[str] | None = None
 
     def where(self) -> list[Any]:
         """The rule's contacted firings of the run; the id range lets the store read
-        just them (the run_id index ends in the row id), not every firing of the run."""
+        just them by the primary key, not every firing of the run."""
         f = FIRINGS.c
         return [f.run_id == self.run_id, f.id.between(*self.ids),
                 f.playbook == self.book.name, f.rule == self.rule.name,
@@ -132,12 +147,14 @@ class Firings:
         return select(FIRINGS.c.customer_id).where(*self.where())
 
     def frame(self, session: Session) -> pd.DataFrame:
-        """customer_id, occurrence, occurred_on, dedupe_key (few rows: the per-row path)."""
+        """id, customer_id, occurrence, occurred_on, dedupe_key (the firing's key text;
+        few rows: the per-row path)."""
         f = FIRINGS.c
-        rows = session.execute(select(f.customer_id, f.occurrence, f.occurred_on,
-                                      f.dedupe_key).where(*self.where()).order_by(f.id))
-        return pd.DataFrame(rows.all(), columns=["customer_id", "occurrence", "occurred_on",
-                                                 "dedupe_key"])
+        rows = session.execute(select(f.id, f.customer_id, f.occurrence, f.occurred_on,
+                                      keys.firing_key_sql(f)).where(*self.where())
+                               .order_by(f.id))
+        return pd.DataFrame(rows.all(), columns=["id", "customer_id", "occurrence",
+                                                 "occurred_on", "dedupe_key"])
 
 
 def _tasks(session: Session, firings: Firings, action: Action, index: int, as_of: date,
@@ -167,7 +184,8 @@ def _tasks(session: Session, firings: Firings, action: Action, index: int, as_of
     f = FIRINGS.c
     manager = Customer.account_manager_id if by_manager else null()
     rows = select(
-        f.customer_id, manager, (f.dedupe_key + keys.action_suffix("task", index)).label("key"),
+        f.customer_id, manager,
+        (keys.firing_key_sql(f) + keys.action_suffix("task", index)).label("key"),
         (f"{details} ({rule.trigger}: " + f.occurrence + ", " + cast(f.occurred_on, String)
          + ")").label("details"),
     ).where(*firings.where())
@@ -190,36 +208,111 @@ def _context_json(session: Session, book: Playbook, rule: Rule) -> Any:
 
 def _messages(session: Session, firings: Firings, action: Action, index: int,
               outcome: Outcome, settings: Settings) -> None:
+    """Queue the action's message for each contacted firing; one the outbox's queue-time
+    checks refuse (erasure, consent, an address) is not stored as a message: the
+    firing keeps the reason (see :func:`_hold_back`)."""
     book, rule, params = firings.book, firings.rule, action.params
     if firings.count <= SERVICE_ROWS:
         _queue(session, firings, params, index, outcome, settings)
         return
     f = FIRINGS.c
-    stored = outbox_bulk.queue_messages_for(
-        session=session, rows=select(
-            f.id, f.customer_id,
-            (f.dedupe_key + keys.action_suffix("message", index)).label("dedupe_key"),
-            _context_json(session, book, rule).label("context")).where(*firings.where()),
-        template=params["template"], channel=params.get("channel", "email"),
-        purpose=params.get("purpose", "marketing"), reason=keys.reason(book.name, rule.name),
-        settings=settings, count=firings.count)
+    channel, purpose = params.get("channel", "email"), params.get("purpose", "marketing")
+    decided = firings.held is not None and index == first_message(rule)
+    # decided while planning: the firings recorded with a reason are this message's
+    # refusals; the others are checked again (a consent changed since is still seen)
+    undecided = [f.skip_reason.is_(None)] if decided else []
+    held = _hold_back(session, firings, channel, purpose, undecided,
+                      earlier=_may_have_reason(rule, index))
+    if decided and firings.held is not None:
+        held.update(firings.held)
+    for reason, count in held.items():
+        outcome.skip(f"message:{reason}", count)
+    if held.total() >= firings.count:  # every one held back: none to look for
+        return
+    judged = outbox_bulk.decided(select(
+        f.id, f.customer_id,
+        (keys.firing_key_sql(f) + keys.action_suffix("message", index)).label("dedupe_key"),
+        _context_json(session, book, rule).label("context")).where(
+        *firings.where(), *undecided), channel, purpose)
+    stored = outbox_bulk.queue_passing(
+        session=session, judged=judged, template=params["template"], channel=channel,
+        purpose=purpose, reason=keys.reason(book.name, rule.name), settings=settings)
     for reason, count in stored.items():
         if reason:
             outcome.skip(f"message:{reason}", count)
     outcome.messages += sum(stored.values())
 
 
+def first_message(rule: Rule) -> int | None:
+    """The position of the rule's message action whose queue-time refusals a run
+    decides while it plans (recorded with the firings: no UPDATE of a million rows
+    after): the first action that may give a firing its skip reason, when it is a
+    message."""
+    for index, action in enumerate(rule.actions):
+        if action.action == "assign_account_manager":
+            return None
+        if action.action == "message":
+            return index
+    return None
+
+
+def _may_have_reason(rule: Rule, index: int) -> bool:
+    """Whether an action before ``index`` may have given a firing its skip reason."""
+    return any(a.action in ("message", "assign_account_manager")
+               for a in rule.actions[:index])
+
+
+def _hold_back(session: Session, firings: Firings, channel: str, purpose: str,
+               only: list[Any], *, earlier: bool) -> Counter[str]:
+    """Record on each contacted firing whose message the queue-time checks refuse why
+    (``message:<the outbox's reason>``; a firing keeps the first reason it was given,
+    when a rule has several actions that may skip), and count them by reason. ``only``:
+    further conditions on the firings looked at.
+
+    The firing is the record: it is unique per occurrence, so the message is never
+    decided twice, and a customer who consents later is not messaged for it."""
+    f = FIRINGS.c
+    judged = outbox_bulk.decided(select(
+        f.id, f.customer_id, null().label("dedupe_key"), null().label("context"),
+    ).where(*firings.where(), *only), channel, purpose)
+    counted: Counter[str] = Counter()
+    if earlier:  # firings with an earlier reason keep it but are counted here too
+        counted.update({str(row[0]): int(row[1]) for row in session.execute(
+            select(judged.c.skip_reason, func.count()).where(
+                judged.c.skip_reason.is_not(None)).group_by(judged.c.skip_reason))})
+    statement = update(FIRINGS).where(
+        f.id == judged.c.id, judged.c.skip_reason.is_not(None), f.skip_reason.is_(None),
+    ).values(skip_reason=literal(HELD) + judged.c.skip_reason).returning(f.skip_reason)
+    result = session.connection().execute(statement)
+    try:
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
+    if not earlier:
+        counted.update(str(row[0])[len(HELD):] for row in rows)
+    return counted
+
+
 def _queue(session: Session, firings: Firings, params: dict[str, Any], index: int,
            outcome: Outcome, settings: Settings) -> None:
-    """Queue one message per firing through the outbox (render, consent, cap)."""
+    """Queue one message per firing through the outbox (render, consent, cap); one the
+    queue-time checks refuse is held back on its firing (as :func:`_hold_back`)."""
     book, rule = firings.book, firings.rule
     frame = firings.frame(session)
     why = keys.reason(book.name, rule.name)
     channel, purpose = params.get("channel", "email"), params.get("purpose", "marketing")
     dedupe = keys.action_key(frame["dedupe_key"], "message", index)
     stored = _stored(session, Message, list(dedupe))
+    held: dict[int, str] = {}
     for firing, key in zip(frame.itertuples(index=False), dedupe, strict=True):
         if key in stored:
+            continue
+        customer = session.get(Customer, int(firing.customer_id))
+        _, refused = consent_check.queue_check(session=session, customer=customer,
+                                               channel=channel, purpose=purpose)
+        if refused is not None:
+            held[int(firing.id)] = HELD + refused
+            outcome.skip(HELD + refused, 1)
             continue
         message = outbox_service.queue_message(
             session=session, customer_id=int(firing.customer_id),
@@ -228,6 +321,12 @@ def _queue(session: Session, firings: Firings, params: dict[str, Any], index: in
         if message.status == MessageStatus.SKIPPED:
             outcome.skip(f"message:{message.skip_reason or 'skipped'}", 1)
         outcome.messages += 1
+    if held:
+        f = FIRINGS.c
+        session.connection().execute(
+            update(FIRINGS).where(f.id == bindparam("b_id"), f.skip_reason.is_(None))
+            .values(skip_reason=bindparam("b_reason")),
+            [{"b_id": i, "b_reason": r} for i, r in held.items()])
 
 
 def take(session: Session, firings: Firings, as_of: date, settings: Settings) -> Outcome:
@@ -257,5 +356,5 @@ def _mark_without_manager(session: Session, firings: Firings) -> None:
     """The firings whose customer is left without an account manager: no_staff."""
     f = FIRINGS.c
     session.execute(update(FIRINGS).where(
-        *firings.where(), f.customer_id.in_(select(Customer.id).where(
+        *firings.where(), f.skip_reason.is_(None), f.customer_id.in_(select(Customer.id).where(
             Customer.account_manager_id.is_(None)))).values(skip_reason="no_staff"))

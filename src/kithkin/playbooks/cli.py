@@ -1,4 +1,4 @@
-"""`kithkin playbooks list/show/validate/install/dry-run/run/report/level`."""
+"""`kithkin playbooks list/show/validate/install/dry-run/run/report/held-back/level`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kithkin.config import get_settings
 from kithkin.customers.cli import CustomerArg, resolve_or_exit
 from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import KithkinError
-from kithkin.playbooks import audience, service, views
+from kithkin.playbooks import audience, held, service, views
 from kithkin.playbooks.schemas import RunReport
 from kithkin.playbooks.workspace import get_playbook, install_file, load_config, validate_file
 
@@ -158,6 +158,29 @@ def report(as_of: AsOfOption = None, output_format: FormatOption = OutputFormat.
                 title="What happened", output=output_format, limit=limit, console=console)
     if not rows:
         console.print("no playbook has fired yet (kithkin playbooks run, or kithkin refresh)")
+
+
+@app.command("held-back")
+def held_back(customer: Annotated[str | None, typer.Argument(
+                  help="Only this customer: internal id, an external id, an email or a "
+                       "name (id:N, email:ADDRESS to be explicit).")] = None,
+              output_format: FormatOption = OutputFormat.TABLE,
+              limit: LimitOption = None) -> None:
+    """Messages the playbooks held back at queue time (no consent, no address...), and
+    why, newest first: recorded on the firing, not as a message."""
+    try:
+        with session_scope() as session:
+            customer_id = resolve_or_exit(session, customer).id if customer else None
+            rows = held.held_back(session=session, customer_id=customer_id,
+                                  limit=100_000 if limit == 0 else limit or 50)
+    except KithkinError as exc:
+        raise _fail(exc) from exc
+    output.emit(["firing", "customer", "playbook", "rule", "trigger", "occurrence",
+                 "fired on", "why not sent"],
+                [[r.firing_id, r.customer_id, r.playbook, r.rule, r.trigger, r.occurrence,
+                  r.fired_on, r.reason] for r in rows],
+                title="Messages held back by playbooks", output=output_format, limit=limit,
+                console=console)
 
 
 @app.command("level")

@@ -1,9 +1,11 @@
 """The one definition of a firing's identity and of holdout assignment.
 
-A firing is (playbook, rule, customer, occurrence); its dedupe key is the text below,
-and every action it takes carries that key plus the action's position, so the same
-trigger occurrence never creates the same task or message twice, whichever path (the
-per-row services or the set-based insert) or run writes it.
+A firing is (playbook, rule, customer, occurrence), unique in ``playbook_firing``; its
+key is the text below (built in Arrow for many firings, in SQL from the stored columns
+by :func:`firing_key_sql`), and every action it takes carries that key plus the
+action's position, so the same trigger occurrence never creates the same task or
+message twice, whichever path (the per-row services or the set-based insert) or run
+writes it.
 
 Holdout assignment is deterministic: a 64-bit mix (SplitMix64) of the customer id and
 a hash of the playbook name, read as a number in [0, 1) and compared with the share.
@@ -15,12 +17,14 @@ playbooks.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import ColumnElement, String, cast, literal
 
 
 def firing_prefix(playbook: str, rule: str) -> str:
@@ -40,6 +44,14 @@ def firing_keys(playbook: str, rule: str, customers: pd.Series,
                                          ":")
     return pd.Series(joined.to_numpy(zero_copy_only=False), index=customers.index,
                      dtype=object)
+
+
+def firing_key_sql(firing: Any) -> ColumnElement[str]:
+    """:func:`firing_keys`' text from a ``playbook_firing`` row's columns (``firing``:
+    the table's columns, ``table.c``), in SQL."""
+    text: ColumnElement[str] = (literal("pb:") + firing.playbook + ":" + firing.rule + ":"
+                                + cast(firing.customer_id, String) + ":" + firing.occurrence)
+    return text
 
 
 def action_suffix(kind: str, index: int) -> str:

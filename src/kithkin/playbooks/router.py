@@ -1,5 +1,5 @@
 """/playbooks: list, validate and install playbook files, dry-run, run, runs, report,
-and a customer's own level."""
+the messages held back, and a customer's own level."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from kithkin.api.deps import CustomerScopeDep, SessionDep, SettingsDep
 from kithkin.api.params import IdPath
 from kithkin.api.permissions import PlaybooksAdmin, PlaybooksRead, PlaybooksWrite
 from kithkin.fields import IsoDate
-from kithkin.playbooks import audience, service, views
+from kithkin.playbooks import audience, held, service, views
 from kithkin.playbooks.definitions import PlaybookError
 from kithkin.playbooks.schemas import (
+    HeldBackRead,
     LevelOverrideBody,
     PlaybookRead,
     PlaybookText,
@@ -83,6 +84,19 @@ def runs(session: SessionDep, _: PlaybooksRead,
                     tasks=r.tasks, messages=r.messages, skipped=r.skipped, failed=r.failed,
                     seconds=r.seconds, error=r.error, started_at=r.started_at.isoformat())
             for r in service.recent_runs(session=session, limit=limit)]
+
+
+@router.get("/held-back", response_model=list[HeldBackRead])
+def held_back(session: SessionDep, _: PlaybooksRead, scope: CustomerScopeDep,
+              customer_id: Annotated[int | None, Query(ge=1)] = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[HeldBackRead]:
+    """Messages the playbooks held back at queue time (no consent, no address...),
+    newest first: recorded on the firing, not stored as messages (an agent sees their
+    own customers')."""
+    if customer_id is not None:
+        scope.check(session=session, customer_id=customer_id)
+    return held.held_back(session=session, customer_id=customer_id, limit=limit,
+                          scope=scope)
 
 
 @router.get("/report")

@@ -62,8 +62,13 @@ class RuleRun(BaseModel):
     new: int = Field(description="New firings: contacted + holdout.")
     holdout: int
     tasks: int = Field(description="Tasks created (would be, in a dry run).")
-    messages: int = Field(description="Messages queued (would be, in a dry run).")
-    skipped: dict[str, int] = Field(default_factory=dict)
+    messages: int = Field(description=(
+        "Messages stored in the outbox (queued, or skipped there for the frequency cap); "
+        "a dry run: the messages it would decide, before the queue-time checks."))
+    skipped: dict[str, int] = Field(default_factory=dict, description=(
+        "Firings an action skipped, by reason: message:<reason> for a message held back "
+        "at queue time (no consent, no address...: recorded on the firing, no message "
+        "stored), no_staff..."))
     failed: int = 0
     examples: list[dict[str, object]] = Field(
         default_factory=list, description="Dry run: up to 5 firings it would record.")
@@ -81,8 +86,25 @@ class RunReport(BaseModel):
 
     @property
     def totals(self) -> dict[str, int]:
-        return {name: sum(int(getattr(r, name)) for r in self.rules)
-                for name in ("due", "new", "holdout", "tasks", "messages")}
+        found = {name: sum(int(getattr(r, name)) for r in self.rules)
+                 for name in ("due", "new", "holdout", "tasks", "messages")}
+        found["skipped"] = sum(sum(r.skipped.values()) for r in self.rules)
+        return found
+
+
+class HeldBackRead(BaseModel):
+    """A message a playbook held back at queue time: its firing, and why."""
+
+    firing_id: int
+    customer_id: int
+    playbook: str
+    level: str
+    rule: str
+    trigger: str
+    occurrence: str
+    occurred_on: date
+    fired_on: date
+    reason: str = Field(description="The outbox's reason: no consent, no e-mail address...")
 
 
 class RunRequest(BaseModel):

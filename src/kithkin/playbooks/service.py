@@ -6,13 +6,14 @@ already acted on and the new ones, holdout marked (:mod:`kithkin.playbooks.keys`
 :func:`apply` records the new firings and takes their actions (:mod:`.actions`) in the
 caller's transaction; :func:`run` does both in one transaction under the store's write
 lock (SQLite has one writer: overlapping runs are serialised, and the later one finds
-the earlier one's firings; on PostgreSQL the unique dedupe keys make the later insert a
-no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
+the earlier one's firings; on PostgreSQL the firings' unique key makes the later insert
+a no-op), and keeps a ``playbook_run`` record. A dry run is :func:`plan` alone.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,20 +28,22 @@ from sqlalchemy.orm import Session
 
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.config import Settings
-from kithkin.customers.models import Customer
+from kithkin.customers.models import Consent, Customer
 from kithkin.database import bulk
 from kithkin.database.core import session_scope
 from kithkin.database.writelock import with_lock_retries
 from kithkin.errors import ValidationError
+from kithkin.outbox import consent_check
 from kithkin.playbooks import actions, audience, keys, triggers
 from kithkin.playbooks.audience import customer_levels
 from kithkin.playbooks.definitions import TRIGGERS, Playbook, Rule
-from kithkin.playbooks.models import PlaybookFiring, PlaybookRun
+from kithkin.playbooks.models import KEY, PlaybookFiring, PlaybookRun
 from kithkin.playbooks.schemas import RuleRun, RunReport
 from kithkin.playbooks.workspace import PlaybookConfig, active_playbooks, load_config
 
 FIRINGS = bulk.table_of(PlaybookFiring)
 ADBC_FROM = 250_000
+DECIDE_SHARE = 2  # decide_messages when the firings are at least 1/this of the customers
 
 
 @dataclass
@@ -48,7 +51,10 @@ class RulePlan:
     book: Playbook
     rule: Rule
     due: int
-    new: pd.DataFrame  # customer_id, occurrence, occurred_on, dedupe_key, level, holdout
+    new: pd.DataFrame  # customer_id, occurrence, occurred_on, level, holdout[, held]
+    # the contacted firings whose first message the outbox refuses, by reason (decided
+    # by decide_messages; None: not decided)
+    held: Counter[str] | None = None
 
     def line(self, new: int | None = None, holdout: int | None = None) -> RuleRun:
         """The rule's report line (``new``, ``holdout``: as recorded, when a concurrent
@@ -121,11 +127,10 @@ def plan(*, session: Session, settings: Settings, as_of: date,
     masks, moved = _recorded(session, due)
     for n, ((book, rule, frame), recorded) in enumerate(zip(due, masks, strict=True)):
         new = frame[~recorded].reset_index(drop=True)
-        new["dedupe_key"] = keys.firing_keys(book.name, rule.name, new["customer_id"],
-                                             new["occurrence"])
         if n in moved and len(new):  # recorded with a day before the window?
-            fresh = bulk.unstored(session.connection(), FIRINGS, new[["dedupe_key"]],
-                                  key=["dedupe_key"])
+            wanted = new[["customer_id", "occurrence"]].assign(playbook=book.name,
+                                                               rule=rule.name)
+            fresh = bulk.unstored(session.connection(), FIRINGS, wanted, key=KEY)
             new = new.iloc[fresh].reset_index(drop=True)
         plans.append(RulePlan(book=book, rule=rule, due=len(frame), new=new))
     return plans, by_level
@@ -137,15 +142,15 @@ def _recorded(session: Session, due: list[tuple[Playbook, Rule, pd.DataFrame]]
     (by position) that also have firings recorded with a day before their earliest due
     one.
 
-    A firing's dedupe key is its (playbook, rule, customer, occurrence) (names hold no
-    colon), so the recorded ones are read by the (playbook, rule, occurred_on) index,
+    A firing's unique key is its (customer, playbook, rule, occurrence), so the
+    recorded ones are read by the (playbook, rule, occurred_on) index,
     from the rule's earliest due day on (every rule in one read: on a SQLite file a
     large one goes through one ADBC child process), and matched in Arrow: no key is
     built or staged for the store to join, and a first run reads nothing. An
     occurrence whose day moved (an order's date corrected) may have been recorded with
     an earlier day: where such firings exist the caller looks the keys still unmatched
     up (few: those due since the last run). Recording stays ON CONFLICT DO NOTHING on
-    the key, so an occurrence that a concurrent run records first is still recorded
+    the unique key, so an occurrence that a concurrent run records first is still recorded
     once."""
     f = FIRINGS.c
     queries, expected, moved = {}, {}, set()
@@ -182,6 +187,53 @@ def _recorded(session: Session, due: list[tuple[Playbook, Rule, pd.DataFrame]]
     return masks, moved
 
 
+def decide_messages(session: Session, plans: list[RulePlan]) -> None:
+    """Decide, before anything is written, which new contacted firings' first message
+    the outbox's queue-time checks refuse (:func:`actions.first_message`), so the
+    firings are recorded with their reason (column ``held`` of each plan's frame)
+    instead of updated after: one read per channel and purpose of the customers refused
+    (the outbox's own expression; on a SQLite file a large read goes through ADBC,
+    which only sees committed data, hence before the first write). The action checks
+    the firings recorded without a reason again (:func:`actions._messages`)."""
+    wanted: dict[tuple[str, str], list[RulePlan]] = {}
+    for item in plans:
+        at = actions.first_message(item.rule)
+        if at is None or item.new.empty:
+            continue
+        params = item.rule.actions[at].params
+        wanted.setdefault((params.get("channel", "email"),
+                           params.get("purpose", "marketing")), []).append(item)
+    customers = session.scalar(select(func.max(Customer.id))) or 0
+    # the read costs about a pass over every customer: worth it when the firings are a
+    # large share of them (else the action's UPDATE of the few is cheaper)
+    wanted = {pair: items for pair, items in wanted.items()
+              if sum(len(i.new) for i in items) * DECIDE_SHARE >= customers}
+    if not wanted:
+        return
+    queries: dict[str, Any] = {}
+    for channel, purpose in wanted:
+        reason = consent_check.consent_reason(channel, purpose, address=True)
+        queries[f"{channel}:{purpose}"] = select(
+            Customer.id.label("customer_id"), reason.label("reason")).select_from(
+            Customer).outerjoin(Consent, consent_check.consent_of(channel, purpose)).where(
+            reason.is_not(None))
+    expected = {name: customers if customers >= ADBC_FROM else 0 for name in queries}
+    tables = bulk.selects_to_arrow(session.connection(), queries, expected_rows=expected)
+    for (channel, purpose), items in wanted.items():
+        refused = tables[f"{channel}:{purpose}"]
+        known = pd.Index(refused.column("customer_id").to_numpy())
+        texts = pc.binary_join_element_wise(actions.HELD, refused.column("reason"), "")
+        reasons = np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
+        for item in items:
+            at = known.get_indexer(item.new["customer_id"].to_numpy(dtype="int64"))
+            refuse = (at >= 0) & ~item.new["holdout"].to_numpy(dtype=bool)
+            held = np.full(len(item.new), None, dtype=object)
+            held[refuse] = reasons[at[refuse]]
+            item.new["held"] = held
+            item.held = Counter({str(k)[len(actions.HELD):]: int(n) for k, n in
+                                 pd.Series(held[refuse]).value_counts().items()})
+
+
 def _large_reads(session: Session, config: PlaybookConfig,
                  facts: triggers.Facts) -> pd.DataFrame:
     """The customers' segments and (when a rule needs them) the latest metrics and the
@@ -215,25 +267,27 @@ def _large_reads(session: Session, config: PlaybookConfig,
 
 
 def firing_rows(plans: list[RulePlan], *, as_of: date, run_id: int | None) -> pa.Table:
-    """The new firings as ``playbook_firing`` rows (held-out ones say so), in dedupe
-    key order: the unique index then grows at its end, and the actions' keys (the
-    firing's key and a suffix), read back in firing order, too. A rule's keys share
-    its prefix, so the rules go in prefix order and each is sorted alone (in Arrow)."""
+    """The new firings as ``playbook_firing`` rows (held-out ones say so), rule after
+    rule, each rule's in (customer, occurrence) order: a rule's firings get one range
+    of ids (its actions read them by it), and each rule's pass over the unique index
+    (customer first) goes through it in order, not at random places."""
     parts = []
     for item in sorted((p for p in plans if len(p.new)),
                        key=lambda p: keys.firing_prefix(p.book.name, p.rule.name)):
         new = item.new
         held = pa.array(new["holdout"].to_numpy(dtype=bool))
-        dedupe = pa.array(new["dedupe_key"].to_numpy(dtype=object), pa.string())
         part = pa.table({
             "level": pa.array(new["level"].to_numpy(dtype=object), pa.string()),
             "customer_id": pa.array(new["customer_id"].to_numpy(dtype="int64")),
             "occurrence": pa.array(new["occurrence"].to_numpy(dtype=object), pa.string()),
             "occurred_on": pa.array(new["occurred_on"].to_numpy(dtype=object), pa.date32()),
             "holdout": held,
-            "skip_reason": pc.if_else(held, "holdout", pa.scalar(None, pa.string())),
-            "dedupe_key": dedupe})
-        parts.append(bulk.conform(FIRINGS, part.take(pc.sort_indices(dedupe)), constants={
+            "skip_reason": pc.if_else(held, "holdout", pa.array(
+                new["held"].to_numpy(dtype=object), pa.string()) if "held" in new
+                else pa.scalar(None, pa.string()))})
+        order = pc.sort_indices(part, sort_keys=[("customer_id", "ascending"),
+                                                 ("occurrence", "ascending")])
+        parts.append(bulk.conform(FIRINGS, part.take(order), constants={
             "run_id": run_id, "playbook": item.book.name, "rule": item.rule.name,
             "trigger": item.rule.trigger, "fired_on": as_of}))
     return pa.concat_tables(parts) if parts else pa.table({})
@@ -248,13 +302,16 @@ class Recorded:
     ids: tuple[int, int]
 
 
-def _recorded_by_rule(session: Session, run_id: int) -> dict[tuple[str, str], Recorded]:
+def _recorded_by_rule(session: Session, run_id: int, after: int
+                      ) -> dict[tuple[str, str], Recorded]:
     """(playbook, rule) -> what this run recorded (a concurrent run on PostgreSQL may
-    have recorded some of the planned firings first)."""
+    have recorded some of the planned firings first): its firings have ids past
+    ``after`` (the largest before it recorded), read by the primary key."""
     f = FIRINGS.c
     held = func.sum(case((f.holdout.is_(True), 1), else_=0))
     query = select(f.playbook, f.rule, func.count(), held, func.min(f.id),
-                   func.max(f.id)).where(f.run_id == run_id).group_by(f.playbook, f.rule)
+                   func.max(f.id)).where(f.id > after, f.run_id == run_id).group_by(
+        f.playbook, f.rule)
     return {(str(row[0]), str(row[1])): Recorded(int(row[2]), int(row[3] or 0),
                                                  (int(row[4]), int(row[5])))
             for row in session.execute(query)}
@@ -262,7 +319,7 @@ def _recorded_by_rule(session: Session, run_id: int) -> dict[tuple[str, str], Re
 
 def apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of: date,
           run_id: int, timings: dict[str, Any] | None = None) -> list[RuleRun]:
-    """Record the new firings (ON CONFLICT DO NOTHING on their dedupe keys: a firing a
+    """Record the new firings (ON CONFLICT DO NOTHING on their unique key: a firing a
     concurrent run recorded first stays its) and take the actions of the contacted
     ones this run recorded. ``timings`` gets the seconds spent recording."""
     # many rows land in indexed tables (firings, tasks, messages): a larger page cache
@@ -275,9 +332,11 @@ def _apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of
            run_id: int, timings: dict[str, Any] | None) -> list[RuleRun]:
     clock = time.perf_counter()
     rows = firing_rows(plans, as_of=as_of, run_id=run_id)
+    recorded = {}
     if rows.num_rows:
-        bulk.insert_new(session.connection(), FIRINGS, rows, key=["dedupe_key"])
-    recorded = _recorded_by_rule(session, run_id) if rows.num_rows else {}
+        after = session.scalar(select(func.max(FIRINGS.c.id))) or 0
+        bulk.insert_new(session.connection(), FIRINGS, rows, key=KEY)
+        recorded = _recorded_by_rule(session, run_id, after)
     if timings is not None:
         timings["record"] = round(time.perf_counter() - clock, 4)
     lines = []
@@ -286,13 +345,26 @@ def _apply(*, session: Session, settings: Settings, plans: list[RulePlan], as_of
         line = item.line(mine.firings, mine.holdout)
         line.tasks = line.messages = 0
         if line.new > line.holdout:
+            held = item.held
+            if held is not None and mine.firings != len(item.new):
+                held = _held_recorded(session, run_id, mine.ids)  # a concurrent run's
             outcome = actions.take(session, actions.Firings(
                 book=item.book, rule=item.rule, run_id=run_id,
-                count=line.new - line.holdout, ids=mine.ids), as_of, settings)
+                count=line.new - line.holdout, ids=mine.ids, held=held), as_of, settings)
             line.tasks, line.messages = outcome.tasks, outcome.messages
             line.skipped, line.failed = outcome.skipped, outcome.failed
         lines.append(line)
     return lines
+
+
+def _held_recorded(session: Session, run_id: int, ids: tuple[int, int]) -> Counter[str]:
+    """A rule's firings of this run recorded with their message held back, by reason
+    (when a concurrent run recorded some of the planned ones first)."""
+    f = FIRINGS.c
+    rows = session.execute(select(f.skip_reason, func.count()).where(
+        f.run_id == run_id, f.id.between(*ids), f.skip_reason.like(f"{actions.HELD}%"))
+        .group_by(f.skip_reason)).all()
+    return Counter({str(r[0])[len(actions.HELD):]: int(r[1]) for r in rows})
 
 
 def dry_run(*, session: Session, settings: Settings, as_of: date,
@@ -330,6 +402,7 @@ def run(*, engine: Engine, settings: Settings, as_of: date, mode: str = "manual"
             # ADBC (kithkin.database.bulk.select_to_arrow)
             plans, by_level = plan(session=session, settings=settings, as_of=as_of,
                                    only=only, source=source, metrics=metrics)
+            decide_messages(session, plans)
             timings["evaluate"] = round(time.perf_counter() - started, 4)
             record = PlaybookRun(as_of=as_of, mode=mode)
             session.add(record)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 23:05:43.605485
+Create Date: 2026-12-08 02:02:39.095996
 """
 
 from __future__ import annotations
@@ -719,16 +719,13 @@ def upgrade() -> None:
     sa.Column('fired_on', sa.Date(), nullable=False),
     sa.Column('holdout', sa.Boolean(), nullable=False),
     sa.Column('skip_reason', sa.String(length=100), nullable=True),
-    sa.Column('dedupe_key', sa.String(length=300), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_playbook_firing_customer_id_customer'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['run_id'], ['playbook_run.id'], name=op.f('fk_playbook_firing_run_id_playbook_run'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_playbook_firing')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_playbook_firing_dedupe_key'))
+    sa.UniqueConstraint('customer_id', 'playbook', 'rule', 'occurrence', name=op.f('uq_playbook_firing_customer_id_playbook_rule_occurrence'))
     )
     with op.batch_alter_table('playbook_firing', schema=None) as batch_op:
-        batch_op.create_index('ix_playbook_firing_customer', ['customer_id'], unique=False)
         batch_op.create_index('ix_playbook_firing_playbook_rule_occurred', ['playbook', 'rule', 'occurred_on'], unique=False)
-        batch_op.create_index(batch_op.f('ix_playbook_firing_run_id'), ['run_id'], unique=False)
 
     op.create_table('prospect',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -1052,9 +1049,7 @@ def downgrade() -> None:
 
     op.drop_table('prospect')
     with op.batch_alter_table('playbook_firing', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_playbook_firing_run_id'))
         batch_op.drop_index('ix_playbook_firing_playbook_rule_occurred')
-        batch_op.drop_index('ix_playbook_firing_customer')
 
     op.drop_table('playbook_firing')
     with op.batch_alter_table('message', schema=None) as batch_op:
