@@ -153,13 +153,30 @@ INSERT_VARIANTS = {
     "integer source key, foreign keys not enforced": {"integer_key": True,
                                                        "foreign_keys": False},
     "rows in order id order": {"order": "transaction_id, kind"},
+    "foreign keys not enforced, then checked set-wise (order ids ascending)": {
+        "foreign_keys": False, "check": True},
+    "as the schema is, then the customer/time index built (the grant's deferral)": {
+        "index": "rebuilt"},
+    "as the schema is, customer/time index kept during the insert": {"index": "kept"},
+    "customer/time order, customer/time index kept during the insert": {
+        "index": "kept", "order": "customer_id, occurred_at"},
 }
+# The references of the rows just inserted (ids above the ledger's largest before the
+# insert), each parent probed once and in id order: what a grant that lands with the
+# checks off would run before its commit.
+REFERENCE_CHECK = (
+    "SELECT (SELECT count(*) FROM (SELECT DISTINCT customer_id AS id FROM loyalty_entry "
+    "WHERE id > {after}) AS n WHERE NOT EXISTS (SELECT 1 FROM customer WHERE customer.id = "
+    "n.id)) + (SELECT count(*) FROM (SELECT DISTINCT transaction_id AS id FROM loyalty_entry "
+    "WHERE id > {after} AND transaction_id IS NOT NULL) AS n WHERE NOT EXISTS (SELECT 1 FROM "
+    '"transaction" WHERE "transaction".id = n.id))')
 ENTRY_COLUMNS = ("customer_id, kind, points, source_key, transaction_id, occurred_at, "
                  "reason, user_id, created_at")
 
 
 def insert_variant(args: argparse.Namespace, entries: Path, *, foreign_keys: bool = True,
-                   integer_key: bool = False, order: str = "source_key") -> tuple[int, float]:
+                   integer_key: bool = False, order: str = "source_key",
+                   check: bool = False, index: str = "dropped") -> tuple[int, float]:
     """One insert of the staged entries into a fresh copy of the prepared store; returns
     (rows, CPU seconds of the statement and its commit)."""
     store, _, _ = bench.work_paths(args, "loyalty")
@@ -176,7 +193,8 @@ def insert_variant(args: argparse.Namespace, entries: Path, *, foreign_keys: boo
         conn.execute(f"CREATE TEMP TABLE stage AS SELECT {ENTRY_COLUMNS} FROM e.entries "
                      f"ORDER BY {order}")
         conn.execute("DETACH e")
-        conn.execute("DROP INDEX ix_loyalty_entry_customer_time")  # deferred by the grant
+        if index != "kept":  # deferred by the grant
+            conn.execute("DROP INDEX ix_loyalty_entry_customer_time")
         target, columns = "loyalty_entry", ENTRY_COLUMNS
         select_list = ENTRY_COLUMNS
         if integer_key:
@@ -193,8 +211,15 @@ def insert_variant(args: argparse.Namespace, entries: Path, *, foreign_keys: boo
         rows = conn.execute("SELECT count(*) FROM stage").fetchone()[0]
         used = time.process_time()
         conn.execute("BEGIN")
+        after = conn.execute(f"SELECT coalesce(max(id), 0) FROM {target}").fetchone()[0]
         conn.execute(f"INSERT INTO {target} ({columns}) SELECT {select_list} FROM stage "
                      "WHERE true ON CONFLICT DO NOTHING")
+        if index == "rebuilt":
+            conn.execute("CREATE INDEX ix_loyalty_entry_customer_time ON loyalty_entry "
+                         "(customer_id, occurred_at)")
+        if check:
+            missing = conn.execute(REFERENCE_CHECK.format(after=int(after))).fetchone()[0]
+            assert missing == 0, missing
         conn.execute("COMMIT")
         used = time.process_time() - used
         conn.close()

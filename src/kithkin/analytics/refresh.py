@@ -55,6 +55,7 @@ from kithkin.database.core import get_engine, session_scope
 from kithkin.errors import ConflictError, KithkinError
 from kithkin.loyalty import ledger as loyalty_ledger
 from kithkin.loyalty import programme as loyalty_programme
+from kithkin.loyalty import references as loyalty_references
 from kithkin.offers import compute as offers_compute
 from kithkin.playbooks import service as playbook_service
 from kithkin.playbooks.schemas import RunReport
@@ -397,7 +398,7 @@ def grant_points(*, engine: Engine, settings: Settings,
     """Loyalty points for every order up to the as-of date, refunds, expiry: each source
     once, so the events API's immediate grants and this catch-up never double up."""
     programme = loyalty_programme.load(settings.home)
-    with session_scope(engine) as session:
+    with loyalty_references.checked_once(engine) as session:
         granted = loyalty_ledger.grant(session, programme, as_of=result.as_of, source=source)
     result.loyalty = granted
 

@@ -52,6 +52,15 @@ def entries(source: AnalyticsSource, programme: Programme, *, until: datetime,
                     SCHEMA)
 
 
+def unstored(source: AnalyticsSource, implied: ir.Table, granted: pa.Table) -> pa.Table:
+    """The entries of ``implied`` (:func:`expression`'s, or a cached copy) whose kind and
+    order are not among ``granted``'s, computed: the ledger's keys are matched on the
+    engine, so only the new entries leave it (a daily refresh: a few thousand of a
+    million), not every entry the programme implies."""
+    keys = ibis.memtable(granted.select(["kind", "transaction_id"]))
+    return computed(source, implied.anti_join(keys, ["kind", "transaction_id"]), SCHEMA)
+
+
 def computed(source: AnalyticsSource, expr: ir.Table, schema: pa.Schema) -> pa.Table:
     """``expr``'s columns of ``schema``, computed, as Arrow of that schema (straight from
     engines that hand over Arrow: no pandas round trip of millions of rows)."""

@@ -45,9 +45,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from kithkin.analytics.engine import AnalyticsSource
+from kithkin.analytics.engine import AnalyticsSource, release
 from kithkin.database import bulk
-from kithkin.loyalty import earning, reconcile
+from kithkin.loyalty import earning, reconcile, references
 from kithkin.loyalty.models import EntryKind, LoyaltyEntry
 from kithkin.loyalty.programme import Programme
 from kithkin.memberships.models import Membership, MembershipKind
@@ -295,14 +295,34 @@ def grant(session: Session, programme: Programme, *, as_of: date,
     now = datetime.now(UTC)
     scope = _scope(transaction_ids, until, earliest)
     result = GrantResult()
+    # the entries this grant adds: ids above it (their references checked at the end
+    # when the connection does not check them row by row, see kithkin.loyalty.references)
+    after = session.scalar(select(func.max(_entry.c.id))) or 0
+    _grant(session, programme, result, as_of=as_of, until=until, earliest=earliest,
+           now=now, scope=scope, transaction_ids=transaction_ids, source=source)
+    if references.unchecked(session.connection()):
+        references.check(session.connection(), _entry, after_id=after)
+    return result
+
+
+def _grant(session: Session, programme: Programme, result: GrantResult, *, as_of: date,
+           until: datetime, earliest: datetime | None, now: datetime,
+           scope: list[ColumnElement[bool]], transaction_ids: Sequence[int] | None,
+           source: AnalyticsSource | None) -> None:
     if source is not None and transaction_ids is None:
         with ThreadPoolExecutor(1) as pool:
-            # the store is read while the engine computes: both leave the GIL to C
+            # the store is read while the engine computes every entry the programme
+            # implies (kept on the engine); then only those not stored leave it
             reading = pool.submit(reconcile.read_ledger, session.connection())
-            computed = earning.entries(source, programme, until=until, earliest=earliest)
-            ledger = reading.result()
+            implied = earning.expression(source, programme, until=until,
+                                         earliest=earliest).cache()
+            try:
+                ledger = reading.result()
+                computed = earning.unstored(source, implied, _granted(ledger, earliest))
+            finally:
+                release(source, implied)
         conn = session.connection()
-        landed, plan = _land(conn, computed, ledger, earliest, now)
+        landed, plan = _land(conn, computed, now)
         result.earned = int(pc.sum(pc.equal(landed["kind"], EntryKind.EARN.value)).as_py()
                             or 0)
         result.bonuses = landed.num_rows - result.earned
@@ -324,28 +344,29 @@ def grant(session: Session, programme: Programme, *, as_of: date,
             spent = -refunds.groupby("customer_id")["points"].sum()
             result.expired = reconcile.expiry(conn, as_of=as_of, before=earliest,
                                               totals=totals, spent=spent, now=now)
-        return result
+        return
     result.earned = _earn(session, programme, scope, now)
     result.bonuses = _bonus(session, programme, scope, now, until)
     result.reversed = _reversals(session, programme, scope, now, earliest)
     if transaction_ids is None:
         result.expired = expire(session, programme, as_of=as_of)
-    return result
 
 
-def _land(conn: Connection, computed: pa.Table, ledger: pa.Table,
-          earliest: datetime | None, now: datetime) -> tuple[pa.Table, bulk.Plan]:
-    """The computed earn and bonus entries the ledger does not hold yet (its columns),
-    and a plan inserting them, started. The stored ones (``ledger``, read once for the
-    whole grant) are left out before landing, so a daily refresh only writes the new
-    orders' entries; a concurrent grant of the same order (the events API) is caught by
-    the unique key."""
+def _granted(ledger: pa.Table, earliest: datetime | None) -> pa.Table:
+    """The stored earn and bonus entries inside the window (kind and order): what the
+    engine's entries are matched against."""
     granted = pc.and_(pc.and_(
         pc.is_in(ledger["kind"], value_set=pa.array(list(earning.PREFIX), pa.string())),
         pc.is_valid(ledger["transaction_id"])), reconcile.after(ledger, earliest))
-    keys = ["kind", "transaction_id"]
-    fresh = computed.join(ledger.filter(granted).select(keys), keys=keys,
-                          join_type="left anti")
+    return ledger.filter(granted).select(["kind", "transaction_id"])
+
+
+def _land(conn: Connection, fresh: pa.Table, now: datetime) -> tuple[pa.Table, bulk.Plan]:
+    """The computed earn and bonus entries the ledger does not hold yet (``fresh``, its
+    columns) and a plan inserting them, started. The stored ones were left out on the
+    engine (:func:`earning.unstored`, against the ledger read once for the whole grant),
+    so a daily refresh only writes the new orders' entries; a concurrent grant of the
+    same order (the events API) is caught by the unique key."""
     kinds = pa.array(list(earning.PREFIX), pa.string())
     prefixes = pa.array(list(earning.PREFIX.values()), pa.string()).take(
         pc.index_in(fresh.column("kind"), value_set=kinds))

@@ -16,11 +16,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from datetime import date as date_type
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, func, select
 
 from kithkin.analytics.engine import AnalyticsSource
 from kithkin.database import bulk
@@ -32,11 +34,18 @@ _entry: Table = bulk.table_of(LoyaltyEntry)
 LEDGER = ["customer_id", "kind", "points", "transaction_id", "occurred_at"]
 ORDERS = pa.schema([("id", pa.int64()), ("customer_id", pa.int64()),
                     ("amount", pa.float64()), ("ordered_at", bulk.UTC_TIMESTAMP)])
+FELL = ORDERS.append(pa.field("held", pa.int64()))
 
 
 def read_ledger(conn: Connection) -> pa.Table:
-    """Every entry's customer, kind, points, order and date."""
-    return bulk.select_to_arrow(conn, select(*(_entry.c[n] for n in LEDGER)))
+    """Every entry's customer, kind, points, order and date.
+
+    The largest id stands for the row count (a look-up, not a scan): a ledger past the
+    bulk layer's threshold is decoded in C (ADBC, in a child process, reading what is
+    committed; the grant reads before it writes), not row by row in Python."""
+    size = conn.scalar(select(func.max(_entry.c.id))) or 0
+    return bulk.select_to_arrow(conn, select(*(_entry.c[n] for n in LEDGER)),
+                                expected_rows=int(size))
 
 
 def after(ledger: pa.Table, moment: datetime | None) -> pa.ChunkedArray | pa.Array:
@@ -80,6 +89,21 @@ def _net(ledger: pa.Table, earliest: datetime | None) -> pa.Table:
         ["transaction_id", "held"])
 
 
+def _fell(orders: ir.Table, net: pa.Table, programme: Programme) -> ir.Table:
+    """The orders (of the window) holding points their amount no longer earns, found on
+    the engine: only these few leave it, not every order of the window. The points are
+    the programme's (:meth:`Programme.orders_points`: the same floor of the same
+    product), and :func:`reversals` applies that rule again to what comes back."""
+    rules = programme.programme
+    held = ibis.memtable(net)
+    target = ibis.ifelse(
+        orders.amount > 0,
+        (orders.amount * rules.points_per_currency_unit).floor().cast("int64")
+        + rules.points_per_order, 0)
+    joined = orders.join(held, orders.id == held.transaction_id)
+    return joined.filter(joined.held > 0, target < joined.held).select(*FELL.names)
+
+
 def reversals(conn: Connection, programme: Programme, source: AnalyticsSource, *,
               until: datetime, earliest: datetime | None, ledger: pa.Table,
               totals: pd.DataFrame) -> pd.DataFrame:
@@ -89,9 +113,8 @@ def reversals(conn: Connection, programme: Programme, source: AnalyticsSource, *
     window = tx.ordered_at <= until
     if earliest is not None:
         window &= tx.ordered_at > earliest
-    orders = earning.computed(source, tx.filter(window), ORDERS)
-    earned = orders.join(_net(ledger, earliest), keys="id", right_keys="transaction_id",
-                         join_type="inner")
+    orders = tx.filter(window)
+    earned = earning.computed(source, _fell(orders, _net(ledger, earliest), programme), FELL)
     held = earned["held"].to_numpy()
     target = programme.orders_points(earned["amount"].to_numpy())
     less = (held > 0) & (target < held)
@@ -103,7 +126,7 @@ def reversals(conn: Connection, programme: Programme, source: AnalyticsSource, *
         "occurred_at": fell["ordered_at"],
         "reason": "order " + fell["id"].astype(str) + " refunded to "
                   + fell["amount"].map("{:.2f}".format)})]
-    refunds = orders.filter(pc.less(orders["amount"], 0)).to_pandas()
+    refunds = earning.computed(source, orders.filter(orders.amount < 0), ORDERS).to_pandas()
     since = refunds["customer_id"].map(totals["first"])
     refunds = refunds[since.notna() & (since <= refunds["ordered_at"])]
     owed = programme.orders_points(-refunds["amount"].to_numpy(dtype=float)) \
