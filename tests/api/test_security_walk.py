@@ -211,6 +211,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/playbooks/run"): OPERATIONS,
     ("GET", "/api/v1/playbooks/runs"): NOT_AGENTS,
     ("GET", "/api/v1/playbooks/report"): NOT_AGENTS,
+    ("GET", "/api/v1/playbooks/held-back"): NOT_AGENTS,
     ("PUT", "/api/v1/playbooks/customers/{customer_id}/level"): OPERATIONS,
     ("DELETE", "/api/v1/playbooks/customers/{customer_id}/level"): OPERATIONS,
     # lists: everyone reads (agents their book), writers save, operations run bulk actions

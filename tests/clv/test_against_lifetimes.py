@@ -45,6 +45,11 @@ def test_fit_is_at_least_as_good_as_lifetimes(
     their_ll = float(np.sum(their_model.log_likelihood(
         frequency=cdnow["frequency"], recency=cdnow["recency"], T=cdnow["T"])))
     assert model.log_likelihood_ >= their_ll - 1e-3
+    if their_ll < model.log_likelihood_ - 1e-3:
+        # lifetimes' Pareto/NBD once stopped short of the optimum in a full-suite worker
+        # (s 0.583, beta 10.89 against the published 0.606, 11.669, which ours reproduce:
+        # test_published); ours is then strictly better, which is what this test asks
+        return
     np.testing.assert_allclose(
         [model.params_[k] for k in model.param_names], their_params, rtol=5e-3
     )
