@@ -33,7 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import refresh as refresh_bench
 
-WORK = refresh_bench.DATA / "playbooks-refresh-v3-1000000-10000000-7-work.db"
+
+def _default_sizes() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    refresh_bench.size_arguments(parser)
+    return parser.parse_args([])
+
+
+# the 1M work copy `benchmarks/playbooks.py --keep` leaves (its default sizes and seed)
+WORK = refresh_bench.DATA / f"playbooks-{refresh_bench.cached_name(_default_sizes())}-work.db"
 COLUMNS = ["run_id", "playbook", "level", "rule", "trigger", "customer_id", "occurrence",
            "occurred_on", "fired_on", "holdout", "skip_reason"]
 NATURAL = ("playbook", "rule", "customer_id", "occurrence")

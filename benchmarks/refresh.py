@@ -201,7 +201,7 @@ def size_arguments(parser: argparse.ArgumentParser) -> None:
 def cached_name(args: argparse.Namespace) -> str:
     """The cached store of these sizes (the refresh and every step harness share it); the
     version changes with the schema, since a cached store is not migrated."""
-    return f"refresh-v3-{args.customers}-{args.transactions}-{args.seed}"
+    return f"refresh-v4-{args.customers}-{args.transactions}-{args.seed}"
 
 
 def work_paths(args: argparse.Namespace, prefix: str) -> tuple[Path, Path, Path]:
