@@ -36,8 +36,6 @@ from kithkin.analytics import engine as analytics_engine  # noqa: E402
 from kithkin.analytics import fitting as models  # noqa: E402
 from kithkin.analytics import refresh  # noqa: E402
 from kithkin.atrisk import pipeline as atrisk_pipeline  # noqa: E402
-from kithkin.config import Settings  # noqa: E402
-from kithkin.database.core import build_engine  # noqa: E402
 
 
 def load() -> str:
@@ -51,8 +49,7 @@ def load() -> str:
 def prepare(args: argparse.Namespace) -> None:
     store, home, inputs = bench.work_paths(args, "atrisk")
     bench.fresh_copy(args, store, home)
-    settings = Settings(home=home, database_url=f"sqlite:///{store}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(home, store)
     options = models.ModelOptions()
     as_of = bench.AS_OF
     source = analytics_engine.connect(settings, store=engine)
@@ -82,8 +79,7 @@ def run_steps(args: argparse.Namespace) -> None:
         data = pickle.load(handle)
     work = store.with_name(store.stem + "-timing.db")
     shutil.copyfile(store, work)
-    settings = Settings(home=home, database_url=f"sqlite:///{work}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(home, work)
     source = analytics_engine.open_duckdb(settings.snapshot_dir)
     out = []
     before = load()

@@ -53,13 +53,10 @@ def prepare(args: argparse.Namespace) -> None:
     from kithkin.analytics import engine as analytics_engine
     from kithkin.analytics import fitting as models
     from kithkin.analytics import refresh
-    from kithkin.config import Settings
-    from kithkin.database.core import build_engine
 
     store, home, inputs = bench.work_paths(args, "landing")
     bench.fresh_copy(args, store, home)
-    settings = Settings(home=home, database_url=f"sqlite:///{store}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(home, store)
     options = models.ModelOptions()
     as_of = bench.AS_OF
     result = refresh.RefreshResult(as_of=as_of, engine="duckdb")

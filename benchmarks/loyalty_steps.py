@@ -51,7 +51,6 @@ import refresh as bench  # noqa: E402
 from kithkin.analytics import engine as analytics_engine  # noqa: E402
 from kithkin.analytics import refresh  # noqa: E402
 from kithkin.config import Settings  # noqa: E402
-from kithkin.database.core import build_engine  # noqa: E402
 
 LEDGER_TOTALS = ("SELECT kind, count(*), sum(points), sum(transaction_id), sum(customer_id), "
                  "sum(length(reason)), sum(length(source_key)) FROM loyalty_entry "
@@ -69,8 +68,7 @@ def load() -> str:
 def prepare(args: argparse.Namespace) -> None:
     store, home, _ = bench.work_paths(args, "loyalty")
     enrolled = bench.fresh_copy(args, store, home, members=args.members)
-    settings = Settings(home=home, database_url=f"sqlite:///{store}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(home, store)
     analytics_engine.connect(settings, store=engine)
     engine.dispose()
     print(f"prepared {store} ({enrolled:,} members) and its snapshot in {home}")
@@ -94,8 +92,7 @@ def run_steps(args: argparse.Namespace) -> None:
     shutil.copyfile(store, work)
     shutil.rmtree(work_home, ignore_errors=True)
     shutil.copytree(home, work_home)
-    settings = Settings(home=work_home, database_url=f"sqlite:///{work}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(work_home, work)
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                             capture_output=True, text=True, check=False).stdout.strip()
     lines = [f"## {args.label}", "", f"- code: {commit}; load average before: {load()}", "",

@@ -153,12 +153,9 @@ def first_run(home: Path, path: Path) -> Any:
     """The playbooks step alone, as the refresh runs it (orders from the snapshot the
     refresh took), on a store the refresh already refreshed."""
     from kithkin.analytics.engine import open_duckdb
-    from kithkin.config import Settings
-    from kithkin.database.core import build_engine
     from kithkin.playbooks import service
 
-    settings = Settings(home=home, database_url=f"sqlite:///{path}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = refresh_bench.open_store(home, path)
     source = open_duckdb(settings.snapshot_dir)
     started = time.perf_counter()
     report = service.run(engine=engine, settings=settings, as_of=refresh_bench.AS_OF,
@@ -192,8 +189,7 @@ def main() -> None:
     cached, home = data / f"{name}.db", data / f"playbooks-{name}-home"
     path = data / f"playbooks-{name}-work.db"
     from kithkin.analytics.fitting import ModelOptions
-    from kithkin.config import Settings
-    from kithkin.database.core import build_engine, session_scope
+    from kithkin.database.core import session_scope
     from kithkin.playbooks import service
 
     load_before = refresh_bench.machine()
@@ -223,8 +219,7 @@ def main() -> None:
             raise SystemExit(f"the playbooks did not run after the refresh: "
                              f"{result.playbooks_error}")
         step = timings["playbooks"]
-    settings = Settings(home=home, database_url=f"sqlite:///{path}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = refresh_bench.open_store(home, path)
     started = time.perf_counter()
     with session_scope(engine) as session:
         preview = service.dry_run(session=session, settings=settings,

@@ -26,9 +26,7 @@ import refresh as refresh_bench
 def main() -> None:
     from sqlalchemy.orm import Session
 
-    from kithkin.config import Settings
     from kithkin.database import bulk
-    from kithkin.database.core import build_engine
     from kithkin.playbooks import triggers
     from kithkin.playbooks.workspace import active_playbooks, load_config
 
@@ -38,8 +36,7 @@ def main() -> None:
     path = refresh_bench.DATA / f"playbooks-{name}-work.db"
     if not path.exists():
         raise SystemExit(f"no {path.name}: run benchmarks/playbooks.py --keep first")
-    settings = Settings(home=home, database_url=f"sqlite:///{path}")
-    engine = build_engine(settings.resolved_database_url)
+    _, engine = refresh_bench.open_store(home, path)
     config = load_config(home=home)
     rules = [r for b in active_playbooks(home=home, config=config).values() for r in b.rules]
     load = refresh_bench.machine()

@@ -243,15 +243,21 @@ def fresh_copy(args: argparse.Namespace, store: Path, home: Path, *,
     return enrol(store, share=members, customers=args.customers, seed=args.seed)
 
 
-def refresh_once(home: Path, path: Path, options: Any = None
-                 ) -> tuple[float, dict[str, float], Any]:
-    """``kithkin refresh`` of the store at ``path``; ``options``: its ModelOptions."""
-    from kithkin.analytics import refresh
+def open_store(home: Path, path: Path) -> tuple[Any, Any]:
+    """The settings and store engine of a work copy at ``path`` with its home."""
     from kithkin.config import Settings
     from kithkin.database.core import build_engine
 
     settings = Settings(home=home, database_url=f"sqlite:///{path}")
-    engine = build_engine(settings.resolved_database_url)
+    return settings, build_engine(settings.resolved_database_url)
+
+
+def refresh_once(home: Path, path: Path, options: Any = None
+                 ) -> tuple[float, dict[str, float], Any]:
+    """``kithkin refresh`` of the store at ``path``; ``options``: its ModelOptions."""
+    from kithkin.analytics import refresh
+
+    settings, engine = open_store(home, path)
     started = time.perf_counter()
     result = refresh.run(settings=settings, as_of=AS_OF, store_engine=engine,
                          options=options)

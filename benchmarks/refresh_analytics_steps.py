@@ -39,14 +39,12 @@ from kithkin.analytics import engine as analytics_engine  # noqa: E402
 from kithkin.analytics import fitting as models  # noqa: E402
 from kithkin.analytics import refresh  # noqa: E402
 from kithkin.config import Settings  # noqa: E402
-from kithkin.database.core import build_engine  # noqa: E402
 
 
 def prepare(args: argparse.Namespace) -> None:
     store, home, _ = bench.work_paths(args, "analytics")
     bench.fresh_copy(args, store, home)
-    settings = Settings(home=home, database_url=f"sqlite:///{store}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(home, store)
     analytics_engine.connect(settings, store=engine)
     engine.dispose()
     print(f"prepared {store}, {home}")
@@ -154,8 +152,7 @@ def run_steps(args: argparse.Namespace) -> None:
     store, home, _ = bench.work_paths(args, "analytics")
     work = store.with_name(store.stem + "-timing.db")
     shutil.copyfile(store, work)
-    settings = Settings(home=home, database_url=f"sqlite:///{work}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(home, work)
     source = analytics_engine.open_duckdb(settings.snapshot_dir)
     runs: dict[str, dict[str, float]] = {}
     kept: dict[str, dict[str, Any]] = {}

@@ -44,7 +44,7 @@ import refresh as bench  # noqa: E402
 from kithkin.analytics import engine as analytics_engine  # noqa: E402
 from kithkin.analytics import refresh, relationship_features  # noqa: E402
 from kithkin.config import Settings  # noqa: E402
-from kithkin.database.core import build_engine, session_scope  # noqa: E402
+from kithkin.database.core import session_scope  # noqa: E402
 from kithkin.relationships import service  # noqa: E402
 
 RUNS = ("cold", "warm")
@@ -102,8 +102,7 @@ def run_steps(args: argparse.Namespace) -> None:
         kept = pickle.load(handle)
     work = store.with_name(store.stem + "-timing.db")
     shutil.copyfile(store, work)
-    settings = Settings(home=home, database_url=f"sqlite:///{work}")
-    engine = build_engine(settings.resolved_database_url)
+    settings, engine = bench.open_store(home, work)
     load_before = os.getloadavg()
     lines, found = [], {}
     try:
