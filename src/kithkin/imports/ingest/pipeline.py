@@ -339,8 +339,10 @@ class _Run:
                     bulk_mode.unchecked_foreign_keys(connection, bulk), \
                     self._transaction(connection, self.single), \
                     self._deferred_indexes(connection, bulk):
-                prepared = ((batch, writer.encode(prepare(self.plan, batch)))
-                            for batch in batches)
+                # rows named by e-mail are encoded once resolved (_batch), not here too
+                encode = ((lambda ready: ready) if self.plan.customer_by_email
+                          else writer.encode)
+                prepared = ((batch, encode(prepare(self.plan, batch))) for batch in batches)
                 for batch, ready in prefetch(prepared):
                     self._batch(connection, session, writer, batch, ready, rejects)
         finally:

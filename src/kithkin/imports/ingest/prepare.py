@@ -117,7 +117,7 @@ def plan_columns(spec: KindSpec, columns: list[str], options: IngestOptions,
     unused = [c for c in [*extras, *ignored] if targets[c] not in known]
     hints = {column: name for column, name in suggest_mapping(
         kind=spec.kind, columns=unused).items()
-        if name not in sources and name not in options.constants}
+        if name not in sources and name not in options.constants} if unused else {}
     constants = {k: v for k, v in options.defaults.items() if k not in sources}
     if by_email:  # filled per row with the customer's own source by by_email.resolve
         constants["customer_source"] = ""

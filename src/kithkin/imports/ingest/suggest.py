@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
 
 from kithkin.errors import ValidationError
 from kithkin.imports.ingest.kinds import SPECS, Kind
@@ -104,7 +107,7 @@ def suggest_mapping(*, kind: str, columns: list[str],
     then a field of the same name (ignoring case and punctuation), then the synonyms
     the presets know (``Order ID``, ``Customer Email``...)."""
     spec = SPECS[Kind(kind)]
-    fields = {_normal(f): f for f in spec.field_by_name}
+    fields = _fields(kind)
     synonyms = _synonyms(kind)
     given = options.columns if options else {}
     mapping: dict[str, str] = {}
@@ -118,8 +121,10 @@ def suggest_mapping(*, kind: str, columns: list[str],
     return mapping
 
 
-def _synonyms(kind: str) -> dict[str, str]:
-    """The presets' column names first (they were read off real exports), then ours."""
+@cache
+def _synonyms(kind: str) -> Mapping[str, str]:
+    """The presets' column names first (they were read off real exports), then ours; the
+    presets ship with the package, so they are read once per process, not per import."""
     synonyms: dict[str, str] = {}
     for name in preset_names():
         try:
@@ -130,10 +135,16 @@ def _synonyms(kind: str) -> dict[str, str]:
             synonyms.setdefault(_normal(column), target)
     for column, target in COMMON_NAMES.get(kind, {}).items():
         synonyms.setdefault(column, target)
-    return synonyms
+    return MappingProxyType(synonyms)
+
+
+@cache
+def _fields(kind: str) -> Mapping[str, str]:
+    """normalised field name -> field."""
+    return MappingProxyType({_normal(f): f for f in SPECS[Kind(kind)].field_by_name})
 
 
 def same_field(*, kind: str, column: str) -> str | None:
     """The field a column names in another case or spelling (``Country``, ``E-mail``,
     ``Date of birth``): that is the field, so an import takes it without a --map."""
-    return {_normal(f): f for f in SPECS[Kind(kind)].field_by_name}.get(_normal(column))
+    return _fields(kind).get(_normal(column))
